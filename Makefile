@@ -1,0 +1,102 @@
+# mta - build, test and run.  See README.
+#
+#   make            build bin/mta-smtpd, bin/mta-send, bin/mta-queue
+#   make run        install what is missing, build, start the daemon on its defaults
+#   make test       install what is missing, build, run unit and shell tests
+#   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
+#   make bench      benchmarks against Postfix (t/bench/, not part of test)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+O       ?= build/release
+BIN     ?= bin
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual
+CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
+CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
+LDLIBS_ALL   = -lowfat -pthread $(LDLIBS)
+
+LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
+LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
+PROGRAMS = $(patsubst src/main_%.c,$(BIN)/mta-%,$(wildcard src/main_*.c))
+UNIT_SRC = $(wildcard t/unit/test_*.c)
+UNIT_BIN = $(O)/unit-tests
+
+# Debian packages: the build needs the first line, the tests the second.
+BUILD_DEBS = gcc make libowfat-dev
+TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
+             postfix strace perl iproute2 procps
+BENCH_DEBS = postfix
+
+.PHONY: all run test unit prove asan deps test-deps bench install clean
+all: $(PROGRAMS)
+
+$(O)/%.o: src/%.c src/*.h | $(O)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+$(O)/libmta.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/mta-%: $(O)/main_%.o $(O)/libmta.a | $(BIN)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(UNIT_BIN): $(UNIT_SRC) $(O)/libmta.a src/*.h
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $(UNIT_SRC) $(O)/libmta.a \
+	    -lcriterion $(LDLIBS_ALL)
+
+$(O) $(BIN):
+	mkdir -p $@
+
+# Install Debian packages that are not there yet (as root, on Debian).
+define need_debs
+	@missing=""; for p in $(1); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call need_debs,$(BUILD_DEBS))
+test-deps: deps
+	$(call need_debs,$(TEST_DEBS))
+
+run: deps
+	$(MAKE) all
+	mkdir -p queue mail
+	$(BIN)/mta-smtpd
+
+unit: $(UNIT_BIN)
+prove: all unit
+	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) prove -v t/*.t
+
+test: test-deps
+	$(MAKE) prove
+
+asan: test-deps
+	$(MAKE) O=build/asan BIN=build/asan/bin CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    prove
+
+bench: test-deps
+	$(call need_debs,$(BENCH_DEBS))
+	$(MAKE) all
+	t/bench/run-all.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(BIN)/mta-smtpd $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(DESTDIR)$(PREFIX)/bin/
+	for m in man/*.[158]; do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+clean:
+	rm -rf build bin

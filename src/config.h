@@ -1,0 +1,62 @@
+/* config - mta-smtpd's command line (mta-smtpd(8), OPTIONS).
+ *
+ * Contract: config_parse() fills a struct config once, in main(), before
+ * any thread starts; afterwards the struct is read-only and may be read
+ * from every thread without a lock.  Strings point into argv or into
+ * memory owned by the config (never freed: it lives as long as the
+ * process).
+ */
+#ifndef MTA_CONFIG_H
+#define MTA_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "netaddr.h"
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[NETADDR_TEXT_MAX];
+};
+
+struct route {
+	char domain[256];          /* "*" = every non-local domain */
+	char host[256];
+	unsigned port;             /* 0 = --smtp-port */
+};
+
+struct config {
+	const char *queue;         /* -q, --queue */
+	const char *mailroot;      /* -m, --mailroot */
+	const char *log;           /* -L, --log; NULL = stderr */
+	const char *user;          /* --user */
+	const char *dns;           /* --dns; NULL = /etc/resolv.conf */
+	char hostname[256];        /* --hostname or gethostname() */
+	struct listen_addr *listen;
+	size_t nlisten;
+	char **domains;            /* lower case */
+	size_t ndomains;
+	struct cidr *relay;
+	size_t nrelay;
+	struct route *routes;
+	size_t nroutes;
+	int mbox, system_users;
+	unsigned retry, attempts, smtp_port;
+	unsigned max_clients, max_per_ip, max_deliveries, max_rcpt;
+	unsigned timeout, max_errors, max_received;
+	unsigned long long max_size;
+	size_t max_line;
+};
+
+/* config_parse - defaults, then argv; 0, or -1 with a message in err */
+int config_parse(struct config *cfg, int argc, char **argv,
+                 char *err, size_t errlen);
+/* config_usage - the one-paragraph usage text */
+const char *config_usage(void);
+/* config_is_local - is domain (any case) one of --domains? */
+int config_is_local(const struct config *cfg, const char *domain);
+/* config_may_relay - is the client in a --relay-from block? */
+int config_may_relay(const struct config *cfg, const struct sockaddr *client);
+
+#endif

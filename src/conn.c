@@ -1,0 +1,223 @@
+/* conn.c - a connection's I/O loop and its session callbacks; see conn.h */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "netaddr.h"
+#include "policy.h"
+
+enum { READ_BUF = 4096 };
+
+/* Per-connection state behind the session's ctx pointer. */
+struct conn_ctx {
+	struct conn *c;
+	int may_relay;
+	struct queue_msg *msg;      /* the message being stored, or NULL */
+	struct envelope *env;       /* borrowed from the session during DATA */
+	struct timeval data_start;
+	unsigned long messages;
+};
+
+/* now_seconds - the session's clock */
+static time_t now_seconds(void) { return time(NULL); }
+
+/* elapsed_ms - milliseconds since t */
+static long elapsed_ms(const struct timeval *t)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_usec - t->tv_usec) / 1000L;
+}
+
+/* ops_check_rcpt - recipient policy */
+static struct status ops_check_rcpt(void *ctx, const struct mailbox *rcpt)
+{
+	struct conn_ctx *x = ctx;
+
+	return policy_check_rcpt(x->c->env->cfg, rcpt, x->may_relay);
+}
+
+/* ops_tx_open - create the queue file */
+static struct status ops_tx_open(void *ctx, struct envelope *env)
+{
+	struct conn_ctx *x = ctx;
+	struct status st = queue_msg_open(x->c->env->q, env, &x->msg);
+
+	if (st.kind == ST_OK) {
+		x->env = env;
+		gettimeofday(&x->data_start, NULL);
+	}
+	return st;
+}
+
+/* ops_tx_write - message bytes to the queue file */
+static void ops_tx_write(void *ctx, const char *p, size_t n)
+{
+	struct conn_ctx *x = ctx;
+
+	queue_msg_write(x->msg, p, n);
+}
+
+/* ops_tx_commit - durable, then logged */
+static struct status ops_tx_commit(void *ctx)
+{
+	struct conn_ctx *x = ctx;
+	struct status st = queue_msg_commit(x->msg);
+
+	x->msg = NULL;
+	if (st.kind == ST_OK) {
+		x->messages++;
+		log_event("queued", "id=%s from=<%s> rcpts=%zu time=%ldms",
+		          x->env->id, x->env->sender.text, x->env->nrcpt,
+		          elapsed_ms(&x->data_start));
+	}
+	return st;
+}
+
+/* ops_tx_abort - drop the queue file */
+static void ops_tx_abort(void *ctx)
+{
+	struct conn_ctx *x = ctx;
+
+	if (x->msg) {
+		queue_msg_abort(x->msg);
+		x->msg = NULL;
+	}
+}
+
+static const struct session_ops conn_ops = {
+	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort
+};
+
+/* log_refusals - log each 4xx/5xx reply line in out[0..n) */
+static void log_refusals(const char *out, size_t n)
+{
+	const char *p = out, *end = out + n;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (len > 0 && (p[0] == '4' || p[0] == '5'))
+			log_event("reply", "text=\"%.*s\"",
+			          (int)(len > 0 && p[len - 1] == '\r' ? len - 1 : len), p);
+		p += len + 1;
+	}
+}
+
+/* send_output - write all pending replies; -1 if the client is gone */
+static int send_output(struct conn *c, struct session *s)
+{
+	size_t len, off = 0;
+	const char *out = session_output(s, &len);
+	int timeout_ms = (int)c->env->cfg->timeout * 1000;
+
+	if (len == 0)
+		return 0;
+	log_refusals(out, len);
+	while (off < len) {
+		ssize_t w = write(c->fd, out + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { c->fd, POLLOUT, 0 };
+			if (poll(&pfd, 1, timeout_ms) <= 0)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		off += (size_t)w;
+	}
+	session_output_done(s, len);
+	return 0;
+}
+
+/* serve - the I/O loop; returns why it ended, for the log */
+static const char *serve(struct conn *c, struct session *s)
+{
+	const struct conn_env *env = c->env;
+	int stopping = 0;
+	char buf[READ_BUF];
+
+	session_greet(s);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ c->fd, POLLIN, 0 }, { env->stop_fd, POLLIN, 0 }
+		};
+		int r;
+		ssize_t n;
+
+		if (send_output(c, s) < 0)
+			return "write-error";
+		if (session_done(s))
+			return "done";
+		if (stopping && !session_in_data(s)) {
+			session_shutdown(s);
+			continue;
+		}
+		/* Once stopping, only the socket is watched: a message in DATA
+		 * may finish. */
+		r = poll(pfd, stopping ? 1 : 2, (int)env->cfg->timeout * 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			session_timeout(s);
+			continue;
+		}
+		if (!stopping && (pfd[1].revents & POLLIN)) {
+			stopping = 1;
+			continue;
+		}
+		n = read(c->fd, buf, sizeof buf);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return n == 0 ? "client-closed" : "read-error";
+		session_feed(s, buf, (size_t)n);
+	}
+}
+
+/* conn_run - the connection thread's body */
+void conn_run(struct conn *c)
+{
+	struct conn_ctx x;
+	struct session *s;
+	struct timeval start;
+	char peer[NETADDR_TEXT_MAX], ip[NETADDR_TEXT_MAX];
+	const char *why;
+
+	log_set_tag("c%lu", c->id);
+	gettimeofday(&start, NULL);
+	netaddr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
+	netaddr_ip((struct sockaddr *)&c->peer, ip, sizeof ip);
+	memset(&x, 0, sizeof x);
+	x.c = c;
+	x.may_relay = config_may_relay(c->env->cfg, (struct sockaddr *)&c->peer);
+	log_event("connect", "client=%s relay=%s", peer, x.may_relay ? "yes" : "no");
+	s = session_new(c->env->scfg, &conn_ops, &x, ip, now_seconds);
+	if (s == NULL) {
+		static const char busy[] = "421 4.3.0 Out of memory, try later\r\n";
+		if (write(c->fd, busy, sizeof busy - 1) < 0) {
+			/* the client learns by the close */
+		}
+		why = "no-memory";
+	} else {
+		why = serve(c, s);
+		session_free(s);    /* aborts an unfinished message */
+	}
+	close(c->fd);
+	log_event("disconnect", "client=%s reason=%s messages=%lu time=%ldms",
+	          peer, why, x.messages, elapsed_ms(&start));
+	if (c->on_exit)
+		c->on_exit(c);
+	free(c);
+}

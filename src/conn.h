@@ -1,0 +1,39 @@
+/* conn - one client connection: its thread's I/O loop, and the glue
+ * between the SMTP session (session.h) and the queue (queue.h).
+ *
+ * Contract: conn_run() owns the socket and the conn struct and frees both
+ * (it is the body of the connection's detached thread).  The server
+ * pointer and what it holds are borrowed.  Logs "connect", each message
+ * ("queued", or "refused" with the reply), every 4xx/5xx reply sent, and
+ * "disconnect".
+ */
+#ifndef MTA_CONN_H
+#define MTA_CONN_H
+
+#include <sys/socket.h>
+
+#include "config.h"
+#include "queue.h"
+#include "session.h"
+
+/* What a connection borrows from the server. */
+struct conn_env {
+	const struct config *cfg;
+	const struct session_config *scfg;
+	struct queue *q;
+	int stop_fd;          /* readable once the server is stopping */
+};
+
+struct conn {
+	const struct conn_env *env;
+	int fd;
+	unsigned long id;     /* connection number, for the log tag */
+	struct sockaddr_storage peer;
+	void (*on_exit)(struct conn *c);   /* called last, before free */
+	void *owner;          /* for on_exit */
+};
+
+/* conn_run - serve the connection until it ends; frees c, closes c->fd */
+void conn_run(struct conn *c);
+
+#endif

@@ -1,0 +1,187 @@
+/* envelope.c - the envelope and its text form; see envelope.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "envelope.h"
+
+/* envelope_init - an empty envelope */
+void envelope_init(struct envelope *env)
+{
+	memset(env, 0, sizeof *env);
+}
+
+/* envelope_free - release the recipients */
+void envelope_free(struct envelope *env)
+{
+	free(env->rcpt);
+	envelope_init(env);
+}
+
+/* mailbox_same - same address: local part exact, domain without case */
+static int mailbox_same(const struct mailbox *a, const struct mailbox *b)
+{
+	if (a->at != b->at || memcmp(a->text, b->text, a->at) != 0)
+		return 0;
+	return strcasecmp(a->text + a->at, b->text + b->at) == 0;
+}
+
+/* rcpt_append - append a recipient; 0, or -1 when out of memory */
+static int rcpt_append(struct envelope *env, const struct mailbox *rcpt)
+{
+	if (env->nrcpt == env->rcpt_cap) {
+		size_t cap = env->rcpt_cap ? env->rcpt_cap * 2 : 4;
+		struct mailbox *r = realloc(env->rcpt, cap * sizeof *r);
+
+		if (r == NULL)
+			return -1;
+		env->rcpt = r;
+		env->rcpt_cap = cap;
+	}
+	env->rcpt[env->nrcpt++] = *rcpt;
+	return 0;
+}
+
+/* envelope_add_rcpt - append a recipient unless already there */
+int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpt; i++)
+		if (mailbox_same(&env->rcpt[i], rcpt))
+			return 0;
+	return rcpt_append(env, rcpt) < 0 ? -1 : 1;
+}
+
+/* envelope_format - the text form, ending in the empty line */
+int envelope_format(const struct envelope *env, char **out, size_t *len)
+{
+	size_t cap = 256 + strlen(env->helo) + strlen(env->sender.text), i, n;
+	char *buf;
+	int k;
+
+	for (i = 0; i < env->nrcpt; i++)
+		cap += 6 + strlen(env->rcpt[i].text);
+	buf = malloc(cap);
+	if (buf == NULL)
+		return -1;
+	k = snprintf(buf, cap, "mta-envelope 1\nid %s\narrival %lld\nclient %s\n"
+	             "helo %s\nsender %s\n", env->id, (long long)env->arrival,
+	             env->client, env->helo, env->sender.text);
+	n = (size_t)k;
+	for (i = 0; i < env->nrcpt; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "rcpt %s\n", env->rcpt[i].text);
+	buf[n++] = '\n';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* mailbox_from_text - a mailbox from its stored text */
+int mailbox_from_text(struct mailbox *mb, const char *text, size_t n)
+{
+	const char *at;
+
+	if (n >= sizeof mb->text)
+		return -1;
+	memcpy(mb->text, text, n);
+	mb->text[n] = '\0';
+	at = memrchr(mb->text, '@', n);
+	mb->at = at ? (size_t)(at - mb->text) : 0;
+	mb->literal = at && at[1] == '[';
+	return 0;
+}
+
+/* field - if line[0..n) is "key value", the value and its length */
+static const char *field(const char *line, size_t n, const char *key,
+                         size_t *vlen)
+{
+	size_t k = strlen(key);
+
+	if (n < k + 1 || memcmp(line, key, k) != 0 || line[k] != ' ')
+		return NULL;
+	*vlen = n - k - 1;
+	return line + k + 1;
+}
+
+/* envelope_parse - read the text form; 0, or -1 when not complete/valid */
+int envelope_parse(const char *buf, size_t n, struct envelope *env,
+                   size_t *used)
+{
+	size_t pos = 0, len, vlen;
+	int seen = 0;   /* bit per required key, in order of appearance */
+	const char *v;
+
+	envelope_init(env);
+	for (;;) {
+		const char *nl = memchr(buf + pos, '\n', n - pos);
+		const char *line = buf + pos;
+
+		if (nl == NULL)
+			goto fail;
+		len = (size_t)(nl - line);
+		pos += len + 1;
+		if (len == 0)
+			break;
+		if (memchr(line, '\0', len) || memchr(line, '\r', len))
+			goto fail;
+		if (seen == 0) {
+			if (len != 14 || memcmp(line, "mta-envelope 1", 14) != 0)
+				goto fail;
+			seen = 1;
+		} else if ((v = field(line, len, "id", &vlen)) && seen == 1) {
+			if (vlen == 0 || vlen >= sizeof env->id)
+				goto fail;
+			memcpy(env->id, v, vlen);
+			env->id[vlen] = '\0';
+			seen = 2;
+		} else if ((v = field(line, len, "arrival", &vlen)) && seen == 2) {
+			char num[24], *end;
+
+			if (vlen == 0 || vlen >= sizeof num)
+				goto fail;
+			memcpy(num, v, vlen);
+			num[vlen] = '\0';
+			errno = 0;
+			env->arrival = (time_t)strtoll(num, &end, 10);
+			if (*end || errno)
+				goto fail;
+			seen = 3;
+		} else if ((v = field(line, len, "client", &vlen)) && seen == 3) {
+			if (vlen >= sizeof env->client)
+				goto fail;
+			memcpy(env->client, v, vlen);
+			env->client[vlen] = '\0';
+			seen = 4;
+		} else if ((v = field(line, len, "helo", &vlen)) && seen == 4) {
+			if (vlen >= sizeof env->helo)
+				goto fail;
+			memcpy(env->helo, v, vlen);
+			env->helo[vlen] = '\0';
+			seen = 5;
+		} else if ((v = field(line, len, "sender", &vlen)) && seen == 5) {
+			if (mailbox_from_text(&env->sender, v, vlen) < 0)
+				goto fail;
+			seen = 6;
+		} else if ((v = field(line, len, "rcpt", &vlen)) && seen == 6) {
+			struct mailbox mb;
+
+			if (vlen == 0 || mailbox_from_text(&mb, v, vlen) < 0)
+				goto fail;
+			/* keep duplicates: recipient numbers must stay stable */
+			if (rcpt_append(env, &mb) < 0)
+				goto fail;
+		} else {
+			goto fail;
+		}
+	}
+	if (seen != 6 || env->nrcpt == 0)
+		goto fail;
+	*used = pos;
+	return 0;
+fail:
+	envelope_free(env);
+	return -1;
+}

@@ -1,0 +1,60 @@
+/* envelope - who a queued message is from and for, and its text form.
+ *
+ * The envelope is the head of every message file in the queue
+ * (mta-queue(5)): text lines "key value", then an empty line, then the
+ * message.  Keys, in this order:
+ *   mta-envelope 1          format version
+ *   id ID                   queue ID
+ *   arrival SECONDS         epoch seconds when DATA began
+ *   client IP               the client's address ("local" for bounces)
+ *   helo NAME               the client's HELO/EHLO argument
+ *   sender ADDR             the envelope sender; empty for the null sender
+ *   rcpt ADDR               one line per recipient, recipient N is the
+ *                           N-th rcpt line counting from 0
+ * Values never hold CR or LF (the session refuses them), so a line is
+ * always one field.
+ *
+ * Contract: an envelope owns its recipient array; envelope_free() releases
+ * it.  Not shared between threads.
+ */
+#ifndef MTA_ENVELOPE_H
+#define MTA_ENVELOPE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "addr.h"
+
+enum { ENVELOPE_ID_MAX = 32, ENVELOPE_HELO_MAX = 256, ENVELOPE_CLIENT_MAX = 64 };
+
+struct envelope {
+	char id[ENVELOPE_ID_MAX];
+	time_t arrival;
+	char client[ENVELOPE_CLIENT_MAX];
+	char helo[ENVELOPE_HELO_MAX];
+	struct mailbox sender;
+	struct mailbox *rcpt;
+	size_t nrcpt, rcpt_cap;
+};
+
+/* envelope_init - an empty envelope */
+void envelope_init(struct envelope *env);
+/* envelope_free - release the recipients; the envelope is empty again */
+void envelope_free(struct envelope *env);
+/* envelope_add_rcpt - append a recipient; returns 1 if added, 0 if the
+ * same address (domain compared without case) is already there, -1 when
+ * out of memory */
+int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt);
+/* envelope_format - the text form, ending with the empty line, into a
+ * malloc'ed buffer *out of length *len; returns 0 or -1 (ENOMEM) */
+int envelope_format(const struct envelope *env, char **out, size_t *len);
+/* envelope_parse - read the text form from buf[0..n); on success fills
+ * env and sets *used to the offset of the message (just past the empty
+ * line); returns 0, or -1 when the text is not a complete valid envelope */
+int envelope_parse(const char *buf, size_t n, struct envelope *env,
+                   size_t *used);
+/* mailbox_from_text - fill mb from stored text "local@domain" (no
+ * brackets); the last '@' splits.  Returns 0, or -1 when too long. */
+int mailbox_from_text(struct mailbox *mb, const char *text, size_t n);
+
+#endif

@@ -1,0 +1,33 @@
+/* policy - which recipients this server accepts, and where a local
+ * recipient's mailbox lives.
+ *
+ *   - a domain in --domains (or an address literal of one of our listen
+ *     addresses, or a bare "postmaster") is local: the local part must
+ *     name a safe mailbox (policy_mailbox_name), and with --system-users
+ *     an existing user (550 5.1.1 otherwise);
+ *   - any other domain is relayed only for clients in --relay-from
+ *     (554 5.7.1 otherwise: never an open relay).
+ *
+ * Contract: reads the read-only config; thread-safe (getpwnam_r).
+ */
+#ifndef MTA_POLICY_H
+#define MTA_POLICY_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "config.h"
+#include "status.h"
+
+/* policy_is_local - is this recipient delivered here? */
+int policy_is_local(const struct config *cfg, const struct mailbox *rcpt);
+/* policy_mailbox_name - the mailbox name for a local recipient: the
+ * unquoted local part in lower case.  -1 when it could escape the mail
+ * root or is otherwise unusable as a file name ('/', NUL, a leading '.',
+ * empty, too long). */
+int policy_mailbox_name(const struct mailbox *rcpt, char *buf, size_t len);
+/* policy_check_rcpt - accept (ST_OK) or refuse a recipient at RCPT */
+struct status policy_check_rcpt(const struct config *cfg,
+                                const struct mailbox *rcpt, int may_relay);
+
+#endif

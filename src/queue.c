@@ -1,0 +1,320 @@
+/* queue.c - queue directory set-up and the durable message write; see
+ * queue.h for the protocol and mta-queue(5) for the crash argument */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queue.h"
+
+enum { QUEUE_PATH_MAX = 4096, MSG_BUF = 65536 };
+
+struct queue {
+	char dir[QUEUE_PATH_MAX];
+	int lock_fd;
+	int tmp_fd, new_fd;           /* queue/tmp and queue/new, for *at() */
+	atomic_ulong seq;             /* ID sequence number */
+
+	/* group commit of queue/new: all under sync_lock */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_done;
+	unsigned long renames;        /* renames into new/ so far */
+	unsigned long synced;         /* every rename <= this is durable */
+	int syncing;                  /* a directory fsync is running */
+};
+
+struct queue_msg {
+	struct queue *q;
+	int fd;
+	int err;                      /* sticky errno of the first failure */
+	size_t len;
+	char id[ENVELOPE_ID_MAX];
+	char buf[MSG_BUF];
+};
+
+static const char *const subdirs[] = { "tmp", "new", "mess", "rcpt", "bad" };
+
+/* remove_stale_tmp - nothing in tmp/ survives a restart (mta-queue(5)) */
+static void remove_stale_tmp(struct queue *q)
+{
+	struct dirent *de;
+	int fd = dup(q->tmp_fd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_event("stale-tmp", "file=tmp/%s removed", de->d_name);
+	}
+	closedir(d);
+}
+
+/* queue_open - set up and lock the queue */
+int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
+{
+	char path[QUEUE_PATH_MAX];
+	struct queue *q;
+	size_t i;
+
+	if (strlen(dir) + 16 >= QUEUE_PATH_MAX) {
+		snprintf(err, errlen, "queue directory name too long");
+		return -1;
+	}
+	if ((q = calloc(1, sizeof *q)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	strcpy(q->dir, dir);
+	q->lock_fd = q->tmp_fd = q->new_fd = -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create queue %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(path, sizeof path, "%s/lock", dir);
+	q->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (flock(q->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, errno == EWOULDBLOCK
+		         ? "queue %s is in use by another mta-smtpd (%s is locked)"
+		         : "cannot lock queue %s (%s): %s", dir, path, strerror(errno));
+		goto fail;
+	}
+	for (i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	snprintf(path, sizeof path, "%s/tmp", dir);
+	q->tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof path, "%s/new", dir);
+	q->new_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->tmp_fd < 0 || q->new_fd < 0) {
+		snprintf(err, errlen, "cannot open %s/tmp or %s/new: %s", dir, dir, strerror(errno));
+		goto fail;
+	}
+	remove_stale_tmp(q);
+	pthread_mutex_init(&q->sync_lock, NULL);
+	pthread_cond_init(&q->sync_done, NULL);
+	*qp = q;
+	return 0;
+fail:
+	if (q->lock_fd >= 0)
+		close(q->lock_fd);
+	if (q->tmp_fd >= 0)
+		close(q->tmp_fd);
+	if (q->new_fd >= 0)
+		close(q->new_fd);
+	free(q);
+	return -1;
+}
+
+/* queue_close - release the queue */
+void queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	close(q->tmp_fd);
+	close(q->new_fd);
+	close(q->lock_fd);
+	pthread_mutex_destroy(&q->sync_lock);
+	pthread_cond_destroy(&q->sync_done);
+	free(q);
+}
+
+/* queue_dir - the directory */
+const char *queue_dir(const struct queue *q) { return q->dir; }
+
+/* queue_new_id - time in microseconds, then the sequence number */
+void queue_new_id(struct queue *q, char *id)
+{
+	struct timeval tv;
+	unsigned long long usec;
+	unsigned long n = atomic_fetch_add(&q->seq, 1);
+
+	gettimeofday(&tv, NULL);
+	usec = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+	snprintf(id, ENVELOPE_ID_MAX, "%013llX%lX", usec, n);
+}
+
+/* storage_status - the status for a failed queue write */
+static struct status storage_status(int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return status_make(ST_TEMP, 3, 1, "Insufficient system storage");
+	return status_make(ST_TEMP, 3, 0, "Local error writing the queue: %s",
+	                   strerror(err));
+}
+
+/* flush - write out the buffer; keeps the first error */
+static void flush(struct queue_msg *m)
+{
+	size_t off = 0;
+
+	while (off < m->len && !m->err) {
+		ssize_t w = write(m->fd, m->buf + off, m->len - off);
+
+		if (w < 0) {
+			if (errno != EINTR)
+				m->err = errno;
+			continue;
+		}
+		off += (size_t)w;
+	}
+	m->len = 0;
+}
+
+/* queue_msg_write - buffered append */
+void queue_msg_write(struct queue_msg *m, const char *p, size_t n)
+{
+	while (n > 0 && !m->err) {
+		size_t room = sizeof m->buf - m->len, k = n < room ? n : room;
+
+		memcpy(m->buf + m->len, p, k);
+		m->len += k;
+		p += k;
+		n -= k;
+		if (m->len == sizeof m->buf)
+			flush(m);
+	}
+}
+
+/* queue_msg_open - new ID, tmp file, envelope */
+struct status queue_msg_open(struct queue *q, struct envelope *env,
+                             struct queue_msg **mp)
+{
+	struct queue_msg *m;
+	char *text;
+	size_t len;
+
+	if ((m = malloc(sizeof *m)) == NULL)
+		return status_make(ST_TEMP, 3, 0, "Out of memory");
+	m->q = q;
+	m->err = 0;
+	m->len = 0;
+	queue_new_id(q, m->id);
+	memcpy(env->id, m->id, sizeof env->id);
+	m->fd = openat(q->tmp_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (m->fd < 0) {
+		int e = errno;
+
+		log_event("queue-error", "op=create file=tmp/%s error=\"%s\"", m->id, strerror(e));
+		free(m);
+		return storage_status(e);
+	}
+	if (envelope_format(env, &text, &len) < 0) {
+		queue_msg_abort(m);
+		return status_make(ST_TEMP, 3, 0, "Out of memory");
+	}
+	queue_msg_write(m, text, len);
+	free(text);
+	*mp = m;
+	return status_ok();
+}
+
+/* queue_msg_abort - forget the message */
+void queue_msg_abort(struct queue_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	unlinkat(m->q->tmp_fd, m->id, 0);
+	free(m);
+}
+
+/* sync_new_dir - wait until a directory fsync of new/ that started after
+ * our rename (number ticket) has finished; 0 or an errno */
+static int sync_new_dir(struct queue *q, unsigned long ticket)
+{
+	int e = 0;
+
+	pthread_mutex_lock(&q->sync_lock);
+	while (q->synced < ticket) {
+		if (q->syncing) {
+			pthread_cond_wait(&q->sync_done, &q->sync_lock);
+			continue;
+		}
+		/* Nobody is syncing: this thread does it for everyone renamed
+		 * so far, including itself. */
+		unsigned long covers = q->renames;
+
+		q->syncing = 1;
+		pthread_mutex_unlock(&q->sync_lock);
+		e = fsync(q->new_fd) < 0 ? errno : 0;
+		pthread_mutex_lock(&q->sync_lock);
+		q->syncing = 0;
+		if (e == 0)
+			q->synced = covers;
+		pthread_cond_broadcast(&q->sync_done);
+		if (e != 0)
+			break;   /* a waiter that was covered tries again itself */
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return e;
+}
+
+/* queue_msg_commit - fdatasync, rename into new/, directory fsync */
+struct status queue_msg_commit(struct queue_msg *m)
+{
+	struct queue *q = m->q;
+	unsigned long ticket;
+	int e;
+
+	flush(m);
+	if (!m->err && fdatasync(m->fd) < 0)
+		m->err = errno;
+	if (m->err) {
+		e = m->err;
+		log_event("queue-error", "op=write id=%s error=\"%s\"", m->id, strerror(e));
+		queue_msg_abort(m);
+		return storage_status(e);
+	}
+	if (close(m->fd) < 0) {
+		e = errno;
+		m->fd = -1;
+		log_event("queue-error", "op=close id=%s error=\"%s\"", m->id, strerror(e));
+		queue_msg_abort(m);
+		return storage_status(e);
+	}
+	m->fd = -1;
+	if (renameat(q->tmp_fd, m->id, q->new_fd, m->id) < 0) {
+		e = errno;
+		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
+		queue_msg_abort(m);
+		return storage_status(e);
+	}
+	pthread_mutex_lock(&q->sync_lock);
+	ticket = ++q->renames;
+	pthread_mutex_unlock(&q->sync_lock);
+	e = sync_new_dir(q, ticket);
+	if (e != 0) {
+		/* The rename may or may not survive a crash: refuse with 4xx and
+		 * take the file back out, so the client's retry is the only copy
+		 * (if the scheduler already took it, a duplicate is possible:
+		 * at-least-once, never lost). */
+		log_event("queue-error", "op=fsync-dir id=%s error=\"%s\"", m->id, strerror(e));
+		unlinkat(q->new_fd, m->id, 0);
+		free(m);
+		return storage_status(e);
+	}
+	free(m);
+	return status_ok();
+}

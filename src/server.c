@@ -1,0 +1,348 @@
+/* server.c - listeners, the acceptor thread and connection limits; see
+ * server.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+
+/* Connection threads touch little of their stack; sanitizers need more. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+enum { CONN_STACK = 1024 * 1024 };
+#else
+enum { CONN_STACK = 128 * 1024 };
+#endif
+
+/* one client address and how many connections it has (--max-per-ip) */
+struct ip_count {
+	struct sockaddr_storage ip;
+	unsigned n;
+};
+
+struct server {
+	const struct config *cfg;
+	struct session_config scfg;
+	struct conn_env cenv;
+	int *fds;                   /* listening sockets */
+	size_t nfds;
+	int stop_fd;                /* eventfd: readable once stopping */
+	pthread_t acceptor;
+	int acceptor_running;
+	unsigned long next_id;      /* acceptor thread only */
+
+	pthread_mutex_t count_lock; /* guards active, ips, nips */
+	pthread_cond_t count_zero;
+	unsigned active;
+	struct ip_count *ips;       /* only when --max-per-ip is set */
+	size_t nips;
+};
+
+/* same_ip - do two addresses have the same IP (port ignored)? */
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		              &((const struct sockaddr_in *)b)->sin_addr, 4) == 0;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	              &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* ip_slot - the count for ip, or NULL; count_lock held */
+static struct ip_count *ip_slot(struct server *s, const struct sockaddr_storage *ip)
+{
+	size_t i;
+
+	for (i = 0; i < s->nips; i++)
+		if (same_ip(&s->ips[i].ip, ip))
+			return &s->ips[i];
+	return NULL;
+}
+
+/* admit - count a new connection; 0, or -1 when over a limit */
+static int admit(struct server *s, const struct sockaddr_storage *peer)
+{
+	int ok = 0;
+
+	pthread_mutex_lock(&s->count_lock);
+	if (s->active >= s->cfg->max_clients) {
+		ok = -1;
+	} else if (s->cfg->max_per_ip) {
+		struct ip_count *slot = ip_slot(s, peer);
+
+		if (slot && slot->n >= s->cfg->max_per_ip) {
+			ok = -1;
+		} else if (slot) {
+			slot->n++;
+		} else {
+			struct ip_count *grown = realloc(s->ips, (s->nips + 1) * sizeof *grown);
+			if (grown == NULL) {
+				ok = -1;
+			} else {
+				s->ips = grown;
+				s->ips[s->nips].ip = *peer;
+				s->ips[s->nips++].n = 1;
+			}
+		}
+	}
+	if (ok == 0)
+		s->active++;
+	pthread_mutex_unlock(&s->count_lock);
+	return ok;
+}
+
+/* release - a connection admitted from peer has ended */
+static void release(struct server *s, const struct sockaddr_storage *peer)
+{
+	pthread_mutex_lock(&s->count_lock);
+	if (s->cfg->max_per_ip) {
+		struct ip_count *slot = ip_slot(s, peer);
+
+		if (slot && --slot->n == 0)
+			*slot = s->ips[--s->nips];
+	}
+	if (--s->active == 0)
+		pthread_cond_broadcast(&s->count_zero);
+	pthread_mutex_unlock(&s->count_lock);
+}
+
+/* conn_finished - a connection thread is about to end */
+static void conn_finished(struct conn *c)
+{
+	release(c->owner, &c->peer);
+}
+
+/* conn_thread - pthread entry for a connection */
+static void *conn_thread(void *arg)
+{
+	conn_run(arg);
+	return NULL;
+}
+
+/* refuse - tell a client over the limit to come back later */
+static void refuse(int fd, const char *why)
+{
+	char line[128];
+	int n = snprintf(line, sizeof line, "421 4.7.0 %s, try again later\r\n", why);
+
+	/* Non-blocking: the acceptor must never wait for one client. */
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	if (write(fd, line, (size_t)n) < 0) {
+		/* nothing more to do for it */
+	}
+	close(fd);
+}
+
+/* accept_one - accept a client on listening socket lfd */
+static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof peer;
+	struct conn *c;
+	pthread_t t;
+	int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			log_event("accept-error", "error=\"%s\"", strerror(errno));
+			/* out of descriptors: back off instead of spinning */
+			struct timespec pause = { 0, 50 * 1000 * 1000 };
+			nanosleep(&pause, NULL);
+		}
+		return;
+	}
+	if (admit(s, &peer) < 0) {
+		char text[NETADDR_TEXT_MAX];
+
+		netaddr_text((struct sockaddr *)&peer, text, sizeof text);
+		log_event("refuse-connection", "client=%s reason=limit", text);
+		refuse(fd, "Too many connections");
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		refuse(fd, "Out of memory");
+		release(s, &peer);
+		return;
+	}
+	c->env = &s->cenv;
+	c->fd = fd;
+	c->id = ++s->next_id;
+	c->peer = peer;
+	c->on_exit = conn_finished;
+	c->owner = s;
+	if (pthread_create(&t, attr, conn_thread, c) != 0) {
+		log_event("thread-error", "error=\"cannot create connection thread\"");
+		free(c);
+		refuse(fd, "Out of resources");
+		release(s, &peer);
+	}
+}
+
+/* acceptor - the accepting thread */
+static void *acceptor(void *arg)
+{
+	struct server *s = arg;
+	struct pollfd *pfd = calloc(s->nfds + 1, sizeof *pfd);
+	pthread_attr_t attr;
+	size_t i;
+
+	log_set_tag("accept");
+	if (pfd == NULL) {
+		log_event("fatal", "error=\"out of memory in acceptor\"");
+		return NULL;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, CONN_STACK);
+	for (i = 0; i < s->nfds; i++)
+		pfd[i] = (struct pollfd){ s->fds[i], POLLIN, 0 };
+	pfd[s->nfds] = (struct pollfd){ s->stop_fd, POLLIN, 0 };
+	for (;;) {
+		if (poll(pfd, s->nfds + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_event("poll-error", "error=\"%s\"", strerror(errno));
+			break;
+		}
+		if (pfd[s->nfds].revents)
+			break;
+		for (i = 0; i < s->nfds; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(s, s->fds[i], &attr);
+	}
+	pthread_attr_destroy(&attr);
+	free(pfd);
+	return NULL;
+}
+
+/* listen_on - one listening socket; the fd or -1 with err set */
+static int listen_on(const struct listen_addr *la, char *err, size_t errlen)
+{
+	int one = 1;
+	int fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "socket for %s: %s", la->text, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (la->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&la->ss, la->len) < 0) {
+		snprintf(err, errlen, "bind %s: %s", la->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 1024) < 0) {
+		snprintf(err, errlen, "listen %s: %s", la->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* server_bind - all listening sockets */
+int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
+                char *err, size_t errlen)
+{
+	struct server *s = calloc(1, sizeof *s);
+	size_t i;
+
+	if (s == NULL || (s->fds = calloc(cfg->nlisten, sizeof *s->fds)) == NULL) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->cfg = cfg;
+	for (i = 0; i < cfg->nlisten; i++) {
+		int fd = listen_on(&cfg->listen[i], err, errlen);
+
+		if (fd < 0)
+			goto fail;
+		s->fds[s->nfds++] = fd;
+	}
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_fd < 0) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	s->scfg = (struct session_config){
+		.hostname = cfg->hostname, .max_line = cfg->max_line,
+		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
+		.max_received = cfg->max_received, .max_errors = cfg->max_errors
+	};
+	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
+	pthread_mutex_init(&s->count_lock, NULL);
+	pthread_cond_init(&s->count_zero, NULL);
+	*sp = s;
+	return 0;
+fail:
+	for (i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	free(s->fds);
+	free(s);
+	return -1;
+}
+
+/* server_start - the acceptor thread */
+int server_start(struct server *s, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (pthread_create(&s->acceptor, NULL, acceptor, s) != 0) {
+		snprintf(err, errlen, "cannot start the acceptor thread");
+		return -1;
+	}
+	s->acceptor_running = 1;
+	for (i = 0; i < s->cfg->nlisten; i++)
+		log_event("listen", "address=%s", s->cfg->listen[i].text);
+	return 0;
+}
+
+/* server_stop - stop accepting, let connections finish, wait for them */
+void server_stop(struct server *s, unsigned grace_seconds)
+{
+	uint64_t one = 1;
+	struct timespec deadline;
+	size_t i;
+	int left;
+
+	if (write(s->stop_fd, &one, sizeof one) < 0)
+		log_event("stop-error", "error=\"%s\"", strerror(errno));
+	if (s->acceptor_running)
+		pthread_join(s->acceptor, NULL);
+	for (i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += grace_seconds;
+	pthread_mutex_lock(&s->count_lock);
+	while (s->active > 0)
+		if (pthread_cond_timedwait(&s->count_zero, &s->count_lock, &deadline) == ETIMEDOUT)
+			break;
+	left = (int)s->active;
+	pthread_mutex_unlock(&s->count_lock);
+	if (left > 0)
+		log_event("stop", "connections_left=%d", left);
+	/* With connections left their threads still use s: it is not freed
+	 * (the process is about to exit). */
+	if (left == 0) {
+		close(s->stop_fd);
+		pthread_mutex_destroy(&s->count_lock);
+		pthread_cond_destroy(&s->count_zero);
+		free(s->ips);
+		free(s->fds);
+		free(s);
+	}
+}

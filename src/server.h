@@ -1,0 +1,34 @@
+/* server - the listening sockets and the connection threads.
+ *
+ * server_bind() opens every --listen socket (so privileges can be dropped
+ * before any client is served); server_start() starts one acceptor
+ * thread, which starts one detached thread with a small stack per client.
+ * A client over --max-clients (or over --max-per-ip from one address)
+ * gets "421" from the acceptor and is closed at once.  server_stop()
+ * stops accepting, tells idle sessions to say 421 and close, lets
+ * messages in DATA finish, and waits (bounded) for every connection.
+ *
+ * Thread safety: struct server is shared by the acceptor and connection
+ * threads; its connection counts are under count_lock; everything else
+ * is written before the threads start.  The config and queue are
+ * borrowed and must outlive the server.
+ */
+#ifndef MTA_SERVER_H
+#define MTA_SERVER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "queue.h"
+
+struct server;
+
+/* server_bind - open the listening sockets; 0, or -1 with err set */
+int server_bind(struct server **s, const struct config *cfg, struct queue *q,
+                char *err, size_t errlen);
+/* server_start - start accepting; 0, or -1 with err set */
+int server_start(struct server *s, char *err, size_t errlen);
+/* server_stop - stop and wait (at most grace_seconds) for connections */
+void server_stop(struct server *s, unsigned grace_seconds);
+
+#endif

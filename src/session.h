@@ -1,0 +1,84 @@
+/* session - the SMTP server dialogue (RFC 5321) as a state machine.
+ *
+ * No sockets, no threads, no clock, no files: the caller feeds the bytes a
+ * client sent, in whatever fragments they arrived, and sends whatever
+ * replies accumulate in the output.  The message itself is handed to the
+ * caller's ops piece by piece, already dot-unstuffed and completed by the
+ * header module, one LF per line; nothing holds the whole message.
+ *
+ * Protocol (mta-smtpd(8), SMTP SERVICE): HELO EHLO MAIL RCPT DATA RSET NOOP
+ * QUIT VRFY HELP, case-insensitive; 503 for commands out of order; 500 for
+ * unknown commands and over-long lines; PIPELINING (all input is consumed,
+ * replies are queued in order); DATA ends only at CRLF "." CRLF; every
+ * reply carries an RFC 3463 enhanced status code.
+ *
+ * Contract: a session is used by one thread at a time.  The config and ops
+ * are borrowed and must outlive it; ctx is passed to every op untouched.
+ * The output buffer belongs to the session; the caller reads it with
+ * session_output() and empties it with session_output_done().
+ */
+#ifndef MTA_SESSION_H
+#define MTA_SESSION_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "addr.h"
+#include "envelope.h"
+#include "status.h"
+
+struct session_config {
+	const char *hostname;      /* greeting, Received:, Message-ID: */
+	size_t max_line;           /* a command line, CRLF included */
+	unsigned long long max_size; /* message size limit, octets */
+	unsigned max_rcpt;         /* recipients per message */
+	unsigned max_received;     /* Received: fields before it is a loop */
+	unsigned max_errors;       /* bad commands before 421; 0 = no limit */
+};
+
+struct session_ops {
+	/* may this recipient be accepted?  (domain, relay, mailbox checks) */
+	struct status (*check_rcpt)(void *ctx, const struct mailbox *rcpt);
+	/* start storing a message for env; fills env->id */
+	struct status (*tx_open)(void *ctx, struct envelope *env);
+	/* the next bytes of the message; errors are sticky, seen at commit */
+	void (*tx_write)(void *ctx, const char *p, size_t n);
+	/* the message is complete: make it durable, or say why not */
+	struct status (*tx_commit)(void *ctx);
+	/* forget the message being stored (refused, failed or cut off) */
+	void (*tx_abort)(void *ctx);
+};
+
+struct session;
+
+/* session_new - a session for one connection from client_ip, or NULL
+ * (ENOMEM).  Nothing is sent until session_greet(). */
+struct session *session_new(const struct session_config *cfg,
+                            const struct session_ops *ops, void *ctx,
+                            const char *client_ip, time_t (*now)(void));
+/* session_free - release the session; aborts a message still open */
+void session_free(struct session *s);
+
+/* session_greet - queue the 220 greeting */
+void session_greet(struct session *s);
+/* session_feed - process bytes p[0..n) from the client */
+void session_feed(struct session *s, const char *p, size_t n);
+/* session_timeout - the client was idle too long: 421, then done */
+void session_timeout(struct session *s);
+/* session_shutdown - the server is stopping: 421, then done */
+void session_shutdown(struct session *s);
+/* session_abort - the connection was lost: drop any open message */
+void session_abort(struct session *s);
+
+/* session_output - the replies not yet sent */
+const char *session_output(const struct session *s, size_t *len);
+/* session_output_done - the first n bytes of output were sent */
+void session_output_done(struct session *s, size_t n);
+/* session_done - true once the session wants the connection closed
+ * (after QUIT, a timeout, a shutdown or too many errors); the caller
+ * sends the remaining output first */
+int session_done(const struct session *s);
+/* session_in_data - true while a message is being received */
+int session_in_data(const struct session *s);
+
+#endif

@@ -18,7 +18,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
-LDLIBS_ALL   = -lowfat -pthread $(LDLIBS)
+LDLIBS_ALL   = -lowfat -lresolv -pthread $(LDLIBS)
 
 LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "envelope.h"
 
@@ -183,5 +184,46 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 	return 0;
 fail:
 	envelope_free(env);
+	return -1;
+}
+
+/* envelope_read - the envelope of an open message file.  It is read in
+ * growing chunks until its empty line; 1000 recipients fit in 300 KB, so
+ * ENVELOPE_READ_MAX bounds a damaged file, not a legal one. */
+int envelope_read(int fd, struct envelope *env, long long *offset)
+{
+	enum { ENVELOPE_READ_MAX = 64 << 20 };
+	size_t cap = 4096, len = 0, used;
+	char *buf = NULL;
+
+	for (;;) {
+		char *grown = realloc(buf, cap);
+		ssize_t r;
+
+		if (grown == NULL)
+			goto fail;
+		buf = grown;
+		r = pread(fd, buf + len, cap - len, (off_t)len);
+		if (r < 0)
+			goto fail;
+		len += (size_t)r;
+		if (memmem(buf, len, "\n\n", 2) != NULL) {
+			if (envelope_parse(buf, len, env, &used) < 0) {
+				errno = EINVAL;
+				goto fail;
+			}
+			*offset = (long long)used;
+			free(buf);
+			return 0;
+		}
+		if (r == 0 || cap >= ENVELOPE_READ_MAX) {
+			errno = EINVAL;     /* truncated, or no end in sight */
+			goto fail;
+		}
+		if (len == cap)
+			cap *= 2;
+	}
+fail:
+	free(buf);
 	return -1;
 }

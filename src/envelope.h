@@ -53,6 +53,11 @@ int envelope_format(const struct envelope *env, char **out, size_t *len);
  * line); returns 0, or -1 when the text is not a complete valid envelope */
 int envelope_parse(const char *buf, size_t n, struct envelope *env,
                    size_t *used);
+/* envelope_read - parse the envelope at the start of the open message
+ * file fd (read with pread, so fd's offset is untouched); *offset = where
+ * the message begins.  0, or -1: errno EINVAL for a bad or truncated
+ * envelope, or the read error */
+int envelope_read(int fd, struct envelope *env, long long *offset);
 /* mailbox_from_text - fill mb from stored text "local@domain" (no
  * brackets); the last '@' splits.  Returns 0, or -1 when too long. */
 int mailbox_from_text(struct mailbox *mb, const char *text, size_t n);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "scheduler.h"
 #include "server.h"
 
 /* drop_privileges - become --user after binding; 0 or -1 with err set */
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	struct queue *q = NULL;
 	struct server *srv = NULL;
+	struct sched *sch = NULL;
 	char err[1024];
 	sigset_t sigs;
 	int sig;
@@ -77,6 +79,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
+	if (sched_start(&sch, &cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "mta-smtpd: %s\n", err);
+		return 1;
+	}
 	if (server_start(srv, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
@@ -93,6 +99,7 @@ int main(int argc, char **argv)
 	}
 	log_event("stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_stop(srv, 30);
+	sched_stop(sch, 10);
 	queue_close(q);
 	log_event("stop", "status=0");
 	return 0;

@@ -1,0 +1,39 @@
+/* deliver - one delivery attempt of one recipient of one queued message:
+ * the body of a delivery thread.
+ *
+ * Reads queue/mess/ID (the envelope, then the message), picks recipient
+ * N, and delivers: local recipients through local.h; others through the
+ * remote delivery (remote.h) when it exists, otherwise deferred.  It never
+ * touches job files or the scheduler's memory: the result goes back in
+ * struct delivery for the scheduler to apply.
+ *
+ * Contract: struct delivery is filled by the scheduler, handed to exactly
+ * one thread, and handed back through the completion callback; the config
+ * is borrowed (read-only, shared).
+ */
+#ifndef MTA_DELIVER_H
+#define MTA_DELIVER_H
+
+#include "config.h"
+#include "envelope.h"
+#include "status.h"
+
+struct delivery {
+	const struct config *cfg;
+	int mess_fd;               /* queue/mess, borrowed */
+	char id[ENVELOPE_ID_MAX];
+	unsigned n;                /* recipient number */
+	unsigned long seq;         /* delivery number, for the log tag dN */
+	void *job;                 /* the scheduler's job, opaque here */
+	void *owner;               /* the scheduler, opaque here */
+	/* results */
+	struct status result;
+	int bad;                   /* the message file is unusable: quarantine */
+	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
+	struct delivery *next;     /* completion queue link */
+};
+
+/* deliver_run - make the attempt; fills d->result, d->bad and d->rcpt */
+void deliver_run(struct delivery *d);
+
+#endif

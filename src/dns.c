@@ -1,0 +1,198 @@
+/* dns.c - MX and address lookups with the reentrant resolver; see dns.h */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dns.h"
+#include "netaddr.h"
+
+/* dns_config_parse - the --dns option */
+int dns_config_parse(struct dns_config *cfg, const char *text)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->timeout_s = 3;
+	if (text == NULL)
+		return 0;
+	if (netaddr_parse(text, 53, &ss, &len) < 0 || ss.ss_family != AF_INET)
+		return -1;
+	memcpy(&cfg->server, &ss, sizeof cfg->server);
+	cfg->use_server = 1;
+	return 0;
+}
+
+/* query - one question; the answer length, or -1 with *res set */
+static int query(const struct dns_config *cfg, const char *name, int type,
+                 unsigned char *answer, int len, enum dns_result *res)
+{
+	struct __res_state st;
+	int n;
+
+	memset(&st, 0, sizeof st);
+	if (res_ninit(&st) < 0) {
+		*res = DNS_TEMP;
+		return -1;
+	}
+	if (cfg->use_server) {
+		st.nscount = 1;
+		st.nsaddr_list[0] = cfg->server;
+	}
+	st.retrans = cfg->timeout_s;
+	st.retry = 2;
+	/* Mail domains are absolute: no search list, no default domain. */
+	st.options &= ~(unsigned long)(RES_DEFNAMES | RES_DNSRCH);
+	n = res_nquery(&st, name, ns_c_in, type, answer, len);
+	if (n < 0) {
+		switch (st.res_h_errno) {
+		case HOST_NOT_FOUND: *res = DNS_NXDOMAIN; break;
+		case NO_DATA:        *res = DNS_NODATA; break;
+		default:             *res = DNS_TEMP; break;
+		}
+	}
+	res_nclose(&st);
+	return n;
+}
+
+/* dns_mx - MX records */
+enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
+                       struct dns_mx *mx, size_t max, size_t *n)
+{
+	unsigned char answer[8192];
+	enum dns_result res = DNS_OK;
+	ns_msg msg;
+	int len, i, count;
+
+	*n = 0;
+	len = query(cfg, domain, ns_t_mx, answer, sizeof answer, &res);
+	if (len < 0)
+		return res;
+	if (ns_initparse(answer, len, &msg) < 0)
+		return DNS_TEMP;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < max; i++) {
+		ns_rr rr;
+		const unsigned char *rd;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return DNS_TEMP;
+		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
+			continue;         /* a CNAME on the way, say */
+		rd = ns_rr_rdata(rr);
+		mx[*n].pref = ns_get16(rd);
+		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), rd + 2,
+		                       mx[*n].name, sizeof mx[*n].name) < 0)
+			return DNS_TEMP;
+		if (strcmp(mx[*n].name, ".") == 0)
+			mx[*n].name[0] = '\0';
+		(*n)++;
+	}
+	if (*n == 0)
+		return DNS_NODATA;
+	{
+		struct timespec now;   /* any varying seed spreads the load */
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		dns_mx_sort(mx, *n, (unsigned)now.tv_nsec);
+	}
+	return DNS_OK;
+}
+
+/* add_addrs - append the A or AAAA records of name */
+static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
+                                 int type, struct sockaddr_storage *addrs,
+                                 size_t max, size_t *n)
+{
+	unsigned char answer[8192];
+	enum dns_result res = DNS_OK;
+	ns_msg msg;
+	int len, i, count;
+
+	len = query(cfg, name, type, answer, sizeof answer, &res);
+	if (len < 0)
+		return res;
+	if (ns_initparse(answer, len, &msg) < 0)
+		return DNS_TEMP;
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < max; i++) {
+		ns_rr rr;
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return DNS_TEMP;
+		memset(&addrs[*n], 0, sizeof addrs[*n]);
+		if (type == ns_t_a && ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&addrs[*n];
+
+			sin->sin_family = AF_INET;
+			memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
+			(*n)++;
+		} else if (type == ns_t_aaaa && ns_rr_type(rr) == ns_t_aaaa &&
+		           ns_rr_rdlen(rr) == 16) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addrs[*n];
+
+			sin6->sin6_family = AF_INET6;
+			memcpy(&sin6->sin6_addr, ns_rr_rdata(rr), 16);
+			(*n)++;
+		}
+	}
+	return DNS_OK;
+}
+
+/* dns_addrs - A then AAAA */
+enum dns_result dns_addrs(const struct dns_config *cfg, const char *name,
+                          struct sockaddr_storage *addrs, size_t max,
+                          size_t *n)
+{
+	enum dns_result a, aaaa;
+
+	*n = 0;
+	a = add_addrs(cfg, name, ns_t_a, addrs, max, n);
+	if (a == DNS_NXDOMAIN)
+		return a;
+	aaaa = add_addrs(cfg, name, ns_t_aaaa, addrs, max, n);
+	if (*n > 0)
+		return DNS_OK;
+	if (a == DNS_TEMP || aaaa == DNS_TEMP)
+		return DNS_TEMP;
+	return aaaa == DNS_NXDOMAIN ? DNS_NXDOMAIN : DNS_NODATA;
+}
+
+/* by_pref - qsort order */
+static int by_pref(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+/* dns_mx_sort - preference order, shuffling equal preferences */
+void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned seed)
+{
+	size_t i, start;
+
+	qsort(mx, n, sizeof *mx, by_pref);
+	for (start = 0; start < n; start = i) {
+		for (i = start + 1; i < n && mx[i].pref == mx[start].pref; i++)
+			;
+		/* Fisher-Yates over [start, i) */
+		for (size_t k = i - 1; k > start; k--) {
+			size_t r = start + (size_t)rand_r(&seed) % (k - start + 1);
+			struct dns_mx t = mx[k];
+
+			mx[k] = mx[r];
+			mx[r] = t;
+		}
+	}
+}
+
+/* dns_mx_is_null - exactly one MX, and it is "." */
+int dns_mx_is_null(const struct dns_mx *mx, size_t n)
+{
+	return n == 1 && mx[0].name[0] == '\0';
+}

@@ -1,0 +1,81 @@
+/* jobtab - the scheduler's memory: queued messages, their recipient jobs,
+ * and a min-heap of the jobs waiting for their due time.
+ *
+ * Pure data structure: no I/O, no clock, no threads.  A message is known
+ * by its queue ID and counts its jobs; a job is (message, recipient
+ * number N, due time) and is either waiting (in the heap) or running (out
+ * of the heap, owned by a delivery thread until the scheduler stops it).
+ * Memory: about 48 bytes per job plus 8 in the heap, and about 80 per
+ * message (see README, Benchmarks).
+ *
+ * Contract: owned and used by the scheduler thread only; not thread-safe.
+ * Pointers to jobs and messages stay valid until jobtab_remove() of the
+ * job (a message is freed with its last job, or by jobtab_drop_msg()).
+ */
+#ifndef MTA_JOBTAB_H
+#define MTA_JOBTAB_H
+
+#include <stddef.h>
+
+#include "envelope.h"
+
+struct jobtab;
+struct jt_msg;
+
+struct jt_job {
+	long long due;             /* epoch seconds; also the file name's DUE */
+	struct jt_msg *msg;
+	struct jt_job *next;       /* the message's other jobs */
+	unsigned n;                /* recipient number */
+	unsigned heap_pos;         /* index in the heap while waiting */
+	unsigned char running;     /* a delivery thread has it */
+	unsigned char missing;     /* its file vanished; confirm before forgetting */
+	unsigned char gone;        /* deleted while running: forget at the end */
+};
+
+struct jt_msg {
+	struct jt_msg *hnext;      /* hash chain */
+	struct jt_job *jobs;
+	unsigned pending;          /* jobs of this message */
+	char id[ENVELOPE_ID_MAX];
+};
+
+/* jobtab_new - an empty table, or NULL */
+struct jobtab *jobtab_new(void);
+/* jobtab_free - free everything */
+void jobtab_free(struct jobtab *t);
+
+/* jobtab_msg - the message with this ID, or NULL */
+struct jt_msg *jobtab_msg(struct jobtab *t, const char *id);
+/* jobtab_add_msg - the message with this ID, created (no jobs) if new */
+struct jt_msg *jobtab_add_msg(struct jobtab *t, const char *id);
+/* jobtab_drop_msg - forget a message that has no jobs */
+void jobtab_drop_msg(struct jobtab *t, struct jt_msg *m);
+/* jobtab_job - the job N of message m, or NULL */
+struct jt_job *jobtab_job(struct jt_msg *m, unsigned n);
+/* jobtab_add - a new waiting job; NULL if out of memory or it exists */
+struct jt_job *jobtab_add(struct jobtab *t, struct jt_msg *m, unsigned n,
+                          long long due);
+/* jobtab_remove - forget a job; returns the jobs its message has left
+ * (when 0 the message is freed too) */
+unsigned jobtab_remove(struct jobtab *t, struct jt_job *j);
+/* jobtab_set_due - move a waiting job to another due time */
+void jobtab_set_due(struct jobtab *t, struct jt_job *j, long long due);
+
+/* jobtab_next - the waiting job due first, or NULL */
+struct jt_job *jobtab_next(const struct jobtab *t);
+/* jobtab_start - the job leaves the heap: a delivery thread has it */
+void jobtab_start(struct jobtab *t, struct jt_job *j);
+/* jobtab_stop - a running job waits again, due at due */
+void jobtab_stop(struct jobtab *t, struct jt_job *j, long long due);
+
+/* jobtab_jobs / jobtab_waiting / jobtab_messages - counts */
+size_t jobtab_jobs(const struct jobtab *t);
+size_t jobtab_waiting(const struct jobtab *t);
+size_t jobtab_messages(const struct jobtab *t);
+
+/* jobtab_each_msg - call fn for every message (fn may drop it) */
+void jobtab_each_msg(struct jobtab *t, void (*fn)(void *arg, struct jt_msg *m),
+                     void *arg);
+
+#endif

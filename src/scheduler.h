@@ -1,0 +1,50 @@
+/* scheduler - the scheduler thread: turns queued messages into recipient
+ * jobs, starts a delivery thread for each job when it is due, and applies
+ * the outcomes to the queue (mta-queue(5) has the file protocol).
+ *
+ *   start-up: watch queue/new and queue/rcpt (inotify) FIRST, then scan:
+ *     mess/ -> known messages; rcpt/ -> jobs (a name that does not parse,
+ *     or a job whose message is nowhere, goes to bad/); new/ -> explode;
+ *     finally unlink mess/ files that have no jobs left.
+ *   explode (new/ID): parse its envelope (unparseable -> bad/), create an
+ *     empty job file rcpt/ARRIVAL.ID.N for each recipient N that has none
+ *     yet (under any DUE), fsync rcpt/, rename new/ID -> mess/ID, fsync
+ *     mess/.  Done in batches, so one directory fsync covers many messages.
+ *   dispatch: while fewer than --max-deliveries run, start a detached
+ *     delivery thread for each job whose DUE has come.
+ *   outcome (from a delivery thread, through the completion queue):
+ *     delivered -> unlink the job; deferred -> rename it to now+--retry
+ *     and record attempts and the error in it; after --attempts rounds, or
+ *     a permanent failure -> bounce (bounce.h) and unlink; the last job of
+ *     a message gone -> unlink mess/ID.
+ *   operators: a job renamed to another DUE is rescheduled; a job removed
+ *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
+ *     a timer every SCHED_RESCAN seconds rescan the directories.
+ * It sleeps in poll() until the next due time, an inotify event, or a
+ * completion: it never busy-waits.
+ *
+ * Threads: the scheduler thread alone owns the job table (jobtab.h) and
+ * renames/unlinks job files.  Delivery threads only read the message,
+ * deliver, and post their outcome to the completion queue (a list under
+ * done_lock, plus an eventfd the scheduler polls).
+ */
+#ifndef MTA_SCHEDULER_H
+#define MTA_SCHEDULER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+enum { SCHED_RESCAN = 300 };
+
+struct sched;
+
+/* sched_start - recover the queue and start the scheduler thread; 0, or
+ * -1 with err set */
+int sched_start(struct sched **s, const struct config *cfg, char *err,
+                size_t errlen);
+/* sched_stop - start no more deliveries, wait up to grace_seconds for
+ * running ones to report, stop the thread */
+void sched_stop(struct sched *s, unsigned grace_seconds);
+
+#endif

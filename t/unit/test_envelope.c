@@ -1,0 +1,117 @@
+/* test_envelope.c - the envelope's text form */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "envelope.h"
+
+/* sample - an envelope with two recipients */
+static void sample(struct envelope *env)
+{
+	envelope_init(env);
+	strcpy(env->id, "ABC123");
+	env->arrival = 1795422268;
+	strcpy(env->client, "127.0.0.1");
+	strcpy(env->helo, "client.example");
+	mailbox_from_text(&env->sender, "a@example.org", 13);
+}
+
+Test(envelope, format_and_parse_round_trip)
+{
+	struct envelope env, back;
+	struct mailbox r;
+	char *text;
+	size_t len, used;
+
+	sample(&env);
+	mailbox_from_text(&r, "\"x@y\"@test.example", 18);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	mailbox_from_text(&r, "b@[127.0.0.1]", 13);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert_str_eq(text, "mta-envelope 1\nid ABC123\narrival 1795422268\n"
+	                 "client 127.0.0.1\nhelo client.example\nsender a@example.org\n"
+	                 "rcpt \"x@y\"@test.example\nrcpt b@[127.0.0.1]\n\n");
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert_eq(used, len);
+	cr_assert_eq(back.nrcpt, 2);
+	cr_assert_str_eq(back.rcpt[0].text, "\"x@y\"@test.example");
+	cr_assert_eq(back.rcpt[0].at, 5);            /* the last '@' splits */
+	cr_assert(back.rcpt[1].literal);
+	cr_assert_eq(back.arrival, 1795422268);
+	free(text);
+	envelope_free(&env);
+	envelope_free(&back);
+}
+
+Test(envelope, duplicates_are_stored_once)
+{
+	struct envelope env;
+	struct mailbox r;
+
+	sample(&env);
+	mailbox_from_text(&r, "bob@Test.Example", 16);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	mailbox_from_text(&r, "bob@test.example", 16);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 0);
+	mailbox_from_text(&r, "Bob@test.example", 16);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);   /* local part is exact */
+	cr_assert_eq(env.nrcpt, 2);
+	envelope_free(&env);
+}
+
+Test(envelope, null_sender)
+{
+	struct envelope back;
+	size_t used;
+	const char text[] = "mta-envelope 1\nid A\narrival 1\nclient local\nhelo x\n"
+	                    "sender \nrcpt p@q\n\nbody";
+
+	cr_assert_eq(envelope_parse(text, sizeof text - 1, &back, &used), 0);
+	cr_assert_str_eq(back.sender.text, "");
+	cr_assert_str_eq(text + used, "body");
+	envelope_free(&back);
+}
+
+Test(envelope, damaged_text_is_refused)
+{
+	static const char bad[][160] = {
+		"",
+		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n",
+		"mta-envelope 2\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n\n",
+		"mta-envelope 1\nid A\narrival x\nclient c\nhelo h\nsender s\nrcpt r\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\n\n",
+		"mta-envelope 1\narrival 1\nid A\nclient c\nhelo h\nsender s\nrcpt r\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt \n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\nbogus 1\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\r\nsender s\nrcpt r\n\n",
+	};
+	struct envelope env;
+	size_t i, used;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert_eq(envelope_parse(bad[i], strlen(bad[i]), &env, &used), -1,
+		             "accepted case %zu", i);
+}
+
+Test(envelope, read_from_a_file)
+{
+	char path[] = "/tmp/test_envelope.XXXXXX";
+	const char text[] = "mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\n"
+	                    "sender s@t\nrcpt r@t\n\nHello\n";
+	struct envelope env;
+	long long off;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	cr_assert_eq(envelope_read(fd, &env, &off), 0);
+	cr_assert_eq(off, (long long)(sizeof text - 1 - 6));
+	envelope_free(&env);
+	cr_assert_eq(ftruncate(fd, 30), 0);               /* truncated envelope */
+	cr_assert_eq(envelope_read(fd, &env, &off), -1);
+	close(fd);
+	unlink(path);
+}

@@ -15,7 +15,7 @@ enum {
 	OPT_MBOX = 256, OPT_SYSTEM_USERS, OPT_ROUTE, OPT_SMTP_PORT, OPT_DNS,
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
-	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_HELP
+	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -40,6 +40,7 @@ static const struct option long_options[] = {
 	{"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
 	{"max-received", required_argument, NULL, OPT_MAX_RECEIVED},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"smtp-timeout", required_argument, NULL, OPT_SMTP_TIMEOUT},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"log", required_argument, NULL, 'L'},
 	{"user", required_argument, NULL, OPT_USER},
@@ -55,7 +56,8 @@ const char *config_usage(void)
 	       "  [--smtp-port PORT] [--dns ADDR[:PORT]] [--relay-from CIDR]...\n"
 	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-size BYTES]\n"
 	       "  [--max-rcpt N] [--max-line BYTES] [--max-errors N] [--max-received N]\n"
-	       "  [--timeout SECONDS] [--hostname NAME] [-L FILE] [--user NAME]\n"
+	       "  [--timeout SECONDS] [--smtp-timeout SECONDS] [--hostname NAME]\n"
+	       "  [-L FILE] [--user NAME]\n"
 	       "see mta-smtpd(8)\n";
 }
 
@@ -245,6 +247,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM(OPT_MAX_ERRORS, max_errors, 0, 1000000)
 		NUM(OPT_MAX_RECEIVED, max_received, 1, 10000)
 		NUM(OPT_TIMEOUT, timeout, 1, 86400)
+		NUM(OPT_SMTP_TIMEOUT, smtp_timeout, 1, 86400)
 #undef NUM
 		case OPT_HELP:
 			return fail(err, errlen, "%s", config_usage());

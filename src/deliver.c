@@ -49,7 +49,7 @@ void deliver_run(struct delivery *d)
 	log_set_tag("d%lu", d->seq);
 	gettimeofday(&start, NULL);
 	d->bad = 0;
-	d->rcpt[0] = '\0';
+	d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
 	fd = openat(d->mess_fd, d->id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		d->result = status_make(ST_TEMP, 3, 0, "Cannot open queue file mess/%s: %s",
@@ -76,9 +76,14 @@ void deliver_run(struct delivery *d)
 		how = "local";
 		d->result = deliver_local(d, &env.rcpt[d->n], &env, fd, offset);
 	} else {
+		struct remote_result rr;
+
 		how = "remote";
-		d->result = status_make(ST_TEMP, 4, 0,
-		                        "Remote delivery is not available yet");
+		remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n], fd,
+		               (off_t)offset, &rr);
+		d->result = rr.st;
+		memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
+		memcpy(d->diag, rr.diag, sizeof d->diag);
 	}
 	log_event(d->result.kind == ST_OK ? "delivered"
 	          : d->result.kind == ST_TEMP ? "deferred" : "failed",

@@ -2,8 +2,8 @@
  * the body of a delivery thread.
  *
  * Reads queue/mess/ID (the envelope, then the message), picks recipient
- * N, and delivers: local recipients through local.h; others through the
- * remote delivery (remote.h) when it exists, otherwise deferred.  It never
+ * N, and delivers: local recipients through local.h, others through
+ * remote.h.  It never
  * touches job files or the scheduler's memory: the result goes back in
  * struct delivery for the scheduler to apply.
  *
@@ -16,10 +16,12 @@
 
 #include "config.h"
 #include "envelope.h"
+#include "remote.h"
 #include "status.h"
 
 struct delivery {
 	const struct config *cfg;
+	const struct remote_ctx *remote;
 	int mess_fd;               /* queue/mess, borrowed */
 	char id[ENVELOPE_ID_MAX];
 	unsigned n;                /* recipient number */
@@ -30,6 +32,8 @@ struct delivery {
 	struct status result;
 	int bad;                   /* the message file is unusable: quarantine */
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
+	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */
+	char diag[SMTP_REPLY_TEXT_MAX]; /* its reply, or "" */
 	struct delivery *next;     /* completion queue link */
 };
 

@@ -31,12 +31,14 @@ struct jt_job {
 	unsigned char running;     /* a delivery thread has it */
 	unsigned char missing;     /* its file vanished; confirm before forgetting */
 	unsigned char gone;        /* deleted while running: forget at the end */
+	unsigned char failed;      /* failed for good, waiting for its bounce */
 };
 
 struct jt_msg {
 	struct jt_msg *hnext;      /* hash chain */
 	struct jt_job *jobs;
 	unsigned pending;          /* jobs of this message */
+	void *fails;               /* the scheduler's failures to report */
 	char id[ENVELOPE_ID_MAX];
 };
 

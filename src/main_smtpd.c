@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (sched_start(&sch, &cfg, err, sizeof err) < 0) {
+	if (sched_start(&sch, &cfg, q, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}

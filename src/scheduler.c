@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "deliver.h"
 #include "job.h"
 #include "jobtab.h"
@@ -30,8 +31,20 @@ enum { DELIVERY_STACK = 256 * 1024 };
 
 enum { EXPLODE_RETRY = 10 };   /* seconds before retrying a failed explode */
 
+/* one failed recipient waiting to be reported (jt_msg.fails) */
+struct failure {
+	struct failure *next;
+	struct jt_job *job;
+	struct status st;
+	char rcpt[ADDR_MAX];
+	char remote_mta[DNS_NAME_MAX];
+	char diag[SMTP_REPLY_TEXT_MAX];
+};
+
 struct sched {
 	const struct config *cfg;
+	struct queue *q;             /* bounces are queued through it */
+	struct remote_ctx remote;
 	int tmp_fd, new_fd, mess_fd, rcpt_fd, bad_fd;
 	int ino_fd, wd_new, wd_rcpt;
 	int wake_fd;                 /* eventfd: completions or stop */
@@ -455,6 +468,7 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 			break;
 		d->owner = s;
 		d->cfg = s->cfg;
+		d->remote = &s->remote;
 		d->mess_fd = s->mess_fd;
 		memcpy(d->id, j->msg->id, sizeof d->id);
 		d->n = j->n;
@@ -559,13 +573,105 @@ static void finish_job(struct sched *s, struct jt_job *j)
 	forget_job(s, j);
 }
 
+/* running_siblings - jobs of m other than j still being delivered */
+static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
+{
+	const struct jt_job *k;
+
+	for (k = m->jobs; k; k = k->next)
+		if (k != j && k->running && !k->failed)
+			return 1;
+	return 0;
+}
+
+/* report_failures - once no delivery of m is running, tell the sender
+ * about every failed recipient in one report, then drop their jobs */
+static void report_failures(struct sched *s, struct jt_msg *m)
+{
+	struct failure *f, *list = m->fails, *next;
+	struct bounce_rcpt *br;
+	struct envelope env;
+	long long offset;
+	struct status st;
+	size_t n = 0, i;
+	int fd, ok = 0;
+
+	if (list == NULL || running_siblings(m, NULL))
+		return;
+	m->fails = NULL;
+	for (f = list; f; f = f->next)
+		n++;
+	br = calloc(n, sizeof *br);
+	envelope_init(&env);
+	fd = openat(s->mess_fd, m->id, O_RDONLY | O_CLOEXEC);
+	if (br != NULL && fd >= 0 && envelope_read(fd, &env, &offset) == 0) {
+		for (f = list, i = 0; f; f = f->next, i++)
+			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
+		if (env.sender.text[0] == '\0') {
+			/* a bounce that bounced: log it, never bounce it again */
+			for (f = list; f; f = f->next)
+				log_event("bounce-dropped", "id=%s rcpt=<%s> reason=null-sender",
+				          m->id, f->rcpt);
+			ok = 1;
+		} else if (bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n, &st) == 0) {
+			log_event("bounce", "id=%s to=<%s> rcpts=%zu", m->id,
+			          env.sender.text, n);
+			ok = 1;
+		} else {
+			log_event("bounce-error", "id=%s error=\"%s\"", m->id, st.text);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	envelope_free(&env);
+	free(br);
+	for (f = list; f; f = next) {
+		next = f->next;
+		f->job->failed = 0;
+		if (ok) {
+			finish_job(s, f->job);   /* may free m with its last job */
+		} else {
+			/* No report was written: deliver again later, and report
+			 * then if it fails again. */
+			jobtab_stop(s->t, f->job, (long long)time(NULL) + s->cfg->retry);
+		}
+		free(f);
+	}
+}
+
+/* fail_job - a recipient failed for good: keep it until reported */
+static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d)
+{
+	struct failure *f = calloc(1, sizeof *f);
+
+	log_event("failed-rcpt", "id=%s rcpt=<%s> error=\"%s\"", d->id, d->rcpt,
+	          d->result.text);
+	if (f == NULL) {
+		jobtab_stop(s->t, j, (long long)time(NULL) + s->cfg->retry);
+		return;
+	}
+	f->job = j;
+	f->st = d->result;
+	if (f->st.kind == ST_OK)
+		f->st.kind = ST_PERM;
+	memcpy(f->rcpt, d->rcpt, sizeof f->rcpt);
+	memcpy(f->remote_mta, d->remote_mta, sizeof f->remote_mta);
+	memcpy(f->diag, d->diag, sizeof f->diag);
+	j->failed = 1;               /* stays out of the heap: still "running" */
+	f->next = j->msg->fails;
+	j->msg->fails = f;
+}
+
 /* completed - apply one delivery's outcome */
 static void completed(struct sched *s, struct delivery *d)
 {
 	struct jt_job *j = d->job;
+	struct jt_msg *m = j->msg;
 	char name[JOB_NAME_MAX];
 
 	s->running--;
+	/* j is still marked running here: removing it must not touch the
+	 * heap, which it left when it started. */
 	if (j->gone) {
 		forget_job(s, j);      /* removed by an operator meanwhile */
 		return;
@@ -578,21 +684,20 @@ static void completed(struct sched *s, struct delivery *d)
 		jobtab_remove(s->t, j);
 		return;
 	}
-	switch (d->result.kind) {
-	case ST_OK:
+	if (d->result.kind == ST_OK) {
+		/* The message outlives this job while failed recipients of it
+		 * wait for their report (they are jobs too). */
 		finish_job(s, j);
+		if ((m = jobtab_msg(s->t, d->id)) != NULL)
+			report_failures(s, m);
 		return;
-	case ST_TEMP:
-		if (defer(s, j, d) == 0)
-			return;
-		break;
-	case ST_PERM:
-		break;
 	}
-	/* A permanent failure, or the attempts are used up. */
-	log_event("bounce", "id=%s rcpt=<%s> error=\"%s\" action=logged", d->id,
-	          d->rcpt, d->result.text);
-	finish_job(s, j);
+	if (d->result.kind == ST_TEMP && defer(s, j, d) == 0) {
+		report_failures(s, m);
+		return;
+	}
+	fail_job(s, j, d);
+	report_failures(s, m);
 }
 
 /* take_completions - apply every outcome posted so far */
@@ -685,8 +790,8 @@ static int watch(struct sched *s, const char *name, uint32_t mask)
 }
 
 /* sched_start - recovery, then the thread */
-int sched_start(struct sched **sp, const struct config *cfg, char *err,
-                size_t errlen)
+int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
+                char *err, size_t errlen)
 {
 	struct sched *s = calloc(1, sizeof *s);
 	struct timespec t0, t1;
@@ -697,6 +802,11 @@ int sched_start(struct sched **sp, const struct config *cfg, char *err,
 		return -1;
 	}
 	s->cfg = cfg;
+	s->q = q;
+	if (remote_ctx_init(&s->remote, cfg) < 0) {
+		snprintf(err, errlen, "bad --dns '%s' (want an IPv4 ADDR[:PORT])", cfg->dns);
+		return -1;
+	}
 	s->tmp_fd = open_dir(cfg->queue, "tmp");
 	s->new_fd = open_dir(cfg->queue, "new");
 	s->mess_fd = open_dir(cfg->queue, "mess");

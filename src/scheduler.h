@@ -15,8 +15,10 @@
  *   outcome (from a delivery thread, through the completion queue):
  *     delivered -> unlink the job; deferred -> rename it to now+--retry
  *     and record attempts and the error in it; after --attempts rounds, or
- *     a permanent failure -> bounce (bounce.h) and unlink; the last job of
- *     a message gone -> unlink mess/ID.
+ *     a permanent failure -> the recipient waits (out of the heap) until no
+ *     other delivery of its message runs, then all failed recipients of
+ *     the message go into one report (bounce.h) and their jobs are
+ *     unlinked; the last job of a message gone -> unlink mess/ID.
  *   operators: a job renamed to another DUE is rescheduled; a job removed
  *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
  *     a timer every SCHED_RESCAN seconds rescan the directories.
@@ -34,15 +36,16 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "queue.h"
 
 enum { SCHED_RESCAN = 300 };
 
 struct sched;
 
-/* sched_start - recover the queue and start the scheduler thread; 0, or
- * -1 with err set */
-int sched_start(struct sched **s, const struct config *cfg, char *err,
-                size_t errlen);
+/* sched_start - recover the queue and start the scheduler thread; bounces
+ * are queued through q (borrowed); 0, or -1 with err set */
+int sched_start(struct sched **s, const struct config *cfg, struct queue *q,
+                char *err, size_t errlen);
 /* sched_stop - start no more deliveries, wait up to grace_seconds for
  * running ones to report, stop the thread */
 void sched_stop(struct sched *s, unsigned grace_seconds);

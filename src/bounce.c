@@ -1,0 +1,158 @@
+/* bounce.c - RFC 3464 delivery status notifications; see bounce.h */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounce.h"
+#include "header.h"
+
+enum { HEADER_COPY_MAX = 64 * 1024 };   /* of the original, in the report */
+
+struct sink {
+	void (*out)(void *ctx, const char *p, size_t len);
+	void *ctx;
+};
+
+/* put - formatted text to the sink (lines end in LF, as stored) */
+static void put(struct sink *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void put(struct sink *s, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf)
+		n = sizeof buf - 1;
+	s->out(s->ctx, buf, (size_t)n);
+}
+
+/* copy_header - the original header, up to its empty line */
+static void copy_header(struct sink *s, int fd, off_t offset)
+{
+	char buf[4096];
+	size_t total = 0;
+	int at_bol = 1;
+
+	while (total < HEADER_COPY_MAX) {
+		ssize_t r = pread(fd, buf, sizeof buf, offset + (off_t)total), i;
+
+		if (r <= 0)
+			break;
+		for (i = 0; i < r; i++) {
+			if (buf[i] == '\n' && at_bol) {
+				s->out(s->ctx, buf, (size_t)i);
+				return;          /* the empty line: header done */
+			}
+			at_bol = buf[i] == '\n';
+		}
+		s->out(s->ctx, buf, (size_t)r);
+		total += (size_t)r;
+	}
+	if (!at_bol)
+		s->out(s->ctx, "\n", 1);
+}
+
+/* status_code - "5.1.1" for a failure (temporary ones that ran out of
+ * attempts keep their class 4, as RFC 3464 2.3.4 allows) */
+static void status_code(const struct status *st, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d.%u.%u", st->kind == ST_TEMP ? 4 : 5,
+	         st->subject, st->detail);
+}
+
+/* bounce_compose - the report */
+void bounce_compose(const char *hostname, const char *id,
+                    const struct envelope *env, int fd, off_t offset,
+                    const struct bounce_rcpt *r, size_t n, time_t now,
+                    void (*out)(void *ctx, const char *p, size_t len),
+                    void *ctx)
+{
+	struct sink s = { out, ctx };
+	char date[64], arrival[64], code[16];
+	size_t i;
+
+	header_format_date(date, sizeof date, now);
+	header_format_date(arrival, sizeof arrival, env->arrival);
+	put(&s, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", hostname);
+	put(&s, "To: <%s>\n", env->sender.text);
+	put(&s, "Subject: Undeliverable mail: returned to sender\n");
+	put(&s, "Date: %s\n", date);
+	put(&s, "Message-ID: <%s@%s>\n", id, hostname);
+	put(&s, "Auto-Submitted: auto-replied\n");
+	put(&s, "MIME-Version: 1.0\n");
+	put(&s, "Content-Type: multipart/report; report-type=delivery-status;\n"
+	        "\tboundary=\"%s/%s\"\n\n", id, hostname);
+	put(&s, "This is a MIME-encapsulated delivery status report.\n\n");
+
+	put(&s, "--%s/%s\nContent-Type: text/plain; charset=us-ascii\n\n", id, hostname);
+	put(&s, "This is the mail system at %s.\n\n"
+	        "Your message (queue ID %s, received %s) could not be delivered\n"
+	        "to %s:\n\n", hostname, env->id, arrival,
+	        n == 1 ? "this recipient" : "these recipients");
+	for (i = 0; i < n; i++)
+		put(&s, "<%s>: %s\n\n", r[i].rcpt, r[i].st.text);
+
+	put(&s, "--%s/%s\nContent-Type: message/delivery-status\n\n", id, hostname);
+	put(&s, "Reporting-MTA: dns; %s\nX-Queue-ID: %s\nArrival-Date: %s\n",
+	    hostname, env->id, arrival);
+	for (i = 0; i < n; i++) {
+		status_code(&r[i].st, code, sizeof code);
+		put(&s, "\nFinal-Recipient: rfc822; %s\nAction: failed\nStatus: %s\n",
+		    r[i].rcpt, code);
+		if (r[i].remote_mta && r[i].remote_mta[0])
+			put(&s, "Remote-MTA: dns; %s\n", r[i].remote_mta);
+		if (r[i].diag && r[i].diag[0])
+			put(&s, "Diagnostic-Code: smtp; %s\n", r[i].diag);
+		put(&s, "Last-Attempt-Date: %s\n", date);
+	}
+	put(&s, "\n--%s/%s\nContent-Type: text/rfc822-headers\n\n", id, hostname);
+	copy_header(&s, fd, offset);
+	put(&s, "\n--%s/%s--\n", id, hostname);
+}
+
+/* to_queue - the sink writing into a queue file */
+static void to_queue(void *ctx, const char *p, size_t len)
+{
+	queue_msg_write(ctx, p, len);
+}
+
+/* bounce_send - compose and queue */
+int bounce_send(struct queue *q, const char *hostname,
+                const struct envelope *env, int fd, off_t offset,
+                const struct bounce_rcpt *r, size_t n, struct status *st)
+{
+	struct envelope benv;
+	struct queue_msg *m;
+
+	if (env->sender.text[0] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	envelope_init(&benv);
+	benv.arrival = time(NULL);
+	snprintf(benv.client, sizeof benv.client, "local");
+	snprintf(benv.helo, sizeof benv.helo, "%s", hostname);
+	if (envelope_add_rcpt(&benv, &env->sender) < 0) {
+		*st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		return -1;
+	}
+	*st = queue_msg_open(q, &benv, &m);
+	if (st->kind != ST_OK) {
+		envelope_free(&benv);
+		return -1;
+	}
+	bounce_compose(hostname, benv.id, env, fd, offset, r, n, benv.arrival,
+	               to_queue, m);
+	*st = queue_msg_commit(m);
+	envelope_free(&benv);
+	return st->kind == ST_OK ? 0 : -1;
+}

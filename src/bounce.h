@@ -1,0 +1,51 @@
+/* bounce - "undeliverable mail" reports: RFC 3464 delivery status
+ * notifications, sent from <> to the original sender through the queue
+ * like any other message.
+ *
+ * The report (RFC 3462 multipart/report; report-type=delivery-status):
+ *   1. text/plain: what happened, for people, one paragraph per recipient;
+ *   2. message/delivery-status: Reporting-MTA and Arrival-Date, then per
+ *      recipient Final-Recipient, Action: failed, Status, Remote-MTA and
+ *      Diagnostic-Code (the remote reply, quoted) when a server replied;
+ *   3. text/rfc822-headers: the original message's header.
+ * Header: From: MAILER-DAEMON@HOSTNAME, To: the sender, Subject,
+ * Auto-Submitted: auto-replied (RFC 3834), Date, Message-ID, MIME.
+ *
+ * Several recipients of one message that failed together go in one
+ * report.  A message from the null sender is never bounced (the caller
+ * logs and drops it): bounce_send() refuses it with -1/EINVAL.
+ *
+ * Contract: thread-safe (the queue write is); everything passed in is
+ * borrowed.
+ */
+#ifndef MTA_BOUNCE_H
+#define MTA_BOUNCE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "envelope.h"
+#include "queue.h"
+#include "status.h"
+
+struct bounce_rcpt {
+	const char *rcpt;          /* the recipient that failed */
+	struct status st;          /* why: its kind and RFC 3463 code */
+	const char *remote_mta;    /* "" when no server was involved */
+	const char *diag;          /* the server's reply, "" for none */
+};
+
+/* bounce_compose - write the whole report for env's message (its header
+ * read from fd[offset..]) through out(); id names the report itself */
+void bounce_compose(const char *hostname, const char *id,
+                    const struct envelope *env, int fd, off_t offset,
+                    const struct bounce_rcpt *r, size_t n, time_t now,
+                    void (*out)(void *ctx, const char *p, size_t len),
+                    void *ctx);
+/* bounce_send - compose and queue the report; 0, or -1 (errno EINVAL for
+ * a null sender; else the queue could not be written, *st says why) */
+int bounce_send(struct queue *q, const char *hostname,
+                const struct envelope *env, int fd, off_t offset,
+                const struct bounce_rcpt *r, size_t n, struct status *st);
+
+#endif

@@ -1,0 +1,253 @@
+/* remote.c - routing and one SMTP delivery round; see remote.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "netaddr.h"
+#include "remote.h"
+
+enum { HOPS_MAX = 32 };
+
+/* one address to try, and the name it was found under */
+struct hop {
+	char name[DNS_NAME_MAX];
+	char ip[NETADDR_TEXT_MAX];
+	unsigned port;
+};
+
+/* remote_ctx_init - DNS server and client time limits */
+int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg)
+{
+	rc->cfg = cfg;
+	if (dns_config_parse(&rc->dns, cfg->dns) < 0)
+		return -1;
+	if (cfg->smtp_timeout)
+		smtp_timeouts_all(&rc->timeouts, (int)cfg->smtp_timeout * 1000);
+	else
+		smtp_timeouts_default(&rc->timeouts);
+	return 0;
+}
+
+/* add_hop - append one address */
+static void add_hop(struct hop *hops, size_t *n, const char *name,
+                    const struct sockaddr *sa, unsigned port)
+{
+	if (*n >= HOPS_MAX)
+		return;
+	snprintf(hops[*n].name, sizeof hops[*n].name, "%s", name);
+	netaddr_ip(sa, hops[*n].ip, sizeof hops[*n].ip);
+	hops[*n].port = port;
+	(*n)++;
+}
+
+/* add_host - the addresses of a host name or IP text; a DNS status */
+static enum dns_result add_host(const struct remote_ctx *rc, const char *host,
+                                unsigned port, struct hop *hops, size_t *n)
+{
+	struct sockaddr_storage addrs[DNS_ADDR_MAX];
+	char ip[DNS_NAME_MAX];
+	size_t count, i, len = strlen(host);
+	enum dns_result r;
+	socklen_t sl;
+
+	/* "[192.0.2.1]" or a bare address: no lookup */
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof ip) {
+		memcpy(ip, host + 1, len - 2);
+		ip[len - 2] = '\0';
+	} else {
+		snprintf(ip, sizeof ip, "%s", host);
+	}
+	if (strncasecmp(ip, "IPv6:", 5) == 0)
+		memmove(ip, ip + 5, strlen(ip + 5) + 1);
+	if (netaddr_parse(ip, 25, &addrs[0], &sl) == 0) {
+		add_hop(hops, n, host, (struct sockaddr *)&addrs[0], port);
+		return DNS_OK;
+	}
+	r = dns_addrs(&rc->dns, host, addrs, DNS_ADDR_MAX, &count);
+	for (i = 0; i < count; i++)
+		add_hop(hops, n, host, (struct sockaddr *)&addrs[i], port);
+	return r;
+}
+
+/* find_route - the --route for domain, or the "*" route, or NULL */
+static const struct route *find_route(const struct config *cfg, const char *domain)
+{
+	const struct route *star = NULL;
+	size_t i;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (strcasecmp(cfg->routes[i].domain, domain) == 0)
+			return &cfg->routes[i];
+		if (strcmp(cfg->routes[i].domain, "*") == 0 && star == NULL)
+			star = &cfg->routes[i];
+	}
+	return star;
+}
+
+/* route_hops - where to try, in order; ST_OK with *n > 0, or why not */
+static struct status route_hops(const struct remote_ctx *rc,
+                                const struct mailbox *rcpt, struct hop *hops,
+                                size_t *n)
+{
+	const char *domain = addr_domain(rcpt);
+	const struct route *route;
+	struct dns_mx mx[DNS_MX_MAX];
+	size_t nmx, i;
+	enum dns_result r;
+	int temp = 0;
+
+	*n = 0;
+	if (rcpt->literal) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (addr_literal_sockaddr(rcpt, &ss, &len) < 0)
+			return status_make(ST_PERM, 1, 2, "Bad address literal %s", domain);
+		add_hop(hops, n, domain, (struct sockaddr *)&ss, rc->cfg->smtp_port);
+		return status_ok();
+	}
+	if ((route = find_route(rc->cfg, domain)) != NULL) {
+		r = add_host(rc, route->host, route->port ? route->port : 25, hops, n);
+		if (*n > 0)
+			return status_ok();
+		if (r == DNS_TEMP)
+			return status_make(ST_TEMP, 4, 3, "Cannot look up route host %s", route->host);
+		return status_make(ST_PERM, 4, 4, "Route host %s has no address", route->host);
+	}
+	r = dns_mx(&rc->dns, domain, mx, DNS_MX_MAX, &nmx);
+	if (r == DNS_NXDOMAIN)
+		return status_make(ST_PERM, 1, 2, "Domain %s does not exist", domain);
+	if (r == DNS_TEMP)
+		return status_make(ST_TEMP, 4, 3, "DNS lookup of MX for %s failed", domain);
+	if (r == DNS_NODATA) {
+		/* no MX: the domain itself is the implicit MX (RFC 5321 5.1) */
+		r = add_host(rc, domain, rc->cfg->smtp_port, hops, n);
+		if (*n > 0)
+			return status_ok();
+		if (r == DNS_TEMP)
+			return status_make(ST_TEMP, 4, 3, "DNS lookup of %s failed", domain);
+		return status_make(ST_PERM, 4, 4, "Domain %s has no mail exchanger", domain);
+	}
+	if (dns_mx_is_null(mx, nmx))
+		return status_make(ST_PERM, 1, 10, "Domain %s accepts no mail (null MX)", domain);
+	for (i = 0; i < nmx; i++)
+		if (mx[i].name[0] &&
+		    add_host(rc, mx[i].name, rc->cfg->smtp_port, hops, n) == DNS_TEMP)
+			temp = 1;
+	if (*n > 0)
+		return status_ok();
+	if (temp)
+		return status_make(ST_TEMP, 4, 3, "DNS lookup of the MX hosts of %s failed", domain);
+	return status_make(ST_PERM, 4, 4, "No MX host of %s has an address", domain);
+}
+
+/* describe - "550 5.1.1 text" for a server reply, or the local reason */
+static void describe(const struct smtp_result *r, char *buf, size_t len)
+{
+	char first[SMTP_REPLY_LINE_MAX];
+
+	if (r->reply.code == 0) {
+		snprintf(buf, len, "%s", r->st.text);
+		return;
+	}
+	if (smtp_reply_line(&r->reply, 0, first, sizeof first) < 0)
+		first[0] = '\0';
+	if (r->reply.enh_class)
+		snprintf(buf, len, "%d %d.%d.%d %s", r->reply.code, r->reply.enh_class,
+		         r->reply.enh_subject, r->reply.enh_detail, first);
+	else
+		snprintf(buf, len, "%d %s", r->reply.code, first);
+}
+
+/* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
+static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
+                             const char *sender, const struct mailbox *rcpt,
+                             int fd, off_t offset, struct remote_result *res)
+{
+	struct smtp_client *c = malloc(sizeof *c);
+	struct smtp_result r, rr;
+	const char *rcpts[1] = { rcpt->text };
+	struct smtp_tx tx;
+	struct stat st;
+	char port[8];
+	struct status out;
+
+	if (c == NULL)
+		return status_make(ST_TEMP, 3, 0, "Out of memory");
+	smtp_client_init(c, &rc->timeouts);
+	snprintf(port, sizeof port, "%u", h->port);
+	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
+	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
+		/* Even a 5xx greeting only means this host will not talk to us
+		 * now: the next one may (RFC 5321 3.1). */
+		describe(&r, res->diag, sizeof res->diag);
+		out = status_make(ST_TEMP, 4, 1, "%s [%s]:%u: %s", h->name, h->ip,
+		                  h->port, res->diag);
+		if (r.reply.code == 0)
+			res->diag[0] = '\0';
+		goto done;
+	}
+	memset(&tx, 0, sizeof tx);
+	tx.sender = sender;
+	tx.rcpt = rcpts;
+	tx.nrcpt = 1;
+	tx.fd = fd;
+	if (fstat(fd, &st) == 0 && st.st_size > offset)
+		tx.size = (unsigned long long)(st.st_size - offset);
+	if (lseek(fd, offset, SEEK_SET) < 0) {
+		out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s", strerror(errno));
+		smtp_client_close(c);
+		goto done;
+	}
+	smtp_client_send(c, &tx, &rr, &r);
+	describe(&rr, res->diag, sizeof res->diag);
+	out = rr.st;
+	if (rr.st.kind != ST_OK) {
+		if (rr.reply.code == 0)
+			res->diag[0] = '\0';
+		out = status_make(rr.st.kind, rr.reply.enh_class ? rr.reply.enh_subject : 0,
+		                  rr.reply.enh_class ? rr.reply.enh_detail : 0,
+		                  "%s [%s] said: %s", h->name, h->ip,
+		                  rr.reply.code ? res->diag : rr.st.text);
+	}
+	if (smtp_client_connected(c))
+		smtp_client_quit(c, &r);
+done:
+	smtp_client_close(c);
+	free(c);
+	return out;
+}
+
+/* remote_deliver - one round over every address */
+void remote_deliver(const struct remote_ctx *rc, const char *sender,
+                    const struct mailbox *rcpt, int fd, off_t offset,
+                    struct remote_result *res)
+{
+	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
+	size_t n = 0, i;
+
+	res->remote_mta[0] = '\0';
+	res->diag[0] = '\0';
+	if (hops == NULL) {
+		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		return;
+	}
+	res->st = route_hops(rc, rcpt, hops, &n);
+	if (res->st.kind != ST_OK)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		res->st = try_hop(rc, &hops[i], sender, rcpt, fd, offset, res);
+		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
+		          "rcpt=<%s> mx=%s addr=%s port=%u result=\"%s\"", rcpt->text,
+		          hops[i].name, hops[i].ip, hops[i].port,
+		          res->st.kind == ST_OK ? "ok" : res->st.text);
+		if (res->st.kind != ST_TEMP)
+			break;              /* delivered, or refused for good */
+	}
+	free(hops);
+}

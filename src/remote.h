@@ -1,0 +1,49 @@
+/* remote - deliver one recipient to another host over SMTP.
+ *
+ * Where to (RFC 5321 5.1), in this order:
+ *   1. a domain literal ("user@[192.0.2.7]", "[IPv6:...]"): that address,
+ *      port --smtp-port;
+ *   2. a --route for the domain, or the "*" route (smarthost): that host
+ *      (an address, or a name looked up for A/AAAA), its port or 25;
+ *   3. the domain's MX records by preference (equal ones shuffled), each
+ *      MX's addresses; no MX records: the domain's own addresses; a null
+ *      MX (RFC 7505) or a domain that does not exist fails at once;
+ *      a DNS failure (SERVFAIL, timeout) is temporary.
+ * Each address is tried in order; a 5xx reply fails the recipient for
+ * good, a 4xx, a refused connection or a timeout moves on to the next.
+ * When every address has been tried the round has failed temporarily.
+ *
+ * Contract: thread-safe; the config and dns config are borrowed.  The
+ * message is read from fd[offset..EOF); fd's offset is changed.
+ */
+#ifndef MTA_REMOTE_H
+#define MTA_REMOTE_H
+
+#include <sys/types.h>
+
+#include "addr.h"
+#include "config.h"
+#include "dns.h"
+#include "smtp_client.h"
+#include "status.h"
+
+struct remote_ctx {
+	const struct config *cfg;
+	struct dns_config dns;
+	struct smtp_timeouts timeouts;
+};
+
+struct remote_result {
+	struct status st;
+	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
+	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
+};
+
+/* remote_ctx_init - from the config; 0, or -1 when --dns is invalid */
+int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg);
+/* remote_deliver - one round for one recipient */
+void remote_deliver(const struct remote_ctx *rc, const char *sender,
+                    const struct mailbox *rcpt, int fd, off_t offset,
+                    struct remote_result *res);
+
+#endif

@@ -15,7 +15,7 @@ enum {
 	OPT_MBOX = 256, OPT_SYSTEM_USERS, OPT_ROUTE, OPT_SMTP_PORT, OPT_DNS,
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
-	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_HELP
+	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -34,6 +34,7 @@ static const struct option long_options[] = {
 	{"max-clients", required_argument, NULL, 'c'},
 	{"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
 	{"max-deliveries", required_argument, NULL, OPT_MAX_DELIVERIES},
+	{"max-per-dest", required_argument, NULL, OPT_MAX_PER_DEST},
 	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 	{"max-rcpt", required_argument, NULL, OPT_MAX_RCPT},
 	{"max-line", required_argument, NULL, OPT_MAX_LINE},
@@ -54,7 +55,8 @@ const char *config_usage(void)
 	return "usage: mta-smtpd [-q DIR] [-l ADDR:PORT]... [-d DOMAINS] [-m DIR]\n"
 	       "  [--mbox] [--system-users] [-r SECONDS] [-a N] [--route D=HOST[:PORT]]...\n"
 	       "  [--smtp-port PORT] [--dns ADDR[:PORT]] [--relay-from CIDR]...\n"
-	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-size BYTES]\n"
+	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-per-dest N]\n"
+	       "  [--max-size BYTES]\n"
 	       "  [--max-rcpt N] [--max-line BYTES] [--max-errors N] [--max-received N]\n"
 	       "  [--timeout SECONDS] [--smtp-timeout SECONDS] [--hostname NAME]\n"
 	       "  [-L FILE] [--user NAME]\n"
@@ -175,6 +177,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_clients = 1000;
 	cfg->max_per_ip = 0;
 	cfg->max_deliveries = 100;
+	cfg->max_per_dest = 20;
 	cfg->max_size = 33554432;
 	cfg->max_rcpt = 1000;
 	cfg->max_line = 1000;
@@ -241,6 +244,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM('c', max_clients, 1, 1000000)
 		NUM(OPT_MAX_PER_IP, max_per_ip, 0, 1000000)
 		NUM(OPT_MAX_DELIVERIES, max_deliveries, 1, 100000)
+		NUM(OPT_MAX_PER_DEST, max_per_dest, 1, 100000)
 		NUM(OPT_MAX_SIZE, max_size, 1, 1ULL << 40)
 		NUM(OPT_MAX_RCPT, max_rcpt, 1, 100000)
 		NUM(OPT_MAX_LINE, max_line, 512, 1 << 20)

@@ -43,7 +43,7 @@ struct config {
 	size_t nroutes;
 	int mbox, system_users;
 	unsigned retry, attempts, smtp_port;
-	unsigned max_clients, max_per_ip, max_deliveries, max_rcpt;
+	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned timeout, max_errors, max_received;
 	unsigned smtp_timeout;     /* 0 = RFC 5321 4.5.3.2 client defaults */
 	unsigned long long max_size;

@@ -1,6 +1,7 @@
 /* deliver.c - one delivery attempt; see deliver.h */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -48,8 +49,8 @@ void deliver_run(struct delivery *d)
 
 	log_set_tag("d%lu", d->seq);
 	gettimeofday(&start, NULL);
-	d->bad = 0;
-	d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
+	d->bad = d->busy = 0;
+	d->dest[0] = d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
 	fd = openat(d->mess_fd, d->id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		d->result = status_make(ST_TEMP, 3, 0, "Cannot open queue file mess/%s: %s",
@@ -79,8 +80,22 @@ void deliver_run(struct delivery *d)
 		struct remote_result rr;
 
 		how = "remote";
+		snprintf(d->dest, sizeof d->dest, "%s", addr_domain(&env.rcpt[d->n]));
+		if (destlimit_acquire(d->dests, d->dest) < 0) {
+			/* Not an attempt: the scheduler parks the job until a
+			 * delivery to this domain finishes. */
+			d->busy = 1;
+			d->result = status_make(ST_TEMP, 4, 5, "Too many deliveries to %s at once",
+			                        d->dest);
+			log_event("delivery-busy", "id=%s rcpt=<%s> dest=%s", d->id, d->rcpt,
+			          d->dest);
+			envelope_free(&env);
+			close(fd);
+			return;
+		}
 		remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n], fd,
 		               (off_t)offset, &rr);
+		destlimit_release(d->dests, d->dest);
 		d->result = rr.st;
 		memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
 		memcpy(d->diag, rr.diag, sizeof d->diag);

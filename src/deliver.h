@@ -15,6 +15,7 @@
 #define MTA_DELIVER_H
 
 #include "config.h"
+#include "destlimit.h"
 #include "envelope.h"
 #include "remote.h"
 #include "status.h"
@@ -22,6 +23,7 @@
 struct delivery {
 	const struct config *cfg;
 	const struct remote_ctx *remote;
+	struct destlimit *dests;   /* per-domain slots, shared */
 	int mess_fd;               /* queue/mess, borrowed */
 	char id[ENVELOPE_ID_MAX];
 	unsigned n;                /* recipient number */
@@ -31,6 +33,8 @@ struct delivery {
 	/* results */
 	struct status result;
 	int bad;                   /* the message file is unusable: quarantine */
+	int busy;                  /* no slot for its domain: not attempted */
+	char dest[DNS_NAME_MAX];   /* the domain of a remote attempt, or "" */
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
 	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* its reply, or "" */

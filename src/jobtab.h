@@ -32,6 +32,7 @@ struct jt_job {
 	unsigned char missing;     /* its file vanished; confirm before forgetting */
 	unsigned char gone;        /* deleted while running: forget at the end */
 	unsigned char failed;      /* failed for good, waiting for its bounce */
+	unsigned char parked;      /* waiting for a slot for its domain */
 };
 
 struct jt_msg {

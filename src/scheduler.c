@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -41,10 +42,20 @@ struct failure {
 	char diag[SMTP_REPLY_TEXT_MAX];
 };
 
+/* jobs of one domain waiting for a delivery slot (--max-per-dest) */
+struct parking {
+	struct parking *next;
+	struct jt_job **jobs;        /* first in, first out */
+	size_t head, n, cap;
+	char domain[DNS_NAME_MAX];
+};
+
 struct sched {
 	const struct config *cfg;
 	struct queue *q;             /* bounces are queued through it */
 	struct remote_ctx remote;
+	struct destlimit *dests;     /* shared with delivery threads */
+	struct parking *parked;      /* scheduler thread only */
 	int tmp_fd, new_fd, mess_fd, rcpt_fd, bad_fd;
 	int ino_fd, wd_new, wd_rcpt;
 	int wake_fd;                 /* eventfd: completions or stop */
@@ -469,6 +480,7 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 		d->owner = s;
 		d->cfg = s->cfg;
 		d->remote = &s->remote;
+		d->dests = s->dests;
 		d->mess_fd = s->mess_fd;
 		memcpy(d->id, j->msg->id, sizeof d->id);
 		d->n = j->n;
@@ -662,6 +674,80 @@ static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d
 	j->msg->fails = f;
 }
 
+/* parking_for - the parking list of domain, created when create is set */
+static struct parking *parking_for(struct sched *s, const char *domain, int create)
+{
+	struct parking *p;
+
+	for (p = s->parked; p; p = p->next)
+		if (strcasecmp(p->domain, domain) == 0)
+			return p;
+	if (!create || (p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	snprintf(p->domain, sizeof p->domain, "%s", domain);
+	p->next = s->parked;
+	s->parked = p;
+	return p;
+}
+
+/* park - a job found no slot for its domain: it waits, out of the heap,
+ * until a delivery to that domain finishes.  If none is running any more
+ * (it finished before this report came) the job goes again at once. */
+static void park(struct sched *s, struct jt_job *j, const char *domain)
+{
+	struct parking *p;
+
+	if (destlimit_active(s->dests, domain) == 0 ||
+	    (p = parking_for(s, domain, 1)) == NULL) {
+		jobtab_stop(s->t, j, (long long)time(NULL));
+		return;
+	}
+	if (p->head + p->n == p->cap) {
+		if (p->head > 0) {
+			memmove(p->jobs, p->jobs + p->head, p->n * sizeof *p->jobs);
+			p->head = 0;
+		} else {
+			size_t cap = p->cap ? p->cap * 2 : 16;
+			void *a = realloc(p->jobs, cap * sizeof *p->jobs);
+
+			if (a == NULL) {
+				jobtab_stop(s->t, j, (long long)time(NULL) + 1);
+				return;
+			}
+			p->jobs = a;
+			p->cap = cap;
+		}
+	}
+	j->parked = 1;
+	p->jobs[p->head + p->n++] = j;
+}
+
+/* unpark - a delivery to domain finished: the next parked job may go */
+static void unpark(struct sched *s, const char *domain)
+{
+	struct parking *p = parking_for(s, domain, 0), **pp;
+
+	while (p && p->n > 0) {
+		struct jt_job *j = p->jobs[p->head++];
+
+		p->n--;
+		j->parked = 0;
+		if (j->gone) {
+			forget_job(s, j);    /* removed while it waited */
+			continue;
+		}
+		jobtab_stop(s->t, j, (long long)time(NULL));
+		break;
+	}
+	if (p && p->n == 0) {
+		for (pp = &s->parked; *pp != p; pp = &(*pp)->next)
+			;
+		*pp = p->next;
+		free(p->jobs);
+		free(p);
+	}
+}
+
 /* completed - apply one delivery's outcome */
 static void completed(struct sched *s, struct delivery *d)
 {
@@ -670,6 +756,12 @@ static void completed(struct sched *s, struct delivery *d)
 	char name[JOB_NAME_MAX];
 
 	s->running--;
+	if (d->busy) {
+		park(s, j, d->dest);
+		return;
+	}
+	if (d->dest[0])
+		unpark(s, d->dest);
 	/* j is still marked running here: removing it must not touch the
 	 * heap, which it left when it started. */
 	if (j->gone) {
@@ -805,6 +897,10 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	s->q = q;
 	if (remote_ctx_init(&s->remote, cfg) < 0) {
 		snprintf(err, errlen, "bad --dns '%s' (want an IPv4 ADDR[:PORT])", cfg->dns);
+		return -1;
+	}
+	if ((s->dests = destlimit_new(cfg->max_per_dest)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	s->tmp_fd = open_dir(cfg->queue, "tmp");

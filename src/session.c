@@ -39,6 +39,7 @@ struct session {
 	char *line;                 /* cfg->max_line octets */
 	size_t line_len;
 	int line_too_long;
+	int line_crlf;              /* the last command line ended with CRLF */
 
 	/* the transaction: valid from MAIL to its end */
 	int in_mail;
@@ -54,19 +55,19 @@ struct session {
 	struct header_info hinfo;
 };
 
-/* reply - queue one reply line "CODE X.Y.Z text" */
-static void reply(struct session *s, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply(struct session *s, int code, const char *fmt, ...)
+/* reply_line - queue one reply line "CODE" sep "text" CRLF, cut to the
+ * 512 octets of RFC 5321 4.5.3.1.5; sep is '-' for all but a reply's last */
+static void reply_line(struct session *s, int code, char sep, const char *fmt,
+                       va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void reply_line(struct session *s, int code, char sep, const char *fmt,
+                       va_list ap)
 {
 	char buf[512];
-	va_list ap;
 	int n, m;
 
-	n = snprintf(buf, sizeof buf, "%03d ", code);
-	va_start(ap, fmt);
+	n = snprintf(buf, sizeof buf, "%03d%c", code, sep);
 	m = vsnprintf(buf + n, sizeof buf - (size_t)n - 2, fmt, ap);
-	va_end(ap);
 	if (m < 0)
 		m = 0;
 	n += m;
@@ -79,6 +80,30 @@ static void reply(struct session *s, int code, const char *fmt, ...)
 	(void)stralloc_catb(&s->out, buf, (size_t)n);
 }
 
+/* reply - queue a reply's last (or only) line "CODE X.Y.Z text" */
+static void reply(struct session *s, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_line(s, code, ' ', fmt, ap);
+	va_end(ap);
+}
+
+/* reply_more - queue a line of a multi-line reply, not the last */
+static void reply_more(struct session *s, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_more(struct session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_line(s, code, '-', fmt, ap);
+	va_end(ap);
+}
+
 /* reply_status - queue the reply for a failed status; perm_code and
  * temp_code are this command's usual codes for each kind */
 static void reply_status(struct session *s, const struct status *st,
@@ -88,6 +113,16 @@ static void reply_status(struct session *s, const struct status *st,
 
 	reply(s, st->kind == ST_PERM ? perm_code : temp_code, "%d.%u.%u %s",
 	      cls, st->subject, st->detail, st->text);
+}
+
+/* temp_code - the 4xx for a temporary failure: 452 "insufficient system
+ * storage" only when storage ran out (X.3.1), 451 "local error in
+ * processing" for the other mail-system errors (X.3.x), else usual */
+static int temp_code(const struct status *st, int usual)
+{
+	if (st->subject == 3)
+		return st->detail == 1 ? 452 : 451;
+	return usual;
 }
 
 /* count_error - a bad command; too many of them end the session */
@@ -235,7 +270,7 @@ static void data_begin(struct session *s)
 	snprintf(s->env.client, sizeof s->env.client, "%s", s->client_ip);
 	st = s->ops->tx_open(s->ctx, &s->env);
 	if (st.kind != ST_OK) {
-		reply_status(s, &st, 554, st.subject == 3 ? 452 : 451);
+		reply_status(s, &st, 554, temp_code(&st, 451));
 		return;
 	}
 	s->hinfo.hostname = s->cfg->hostname;
@@ -250,7 +285,9 @@ static void data_begin(struct session *s)
 	header_begin(&s->hdr, &s->hinfo, hdr_out, s);
 	s->in_data = 1;
 	s->dstate = D_BOL;
-	s->crlf_before = 1;  /* "DATA" CRLF counts: an immediate "." ends it */
+	/* "DATA" CRLF counts: an immediate "." CRLF ends the message.  After
+	 * "DATA" and a bare LF it does not, as after any bare LF. */
+	s->crlf_before = s->line_crlf;
 	s->oversize = 0;
 	s->size = 0;
 	reply(s, 354, "End data with <CR><LF>.<CR><LF>");
@@ -282,7 +319,7 @@ static void data_end(struct session *s)
 	if (st.kind == ST_OK)
 		reply(s, 250, "2.0.0 Ok: queued as %s", s->env.id);
 	else
-		reply_status(s, &st, 554, st.subject == 3 ? 452 : 451);
+		reply_status(s, &st, 554, temp_code(&st, 451));
 out:
 	tx_reset(s);
 }
@@ -315,7 +352,9 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 			if (i == n)
 				break;
 			if (p[i] == '\n') {
-				data_put(s, NULL, 0, 1);    /* bare LF ends a line */
+				/* "" not NULL: header_feed computes p + i even for n 0,
+				 * and NULL + 0 is undefined in C */
+				data_put(s, "", 0, 1);      /* bare LF ends a line */
 				s->crlf_before = 0;
 				s->dstate = D_BOL;
 			} else {
@@ -325,7 +364,7 @@ static size_t data_feed(struct session *s, const char *p, size_t n)
 			break;
 		case D_CR:
 			if (c == '\n') {
-				data_put(s, NULL, 0, 1);
+				data_put(s, "", 0, 1);
 				s->crlf_before = 1;
 				s->dstate = D_BOL;
 			} else if (c == '\r') {
@@ -441,15 +480,14 @@ static void cmd_helo(struct session *s, const char *arg, int esmtp)
 		reply(s, 250, "%s", s->cfg->hostname);
 		return;
 	}
-	{
-		char buf[512];
-		int len = snprintf(buf, sizeof buf,
-		        "250-%s Hello %s [%s]\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-		        "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n",
-		        s->cfg->hostname, name, s->client_ip, s->cfg->max_size);
-		if (len > 0 && (size_t)len < sizeof buf)
-			(void)stralloc_catb(&s->out, buf, (size_t)len);
-	}
+	/* Line by line: a long hostname and HELO name cut the first line
+	 * (within 512 octets) instead of losing the whole reply. */
+	reply_more(s, 250, "%s Hello %s [%s]", s->cfg->hostname, name, s->client_ip);
+	reply_more(s, 250, "PIPELINING");
+	reply_more(s, 250, "SIZE %llu", s->cfg->max_size);
+	reply_more(s, 250, "8BITMIME");
+	reply_more(s, 250, "ENHANCEDSTATUSCODES");
+	reply(s, 250, "HELP");
 }
 
 /* path_arg - after "FROM:" / "TO:": check the keyword, return the path */
@@ -485,9 +523,11 @@ static int parse_mail_params(struct session *s, const char *p)
 				goto bad;
 			errno = 0;
 			v = strtoull(word + 5, &stop, 10);
-			if (*stop || errno)
+			if (*stop)
 				goto bad;
-			if (v > s->cfg->max_size) {
+			/* Digits past 2^64-1 (RFC 1870 allows 20 of them) are a
+			 * size, just a large one. */
+			if (errno == ERANGE || v > s->cfg->max_size) {
 				reply(s, 552, "5.3.4 Message too big (limit %llu octets)",
 				      s->cfg->max_size);
 				return -1;
@@ -580,6 +620,12 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		count_error(s);
 		return;
 	}
+	/* "<a@b>junk" is a bad address, not a parameter (as in MAIL) */
+	if (p[used] != '\0' && p[used] != ' ') {
+		reply(s, 501, "5.1.3 Bad recipient address syntax");
+		count_error(s);
+		return;
+	}
 	if (*skip_spaces(p + used) != '\0') {
 		reply(s, 555, "5.5.4 RCPT parameters not supported");
 		count_error(s);
@@ -594,7 +640,7 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		int perm = st.subject == 7 ? 554
 		         : (st.subject == 1 && st.detail == 3) ? 553 : 550;
 
-		reply_status(s, &st, perm, st.subject == 3 ? 452 : 450);
+		reply_status(s, &st, perm, temp_code(&st, 450));
 		return;
 	}
 	if (envelope_add_rcpt(&s->env, &mb) < 0) {
@@ -708,7 +754,8 @@ static void line_complete(struct session *s)
 		count_error(s);
 		return;
 	}
-	if (n > 0 && s->line[n - 1] == '\r')
+	s->line_crlf = n > 0 && s->line[n - 1] == '\r';
+	if (s->line_crlf)
 		n--;
 	if (memchr(s->line, '\0', n) != NULL || memchr(s->line, '\r', n) != NULL) {
 		reply(s, 500, "5.5.2 Syntax error: control characters in command");

@@ -1,0 +1,181 @@
+/* local.c - local_deliver(): find the mailbox (under the mail root, or in
+ * a system user's home), open its directory without following symlinks,
+ * and hand the message to maildir.c or mbox.c; see local.h.
+ *
+ * Where a message goes:
+ *   default               MAILROOT/NAME/ (Maildir)
+ *   --mbox                MAILROOT/NAME (mbox), MAILROOT/NAME.lock
+ *   --system-users        ~NAME/Maildir/, created owned by NAME when we
+ *                         run as root (as anyone else: owned by us)
+ *   --mbox --system-users MAILROOT/NAME (mbox, like /var/mail/NAME), the
+ *                         user must exist; a new mbox is owned by NAME
+ *                         when we run as root
+ * The mail root is created (0700) when missing; it and a home directory
+ * are the administrator's, so a symlink there is followed.  Everything
+ * below them is opened with O_NOFOLLOW.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "local.h"
+#include "local_io.h"
+#include "maildir.h"
+#include "mbox.h"
+
+enum {
+	PW_BUF_MIN = 1024,         /* getpwnam_r buffer: first size ... */
+	PW_BUF_MAX = 1 << 20,      /* ... and the most we try */
+	LOCK_SUFFIX = 5            /* strlen(".lock"): the mbox dotlock */
+};
+
+/* name_is_safe - one path component that stays in its directory.
+ * policy_mailbox_name() already ensures this; checked again because a
+ * mistake here would write outside the mail root. */
+static int name_is_safe(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 0 && n + LOCK_SUFFIX <= NAME_MAX && name[0] != '.' &&
+	       strchr(name, '/') == NULL;
+}
+
+/* find_user - the passwd entry of name: its home (malloc'ed into *home)
+ * and, when we are root, the owner for what we create */
+static struct status find_user(const char *name, char **home,
+                               struct local_owner *own)
+{
+	struct passwd pw, *res = NULL;
+	struct status st = status_ok();
+	char *buf = NULL, *nb;
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t len = (hint > 0 && hint < PW_BUF_MAX) ? (size_t)hint : PW_BUF_MIN;
+	int r;
+
+	for (;;) {
+		nb = realloc(buf, len);
+		if (nb == NULL) {
+			st = local_io_status(ENOMEM, "looking up user %s", name);
+			goto out;
+		}
+		buf = nb;
+		r = getpwnam_r(name, &pw, buf, len, &res);
+		if (r != ERANGE || len >= PW_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	/* Some NSS modules say "not found" with an error number. */
+	if (res == NULL && (r == 0 || r == ENOENT || r == ESRCH)) {
+		st = status_make(ST_PERM, 1, 1, "no such user here: %s", name);
+		goto out;
+	}
+	if (r != 0 || res == NULL) {
+		st = local_io_status(r != 0 ? r : EIO, "looking up user %s", name);
+		goto out;
+	}
+	if (pw.pw_dir == NULL || pw.pw_dir[0] != '/') {
+		st = status_make(ST_TEMP, 3, 0, "user %s has no home directory",
+		                 name);
+		goto out;
+	}
+	*home = strdup(pw.pw_dir);
+	if (*home == NULL) {
+		st = local_io_status(ENOMEM, "looking up user %s", name);
+		goto out;
+	}
+	/* Only root can give files away; anyone else keeps them. */
+	own->chown = geteuid() == 0;
+	own->uid = pw.pw_uid;
+	own->gid = pw.pw_gid;
+out:
+	free(buf);
+	return st;
+}
+
+/* open_root - open the mail root, creating it (0700) when missing */
+static int open_root(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* our_host - the host name for Maildir file names */
+static const char *our_host(const struct local_config *cfg, char *buf,
+                            size_t len)
+{
+	if (cfg->hostname != NULL && cfg->hostname[0] != '\0')
+		return cfg->hostname;
+	if (gethostname(buf, len) < 0)
+		return "localhost";
+	buf[len - 1] = '\0';       /* gethostname may leave it unterminated */
+	return buf;
+}
+
+/* local_deliver - deliver to one local mailbox */
+struct status local_deliver(const struct local_config *cfg, const char *name,
+                            const char *rcpt, const char *sender,
+                            int fd, off_t offset)
+{
+	struct local_msg m = { rcpt, sender != NULL ? sender : "", fd, offset };
+	struct local_owner own = { 0, 0, 0 };
+	struct status st = status_ok();
+	char hostbuf[HOST_NAME_MAX + 1], what[NAME_MAX + 32];
+	char *home = NULL;
+	int rootfd = -1, boxfd = -1;
+
+	if (!name_is_safe(name))
+		return status_make(ST_TEMP, 3, 0, "refusing unsafe mailbox name");
+	if (cfg->system_users) {
+		st = find_user(name, &home, &own);
+		if (st.kind != ST_OK)
+			goto out;
+	}
+	if (cfg->mbox || home == NULL) {
+		rootfd = open_root(cfg->mailroot);
+		if (rootfd < 0) {
+			st = local_io_status(errno, "mail root %s", cfg->mailroot);
+			goto out;
+		}
+	}
+	if (cfg->mbox) {
+		st = mbox_deliver(rootfd, name, &m, &own);
+		goto out;
+	}
+	if (home != NULL) {
+		snprintf(what, sizeof what, "~%s/Maildir", name);
+		rootfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			st = local_io_status(errno, "home directory of %s", name);
+			goto out;
+		}
+		boxfd = local_io_opendir(rootfd, "Maildir", 1, &own);
+	} else {
+		snprintf(what, sizeof what, "mailbox %s", name);
+		boxfd = local_io_opendir(rootfd, name, 1, &own);
+	}
+	if (boxfd < 0) {
+		st = local_io_status(errno, "%s", what);
+		goto out;
+	}
+	st = maildir_deliver(boxfd, what, our_host(cfg, hostbuf, sizeof hostbuf),
+	                     &m, &own);
+out:
+	if (boxfd >= 0)
+		close(boxfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	free(home);
+	return st;
+}

@@ -1,0 +1,162 @@
+/* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/;
+ * see maildir.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maildir.h"
+
+/* Q<seq> in file names.  Atomic, so it needs no lock: two threads never
+ * get the same value within one process. */
+static atomic_ulong maildir_seq;
+
+enum { NAME_TRIES = 5 };   /* fresh names to try after a clash */
+
+/* maildir_unique - "SECONDS.M<usec>P<pid>Q<seq>.HOST" */
+int maildir_unique(char *buf, size_t len, const char *host)
+{
+	struct timespec ts;
+	unsigned long seq;
+	size_t n;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seq = atomic_fetch_add(&maildir_seq, 1);
+	r = snprintf(buf, len, "%lld.M%06ldP%ldQ%lu.", (long long)ts.tv_sec,
+	             ts.tv_nsec / 1000, (long)getpid(), seq);
+	if (r < 0 || (size_t)r >= len)
+		return -1;
+	n = (size_t)r;
+	/* Each host byte may take 4 bytes ("\057"); stop before one would
+	 * not fit, so an escape is never cut in half. */
+	for (; *host != '\0' && n + 4 < len; host++) {
+		if (*host == '/') {
+			memcpy(buf + n, "\\057", 4);
+			n += 4;
+		} else if (*host == ':') {
+			memcpy(buf + n, "\\072", 4);
+			n += 4;
+		} else {
+			buf[n++] = *host;
+		}
+	}
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* create_tmp - create tmp/UNIQUE exclusively; its fd, or -1 with errno */
+static int create_tmp(int tmpfd, char *name, size_t len, const char *host)
+{
+	int fd, i;
+
+	for (i = 0; i < NAME_TRIES; i++) {
+		if (maildir_unique(name, len, host) < 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		            O_CLOEXEC, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;                 /* errno is still EEXIST */
+}
+
+/* move_to_new - rename tmp/NAME to new/NAME, never over an existing file */
+static int move_to_new(int tmpfd, int newfd, const char *name)
+{
+	if (renameat2(tmpfd, name, newfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	/* A file system without RENAME_NOREPLACE: the name is unique by
+	 * construction, so a plain rename is still safe. */
+	if (errno == EINVAL || errno == ENOSYS)
+		return renameat(tmpfd, name, newfd, name);
+	return -1;
+}
+
+/* maildir_deliver - one message into boxfd's new/ */
+struct status maildir_deliver(int boxfd, const char *what, const char *host,
+                              const struct local_msg *m,
+                              const struct local_owner *own)
+{
+	char name[NAME_MAX + 1], desc[2 * NAME_MAX + 64];
+	struct local_io w;
+	struct status st = status_ok();
+	int tmpfd = -1, newfd = -1, curfd = -1, fd = -1, winit = 0, intmp = 0;
+
+	tmpfd = local_io_opendir(boxfd, "tmp", 1, own);
+	if (tmpfd < 0) {
+		st = local_io_status(errno, "%s/tmp", what);
+		goto out;
+	}
+	newfd = local_io_opendir(boxfd, "new", 1, own);
+	if (newfd < 0) {
+		st = local_io_status(errno, "%s/new", what);
+		goto out;
+	}
+	/* cur/ is for the reader; it must exist for the Maildir to be one. */
+	curfd = local_io_opendir(boxfd, "cur", 1, own);
+	if (curfd < 0) {
+		st = local_io_status(errno, "%s/cur", what);
+		goto out;
+	}
+	fd = create_tmp(tmpfd, name, sizeof name, host);
+	if (fd < 0) {
+		st = local_io_status(errno, "%s: creating a file in tmp/", what);
+		goto out;
+	}
+	intmp = 1;
+	if (own->chown && fchown(fd, own->uid, own->gid) < 0) {
+		st = local_io_status(errno, "%s: chown tmp/%s", what, name);
+		goto out;
+	}
+	if (local_io_init(&w, fd) < 0) {
+		st = local_io_status(errno, "%s", what);
+		goto out;
+	}
+	winit = 1;
+	local_io_header(&w, m);
+	if (local_io_copy(&w, m, 0) < 0 || local_io_flush(&w) < 0) {
+		snprintf(desc, sizeof desc, "%s: writing tmp/%s", what, name);
+		st = local_io_error(&w, desc);
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		st = local_io_status(errno, "%s: fsync tmp/%s", what, name);
+		goto out;
+	}
+	/* close() can report a deferred write error (NFS): check it. */
+	if (close(fd) < 0) {
+		fd = -1;
+		st = local_io_status(errno, "%s: close tmp/%s", what, name);
+		goto out;
+	}
+	fd = -1;
+	if (move_to_new(tmpfd, newfd, name) < 0) {
+		st = local_io_status(errno, "%s: rename tmp/%s to new/", what, name);
+		goto out;
+	}
+	intmp = 0;
+	/* The delivery is durable once the new/ entry is on disk. */
+	if (fsync(newfd) < 0)
+		st = local_io_status(errno, "%s: fsync new/", what);
+out:
+	if (winit)
+		local_io_free(&w);
+	if (fd >= 0)
+		close(fd);
+	if (intmp)
+		unlinkat(tmpfd, name, 0);
+	if (curfd >= 0)
+		close(curfd);
+	if (newfd >= 0)
+		close(newfd);
+	if (tmpfd >= 0)
+		close(tmpfd);
+	return st;
+}

@@ -1,0 +1,39 @@
+/* maildir - deliver one message into a Maildir (maildir(5)).
+ *
+ * The Maildir is an open directory; tmp/, new/ and cur/ inside it are
+ * created on demand (0700, owned per struct local_owner) and opened
+ * without following symlinks.  The message goes to tmp/UNIQUE (O_EXCL,
+ * 0600), is fsync'ed and closed, then renamed to new/UNIQUE without
+ * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed.
+ * Any failure before the rename removes tmp/UNIQUE.  A failure of the
+ * final fsync of new/ is reported as ST_TEMP with the message already in
+ * new/: a retry may then deliver it twice (at-least-once), never lose it.
+ *
+ * UNIQUE = "SECONDS.M<usec>P<pid>Q<seq>.HOST": seq is a process-wide
+ * atomic counter (unique between threads), seconds, microseconds and pid
+ * make it unique across restarts; in HOST '/' is written "\057" and ':'
+ * "\072" (':' starts the info part of a Maildir name), and HOST is cut
+ * short so that the name fits NAME_MAX.
+ *
+ * Contract: thread-safe; the only shared state is the atomic counter.
+ */
+#ifndef MTA_MAILDIR_H
+#define MTA_MAILDIR_H
+
+#include <stddef.h>
+
+#include "local_io.h"
+#include "status.h"
+
+/* maildir_deliver - deliver m into the Maildir open at boxfd; what names
+ * the mailbox in error texts; host goes into the file name; own (not
+ * NULL) says who gets what is created */
+struct status maildir_deliver(int boxfd, const char *what, const char *host,
+                              const struct local_msg *m,
+                              const struct local_owner *own);
+
+/* maildir_unique - a fresh UNIQUE name into buf[len]; its length, or -1
+ * when len is too small for the fixed part */
+int maildir_unique(char *buf, size_t len, const char *host);
+
+#endif

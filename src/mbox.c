@@ -1,0 +1,290 @@
+/* mbox.c - mbox delivery: fcntl lock, then dotlock, append, fsync,
+ * unlock; see mbox.h */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mbox.h"
+
+enum {
+	REOPEN_TRIES = 5,          /* times to follow a mbox replaced under us */
+	OPEN_TRIES = 5,            /* create/open races with another creator */
+	DOTLOCK_NAP_MS = 100       /* pause between dotlock attempts */
+};
+
+static const char wdays[7][4] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char months[12][4] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* mbox_date - asctime() layout, our own code: asctime() is not
+ * thread-safe */
+void mbox_date(time_t t, char *buf)
+{
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11) {
+		snprintf(buf, MBOX_DATE_MAX, "Thu Jan  1 00:00:00 1970");
+		return;
+	}
+	snprintf(buf, MBOX_DATE_MAX, "%s %s %2d %02d:%02d:%02d %d",
+	         wdays[tm.tm_wday], months[tm.tm_mon], tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+}
+
+/* open_mbox - open rootfd/name for appending, creating it (0600, owned
+ * per own) when missing; never through a symlink.  fd or -1 with errno. */
+static int open_mbox(int rootfd, const char *name,
+                     const struct local_owner *own)
+{
+	/* O_NONBLOCK: opening a FIFO planted at NAME must not hang us; it is
+	 * refused below as not a regular file. */
+	const int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK |
+	                  O_CLOEXEC;
+	int fd, i, err;
+
+	for (i = 0; i < OPEN_TRIES; i++) {
+		fd = openat(rootfd, name, flags);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		fd = openat(rootfd, name, flags | O_CREAT | O_EXCL, 0600);
+		if (fd < 0) {
+			if (errno == EEXIST)   /* another creator was first */
+				continue;
+			return -1;
+		}
+		/* New: give it to its user, and make its name durable. */
+		if ((own->chown && fchown(fd, own->uid, own->gid) < 0) ||
+		    fsync(rootfd) < 0) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		return fd;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* fcntl_lock - whole-file OFD write lock (l_type F_WRLCK) or unlock */
+static int fcntl_lock(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;                  /* to the end of the file, however long */
+	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* nap - sleep ms milliseconds */
+static void nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* dotlock_take - create rootfd/lock exclusively, waiting for another
+ * holder at most MBOX_DOTLOCK_WAIT seconds and breaking a stale one */
+static struct status dotlock_take(int rootfd, const char *lock,
+                                  const char *name)
+{
+	struct timespec start, now;
+	struct stat sb;
+	char pid[32];
+	long long age;
+	int fd, n;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		fd = openat(rootfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		            O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			/* The pid is for people reading the lock; its
+			 * existence alone is the lock, so a failed write
+			 * does not matter. */
+			n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+			if (write(fd, pid, (size_t)n) != n) {
+				/* harmless, see above */
+			}
+			close(fd);
+			return status_ok();
+		}
+		if (errno != EEXIST)
+			return local_io_status(errno, "mbox %s: creating %s", name,
+			                       lock);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= MBOX_DOTLOCK_WAIT)
+			return status_make(ST_TEMP, 2, 0, "mbox %s: locked by "
+			                   "another program (%s held for %d s)",
+			                   name, lock, MBOX_DOTLOCK_WAIT);
+		if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)   /* released meanwhile */
+				continue;
+			return local_io_status(errno, "mbox %s: stat %s", name, lock);
+		}
+		age = (long long)time(NULL) - (long long)sb.st_mtime;
+		if (age > MBOX_DOTLOCK_STALE) {
+			if (unlinkat(rootfd, lock, 0) < 0 && errno != ENOENT)
+				return local_io_status(errno, "mbox %s: removing "
+				                       "stale %s", name, lock);
+			log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds",
+			          name, lock, age);
+			continue;
+		}
+		nap(DOTLOCK_NAP_MS);
+	}
+}
+
+/* append - write the entry at the end of fd; on failure cut the file
+ * back to where it was */
+static struct status append(int fd, const char *name, const struct local_msg *m)
+{
+	char date[MBOX_DATE_MAX];
+	char ebuf[128], desc[NAME_MAX + 32];
+	struct local_io w;
+	struct stat sb;
+	struct status st = status_ok();
+
+	/* The length is only meaningful now that we hold both locks. */
+	if (fstat(fd, &sb) < 0)
+		return local_io_status(errno, "mbox %s: fstat", name);
+	if (local_io_init(&w, fd) < 0)
+		return local_io_status(errno, "mbox %s", name);
+	mbox_date(time(NULL), date);
+	local_io_puts(&w, "From ");
+	local_io_puts(&w, m->sender[0] != '\0' ? m->sender : "MAILER-DAEMON");
+	local_io_puts(&w, " ");
+	local_io_puts(&w, date);
+	local_io_puts(&w, "\n");
+	local_io_header(&w, m);
+	local_io_copy(&w, m, 1);   /* its error is sticky: flush reports it */
+	if (w.last != '\n')
+		local_io_puts(&w, "\n");
+	local_io_puts(&w, "\n");   /* the empty line before the next From_ */
+	if (local_io_flush(&w) < 0) {
+		snprintf(desc, sizeof desc, "mbox %s: append", name);
+		st = local_io_error(&w, desc);
+	} else if (fsync(fd) < 0) {
+		st = local_io_status(errno, "mbox %s: fsync", name);
+	}
+	local_io_free(&w);
+	if (st.kind != ST_OK) {
+		/* No half entry may stay behind: readers would take what
+		 * follows it for part of this message. */
+		if (ftruncate(fd, sb.st_size) < 0 || fsync(fd) < 0)
+			log_event("mbox_truncate_failed", "mailbox=%s size=%lld "
+			          "error=\"%s\"", name, (long long)sb.st_size,
+			          strerror_r(errno, ebuf, sizeof ebuf));
+	}
+	return st;
+}
+
+/* still_there - is fd still the file rootfd/name (not replaced by a MUA
+ * while we waited for the locks)? 1 yes, 0 no, -1 error */
+static int still_there(int rootfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0)
+		return -1;
+	if (fstatat(rootfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* try_append - lock, check, append, unlock; returns 1 when the mbox was
+ * replaced meanwhile (nothing written: try again), else 0 and *st */
+static int try_append(int rootfd, const char *name, const char *lock,
+                      const struct local_msg *m, const struct local_owner *own,
+                      struct status *st)
+{
+	char ebuf[128];
+	struct stat sb;
+	int fd, fl, locked = 0, dotlocked = 0, again = 0, r;
+
+	fd = open_mbox(rootfd, name, own);
+	if (fd < 0) {
+		*st = local_io_status(errno, "mbox %s: open", name);
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		*st = local_io_status(errno, "mbox %s: fstat", name);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		*st = status_make(ST_TEMP, 2, 0, "mbox %s: not a regular file "
+		                  "with one link: not written", name);
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);       /* a regular file: O_NONBLOCK off again */
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		*st = local_io_status(errno, "mbox %s: fcntl", name);
+		goto out;
+	}
+	if (fcntl_lock(fd, F_WRLCK) < 0) {
+		*st = local_io_status(errno, "mbox %s: fcntl lock", name);
+		goto out;
+	}
+	locked = 1;
+	*st = dotlock_take(rootfd, lock, name);
+	if (st->kind != ST_OK)
+		goto out;
+	dotlocked = 1;
+	r = still_there(rootfd, name, fd);
+	if (r < 0) {
+		*st = local_io_status(errno, "mbox %s: stat", name);
+		goto out;
+	}
+	if (r == 0) {
+		again = 1;
+		goto out;
+	}
+	*st = append(fd, name, m);
+out:
+	if (dotlocked && unlinkat(rootfd, lock, 0) < 0)
+		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
+		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
+	if (locked)
+		fcntl_lock(fd, F_UNLCK);   /* close() would release it too */
+	if (fd >= 0)
+		close(fd);
+	return again;
+}
+
+/* mbox_deliver - append one entry to rootfd/name */
+struct status mbox_deliver(int rootfd, const char *name,
+                           const struct local_msg *m,
+                           const struct local_owner *own)
+{
+	char lock[NAME_MAX + 1];
+	struct status st = status_ok();
+	int n, i;
+
+	n = snprintf(lock, sizeof lock, "%s.lock", name);
+	if (n < 0 || (size_t)n >= sizeof lock)
+		return local_io_status(ENAMETOOLONG, "mbox %s", name);
+	for (i = 0; i < REOPEN_TRIES; i++)
+		if (try_append(rootfd, name, lock, m, own, &st) == 0)
+			return st;
+	return status_make(ST_TEMP, 2, 0, "mbox %s: replaced again and again "
+	                   "while we waited for its lock", name);
+}

@@ -1,0 +1,67 @@
+/* mbox - append one message to an mbox file (mboxrd), under both an
+ * fcntl lock and a dotlock.
+ *
+ * Locking, in this order, for the whole append:
+ *   1. an fcntl write lock on the whole file, taken with F_OFD_SETLKW (an
+ *      open file description lock).  Classic F_SETLKW locks belong to the
+ *      process, so they would not keep this process's own delivery threads
+ *      apart; OFD locks belong to the open file, and every delivery opens
+ *      the file itself, so they exclude other threads here as well as
+ *      other programs: on Linux OFD locks and classic POSIX locks (what
+ *      MUAs and other MDAs take) conflict with each other.  The wait is not
+ *      bounded (as with F_SETLKW in every MDA): a program that keeps the
+ *      mbox locked holds up deliveries to that mailbox, and each of them
+ *      holds a delivery thread.
+ *   2. the dotlock NAME.lock next to the mbox, created O_EXCL (it holds
+ *      our pid).  While it exists, retry every 100 ms for up to
+ *      MBOX_DOTLOCK_WAIT seconds, then give up with ST_TEMP.  A dotlock
+ *      older than MBOX_DOTLOCK_STALE seconds is left over from a crash: it
+ *      is removed and the removal logged (event mbox_stale_lock).
+ * Both locks are released on every path, the dotlock first.  Because the
+ * fcntl lock comes first, two deliveries (of this or another program that
+ * also locks in this order) never race to break the same stale dotlock.
+ *
+ * After locking, the file is checked to still be the one at NAME (a MUA
+ * may have replaced it by rename while we waited); if not, the delivery
+ * starts over on the new file.
+ *
+ * Entry: "From SENDER DATE" (SENDER "MAILER-DAEMON" for the null sender;
+ * DATE the local time in asctime() form, "Mon Nov 23 08:14:27 2026"),
+ * Return-Path:, Delivered-To:, the message with /^>*From / lines quoted
+ * by one more '>', a newline if the message did not end with one, and an
+ * empty line.  The file is fsync'ed before unlocking; if anything failed
+ * it is truncated back to its length before the append.
+ *
+ * The mbox is opened O_NOFOLLOW and must be a regular file with one link:
+ * a symlink or a hard link where the mbox should be is ST_TEMP, never
+ * written through.  A new mbox is created 0600, owned per local_owner.
+ *
+ * Contract: thread-safe (no shared state in this process: the kernel's
+ * OFD locks serialize appends to one mbox).
+ */
+#ifndef MTA_MBOX_H
+#define MTA_MBOX_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "local_io.h"
+#include "status.h"
+
+enum {
+	MBOX_DOTLOCK_WAIT = 60,     /* seconds to wait for another's dotlock */
+	MBOX_DOTLOCK_STALE = 300,   /* a dotlock older than this is broken */
+	MBOX_DATE_MAX = 32          /* room for an asctime()-style date */
+};
+
+/* mbox_deliver - append m to rootfd/name (name has no '/'); own (not
+ * NULL) says who gets a newly created mbox */
+struct status mbox_deliver(int rootfd, const char *name,
+                           const struct local_msg *m,
+                           const struct local_owner *own);
+
+/* mbox_date - t as local time in asctime() form, without the newline,
+ * into buf[MBOX_DATE_MAX]; thread-safe (localtime_r) */
+void mbox_date(time_t t, char *buf);
+
+#endif

@@ -53,17 +53,23 @@ void deliver_run(struct delivery *d)
 	d->dest[0] = d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
 	fd = openat(d->mess_fd, d->id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		int e = errno;
+
 		d->result = status_make(ST_TEMP, 3, 0, "Cannot open queue file mess/%s: %s",
-		                        d->id, strerror(errno));
-		d->bad = errno == ENOENT;
+		                        d->id, strerror(e));
+		d->bad = e == ENOENT ? DELIVERY_BAD_JOB : 0;  /* a job without message */
 		log_event("delivery-error", "id=%s n=%u error=\"%s\"", d->id, d->n,
 		          d->result.text);
 		return;
 	}
 	envelope_init(&env);
 	if (envelope_read(fd, &env, &offset) < 0 || d->n >= env.nrcpt) {
-		d->result = status_make(ST_PERM, 3, 0, "Queue file mess/%s is damaged", d->id);
-		d->bad = 1;
+		int message_bad = env.nrcpt == 0;
+
+		d->result = status_make(ST_PERM, 3, 0, message_bad
+		                        ? "Queue file mess/%s is damaged"
+		                        : "Job names a recipient mess/%s does not have", d->id);
+		d->bad = message_bad ? DELIVERY_BAD_MESSAGE : DELIVERY_BAD_JOB;
 		log_event("delivery-error", "id=%s n=%u error=\"%s\"", d->id, d->n,
 		          d->result.text);
 		envelope_free(&env);

@@ -32,7 +32,7 @@ struct delivery {
 	void *owner;               /* the scheduler, opaque here */
 	/* results */
 	struct status result;
-	int bad;                   /* the message file is unusable: quarantine */
+	enum { DELIVERY_BAD_JOB = 1, DELIVERY_BAD_MESSAGE } bad;  /* quarantine */
 	int busy;                  /* no slot for its domain: not attempted */
 	char dest[DNS_NAME_MAX];   /* the domain of a remote attempt, or "" */
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */

@@ -771,9 +771,13 @@ static void completed(struct sched *s, struct delivery *d)
 	if (d->bad) {
 		job_file(j, name);
 		quarantine(s, s->rcpt_fd, "rcpt", name, d->result.text);
-		if (file_exists(s->mess_fd, d->id))
-			quarantine(s, s->mess_fd, "mess", d->id, d->result.text);
-		jobtab_remove(s->t, j);
+		if (d->bad == DELIVERY_BAD_MESSAGE) {
+			if (file_exists(s->mess_fd, d->id))
+				quarantine(s, s->mess_fd, "mess", d->id, d->result.text);
+			jobtab_remove(s->t, j);
+		} else {
+			forget_job(s, j);  /* a sound message goes with its last job */
+		}
 		return;
 	}
 	if (d->result.kind == ST_OK) {

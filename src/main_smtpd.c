@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,9 +19,38 @@
 #include "scheduler.h"
 #include "server.h"
 
-/* drop_privileges - become --user after binding; 0 or -1 with err set */
-static int drop_privileges(const char *user, char *err, size_t errlen)
+/* give_to_user - make the queue and mail root usable by --user: the
+ * directories root created (or found) become the user's */
+static int give_to_user(const struct config *cfg, const struct passwd *pw,
+                        char *err, size_t errlen)
 {
+	static const char *const parts[] = { "", "/tmp", "/new", "/mess", "/rcpt",
+	                                     "/bad", "/lock" };
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		snprintf(path, sizeof path, "%s%s", cfg->queue, parts[i]);
+		if (lchown(path, pw->pw_uid, pw->pw_gid) < 0) {
+			snprintf(err, errlen, "chown %.900s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (mkdir(cfg->mailroot, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", cfg->mailroot, strerror(errno));
+		return -1;
+	}
+	if (!cfg->system_users && lchown(cfg->mailroot, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(err, errlen, "chown %s: %s", cfg->mailroot, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* drop_privileges - become --user after binding; 0 or -1 with err set */
+static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *user = cfg->user;
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 
@@ -28,6 +58,8 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "--user %s: no such user", user);
 		return -1;
 	}
+	if (geteuid() == 0 && give_to_user(cfg, &pw, err, errlen) < 0)
+		return -1;
 	if (initgroups(pw.pw_name, pw.pw_gid) < 0 || setgid(pw.pw_gid) < 0 ||
 	    setuid(pw.pw_uid) < 0) {
 		snprintf(err, errlen, "--user %s: %s", user, strerror(errno));
@@ -38,6 +70,23 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* public_listener - a --listen address other than loopback, or NULL */
+static const char *public_listener(const struct config *cfg)
+{
+	struct cidr lo4, lo6;
+	size_t i;
+
+	cidr_parse("127.0.0.0/8", &lo4);
+	cidr_parse("::1/128", &lo6);
+	for (i = 0; i < cfg->nlisten; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen[i].ss;
+
+		if (!cidr_match(&lo4, sa) && !cidr_match(&lo6, sa))
+			return cfg->listen[i].text;
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -52,6 +101,13 @@ int main(int argc, char **argv)
 
 	if (config_parse(&cfg, argc, argv, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s%s", err, err[strlen(err) ? strlen(err) - 1 : 0] == '\n' ? "" : "\n");
+		return 1;
+	}
+	/* Root is needed only to bind port 25; a server open to the network
+	 * must not go on running as root. */
+	if (geteuid() == 0 && cfg.user == NULL && public_listener(&cfg)) {
+		fprintf(stderr, "mta-smtpd: refusing to run as root while listening on %s;"
+		        " give --user NAME\n", public_listener(&cfg));
 		return 1;
 	}
 	tzset();   /* before threads: localtime_r() then needs no lock */
@@ -75,7 +131,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (cfg.user && drop_privileges(cfg.user, err, sizeof err) < 0) {
+	if (cfg.user && drop_privileges(&cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}

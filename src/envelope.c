@@ -75,6 +75,7 @@ int envelope_format(const struct envelope *env, char **out, size_t *len)
 	for (i = 0; i < env->nrcpt; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "rcpt %s\n", env->rcpt[i].text);
 	buf[n++] = '\n';
+	buf[n] = '\0';     /* cap has room: it counted 256 for the fixed keys */
 	*out = buf;
 	*len = n;
 	return 0;

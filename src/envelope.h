@@ -46,7 +46,8 @@ void envelope_free(struct envelope *env);
  * out of memory */
 int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt);
 /* envelope_format - the text form, ending with the empty line, into a
- * malloc'ed buffer *out of length *len; returns 0 or -1 (ENOMEM) */
+ * malloc'ed, NUL-terminated buffer *out of length *len (the NUL not
+ * counted); returns 0 or -1 (ENOMEM) */
 int envelope_format(const struct envelope *env, char **out, size_t *len);
 /* envelope_parse - read the text form from buf[0..n); on success fills
  * env and sets *used to the offset of the message (just past the empty

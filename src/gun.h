@@ -1,0 +1,91 @@
+/* gun - the mail gun: many messages over many concurrent SMTP sessions to
+ * one server, with counts, rate and latency.
+ *
+ * gun_run() starts cfg->sessions threads (never more than there are
+ * messages to send), each with its own struct smtp_client and its own
+ * connection.  A thread takes the next message from a shared atomic
+ * index over [0, nmsgs * repeat) and sends it over its connection; it
+ * keeps the connection for message after message (a refused transaction
+ * leaves a RSET owed, which goes out pipelined with the next MAIL);
+ * after a network failure it reconnects for its next message; after
+ * GUN_CONNECT_TRIES failed connection attempts in a row it stops.
+ *
+ * Each message counts once:
+ *   sent     the server accepted it for every recipient;
+ *   refused  otherwise, and the worst answer was a 5xx (or a local refusal
+ *            such as an address that cannot be sent);
+ *   failed   a 4xx, a network failure or timeout, or never attempted
+ *            (no recipients, or every session gave up or was stopped).
+ * Latency: from writing MAIL (a pending RSET included) to the reply that
+ * decided the message (the one after the dot, or the refusal), for every
+ * message the server answered (sent or refused); p50 and p99 by nearest
+ * rank over them.
+ *
+ * While the sessions run, the calling thread calls cfg->progress about
+ * every cfg->progress_ms (rounded up to GUN_POLL_MS), and once more with
+ * final set; it asks cfg->should_stop (if set) every GUN_POLL_MS: once
+ * true, sessions take no new messages and the run ends early.
+ *
+ * Contract: cfg, the messages and every string they point to are
+ * borrowed, read-only, and must stay valid until gun_run() returns; they
+ * are shared by all session threads unlocked (nobody writes them).  The
+ * counters are atomics; the first error texts sit behind one mutex.
+ * gun_run() is not reentrant per struct gun_stats, but separate runs are
+ * independent.  Signals are the caller's business: block them before
+ * calling, the session threads inherit the mask.
+ */
+#ifndef MTA_GUN_H
+#define MTA_GUN_H
+
+#include <stddef.h>
+
+#include "smtp_client.h"
+#include "status.h"
+
+enum {
+	GUN_CONNECT_TRIES = 3,          /* failed connects in a row: session ends */
+	GUN_STACK_SIZE = 256 * 1024,    /* per session thread */
+	GUN_POLL_MS = 100               /* should_stop is asked this often */
+};
+
+struct gun_msg {
+	const char *data;              /* the message, LF or CRLF line ends */
+	size_t len;
+	const char *sender;            /* "" is the null sender */
+	const char *const *rcpt;
+	size_t nrcpt;
+	int body_8bit;
+};
+
+struct gun_stats {
+	unsigned long long total;      /* messages to send: nmsgs * repeat */
+	unsigned long long sent, refused, failed;
+	unsigned long long connects;   /* connections opened */
+	double elapsed;                /* seconds since the start */
+	double p50_ms, p99_ms;         /* only in the final call / result */
+	unsigned long long answered;   /* messages with a latency */
+	int have_refusal, have_failure;
+	struct status first_refusal;   /* for the user: why, the first time */
+	struct status first_failure;
+};
+
+struct gun_config {
+	const char *host, *port;       /* the server */
+	const char *helo;              /* our EHLO name */
+	const struct gun_msg *msgs;
+	size_t nmsgs;
+	unsigned long repeat;          /* >= 1 */
+	unsigned sessions;             /* >= 1 */
+	struct smtp_timeouts timeouts;
+	int progress_ms;               /* > 0 */
+	void (*progress)(void *ctx, const struct gun_stats *now, int final);
+	int (*should_stop)(void *ctx);
+	void *ctx;
+};
+
+/* gun_run - fire every message; fills *st.  Returns 0 when the run took
+ * place (whatever its outcome), -1 with errno when it could not start
+ * (no threads, no memory). */
+int gun_run(const struct gun_config *cfg, struct gun_stats *st);
+
+#endif

@@ -1,0 +1,45 @@
+/* send - the two modes of mta-send(1), as the program's runtime: read
+ * the input, talk SMTP through smtp_client (one message) or gun (many),
+ * report on stderr and stdout, and return a sysexits.h code.
+ *
+ *   send_inject  one message from standard input to the recipients given
+ *                (and, with -t, those of its To/Cc/Bcc, Bcc removed);
+ *   send_fire    every message of the FILEs (msgsrc), envelope from each
+ *                header or from the options, over o->sessions sessions.
+ * Exit codes: mta-send(1), EXIT STATUS.
+ *
+ * Contract: called from the main thread only (stdio, signal mask); the
+ * options are borrowed.  send_fire blocks SIGINT and SIGTERM in the
+ * calling thread (the session threads inherit it) and polls them to stop
+ * early.  Nothing here calls exit().
+ */
+#ifndef MTA_SEND_H
+#define MTA_SEND_H
+
+#include "msgsrc.h"
+#include "smtp_client.h"
+
+struct send_opts {
+	char host[256], port[32];    /* the server (-s, $MTA_SERVER) */
+	const char *sender;          /* -f; NULL: From: (gun) or user@host */
+	const char *helo;            /* our EHLO name */
+	int tflag;                   /* -t */
+	int gun, inject;             /* --gun, --inject */
+	int quiet;                   /* --quiet: no progress */
+	int gun_opts;                /* -c, -n or --rcpt was given */
+	int sendmail_opts;           /* -i, -o... was given */
+	unsigned sessions;           /* -c */
+	unsigned long repeat;        /* -n */
+	struct smtp_timeouts to;     /* -T, else the RFC 5321 defaults */
+	struct addrlist rcpt;        /* --rcpt, as given */
+	char hostname[256];          /* gethostname(): qualifies bare names */
+};
+
+/* send_say - one line on stderr, prefixed "mta-send: " */
+void send_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* send_inject - the message on stdin; returns the exit status */
+int send_inject(struct send_opts *o, char **args, int nargs);
+/* send_fire - the mail gun over files[0..nfiles); returns the exit status */
+int send_fire(struct send_opts *o, char **files, int nfiles);
+
+#endif

@@ -1,0 +1,200 @@
+#!/bin/bash
+# t/52-send-hostile.t - mta-send against broken and hostile servers: bad
+# and mixed reply codes, NUL and escape characters, endless lines, bare LF,
+# replies one byte at a time, silence (timeouts), connections dropped in
+# the middle of DATA, 421, EHLO refused; and the gun reconnecting after a
+# server hangs up.  Nothing may crash or hang; every outcome has its code.
+. "$(dirname "$0")/lib/common.sh"
+
+EX_DATAERR=65 EX_NOUSER=67 EX_UNAVAILABLE=69 EX_TEMPFAIL=75 EX_PROTOCOL=76
+
+plan 28
+
+SEND=$MTA_BIN/mta-send
+
+# A scripted server: one mode per run (see MODES below); it logs what it
+# was sent to $T/raw.log.
+cat >"$T/raw.py" <<'PYEOF'
+import socket, sys, threading, time
+port, mode, log = int(sys.argv[1]), sys.argv[2], open(sys.argv[3], "ab", 0)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(50)
+conns = [0]
+
+def send(c, data):
+    if mode == "trickle":
+        for b in data:
+            c.sendall(bytes([b]))
+            time.sleep(0.002)
+    else:
+        c.sendall(data)
+
+def serve(c):
+    conns[0] += 1
+    eol = b"\n" if mode == "bare-lf" else b"\r\n"
+    def reply(s):
+        send(c, s.replace(b"\r\n", eol))
+    if mode == "silent":
+        time.sleep(30); return
+    if mode == "garbage":
+        reply(b"SSH-2.0-OpenSSH_9.2\r\n"); time.sleep(1); return
+    reply(b"220 raw ESMTP\r\n")
+    f = c.makefile("rb")
+    in_data, msgs = False, 0
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        log.write(line)
+        if in_data:
+            if line == b".\r\n":
+                in_data = False
+                msgs += 1
+                reply(b"250 2.0.0 ok\r\n")
+                if mode == "hangup" and msgs % 3 == 0:
+                    c.close(); return
+            elif mode == "drop-data":
+                c.close(); return
+            elif mode == "early552":
+                reply(b"552 5.3.4 message too big for me\r\n")
+                time.sleep(0.5); c.close(); return
+            continue
+        cmd = line[:4].upper()
+        if cmd == b"EHLO":
+            if mode == "ehlo-500":
+                reply(b"500 5.5.1 what is EHLO\r\n")
+            elif mode == "early552":
+                reply(b"250-raw\r\n250 PIPELINING\r\n")
+            elif mode == "mixed":
+                reply(b"250-raw\r\n251-PIPELINING\r\n250 SIZE 1000\r\n")
+            else:
+                reply(b"250-raw\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 100000\r\n")
+        elif cmd == b"HELO":
+            reply(b"250 raw\r\n")
+        elif cmd == b"MAIL":
+            reply(b"421 4.3.2 shutting down\r\n" if mode == "421" else b"250 2.1.0 ok\r\n")
+            if mode == "421":
+                c.close(); return
+        elif cmd == b"RCPT":
+            if mode == "nasty":
+                reply(b"550 5.1.1 bad\x00user \x1b[31mred\x1b[0m\x07\r\n")
+            elif mode == "huge":
+                reply(b"550 5.1.1 " + b"x" * 200000 + b"\r\n")
+            elif mode == "badcode":
+                reply(b"5x0 nonsense\r\n")
+            else:
+                reply(b"250 2.1.5 ok\r\n")
+        elif cmd == b"DATA":
+            reply(b"354 go ahead\r\n")
+            in_data = True
+        elif cmd == b"RSET":
+            reply(b"250 2.0.0 ok\r\n")
+        elif cmd == b"QUIT":
+            reply(b"221 2.0.0 bye\r\n"); c.close(); return
+        else:
+            reply(b"502 5.5.2 no\r\n")
+
+print("ready", flush=True)
+while True:
+    c, _ = ls.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PYEOF
+
+RAW_PID=
+# raw MODE - (re)start the scripted server in MODE on $RAW_PORT
+raw() {
+	[ -n "$RAW_PID" ] && kill "$RAW_PID" 2>/dev/null && wait "$RAW_PID" 2>/dev/null
+	RAW_PORT=$(free_port)
+	: >"$T/raw.log"
+	$PY "$T/raw.py" "$RAW_PORT" "$1" "$T/raw.log" >/dev/null 2>>"$T/raw.err" &
+	RAW_PID=$!
+	track "$RAW_PID"
+	wait_port 127.0.0.1 "$RAW_PORT" 10 || echo "# raw server did not start" >&2
+	S=127.0.0.1:$RAW_PORT
+}
+msg() { printf 'From: a@example.org\nTo: b@example.net\nSubject: hostile\n\nbody\n'; }
+
+raw mixed
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_PROTOCOL" "EHLO reply with mixed codes: EX_PROTOCOL (76)"
+like "$out" "reply lines with different codes" "mixed codes: says so"
+
+raw garbage
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_PROTOCOL" "not an SMTP server: EX_PROTOCOL"
+like "$out" "malformed reply line: 0 SSH-2\.0" "not SMTP: shows what it said"
+
+raw badcode
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_PROTOCOL" "a non-digit code at RCPT: EX_PROTOCOL"
+
+raw nasty
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_NOUSER" "NUL, ESC and BEL in a 550: still EX_NOUSER"
+like "$out" 'said: 550 5\.1\.1 bad\?user \?\[31mred\?\[0m\?' "control characters shown as '?'"
+printf '%s' "$out" | LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]'
+is "$?" 1 "no control character reaches stderr"
+
+raw huge
+t0=$(date +%s)
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_NOUSER" "a 200 KB reply line: EX_NOUSER"
+like "$out" "said: 550 5\.1\.1 xxxx" "the long reply is shown"
+is "$(printf '%s\n' "$out" | awk 'length > 600' | wc -l)" 0 "... cut to a sane length"
+
+raw bare-lf
+msg | "$SEND" -s "$S" -T 5 b@example.net
+is "$?" 0 "replies ending in bare LF: accepted, exit 0"
+
+raw trickle
+msg | "$SEND" -s "$S" -T 5 b@example.net
+is "$?" 0 "replies one byte at a time: exit 0"
+
+raw ehlo-500
+msg | "$SEND" -s "$S" -T 5 b@example.net
+is "$?" 0 "EHLO refused, HELO accepted: exit 0"
+grep -q '^HELO ' "$T/raw.log"; ok $? "... HELO was sent after the 500"
+grep -q 'SIZE=' "$T/raw.log"; is "$?" 1 "... and no ESMTP parameters to a HELO server"
+
+raw 421
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_TEMPFAIL" "421 at MAIL: EX_TEMPFAIL"
+like "$out" "421 4\.3\.2 shutting down" "421: the reply on stderr"
+
+raw drop-data
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_TEMPFAIL" "connection dropped during DATA: EX_TEMPFAIL"
+like "$out" "end of data: .*(closed by the server|reset by peer|Broken pipe)" \
+	"dropped: says so"
+
+raw early552
+out=$({ msg; head -c 20000000 /dev/zero | tr '\0' 'x' | fold -w 998; } |
+	"$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_DATAERR" "552 and hang-up in the middle of a big message: EX_DATAERR"
+like "$out" "552 5\.3\.4 message too big" "... the server's reason, not just a broken pipe"
+
+raw silent
+t0=$(date +%s.%N)
+out=$(msg | "$SEND" -s "$S" -T 1 b@example.net 2>&1)
+rc=$?
+t1=$(date +%s.%N)
+is "$rc" "$EX_UNAVAILABLE" "a server that never greets: EX_UNAVAILABLE"
+like "$out" "greeting: no answer within 1 s" "silent server: timed out, says so"
+ok "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a < 10) ? 0 : 1 }')" \
+	"-T 1 bounds the wait (took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"
+
+# the gun over a server that hangs up after every third message
+raw hangup
+for i in $(seq 12); do
+	printf 'From: a@example.org\nTo: b%d@example.net\nSubject: %d\n\nx\n' "$i" "$i" >"$T/h$i.eml"
+done
+out=$("$SEND" -s "$S" -c 1 -T 5 "$T"/h*.eml 2>"$T/err")
+rc=$?
+sent=$(printf '%s' "$out" | sed -n 's/^sent \([0-9]*\) .*/\1/p')
+failed=$(printf '%s' "$out" | sed -n 's/.* failed \([0-9]*\) .*/\1/p')
+is "$((sent + failed))" 12 "hang-ups: every message counted once ($sent sent, $failed failed)"
+ok "$([ "$sent" -ge 6 ] && echo 0 || echo 1)" "hang-ups: the session reconnected and went on"
+is "$rc" "$EX_TEMPFAIL" "hang-ups: exit EX_TEMPFAIL"
+done_testing

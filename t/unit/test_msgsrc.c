@@ -1,0 +1,252 @@
+/* test_msgsrc - header address extraction, Bcc removal, and reading
+ * messages from mbox files, Maildirs and single files. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "msgsrc.h"
+
+/* joined - the list as "a b c" */
+static const char *joined(const struct addrlist *l)
+{
+	static char buf[1024];
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i)
+			strcat(buf, " ");
+		strcat(buf, l->v[i]);
+	}
+	return buf;
+}
+
+struct acase {
+	char in[160];
+	char out[160];
+};
+
+static struct acase acases[] = {
+	{ "a@b.example", "a@b.example" },
+	{ "  a@b.example  ", "a@b.example" },
+	{ "Alice <alice@example.org>", "alice@example.org" },
+	{ "\"Doe, Jane\" <jane@example.org>, bob@example.org",
+	  "jane@example.org bob@example.org" },
+	{ "bob@example.org (Bob (the (nested)) builder)", "bob@example.org" },
+	{ "(comment) <c@example.org> (another)", "c@example.org" },
+	{ "team: a@x.example, b@x.example;, c@x.example",
+	  "a@x.example b@x.example c@x.example" },
+	{ "undisclosed-recipients:;", "" },
+	{ "<@relay1,@relay2:user@example.org>", "user@example.org" },
+	{ "\"john doe\"@example.org", "\"john doe\"@example.org" },
+	{ "user@[192.0.2.1]", "user@[192.0.2.1]" },
+	{ "x@[IPv6:2001:db8::1], y@z.example", "x@[IPv6:2001:db8::1] y@z.example" },
+	{ "John Doe", "" },
+	{ "root", "root" },
+	{ "a@b.example, a@B.EXAMPLE, A@b.example", "a@b.example A@b.example" },
+	{ "=?UTF-8?B?w6k=?= <e@example.org>", "e@example.org" },
+	{ "<a@b.example", "a@b.example" },
+	{ "Bad\x01 <ctl\x01@example.org>, ok@example.org", "ok@example.org" },
+	{ "caf\xc3\xa9@example.org, ok@example.org", "ok@example.org" },
+	{ "<>", "" },
+	{ ",,,", "" },
+	{ "a@b.example,\r\n c@d.example", "a@b.example c@d.example" },
+	{ "first . last @ example . org", "first.last@example.org" },
+};
+
+ParameterizedTestParameters(msgsrc, addresses)
+{
+	return cr_make_param_array(struct acase, acases,
+	                           sizeof acases / sizeof acases[0]);
+}
+
+ParameterizedTest(struct acase *c, msgsrc, addresses)
+{
+	struct addrlist l;
+
+	addrlist_init(&l);
+	cr_assert_geq(msg_parse_addresses(c->in, strlen(c->in), &l), 0);
+	cr_assert_str_eq(joined(&l), c->out, "input: %s", c->in);
+	addrlist_free(&l);
+}
+
+Test(msgsrc, address_too_long_dropped)
+{
+	struct addrlist l;
+	char s[600];
+
+	memset(s, 'a', 300);
+	strcpy(s + 300, "@example.org, ok@example.org");
+	addrlist_init(&l);
+	msg_parse_addresses(s, strlen(s), &l);
+	cr_assert_str_eq(joined(&l), "ok@example.org");
+	addrlist_free(&l);
+}
+
+static const char hdr[] =
+	"From: Alice <alice@example.org>, second@example.org\r\n"
+	"To: bob@example.net,\r\n"
+	"  carol@example.net\r\n"
+	"Subject: to: nobody@example.net\r\n"
+	"CC : dan@example.net\r\n"
+	"bcc: hidden@example.net,\r\n"
+	"\thidden2@example.net\r\n"
+	"X-After: yes\r\n"
+	"Bcc: third@example.net\r\n"
+	"\r\n"
+	"To: body@example.net\r\n"
+	"Bcc: body line\r\n";
+
+Test(msgsrc, header_addrs)
+{
+	struct addrlist l;
+	char from[64];
+
+	addrlist_init(&l);
+	cr_assert_eq(msg_header_addrs(hdr, strlen(hdr), from, sizeof from, &l), 0);
+	cr_assert_str_eq(from, "alice@example.org");
+	cr_assert_str_eq(joined(&l), "bob@example.net carol@example.net "
+	                 "dan@example.net hidden@example.net hidden2@example.net "
+	                 "third@example.net");
+	addrlist_free(&l);
+}
+
+Test(msgsrc, remove_bcc)
+{
+	char m[sizeof hdr];
+	size_t n;
+
+	memcpy(m, hdr, sizeof hdr);
+	n = msg_remove_bcc(m, strlen(m));
+	m[n] = '\0';
+	cr_assert_str_eq(m,
+		"From: Alice <alice@example.org>, second@example.org\r\n"
+		"To: bob@example.net,\r\n"
+		"  carol@example.net\r\n"
+		"Subject: to: nobody@example.net\r\n"
+		"CC : dan@example.net\r\n"
+		"X-After: yes\r\n"
+		"\r\n"
+		"To: body@example.net\r\n"
+		"Bcc: body line\r\n");
+}
+
+Test(msgsrc, header_end_rules)
+{
+	const char *a = "A: 1\nB: 2\n\nbody\n";
+	const char *b = "A: 1\nnot a field\nC: 3\n";
+	const char *c = "A: 1\n B: continued\n";
+	const char *d = "Bcc: x@y\nBcc: z@y";
+
+	cr_assert_eq(msg_header_end(a, strlen(a)), 11);
+	cr_assert_eq(msg_header_end(b, strlen(b)), 5);
+	cr_assert_eq(msg_header_end(c, strlen(c)), strlen(c));
+	cr_assert_eq(msg_remove_bcc((char *)(uintptr_t)"", 0), 0);
+	{
+		char m[32];
+
+		strcpy(m, d);
+		cr_assert_eq(msg_remove_bcc(m, strlen(m)), 0,
+		             "a header of only Bcc fields, no final newline");
+	}
+}
+
+/* write_file - dir/name with text */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* collect - every message of path, '|'-separated */
+static char *collect(const char *path, enum msgsrc_kind want)
+{
+	static char out[4096];
+	struct msgsrc *ms;
+	struct msg m;
+	int r;
+
+	out[0] = '\0';
+	cr_assert_eq(msgsrc_open(path, &ms), 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(msgsrc_kind(ms), want);
+	while ((r = msgsrc_next(ms, &m)) > 0) {
+		strncat(out, m.data, m.len);
+		strcat(out, "|");
+		msg_free(&m);
+	}
+	cr_assert_eq(r, 0);
+	msgsrc_close(ms);
+	return out;
+}
+
+Test(msgsrc, mbox_split_and_unquote)
+{
+	char dir[] = "/tmp/test-msgsrc.XXXXXX", path[64];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/mbox", dir);
+	write_file(path,
+		"From a@b Mon Jan  2 10:00:00 2023\n"
+		"Subject: 1\n\n>From quoted\n>>From twice\nFrom not after empty\n\n"
+		"From c@d Mon Jan  2 10:00:01 2023\n"
+		"Subject: 2\n\nline\n\n\n"
+		"From e@f Mon Jan  2 10:00:02 2023\n"
+		"Subject: 3\n\nlast\n");
+	cr_assert_str_eq(collect(path, MSGSRC_MBOX),
+		"Subject: 1\n\nFrom quoted\n>From twice\nFrom not after empty\n|"
+		"Subject: 2\n\nline\n\n|"
+		"Subject: 3\n\nlast\n|");
+	unlink(path);
+	rmdir(dir);
+}
+
+Test(msgsrc, maildir_and_single_file)
+{
+	char dir[] = "/tmp/test-msgsrc.XXXXXX", p[128];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof p, "%s/md", dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/md/new", dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/md/cur", dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/md/tmp", dir);
+	mkdir(p, 0700);
+	snprintf(p, sizeof p, "%s/md/cur/1.b:2,S", dir);
+	write_file(p, "C\n");
+	snprintf(p, sizeof p, "%s/md/new/2.a", dir);
+	write_file(p, "B\n");
+	snprintf(p, sizeof p, "%s/md/new/1.a", dir);
+	write_file(p, "A\n");
+	snprintf(p, sizeof p, "%s/md/new/.hidden", dir);
+	write_file(p, "no\n");
+	snprintf(p, sizeof p, "%s/md/tmp/9.x", dir);
+	write_file(p, "no\n");
+	snprintf(p, sizeof p, "%s/md", dir);
+	cr_assert_str_eq(collect(p, MSGSRC_MAILDIR), "A\n|B\n|C\n|");
+	snprintf(p, sizeof p, "%s/one", dir);
+	write_file(p, "Subject: x\n\nFrom here on\n");
+	cr_assert_str_eq(collect(p, MSGSRC_MESSAGE), "Subject: x\n\nFrom here on\n|");
+	{
+		struct msgsrc *ms;
+
+		snprintf(p, sizeof p, "%s/md/new", dir);
+		cr_assert_eq(msgsrc_open(p, &ms), -1);
+		cr_assert_eq(errno, ENOTDIR, "a plain directory is not a Maildir");
+		snprintf(p, sizeof p, "%s/nonexistent", dir);
+		cr_assert_eq(msgsrc_open(p, &ms), -1);
+		cr_assert_eq(errno, ENOENT);
+	}
+	snprintf(p, sizeof p, "rm -rf '%s'", dir);
+	cr_assert_eq(system(p), 0);
+}

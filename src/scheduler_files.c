@@ -1,0 +1,335 @@
+/* scheduler_files.c - the scheduler reading the queue: start-up and
+ * periodic scans, exploding new messages into jobs, and inotify events
+ * (operators' renames and removals).  See scheduler.h and
+ * scheduler_priv.h. */
+#include <dirent.h>
+#include <sys/inotify.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scheduler_priv.h"
+
+/* add_job_file - a job file found on disk (scan or inotify) */
+static void add_job_file(struct sched *s, const char *name)
+{
+	struct job_name jn;
+	struct jt_msg *m;
+	struct jt_job *j;
+
+	if (job_name_parse(name, &jn) < 0) {
+		sched_quarantine(s, s->rcpt_fd, "rcpt", name, "not a job name");
+		return;
+	}
+	m = jobtab_msg(s->t, jn.id);
+	if (m == NULL) {
+		/* Its message must be waiting in new/ or taken in mess/. */
+		if (!sched_file_exists(s->mess_fd, jn.id) && !sched_file_exists(s->new_fd, jn.id)) {
+			sched_quarantine(s, s->rcpt_fd, "rcpt", name, "no such message");
+			return;
+		}
+		if ((m = jobtab_add_msg(s->t, jn.id)) == NULL)
+			goto nomem;
+	}
+	j = jobtab_job(m, jn.n);
+	if (j == NULL) {
+		if (jobtab_add(s->t, m, jn.n, jn.due) == NULL)
+			goto nomem;
+		return;
+	}
+	j->missing = 0;
+	if (j->due == jn.due)
+		return;                 /* our own rename, or nothing new */
+	if (j->running) {
+		j->due = jn.due;        /* the outcome will use the new name */
+		return;
+	}
+	/* Moved by someone else.  If the old name still exists too, two files
+	 * claim one recipient: keep the earlier, quarantine the other. */
+	{
+		char old[JOB_NAME_MAX];
+
+		sched_job_file(j, old);
+		if (sched_file_exists(s->rcpt_fd, old)) {
+			if (jn.due < j->due) {
+				sched_quarantine(s, s->rcpt_fd, "rcpt", old, "duplicate job");
+				jobtab_set_due(s->t, j, jn.due);
+			} else {
+				sched_quarantine(s, s->rcpt_fd, "rcpt", name, "duplicate job");
+			}
+			return;
+		}
+	}
+	jobtab_set_due(s->t, j, jn.due);
+	log_event("rescheduled", "job=%s", name);
+	return;
+nomem:
+	log_event("sched-error", "error=\"out of memory\" job=%s", name);
+}
+
+/* sched_scan_dir - call fn for every entry of dir (not . and ..) */
+int sched_scan_dir(struct sched *s, int dir_fd,
+                    void (*fn)(struct sched *s, const char *name))
+{
+	struct dirent *de;
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			fn(s, de->d_name);
+	closedir(d);
+	return 0;
+}
+
+/* sched_found_mess - a message file in mess/ at start-up */
+void sched_found_mess(struct sched *s, const char *name)
+{
+	if (!job_id_valid(name, strlen(name))) {
+		sched_quarantine(s, s->mess_fd, "mess", name, "not a queue ID");
+		return;
+	}
+	if (jobtab_add_msg(s->t, name) == NULL)
+		log_event("sched-error", "error=\"out of memory\" id=%s", name);
+}
+
+/* found_new - a message in new/: explode it with the next batch */
+static void found_new(struct sched *s, const char *name)
+{
+	if (!job_id_valid(name, strlen(name))) {
+		sched_quarantine(s, s->new_fd, "new", name, "not a queue ID");
+		return;
+	}
+	if (s->narrived == s->arrived_cap) {
+		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
+		void *a = realloc(s->arrived, cap * sizeof *s->arrived);
+
+		if (a == NULL) {
+			s->next_rescan = time(NULL) + EXPLODE_RETRY;
+			return;
+		}
+		s->arrived = a;
+		s->arrived_cap = cap;
+	}
+	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
+}
+
+/* found_job - a job file in rcpt/ */
+static void found_job(struct sched *s, const char *name)
+{
+	add_job_file(s, name);
+}
+
+/* create_jobs - the job files and table entries for message id in new/;
+ * 0, or -1 (the message stays in new/ and is tried again later) */
+static int create_jobs(struct sched *s, const char *id)
+{
+	struct envelope env;
+	struct jt_msg *m;
+	long long offset;
+	size_t n;
+	int fd = openat(s->new_fd, id, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;   /* already taken: nothing to do */
+	envelope_init(&env);
+	if (envelope_read(fd, &env, &offset) < 0 || strcmp(env.id, id) != 0) {
+		int e = errno;
+
+		close(fd);
+		envelope_free(&env);
+		if (e == EINVAL || e == 0) {
+			sched_quarantine(s, s->new_fd, "new", id, "bad envelope");
+			return 1;
+		}
+		return -1;
+	}
+	close(fd);
+	if ((m = jobtab_add_msg(s->t, id)) == NULL)
+		goto fail;
+	for (n = 0; n < env.nrcpt; n++) {
+		struct job_name jn;
+		char name[JOB_NAME_MAX];
+		int jfd;
+
+		if (jobtab_job(m, (unsigned)n) != NULL)
+			continue;           /* exists under some DUE: idempotent */
+		jn.due = (long long)env.arrival;
+		jn.n = (unsigned)n;
+		memcpy(jn.id, id, sizeof jn.id);
+		job_name_format(&jn, name);
+		/* An empty file is a whole job: nothing to fsync but rcpt/. */
+		jfd = openat(s->rcpt_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (jfd < 0 && errno != EEXIST) {
+			log_event("queue-error", "op=create file=rcpt/%s error=\"%s\"",
+			          name, strerror(errno));
+			goto fail;
+		}
+		if (jfd >= 0)
+			close(jfd);
+		if (jobtab_add(s->t, m, (unsigned)n, jn.due) == NULL)
+			goto fail;
+	}
+	log_event("explode", "id=%s rcpts=%zu from=<%s>", id, env.nrcpt, env.sender.text);
+	envelope_free(&env);
+	return 0;
+fail:
+	/* Forget this message's jobs in memory (their files stay and are
+	 * found again by the next attempt).  Nothing can have started. */
+	if ((m = jobtab_msg(s->t, id)) != NULL) {
+		while (m->jobs && m->pending > 1)
+			jobtab_remove(s->t, m->jobs);
+		if (m->jobs)
+			jobtab_remove(s->t, m->jobs);
+		else
+			jobtab_drop_msg(s->t, m);
+	}
+	envelope_free(&env);
+	s->next_rescan = time(NULL) + EXPLODE_RETRY;
+	return -1;
+}
+
+/* explode_arrived - turn every message seen in new/ into jobs, with one
+ * fsync of rcpt/ and one of mess/ for the whole batch */
+static void explode_arrived(struct sched *s)
+{
+	size_t i, ok = 0;
+
+	for (i = 0; i < s->narrived; i++) {
+		int r = create_jobs(s, s->arrived[i]);
+
+		if (r == 0)
+			memcpy(s->arrived[ok++], s->arrived[i], ENVELOPE_ID_MAX);
+	}
+	s->narrived = 0;
+	if (ok == 0)
+		return;
+	if (fsync(s->rcpt_fd) < 0)
+		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\"", strerror(errno));
+	for (i = 0; i < ok; i++)
+		if (renameat(s->new_fd, s->arrived[i], s->mess_fd, s->arrived[i]) < 0)
+			log_event("queue-error", "op=rename file=new/%s error=\"%s\"",
+			          s->arrived[i], strerror(errno));
+	/* Until this fsync a crash may put the message back in new/; it is
+	 * exploded again then, finding its jobs already there. */
+	if (fsync(s->mess_fd) < 0)
+		log_event("queue-error", "op=fsync dir=mess error=\"%s\"", strerror(errno));
+}
+
+/* sched_drop_jobless - unlink a message file whose jobs are all gone */
+void sched_drop_jobless(void *arg, struct jt_msg *m)
+{
+	struct sched *s = arg;
+
+	if (m->pending == 0 && !sched_file_exists(s->new_fd, m->id)) {
+		sched_message_done(s, m->id);
+		jobtab_drop_msg(s->t, m);
+	}
+}
+
+/* sched_rescan - bring memory in line with the directories (start-up, inotify
+ * overflow, and every SCHED_RESCAN seconds as a backstop) */
+void sched_rescan(struct sched *s)
+{
+	sched_scan_dir(s, s->rcpt_fd, found_job);
+	sched_scan_dir(s, s->new_fd, found_new);
+	explode_arrived(s);
+	s->next_rescan = time(NULL) + SCHED_RESCAN;
+}
+
+/* note_missing - a job's file was renamed away or removed: confirm after
+ * this batch of events (a rename shows up as a pair of events) */
+static void note_missing(struct sched *s, const char *name)
+{
+	struct job_name jn;
+	struct jt_msg *m;
+	struct jt_job *j;
+	char current[JOB_NAME_MAX];
+
+	if (job_name_parse(name, &jn) < 0 || (m = jobtab_msg(s->t, jn.id)) == NULL ||
+	    (j = jobtab_job(m, jn.n)) == NULL)
+		return;
+	sched_job_file(j, current);
+	if (strcmp(current, name) != 0 || j->missing)
+		return;                 /* not its current name: our own rename */
+	if (s->nmissing == s->missing_cap) {
+		size_t cap = s->missing_cap ? s->missing_cap * 2 : 16;
+		void *a = realloc(s->missing, cap * sizeof *s->missing);
+
+		if (a == NULL) {
+			s->next_rescan = 0;  /* let a rescan sort it out */
+			return;
+		}
+		s->missing = a;
+		s->missing_cap = cap;
+	}
+	j->missing = 1;
+	s->missing[s->nmissing++] = j;
+}
+
+/* settle_missing - jobs still missing after their events: forgotten */
+static void settle_missing(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nmissing; i++) {
+		struct jt_job *j = s->missing[i];
+		char name[JOB_NAME_MAX];
+
+		if (!j->missing)
+			continue;           /* it reappeared under a new name */
+		j->missing = 0;
+		sched_job_file(j, name);
+		if (sched_file_exists(s->rcpt_fd, name))
+			continue;
+		log_event("job-removed", "job=%s by=operator", name);
+		if (j->running)
+			j->gone = 1;        /* its delivery finishes; then forget it */
+		else
+			sched_forget_job(s, j);
+	}
+	s->nmissing = 0;
+}
+
+/* sched_read_events - drain inotify */
+void sched_read_events(struct sched *s)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(s->ino_fd, buf, sizeof buf)) > 0) {
+		char *p = buf;
+
+		while (p < buf + n) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			p += sizeof *ev + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				s->next_rescan = 0;
+				continue;
+			}
+			if (ev->len == 0)
+				continue;
+			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
+				found_new(s, ev->name);
+			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))
+				add_job_file(s, ev->name);
+			else if (ev->wd == s->wd_rcpt)
+				note_missing(s, ev->name);
+		}
+	}
+	settle_missing(s);
+	explode_arrived(s);
+}
+

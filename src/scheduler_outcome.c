@@ -1,0 +1,316 @@
+/* scheduler_outcome.c - the scheduler applying delivery outcomes:
+ * delivered, deferred (renamed to the next DUE), failed (reported to the
+ * sender, several recipients at once), or parked for a domain slot.  See
+ * scheduler.h and scheduler_priv.h. */
+#include "bounce.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scheduler_priv.h"
+
+/* write_job_info - replace the content of job file name (tmp + rename) */
+static int write_job_info(struct sched *s, const char *name,
+                          const struct job_info *info)
+{
+	char text[JOB_ERROR_MAX + 128], tmp[JOB_NAME_MAX + 8];
+	int len = job_info_format(info, text, sizeof text), fd, e = 0;
+
+	if (len < 0)
+		return -1;
+	snprintf(tmp, sizeof tmp, "job.%s", name);
+	fd = openat(s->tmp_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (write(fd, text, (size_t)len) != len || fdatasync(fd) < 0)
+		e = errno ? errno : EIO;
+	close(fd);
+	if (e == 0 && renameat(s->tmp_fd, tmp, s->rcpt_fd, name) < 0)
+		e = errno;
+	if (e != 0) {
+		unlinkat(s->tmp_fd, tmp, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* read_job_info - the content of job file name (empty = never tried) */
+static void read_job_info(struct sched *s, const char *name, struct job_info *info)
+{
+	char text[JOB_ERROR_MAX + 128];
+	ssize_t n = 0;
+	int fd = openat(s->rcpt_fd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, text, sizeof text);
+		close(fd);
+	}
+	if (n < 0 || job_info_parse(text, (size_t)(n > 0 ? n : 0), info) < 0)
+		memset(info, 0, sizeof *info);
+}
+
+/* defer - a round failed for a while: rename the job to its next DUE,
+ * then record the attempt in it.  Returns 0, or -1 when the attempts are
+ * used up (the caller fails the recipient). */
+static int defer(struct sched *s, struct jt_job *j, const struct delivery *d)
+{
+	long long now = (long long)time(NULL), due = now + s->cfg->retry;
+	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
+	struct job_info info;
+
+	sched_job_file(j, old);
+	read_job_info(s, old, &info);
+	info.attempts++;
+	if (info.first == 0)
+		info.first = now;
+	snprintf(info.error, sizeof info.error, "%s", d->result.text);
+	if (info.attempts >= s->cfg->attempts)
+		return -1;
+	j->due = due;
+	sched_job_file(j, name);
+	/* Rename first: a crash after it leaves the old content under the new
+	 * name (one attempt uncounted), never two files for one recipient. */
+	if (renameat(s->rcpt_fd, old, s->rcpt_fd, name) < 0) {
+		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\"", old,
+		          strerror(errno));
+		j->due = now + s->cfg->retry;
+	} else if (write_job_info(s, name, &info) < 0) {
+		log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
+		          strerror(errno));
+	}
+	jobtab_stop(s->t, j, due);
+	log_event("retry", "id=%s rcpt=<%s> attempt=%u next=%lld", d->id, d->rcpt,
+	          info.attempts, due);
+	return 0;
+}
+
+/* finish_job - the recipient is done (delivered or failed): unlink it */
+static void finish_job(struct sched *s, struct jt_job *j)
+{
+	char name[JOB_NAME_MAX];
+
+	sched_job_file(j, name);
+	if (unlinkat(s->rcpt_fd, name, 0) < 0 && errno != ENOENT)
+		log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"", name,
+		          strerror(errno));
+	sched_forget_job(s, j);
+}
+
+/* running_siblings - jobs of m other than j still being delivered */
+static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
+{
+	const struct jt_job *k;
+
+	for (k = m->jobs; k; k = k->next)
+		if (k != j && k->running && !k->failed)
+			return 1;
+	return 0;
+}
+
+/* report_failures - once no delivery of m is running, tell the sender
+ * about every failed recipient in one report, then drop their jobs */
+static void report_failures(struct sched *s, struct jt_msg *m)
+{
+	struct failure *f, *list = m->fails, *next;
+	struct bounce_rcpt *br;
+	struct envelope env;
+	long long offset;
+	struct status st;
+	size_t n = 0, i;
+	int fd, ok = 0;
+
+	if (list == NULL || running_siblings(m, NULL))
+		return;
+	m->fails = NULL;
+	for (f = list; f; f = f->next)
+		n++;
+	br = calloc(n, sizeof *br);
+	envelope_init(&env);
+	fd = openat(s->mess_fd, m->id, O_RDONLY | O_CLOEXEC);
+	if (br != NULL && fd >= 0 && envelope_read(fd, &env, &offset) == 0) {
+		for (f = list, i = 0; f; f = f->next, i++)
+			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
+		if (env.sender.text[0] == '\0') {
+			/* a bounce that bounced: log it, never bounce it again */
+			for (f = list; f; f = f->next)
+				log_event("bounce-dropped", "id=%s rcpt=<%s> reason=null-sender",
+				          m->id, f->rcpt);
+			ok = 1;
+		} else if (bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n, &st) == 0) {
+			log_event("bounce", "id=%s to=<%s> rcpts=%zu", m->id,
+			          env.sender.text, n);
+			ok = 1;
+		} else {
+			log_event("bounce-error", "id=%s error=\"%s\"", m->id, st.text);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	envelope_free(&env);
+	free(br);
+	for (f = list; f; f = next) {
+		next = f->next;
+		f->job->failed = 0;
+		if (ok) {
+			finish_job(s, f->job);   /* may free m with its last job */
+		} else {
+			/* No report was written: deliver again later, and report
+			 * then if it fails again. */
+			jobtab_stop(s->t, f->job, (long long)time(NULL) + s->cfg->retry);
+		}
+		free(f);
+	}
+}
+
+/* fail_job - a recipient failed for good: keep it until reported */
+static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d)
+{
+	struct failure *f = calloc(1, sizeof *f);
+
+	log_event("failed-rcpt", "id=%s rcpt=<%s> error=\"%s\"", d->id, d->rcpt,
+	          d->result.text);
+	if (f == NULL) {
+		jobtab_stop(s->t, j, (long long)time(NULL) + s->cfg->retry);
+		return;
+	}
+	f->job = j;
+	f->st = d->result;
+	if (f->st.kind == ST_OK)
+		f->st.kind = ST_PERM;
+	memcpy(f->rcpt, d->rcpt, sizeof f->rcpt);
+	memcpy(f->remote_mta, d->remote_mta, sizeof f->remote_mta);
+	memcpy(f->diag, d->diag, sizeof f->diag);
+	j->failed = 1;               /* stays out of the heap: still "running" */
+	f->next = j->msg->fails;
+	j->msg->fails = f;
+}
+
+/* parking_for - the parking list of domain, created when create is set */
+static struct parking *parking_for(struct sched *s, const char *domain, int create)
+{
+	struct parking *p;
+
+	for (p = s->parked; p; p = p->next)
+		if (strcasecmp(p->domain, domain) == 0)
+			return p;
+	if (!create || (p = calloc(1, sizeof *p)) == NULL)
+		return NULL;
+	snprintf(p->domain, sizeof p->domain, "%s", domain);
+	p->next = s->parked;
+	s->parked = p;
+	return p;
+}
+
+/* park - a job found no slot for its domain: it waits, out of the heap,
+ * until a delivery to that domain finishes.  If none is running any more
+ * (it finished before this report came) the job goes again at once. */
+static void park(struct sched *s, struct jt_job *j, const char *domain)
+{
+	struct parking *p;
+
+	if (destlimit_active(s->dests, domain) == 0 ||
+	    (p = parking_for(s, domain, 1)) == NULL) {
+		jobtab_stop(s->t, j, (long long)time(NULL));
+		return;
+	}
+	if (p->head + p->n == p->cap) {
+		if (p->head > 0) {
+			memmove(p->jobs, p->jobs + p->head, p->n * sizeof *p->jobs);
+			p->head = 0;
+		} else {
+			size_t cap = p->cap ? p->cap * 2 : 16;
+			void *a = realloc(p->jobs, cap * sizeof *p->jobs);
+
+			if (a == NULL) {
+				jobtab_stop(s->t, j, (long long)time(NULL) + 1);
+				return;
+			}
+			p->jobs = a;
+			p->cap = cap;
+		}
+	}
+	j->parked = 1;
+	p->jobs[p->head + p->n++] = j;
+}
+
+/* unpark - a delivery to domain finished: the next parked job may go */
+static void unpark(struct sched *s, const char *domain)
+{
+	struct parking *p = parking_for(s, domain, 0), **pp;
+
+	while (p && p->n > 0) {
+		struct jt_job *j = p->jobs[p->head++];
+
+		p->n--;
+		j->parked = 0;
+		if (j->gone) {
+			sched_forget_job(s, j);    /* removed while it waited */
+			continue;
+		}
+		jobtab_stop(s->t, j, (long long)time(NULL));
+		break;
+	}
+	if (p && p->n == 0) {
+		for (pp = &s->parked; *pp != p; pp = &(*pp)->next)
+			;
+		*pp = p->next;
+		free(p->jobs);
+		free(p);
+	}
+}
+
+/* sched_completed - apply one delivery's outcome */
+void sched_completed(struct sched *s, struct delivery *d)
+{
+	struct jt_job *j = d->job;
+	struct jt_msg *m = j->msg;
+	char name[JOB_NAME_MAX];
+
+	s->running--;
+	if (d->busy) {
+		park(s, j, d->dest);
+		return;
+	}
+	if (d->dest[0])
+		unpark(s, d->dest);
+	/* j is still marked running here: removing it must not touch the
+	 * heap, which it left when it started. */
+	if (j->gone) {
+		sched_forget_job(s, j);      /* removed by an operator meanwhile */
+		return;
+	}
+	if (d->bad) {
+		sched_job_file(j, name);
+		sched_quarantine(s, s->rcpt_fd, "rcpt", name, d->result.text);
+		if (d->bad == DELIVERY_BAD_MESSAGE) {
+			if (sched_file_exists(s->mess_fd, d->id))
+				sched_quarantine(s, s->mess_fd, "mess", d->id, d->result.text);
+			jobtab_remove(s->t, j);
+		} else {
+			sched_forget_job(s, j);  /* a sound message goes with its last job */
+		}
+		return;
+	}
+	if (d->result.kind == ST_OK) {
+		/* The message outlives this job while failed recipients of it
+		 * wait for their report (they are jobs too). */
+		finish_job(s, j);
+		if ((m = jobtab_msg(s->t, d->id)) != NULL)
+			report_failures(s, m);
+		return;
+	}
+	if (d->result.kind == ST_TEMP && defer(s, j, d) == 0) {
+		report_failures(s, m);
+		return;
+	}
+	fail_job(s, j, d);
+	report_failures(s, m);
+}
+

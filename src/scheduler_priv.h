@@ -1,0 +1,98 @@
+/* scheduler_priv.h - what the scheduler's files share: its state and
+ * the helpers every part uses.  Private to scheduler*.c.
+ *
+ *   scheduler.c          the thread: dispatch, completions, start, stop
+ *   scheduler_files.c    reading the queue: scans, explode, inotify events
+ *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, parking
+ *
+ * Everything here is touched by the scheduler thread only, except the
+ * completion list (done, under done_lock) and wake_fd.
+ */
+#ifndef MTA_SCHEDULER_PRIV_H
+#define MTA_SCHEDULER_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "deliver.h"
+#include "destlimit.h"
+#include "dns.h"
+#include "job.h"
+#include "jobtab.h"
+#include "queue.h"
+#include "remote.h"
+#include "scheduler.h"
+
+enum { EXPLODE_RETRY = 10 };   /* seconds before retrying a failed explode */
+
+/* one failed recipient waiting to be reported (jt_msg.fails) */
+struct failure {
+	struct failure *next;
+	struct jt_job *job;
+	struct status st;
+	char rcpt[ADDR_MAX];
+	char remote_mta[DNS_NAME_MAX];
+	char diag[SMTP_REPLY_TEXT_MAX];
+};
+
+/* jobs of one domain waiting for a delivery slot (--max-per-dest) */
+struct parking {
+	struct parking *next;
+	struct jt_job **jobs;        /* first in, first out */
+	size_t head, n, cap;
+	char domain[DNS_NAME_MAX];
+};
+
+struct sched {
+	const struct config *cfg;
+	struct queue *q;             /* bounces are queued through it */
+	struct remote_ctx remote;
+	struct destlimit *dests;     /* shared with delivery threads */
+	struct parking *parked;      /* scheduler thread only */
+	int tmp_fd, new_fd, mess_fd, rcpt_fd, bad_fd;
+	int ino_fd, wd_new, wd_rcpt;
+	int wake_fd;                 /* eventfd: completions or stop */
+	atomic_int stopping;
+	pthread_t thread;
+
+	pthread_mutex_t done_lock;   /* guards done */
+	struct delivery *done;       /* completed deliveries, newest first */
+
+	/* everything below: the scheduler thread only */
+	struct jobtab *t;
+	unsigned running;
+	unsigned long seq;
+	long long next_rescan;
+	struct jt_job **missing;     /* jobs whose file vanished, to confirm */
+	size_t nmissing, missing_cap;
+	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
+	size_t narrived, arrived_cap;
+};
+
+
+/* sched_job_file - the file name of job j into buf[JOB_NAME_MAX] */
+void sched_job_file(const struct jt_job *j, char *buf);
+/* sched_quarantine - move dir/name into bad/ (kept, never delivered) */
+void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
+                      const char *name, const char *why);
+/* sched_message_done - remove a message file whose jobs are all gone */
+void sched_message_done(struct sched *s, const char *id);
+/* sched_forget_job - drop j from memory, its message with its last job */
+void sched_forget_job(struct sched *s, struct jt_job *j);
+/* sched_file_exists - does dir_fd/name exist? */
+int sched_file_exists(int dir_fd, const char *name);
+/* sched_scan_dir - call fn for every entry of dir_fd */
+int sched_scan_dir(struct sched *s, int dir_fd,
+                   void (*fn)(struct sched *s, const char *name));
+/* sched_found_mess - a message file in mess/ at start-up */
+void sched_found_mess(struct sched *s, const char *name);
+/* sched_drop_jobless - remove a message without jobs (jobtab_each_msg) */
+void sched_drop_jobless(void *arg, struct jt_msg *m);
+/* sched_rescan - bring memory in line with the directories */
+void sched_rescan(struct sched *s);
+/* sched_read_events - drain inotify and act on what it says */
+void sched_read_events(struct sched *s);
+/* sched_completed - apply one delivery's outcome */
+void sched_completed(struct sched *s, struct delivery *d);
+
+#endif

@@ -112,7 +112,8 @@ static void log_refusals(const char *out, size_t n)
 	}
 }
 
-/* send_output - write all pending replies; -1 if the client is gone */
+/* send_output - write all pending replies; -1 if the client is gone, -2
+ * if it took no reply bytes for --timeout (it stopped reading) */
 static int send_output(struct conn *c, struct session *s)
 {
 	size_t len, off = 0;
@@ -129,7 +130,11 @@ static int send_output(struct conn *c, struct session *s)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
 			struct pollfd pfd = { c->fd, POLLOUT, 0 };
-			if (poll(&pfd, 1, timeout_ms) <= 0)
+			int r = poll(&pfd, 1, timeout_ms);
+
+			if (r == 0)
+				return -2;
+			if (r < 0 && errno != EINTR)
 				return -1;
 			continue;
 		}
@@ -156,8 +161,10 @@ static const char *serve(struct conn *c, struct session *s)
 		int r;
 		ssize_t n;
 
-		if (send_output(c, s) < 0)
-			return "write-error";
+		switch (send_output(c, s)) {
+		case -1: return "write-error";
+		case -2: return "write-timeout";
+		}
 		if (session_done(s))
 			return "done";
 		if (stopping && !session_in_data(s)) {

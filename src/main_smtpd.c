@@ -91,10 +91,14 @@ static const char *public_listener(const struct config *cfg)
 
 int main(int argc, char **argv)
 {
-	struct config cfg;
+	/* Static: the config and the scheduler live as long as the process
+	 * (config.h; sched_stop() leaves the scheduler to late deliveries),
+	 * so they must stay reachable after main() returns, or LeakSanitizer
+	 * reports them and the asan build exits 23 instead of 0. */
+	static struct config cfg;
+	static struct sched *sch;
 	struct queue *q = NULL;
 	struct server *srv = NULL;
-	struct sched *sch = NULL;
 	char err[1024];
 	sigset_t sigs;
 	int sig;

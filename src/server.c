@@ -152,7 +152,11 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 	socklen_t plen = sizeof peer;
 	struct conn *c;
 	pthread_t t;
-	int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+	/* Non-blocking: the connection's replies go out through poll() with
+	 * --timeout, so a client that stops reading is dropped instead of
+	 * holding its thread in write() forever (conn.c send_output). */
+	int fd = accept4(lfd, (struct sockaddr *)&peer, &plen,
+	                 SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -231,7 +235,9 @@ static void *acceptor(void *arg)
 static int listen_on(const struct listen_addr *la, char *err, size_t errlen)
 {
 	int one = 1;
-	int fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a client that resets between poll() and accept4()
+	 * must not stall the acceptor (accept4 then fails with EAGAIN). */
+	int fd = socket(la->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0) {
 		snprintf(err, errlen, "socket for %s: %s", la->text, strerror(errno));

@@ -5,17 +5,23 @@
 #   MTA_BIN   directory of the programs (from make, default ../bin)
 #   PY        Debian's python3 (sees python3-aiosmtpd)
 #   T         a private temp dir, removed at exit
+#   TLIB      this directory; it is on PYTHONPATH, so an inline python
+#             script can "from smtpraw import Client" (t/lib/smtpraw.py)
 # Every wait is bounded; only processes this script started are killed.
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 MTA_BIN=${MTA_BIN:-$here/../bin}
 PY=/usr/bin/python3
+TLIB=$here/lib
+export PYTHONPATH="$TLIB${PYTHONPATH:+:$PYTHONPATH}"
 T=$(mktemp -d /tmp/mta-test.XXXXXX)
 TAP_N=0
 TAP_FAILED=0
 MTA_PID=
+MTA_STATUS_FILE=
 _started_pids=
+_watchers=
 
 cleanup() {
 	local p
@@ -24,6 +30,8 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 	done
+	# the watchers of start_mta end with their daemon; any left is stuck
+	for p in $_watchers; do kill "$p" 2>/dev/null; done
 	if [ "${KEEP_T:-0}" = 1 ] || [ "$TAP_FAILED" != 0 ]; then
 		echo "# files kept in $T" >&2
 	else
@@ -42,6 +50,21 @@ is()    { if [ "$1" = "$2" ]; then ok 0 "$3"; else ok 1 "$3";
 like()  { if printf '%s' "$1" | grep -Eq -- "$2"; then ok 0 "$3"; else ok 1 "$3";
           echo "#   got:  '$(printf '%s' "$1" | head -c 600)'"; echo "#   want: /$2/"; fi; }
 diag()  { echo "# $*"; }
+# tap_from TEXT - count the "ok - NAME" / "not ok - NAME" lines of TEXT
+# (from a helper script, e.g. smtpraw.check) as tests; "#" lines pass
+# through; anything else is shown as a diagnostic
+tap_from() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*)     ok 0 "${line#ok - }" ;;
+		"not ok - "*) ok 1 "${line#not ok - }" ;;
+		"#"*)         echo "$line" ;;
+		"")           ;;
+		*)            echo "# | $line" ;;
+		esac
+	done <<<"$1"
+}
 track() { _started_pids="$_started_pids $1"; }
 
 # free_port - a TCP port nobody listens on at the moment
@@ -67,45 +90,95 @@ PYEOF
 # start_mta [OPTIONS...] - start mta-smtpd on a free port with its queue in
 # $T/queue, mailboxes in $T/mail and its log in $T/mta.log; sets MTA_PORT,
 # MTA_PID, MTA_QUEUE, MTA_LOG.  Extra options are appended (and may repeat
-# earlier ones: -l adds a listener).
+# earlier ones: -l adds a listener).  For a second daemon beside the
+# first, set MTA_DIR (default $T) for the call: MTA_DIR=$T/b start_mta ...
 start_mta() {
+	local dir=${MTA_DIR:-$T} i
 	MTA_PORT=$(free_port)
-	MTA_QUEUE=$T/queue
-	MTA_MAIL=$T/mail
-	MTA_LOG=$T/mta.log
+	MTA_QUEUE=$dir/queue
+	MTA_MAIL=$dir/mail
+	MTA_LOG=$dir/mta.log
+	MTA_STATUS_FILE=$dir/mta.status
 	mkdir -p "$MTA_QUEUE" "$MTA_MAIL"
-	"$MTA_BIN/mta-smtpd" -q "$MTA_QUEUE" -m "$MTA_MAIL" -L "$MTA_LOG" \
-		-l "127.0.0.1:$MTA_PORT" --hostname mx.test.example \
-		-d test.example,localhost "$@" 2>>"$T/mta.stderr" &
-	MTA_PID=$!
-	track "$MTA_PID"
-	if ! wait_port 127.0.0.1 "$MTA_PORT" 10; then
+	rm -f "$MTA_STATUS_FILE" "$dir/mta.pid"
+	# A watcher subshell waits for the daemon and keeps its exit status in
+	# a file, so that stop_mta can report it even from a $(...) subshell,
+	# which cannot wait for this shell's children.
+	(
+		"$MTA_BIN/mta-smtpd" -q "$MTA_QUEUE" -m "$MTA_MAIL" -L "$MTA_LOG" \
+			-l "127.0.0.1:$MTA_PORT" --hostname mx.test.example \
+			-d test.example,localhost "$@" 2>>"$dir/mta.stderr" &
+		echo $! >"$dir/mta.pid"
+		wait $!
+		echo $? >"$MTA_STATUS_FILE.new" && mv "$MTA_STATUS_FILE.new" "$MTA_STATUS_FILE"
+	) &
+	# Not tracked: killing it before the daemon would leave the daemon a
+	# zombie nobody reaps (kill -0 keeps succeeding); it ends by itself.
+	_watchers="$_watchers $!"
+	MTA_PID=
+	for i in $(seq 100); do
+		[ -s "$dir/mta.pid" ] && break
+		sleep 0.05
+	done
+	MTA_PID=$(cat "$dir/mta.pid" 2>/dev/null)
+	[ -n "$MTA_PID" ] && track "$MTA_PID"
+	# up to 10 s for the port, but no longer once the daemon has exited
+	if [ -z "$MTA_PID" ] || ! $PY - "$MTA_PORT" "$MTA_STATUS_FILE" <<'PYEOF'
+import os, socket, sys, time
+port, status = int(sys.argv[1]), sys.argv[2]
+end = time.time() + 10
+while time.time() < end and not os.path.exists(status):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close(); sys.exit(0)
+    except OSError:
+        time.sleep(0.02)
+sys.exit(1)
+PYEOF
+	then
 		echo "# mta-smtpd did not start:" >&2
-		sed 's/^/#   /' "$T/mta.stderr" >&2
+		sed 's/^/#   /' "$dir/mta.stderr" >&2
 		return 1
 	fi
 }
 
+# start_mta_hold [OPTIONS...] - start_mta for tests of the receiving side:
+# every delivery fails for now and is retried only after an hour, so each
+# accepted message stays in the queue (new/, or mess/ once the scheduler
+# has taken it).  The mail root is a plain file (local delivery defers)
+# and every other domain is routed to a loopback port nobody listens on.
+start_mta_hold() {
+	local dir=${MTA_DIR:-$T}
+	mkdir -p "$dir"
+	: >"$dir/no-mailroot"
+	start_mta -m "$dir/no-mailroot" --route "*=127.0.0.1:$(free_port)" \
+		--retry 3600 "$@"
+}
+
 # stop_mta - SIGTERM, then wait (bounded) for exit; prints the exit status
+# (128+N when killed by signal N, 137 when it had to be killed)
 stop_mta() {
 	local i
 	kill -TERM "$MTA_PID" 2>/dev/null
-	for i in $(seq 100); do kill -0 "$MTA_PID" 2>/dev/null || break; sleep 0.1; done
-	if kill -0 "$MTA_PID" 2>/dev/null; then
-		kill -9 "$MTA_PID"; echo 137; return
+	for i in $(seq 100); do [ -f "$MTA_STATUS_FILE" ] && break; sleep 0.1; done
+	if [ ! -f "$MTA_STATUS_FILE" ]; then
+		kill -9 "$MTA_PID" 2>/dev/null; echo 137; return
 	fi
-	wait "$MTA_PID" 2>/dev/null; echo $?
+	cat "$MTA_STATUS_FILE"
 }
 
 # smtp_chat PORT - send stdin raw to the server (as is, no CRLF fixing),
 # print everything it answers; ends when the server closes or after 10 s
+# (the script goes in with -c: a here-document would take stdin's place)
 smtp_chat() {
-	$PY - "$1" <<'PYEOF'
+	$PY -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
 s.settimeout(10)
 data = sys.stdin.buffer.read()
-s.sendall(data)
+try:
+    s.sendall(data)
+except OSError:
+    pass            # it closed early (421?): print what it said
 out = b""
 end = time.time() + 10
 try:
@@ -113,14 +186,103 @@ try:
         b = s.recv(65536)
         if not b: break
         out += b
-except socket.timeout:
+except OSError:     # timeout, or a reset after it closed on unread input
     pass
 sys.stdout.write(out.decode("latin-1"))
-PYEOF
+' "$1"
 }
 
 # queue_files - paths of the message files in queue/new and queue/mess
 queue_files() { find "$MTA_QUEUE/new" "$MTA_QUEUE/mess" -type f 2>/dev/null | sort; }
 
+# queue_cat ID - the file of message ID, in new/ or in mess/ once the
+# scheduler has taken it (renames go new -> mess only: this order cannot
+# miss it); fails when it is in neither
+queue_cat() { cat "$MTA_QUEUE/new/$1" 2>/dev/null || cat "$MTA_QUEUE/mess/$1" 2>/dev/null; }
+
+# count_queued - number of accepted messages (files in new/ and mess/;
+# new/ listed first, so one being renamed is counted once, not missed)
+count_queued() {
+	{ ls "$MTA_QUEUE/new"; ls "$MTA_QUEUE/mess"; } 2>/dev/null | sort -u | grep -c .
+}
+
+# count_tmp_messages - message files in queue/tmp: those named by a queue
+# ID (letters and digits only); other modules' temporary files there, such
+# as the scheduler's job.* files, are not counted
+count_tmp_messages() { ls "$MTA_QUEUE/tmp" 2>/dev/null | grep -c '^[A-Za-z0-9][A-Za-z0-9]*$'; }
+
+# count_files DIR - number of regular files directly in DIR (0 if none)
+count_files() { find "$1" -maxdepth 1 -type f 2>/dev/null | wc -l | tr -d ' '; }
+
+# queued_id TEXT - the queue ID of the first "250 ... queued as ID" in TEXT
+queued_id() { printf '%s' "$1" | sed -n 's/^250 .*queued as \([A-Za-z0-9]*\).*/\1/p' | head -1; }
+
+# env_get FILE KEY - the value of the first envelope line "KEY value"
+env_get() { sed -n "/^\$/q; s/^$2 //p" "$1" | head -1; }
+
+# env_all FILE KEY - every value of envelope lines "KEY value", one a line
+env_all() { sed -n "/^\$/q; s/^$2 //p" "$1"; }
+
+# msg_part FILE - the message of a queue file (after the envelope), exactly
+msg_part() { $PY -c 'import sys; sys.stdout.buffer.write(open(sys.argv[1],"rb").read().partition(b"\n\n")[2])' "$1"; }
+
+# field NAME - from stdin lines "NAME=value", the first value of NAME
+field() { sed -n "s/^$1=//p" | head -1; }
+
+# wait_until SECONDS CMD... - run CMD every 0.05 s until it succeeds;
+# false if it still fails after SECONDS (whole seconds)
+wait_until() {
+	local limit=$1 i
+	shift
+	for i in $(seq "$(( limit * 20 ))"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+
 # done_testing - exit status for prove
 done_testing() { [ "$TAP_FAILED" = 0 ]; }
+
+# ---- the queue draining and the mailboxes filling (t/2*.t) ---------------
+
+# queue_empty - no message and no job left: new/, mess/ and rcpt/ are empty
+queue_empty() {
+	[ "$(count_files "$MTA_QUEUE/new")$(count_files "$MTA_QUEUE/mess")$(count_files "$MTA_QUEUE/rcpt")" = 000 ]
+}
+
+# queue_state - "new=N mess=N rcpt=N tmp=N bad=N", for diagnostics
+queue_state() {
+	local d out=
+	for d in new mess rcpt tmp bad; do
+		out="$out$d=$(count_files "$MTA_QUEUE/$d") "
+	done
+	printf '%s\n' "${out% }"
+}
+
+# maildir_count DIR - messages in the Maildir DIR (new/ and cur/; 0 if none)
+maildir_count() {
+	find "$1/new" "$1/cur" -maxdepth 1 -type f 2>/dev/null | wc -l | tr -d ' '
+}
+
+# log_count REGEX - lines of $MTA_LOG matching REGEX (extended), 0 if none
+log_count() { grep -Ec -- "$1" "$MTA_LOG" 2>/dev/null || true; }
+
+# wait_log SECONDS REGEX - until a line of $MTA_LOG matches REGEX
+wait_log() { wait_until "$1" grep -Eq -- "$2" "$MTA_LOG"; }
+
+# mta_running - the daemon of the last start_mta has not exited (waits
+# for deliveries end early when it crashed)
+mta_running() { [ -n "$MTA_STATUS_FILE" ] && [ ! -f "$MTA_STATUS_FILE" ]; }
+
+# wait_for SECONDS CMD... - run CMD every 0.1 s until it succeeds; false
+# if it still fails after SECONDS by the clock (unlike wait_until, which
+# counts tries, this stays bounded when CMD itself is slow)
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && return 1
+		sleep 0.1
+	done
+}

@@ -15,7 +15,7 @@ enum {
 	OPT_MBOX = 256, OPT_SYSTEM_USERS, OPT_ROUTE, OPT_SMTP_PORT, OPT_DNS,
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
-	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_HELP
+	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -42,6 +42,7 @@ static const struct option long_options[] = {
 	{"max-received", required_argument, NULL, OPT_MAX_RECEIVED},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"smtp-timeout", required_argument, NULL, OPT_SMTP_TIMEOUT},
+	{"data-timeout", required_argument, NULL, OPT_DATA_TIMEOUT},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"log", required_argument, NULL, 'L'},
 	{"user", required_argument, NULL, OPT_USER},
@@ -58,7 +59,8 @@ const char *config_usage(void)
 	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-per-dest N]\n"
 	       "  [--max-size BYTES]\n"
 	       "  [--max-rcpt N] [--max-line BYTES] [--max-errors N] [--max-received N]\n"
-	       "  [--timeout SECONDS] [--smtp-timeout SECONDS] [--hostname NAME]\n"
+	       "  [--timeout SECONDS] [--data-timeout SECONDS] [--smtp-timeout SECONDS]\n"
+	       "  [--hostname NAME]\n"
 	       "  [-L FILE] [--user NAME]\n"
 	       "see mta-smtpd(8)\n";
 }
@@ -184,6 +186,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_errors = 20;
 	cfg->max_received = 100;
 	cfg->timeout = 300;
+	cfg->data_timeout = 1200;
 }
 
 /* config_parse - defaults, then the command line */
@@ -252,6 +255,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM(OPT_MAX_RECEIVED, max_received, 1, 10000)
 		NUM(OPT_TIMEOUT, timeout, 1, 86400)
 		NUM(OPT_SMTP_TIMEOUT, smtp_timeout, 1, 86400)
+		NUM(OPT_DATA_TIMEOUT, data_timeout, 1, 86400)
 #undef NUM
 		case OPT_HELP:
 			return fail(err, errlen, "%s", config_usage());

@@ -45,6 +45,7 @@ struct config {
 	unsigned retry, attempts, smtp_port;
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned timeout, max_errors, max_received;
+	unsigned data_timeout;     /* whole DATA phase of one message, seconds */
 	unsigned smtp_timeout;     /* 0 = RFC 5321 4.5.3.2 client defaults */
 	unsigned long long max_size;
 	size_t max_line;

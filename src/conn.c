@@ -146,10 +146,40 @@ static int send_output(struct conn *c, struct session *s)
 	return 0;
 }
 
+/* monotonic_ms - a clock for deadlines */
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wait_ms - how long to wait for the client: --timeout, but never past
+ * the DATA deadline of the message being received (set when DATA starts) */
+static int wait_ms(const struct conn *c, const struct session *s,
+                   long long *data_deadline)
+{
+	const struct config *cfg = c->env->cfg;
+	long long now, idle = (long long)cfg->timeout * 1000;
+
+	if (!session_in_data(s)) {
+		*data_deadline = 0;
+		return (int)idle;
+	}
+	now = monotonic_ms();
+	if (*data_deadline == 0)
+		*data_deadline = now + (long long)cfg->data_timeout * 1000;
+	if (*data_deadline <= now)
+		return 0;
+	return (int)(*data_deadline - now < idle ? *data_deadline - now : idle);
+}
+
 /* serve - the I/O loop; returns why it ended, for the log */
 static const char *serve(struct conn *c, struct session *s)
 {
 	const struct conn_env *env = c->env;
+	long long data_deadline = 0;  /* a client trickling DATA is cut off here */
 	int stopping = 0;
 	char buf[READ_BUF];
 
@@ -173,7 +203,12 @@ static const char *serve(struct conn *c, struct session *s)
 		}
 		/* Once stopping, only the socket is watched: a message in DATA
 		 * may finish. */
-		r = poll(pfd, stopping ? 1 : 2, (int)env->cfg->timeout * 1000);
+		r = poll(pfd, stopping ? 1 : 2, wait_ms(c, s, &data_deadline));
+		if (data_deadline && monotonic_ms() >= data_deadline && session_in_data(s)) {
+			/* even a client that keeps sending must finish in time */
+			session_timeout(s);
+			continue;
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {

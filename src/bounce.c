@@ -10,6 +10,7 @@
 #include "header.h"
 
 enum { HEADER_COPY_MAX = 64 * 1024 };   /* of the original, in the report */
+enum { BOUNDARY_MAX = 70 };             /* RFC 2046 5.1.1 */
 
 struct sink {
 	void (*out)(void *ctx, const char *p, size_t len);
@@ -77,9 +78,11 @@ void bounce_compose(const char *hostname, const char *id,
                     void *ctx)
 {
 	struct sink s = { out, ctx };
-	char date[64], arrival[64], code[16];
+	char date[64], arrival[64], code[16], b[BOUNDARY_MAX + 1];
 	size_t i;
 
+	/* unique by the report's queue ID; a long host name is cut to fit */
+	snprintf(b, sizeof b, "%s/%s", id, hostname);
 	header_format_date(date, sizeof date, now);
 	header_format_date(arrival, sizeof arrival, env->arrival);
 	put(&s, "From: Mail Delivery System <MAILER-DAEMON@%s>\n", hostname);
@@ -90,10 +93,10 @@ void bounce_compose(const char *hostname, const char *id,
 	put(&s, "Auto-Submitted: auto-replied\n");
 	put(&s, "MIME-Version: 1.0\n");
 	put(&s, "Content-Type: multipart/report; report-type=delivery-status;\n"
-	        "\tboundary=\"%s/%s\"\n\n", id, hostname);
+	        "\tboundary=\"%s\"\n\n", b);
 	put(&s, "This is a MIME-encapsulated delivery status report.\n\n");
 
-	put(&s, "--%s/%s\nContent-Type: text/plain; charset=us-ascii\n\n", id, hostname);
+	put(&s, "--%s\nContent-Type: text/plain; charset=us-ascii\n\n", b);
 	put(&s, "This is the mail system at %s.\n\n"
 	        "Your message (queue ID %s, received %s) could not be delivered\n"
 	        "to %s:\n\n", hostname, env->id, arrival,
@@ -101,7 +104,7 @@ void bounce_compose(const char *hostname, const char *id,
 	for (i = 0; i < n; i++)
 		put(&s, "<%s>: %s\n\n", r[i].rcpt, r[i].st.text);
 
-	put(&s, "--%s/%s\nContent-Type: message/delivery-status\n\n", id, hostname);
+	put(&s, "--%s\nContent-Type: message/delivery-status\n\n", b);
 	put(&s, "Reporting-MTA: dns; %s\nX-Queue-ID: %s\nArrival-Date: %s\n",
 	    hostname, env->id, arrival);
 	for (i = 0; i < n; i++) {
@@ -114,9 +117,9 @@ void bounce_compose(const char *hostname, const char *id,
 			put(&s, "Diagnostic-Code: smtp; %s\n", r[i].diag);
 		put(&s, "Last-Attempt-Date: %s\n", date);
 	}
-	put(&s, "\n--%s/%s\nContent-Type: text/rfc822-headers\n\n", id, hostname);
+	put(&s, "\n--%s\nContent-Type: text/rfc822-headers\n\n", b);
 	copy_header(&s, fd, offset);
-	put(&s, "\n--%s/%s--\n", id, hostname);
+	put(&s, "\n--%s--\n", b);
 }
 
 /* to_queue - the sink writing into a queue file */

@@ -11,6 +11,12 @@
 #include "dns.h"
 #include "netaddr.h"
 
+/* A DNS message over TCP is at most 65535 bytes.  res_nquery() returns the
+ * answer's full length even when it did not fit the buffer, so a smaller
+ * buffer would need the length clamped and would lose records; this one
+ * always fits.  On the heap: delivery threads have small stacks. */
+enum { ANSWER_MAX = 65536 };
+
 /* dns_config_parse - the --dns option */
 int dns_config_parse(struct dns_config *cfg, const char *text)
 {
@@ -49,6 +55,8 @@ static int query(const struct dns_config *cfg, const char *name, int type,
 	/* Mail domains are absolute: no search list, no default domain. */
 	st.options &= ~(unsigned long)(RES_DEFNAMES | RES_DNSRCH);
 	n = res_nquery(&st, name, ns_c_in, type, answer, len);
+	if (n > len)
+		n = len;            /* truncated: parse only what is there */
 	if (n < 0) {
 		switch (st.res_h_errno) {
 		case HOST_NOT_FOUND: *res = DNS_NXDOMAIN; break;
@@ -60,38 +68,63 @@ static int query(const struct dns_config *cfg, const char *name, int type,
 	return n;
 }
 
+/* mx_slot - where the next record of preference pref goes: the end while
+ * there is room, then over the least preferred one kept if pref is better
+ * (answers are in no order: the best max must survive); NULL: drop it */
+static struct dns_mx *mx_slot(struct dns_mx *mx, size_t max, size_t *n,
+                              unsigned pref)
+{
+	size_t i, worst = 0;
+
+	if (*n < max)
+		return &mx[(*n)++];
+	for (i = 1; i < max; i++)
+		if (mx[i].pref > mx[worst].pref)
+			worst = i;
+	return max > 0 && pref < mx[worst].pref ? &mx[worst] : NULL;
+}
+
 /* dns_mx - MX records */
 enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
                        struct dns_mx *mx, size_t max, size_t *n)
 {
-	unsigned char answer[8192];
+	unsigned char *answer = malloc(ANSWER_MAX);
 	enum dns_result res = DNS_OK;
 	ns_msg msg;
 	int len, i, count;
 
 	*n = 0;
-	len = query(cfg, domain, ns_t_mx, answer, sizeof answer, &res);
-	if (len < 0)
-		return res;
-	if (ns_initparse(answer, len, &msg) < 0)
+	if (answer == NULL)
 		return DNS_TEMP;
+	len = query(cfg, domain, ns_t_mx, answer, ANSWER_MAX, &res);
+	if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
+		free(answer);
+		return len < 0 ? res : DNS_TEMP;
+	}
 	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < max; i++) {
-		ns_rr rr;
+	for (i = 0; i < count; i++) {
+		struct dns_mx *slot, rec;
 		const unsigned char *rd;
+		ns_rr rr;
 
 		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			return DNS_TEMP;
+			break;
 		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
 			continue;         /* a CNAME on the way, say */
 		rd = ns_rr_rdata(rr);
-		mx[*n].pref = ns_get16(rd);
+		rec.pref = ns_get16(rd);
 		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), rd + 2,
-		                       mx[*n].name, sizeof mx[*n].name) < 0)
-			return DNS_TEMP;
-		if (strcmp(mx[*n].name, ".") == 0)
-			mx[*n].name[0] = '\0';
-		(*n)++;
+		                       rec.name, sizeof rec.name) < 0)
+			break;
+		if (strcmp(rec.name, ".") == 0)
+			rec.name[0] = '\0';
+		if ((slot = mx_slot(mx, max, n, rec.pref)) != NULL)
+			*slot = rec;
+	}
+	free(answer);
+	if (i < count) {
+		*n = 0;               /* a damaged answer: trust none of it */
+		return DNS_TEMP;
 	}
 	if (*n == 0)
 		return DNS_NODATA;
@@ -109,22 +142,26 @@ static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
                                  int type, struct sockaddr_storage *addrs,
                                  size_t max, size_t *n)
 {
-	unsigned char answer[8192];
+	unsigned char *answer = malloc(ANSWER_MAX);
 	enum dns_result res = DNS_OK;
 	ns_msg msg;
 	int len, i, count;
 
-	len = query(cfg, name, type, answer, sizeof answer, &res);
-	if (len < 0)
-		return res;
-	if (ns_initparse(answer, len, &msg) < 0)
+	if (answer == NULL)
 		return DNS_TEMP;
+	len = query(cfg, name, type, answer, ANSWER_MAX, &res);
+	if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
+		free(answer);
+		return len < 0 ? res : DNS_TEMP;
+	}
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
 		ns_rr rr;
 
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) {
+			free(answer);
 			return DNS_TEMP;
+		}
 		memset(&addrs[*n], 0, sizeof addrs[*n]);
 		if (type == ns_t_a && ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
 			struct sockaddr_in *sin = (struct sockaddr_in *)&addrs[*n];
@@ -141,6 +178,7 @@ static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
 			(*n)++;
 		}
 	}
+	free(answer);
 	return DNS_OK;
 }
 

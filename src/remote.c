@@ -164,6 +164,60 @@ static void describe(const struct smtp_result *r, char *buf, size_t len)
 		snprintf(buf, len, "%d %s", r->reply.code, first);
 }
 
+/* hop_is_address - the hop's name is its address ("[192.0.2.1]" from a
+ * domain literal, or a --route by address): not worth repeating */
+static int hop_is_address(const struct hop *h)
+{
+	char name[DNS_NAME_MAX];
+	size_t len = strlen(h->name);
+	const char *p = h->name;
+
+	if (len >= 2 && p[0] == '[' && p[len - 1] == ']') {
+		p++;
+		len -= 2;
+	}
+	if (len >= 5 && strncasecmp(p, "IPv6:", 5) == 0) {
+		p += 5;
+		len -= 5;
+	}
+	snprintf(name, sizeof name, "%.*s", (int)len, p);
+	return strcasecmp(name, h->ip) == 0;
+}
+
+/* failure - the status for a failed step at h.  A proper refusal (4xx,
+ * 5xx) reads "NAME [IP] said: REPLY", res->diag quotes it for the DSN
+ * and res->remote_mta names the server.  Anything else (no reply, a
+ * malformed one, a 2xx/3xx where it makes no sense, a refusal of the
+ * client's own) is described by the client, whose text mostly names
+ * IP:port already; then there is no reply worth quoting, and with no
+ * reply no remote MTA either (RFC 3464 2.3.5). */
+static struct status failure(const struct hop *h, const struct smtp_result *r,
+                             enum status_kind kind, int subject,
+                             int detail, struct remote_result *res)
+{
+	const char *name = hop_is_address(h) ? "" : h->name;
+	const char *sep = name[0] ? " " : "";
+
+	res->diag[0] = '\0';
+	if (r->reply.code == 0)
+		res->remote_mta[0] = '\0';
+	if (r->reply.code >= 400 && r->reply.error == SMTP_REPLY_OK) {
+		describe(r, res->diag, sizeof res->diag);
+		return status_make(kind, subject, detail, "%s%s[%s] said: %s",
+		                   name, sep, h->ip, res->diag);
+	}
+	if (r->reply.code != 0 && r->reply.error == SMTP_REPLY_OK)
+		return status_make(kind, subject, detail, "%s%s[%s]: unexpected "
+		                   "reply to %s: %s", name, sep, h->ip,
+		                   smtp_stage_name(r->stage), r->st.text);
+	/* the client's own refusals (SIZE, syntax) do not name the server */
+	if (strstr(r->st.text, h->ip) == NULL)
+		return status_make(kind, subject, detail, "%s%s[%s]: %s", name, sep,
+		                   h->ip, r->st.text);
+	return status_make(kind, subject, detail, "%s%s%s", name,
+	                   name[0] ? ": " : "", r->st.text);
+}
+
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const char *sender, const struct mailbox *rcpt,
@@ -185,11 +239,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
 		/* Even a 5xx greeting only means this host will not talk to us
 		 * now: the next one may (RFC 5321 3.1). */
-		describe(&r, res->diag, sizeof res->diag);
-		out = status_make(ST_TEMP, 4, 1, "%s [%s]:%u: %s", h->name, h->ip,
-		                  h->port, res->diag);
-		if (r.reply.code == 0)
-			res->diag[0] = '\0';
+		out = failure(h, &r, ST_TEMP, 4, 1, res);
 		goto done;
 	}
 	memset(&tx, 0, sizeof tx);
@@ -205,16 +255,12 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		goto done;
 	}
 	smtp_client_send(c, &tx, &rr, &r);
-	describe(&rr, res->diag, sizeof res->diag);
 	out = rr.st;
-	if (rr.st.kind != ST_OK) {
-		if (rr.reply.code == 0)
-			res->diag[0] = '\0';
-		out = status_make(rr.st.kind, rr.reply.enh_class ? rr.reply.enh_subject : 0,
-		                  rr.reply.enh_class ? rr.reply.enh_detail : 0,
-		                  "%s [%s] said: %s", h->name, h->ip,
-		                  rr.reply.code ? res->diag : rr.st.text);
-	}
+	res->diag[0] = '\0';        /* nothing to quote after a success */
+	if (rr.st.kind != ST_OK)
+		out = failure(h, &rr, rr.st.kind,
+		              rr.reply.enh_class ? rr.reply.enh_subject : rr.st.subject,
+		              rr.reply.enh_class ? rr.reply.enh_detail : rr.st.detail, res);
 	if (smtp_client_connected(c))
 		smtp_client_quit(c, &r);
 done:

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""sink - an aiosmtpd peer for the forwarding tests (t/4*.t).
+
+    sink.py --host 127.0.0.2 --port PORT --dir DIR [options]
+
+Every accepted message becomes two files in DIR, each written to a
+temporary name and renamed, the .json last (wait for it):
+    NNNNNN.eml   the message bytes as received (aiosmtpd's
+                 original_content: CRLF line ends kept, dots un-stuffed)
+    NNNNNN.json  {"mail_from", "mail_options", "rcpt_tos", "rcpt_options",
+                  "helo", "peer"}
+DIR/events gets one line per MAIL, RCPT and DATA: "mail ADDR PARAMS",
+"rcpt ADDR CODE", "data CODE"; so the attempts can be counted, refused
+ones too.
+
+Options (regexes are searched case-blind in the address):
+    --refuse REGEX=REPLY     answer RCPT of matching addresses with REPLY
+                             ("550 5.1.1 no such user", "450 4.2.1 busy")
+    --defer-first N          answer "451 4.3.0 ..." to the first N RCPTs of
+                             each address (see --defer-match), then accept
+    --defer-match REGEX      which addresses --defer-first applies to
+                             (default: all)
+    --data-reply REPLY       answer the end of DATA with REPLY (not stored)
+    --size BYTES             announce SIZE BYTES in EHLO and refuse larger
+                             messages (default 64 MiB)
+    --wire                   put a recording proxy in front: the given
+                             host:port is a plain TCP relay to aiosmtpd on
+                             an ephemeral port, and every connection's
+                             client-to-server bytes go to DIR/wire.N
+                             (written as they come; N counts connections)
+
+It prints "ready" once it listens and stops on SIGTERM/SIGINT.
+aiosmtpd does not offer PIPELINING.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import threading
+
+from aiosmtpd.controller import Controller
+
+
+class Handler:
+    def __init__(self, a):
+        self.dir = a.dir
+        self.refuse = [(re.compile(rx, re.I), reply) for rx, reply in
+                       (r.rsplit("=", 1) for r in a.refuse)]
+        self.defer_first = a.defer_first
+        self.defer_match = re.compile(a.defer_match, re.I)
+        self.data_reply = a.data_reply
+        self.seen = {}
+        self.lock = threading.Lock()
+        self.n = 0
+
+    def event(self, text):
+        with self.lock:
+            with open(os.path.join(self.dir, "events"), "a") as f:
+                f.write(text + "\n")
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        self.event("mail %s %s" % (address or "<>", " ".join(options)))
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        reply = None
+        for rx, r in self.refuse:
+            if rx.search(address):
+                reply = r
+                break
+        if reply is None and self.defer_first and self.defer_match.search(address):
+            with self.lock:
+                k = address.lower()
+                self.seen[k] = self.seen.get(k, 0) + 1
+                if self.seen[k] <= self.defer_first:
+                    reply = "451 4.3.0 not yet, try %d of %d" % (
+                        self.seen[k], self.defer_first)
+        if reply is None:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(options)
+            reply = "250 2.1.5 OK"
+        self.event("rcpt %s %s" % (address, reply[:3]))
+        return reply
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_reply:
+            self.event("data %s" % self.data_reply[:3])
+            return self.data_reply
+        data = envelope.original_content
+        if data is None:
+            data = envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        with self.lock:
+            self.n += 1
+            n = self.n
+        base = os.path.join(self.dir, "%06d" % n)
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(data)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        rec = {"mail_from": envelope.mail_from,
+               "mail_options": envelope.mail_options,
+               "rcpt_tos": envelope.rcpt_tos,
+               "rcpt_options": envelope.rcpt_options,
+               "helo": session.host_name,
+               "peer": session.peer[0] if session.peer else ""}
+        with open(base + ".json.tmp", "w") as f:
+            json.dump(rec, f)
+        os.rename(base + ".json.tmp", base + ".json")
+        self.event("data 250")
+        return "250 2.0.0 stored as %d" % n
+
+
+def pump(src, dst, record):
+    """copy src to dst until EOF; record (a file or None) gets a copy"""
+    try:
+        while True:
+            b = src.recv(65536)
+            if not b:
+                break
+            if record is not None:
+                record.write(b)
+                record.flush()
+            dst.sendall(b)
+    except OSError:
+        pass
+    for s in (dst, src):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def proxy(listener, backend, directory):
+    """accept forever; relay each connection to backend, recording"""
+    n = 0
+    while True:
+        try:
+            c, _ = listener.accept()
+        except OSError:
+            return
+        n += 1
+        try:
+            b = socket.create_connection(backend, 5)
+            b.settimeout(None)
+        except OSError:
+            c.close()
+            continue
+        rec = open(os.path.join(directory, "wire.%d" % n), "wb")
+        threading.Thread(target=pump, args=(c, b, rec), daemon=True).start()
+        threading.Thread(target=pump, args=(b, c, None), daemon=True).start()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--refuse", action="append", default=[])
+    ap.add_argument("--defer-first", type=int, default=0)
+    ap.add_argument("--defer-match", default="")
+    ap.add_argument("--data-reply", default="")
+    ap.add_argument("--wire", action="store_true")
+    ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    host, port = a.host, a.port
+    listener = None
+    if a.wire:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((a.host, a.port))
+        listener.listen(64)
+        host, port = "127.0.0.1", 0
+        s = socket.socket()
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+        s.close()
+    c = Controller(Handler(a), hostname=host, port=port,
+                   data_size_limit=a.size, server_hostname="sink.test")
+    c.start()
+    if listener is not None:
+        threading.Thread(target=proxy, args=(listener, (host, port), a.dir),
+                         daemon=True).start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    print("ready", flush=True)
+    while not done.wait(1):
+        pass
+    if listener is not None:
+        listener.close()
+    c.stop()
+
+
+if __name__ == "__main__":
+    main()

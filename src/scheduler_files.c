@@ -238,11 +238,16 @@ void sched_drop_jobless(void *arg, struct jt_msg *m)
 	}
 }
 
+static void settle_missing(struct sched *s);
+
 /* sched_rescan - bring memory in line with the directories (start-up, inotify
  * overflow, and every SCHED_RESCAN seconds as a backstop) */
 void sched_rescan(struct sched *s)
 {
 	sched_scan_dir(s, s->rcpt_fd, found_job);
+	/* Only now, when the scan has found every job under its current name,
+	 * is a job noted missing before an overflow really gone. */
+	settle_missing(s);
 	sched_scan_dir(s, s->new_fd, found_new);
 	explode_arrived(s);
 	s->next_rescan = time(NULL) + SCHED_RESCAN;
@@ -307,6 +312,7 @@ void sched_read_events(struct sched *s)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
+	int overflow = 0;
 
 	while ((n = read(s->ino_fd, buf, sizeof buf)) > 0) {
 		char *p = buf;
@@ -316,7 +322,7 @@ void sched_read_events(struct sched *s)
 
 			p += sizeof *ev + ev->len;
 			if (ev->mask & IN_Q_OVERFLOW) {
-				s->next_rescan = 0;
+				overflow = 1;
 				continue;
 			}
 			if (ev->len == 0)
@@ -328,6 +334,13 @@ void sched_read_events(struct sched *s)
 			else if (ev->wd == s->wd_rcpt)
 				note_missing(s, ev->name);
 		}
+	}
+	/* Events were dropped, perhaps the IN_MOVED_TO half of a rename: a job
+	 * renamed away would look removed, and forgetting it could unlink its
+	 * message.  The rescan finds it under its new name, then settles. */
+	if (overflow) {
+		sched_rescan(s);
+		return;
 	}
 	settle_missing(s);
 	explode_arrived(s);

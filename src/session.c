@@ -64,7 +64,7 @@ static void reply_line(struct session *s, int code, char sep, const char *fmt,
                        va_list ap)
 {
 	char buf[512];
-	int n, m;
+	int n, m, i;
 
 	n = snprintf(buf, sizeof buf, "%03d%c", code, sep);
 	m = vsnprintf(buf + n, sizeof buf - (size_t)n - 2, fmt, ap);
@@ -73,6 +73,14 @@ static void reply_line(struct session *s, int code, char sep, const char *fmt,
 	n += m;
 	if ((size_t)n > sizeof buf - 3)
 		n = sizeof buf - 3;
+	/* Text is HT and printable ASCII (RFC 5321 4.2): octets a client sent
+	 * and a reply quotes (a MAIL parameter) never reach it raw. */
+	for (i = 4; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c != '\t' && (c < 32 || c > 126))
+			buf[i] = '?';
+	}
 	buf[n++] = '\r';
 	buf[n++] = '\n';
 	/* Out of memory: the reply is lost and the client times out; the

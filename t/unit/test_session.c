@@ -305,8 +305,10 @@ static void check_replies(struct fake *fx)
 		                   mode_name[fx->mode], p);
 		len = (size_t)(eol - p);
 		cr_assert_leq(len + 2, 512, "reply line over 512 octets");
-		cr_assert(memchr(p, '\r', len) == NULL && memchr(p, '\n', len) == NULL &&
-		          memchr(p, '\0', len) == NULL, "control octet in a reply");
+		for (tl = 0; tl < len; tl++)
+			cr_assert(p[tl] == '\t' || (p[tl] >= 32 && p[tl] <= 126),
+			          "[%s] octet 0x%02x in a reply: %.*s", mode_name[fx->mode],
+			          (unsigned char)p[tl], (int)len, p);
 		cr_assert(len >= 4 && p[0] >= '2' && p[0] <= '5' &&
 		          p[1] >= '0' && p[1] <= '5' && p[2] >= '0' && p[2] <= '9' &&
 		          (p[3] == ' ' || p[3] == '-'), "bad reply line: %.*s",
@@ -648,6 +650,30 @@ Test(session, scripts)
 				                 sc->name, mode_name[m], fx.sum, sc->sum);
 			fx_end(&fx);
 		}
+	}
+}
+
+/* An unknown MAIL parameter is quoted in the 555, but never a control or
+ * 8-bit octet of it: those become '?' (a terminal escape, DEL, NUL-free
+ * binary).  check_replies() holds every reply of every test to this. */
+Test(session, reply_never_echoes_raw_octets)
+{
+	static const char in[] = EHLO
+		"MAIL FROM:<bob@test.example> X=\x01\x1b[2J\xc3\xa9\x7f\tok\r\n";
+	int m;
+
+	for (m = 0; m < NMODES; m++) {
+		struct fake fx;
+
+		fx_init(&fx, (enum mode)m);
+		start(&fx);
+		talk(&fx, in);
+		cr_assert_str_eq(fx.codes, "250 555", "[%s] %s", mode_name[m],
+		                 buf_str(&fx.out));
+		cr_assert_not_null(strstr(buf_str(&fx.out),
+		                   "555 5.5.4 Unsupported parameter X=??[2J???\tok\r\n"),
+		                   "[%s] %s", mode_name[m], buf_str(&fx.out));
+		fx_end(&fx);
 	}
 }
 

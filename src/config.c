@@ -15,7 +15,7 @@ enum {
 	OPT_MBOX = 256, OPT_SYSTEM_USERS, OPT_ROUTE, OPT_SMTP_PORT, OPT_DNS,
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
-	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HELP
+	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HOLD, OPT_HELP
 };
 
 static const struct option long_options[] = {
@@ -46,6 +46,7 @@ static const struct option long_options[] = {
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"log", required_argument, NULL, 'L'},
 	{"user", required_argument, NULL, OPT_USER},
+	{"hold", no_argument, NULL, OPT_HOLD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0}
 };
@@ -61,7 +62,7 @@ const char *config_usage(void)
 	       "  [--max-rcpt N] [--max-line BYTES] [--max-errors N] [--max-received N]\n"
 	       "  [--timeout SECONDS] [--data-timeout SECONDS] [--smtp-timeout SECONDS]\n"
 	       "  [--hostname NAME]\n"
-	       "  [-L FILE] [--user NAME]\n"
+	       "  [-L FILE] [--user NAME] [--hold]\n"
 	       "see mta-smtpd(8)\n";
 }
 
@@ -206,6 +207,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		case OPT_USER: cfg->user = optarg; break;
 		case OPT_DNS: cfg->dns = optarg; break;
 		case OPT_MBOX: cfg->mbox = 1; break;
+		case OPT_HOLD: cfg->hold = 1; break;
 		case OPT_SYSTEM_USERS: cfg->system_users = 1; break;
 		case OPT_HOSTNAME:
 			if (strlen(optarg) == 0 || strlen(optarg) >= sizeof cfg->hostname)

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (sched_start(&sch, &cfg, q, err, sizeof err) < 0) {
+	if (!cfg.hold && sched_start(&sch, &cfg, q, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
@@ -147,8 +147,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	log_event("start", "queue=%s hostname=%s pid=%ld", cfg.queue, cfg.hostname,
-	          (long)getpid());
+	log_event("start", "queue=%s hostname=%s pid=%ld%s", cfg.queue, cfg.hostname,
+	          (long)getpid(), cfg.hold ? " hold=yes" : "");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 	}
 	log_event("stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_stop(srv, 30);
-	sched_stop(sch, 10);
+	if (sch != NULL)
+		sched_stop(sch, 10);
 	queue_close(q);
 	log_event("stop", "status=0");
 	return 0;

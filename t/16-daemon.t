@@ -8,7 +8,7 @@
 # file was fdatasync'ed, renamed and its directory fsync'ed before the 250.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 34
+plan 39
 
 # run_smtpd SECONDS ARGS... - run mta-smtpd in the foreground, bounded;
 # stderr to $T/err; prints the exit status
@@ -182,5 +182,20 @@ else
 		echo "ok $((TAP_N += 1)) # skip no ::1 on this machine ($what)"
 	done
 fi
+
+# --hold: accepted and queued, nothing delivered until a start without it
+MTA_DIR=$T/hold start_mta --hold || echo "# daemon with --hold did not start"
+out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<held@test.example>\r\nDATA\r\nSubject: held\r\n\r\nwait\r\n.\r\nQUIT\r\n' |
+	smtp_chat "$MTA_PORT")
+like "$out" '250 2\.0\.0 Ok: queued as' "--hold: the message is accepted"
+sleep 1
+is "$(count_files "$MTA_QUEUE/new")/$(count_files "$MTA_QUEUE/rcpt")/$(maildir_count "$MTA_MAIL/held")" 1/0/0 \
+	"--hold: it stays in new/, not exploded, not delivered"
+is "$(stop_mta)" 0 "--hold: SIGTERM exit 0"
+MTA_DIR=$T/hold start_mta || echo "# daemon without --hold did not start"
+held_delivered() { [ "$(maildir_count "$MTA_MAIL/held")" = 1 ]; }
+wait_until 10 held_delivered
+is "$(maildir_count "$MTA_MAIL/held")" 1 "restarted without --hold: delivered"
+is "$(stop_mta)" 0 "without --hold: SIGTERM exit 0"
 
 done_testing

@@ -51,13 +51,15 @@ void deliver_run(struct delivery *d)
 	gettimeofday(&start, NULL);
 	d->bad = d->busy = 0;
 	d->dest[0] = d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
-	fd = openat(d->mess_fd, d->id, O_RDONLY | O_CLOEXEC);
+	/* A symbolic link in mess/ is no message of ours: never followed. */
+	fd = openat(d->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 
 		d->result = status_make(ST_TEMP, 3, 0, "Cannot open queue file mess/%s: %s",
 		                        d->id, strerror(e));
-		d->bad = e == ENOENT ? DELIVERY_BAD_JOB : 0;  /* a job without message */
+		d->bad = e == ENOENT ? DELIVERY_BAD_JOB      /* a job without message */
+		       : e == ELOOP ? DELIVERY_BAD_MESSAGE : 0;
 		log_event("delivery-error", "id=%s n=%u error=\"%s\"", d->id, d->n,
 		          d->result.text);
 		return;

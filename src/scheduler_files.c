@@ -10,14 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "scheduler_priv.h"
 
+/* not_regular - is dir_fd/name known to be something other than a regular
+ * file (a symbolic link, a directory, ...)?  type is its d_type from
+ * readdir(), or DT_UNKNOWN (inotify) to ask the file system.  A name gone
+ * meanwhile is not known to be anything: its caller deals with that. */
+static int not_regular(int dir_fd, const char *name, unsigned char type)
+{
+	struct stat sb;
+
+	if (type == DT_UNKNOWN)
+		return fstatat(dir_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       !S_ISREG(sb.st_mode);
+	return type != DT_REG;
+}
+
 /* add_job_file - a job file found on disk (scan or inotify) */
-static void add_job_file(struct sched *s, const char *name)
+static void add_job_file(struct sched *s, const char *name, unsigned char type)
 {
 	struct job_name jn;
 	struct jt_msg *m;
@@ -25,6 +40,11 @@ static void add_job_file(struct sched *s, const char *name)
 
 	if (job_name_parse(name, &jn) < 0) {
 		sched_quarantine(s, s->rcpt_fd, "rcpt", name, "not a job name");
+		return;
+	}
+	/* A link or a directory posing as a job is no job: never followed. */
+	if (not_regular(s->rcpt_fd, name, type)) {
+		sched_quarantine(s, s->rcpt_fd, "rcpt", name, "not a regular file");
 		return;
 	}
 	m = jobtab_msg(s->t, jn.id);
@@ -75,7 +95,8 @@ nomem:
 
 /* sched_scan_dir - call fn for every entry of dir (not . and ..) */
 int sched_scan_dir(struct sched *s, int dir_fd,
-                    void (*fn)(struct sched *s, const char *name))
+                   void (*fn)(struct sched *s, const char *name,
+                              unsigned char type))
 {
 	struct dirent *de;
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -88,16 +109,20 @@ int sched_scan_dir(struct sched *s, int dir_fd,
 	}
 	while ((de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			fn(s, de->d_name);
+			fn(s, de->d_name, de->d_type);
 	closedir(d);
 	return 0;
 }
 
 /* sched_found_mess - a message file in mess/ at start-up */
-void sched_found_mess(struct sched *s, const char *name)
+void sched_found_mess(struct sched *s, const char *name, unsigned char type)
 {
 	if (!job_id_valid(name, strlen(name))) {
 		sched_quarantine(s, s->mess_fd, "mess", name, "not a queue ID");
+		return;
+	}
+	if (not_regular(s->mess_fd, name, type)) {
+		sched_quarantine(s, s->mess_fd, "mess", name, "not a regular file");
 		return;
 	}
 	if (jobtab_add_msg(s->t, name) == NULL)
@@ -105,10 +130,14 @@ void sched_found_mess(struct sched *s, const char *name)
 }
 
 /* found_new - a message in new/: explode it with the next batch */
-static void found_new(struct sched *s, const char *name)
+static void found_new(struct sched *s, const char *name, unsigned char type)
 {
 	if (!job_id_valid(name, strlen(name))) {
 		sched_quarantine(s, s->new_fd, "new", name, "not a queue ID");
+		return;
+	}
+	if (not_regular(s->new_fd, name, type)) {
+		sched_quarantine(s, s->new_fd, "new", name, "not a regular file");
 		return;
 	}
 	if (s->narrived == s->arrived_cap) {
@@ -126,9 +155,9 @@ static void found_new(struct sched *s, const char *name)
 }
 
 /* found_job - a job file in rcpt/ */
-static void found_job(struct sched *s, const char *name)
+static void found_job(struct sched *s, const char *name, unsigned char type)
 {
-	add_job_file(s, name);
+	add_job_file(s, name, type);
 }
 
 /* create_jobs - the job files and table entries for message id in new/;
@@ -139,8 +168,13 @@ static int create_jobs(struct sched *s, const char *id)
 	struct jt_msg *m;
 	long long offset;
 	size_t n;
-	int fd = openat(s->new_fd, id, O_RDONLY | O_CLOEXEC);
+	int fd = openat(s->new_fd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
+	if (fd < 0 && errno == ELOOP) {
+		/* a link put there after it was seen: never followed */
+		sched_quarantine(s, s->new_fd, "new", id, "not a regular file");
+		return 1;
+	}
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;   /* already taken: nothing to do */
 	envelope_init(&env);
@@ -328,9 +362,9 @@ void sched_read_events(struct sched *s)
 			if (ev->len == 0)
 				continue;
 			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
-				found_new(s, ev->name);
+				found_new(s, ev->name, DT_UNKNOWN);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))
-				add_job_file(s, ev->name);
+				add_job_file(s, ev->name, DT_UNKNOWN);
 			else if (ev->wd == s->wd_rcpt)
 				note_missing(s, ev->name);
 		}

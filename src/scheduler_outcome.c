@@ -46,7 +46,7 @@ static void read_job_info(struct sched *s, const char *name, struct job_info *in
 {
 	char text[JOB_ERROR_MAX + 128];
 	ssize_t n = 0;
-	int fd = openat(s->rcpt_fd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(s->rcpt_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd >= 0) {
 		n = read(fd, text, sizeof text);

@@ -83,9 +83,11 @@ void sched_forget_job(struct sched *s, struct jt_job *j);
 int sched_file_exists(int dir_fd, const char *name);
 /* sched_scan_dir - call fn for every entry of dir_fd */
 int sched_scan_dir(struct sched *s, int dir_fd,
-                   void (*fn)(struct sched *s, const char *name));
-/* sched_found_mess - a message file in mess/ at start-up */
-void sched_found_mess(struct sched *s, const char *name);
+                   void (*fn)(struct sched *s, const char *name,
+                              unsigned char type));
+/* sched_found_mess - a message file in mess/ at start-up; type is its
+ * d_type (anything but a regular file goes to bad/) */
+void sched_found_mess(struct sched *s, const char *name, unsigned char type);
 /* sched_drop_jobless - remove a message without jobs (jobtab_each_msg) */
 void sched_drop_jobless(void *arg, struct jt_msg *m);
 /* sched_rescan - bring memory in line with the directories */

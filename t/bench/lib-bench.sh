@@ -1,0 +1,169 @@
+# lib-bench.sh - helpers shared by the benchmark scripts in t/bench/.
+#
+# Source it (". t/bench/lib-bench.sh") from a bash script running with
+# "set -eu".  It provides:
+#
+#   say MSG...             progress and diagnostics, to stderr
+#   die MSG...             say, then exit 1 (the exit trap still cleans up)
+#   at_exit CMD ARGS...    run CMD ARGS at exit (last registered runs first),
+#                          also after an error or SIGINT/SIGTERM
+#   track_pid PID          a background process we started: stop it at exit
+#   untrack_pid PID        ... unless it has been stopped and reaped since
+#   bench_tmpdir VAR NAME  make a fresh directory $BENCH_TMP/NAME.XXXXXX,
+#                          removed at exit, and store its path in VAR (not
+#                          printed: at_exit does not work in a $(...) subshell)
+#   free_port              a TCP port on 127.0.0.1 that nobody listens on now
+#   listening PORT         true if something listens on 127.0.0.1:PORT
+#   wait_until SECS CMD... run CMD every 0.1 s until it succeeds; false after
+#                          SECS seconds
+#   stop_pid PID [SECS]    SIGTERM PID (one we started and still track),
+#                          wait at most SECS (default 10) for it to go, then
+#                          SIGKILL it; reap it and stop tracking it
+#   now                    wall clock in seconds with nanoseconds
+#   median N...            the median of the numbers given
+#   rate COUNT START END   COUNT / (END - START), one decimal
+#   ratio A B              A / B, two decimals ("-" if B is 0 or missing)
+#   count_files DIR...     number of regular files directly in the DIRs
+#
+# Variables (all may be set in the environment beforehand):
+#   TOP        the source tree (two levels above this file)
+#   MTA_BIN    where mta-smtpd lives (default $TOP/bin)
+#   BENCH_TMP  parent of all scratch directories (default $TOP/build/bench).
+#              Queues live there, so it must be a real disk, not tmpfs:
+#              the cost of fsync is part of what is measured.
+#   PYTHON     python interpreter (default Debian's /usr/bin/python3)
+#   BENCH_KEEP 1 = keep the scratch directories (queues, logs) at exit
+#
+# Only loopback addresses are ever used.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=${TOP:-$(cd "$BENCH_DIR/../.." && pwd)}
+MTA_BIN=${MTA_BIN:-$TOP/bin}
+BENCH_TMP=${BENCH_TMP:-$TOP/build/bench}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export LC_ALL=C
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "${0##*/}: $*"; exit 1; }
+
+# ---- clean-up at exit ---------------------------------------------------
+# Commands are stored already quoted (printf %q) and run in reverse order
+# of registration, with errexit off so that one failing step does not
+# stop the others.
+# Background processes still running are tracked separately (track_pid,
+# untrack_pid once reaped), so that a PID the kernel has since given to
+# someone else is never signalled; they are stopped first.
+_BENCH_CLEANUP=()
+_BENCH_PIDS=()
+at_exit() { _BENCH_CLEANUP+=("$(printf '%q ' "$@")"); }
+track_pid() { _BENCH_PIDS+=("$1"); }
+untrack_pid() {
+    local p keep=()
+    for p in ${_BENCH_PIDS[@]+"${_BENCH_PIDS[@]}"}; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    _BENCH_PIDS=(${keep[@]+"${keep[@]}"})
+}
+_bench_run_cleanup() {
+    local rc=$? i
+    set +e
+    trap - EXIT INT TERM HUP
+    for ((i = ${#_BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+        stop_pid "${_BENCH_PIDS[i]}" 10
+    done
+    for ((i = ${#_BENCH_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${_BENCH_CLEANUP[i]}"
+    done
+    exit "$rc"
+}
+trap _bench_run_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---- scratch directories ------------------------------------------------
+bench_tmpdir() {
+    local _d
+    mkdir -p "$BENCH_TMP"
+    _d=$(mktemp -d "$BENCH_TMP/$2.XXXXXX")
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        at_exit say "kept $_d (BENCH_KEEP=1)"
+    else
+        at_exit rm -rf "$_d"
+    fi
+    # Postfix daemons run as user postfix and must be able to traverse it.
+    chmod 755 "$_d"
+    printf -v "$1" '%s' "$_d"
+}
+
+# ---- ports and processes ------------------------------------------------
+free_port() {
+    # Let the kernel pick an unused port, then release it.  Racy in
+    # theory; the caller checks with "listening" after starting a server.
+    "$PYTHON" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+listening() {
+    [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null | awk '$4 ~ /^127\./ || $4 ~ /^0\.0\.0\.0:/ || $4 ~ /^\*:/')" ]
+}
+
+wait_until() {
+    local secs=$1 deadline
+    shift
+    deadline=$(( $(date +%s) + secs ))
+    until "$@"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+_pid_alive() { kill -0 "$1" 2>/dev/null; }
+_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+stop_pid() {
+    local pid=$1 secs=${2:-10}
+    if _pid_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        if ! wait_until "$secs" _pid_gone "$pid"; then
+            say "pid $pid did not exit within ${secs}s of SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_until 5 _pid_gone "$pid" || say "pid $pid survives SIGKILL?"
+        fi
+    fi
+    # Reap it if it is our child; ignore its status.
+    wait "$pid" 2>/dev/null || true
+    untrack_pid "$pid"
+}
+
+# ---- arithmetic -------------------------------------------------------------
+now() { date +%s.%N; }
+
+median() {
+    printf '%s\n' "$@" | grep . | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) { print "-"; exit }
+              if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]
+              else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+rate() {
+    awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN {
+        d = b - a; if (d <= 0) print "-"; else printf "%.1f\n", n / d }'
+}
+
+ratio() {
+    awk -v a="${1:--}" -v b="${2:--}" 'BEGIN {
+        if (a == "-" || b == "-" || b + 0 == 0) print "-"
+        else printf "%.2f\n", a / b }'
+}
+
+count_files() {
+    local n=0 d
+    for d in "$@"; do
+        [ -d "$d" ] || continue
+        n=$(( n + $(find "$d" -mindepth 1 -maxdepth 1 -type f | wc -l) ))
+    done
+    printf '%s\n' "$n"
+}

@@ -5,6 +5,8 @@
 #   make test       install what is missing, build, run unit and shell tests
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
+#   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
+#   make fuzz-smoke the same for a few seconds each
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -29,7 +31,7 @@ UNIT_BIN = $(O)/unit-tests
 # Debian packages: the build needs the first line, the tests the second.
 BUILD_DEBS = gcc make libowfat-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             postfix strace perl iproute2 procps
+             postfix strace perl iproute2 procps clang libclang-rt-14-dev
 BENCH_DEBS = postfix
 
 .PHONY: all run test unit prove asan deps test-deps bench install clean
@@ -88,6 +90,37 @@ bench: test-deps
 	$(call need_debs,$(BENCH_DEBS))
 	$(MAKE) all
 	t/bench/run-all.sh
+
+# libFuzzer harnesses (t/fuzz/fuzz_NAME.c, seeds in t/fuzz/corpus/NAME/),
+# built by clang with ASan and UBSan into build/fuzz; t/60-fuzz.t runs each
+# for seconds, `make fuzz` for FUZZ_SECONDS each on a copy of its corpus
+# (build/fuzz/corpus/NAME; crashes in build/fuzz/crashes/).
+FUZZ_O        = build/fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES    = $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build:
+	$(MAKE) O=$(FUZZ_O) CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	    $(FUZZ_NAMES:%=$(FUZZ_O)/fuzz_%)
+
+$(FUZZ_O)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/oracle.c t/fuzz/oracle.h $(O)/libmta.a \
+                   src/*.h
+	$(CC) $(CPPFLAGS_ALL) -It/fuzz $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ \
+	    $< t/fuzz/oracle.c $(O)/libmta.a $(LDLIBS_ALL)
+
+prove: fuzz-build
+
+fuzz: test-deps
+	$(MAKE) fuzz-build
+	t/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: test-deps
+	$(MAKE) fuzz-build
+	t/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

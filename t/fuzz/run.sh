@@ -22,12 +22,18 @@ for name; do
 		failed=1
 		continue
 	fi
+	# longer inputs only slow the reply parser's harness down: its limits
+	# (a 512-octet line, 1024 octets of text) are within reach of 2048
+	case $name in
+	smtp_reply) len=-max_len=2048 ;;
+	*) len= ;;
+	esac
 	mkdir -p "$work"
 	cp t/fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
 	start=$(date +%s)
 	# -timeout: one input taking this long is a hang, kept as a crash
 	nice -n 10 "$bin" -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
-	    -artifact_prefix="$out/crashes/$name-" $FUZZ_FLAGS "$work" >"$log" 2>&1
+	    -artifact_prefix="$out/crashes/$name-" $len $FUZZ_FLAGS "$work" >"$log" 2>&1
 	rc=$?
 	end=$(date +%s)
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -30,7 +30,16 @@ int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg)
 		smtp_timeouts_all(&rc->timeouts, (int)cfg->smtp_timeout * 1000);
 	else
 		smtp_timeouts_default(&rc->timeouts);
-	return 0;
+	/* as many kept as deliveries can run: each finds one when busy */
+	rc->cache = conncache_new(cfg->max_deliveries, REMOTE_IDLE_SECONDS);
+	return rc->cache != NULL ? 0 : -2;
+}
+
+/* remote_ctx_free - the kept connections get their QUIT */
+void remote_ctx_free(struct remote_ctx *rc)
+{
+	conncache_free(rc->cache);
+	rc->cache = NULL;
 }
 
 /* add_hop - append one address */
@@ -218,30 +227,59 @@ static struct status failure(const struct hop *h, const struct smtp_result *r,
 	                   name[0] ? ": " : "", r->st.text);
 }
 
+/* went_stale - did a kept connection turn out to be closed by the server
+ * before the transaction got anywhere?  Then nothing was accepted, and
+ * the transaction deserves a fresh connection. */
+static int went_stale(const struct smtp_result *r)
+{
+	if (r->stage != SMTP_STAGE_MAIL && r->stage != SMTP_STAGE_RCPT &&
+	    r->stage != SMTP_STAGE_DATA)
+		return 0;
+	return r->reply.code == 0 || r->reply.code == 421;
+}
+
+/* connect_hop - a new connection to h, greeted and EHLO'd; NULL with
+ * *out saying why */
+static struct smtp_client *connect_hop(const struct remote_ctx *rc,
+                                       const struct hop *h,
+                                       struct remote_result *res,
+                                       struct status *out)
+{
+	struct smtp_client *c = malloc(sizeof *c);
+	struct smtp_result r;
+	char port[8];
+
+	if (c == NULL) {
+		*out = status_make(ST_TEMP, 3, 0, "Out of memory");
+		return NULL;
+	}
+	smtp_client_init(c, &rc->timeouts);
+	snprintf(port, sizeof port, "%u", h->port);
+	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
+		/* Even a 5xx greeting only means this host will not talk to us
+		 * now: the next one may (RFC 5321 3.1). */
+		*out = failure(h, &r, ST_TEMP, 4, 1, res);
+		smtp_client_close(c);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const char *sender, const struct mailbox *rcpt,
                              int fd, off_t offset, struct remote_result *res)
 {
-	struct smtp_client *c = malloc(sizeof *c);
+	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
+	int kept = c != NULL;
 	struct smtp_result r, rr;
 	const char *rcpts[1] = { rcpt->text };
 	struct smtp_tx tx;
 	struct stat st;
-	char port[8];
 	struct status out;
 
-	if (c == NULL)
-		return status_make(ST_TEMP, 3, 0, "Out of memory");
-	smtp_client_init(c, &rc->timeouts);
-	snprintf(port, sizeof port, "%u", h->port);
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
-	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
-		/* Even a 5xx greeting only means this host will not talk to us
-		 * now: the next one may (RFC 5321 3.1). */
-		out = failure(h, &r, ST_TEMP, 4, 1, res);
-		goto done;
-	}
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = rcpts;
@@ -249,23 +287,32 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	tx.fd = fd;
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
-	if (lseek(fd, offset, SEEK_SET) < 0) {
-		out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s", strerror(errno));
+	for (;;) {
+		if (c == NULL && (c = connect_hop(rc, h, res, &out)) == NULL)
+			return out;
+		if (lseek(fd, offset, SEEK_SET) < 0) {
+			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
+			                  strerror(errno));
+			conncache_give(rc->cache, h->ip, h->port, c);
+			return out;
+		}
+		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(&r))
+			break;
+		/* the server had closed the kept connection: once more, anew */
+		log_event("relay-stale", "mx=%s addr=%s port=%u", h->name, h->ip, h->port);
 		smtp_client_close(c);
-		goto done;
+		free(c);
+		c = NULL;
+		kept = 0;
 	}
-	smtp_client_send(c, &tx, &rr, &r);
 	out = rr.st;
 	res->diag[0] = '\0';        /* nothing to quote after a success */
 	if (rr.st.kind != ST_OK)
 		out = failure(h, &rr, rr.st.kind,
 		              rr.reply.enh_class ? rr.reply.enh_subject : rr.st.subject,
 		              rr.reply.enh_class ? rr.reply.enh_detail : rr.st.detail, res);
-	if (smtp_client_connected(c))
-		smtp_client_quit(c, &r);
-done:
-	smtp_client_close(c);
-	free(c);
+	/* still usable (delivered, or refused with a reply): kept for the next */
+	conncache_give(rc->cache, h->ip, h->port, c);
 	return out;
 }
 

@@ -12,6 +12,8 @@
  * Each address is tried in order; a 5xx reply fails the recipient for
  * good, a 4xx, a refused connection or a timeout moves on to the next.
  * When every address has been tried the round has failed temporarily.
+ * A connection still usable after a delivery is kept for the next one to
+ * the same address and port (conncache.h) for REMOTE_IDLE_SECONDS.
  *
  * Contract: thread-safe; the config and dns config are borrowed.  The
  * message is read from fd[offset..EOF); fd's offset is changed.
@@ -23,14 +25,18 @@
 
 #include "addr.h"
 #include "config.h"
+#include "conncache.h"
 #include "dns.h"
 #include "smtp_client.h"
 #include "status.h"
+
+enum { REMOTE_IDLE_SECONDS = 5 };
 
 struct remote_ctx {
 	const struct config *cfg;
 	struct dns_config dns;
 	struct smtp_timeouts timeouts;
+	struct conncache *cache;        /* connections kept between deliveries */
 };
 
 struct remote_result {
@@ -39,8 +45,12 @@ struct remote_result {
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
 };
 
-/* remote_ctx_init - from the config; 0, or -1 when --dns is invalid */
+/* remote_ctx_init - from the config; 0, or -1 when --dns is invalid, -2
+ * when the connection cache cannot be set up (out of memory, no thread) */
 int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg);
+/* remote_ctx_free - close the kept connections; only when no delivery
+ * runs any more */
+void remote_ctx_free(struct remote_ctx *rc);
 /* remote_deliver - one round for one recipient */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
                     const struct mailbox *rcpt, int fd, off_t offset,

@@ -237,8 +237,14 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	}
 	s->cfg = cfg;
 	s->q = q;
-	if (remote_ctx_init(&s->remote, cfg) < 0) {
+	switch (remote_ctx_init(&s->remote, cfg)) {
+	case 0:
+		break;
+	case -1:
 		snprintf(err, errlen, "bad --dns '%s' (want an IPv4 ADDR[:PORT])", cfg->dns);
+		return -1;
+	default:
+		snprintf(err, errlen, "cannot set up the SMTP connection cache");
 		return -1;
 	}
 	if ((s->dests = destlimit_new(cfg->max_per_dest)) == NULL) {
@@ -296,12 +302,16 @@ void sched_stop(struct sched *s, unsigned grace_seconds)
 		struct timespec tick = { 0, 100 * 1000 * 1000 };
 
 		if (pthread_tryjoin_np(s->thread, NULL) == 0)
-			return;
+			break;
 		nanosleep(&tick, NULL);
 	}
-	atomic_store(&s->stopping, 2);
-	pthread_join(s->thread, NULL);
+	if (waited == grace_seconds * 10) {
+		atomic_store(&s->stopping, 2);
+		pthread_join(s->thread, NULL);
+	}
 	/* Deliveries still running keep using s: it is not freed (the process
 	 * is about to exit, and their jobs are retried after the restart). */
+	if (s->running == 0)
+		remote_ctx_free(&s->remote);
 }
 

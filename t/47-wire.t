@@ -54,6 +54,11 @@ id=$(queued_id "$out")
 like "$id" '^[A-Za-z0-9]+$' "raw message queued"
 peer_wait "$SINK" 1 10; ok $? "relayed to the sink"
 f=$(peer_eml "$SINK" 1)
+# The connection is kept for the next delivery (conncache.h) and let go
+# with a QUIT after REMOTE_IDLE_SECONDS (5) of nothing to send.
+quit_sent() { grep -alq 'dots@\[127\.0\.0\.2\]' "$SINK"/wire.* &&
+	grep -aq '^QUIT' $(grep -al 'dots@\[127\.0\.0\.2\]' "$SINK"/wire.*); }
+wait_until 20 quit_sent
 
 tap_from "$($PY - "$f" "$SINK" <<'PYEOF'
 import glob, re, sys
@@ -86,7 +91,7 @@ ok(lines[0] == b"EHLO mx.test.example", "EHLO with our name", lines[0])
 ok(re.match(rb"^MAIL FROM:<user@test\.example>( SIZE=\d+)?( BODY=8BITMIME)?$",
             lines[1]) is not None, "MAIL FROM as expected", lines[1])
 ok(lines[2] == b"RCPT TO:<dots@[127.0.0.2]>", "RCPT TO as expected", lines[2])
-ok(after.startswith(b"QUIT\r\n"), "QUIT after the message", after[:20])
+ok(after.startswith(b"QUIT\r\n"), "QUIT after the message, once idle", after[:20])
 wl = body_wire.split(b"\r\n")
 for stuffed in (b"..", b"...", b"..x", b"..last"):
     ok(stuffed in wl, "on the wire stuffed: %r" % stuffed)

@@ -1,0 +1,50 @@
+/* conncache - open SMTP client connections kept between deliveries.
+ *
+ * A delivery that ends with the connection still usable (the message
+ * accepted, or refused with a reply) gives it back here instead of
+ * saying QUIT; the next delivery to the same server address and port
+ * takes it and sends its transaction at once: no TCP handshake, no
+ * greeting, no EHLO.  A connection idle for longer than the idle limit
+ * is closed with QUIT (waiting at most CONNCACHE_QUIT_MS for the 221) by
+ * the cache's own reaper thread, so nothing stays open long after the
+ * traffic has stopped, and at most max_idle connections are kept in all.
+ *
+ * A taken connection may have been closed by the server meanwhile: the
+ * caller must be ready to retry its transaction once on a new connection
+ * when the first reply is missing (remote.c does, before any message
+ * data can have been accepted).
+ *
+ * Contract: thread-safe (one mutex); a connection is owned by the cache
+ * between conncache_give() and conncache_take(), by the caller otherwise.
+ * The reaper is the only thread that blocks on a cached connection.
+ */
+#ifndef MTA_CONNCACHE_H
+#define MTA_CONNCACHE_H
+
+#include "smtp_client.h"
+
+enum { CONNCACHE_QUIT_MS = 2000 };
+
+struct conncache;
+
+/* conncache_new - an empty cache keeping at most max_idle connections,
+ * each for at most idle_seconds; NULL when out of memory or the reaper
+ * thread cannot start.  max_idle 0: a cache that keeps nothing. */
+struct conncache *conncache_new(unsigned max_idle, unsigned idle_seconds);
+/* conncache_take - an idle connection to ip:port (as given to
+ * conncache_give), now the caller's; NULL when there is none */
+struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
+                                   unsigned port);
+/* conncache_give - keep c, a connected client to ip:port between two
+ * transactions; when the cache is full or c is not connected, c is
+ * closed (with QUIT when connected) and freed.  Either way c is no
+ * longer the caller's. */
+void conncache_give(struct conncache *cc, const char *ip, unsigned port,
+                    struct smtp_client *c);
+/* conncache_idle - connections kept now */
+unsigned conncache_idle(struct conncache *cc);
+/* conncache_free - QUIT every kept connection, stop the reaper, free;
+ * only when no other thread uses the cache any more */
+void conncache_free(struct conncache *cc);
+
+#endif

@@ -125,7 +125,7 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 		jobtab_start(s->t, j);
 		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
 			log_event("sched-error", "error=\"cannot start a delivery thread\"");
-			jobtab_stop(s->t, j, now + 1);
+			sched_postpone(s, j, now + 1);
 			free(d);
 			break;
 		}

@@ -56,36 +56,54 @@ static void read_job_info(struct sched *s, const char *name, struct job_info *in
 		memset(info, 0, sizeof *info);
 }
 
+/* sched_postpone - job j (taken out of the heap) waits again until due.
+ * Its file is renamed to the new DUE first: the name is where the due
+ * time lives, and memory must name the file that is there, or finishing
+ * the job would unlink nothing and leave it to be delivered again.  If
+ * the rename fails the job keeps its name and its old due time. */
+int sched_postpone(struct sched *s, struct jt_job *j, long long due)
+{
+	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
+	long long was = j->due;
+
+	sched_job_file(j, old);
+	j->due = due;
+	sched_job_file(j, name);
+	if (strcmp(old, name) != 0 && renameat(s->rcpt_fd, old, s->rcpt_fd, name) < 0) {
+		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\"", old,
+		          strerror(errno));
+		jobtab_stop(s->t, j, was);
+		return -1;
+	}
+	jobtab_stop(s->t, j, due);
+	return 0;
+}
+
 /* defer - a round failed for a while: rename the job to its next DUE,
  * then record the attempt in it.  Returns 0, or -1 when the attempts are
  * used up (the caller fails the recipient). */
 static int defer(struct sched *s, struct jt_job *j, const struct delivery *d)
 {
 	long long now = (long long)time(NULL), due = now + s->cfg->retry;
-	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
+	char name[JOB_NAME_MAX];
 	struct job_info info;
 
-	sched_job_file(j, old);
-	read_job_info(s, old, &info);
+	sched_job_file(j, name);
+	read_job_info(s, name, &info);
 	info.attempts++;
 	if (info.first == 0)
 		info.first = now;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
 	if (info.attempts >= s->cfg->attempts)
 		return -1;
-	j->due = due;
-	sched_job_file(j, name);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
-	if (renameat(s->rcpt_fd, old, s->rcpt_fd, name) < 0) {
-		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\"", old,
-		          strerror(errno));
-		j->due = now + s->cfg->retry;
-	} else if (write_job_info(s, name, &info) < 0) {
-		log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
-		          strerror(errno));
+	if (sched_postpone(s, j, due) == 0) {
+		sched_job_file(j, name);
+		if (write_job_info(s, name, &info) < 0)
+			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
+			          strerror(errno));
 	}
-	jobtab_stop(s->t, j, due);
 	log_event("retry", "id=%s rcpt=<%s> attempt=%u next=%lld", d->id, d->rcpt,
 	          info.attempts, due);
 	return 0;
@@ -163,7 +181,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 		} else {
 			/* No report was written: deliver again later, and report
 			 * then if it fails again. */
-			jobtab_stop(s->t, f->job, (long long)time(NULL) + s->cfg->retry);
+			sched_postpone(s, f->job, (long long)time(NULL) + s->cfg->retry);
 		}
 		free(f);
 	}
@@ -177,7 +195,7 @@ static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d
 	log_event("failed-rcpt", "id=%s rcpt=<%s> error=\"%s\"", d->id, d->rcpt,
 	          d->result.text);
 	if (f == NULL) {
-		jobtab_stop(s->t, j, (long long)time(NULL) + s->cfg->retry);
+		sched_postpone(s, j, (long long)time(NULL) + s->cfg->retry);
 		return;
 	}
 	f->job = j;
@@ -217,7 +235,7 @@ static void park(struct sched *s, struct jt_job *j, const char *domain)
 
 	if (destlimit_active(s->dests, domain) == 0 ||
 	    (p = parking_for(s, domain, 1)) == NULL) {
-		jobtab_stop(s->t, j, (long long)time(NULL));
+		jobtab_stop(s->t, j, j->due);   /* due already: it goes again */
 		return;
 	}
 	if (p->head + p->n == p->cap) {
@@ -229,7 +247,7 @@ static void park(struct sched *s, struct jt_job *j, const char *domain)
 			void *a = realloc(p->jobs, cap * sizeof *p->jobs);
 
 			if (a == NULL) {
-				jobtab_stop(s->t, j, (long long)time(NULL) + 1);
+				sched_postpone(s, j, (long long)time(NULL) + 1);
 				return;
 			}
 			p->jobs = a;
@@ -254,7 +272,7 @@ static void unpark(struct sched *s, const char *domain)
 			sched_forget_job(s, j);    /* removed while it waited */
 			continue;
 		}
-		jobtab_stop(s->t, j, (long long)time(NULL));
+		jobtab_stop(s->t, j, j->due);   /* due already: it goes now */
 		break;
 	}
 	if (p && p->n == 0) {

@@ -70,6 +70,9 @@ struct sched {
 };
 
 
+/* sched_postpone - a job taken from the heap waits again until due, its
+ * file renamed to match; 0, or -1 (logged) when it keeps its old name */
+int sched_postpone(struct sched *s, struct jt_job *j, long long due);
 /* sched_job_file - the file name of job j into buf[JOB_NAME_MAX] */
 void sched_job_file(const struct jt_job *j, char *buf);
 /* sched_quarantine - move dir/name into bad/ (kept, never delivered) */

@@ -32,6 +32,8 @@ for i in range(n):
 EOF
 
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+# recovery runs in the scheduler thread, after the port is open
+wait_log 60 ' main recovered '
 like "$(grep ' main recovered ' "$MTA_LOG")" "messages=$N jobs=$N " "started with $N messages, one job each"
 
 # The events: with an even queue limit, one removal first puts the limit

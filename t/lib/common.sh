@@ -7,6 +7,8 @@
 #   T         a private temp dir, removed at exit
 #   TLIB      this directory; it is on PYTHONPATH, so an inline python
 #             script can "from smtpraw import Client" (t/lib/smtpraw.py)
+# and reads MTA_TEST_SLOW, a factor (default 1) for time horizons a test
+# sets itself, such as a job due in a few seconds: make tsan sets it.
 # Every wait is bounded; only processes this script started are killed.
 
 set -u
@@ -155,11 +157,14 @@ start_mta_hold() {
 }
 
 # stop_mta - SIGTERM, then wait (bounded) for exit; prints the exit status
-# (128+N when killed by signal N, 137 when it had to be killed)
+# (128+N when killed by signal N, 137 when it had to be killed).  The
+# bound, 45 s, is above the daemon's own at SIGTERM (up to 30 s for
+# connections, then 10 s for deliveries: main_smtpd.c), so a slow build
+# is not killed inside them; tests that want a prompt stop time it.
 stop_mta() {
 	local i
 	kill -TERM "$MTA_PID" 2>/dev/null
-	for i in $(seq 100); do [ -f "$MTA_STATUS_FILE" ] && break; sleep 0.1; done
+	for i in $(seq 450); do [ -f "$MTA_STATUS_FILE" ] && break; sleep 0.1; done
 	if [ ! -f "$MTA_STATUS_FILE" ]; then
 		kill -9 "$MTA_PID" 2>/dev/null; echo 137; return
 	fi
@@ -241,8 +246,27 @@ wait_until() {
 	"$@"
 }
 
-# done_testing - exit status for prove
-done_testing() { [ "$TAP_FAILED" = 0 ]; }
+# sanitizer_reports - the daemons' stderr files under $T that hold a
+# sanitizer report (ThreadSanitizer, AddressSanitizer, LeakSanitizer,
+# UBSan), one path a line; empty in an uninstrumented build
+sanitizer_reports() {
+	find "$T" -name 'mta.stderr' -type f -exec grep -lE \
+		'^(WARNING|ERROR): (ThreadSanitizer|AddressSanitizer|LeakSanitizer)|: runtime error: ' \
+		{} + 2>/dev/null
+}
+
+# done_testing - exit status for prove: false after a failed test, and
+# after a sanitizer report from any daemon this script started (a report
+# in a daemon that was never stopped with stop_mta would go unseen)
+done_testing() {
+	local f
+	for f in $(sanitizer_reports); do
+		echo "# sanitizer report in $f:" >&2
+		sed -n '1,60s/^/#   /p' "$f" >&2
+		TAP_FAILED=$((TAP_FAILED+1))
+	done
+	[ "$TAP_FAILED" = 0 ]
+}
 
 # ---- the queue draining and the mailboxes filling (t/2*.t) ---------------
 

@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run unit and shell tests
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make tsan       the whole suite under ThreadSanitizer (objects in build/tsan)
+#   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
 #   make fuzz-smoke the same for a few seconds each
@@ -35,7 +36,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              postfix strace perl iproute2 procps clang libclang-rt-14-dev
 BENCH_DEBS = postfix
 
-.PHONY: all run test unit prove asan tsan deps test-deps bench install clean
+.PHONY: all run test unit prove asan tsan valgrind deps test-deps bench install clean
 all: $(PROGRAMS)
 
 $(O)/%.o: src/%.c src/*.h | $(O)
@@ -105,6 +106,13 @@ tsan: test-deps
 	    $(MAKE) O=build/tsan BIN=build/tsan/bin \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SANFLAGS="-fsanitize=thread" \
 	    prove
+
+# valgrind memcheck of the daemon (-O1 -g) at N and 10N messages: a leak
+# that grows with traffic fails (t/bench/valgrind-leak.sh, VG_MSGS=N)
+valgrind: test-deps
+	$(call need_debs,valgrind)
+	$(MAKE) O=build/valgrind BIN=build/valgrind/bin CFLAGS="-O1 -g" all
+	MTA_BIN=$(abspath build/valgrind/bin) t/bench/valgrind-leak.sh
 
 bench: test-deps
 	$(call need_debs,$(BENCH_DEBS))

@@ -31,6 +31,7 @@ struct conn {
 	struct sockaddr_storage peer;
 	void (*on_exit)(struct conn *c);   /* called last, before free */
 	void *owner;          /* for on_exit */
+	struct conn *next;    /* while it waits for a thread (server.c) */
 };
 
 /* conn_run - serve the connection until it ends; frees c, closes c->fd */

@@ -24,6 +24,9 @@ enum { CONN_STACK = 1024 * 1024 };
 enum { CONN_STACK = 128 * 1024 };
 #endif
 
+/* how long a connection thread without a client waits for the next one */
+enum { CONN_THREAD_IDLE = 10 };
+
 /* one client address and how many connections it has (--max-per-ip) */
 struct ip_count {
 	struct sockaddr_storage ip;
@@ -41,9 +44,16 @@ struct server {
 	int acceptor_running;
 	unsigned long next_id;      /* acceptor thread only */
 
-	pthread_mutex_t count_lock; /* guards active, ips, nips */
-	pthread_cond_t count_zero;
+	pthread_mutex_t count_lock; /* guards active, ips, nips, and the pool */
+	pthread_cond_t count_zero;  /* no connection, or no thread, any more */
 	unsigned active;
+	/* the pool: threads whose client has gone take the next ones */
+	pthread_cond_t work;        /* a client is waiting for a thread, or stop */
+	struct conn *waiting;       /* clients handed to idle threads */
+	unsigned nwaiting;          /* <= idle, always */
+	unsigned idle;              /* threads waiting for a client */
+	unsigned threads;           /* connection threads alive */
+	int stopping;
 	struct ip_count *ips;       /* only when --max-per-ip is set */
 	size_t nips;
 };
@@ -124,11 +134,61 @@ static void conn_finished(struct conn *c)
 	release(c->owner, &c->peer);
 }
 
-/* conn_thread - pthread entry for a connection */
+/* next_client - wait a while for another client; NULL: the thread ends.
+ * The thread's last touch of s is here, under the lock. */
+static struct conn *next_client(struct server *s)
+{
+	struct timespec until;
+	struct conn *c;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CONN_THREAD_IDLE;
+	pthread_mutex_lock(&s->count_lock);
+	s->idle++;
+	while (s->waiting == NULL && !s->stopping)
+		if (pthread_cond_timedwait(&s->work, &s->count_lock, &until) == ETIMEDOUT)
+			break;
+	/* even after a time-out: a client handed over meanwhile is ours */
+	if ((c = s->waiting) != NULL) {
+		s->waiting = c->next;
+		s->nwaiting--;
+	}
+	s->idle--;
+	if (c == NULL && --s->threads == 0)
+		pthread_cond_broadcast(&s->count_zero);
+	pthread_mutex_unlock(&s->count_lock);
+	return c;
+}
+
+/* conn_thread - pthread entry: one client after another */
 static void *conn_thread(void *arg)
 {
-	conn_run(arg);
+	struct conn *c = arg;
+	struct server *s = c->owner;
+
+	do
+		conn_run(c);                 /* frees c */
+	while ((c = next_client(s)) != NULL);
 	return NULL;
+}
+
+/* hand_over - give c to an idle thread; 0, or -1 when none is idle */
+static int hand_over(struct server *s, struct conn *c)
+{
+	int taken = 0;
+
+	pthread_mutex_lock(&s->count_lock);
+	if (s->idle > s->nwaiting) {
+		c->next = s->waiting;
+		s->waiting = c;
+		s->nwaiting++;
+		pthread_cond_signal(&s->work);
+		taken = 1;
+	} else {
+		s->threads++;                /* the caller starts one */
+	}
+	pthread_mutex_unlock(&s->count_lock);
+	return taken ? 0 : -1;
 }
 
 /* refuse - tell a client over the limit to come back later */
@@ -186,11 +246,16 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 	c->peer = peer;
 	c->on_exit = conn_finished;
 	c->owner = s;
+	if (hand_over(s, c) == 0)
+		return;
 	if (pthread_create(&t, attr, conn_thread, c) != 0) {
 		log_event("thread-error", "error=\"cannot create connection thread\"");
 		free(c);
 		refuse(fd, "Out of resources");
 		release(s, &peer);
+		pthread_mutex_lock(&s->count_lock);
+		s->threads--;
+		pthread_mutex_unlock(&s->count_lock);
 	}
 }
 
@@ -292,6 +357,7 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);
 	pthread_cond_init(&s->count_zero, NULL);
+	pthread_cond_init(&s->work, NULL);
 	*sp = s;
 	return 0;
 fail:
@@ -324,6 +390,7 @@ void server_stop(struct server *s, unsigned grace_seconds)
 	struct timespec deadline;
 	size_t i;
 	int left;
+	unsigned threads;
 
 	if (write(s->stop_fd, &one, sizeof one) < 0)
 		log_event("stop-error", "error=\"%s\"", strerror(errno));
@@ -334,19 +401,23 @@ void server_stop(struct server *s, unsigned grace_seconds)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += grace_seconds;
 	pthread_mutex_lock(&s->count_lock);
-	while (s->active > 0)
+	s->stopping = 1;                 /* idle threads end now */
+	pthread_cond_broadcast(&s->work);
+	while (s->active > 0 || s->threads > 0)
 		if (pthread_cond_timedwait(&s->count_zero, &s->count_lock, &deadline) == ETIMEDOUT)
 			break;
 	left = (int)s->active;
+	threads = s->threads;
 	pthread_mutex_unlock(&s->count_lock);
 	if (left > 0)
 		log_event("stop", "connections_left=%d", left);
-	/* With connections left their threads still use s: it is not freed
-	 * (the process is about to exit). */
-	if (left == 0) {
+	/* With threads left they still use s: it is not freed (the process
+	 * is about to exit). */
+	if (threads == 0) {
 		close(s->stop_fd);
 		pthread_mutex_destroy(&s->count_lock);
 		pthread_cond_destroy(&s->count_zero);
+		pthread_cond_destroy(&s->work);
 		free(s->ips);
 		free(s->fds);
 		free(s);

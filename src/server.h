@@ -2,7 +2,10 @@
  *
  * server_bind() opens every --listen socket (so privileges can be dropped
  * before any client is served); server_start() starts one acceptor
- * thread, which starts one detached thread with a small stack per client.
+ * thread, which gives each client a detached thread with a small stack:
+ * a thread whose client has gone waits CONN_THREAD_IDLE seconds for the
+ * next one before it ends, so a busy server does not pay for a new
+ * thread (and its stack's page faults) per connection.
  * A client over --max-clients (or over --max-per-ip from one address)
  * gets "421" from the acceptor and is closed at once.  server_stop()
  * stops accepting, tells idle sessions to say 421 and close, lets

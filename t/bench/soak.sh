@@ -18,7 +18,8 @@
 #
 # Environment: SOAK_SECONDS (600), SOAK_CLIENTS (20), SOAK_KILL_EVERY (30;
 # 0 = never kill, a plain soak of one daemon), SOAK_USERS (5 mailboxes),
-# DRAIN_TIMEOUT (1200 s), MTA_ARGS (extra mta-smtpd options), and those
+# DRAIN_TIMEOUT (1200 s), SOAK_SETTLE (15 s of quiet after the drain
+# before the last sample: idle delivery threads end by then), MTA_ARGS (extra mta-smtpd options), and those
 # of lib-bench.sh.
 # Exit status: 0 done and nothing lost, 1 error or a lost message,
 # 77 mta-smtpd not built.
@@ -30,6 +31,7 @@ SOAK_CLIENTS=${SOAK_CLIENTS:-20}
 SOAK_KILL_EVERY=${SOAK_KILL_EVERY:-30}
 SOAK_USERS=${SOAK_USERS:-5}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-1200}
+SOAK_SETTLE=${SOAK_SETTLE:-15}
 MTA_ARGS=${MTA_ARGS:-}
 MTA=$MTA_BIN/mta-smtpd
 CLIENTS=$BENCH_DIR/lib-soak-clients.py
@@ -112,7 +114,7 @@ backlog="new=$(count_files "$W/queue/new") mess=$(count_files "$W/queue/mess") r
 say "soak.sh: clients done ($(cat "$W/clients.out")); draining the queue"
 wait_until "$DRAIN_TIMEOUT" queue_drained || say "soak.sh: queue not drained after ${DRAIN_TIMEOUT}s"
 t2=$(date +%s)
-sleep 2
+sleep "$SOAK_SETTLE"
 read -r rss1 fd1 thr1 <<< "$(sample)"
 kill -TERM "$MTA_PID"
 wait_until 30 _pid_gone "$MTA_PID" || die "mta-smtpd did not stop on SIGTERM"

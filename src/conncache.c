@@ -40,7 +40,8 @@ static void say_goodbye(struct smtp_client *c)
 	struct smtp_result r;
 
 	if (smtp_client_connected(c)) {
-		c->to.other = CONNCACHE_QUIT_MS;  /* a stuck server holds no one long */
+		if (c->to.other > CONNCACHE_QUIT_MS)  /* a stuck server holds no one long */
+			c->to.other = CONNCACHE_QUIT_MS;
 		smtp_client_quit(c, &r);
 	}
 	smtp_client_close(c);
@@ -200,9 +201,13 @@ void conncache_free(struct conncache *cc)
 	pthread_cond_signal(&cc->wake);
 	pthread_mutex_unlock(&cc->lock);
 	pthread_join(cc->reaper, NULL);
+	/* at shutdown a server that does not answer at once is not waited
+	 * for: up to max_idle of them would add up */
 	for (i = 0; i < cc->max_idle; i++)
-		if (cc->e[i].c != NULL)
+		if (cc->e[i].c != NULL) {
+			cc->e[i].c->to.other = CONNCACHE_SHUTDOWN_MS;
 			say_goodbye(cc->e[i].c);
+		}
 	pthread_cond_destroy(&cc->wake);
 	pthread_mutex_destroy(&cc->lock);
 	free(cc->e);

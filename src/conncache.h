@@ -14,6 +14,9 @@
  * when the first reply is missing (remote.c does, before any message
  * data can have been accepted).
  *
+ * conncache_free() says QUIT too, waiting at most CONNCACHE_SHUTDOWN_MS
+ * for each.
+ *
  * Contract: thread-safe (one mutex); a connection is owned by the cache
  * between conncache_give() and conncache_take(), by the caller otherwise.
  * The reaper is the only thread that blocks on a cached connection.
@@ -23,7 +26,10 @@
 
 #include "smtp_client.h"
 
-enum { CONNCACHE_QUIT_MS = 2000 };
+enum {
+	CONNCACHE_QUIT_MS = 2000,     /* QUIT of an idle connection */
+	CONNCACHE_SHUTDOWN_MS = 200   /* QUIT of each one at conncache_free */
+};
 
 struct conncache;
 

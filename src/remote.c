@@ -228,14 +228,16 @@ static struct status failure(const struct hop *h, const struct smtp_result *r,
 }
 
 /* went_stale - did a kept connection turn out to be closed by the server
- * before the transaction got anywhere?  Then nothing was accepted, and
- * the transaction deserves a fresh connection. */
-static int went_stale(const struct smtp_result *r)
+ * (silently, or with a 421 or any other last word) before the message
+ * data went out?  Then nothing was accepted, and the transaction
+ * deserves a fresh connection.  A refusal on a connection still open is
+ * an answer, not staleness. */
+static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 {
-	if (r->stage != SMTP_STAGE_MAIL && r->stage != SMTP_STAGE_RCPT &&
-	    r->stage != SMTP_STAGE_DATA)
+	if (r->stage != SMTP_STAGE_RSET && r->stage != SMTP_STAGE_MAIL &&
+	    r->stage != SMTP_STAGE_RCPT && r->stage != SMTP_STAGE_DATA)
 		return 0;
-	return r->reply.code == 0 || r->reply.code == 421;
+	return !smtp_client_connected(c);
 }
 
 /* connect_hop - a new connection to h, greeted and EHLO'd; NULL with
@@ -296,7 +298,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 			conncache_give(rc->cache, h->ip, h->port, c);
 			return out;
 		}
-		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(&r))
+		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(c, &r))
 			break;
 		/* the server had closed the kept connection: once more, anew */
 		log_event("relay-stale", "mx=%s addr=%s port=%u", h->name, h->ip, h->port);

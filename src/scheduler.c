@@ -106,6 +106,8 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 	long long now = (long long)time(NULL);
 	struct jt_job *j;
 
+	if (now < s->paused_until)
+		return;
 	while (s->running < s->cfg->max_deliveries &&
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
 		struct delivery *d = calloc(1, sizeof *d);
@@ -162,8 +164,12 @@ static int poll_timeout(struct sched *s)
 
 	if (atomic_load(&s->stopping))
 		return 200;
-	if (j && s->running < s->cfg->max_deliveries && j->due < until)
-		until = j->due;
+	if (j && s->running < s->cfg->max_deliveries) {
+		long long start = j->due > s->paused_until ? j->due : s->paused_until;
+
+		if (start < until)
+			until = start;
+	}
 	if (until <= now)
 		return 0;
 	/* due times are whole seconds: wake at the start of that second */

@@ -60,7 +60,10 @@ static void read_job_info(struct sched *s, const char *name, struct job_info *in
  * Its file is renamed to the new DUE first: the name is where the due
  * time lives, and memory must name the file that is there, or finishing
  * the job would unlink nothing and leave it to be delivered again.  If
- * the rename fails the job keeps its name and its old due time. */
+ * the rename fails the job keeps its name and its old (past) due time;
+ * then the queue cannot record outcomes, and rather than deliver the
+ * job again at once, and again, the scheduler starts no delivery at all
+ * for --retry seconds. */
 int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 {
 	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
@@ -70,8 +73,9 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 	j->due = due;
 	sched_job_file(j, name);
 	if (strcmp(old, name) != 0 && renameat(s->rcpt_fd, old, s->rcpt_fd, name) < 0) {
-		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\"", old,
-		          strerror(errno));
+		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\" "
+		          "action=pause seconds=%u", old, strerror(errno), s->cfg->retry);
+		s->paused_until = (long long)time(NULL) + s->cfg->retry;
 		jobtab_stop(s->t, j, was);
 		return -1;
 	}
@@ -151,7 +155,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 		n++;
 	br = calloc(n, sizeof *br);
 	envelope_init(&env);
-	fd = openat(s->mess_fd, m->id, O_RDONLY | O_CLOEXEC);
+	fd = openat(s->mess_fd, m->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (br != NULL && fd >= 0 && envelope_read(fd, &env, &offset) == 0) {
 		for (f = list, i = 0; f; f = f->next, i++)
 			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
@@ -178,6 +182,8 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 		f->job->failed = 0;
 		if (ok) {
 			finish_job(s, f->job);   /* may free m with its last job */
+		} else if (f->job->gone) {
+			sched_forget_job(s, f->job); /* deleted while it waited */
 		} else {
 			/* No report was written: deliver again later, and report
 			 * then if it fails again. */

@@ -63,6 +63,7 @@ struct sched {
 	unsigned running;
 	unsigned long seq;
 	long long next_rescan;
+	long long paused_until;      /* no new deliveries before (queue error) */
 	struct jt_job **missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 19
+plan 22
 
 P=$(free_port_on 127.0.0.2)
 PEER_WANT=$P peer_start keep 127.0.0.2 --wire || { echo "Bail out! aiosmtpd did not start"; exit 1; }
@@ -51,6 +51,17 @@ wait_log 10 'relayed rcpt=<s2@stale\.example>'; ok $? "second message relayed ov
 is "$(log_count 'relay-stale .*addr=127\.0\.0\.3')" 1 "the kept connection was found closed, once"
 is "$(log_count 'relay-attempt rcpt=<s2@stale')" 0 "no failed attempt was logged for it"
 is "$(count_files "$MTA_QUEUE/rcpt")" 0 "nothing deferred"
+
+# ---- a kept connection that owes a RSET, closed by the server -------------
+PEER_WANT=$P peer_start refusing 127.0.0.4 --refuse '^no@=550 5.1.1 no such user' ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+r=$(printf 'Subject: n\n\nx\n' | inject "$MTA_PORT" user@test.example "no@[127.0.0.4]")
+wait_log 10 'failed-rcpt .*rcpt=<no@\[127\.0\.0\.4\]>'; ok $? "a refused recipient: its connection is kept, owing a RSET"
+kill "$PEER_PID"; wait "$PEER_PID" 2>/dev/null
+PEER_WANT=$P peer_start refusing2 127.0.0.4 || { echo "Bail out! aiosmtpd did not restart"; exit 1; }
+r=$(printf 'From: <user@test.example>\nSubject: y\n\nx\n' | inject "$MTA_PORT" user@test.example "yes@[127.0.0.4]")
+peer_wait "$PEER_DIR" 1 15; ok $? "the next message, after the server restarted, arrives"
+is "$(log_count 'relay-stale .*addr=127\.0\.0\.4')" 1 "its RSET found the kept connection closed: a new one, at once"
 
 # ---- SIGTERM ---------------------------------------------------------------
 r=$(printf 'From: <user@test.example>\nSubject: k4\n\nbody 4\n' |

@@ -9,6 +9,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "monotonic.h"
 #include "netaddr.h"
 #include "policy.h"
 
@@ -144,15 +145,6 @@ static int send_output(struct conn *c, struct session *s)
 	}
 	session_output_done(s, len);
 	return 0;
-}
-
-/* monotonic_ms - a clock for deadlines */
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* wait_ms - how long to wait for the client: --timeout, but never past

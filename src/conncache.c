@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "conncache.h"
+#include "monotonic.h"
 #include "netaddr.h"
 
 struct entry {
@@ -24,15 +25,6 @@ struct conncache {
 	unsigned max_idle, idle_ms;
 	struct entry *e;             /* max_idle slots */
 };
-
-/* now_ms - the monotonic clock in milliseconds */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* say_goodbye - QUIT with a short wait for the 221, close, free */
 static void say_goodbye(struct smtp_client *c)
@@ -56,7 +48,7 @@ static void *reaper(void *arg)
 
 	pthread_mutex_lock(&cc->lock);
 	while (!cc->stopping) {
-		long long now = now_ms(), next = 0;
+		long long now = monotonic_ms(), next = 0;
 		struct smtp_client *expired = NULL;
 		unsigned i;
 
@@ -167,7 +159,7 @@ void conncache_give(struct conncache *cc, const char *ip, unsigned port,
 				e->c = c;
 				snprintf(e->ip, sizeof e->ip, "%s", ip);
 				e->port = port;
-				e->given_ms = now_ms();
+				e->given_ms = monotonic_ms();
 				pthread_cond_signal(&cc->wake);
 				pthread_mutex_unlock(&cc->lock);
 				return;

@@ -20,20 +20,11 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "smtp_client.h"
 #include "smtp_client_priv.h"
-
-/* now_ms - monotonic milliseconds */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* smtp_timeouts_default - the RFC 5321 4.5.3.2 values */
 void smtp_timeouts_default(struct smtp_timeouts *to)
@@ -189,7 +180,7 @@ static int wait_fd(int fd, short ev, long long deadline)
 {
 	for (;;) {
 		struct pollfd pfd;
-		long long left = deadline - now_ms();
+		long long left = deadline - monotonic_ms();
 		int r;
 
 		if (left <= 0) {
@@ -215,7 +206,7 @@ static int wait_fd(int fd, short ev, long long deadline)
 static int write_all(struct smtp_client *c, const char *p, size_t n,
                      int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = monotonic_ms() + timeout_ms;
 
 	while (n > 0) {
 		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
@@ -283,7 +274,7 @@ int smtpc_printf(struct smtp_client *c, const char *fmt, ...)
 static int read_reply(struct smtp_client *c, int timeout_ms,
                       struct smtp_reply *r)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = monotonic_ms() + timeout_ms;
 
 	for (;;) {
 		ssize_t n;
@@ -381,7 +372,7 @@ static int connect_one(const struct addrinfo *a, int timeout_ms)
 	if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS)
 			goto fail;
-		if (wait_fd(fd, POLLOUT, now_ms() + timeout_ms) < 0)
+		if (wait_fd(fd, POLLOUT, monotonic_ms() + timeout_ms) < 0)
 			goto fail;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
 			goto fail;
@@ -573,36 +564,38 @@ int smtp_client_open(struct smtp_client *c, const char *host,
 	return 0;
 }
 
+/* command - a command without arguments (RSET, QUIT) and its reply code;
+ * -1 when it could not be sent or no reply came */
+static int command(struct smtp_client *c, const char *verb, enum smtp_stage stage,
+                   struct smtp_result *res)
+{
+	if (c->fd < 0)
+		return smtpc_not_connected(res, stage);
+	if (smtpc_printf(c, "%s\r\n", verb) < 0 ||
+	    smtpc_flush(c, stage, c->to.other, res) < 0)
+		return -1;
+	return smtpc_get_reply(c, stage, c->to.other, res);
+}
+
 /* smtp_client_rset - RSET now */
 int smtp_client_rset(struct smtp_client *c, struct smtp_result *res)
 {
-	int code;
+	int code = command(c, "RSET", SMTP_STAGE_RSET, res);
 
-	if (c->fd < 0)
-		return smtpc_not_connected(res, SMTP_STAGE_RSET);
-	if (smtpc_printf(c, "RSET\r\n") < 0 ||
-	    smtpc_flush(c, SMTP_STAGE_RSET, c->to.other, res) < 0)
-		return -1;
-	code = smtpc_get_reply(c, SMTP_STAGE_RSET, c->to.other, res);
 	if (code / 100 == 2) {
 		c->need_rset = 0;
 		return 0;
 	}
-	errno = EPROTO;
+	if (code >= 0)
+		errno = EPROTO;
 	return -1;
 }
 
 /* smtp_client_quit - QUIT, then close */
 int smtp_client_quit(struct smtp_client *c, struct smtp_result *res)
 {
-	int code;
+	int code = command(c, "QUIT", SMTP_STAGE_QUIT, res);
 
-	if (c->fd < 0)
-		return smtpc_not_connected(res, SMTP_STAGE_QUIT);
-	if (smtpc_printf(c, "QUIT\r\n") < 0 ||
-	    smtpc_flush(c, SMTP_STAGE_QUIT, c->to.other, res) < 0)
-		return -1;
-	code = smtpc_get_reply(c, SMTP_STAGE_QUIT, c->to.other, res);
 	smtp_client_close(c);
 	return code == 221 ? 0 : -1;
 }

@@ -1,0 +1,13 @@
+/* monotonic.c - milliseconds on the monotonic clock; see monotonic.h */
+#include <time.h>
+
+#include "monotonic.h"
+
+/* monotonic_ms - CLOCK_MONOTONIC in milliseconds */
+long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,11 @@
+/* monotonic - milliseconds on the monotonic clock, for deadlines and idle
+ * times that must not move when the wall clock is set.
+ *
+ * Contract: thread-safe, no state. */
+#ifndef MTA_MONOTONIC_H
+#define MTA_MONOTONIC_H
+
+/* monotonic_ms - CLOCK_MONOTONIC in milliseconds */
+long long monotonic_ms(void);
+
+#endif

@@ -99,33 +99,18 @@ tap_from "$res"
 # ---- the log alone shows the overlap -------------------------------------
 res=$($PY - "$MTA_LOG" <<'EOF'
 from smtpraw import check, check_eq
-from mailcheck import parse_log, intervals, max_overlap
+from mailcheck import log_overlap
 import sys
-ev = parse_log(sys.argv[1])
-# sessions that carried mail (start_mta's port probes carry none)
-carried = {tag for t, tag, e, kv in ev
-           if e == "disconnect" and kv.get("messages", "0") != "0"}
-sessions = {tag: span for tag, span in
-            intervals(ev, "c", "connect", "disconnect").items() if tag in carried}
-deliveries = intervals(ev, "d", "delivery-start", "delivered",
-                       lambda kv: kv.get("rcpt") == "<user21@test.example>")
-ss, ds = list(sessions.values()), list(deliveries.values())
-def overlaps(a, b):
-    return a[0] < b[1] and b[0] < a[1]
-with_session = sum(1 for d in ds if any(overlaps(d, s) for s in ss))
-with_delivery = sum(1 for i, d in enumerate(ds)
-                    if any(overlaps(d, e) for j, e in enumerate(ds) if i != j))
-peak = max_overlap(ds)
-peak_sessions = max_overlap(ss)
-print("# sessions=%d deliveries=%d; deliveries during a session: %d; "
-      "deliveries overlapping another delivery: %d; at most %d deliveries "
-      "and %d sessions at once" % (len(ss), len(ds), with_session,
-                                   with_delivery, peak, peak_sessions))
-check_eq("log: 50 sessions with mail, each connect..disconnect", len(ss), 50)
-check_eq("log: 500 deliveries to user21, each delivery-start..delivered", len(ds), 500)
-check_eq("log: sessions overlapped each other", peak_sessions > 1, True)
-check_eq("log: a delivery ran while a session was open", with_session >= 1, True)
-check_eq("log: several deliveries overlapped each other (>= 3 at once)", peak >= 3, True)
+o = log_overlap(sys.argv[1], "<user21@test.example>")
+print("# sessions=%(sessions)d deliveries=%(deliveries)d; deliveries during a "
+      "session: %(with_session)d; deliveries overlapping another delivery: "
+      "%(with_delivery)d; at most %(peak_deliveries)d deliveries and "
+      "%(peak_sessions)d sessions at once" % o)
+check_eq("log: 50 sessions with mail, each connect..disconnect", o["sessions"], 50)
+check_eq("log: 500 deliveries to user21, each delivery-start..delivered", o["deliveries"], 500)
+check_eq("log: sessions overlapped each other", o["peak_sessions"] > 1, True)
+check_eq("log: a delivery ran while a session was open", o["with_session"] >= 1, True)
+check_eq("log: several deliveries overlapped each other (>= 3 at once)", o["peak_deliveries"] >= 3, True)
 EOF
 )
 tap_from "$res"

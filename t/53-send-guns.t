@@ -84,31 +84,20 @@ tap_from "$res"
 res=$($PY - "$MTA_LOG" "$GUNS" "$SESSIONS" "$TOTAL" <<'EOF'
 import sys
 from smtpraw import check_eq
-from mailcheck import parse_log, intervals, max_overlap
+from mailcheck import log_overlap
 log, guns, per_gun, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ev = parse_log(log)
-carried = {tag for t, tag, e, kv in ev
-           if e == "disconnect" and kv.get("messages", "0") != "0"}
-sessions = {tag: span for tag, span in
-            intervals(ev, "c", "connect", "disconnect").items() if tag in carried}
-deliveries = intervals(ev, "d", "delivery-start", "delivered",
-                       lambda kv: kv.get("rcpt") == "<user53@test.example>")
-ss, ds = list(sessions.values()), list(deliveries.values())
-def overlaps(a, b):
-    return a[0] < b[1] and b[0] < a[1]
-with_session = sum(1 for d in ds if any(overlaps(d, s) for s in ss))
-peak, peak_sessions = max_overlap(ds), max_overlap(ss)
-print("# sessions=%d deliveries=%d; deliveries during a session: %d; at most "
-      "%d deliveries and %d sessions at once" % (len(ss), len(ds), with_session,
-                                                  peak, peak_sessions))
-check_eq("log: %d sessions carried mail" % (guns * per_gun), len(ss), guns * per_gun)
-check_eq("log: %d deliveries to user53" % total, len(ds), total)
+o = log_overlap(log, "<user53@test.example>")
+print("# sessions=%(sessions)d deliveries=%(deliveries)d; deliveries during a "
+      "session: %(with_session)d; at most %(peak_deliveries)d deliveries and "
+      "%(peak_sessions)d sessions at once" % o)
+check_eq("log: %d sessions carried mail" % (guns * per_gun), o["sessions"], guns * per_gun)
+check_eq("log: %d deliveries to user53" % total, o["deliveries"], total)
 check_eq("log: sessions of several guns at once (more than %d)" % per_gun,
-         peak_sessions > per_gun, True)
+         o["peak_sessions"] > per_gun, True)
 check_eq("log: deliveries to the one recipient ran during sessions",
-         with_session >= 1, True)
+         o["with_session"] >= 1, True)
 check_eq("log: deliveries to the one recipient overlapped (>= 3 at once)",
-         peak >= 3, True)
+         o["peak_deliveries"] >= 3, True)
 EOF
 )
 tap_from "$res"

@@ -21,7 +21,7 @@ import re
 
 __all__ = ["make_message", "queue_file", "token_of", "crlf", "maildir_messages",
            "mbox_messages", "mboxrd_unquote", "split_trace", "parse_log",
-           "intervals", "max_overlap"]
+           "intervals", "max_overlap", "log_overlap"]
 
 SPECIAL_LINES = [b"From the start of a line", b">From quoted once",
                  b">>From quoted twice", b"From", b"From:not a separator",
@@ -168,3 +168,30 @@ def max_overlap(spans):
         cur += d
         best = max(best, cur)
     return best
+
+
+def log_overlap(path, rcpt):
+    """what mta-smtpd's log at path shows of sessions that carried mail
+    (connect..disconnect; start_mta's port probes carry none) and of
+    deliveries to rcpt ("<user@domain>", delivery-start..delivered): a
+    dict with the counts "sessions" and "deliveries", "with_session"
+    (deliveries that ran while a session was open), "with_delivery"
+    (deliveries overlapping another one), and the most of each at one
+    instant, "peak_deliveries" and "peak_sessions" """
+    ev = parse_log(path)
+    carried = {tag for t, tag, e, kv in ev
+               if e == "disconnect" and kv.get("messages", "0") != "0"}
+    ss = [span for tag, span in intervals(ev, "c", "connect", "disconnect").items()
+          if tag in carried]
+    ds = list(intervals(ev, "d", "delivery-start", "delivered",
+                        lambda kv: kv.get("rcpt") == rcpt).values())
+
+    def overlaps(a, b):
+        return a[0] < b[1] and b[0] < a[1]
+    return {
+        "sessions": len(ss), "deliveries": len(ds),
+        "with_session": sum(1 for d in ds if any(overlaps(d, x) for x in ss)),
+        "with_delivery": sum(1 for i, d in enumerate(ds)
+                             if any(overlaps(d, e) for j, e in enumerate(ds) if i != j)),
+        "peak_deliveries": max_overlap(ds), "peak_sessions": max_overlap(ss),
+    }

@@ -1,4 +1,4 @@
-/* monotonic.c - milliseconds on the monotonic clock; see monotonic.h */
+/* monotonic.c - milli- and microseconds on the monotonic clock; see monotonic.h */
 #include <time.h>
 
 #include "monotonic.h"
@@ -10,4 +10,14 @@ long long monotonic_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* monotonic_us - CLOCK_MONOTONIC in microseconds */
+unsigned long long monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull +
+	       (unsigned long long)ts.tv_nsec / 1000ull;
 }

@@ -1,4 +1,4 @@
-/* monotonic - milliseconds on the monotonic clock, for deadlines and idle
+/* monotonic - milli- and microseconds on the monotonic clock, for deadlines and idle
  * times that must not move when the wall clock is set.
  *
  * Contract: thread-safe, no state. */
@@ -7,5 +7,7 @@
 
 /* monotonic_ms - CLOCK_MONOTONIC in milliseconds */
 long long monotonic_ms(void);
+/* monotonic_us - CLOCK_MONOTONIC in microseconds */
+unsigned long long monotonic_us(void);
 
 #endif

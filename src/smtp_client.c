@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "monotonic.h"
+#include "netaddr.h"
 #include "smtp_client.h"
 #include "smtp_client_priv.h"
 
@@ -108,22 +109,28 @@ void smtpc_reply_clear(struct smtp_reply *r)
 	r->text[0] = '\0';
 }
 
-/* smtp_result_from_reply - fill res from a server reply at stage */
-void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,
-                            const struct smtp_reply *r)
+/* smtp_reply_status - what a server reply means */
+struct status smtp_reply_status(const struct smtp_reply *r)
 {
 	enum status_kind kind;
 	char enh[24] = "";
 
-	if (r != &res->reply)
-		res->reply = *r;
-	res->stage = stage;
 	kind = r->code < 400 ? ST_OK : r->code < 500 ? ST_TEMP : ST_PERM;
 	if (r->enh_class)
 		snprintf(enh, sizeof enh, "%d.%d.%d ", r->enh_class,
 		         r->enh_subject, r->enh_detail);
-	res->st = status_make(kind, r->enh_subject, r->enh_detail, "%d %s%s",
-	                      r->code, enh, r->text);
+	return status_make(kind, r->enh_subject, r->enh_detail, "%d %s%s",
+	                   r->code, enh, r->text);
+}
+
+/* smtp_result_from_reply - fill res from a server reply at stage */
+void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,
+                            const struct smtp_reply *r)
+{
+	if (r != &res->reply)
+		res->reply = *r;
+	res->stage = stage;
+	res->st = smtp_reply_status(r);
 }
 
 /* smtpc_local_result - an outcome decided here, without a server reply */
@@ -332,32 +339,37 @@ int smtpc_get_reply(struct smtp_client *c, enum smtp_stage stage,
 	return res->reply.code;
 }
 
-/* resolve_fail - describe a getaddrinfo() failure */
-static int resolve_fail(struct smtp_result *res, const char *host, int rc)
+/* smtp_resolve - host's addresses for port */
+int smtp_resolve(const char *host, const char *port, struct addrinfo **ai,
+                 struct status *why)
 {
-	int err = rc == EAI_SYSTEM ? errno : rc == EAI_AGAIN ? EAGAIN : ENOENT;
+	struct addrinfo hints;
+	char h[256];
+	size_t n = strlen(host);
+	int rc;
 
-	smtpc_reply_clear(&res->reply);
-	res->stage = SMTP_STAGE_CONNECT;
-	res->st = status_make(rc == EAI_NONAME ? ST_PERM : ST_TEMP,
-	                      rc == EAI_NONAME ? 1 : 4, 2, "%s: %s", host,
-	                      gai_strerror(rc));
-	errno = err;
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		host++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof h) {
+		*why = status_make(ST_PERM, 1, 2, "bad host name");
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(h, host, n);
+	h[n] = '\0';
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(h, port, &hints, ai);
+	if (rc == 0)
+		return 0;
+	*why = status_make(rc == EAI_NONAME ? ST_PERM : ST_TEMP,
+	                   rc == EAI_NONAME ? 1 : 4, 2, "%s: %s", h,
+	                   gai_strerror(rc));
+	errno = rc == EAI_SYSTEM ? errno : rc == EAI_AGAIN ? EAGAIN : ENOENT;
 	return -1;
-}
-
-/* format_peer - "addr:port" or "[addr]:port" */
-static void format_peer(char *buf, size_t len, const struct addrinfo *a)
-{
-	char h[64], s[16];
-
-	if (getnameinfo(a->ai_addr, a->ai_addrlen, h, sizeof h, s, sizeof s,
-	                NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, len, "?");
-	else if (a->ai_family == AF_INET6)
-		snprintf(buf, len, "[%s]:%s", h, s);
-	else
-		snprintf(buf, len, "%s:%s", h, s);
 }
 
 /* connect_one - connect to one address within timeout_ms: fd or -1 */
@@ -395,32 +407,17 @@ fail:
 int smtp_client_connect(struct smtp_client *c, const char *host,
                         const char *port, struct smtp_result *res)
 {
-	struct addrinfo hints, *ai = NULL, *a;
-	char h[256], eb[128];
-	size_t n = strlen(host);
-	int rc, err = EHOSTUNREACH;
+	struct addrinfo *ai = NULL, *a;
+	char eb[128];
+	int err = EHOSTUNREACH;
 
 	smtp_client_close(c);
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-		host++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof h) {
-		smtpc_local_result(res, SMTP_STAGE_CONNECT, ST_PERM, 1, 2,
-		             "bad host name");
-		errno = EINVAL;
+	smtpc_reply_clear(&res->reply);
+	res->stage = SMTP_STAGE_CONNECT;
+	if (smtp_resolve(host, port, &ai, &res->st) < 0)
 		return -1;
-	}
-	memcpy(h, host, n);
-	h[n] = '\0';
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(h, port, &hints, &ai);
-	if (rc != 0)
-		return resolve_fail(res, h, rc);
 	for (a = ai; a != NULL; a = a->ai_next) {
-		format_peer(c->peer, sizeof c->peer, a);
+		netaddr_text(a->ai_addr, c->peer, sizeof c->peer);
 		c->fd = connect_one(a, c->to.connect);
 		if (c->fd >= 0)
 			break;
@@ -429,12 +426,8 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 	freeaddrinfo(ai);
 	if (c->fd >= 0) {
 		res->st = status_ok();
-		res->stage = SMTP_STAGE_CONNECT;
-		smtpc_reply_clear(&res->reply);
 		return 0;
 	}
-	smtpc_reply_clear(&res->reply);
-	res->stage = SMTP_STAGE_CONNECT;
 	res->st = status_make(ST_TEMP, 4, 1, "connect to %s: %s", c->peer,
 	                      strerror_r(err, eb, sizeof eb));
 	errno = err;
@@ -461,37 +454,38 @@ int smtp_client_greeting(struct smtp_client *c, struct smtp_result *res)
 	return -1;
 }
 
-/* parse_ehlo - remember the extensions an EHLO reply offers */
-static void parse_ehlo(struct smtp_client *c, const struct smtp_reply *r)
+/* smtp_ehlo_parse - the extensions an EHLO reply offers */
+void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
+                     unsigned long long *size_max)
 {
 	char line[SMTP_REPLY_LINE_MAX];
 	unsigned i;
 
-	c->ext = 0;
-	c->size_max = 0;
+	*ext = 0;
+	*size_max = 0;
 	for (i = 1; i < r->lines; i++) {
 		if (smtp_reply_line(r, i, line, sizeof line) < 0)
 			break;
 		if (strcasecmp(line, "PIPELINING") == 0)
-			c->ext |= SMTP_EXT_PIPELINING;
+			*ext |= SMTP_EXT_PIPELINING;
 		else if (strcasecmp(line, "8BITMIME") == 0)
-			c->ext |= SMTP_EXT_8BITMIME;
+			*ext |= SMTP_EXT_8BITMIME;
 		else if (strcasecmp(line, "ENHANCEDSTATUSCODES") == 0)
-			c->ext |= SMTP_EXT_ENHANCED;
+			*ext |= SMTP_EXT_ENHANCED;
 		else if (strcasecmp(line, "SMTPUTF8") == 0)
-			c->ext |= SMTP_EXT_SMTPUTF8;
+			*ext |= SMTP_EXT_SMTPUTF8;
 		else if (strncasecmp(line, "SIZE", 4) == 0 &&
 		         (line[4] == '\0' || line[4] == ' ')) {
-			c->ext |= SMTP_EXT_SIZE;
+			*ext |= SMTP_EXT_SIZE;
 			if (line[4] == ' ')
-				c->size_max = strtoull(line + 5, NULL, 10);
+				*size_max = strtoull(line + 5, NULL, 10);
 		}
 	}
 }
 
-/* smtpc_text_ok - may s go into a command line?  printable ASCII, no
+/* smtp_text_ok - may s go into a command line?  printable ASCII, no
  * angle brackets, at most max octets */
-int smtpc_text_ok(const char *s, size_t max)
+int smtp_text_ok(const char *s, size_t max)
 {
 	size_t n = 0;
 
@@ -510,7 +504,7 @@ int smtp_client_hello(struct smtp_client *c, const char *name,
 
 	if (c->fd < 0)
 		return smtpc_not_connected(res, SMTP_STAGE_HELLO);
-	if (!smtpc_text_ok(name, 255) || name[0] == '\0' || strchr(name, ' ')) {
+	if (!smtp_text_ok(name, 255) || name[0] == '\0' || strchr(name, ' ')) {
 		smtpc_local_result(res, SMTP_STAGE_HELLO, ST_PERM, 5, 2,
 		             "bad EHLO name");
 		errno = EINVAL;
@@ -524,7 +518,7 @@ int smtp_client_hello(struct smtp_client *c, const char *name,
 		return -1;
 	if (code / 100 == 2) {
 		c->esmtp = 1;
-		parse_ehlo(c, &res->reply);
+		smtp_ehlo_parse(&res->reply, &c->ext, &c->size_max);
 		return 0;
 	}
 	if (code / 100 == 5) {

@@ -127,6 +127,15 @@ void smtp_timeouts_all(struct smtp_timeouts *to, int ms);
 /* smtp_client_init - an unconnected client; to NULL: the defaults */
 void smtp_client_init(struct smtp_client *c, const struct smtp_timeouts *to);
 
+struct addrinfo;
+
+/* smtp_resolve - the addresses of host (a name or an address literal,
+ * with or without brackets) and port (number or service name) for a TCP
+ * connection; 0 with *ai (the caller frees it with freeaddrinfo), or -1
+ * with errno and *why saying why (ST_PERM when the name does not exist) */
+int smtp_resolve(const char *host, const char *port, struct addrinfo **ai,
+                 struct status *why);
+
 /* smtp_client_connect - connect to host (name or address literal, with
  * or without brackets) and port (number or service name), trying each
  * address; returns 0, or -1 with res saying why (the last failure) */
@@ -172,6 +181,19 @@ int smtp_parse_hostport(const char *s, const char *default_port, char *host,
 
 /* smtp_stage_name - "MAIL FROM", "RCPT TO", "end of data", ... */
 const char *smtp_stage_name(enum smtp_stage stage);
+
+/* smtp_text_ok - may s (at most max octets) go into a command line?
+ * printable ASCII without angle brackets */
+int smtp_text_ok(const char *s, size_t max);
+
+/* smtp_ehlo_parse - the extensions (SMTP_EXT_*) an EHLO reply offers, and
+ * the SIZE limit it announces (0: none) */
+void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
+                     unsigned long long *size_max);
+
+/* smtp_reply_status - what a server reply means: ST_OK for 2xx/3xx,
+ * ST_TEMP for 4xx, ST_PERM for 5xx; text "code [x.y.z ]text" */
+struct status smtp_reply_status(const struct smtp_reply *r);
 
 /* smtp_result_from_reply - fill res from a server reply at stage */
 void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,

@@ -145,7 +145,7 @@ static unsigned long long tx_size(const struct smtp_tx *tx)
 /* bad_rcpt - a recipient this client will not put into a command */
 static int bad_rcpt(const char *r)
 {
-	return r[0] == '\0' || !smtpc_text_ok(r, SMTP_CLIENT_ADDR_MAX);
+	return r[0] == '\0' || !smtp_text_ok(r, SMTP_CLIENT_ADDR_MAX);
 }
 
 /* tx_end - fill in every recipient still undecided or accepted with the
@@ -211,7 +211,7 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_tx *tx,
 		smtpc_not_connected(res, SMTP_STAGE_MAIL);
 		return tx_end(tx, rres, res, ENOTCONN);
 	}
-	if (tx->nrcpt == 0 || !smtpc_text_ok(tx->sender, SMTP_CLIENT_ADDR_MAX)) {
+	if (tx->nrcpt == 0 || !smtp_text_ok(tx->sender, SMTP_CLIENT_ADDR_MAX)) {
 		smtpc_local_result(res, SMTP_STAGE_MAIL, ST_PERM, tx->nrcpt ? 1 : 5,
 		             tx->nrcpt ? 7 : 1, tx->nrcpt ?
 		             "bad sender address syntax" : "no recipients");

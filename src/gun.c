@@ -1,11 +1,9 @@
 /* gun.c - many messages, many sessions, one server; see gun.h
  *
- * Shared state (struct gun): the message index and the counters are
- * atomics, each written by any session thread; the latency array has one
- * slot per message index, written only by the one thread that took that
- * index and read only after every thread was joined; `running` and the
- * first error texts are guarded by g->mu.  The configuration and the
- * messages are read-only for the whole run.
+ * This file: the run as a whole - the server's addresses, the loop
+ * threads (gun_loop.c) and the sessions they share out, the feed the
+ * dialogues take messages from and report to, progress, and the final
+ * counts and latencies.  Shared state is struct gun (gun_priv.h).
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,178 +13,110 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gun.h"
+#include "gun_priv.h"
+#include "monotonic.h"
 
 enum { LAT_NONE = UINT32_MAX };
-enum outcome { O_SENT, O_REFUSED, O_FAILED };
-
-struct gun {
-	const struct gun_config *cfg;
-	unsigned long long total;
-	atomic_ullong next;            /* the next message index to take */
-	atomic_ullong sent, refused, failed, connects;
-	atomic_int stop;               /* take no more messages */
-	uint32_t *lat_us;              /* [total]: one writer per slot */
-	struct timespec start;
-	pthread_mutex_t mu;            /* guards running, errors */
-	pthread_cond_t cv;             /* signalled when running drops */
-	unsigned running;
-	struct gun_stats errors;       /* only the have_/first_ fields */
-};
-
-/* elapsed_since - seconds from *t0 to now (monotonic) */
-static double elapsed_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) +
-	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-/* now_us - monotonic microseconds */
-static unsigned long long now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (unsigned long long)t.tv_sec * 1000000ull +
-	       (unsigned long long)t.tv_nsec / 1000ull;
-}
 
 /* note_error - keep the first refusal and the first failure */
-static void note_error(struct gun *g, enum outcome o, const struct status *st)
+static void note_error(struct gun *g, enum gun_outcome o,
+                       const struct status *st)
 {
 	pthread_mutex_lock(&g->mu);
-	if (o == O_REFUSED && !g->errors.have_refusal) {
+	if (o == GUN_REFUSED && !g->errors.have_refusal) {
 		g->errors.first_refusal = *st;
 		g->errors.have_refusal = 1;
-	} else if (o == O_FAILED && !g->errors.have_failure) {
+	} else if (o == GUN_FAILED && !g->errors.have_failure) {
 		g->errors.first_failure = *st;
 		g->errors.have_failure = 1;
 	}
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* count - one message's outcome */
-static void count(struct gun *g, enum outcome o, const struct status *why)
+/* gun_more_to_take - may a session still get a message? */
+int gun_more_to_take(struct gun *g)
 {
-	if (o == O_SENT)
+	return !atomic_load(&g->stop) && atomic_load(&g->next) < g->total;
+}
+
+/* feed_take - the next message index, shared by every session */
+static int feed_take(void *ctx, const struct gun_msg **m,
+                     unsigned long long *idx)
+{
+	struct gun *g = ctx;
+	unsigned long long i;
+
+	if (atomic_load(&g->stop))
+		return -1;
+	i = atomic_fetch_add(&g->next, 1);
+	if (i >= g->total)
+		return -1;
+	*m = &g->cfg->msgs[i % g->cfg->nmsgs];
+	*idx = i;
+	return 0;
+}
+
+/* feed_done - one message's outcome and latency */
+static void feed_done(void *ctx, unsigned long long idx, enum gun_outcome o,
+                      const struct status *why, long long latency_us)
+{
+	struct gun *g = ctx;
+
+	if (o == GUN_SENT)
 		atomic_fetch_add(&g->sent, 1);
-	else if (o == O_REFUSED)
+	else if (o == GUN_REFUSED)
 		atomic_fetch_add(&g->refused, 1);
 	else
 		atomic_fetch_add(&g->failed, 1);
-	if (o != O_SENT)
+	if (o != GUN_SENT)
 		note_error(g, o, why);
+	if (latency_us >= 0)
+		g->lat_us[idx] = latency_us >= LAT_NONE ? LAT_NONE - 1 :
+		                 (uint32_t)latency_us;
 }
 
-/* classify - sent, refused or failed, and why */
-static enum outcome classify(int rc, const struct smtp_result *rres,
-                             size_t n, const struct smtp_result *res,
-                             const struct status **why)
+/* feed_note - a failure outside any message */
+static void feed_note(void *ctx, const struct status *why)
 {
-	const struct status *perm = NULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (rres[i].st.kind == ST_TEMP) {
-			*why = &rres[i].st;
-			return O_FAILED;
-		}
-		if (rres[i].st.kind == ST_PERM && perm == NULL)
-			perm = &rres[i].st;
-	}
-	if (rc < 0) {
-		*why = &res->st;
-		return res->st.kind == ST_PERM ? O_REFUSED : O_FAILED;
-	}
-	*why = perm;
-	return perm ? O_REFUSED : O_SENT;
+	note_error(ctx, GUN_FAILED, why);
 }
 
-/* session_main - one session thread: take messages until none are left */
-static void *session_main(void *arg)
+/* feed_now_us - the dialogues' clock */
+static unsigned long long feed_now_us(void *ctx)
 {
-	struct gun *g = arg;
-	const struct gun_config *cfg = g->cfg;
-	struct smtp_client *c = malloc(sizeof *c);
-	struct smtp_result *rres = NULL, res;
-	size_t rcap = 0;
-	int tries = 0;
+	(void)ctx;
+	return monotonic_us();
+}
 
-	if (c != NULL)
-		smtp_client_init(c, &cfg->timeouts);
-	while (c != NULL && !atomic_load(&g->stop)) {
-		unsigned long long idx = atomic_fetch_add(&g->next, 1), t0;
-		const struct gun_msg *m;
-		const struct status *why;
-		struct smtp_tx tx;
-		enum outcome o;
-		int rc;
+/* resolve - the server's addresses into g->addrs; -1 when there are none
+ * (the reason noted as the first failure) */
+static int resolve(struct gun *g)
+{
+	struct status why;
 
-		if (idx >= g->total)
-			break;
-		m = &cfg->msgs[idx % cfg->nmsgs];
-		if (m->nrcpt == 0) {
-			struct status st = status_make(ST_PERM, 5, 1,
-			                               "a message without recipients");
+	if (smtp_resolve(g->cfg->host, g->cfg->port, &g->addrs, &why) == 0)
+		return 0;
+	g->addrs = NULL;
+	note_error(g, GUN_FAILED, &why);
+	return -1;
+}
 
-			count(g, O_FAILED, &st);
-			continue;
-		}
-		if (m->nrcpt > rcap) {
-			struct smtp_result *r = realloc(rres, m->nrcpt * sizeof *r);
+/* loop_count - how many loop threads: cfg->threads, or one per
+ * GUN_CPUS_PER_LOOP CPUs (at least one); never more than sessions */
+static unsigned loop_count(const struct gun_config *cfg, unsigned sessions)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->threads;
 
-			if (r == NULL) {
-				struct status st = status_make(ST_TEMP, 3, 0,
-				                               "out of memory");
-
-				count(g, O_FAILED, &st);
-				continue;
-			}
-			rres = r;
-			rcap = m->nrcpt;
-		}
-		if (!smtp_client_connected(c)) {
-			if (smtp_client_open(c, cfg->host, cfg->port, cfg->helo,
-			                     &res) < 0) {
-				count(g, O_FAILED, &res.st);
-				if (++tries >= GUN_CONNECT_TRIES)
-					break;
-				continue;
-			}
-			tries = 0;
-			atomic_fetch_add(&g->connects, 1);
-		}
-		memset(&tx, 0, sizeof tx);
-		tx.sender = m->sender;
-		tx.rcpt = m->rcpt;
-		tx.nrcpt = m->nrcpt;
-		tx.data = m->data;
-		tx.len = m->len;
-		tx.fd = -1;
-		tx.body_8bit = m->body_8bit;
-		t0 = now_us();
-		rc = smtp_client_send(c, &tx, rres, &res);
-		o = classify(rc, rres, m->nrcpt, &res, &why);
-		if (o != O_FAILED && res.reply.code != 0) {
-			unsigned long long us = now_us() - t0;
-
-			g->lat_us[idx] = us >= LAT_NONE ? LAT_NONE - 1 : (uint32_t)us;
-		}
-		count(g, o, why);
-	}
-	if (c != NULL && smtp_client_connected(c))
-		smtp_client_quit(c, &res);
-	free(c);
-	free(rres);
-	pthread_mutex_lock(&g->mu);
-	g->running--;
-	pthread_cond_signal(&g->cv);
-	pthread_mutex_unlock(&g->mu);
-	return NULL;
+	if (n == 0)
+		n = cpus >= 2 * GUN_CPUS_PER_LOOP ?
+		    (unsigned)(cpus / GUN_CPUS_PER_LOOP) : 1;
+	if (n > GUN_LOOPS_MAX)
+		n = GUN_LOOPS_MAX;
+	return n < sessions ? n : sessions;
 }
 
 /* snapshot - the counters now */
@@ -198,7 +128,7 @@ static void snapshot(struct gun *g, struct gun_stats *st)
 	st->refused = atomic_load(&g->refused);
 	st->failed = atomic_load(&g->failed);
 	st->connects = atomic_load(&g->connects);
-	st->elapsed = elapsed_since(&g->start);
+	st->elapsed = (double)(monotonic_us() - g->start_us) / 1e6;
 	pthread_mutex_lock(&g->mu);
 	st->have_refusal = g->errors.have_refusal;
 	st->have_failure = g->errors.have_failure;
@@ -274,12 +204,13 @@ static void wait_sessions(struct gun *g)
 /* gun_run - fire every message */
 int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 {
+	struct gun_loop_job *jobs = NULL;
 	pthread_condattr_t ca;
 	pthread_attr_t ta;
 	pthread_t *tid = NULL;
 	struct gun *g;
-	unsigned long long i, nthreads;
-	unsigned created = 0;
+	unsigned long long i;
+	unsigned nloops = 0, created = 0;
 	int err = 0;
 
 	if (cfg->nmsgs == 0 || cfg->repeat == 0 || cfg->sessions == 0 ||
@@ -291,11 +222,18 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	if (g == NULL)
 		return -1;
 	g->cfg = cfg;
+	g->feed.take = feed_take;
+	g->feed.done = feed_done;
+	g->feed.note = feed_note;
+	g->feed.now_us = feed_now_us;
+	g->feed.ctx = g;
 	g->total = (unsigned long long)cfg->nmsgs * cfg->repeat;
-	nthreads = cfg->sessions < g->total ? cfg->sessions : g->total;
+	nloops = loop_count(cfg, cfg->sessions < g->total ? cfg->sessions :
+	                         (unsigned)g->total);
 	if (g->total > SIZE_MAX / sizeof *g->lat_us ||
 	    (g->lat_us = malloc(g->total * sizeof *g->lat_us)) == NULL ||
-	    (tid = calloc(nthreads, sizeof *tid)) == NULL) {
+	    (tid = calloc(nloops, sizeof *tid)) == NULL ||
+	    (jobs = calloc(nloops, sizeof *jobs)) == NULL) {
 		err = ENOMEM;
 		goto out;
 	}
@@ -310,20 +248,30 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	pthread_attr_setstacksize(&ta, GUN_STACK_SIZE > PTHREAD_STACK_MIN ?
 	                          GUN_STACK_SIZE : PTHREAD_STACK_MIN);
 
-	clock_gettime(CLOCK_MONOTONIC, &g->start);
-	pthread_mutex_lock(&g->mu);
-	for (; created < nthreads; created++) {
-		err = pthread_create(&tid[created], &ta, session_main, g);
-		if (err != 0)
-			break;
-		g->running++;
+	g->start_us = monotonic_us();
+	if (resolve(g) == 0) {
+		/* never more sessions than messages; shared out evenly */
+		unsigned long long sessions = cfg->sessions < g->total ?
+		                              cfg->sessions : g->total;
+
+		pthread_mutex_lock(&g->mu);
+		for (; created < nloops; created++) {
+			jobs[created].g = g;
+			jobs[created].sessions = (unsigned)(sessions / nloops +
+			                         (created < sessions % nloops));
+			err = pthread_create(&tid[created], &ta, gun_loop_main,
+			                     &jobs[created]);
+			if (err != 0)
+				break;
+			g->running++;
+		}
+		pthread_mutex_unlock(&g->mu);
+		if (created > 0) {
+			err = 0;    /* fewer sessions than asked is still a run */
+			wait_sessions(g);
+		}
 	}
-	pthread_mutex_unlock(&g->mu);
 	pthread_attr_destroy(&ta);
-	if (created > 0) {
-		err = 0;        /* fewer sessions than asked is still a run */
-		wait_sessions(g);
-	}
 	for (i = 0; i < created; i++)
 		pthread_join(tid[i], NULL);
 
@@ -331,11 +279,14 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	/* whatever was never answered either way failed */
 	st->failed = st->total - st->sent - st->refused;
 	percentiles(g, st);
-	if (created > 0 && cfg->progress)
+	if (cfg->progress && err == 0)
 		cfg->progress(cfg->ctx, st, 1);
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 out:
+	if (g->addrs)
+		freeaddrinfo(g->addrs);
+	free(jobs);
 	free(tid);
 	free(g->lat_us);
 	free(g);

@@ -1,14 +1,21 @@
 /* gun - the mail gun: many messages over many concurrent SMTP sessions to
  * one server, with counts, rate and latency.
  *
- * gun_run() starts cfg->sessions threads (never more than there are
- * messages to send), each with its own struct smtp_client and its own
- * connection.  A thread takes the next message from a shared atomic
- * index over [0, nmsgs * repeat) and sends it over its connection; it
- * keeps the connection for message after message (a refused transaction
- * leaves a RSET owed, which goes out pipelined with the next MAIL);
- * after a network failure it reconnects for its next message; after
- * GUN_CONNECT_TRIES failed connection attempts in a row it stops.
+ * gun_run() resolves the server once, then starts cfg->threads event-loop
+ * threads (0: one per GUN_CPUS_PER_LOOP CPUs, at least one, so that most
+ * CPUs are left to a server under test on the same host; at most
+ * GUN_LOOPS_MAX, never more than sessions) and shares
+ * cfg->sessions sessions out among them (never more sessions than there
+ * are messages to send).  Each session is its own connection with its own
+ * non-blocking SMTP dialogue (gun_dialog.h); a loop thread waits on all of
+ * its sessions' sockets at once (epoll), so a reply costs no thread
+ * switch.  A session takes the next message from a shared atomic index
+ * over [0, nmsgs * repeat) and sends it over its connection; it keeps the
+ * connection for message after message (a refused transaction leaves a
+ * RSET owed, which goes out pipelined with the next MAIL when the server
+ * offers PIPELINING); after a network failure it reconnects for its next
+ * message; after GUN_CONNECT_TRIES connection attempts in a row that never
+ * got past EHLO/HELO it stops.
  *
  * Each message counts once:
  *   sent     the server accepted it for every recipient;
@@ -16,10 +23,14 @@
  *            such as an address that cannot be sent);
  *   failed   a 4xx, a network failure or timeout, or never attempted
  *            (no recipients, or every session gave up or was stopped).
- * Latency: from writing MAIL (a pending RSET included) to the reply that
+ * Latency: from queueing MAIL (a pending RSET included) to the reply that
  * decided the message (the one after the dot, or the refusal), for every
  * message the server answered (sent or refused); p50 and p99 by nearest
  * rank over them.
+ *
+ * Time limits (cfg->timeouts): a session that moves no byte either way
+ * for the limit of what it waits for (the greeting, MAIL's reply, a block
+ * of the message...) fails; limits are checked every GUN_POLL_MS.
  *
  * While the sessions run, the calling thread calls cfg->progress about
  * every cfg->progress_ms (rounded up to GUN_POLL_MS), and once more with
@@ -28,11 +39,11 @@
  *
  * Contract: cfg, the messages and every string they point to are
  * borrowed, read-only, and must stay valid until gun_run() returns; they
- * are shared by all session threads unlocked (nobody writes them).  The
+ * are shared by all loop threads unlocked (nobody writes them).  The
  * counters are atomics; the first error texts sit behind one mutex.
  * gun_run() is not reentrant per struct gun_stats, but separate runs are
  * independent.  Signals are the caller's business: block them before
- * calling, the session threads inherit the mask.
+ * calling, the loop threads inherit the mask.
  */
 #ifndef MTA_GUN_H
 #define MTA_GUN_H
@@ -44,7 +55,9 @@
 
 enum {
 	GUN_CONNECT_TRIES = 3,          /* failed connects in a row: session ends */
-	GUN_STACK_SIZE = 256 * 1024,    /* per session thread */
+	GUN_LOOPS_MAX = 64,             /* event-loop threads at most */
+	GUN_CPUS_PER_LOOP = 4,          /* the default: a loop per 4 CPUs */
+	GUN_STACK_SIZE = 256 * 1024,    /* per loop thread */
 	GUN_POLL_MS = 100               /* should_stop is asked this often */
 };
 
@@ -76,6 +89,7 @@ struct gun_config {
 	size_t nmsgs;
 	unsigned long repeat;          /* >= 1 */
 	unsigned sessions;             /* >= 1 */
+	unsigned threads;              /* event-loop threads; 0: automatic */
 	struct smtp_timeouts timeouts;
 	int progress_ms;               /* > 0 */
 	void (*progress)(void *ctx, const struct gun_stats *now, int final);

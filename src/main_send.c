@@ -22,8 +22,8 @@ static const char usage_text[] =
 "                [--rcpt ADDR]... FILE...\n"
 "options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
-"  --rcpt ADDR  -T/--timeout SECONDS  --helo NAME  --gun  --inject\n"
-"  --quiet  --help; see mta-send(1)\n";
+"  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
+"  --inject  --quiet  --help; see mta-send(1)\n";
 
 /* usage - the synopsis on stderr, exit EX_USAGE */
 static void usage(const char *why)
@@ -86,12 +86,14 @@ static void parse_server(struct send_opts *o, const char *s)
 /* main - parse the options, choose the mode, run it */
 int main(int argc, char **argv)
 {
-	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP };
+	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
+	       O_THREADS };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "sessions", required_argument, NULL, 'c' },
 		{ "repeat", required_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, O_THREADS },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "rcpt", required_argument, NULL, O_RCPT },
 		{ "helo", required_argument, NULL, O_HELO },
@@ -122,6 +124,8 @@ int main(int argc, char **argv)
 		case 'c': o.sessions = number(optarg, "session count");
 		          o.gun_opts = 1; break;
 		case 'n': o.repeat = number(optarg, "repeat count");
+		          o.gun_opts = 1; break;
+		case O_THREADS: o.threads = number(optarg, "thread count");
 		          o.gun_opts = 1; break;
 		case 'T':
 			t = number(optarg, "timeout");

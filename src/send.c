@@ -524,6 +524,7 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	cfg.nmsgs = L.n;
 	cfg.repeat = o->repeat;
 	cfg.sessions = o->sessions;
+	cfg.threads = o->threads;
 	cfg.timeouts = o->to;
 	cfg.progress_ms = sh.tty ? 200 : 5000;
 	cfg.progress = progress;

@@ -29,6 +29,7 @@ struct send_opts {
 	int gun_opts;                /* -c, -n or --rcpt was given */
 	int sendmail_opts;           /* -i, -o... was given */
 	unsigned sessions;           /* -c */
+	unsigned threads;            /* --threads; 0: the gun chooses */
 	unsigned long repeat;        /* -n */
 	struct smtp_timeouts to;     /* -T, else the RFC 5321 defaults */
 	struct addrlist rcpt;        /* --rcpt, as given */

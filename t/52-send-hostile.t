@@ -2,13 +2,15 @@
 # t/52-send-hostile.t - mta-send against broken and hostile servers: bad
 # and mixed reply codes, NUL and escape characters, endless lines, bare LF,
 # replies one byte at a time, silence (timeouts), connections dropped in
-# the middle of DATA, 421, EHLO refused; and the gun reconnecting after a
-# server hangs up.  Nothing may crash or hang; every outcome has its code.
+# the middle of DATA, 421, EHLO refused; the gun reconnecting after a
+# server hangs up, and the gun (its own event-driven dialogue) against
+# each of the same servers.  Nothing may crash or hang; every outcome has
+# its code and every message is counted once.
 . "$(dirname "$0")/lib/common.sh"
 
 EX_DATAERR=65 EX_NOUSER=67 EX_UNAVAILABLE=69 EX_TEMPFAIL=75 EX_PROTOCOL=76
 
-plan 28
+plan 68
 
 SEND=$MTA_BIN/mta-send
 
@@ -197,4 +199,95 @@ failed=$(printf '%s' "$out" | sed -n 's/.* failed \([0-9]*\) .*/\1/p')
 is "$((sent + failed))" 12 "hang-ups: every message counted once ($sent sent, $failed failed)"
 ok "$([ "$sent" -ge 6 ] && echo 0 || echo 1)" "hang-ups: the session reconnected and went on"
 is "$rc" "$EX_TEMPFAIL" "hang-ups: exit EX_TEMPFAIL"
+
+# the gun against each hostile server: 4 messages over 2 sessions
+gun() {	# gun MODE [extra mta-send options]: OUT, RC, ERR, SECS set
+	local mode=$1 t0 t1
+	shift
+	raw "$mode"
+	t0=$(date +%s.%N)
+	OUT=$("$SEND" -s "$S" -c 2 -T 2 "$@" "$T"/h1.eml "$T"/h2.eml "$T"/h3.eml \
+		"$T"/h4.eml 2>"$T/err")
+	RC=$?
+	t1=$(date +%s.%N)
+	ERR=$(cat "$T/err")
+	SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", b - a }')
+}
+counted() {	# counted SENT REFUSED FAILED MODE
+	like "$OUT" "^sent $1 refused $2 failed $3 " "gun, $4: sent $1 refused $2 failed $3"
+}
+
+gun garbage
+is "$RC" "$EX_UNAVAILABLE" "gun, not an SMTP server: EX_UNAVAILABLE"
+counted 0 0 4 garbage
+like "$ERR" 'first failure: .*greeting: malformed reply line: 0 SSH-2\.0' \
+	"gun, not SMTP: says what it said"
+
+gun mixed
+is "$RC" "$EX_UNAVAILABLE" "gun, EHLO reply with mixed codes: EX_UNAVAILABLE"
+like "$ERR" 'EHLO/HELO: reply lines with different codes' "gun, mixed codes: says so"
+
+gun nasty
+is "$RC" "$EX_DATAERR" "gun, NUL/ESC/BEL in a 550 to RCPT: EX_DATAERR"
+counted 0 4 0 nasty
+like "$ERR" 'first refusal: 550 5\.1\.1 bad\?user \?\[31mred' "gun: control characters as '?'"
+printf '%s' "$ERR" | LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]'
+is "$?" 1 "gun: no control character reaches stderr"
+
+gun huge
+is "$RC" "$EX_DATAERR" "gun, a 200 KB reply line: EX_DATAERR"
+counted 0 4 0 huge
+is "$(printf '%s\n' "$ERR" | awk 'length > 600' | wc -l)" 0 "gun: the long reply cut to a sane length"
+
+gun badcode
+is "$RC" "$EX_TEMPFAIL" "gun, a non-digit code at RCPT: EX_TEMPFAIL"
+counted 0 0 4 badcode
+like "$ERR" 'RCPT TO: malformed reply line' "gun, bad code: says where"
+
+gun bare-lf
+is "$RC" 0 "gun, replies ending in bare LF: exit 0"
+counted 4 0 0 bare-lf
+
+gun trickle
+is "$RC" 0 "gun, replies one byte at a time: exit 0"
+counted 4 0 0 trickle
+
+gun ehlo-500
+is "$RC" 0 "gun, EHLO refused, HELO accepted: exit 0"
+is "$(grep -c '^HELO ' "$T/raw.log")" 2 "gun: HELO on both sessions after the 500"
+grep -q 'SIZE=' "$T/raw.log"; is "$?" 1 "gun: no ESMTP parameters to a HELO server"
+
+gun 421
+is "$RC" "$EX_TEMPFAIL" "gun, 421 at MAIL: EX_TEMPFAIL"
+counted 0 0 4 421
+like "$ERR" 'first failure: 421 4\.3\.2 shutting down' "gun, 421: the reply on stderr"
+is "$(grep -c '^MAIL ' "$T/raw.log")" 4 "gun, 421: each message tried once"
+ok "$([ "$(grep -c '^EHLO ' "$T/raw.log")" -ge 4 ] && echo 0 || echo 1)" \
+	"gun, 421: a new connection for each message"
+
+gun drop-data
+is "$RC" "$EX_TEMPFAIL" "gun, connection dropped during DATA: EX_TEMPFAIL"
+counted 0 0 4 drop-data
+like "$ERR" "end of data: .*(closed by the server|reset by peer|Broken pipe)" \
+	"gun, dropped: says so"
+
+{ msg; head -c 20000000 /dev/zero | tr '\0' 'x' | fold -w 998; } >"$T/big.eml"
+raw early552
+OUT=$("$SEND" -s "$S" -c 1 -T 5 "$T/big.eml" 2>"$T/err"); RC=$?
+is "$RC" "$EX_DATAERR" "gun, 552 and hang-up in the middle of a big message: EX_DATAERR"
+like "$OUT" '^sent 0 refused 1 failed 0 ' "gun, early 552: refused, counted once"
+like "$(cat "$T/err")" "552 5\.3\.4 message too big" "gun: the server's reason, not a broken pipe"
+
+gun silent
+is "$RC" "$EX_UNAVAILABLE" "gun, a server that never greets: EX_UNAVAILABLE"
+counted 0 0 4 silent
+like "$ERR" 'greeting: no answer within 2 s' "gun, silent server: timed out, says so"
+ok "$([ "$SECS" -lt 15 ] && echo 0 || echo 1)" "gun: -T 2 bounds the waits (took $SECS s)"
+
+gun hangup -n 3
+is "$RC" "$EX_TEMPFAIL" "gun, hang-ups on 2 sessions: EX_TEMPFAIL"
+sent=$(printf '%s' "$OUT" | sed -n 's/^sent \([0-9]*\) .*/\1/p')
+failed=$(printf '%s' "$OUT" | sed -n 's/.* failed \([0-9]*\) .*/\1/p')
+is "$((sent + failed))" 12 "gun, hang-ups: 12 counted once each ($sent sent, $failed failed)"
+ok "$([ "$sent" -ge 6 ] && echo 0 || echo 1)" "gun, hang-ups: sessions reconnected and went on"
 done_testing

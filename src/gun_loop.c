@@ -1,0 +1,349 @@
+/* gun_loop.c - one thread's share of the gun's sessions, on one epoll
+ *
+ * Each session (struct slot) is a non-blocking socket and its dialogue
+ * (gun_dialog.c).  The loop moves bytes: what the server sent goes into
+ * the dialogue, what the dialogue has to say goes out at once, and only
+ * what the kernel would not take waits for EPOLLOUT.  A session whose
+ * connection ends opens a new one unless the dialogue has no more
+ * messages, or GUN_CONNECT_TRIES attempts in a row never got past
+ * EHLO/HELO.
+ *
+ * Time limits: each session has a deadline, set from the dialogue's limit
+ * for what it waits for whenever bytes move either way.  Deadlines are
+ * checked every GUN_POLL_MS, so a limit is kept to within that.
+ *
+ * Thread safety: a loop touches only its own slots; what it shares is
+ * struct gun (see gun_priv.h), reached through the dialogue's feed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gun_priv.h"
+#include "monotonic.h"
+#include "netaddr.h"
+
+enum { EVENTS_MAX = 64, INPUT_MAX = 4096 };
+
+struct slot {
+	int fd;                          /* -1: no connection */
+	int connecting;                  /* connect() under way */
+	int want_out;                    /* EPOLLOUT is armed */
+	int counted;                     /* this connection's open was counted */
+	int over;                        /* the session has ended */
+	unsigned tries;                  /* failed attempts in a row */
+	const struct addrinfo *addr;     /* the address tried */
+	long long deadline;              /* ms, monotonic */
+	int limit_ms;                    /* what the deadline came from */
+	char peer[96];
+	struct gun_dialog d;
+};
+
+struct loop {
+	struct gun *g;
+	const struct gun_config *cfg;
+	int ep;
+	struct slot *slots;
+	unsigned n, live;
+	long long now;                   /* ms, read after every wait */
+	char in[INPUT_MAX];
+};
+
+static void slot_connect(struct loop *L, struct slot *s);
+
+/* watch - what epoll should report for s: input always; output while
+ * connecting or while the kernel would not take everything */
+static void watch(struct loop *L, struct slot *s, int op)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN | (s->connecting || s->want_out ? EPOLLOUT : 0);
+	ev.data.ptr = s;
+	epoll_ctl(L->ep, op, s->fd, &ev);
+}
+
+/* progress - bytes moved: a fresh deadline for what comes next */
+static void progress(struct loop *L, struct slot *s)
+{
+	s->limit_ms = gun_dialog_timeout(&s->d, &L->cfg->timeouts);
+	s->deadline = L->now + s->limit_ms;
+}
+
+/* slot_over - this session is done */
+static void slot_over(struct loop *L, struct slot *s)
+{
+	s->over = 1;
+	L->live--;
+}
+
+/* slot_closed - the connection is gone: another, or the end */
+static void slot_closed(struct loop *L, struct slot *s)
+{
+	close(s->fd);                    /* leaves the epoll set too */
+	s->fd = -1;
+	s->connecting = s->want_out = 0;
+	if (gun_dialog_finished(&s->d) || !gun_more_to_take(L->g)) {
+		slot_over(L, s);
+		return;
+	}
+	if (!gun_dialog_opened(&s->d) && ++s->tries >= GUN_CONNECT_TRIES) {
+		slot_over(L, s);
+		return;
+	}
+	s->addr = NULL;
+	slot_connect(L, s);
+}
+
+/* flush - write what the dialogue has to say; 0, or -1 when the
+ * connection was lost (and closed) */
+static int flush(struct loop *L, struct slot *s)
+{
+	for (;;) {
+		const char *p;
+		size_t n;
+		ssize_t w;
+
+		gun_dialog_output(&s->d, &p, &n);
+		if (n == 0)
+			break;
+		w = send(s->fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			gun_dialog_wrote(&s->d, (size_t)w);
+			progress(L, s);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!s->want_out) {
+				s->want_out = 1;
+				watch(L, s, EPOLL_CTL_MOD);
+			}
+			return 0;
+		}
+		{
+			int err = errno;
+			/* A server that refuses in mid-message (552) and hangs up:
+			 * its reason may be readable, and beats "broken pipe". */
+			ssize_t r = recv(s->fd, L->in, sizeof L->in, MSG_DONTWAIT);
+
+			if (r <= 0 || gun_dialog_input(&s->d, L->in, (size_t)r) == 0)
+				gun_dialog_lost(&s->d, err, s->limit_ms);
+			slot_closed(L, s);
+			return -1;
+		}
+	}
+	if (s->want_out) {
+		s->want_out = 0;
+		watch(L, s, EPOLL_CTL_MOD);
+	}
+	return 0;
+}
+
+/* connect_failed - no address answered: note why, try again or stop */
+static void connect_failed(struct loop *L, struct slot *s, int err)
+{
+	struct status st;
+	char eb[128];
+
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->connecting = 0;
+	if (s->addr != NULL && s->addr->ai_next != NULL) {
+		s->addr = s->addr->ai_next;      /* the next address, same attempt */
+		slot_connect(L, s);
+		return;
+	}
+	st = status_make(ST_TEMP, 4, 1, "connect to %s: %s", s->peer,
+	                 strerror_r(err, eb, sizeof eb));
+	L->g->feed.note(L->g, &st);
+	if (++s->tries >= GUN_CONNECT_TRIES || !gun_more_to_take(L->g)) {
+		slot_over(L, s);
+		return;
+	}
+	s->addr = NULL;
+	slot_connect(L, s);
+}
+
+/* connected - the connection is up: the dialogue starts */
+static void connected(struct loop *L, struct slot *s)
+{
+	int one = 1;
+
+	/* commands and message blocks are whole writes already */
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	s->connecting = 0;
+	s->counted = 0;
+	gun_dialog_start(&s->d, &L->g->feed, L->cfg->helo, s->peer);
+	progress(L, s);
+}
+
+/* slot_connect - start connecting to s->addr (NULL: the first address) */
+static void slot_connect(struct loop *L, struct slot *s)
+{
+	const struct addrinfo *a;
+
+	if (s->addr == NULL)
+		s->addr = L->g->addrs;
+	a = s->addr;
+	netaddr_text(a->ai_addr, s->peer, sizeof s->peer);
+	s->fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	               0);
+	if (s->fd < 0) {
+		connect_failed(L, s, errno);
+		return;
+	}
+	if (connect(s->fd, a->ai_addr, a->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			connect_failed(L, s, errno);
+			return;
+		}
+		s->connecting = 1;
+		s->limit_ms = L->cfg->timeouts.connect;
+		s->deadline = L->now + s->limit_ms;
+		watch(L, s, EPOLL_CTL_ADD);
+		return;
+	}
+	watch(L, s, EPOLL_CTL_ADD);
+	connected(L, s);
+}
+
+/* readable - the server sent something (or hung up) */
+static void readable(struct loop *L, struct slot *s)
+{
+	ssize_t r = recv(s->fd, L->in, sizeof L->in, 0);
+
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (r <= 0) {
+		gun_dialog_lost(&s->d, r == 0 ? 0 : errno, s->limit_ms);
+		slot_closed(L, s);
+		return;
+	}
+	progress(L, s);
+	if (gun_dialog_input(&s->d, L->in, (size_t)r) < 0) {
+		slot_closed(L, s);
+		return;
+	}
+	if (!s->counted && gun_dialog_opened(&s->d)) {
+		s->counted = 1;
+		s->tries = 0;
+		atomic_fetch_add(&L->g->connects, 1);
+	}
+	flush(L, s);
+}
+
+/* event - one epoll report for s */
+static void event(struct loop *L, struct slot *s, unsigned events)
+{
+	if (s->connecting) {
+		int err = 0;
+		socklen_t len = sizeof err;
+
+		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err != 0)
+			connect_failed(L, s, err);
+		else if (events & (EPOLLOUT | EPOLLIN)) {
+			s->want_out = 0;
+			watch(L, s, EPOLL_CTL_MOD);
+			connected(L, s);
+		}
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		readable(L, s);
+		if (s->fd < 0 || s->over)
+			return;
+	}
+	if ((events & EPOLLOUT) && s->want_out)
+		flush(L, s);
+}
+
+/* expire - every session past its deadline has timed out */
+static void expire(struct loop *L)
+{
+	unsigned i;
+
+	for (i = 0; i < L->n; i++) {
+		struct slot *s = &L->slots[i];
+
+		if (s->over || s->fd < 0 || L->now < s->deadline)
+			continue;
+		if (s->connecting) {
+			connect_failed(L, s, ETIMEDOUT);
+		} else {
+			gun_dialog_lost(&s->d, ETIMEDOUT, s->limit_ms);
+			slot_closed(L, s);
+		}
+	}
+}
+
+/* run - every session until all are over */
+static void run(struct loop *L)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	long long next_check;
+	unsigned i;
+
+	L->now = monotonic_ms();
+	for (i = 0; i < L->n; i++) {
+		L->slots[i].fd = -1;
+		slot_connect(L, &L->slots[i]);
+	}
+	next_check = L->now + GUN_POLL_MS;
+	while (L->live > 0) {
+		int k, nev = epoll_wait(L->ep, ev, EVENTS_MAX, GUN_POLL_MS);
+
+		L->now = monotonic_ms();
+		for (k = 0; k < nev; k++) {
+			struct slot *s = ev[k].data.ptr;
+
+			if (!s->over && s->fd >= 0)
+				event(L, s, ev[k].events);
+		}
+		if (L->now >= next_check) {
+			expire(L);
+			next_check = L->now + GUN_POLL_MS;
+		}
+	}
+}
+
+/* gun_loop_main - one loop thread */
+void *gun_loop_main(void *arg)
+{
+	struct gun_loop_job *job = arg;
+	struct gun *g = job->g;
+	struct loop L;
+	struct status st;
+
+	memset(&L, 0, sizeof L);
+	L.g = g;
+	L.cfg = g->cfg;
+	L.n = L.live = job->sessions;
+	L.ep = epoll_create1(EPOLL_CLOEXEC);
+	L.slots = calloc(L.n, sizeof *L.slots);
+	if (L.ep >= 0 && L.slots != NULL) {
+		run(&L);
+	} else {
+		st = status_make(ST_TEMP, 3, 0, "cannot start sessions: %s",
+		                 strerror(errno));
+		g->feed.note(g, &st);
+	}
+	free(L.slots);
+	if (L.ep >= 0)
+		close(L.ep);
+	pthread_mutex_lock(&g->mu);
+	g->running--;
+	pthread_cond_signal(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}

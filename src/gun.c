@@ -106,9 +106,9 @@ static int resolve(struct gun *g)
 
 /* loop_count - how many loop threads: cfg->threads, or one per
  * GUN_CPUS_PER_LOOP CPUs (at least one); never more than sessions */
-static unsigned loop_count(const struct gun_config *cfg, unsigned sessions)
+static unsigned loop_count(const struct gun_config *cfg, unsigned sessions,
+                           long cpus)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = cfg->threads;
 
 	if (n == 0)
@@ -211,10 +211,12 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	struct gun *g;
 	unsigned long long i;
 	unsigned nloops = 0, created = 0;
+	long cpus;
 	int err = 0;
 
 	if (cfg->nmsgs == 0 || cfg->repeat == 0 || cfg->sessions == 0 ||
-	    cfg->progress_ms <= 0 || cfg->nmsgs > ULLONG_MAX / cfg->repeat) {
+	    cfg->progress_ms <= 0 || cfg->nmsgs > ULLONG_MAX / cfg->repeat ||
+	    !smtp_helo_ok(cfg->helo)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -228,8 +230,9 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	g->feed.now_us = feed_now_us;
 	g->feed.ctx = g;
 	g->total = (unsigned long long)cfg->nmsgs * cfg->repeat;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	nloops = loop_count(cfg, cfg->sessions < g->total ? cfg->sessions :
-	                         (unsigned)g->total);
+	                         (unsigned)g->total, cpus);
 	if (g->total > SIZE_MAX / sizeof *g->lat_us ||
 	    (g->lat_us = malloc(g->total * sizeof *g->lat_us)) == NULL ||
 	    (tid = calloc(nloops, sizeof *tid)) == NULL ||
@@ -257,6 +260,9 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 		pthread_mutex_lock(&g->mu);
 		for (; created < nloops; created++) {
 			jobs[created].g = g;
+			/* polling before a sleep only where it takes no CPU
+			 * from anyone else: a CPU left over for every loop */
+			jobs[created].spin_us = cpus > (long)nloops ? GUN_SPIN_US : 0;
 			jobs[created].sessions = (unsigned)(sessions / nloops +
 			                         (created < sessions % nloops));
 			err = pthread_create(&tid[created], &ta, gun_loop_main,

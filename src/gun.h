@@ -9,13 +9,15 @@
  * are messages to send).  Each session is its own connection with its own
  * non-blocking SMTP dialogue (gun_dialog.h); a loop thread waits on all of
  * its sessions' sockets at once (epoll), so a reply costs no thread
- * switch.  A session takes the next message from a shared atomic index
- * over [0, nmsgs * repeat) and sends it over its connection; it keeps the
- * connection for message after message (a refused transaction leaves a
- * RSET owed, which goes out pipelined with the next MAIL when the server
- * offers PIPELINING); after a network failure it reconnects for its next
- * message; after GUN_CONNECT_TRIES connection attempts in a row that never
- * got past EHLO/HELO it stops.
+ * switch, and a loop that just had work polls for GUN_SPIN_US before it
+ * sleeps (only when there are more CPUs than loops), so a reply under
+ * load costs no wake-up either.  A session takes the next message from a
+ * shared atomic index over [0, nmsgs * repeat) and sends it over its
+ * connection; it keeps the connection for message after message (a
+ * refused transaction leaves a RSET owed, which goes out pipelined with
+ * the next MAIL when the server offers PIPELINING); after a network
+ * failure it reconnects for its next message; after GUN_CONNECT_TRIES
+ * connection attempts in a row that never got past EHLO/HELO it stops.
  *
  * Each message counts once:
  *   sent     the server accepted it for every recipient;
@@ -28,14 +30,17 @@
  * message the server answered (sent or refused); p50 and p99 by nearest
  * rank over them.
  *
- * Time limits (cfg->timeouts): a session that moves no byte either way
- * for the limit of what it waits for (the greeting, MAIL's reply, a block
- * of the message...) fails; limits are checked every GUN_POLL_MS.
+ * Time limits (cfg->timeouts): each wait has the limit of what it waits
+ * for (the greeting, MAIL's reply, the writing of a block of the
+ * message...), from when it began; bytes that trickle in without making
+ * a whole reply do not extend it.  Limits are checked every GUN_POLL_MS.
  *
  * While the sessions run, the calling thread calls cfg->progress about
  * every cfg->progress_ms (rounded up to GUN_POLL_MS), and once more with
  * final set; it asks cfg->should_stop (if set) every GUN_POLL_MS: once
- * true, sessions take no new messages and the run ends early.
+ * true, sessions take no new messages, those without a message under way
+ * are closed at once, the others when their message is done (or its time
+ * limit is up), and the run ends early.
  *
  * Contract: cfg, the messages and every string they point to are
  * borrowed, read-only, and must stay valid until gun_run() returns; they
@@ -57,6 +62,7 @@ enum {
 	GUN_CONNECT_TRIES = 3,          /* failed connects in a row: session ends */
 	GUN_LOOPS_MAX = 64,             /* event-loop threads at most */
 	GUN_CPUS_PER_LOOP = 4,          /* the default: a loop per 4 CPUs */
+	GUN_SPIN_US = 50,               /* a busy loop polls this long, then sleeps */
 	GUN_STACK_SIZE = 256 * 1024,    /* per loop thread */
 	GUN_POLL_MS = 100               /* should_stop is asked this often */
 };
@@ -73,7 +79,7 @@ struct gun_msg {
 struct gun_stats {
 	unsigned long long total;      /* messages to send: nmsgs * repeat */
 	unsigned long long sent, refused, failed;
-	unsigned long long connects;   /* connections opened */
+	unsigned long long connects;   /* connections that got past EHLO/HELO */
 	double elapsed;                /* seconds since the start */
 	double p50_ms, p99_ms;         /* only in the final call / result */
 	unsigned long long answered;   /* messages with a latency */
@@ -99,7 +105,8 @@ struct gun_config {
 
 /* gun_run - fire every message; fills *st.  Returns 0 when the run took
  * place (whatever its outcome), -1 with errno when it could not start
- * (no threads, no memory). */
+ * (no threads, no memory; EINVAL for a bad configuration, such as a helo
+ * that smtp_helo_ok refuses). */
 int gun_run(const struct gun_config *cfg, struct gun_stats *st);
 
 #endif

@@ -348,11 +348,15 @@ static int tx_reply(struct gun_dialog *d, const struct smtp_reply *r)
 		}
 		break;
 	case GP_DATA:
-		if (after_data(d, r) < 0)
+		if (after_data(d, r) < 0) {
+			st = status_make(ST_TEMP, 3, 0, "command too long");
+			fail_tx(d, &st);
+			finish(d);
 			return -1;
+		}
 		break;
 	case GP_DOT:
-		if (!d->body_done) {
+		if (!d->body_done || d->out_pos < d->out_len) {
 			/* an answer before the end: the rest cannot follow */
 			st = temp_unless_perm(r);
 			if (is_reply_class(r->code, 2))
@@ -393,6 +397,7 @@ static int on_reply(struct gun_dialog *d, const struct smtp_reply *r)
 {
 	struct status st;
 
+	d->replies++;
 	if (d->state == GD_QUIT)
 		return -1;                   /* whatever it said: done */
 	if (r->error != SMTP_REPLY_OK || r->code == 421 ||
@@ -464,6 +469,7 @@ void gun_dialog_start(struct gun_dialog *d, const struct gun_feed *feed,
 	d->size_max = 0;
 	d->opened = d->finished = d->need_rset = 0;
 	d->msg = NULL;
+	d->replies = 0;
 	d->pend_head = d->pend_n = 0;
 	d->out_pos = d->out_len = 0;
 	smtp_reply_init(&d->parser);
@@ -567,6 +573,18 @@ int gun_dialog_timeout(const struct gun_dialog *d,
 int gun_dialog_finished(const struct gun_dialog *d)
 {
 	return d->finished;
+}
+
+/* gun_dialog_busy - a message is under way */
+int gun_dialog_busy(const struct gun_dialog *d)
+{
+	return d->msg != NULL;
+}
+
+/* gun_dialog_replies - complete replies read so far */
+unsigned long gun_dialog_replies(const struct gun_dialog *d)
+{
+	return d->replies;
 }
 
 /* gun_dialog_opened - EHLO or HELO was accepted */

@@ -10,9 +10,10 @@
  * A transaction: [RSET] MAIL FROM (SIZE= and BODY=8BITMIME when offered),
  * one RCPT TO per recipient, DATA, the message (line ends made CRLF, dots
  * stuffed, smtp_dot_encode) and the final dot.  With PIPELINING, the RSET
- * owed by an earlier refused transaction, MAIL, the RCPTs (in groups of
- * SMTP_CLIENT_RCPT_GROUP) and DATA go out together (RFC 2920); without
- * it each command waits for the reply to the one before.
+ * owed by an earlier refused transaction, MAIL, the RCPTs and DATA go out
+ * together (RFC 2920), at most SMTP_CLIENT_RCPT_GROUP + 2 commands before
+ * DATA in one group, the rest of the RCPTs in later groups; without it
+ * each command waits for the reply to the one before.
  *
  * Each message taken is reported to feed->done exactly once:
  *   GUN_SENT     the server accepted it for every recipient;
@@ -21,16 +22,19 @@
  *                the server's SIZE);
  *   GUN_FAILED   a 4xx (to any recipient too), a reply that makes no
  *                sense, or the connection lost or timed out under it.
- * with the reason (for anything but GUN_SENT) and its latency in
- * microseconds: from queueing MAIL to the reply that decided it, or -1
- * when no server reply decided it.  A failure outside any message (the
- * greeting or EHLO/HELO refused, the connection lost before a message was
- * taken) goes to feed->note instead.
+ * with the reason (for anything but GUN_SENT) and, for GUN_SENT and
+ * GUN_REFUSED, its latency in microseconds: from queueing MAIL to the
+ * reply that decided it (-1 for a failure, and for a refusal decided here
+ * without a server reply).  A failure outside any message (the greeting
+ * or EHLO/HELO refused, the connection lost before a message was taken)
+ * goes to feed->note instead.
  *
  * Connection ends: gun_dialog_input() returns -1 when the connection must
  * be closed (a 421, a malformed reply, the server's answer to QUIT, a
- * refused greeting or hello, a reply in the middle of the message);
- * gun_dialog_lost() tells the dialogue the connection broke or timed out.
+ * reply before the whole message and its dot were written); a refused
+ * greeting or hello is answered with QUIT (0), and its reply gives the
+ * -1.  gun_dialog_lost() tells the dialogue the connection broke or timed
+ * out.
  * Either way the message under way has been reported before it returns.
  * Afterwards gun_dialog_finished() says whether the feed ran dry (the
  * session is over) and gun_dialog_opened() whether EHLO/HELO was ever
@@ -38,7 +42,9 @@
  *
  * Contract: one struct gun_dialog per connection, used by one thread; no
  * I/O, no allocation, no globals.  The messages, helo and peer strings
- * are borrowed and must outlive the connection.
+ * are borrowed and must outlive the connection; helo must already be a
+ * valid EHLO name (smtp_helo_ok).  About 25 KB per dialogue, most of it
+ * the output buffer.
  */
 #ifndef MTA_GUN_DIALOG_H
 #define MTA_GUN_DIALOG_H
@@ -95,6 +101,7 @@ struct gun_dialog {
 	int opened;                      /* EHLO/HELO was accepted */
 	int finished;                    /* the feed had no more messages */
 	int need_rset;                   /* a refused transaction is open */
+	unsigned long replies;           /* complete replies read */
 
 	/* the transaction under way (msg != NULL) */
 	const struct gun_msg *msg;
@@ -146,6 +153,11 @@ int gun_dialog_timeout(const struct gun_dialog *d,
 
 /* gun_dialog_finished - no message is left for this session */
 int gun_dialog_finished(const struct gun_dialog *d);
+/* gun_dialog_busy - a message is under way (taken, not yet reported) */
+int gun_dialog_busy(const struct gun_dialog *d);
+/* gun_dialog_replies - complete replies read on this connection: a change
+ * means the dialogue moved on */
+unsigned long gun_dialog_replies(const struct gun_dialog *d);
 /* gun_dialog_opened - EHLO or HELO was accepted on this connection */
 int gun_dialog_opened(const struct gun_dialog *d);
 

@@ -38,6 +38,7 @@ struct gun {
 struct gun_loop_job {
 	struct gun *g;
 	unsigned sessions;
+	unsigned spin_us;              /* busy polling before a sleep; 0: none */
 };
 
 /* gun_loop_main - a thread: run job's sessions until all are over, then

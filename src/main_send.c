@@ -163,6 +163,9 @@ int main(int argc, char **argv)
 		strcpy(o.hostname, "localhost");
 	if (o.helo == NULL)
 		o.helo = o.hostname;
+	if (!smtp_helo_ok(o.helo))
+		usage("bad EHLO name: printable ASCII without spaces, at most "
+		      "255 octets");
 	if (o.gun && o.inject)
 		usage("--gun and --inject together");
 	if ((o.gun || o.gun_opts) && (o.inject || o.tflag))

@@ -1,4 +1,5 @@
-/* monotonic.c - milli- and microseconds on the monotonic clock; see monotonic.h */
+/* monotonic.c - milli- and microseconds on the monotonic clock; see
+ * monotonic.h */
 #include <time.h>
 
 #include "monotonic.h"

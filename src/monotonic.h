@@ -1,5 +1,6 @@
-/* monotonic - milli- and microseconds on the monotonic clock, for deadlines and idle
- * times that must not move when the wall clock is set.
+/* monotonic - milli- and microseconds on the monotonic clock, for
+ * deadlines, idle times and latencies that must not move when the wall
+ * clock is set.
  *
  * Contract: thread-safe, no state. */
 #ifndef MTA_MONOTONIC_H

@@ -496,6 +496,13 @@ int smtp_text_ok(const char *s, size_t max)
 	return 1;
 }
 
+/* smtp_helo_ok - a name fit for EHLO/HELO */
+int smtp_helo_ok(const char *name)
+{
+	return name[0] != '\0' && strchr(name, ' ') == NULL &&
+	       smtp_text_ok(name, 255);
+}
+
 /* smtp_client_hello - EHLO, falling back to HELO */
 int smtp_client_hello(struct smtp_client *c, const char *name,
                       struct smtp_result *res)
@@ -504,7 +511,7 @@ int smtp_client_hello(struct smtp_client *c, const char *name,
 
 	if (c->fd < 0)
 		return smtpc_not_connected(res, SMTP_STAGE_HELLO);
-	if (!smtp_text_ok(name, 255) || name[0] == '\0' || strchr(name, ' ')) {
+	if (!smtp_helo_ok(name)) {
 		smtpc_local_result(res, SMTP_STAGE_HELLO, ST_PERM, 5, 2,
 		             "bad EHLO name");
 		errno = EINVAL;

@@ -186,6 +186,10 @@ const char *smtp_stage_name(enum smtp_stage stage);
  * printable ASCII without angle brackets */
 int smtp_text_ok(const char *s, size_t max);
 
+/* smtp_helo_ok - may name go into EHLO/HELO?  not empty, no space,
+ * at most 255 octets of printable ASCII */
+int smtp_helo_ok(const char *name);
+
 /* smtp_ehlo_parse - the extensions (SMTP_EXT_*) an EHLO reply offers, and
  * the SIZE limit it announces (0: none) */
 void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,

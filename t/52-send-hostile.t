@@ -10,7 +10,7 @@
 
 EX_DATAERR=65 EX_NOUSER=67 EX_UNAVAILABLE=69 EX_TEMPFAIL=75 EX_PROTOCOL=76
 
-plan 68
+plan 77
 
 SEND=$MTA_BIN/mta-send
 
@@ -26,6 +26,8 @@ ls.listen(50)
 conns = [0]
 
 def send(c, data):
+    if mode == "slow":
+        time.sleep(0.3)
     if mode == "trickle":
         for b in data:
             c.sendall(bytes([b]))
@@ -40,6 +42,13 @@ def serve(c):
         send(c, s.replace(b"\r\n", eol))
     if mode == "silent":
         time.sleep(30); return
+    if mode == "tarpit":      # a greeting that never ends, a byte at a time
+        try:
+            while True:
+                for b in b"220-wait for it\r\n":
+                    c.sendall(bytes([b])); time.sleep(0.2)
+        except OSError:
+            return
     if mode == "garbage":
         reply(b"SSH-2.0-OpenSSH_9.2\r\n"); time.sleep(1); return
     reply(b"220 raw ESMTP\r\n")
@@ -206,7 +215,7 @@ gun() {	# gun MODE [extra mta-send options]: OUT, RC, ERR, SECS set
 	shift
 	raw "$mode"
 	t0=$(date +%s.%N)
-	OUT=$("$SEND" -s "$S" -c 2 -T 2 "$@" "$T"/h1.eml "$T"/h2.eml "$T"/h3.eml \
+	OUT=$(timeout -s KILL 60 "$SEND" -s "$S" -c 2 -T 2 "$@" "$T"/h1.eml "$T"/h2.eml "$T"/h3.eml \
 		"$T"/h4.eml 2>"$T/err")
 	RC=$?
 	t1=$(date +%s.%N)
@@ -283,6 +292,38 @@ is "$RC" "$EX_UNAVAILABLE" "gun, a server that never greets: EX_UNAVAILABLE"
 counted 0 0 4 silent
 like "$ERR" 'greeting: no answer within 2 s' "gun, silent server: timed out, says so"
 ok "$([ "$SECS" -lt 15 ] && echo 0 || echo 1)" "gun: -T 2 bounds the waits (took $SECS s)"
+
+gun tarpit
+is "$RC" "$EX_UNAVAILABLE" "gun, an endless greeting a byte at a time: EX_UNAVAILABLE"
+like "$ERR" 'greeting: no answer within 2 s' "gun, tarpit: trickled bytes do not extend the limit"
+ok "$([ "$SECS" -lt 15 ] && echo 0 || echo 1)" "gun, tarpit: bounded (took $SECS s)"
+
+# a server that takes 0.3 s over every reply: the gun waits, it does not spin
+raw slow
+TIMEFORMAT='%U %S %R'
+{ time timeout -s KILL 60 "$SEND" -s "$S" -c 2 -T 5 "$T"/h1.eml "$T"/h2.eml >"$T/out" 2>"$T/err"; } \
+	2>"$T/time"
+cpu=$(tail -1 "$T/time")
+like "$(cat "$T/out")" '^sent 2 refused 0 failed 0 ' "gun, slow server: both sent"
+ok "$(echo "$cpu" | awk '{ exit !($1 + $2 < 0.25 * $3) }'; echo $?)" \
+	"gun, slow server: CPU time well under the wall time (user sys wall: $cpu)"
+
+# interrupted while sessions wait for a greeting that never comes
+raw silent
+"$SEND" -s "$S" -c 3 "$T"/h1.eml "$T"/h2.eml "$T"/h3.eml >"$T/out" 2>"$T/err" &
+gpid=$!
+sleep 1
+kill -INT "$gpid"
+t0=$(date +%s)
+while kill -0 "$gpid" 2>/dev/null && [ $(( $(date +%s) - t0 )) -lt 10 ]; do sleep 0.1; done
+kill -0 "$gpid" 2>/dev/null; is "$?" 1 "gun, SIGINT while waiting for greetings: ends at once"
+kill -KILL "$gpid" 2>/dev/null
+wait "$gpid"
+like "$(cat "$T/out")" '^sent 0 refused 0 failed 3 ' "gun, SIGINT: the summary counts all 3 as failed"
+
+out=$(timeout -s KILL 60 "$SEND" -s "$S" --helo $'gun.test\r\nRCPT TO:<x@example.net>' "$T"/h1.eml 2>&1)
+is "$?" 64 "gun, an EHLO name with CR LF: EX_USAGE, nothing sent"
+like "$out" 'bad EHLO name' "gun, bad EHLO name: says so"
 
 gun hangup -n 3
 is "$RC" "$EX_TEMPFAIL" "gun, hang-ups on 2 sessions: EX_TEMPFAIL"

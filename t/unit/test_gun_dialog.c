@@ -388,3 +388,25 @@ Test(gun_dialog, many_recipients_go_in_groups)
 		cmds++;
 	cr_assert_eq(cmds, SMTP_CLIENT_RCPT_GROUP + 2, "the next group");
 }
+
+Test(gun_dialog, a_reply_before_the_dot_is_written_ends_it)
+{
+	struct gun_msg m[2] = {
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+		{ "y\n", 2, "a@x.example", RCPT1, 1, 0 } };
+	const char *p;
+	size_t n;
+
+	setup(m, 2);
+	greet(EHLO_PIPE);
+	out();
+	cr_assert_eq(in("250 ok\r\n250 ok\r\n354 go\r\n"), 0);
+	gun_dialog_output(&D, &p, &n);
+	cr_assert_eq(n, 6, "x CR LF . CR LF");
+	gun_dialog_wrote(&D, 1);        /* the kernel took one byte */
+	cr_assert_eq(in("250 2.0.0 ok?\r\n"), -1,
+	             "an answer to a dot not yet sent: the connection is done");
+	cr_assert_eq(F.outcome[0], GUN_FAILED, "not sent: the dot never went");
+	cr_assert_eq(F.outcome[1], -1, "the next message waits for a new connection");
+	cr_assert_eq(F.next, 1);
+}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -102,6 +103,17 @@ static int resolve(struct gun *g)
 	g->addrs = NULL;
 	note_error(g, GUN_FAILED, &why);
 	return -1;
+}
+
+/* usable_cpus - the CPUs this process may run on (taskset and cpusets
+ * count; CPU quotas cannot be seen) */
+static long usable_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
 /* loop_count - how many loop threads: cfg->threads, or one per
@@ -230,7 +242,7 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 	g->feed.now_us = feed_now_us;
 	g->feed.ctx = g;
 	g->total = (unsigned long long)cfg->nmsgs * cfg->repeat;
-	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpus = usable_cpus();
 	nloops = loop_count(cfg, cfg->sessions < g->total ? cfg->sessions :
 	                         (unsigned)g->total, cpus);
 	if (g->total > SIZE_MAX / sizeof *g->lat_us ||

@@ -9,15 +9,17 @@
  * are messages to send).  Each session is its own connection with its own
  * non-blocking SMTP dialogue (gun_dialog.h); a loop thread waits on all of
  * its sessions' sockets at once (epoll), so a reply costs no thread
- * switch, and a loop that just had work polls for GUN_SPIN_US before it
- * sleeps (only when there are more CPUs than loops), so a reply under
- * load costs no wake-up either.  A session takes the next message from a
- * shared atomic index over [0, nmsgs * repeat) and sends it over its
- * connection; it keeps the connection for message after message (a
- * refused transaction leaves a RSET owed, which goes out pipelined with
- * the next MAIL when the server offers PIPELINING); after a network
- * failure it reconnects for its next message; after GUN_CONNECT_TRIES
- * connection attempts in a row that never got past EHLO/HELO it stops.
+ * switch, and a loop that just made progress polls for GUN_SPIN_US
+ * before it sleeps (only when this process may use more CPUs than there
+ * are loops), so a reply under load costs no wake-up either.
+ *
+ * A session takes the next message from a shared atomic index over
+ * [0, nmsgs * repeat) and sends it over its connection; it keeps the
+ * connection for message after message (a refused transaction leaves a
+ * RSET owed, which goes out pipelined with the next MAIL when the server
+ * offers PIPELINING); after a network failure it reconnects for its next
+ * message; after GUN_CONNECT_TRIES connection attempts in a row that
+ * never got past EHLO/HELO it stops.
  *
  * Each message counts once:
  *   sent     the server accepted it for every recipient;

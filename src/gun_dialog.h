@@ -30,12 +30,13 @@
  * goes to feed->note instead.
  *
  * Connection ends: gun_dialog_input() returns -1 when the connection must
- * be closed (a 421, a malformed reply, the server's answer to QUIT, a
- * reply before the whole message and its dot were written); a refused
- * greeting or hello is answered with QUIT (0), and its reply gives the
- * -1.  gun_dialog_lost() tells the dialogue the connection broke or timed
- * out.
- * Either way the message under way has been reported before it returns.
+ * be closed (a 421, a malformed reply, a reply to no command, a refused
+ * RSET, the server's answer to QUIT, a reply before the whole message and
+ * its dot were written, a command that does not fit the output buffer); a
+ * refused greeting or hello is answered with QUIT (0), and its reply
+ * gives the -1.  gun_dialog_lost() tells the dialogue the connection
+ * broke or timed out.  Either way the message under way has been
+ * reported before it returns.
  * Afterwards gun_dialog_finished() says whether the feed ran dry (the
  * session is over) and gun_dialog_opened() whether EHLO/HELO was ever
  * accepted on this connection (the caller counts failed attempts).
@@ -144,7 +145,8 @@ void gun_dialog_output(struct gun_dialog *d, const char **p, size_t *n);
 void gun_dialog_wrote(struct gun_dialog *d, size_t n);
 
 /* gun_dialog_lost - the connection broke (err: an errno value, 0 when the
- * server closed it, ETIMEDOUT after timeout_ms of silence) */
+ * server closed it; ETIMEDOUT: no reply within timeout_ms of the wait's
+ * start; EAGAIN: what was to be written could not be within timeout_ms) */
 void gun_dialog_lost(struct gun_dialog *d, int err, int timeout_ms);
 
 /* gun_dialog_timeout - how long the current wait may take, from to */

@@ -16,9 +16,10 @@
  * Deadlines are checked every GUN_POLL_MS, so a limit is kept to within
  * that.
  *
- * Waiting: a loop whose last wait found events polls for more for up to
- * job->spin_us before it sleeps in epoll_wait (see spin()); an idle loop
- * sleeps at once.  Once the run is told to stop, sessions without a
+ * Waiting: a loop whose last round made progress (a whole reply read, a
+ * whole write done, a connection up) polls for more for up to
+ * job->spin_us before it sleeps in epoll_wait (see spin()); any other
+ * loop sleeps at once.  Once the run is told to stop, sessions without a
  * message under way are closed at the next check.
  *
  * Thread safety: a loop touches only its own slots; what it shares is
@@ -61,6 +62,7 @@ struct loop {
 	struct slot *slots;
 	unsigned n, live;
 	unsigned spin_us;                /* polling before a sleep; 0: never */
+	unsigned long waits;             /* waits begun (arm()): progress */
 	long long now;                   /* ms, read after every wait */
 	char in[INPUT_MAX];
 };
@@ -82,6 +84,7 @@ static void watch(struct loop *L, struct slot *s, int op)
 /* arm - a new wait begins: its deadline */
 static void arm(struct loop *L, struct slot *s)
 {
+	L->waits++;
 	s->limit_ms = gun_dialog_timeout(&s->d, &L->cfg->timeouts);
 	s->deadline = L->now + s->limit_ms;
 }
@@ -311,16 +314,18 @@ static void expire(struct loop *L)
 		} else if (s->connecting) {
 			connect_failed(L, s, ETIMEDOUT);
 		} else {
-			gun_dialog_lost(&s->d, ETIMEDOUT, s->limit_ms);
+			/* stuck writing, or waiting for a reply */
+			gun_dialog_lost(&s->d, s->want_out ? EAGAIN : ETIMEDOUT,
+			                s->limit_ms);
 			slot_closed(L, s);
 		}
 	}
 }
 
 /* spin - look for events without sleeping, for up to L->spin_us: a loop
- * that just had work usually has more within microseconds, and going to
- * sleep and being woken costs more than that (on 2 CPUs, a third of the
- * rate without PIPELINING).  Returns the events found, or 0. */
+ * that just made progress usually has more within microseconds, and
+ * going to sleep and being woken costs more than that (on 2 CPUs, a
+ * quarter of the rate without PIPELINING).  Returns the events found, or 0. */
 static int spin(struct loop *L, struct epoll_event *ev)
 {
 	unsigned long long until;
@@ -350,12 +355,11 @@ static void run(struct loop *L)
 	}
 	next_check = L->now + GUN_POLL_MS;
 	while (L->live > 0) {
+		unsigned long waits = L->waits;
 		int k, nev = busy ? spin(L, ev) : 0;
 
 		if (nev == 0)
 			nev = epoll_wait(L->ep, ev, EVENTS_MAX, GUN_POLL_MS);
-		busy = nev > 0;
-
 		L->now = monotonic_ms();
 		for (k = 0; k < nev; k++) {
 			struct slot *s = ev[k].data.ptr;
@@ -367,6 +371,9 @@ static void run(struct loop *L)
 			expire(L);
 			next_check = L->now + GUN_POLL_MS;
 		}
+		/* a whole reply read or a whole write done: more is likely
+		 * soon; a byte trickling in is no reason to stay awake */
+		busy = L->waits != waits;
 	}
 }
 

@@ -164,8 +164,8 @@ int main(int argc, char **argv)
 	if (o.helo == NULL)
 		o.helo = o.hostname;
 	if (!smtp_helo_ok(o.helo))
-		usage("bad EHLO name: printable ASCII without spaces, at most "
-		      "255 octets");
+		usage("bad EHLO name: printable ASCII without spaces or angle "
+		      "brackets, at most 255 octets");
 	if (o.gun && o.inject)
 		usage("--gun and --inject together");
 	if ((o.gun || o.gun_opts) && (o.inject || o.tflag))

@@ -186,8 +186,8 @@ const char *smtp_stage_name(enum smtp_stage stage);
  * printable ASCII without angle brackets */
 int smtp_text_ok(const char *s, size_t max);
 
-/* smtp_helo_ok - may name go into EHLO/HELO?  not empty, no space,
- * at most 255 octets of printable ASCII */
+/* smtp_helo_ok - may name go into EHLO/HELO?  not empty, at most 255
+ * octets of printable ASCII without spaces or angle brackets */
 int smtp_helo_ok(const char *name);
 
 /* smtp_ehlo_parse - the extensions (SMTP_EXT_*) an EHLO reply offers, and

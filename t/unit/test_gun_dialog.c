@@ -288,6 +288,20 @@ Test(gun_dialog, silence_is_a_timeout_with_the_stage)
 	cr_assert_str_eq(F.note, "192.0.2.1:25: greeting: no answer within 3 s");
 }
 
+Test(gun_dialog, a_server_that_stops_reading_is_named_as_such)
+{
+	struct gun_msg m = { "x\n", 2, "a@x.example", RCPT1, 1, 0 };
+
+	setup(&m, 1);
+	greet(EHLO_PIPE);
+	out();
+	cr_assert_eq(in("250 ok\r\n250 ok\r\n354 go\r\n"), 0);
+	gun_dialog_lost(&D, EAGAIN, 180000);
+	cr_assert_eq(F.outcome[0], GUN_FAILED);
+	cr_assert_str_eq(F.why[0], "192.0.2.1:25: end of data: the server took "
+	                 "nothing more for 180 s");
+}
+
 Test(gun_dialog, over_the_size_limit_refused_without_a_command)
 {
 	static char big[200001];

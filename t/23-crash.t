@@ -97,6 +97,9 @@ diag "recoveries: $(grep ' main recovered ' "$MTA_LOG" | sed 's/.*recovered //' 
 # ---- the last start drains everything ------------------------------------
 start_mta
 ok $? "final start on the loaded queue"
+# the port takes connections (the listen backlog) before recovery is
+# done: wait for this start's own line
+wait_for 10 eval '[ "$(grep -c " main recovered " "$MTA_LOG")" -gt "$ROUNDS" ]'
 jobs=$(grep ' main recovered ' "$MTA_LOG" | tail -1 | sed -n 's/.* jobs=\([0-9]*\).*/\1/p')
 ok "$([ "$last_jobs" -gt 0 ] && [ "${jobs:-0}" -ge "$last_jobs" ]; echo $?)" \
 	"final start: recovery took up the $last_jobs jobs the kill left (recovered jobs=$jobs)"

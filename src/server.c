@@ -141,7 +141,7 @@ static struct conn *next_client(struct server *s)
 	struct timespec until;
 	struct conn *c;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += CONN_THREAD_IDLE;
 	pthread_mutex_lock(&s->count_lock);
 	s->idle++;
@@ -329,6 +329,7 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
                 char *err, size_t errlen)
 {
 	struct server *s = calloc(1, sizeof *s);
+	pthread_condattr_t ca;
 	size_t i;
 
 	if (s == NULL || (s->fds = calloc(cfg->nlisten, sizeof *s->fds)) == NULL) {
@@ -356,8 +357,12 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	};
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);
-	pthread_cond_init(&s->count_zero, NULL);
-	pthread_cond_init(&s->work, NULL);
+	/* idle and shutdown waits keep their length if the clock is set */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->count_zero, &ca);
+	pthread_cond_init(&s->work, &ca);
+	pthread_condattr_destroy(&ca);
 	*sp = s;
 	return 0;
 fail:
@@ -398,7 +403,7 @@ void server_stop(struct server *s, unsigned grace_seconds)
 		pthread_join(s->acceptor, NULL);
 	for (i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += grace_seconds;
 	pthread_mutex_lock(&s->count_lock);
 	s->stopping = 1;                 /* idle threads end now */

@@ -150,7 +150,8 @@ void conncache_give(struct conncache *cc, const char *ip, unsigned port,
 {
 	unsigned i;
 
-	if (smtp_client_connected(c) && strlen(ip) < sizeof cc->e[0].ip) {
+	if (smtp_client_connected(c) && strlen(ip) < sizeof cc->e[0].ip &&
+	    monotonic_ms() - c->opened_ms < CONNCACHE_MAX_AGE_MS) {
 		pthread_mutex_lock(&cc->lock);
 		for (i = 0; i < cc->max_idle; i++) {
 			struct entry *e = &cc->e[i];

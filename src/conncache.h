@@ -8,6 +8,9 @@
  * is closed with QUIT (waiting at most CONNCACHE_QUIT_MS for the 221) by
  * the cache's own reaper thread, so nothing stays open long after the
  * traffic has stopped, and at most max_idle connections are kept in all.
+ * A connection opened more than CONNCACHE_MAX_AGE_MS ago is not kept: no
+ * connection lives for ever, so a server that was replaced, or an MX or
+ * address that changed, is noticed within that time.
  *
  * A taken connection may have been closed by the server meanwhile: the
  * caller must be ready to retry its transaction once on a new connection
@@ -28,7 +31,8 @@
 
 enum {
 	CONNCACHE_QUIT_MS = 2000,     /* QUIT of an idle connection */
-	CONNCACHE_SHUTDOWN_MS = 200   /* QUIT of each one at conncache_free */
+	CONNCACHE_SHUTDOWN_MS = 200,  /* QUIT of each one at conncache_free */
+	CONNCACHE_MAX_AGE_MS = 300 * 1000  /* older connections are not kept */
 };
 
 struct conncache;
@@ -42,8 +46,9 @@ struct conncache *conncache_new(unsigned max_idle, unsigned idle_seconds);
 struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
                                    unsigned port);
 /* conncache_give - keep c, a connected client to ip:port between two
- * transactions; when the cache is full or c is not connected, c is
- * closed (with QUIT when connected) and freed.  Either way c is no
+ * transactions; when the cache is full, c is not connected or c was
+ * opened CONNCACHE_MAX_AGE_MS ago or more, c is closed (with QUIT when
+ * connected) and freed.  Either way c is no
  * longer the caller's. */
 void conncache_give(struct conncache *cc, const char *ip, unsigned port,
                     struct smtp_client *c);

@@ -58,6 +58,7 @@ void smtp_client_init(struct smtp_client *c, const struct smtp_timeouts *to)
 	else
 		smtp_timeouts_default(&c->to);
 	smtp_reply_init(&c->parser);
+	c->opened_ms = monotonic_ms();
 }
 
 /* smtp_client_connected - true while the connection is usable */
@@ -425,6 +426,7 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 	}
 	freeaddrinfo(ai);
 	if (c->fd >= 0) {
+		c->opened_ms = monotonic_ms();
 		res->st = status_ok();
 		return 0;
 	}

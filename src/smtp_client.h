@@ -110,6 +110,7 @@ struct smtp_client {
 	unsigned ext;                /* SMTP_EXT_* from EHLO */
 	unsigned long long size_max; /* SIZE limit, 0: none announced */
 	int need_rset;               /* a refused transaction is still open */
+	long long opened_ms;         /* monotonic: connected (or initialised) */
 	struct smtp_timeouts to;
 	char peer[96];               /* "192.0.2.1:25" or "[2001:db8::1]:25" */
 	struct smtp_reply_parser parser;

@@ -130,3 +130,22 @@ Test(conncache, keeps_nothing_when_max_is_zero)
 	conncache_free(cc);
 	close(p1);
 }
+
+Test(conncache, an_old_connection_is_not_kept)
+{
+	struct conncache *cc = conncache_new(4, 60);
+	int p1, p2;
+	struct smtp_client *old = connected(&p1), *young = connected(&p2);
+
+	old->opened_ms -= CONNCACHE_MAX_AGE_MS;   /* opened that long ago */
+	young->opened_ms -= CONNCACHE_MAX_AGE_MS - 60 * 1000;
+	conncache_give(cc, "192.0.2.1", 25, old);
+	cr_assert_eq(conncache_idle(cc), 0, "past its age: not kept");
+	cr_assert_str_eq(heard(p1, 3000), "QUIT\r\n");
+	conncache_give(cc, "192.0.2.1", 25, young);
+	cr_assert_eq(conncache_idle(cc), 1, "a minute short of it: kept");
+	cr_assert_str_eq(heard(p2, 100), "");
+	conncache_free(cc);
+	close(p1);
+	close(p2);
+}

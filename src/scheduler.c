@@ -229,6 +229,25 @@ static int watch(struct sched *s, const char *name, uint32_t mask)
 	return inotify_add_watch(s->ino_fd, path, mask | IN_ONLYDIR);
 }
 
+/* start_failed - undo a sched_start that failed half-way; -1 */
+static int start_failed(struct sched *s, int remote_up)
+{
+	int *fds[] = { &s->tmp_fd, &s->new_fd, &s->mess_fd, &s->rcpt_fd,
+	               &s->bad_fd, &s->ino_fd, &s->wake_fd };
+	size_t i;
+
+	for (i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+	if (remote_up)
+		remote_ctx_free(&s->remote);
+	if (s->dests)
+		destlimit_free(s->dests);
+	jobtab_free(s->t);
+	free(s);
+	return -1;
+}
+
 /* sched_start - recovery, then the thread */
 int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
                 char *err, size_t errlen)
@@ -241,6 +260,8 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	s->tmp_fd = s->new_fd = s->mess_fd = s->rcpt_fd = s->bad_fd = -1;
+	s->ino_fd = s->wake_fd = -1;
 	s->cfg = cfg;
 	s->q = q;
 	switch (remote_ctx_init(&s->remote, cfg)) {
@@ -248,14 +269,14 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 		break;
 	case -1:
 		snprintf(err, errlen, "bad --dns '%s' (want an IPv4 ADDR[:PORT])", cfg->dns);
-		return -1;
+		return start_failed(s, 0);
 	default:
 		snprintf(err, errlen, "cannot set up the SMTP connection cache");
-		return -1;
+		return start_failed(s, 0);
 	}
 	if ((s->dests = destlimit_new(cfg->max_per_dest)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return start_failed(s, 1);
 	}
 	s->tmp_fd = open_dir(cfg->queue, "tmp");
 	s->new_fd = open_dir(cfg->queue, "new");
@@ -267,7 +288,7 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	if (s->tmp_fd < 0 || s->new_fd < 0 || s->mess_fd < 0 || s->rcpt_fd < 0 ||
 	    s->bad_fd < 0 || s->ino_fd < 0 || s->wake_fd < 0) {
 		snprintf(err, errlen, "scheduler set-up in %s: %s", cfg->queue, strerror(errno));
-		return -1;
+		return start_failed(s, 1);
 	}
 	/* Watch before scanning: a file renamed in during the scan is then
 	 * seen by the scan, by an event, or by both (handled idempotently). */
@@ -275,7 +296,7 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
 	if (s->wd_new < 0 || s->wd_rcpt < 0) {
 		snprintf(err, errlen, "inotify on %s: %s", cfg->queue, strerror(errno));
-		return -1;
+		return start_failed(s, 1);
 	}
 	pthread_mutex_init(&s->done_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -288,7 +309,7 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	          (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	if (pthread_create(&s->thread, NULL, sched_thread, s) != 0) {
 		snprintf(err, errlen, "cannot start the scheduler thread");
-		return -1;
+		return start_failed(s, 1);
 	}
 	*sp = s;
 	return 0;

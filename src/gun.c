@@ -200,8 +200,12 @@ static void wait_sessions(struct gun *g)
 		if (g->running == 0)
 			break;
 		pthread_mutex_unlock(&g->mu);
-		if (cfg->should_stop && cfg->should_stop(cfg->ctx))
-			atomic_store(&g->stop, 1);
+		if (cfg->should_stop) {
+			int stop = cfg->should_stop(cfg->ctx);
+
+			if (stop > atomic_load(&g->stop))
+				atomic_store(&g->stop, stop > 2 ? 2 : stop);
+		}
 		since += GUN_POLL_MS;
 		if (cfg->progress && since >= cfg->progress_ms) {
 			since = 0;

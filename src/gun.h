@@ -40,9 +40,10 @@
  * While the sessions run, the calling thread calls cfg->progress about
  * every cfg->progress_ms (rounded up to GUN_POLL_MS), and once more with
  * final set; it asks cfg->should_stop (if set) every GUN_POLL_MS: once
- * true, sessions take no new messages, those without a message under way
- * are closed at once, the others when their message is done (or its time
- * limit is up), and the run ends early.
+ * it says 1, sessions take no new messages, those without a message under
+ * way are closed at once, the others when their message is done (or its
+ * time limit is up), and the run ends early; once it says 2, the messages
+ * under way are given up too (counted as failed) and the run ends now.
  *
  * Contract: cfg, the messages and every string they point to are
  * borrowed, read-only, and must stay valid until gun_run() returns; they
@@ -101,7 +102,7 @@ struct gun_config {
 	struct smtp_timeouts timeouts;
 	int progress_ms;               /* > 0 */
 	void (*progress)(void *ctx, const struct gun_stats *now, int final);
-	int (*should_stop)(void *ctx);
+	int (*should_stop)(void *ctx); /* 0 go on, 1 stop, 2 give up now */
 	void *ctx;
 };
 

@@ -537,6 +537,9 @@ void gun_dialog_lost(struct gun_dialog *d, int err, int timeout_ms)
 	if (err == ETIMEDOUT)
 		st = status_make(ST_TEMP, 4, 2, "%s: %s: no answer within %d s",
 		                 d->peer, smtp_stage_name(at), timeout_ms / 1000);
+	else if (err == ECANCELED)
+		st = status_make(ST_TEMP, 4, 0, "%s: %s: given up: interrupted",
+		                 d->peer, smtp_stage_name(at));
 	else if (err == EAGAIN)
 		st = status_make(ST_TEMP, 4, 2, "%s: %s: the server took nothing "
 		                 "more for %d s", d->peer, smtp_stage_name(at),

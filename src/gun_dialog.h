@@ -146,7 +146,8 @@ void gun_dialog_wrote(struct gun_dialog *d, size_t n);
 
 /* gun_dialog_lost - the connection broke (err: an errno value, 0 when the
  * server closed it; ETIMEDOUT: no reply within timeout_ms of the wait's
- * start; EAGAIN: what was to be written could not be within timeout_ms) */
+ * start; EAGAIN: what was to be written could not be within timeout_ms;
+ * ECANCELED: the gun gave it up) */
 void gun_dialog_lost(struct gun_dialog *d, int err, int timeout_ms);
 
 /* gun_dialog_timeout - how long the current wait may take, from to */

@@ -20,7 +20,8 @@
  * whole write done, a connection up) polls for more for up to
  * job->spin_us before it sleeps in epoll_wait (see spin()); any other
  * loop sleeps at once.  Once the run is told to stop, sessions without a
- * message under way are closed at the next check.
+ * message under way are closed at the next check; told to give up, all
+ * of them are.
  *
  * Thread safety: a loop touches only its own slots; what it shares is
  * struct gun (see gun_priv.h), reached through the dialogue's feed.
@@ -305,7 +306,9 @@ static void expire(struct loop *L)
 
 		if (s->over || s->fd < 0)
 			continue;
-		if (stopping && !gun_dialog_busy(&s->d)) {
+		if (stopping == 2 || (stopping && !gun_dialog_busy(&s->d))) {
+			if (gun_dialog_busy(&s->d))
+				gun_dialog_lost(&s->d, ECANCELED, s->limit_ms);
 			close(s->fd);
 			s->fd = -1;
 			slot_over(L, s);

@@ -25,7 +25,8 @@ struct gun {
 	unsigned long long total;
 	atomic_ullong next;            /* the next message index to take */
 	atomic_ullong sent, refused, failed, connects;
-	atomic_int stop;               /* take no more messages */
+	atomic_int stop;               /* 1: take no more messages; 2: and
+	                                * give up those under way */
 	uint32_t *lat_us;              /* [total]: one writer per slot */
 	unsigned long long start_us;
 	pthread_mutex_t mu;            /* guards running, errors */

@@ -469,17 +469,21 @@ static void progress(void *ctx, const struct gun_stats *s, int final)
 	fflush(stderr);
 }
 
-/* should_stop - was SIGINT or SIGTERM sent? (they are blocked) */
+/* should_stop - was SIGINT or SIGTERM sent (they are blocked)?  The
+ * first finishes the messages under way, a second gives them up */
 static int should_stop(void *ctx)
 {
 	struct show *sh = ctx;
 	struct timespec zero = { 0, 0 };
 
-	if (!sh->stopped && sigtimedwait(&sh->stop, NULL, &zero) > 0) {
-		sh->stopped = 1;
+	if (sh->stopped < 2 && sigtimedwait(&sh->stop, NULL, &zero) > 0) {
+		sh->stopped++;
 		if (sh->tty)
 			fputc('\n', stderr);
-		send_say("interrupted: finishing the messages under way");
+		send_say(sh->stopped == 1 ?
+		         "interrupted: finishing the messages under way "
+		         "(again to give them up)" :
+		         "interrupted again: giving up the messages under way");
 	}
 	return sh->stopped;
 }

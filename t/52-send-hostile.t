@@ -10,7 +10,7 @@
 
 EX_DATAERR=65 EX_NOUSER=67 EX_UNAVAILABLE=69 EX_TEMPFAIL=75 EX_PROTOCOL=76
 
-plan 77
+plan 82
 
 SEND=$MTA_BIN/mta-send
 
@@ -61,6 +61,8 @@ def serve(c):
         log.write(line)
         if in_data:
             if line == b".\r\n":
+                if mode == "nodot":   # takes the message, never answers
+                    time.sleep(60); return
                 in_data = False
                 msgs += 1
                 reply(b"250 2.0.0 ok\r\n")
@@ -320,6 +322,26 @@ kill -0 "$gpid" 2>/dev/null; is "$?" 1 "gun, SIGINT while waiting for greetings:
 kill -KILL "$gpid" 2>/dev/null
 wait "$gpid"
 like "$(cat "$T/out")" '^sent 0 refused 0 failed 3 ' "gun, SIGINT: the summary counts all 3 as failed"
+
+# a message under way when interrupted: the first SIGINT lets it finish,
+# a second gives it up
+raw nodot
+"$SEND" -s "$S" -c 1 -T 60 "$T"/h1.eml "$T"/h2.eml >"$T/out" 2>"$T/err" &
+gpid=$!
+wait_for 10 grep -q '^DATA' "$T/raw.log"
+sleep 0.5
+kill -INT "$gpid"
+sleep 1
+kill -0 "$gpid" 2>/dev/null; is "$?" 0 "gun, first SIGINT with a message under way: still waiting for it"
+kill -INT "$gpid"
+t0=$(date +%s)
+while kill -0 "$gpid" 2>/dev/null && [ $(( $(date +%s) - t0 )) -lt 10 ]; do sleep 0.1; done
+kill -0 "$gpid" 2>/dev/null; is "$?" 1 "gun, second SIGINT: gives it up at once"
+kill -KILL "$gpid" 2>/dev/null
+wait "$gpid"
+is "$?" "$EX_TEMPFAIL" "gun, given up: EX_TEMPFAIL"
+like "$(cat "$T/out")" '^sent 0 refused 0 failed 2 ' "gun, given up: both counted as failed"
+like "$(cat "$T/err")" 'end of data: given up: interrupted' "gun, given up: says so"
 
 out=$(timeout -s KILL 60 "$SEND" -s "$S" --helo $'gun.test\r\nRCPT TO:<x@example.net>' "$T"/h1.eml 2>&1)
 is "$?" 64 "gun, an EHLO name with CR LF: EX_USAGE, nothing sent"

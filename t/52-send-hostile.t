@@ -311,16 +311,22 @@ ok "$(echo "$cpu" | awk '{ exit !($1 + $2 < 0.25 * $3) }'; echo $?)" \
 	"gun, slow server: CPU time well under the wall time (user sys wall: $cpu)"
 
 # interrupted while sessions wait for a greeting that never comes
+# interrupt_ends NAME - SIGINT to the gun $gpid; it must be gone within
+# 10 s (killed afterwards either way); its exit status in RC
+interrupt_ends() {
+	kill -INT "$gpid"
+	wait_for 10 eval '! kill -0 "$gpid" 2>/dev/null'
+	kill -0 "$gpid" 2>/dev/null; is "$?" 1 "$1"
+	kill -KILL "$gpid" 2>/dev/null
+	wait "$gpid"
+	RC=$?
+}
+
 raw silent
 "$SEND" -s "$S" -c 3 "$T"/h1.eml "$T"/h2.eml "$T"/h3.eml >"$T/out" 2>"$T/err" &
 gpid=$!
 sleep 1
-kill -INT "$gpid"
-t0=$(date +%s)
-while kill -0 "$gpid" 2>/dev/null && [ $(( $(date +%s) - t0 )) -lt 10 ]; do sleep 0.1; done
-kill -0 "$gpid" 2>/dev/null; is "$?" 1 "gun, SIGINT while waiting for greetings: ends at once"
-kill -KILL "$gpid" 2>/dev/null
-wait "$gpid"
+interrupt_ends "gun, SIGINT while waiting for greetings: ends at once"
 like "$(cat "$T/out")" '^sent 0 refused 0 failed 3 ' "gun, SIGINT: the summary counts all 3 as failed"
 
 # a message under way when interrupted: the first SIGINT lets it finish,
@@ -333,13 +339,8 @@ sleep 0.5
 kill -INT "$gpid"
 sleep 1
 kill -0 "$gpid" 2>/dev/null; is "$?" 0 "gun, first SIGINT with a message under way: still waiting for it"
-kill -INT "$gpid"
-t0=$(date +%s)
-while kill -0 "$gpid" 2>/dev/null && [ $(( $(date +%s) - t0 )) -lt 10 ]; do sleep 0.1; done
-kill -0 "$gpid" 2>/dev/null; is "$?" 1 "gun, second SIGINT: gives it up at once"
-kill -KILL "$gpid" 2>/dev/null
-wait "$gpid"
-is "$?" "$EX_TEMPFAIL" "gun, given up: EX_TEMPFAIL"
+interrupt_ends "gun, second SIGINT: gives it up at once"
+is "$RC" "$EX_TEMPFAIL" "gun, given up: EX_TEMPFAIL"
 like "$(cat "$T/out")" '^sent 0 refused 0 failed 2 ' "gun, given up: both counted as failed"
 like "$(cat "$T/err")" 'end of data: given up: interrupted' "gun, given up: says so"
 

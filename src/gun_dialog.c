@@ -168,8 +168,7 @@ static void queue_rcpts(struct gun_dialog *d, size_t cap)
 	while (d->next_rcpt < m->nrcpt && d->pend_n < cap) {
 		const char *r = m->rcpt[d->next_rcpt];
 
-		if (r[0] == '\0' || !smtp_text_ok(r, SMTP_CLIENT_ADDR_MAX) ||
-		    put(d, "RCPT TO:<%s>\r\n", r) < 0) {
+		if (!smtp_rcpt_ok(r) || put(d, "RCPT TO:<%s>\r\n", r) < 0) {
 			struct status st = status_make(ST_PERM, 1, 3,
 			                    "bad recipient address syntax");
 

@@ -71,15 +71,17 @@ struct loop {
 static void slot_connect(struct loop *L, struct slot *s);
 
 /* watch - what epoll should report for s: input always; output while
- * connecting or while the kernel would not take everything */
-static void watch(struct loop *L, struct slot *s, int op)
+ * connecting or while the kernel would not take everything.  0, or -1
+ * with errno (only EPOLL_CTL_ADD can fail: no memory, or the per-user
+ * limit of watched descriptors) */
+static int watch(struct loop *L, struct slot *s, int op)
 {
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN | (s->connecting || s->want_out ? EPOLLOUT : 0);
 	ev.data.ptr = s;
-	epoll_ctl(L->ep, op, s->fd, &ev);
+	return epoll_ctl(L->ep, op, s->fd, &ev);
 }
 
 /* arm - a new wait begins: its deadline */
@@ -224,11 +226,14 @@ static void slot_connect(struct loop *L, struct slot *s)
 		s->connecting = 1;
 		s->limit_ms = L->cfg->timeouts.connect;
 		s->deadline = L->now + s->limit_ms;
-		watch(L, s, EPOLL_CTL_ADD);
+	}
+	/* unwatched, a session would hear nothing until its time limit */
+	if (watch(L, s, EPOLL_CTL_ADD) < 0) {
+		connect_failed(L, s, errno);
 		return;
 	}
-	watch(L, s, EPOLL_CTL_ADD);
-	connected(L, s);
+	if (!s->connecting)
+		connected(L, s);
 }
 
 /* opened - count a connection that got past EHLO/HELO, once */

@@ -187,6 +187,10 @@ const char *smtp_stage_name(enum smtp_stage stage);
  * printable ASCII without angle brackets */
 int smtp_text_ok(const char *s, size_t max);
 
+/* smtp_rcpt_ok - may r go into RCPT TO?  not empty, at most
+ * SMTP_CLIENT_ADDR_MAX octets that smtp_text_ok allows */
+int smtp_rcpt_ok(const char *r);
+
 /* smtp_helo_ok - may name go into EHLO/HELO?  not empty, at most 255
  * octets of printable ASCII without spaces or angle brackets */
 int smtp_helo_ok(const char *name);

@@ -142,10 +142,10 @@ static unsigned long long tx_size(const struct smtp_tx *tx)
 	return 0;
 }
 
-/* bad_rcpt - a recipient this client will not put into a command */
-static int bad_rcpt(const char *r)
+/* smtp_rcpt_ok - a recipient fit for RCPT TO */
+int smtp_rcpt_ok(const char *r)
 {
-	return r[0] == '\0' || !smtp_text_ok(r, SMTP_CLIENT_ADDR_MAX);
+	return r[0] != '\0' && smtp_text_ok(r, SMTP_CLIENT_ADDR_MAX);
 }
 
 /* tx_end - fill in every recipient still undecided or accepted with the
@@ -251,7 +251,7 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_tx *tx,
 	for (;;) {
 		/* queue what may go out before the next wait for replies */
 		while (mail != 0 && next < tx->nrcpt && np < cap) {
-			if (bad_rcpt(tx->rcpt[next])) {
+			if (!smtp_rcpt_ok(tx->rcpt[next])) {
 				smtpc_local_result(&rres[next++], SMTP_STAGE_RCPT, ST_PERM,
 				             1, 3, "bad recipient address syntax");
 				continue;

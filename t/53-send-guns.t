@@ -54,23 +54,14 @@ is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "the queue drained"
 
 # ---- every message once, byte-exact -------------------------------------
 res=$($PY - "$box" "$T/sent" "$TOTAL" <<'EOF'
-import sys, collections
+import sys
 from smtpraw import check_eq
-from mailcheck import maildir_messages, split_trace, token_of, make_message
+from mailcheck import maildir_messages, make_message, tally_delivered
 box, sentfile, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sent = set(open(sentfile).read().split())
 msgs = maildir_messages(box)
-tokens = collections.Counter()
-bad = []
-for key, data in msgs:
-    p = split_trace(data)
-    tok = token_of(p[3]) if p else None
-    tokens[tok] += 1
-    want = make_message(tok, 2000, to="user53@test.example", special=False) if tok else None
-    if p is None or p[:2] != ("<sender@example.org>", "user53@test.example") \
-            or p[3] != want:
-        bad.append(key)
-dups = sum(n - 1 for n in tokens.values() if n > 1)
+tokens, bad, dups = tally_delivered(msgs, "user53@test.example", lambda tok:
+    make_message(tok, 2000, to="user53@test.example", special=False))
 print("# delivered=%d distinct=%d duplicates=%d" % (len(msgs), len(tokens), dups))
 check_eq("%d messages in the Maildir" % total, len(msgs), total)
 check_eq("no duplicates", dups, 0)

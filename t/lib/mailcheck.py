@@ -14,14 +14,15 @@ nothing is appended).  Every test message here has them.
 """
 import base64
 import calendar
+import collections
 import mailbox
 import os
 import random
 import re
 
 __all__ = ["make_message", "queue_file", "token_of", "crlf", "maildir_messages",
-           "mbox_messages", "mboxrd_unquote", "split_trace", "parse_log",
-           "intervals", "max_overlap", "log_overlap"]
+           "mbox_messages", "mboxrd_unquote", "split_trace", "tally_delivered",
+           "parse_log", "intervals", "max_overlap", "log_overlap"]
 
 SPECIAL_LINES = [b"From the start of a line", b">From quoted once",
                  b">>From quoted twice", b"From", b"From:not a separator",
@@ -118,6 +119,23 @@ def split_trace(data):
         return None
     return (m.group(1).decode("latin-1"), m.group(2).decode("latin-1"),
             m.group(3).decode("latin-1"), data[m.end():])
+
+
+def tally_delivered(msgs, rcpt, want_of, sender="<sender@example.org>"):
+    """(tokens, bad, duplicates) of delivered messages [(key, data)]:
+    how often each token arrived, the keys of messages that are not
+    byte-exact (trace fields for sender and rcpt, then want_of(token)),
+    and how many arrived more than once"""
+    tokens = collections.Counter()
+    bad = []
+    for key, data in msgs:
+        p = split_trace(data)
+        tok = token_of(p[3]) if p else None
+        tokens[tok] += 1
+        if tok is None or p[:2] != (sender, rcpt) or p[3] != want_of(tok):
+            bad.append(key)
+    dups = sum(n - 1 for n in tokens.values() if n > 1)
+    return tokens, bad, dups
 
 
 _LOG = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})Z "

@@ -9,6 +9,8 @@
 #                          also after an error or SIGINT/SIGTERM
 #   track_pid PID          a background process we started: stop it at exit
 #   untrack_pid PID        ... unless it has been stopped and reaped since
+#   bench_fs_setup         put BENCH_TMP on the file system BENCH_FS names
+#                          (bench_tmpdir calls it; see BENCH_FS below)
 #   bench_tmpdir VAR NAME  make a fresh directory $BENCH_TMP/NAME.XXXXXX,
 #                          removed at exit, and store its path in VAR (not
 #                          printed: at_exit does not work in a $(...) subshell)
@@ -33,6 +35,14 @@
 #              the cost of fsync is part of what is measured.
 #   PYTHON     python interpreter (default Debian's /usr/bin/python3)
 #   BENCH_KEEP 1 = keep the scratch directories (queues, logs) at exit
+#   BENCH_FS   ext4 (default): BENCH_TMP is a journaled ext4 file system
+#              that the benchmark makes (mkfs.ext4 defaults, as a Debian
+#              host has) in a sparse image file and loop-mounts, and
+#              unmounts and removes at exit; "root": BENCH_TMP as it is
+#              (on these machines the root file system has no journal,
+#              which makes file creation after mass deletions slow and
+#              erratic: a second configuration, not the reference)
+#   BENCH_FS_SIZE  size of that image (default 16G, sparse)
 #
 # Only loopback addresses are ever used.
 
@@ -81,9 +91,36 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
+# ---- the file system under test -------------------------------------------
+# bench_fs_setup - with BENCH_FS=ext4, make and mount the journaled ext4
+# that BENCH_TMP points to from then on.  Scripts started from here
+# inherit BENCH_FS_MOUNTED and reuse that mount (run-all.sh mounts once).
+bench_fs_setup() {
+    [ "${BENCH_FS:-ext4}" = ext4 ] || return 0
+    [ -z "${BENCH_FS_MOUNTED:-}" ] || return 0
+    local img mnt
+    img=$TOP/build/bench-ext4.img
+    mnt=$TOP/build/bench-ext4
+    mkdir -p "$mnt"
+    if mountpoint -q "$mnt"; then
+        die "$mnt is already mounted (another benchmark running?)"
+    fi
+    rm -f "$img"
+    truncate -s "${BENCH_FS_SIZE:-16G}" "$img"
+    mkfs.ext4 -q -F "$img" >&2 || die "mkfs.ext4 failed"
+    mount -o loop "$img" "$mnt" || die "cannot loop-mount $img (root needed; BENCH_FS=root to skip)"
+    at_exit rm -f "$img"
+    at_exit umount "$mnt"
+    BENCH_TMP=$mnt/bench
+    mkdir -p "$BENCH_TMP"
+    export BENCH_TMP BENCH_FS_MOUNTED=$mnt
+    say "scratch on a journaled ext4 loop mount: $BENCH_TMP"
+}
+
 # ---- scratch directories ------------------------------------------------
 bench_tmpdir() {
     local _d
+    bench_fs_setup
     mkdir -p "$BENCH_TMP"
     _d=$(mktemp -d "$BENCH_TMP/$2.XXXXXX")
     if [ "${BENCH_KEEP:-0}" = 1 ]; then

@@ -12,7 +12,7 @@
 # exits 0 when done, 77 when it cannot run here (skipped), anything else
 # on failure.  Each one is stopped after BENCH_TIMEOUT seconds (default
 # 3600).  The results (stdout) of this run are also saved in
-# $BENCH_TMP/results.txt.  Exit status: 0 unless a benchmark failed.
+# $BENCH_RESULTS (default build/bench-results.txt).  Exit status: 0 unless a benchmark failed.
 set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 
@@ -35,12 +35,14 @@ else
 fi
 [ "${#scripts[@]}" -gt 0 ] || die "no benchmarks in $BENCH_DIR"
 
+bench_fs_setup
 mkdir -p "$BENCH_TMP"
-results=$BENCH_TMP/results.txt
+results=${BENCH_RESULTS:-$TOP/build/bench-results.txt}   # outlives the mount
 {
     echo "mta benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(uname -n)," \
          "$(nproc) CPUs, $(postconf -h mail_version 2>/dev/null | sed 's/^/Postfix /')"
-    echo "mta-smtpd: $MTA_BIN/mta-smtpd; scratch: $BENCH_TMP"
+    echo "mta-smtpd: $MTA_BIN/mta-smtpd; scratch: $BENCH_TMP (BENCH_FS=${BENCH_FS:-ext4})"
+    echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$results"
 
 # Each benchmark's stdout goes through a fifo to a tee, so that both

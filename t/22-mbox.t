@@ -12,7 +12,7 @@
 # a hard link where the mbox should be is never written through.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 41
+plan 42
 
 start_mta --mbox || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MBOX=$MTA_MAIL/user22
@@ -78,6 +78,22 @@ id=$(send_one t22first 3000)
 like "$id" '^[A-Za-z0-9]+$' "first: 250 queued"
 wait_for 15 eval '{ [ "$(mbox_count)" = 1 ] && queue_empty; } || ! mta_running'
 tap_from "$(check_mbox 1 t22first:3000)"
+# the quoting is python's mailbox.mbox writer's (mboxo, as Postfix's
+# local(8)): the same message written by it reads back the same
+tap_from "$($PY - "$MBOX" "$T/ref.mbox" <<'EOF'
+import mailbox, sys
+from smtpraw import check_eq
+from mailcheck import mbox_messages, split_trace, make_message
+msg = make_message("t22first", 3000, to="user22@test.example")
+ref = mailbox.mbox(sys.argv[2])
+ref.add(b"From sender@example.org Mon Jan  2 10:00:00 2023\n" + msg)
+ref.close()
+ours = split_trace(mbox_messages(sys.argv[1])[0][1])
+theirs = mailbox.mbox(sys.argv[2]).get_bytes(0)
+check_eq("first: quoted as python's mailbox writes mbox (mboxo)",
+         ours[3] if ours else None, theirs)
+EOF
+)"
 ok "$([ -f "$MBOX" ] && [ ! -L "$MBOX" ]; echo $?)" "first: MAILROOT/user22 is a plain file"
 is "$(stat -c %a "$MBOX")" 600 "first: created 0600"
 ok "$([ ! -e "$LOCK" ]; echo $?)" "first: no dotlock left behind"

@@ -177,7 +177,8 @@ Test(msgsrc, dropped_addresses_handed_over)
 	addrlist_free(&dropped);
 
 	/* a display name alone is no address, dropped or not; "<>" neither */
-	cr_assert_eq(msg_parse_addresses_all("J\303\266rg Doe, <>", 15, &ok,
+	cr_assert_eq(msg_parse_addresses_all("J\303\266rg Doe, <>",
+	                                     strlen("J\303\266rg Doe, <>"), &ok,
 	                                     &dropped), 0);
 	cr_assert_eq(ok.n + dropped.n, 0);
 

@@ -397,8 +397,10 @@ static int load_grow(struct load *L)
 	return 0;
 }
 
-/* load_one - take one message: its envelope, Bcc removed */
-static int load_one(struct send_opts *o, struct load *L, struct msg *m)
+/* load_one - take one message: its envelope, Bcc removed; recipients
+ * that cannot be sent into dropped */
+static int load_one(struct send_opts *o, struct load *L, struct msg *m,
+                    struct addrlist *dropped)
 {
 	char from[MSG_ADDR_MAX + 1];
 	struct addrlist rl;
@@ -407,8 +409,9 @@ static int load_one(struct send_opts *o, struct load *L, struct msg *m)
 
 	addrlist_init(&rl);
 	if (load_grow(L) < 0 ||
-	    msg_header_addrs(m->data, m->len, from, sizeof from,
-	                     L->override ? NULL : &rl) < 0)
+	    msg_header_addrs_all(m->data, m->len, from, sizeof from,
+	                         L->override ? NULL : &rl,
+	                         L->override ? NULL : dropped) < 0)
 		goto nomem;
 	m->len = msg_remove_bcc(m->data, m->len);
 	L->senders[i] = o->sender ? qualify(o->sender, o->hostname) :
@@ -463,6 +466,7 @@ static int load_files(struct send_opts *o, struct load *L, char **files, int n)
 {
 	struct msgsrc *ms;
 	struct msg m;
+	struct addrlist dropped;
 	int i, r;
 
 	for (i = 0; i < n; i++) {
@@ -472,12 +476,18 @@ static int load_files(struct send_opts *o, struct load *L, char **files, int n)
 			return EX_NOINPUT;
 		}
 		while ((r = msgsrc_next(ms, &m)) > 0) {
-			if (load_one(o, L, &m) < 0) {
+			addrlist_init(&dropped);
+			if (load_one(o, L, &m, &dropped) < 0) {
+				addrlist_free(&dropped);
 				msg_free(&m);
 				msgsrc_close(ms);
 				send_say("out of memory");
 				return EX_OSERR;
 			}
+			/* a load tool sends what it can, but not in silence */
+			if (dropped.n > 0)
+				say_dropped(&dropped, msgsrc_where(ms));
+			addrlist_free(&dropped);
 			if (L->msgs[L->n - 1].nrcpt == 0)
 				send_say("%s: no recipients (To, Cc, Bcc): it will fail",
 				    msgsrc_where(ms));

@@ -1,4 +1,4 @@
-/* local_io.c - the writer, the message copy with mboxrd quoting, safe
+/* local_io.c - the writer, the message copy with mbox (mboxo) quoting, safe
  * directory opening and error statuses shared by maildir.c and mbox.c;
  * see local_io.h */
 #include <errno.h>
@@ -12,7 +12,7 @@
 
 #include "local_io.h"
 
-/* What a quoted line starts with after its '>'s; its length is FROM_LEN. */
+/* What a quoted line starts with; its length is FROM_LEN. */
 static const char from_[] = "From ";
 enum { FROM_LEN = sizeof from_ - 1 };
 
@@ -117,13 +117,10 @@ void local_io_header(struct local_io *w, const struct local_msg *m)
 	local_io_puts(w, "\n");
 }
 
-/* quote_chunk - put p[0..n) with mboxrd quoting; *match carries the line
+/* quote_chunk - put p[0..n) with mboxo quoting; *match carries the line
  * state between chunks: -1 = past the point where a line can still turn
- * out to be /^>*From /, 0..FROM_LEN-1 = that many bytes of "From " seen
- * (after any '>'s) and held back.  One more '>' anywhere in the leading
- * run of '>'s is the same bytes as one at the start of the line, so the
- * '>'s pass straight through and only the "From " prefix is held: the
- * state stays bounded however many '>'s a line starts with. */
+ * out to start with "From ", 0..FROM_LEN-1 = that many bytes of "From "
+ * seen at the start of the line and held back. */
 static void quote_chunk(struct local_io *w, const char *p, size_t n, int *match)
 {
 	const char *end = p + n, *nl, *q;
@@ -137,13 +134,6 @@ static void quote_chunk(struct local_io *w, const char *p, size_t n, int *match)
 			p = q;
 			if (nl != NULL)
 				m = 0;
-			continue;
-		}
-		if (m == 0 && *p == '>') {
-			for (q = p; q < end && *q == '>'; q++)
-				;
-			local_io_put(w, p, (size_t)(q - p));
-			p = q;
 			continue;
 		}
 		if (*p == from_[m]) {

@@ -1,6 +1,6 @@
 /* local_io - what Maildir and mbox delivery share: the message being
  * delivered, a buffered writer with a sticky error, the copy of the queued
- * message into a mailbox (optionally with mboxrd quoting), directories
+ * message into a mailbox (optionally with mbox quoting), directories
  * opened without following symlinks, and mailbox errors as a status.
  *
  * Writer: local_io_put() never reports an error; the first failed
@@ -9,10 +9,15 @@
  * local_io_flush().  w->last is the last byte handed to the writer (0 when
  * none), so mbox can tell whether the message ended with a newline.
  *
- * mboxrd quoting (local_io_copy with quote != 0): every line matching
- * /^>*From / gets one more '>' at its start, so a reader that removes one
- * '>' from such lines gets the message back exactly.  The quoting works on
- * a stream: a line may be cut anywhere between two reads.
+ * mbox quoting (local_io_copy with quote != 0), the "mboxo" variant that
+ * Postfix's local(8) and python's mailbox write: every line starting with
+ * "From " gets a '>' in front; nothing else changes (">From " stays as it
+ * is).  Readers that do not unquote (mutt, Dovecot, python's mailbox) then
+ * show every body line as it was sent except a "From " line, shown as
+ * ">From ".  mboxrd (quoting /^>*From /) would let an unquoting reader get
+ * ">From " lines back exactly, but the common readers do not unquote, so
+ * they would show every ">From " line changed as well.  The quoting works
+ * on a stream: a line may be cut anywhere between two reads.
  *
  * Contract: a struct local_io belongs to one thread; its buffers are
  * malloc'ed by local_io_init() and released by local_io_free().  The
@@ -68,7 +73,7 @@ void local_io_puts(struct local_io *w, const char *s);
 int local_io_flush(struct local_io *w);
 /* local_io_header - put "Return-Path: <SENDER>" and "Delivered-To: RCPT" */
 void local_io_header(struct local_io *w, const struct local_msg *m);
-/* local_io_copy - put the message m->fd[m->offset..EOF), mboxrd-quoted
+/* local_io_copy - put the message m->fd[m->offset..EOF), mbox-quoted
  * when quote != 0; 0, or -1 with errno (a read error is sticky too) */
 int local_io_copy(struct local_io *w, const struct local_msg *m, int quote);
 

@@ -12,16 +12,17 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fromfield.h"
 #include "msgsrc.h"
 #include "send.h"
 #include "smtp_client.h"
 
 static const char usage_text[] =
-"usage: mta-send [-s HOST:PORT] [-f SENDER] [-t] [-i] [RCPT...] < message\n"
+"usage: mta-send [-s HOST:PORT] [-f SENDER] [-F NAME] [-t] [-i] [RCPT...] < message\n"
 "       mta-send [-s HOST:PORT] [-c SESSIONS] [-n REPEAT] [-f SENDER]\n"
 "                [--rcpt ADDR]... FILE...\n"
 "options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
-"  -f/--from SENDER  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
+"  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
 "  --inject  --quiet  --help; see mta-send(1)\n";
 
@@ -73,6 +74,35 @@ static int add_rcpt(struct addrlist *l, const char *arg)
 	return n;
 }
 
+/* parse_sender - the -f argument ("addr", "<addr>", "Name <addr>", or
+ * "" and "<>" for the null sender) as the address alone in buf, or
+ * usage() */
+static const char *parse_sender(const char *arg, char *buf, size_t size)
+{
+	struct addrlist one, dropped;
+	int ok;
+
+	if (arg[0] == '\0' || strcmp(arg, "<>") == 0)
+		return "";
+	addrlist_init(&one);
+	addrlist_init(&dropped);
+	if (msg_parse_addresses_all(arg, strlen(arg), &one, &dropped) < 0) {
+		send_say("out of memory");
+		exit(EX_OSERR);
+	}
+	ok = one.n == 1 && dropped.n == 0 && strlen(one.v[0]) < size;
+	if (ok)
+		strcpy(buf, one.v[0]);
+	addrlist_free(&one);
+	addrlist_free(&dropped);
+	if (!ok) {
+		send_say("bad sender address (one address, ASCII, at most %d "
+		         "octets): %s", MSG_ADDR_MAX, arg);
+		usage(NULL);
+	}
+	return buf;
+}
+
 /* parse_server - HOST:PORT into o */
 static void parse_server(struct send_opts *o, const char *s)
 {
@@ -104,6 +134,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct send_opts o;
+	static char sender[MSG_ADDR_MAX + 1];
 	const char *server = getenv("MTA_SERVER");
 	int ch, i, nfiles = 0, ex;
 	unsigned long t;
@@ -119,7 +150,19 @@ int main(int argc, char **argv)
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': parse_server(&o, optarg); break;
-		case 'f': case 'r': o.sender = optarg; break;
+		case 'f': case 'r':
+			o.sender = parse_sender(optarg, sender, sizeof sender);
+			break;
+		case 'F':
+			if (!fromfield_name_ok(optarg)) {
+				send_say("bad full name (-F): UTF-8 without control "
+				         "characters, at most %d octets",
+				         FROMFIELD_NAME_MAX);
+				usage(NULL);
+			}
+			o.fullname = optarg;
+			o.sendmail_opts = 1;
+			break;
 		case 't': o.tflag = 1; break;
 		case 'c': o.sessions = number(optarg, "session count");
 		          o.gun_opts = 1; break;
@@ -148,9 +191,9 @@ int main(int argc, char **argv)
 				usage("only -bm (deliver mail) is supported");
 			o.sendmail_opts = 1;
 			break;
-		/* sendmail compatibility, harmless here: -i -oX -F -B -N -R
-		 * -V -v -m -U.  The message is always read to end of file. */
-		case 'i': case 'o': case 'F': case 'B': case 'N': case 'R':
+		/* sendmail compatibility, harmless here: -i -oX -B -N -R -V
+		 * -v -m -U.  The message is always read to end of file. */
+		case 'i': case 'o': case 'B': case 'N': case 'R':
 		case 'V': case 'v': case 'm': case 'U':
 			o.sendmail_opts = 1;
 			break;

@@ -1,4 +1,4 @@
-/* mbox - append one message to an mbox file (mboxrd), under both an
+/* mbox - append one message to an mbox file (mboxo), under both an
  * fcntl lock and a dotlock.
  *
  * Locking, in this order, for the whole append:
@@ -27,10 +27,11 @@
  *
  * Entry: "From SENDER DATE" (SENDER "MAILER-DAEMON" for the null sender;
  * DATE the local time in asctime() form, "Mon Nov 23 08:14:27 2026"),
- * Return-Path:, Delivered-To:, the message with /^>*From / lines quoted
- * by one more '>', a newline if the message did not end with one, and an
- * empty line.  The file is fsync'ed before unlocking; if anything failed
- * it is truncated back to its length before the append.
+ * Return-Path:, Delivered-To:, the message with "From " lines quoted as
+ * ">From " (mboxo, as Postfix's local(8) writes; see local_io.h), a
+ * newline if the message did not end with one, and an empty line.  The
+ * file is fsync'ed before unlocking; if anything failed it is truncated
+ * back to its length before the append.
  *
  * The mbox is opened O_NOFOLLOW and must be a regular file with one link:
  * a symlink or a hard link where the mbox should be is ST_TEMP, never

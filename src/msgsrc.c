@@ -157,13 +157,15 @@ static int addr_acceptable(const char *s, size_t n)
 	return 1;
 }
 
-/* emit - the address in cur, or in the angle brackets, into l */
+/* emit - the address in cur, or in the angle brackets, into l; one that
+ * is there but cannot be used (too long, 8-bit or control bytes) into
+ * dropped, when not NULL */
 static int emit(struct pa *cur, struct pa *ang, int have_angle,
-                struct addrlist *l)
+                struct addrlist *l, struct addrlist *dropped)
 {
 	const char *s = cur->buf;
 	size_t n = cur->len;
-	int r = 0;
+	int r = 0, over = cur->over;
 
 	if (have_angle) {
 		const char *colon;
@@ -175,13 +177,15 @@ static int emit(struct pa *cur, struct pa *ang, int have_angle,
 			n -= (size_t)(colon + 1 - s);
 			s = colon + 1;
 		}
-		if (ang->over)
-			n = 0;
-	} else if (cur->phrase || cur->over) {
-		n = 0;
+		over = ang->over;
+	} else if (cur->phrase) {
+		n = 0;                    /* a display name alone */
+		over = 0;
 	}
-	if (addr_acceptable(s, n))
+	if (!over && addr_acceptable(s, n))
 		r = addrlist_add(l, s, n);
+	else if (dropped && (n > 0 || over) && addrlist_add(dropped, s, n) < 0)
+		r = -1;
 	memset(cur, 0, sizeof *cur);
 	memset(ang, 0, sizeof *ang);
 	return r;
@@ -215,6 +219,13 @@ static size_t read_angle(const char *s, size_t n, size_t i, struct pa *ang)
 /* msg_parse_addresses - every address in a field body into l */
 int msg_parse_addresses(const char *s, size_t n, struct addrlist *l)
 {
+	return msg_parse_addresses_all(s, n, l, NULL);
+}
+
+/* msg_parse_addresses_all - and the unusable ones into dropped */
+int msg_parse_addresses_all(const char *s, size_t n, struct addrlist *l,
+                            struct addrlist *dropped)
+{
 	struct pa cur, ang;
 	int have_angle = 0, added = 0, r;
 	size_t i = 0, j;
@@ -246,7 +257,7 @@ int msg_parse_addresses(const char *s, size_t n, struct addrlist *l)
 			i++;
 			continue;
 		case ',': case ';':
-			r = emit(&cur, &ang, have_angle, l);
+			r = emit(&cur, &ang, have_angle, l, dropped);
 			if (r < 0)
 				return -1;
 			added += r;
@@ -258,7 +269,7 @@ int msg_parse_addresses(const char *s, size_t n, struct addrlist *l)
 			i++;
 		}
 	}
-	r = emit(&cur, &ang, have_angle, l);
+	r = emit(&cur, &ang, have_angle, l, dropped);
 	if (r < 0)
 		return -1;
 	return added + r;
@@ -326,6 +337,13 @@ size_t msg_header_end(const char *m, size_t n)
 int msg_header_addrs(const char *m, size_t n, char *from, size_t fromlen,
                      struct addrlist *rcpt)
 {
+	return msg_header_addrs_all(m, n, from, fromlen, rcpt, NULL);
+}
+
+/* msg_header_addrs_all - and the unusable recipients into dropped */
+int msg_header_addrs_all(const char *m, size_t n, char *from, size_t fromlen,
+                         struct addrlist *rcpt, struct addrlist *dropped)
+{
 	size_t pos = 0, start, nl, val, end;
 	int got_from = 0;
 
@@ -348,11 +366,38 @@ int msg_header_addrs(const char *m, size_t n, char *from, size_t fromlen,
 		} else if (rcpt && (is_name(m + start, nl, "to") ||
 		                    is_name(m + start, nl, "cc") ||
 		                    is_name(m + start, nl, "bcc"))) {
-			if (msg_parse_addresses(m + val, end - val, rcpt) < 0)
+			if (msg_parse_addresses_all(m + val, end - val, rcpt,
+			                            dropped) < 0)
 				return -1;
 		}
 	}
 	return 0;
+}
+
+/* msg_header_find - a field called name in the header, and where the
+ * fields end */
+int msg_header_find(const char *m, size_t n, const char *name,
+                    size_t *fields_end)
+{
+	size_t pos = 0, start, nl, val, end, last = 0;
+	int found = 0;
+
+	while (field_next(m, n, &pos, &start, &nl, &val, &end)) {
+		if (is_name(m + start, nl, name))
+			found = 1;
+		last = end;
+	}
+	if (fields_end)
+		*fields_end = last;
+	return found;
+}
+
+/* msg_skip_from_line - past a leading mbox From_ line */
+size_t msg_skip_from_line(const char *m, size_t n)
+{
+	if (n < 5 || memcmp(m, "From ", 5) != 0)
+		return 0;
+	return line_end(m, n, 0);
 }
 
 /* msg_remove_bcc - delete the Bcc: fields in place */

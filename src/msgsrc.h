@@ -21,7 +21,9 @@
  * ("<@x,@y:a@b>" gives a@b).  A word list without '@' and without angle
  * brackets ("John Doe") is not an address; a single word ("root") is
  * kept: the caller may qualify it.  Addresses with control characters,
- * 8-bit bytes or over 254 octets are dropped.
+ * 8-bit bytes or over 254 octets are dropped (without SMTPUTF8 they
+ * cannot be sent); the _all variants hand them over too (an address over
+ * 254 octets cut short), so that a caller can refuse them out loud.
  *
  * Contract: a msgsrc is used by one thread (the main one; it uses stdio
  * and readdir).  msg.data and every addrlist string are malloc'ed and
@@ -77,11 +79,28 @@ int addrlist_add(struct addrlist *l, const char *a, size_t n);
 /* msg_parse_addresses - every address in the field body s[0..n) into l;
  * returns how many were added, or -1 (ENOMEM) */
 int msg_parse_addresses(const char *s, size_t n, struct addrlist *l);
+/* msg_parse_addresses_all - the same, and every address dropped into
+ * dropped (when not NULL) */
+int msg_parse_addresses_all(const char *s, size_t n, struct addrlist *l,
+                            struct addrlist *dropped);
 /* msg_header_addrs - from the header of m[0..n): the first From: address
  * into from (size fromlen; "" when none), every To:, Cc: and Bcc: address
  * into rcpt (when not NULL); returns 0 or -1 (ENOMEM) */
 int msg_header_addrs(const char *m, size_t n, char *from, size_t fromlen,
                      struct addrlist *rcpt);
+/* msg_header_addrs_all - the same, and every To:, Cc: and Bcc: address
+ * dropped into dropped (when not NULL) */
+int msg_header_addrs_all(const char *m, size_t n, char *from, size_t fromlen,
+                         struct addrlist *rcpt, struct addrlist *dropped);
+/* msg_header_find - does the header of m[0..n) have a field called name
+ * (any case)?  *fields_end (when not NULL) gets the offset just past the
+ * last header field, 0 when there is none: where a field is added */
+int msg_header_find(const char *m, size_t n, const char *name,
+                    size_t *fields_end);
+/* msg_skip_from_line - the length of a first line starting "From " (an
+ * mbox From_ line, as git format-patch writes one), with its line end;
+ * 0 when m[0..n) does not start so */
+size_t msg_skip_from_line(const char *m, size_t n);
 /* msg_remove_bcc - delete the Bcc: fields (with their continuation lines)
  * from the header of m[0..n) in place; returns the new length */
 size_t msg_remove_bcc(char *m, size_t n);

@@ -16,6 +16,7 @@
 
 #include <stralloc.h>
 
+#include "fromfield.h"
 #include "gun.h"
 #include "msgsrc.h"
 #include "send.h"
@@ -106,6 +107,23 @@ static char **qualify_list(const struct addrlist *l, const char *hostname)
 		}
 	}
 	return v;
+}
+
+/* say_dropped - name every address in d that cannot be sent; control
+ * characters shown as '?' */
+static void say_dropped(const struct addrlist *d, const char *where)
+{
+	char *p;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		for (p = d->v[i]; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		send_say("%s: cannot send to %s: an address with 8-bit or control "
+		         "characters, or over %d octets (no SMTPUTF8)", where,
+		         d->v[i], MSG_ADDR_MAX);
+	}
 }
 
 /* read_stdin - the message on standard input into sa */
@@ -201,7 +219,7 @@ static int open_fail_exit(const struct smtp_result *r)
 int send_inject(struct send_opts *o, char **args, int nargs)
 {
 	stralloc sa = { 0, 0, 0 };
-	struct addrlist rl;
+	struct addrlist rl, dropped;
 	struct smtp_client *c = NULL;
 	struct smtp_result res, *rres = NULL, q;
 	struct smtp_tx tx;
@@ -210,22 +228,33 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 	size_t k;
 
 	addrlist_init(&rl);
+	addrlist_init(&dropped);
 	if (read_stdin(&sa) < 0) {
 		send_say("reading the message: %s", strerror(errno));
 		ex = EX_IOERR;
 		goto out;
 	}
+	/* An mbox From_ line (git format-patch writes one) is no header
+	 * field; left in, it would make the whole header body.  sendmail
+	 * drops it too. */
+	k = msg_skip_from_line(sa.s ? sa.s : "", sa.len);
+	if (k > 0) {
+		memmove(sa.s, sa.s + k, sa.len - k);
+		sa.len -= k;
+	}
 	for (i = 0; i < nargs; i++) {
 		struct addrlist one;
+		size_t d0 = dropped.n;
 		int bad;
 
 		addrlist_init(&one);
-		if (msg_parse_addresses(args[i], strlen(args[i]), &one) < 0 ||
+		if (msg_parse_addresses_all(args[i], strlen(args[i]), &one,
+		                            &dropped) < 0 ||
 		    addrlist_merge(&rl, &one) < 0) {
 			addrlist_free(&one);
 			goto nomem;
 		}
-		bad = one.n == 0;
+		bad = one.n == 0 && dropped.n == d0;
 		addrlist_free(&one);
 		if (bad) {
 			send_say("not a recipient address: %s", args[i]);
@@ -233,9 +262,24 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 			goto out;
 		}
 	}
+	if (dropped.n > 0) {
+		say_dropped(&dropped, "argument");
+		send_say("message not sent");
+		ex = EX_USAGE;
+		goto out;
+	}
 	if (o->tflag) {
-		if (msg_header_addrs(sa.s ? sa.s : "", sa.len, NULL, 0, &rl) < 0)
+		if (msg_header_addrs_all(sa.s ? sa.s : "", sa.len, NULL, 0, &rl,
+		                         &dropped) < 0)
 			goto nomem;
+		/* Sending to the others would be a partial delivery the
+		 * caller cannot repeat without duplicates: refuse it all. */
+		if (dropped.n > 0) {
+			say_dropped(&dropped, "To/Cc/Bcc");
+			send_say("message not sent");
+			ex = EX_DATAERR;
+			goto out;
+		}
 		sa.len = msg_remove_bcc(sa.s, sa.len);
 	}
 	if (rl.n == 0) {
@@ -251,6 +295,15 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 	rres = calloc(rl.n, sizeof *rres);
 	if (sender == NULL || rv == NULL || c == NULL || rres == NULL)
 		goto nomem;
+	/* With the null sender there is no address to name: mta-smtpd then
+	 * refuses a message without From:, and says so. */
+	if (sender[0] != '\0' && fromfield_add(&sa, o->fullname, sender) < 0) {
+		if (errno == ENOMEM)
+			goto nomem;
+		send_say("bad full name: %s", o->fullname);
+		ex = EX_USAGE;
+		goto out;
+	}
 
 	smtp_client_init(c, &o->to);
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
@@ -299,6 +352,7 @@ out:
 	free(rres);
 	free(c);
 	addrlist_free(&rl);
+	addrlist_free(&dropped);
 	stralloc_free(&sa);
 	return ex;
 }
@@ -343,8 +397,10 @@ static int load_grow(struct load *L)
 	return 0;
 }
 
-/* load_one - take one message: its envelope, Bcc removed */
-static int load_one(struct send_opts *o, struct load *L, struct msg *m)
+/* load_one - take one message: its envelope, Bcc removed; recipients
+ * that cannot be sent into dropped */
+static int load_one(struct send_opts *o, struct load *L, struct msg *m,
+                    struct addrlist *dropped)
 {
 	char from[MSG_ADDR_MAX + 1];
 	struct addrlist rl;
@@ -353,8 +409,9 @@ static int load_one(struct send_opts *o, struct load *L, struct msg *m)
 
 	addrlist_init(&rl);
 	if (load_grow(L) < 0 ||
-	    msg_header_addrs(m->data, m->len, from, sizeof from,
-	                     L->override ? NULL : &rl) < 0)
+	    msg_header_addrs_all(m->data, m->len, from, sizeof from,
+	                         L->override ? NULL : &rl,
+	                         L->override ? NULL : dropped) < 0)
 		goto nomem;
 	m->len = msg_remove_bcc(m->data, m->len);
 	L->senders[i] = o->sender ? qualify(o->sender, o->hostname) :
@@ -409,6 +466,7 @@ static int load_files(struct send_opts *o, struct load *L, char **files, int n)
 {
 	struct msgsrc *ms;
 	struct msg m;
+	struct addrlist dropped;
 	int i, r;
 
 	for (i = 0; i < n; i++) {
@@ -418,12 +476,18 @@ static int load_files(struct send_opts *o, struct load *L, char **files, int n)
 			return EX_NOINPUT;
 		}
 		while ((r = msgsrc_next(ms, &m)) > 0) {
-			if (load_one(o, L, &m) < 0) {
+			addrlist_init(&dropped);
+			if (load_one(o, L, &m, &dropped) < 0) {
+				addrlist_free(&dropped);
 				msg_free(&m);
 				msgsrc_close(ms);
 				send_say("out of memory");
 				return EX_OSERR;
 			}
+			/* a load tool sends what it can, but not in silence */
+			if (dropped.n > 0)
+				say_dropped(&dropped, msgsrc_where(ms));
+			addrlist_free(&dropped);
 			if (L->msgs[L->n - 1].nrcpt == 0)
 				send_say("%s: no recipients (To, Cc, Bcc): it will fail",
 				    msgsrc_where(ms));

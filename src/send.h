@@ -3,7 +3,11 @@
  * report on stderr and stdout, and return a sysexits.h code.
  *
  *   send_inject  one message from standard input to the recipients given
- *                (and, with -t, those of its To/Cc/Bcc, Bcc removed);
+ *                (and, with -t, those of its To/Cc/Bcc, Bcc removed); a
+ *                first line starting "From " (mbox From_ line) is left
+ *                out, and a From: field added when there is none
+ *                (fromfield.h).  A recipient that cannot be sent to (8-bit,
+ *                no SMTPUTF8) refuses the whole message: nothing is sent;
  *   send_fire    every message of the FILEs (msgsrc), envelope from each
  *                header or from the options, over o->sessions sessions.
  * Exit codes: mta-send(1), EXIT STATUS.
@@ -21,7 +25,9 @@
 
 struct send_opts {
 	char host[256], port[32];    /* the server (-s, $MTA_SERVER) */
-	const char *sender;          /* -f; NULL: From: (gun) or user@host */
+	const char *sender;          /* -f, the address alone; NULL: From:
+	                                (gun) or user@host */
+	const char *fullname;        /* -F; NULL: none */
 	const char *helo;            /* our EHLO name */
 	int tflag;                   /* -t */
 	int gun, inject;             /* --gun, --inject */

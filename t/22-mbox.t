@@ -1,6 +1,6 @@
 #!/bin/bash
 # t/22-mbox.t - --mbox delivery (mbox.h): the entry format (From_ line,
-# Return-Path:, Delivered-To:, mboxrd quoting of /^>*From /, the empty line
+# Return-Path:, Delivered-To:, mboxo quoting of /^From / only, the empty line
 # after it); a dotlock held by somebody else holds deliveries back, a stale
 # one (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
 # messages to one mbox while an outside "mail reader" holds both an fcntl
@@ -12,7 +12,7 @@
 # a hard link where the mbox should be is never written through.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 40
+plan 42
 
 start_mta --mbox || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MBOX=$MTA_MAIL/user22
@@ -47,7 +47,7 @@ check_mbox() {
 	$PY - "$MBOX" "$@" <<'EOF'
 import sys, re, collections
 from smtpraw import check, check_eq
-from mailcheck import mbox_messages, split_trace, token_of, make_message
+from mailcheck import mbox_messages, mbox_shown, split_trace, token_of, make_message
 path, n, tokens = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 sizes = {t.split(":")[0]: int(t.split(":")[1]) for t in tokens}
 msgs = mbox_messages(path)
@@ -63,7 +63,7 @@ for from_, m in msgs:
         bad.append("%s: From_ line %r" % (tok, from_))
     elif p is None or p[:2] != ("<sender@example.org>", "user22@test.example"):
         bad.append("%s: trace fields %r" % (tok, p[:2] if p else m[:80]))
-    elif tok not in sizes or p[3] != make_message(tok, sizes[tok], to="user22@test.example"):
+    elif tok not in sizes or p[3] != mbox_shown(make_message(tok, sizes[tok], to="user22@test.example")):
         bad.append("%s: message differs" % tok)
 print("# mbox: %d messages, %d distinct" % (len(msgs), len(seen)))
 check_eq("mbox: %d messages parse back" % n, len(msgs), n)
@@ -78,16 +78,34 @@ id=$(send_one t22first 3000)
 like "$id" '^[A-Za-z0-9]+$' "first: 250 queued"
 wait_for 15 eval '{ [ "$(mbox_count)" = 1 ] && queue_empty; } || ! mta_running'
 tap_from "$(check_mbox 1 t22first:3000)"
+# the quoting is python's mailbox.mbox writer's (mboxo, as Postfix's
+# local(8)): the same message written by it reads back the same
+tap_from "$($PY - "$MBOX" "$T/ref.mbox" <<'EOF'
+import mailbox, sys
+from smtpraw import check_eq
+from mailcheck import mbox_messages, split_trace, make_message
+msg = make_message("t22first", 3000, to="user22@test.example")
+ref = mailbox.mbox(sys.argv[2])
+ref.add(b"From sender@example.org Mon Jan  2 10:00:00 2023\n" + msg)
+ref.close()
+ours = split_trace(mbox_messages(sys.argv[1])[0][1])
+theirs = mailbox.mbox(sys.argv[2]).get_bytes(0)
+check_eq("first: quoted as python's mailbox writes mbox (mboxo)",
+         ours[3] if ours else None, theirs)
+EOF
+)"
 ok "$([ -f "$MBOX" ] && [ ! -L "$MBOX" ]; echo $?)" "first: MAILROOT/user22 is a plain file"
 is "$(stat -c %a "$MBOX")" 600 "first: created 0600"
 ok "$([ ! -e "$LOCK" ]; echo $?)" "first: no dotlock left behind"
 # make_message has each of these lines at least once (mailcheck.py)
 like "$(grep -c '^>From the start of a line$' "$MBOX")" '^[1-9]' \
 	"first: a body line 'From ' is stored as '>From '"
-like "$(grep -c '^>>From quoted once$' "$MBOX")" '^[1-9]' \
-	"first: '>From ' is stored as '>>From ' (mboxrd)"
-like "$(grep -c '^>>>From quoted twice$' "$MBOX")" '^[1-9]' \
-	"first: '>>From ' is stored as '>>>From '"
+is "$(grep -c '^>>From quoted once$' "$MBOX")" 0 \
+	"first: no '>From ' line gained a '>' (mboxo, not mboxrd)"
+like "$(grep -c '^>From quoted once$' "$MBOX")" '^[1-9]' \
+	"first: '>From ' is stored as it is"
+like "$(grep -c '^>>From quoted twice$' "$MBOX")" '^[1-9]' \
+	"first: '>>From ' is stored as it is"
 is "$(grep -c '^From ' "$MBOX")" 1 "first: one line starts with 'From ': the separator"
 is "$(tail -c 2 "$MBOX" | od -An -c | tr -d ' ')" '\n\n' "first: the entry ends with an empty line"
 

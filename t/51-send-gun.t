@@ -10,7 +10,7 @@
 EX_DATAERR=65 EX_UNAVAILABLE=69 EX_TEMPFAIL=75
 SUMMARY='^sent [0-9]+ refused [0-9]+ failed [0-9]+ in [0-9.]+ s: [0-9.]+ messages/s, latency p50 [0-9.]+ ms p99 [0-9.]+ ms$'
 
-plan 38
+plan 40
 
 SEND=$MTA_BIN/mta-send
 
@@ -97,6 +97,12 @@ like "$out" '^sent 6 ' "--rcpt: sent 6"
 is "$(sink_get 0 rcpt_tos | tr '\n' ' ')" "over@example.net two@example.net " \
 	"--rcpt replaces the header recipients"
 is "$(sink_get 0 mail_from)" "fixed@example.org" "-f replaces From:"
+printf 'From: a@example.org\nTo: ok@example.net, J <j\303\266rg@example.net>\nSubject: u\n\nhi\n' \
+	>"$T/utf8.eml"
+out=$("$SEND" -s "$S" --gun "$T/utf8.eml" 2>&1 >/dev/null)
+is "$(sink_get 0 rcpt_tos)" "ok@example.net" "a UTF-8 header address: the gun sends to the others"
+like "$out" $'utf8\\.eml: cannot send to j\303\266rg@example\\.net' \
+	"a UTF-8 header address: the gun names the one it leaves out"
 if command -v script >/dev/null; then
 	tty_out=$(script -qec "'$SEND' -s '$S' -c 2 '$T/md'" /dev/null)
 	like "$tty_out" $'\r6/6  sent 6  refused 0  failed 0  [0-9.]+ messages/s' \

@@ -159,7 +159,7 @@ box_test() {
 	res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$MTA_LOG" "$mfs" "$kind" "$user" "$RETRY" <<'EOF'
 import mailbox, os, re, smtplib, sys, time
 from smtpraw import check, check_eq
-from mailcheck import make_message, crlf, maildir_messages, mbox_messages, split_trace, token_of
+from mailcheck import make_message, crlf, maildir_messages, mbox_messages, mbox_shown, split_trace, token_of
 port, queue, log, mfs, kind, user, retry = sys.argv[1:8]
 retry = int(retry)
 rcpt = "%s@test.example" % user
@@ -180,8 +180,10 @@ def delivered():
     for d in msgs:
         p = split_trace(d)
         tok = token_of(p[3]) if p else None
-        out.append((tok, p is not None and
-                    p[3] == make_message(tok, sizes.get(tok, 0), to=rcpt)))
+        want = make_message(tok, sizes.get(tok, 0), to=rcpt)
+        if kind != "maildir":
+            want = mbox_shown(want)
+        out.append((tok, p is not None and p[3] == want))
     return out
 
 def wait(cond, limit=30):

@@ -21,7 +21,7 @@ import random
 import re
 
 __all__ = ["make_message", "queue_file", "token_of", "crlf", "maildir_messages",
-           "mbox_messages", "mboxrd_unquote", "split_trace", "tally_delivered",
+           "mbox_messages", "mbox_shown", "split_trace", "tally_delivered",
            "parse_log", "intervals", "max_overlap", "log_overlap"]
 
 SPECIAL_LINES = [b"From the start of a line", b">From quoted once",
@@ -84,16 +84,19 @@ def maildir_messages(path):
     return sorted((k, md.get_bytes(k)) for k in md.keys())
 
 
-def mboxrd_unquote(data):
-    """undo mboxrd quoting: one '>' less on every line /^>+From /.
-    python's mailbox does not (it writes mboxo and reads back as is)."""
-    return re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+def mbox_shown(msg):
+    """msg as mbox delivery stores it and a reader shows it (mta-smtpd(8),
+    --mbox: mboxo): a '>' before every line starting "From ", nothing
+    else changed.  python's mailbox (like mutt and Dovecot) reads it back
+    as stored, without taking the '>' off."""
+    return re.sub(rb"(?m)^From ", rb">From ", msg)
 
 
 def mbox_messages(path):
-    """[(From_ line, bytes)] of the mbox at path in file order, each
-    message without its From_ line and with mboxrd quoting undone; []
-    when there is no file"""
+    """[(From_ line, bytes)] of the mbox at path in file order, as
+    python's mailbox reads them: each message without its From_ line and
+    otherwise as stored (compare with mbox_shown()); [] when there is no
+    file"""
     if not os.path.exists(path):
         return []
     mb = mailbox.mbox(path, create=False)
@@ -102,7 +105,7 @@ def mbox_messages(path):
         for k in mb.keys():
             raw = mb.get_bytes(k, from_=True)
             first, _, rest = raw.partition(b"\n")
-            out.append((first, mboxrd_unquote(rest)))
+            out.append((first, rest))
         return out
     finally:
         mb.close()

@@ -1,5 +1,5 @@
 /* test_local.c - local delivery: Maildir and mbox files byte for byte,
- * unique names and intact messages under many threads, mboxrd quoting
+ * unique names and intact messages under many threads, mboxo quoting
  * (also across read boundaries), dotlocks (stale and fresh), fcntl locks
  * held by another process, symlinks and hard links refused, errors that
  * leave nothing behind (tmp file removed, mbox truncated back).
@@ -738,14 +738,15 @@ Test(local_mbox, null_sender_and_missing_newline)
 	">From x\n" \
 	"Subject: q\n\n" \
 	">From me\n" \
-	">>From one\n" \
-	">>>From two\n" \
+	">From one\n" \
+	">>From two\n" \
 	"From\n" \
 	"Fromage\n" \
 	" From indented\n" \
 	"From: not a From_ line\n" \
 	">From\n" \
 	"a From in the middle\n" \
+	">\n" \
 	"\n" \
 	">From \n\n"
 
@@ -763,6 +764,7 @@ Test(local_mbox, from_quoting)
 		"From: not a From_ line\n"
 		">From\n"
 		"a From in the middle\n"
+		">\n"
 		"\n"
 		"From ";
 	struct local_config c = config(1);
@@ -779,24 +781,33 @@ Test(local_mbox, from_quoting)
 	free(got);
 }
 
-/* quote_ref - the reference mboxrd quoting, line by line, of in[0..n),
- * with the trailing newline and empty line mbox adds */
-static char *quote_ref(const char *in, size_t n, size_t *len)
+/* quote_lines - the reference mboxo quoting, line by line, of in[0..n):
+ * a '>' before every line starting "From ", nothing else; malloc'ed */
+static char *quote_lines(const char *in, size_t n, size_t *len)
 {
 	char *out = malloc(2 * n + 8);
-	size_t i = 0, o = 0, j;
+	size_t i = 0, o = 0;
 
 	cr_assert_not_null(out);
 	while (i < n) {
-		for (j = i; j < n && in[j] == '>'; j++)
-			;
-		if (n - j >= 5 && memcmp(in + j, "From ", 5) == 0)
+		if (n - i >= 5 && memcmp(in + i, "From ", 5) == 0)
 			out[o++] = '>';
 		while (i < n && in[i] != '\n')
 			out[o++] = in[i++];
 		if (i < n)
 			out[o++] = in[i++];
 	}
+	*len = o;
+	return out;
+}
+
+/* quote_ref - quote_lines, with the trailing newline and empty line mbox
+ * adds */
+static char *quote_ref(const char *in, size_t n, size_t *len)
+{
+	char *out = quote_lines(in, n, len);
+	size_t o = *len;
+
 	if (o == 0 || out[o - 1] != '\n')
 		out[o++] = '\n';
 	out[o++] = '\n';
@@ -867,30 +878,11 @@ Test(local_mbox, appends_after_existing_entries)
 	free(got);
 }
 
-/* unquote - remove one '>' from each /^>+From / line of s[0..n) in place;
- * the new length */
-static size_t unquote(char *s, size_t n)
-{
-	size_t i = 0, o = 0, j;
-
-	while (i < n) {
-		for (j = i; j < n && s[j] == '>'; j++)
-			;
-		if (j > i && n - j >= 5 && memcmp(s + j, "From ", 5) == 0)
-			i++;
-		while (i < n && s[i] != '\n')
-			s[o++] = s[i++];
-		if (i < n)
-			s[o++] = s[i++];
-	}
-	return o;
-}
-
 Test(local_mbox, many_threads_no_interleaving)
 {
 	static char seen[THREADS][PER_THREAD];
-	char path[PATH_MAX], *got, *p, *end, *next, *want;
-	size_t len, n, wlen;
+	char path[PATH_MAX], *got, *p, *end, *next, *want, *quoted;
+	size_t len, n, wlen, qlen;
 	int t, i, count = 0;
 
 	run_workers(1);
@@ -908,14 +900,16 @@ Test(local_mbox, many_threads_no_interleaving)
 		next = strstr(p, "\n\nFrom ");
 		next = (next != NULL) ? next + 2 : end;
 		cr_assert(next - p >= 2 && next[-1] == '\n' && next[-2] == '\n');
-		n = unquote(p, (size_t)(next - p) - 1);   /* minus the empty line */
+		n = (size_t)(next - p) - 1;   /* minus the empty line */
 		p[n] = '\0';
 		cr_assert_eq(which(p, &t, &i), 0, "entry %d", count);
 		cr_assert_eq(seen[t][i], 0, "t=%d i=%d twice", t, i);
 		seen[t][i] = 1;
 		want = expect(t, i, &wlen);
-		cr_assert_eq(n, wlen, "t=%d i=%d", t, i);
-		cr_assert_eq(memcmp(p, want, n), 0, "t=%d i=%d", t, i);
+		quoted = quote_lines(want, wlen, &qlen);
+		cr_assert_eq(n, qlen, "t=%d i=%d", t, i);
+		cr_assert_eq(memcmp(p, quoted, n), 0, "t=%d i=%d", t, i);
+		free(quoted);
 		free(want);
 		count++;
 		p = next;

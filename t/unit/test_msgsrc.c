@@ -157,6 +157,71 @@ Test(msgsrc, header_end_rules)
 	}
 }
 
+Test(msgsrc, dropped_addresses_handed_over)
+{
+	struct addrlist ok, dropped;
+	char longer[400];
+	const char *hdr2 = "From: a@example.org\n"
+	                   "To: b@example.net, J <j\303\266rg@example.net>\n"
+	                   "Cc: \"Jos\303\251\" <ok@example.net>, caf\303\251\n"
+	                   "Bcc: bad\001x@example.net\n\nTo: body@x\n";
+
+	addrlist_init(&ok);
+	addrlist_init(&dropped);
+	cr_assert_eq(msg_header_addrs_all(hdr2, strlen(hdr2), NULL, 0, &ok,
+	                                  &dropped), 0);
+	cr_assert_str_eq(joined(&ok), "b@example.net ok@example.net");
+	cr_assert_str_eq(joined(&dropped), "j\303\266rg@example.net "
+	                 "caf\303\251 bad\001x@example.net");
+	addrlist_free(&ok);
+	addrlist_free(&dropped);
+
+	/* a display name alone is no address, dropped or not; "<>" neither */
+	cr_assert_eq(msg_parse_addresses_all("J\303\266rg Doe, <>",
+	                                     strlen("J\303\266rg Doe, <>"), &ok,
+	                                     &dropped), 0);
+	cr_assert_eq(ok.n + dropped.n, 0);
+
+	/* too long: handed over cut short */
+	memset(longer, 'x', 300);
+	strcpy(longer + 300, "@example.net");
+	cr_assert_eq(msg_parse_addresses_all(longer, strlen(longer), &ok,
+	                                     &dropped), 0);
+	cr_assert_eq(ok.n, 0);
+	cr_assert_eq(dropped.n, 1);
+	cr_assert_eq(strlen(dropped.v[0]), MSG_ADDR_MAX);
+	addrlist_free(&dropped);
+}
+
+Test(msgsrc, header_find_and_fields_end)
+{
+	const char *a = "Subject: x\nFROM : a@b\n\nFrom: body\n";
+	const char *b = "Subject: x\n  more\nTo: y\n\nFrom: body\n";
+	const char *c = "body line\nFrom: x\n";
+	size_t at = 99;
+
+	cr_assert_eq(msg_header_find(a, strlen(a), "from", &at), 1);
+	cr_assert_eq(at, 22);
+	cr_assert_eq(msg_header_find(b, strlen(b), "from", &at), 0,
+	             "a From: in the body does not count");
+	cr_assert_eq(at, 24);
+	cr_assert_eq(msg_header_find(c, strlen(c), "from", &at), 0);
+	cr_assert_eq(at, 0);
+	cr_assert_eq(msg_header_find("To: x", 5, "from", &at), 0);
+	cr_assert_eq(at, 5);
+}
+
+Test(msgsrc, skip_from_line)
+{
+	const char *p = "From 0123 Mon Sep 17 00:00:00 2001\nFrom: a@b\n";
+
+	cr_assert_eq(msg_skip_from_line(p, strlen(p)), 35);
+	cr_assert_eq(msg_skip_from_line("From: a@b\n", 10), 0);
+	cr_assert_eq(msg_skip_from_line(">From x\n", 8), 0);
+	cr_assert_eq(msg_skip_from_line("From x", 6), 6, "no line end: all of it");
+	cr_assert_eq(msg_skip_from_line("From", 4), 0);
+}
+
 /* write_file - dir/name with text */
 static void write_file(const char *path, const char *text)
 {

@@ -69,7 +69,7 @@ tap_from "$(dsn_check "$f" --name several-dsn --sender user@test.example --orig-
 	--orig-header 'Subject: several' \
 	--rcpt 'nosuch1@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
 	--rcpt 'nosuch2@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
-grep -q 'fine@' "$f"; ok $((!$?)) "several-dsn: the delivered recipient is not in it"
+lacks 'fine@' "$f"; ok $? "several-dsn: the delivered recipient is not in it"
 
 # ---- 5xx at the end of DATA -------------------------------------------------
 r=$(msg data5xx | inject "$MTA_PORT" user@test.example 'z@[127.0.0.3]')

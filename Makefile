@@ -78,7 +78,8 @@ run: deps
 
 unit: $(UNIT_BIN)
 prove: all unit
-	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) prove -v t/*.t
+	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
+	    prove -v --exec $(abspath t/lib/run-test) t/*.t
 
 test: test-deps
 	$(MAKE) prove

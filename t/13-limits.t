@@ -7,7 +7,7 @@
 # megabytes without a newline.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 58
+plan 59
 
 # ---- --max-size and --max-rcpt -------------------------------------------
 MTA_DIR=$T/size start_mta_hold --max-size 2000 --max-rcpt 3 ||
@@ -121,6 +121,20 @@ while time.time() < deadline and not found:
     time.sleep(0.1)
 check("client that never reads: dropped after --timeout (log reason=write-timeout)",
       str(found), "True")
+# the drop itself: the socket is seen closed (a reset, or the end of the
+# stream once the replies the server did write are read), within 10 s
+if not gone:
+    s.setblocking(True)
+    s.settimeout(1)
+    deadline = time.time() + 10
+    while time.time() < deadline and not gone:
+        try:
+            gone = s.recv(65536) == b""
+        except socket.timeout:
+            pass
+        except OSError:
+            gone = True
+check_eq("client that never reads: its connection is closed", gone, True)
 s.close()
 c = Client(port)
 check("and the server still greets a new client", c.reply(), r"^220 ")

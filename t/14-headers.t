@@ -7,7 +7,7 @@
 # zone in dates; and the Received: hop count (--max-received: 554 5.4.6).
 . "$(dirname "$0")/lib/common.sh"
 
-plan 35
+plan 36
 
 start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
@@ -118,7 +118,7 @@ check("TZ=-03:30: the zone as written", (m or b"").decode(), r"Date: [A-Z][a-z]{
 EOF
 )
 tap_from "$res"
-stop_mta >/dev/null
+is "$(stop_mta)" 0 "TZ daemon: SIGTERM exit 0"
 unset TZ
 MTA_PORT=$port1 MTA_QUEUE=$queue1
 

@@ -75,12 +75,12 @@ is "$(log_count " d[0-9]+ delivered id=$id rcpt=<alice@test\.example> via=local 
 is "$(log_count " sched message-done id=$id\$")" 1 "log: message-done for the message"
 
 # ---- several recipients of one message (one of them twice) -------------
-res=$($PY - "$MTA_PORT" "$MTA_MAIL" <<'EOF'
+res=$($PY - "$MTA_PORT" "$MTA_MAIL" "$MTA_QUEUE" <<'EOF'
 import smtplib, sys
 from smtpraw import check, check_eq
 from mailcheck import make_message, crlf, maildir_messages, split_trace
 import time, os
-port, root = int(sys.argv[1]), sys.argv[2]
+port, root, queue = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 rcpts = ["bob@test.example", "carol@test.example", "dave@test.example",
          "bob@test.example"]
 msg = make_message("t20multi", 6000, to="bob@test.example")
@@ -93,7 +93,10 @@ end = time.time() + 15
 while time.time() < end and not all(
         len(maildir_messages(os.path.join(root, n))) >= 1 for n in names):
     time.sleep(0.05)
-time.sleep(0.3)   # a duplicate would come right after the first copy
+# a duplicate would come from a job still in the queue: wait for none left
+while time.time() < end and any(os.listdir(os.path.join(queue, d))
+                                for d in ("new", "mess", "rcpt")):
+    time.sleep(0.05)
 for n in names:
     got = maildir_messages(os.path.join(root, n))
     check_eq("multi: %s got it exactly once" % n, len(got), 1)

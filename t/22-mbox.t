@@ -12,7 +12,7 @@
 # a hard link where the mbox should be is never written through.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 42
+plan 43
 
 start_mta --mbox || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MBOX=$MTA_MAIL/user22
@@ -214,6 +214,7 @@ is "$(printf '%s\n' "$res" | field accepted)" 30 "30 x 300 KB: all accepted whil
 printf '%s\n' "$res" | grep '^error=' | sed 's/^/# /'
 # let go once every delivery has started (and so waits for the locks)
 wait_for 20 eval '[ "$(log_count " delivery-start id=($(cut -d" " -f2 "$T/ids" | paste -sd"|")) ")" -ge 30 ]'
+ok $? "30 x 300 KB: every delivery started while the reader holds the locks"
 sleep 0.5
 touch "$T/release"
 wait_for 15 eval '! kill -0 $LOCKER 2>/dev/null'
@@ -260,7 +261,7 @@ wait_for 10 eval '[ "$(log_count " delivery-start id=($ida|$idb) ")" = 2 ]'
 jobs_running=$(ls "$MTA_QUEUE/rcpt" | tr '\n' ' ')
 ja=$(ls "$MTA_QUEUE/rcpt" | grep "\.$ida\.0\$")
 jb=$(ls "$MTA_QUEUE/rcpt" | grep "\.$idb\.0\$")
-ok "$([ -n "$ja" ] && [ -n "$jb" ] && ! grep -q unlocked "$T/locker2"; echo $?)" \
+ok "$([ -n "$ja" ] && [ -n "$jb" ] && lacks unlocked "$T/locker2"; echo $?)" \
 	"running: both deliveries started and wait for the lock ($jobs_running)"
 mv "$MTA_QUEUE/rcpt/$ja" "$MTA_QUEUE/rcpt/$((${ja%%.*} + 1000)).$ida.0"
 rm "$MTA_QUEUE/rcpt/$jb"

@@ -8,7 +8,7 @@
 # if mta-smtpd runs, the same three commands beside a live daemon.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 89
+plan 92
 
 Q=$T/hand/queue
 mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad"
@@ -218,43 +218,33 @@ ok "$([ -e "$Q/mess/$B" ] && [ -n "$(jobs_of $B)" ]; echo $?)" "usage errors tou
 # A recipient whose route points at a closed port is deferred for an hour;
 # mta-queue lists it, --flush makes the daemon try again at once, --delete
 # removes it while the daemon runs.
-live=8
-skip_live() { local i; for i in $(seq "$live"); do ok 0 "# skip $1"; done; }
 deferred() { grep -qs '^attempts 1' "$MTA_QUEUE"/rcpt/*."$id".0; }
 retried() { grep -qs '^attempts 2' "$MTA_QUEUE"/rcpt/*."$id".0; }
 all_gone() { ! ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" "$MTA_QUEUE/new" | grep -qF "$id"; }
-if [ ! -x "$MTA_BIN/mta-smtpd" ]; then
-	skip_live "mta-smtpd not built"
-else
-	dead=$(free_port)
-	if ! start_mta -r 3600 -a 10 --route "remote.example=127.0.0.1:$dead"; then
-		skip_live "mta-smtpd did not start"
-	else
-		reply=$(swaks --server "127.0.0.1:$MTA_PORT" --helo t30.example \
-			--from alice@test.example --to bob@remote.example \
-			--header 'Subject: t30 live' --body hello --timeout 10 2>&1)
-		id=$(printf '%s\n' "$reply" | sed -n 's/^<-  250 .*queued as \([A-Za-z0-9]*\).*/\1/p')
-		if [ -z "$id" ] || ! wait_until 15 deferred; then
-			skip_live "the daemon did not queue and defer a message (id '$id')"
-		else
-			mq -q "$MTA_QUEUE"
-			like "$out" "^$id  age [0-9]+s  [0-9]+ bytes  from <alice@test.example>\$" "live: the message is listed"
-			like "$out" "^  to <bob@remote.example>  attempts 1, due in (59m[0-9]*s?|1h), last error: ." \
-				"live: deferred once, due in an hour, with its error"
-			mq -q "$MTA_QUEUE" --flush
-			is "$out" "flushed 1 job (0 already due)" "live: --flush renames the job"
-			ok "$(wait_until 15 retried; echo $?)" \
-				"live: the daemon noticed and tried again at once"
-			mq -q "$MTA_QUEUE" --delete "$id"
-			is "$rc:$out" "0:deleted $id: mess/$id and 1 job" "live: --delete while the daemon runs"
-			ok "$(wait_until 10 all_gone; echo $?)" \
-				"live: no file of the message is left"
-			ok "$(kill -0 "$MTA_PID" 2>/dev/null; echo $?)" "live: the daemon is still running"
-			mq -q "$MTA_QUEUE"
-			is "$out" "0 messages, 0 recipients pending" "live: the queue is empty"
-		fi
-		stop_mta >/dev/null
-	fi
-fi
+dead=$(free_port)
+start_mta -r 3600 -a 10 --route "remote.example=127.0.0.1:$dead" ||
+	{ echo "Bail out! mta-smtpd did not start with -r, -a and --route"; exit 1; }
+reply=$(swaks --server "127.0.0.1:$MTA_PORT" --helo t30.example \
+	--from alice@test.example --to bob@remote.example \
+	--header 'Subject: t30 live' --body hello --timeout 10 2>&1)
+id=$(printf '%s\n' "$reply" | sed -n 's/^<-  250 .*queued as \([A-Za-z0-9]*\).*/\1/p')
+like "$id" '^[A-Za-z0-9]+$' "live: the daemon queued the message"
+wait_until 15 deferred; ok $? "live: the daemon deferred it once (-r, --route to a closed port)"
+mq -q "$MTA_QUEUE"
+like "$out" "^$id  age [0-9]+s  [0-9]+ bytes  from <alice@test.example>\$" "live: the message is listed"
+like "$out" "^  to <bob@remote.example>  attempts 1, due in (59m[0-9]*s?|1h), last error: ." \
+	"live: deferred once, due in an hour (-r 3600), with its error"
+mq -q "$MTA_QUEUE" --flush
+is "$out" "flushed 1 job (0 already due)" "live: --flush renames the job"
+ok "$(wait_until 15 retried; echo $?)" \
+	"live: the daemon noticed and tried again at once"
+mq -q "$MTA_QUEUE" --delete "$id"
+is "$rc:$out" "0:deleted $id: mess/$id and 1 job" "live: --delete while the daemon runs"
+ok "$(wait_until 10 all_gone; echo $?)" \
+	"live: no file of the message is left"
+ok "$(mta_running; echo $?)" "live: the daemon is still running"
+mq -q "$MTA_QUEUE"
+is "$out" "0 messages, 0 recipients pending" "live: the queue is empty"
+is "$(stop_mta)" 0 "live: SIGTERM exit 0"
 
 done_testing

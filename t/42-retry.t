@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 90
+plan 91
 
 P=$(free_port_on 127.0.0.2)
 PEER_WANT=$P peer_start flaky 127.0.0.2 --defer-first 2 --defer-match '^later@' ||
@@ -35,7 +35,8 @@ wait_until 10 queue_empty; ok $? "4xx then ok: queue empty"
 is "$(peer_events "$FLAKY" '^rcpt later@' | tr '\n' '|')" \
 	'rcpt later@[127.0.0.2] 451|rcpt later@[127.0.0.2] 451|rcpt later@[127.0.0.2] 250|' \
 	"4xx then ok: refused twice, then accepted"
-sleep 1.5     # a duplicate or a late bounce would show up by now
+# its last job is done: no duplicate can follow, a bounce would be queued
+wait_log 10 " message-done id=$id\$"; ok $? "4xx then ok: the message is done"
 is "$(peer_count "$FLAKY")" 1 "4xx then ok: delivered exactly once"
 is "$(log_count "retry id=$id ")" 2 "4xx then ok: two retries logged"
 like "$(grep "retry id=$id " "$MTA_LOG" | tail -1)" 'attempt=2 ' "4xx then ok: attempts counted"
@@ -44,8 +45,34 @@ like "$(grep "deferred id=$id " "$MTA_LOG" | head -1)" '451 4\.3\.0 not yet' \
 	"4xx then ok: the 4xx reply logged"
 is "$(maildir_count "$BOX")" 0 "4xx then ok: no bounce"
 is "$(log_count ' (bounce|failed-rcpt) ')" 0 "4xx then ok: nothing failed"
-gap=$(log_gap "delivery-start id=$id ")
-is "$($PY -c "print(int($gap >= 1.0))")" 1 "4xx then ok: the third round came after two --retry 1 waits (${gap}s)"
+# each of the two waits: the retry set the DUE --retry 1 (one second)
+# after the round's "deferred" line (logged before the scheduler reads the
+# clock), and the next round started at that DUE, not before
+waits=$($PY - "$MTA_LOG" "$id" <<'EOF'
+import datetime, re, sys
+log, qid = sys.argv[1], sys.argv[2]
+def stamp(line):
+    t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+starts, deferred, retries = [], [], []
+for line in open(log):
+    if " delivery-start id=%s " % qid in line:
+        starts.append(stamp(line))
+    if " deferred id=%s " % qid in line:
+        deferred.append(stamp(line))
+    m = re.search(r" retry id=%s .*next=(\d+)" % qid, line)
+    if m:
+        retries.append((stamp(line), int(m.group(1))))
+good = 0
+for k, (t, due) in enumerate(retries[:2]):
+    if (k + 1 < len(starts) and k < len(deferred) and
+            int(deferred[k]) + 1 <= due <= int(t) + 1 and
+            starts[k] < deferred[k] <= t < starts[k + 1] and starts[k + 1] >= due):
+        good += 1
+print("%d starts=%s deferred=%s retries=%s" % (good, starts, deferred, retries))
+EOF
+)
+is "${waits%% *}" 2 "4xx then ok: two --retry 1 waits, each until its DUE (${waits#* })"
 is "$(stop_mta)" 0 "first daemon: SIGTERM, exit 0"
 
 # ---- dead destination, and a server that always says 4xx ------------------

@@ -75,7 +75,7 @@ for m in $TEMP; do
 done
 
 # what the broken servers were sent
-grep -q 'Subject: hostile' "$BAD_DIR"/data250.*.in; ok $((!$?)) \
+lacks 'Subject: hostile' "$BAD_DIR"/data250.*.in; ok $? \
 	"data250: no message data sent after a 250 to DATA"
 [ -s "$(ls "$BAD_DIR"/closedot.*.msg 2>/dev/null | head -1)" ]; ok $? \
 	"closedot: the message had gone out before the close (deferred: at-least-once)"
@@ -100,7 +100,7 @@ tap_from "$(dsn_check "$f" --name dsn --sender user@test.example --orig-id "$id"
 	--rcpt 'r@nul.example' --status '^5\.1\.1$' --diag '^smtp; 550 5\.1\.1 no.such user$' \
 	--rcpt 'r@multi550.example' --status '^5\.7\.1$' --diag '^smtp; 550 5\.7\.1 first line of three' \
 	--rcpt 'r@mismatch.example' --status '^5\.' --diag '^smtp; 550 ')"
-grep -q "$(printf 'no\001such')" "$f"; ok $((!$?)) "dsn: no control characters from the reply"
+lacks "$(printf 'no\001such')" "$f"; ok $? "dsn: no control characters from the reply"
 is "$(maildir_count "$BOX")" 1 "dsn: only one"
 
 # the daemon is fine

@@ -44,7 +44,14 @@ like "$(grep 'failed-rcpt .*rcpt=<someone@loop.example>' "$A_LOG")" '554 5\.4\.6
 	"... quoting the 554 5.4.6"
 
 wait_until 10 _bounced
-sleep 1     # anything still circulating would show up now
+# anything still circulating is in a queue (a relay removes its job only
+# after the other side has queued the message): wait until both are empty,
+# A looked at again after B
+queues_empty() {
+	MTA_QUEUE=$A_QUEUE queue_empty && MTA_QUEUE=$B_QUEUE queue_empty &&
+		MTA_QUEUE=$A_QUEUE queue_empty
+}
+wait_until 10 queues_empty
 is "$(maildir_count "$A_MAIL/user")/$(maildir_count "$B_MAIL/user")" "1/0" \
 	"exactly one bounce, delivered at A"
 relA2=$(grep -c 'relayed rcpt=<someone@loop.example>' "$A_LOG")
@@ -65,10 +72,7 @@ PYEOF
 )
 is "$hops" 11 "the returned header shows the 11 hops (10 relays)"
 
-queues_empty() {
-	MTA_QUEUE=$A_QUEUE queue_empty && MTA_QUEUE=$B_QUEUE queue_empty
-}
-wait_until 10 queues_empty; ok $? "both queues empty"
+queues_empty; ok $? "both queues empty"
 MTA_PID=$A_PID MTA_STATUS_FILE=$A_STATUS; is "$(stop_mta)" 0 "A: SIGTERM, exit 0"
 MTA_PID=$B_PID MTA_STATUS_FILE=$B_STATUS; is "$(stop_mta)" 0 "B: SIGTERM, exit 0"
 done_testing

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 22
+plan 23
 
 P=$(free_port_on 127.0.0.2)
 PEER_WANT=$P peer_start keep 127.0.0.2 --wire || { echo "Bail out! aiosmtpd did not start"; exit 1; }
@@ -44,7 +44,9 @@ wait_until 20 quit_on_all; ok $? "the idle connection got its QUIT"
 r=$(printf 'Subject: s1\n\nx\n' | inject "$MTA_PORT" user@test.example s1@stale.example)
 like "$r" '^250 ' "stale.example: first message queued"
 wait_log 10 'relayed rcpt=<s1@stale\.example>'; ok $? "first message relayed"
-sleep 2.5                    # smtp-sink drops the kept connection after 1 s
+# smtp-sink drops the kept connection after 1 s: wait until it has
+sink_dropped() { [ -z "$(ss -Htn state established dst "127.0.0.3:$SP")" ]; }
+wait_for 10 sink_dropped; ok $? "smtp-sink dropped the kept connection"
 r=$(printf 'Subject: s2\n\nx\n' | inject "$MTA_PORT" user@test.example s2@stale.example)
 like "$r" '^250 ' "stale.example: second message queued"
 wait_log 10 'relayed rcpt=<s2@stale\.example>'; ok $? "second message relayed over a new connection"

@@ -15,7 +15,6 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip_all "a private Postfix instance needs root"
 { [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postconf ]; } || skip_all "Postfix is not installed"
 id postfix >/dev/null 2>&1 || skip_all "no user postfix"

@@ -49,7 +49,8 @@ PYEOF
 ok $? "30 messages queued"
 _captured() { [ "$(find "$T/dump" -type f | wc -l)" -ge 30 ]; }
 wait_until 30 _captured; ok $? "smtp-sink captured 30 messages"
-sleep 0.5
+# a duplicate would come from a job still in the queue: wait for none left
+wait_until 10 queue_empty
 is "$(find "$T/dump" -type f | wc -l | tr -d ' ')" 30 "each once"
 is "$(cat "$T"/dump/* | grep -c '^X-Rcpt-Args: <c[0-9]*@capture.example>$')" 30 \
 	"one RCPT each"
@@ -93,7 +94,10 @@ tap_from "$(dsn_check "$f" --name dsn --sender user@test.example --orig-id "$id"
 	--rcpt c@rcpt5xx.example --status '^5\.1\.1$' --diag '^smtp; 550 5\.1\.1 rejected by smtp-sink at RCPT$' \
 	--rcpt d@mail5xx.example --status '^5\.1\.8$' --diag '^smtp; 553 5\.1\.8 sender rejected by smtp-sink$' \
 	--rcpt e@abort.example --status '^5\.' --diag '^smtp; 550')"
-sleep 0.5
+# a second bounce would be a message in the queue: wait until the only one
+# left is the original, for its deferred jobs
+only_original() { [ "$(count_files "$MTA_QUEUE/new")" = 0 ] && [ "$(ls "$MTA_QUEUE/mess")" = "$id" ]; }
+wait_until 10 only_original
 is "$(maildir_count "$BOX")" 1 "only one bounce"
 is "$(job_files | grep -c "\.$id\.")" 3 "the 3 deferred jobs wait in queue/rcpt"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"

@@ -214,7 +214,7 @@ stop_sink
 
 # ---- against mta-smtpd ---------------------------------------------------
 if [ ! -x "$MTA_BIN/mta-smtpd" ]; then
-	for i in $(seq 17); do TAP_N=$((TAP_N+1)); echo "ok $TAP_N # skip no mta-smtpd"; done
+	skip "no mta-smtpd" 17
 	done_testing; exit
 fi
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }

@@ -13,12 +13,11 @@
 # exactly once, intact.  The refused one is never delivered.
 . "$(dirname "$0")/lib/common.sh"
 
-STRACE=$(command -v strace) || { echo "1..0 # SKIP strace is not installed"; exit 0; }
+STRACE=$(command -v strace) || skip_all "strace is not installed"
 # strace must be able to trace here (no ptrace in some containers)
 if ! "$STRACE" -f -qq -o /dev/null -e trace=fdatasync \
 	-e inject=fdatasync:error=EIO /bin/true 2>"$T/strace.err"; then
-	echo "1..0 # SKIP strace cannot trace here: $(head -1 "$T/strace.err")"
-	exit 0
+	skip_all "strace cannot trace here: $(head -1 "$T/strace.err")"
 fi
 
 plan 16

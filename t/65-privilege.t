@@ -10,8 +10,8 @@
 #   --user it refuses to start.
 . "$(dirname "$0")/lib/common.sh"
 
-[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 0; }
-NOBODY_UID=$(id -u nobody 2>/dev/null) || { echo "1..0 # SKIP no user nobody"; exit 0; }
+[ "$(id -u)" = 0 ] || skip_all "needs root"
+NOBODY_UID=$(id -u nobody 2>/dev/null) || skip_all "no user nobody"
 NOBODY_GID=$(id -g nobody)
 
 plan 13

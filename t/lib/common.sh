@@ -10,6 +10,16 @@
 # and reads MTA_TEST_SLOW, a factor (default 1) for time horizons a test
 # sets itself, such as a job due in a few seconds: make tsan sets it.
 # Every wait is bounded; only processes this script started are killed.
+#
+# MTA_TEST_STRICT=1 (set by .ci/run): a test that cannot run here fails
+# instead of being skipped.  Skip only through skip and skip_all below:
+# each prints its reason, and under strict mode turns into "not ok".  CI
+# runs as root on a full machine, where no skip condition should hold; a
+# skip there means the durability or privilege tests silently did not run.
+#
+# Every daemon started with start_mta is stopped by done_testing if the
+# test left it running, and must then exit 0 at SIGTERM (a crash at
+# shutdown, or a sanitizer's exit status, fails the file).
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +34,7 @@ MTA_PID=
 MTA_STATUS_FILE=
 _started_pids=
 _watchers=
+_mta_dirs=
 
 cleanup() {
 	local p
@@ -69,6 +80,35 @@ tap_from() {
 }
 track() { _started_pids="$_started_pids $1"; }
 
+# strict - MTA_TEST_STRICT is set (not empty, not 0)
+strict() { [ -n "${MTA_TEST_STRICT:-}" ] && [ "$MTA_TEST_STRICT" != 0 ]; }
+
+# skip REASON [COUNT] - COUNT (default 1) tests cannot run on this machine,
+# for REASON; they fail under MTA_TEST_STRICT
+skip() {
+	local i
+	for i in $(seq "${2:-1}"); do
+		if strict; then
+			ok 1 "cannot run here (a skip, and MTA_TEST_STRICT is set): $1"
+		else
+			TAP_N=$((TAP_N+1)); echo "ok $TAP_N # skip $1"
+		fi
+	done
+}
+
+# skip_all REASON - instead of plan: the whole file cannot run here, for
+# REASON; exits (with a failure under MTA_TEST_STRICT)
+skip_all() {
+	if strict; then
+		echo "1..1"
+		echo "not ok 1 - cannot run here (a skip, and MTA_TEST_STRICT is set): $*"
+		TAP_FAILED=1
+		exit 1
+	fi
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
 # free_port - a TCP port nobody listens on at the moment
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -103,6 +143,7 @@ start_mta() {
 	MTA_STATUS_FILE=$dir/mta.status
 	mkdir -p "$MTA_QUEUE" "$MTA_MAIL"
 	rm -f "$MTA_STATUS_FILE" "$dir/mta.pid"
+	case " $_mta_dirs " in *" $dir "*) ;; *) _mta_dirs="$_mta_dirs $dir" ;; esac
 	# A watcher subshell waits for the daemon and keeps its exit status in
 	# a file, so that stop_mta can report it even from a $(...) subshell,
 	# which cannot wait for this shell's children.
@@ -255,11 +296,32 @@ sanitizer_reports() {
 		{} + 2>/dev/null
 }
 
-# done_testing - exit status for prove: false after a failed test, and
-# after a sanitizer report from any daemon this script started (a report
-# in a daemon that was never stopped with stop_mta would go unseen)
+# stop_left_running - stop every daemon of start_mta still running (the
+# last one of each MTA_DIR); false, with a diagnostic, when one does not
+# exit 0 at SIGTERM: a crash at shutdown, a sanitizer's exit status
+stop_left_running() {
+	local dir st rc=0
+	for dir in $_mta_dirs; do
+		[ -s "$dir/mta.pid" ] && [ ! -f "$dir/mta.status" ] || continue
+		st=$(MTA_PID=$(cat "$dir/mta.pid") MTA_STATUS_FILE=$dir/mta.status stop_mta)
+		if [ "$st" = 0 ]; then
+			echo "# the daemon of $dir, left running, stopped at the end: exit 0"
+		else
+			echo "# the daemon of $dir, left running, exited $st at SIGTERM (want 0):" >&2
+			sed -n '1,40s/^/#   /p' "$dir/mta.stderr" >&2
+			rc=1
+		fi
+	done
+	return $rc
+}
+
+# done_testing - exit status for prove: false after a failed test, after
+# a daemon left running that did not exit 0 when stopped here, and after a
+# sanitizer report from any daemon this script started (a report in a
+# daemon that was never stopped would go unseen: hence the stop first)
 done_testing() {
 	local f
+	stop_left_running || TAP_FAILED=$((TAP_FAILED+1))
 	for f in $(sanitizer_reports); do
 		echo "# sanitizer report in $f:" >&2
 		sed -n '1,60s/^/#   /p' "$f" >&2
@@ -267,6 +329,11 @@ done_testing() {
 	done
 	[ "$TAP_FAILED" = 0 ]
 }
+
+# lacks [GREP OPTIONS] PATTERN FILE... - no line of the FILEs matches;
+# false on a match, and when grep cannot read a FILE (its status 2: a
+# missing file proves nothing), unlike "! grep"
+lacks() { grep -q "$@"; [ $? = 1 ]; }
 
 # ---- the queue draining and the mailboxes filling (t/2*.t) ---------------
 

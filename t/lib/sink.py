@@ -23,6 +23,10 @@ Options (regexes are searched case-blind in the address):
     --data-reply REPLY       answer the end of DATA with REPLY (not stored)
     --size BYTES             announce SIZE BYTES in EHLO and refuse larger
                              messages (default 64 MiB)
+    --hold SECONDS           wait SECONDS before answering the end of DATA;
+                             DIR/inflight-max then holds the largest
+                             number of transactions (MAIL to the reply
+                             after DATA, or RSET) under way at once
     --wire                   put a recording proxy in front: the given
                              host:port is a plain TCP relay to aiosmtpd on
                              an ephemeral port, and every connection's
@@ -33,6 +37,7 @@ It prints "ready" once it listens and stops on SIGTERM/SIGINT.
 aiosmtpd does not offer PIPELINING.
 """
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -51,6 +56,9 @@ class Handler:
         self.defer_first = a.defer_first
         self.defer_match = re.compile(a.defer_match, re.I)
         self.data_reply = a.data_reply
+        self.hold = a.hold
+        self.inflight = set()
+        self.inflight_max = 0
         self.seen = {}
         self.lock = threading.Lock()
         self.n = 0
@@ -64,7 +72,27 @@ class Handler:
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         self.event("mail %s %s" % (address or "<>", " ".join(options)))
+        self.transaction(session, True)
         return "250 2.1.0 OK"
+
+    def transaction(self, session, begins):
+        """count the transactions under way: the session's MAIL begins
+        one, the reply after DATA (or a RSET) ends it"""
+        with self.lock:
+            if begins:
+                self.inflight.add(id(session))
+            else:
+                self.inflight.discard(id(session))
+            if len(self.inflight) > self.inflight_max:
+                self.inflight_max = len(self.inflight)
+                with open(os.path.join(self.dir, "inflight-max.tmp"), "w") as f:
+                    f.write("%d\n" % self.inflight_max)
+                os.rename(os.path.join(self.dir, "inflight-max.tmp"),
+                          os.path.join(self.dir, "inflight-max"))
+
+    async def handle_RSET(self, server, session, envelope):
+        self.transaction(session, False)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         reply = None
@@ -87,6 +115,14 @@ class Handler:
         return reply
 
     async def handle_DATA(self, server, session, envelope):
+        try:
+            if self.hold:
+                await asyncio.sleep(self.hold)
+            return self.stored(session, envelope)
+        finally:
+            self.transaction(session, False)
+
+    def stored(self, session, envelope):
         if self.data_reply:
             self.event("data %s" % self.data_reply[:3])
             return self.data_reply
@@ -165,6 +201,7 @@ def main():
     ap.add_argument("--defer-match", default="")
     ap.add_argument("--data-reply", default="")
     ap.add_argument("--wire", action="store_true")
+    ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)

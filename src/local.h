@@ -13,7 +13,9 @@
  * the message with ">From " quoting of lines matching /^>*From /, and an
  * empty line; fsync before unlocking; on a failed append the file is
  * truncated back to its old length.
- * System users (--system-users): ~USER/Maildir/, created owned by the user.
+ * System users (--system-users): ~USER/Maildir/, created owned by the user;
+ * only accounts that receive mail (sysuser.h: not system accounts such as
+ * bin or daemon), and postmaster is root.
  *
  * Every delivery prepends "Return-Path: <SENDER>" and "Delivered-To: RCPT".
  * Nothing outside the mail root is ever written: the mailbox name comes
@@ -24,7 +26,8 @@
  * Results: ST_OK delivered; ST_TEMP for anything that may pass later
  * (ENOSPC, EDQUOT, EACCES, a symlink, a lock timeout...): the job is
  * retried, never bounced at once; ST_PERM only for a user that does not
- * exist (--system-users).
+ * exist or does not receive mail (--system-users; a failed lookup of the
+ * user is ST_TEMP).
  *
  * Contract: thread-safe; many threads may deliver to the same mailbox at
  * once (Maildir: unique names; mbox: the locks).  The message is read from

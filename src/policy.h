@@ -3,8 +3,10 @@
  *
  *   - a domain in --domains (or an address literal of one of our listen
  *     addresses, or a bare "postmaster") is local: the local part must
- *     name a safe mailbox (policy_mailbox_name), and with --system-users
- *     an existing user (550 5.1.1 otherwise);
+ *     name a safe mailbox (policy_mailbox_name); with --system-users
+ *     an account that receives mail, as sysuser.h decides ("postmaster"
+ *     is root's; 550 5.1.1 for no such user, 451 4.3.0 when the lookup
+ *     fails);
  *   - any other domain is relayed only for clients in --relay-from
  *     (554 5.7.1 otherwise: never an open relay).
  *

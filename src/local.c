@@ -4,7 +4,8 @@
  *
  * Where a message goes:
  *   default               MAILROOT/NAME/ (Maildir)
- *   --mbox                MAILROOT/NAME (mbox), MAILROOT/NAME.lock
+ *   --mbox                MAILROOT/NAME (mbox), MAILROOT/NAME.lock; a
+ *                         NAME ending in .lock is no mailbox (ST_PERM)
  *   --system-users        ~NAME/Maildir/, created owned by NAME when we
  *                         run as root (as anyone else: owned by us)
  *   --mbox --system-users MAILROOT/NAME (mbox, like /var/mail/NAME); a
@@ -29,10 +30,11 @@
 #include "local_io.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "policy.h"
 #include "sysuser.h"
 
 enum {
-	LOCK_SUFFIX = 5            /* strlen(".lock"): the mbox dotlock */
+	LOCK_SUFFIX = sizeof POLICY_LOCK_SUFFIX - 1   /* the mbox dotlock */
 };
 
 /* name_is_safe - one path component that stays in its directory.
@@ -113,6 +115,10 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 
 	if (!name_is_safe(name))
 		return status_make(ST_TEMP, 3, 0, "refusing unsafe mailbox name");
+	/* Checked at RCPT too; again here for jobs queued before --mbox. */
+	if (cfg->mbox && policy_is_lock_name(name))
+		return status_make(ST_PERM, 1, 1, "no such mailbox here: %s is the "
+		                   "name of an mbox lock", name);
 	if (cfg->system_users) {
 		st = find_user(name, !cfg->mbox, &home, &own);
 		if (st.kind != ST_OK)

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "mbox.h"
+#include "policy.h"
 
 enum {
 	REOPEN_TRIES = 5,          /* times to follow a mbox replaced under us */
@@ -102,28 +103,110 @@ static void nap(long ms)
 		;
 }
 
+/* lock_is_ours - is rootfd/lock a dotlock this program made: a regular
+ * file with one link holding exactly "PID MBOX_LOCK_TAG\n"?  1 yes (and
+ * *sb is that file's), 0 no, -1 error with errno (ENOENT: gone).  A
+ * mailbox never looks like this (its first line is "From "), nor does
+ * another program's lock. */
+static int lock_is_ours(int rootfd, const char *lock, struct stat *sb)
+{
+	char buf[64], want[64];
+	ssize_t n;
+	long pid;
+	int fd, err, len;
+
+	/* O_NONBLOCK: whatever sits there, opening it must not hang us */
+	fd = openat(rootfd, lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? 0 : -1;
+	if (fstat(fd, sb) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	n = 0;
+	if (S_ISREG(sb->st_mode) && sb->st_nlink == 1 &&
+	    sb->st_size < (off_t)sizeof buf)
+		n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	len = snprintf(want, sizeof want, "%ld " MBOX_LOCK_TAG "\n", pid);
+	return len == n && memcmp(buf, want, (size_t)n) == 0;
+}
+
+/* break_stale - remove rootfd/lock, a dotlock of ours older than
+ * MBOX_DOTLOCK_STALE seconds (left by a crash), and log it.  Anything
+ * else there is left alone: 1 when it was removed (or is gone), 0 when it
+ * stays, -1 error with errno. */
+static int break_stale(int rootfd, const char *lock, const char *name,
+                       int *told)
+{
+	struct stat sb, now;
+	long long age;
+	int r;
+
+	r = lock_is_ours(rootfd, lock, &sb);
+	if (r < 0)
+		return errno == ENOENT ? 1 : -1;
+	age = (long long)time(NULL) - (long long)sb.st_mtime;
+	if (age <= MBOX_DOTLOCK_STALE)
+		return 0;
+	if (r == 0) {
+		if (!*told)
+			log_event("mbox_foreign_lock", "mailbox=%s lock=%s age=%llds "
+			          "action=kept", name, lock, age);
+		*told = 1;
+		return 0;
+	}
+	/* Still the file we read (not replaced meanwhile by a program that
+	 * does not take the fcntl lock first)? */
+	if (fstatat(rootfd, lock, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 1 : -1;
+	if (now.st_dev != sb.st_dev || now.st_ino != sb.st_ino)
+		return 0;
+	if (unlinkat(rootfd, lock, 0) < 0)
+		return errno == ENOENT ? 1 : -1;
+	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds", name, lock,
+	          age);
+	return 1;
+}
+
 /* dotlock_take - create rootfd/lock exclusively, waiting for another
- * holder at most MBOX_DOTLOCK_WAIT seconds and breaking a stale one */
+ * holder at most MBOX_DOTLOCK_WAIT seconds and breaking a stale one of
+ * ours; *made is the lock's identity, to remove only that file later */
 static struct status dotlock_take(int rootfd, const char *lock,
-                                  const char *name)
+                                  const char *name, struct stat *made)
 {
 	struct timespec start, now;
-	struct stat sb;
-	char pid[32];
-	long long age;
-	int fd, n;
+	char text[64];
+	int fd, n, r, told = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		fd = openat(rootfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		            O_CLOEXEC, 0600);
 		if (fd >= 0) {
-			/* The pid is for people reading the lock; its
-			 * existence alone is the lock, so a failed write
-			 * does not matter. */
-			n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-			if (write(fd, pid, (size_t)n) != n) {
-				/* harmless, see above */
+			/* The text makes it recognizably ours, so that only
+			 * our own leftovers are ever broken as stale.  The
+			 * lock is its existence: a failed write leaves a lock
+			 * that is only never broken after a crash. */
+			n = snprintf(text, sizeof text, "%ld " MBOX_LOCK_TAG "\n",
+			             (long)getpid());
+			if (write(fd, text, (size_t)n) != n) {
+				/* see above */
+			}
+			if (fstat(fd, made) < 0) {
+				int err = errno;
+
+				close(fd);
+				unlinkat(rootfd, lock, 0);
+				return local_io_status(err, "mbox %s: fstat %s", name,
+				                       lock);
 			}
 			close(fd);
 			return status_ok();
@@ -136,22 +219,31 @@ static struct status dotlock_take(int rootfd, const char *lock,
 			return status_make(ST_TEMP, 2, 0, "mbox %s: locked by "
 			                   "another program (%s held for %d s)",
 			                   name, lock, MBOX_DOTLOCK_WAIT);
-		if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)   /* released meanwhile */
-				continue;
-			return local_io_status(errno, "mbox %s: stat %s", name, lock);
-		}
-		age = (long long)time(NULL) - (long long)sb.st_mtime;
-		if (age > MBOX_DOTLOCK_STALE) {
-			if (unlinkat(rootfd, lock, 0) < 0 && errno != ENOENT)
-				return local_io_status(errno, "mbox %s: removing "
-				                       "stale %s", name, lock);
-			log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds",
-			          name, lock, age);
-			continue;
-		}
-		nap(DOTLOCK_NAP_MS);
+		r = break_stale(rootfd, lock, name, &told);
+		if (r < 0)
+			return local_io_status(errno, "mbox %s: checking %s", name,
+			                       lock);
+		if (r == 0)
+			nap(DOTLOCK_NAP_MS);
 	}
+}
+
+/* dotlock_release - remove our dotlock, unless someone replaced it */
+static void dotlock_release(int rootfd, const char *lock, const char *name,
+                            const struct stat *made)
+{
+	char ebuf[128];
+	struct stat sb;
+
+	if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (sb.st_dev != made->st_dev || sb.st_ino != made->st_ino)) {
+		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"not "
+		          "ours any more: left alone\"", name, lock);
+		return;
+	}
+	if (unlinkat(rootfd, lock, 0) < 0)
+		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
+		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
 }
 
 /* append - write the entry at the end of fd; on failure cut the file
@@ -217,8 +309,7 @@ static int try_append(int rootfd, const char *name, const char *lock,
                       const struct local_msg *m, const struct local_owner *own,
                       struct status *st)
 {
-	char ebuf[128];
-	struct stat sb;
+	struct stat sb, made;
 	int fd, fl, locked = 0, dotlocked = 0, again = 0, r;
 
 	fd = open_mbox(rootfd, name, own);
@@ -245,7 +336,7 @@ static int try_append(int rootfd, const char *name, const char *lock,
 		goto out;
 	}
 	locked = 1;
-	*st = dotlock_take(rootfd, lock, name);
+	*st = dotlock_take(rootfd, lock, name, &made);
 	if (st->kind != ST_OK)
 		goto out;
 	dotlocked = 1;
@@ -260,9 +351,8 @@ static int try_append(int rootfd, const char *name, const char *lock,
 	}
 	*st = append(fd, name, m);
 out:
-	if (dotlocked && unlinkat(rootfd, lock, 0) < 0)
-		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
-		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
+	if (dotlocked)
+		dotlock_release(rootfd, lock, name, &made);
 	if (locked)
 		fcntl_lock(fd, F_UNLCK);   /* close() would release it too */
 	if (fd >= 0)
@@ -279,7 +369,7 @@ struct status mbox_deliver(int rootfd, const char *name,
 	struct status st = status_ok();
 	int n, i;
 
-	n = snprintf(lock, sizeof lock, "%s.lock", name);
+	n = snprintf(lock, sizeof lock, "%s" POLICY_LOCK_SUFFIX, name);
 	if (n < 0 || (size_t)n >= sizeof lock)
 		return local_io_status(ENAMETOOLONG, "mbox %s", name);
 	for (i = 0; i < REOPEN_TRIES; i++)

@@ -12,14 +12,21 @@
  *      bounded (as with F_SETLKW in every MDA): a program that keeps the
  *      mbox locked holds up deliveries to that mailbox, and each of them
  *      holds a delivery thread.
- *   2. the dotlock NAME.lock next to the mbox, created O_EXCL (it holds
- *      our pid).  While it exists, retry every 100 ms for up to
- *      MBOX_DOTLOCK_WAIT seconds, then give up with ST_TEMP.  A dotlock
- *      older than MBOX_DOTLOCK_STALE seconds is left over from a crash: it
- *      is removed and the removal logged (event mbox_stale_lock).
- * Both locks are released on every path, the dotlock first.  Because the
- * fcntl lock comes first, two deliveries (of this or another program that
- * also locks in this order) never race to break the same stale dotlock.
+ *   2. the dotlock NAME.lock next to the mbox, created O_EXCL, holding
+ *      "PID mta-smtpd\n" (MBOX_LOCK_TAG).  While it exists, retry every
+ *      100 ms for up to MBOX_DOTLOCK_WAIT seconds, then give up with
+ *      ST_TEMP.  A dotlock of ours (a regular file with one link and
+ *      exactly that text) older than MBOX_DOTLOCK_STALE seconds is left
+ *      over from a crash: it is removed and the removal logged (event
+ *      mbox_stale_lock).  Anything else there is never removed, however
+ *      old (logged once per delivery as mbox_foreign_lock): another
+ *      program's lock, or a file that is not a lock at all.  No mailbox
+ *      can be named NAME.lock (policy.h), and a mailbox that was, from
+ *      before that rule, starts "From ": it is not ours, so it stays.
+ * Both locks are released on every path, the dotlock first, and only if
+ * it is still the file we created.  Because the fcntl lock comes first,
+ * two deliveries (of this or another program that also locks in this
+ * order) never race to break the same stale dotlock.
  *
  * After locking, the file is checked to still be the one at NAME (a MUA
  * may have replaced it by rename while we waited); if not, the delivery
@@ -47,6 +54,9 @@
 
 #include "local_io.h"
 #include "status.h"
+
+/* what follows the pid in a dotlock of ours */
+#define MBOX_LOCK_TAG "mta-smtpd"
 
 enum {
 	MBOX_DOTLOCK_WAIT = 60,     /* seconds to wait for another's dotlock */

@@ -62,6 +62,14 @@ int policy_mailbox_name(const struct mailbox *rcpt, char *buf, size_t len)
 	return 0;
 }
 
+/* policy_is_lock_name - NAME.lock is the dotlock of mbox NAME */
+int policy_is_lock_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen(POLICY_LOCK_SUFFIX);
+
+	return n >= k && strcmp(name + n - k, POLICY_LOCK_SUFFIX) == 0;
+}
+
 /* policy_check_rcpt - the RCPT decision */
 struct status policy_check_rcpt(const struct config *cfg,
                                 const struct mailbox *rcpt, int may_relay)
@@ -75,6 +83,10 @@ struct status policy_check_rcpt(const struct config *cfg,
 	}
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
 		return status_make(ST_PERM, 1, 3, "Bad mailbox name");
+	/* A stranger's mail must never become someone's lock file. */
+	if (cfg->mbox && policy_is_lock_name(name))
+		return status_make(ST_PERM, 1, 1, "No such mailbox here: names "
+		                   "ending in " POLICY_LOCK_SUFFIX " are mbox locks");
 	if (cfg->system_users)
 		return sysuser_find(sysuser_account(name), NULL);
 	return status_ok();

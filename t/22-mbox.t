@@ -2,7 +2,7 @@
 # t/22-mbox.t - --mbox delivery (mbox.h): the entry format (From_ line,
 # Return-Path:, Delivered-To:, mboxrd quoting of /^>*From /, the empty line
 # after it); a dotlock held by somebody else holds deliveries back, a stale
-# one (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
+# one of ours (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
 # messages to one mbox while an outside "mail reader" holds both an fcntl
 # lock on the mbox and the dotlock MAILROOT/user.lock until all 30
 # deliveries wait for them: nothing is written meanwhile, and afterwards
@@ -105,8 +105,8 @@ wait_for 15 eval '{ [ "$(mbox_count)" = 2 ] && queue_empty; } || ! mta_running'
 is "$(mbox_count)" 2 "dotlock: delivered once it is gone"
 is "$(log_count " deferred id=$id ")" 0 "dotlock: waited, not deferred"
 
-# ---- a stale dotlock (older than 5 minutes) is broken --------------------
-echo 99999 >"$LOCK"
+# ---- a stale dotlock of ours (older than 5 minutes) is broken ----------
+echo "99999 mta-smtpd" >"$LOCK"   # a lock of ours (mbox.h), left by a crash
 touch -d '10 minutes ago' "$LOCK"
 id=$(send_one t22stale 2000)
 wait_for 15 eval '{ [ "$(mbox_count)" = 3 ] && queue_empty; } || ! mta_running'

@@ -936,6 +936,7 @@ Test(local_mbox, stale_dotlock_broken)
 	cr_assert_eq(mkdir(root, 0700), 0);
 	fd = open(path_of(lock, root, "bob.lock"), O_WRONLY | O_CREAT, 0600);
 	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, "4242 " MBOX_LOCK_TAG "\n", 15), 15);   /* ours */
 	close(fd);
 	old[0].tv_sec = old[1].tv_sec = time(NULL) - 600;
 	old[0].tv_nsec = old[1].tv_nsec = 0;
@@ -946,6 +947,103 @@ Test(local_mbox, stale_dotlock_broken)
 	cr_assert(now_sec() - t0 < 5);
 	cr_assert_eq(access(lock, F_OK), -1);
 	cr_assert_eq(access(path_of(path, root, "bob"), F_OK), 0);
+}
+
+/* struct aside - move_later's work: rename from to to after a second */
+struct aside {
+	const char *from, *to;
+	int ok;                        /* the rename found the file */
+};
+
+/* move_later - after one second, move a file aside (unlike an unlink,
+ * this shows the file was still there and keeps its content) */
+static void *move_later(void *arg)
+{
+	struct aside *a = arg;
+	struct timespec ts = { 1, 0 };
+
+	nanosleep(&ts, NULL);
+	a->ok = rename(a->from, a->to) == 0;
+	return NULL;
+}
+
+/* old_file - create path holding text, last modified ten minutes ago */
+static void old_file(const char *path, const char *text)
+{
+	struct timespec old[2];
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert(fd >= 0, "%s", path);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 600;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+}
+
+/* stale_but_kept - a stale-looking bob.lock holding text that is not a
+ * lock of ours is never removed: the delivery waits until somebody else
+ * moves it away, and it keeps its content */
+static void stale_but_kept(const char *text)
+{
+	struct local_config c = config(1);
+	struct aside a;
+	struct status st;
+	pthread_t tid;
+	char lock[PATH_MAX], saved[PATH_MAX], *got;
+	double t0, t1;
+
+	cr_assert_eq(mkdir(root, 0700), 0);
+	old_file(path_of(lock, root, "bob.lock"), text);
+	a.from = lock;
+	a.to = path_of(saved, dir, "saved");
+	a.ok = 0;
+	t0 = now_sec();
+	cr_assert_eq(pthread_create(&tid, NULL, move_later, &a), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	t1 = now_sec();
+	pthread_join(tid, NULL);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert(a.ok, "the old file was removed by the delivery");
+	cr_assert(t1 - t0 >= 0.9, "did not wait: %f s", t1 - t0);
+	got = slurp(saved, NULL);
+	cr_assert_str_eq(got, text);
+	free(got);
+}
+
+Test(local_mbox, stale_foreign_dotlock_kept)
+{
+	stale_but_kept("99999\n");     /* another program's */
+}
+
+Test(local_mbox, stale_empty_dotlock_kept)
+{
+	stale_but_kept("");
+}
+
+Test(local_mbox, old_mailbox_named_like_a_lock_kept)
+{
+	/* delivered into "bob.lock" before such names were refused */
+	stale_but_kept("From x@example.org Mon Nov 23 08:14:27 2026\n"
+	               "Subject: kept\n\nmail\n\n");
+}
+
+Test(local_mbox, lock_names_are_no_mailboxes)
+{
+	struct local_config c = config(1);
+	struct status st;
+	char path[PATH_MAX];
+
+	st = deliver(&c, "alice.lock", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_PERM, "%s", st.text);
+	cr_assert_eq(st.subject, 1);
+	cr_assert_eq(st.detail, 1);
+	cr_assert_eq(access(path_of(path, root, "alice.lock"), F_OK), -1);
+	/* Maildir has no lock files: there it is a name like any other */
+	c = config(0);
+	st = deliver(&c, "alice.lock", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
 }
 
 /* unlock_later - remove the dotlock after one second */

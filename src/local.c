@@ -133,7 +133,7 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 		}
 	}
 	if (cfg->mbox) {
-		st = mbox_deliver(rootfd, name, &m, &own);
+		st = mbox_deliver(rootfd, name, &m, &own, cfg->lock_wait);
 		goto out;
 	}
 	if (cfg->system_users) {

@@ -6,9 +6,10 @@
  * UNIQUE = "SECONDS.M<usec>P<pid>Q<seq>.HOST" (maildir(5) style; '/' and
  * ':' in HOST written as \057 and \072), unique across threads (atomic
  * sequence) and restarts (time and pid).
- * mbox (--mbox): MAILROOT/NAME, appended under fcntl(F_SETLKW) on the
+ * mbox (--mbox): MAILROOT/NAME, appended under an fcntl (OFD) lock on the
  * file and then a dotlock MAILROOT/NAME.lock (created O_EXCL; a dotlock
- * older than 5 minutes is stale, broken and logged); the entry is
+ * of ours older than 5 minutes is stale, broken and logged), waiting for
+ * them at most lock_wait seconds in all (mbox.h); the entry is
  * "From SENDER DATE" (asctime-style date, sender "MAILER-DAEMON" for <>),
  * the message with ">From " quoting of lines matching /^>*From /, and an
  * empty line; fsync before unlocking; on a failed append the file is
@@ -47,6 +48,7 @@ struct local_config {
 	const char *hostname;
 	int mbox;
 	int system_users;
+	unsigned lock_wait;     /* mbox: seconds for the locks; 0 = default */
 };
 
 /* local_deliver - deliver the message in fd[offset..EOF) to mailbox

@@ -11,12 +11,15 @@
 
 #include "log.h"
 #include "mbox.h"
+#include "monotonic.h"
 #include "policy.h"
 
 enum {
 	REOPEN_TRIES = 5,          /* times to follow a mbox replaced under us */
 	OPEN_TRIES = 5,            /* create/open races with another creator */
-	DOTLOCK_NAP_MS = 100       /* pause between dotlock attempts */
+	DOTLOCK_NAP_MS = 100,      /* pause between dotlock attempts */
+	FCNTL_NAP_MIN_MS = 5,      /* pauses between fcntl lock attempts: */
+	FCNTL_NAP_MAX_MS = 100     /* doubling from MIN up to MAX */
 };
 
 static const char wdays[7][4] = {
@@ -78,22 +81,6 @@ static int open_mbox(int rootfd, const char *name,
 	return -1;
 }
 
-/* fcntl_lock - whole-file OFD write lock (l_type F_WRLCK) or unlock */
-static int fcntl_lock(int fd, short type)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 0;
-	fl.l_len = 0;                  /* to the end of the file, however long */
-	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) < 0)
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
 /* nap - sleep ms milliseconds */
 static void nap(long ms)
 {
@@ -101,6 +88,35 @@ static void nap(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* fcntl_lock - whole-file OFD write lock (F_WRLCK), tried until the
+ * monotonic deadline (ms), or unlock (F_UNLCK).  0; 1 when the deadline
+ * passed with the lock still held by another; -1 with errno.
+ * F_OFD_SETLKW cannot be given a time limit, so the lock is tried without
+ * waiting, with naps in between (short at first: most locks are brief). */
+static int fcntl_lock(int fd, short type, long long deadline)
+{
+	struct flock fl;
+	long pause = FCNTL_NAP_MIN_MS;
+
+	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;                  /* to the end of the file, however long */
+	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES))
+			return -1;
+		if (monotonic_ms() >= deadline)
+			return 1;
+		nap(pause);
+		if (pause < FCNTL_NAP_MAX_MS)
+			pause *= 2;
+	}
+	return 0;
 }
 
 /* lock_is_ours - is rootfd/lock a dotlock this program made: a regular
@@ -177,16 +193,16 @@ static int break_stale(int rootfd, const char *lock, const char *name,
 }
 
 /* dotlock_take - create rootfd/lock exclusively, waiting for another
- * holder at most MBOX_DOTLOCK_WAIT seconds and breaking a stale one of
- * ours; *made is the lock's identity, to remove only that file later */
+ * holder until the monotonic deadline (ms; wait seconds after the
+ * delivery began) and breaking a stale one of ours; *made is the lock's
+ * identity, to remove only that file later */
 static struct status dotlock_take(int rootfd, const char *lock,
-                                  const char *name, struct stat *made)
+                                  const char *name, long long deadline,
+                                  unsigned wait, struct stat *made)
 {
-	struct timespec start, now;
 	char text[64];
 	int fd, n, r, told = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		fd = openat(rootfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		            O_CLOEXEC, 0600);
@@ -214,11 +230,10 @@ static struct status dotlock_take(int rootfd, const char *lock,
 		if (errno != EEXIST)
 			return local_io_status(errno, "mbox %s: creating %s", name,
 			                       lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= MBOX_DOTLOCK_WAIT)
-			return status_make(ST_TEMP, 2, 0, "mbox %s: locked by "
-			                   "another program (%s held for %d s)",
-			                   name, lock, MBOX_DOTLOCK_WAIT);
+		if (monotonic_ms() >= deadline)
+			return status_make(ST_TEMP, 2, 0, "mbox %s: still locked by "
+			                   "another program after %u s (dotlock %s)",
+			                   name, wait, lock);
 		r = break_stale(rootfd, lock, name, &told);
 		if (r < 0)
 			return local_io_status(errno, "mbox %s: checking %s", name,
@@ -303,11 +318,12 @@ static int still_there(int rootfd, const char *name, int fd)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* try_append - lock, check, append, unlock; returns 1 when the mbox was
- * replaced meanwhile (nothing written: try again), else 0 and *st */
+/* try_append - lock (by the deadline), check, append, unlock; returns 1
+ * when the mbox was replaced meanwhile (nothing written: try again), else
+ * 0 and *st */
 static int try_append(int rootfd, const char *name, const char *lock,
                       const struct local_msg *m, const struct local_owner *own,
-                      struct status *st)
+                      long long deadline, unsigned wait, struct status *st)
 {
 	struct stat sb, made;
 	int fd, fl, locked = 0, dotlocked = 0, again = 0, r;
@@ -331,12 +347,18 @@ static int try_append(int rootfd, const char *name, const char *lock,
 		*st = local_io_status(errno, "mbox %s: fcntl", name);
 		goto out;
 	}
-	if (fcntl_lock(fd, F_WRLCK) < 0) {
+	r = fcntl_lock(fd, F_WRLCK, deadline);
+	if (r < 0) {
 		*st = local_io_status(errno, "mbox %s: fcntl lock", name);
 		goto out;
 	}
+	if (r > 0) {
+		*st = status_make(ST_TEMP, 2, 0, "mbox %s: still locked by another "
+		                  "program after %u s (fcntl lock)", name, wait);
+		goto out;
+	}
 	locked = 1;
-	*st = dotlock_take(rootfd, lock, name, &made);
+	*st = dotlock_take(rootfd, lock, name, deadline, wait, &made);
 	if (st->kind != ST_OK)
 		goto out;
 	dotlocked = 1;
@@ -354,7 +376,7 @@ out:
 	if (dotlocked)
 		dotlock_release(rootfd, lock, name, &made);
 	if (locked)
-		fcntl_lock(fd, F_UNLCK);   /* close() would release it too */
+		fcntl_lock(fd, F_UNLCK, 0);   /* close() would release it too */
 	if (fd >= 0)
 		close(fd);
 	return again;
@@ -363,17 +385,21 @@ out:
 /* mbox_deliver - append one entry to rootfd/name */
 struct status mbox_deliver(int rootfd, const char *name,
                            const struct local_msg *m,
-                           const struct local_owner *own)
+                           const struct local_owner *own, unsigned wait)
 {
 	char lock[NAME_MAX + 1];
 	struct status st = status_ok();
+	long long deadline;
 	int n, i;
 
+	if (wait == 0)
+		wait = MBOX_LOCK_WAIT;
+	deadline = monotonic_ms() + (long long)wait * 1000;
 	n = snprintf(lock, sizeof lock, "%s" POLICY_LOCK_SUFFIX, name);
 	if (n < 0 || (size_t)n >= sizeof lock)
 		return local_io_status(ENAMETOOLONG, "mbox %s", name);
 	for (i = 0; i < REOPEN_TRIES; i++)
-		if (try_append(rootfd, name, lock, m, own, &st) == 0)
+		if (try_append(rootfd, name, lock, m, own, deadline, wait, &st) == 0)
 			return st;
 	return status_make(ST_TEMP, 2, 0, "mbox %s: replaced again and again "
 	                   "while we waited for its lock", name);

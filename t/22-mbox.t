@@ -5,7 +5,8 @@
 # one of ours (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
 # messages to one mbox while an outside "mail reader" holds both an fcntl
 # lock on the mbox and the dotlock MAILROOT/user.lock until all 30
-# deliveries wait for them: nothing is written meanwhile, and afterwards
+# deliveries have started (two wait for the locks, the mailbox's share;
+# the others for a slot): nothing is written meanwhile, and afterwards
 # all of them parse back with python's mailbox.mbox, each byte-exact (no
 # interleaving), with the "From " lines of their bodies intact; the
 # operator's mv and rm of jobs whose deliveries are running; a symlink or
@@ -14,7 +15,9 @@
 
 plan 40
 
-start_mta --mbox || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+# The locks below are held for seconds on purpose: a lock wait long
+# enough that no delivery here gives up (t/28 covers giving up).
+start_mta --mbox --mbox-lock-wait 60 || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MBOX=$MTA_MAIL/user22
 LOCK=$MBOX.lock
 

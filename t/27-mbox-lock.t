@@ -48,7 +48,7 @@ is "$(stop_mta)" 0 "held: SIGTERM: exit 0"
 
 # ---- --mbox: lock names are no mailboxes -------------------------------------
 : >"$T/mail/alice"
-start_mta --mbox --retry 3600 || { echo "Bail out! mta-smtpd --mbox did not start"; exit 1; }
+start_mta --mbox --mbox-lock-wait 60 --retry 3600 || { echo "Bail out! mta-smtpd --mbox did not start"; exit 1; }
 r=$(rcpt_replies alice.lock@test.example Alice.LOCK@localhost '<bob.lock@[127.0.0.1]>' \
 	alice@test.example alice.locked@test.example)
 printf '%s\n' "$r" | sed 's/^/# /'

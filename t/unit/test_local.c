@@ -1125,6 +1125,82 @@ Test(local_mbox, fcntl_lock_of_another_process_waited_for)
 	close(p[0]);
 }
 
+/* hold_lock - fork a "MUA" that keeps a classic POSIX write lock on path
+ * until killed; returns its pid once it holds the lock */
+static pid_t hold_lock(const char *path)
+{
+	struct flock fl;
+	char ok;
+	int p[2], fd;
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open(path, O_RDWR | O_CREAT, 0600);
+		memset(&fl, 0, sizeof fl);
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fd < 0 || fcntl(fd, F_SETLKW, &fl) < 0)
+			_exit(1);
+		if (write(p[1], "L", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	cr_assert_eq(read(p[0], &ok, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+Test(local_mbox, fcntl_lock_held_for_good_gives_up)
+{
+	struct local_config c = config(1);
+	struct status st;
+	char path[PATH_MAX];
+	struct stat sb;
+	pid_t pid;
+
+	cr_assert_eq(mkdir(root, 0700), 0);
+	pid = hold_lock(path_of(path, root, "bob"));
+	c.lock_wait = 1;
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(st.kind, ST_TEMP, "%s", st.text);
+	cr_assert_eq(st.subject, 2);
+	cr_assert(strstr(st.text, "still locked by another program after 1 s "
+	                 "(fcntl lock)") != NULL, "%s", st.text);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_size, 0, "written while locked");
+	cr_assert_eq(access(path_of(path, root, "bob.lock"), F_OK), -1);
+	/* and once it is free, delivery goes */
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+}
+
+Test(local_mbox, dotlock_held_for_good_gives_up)
+{
+	struct local_config c = config(1);
+	struct status st;
+	char lock[PATH_MAX], path[PATH_MAX];
+	int fd;
+
+	cr_assert_eq(mkdir(root, 0700), 0);
+	fd = open(path_of(lock, root, "bob.lock"), O_WRONLY | O_CREAT, 0600);
+	cr_assert(fd >= 0);
+	close(fd);
+	c.lock_wait = 1;
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP, "%s", st.text);
+	cr_assert(strstr(st.text, "still locked by another program after 1 s "
+	                 "(dotlock bob.lock)") != NULL, "%s", st.text);
+	cr_assert_eq(access(lock, F_OK), 0, "another's dotlock removed");
+	cr_assert_eq(access(path_of(path, root, "bob"), F_OK), 0);
+}
+
 Test(local_mbox, symlink_refused)
 {
 	struct local_config c = config(1);
@@ -1294,7 +1370,7 @@ Test(local_mbox, owner_given_to_user)
 	m.fd = queue_file("queue.msg", MSG, strlen(MSG), &m.offset);
 	rootfd = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert(rootfd >= 0);
-	st = mbox_deliver(rootfd, "nobody", &m, &own);
+	st = mbox_deliver(rootfd, "nobody", &m, &own, 0);
 	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
 	cr_assert_eq(stat(path_of(path, dir, "nobody"), &sb), 0);
 	cr_assert_eq(sb.st_uid, pw->pw_uid);

@@ -67,7 +67,9 @@ int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 	if (strcmp(name, "t29false") == 0)
 		return entry(name, 60032, "/bin/false", 10, pw, buf, len, res);
 	if (strcmp(name, "t29low") == 0)      /* below UID_MIN, a real shell */
-		return entry(name, 999, "/bin/bash", 10, pw, buf, len, res);
+		return entry(name, (uid_t)atol(getenv("T29_LOW_UID") ?
+		             getenv("T29_LOW_UID") : "999"), "/bin/bash", 10, pw,
+		             buf, len, res);
 	*res = NULL;
 	if (strcmp(name, "t29eio") == 0)
 		return EIO;
@@ -89,6 +91,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.defs 2>/dev/null | tail -1)
 diag "UID_MIN here: ${uid_min:-1000 (not set)}"
+export T29_LOW_UID=$(( ${uid_min:-1000} - 1 ))   # t29low: just below it
 
 # rcpt_replies RCPT... - one session, MAIL FROM:<> and RCPT for each (then
 # RSET: nothing is sent); prints "RCPT CODE X.Y.Z" per recipient

@@ -98,7 +98,7 @@ static void nap(long ms)
 static int fcntl_lock(int fd, short type, long long deadline)
 {
 	struct flock fl;
-	long pause = FCNTL_NAP_MIN_MS;
+	long nap_ms = FCNTL_NAP_MIN_MS;
 
 	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
 	fl.l_type = type;
@@ -112,9 +112,9 @@ static int fcntl_lock(int fd, short type, long long deadline)
 			return -1;
 		if (monotonic_ms() >= deadline)
 			return 1;
-		nap(pause);
-		if (pause < FCNTL_NAP_MAX_MS)
-			pause *= 2;
+		nap(nap_ms);
+		if (nap_ms < FCNTL_NAP_MAX_MS)
+			nap_ms *= 2;
 	}
 	return 0;
 }

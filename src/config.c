@@ -15,7 +15,8 @@ enum {
 	OPT_MBOX = 256, OPT_SYSTEM_USERS, OPT_ROUTE, OPT_SMTP_PORT, OPT_DNS,
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
-	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HOLD, OPT_HELP
+	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HOLD, OPT_HELP,
+	OPT_MBOX_LOCK_WAIT
 };
 
 static const struct option long_options[] = {
@@ -24,6 +25,7 @@ static const struct option long_options[] = {
 	{"domains", required_argument, NULL, 'd'},
 	{"mailroot", required_argument, NULL, 'm'},
 	{"mbox", no_argument, NULL, OPT_MBOX},
+	{"mbox-lock-wait", required_argument, NULL, OPT_MBOX_LOCK_WAIT},
 	{"system-users", no_argument, NULL, OPT_SYSTEM_USERS},
 	{"retry", required_argument, NULL, 'r'},
 	{"attempts", required_argument, NULL, 'a'},
@@ -55,7 +57,8 @@ static const struct option long_options[] = {
 const char *config_usage(void)
 {
 	return "usage: mta-smtpd [-q DIR] [-l ADDR:PORT]... [-d DOMAINS] [-m DIR]\n"
-	       "  [--mbox] [--system-users] [-r SECONDS] [-a N] [--route D=HOST[:PORT]]...\n"
+	       "  [--mbox] [--mbox-lock-wait SECONDS] [--system-users]\n"
+	       "  [-r SECONDS] [-a N] [--route D=HOST[:PORT]]...\n"
 	       "  [--smtp-port PORT] [--dns ADDR[:PORT]] [--relay-from CIDR]...\n"
 	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-per-dest N]\n"
 	       "  [--max-size BYTES]\n"
@@ -181,6 +184,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_per_ip = 0;
 	cfg->max_deliveries = 100;
 	cfg->max_per_dest = 20;
+	cfg->mbox_lock_wait = 5;
 	cfg->max_size = 33554432;
 	cfg->max_rcpt = 1000;
 	cfg->max_line = 1000;
@@ -258,6 +262,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM(OPT_TIMEOUT, timeout, 1, 86400)
 		NUM(OPT_SMTP_TIMEOUT, smtp_timeout, 1, 86400)
 		NUM(OPT_DATA_TIMEOUT, data_timeout, 1, 86400)
+		NUM(OPT_MBOX_LOCK_WAIT, mbox_lock_wait, 1, 3600)
 #undef NUM
 		case OPT_HELP:
 			return fail(err, errlen, "%s", config_usage());

@@ -42,6 +42,7 @@ struct config {
 	struct route *routes;
 	size_t nroutes;
 	int mbox, system_users;
+	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
 	int hold;                  /* queue only: no scheduler, no deliveries */
 	unsigned retry, attempts, smtp_port;
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;

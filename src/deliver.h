@@ -3,7 +3,13 @@
  *
  * Reads queue/mess/ID (the envelope, then the message), picks recipient
  * N, and delivers: local recipients through local.h, others through
- * remote.h.  It never
+ * remote.h.  Each attempt first takes a slot of its destination
+ * (destlimit.h): a remote domain has --max-per-dest; a local mailbox
+ * DELIVER_MBOX_SHARE with --mbox, --max-per-dest for a Maildir, and never
+ * more than half of --max-deliveries (at least one), so that a mailbox
+ * another program keeps locked cannot hold up the others.  Without a
+ * slot nothing is attempted: d->busy, and the scheduler parks the job
+ * until a delivery to that destination finishes.  It never
  * touches job files or the scheduler's memory: the result goes back in
  * struct delivery for the scheduler to apply.
  *
@@ -20,6 +26,11 @@
 #include "remote.h"
 #include "status.h"
 
+enum { DELIVER_MBOX_SHARE = 2 };   /* deliveries into one mbox at once */
+/* slot keys of local mailboxes: no domain starts so (an address literal
+ * starts with '[') */
+#define DELIVER_LOCAL_KEY "local:"
+
 struct delivery {
 	const struct config *cfg;
 	const struct remote_ctx *remote;
@@ -33,8 +44,10 @@ struct delivery {
 	/* results */
 	struct status result;
 	enum { DELIVERY_BAD_JOB = 1, DELIVERY_BAD_MESSAGE } bad;  /* quarantine */
-	int busy;                  /* no slot for its domain: not attempted */
-	char dest[DNS_NAME_MAX];   /* the domain of a remote attempt, or "" */
+	int busy;                  /* no slot for its dest: not attempted */
+	char dest[DNS_NAME_MAX];   /* its slot: the domain of a remote attempt,
+	                            * DELIVER_LOCAL_KEY NAME for a mailbox, or
+	                            * "" (none taken) */
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
 	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* its reply, or "" */

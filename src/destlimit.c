@@ -57,8 +57,15 @@ static struct dest **find(struct destlimit *t, const char *domain)
 	return pp;
 }
 
-/* destlimit_acquire - take a slot */
+/* destlimit_acquire - take a slot within the table's limit */
 int destlimit_acquire(struct destlimit *t, const char *domain)
+{
+	return destlimit_acquire_upto(t, domain, t->limit);
+}
+
+/* destlimit_acquire_upto - take a slot within limit */
+int destlimit_acquire_upto(struct destlimit *t, const char *domain,
+                           unsigned limit)
 {
 	struct dest **pp, *d;
 	int ok = -1;
@@ -75,7 +82,7 @@ int destlimit_acquire(struct destlimit *t, const char *domain)
 			*pp = d;
 		}
 	}
-	if (*pp && (*pp)->active < t->limit) {
+	if (*pp && (*pp)->active < limit) {
 		(*pp)->active++;
 		ok = 0;
 	}

@@ -4,12 +4,15 @@
  *
  * Where a message goes:
  *   default               MAILROOT/NAME/ (Maildir)
- *   --mbox                MAILROOT/NAME (mbox), MAILROOT/NAME.lock
+ *   --mbox                MAILROOT/NAME (mbox), MAILROOT/NAME.lock; a
+ *                         NAME ending in .lock is no mailbox (ST_PERM)
  *   --system-users        ~NAME/Maildir/, created owned by NAME when we
  *                         run as root (as anyone else: owned by us)
- *   --mbox --system-users MAILROOT/NAME (mbox, like /var/mail/NAME), the
- *                         user must exist; a new mbox is owned by NAME
- *                         when we run as root
+ *   --mbox --system-users MAILROOT/NAME (mbox, like /var/mail/NAME); a
+ *                         new mbox is owned by NAME when we run as root
+ * With --system-users NAME must be an account that receives mail, and
+ * postmaster is root (sysuser.h): RCPT decides the same way, and this
+ * decides again for jobs queued before an account changed.
  * The mail root is created (0700) when missing; it and a home directory
  * are the administrator's, so a symlink there is followed.  Everything
  * below them is opened with O_NOFOLLOW.
@@ -17,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +30,11 @@
 #include "local_io.h"
 #include "maildir.h"
 #include "mbox.h"
+#include "policy.h"
+#include "sysuser.h"
 
 enum {
-	PW_BUF_MIN = 1024,         /* getpwnam_r buffer: first size ... */
-	PW_BUF_MAX = 1 << 20,      /* ... and the most we try */
-	LOCK_SUFFIX = 5            /* strlen(".lock"): the mbox dotlock */
+	LOCK_SUFFIX = sizeof POLICY_LOCK_SUFFIX - 1   /* the mbox dotlock */
 };
 
 /* name_is_safe - one path component that stays in its directory.
@@ -46,55 +48,31 @@ static int name_is_safe(const char *name)
 	       strchr(name, '/') == NULL;
 }
 
-/* find_user - the passwd entry of name: its home (malloc'ed into *home)
- * and, when we are root, the owner for what we create */
-static struct status find_user(const char *name, char **home,
+/* find_user - the account behind mailbox name (sysuser.h: postmaster is
+ * root's; only accounts that receive mail): its home (malloc'ed into
+ * *home, when want_home) and, when we are root, the owner for what we
+ * create */
+static struct status find_user(const char *name, int want_home, char **home,
                                struct local_owner *own)
 {
-	struct passwd pw, *res = NULL;
-	struct status st = status_ok();
-	char *buf = NULL, *nb;
-	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
-	size_t len = (hint > 0 && hint < PW_BUF_MAX) ? (size_t)hint : PW_BUF_MIN;
-	int r;
+	const char *account = sysuser_account(name);
+	struct sysuser u;
+	struct status st;
 
-	for (;;) {
-		nb = realloc(buf, len);
-		if (nb == NULL) {
-			st = local_io_status(ENOMEM, "looking up user %s", name);
-			goto out;
-		}
-		buf = nb;
-		r = getpwnam_r(name, &pw, buf, len, &res);
-		if (r != ERANGE || len >= PW_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	/* Some NSS modules say "not found" with an error number. */
-	if (res == NULL && (r == 0 || r == ENOENT || r == ESRCH)) {
-		st = status_make(ST_PERM, 1, 1, "no such user here: %s", name);
-		goto out;
-	}
-	if (r != 0 || res == NULL) {
-		st = local_io_status(r != 0 ? r : EIO, "looking up user %s", name);
-		goto out;
-	}
-	if (pw.pw_dir == NULL || pw.pw_dir[0] != '/') {
+	st = sysuser_find(account, &u);
+	if (st.kind != ST_OK)
+		return st;
+	if (want_home && (u.home == NULL || u.home[0] != '/')) {
 		st = status_make(ST_TEMP, 3, 0, "user %s has no home directory",
-		                 name);
-		goto out;
+		                 account);
+		sysuser_free(&u);
+		return st;
 	}
-	*home = strdup(pw.pw_dir);
-	if (*home == NULL) {
-		st = local_io_status(ENOMEM, "looking up user %s", name);
-		goto out;
-	}
+	*home = u.home;               /* ours now */
 	/* Only root can give files away; anyone else keeps them. */
 	own->chown = geteuid() == 0;
-	own->uid = pw.pw_uid;
-	own->gid = pw.pw_gid;
-out:
-	free(buf);
+	own->uid = u.uid;
+	own->gid = u.gid;
 	return st;
 }
 
@@ -137,12 +115,17 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 
 	if (!name_is_safe(name))
 		return status_make(ST_TEMP, 3, 0, "refusing unsafe mailbox name");
+	/* Checked at RCPT too; again here for jobs queued before --mbox. */
+	if (cfg->mbox && policy_is_lock_name(name))
+		return status_make(ST_PERM, 1, 1, "no such mailbox here: %s is the "
+		                   "name of an mbox lock", name);
 	if (cfg->system_users) {
-		st = find_user(name, &home, &own);
+		st = find_user(name, !cfg->mbox, &home, &own);
 		if (st.kind != ST_OK)
 			goto out;
+		name = sysuser_account(name);   /* postmaster: root's mbox */
 	}
-	if (cfg->mbox || home == NULL) {
+	if (cfg->mbox || !cfg->system_users) {
 		rootfd = open_root(cfg->mailroot);
 		if (rootfd < 0) {
 			st = local_io_status(errno, "mail root %s", cfg->mailroot);
@@ -150,10 +133,10 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 		}
 	}
 	if (cfg->mbox) {
-		st = mbox_deliver(rootfd, name, &m, &own);
+		st = mbox_deliver(rootfd, name, &m, &own, cfg->lock_wait);
 		goto out;
 	}
-	if (home != NULL) {
+	if (cfg->system_users) {
 		snprintf(what, sizeof what, "~%s/Maildir", name);
 		rootfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (rootfd < 0) {

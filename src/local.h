@@ -6,14 +6,17 @@
  * UNIQUE = "SECONDS.M<usec>P<pid>Q<seq>.HOST" (maildir(5) style; '/' and
  * ':' in HOST written as \057 and \072), unique across threads (atomic
  * sequence) and restarts (time and pid).
- * mbox (--mbox): MAILROOT/NAME, appended under fcntl(F_SETLKW) on the
+ * mbox (--mbox): MAILROOT/NAME, appended under an fcntl (OFD) lock on the
  * file and then a dotlock MAILROOT/NAME.lock (created O_EXCL; a dotlock
- * older than 5 minutes is stale, broken and logged); the entry is
+ * of ours older than 5 minutes is stale, broken and logged), waiting for
+ * them at most lock_wait seconds in all (mbox.h); the entry is
  * "From SENDER DATE" (asctime-style date, sender "MAILER-DAEMON" for <>),
  * the message with ">From " quoting of lines matching /^>*From /, and an
  * empty line; fsync before unlocking; on a failed append the file is
  * truncated back to its old length.
- * System users (--system-users): ~USER/Maildir/, created owned by the user.
+ * System users (--system-users): ~USER/Maildir/, created owned by the user;
+ * only accounts that receive mail (sysuser.h: not system accounts such as
+ * bin or daemon), and postmaster is root.
  *
  * Every delivery prepends "Return-Path: <SENDER>" and "Delivered-To: RCPT".
  * Nothing outside the mail root is ever written: the mailbox name comes
@@ -24,7 +27,8 @@
  * Results: ST_OK delivered; ST_TEMP for anything that may pass later
  * (ENOSPC, EDQUOT, EACCES, a symlink, a lock timeout...): the job is
  * retried, never bounced at once; ST_PERM only for a user that does not
- * exist (--system-users).
+ * exist or does not receive mail (--system-users; a failed lookup of the
+ * user is ST_TEMP).
  *
  * Contract: thread-safe; many threads may deliver to the same mailbox at
  * once (Maildir: unique names; mbox: the locks).  The message is read from
@@ -44,6 +48,7 @@ struct local_config {
 	const char *hostname;
 	int mbox;
 	int system_users;
+	unsigned lock_wait;     /* mbox: seconds for the locks; 0 = default */
 };
 
 /* local_deliver - deliver the message in fd[offset..EOF) to mailbox

@@ -11,11 +11,15 @@
 
 #include "log.h"
 #include "mbox.h"
+#include "monotonic.h"
+#include "policy.h"
 
 enum {
 	REOPEN_TRIES = 5,          /* times to follow a mbox replaced under us */
 	OPEN_TRIES = 5,            /* create/open races with another creator */
-	DOTLOCK_NAP_MS = 100       /* pause between dotlock attempts */
+	DOTLOCK_NAP_MS = 100,      /* pause between dotlock attempts */
+	FCNTL_NAP_MIN_MS = 5,      /* pauses between fcntl lock attempts: */
+	FCNTL_NAP_MAX_MS = 100     /* doubling from MIN up to MAX */
 };
 
 static const char wdays[7][4] = {
@@ -77,22 +81,6 @@ static int open_mbox(int rootfd, const char *name,
 	return -1;
 }
 
-/* fcntl_lock - whole-file OFD write lock (l_type F_WRLCK) or unlock */
-static int fcntl_lock(int fd, short type)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 0;
-	fl.l_len = 0;                  /* to the end of the file, however long */
-	while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) < 0)
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
 /* nap - sleep ms milliseconds */
 static void nap(long ms)
 {
@@ -102,28 +90,139 @@ static void nap(long ms)
 		;
 }
 
-/* dotlock_take - create rootfd/lock exclusively, waiting for another
- * holder at most MBOX_DOTLOCK_WAIT seconds and breaking a stale one */
-static struct status dotlock_take(int rootfd, const char *lock,
-                                  const char *name)
+/* fcntl_lock - whole-file OFD write lock (F_WRLCK), tried until the
+ * monotonic deadline (ms), or unlock (F_UNLCK).  0; 1 when the deadline
+ * passed with the lock still held by another; -1 with errno.
+ * F_OFD_SETLKW cannot be given a time limit, so the lock is tried without
+ * waiting, with naps in between (short at first: most locks are brief). */
+static int fcntl_lock(int fd, short type, long long deadline)
 {
-	struct timespec start, now;
-	struct stat sb;
-	char pid[32];
-	long long age;
-	int fd, n;
+	struct flock fl;
+	long nap_ms = FCNTL_NAP_MIN_MS;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	memset(&fl, 0, sizeof fl);     /* OFD locks need l_pid == 0 */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 0;                  /* to the end of the file, however long */
+	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (type == F_UNLCK || (errno != EAGAIN && errno != EACCES))
+			return -1;
+		if (monotonic_ms() >= deadline)
+			return 1;
+		nap(nap_ms);
+		if (nap_ms < FCNTL_NAP_MAX_MS)
+			nap_ms *= 2;
+	}
+	return 0;
+}
+
+/* lock_is_ours - is rootfd/lock a dotlock this program made: a regular
+ * file with one link holding exactly "PID MBOX_LOCK_TAG\n"?  1 yes (and
+ * *sb is that file's), 0 no, -1 error with errno (ENOENT: gone).  A
+ * mailbox never looks like this (its first line is "From "), nor does
+ * another program's lock. */
+static int lock_is_ours(int rootfd, const char *lock, struct stat *sb)
+{
+	char buf[64], want[64];
+	ssize_t n;
+	long pid;
+	int fd, err, len;
+
+	/* O_NONBLOCK: whatever sits there, opening it must not hang us */
+	fd = openat(rootfd, lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? 0 : -1;
+	if (fstat(fd, sb) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	n = 0;
+	if (S_ISREG(sb->st_mode) && sb->st_nlink == 1 &&
+	    sb->st_size < (off_t)sizeof buf)
+		n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
+		return 0;
+	len = snprintf(want, sizeof want, "%ld " MBOX_LOCK_TAG "\n", pid);
+	return len == n && memcmp(buf, want, (size_t)n) == 0;
+}
+
+/* break_stale - remove rootfd/lock, a dotlock of ours older than
+ * MBOX_DOTLOCK_STALE seconds (left by a crash), and log it.  Anything
+ * else there is left alone: 1 when it was removed (or is gone), 0 when it
+ * stays, -1 error with errno. */
+static int break_stale(int rootfd, const char *lock, const char *name,
+                       int *told)
+{
+	struct stat sb, now;
+	long long age;
+	int r;
+
+	r = lock_is_ours(rootfd, lock, &sb);
+	if (r < 0)
+		return errno == ENOENT ? 1 : -1;
+	age = (long long)time(NULL) - (long long)sb.st_mtime;
+	if (age <= MBOX_DOTLOCK_STALE)
+		return 0;
+	if (r == 0) {
+		if (!*told)
+			log_event("mbox_foreign_lock", "mailbox=%s lock=%s age=%llds "
+			          "action=kept", name, lock, age);
+		*told = 1;
+		return 0;
+	}
+	/* Still the file we read (not replaced meanwhile by a program that
+	 * does not take the fcntl lock first)? */
+	if (fstatat(rootfd, lock, &now, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 1 : -1;
+	if (now.st_dev != sb.st_dev || now.st_ino != sb.st_ino)
+		return 0;
+	if (unlinkat(rootfd, lock, 0) < 0)
+		return errno == ENOENT ? 1 : -1;
+	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds", name, lock,
+	          age);
+	return 1;
+}
+
+/* dotlock_take - create rootfd/lock exclusively, waiting for another
+ * holder until the monotonic deadline (ms; wait seconds after the
+ * delivery began) and breaking a stale one of ours; *made is the lock's
+ * identity, to remove only that file later */
+static struct status dotlock_take(int rootfd, const char *lock,
+                                  const char *name, long long deadline,
+                                  unsigned wait, struct stat *made)
+{
+	char text[64];
+	int fd, n, r, told = 0;
+
 	for (;;) {
 		fd = openat(rootfd, lock, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		            O_CLOEXEC, 0600);
 		if (fd >= 0) {
-			/* The pid is for people reading the lock; its
-			 * existence alone is the lock, so a failed write
-			 * does not matter. */
-			n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-			if (write(fd, pid, (size_t)n) != n) {
-				/* harmless, see above */
+			/* The text makes it recognizably ours, so that only
+			 * our own leftovers are ever broken as stale.  The
+			 * lock is its existence: a failed write leaves a lock
+			 * that is only never broken after a crash. */
+			n = snprintf(text, sizeof text, "%ld " MBOX_LOCK_TAG "\n",
+			             (long)getpid());
+			if (write(fd, text, (size_t)n) != n) {
+				/* see above */
+			}
+			if (fstat(fd, made) < 0) {
+				int err = errno;
+
+				close(fd);
+				unlinkat(rootfd, lock, 0);
+				return local_io_status(err, "mbox %s: fstat %s", name,
+				                       lock);
 			}
 			close(fd);
 			return status_ok();
@@ -131,27 +230,35 @@ static struct status dotlock_take(int rootfd, const char *lock,
 		if (errno != EEXIST)
 			return local_io_status(errno, "mbox %s: creating %s", name,
 			                       lock);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= MBOX_DOTLOCK_WAIT)
-			return status_make(ST_TEMP, 2, 0, "mbox %s: locked by "
-			                   "another program (%s held for %d s)",
-			                   name, lock, MBOX_DOTLOCK_WAIT);
-		if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)   /* released meanwhile */
-				continue;
-			return local_io_status(errno, "mbox %s: stat %s", name, lock);
-		}
-		age = (long long)time(NULL) - (long long)sb.st_mtime;
-		if (age > MBOX_DOTLOCK_STALE) {
-			if (unlinkat(rootfd, lock, 0) < 0 && errno != ENOENT)
-				return local_io_status(errno, "mbox %s: removing "
-				                       "stale %s", name, lock);
-			log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds",
-			          name, lock, age);
-			continue;
-		}
-		nap(DOTLOCK_NAP_MS);
+		if (monotonic_ms() >= deadline)
+			return status_make(ST_TEMP, 2, 0, "mbox %s: still locked by "
+			                   "another program after %u s (dotlock %s)",
+			                   name, wait, lock);
+		r = break_stale(rootfd, lock, name, &told);
+		if (r < 0)
+			return local_io_status(errno, "mbox %s: checking %s", name,
+			                       lock);
+		if (r == 0)
+			nap(DOTLOCK_NAP_MS);
 	}
+}
+
+/* dotlock_release - remove our dotlock, unless someone replaced it */
+static void dotlock_release(int rootfd, const char *lock, const char *name,
+                            const struct stat *made)
+{
+	char ebuf[128];
+	struct stat sb;
+
+	if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (sb.st_dev != made->st_dev || sb.st_ino != made->st_ino)) {
+		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"not "
+		          "ours any more: left alone\"", name, lock);
+		return;
+	}
+	if (unlinkat(rootfd, lock, 0) < 0)
+		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
+		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
 }
 
 /* append - write the entry at the end of fd; on failure cut the file
@@ -211,14 +318,14 @@ static int still_there(int rootfd, const char *name, int fd)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* try_append - lock, check, append, unlock; returns 1 when the mbox was
- * replaced meanwhile (nothing written: try again), else 0 and *st */
+/* try_append - lock (by the deadline), check, append, unlock; returns 1
+ * when the mbox was replaced meanwhile (nothing written: try again), else
+ * 0 and *st */
 static int try_append(int rootfd, const char *name, const char *lock,
                       const struct local_msg *m, const struct local_owner *own,
-                      struct status *st)
+                      long long deadline, unsigned wait, struct status *st)
 {
-	char ebuf[128];
-	struct stat sb;
+	struct stat sb, made;
 	int fd, fl, locked = 0, dotlocked = 0, again = 0, r;
 
 	fd = open_mbox(rootfd, name, own);
@@ -240,12 +347,18 @@ static int try_append(int rootfd, const char *name, const char *lock,
 		*st = local_io_status(errno, "mbox %s: fcntl", name);
 		goto out;
 	}
-	if (fcntl_lock(fd, F_WRLCK) < 0) {
+	r = fcntl_lock(fd, F_WRLCK, deadline);
+	if (r < 0) {
 		*st = local_io_status(errno, "mbox %s: fcntl lock", name);
 		goto out;
 	}
+	if (r > 0) {
+		*st = status_make(ST_TEMP, 2, 0, "mbox %s: still locked by another "
+		                  "program after %u s (fcntl lock)", name, wait);
+		goto out;
+	}
 	locked = 1;
-	*st = dotlock_take(rootfd, lock, name);
+	*st = dotlock_take(rootfd, lock, name, deadline, wait, &made);
 	if (st->kind != ST_OK)
 		goto out;
 	dotlocked = 1;
@@ -260,11 +373,10 @@ static int try_append(int rootfd, const char *name, const char *lock,
 	}
 	*st = append(fd, name, m);
 out:
-	if (dotlocked && unlinkat(rootfd, lock, 0) < 0)
-		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
-		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
+	if (dotlocked)
+		dotlock_release(rootfd, lock, name, &made);
 	if (locked)
-		fcntl_lock(fd, F_UNLCK);   /* close() would release it too */
+		fcntl_lock(fd, F_UNLCK, 0);   /* close() would release it too */
 	if (fd >= 0)
 		close(fd);
 	return again;
@@ -273,17 +385,21 @@ out:
 /* mbox_deliver - append one entry to rootfd/name */
 struct status mbox_deliver(int rootfd, const char *name,
                            const struct local_msg *m,
-                           const struct local_owner *own)
+                           const struct local_owner *own, unsigned wait)
 {
 	char lock[NAME_MAX + 1];
 	struct status st = status_ok();
+	long long deadline;
 	int n, i;
 
-	n = snprintf(lock, sizeof lock, "%s.lock", name);
+	if (wait == 0)
+		wait = MBOX_LOCK_WAIT;
+	deadline = monotonic_ms() + (long long)wait * 1000;
+	n = snprintf(lock, sizeof lock, "%s" POLICY_LOCK_SUFFIX, name);
 	if (n < 0 || (size_t)n >= sizeof lock)
 		return local_io_status(ENAMETOOLONG, "mbox %s", name);
 	for (i = 0; i < REOPEN_TRIES; i++)
-		if (try_append(rootfd, name, lock, m, own, &st) == 0)
+		if (try_append(rootfd, name, lock, m, own, deadline, wait, &st) == 0)
 			return st;
 	return status_make(ST_TEMP, 2, 0, "mbox %s: replaced again and again "
 	                   "while we waited for its lock", name);

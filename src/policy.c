@@ -1,12 +1,12 @@
 /* policy.c - recipient acceptance and mailbox names; see policy.h */
 #include <ctype.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include "policy.h"
+#include "sysuser.h"
 
 /* literal_is_ours - is "[ip]" the address of one of our listeners? */
 static int literal_is_ours(const struct config *cfg, const struct mailbox *rcpt)
@@ -62,13 +62,12 @@ int policy_mailbox_name(const struct mailbox *rcpt, char *buf, size_t len)
 	return 0;
 }
 
-/* user_exists - is there a system account of that name? */
-static int user_exists(const char *name)
+/* policy_is_lock_name - NAME.lock is the dotlock of mbox NAME */
+int policy_is_lock_name(const char *name)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	size_t n = strlen(name), k = strlen(POLICY_LOCK_SUFFIX);
 
-	return getpwnam_r(name, &pw, buf, sizeof buf, &res) == 0 && res != NULL;
+	return n >= k && strcmp(name + n - k, POLICY_LOCK_SUFFIX) == 0;
 }
 
 /* policy_check_rcpt - the RCPT decision */
@@ -84,7 +83,11 @@ struct status policy_check_rcpt(const struct config *cfg,
 	}
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
 		return status_make(ST_PERM, 1, 3, "Bad mailbox name");
-	if (cfg->system_users && !user_exists(name))
-		return status_make(ST_PERM, 1, 1, "No such user here");
+	/* A stranger's mail must never become someone's lock file. */
+	if (cfg->mbox && policy_is_lock_name(name))
+		return status_make(ST_PERM, 1, 1, "No such mailbox here: names "
+		                   "ending in " POLICY_LOCK_SUFFIX " are mbox locks");
+	if (cfg->system_users)
+		return sysuser_find(sysuser_account(name), NULL);
 	return status_ok();
 }

@@ -3,8 +3,12 @@
  *
  *   - a domain in --domains (or an address literal of one of our listen
  *     addresses, or a bare "postmaster") is local: the local part must
- *     name a safe mailbox (policy_mailbox_name), and with --system-users
- *     an existing user (550 5.1.1 otherwise);
+ *     name a safe mailbox (policy_mailbox_name); with --mbox it must
+ *     not end in ".lock", which names another mbox's dotlock (550
+ *     5.1.1); with --system-users
+ *     an account that receives mail, as sysuser.h decides ("postmaster"
+ *     is root's; 550 5.1.1 for no such user, 451 4.3.0 when the lookup
+ *     fails);
  *   - any other domain is relayed only for clients in --relay-from
  *     (554 5.7.1 otherwise: never an open relay).
  *
@@ -26,6 +30,11 @@ int policy_is_local(const struct config *cfg, const struct mailbox *rcpt);
  * root or is otherwise unusable as a file name ('/', NUL, a leading '.',
  * empty, too long). */
 int policy_mailbox_name(const struct mailbox *rcpt, char *buf, size_t len);
+/* The dotlock of mbox NAME is NAME POLICY_LOCK_SUFFIX, next to it. */
+#define POLICY_LOCK_SUFFIX ".lock"
+/* policy_is_lock_name - does a mailbox name end in POLICY_LOCK_SUFFIX
+ * (so that in mbox mode it names another mailbox's lock)? */
+int policy_is_lock_name(const char *name);
 /* policy_check_rcpt - accept (ST_OK) or refuse a recipient at RCPT */
 struct status policy_check_rcpt(const struct config *cfg,
                                 const struct mailbox *rcpt, int may_relay);

@@ -2,10 +2,11 @@
 # t/22-mbox.t - --mbox delivery (mbox.h): the entry format (From_ line,
 # Return-Path:, Delivered-To:, mboxo quoting of /^From / only, the empty line
 # after it); a dotlock held by somebody else holds deliveries back, a stale
-# one (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
+# one of ours (older than 5 minutes) is broken and logged; 30 concurrent 300 KB
 # messages to one mbox while an outside "mail reader" holds both an fcntl
 # lock on the mbox and the dotlock MAILROOT/user.lock until all 30
-# deliveries wait for them: nothing is written meanwhile, and afterwards
+# deliveries have started (two wait for the locks, the mailbox's share;
+# the others for a slot): nothing is written meanwhile, and afterwards
 # all of them parse back with python's mailbox.mbox, each byte-exact (no
 # interleaving), with the "From " lines of their bodies intact; the
 # operator's mv and rm of jobs whose deliveries are running; a symlink or
@@ -14,7 +15,9 @@
 
 plan 43
 
-start_mta --mbox || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+# The locks below are held for seconds on purpose: a lock wait long
+# enough that no delivery here gives up (t/28 covers giving up).
+start_mta --mbox --mbox-lock-wait 60 || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MBOX=$MTA_MAIL/user22
 LOCK=$MBOX.lock
 
@@ -123,8 +126,8 @@ wait_for 15 eval '{ [ "$(mbox_count)" = 2 ] && queue_empty; } || ! mta_running'
 is "$(mbox_count)" 2 "dotlock: delivered once it is gone"
 is "$(log_count " deferred id=$id ")" 0 "dotlock: waited, not deferred"
 
-# ---- a stale dotlock (older than 5 minutes) is broken --------------------
-echo 99999 >"$LOCK"
+# ---- a stale dotlock of ours (older than 5 minutes) is broken ----------
+echo "99999 mta-smtpd" >"$LOCK"   # a lock of ours (mbox.h), left by a crash
 touch -d '10 minutes ago' "$LOCK"
 id=$(send_one t22stale 2000)
 wait_for 15 eval '{ [ "$(mbox_count)" = 3 ] && queue_empty; } || ! mta_running'

@@ -135,3 +135,27 @@ Test(destlimit, never_more_than_the_limit_under_threads)
 		destlimit_release(r.t, "race.example");
 	destlimit_free(r.t);
 }
+
+Test(destlimit, own_limit_for_a_mailbox)
+{
+	struct destlimit *t = destlimit_new(20);
+
+	cr_assert_not_null(t);
+	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
+	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
+	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), -1);
+	cr_assert_eq(destlimit_acquire_upto(t, "local:carol", 2), 0,
+	             "one mailbox's slots are its own");
+	cr_assert_eq(destlimit_acquire(t, "bob"), 0, "a domain is another key");
+	cr_assert_eq(destlimit_active(t, "local:bob"), 2);
+	destlimit_release(t, "local:bob");
+	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
+	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 1), -1,
+	             "a smaller limit holds against slots already taken");
+	destlimit_release(t, "local:bob");
+	destlimit_release(t, "local:bob");
+	destlimit_release(t, "local:carol");
+	destlimit_release(t, "bob");
+	cr_assert_eq(destlimit_active(t, "local:bob"), 0);
+	destlimit_free(t);
+}

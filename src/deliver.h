@@ -34,6 +34,8 @@ struct delivery {
 	struct status result;
 	enum { DELIVERY_BAD_JOB = 1, DELIVERY_BAD_MESSAGE } bad;  /* quarantine */
 	int busy;                  /* no slot for its domain: not attempted */
+	int uncounted;             /* a round that reached no verdict (DNS) */
+	long long arrival;         /* when the message arrived, epoch seconds */
 	char dest[DNS_NAME_MAX];   /* the domain of a remote attempt, or "" */
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
 	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */

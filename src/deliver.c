@@ -103,8 +103,8 @@ void deliver_run(struct delivery *d)
 			close(fd);
 			return;
 		}
-		remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n], fd,
-		               (off_t)offset, &rr);
+		remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n],
+		               env.body_8bit, fd, (off_t)offset, &rr);
 		destlimit_release(d->dests, d->dest);
 		d->result = rr.st;
 		d->uncounted = !rr.counted;

@@ -293,7 +293,8 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const char *sender, const struct mailbox *rcpt,
-                             int fd, off_t offset, struct remote_result *res)
+                             int body_8bit, int fd, off_t offset,
+                             struct remote_result *res)
 {
 	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
 	int kept = c != NULL;
@@ -309,6 +310,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	tx.rcpt = rcpts;
 	tx.nrcpt = 1;
 	tx.fd = fd;
+	tx.body_8bit = body_8bit;
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
@@ -372,8 +374,8 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int fd, off_t offset,
-                    struct remote_result *res)
+                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    off_t offset, struct remote_result *res)
 {
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	struct dns_gap gap;
@@ -400,7 +402,8 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 			                      "failed", gap.name);
 	}
 	for (i = 0; i < n; i++) {
-		res->st = try_hop(rc, &hops[i], sender, rcpt, fd, offset, res);
+		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
+		                  res);
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
 		          "rcpt=<%s> mx=%s addr=%s port=%u result=\"%s\"", rcpt->text,
 		          hops[i].name, hops[i].ip, hops[i].port,

@@ -61,9 +61,11 @@ int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg);
 /* remote_ctx_free - close the kept connections; only when no delivery
  * runs any more */
 void remote_ctx_free(struct remote_ctx *rc);
-/* remote_deliver - one round for one recipient */
+/* remote_deliver - one round for one recipient; body_8bit: the message
+ * was declared BODY=8BITMIME (sent on to servers that offer it; to the
+ * others any 8-bit message goes downgraded, smtp_client.h) */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int fd, off_t offset,
-                    struct remote_result *res);
+                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    off_t offset, struct remote_result *res);
 
 #endif

@@ -309,3 +309,54 @@ Test(mime8, end_without_line_end)
 	                 "a field appended after a last line without its end");
 	free(out);
 }
+
+/* xorshift - a fixed pseudo-random sequence */
+static unsigned xorshift(unsigned *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+Test(mime8, random_messages_cut_anyhow)
+{
+	static const char *atoms[] = {
+		"\n", "\r\n", "\r", " ", "\t", "=", ".", "\xe9", "\xff\xfe", "abc",
+		"--b\n", "--b--\n", "--c\n", "--c--\n", "\n\n",
+		"Content-Type: multipart/mixed; boundary=b\n",
+		"Content-Type: multipart/digest; boundary=\"c\"\n",
+		"Content-Type: message/rfc822\n", "Content-Type: text/plain\n",
+		"Content-Transfer-Encoding: 8bit\n", "Content-Transfer-Encoding: base64\n",
+		"MIME-Version: 1.0\n", " folded\n", "Subject: x\n",
+	};
+	unsigned seed = 12345;
+	int round;
+
+	for (round = 0; round < 300; round++) {
+		char in[6000];
+		size_t len = 0;
+		int need;
+		char *out;
+
+		while (len < sizeof in - 1200) {
+			unsigned r = xorshift(&seed);
+			const char *a = atoms[r % (sizeof atoms / sizeof atoms[0])];
+
+			if (r % 97 == 0) {      /* now and then a line over the buffer */
+				memset(in + len, (r & 1) ? 'x' : '\xe4', 1100);
+				len += 1100;
+				continue;
+			}
+			memcpy(in + len, a, strlen(a));
+			len += strlen(a);
+			if (xorshift(&seed) % 50 == 0)
+				break;
+		}
+		in[len] = '\0';
+		out = same(in, &need);
+		if (need == 0)
+			cr_assert_str_eq(out, in, "nothing to change: unchanged");
+		free(out);
+	}
+}

@@ -12,7 +12,10 @@
  * a RSET owed by an earlier refused transaction rides in the same group.
  *
  * The message: from memory or read from a descriptor (its current offset
- * to EOF), with LF or CRLF line ends.  On the wire every line ends in
+ * to EOF), with LF or CRLF line ends.  To a server that does not offer
+ * 8BITMIME it goes downgraded to 7 bits when it has 8-bit octets
+ * (mime8.h: a first pass reads it all, then the descriptor is put back
+ * to its offset for the second).  On the wire every line ends in
  * CRLF, a bare CR counts as a line end too (so no bare CR or LF ever
  * leaves), a line longer than 998 octets is split (smtp_dot_encode), lines
  * starting with '.' are dot-stuffed, a missing last line

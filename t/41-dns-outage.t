@@ -28,7 +28,7 @@ A_PID=$MTA_PID A_STATUS=$MTA_STATUS_FILE
 r=$(msg outage | inject "$MTA_PORT" user@test.example 'a@outage.example')
 id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "outage: queued"
-wait_until 30 _rounds a@outage.example 4; ok $? "outage: 4 rounds deferred with -a 2"
+wait_until 60 _rounds a@outage.example 4; ok $? "outage: 4 rounds deferred with -a 2"
 is "$(log_count 'failed-rcpt .*rcpt=<a@outage.example>')" 0 "outage: the recipient never failed"
 is "$(maildir_count "$MTA_MAIL/user")" 0 "outage: no bounce"
 like "$(grep 'retry .*rcpt=<a@outage.example>' "$MTA_LOG" | tail -1)" 'attempt=0 uncounted=dns' \
@@ -58,7 +58,7 @@ B_PID=$MTA_PID B_STATUS=$MTA_STATUS_FILE
 r=$(msg mixed | inject "$MTA_PORT" user@test.example 'b@mixed.example')
 id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "mixed: queued"
-wait_until 30 _rounds b@mixed.example 3; ok $? "mixed: 3 rounds deferred with -a 2"
+wait_until 60 _rounds b@mixed.example 3; ok $? "mixed: 3 rounds deferred with -a 2"
 [ "$(peer_events "$BUSY" '^rcpt b@mixed.example 451' | wc -l)" -ge 3 ]
 ok $? "mixed: each round tried the MX that has an address (451)"
 is "$(log_count 'failed-rcpt .*rcpt=<b@mixed.example>')" 0 "mixed: the recipient never failed"

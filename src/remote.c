@@ -162,13 +162,19 @@ static struct status route_hops(const struct remote_ctx *rc,
 	}
 	if (dns_mx_is_null(mx, nmx))
 		return status_make(ST_PERM, 1, 10, "Domain %s accepts no mail (null MX)", domain);
-	for (i = 0; i < nmx; i++)
-		if (mx[i].name[0] &&
+	for (i = 0; i < nmx; i++) {
+		if (mx[i].name[0] == '\0' ||
 		    add_host(rc, mx[i].name, rc->cfg->smtp_port, mx[i].pref, hops,
-		             n) == DNS_TEMP && mx[i].pref < gap->pref) {
+		             n) != DNS_TEMP)
+			continue;
+		/* not skipped in silence: this round cannot reach every MX */
+		log_event("relay-dns", "domain=%s mx=%s pref=%u result=\"address "
+		          "lookup failed temporarily\"", domain, mx[i].name, mx[i].pref);
+		if (mx[i].pref < gap->pref) {
 			gap->pref = mx[i].pref;
 			snprintf(gap->name, sizeof gap->name, "%s", mx[i].name);
 		}
+	}
 	if (*n > 0)
 		return status_ok();
 	if (gap->name[0])
@@ -393,14 +399,9 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
 	if (res->st.kind != ST_OK)
 		n = 0;
-	if (gap.name[0]) {
-		/* not skipped in silence: this round did not reach every MX */
-		log_event("relay-dns", "rcpt=<%s> mx=%s result=\"address lookup "
-		          "failed temporarily\"", rcpt->text, gap.name);
-		if (res->st.kind == ST_OK && n == 0)
-			res->st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s "
-			                      "failed", gap.name);
-	}
+	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
+		res->st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s failed",
+		                      gap.name);
 	for (i = 0; i < n; i++) {
 		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
 		                  res);

@@ -62,7 +62,7 @@ wait_until 60 _rounds b@mixed.example 3; ok $? "mixed: 3 rounds deferred with -a
 [ "$(peer_events "$BUSY" '^rcpt b@mixed.example 451' | wc -l)" -ge 3 ]
 ok $? "mixed: each round tried the MX that has an address (451)"
 is "$(log_count 'failed-rcpt .*rcpt=<b@mixed.example>')" 0 "mixed: the recipient never failed"
-like "$(grep 'relay-dns .*rcpt=<b@mixed.example>' "$MTA_LOG" | head -1)" 'mx=mx1\.broken\.test' \
+like "$(grep 'relay-dns domain=mixed\.example' "$MTA_LOG" | head -1)" 'mx=mx1\.broken\.test pref=10' \
 	"mixed: the MX without an address is logged, not skipped in silence"
 job=$(job_files | grep "\.$id\.0\$")
 like "$(tr '\n' ' ' <"$MTA_QUEUE/rcpt/$job" 2>/dev/null)" \

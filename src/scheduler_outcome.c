@@ -84,9 +84,9 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 }
 
 /* defer - a round failed for a while: rename the job to its next DUE,
- * then record the attempt in it.  A round that reached no MX (a DNS
- * outage) is recorded but not counted.  Returns 0, or -1 when the
- * attempts are used up or the message has been queued for
+ * then record the attempt in it.  A round that could not try every MX
+ * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
+ * -1 when the attempts are used up or the message has been queued for
  * --max-queue-time (then d->result says so; the caller fails the
  * recipient). */
 static int defer(struct sched *s, struct jt_job *j, struct delivery *d)

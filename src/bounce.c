@@ -144,6 +144,7 @@ int bounce_send(struct queue *q, const char *hostname,
 	benv.arrival = time(NULL);
 	snprintf(benv.client, sizeof benv.client, "local");
 	snprintf(benv.helo, sizeof benv.helo, "%s", hostname);
+	benv.body_8bit = env->body_8bit;   /* the returned header may be 8-bit */
 	if (envelope_add_rcpt(&benv, &env->sender) < 0) {
 		*st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return -1;

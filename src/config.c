@@ -16,7 +16,7 @@ enum {
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
 	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HOLD, OPT_HELP,
-	OPT_MBOX_LOCK_WAIT
+	OPT_MBOX_LOCK_WAIT, OPT_MAX_QUEUE_TIME
 };
 
 static const struct option long_options[] = {
@@ -29,6 +29,7 @@ static const struct option long_options[] = {
 	{"system-users", no_argument, NULL, OPT_SYSTEM_USERS},
 	{"retry", required_argument, NULL, 'r'},
 	{"attempts", required_argument, NULL, 'a'},
+	{"max-queue-time", required_argument, NULL, OPT_MAX_QUEUE_TIME},
 	{"route", required_argument, NULL, OPT_ROUTE},
 	{"smtp-port", required_argument, NULL, OPT_SMTP_PORT},
 	{"dns", required_argument, NULL, OPT_DNS},
@@ -58,7 +59,8 @@ const char *config_usage(void)
 {
 	return "usage: mta-smtpd [-q DIR] [-l ADDR:PORT]... [-d DOMAINS] [-m DIR]\n"
 	       "  [--mbox] [--mbox-lock-wait SECONDS] [--system-users]\n"
-	       "  [-r SECONDS] [-a N] [--route D=HOST[:PORT]]...\n"
+	       "  [-r SECONDS] [-a N] [--max-queue-time SECONDS]\n"
+	       "  [--route D=HOST[:PORT]]...\n"
 	       "  [--smtp-port PORT] [--dns ADDR[:PORT]] [--relay-from CIDR]...\n"
 	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-per-dest N]\n"
 	       "  [--max-size BYTES]\n"
@@ -179,6 +181,7 @@ static void set_defaults(struct config *cfg)
 	cfg->mailroot = "./mail";
 	cfg->retry = 300;
 	cfg->attempts = 2;
+	cfg->max_queue_time = 5 * 86400;   /* as Postfix */
 	cfg->smtp_port = 25;
 	cfg->max_clients = 1000;
 	cfg->max_per_ip = 0;
@@ -249,6 +252,7 @@ int config_parse(struct config *cfg, int argc, char **argv,
 			break;
 		NUM('r', retry, 0, 100000000)
 		NUM('a', attempts, 1, 1000)
+		NUM(OPT_MAX_QUEUE_TIME, max_queue_time, 1, 100000000)
 		NUM(OPT_SMTP_PORT, smtp_port, 1, 65535)
 		NUM('c', max_clients, 1, 1000000)
 		NUM(OPT_MAX_PER_IP, max_per_ip, 0, 1000000)

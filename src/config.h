@@ -45,6 +45,7 @@ struct config {
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
 	int hold;                  /* queue only: no scheduler, no deliveries */
 	unsigned retry, attempts, smtp_port;
+	unsigned max_queue_time;   /* seconds a message may wait in the queue */
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned timeout, max_errors, max_received;
 	unsigned data_timeout;     /* whole DATA phase of one message, seconds */

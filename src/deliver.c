@@ -83,7 +83,8 @@ void deliver_run(struct delivery *d)
 
 	log_set_tag("d%lu", d->seq);
 	gettimeofday(&start, NULL);
-	d->bad = d->busy = 0;
+	d->bad = d->busy = d->uncounted = 0;
+	d->arrival = 0;
 	d->dest[0] = d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
 	/* A symbolic link in mess/ is no message of ours: never followed. */
 	fd = openat(d->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -113,6 +114,7 @@ void deliver_run(struct delivery *d)
 		return;
 	}
 	memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
+	d->arrival = (long long)env.arrival;
 	log_event("delivery-start", "id=%s rcpt=<%s> from=<%s>", d->id, d->rcpt,
 	          env.sender.text);
 	if (policy_is_local(d->cfg, &env.rcpt[d->n])) {
@@ -128,10 +130,11 @@ void deliver_run(struct delivery *d)
 			d->result = status_make(ST_TEMP, 4, 5, "Too many deliveries to %s at once",
 			                        d->dest);
 		} else {
-			remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n], fd,
-			               (off_t)offset, &rr);
+			remote_deliver(d->remote, env.sender.text, &env.rcpt[d->n],
+			               env.body_8bit, fd, (off_t)offset, &rr);
 			destlimit_release(d->dests, d->dest);
 			d->result = rr.st;
+			d->uncounted = !rr.counted;
 			memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
 			memcpy(d->diag, rr.diag, sizeof d->diag);
 		}

@@ -45,6 +45,8 @@ struct delivery {
 	struct status result;
 	enum { DELIVERY_BAD_JOB = 1, DELIVERY_BAD_MESSAGE } bad;  /* quarantine */
 	int busy;                  /* no slot for its dest: not attempted */
+	int uncounted;             /* a round that reached no verdict (DNS) */
+	long long arrival;         /* when the message arrived, epoch seconds */
 	char dest[DNS_NAME_MAX];   /* its slot: the domain of a remote attempt,
 	                            * DELIVER_LOCAL_KEY NAME for a mailbox, or
 	                            * "" (none taken) */

@@ -69,8 +69,9 @@ int envelope_format(const struct envelope *env, char **out, size_t *len)
 	if (buf == NULL)
 		return -1;
 	k = snprintf(buf, cap, "mta-envelope 1\nid %s\narrival %lld\nclient %s\n"
-	             "helo %s\nsender %s\n", env->id, (long long)env->arrival,
-	             env->client, env->helo, env->sender.text);
+	             "helo %s\nsender %s\n%s", env->id, (long long)env->arrival,
+	             env->client, env->helo, env->sender.text,
+	             env->body_8bit ? "body 8BITMIME\n" : "");
 	n = (size_t)k;
 	for (i = 0; i < env->nrcpt; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "rcpt %s\n", env->rcpt[i].text);
@@ -167,6 +168,12 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 			if (mailbox_from_text(&env->sender, v, vlen) < 0)
 				goto fail;
 			seen = 6;
+		} else if ((v = field(line, len, "body", &vlen)) && seen == 6 &&
+		           env->nrcpt == 0 && !env->body_8bit) {
+			/* the only body type worth writing down (envelope.h) */
+			if (vlen != 8 || memcmp(v, "8BITMIME", 8) != 0)
+				goto fail;
+			env->body_8bit = 1;
 		} else if ((v = field(line, len, "rcpt", &vlen)) && seen == 6) {
 			struct mailbox mb;
 

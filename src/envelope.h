@@ -9,6 +9,8 @@
  *   client IP               the client's address ("local" for bounces)
  *   helo NAME               the client's HELO/EHLO argument
  *   sender ADDR             the envelope sender; empty for the null sender
+ *   body 8BITMIME           only when MAIL had BODY=8BITMIME (RFC 6152);
+ *                           without it the body type was not declared
  *   rcpt ADDR               one line per recipient, recipient N is the
  *                           N-th rcpt line counting from 0
  * Values never hold CR or LF (the session refuses them), so a line is
@@ -33,6 +35,7 @@ struct envelope {
 	char client[ENVELOPE_CLIENT_MAX];
 	char helo[ENVELOPE_HELO_MAX];
 	struct mailbox sender;
+	int body_8bit;             /* MAIL had BODY=8BITMIME */
 	struct mailbox *rcpt;
 	size_t nrcpt, rcpt_cap;
 };

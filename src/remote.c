@@ -1,5 +1,6 @@
 /* remote.c - routing and one SMTP delivery round; see remote.h */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "localaddr.h"
 #include "log.h"
 #include "netaddr.h"
 #include "remote.h"
@@ -18,6 +20,15 @@ struct hop {
 	char name[DNS_NAME_MAX];
 	char ip[NETADDR_TEXT_MAX];
 	unsigned port;
+	unsigned pref;              /* its MX preference; 0 for the others */
+	struct sockaddr_storage sa;
+};
+
+/* what the lookups left out: the most preferred MX host whose address
+ * lookup failed temporarily (pref UINT_MAX: none) */
+struct dns_gap {
+	unsigned pref;
+	char name[DNS_NAME_MAX];
 };
 
 /* remote_ctx_init - DNS server and client time limits */
@@ -44,19 +55,24 @@ void remote_ctx_free(struct remote_ctx *rc)
 
 /* add_hop - append one address */
 static void add_hop(struct hop *hops, size_t *n, const char *name,
-                    const struct sockaddr *sa, unsigned port)
+                    const struct sockaddr *sa, unsigned port, unsigned pref)
 {
 	if (*n >= HOPS_MAX)
 		return;
 	snprintf(hops[*n].name, sizeof hops[*n].name, "%s", name);
 	netaddr_ip(sa, hops[*n].ip, sizeof hops[*n].ip);
 	hops[*n].port = port;
+	hops[*n].pref = pref;
+	memset(&hops[*n].sa, 0, sizeof hops[*n].sa);
+	memcpy(&hops[*n].sa, sa, sa->sa_family == AF_INET6
+	       ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 	(*n)++;
 }
 
 /* add_host - the addresses of a host name or IP text; a DNS status */
 static enum dns_result add_host(const struct remote_ctx *rc, const char *host,
-                                unsigned port, struct hop *hops, size_t *n)
+                                unsigned port, unsigned pref, struct hop *hops,
+                                size_t *n)
 {
 	struct sockaddr_storage addrs[DNS_ADDR_MAX];
 	char ip[DNS_NAME_MAX];
@@ -74,12 +90,12 @@ static enum dns_result add_host(const struct remote_ctx *rc, const char *host,
 	if (strncasecmp(ip, "IPv6:", 5) == 0)
 		memmove(ip, ip + 5, strlen(ip + 5) + 1);
 	if (netaddr_parse(ip, 25, &addrs[0], &sl) == 0) {
-		add_hop(hops, n, host, (struct sockaddr *)&addrs[0], port);
+		add_hop(hops, n, host, (struct sockaddr *)&addrs[0], port, pref);
 		return DNS_OK;
 	}
 	r = dns_addrs(&rc->dns, host, addrs, DNS_ADDR_MAX, &count);
 	for (i = 0; i < count; i++)
-		add_hop(hops, n, host, (struct sockaddr *)&addrs[i], port);
+		add_hop(hops, n, host, (struct sockaddr *)&addrs[i], port, pref);
 	return r;
 }
 
@@ -98,30 +114,32 @@ static const struct route *find_route(const struct config *cfg, const char *doma
 	return star;
 }
 
-/* route_hops - where to try, in order; ST_OK with *n > 0, or why not */
+/* route_hops - where to try, in order; ST_OK with *n > 0, or why not.
+ * An MX host whose address lookup fails temporarily goes into *gap. */
 static struct status route_hops(const struct remote_ctx *rc,
                                 const struct mailbox *rcpt, struct hop *hops,
-                                size_t *n)
+                                size_t *n, struct dns_gap *gap)
 {
 	const char *domain = addr_domain(rcpt);
 	const struct route *route;
 	struct dns_mx mx[DNS_MX_MAX];
 	size_t nmx, i;
 	enum dns_result r;
-	int temp = 0;
 
 	*n = 0;
+	gap->pref = UINT_MAX;
+	gap->name[0] = '\0';
 	if (rcpt->literal) {
 		struct sockaddr_storage ss;
 		socklen_t len;
 
 		if (addr_literal_sockaddr(rcpt, &ss, &len) < 0)
 			return status_make(ST_PERM, 1, 2, "Bad address literal %s", domain);
-		add_hop(hops, n, domain, (struct sockaddr *)&ss, rc->cfg->smtp_port);
+		add_hop(hops, n, domain, (struct sockaddr *)&ss, rc->cfg->smtp_port, 0);
 		return status_ok();
 	}
 	if ((route = find_route(rc->cfg, domain)) != NULL) {
-		r = add_host(rc, route->host, route->port ? route->port : 25, hops, n);
+		r = add_host(rc, route->host, route->port ? route->port : 25, 0, hops, n);
 		if (*n > 0)
 			return status_ok();
 		if (r == DNS_TEMP)
@@ -135,7 +153,7 @@ static struct status route_hops(const struct remote_ctx *rc,
 		return status_make(ST_TEMP, 4, 3, "DNS lookup of MX for %s failed", domain);
 	if (r == DNS_NODATA) {
 		/* no MX: the domain itself is the implicit MX (RFC 5321 5.1) */
-		r = add_host(rc, domain, rc->cfg->smtp_port, hops, n);
+		r = add_host(rc, domain, rc->cfg->smtp_port, 0, hops, n);
 		if (*n > 0)
 			return status_ok();
 		if (r == DNS_TEMP)
@@ -144,14 +162,24 @@ static struct status route_hops(const struct remote_ctx *rc,
 	}
 	if (dns_mx_is_null(mx, nmx))
 		return status_make(ST_PERM, 1, 10, "Domain %s accepts no mail (null MX)", domain);
-	for (i = 0; i < nmx; i++)
-		if (mx[i].name[0] &&
-		    add_host(rc, mx[i].name, rc->cfg->smtp_port, hops, n) == DNS_TEMP)
-			temp = 1;
+	for (i = 0; i < nmx; i++) {
+		if (mx[i].name[0] == '\0' ||
+		    add_host(rc, mx[i].name, rc->cfg->smtp_port, mx[i].pref, hops,
+		             n) != DNS_TEMP)
+			continue;
+		/* not skipped in silence: this round cannot reach every MX */
+		log_event("relay-dns", "domain=%s mx=%s pref=%u result=\"address "
+		          "lookup failed temporarily\"", domain, mx[i].name, mx[i].pref);
+		if (mx[i].pref < gap->pref) {
+			gap->pref = mx[i].pref;
+			snprintf(gap->name, sizeof gap->name, "%s", mx[i].name);
+		}
+	}
 	if (*n > 0)
 		return status_ok();
-	if (temp)
-		return status_make(ST_TEMP, 4, 3, "DNS lookup of the MX hosts of %s failed", domain);
+	if (gap->name[0])
+		return status_make(ST_TEMP, 4, 3, "DNS lookup of the MX hosts of %s "
+		                   "failed (%s)", domain, gap->name);
 	return status_make(ST_PERM, 4, 4, "No MX host of %s has an address", domain);
 }
 
@@ -271,7 +299,8 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const char *sender, const struct mailbox *rcpt,
-                             int fd, off_t offset, struct remote_result *res)
+                             int body_8bit, int fd, off_t offset,
+                             struct remote_result *res)
 {
 	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
 	int kept = c != NULL;
@@ -287,6 +316,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	tx.rcpt = rcpts;
 	tx.nrcpt = 1;
 	tx.fd = fd;
+	tx.body_8bit = body_8bit;
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
@@ -318,31 +348,78 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	return out;
 }
 
+/* not_self - RFC 5321 5.1: of the hops, only those more preferred than
+ * this host itself may be tried (the others would send the mail back
+ * here); none left means the domain's best MX is us, and the mail would
+ * loop.  ST_OK with *n cut, or ST_PERM 5.4.6. */
+static struct status not_self(const struct remote_ctx *rc, const char *domain,
+                              struct hop *hops, size_t *n, struct dns_gap *gap)
+{
+	unsigned self = UINT_MAX;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (hops[i].pref < self &&
+		    localaddr_is_self(rc->cfg, (struct sockaddr *)&hops[i].sa,
+		                      hops[i].port)) {
+			log_event("relay-self", "domain=%s mx=%s addr=%s port=%u",
+			          domain, hops[i].name, hops[i].ip, hops[i].port);
+			self = hops[i].pref;
+		}
+	if (self == UINT_MAX)
+		return status_ok();
+	for (i = 0; i < *n && hops[i].pref < self; i++)
+		;
+	*n = i;
+	if (gap->pref >= self)
+		gap->name[0] = '\0';   /* less preferred than us: never tried */
+	if (i > 0 || gap->name[0])
+		return status_ok();
+	return status_make(ST_PERM, 4, 6, "mail for %s loops back to myself", domain);
+}
+
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int fd, off_t offset,
-                    struct remote_result *res)
+                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    off_t offset, struct remote_result *res)
 {
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
+	struct dns_gap gap;
 	size_t n = 0, i;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
+	res->counted = 0;
 	if (hops == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return;
 	}
-	res->st = route_hops(rc, rcpt, hops, &n);
+	res->st = route_hops(rc, rcpt, hops, &n, &gap);
+	if (res->st.kind == ST_OK)
+		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
 	if (res->st.kind != ST_OK)
 		n = 0;
+	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
+		res->st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s failed",
+		                      gap.name);
 	for (i = 0; i < n; i++) {
-		res->st = try_hop(rc, &hops[i], sender, rcpt, fd, offset, res);
+		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
+		                  res);
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
 		          "rcpt=<%s> mx=%s addr=%s port=%u result=\"%s\"", rcpt->text,
 		          hops[i].name, hops[i].ip, hops[i].port,
 		          res->st.kind == ST_OK ? "ok" : res->st.text);
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */
+	}
+	/* A round counts towards --attempts only when every MX was tried:
+	 * a DNS outage is no verdict on the destination. */
+	res->counted = n > 0 && gap.name[0] == '\0';
+	if (res->st.kind == ST_TEMP && n > 0 && gap.name[0]) {
+		struct status st = res->st;
+
+		res->st = status_make(st.kind, st.subject, st.detail, "%s; DNS lookup "
+		                      "of MX host %s failed", st.text, gap.name);
 	}
 	free(hops);
 }

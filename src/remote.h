@@ -9,9 +9,18 @@
  *      MX's addresses; no MX records: the domain's own addresses; a null
  *      MX (RFC 7505) or a domain that does not exist fails at once;
  *      a DNS failure (SERVFAIL, timeout) is temporary.
+ * Never to ourselves (RFC 5321 5.1): an address that is one of our own
+ * listeners (localaddr.h), at the port we would connect to, ends the
+ * list there, with every MX as preferred as it or less; when that leaves
+ * nothing (the best MX is us, or a route or literal points here) the
+ * recipient fails at once: 5.4.6 "mail for DOMAIN loops back to myself".
  * Each address is tried in order; a 5xx reply fails the recipient for
  * good, a 4xx, a refused connection or a timeout moves on to the next.
  * When every address has been tried the round has failed temporarily.
+ * The round counts as an attempt (res->counted) only when every MX host
+ * was tried: when the MX lookup or the address lookup of a (more
+ * preferred than us) MX host failed temporarily, it does not, and the
+ * text says which lookup failed.
  * A connection still usable after a delivery is kept for the next one to
  * the same address and port (conncache.h) for REMOTE_IDLE_SECONDS.
  *
@@ -43,6 +52,7 @@ struct remote_result {
 	struct status st;
 	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
+	int counted;                    /* every MX was tried: an attempt */
 };
 
 /* remote_ctx_init - from the config; 0, or -1 when --dns is invalid, -2
@@ -51,9 +61,11 @@ int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg);
 /* remote_ctx_free - close the kept connections; only when no delivery
  * runs any more */
 void remote_ctx_free(struct remote_ctx *rc);
-/* remote_deliver - one round for one recipient */
+/* remote_deliver - one round for one recipient; body_8bit: the message
+ * was declared BODY=8BITMIME (sent on to servers that offer it; to the
+ * others any 8-bit message goes downgraded, smtp_client.h) */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int fd, off_t offset,
-                    struct remote_result *res);
+                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    off_t offset, struct remote_result *res);
 
 #endif

@@ -84,9 +84,12 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 }
 
 /* defer - a round failed for a while: rename the job to its next DUE,
- * then record the attempt in it.  Returns 0, or -1 when the attempts are
- * used up (the caller fails the recipient). */
-static int defer(struct sched *s, struct jt_job *j, const struct delivery *d)
+ * then record the attempt in it.  A round that could not try every MX
+ * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
+ * -1 when the attempts are used up or the message has been queued for
+ * --max-queue-time (then d->result says so; the caller fails the
+ * recipient). */
+static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 {
 	long long now = (long long)time(NULL), due = now + s->cfg->retry;
 	char name[JOB_NAME_MAX];
@@ -94,12 +97,21 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d)
 
 	sched_job_file(j, name);
 	read_job_info(s, name, &info);
-	info.attempts++;
+	if (!d->uncounted)
+		info.attempts++;
 	if (info.first == 0)
 		info.first = now;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
 	if (info.attempts >= s->cfg->attempts)
 		return -1;
+	if (d->arrival > 0 && now - d->arrival >= (long long)s->cfg->max_queue_time) {
+		/* RFC 3463 4.4.7: delivery time expired, the last error kept */
+		struct status last = d->result;
+
+		d->result = status_make(ST_TEMP, 4, 7, "Gave up after %lld seconds "
+		                        "in the queue: %s", now - d->arrival, last.text);
+		return -1;
+	}
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, due) == 0) {
@@ -108,8 +120,8 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}
-	log_event("retry", "id=%s rcpt=<%s> attempt=%u next=%lld", d->id, d->rcpt,
-	          info.attempts, due);
+	log_event("retry", "id=%s rcpt=<%s> attempt=%u%s next=%lld", d->id,
+	          d->rcpt, info.attempts, d->uncounted ? " uncounted=dns" : "", due);
 	return 0;
 }
 

@@ -540,8 +540,10 @@ static int parse_mail_params(struct session *s, const char *p)
 				      s->cfg->max_size);
 				return -1;
 			}
-		} else if (strcasecmp(word, "BODY=7BIT") != 0 &&
-		           strcasecmp(word, "BODY=8BITMIME") != 0) {
+		} else if (strcasecmp(word, "BODY=7BIT") == 0 ||
+		           strcasecmp(word, "BODY=8BITMIME") == 0) {
+			s->env.body_8bit = word[5] == '8';   /* kept in the queue */
+		} else {
 			reply(s, 555, "5.5.4 Unsupported parameter %.40s", word);
 			count_error(s);
 			return -1;
@@ -595,6 +597,7 @@ static void cmd_mail(struct session *s, const char *arg)
 		count_error(s);
 		return;
 	}
+	s->env.body_8bit = 0;
 	if (s->esmtp && parse_mail_params(s, p + used) != 0)
 		return;
 	s->env.sender = mb;

@@ -12,9 +12,13 @@
  * a RSET owed by an earlier refused transaction rides in the same group.
  *
  * The message: from memory or read from a descriptor (its current offset
- * to EOF), with LF or CRLF line ends.  On the wire every line ends in
+ * to EOF), with LF or CRLF line ends.  To a server that does not offer
+ * 8BITMIME it goes downgraded to 7 bits when it has 8-bit octets
+ * (mime8.h: a first pass reads it all, then the descriptor is put back
+ * to its offset for the second).  On the wire every line ends in
  * CRLF, a bare CR counts as a line end too (so no bare CR or LF ever
- * leaves), lines starting with '.' are dot-stuffed, a missing last line
+ * leaves), a line longer than 998 octets is split (smtp_dot_encode), lines
+ * starting with '.' are dot-stuffed, a missing last line
  * end is added, and CRLF.CRLF ends it.
  *
  * Time limits (struct smtp_timeouts, milliseconds): each wait for a reply
@@ -98,11 +102,22 @@ struct smtp_tx {
 	int body_8bit;               /* send BODY=8BITMIME when offered */
 };
 
+/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with its CRLF */
+enum { SMTP_LINE_MAX = 998 };
+
 /* dot-stuffing and line-end state of one message being sent */
 struct smtp_dot {
 	int bol;                     /* at the start of a line */
 	int cr;                      /* the last byte was a CR */
+	size_t col;                  /* octets of the current line on the wire */
+	int split;                   /* split lines over SMTP_LINE_MAX; 0: not */
 };
+
+/* the room smtp_dot_encode needs for n input bytes: two octets each
+ * (CRLF for a line end, a stuffed dot) plus, when splitting, the three
+ * of CRLF SP at most once per SMTP_LINE_MAX - 1 input bytes */
+#define SMTP_DOT_OUT_MAX(n) \
+	(2 * (size_t)(n) + 3 * ((size_t)(n) / (SMTP_LINE_MAX - 1) + 1))
 
 struct smtp_client {
 	int fd;                      /* -1 when not connected */
@@ -208,10 +223,16 @@ struct status smtp_reply_status(const struct smtp_reply *r);
 void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,
                             const struct smtp_reply *r);
 
-/* smtp_dot_init - a message is about to start */
+/* smtp_dot_init - a message is about to start; lines are not split
+ * unless d->split is set afterwards */
 void smtp_dot_init(struct smtp_dot *d);
 /* smtp_dot_encode - wire form of in[0..n) into out, which must hold 2*n
- * bytes; returns the bytes written */
+ * bytes (SMTP_DOT_OUT_MAX(n) when d->split is set); returns the bytes
+ * written.  With split, a line that would grow past SMTP_LINE_MAX octets
+ * on the wire (a stuffed dot counts) is split: CRLF SP goes in before the
+ * octet that would exceed it, and the rest continues on a line of its
+ * own that starts with a space (in the header a folded continuation of
+ * the same field, in the body a line that can never be a lone dot). */
 size_t smtp_dot_encode(struct smtp_dot *d, const char *in, size_t n,
                        char *out);
 /* smtp_dot_finish - the end of the message: a line end when the last line

@@ -8,10 +8,12 @@
  * so the buffer cannot overflow: 66 commands of at most 267 octets each).
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mime8.h"
 #include "smtp_client.h"
 #include "smtp_client_priv.h"
 
@@ -20,9 +22,12 @@ void smtp_dot_init(struct smtp_dot *d)
 {
 	d->bol = 1;
 	d->cr = 0;
+	d->col = 0;
+	d->split = 0;
 }
 
-/* smtp_dot_encode - wire form of in[0..n): CRLF line ends, dots stuffed */
+/* smtp_dot_encode - wire form of in[0..n): CRLF line ends, dots stuffed,
+ * long lines split */
 size_t smtp_dot_encode(struct smtp_dot *d, const char *in, size_t n,
                        char *out)
 {
@@ -39,6 +44,7 @@ size_t smtp_dot_encode(struct smtp_dot *d, const char *in, size_t n,
 			}
 			d->cr = 0;
 			d->bol = 1;
+			d->col = 0;
 			continue;
 		}
 		if (ch == '\r') {
@@ -46,11 +52,22 @@ size_t smtp_dot_encode(struct smtp_dot *d, const char *in, size_t n,
 			*o++ = '\n';
 			d->cr = 1;
 			d->bol = 1;
+			d->col = 0;
 			continue;
 		}
-		if (ch == '.' && d->bol)
+		if (ch == '.' && d->bol) {
 			*o++ = '.';
+			d->col++;
+		}
+		if (d->split && d->col >= SMTP_LINE_MAX) {
+			/* the space keeps a header field folded, not cut */
+			*o++ = '\r';
+			*o++ = '\n';
+			*o++ = ' ';
+			d->col = 1;
+		}
 		*o++ = ch;
+		d->col++;
 		d->cr = 0;
 		d->bol = 0;
 	}
@@ -69,59 +86,171 @@ size_t smtp_dot_finish(struct smtp_dot *d, char *out)
 	memcpy(out + n, ".\r\n", 3);
 	d->bol = 1;
 	d->cr = 0;
+	d->col = 0;
 	return n + 3;
 }
 
+/* the message on its way out: dot-encoded into the output buffer, which
+ * is flushed whenever the next piece might not fit */
+struct wire {
+	struct smtp_client *c;
+	struct smtp_dot d;
+	struct smtp_result *res;
+	int failed;                 /* the connection is gone; res says why */
+};
+
+/* wire_out - message bytes (straight from the queue file, or from the
+ * downgrade) to the server */
+static void wire_out(void *ctx, const char *p, size_t n)
+{
+	enum { PIECE = 8192 };
+	struct wire *w = ctx;
+
+	while (n > 0 && !w->failed) {
+		size_t k = n > PIECE ? PIECE : n;
+
+		if (w->c->out_len + SMTP_DOT_OUT_MAX(k) > SMTP_CLIENT_OUT_MAX - 5 &&
+		    smtpc_flush(w->c, SMTP_STAGE_DOT, w->c->to.block, w->res) < 0) {
+			w->failed = 1;
+			return;
+		}
+		w->c->out_len += smtp_dot_encode(&w->d, p, k, w->c->out + w->c->out_len);
+		p += k;
+		n -= k;
+	}
+}
+
+/* source - the next piece of the message: 0 (*n == 0 at the end), or -1
+ * with errno */
+static int source(const struct smtp_tx *tx, size_t *off, char *buf,
+                  size_t len, const char **p, size_t *n)
+{
+	ssize_t r;
+
+	if (tx->data) {
+		*p = tx->data + *off;
+		*n = tx->len - *off > len ? len : tx->len - *off;
+		*off += *n;
+		return 0;
+	}
+	while ((r = read(tx->fd, buf, len)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return -1;
+	*p = buf;
+	*n = (size_t)r;
+	return 0;
+}
+
+/* downgrade_scan - the first pass of mime8 over the whole message, then
+ * back to its start; 1 when it must be converted, 0 when not, -1 with
+ * errno */
+static int downgrade_scan(const struct smtp_tx *tx, struct mime8 *m, char *buf,
+                          size_t len)
+{
+	off_t start = tx->data ? 0 : lseek(tx->fd, 0, SEEK_CUR);
+	size_t off = 0, n;
+	const char *p;
+	int r;
+
+	if (start < 0)
+		return -1;
+	do {
+		if (source(tx, &off, buf, len, &p, &n) < 0)
+			return -1;
+		mime8_scan(m, p, n);
+	} while (n > 0);
+	if ((r = mime8_scan_end(m)) < 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!tx->data && lseek(tx->fd, start, SEEK_SET) < 0)
+		return -1;
+	return r;
+}
+
 /* send_message - the message itself and the final dot; returns the code
- * of the final reply, or -1 (connection closed, res set) */
+ * of the final reply, or -1 (connection closed, res set).  To a server
+ * without 8BITMIME an 8-bit message goes downgraded (mime8.h). */
 static int send_message(struct smtp_client *c, const struct smtp_tx *tx,
                         struct smtp_result *res)
 {
-	enum { CHUNK = (SMTP_CLIENT_OUT_MAX - 8) / 2 };
-	struct smtp_dot d;
-	char buf[8192];
+	enum { CHUNK = 8192 };
+	struct wire w = { c, { 0, 0, 0, 0 }, res, 0 };
+	struct mime8 *m = NULL;
+	char buf[CHUNK];
 	size_t off = 0;
+	int e = 0;
 
-	smtp_dot_init(&d);
+	smtp_dot_init(&w.d);
+	w.d.split = 1;
 	c->out_len = 0;
+	if (!(c->ext & SMTP_EXT_8BITMIME)) {
+		int r = -1;
+
+		if ((m = malloc(sizeof *m)) != NULL) {
+			mime8_init(m);
+			r = downgrade_scan(tx, m, buf, sizeof buf);
+		}
+		e = m == NULL ? ENOMEM : errno;
+		if (r < 0)
+			goto local_error;
+		if (r == 0) {
+			mime8_free(m);
+			free(m);
+			m = NULL;
+		} else {
+			mime8_convert_start(m, wire_out, &w);
+		}
+	}
 	for (;;) {
 		const char *p;
 		size_t n;
 
-		if (tx->data) {
-			p = tx->data + off;
-			n = tx->len - off;
-			if (n > CHUNK)
-				n = CHUNK;
-			off += n;
-		} else {
-			ssize_t r = read(tx->fd, buf, sizeof buf);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				char eb[128];
-
-				smtpc_local_result(res, SMTP_STAGE_DOT, ST_TEMP, 3, 0,
-				             strerror_r(errno, eb, sizeof eb));
-				/* Half a message is out: the connection is lost. */
-				smtp_client_close(c);
-				return -1;
-			}
-			p = buf;
-			n = (size_t)r;
+		if (source(tx, &off, buf, sizeof buf, &p, &n) < 0) {
+			e = errno;
+			goto local_error;
 		}
 		if (n == 0)
 			break;
-		if (c->out_len + 2 * n > CHUNK * 2 &&
-		    smtpc_flush(c, SMTP_STAGE_DOT, c->to.block, res) < 0)
-			return -1;
-		c->out_len += smtp_dot_encode(&d, p, n, c->out + c->out_len);
+		if (m)
+			mime8_convert(m, p, n);
+		else
+			wire_out(&w, p, n);
+		if (m && m->oom) {
+			e = ENOMEM;
+			goto local_error;
+		}
+		if (w.failed)
+			goto fail;
 	}
-	c->out_len += smtp_dot_finish(&d, c->out + c->out_len);
+	if (m) {
+		mime8_convert_end(m);
+		mime8_free(m);
+		free(m);
+		m = NULL;
+		if (w.failed)
+			return -1;
+	}
+	c->out_len += smtp_dot_finish(&w.d, c->out + c->out_len);
 	if (smtpc_flush(c, SMTP_STAGE_DOT, c->to.block, res) < 0)
 		return -1;
 	return smtpc_get_reply(c, SMTP_STAGE_DOT, c->to.dot, res);
+local_error:
+	{
+		char eb[128];
+
+		smtpc_local_result(res, SMTP_STAGE_DOT, ST_TEMP, 3, 0,
+		                   strerror_r(e, eb, sizeof eb));
+	}
+	/* DATA was accepted and no dot will follow: the connection is lost. */
+	smtp_client_close(c);
+fail:
+	if (m) {
+		mime8_free(m);
+		free(m);
+	}
+	return -1;
 }
 
 /* tx_size - the SIZE= estimate */

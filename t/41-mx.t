@@ -120,7 +120,7 @@ job=$(job_files | grep "\.$id\.4\$")
 like "$job" "^[0-9]+\.$id\.4\$" "temp: DNS REFUSED -> the job stays in queue/rcpt"
 due=${job%%.*}
 [ -n "$due" ] && [ "$due" -gt "$(date +%s)" ]; ok $? "temp: its DUE is in the future"
-like "$(cat "$MTA_QUEUE/rcpt/$job" 2>/dev/null)" '^attempts 1' "temp: attempts 1 recorded"
+like "$(cat "$MTA_QUEUE/rcpt/$job" 2>/dev/null)" '^attempts 0' "temp: recorded, but not counted as an attempt (no MX reached)"
 like "$(cat "$MTA_QUEUE/rcpt/$job" 2>/dev/null)" 'error .*DNS' "temp: the DNS error recorded"
 like "$(grep "deferred id=$id rcpt=<t@unknown.test>" "$MTA_LOG")" 'DNS' "temp: logged as deferred"
 is "$(maildir_count "$BOX")" 1 "temp: not in the bounce, no second bounce"

@@ -63,7 +63,8 @@ static int same_envelope(const struct envelope *a, const struct envelope *b)
 
 	if (strcmp(a->id, b->id) != 0 || a->arrival != b->arrival ||
 	    strcmp(a->client, b->client) != 0 || strcmp(a->helo, b->helo) != 0 ||
-	    !same_mailbox(&a->sender, &b->sender) || a->nrcpt != b->nrcpt)
+	    !same_mailbox(&a->sender, &b->sender) || a->nrcpt != b->nrcpt ||
+	    a->body_8bit != b->body_8bit)
 		return 0;
 	for (i = 0; i < a->nrcpt; i++)
 		if (!same_mailbox(&a->rcpt[i], &b->rcpt[i]))

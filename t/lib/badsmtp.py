@@ -30,6 +30,7 @@ client closes it (at most 120 s).
     bytewise  a correct server that sends every reply one byte at a time
     longlines a correct server whose every reply line carries 5000 bytes
     lf        a correct server whose replies end in a bare LF
+    seven     a correct server that does not offer 8BITMIME (only SIZE)
 
 What each client sent goes to DIR/MODE.N.in (N counts its connections);
 a message a server read goes to DIR/MODE.N.msg.  Prints "ready" once all
@@ -167,6 +168,7 @@ OVERRIDES = {
                         b"550-5.7.1 second line\r\n550 5.7.1 third line\r\n"},
     "mismatch": {"RCPT": b"550 4.1.1 an enhanced code of the wrong class\r\n"},
     "bytewise": {},
+    "seven": {"EHLO": b"250-bad.test\r\n250 SIZE 100000000\r\n"},
     "longlines": {"GREET": b"220 " + L + b"\r\n",
                   "EHLO": b"250-" + L + b"\r\n250 " + L + b"\r\n",
                   "MAIL": b"250 " + L + b"\r\n", "RCPT": b"250 " + L + b"\r\n",

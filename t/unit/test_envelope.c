@@ -115,3 +115,45 @@ Test(envelope, read_from_a_file)
 	close(fd);
 	unlink(path);
 }
+
+Test(envelope, body_type_round_trip)
+{
+	struct envelope env, back;
+	struct mailbox r;
+	char *text;
+	size_t len, used;
+
+	sample(&env);
+	env.body_8bit = 1;
+	mailbox_from_text(&r, "b@test.example", 14);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert(strstr(text, "sender a@example.org\nbody 8BITMIME\nrcpt b@test.example\n"),
+	          "%s", text);
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert_eq(back.body_8bit, 1);
+	envelope_free(&back);
+	free(text);
+	env.body_8bit = 0;
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert_null(strstr(text, "body"), "undeclared: no line");
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert_eq(back.body_8bit, 0);
+	envelope_free(&back);
+	free(text);
+	envelope_free(&env);
+}
+
+Test(envelope, body_type_misplaced_or_unknown_is_refused)
+{
+	static const char *bad[] = {
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\nbody 7BIT\nrcpt c@d\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\nrcpt c@d\nbody 8BITMIME\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\nbody 8BITMIME\nbody 8BITMIME\nrcpt c@d\n\n",
+	};
+	struct envelope env;
+	size_t used, i;
+
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(envelope_parse(bad[i], strlen(bad[i]), &env, &used), -1, "%s", bad[i]);
+}

@@ -109,6 +109,7 @@ struct fake {
 	char sender[ADDR_MAX];
 	size_t nrcpt;
 	char rcpt[MAXRCPT][ADDR_MAX];
+	int body_8bit;
 
 	struct buf msg;            /* bytes written to the open message */
 	struct buf stored;         /* the last committed message */
@@ -179,6 +180,7 @@ static struct status fk_tx_open(void *ctx, struct envelope *env)
 	snprintf(fx->client, sizeof fx->client, "%s", env->client);
 	snprintf(fx->sender, sizeof fx->sender, "%s", env->sender.text);
 	fx->nrcpt = env->nrcpt;
+	fx->body_8bit = env->body_8bit;
 	for (i = 0; i < env->nrcpt && i < MAXRCPT; i++)
 		snprintf(fx->rcpt[i], sizeof fx->rcpt[i], "%s", env->rcpt[i].text);
 	snprintf(env->id, sizeof env->id, "TESTID%d", ++fx->ids);
@@ -1522,4 +1524,27 @@ Test(session, any_fragmentation_same_message)
 		free(body.p);
 		free(want.p);
 	}
+}
+
+/* body_type - BODY=8BITMIME reaches the envelope, for this transaction
+ * only: not after a MAIL refused for another parameter, not for the next */
+static void body_type(struct fake *fx)
+{
+	start(fx);
+	SAYS(fx, EHLO "MAIL FROM:<bob@test.example> BODY=8BITMIME\r\n" RCPT
+	     "DATA\r\n" HDR "\xe9\r\n.\r\n", PRE_OK " 250");
+	cr_assert_eq(fx->body_8bit, 1, "declared 8BITMIME");
+	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
+	cr_assert_eq(fx->body_8bit, 0, "the next message did not declare it");
+	SAYS(fx, "MAIL FROM:<bob@test.example> BODY=8BITMIME X=1\r\n" MAIL RCPT
+	     "DATA\r\n" HDR "x\r\n.\r\n", "555 250 250 354 250");
+	cr_assert_eq(fx->body_8bit, 0, "a refused MAIL leaves nothing behind");
+	SAYS(fx, "MAIL FROM:<bob@test.example> body=8bitmime BODY=7BIT\r\n" RCPT
+	     "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
+	cr_assert_eq(fx->body_8bit, 0, "the last BODY= counts");
+}
+
+Test(session, body_type_in_the_envelope)
+{
+	each_mode(body_type);
 }

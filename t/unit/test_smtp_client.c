@@ -433,3 +433,66 @@ Test(smtp_client, closed_client_fails_fast)
 	cr_assert_eq(c.to.dot, 600000, "RFC 5321 default: 10 minutes");
 	cr_assert_eq(c.to.data, 120000, "RFC 5321 default: 2 minutes");
 }
+
+/* ---- lines over 998 octets (RFC 5321 4.5.3.1.6) ------------------------- */
+
+/* split_encode - a message through a splitting encoder, in pieces of k */
+static size_t split_encode(const char *in, size_t n, size_t k, char *out)
+{
+	struct smtp_dot d;
+	size_t len = 0, off;
+
+	smtp_dot_init(&d);
+	d.split = 1;
+	for (off = 0; off < n; off += k)
+		len += smtp_dot_encode(&d, in + off, n - off < k ? n - off : k, out + len);
+	len += smtp_dot_finish(&d, out + len);
+	return len;
+}
+
+Test(smtp_dot, long_lines_split_with_crlf_space)
+{
+	static char in[5000], out[SMTP_DOT_OUT_MAX(5000) + 5], first[SMTP_DOT_OUT_MAX(5000) + 5];
+	static const size_t pieces[] = { 1, 3, 997, 998, 999, 5000 };
+	size_t n, len, i, col = 0, lines = 0;
+
+	in[0] = '.';
+	for (n = 1; n < 2500; n++)
+		in[n] = (char)('a' + n % 26);
+	in[n++] = '\n';
+	memset(in + n, 'z', 998);          /* exactly 998: not split */
+	n += 998;
+	in[n++] = '\n';
+	len = split_encode(in, n, n, first);
+	for (i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+		cr_assert_eq(split_encode(in, n, pieces[i], out), len);
+		cr_assert_eq(memcmp(out, first, len), 0, "pieces of %zu", pieces[i]);
+	}
+	for (i = 0; i < len; i++) {
+		if (first[i] == '\r') {
+			cr_assert_leq(col, 998, "line %zu has %zu octets", lines, col);
+			col = 0;
+			lines++;
+			i++;
+			continue;
+		}
+		col++;
+	}
+	/* ".abc..." stuffed: 2501 octets -> 998 + (1 + 997) + (1 + 506) */
+	cr_assert_eq(lines, 5, "3 pieces of the long line, the 998 one, the dot");
+	cr_assert_eq(memcmp(first, "..", 2), 0);
+	cr_assert_eq(memcmp(first + 998, "\r\n ", 3), 0);
+	cr_assert_eq(memcmp(first + 998 + 3 + 997, "\r\n ", 3), 0);
+}
+
+Test(smtp_dot, no_split_unless_asked)
+{
+	static char in[2000], out[4005];
+	struct smtp_dot d;
+	size_t len;
+
+	memset(in, 'x', sizeof in);
+	smtp_dot_init(&d);
+	len = smtp_dot_encode(&d, in, sizeof in, out);
+	cr_assert_eq(len, sizeof in, "the gun's encoder keeps its 2n bound");
+}

@@ -33,7 +33,8 @@ UNIT_BIN = $(O)/unit-tests
 # Debian packages: the build needs the first line, the tests the second.
 BUILD_DEBS = gcc make libowfat-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             postfix strace perl iproute2 procps clang libclang-rt-14-dev
+             postfix strace perl iproute2 procps clang libclang-rt-14-dev \
+             libfuse3-dev fuse3 pkg-config
 BENCH_DEBS = postfix
 
 .PHONY: all run test unit prove asan tsan valgrind deps test-deps bench install clean
@@ -54,6 +55,15 @@ $(UNIT_BIN): $(UNIT_SRC) $(O)/libmta.a src/*.h
 
 $(O) $(BIN):
 	mkdir -p $@
+
+# t/tools/crashfs: the FUSE file system of the power-cut tests (see
+# t/tools/README).  A test tool, not under test: built without SANFLAGS
+# (ThreadSanitizer would report inside the uninstrumented libfuse).
+CRASHFS = $(O)/tools/crashfs
+$(CRASHFS): t/tools/crashfs.c
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
+	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
@@ -77,8 +87,9 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit
-	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) prove -v t/*.t
+prove: all unit $(CRASHFS)
+	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
+	    MTA_CRASHFS=$(abspath $(CRASHFS)) prove -v t/*.t
 
 test: test-deps
 	$(MAKE) prove

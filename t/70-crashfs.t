@@ -7,36 +7,9 @@
 # locks, inotify, many threads at once).  Each case runs in a new backing
 # directory; after the cut and unmount, the backing directory is listed.
 . "$(dirname "$0")/lib/common.sh"
-
-CRASHFS=${MTA_CRASHFS:-$here/../build/release/tools/crashfs}
-if [ ! -c /dev/fuse ]; then
-	echo "1..0 # SKIP /dev/fuse is absent: no FUSE on this machine"
-	exit 0
-fi
+. "$here/lib/crashfs.sh"
+crashfs_skip_unless_fuse
 plan 36
-
-FS_PID=
-B=
-M=
-
-# fs_mount [OPTIONS...] - a new backing dir $B mounted on $M
-fs_mount() {
-	B=$T/b$RANDOM$RANDOM
-	M=$T/m$RANDOM$RANDOM
-	mkdir -p "$B" "$M"
-	"$CRASHFS" -f "$@" "$B" "$M" 2>>"$T/crashfs.stderr" &
-	FS_PID=$!
-	track "$FS_PID"
-	wait_until 10 test -f "$M/.crashfs-ctl" || { diag "crashfs did not mount"; return 1; }
-}
-
-# fs_umount - unmount $M; waits (bounded) for crashfs to end
-fs_umount() {
-	fusermount3 -u "$M" || return 1
-	wait_until 10 sh -c "! kill -0 $FS_PID 2>/dev/null"
-}
-
-fs_cut() { echo cut >"$M/.crashfs-ctl"; }
 
 # listing DIR - every entry under DIR, sorted, one a line: "d name" for a
 # directory, "f name=content" for a file
@@ -48,7 +21,7 @@ listing() {
 }
 
 # py SCRIPT - run a python script in $M, with helpers: put(name, data,
-# sync=False), dsync(dir), ren(a, b)
+# sync=False, flags) and dsync(dir)
 py() {
 	(cd "$M" && $PY -c '
 import os, sys
@@ -287,6 +260,6 @@ PYEOF
 )" "bad 0" "after the cut every file is whole or empty"
 like "$out" "^done [1-9][0-9]*$" "the writers saw only EIO, no crash ($out)"
 
-is "$(grep -v '^Ignoring invalid max threads' "$T/crashfs.stderr" 2>/dev/null)" "" \
+is "$(crashfs_stderr)" "" \
 	"crashfs reported nothing on stderr"
 done_testing

@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run unit and shell tests
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make tsan       the whole suite under ThreadSanitizer (objects in build/tsan)
+#   make crash      the power-cut tests (t/70, t/71) cutting at every point
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
@@ -37,7 +38,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              libfuse3-dev fuse3 pkg-config
 BENCH_DEBS = postfix
 
-.PHONY: all run test unit prove asan tsan valgrind deps test-deps bench install clean
+.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
 all: $(PROGRAMS)
 
 $(O)/%.o: src/%.c src/*.h | $(O)
@@ -117,6 +118,13 @@ tsan: test-deps
 	    $(MAKE) O=build/tsan BIN=build/tsan/bin \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SANFLAGS="-fsanitize=thread" \
 	    prove
+
+# the power-cut tests in full: t/71-powercut.t cuts at every durability
+# point of its short workload (make test: the first 8)
+crash: test-deps
+	$(MAKE) all $(CRASHFS)
+	MTA_BIN=$(abspath $(BIN)) MTA_CRASHFS=$(abspath $(CRASHFS)) \
+	    MTA_POWERCUT_POINTS=0 prove -v t/70-crashfs.t t/71-powercut.t
 
 # valgrind memcheck of the daemon (-O1 -g) at N and 10N messages: a leak
 # that grows with traffic fails (t/bench/valgrind-leak.sh, VG_MSGS=N)

@@ -17,9 +17,13 @@
  *  - The entries of a directory (name -> inode) are durable at fsync of
  *    the directory.  Before the first change after that, crashfs keeps
  *    a list of its entries; a directory made here has none.  A rename
- *    needs fsync of both directories: until then the old name, the new
- *    one, both or neither may come back.  A name made durable before its
- *    inode's data comes back with the data that was durable (maybe none).
+ *    needs fsync of both directories: each directory's side is durable
+ *    at its own fsync, so until both the old name, the new one, both
+ *    (one inode, two names) or neither may come back, as on a file
+ *    system without a journal (ext2); ext4 and XFS are kinder (their
+ *    journal makes a rename whole at either fsync).  A name made durable
+ *    before its inode's data comes back with the data that was durable
+ *    (maybe none).
  *  - Unlink, rmdir and the target of a rename do not free the inode: it
  *    moves to .crashfs/grave/, so a name that comes back still has it.
  *  - Metadata (mode, owner, times) is not modelled: changes are kept.
@@ -49,6 +53,7 @@
 #include <fuse.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,15 +83,16 @@ struct node {
 	int busy;         /* during a cut: being rebuilt (no cycles) */
 };
 
-/* the file system's one state; every field but bfd and the read-only
- * options is guarded by lock (cut is also read without it, as a hint) */
+/* the file system's one state; every field but bfd and root is guarded
+ * by lock (cut is also read without it: an operation that sees 0 and
+ * then takes the lock looks again) */
 static struct {
 	pthread_mutex_t lock;
 	int bfd;                  /* BACKING */
 	ino_t root;
 	struct node *tab[NBUCKET];
 	unsigned long points, cut_at, graves;
-	volatile int cut;
+	atomic_int cut;
 } fs = { .lock = PTHREAD_MUTEX_INITIALIZER, .bfd = -1 };
 
 /* rel - a FUSE path as one relative to BACKING */
@@ -387,9 +393,11 @@ static int durable_point(void)
 
 #define LOCK()   pthread_mutex_lock(&fs.lock)
 #define UNLOCK() pthread_mutex_unlock(&fs.lock)
-/* GUARD - the start of every operation on a path */
+/* GUARD - the start of every operation on a path (those that serve the
+ * control file do so before it) */
 #define GUARD(path) do { if (fs.cut) return -EIO; \
-	if ((path) && hidden(path)) return -ENOENT; } while (0)
+	if ((path) && hidden(path)) return -ENOENT; \
+	if ((path) && !strcmp((path), CTL)) return -EPERM; } while (0)
 
 /* ---- the control file ---------------------------------------------- */
 
@@ -863,6 +871,7 @@ int main(int argc, char **argv)
 		{ "cut_at=%lu", 0, 0 }, FUSE_OPT_END
 	};
 	struct stat st;
+	int rc;
 
 	if (fuse_opt_parse(&args, &fs.cut_at, opts, opt_proc) < 0) return 1;
 	if (!backing) {
@@ -889,5 +898,7 @@ int main(int argc, char **argv)
 	if (fuse_opt_add_arg(&args, getuid() == 0 ?
 	    "-odefault_permissions,allow_other" : "-odefault_permissions") < 0)
 		return 1;
-	return fuse_main(args.argc, args.argv, &ops, NULL);
+	rc = fuse_main(args.argc, args.argv, &ops, NULL);
+	fuse_opt_free_args(&args);
+	return rc;
 }

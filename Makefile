@@ -5,6 +5,7 @@
 #   make test       install what is missing, build, run unit and shell tests
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make tsan       the whole suite under ThreadSanitizer (objects in build/tsan)
+#   make crash      the power-cut tests (t/70, t/71) cutting at every point
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
@@ -33,10 +34,11 @@ UNIT_BIN = $(O)/unit-tests
 # Debian packages: the build needs the first line, the tests the second.
 BUILD_DEBS = gcc make libowfat-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             postfix strace perl iproute2 procps clang libclang-rt-14-dev
+             postfix strace perl iproute2 procps clang libclang-rt-14-dev \
+             libfuse3-dev fuse3 pkg-config
 BENCH_DEBS = postfix
 
-.PHONY: all run test unit prove asan tsan valgrind deps test-deps bench install clean
+.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
 all: $(PROGRAMS)
 
 $(O)/%.o: src/%.c src/*.h | $(O)
@@ -54,6 +56,15 @@ $(UNIT_BIN): $(UNIT_SRC) $(O)/libmta.a src/*.h
 
 $(O) $(BIN):
 	mkdir -p $@
+
+# t/tools/crashfs: the FUSE file system of the power-cut tests (see
+# t/tools/README).  A test tool, not under test: built without SANFLAGS
+# (ThreadSanitizer would report inside the uninstrumented libfuse).
+CRASHFS = $(O)/tools/crashfs
+$(CRASHFS): t/tools/crashfs.c
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
+	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
@@ -77,8 +88,9 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit
+prove: all unit $(CRASHFS)
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
+	    MTA_CRASHFS=$(abspath $(CRASHFS)) \
 	    prove -v --exec $(abspath t/lib/run-test) t/*.t
 
 test: test-deps
@@ -107,6 +119,14 @@ tsan: test-deps
 	    $(MAKE) O=build/tsan BIN=build/tsan/bin \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SANFLAGS="-fsanitize=thread" \
 	    prove
+
+# the power-cut tests in full: t/71-powercut.t cuts at every durability
+# point of its short workload (make test: the first 8)
+crash: test-deps
+	$(MAKE) all $(CRASHFS)
+	MTA_BIN=$(abspath $(BIN)) MTA_CRASHFS=$(abspath $(CRASHFS)) \
+	    MTA_POWERCUT_POINTS=0 MTA_TEST_TIMEOUT=3000 \
+	    prove -v --exec $(abspath t/lib/run-test) t/70-crashfs.t t/71-powercut.t
 
 # valgrind memcheck of the daemon (-O1 -g) at N and 10N messages: a leak
 # that grows with traffic fails (t/bench/valgrind-leak.sh, VG_MSGS=N)

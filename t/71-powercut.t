@@ -70,14 +70,15 @@ power_fails() {
 check() {
 	$PY - "$B/mail/alice" "$T/acked.$1" "${2:-}" "$B/queue/bad" <<'EOF'
 import os, sys
-from mailcheck import maildir_messages, mbox_messages, make_message, tally_delivered
+from mailcheck import maildir_messages, mbox_messages, mbox_shown, make_message, tally_delivered
 box, kind, bad_dir = sys.argv[1], sys.argv[3], sys.argv[4]
 ids = dict(l.split() for l in open(sys.argv[2]) if l.strip())
 acked = list(ids)
 msgs = mbox_messages(box) if kind == "--mbox" else maildir_messages(box)
 def want(tok):
     i = int(tok.rsplit(".", 1)[1])
-    return make_message(tok, 2000 + 500 * i, to="alice@test.example")
+    m = make_message(tok, 2000 + 500 * i, to="alice@test.example")
+    return mbox_shown(m) if kind == "--mbox" else m
 tokens, bad, dups = tally_delivered(msgs, "alice@test.example", want)
 missing = [t for t in acked if tokens[t] == 0]
 quarantined = os.listdir(bad_dir) if os.path.isdir(bad_dir) else []

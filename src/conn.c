@@ -74,10 +74,12 @@ static struct status ops_tx_commit(void *ctx)
 
 	x->msg = NULL;
 	if (st.kind == ST_OK) {
+		char from[LOG_VALUE_MAX];
+
 		x->messages++;
-		log_event("queued", "id=%s from=<%s> rcpts=%zu time=%ldms",
-		          x->env->id, x->env->sender.text, x->env->nrcpt,
-		          elapsed_ms(&x->data_start));
+		log_event("queued", "id=%s from=%s rcpts=%zu time=%ldms",
+		          x->env->id, log_addr(from, sizeof from, x->env->sender.text),
+		          x->env->nrcpt, elapsed_ms(&x->data_start));
 	}
 	return st;
 }
@@ -106,9 +108,13 @@ static void log_refusals(const char *out, size_t n)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		if (len > 0 && (p[0] == '4' || p[0] == '5'))
-			log_event("reply", "text=\"%.*s\"",
-			          (int)(len > 0 && p[len - 1] == '\r' ? len - 1 : len), p);
+		if (len > 0 && (p[0] == '4' || p[0] == '5')) {
+			/* replies quote client text (a MAIL parameter) */
+			char text[LOG_LINE_MAX];
+
+			log_event("reply", "text=%s", log_quoteb(text, sizeof text, p,
+			          p[len - 1] == '\r' ? len - 1 : len));
+		}
 		p += len + 1;
 	}
 }

@@ -22,6 +22,10 @@ struct conn_ctx {
 	struct queue_msg *msg;      /* the message being stored, or NULL */
 	struct envelope *env;       /* borrowed from the session during DATA */
 	struct timeval data_start;
+	/* monotonic ms by which the message in DATA must be complete: set at
+	 * each message's own DATA (tx_open), so a message pipelined behind
+	 * another's final dot gets its own --data-timeout */
+	long long data_deadline;
 	unsigned long messages;
 };
 
@@ -54,6 +58,8 @@ static struct status ops_tx_open(void *ctx, struct envelope *env)
 	if (st.kind == ST_OK) {
 		x->env = env;
 		gettimeofday(&x->data_start, NULL);
+		x->data_deadline = monotonic_ms() +
+		                   (long long)x->c->env->cfg->data_timeout * 1000;
 	}
 	return st;
 }
@@ -154,30 +160,23 @@ static int send_output(struct conn *c, struct session *s)
 }
 
 /* wait_ms - how long to wait for the client: --timeout, but never past
- * the DATA deadline of the message being received (set when DATA starts) */
-static int wait_ms(const struct conn *c, const struct session *s,
-                   long long *data_deadline)
+ * the DATA deadline of the message being received */
+static int wait_ms(const struct conn_ctx *x, const struct session *s)
 {
-	const struct config *cfg = c->env->cfg;
-	long long now, idle = (long long)cfg->timeout * 1000;
+	long long now, idle = (long long)x->c->env->cfg->timeout * 1000;
 
-	if (!session_in_data(s)) {
-		*data_deadline = 0;
+	if (!session_in_data(s))
 		return (int)idle;
-	}
 	now = monotonic_ms();
-	if (*data_deadline == 0)
-		*data_deadline = now + (long long)cfg->data_timeout * 1000;
-	if (*data_deadline <= now)
+	if (x->data_deadline <= now)
 		return 0;
-	return (int)(*data_deadline - now < idle ? *data_deadline - now : idle);
+	return (int)(x->data_deadline - now < idle ? x->data_deadline - now : idle);
 }
 
 /* serve - the I/O loop; returns why it ended, for the log */
-static const char *serve(struct conn *c, struct session *s)
+static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 {
 	const struct conn_env *env = c->env;
-	long long data_deadline = 0;  /* a client trickling DATA is cut off here */
 	int stopping = 0;
 	char buf[READ_BUF];
 
@@ -201,8 +200,8 @@ static const char *serve(struct conn *c, struct session *s)
 		}
 		/* Once stopping, only the socket is watched: a message in DATA
 		 * may finish. */
-		r = poll(pfd, stopping ? 1 : 2, wait_ms(c, s, &data_deadline));
-		if (data_deadline && monotonic_ms() >= data_deadline && session_in_data(s)) {
+		r = poll(pfd, stopping ? 1 : 2, wait_ms(x, s));
+		if (session_in_data(s) && monotonic_ms() >= x->data_deadline) {
 			/* even a client that keeps sending must finish in time */
 			session_timeout(s);
 			continue;
@@ -251,7 +250,7 @@ void conn_run(struct conn *c)
 		}
 		why = "no-memory";
 	} else {
-		why = serve(c, s);
+		why = serve(c, &x, s);
 		session_free(s);    /* aborts an unfinished message */
 	}
 	close(c->fd);

@@ -46,6 +46,12 @@ struct config {
 	unsigned retry, attempts, smtp_port;
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned timeout, max_errors, max_received;
+	unsigned soft_errors;      /* errors answered without a pause */
+	unsigned error_delay;      /* ms, the first pause; it doubles */
+	unsigned max_junk;         /* junk commands per message; 0 = no limit */
+	unsigned session_timeout;  /* a whole SMTP session, seconds */
+	int max_per_ip_set;        /* --max-per-ip given: it binds relay
+	                            * clients too (server.c per_ip_limit) */
 	unsigned data_timeout;     /* whole DATA phase of one message, seconds */
 	unsigned smtp_timeout;     /* 0 = RFC 5321 4.5.3.2 client defaults */
 	unsigned long long max_size;

@@ -332,3 +332,16 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 			return 1;
 	return 0;
 }
+
+/* config_fds_needed - descriptors the limits may hold open at once: each
+ * connection its socket and its queue file; each delivery its message
+ * file, then a mailbox's directories, file and lock (at most 5), or a
+ * socket and a DNS query, plus a connection kept for the next delivery
+ * (conncache keeps at most --max-deliveries); and a fixed part for the
+ * standard streams, log, queue lock and directories, inotify, eventfds
+ * and the scheduler's directory scans */
+unsigned long config_fds_needed(const struct config *cfg)
+{
+	return 2UL * cfg->max_clients + 6UL * cfg->max_deliveries +
+	       (unsigned long)cfg->nlisten + 64;
+}

@@ -67,5 +67,8 @@ const char *config_usage(void);
 int config_is_local(const struct config *cfg, const char *domain);
 /* config_may_relay - is the client in a --relay-from block? */
 int config_may_relay(const struct config *cfg, const struct sockaddr *client);
+/* config_fds_needed - file descriptors the configured limits may hold
+ * open at once (-c, --max-deliveries, the listeners and a fixed part) */
+unsigned long config_fds_needed(const struct config *cfg);
 
 #endif

@@ -191,7 +191,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	log_event("start", "queue=%s hostname=%s pid=%ld%s", cfg.queue, cfg.hostname,
+	log_event("start", "queue=%s hostname=%s pid=%ld%s",
+	          log_quote(err, sizeof err, cfg.queue), cfg.hostname,
 	          (long)getpid(), cfg.hold ? " hold=yes" : "");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

@@ -12,7 +12,7 @@
 plan 19
 
 slow=${MTA_TEST_SLOW:-1}
-cap=$((3 * slow))
+cap=$((2 * slow))
 start_mta_hold --max-junk 5 --max-errors 3 --session-timeout "$cap" --timeout 30 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$cap" "$MTA_LOG" <<'EOF'

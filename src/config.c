@@ -16,7 +16,8 @@ enum {
 	OPT_RELAY_FROM, OPT_MAX_DELIVERIES, OPT_MAX_SIZE, OPT_MAX_RCPT,
 	OPT_TIMEOUT, OPT_HOSTNAME, OPT_USER, OPT_MAX_LINE, OPT_MAX_ERRORS,
 	OPT_MAX_RECEIVED, OPT_MAX_PER_IP, OPT_SMTP_TIMEOUT, OPT_MAX_PER_DEST, OPT_DATA_TIMEOUT, OPT_HOLD, OPT_HELP,
-	OPT_MBOX_LOCK_WAIT, OPT_MAX_QUEUE_TIME
+	OPT_MBOX_LOCK_WAIT, OPT_MAX_QUEUE_TIME, OPT_SOFT_ERRORS, OPT_ERROR_DELAY,
+	OPT_MAX_JUNK, OPT_SESSION_TIMEOUT
 };
 
 static const struct option long_options[] = {
@@ -42,10 +43,14 @@ static const struct option long_options[] = {
 	{"max-rcpt", required_argument, NULL, OPT_MAX_RCPT},
 	{"max-line", required_argument, NULL, OPT_MAX_LINE},
 	{"max-errors", required_argument, NULL, OPT_MAX_ERRORS},
+	{"soft-errors", required_argument, NULL, OPT_SOFT_ERRORS},
+	{"error-delay", required_argument, NULL, OPT_ERROR_DELAY},
+	{"max-junk", required_argument, NULL, OPT_MAX_JUNK},
 	{"max-received", required_argument, NULL, OPT_MAX_RECEIVED},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"smtp-timeout", required_argument, NULL, OPT_SMTP_TIMEOUT},
 	{"data-timeout", required_argument, NULL, OPT_DATA_TIMEOUT},
+	{"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"log", required_argument, NULL, 'L'},
 	{"user", required_argument, NULL, OPT_USER},
@@ -65,7 +70,9 @@ const char *config_usage(void)
 	       "  [-c N] [--max-per-ip N] [--max-deliveries N] [--max-per-dest N]\n"
 	       "  [--max-size BYTES]\n"
 	       "  [--max-rcpt N] [--max-line BYTES] [--max-errors N] [--max-received N]\n"
-	       "  [--timeout SECONDS] [--data-timeout SECONDS] [--smtp-timeout SECONDS]\n"
+	       "  [--soft-errors N] [--error-delay MS] [--max-junk N]\n"
+	       "  [--timeout SECONDS] [--data-timeout SECONDS] [--session-timeout SECONDS]\n"
+	       "  [--smtp-timeout SECONDS]\n"
 	       "  [--hostname NAME]\n"
 	       "  [-L FILE] [--user NAME] [--hold]\n"
 	       "see mta-smtpd(8)\n";
@@ -184,7 +191,7 @@ static void set_defaults(struct config *cfg)
 	cfg->max_queue_time = 5 * 86400;   /* as Postfix */
 	cfg->smtp_port = 25;
 	cfg->max_clients = 1000;
-	cfg->max_per_ip = 0;
+	cfg->max_per_ip = 50;      /* clients outside --relay-from, unless given */
 	cfg->max_deliveries = 100;
 	cfg->max_per_dest = 20;
 	cfg->mbox_lock_wait = 5;
@@ -192,6 +199,10 @@ static void set_defaults(struct config *cfg)
 	cfg->max_rcpt = 1000;
 	cfg->max_line = 1000;
 	cfg->max_errors = 20;
+	cfg->soft_errors = 10;
+	cfg->error_delay = 100;
+	cfg->max_junk = 100;
+	cfg->session_timeout = 3600;
 	cfg->max_received = 100;
 	cfg->timeout = 300;
 	cfg->data_timeout = 1200;
@@ -238,6 +249,13 @@ int config_parse(struct config *cfg, int argc, char **argv,
 				return fail(err, errlen, "bad --relay-from '%s' (want ADDR/BITS)", optarg);
 			break;
 		}
+		case OPT_MAX_PER_IP:
+			if (number(optarg, 0, 1000000, &v) < 0)
+				return fail(err, errlen, "bad value '%s' for --max-per-ip (0..1000000)",
+				            optarg);
+			cfg->max_per_ip = (unsigned)v;
+			cfg->max_per_ip_set = 1;
+			break;
 		case OPT_ROUTE:
 			if (add_route(cfg, optarg) < 0)
 				return fail(err, errlen, "bad --route '%s' (want DOMAIN=HOST[:PORT])", optarg);
@@ -255,7 +273,6 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM(OPT_MAX_QUEUE_TIME, max_queue_time, 1, 100000000)
 		NUM(OPT_SMTP_PORT, smtp_port, 1, 65535)
 		NUM('c', max_clients, 1, 1000000)
-		NUM(OPT_MAX_PER_IP, max_per_ip, 0, 1000000)
 		NUM(OPT_MAX_DELIVERIES, max_deliveries, 1, 100000)
 		NUM(OPT_MAX_PER_DEST, max_per_dest, 1, 100000)
 		NUM(OPT_MAX_SIZE, max_size, 1, 1ULL << 40)
@@ -267,6 +284,10 @@ int config_parse(struct config *cfg, int argc, char **argv,
 		NUM(OPT_SMTP_TIMEOUT, smtp_timeout, 1, 86400)
 		NUM(OPT_DATA_TIMEOUT, data_timeout, 1, 86400)
 		NUM(OPT_MBOX_LOCK_WAIT, mbox_lock_wait, 1, 3600)
+		NUM(OPT_SOFT_ERRORS, soft_errors, 0, 1000000)
+		NUM(OPT_ERROR_DELAY, error_delay, 0, 30000)  /* a pause is at most 30 s */
+		NUM(OPT_MAX_JUNK, max_junk, 0, 1000000)
+		NUM(OPT_SESSION_TIMEOUT, session_timeout, 1, 1000000)
 #undef NUM
 		case OPT_HELP:
 			return fail(err, errlen, "%s", config_usage());
@@ -319,4 +340,17 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 		if (cidr_match(&cfg->relay[i], client))
 			return 1;
 	return 0;
+}
+
+/* config_fds_needed - descriptors the limits may hold open at once: each
+ * connection its socket and its queue file; each delivery its message
+ * file, then a mailbox's directories, file and lock (at most 5), or a
+ * socket and a DNS query, plus a connection kept for the next delivery
+ * (conncache keeps at most --max-deliveries); and a fixed part for the
+ * standard streams, log, queue lock and directories, inotify, eventfds
+ * and the scheduler's directory scans */
+unsigned long config_fds_needed(const struct config *cfg)
+{
+	return 2UL * cfg->max_clients + 6UL * cfg->max_deliveries +
+	       (unsigned long)cfg->nlisten + 64;
 }

@@ -48,6 +48,12 @@ struct config {
 	unsigned max_queue_time;   /* seconds a message may wait in the queue */
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned timeout, max_errors, max_received;
+	unsigned soft_errors;      /* errors answered without a pause */
+	unsigned error_delay;      /* ms, the first pause; it doubles */
+	unsigned max_junk;         /* junk commands per message; 0 = no limit */
+	unsigned session_timeout;  /* a whole SMTP session, seconds */
+	int max_per_ip_set;        /* --max-per-ip given: it binds relay
+	                            * clients too (server.c per_ip_limit) */
 	unsigned data_timeout;     /* whole DATA phase of one message, seconds */
 	unsigned smtp_timeout;     /* 0 = RFC 5321 4.5.3.2 client defaults */
 	unsigned long long max_size;
@@ -63,5 +69,8 @@ const char *config_usage(void);
 int config_is_local(const struct config *cfg, const char *domain);
 /* config_may_relay - is the client in a --relay-from block? */
 int config_may_relay(const struct config *cfg, const struct sockaddr *client);
+/* config_fds_needed - file descriptors the configured limits may hold
+ * open at once (-c, --max-deliveries, the listeners and a fixed part) */
+unsigned long config_fds_needed(const struct config *cfg);
 
 #endif

@@ -22,6 +22,12 @@ struct conn_ctx {
 	struct queue_msg *msg;      /* the message being stored, or NULL */
 	struct envelope *env;       /* borrowed from the session during DATA */
 	struct timeval data_start;
+	/* monotonic ms by which the message in DATA must be complete: set at
+	 * each message's own DATA (tx_open), so a message pipelined behind
+	 * another's final dot gets its own --data-timeout */
+	long long data_deadline;
+	long long data_began;       /* monotonic ms of that DATA */
+	long long session_deadline; /* --session-timeout, from the connect */
 	unsigned long messages;
 };
 
@@ -54,6 +60,9 @@ static struct status ops_tx_open(void *ctx, struct envelope *env)
 	if (st.kind == ST_OK) {
 		x->env = env;
 		gettimeofday(&x->data_start, NULL);
+		x->data_began = monotonic_ms();
+		x->data_deadline = x->data_began +
+		                   (long long)x->c->env->cfg->data_timeout * 1000;
 	}
 	return st;
 }
@@ -74,10 +83,12 @@ static struct status ops_tx_commit(void *ctx)
 
 	x->msg = NULL;
 	if (st.kind == ST_OK) {
+		char from[LOG_VALUE_MAX];
+
 		x->messages++;
-		log_event("queued", "id=%s from=<%s> rcpts=%zu time=%ldms",
-		          x->env->id, x->env->sender.text, x->env->nrcpt,
-		          elapsed_ms(&x->data_start));
+		log_event("queued", "id=%s from=%s rcpts=%zu time=%ldms",
+		          x->env->id, log_addr(from, sizeof from, x->env->sender.text),
+		          x->env->nrcpt, elapsed_ms(&x->data_start));
 	}
 	return st;
 }
@@ -106,9 +117,13 @@ static void log_refusals(const char *out, size_t n)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		if (len > 0 && (p[0] == '4' || p[0] == '5'))
-			log_event("reply", "text=\"%.*s\"",
-			          (int)(len > 0 && p[len - 1] == '\r' ? len - 1 : len), p);
+		if (len > 0 && (p[0] == '4' || p[0] == '5')) {
+			/* replies quote client text (a MAIL parameter) */
+			char text[LOG_LINE_MAX];
+
+			log_event("reply", "text=%s", log_quoteb(text, sizeof text, p,
+			          p[len - 1] == '\r' ? len - 1 : len));
+		}
 		p += len + 1;
 	}
 }
@@ -147,31 +162,62 @@ static int send_output(struct conn *c, struct session *s)
 	return 0;
 }
 
-/* wait_ms - how long to wait for the client: --timeout, but never past
- * the DATA deadline of the message being received (set when DATA starts) */
-static int wait_ms(const struct conn *c, const struct session *s,
-                   long long *data_deadline)
+/* session_over - has the session outlived --session-timeout?  A message
+ * begun before that moment may finish (its own --data-timeout still
+ * holds), so a client is not made to send it again; a message begun
+ * after it may not, or a client that pipelines each next message behind
+ * the last one's dot could go on for ever. */
+static int session_over(const struct conn_ctx *x, const struct session *s)
 {
-	const struct config *cfg = c->env->cfg;
-	long long now, idle = (long long)cfg->timeout * 1000;
-
-	if (!session_in_data(s)) {
-		*data_deadline = 0;
-		return (int)idle;
-	}
-	now = monotonic_ms();
-	if (*data_deadline == 0)
-		*data_deadline = now + (long long)cfg->data_timeout * 1000;
-	if (*data_deadline <= now)
+	if (monotonic_ms() < x->session_deadline)
 		return 0;
-	return (int)(*data_deadline - now < idle ? *data_deadline - now : idle);
+	return !session_in_data(s) || x->data_began >= x->session_deadline;
+}
+
+/* wait_ms - how long to wait for the client: --timeout, but never past
+ * the DATA deadline of the message being received, nor (between
+ * messages) past the session's end */
+static int wait_ms(const struct conn_ctx *x, const struct session *s)
+{
+	long long now = monotonic_ms();
+	long long until = now + (long long)x->c->env->cfg->timeout * 1000;
+	long long end = session_in_data(s) ? x->data_deadline : x->session_deadline;
+
+	if (end < until)
+		until = end;
+	return until <= now ? 0 : (int)(until - now);
+}
+
+/* pause_for - wait ms before the replies go out (errors slow a client
+ * down: session_pause), reading nothing meanwhile; never past the
+ * session's end.  Only this connection's thread sleeps.  Returns 1 when
+ * the server started stopping (the pause ends then). */
+static int pause_for(const struct conn_ctx *x, unsigned long long ms)
+{
+	long long until = monotonic_ms() + (long long)ms;
+
+	if (until > x->session_deadline)
+		until = x->session_deadline;
+	for (;;) {
+		struct pollfd pfd = { x->c->env->stop_fd, POLLIN, 0 };
+		long long now = monotonic_ms();
+		int r;
+
+		if (now >= until)
+			return 0;
+		r = poll(&pfd, 1, (int)(until - now));
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return 0;
+	}
 }
 
 /* serve - the I/O loop; returns why it ended, for the log */
-static const char *serve(struct conn *c, struct session *s)
+static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 {
 	const struct conn_env *env = c->env;
-	long long data_deadline = 0;  /* a client trickling DATA is cut off here */
+	const char *ended = "done";
 	int stopping = 0;
 	char buf[READ_BUF];
 
@@ -180,23 +226,31 @@ static const char *serve(struct conn *c, struct session *s)
 		struct pollfd pfd[2] = {
 			{ c->fd, POLLIN, 0 }, { env->stop_fd, POLLIN, 0 }
 		};
+		unsigned long long pause = session_pause(s);
 		int r;
 		ssize_t n;
 
+		if (pause > 0 && !stopping)
+			stopping = pause_for(x, pause);
 		switch (send_output(c, s)) {
 		case -1: return "write-error";
 		case -2: return "write-timeout";
 		}
 		if (session_done(s))
-			return "done";
+			return ended;
 		if (stopping && !session_in_data(s)) {
 			session_shutdown(s);
 			continue;
 		}
+		if (session_over(x, s)) {
+			session_timeout(s);
+			ended = "session-timeout";
+			continue;
+		}
 		/* Once stopping, only the socket is watched: a message in DATA
 		 * may finish. */
-		r = poll(pfd, stopping ? 1 : 2, wait_ms(c, s, &data_deadline));
-		if (data_deadline && monotonic_ms() >= data_deadline && session_in_data(s)) {
+		r = poll(pfd, stopping ? 1 : 2, wait_ms(x, s));
+		if (session_in_data(s) && monotonic_ms() >= x->data_deadline) {
 			/* even a client that keeps sending must finish in time */
 			session_timeout(s);
 			continue;
@@ -235,6 +289,7 @@ void conn_run(struct conn *c)
 	netaddr_ip((struct sockaddr *)&c->peer, ip, sizeof ip);
 	memset(&x, 0, sizeof x);
 	x.c = c;
+	x.session_deadline = monotonic_ms() + (long long)c->env->cfg->session_timeout * 1000;
 	x.may_relay = config_may_relay(c->env->cfg, (struct sockaddr *)&c->peer);
 	log_event("connect", "client=%s relay=%s", peer, x.may_relay ? "yes" : "no");
 	s = session_new(c->env->scfg, &conn_ops, &x, ip, now_seconds);
@@ -245,7 +300,7 @@ void conn_run(struct conn *c)
 		}
 		why = "no-memory";
 	} else {
-		why = serve(c, s);
+		why = serve(c, &x, s);
 		session_free(s);    /* aborts an unfinished message */
 	}
 	close(c->fd);

@@ -5,7 +5,10 @@
  * (it is the body of the connection's detached thread).  The server
  * pointer and what it holds are borrowed.  Logs "connect", each message
  * ("queued", or "refused" with the reply), every 4xx/5xx reply sent, and
- * "disconnect".
+ * "disconnect".  The clock is here, not in the session: --timeout,
+ * each message's --data-timeout (from its own DATA), --session-timeout,
+ * and the pauses the session asks for after errors (session_pause),
+ * slept in this connection's thread alone.
  */
 #ifndef MTA_CONN_H
 #define MTA_CONN_H

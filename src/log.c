@@ -79,3 +79,70 @@ void log_event(const char *event, const char *fmt, ...)
 	}
 	errno = saved_errno;
 }
+
+/* plain - may octet c stand in a value written without quotes? */
+static int plain(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && c != '"' && c != '\\' && c != '=';
+}
+
+/* quote_parts - pre, p[0..n) and post as one value in buf (log.h) */
+static const char *quote_parts(char *buf, size_t size, const char *pre,
+                               const char *p, size_t n, const char *post)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t lp = strlen(pre), lq = strlen(post), i, len = 0;
+	int quoted = lp + n + lq == 0;
+
+	for (i = 0; i < n && !quoted; i++)
+		quoted = !plain((unsigned char)p[i]);
+	if (!quoted) {
+		/* pre and post are the caller's plain text */
+		snprintf(buf, size, "%s%.*s%s", pre, (int)n, p, post);
+		return buf;
+	}
+	buf[len++] = '"';
+	for (i = 0; i < lp + n + lq; i++) {
+		unsigned char c = (unsigned char)(i < lp ? pre[i]
+		                  : i < lp + n ? p[i - lp] : post[i - lp - n]);
+		char esc[4];
+		size_t k = 0;
+
+		if (c == '"' || c == '\\') {
+			esc[k++] = '\\';
+			esc[k++] = (char)c;
+		} else if (c < ' ' || c >= 0x7f) {
+			esc[k++] = '\\';
+			esc[k++] = 'x';
+			esc[k++] = hex[c >> 4];
+			esc[k++] = hex[c & 15];
+		} else {
+			esc[k++] = (char)c;
+		}
+		if (len + k + 2 > size)          /* room for '"' and NUL */
+			break;
+		memcpy(buf + len, esc, k);
+		len += k;
+	}
+	buf[len++] = '"';
+	buf[len] = '\0';
+	return buf;
+}
+
+/* log_quoteb - p[0..n) as one log value */
+const char *log_quoteb(char *buf, size_t size, const char *p, size_t n)
+{
+	return quote_parts(buf, size, "", p, n, "");
+}
+
+/* log_quote - a C string as one log value */
+const char *log_quote(char *buf, size_t size, const char *s)
+{
+	return quote_parts(buf, size, "", s, strlen(s), "");
+}
+
+/* log_addr - "<" text ">" as one log value */
+const char *log_addr(char *buf, size_t size, const char *text)
+{
+	return quote_parts(buf, size, "<", text, strlen(text), ">");
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,48 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* raise_fd_limit - make RLIMIT_NOFILE's soft limit what the configured
+ * limits need (config_fds_needed), up to the hard limit, which is the
+ * administrator's to set; say what was done, and say it loudly when the
+ * hard limit is too low: at that load accept(), queue files and
+ * deliveries would fail with EMFILE */
+static void raise_fd_limit(const struct config *cfg)
+{
+	unsigned long need = config_fds_needed(cfg);
+	struct rlimit rl;
+	char text[400], q[LOG_VALUE_MAX];
+	rlim_t soft;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_event("fd-limit", "error=%s", log_quote(q, sizeof q, strerror(errno)));
+		return;
+	}
+	soft = rl.rlim_cur;
+	if (soft != RLIM_INFINITY && soft < need) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+		            ? rl.rlim_max : (rlim_t)need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = soft;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+		log_event("fd-limit", "need=%lu soft=%llu action=%s", need,
+		          (unsigned long long)rl.rlim_cur, rl.rlim_cur == soft ? "none" : "raised");
+		return;
+	}
+	snprintf(text, sizeof text, "the open-file limit is %llu (hard limit %llu), "
+	         "below the %lu descriptors that -c %u and --max-deliveries %u may "
+	         "need: at that load connections, queue files and deliveries fail "
+	         "with 'Too many open files'; raise the hard limit (ulimit -Hn, "
+	         "systemd LimitNOFILE=) or lower -c and --max-deliveries",
+	         (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	         need, cfg->max_clients, cfg->max_deliveries);
+	log_event("fd-limit", "need=%lu soft=%llu hard=%llu action=short warning=%s",
+	          need, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	          log_quote(q, sizeof q, text));
+	if (cfg->log != NULL)     /* else that line went to stderr already */
+		fprintf(stderr, "mta-smtpd: warning: %s\n", text);
+}
+
 /* public_listener - a --listen address other than loopback, or NULL */
 static const char *public_listener(const struct config *cfg)
 {
@@ -119,6 +162,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", cfg.log, strerror(errno));
 		return 1;
 	}
+	raise_fd_limit(&cfg);
 	/* SIGPIPE would kill us on a client's reset; the write fails instead */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
@@ -147,7 +191,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	log_event("start", "queue=%s hostname=%s pid=%ld%s", cfg.queue, cfg.hostname,
+	log_event("start", "queue=%s hostname=%s pid=%ld%s",
+	          log_quote(err, sizeof err, cfg.queue), cfg.hostname,
 	          (long)getpid(), cfg.hold ? " hold=yes" : "");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)

@@ -54,7 +54,7 @@ struct server {
 	unsigned idle;              /* threads waiting for a client */
 	unsigned threads;           /* connection threads alive */
 	int stopping;
-	struct ip_count *ips;       /* only when --max-per-ip is set */
+	struct ip_count *ips;       /* clients with a --max-per-ip limit */
 	size_t nips;
 };
 
@@ -81,18 +81,32 @@ static struct ip_count *ip_slot(struct server *s, const struct sockaddr_storage 
 	return NULL;
 }
 
+/* per_ip_limit - the --max-per-ip limit for a client, 0 for none.  The
+ * default binds only clients outside --relay-from: those that may relay
+ * are the site's own hosts, which may open many connections (as Postfix
+ * exempts mynetworks); a limit given on the command line binds all. */
+static unsigned per_ip_limit(const struct server *s, const struct sockaddr_storage *peer)
+{
+	const struct config *cfg = s->cfg;
+
+	if (!cfg->max_per_ip_set && config_may_relay(cfg, (const struct sockaddr *)peer))
+		return 0;
+	return cfg->max_per_ip;
+}
+
 /* admit - count a new connection; 0, or -1 when over a limit */
 static int admit(struct server *s, const struct sockaddr_storage *peer)
 {
+	unsigned limit = per_ip_limit(s, peer);
 	int ok = 0;
 
 	pthread_mutex_lock(&s->count_lock);
 	if (s->active >= s->cfg->max_clients) {
 		ok = -1;
-	} else if (s->cfg->max_per_ip) {
+	} else if (limit) {
 		struct ip_count *slot = ip_slot(s, peer);
 
-		if (slot && slot->n >= s->cfg->max_per_ip) {
+		if (slot && slot->n >= limit) {
 			ok = -1;
 		} else if (slot) {
 			slot->n++;
@@ -116,8 +130,10 @@ static int admit(struct server *s, const struct sockaddr_storage *peer)
 /* release - a connection admitted from peer has ended */
 static void release(struct server *s, const struct sockaddr_storage *peer)
 {
+	unsigned limit = per_ip_limit(s, peer);   /* as admit() found it */
+
 	pthread_mutex_lock(&s->count_lock);
-	if (s->cfg->max_per_ip) {
+	if (limit) {
 		struct ip_count *slot = ip_slot(s, peer);
 
 		if (slot && --slot->n == 0)
@@ -353,7 +369,9 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	s->scfg = (struct session_config){
 		.hostname = cfg->hostname, .max_line = cfg->max_line,
 		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
-		.max_received = cfg->max_received, .max_errors = cfg->max_errors
+		.max_received = cfg->max_received, .max_errors = cfg->max_errors,
+		.soft_errors = cfg->soft_errors, .error_delay = cfg->error_delay,
+		.max_junk = cfg->max_junk
 	};
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);

@@ -6,8 +6,9 @@
  * a thread whose client has gone waits CONN_THREAD_IDLE seconds for the
  * next one before it ends, so a busy server does not pay for a new
  * thread (and its stack's page faults) per connection.
- * A client over --max-clients (or over --max-per-ip from one address)
- * gets "421" from the acceptor and is closed at once.  server_stop()
+ * A client over --max-clients (or over --max-per-ip from one address:
+ * by default only clients outside --relay-from have that limit) gets
+ * "421" from the acceptor and is closed at once.  server_stop()
  * stops accepting, tells idle sessions to say 421 and close, lets
  * messages in DATA finish, and waits (bounded) for every connection.
  *

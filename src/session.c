@@ -34,6 +34,8 @@ struct session {
 	int esmtp;
 	int done;
 	unsigned errors;
+	unsigned junk;              /* junk commands since the last message */
+	unsigned long long pause;   /* ms to wait before the output goes out */
 
 	/* command mode */
 	char *line;                 /* cfg->max_line octets */
@@ -44,6 +46,7 @@ struct session {
 	/* the transaction: valid from MAIL to its end */
 	int in_mail;
 	struct envelope env;
+	unsigned over_rcpt;         /* RCPT refused 452 for being over max_rcpt */
 
 	/* DATA mode */
 	int in_data;
@@ -133,15 +136,37 @@ static int temp_code(const struct status *st, int usual)
 	return usual;
 }
 
-/* count_error - a bad command; too many of them end the session */
+/* count_error - a refused command (its reply already queued): too many
+ * end the session; past soft_errors each one slows the client down */
 static void count_error(struct session *s)
 {
-	s->errors++;
-	if (s->cfg->max_errors && s->errors >= s->cfg->max_errors && !s->done) {
+	unsigned long long ms;
+	unsigned k;
+
+	if (s->cfg->max_errors == 0 || s->done)
+		return;
+	if (++s->errors >= s->cfg->max_errors) {
 		reply(s, 421, "4.7.0 %s Too many errors, closing connection",
 		      s->cfg->hostname);
 		s->done = 1;
+		return;
 	}
+	if (s->errors <= s->cfg->soft_errors)
+		return;
+	/* A pause that doubles with each error makes probing (which
+	 * recipients exist? may I relay?) cost time; the caller waits it out,
+	 * only this client's thread sleeps. */
+	k = s->errors - s->cfg->soft_errors - 1;
+	ms = k < 20 ? (unsigned long long)s->cfg->error_delay << k : SESSION_PAUSE_MAX;
+	s->pause += ms < SESSION_PAUSE_MAX ? ms : SESSION_PAUSE_MAX;
+}
+
+/* count_junk - a command that moves no mail (NOOP, RSET, VRFY, HELP;
+ * reply queued): past max_junk since the last message each is an error */
+static void count_junk(struct session *s)
+{
+	if (s->cfg->max_junk && ++s->junk > s->cfg->max_junk)
+		count_error(s);
 }
 
 /* tx_reset - forget the transaction (RSET, HELO, after DATA) */
@@ -149,6 +174,7 @@ static void tx_reset(struct session *s)
 {
 	envelope_free(&s->env);
 	s->in_mail = 0;
+	s->over_rcpt = 0;
 }
 
 /* session_new - a session for one connection */
@@ -245,6 +271,15 @@ int session_done(const struct session *s) { return s->done; }
 /* session_in_data - receiving a message */
 int session_in_data(const struct session *s) { return s->in_data; }
 
+/* session_pause - take the pause owed before the output goes out */
+unsigned long long session_pause(struct session *s)
+{
+	unsigned long long ms = s->pause;
+
+	s->pause = 0;
+	return ms;
+}
+
 /* ---- DATA ---- */
 
 /* data_put - pass a piece of the message on, minding the size limit */
@@ -312,6 +347,7 @@ static void data_end(struct session *s)
 		s->ops->tx_abort(s->ctx);
 		reply(s, 552, "5.3.4 Message too big (limit %llu octets)",
 		      s->cfg->max_size);
+		count_error(s);
 		goto out;
 	}
 	hr = header_end(&s->hdr);
@@ -321,12 +357,14 @@ static void data_end(struct session *s)
 			reply(s, 554, "5.4.6 Too many Received: fields, mail loop");
 		else
 			reply(s, 554, "5.6.0 No From: field and null sender");
+		count_error(s);
 		goto out;
 	}
 	st = s->ops->tx_commit(s->ctx);
-	if (st.kind == ST_OK)
+	if (st.kind == ST_OK) {
 		reply(s, 250, "2.0.0 Ok: queued as %s", s->env.id);
-	else
+		s->junk = 0;         /* a client that sends mail is no idler */
+	} else
 		reply_status(s, &st, 554, temp_code(&st, 451));
 out:
 	tx_reset(s);
@@ -538,6 +576,7 @@ static int parse_mail_params(struct session *s, const char *p)
 			if (errno == ERANGE || v > s->cfg->max_size) {
 				reply(s, 552, "5.3.4 Message too big (limit %llu octets)",
 				      s->cfg->max_size);
+				count_error(s);
 				return -1;
 			}
 		} else if (strcasecmp(word, "BODY=7BIT") == 0 ||
@@ -644,6 +683,11 @@ static void cmd_rcpt(struct session *s, const char *arg)
 	}
 	if (s->env.nrcpt >= s->cfg->max_rcpt) {
 		reply(s, 452, "4.5.3 Too many recipients");
+		/* a client that sends its recipients in several transactions,
+		 * as it should (RFC 5321 4.5.3.1.10), errs only past as many
+		 * again */
+		if (++s->over_rcpt > s->cfg->max_rcpt)
+			count_error(s);
 		return;
 	}
 	st = s->ops->check_rcpt(s->ctx, &mb);
@@ -652,6 +696,11 @@ static void cmd_rcpt(struct session *s, const char *arg)
 		         : (st.subject == 1 && st.detail == 3) ? 553 : 550;
 
 		reply_status(s, &st, perm, temp_code(&st, 450));
+		/* Every refused recipient is an error, or probing for mailboxes
+		 * (250 or 550?) and for relaying would be free; a temporary
+		 * failure is our own state, not the client's fault. */
+		if (st.kind == ST_PERM)
+			count_error(s);
 		return;
 	}
 	if (envelope_add_rcpt(&s->env, &mb) < 0) {
@@ -688,6 +737,7 @@ static void cmd_rset(struct session *s, const char *arg)
 	}
 	tx_reset(s);
 	reply(s, 250, "2.0.0 Ok");
+	count_junk(s);
 }
 
 /* cmd_vrfy - VRFY: never reveal mailboxes (RFC 5321 3.5.3) */
@@ -699,6 +749,7 @@ static void cmd_vrfy(struct session *s, const char *arg)
 		return;
 	}
 	reply(s, 252, "2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+	count_junk(s);
 }
 
 /* cmd_dispatch - run one complete command line (no CRLF, NUL-free) */
@@ -735,10 +786,13 @@ static void cmd_dispatch(struct session *s, char *line)
 	else if (strcasecmp(verb, "DATA") == 0) cmd_data(s, arg);
 	else if (strcasecmp(verb, "RSET") == 0) cmd_rset(s, arg);
 	else if (strcasecmp(verb, "VRFY") == 0) cmd_vrfy(s, arg);
-	else if (strcasecmp(verb, "NOOP") == 0) reply(s, 250, "2.0.0 Ok");
-	else if (strcasecmp(verb, "HELP") == 0)
+	else if (strcasecmp(verb, "NOOP") == 0) {
+		reply(s, 250, "2.0.0 Ok");
+		count_junk(s);
+	} else if (strcasecmp(verb, "HELP") == 0) {
 		reply(s, 214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
-	else if (strcasecmp(verb, "QUIT") == 0) {
+		count_junk(s);
+	} else if (strcasecmp(verb, "QUIT") == 0) {
 		reply(s, 221, "2.0.0 %s Bye", s->cfg->hostname);
 		s->done = 1;
 	} else {

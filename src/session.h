@@ -12,6 +12,14 @@
  * replies are queued in order); DATA ends only at CRLF "." CRLF; every
  * reply carries an RFC 3463 enhanced status code.
  *
+ * Errors (mta-smtpd(8), LIMITS): every refused command counts, except
+ * temporary refusals that are the server's own condition (4xx for a full
+ * disk, a busy mailbox) and, up to max_rcpt of them per transaction,
+ * 452 for recipients over max_rcpt; junk commands past max_junk count
+ * too.  The error that reaches max_errors gets its reply, then 421 and
+ * the end; each error past soft_errors asks the caller for a growing
+ * pause (session_pause) before the reply goes out.
+ *
  * Contract: a session is used by one thread at a time.  The config and ops
  * are borrowed and must outlive it; ctx is passed to every op untouched.
  * The output buffer belongs to the session; the caller reads it with
@@ -33,8 +41,19 @@ struct session_config {
 	unsigned long long max_size; /* message size limit, octets */
 	unsigned max_rcpt;         /* recipients per message */
 	unsigned max_received;     /* Received: fields before it is a loop */
-	unsigned max_errors;       /* bad commands before 421; 0 = no limit */
+	unsigned max_errors;       /* errors before 421; 0 = errors are not
+	                            * counted (no 421, no pause, no junk limit) */
+	unsigned soft_errors;      /* errors answered without a pause */
+	unsigned error_delay;      /* ms: the pause for error soft_errors + 1;
+	                            * each later error doubles it, up to
+	                            * SESSION_PAUSE_MAX */
+	unsigned max_junk;         /* NOOP RSET VRFY HELP since the last
+	                            * accepted message before each is an error
+	                            * too; 0 = no limit */
 };
+
+/* the longest pause one error adds (below every client's reply timeout) */
+enum { SESSION_PAUSE_MAX = 30000 };
 
 struct session_ops {
 	/* may this recipient be accepted?  (domain, relay, mailbox checks) */
@@ -80,5 +99,9 @@ void session_output_done(struct session *s, size_t n);
 int session_done(const struct session *s);
 /* session_in_data - true while a message is being received */
 int session_in_data(const struct session *s);
+/* session_pause - milliseconds the caller must wait before it sends the
+ * output queued so far (errors past cfg->soft_errors slow a client down;
+ * the session itself never sleeps); taking it resets it to 0 */
+unsigned long long session_pause(struct session *s);
 
 #endif

@@ -904,6 +904,199 @@ Test(session, max_errors_zero_is_no_limit)
 	fx_end(&fx);
 }
 
+/* refused_rcpt_counts - every permanently refused recipient is an error
+ * (relay denied, no such user, a bad mailbox name), so probing which
+ * mailboxes exist ends in 421; the server's own temporary failures are
+ * not the client's errors */
+static void refused_rcpt_counts(struct fake *fx)
+{
+	fx->cfg.max_errors = 4;
+	start(fx);
+	SAYS(fx, EHLO MAIL, "250 250");
+	SAYS(fx, "RCPT TO:<full@test.example>\r\nRCPT TO:<broken@test.example>\r\n"
+	     "RCPT TO:<busy@test.example>\r\nRCPT TO:<full@test.example>\r\n",
+	     "452 451 450 452");
+	SUMS(fx, "RCPT TO:<x@elsewhere.example>\r\nRCPT TO:<nobody@test.example>\r\n"
+	     "RCPT TO:<badname@test.example>\r\n" RCPT,
+	     "554 5.7.1,550 5.1.1,553 5.1.3,250 2.1.5");
+	cr_assert(!session_done(fx->s));
+	SUMS(fx, "RCPT TO:<nobody@test.example>\r\nNOOP\r\n", "550 5.1.1,421 4.7.0");
+	cr_assert(session_done(fx->s));
+}
+
+Test(session, refused_rcpt_counts_as_error)
+{
+	each_mode(refused_rcpt_counts);
+}
+
+/* many_refusals - the issue's 20,000 RCPT to a foreign domain from a
+ * client that may not relay: 421 after max_errors, the rest unread */
+Test(session, many_refused_rcpt_end_in_421)
+{
+	struct fake fx;
+	struct buf in = { 0 };
+	int i;
+
+	fx_init(&fx, WHOLE);
+	fx.cfg.max_errors = 20;
+	start(&fx);
+	buf_add(&in, EHLO MAIL, strlen(EHLO MAIL));
+	for (i = 0; i < 20000; i++)
+		buf_add(&in, "RCPT TO:<x@elsewhere.example>\r\n", 31);
+	talkn(&fx, in.p, in.len);
+	cr_assert(strncmp(fx.codes, "250 250 554 ", 12) == 0);
+	cr_assert_str_eq(fx.codes + strlen(fx.codes) - 7, "554 421", "%s", fx.codes);
+	cr_assert_eq(fx.checks, 20);
+	cr_assert(session_done(fx.s));
+	free(in.p);
+	fx_end(&fx);
+}
+
+/* over_max_rcpt - 452 for recipients over max_rcpt is no error for as
+ * many again (a client should send the rest in another transaction);
+ * past that each one is */
+static void over_max_rcpt(struct fake *fx)
+{
+	char rcpt[64];
+	int i;
+
+	fx->cfg.max_errors = 2;
+	start(fx);
+	SAYS(fx, EHLO MAIL, "250 250");
+	for (i = 0; i < 10; i++) {
+		snprintf(rcpt, sizeof rcpt, "RCPT TO:<r%d@test.example>\r\n", i);
+		SAYS(fx, rcpt, i < 5 ? "250" : "452");
+	}
+	/* a new transaction starts the allowance again */
+	SAYS(fx, "RSET\r\n" MAIL, "250 250");
+	for (i = 0; i < 11; i++) {
+		snprintf(rcpt, sizeof rcpt, "RCPT TO:<r%d@test.example>\r\n", i);
+		SAYS(fx, rcpt, i < 5 ? "250" : "452");
+	}
+	cr_assert(!session_done(fx->s));
+	SUMS(fx, RCPT, "452 4.5.3,421 4.7.0");
+}
+
+Test(session, over_max_rcpt_errs_only_past_an_overshoot)
+{
+	each_mode(over_max_rcpt);
+}
+
+/* refused_messages_count - a declared SIZE over the limit, a message
+ * over it, a mail loop: refused commands, so errors */
+static void refused_messages_count(struct fake *fx)
+{
+	char in[600];
+
+	fx->cfg.max_size = 100;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SAYS(fx, EHLO "MAIL FROM:<bob@test.example> SIZE=101\r\n", "250 552");
+	snprintf(in, sizeof in, MAIL RCPT "DATA\r\n" HDR "%0150d\r\n.\r\n", 0);
+	SAYS(fx, in, "250 250 354 552");
+	cr_assert(!session_done(fx->s));
+	SUMS(fx, MAIL RCPT "DATA\r\nReceived: a\r\nReceived: b\r\nReceived: c\r\n"
+	     "Received: d\r\n\r\n.\r\n", "250 2.1.0,250 2.1.5,354,554 5.4.6,421 4.7.0");
+	cr_assert_eq(fx->commits, 0);
+}
+
+Test(session, refused_messages_count_as_errors)
+{
+	each_mode(refused_messages_count);
+}
+
+/* error_pause - no pause for the first soft_errors errors; then one of
+ * error_delay that doubles with each further error, at most
+ * SESSION_PAUSE_MAX; the session only asks for it, and taking it
+ * resets it; the error that ends the session needs none */
+static void error_pause(struct fake *fx)
+{
+	fx->cfg.max_errors = 8;
+	fx->cfg.soft_errors = 2;
+	fx->cfg.error_delay = 100;
+	start(fx);
+	cr_assert_eq(session_pause(fx->s), 0);
+	SAYS(fx, "FOO\r\nFOO\r\n", "500 500");
+	cr_assert_eq(session_pause(fx->s), 0);
+	SAYS(fx, "FOO\r\n", "500");
+	cr_assert_eq(session_pause(fx->s), 100);
+	cr_assert_eq(session_pause(fx->s), 0, "taking the pause resets it");
+	SAYS(fx, "NOOP\r\n" EHLO, "250 250");
+	cr_assert_eq(session_pause(fx->s), 0, "good commands cost nothing");
+	/* pipelined errors add up: their replies wait for all of them */
+	SAYS(fx, "FOO\r\nRCPT TO:<x@test.example>\r\n", "500 503");
+	cr_assert_eq(session_pause(fx->s), 200 + 400);
+	SAYS(fx, "FOO\r\n", "500");
+	cr_assert_eq(session_pause(fx->s), 800);
+	SUMS(fx, "FOO\r\n", "500 5.5.2");
+	cr_assert_eq(session_pause(fx->s), 1600);
+	SUMS(fx, "FOO\r\n", "500 5.5.2,421 4.7.0");
+	cr_assert_eq(session_pause(fx->s), 0, "no pause before the close");
+}
+
+Test(session, error_pause_grows_after_soft_errors)
+{
+	each_mode(error_pause);
+}
+
+Test(session, error_pause_is_capped)
+{
+	struct fake fx;
+	int i;
+
+	fx_init(&fx, WHOLE);
+	fx.cfg.max_errors = 1000;
+	fx.cfg.error_delay = 7000;
+	start(&fx);
+	SAYS(&fx, "FOO\r\n", "500");
+	cr_assert_eq(session_pause(fx.s), 7000);
+	SAYS(&fx, "FOO\r\nFOO\r\n", "500 500");
+	cr_assert_eq(session_pause(fx.s), 14000 + 28000);
+	for (i = 0; i < 100; i++) {
+		SAYS(&fx, "FOO\r\n", "500");
+		cr_assert_eq(session_pause(fx.s), SESSION_PAUSE_MAX);
+	}
+	fx_end(&fx);
+}
+
+/* with max_errors 0 errors are not counted: no 421, no pause */
+Test(session, no_error_limit_no_pause)
+{
+	struct fake fx;
+	int i;
+
+	fx_init(&fx, WHOLE);
+	fx.cfg.error_delay = 100;
+	fx.cfg.max_junk = 1;
+	start(&fx);
+	for (i = 0; i < 50; i++)
+		SAYS(&fx, "FOO\r\nNOOP\r\n", "500 250");
+	cr_assert_eq(session_pause(fx.s), 0);
+	fx_end(&fx);
+}
+
+/* junk - NOOP, RSET, VRFY and HELP past max_junk are answered as usual,
+ * and each is an error; an accepted message starts the count again */
+static void junk(struct fake *fx)
+{
+	fx->cfg.max_junk = 4;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SAYS(fx, EHLO "NOOP\r\nRSET\r\nVRFY bob\r\nHELP\r\n", "250 250 250 252 214");
+	SAYS(fx, PRE HDR "x\r\n.\r\n", PRE_OK " 250");
+	SAYS(fx, "NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n", "250 250 250 250");
+	SAYS(fx, "EHLO again.example\r\n", "250");   /* not junk */
+	SAYS(fx, "NOOP\r\nHELP\r\n", "250 214");   /* errors 1 and 2 */
+	cr_assert(!session_done(fx->s));
+	SUMS(fx, "RSET\r\nNOOP\r\n", "250 2.0.0,421 4.7.0");
+	cr_assert(session_done(fx->s));
+}
+
+Test(session, junk_commands_past_max_junk_are_errors)
+{
+	each_mode(junk);
+}
+
 /* nul_in_commands - NUL octets make a command line unusable, not the
  * session: each such line gets 500 */
 static void nul_in_commands(struct fake *fx)

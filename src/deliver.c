@@ -79,6 +79,8 @@ void deliver_run(struct delivery *d)
 	struct timeval start;
 	long long offset;
 	const char *how;
+	/* client-supplied addresses and texts, quoted for the log */
+	char qrcpt[LOG_VALUE_MAX], qfrom[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 	int fd;
 
 	log_set_tag("d%lu", d->seq);
@@ -95,8 +97,8 @@ void deliver_run(struct delivery *d)
 		                        d->id, strerror(e));
 		d->bad = e == ENOENT ? DELIVERY_BAD_JOB      /* a job without message */
 		       : e == ELOOP ? DELIVERY_BAD_MESSAGE : 0;
-		log_event("delivery-error", "id=%s n=%u error=\"%s\"", d->id, d->n,
-		          d->result.text);
+		log_event("delivery-error", "id=%s n=%u error=%s", d->id, d->n,
+		          log_quote(qerr, sizeof qerr, d->result.text));
 		return;
 	}
 	envelope_init(&env);
@@ -107,16 +109,17 @@ void deliver_run(struct delivery *d)
 		                        ? "Queue file mess/%s is damaged"
 		                        : "Job names a recipient mess/%s does not have", d->id);
 		d->bad = message_bad ? DELIVERY_BAD_MESSAGE : DELIVERY_BAD_JOB;
-		log_event("delivery-error", "id=%s n=%u error=\"%s\"", d->id, d->n,
-		          d->result.text);
+		log_event("delivery-error", "id=%s n=%u error=%s", d->id, d->n,
+		          log_quote(qerr, sizeof qerr, d->result.text));
 		envelope_free(&env);
 		close(fd);
 		return;
 	}
 	memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
 	d->arrival = (long long)env.arrival;
-	log_event("delivery-start", "id=%s rcpt=<%s> from=<%s>", d->id, d->rcpt,
-	          env.sender.text);
+	log_event("delivery-start", "id=%s rcpt=%s from=%s", d->id,
+	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
+	          log_addr(qfrom, sizeof qfrom, env.sender.text));
 	if (policy_is_local(d->cfg, &env.rcpt[d->n])) {
 		how = "local";
 		d->result = deliver_local(d, &env.rcpt[d->n], &env, fd, offset);
@@ -142,18 +145,18 @@ void deliver_run(struct delivery *d)
 	if (d->busy) {
 		/* Not an attempt: the scheduler parks the job until a delivery
 		 * to this destination finishes. */
-		log_event("delivery-busy", "id=%s rcpt=<%s> dest=%s", d->id, d->rcpt,
-		          d->dest);
+		log_event("delivery-busy", "id=%s rcpt=%s dest=%s", d->id, qrcpt,
+		          log_quote(qerr, sizeof qerr, d->dest));
 		envelope_free(&env);
 		close(fd);
 		return;
 	}
 	log_event(d->result.kind == ST_OK ? "delivered"
 	          : d->result.kind == ST_TEMP ? "deferred" : "failed",
-	          "id=%s rcpt=<%s> via=%s time=%ldms%s%s%s", d->id, d->rcpt, how,
-	          elapsed_ms(&start), d->result.kind == ST_OK ? "" : " error=\"",
-	          d->result.kind == ST_OK ? "" : d->result.text,
-	          d->result.kind == ST_OK ? "" : "\"");
+	          "id=%s rcpt=%s via=%s time=%ldms%s%s", d->id, qrcpt, how,
+	          elapsed_ms(&start), d->result.kind == ST_OK ? "" : " error=",
+	          d->result.kind == ST_OK ? "" :
+	          log_quote(qerr, sizeof qerr, d->result.text));
 	envelope_free(&env);
 	close(fd);
 }

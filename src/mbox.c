@@ -162,6 +162,7 @@ static int lock_is_ours(int rootfd, const char *lock, struct stat *sb)
 static int break_stale(int rootfd, const char *lock, const char *name,
                        int *told)
 {
+	char qn[LOG_VALUE_MAX], ql[LOG_VALUE_MAX];
 	struct stat sb, now;
 	long long age;
 	int r;
@@ -175,7 +176,8 @@ static int break_stale(int rootfd, const char *lock, const char *name,
 	if (r == 0) {
 		if (!*told)
 			log_event("mbox_foreign_lock", "mailbox=%s lock=%s age=%llds "
-			          "action=kept", name, lock, age);
+			          "action=kept", log_quote(qn, sizeof qn, name),
+			          log_quote(ql, sizeof ql, lock), age);
 		*told = 1;
 		return 0;
 	}
@@ -187,7 +189,8 @@ static int break_stale(int rootfd, const char *lock, const char *name,
 		return 0;
 	if (unlinkat(rootfd, lock, 0) < 0)
 		return errno == ENOENT ? 1 : -1;
-	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds", name, lock,
+	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds",
+	          log_quote(qn, sizeof qn, name), log_quote(ql, sizeof ql, lock),
 	          age);
 	return 1;
 }
@@ -247,18 +250,20 @@ static struct status dotlock_take(int rootfd, const char *lock,
 static void dotlock_release(int rootfd, const char *lock, const char *name,
                             const struct stat *made)
 {
-	char ebuf[128];
+	char ebuf[128], qn[LOG_VALUE_MAX], ql[LOG_VALUE_MAX];
 	struct stat sb;
 
 	if (fstatat(rootfd, lock, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (sb.st_dev != made->st_dev || sb.st_ino != made->st_ino)) {
 		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"not "
-		          "ours any more: left alone\"", name, lock);
+		          "ours any more: left alone\"", log_quote(qn, sizeof qn, name),
+		          log_quote(ql, sizeof ql, lock));
 		return;
 	}
 	if (unlinkat(rootfd, lock, 0) < 0)
 		log_event("mbox_unlock_failed", "mailbox=%s lock=%s error=\"%s\"",
-		          name, lock, strerror_r(errno, ebuf, sizeof ebuf));
+		          log_quote(qn, sizeof qn, name), log_quote(ql, sizeof ql, lock),
+		          strerror_r(errno, ebuf, sizeof ebuf));
 }
 
 /* append - write the entry at the end of fd; on failure cut the file
@@ -266,7 +271,7 @@ static void dotlock_release(int rootfd, const char *lock, const char *name,
 static struct status append(int fd, const char *name, const struct local_msg *m)
 {
 	char date[MBOX_DATE_MAX];
-	char ebuf[128], desc[NAME_MAX + 32];
+	char ebuf[128], desc[NAME_MAX + 32], qn[LOG_VALUE_MAX];
 	struct local_io w;
 	struct stat sb;
 	struct status st = status_ok();
@@ -299,7 +304,8 @@ static struct status append(int fd, const char *name, const struct local_msg *m)
 		 * follows it for part of this message. */
 		if (ftruncate(fd, sb.st_size) < 0 || fsync(fd) < 0)
 			log_event("mbox_truncate_failed", "mailbox=%s size=%lld "
-			          "error=\"%s\"", name, (long long)sb.st_size,
+			          "error=\"%s\"", log_quote(qn, sizeof qn, name),
+			          (long long)sb.st_size,
 			          strerror_r(errno, ebuf, sizeof ebuf));
 	}
 	return st;

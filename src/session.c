@@ -231,6 +231,61 @@ unsigned long long session_pause(struct session *s)
 	return ms;
 }
 
+/* dispatch - run one complete command line (no CRLF, NUL-free): the
+ * table's flags, then the command's check step, then its proceed step */
+static void dispatch(struct session *s, char *line)
+{
+	const struct session_cmd *c;
+	struct cmd_args a;
+	const char *arg;
+	char verb[12];
+	size_t n, i;
+	int code;
+
+	for (n = 0; line[n] && line[n] != ' '; n++)
+		;
+	arg = line + n;
+	if (*arg == ' ')
+		arg++;
+	/* Trailing spaces are tolerated everywhere. */
+	for (i = strlen(line); i > n && line[i - 1] == ' '; i--)
+		line[i - 1] = '\0';
+	c = NULL;
+	if (n > 0 && n < sizeof verb) {
+		memcpy(verb, line, n);
+		verb[n] = '\0';
+		c = sess_cmd_find(verb);
+	}
+	if (c == NULL) {
+		sess_reply(s, 500, "5.5.2 Command unrecognized");
+		sess_error(s);
+		return;
+	}
+	if (s->cfg->tls_required && !s->tls && !(c->flags & CMD_PRE_TLS)) {
+		sess_reply(s, 530, "5.7.0 Must issue a STARTTLS command first");
+		sess_error(s);
+		return;
+	}
+	if (s->cfg->auth_required && !s->authenticated && (c->flags & CMD_AUTH)) {
+		sess_reply(s, 530, "5.7.0 Authentication required");
+		sess_error(s);
+		return;
+	}
+	a.verb = c->verb;
+	a.text[0] = '\0';
+	a.not_error = 0;
+	code = c->check ? c->check(s, arg, &a) : 0;
+	if (code != 0) {
+		sess_reply(s, code, "%s", a.text);
+		if (!a.not_error)
+			sess_error(s);
+		return;
+	}
+	c->proceed(s, &a);
+	if (c->flags & CMD_JUNK)
+		sess_junk(s);
+}
+
 /* line_complete - a command line ended (at LF) */
 static void line_complete(struct session *s)
 {
@@ -239,7 +294,8 @@ static void line_complete(struct session *s)
 	s->line_len = 0;
 	if (s->line_too_long) {
 		s->line_too_long = 0;
-		sess_reply(s, 500, "5.5.2 Line too long (limit %zu octets)", s->cfg->max_line);
+		sess_reply(s, 500, "5.5.2 Line too long (limit %zu octets)",
+		           s->cfg->max_line);
 		sess_error(s);
 		return;
 	}
@@ -252,7 +308,7 @@ static void line_complete(struct session *s)
 		return;
 	}
 	s->line[n] = '\0';
-	sess_dispatch(s, s->line);
+	dispatch(s, s->line);
 }
 
 /* session_feed - process client bytes */

@@ -50,6 +50,10 @@ struct session_config {
 	unsigned max_junk;         /* NOOP RSET VRFY HELP since the last
 	                            * accepted message before each is an error
 	                            * too; 0 = no limit */
+	int tls_required;          /* before TLS only HELO EHLO STARTTLS NOOP
+	                            * RSET QUIT; the rest gets 530 5.7.0 */
+	int auth_required;         /* MAIL needs an authenticated client
+	                            * (530 5.7.0); no AUTH yet, so none is */
 };
 
 /* the longest pause one error adds (below every client's reply timeout) */

@@ -30,6 +30,8 @@ struct session {
 	char client_ip[ENVELOPE_CLIENT_MAX];
 	char helo[ENVELOPE_HELO_MAX]; /* "" until HELO/EHLO */
 	int esmtp;
+	int tls;                    /* the connection is encrypted */
+	int authenticated;          /* the client authenticated (AUTH) */
 	int done;
 	unsigned errors;
 	unsigned junk;              /* junk commands since the last message */
@@ -75,8 +77,47 @@ void sess_junk(struct session *s);
 /* sess_tx_reset - forget the transaction (RSET, HELO, after DATA) */
 void sess_tx_reset(struct session *s);
 
-/* sess_dispatch - run one complete command line (no CRLF, NUL-free) */
-void sess_dispatch(struct session *s, char *line);
+/* ---- the command table (session_cmd.c) ----
+ *
+ * Every command is a check step and a proceed step.  The check decides
+ * from the session and the argument alone whether the command may go
+ * ahead; it changes nothing the client could see (it may ask the
+ * recipient policy) and, when it refuses, leaves its refusal in the
+ * command's args for the engine to queue and count.  The proceed step
+ * does the command and queues its reply; it can still fail, but only for
+ * the server's own reasons (no memory, the queue), which are not errors.
+ * Before either, the engine applies the flags. */
+
+enum {
+	CMD_PRE_TLS = 1 << 0,  /* allowed before TLS when cfg->tls_required */
+	CMD_AUTH    = 1 << 1,  /* needs an authenticated client when
+	                        * cfg->auth_required */
+	CMD_JUNK    = 1 << 2,  /* moves no mail: sess_junk() once done */
+};
+
+/* what a check step leaves for the engine and for its proceed step */
+struct cmd_args {
+	const char *verb;           /* the table's spelling */
+	/* the refusal, when the check returns its code */
+	char text[512];             /* "X.Y.Z text" */
+	int not_error;              /* the server's own condition: no error */
+	/* the argument, parsed */
+	char name[ENVELOPE_HELO_MAX]; /* HELO, EHLO */
+	struct mailbox mb;          /* MAIL, RCPT */
+	int body_8bit;              /* MAIL: BODY=8BITMIME */
+};
+
+struct session_cmd {
+	const char *verb;
+	unsigned flags;             /* CMD_* */
+	/* 0: go ahead; else the code of the refusal left in a->text; NULL:
+	 * nothing to check */
+	int (*check)(struct session *s, const char *arg, struct cmd_args *a);
+	void (*proceed)(struct session *s, struct cmd_args *a);
+};
+
+/* sess_cmd_find - the table's entry for verb (any case), or NULL */
+const struct session_cmd *sess_cmd_find(const char *verb);
 
 /* sess_data_begin - DATA accepted: open the message, 354 (or refuse) */
 void sess_data_begin(struct session *s);

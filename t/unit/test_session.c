@@ -1741,3 +1741,86 @@ Test(session, body_type_in_the_envelope)
 {
 	each_mode(body_type);
 }
+
+/* ---- the command table's flags ---- */
+
+/* tls_required - before TLS only HELO, EHLO, STARTTLS, NOOP, RSET and
+ * QUIT go ahead (RFC 3207 4); everything else known gets 530 5.7.0, an
+ * error like any refusal; unknown commands are still unrecognized */
+static void tls_required(struct fake *fx)
+{
+	fx->cfg.tls_required = 1;
+	fx->cfg.max_errors = 9;
+	start(fx);
+	SUMS(fx, "HELO " CLIENT "\r\n" EHLO "NOOP\r\nRSET\r\n",
+	     "250,250,250 2.0.0,250 2.0.0");
+	SUMS(fx, MAIL RCPT "DATA\r\nVRFY bob\r\nHELP\r\nEXPN x\r\nAUTH PLAIN\r\n",
+	     "530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0");
+	cr_assert_not_null(strstr(buf_str(&fx->out),
+	                   "530 5.7.0 Must issue a STARTTLS command first\r\n"));
+	/* no TLS to start here: STARTTLS is known, allowed, not served */
+	SUMS(fx, "STARTTLS\r\nFOO\r\n", "502 5.5.1,500 5.5.2,421 4.7.0");
+	cr_assert(session_done(fx->s));
+	cr_assert_eq(fx->checks, 0);
+	cr_assert_eq(fx->opens, 0);
+}
+
+Test(session, tls_required_refuses_all_but_pre_tls_commands)
+{
+	each_mode(tls_required);
+}
+
+/* tls_required off (the default): the same commands go ahead */
+Test(session, tls_not_required_by_default)
+{
+	struct fake fx;
+
+	fx_init(&fx, WHOLE);
+	start(&fx);
+	SAYS(&fx, EHLO MAIL RCPT "VRFY bob\r\nHELP\r\nDATA\r\n" HDR "x\r\n.\r\n",
+	     "250 250 250 252 214 354 250");
+	fx_end(&fx);
+}
+
+/* auth_required - MAIL needs an authenticated client, and none is (no
+ * AUTH yet): 530 5.7.0, an error; the rest is as without it */
+static void auth_required(struct fake *fx)
+{
+	fx->cfg.auth_required = 1;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SUMS(fx, EHLO MAIL RCPT "NOOP\r\n", "250,530 5.7.0,503 5.5.1,250 2.0.0");
+	cr_assert_not_null(strstr(buf_str(&fx->out),
+	                   "530 5.7.0 Authentication required\r\n"));
+	SUMS(fx, "MAIL FROM:<>\r\n", "530 5.7.0,421 4.7.0");
+	cr_assert_eq(fx->checks, 0);
+}
+
+Test(session, auth_required_before_mail)
+{
+	each_mode(auth_required);
+}
+
+/* junk_flag - each of NOOP, RSET, VRFY and HELP is junk on its own (the
+ * table's flag), and its refusal for bad syntax is an error, not junk */
+Test(session, each_junk_command_counts)
+{
+	static const char cmds[][16] = { "NOOP\r\n", "RSET\r\n", "VRFY bob\r\n",
+	                                 "HELP\r\n" };
+	static const char codes[][8] = { "250", "250", "252", "214" };
+	size_t i;
+
+	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		struct fake fx;
+		char in[256], want[80];
+
+		fx_init(&fx, WHOLE);
+		fx.cfg.max_junk = 1;
+		fx.cfg.max_errors = 1;
+		start(&fx);
+		snprintf(in, sizeof in, EHLO "%s" EHLO "%s", cmds[i], cmds[i]);
+		snprintf(want, sizeof want, "250 %s 250 %s 421", codes[i], codes[i]);
+		SAYS(&fx, in, want);
+		fx_end(&fx);
+	}
+}

@@ -311,12 +311,13 @@ static void line_complete(struct session *s)
 	dispatch(s, s->line);
 }
 
-/* session_feed - process client bytes */
-void session_feed(struct session *s, const char *p, size_t n)
+/* session_feed - process client bytes, up to what the caller must act on */
+enum session_action session_feed(struct session *s, const char *p, size_t n,
+                                 size_t *used)
 {
 	size_t i = 0;
 
-	while (i < n && !s->done) {
+	while (i < n && !s->done && !s->tls_pending) {
 		if (s->in_data) {
 			i += sess_data_feed(s, p + i, n - i);
 			continue;
@@ -340,4 +341,25 @@ void session_feed(struct session *s, const char *p, size_t n)
 			line_complete(s);
 		}
 	}
+	*used = i;
+	if (s->done)
+		return SESSION_CLOSE;
+	return s->tls_pending ? SESSION_START_TLS : SESSION_CONTINUE;
+}
+
+/* session_tls_started - TLS is up: back to just after the greeting */
+void session_tls_started(struct session *s)
+{
+	if (!s->tls_pending || s->done)
+		return;
+	s->tls_pending = 0;
+	s->tls = 1;
+	/* Nothing learnt in the clear survives (RFC 3207 4.2): not the
+	 * HELO name, not a transaction (STARTTLS is refused inside one, so
+	 * there is none), not part of a line (STARTTLS ended the last). */
+	sess_tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->line_len = 0;
+	s->line_too_long = 0;
 }

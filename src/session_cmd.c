@@ -127,6 +127,8 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a)
 	sess_reply_more(s, 250, "PIPELINING");
 	sess_reply_more(s, 250, "SIZE %llu", s->cfg->max_size);
 	sess_reply_more(s, 250, "8BITMIME");
+	if (s->cfg->tls_available && !s->tls)
+		sess_reply_more(s, 250, "STARTTLS");
 	sess_reply_more(s, 250, "ENHANCEDSTATUSCODES");
 	sess_reply(s, 250, "HELP");
 }
@@ -357,6 +359,31 @@ static int check_not_impl(struct session *s, const char *arg,
 	return refuse(a, 502, "5.5.1 %s not implemented", a->verb);
 }
 
+/* check_starttls - STARTTLS: only where the caller can start TLS, only
+ * once, not inside a transaction */
+static int check_starttls(struct session *s, const char *arg,
+                          struct cmd_args *a)
+{
+	if (!s->cfg->tls_available)
+		return check_not_impl(s, arg, a);
+	if (s->tls)
+		return refuse(a, 503, "5.5.1 TLS already active");
+	if (no_argument(arg, a))
+		return 501;
+	if (s->in_mail)
+		return refuse(a, 503, "5.5.1 MAIL transaction in progress");
+	return 0;
+}
+
+/* proceed_starttls - 220, and the engine stops reading: the caller starts
+ * TLS (SESSION_START_TLS) */
+static void proceed_starttls(struct session *s, struct cmd_args *a)
+{
+	(void)a;
+	sess_reply(s, 220, "2.0.0 Ready to start TLS");
+	s->tls_pending = 1;
+}
+
 /* The table.  Before TLS (when it is required) only what RFC 3207 4
  * allows, and RSET and HELO, which reveal and move nothing either. */
 static const struct session_cmd commands[] = {
@@ -370,7 +397,7 @@ static const struct session_cmd commands[] = {
 	{ "QUIT", CMD_PRE_TLS, NULL, proceed_quit },
 	{ "VRFY", CMD_JUNK, check_vrfy, proceed_vrfy },
 	{ "HELP", CMD_JUNK, NULL, proceed_help },
-	{ "STARTTLS", CMD_PRE_TLS, check_not_impl, NULL },
+	{ "STARTTLS", CMD_PRE_TLS, check_starttls, proceed_starttls },
 	{ "EXPN", 0, check_not_impl, NULL },
 	{ "TURN", 0, check_not_impl, NULL },
 	{ "ETRN", 0, check_not_impl, NULL },

@@ -81,13 +81,15 @@ void sess_tx_reset(struct session *s);
 /* ---- the command table (session_cmd.c) ----
  *
  * Every command is a check step and a proceed step.  The check decides
- * from the session and the argument alone whether the command may go
- * ahead; it changes nothing the client could see (it may ask the
- * recipient policy) and, when it refuses, leaves its refusal in the
- * command's args for the engine to queue and count.  The proceed step
- * does the command and queues its reply; it can still fail, but only for
- * the server's own reasons (no memory, the queue), which are not errors.
- * Before either, the engine applies the flags. */
+ * from the session and the argument whether the command may go ahead: it
+ * queues nothing and changes no state but a count of its own refusals
+ * (RCPT over max_rcpt); it may ask the recipient policy.  When it
+ * refuses, it leaves its refusal in the command's args for the engine to
+ * queue and count as an error (unless not_error).  The proceed step does
+ * the command and queues its reply; it can still fail, but only for the
+ * server's own reasons (no memory, the queue), which are not errors; it
+ * is NULL only where the check always refuses.  Before either, the engine
+ * applies the flags. */
 
 enum {
 	CMD_PRE_TLS = 1 << 0,  /* allowed before TLS when cfg->tls_required */

@@ -69,16 +69,16 @@ void sess_reply_more(struct session *s, int code, const char *fmt, ...)
 /* sess_reply_status - queue the reply for a failed status; perm_code and
  * temp_code are this command's usual codes for each kind */
 void sess_reply_status(struct session *s, const struct status *st,
-                         int perm_code, int temp_code)
+                       int perm_code, int temp_code)
 {
 	int cls = st->kind == ST_PERM ? 5 : 4;
 
 	sess_reply(s, st->kind == ST_PERM ? perm_code : temp_code, "%d.%u.%u %s",
-	      cls, st->subject, st->detail, st->text);
+	           cls, st->subject, st->detail, st->text);
 }
 
-/* sess_temp_code - the 4xx for a temporary failure: 452 "insufficient system
- * storage" only when storage ran out (X.3.1), 451 "local error in
+/* sess_temp_code - the 4xx for a temporary failure: 452 "insufficient
+ * system storage" only when storage ran out (X.3.1), 451 "local error in
  * processing" for the other mail-system errors (X.3.x), else usual */
 int sess_temp_code(const struct status *st, int usual)
 {
@@ -98,7 +98,7 @@ void sess_error(struct session *s)
 		return;
 	if (++s->errors >= s->cfg->max_errors) {
 		sess_reply(s, 421, "4.7.0 %s Too many errors, closing connection",
-		      s->cfg->hostname);
+		           s->cfg->hostname);
 		s->done = 1;
 		return;
 	}

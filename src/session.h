@@ -59,7 +59,8 @@ struct session_config {
 	                            * STARTTLS, and it gets SESSION_START_TLS;
 	                            * else STARTTLS is 502 */
 	int tls_required;          /* before TLS only HELO EHLO STARTTLS NOOP
-	                            * RSET QUIT; the rest gets 530 5.7.0 */
+	                            * RSET QUIT; the rest gets 530 5.7.0 (so
+	                            * without tls_available no mail comes) */
 	int auth_required;         /* MAIL needs an authenticated client
 	                            * (530 5.7.0); no AUTH yet, so none is */
 };

@@ -32,7 +32,7 @@ static void hdr_out(void *ctx, const char *p, size_t n)
 	s->ops->tx_write(s->ctx, p, n);
 }
 
-/* sess_data_begin - DATA accepted: open the message and start the header */
+/* sess_data_begin - DATA accepted: open the message, start the header */
 void sess_data_begin(struct session *s)
 {
 	struct status st;
@@ -75,7 +75,7 @@ static void data_end(struct session *s)
 	if (s->oversize) {
 		s->ops->tx_abort(s->ctx);
 		sess_reply(s, 552, "5.3.4 Message too big (limit %llu octets)",
-		      s->cfg->max_size);
+		           s->cfg->max_size);
 		sess_error(s);
 		goto out;
 	}
@@ -99,8 +99,8 @@ out:
 	sess_tx_reset(s);
 }
 
-/* sess_data_feed - run the DATA automaton over p[0..n); returns bytes used
- * (less than n only when the end marker was found) */
+/* sess_data_feed - run the DATA automaton over p[0..n); returns bytes
+ * used (less than n only when the end marker was found) */
 size_t sess_data_feed(struct session *s, const char *p, size_t n)
 {
 	size_t i = 0, run;

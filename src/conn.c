@@ -218,7 +218,7 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 {
 	const struct conn_env *env = c->env;
 	const char *ended = "done";
-	int stopping = 0;
+	int stopping = 0, start_tls = 0;
 	char buf[READ_BUF];
 
 	session_greet(s);
@@ -229,6 +229,7 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 		unsigned long long pause = session_pause(s);
 		int r;
 		ssize_t n;
+		size_t used;
 
 		if (pause > 0 && !stopping)
 			stopping = pause_for(x, pause);
@@ -238,6 +239,12 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 		}
 		if (session_done(s))
 			return ended;
+		if (start_tls) {
+			/* No TLS layer yet, and scfg never sets tls_available,
+			 * so the session never asks; were it to, the connection
+			 * ends after the 220 rather than go on in the clear. */
+			return "no-tls";
+		}
 		if (stopping && !session_in_data(s)) {
 			session_shutdown(s);
 			continue;
@@ -270,7 +277,18 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 			continue;
 		if (n <= 0)
 			return n == 0 ? "client-closed" : "read-error";
-		session_feed(s, buf, (size_t)n);
+		switch (session_feed(s, buf, (size_t)n, &used)) {
+		case SESSION_CONTINUE:
+			break;
+		case SESSION_CLOSE:
+			/* the loop's top sends the last replies and ends it */
+			break;
+		case SESSION_START_TLS:
+			/* The rest of buf came in the clear before the handshake:
+			 * it is dropped, never fed (CVE-2011-0411). */
+			start_tls = 1;
+			break;
+		}
 	}
 }
 

@@ -7,10 +7,13 @@
  * header module, one LF per line; nothing holds the whole message.
  *
  * Protocol (mta-smtpd(8), SMTP SERVICE): HELO EHLO MAIL RCPT DATA RSET NOOP
- * QUIT VRFY HELP, case-insensitive; 503 for commands out of order; 500 for
- * unknown commands and over-long lines; PIPELINING (all input is consumed,
- * replies are queued in order); DATA ends only at CRLF "." CRLF; every
- * reply carries an RFC 3463 enhanced status code.
+ * QUIT VRFY HELP, case-insensitive, and STARTTLS when the caller can start
+ * TLS; 503 for commands out of order; 500 for unknown commands and
+ * over-long lines; PIPELINING (input is consumed up to what ends the
+ * session or starts TLS, replies are queued in order); DATA ends only at
+ * CRLF "." CRLF; every reply carries an RFC 3463 enhanced status code.
+ * session_feed() returns what the caller must do next: go on, start TLS,
+ * or close.
  *
  * Errors (mta-smtpd(8), LIMITS): every refused command counts, except
  * temporary refusals that are the server's own condition (4xx for a full
@@ -24,6 +27,8 @@
  * are borrowed and must outlive it; ctx is passed to every op untouched.
  * The output buffer belongs to the session; the caller reads it with
  * session_output() and empties it with session_output_done().
+ * (Inside: session.c the engine, session_cmd.c the command table,
+ * session_data.c DATA; session_priv.h is theirs alone.)
  */
 #ifndef MTA_SESSION_H
 #define MTA_SESSION_H
@@ -50,6 +55,14 @@ struct session_config {
 	unsigned max_junk;         /* NOOP RSET VRFY HELP since the last
 	                            * accepted message before each is an error
 	                            * too; 0 = no limit */
+	int tls_available;         /* the caller can start TLS: EHLO offers
+	                            * STARTTLS, and it gets SESSION_START_TLS;
+	                            * else STARTTLS is 502 */
+	int tls_required;          /* before TLS only HELO EHLO STARTTLS NOOP
+	                            * RSET QUIT; the rest gets 530 5.7.0 (so
+	                            * without tls_available no mail comes) */
+	int auth_required;         /* MAIL needs an authenticated client
+	                            * (530 5.7.0); no AUTH yet, so none is */
 };
 
 /* the longest pause one error adds (below every client's reply timeout) */
@@ -80,8 +93,31 @@ void session_free(struct session *s);
 
 /* session_greet - queue the 220 greeting */
 void session_greet(struct session *s);
-/* session_feed - process bytes p[0..n) from the client */
-void session_feed(struct session *s, const char *p, size_t n);
+/* What the caller must do once session_feed() returns; in every case it
+ * first sends the output (after session_pause()). */
+enum session_action {
+	SESSION_CONTINUE,   /* all input was used: read more when it comes */
+	SESSION_START_TLS,  /* STARTTLS was accepted (its 220 is the last
+	                     * output): start TLS, then session_tls_started().
+	                     * The input past *used came in the clear before
+	                     * the handshake and must be thrown away, never fed
+	                     * again (CVE-2011-0411: injected commands) */
+	SESSION_CLOSE,      /* close the connection: QUIT, or 421 (session_done
+	                     * is true); the input past *used is not read */
+};
+
+/* session_feed - process bytes p[0..n) from the client; *used is how many
+ * were (all of them but after a START_TLS or a CLOSE, which come right
+ * after the line that caused them; 0 when fed again before
+ * session_tls_started() or once done) */
+enum session_action session_feed(struct session *s, const char *p, size_t n,
+                                 size_t *used);
+/* session_tls_started - TLS is up after SESSION_START_TLS: the session
+ * forgets what it learnt in the clear and is as after the greeting (no
+ * new one): HELO/EHLO first, STARTTLS no longer offered nor accepted, and
+ * cfg->tls_required is satisfied.  Errors stay counted.  Ignored at any
+ * other time.  (When the handshake fails, the caller closes instead.) */
+void session_tls_started(struct session *s);
 /* session_timeout - the client was idle too long: 421, then done */
 void session_timeout(struct session *s);
 /* session_shutdown - the server is stopping: 421, then done */

@@ -9,7 +9,8 @@
  *       longest fragment; bits 5-7 how eagerly output is drained
  *   [4] commit of message number k fails when bit k % 8 is set
  *   [5] bits 0-1 how commit fails; bits 2-4: tx_open fails for that
- *       message number (7: never)
+ *       message number (7: never); bit 5 tls_available, bit 6
+ *       tls_required
  *   [6] where in the client's bytes the action of [3] happens (/255)
  *   [7] seed of the fragment and drain lengths
  * The fake ops accept recipients unless the mailbox starts with r, d, q
@@ -25,7 +26,12 @@
  * 5.6.0, the commit's failure); ops are called in order (no write outside
  * a message, no nested open, no check_rcpt inside DATA, no open message
  * left after session_free); once the session is done nothing more comes
- * out.  Then in random fragments with output drained in random amounts:
+ * out; session_feed() uses each byte but where it returns CLOSE (the
+ * session is done; then no byte more) or START_TLS (only with
+ * tls_available, at the LF of a STARTTLS line, its 220 queued last; the
+ * harness says TLS is up at once and feeds on).  Then in random
+ * fragments with output drained in random amounts, the rest of a
+ * fragment fed again after START_TLS:
  * the replies and everything the ops saw must be the same (but for the
  * contents of a message that is aborted).  Finally all
  * output must be well-formed replies (oracle_replies), and 221/421 only
@@ -402,8 +408,9 @@ static void run_bytes(const uint8_t *in, size_t n, struct fake *fk,
 {
 	const struct params *pa = fk->pa;
 	struct session *s;
-	size_t i, ds = 0, before, after;
+	size_t i, ds = 0, before, after, used;
 	int crlf = 0, was, was_done;
+	enum session_action a;
 
 	s = session_new(&pa->cfg, &fake_ops, fk, IP, fixed_now);
 	if (s == NULL)
@@ -420,10 +427,21 @@ static void run_bytes(const uint8_t *in, size_t n, struct fake *fk,
 		was_done = session_done(s);
 		fk->opened = fk->ended = 0;
 		session_output(s, &before);
-		session_feed(s, (const char *)in + i, 1);
+		a = session_feed(s, (const char *)in + i, 1, &used);
 		session_output(s, &after);
 		if (was_done && (after != before || fk->opened || fk->ended))
 			oracle_fail("the session went on after it was done");
+		if (used != (was_done ? 0u : 1u))
+			oracle_fail("%zu of 1 byte used", used);
+		if ((a == SESSION_CLOSE) != session_done(s))
+			oracle_fail("CLOSE %s a done session",
+			            a == SESSION_CLOSE ? "without" : "not returned for");
+		if (a == SESSION_START_TLS) {
+			if (!pa->cfg.tls_available || in[i] != '\n' ||
+			    session_in_data(s) || !last_is(s, "220 2.0.0 "))
+				oracle_fail("START_TLS without a STARTTLS accepted");
+			session_tls_started(s);
+		}
 		if (fk->opened == 1 && (!session_in_data(s) ||
 		                        !last_is(s, "354 ")))
 			oracle_fail("tx_open succeeded but no 354");
@@ -453,7 +471,8 @@ static void run_frags(const uint8_t *in, size_t n, struct fake *fk,
 	struct rng rng = pa->rng;
 	struct session *s;
 	const char *p;
-	size_t i = 0, k, len;
+	size_t i = 0, k, len, used;
+	enum session_action a;
 
 	s = session_new(&pa->cfg, &fake_ops, fk, IP, fixed_now);
 	if (s == NULL)
@@ -469,8 +488,19 @@ static void run_frags(const uint8_t *in, size_t n, struct fake *fk,
 			k = n - i;
 		if (i < pa->action_at && i + k > pa->action_at)
 			k = pa->action_at - i;
-		session_feed(s, (const char *)in + i, k);
-		i += k;
+		a = session_feed(s, (const char *)in + i, k, &used);
+		if (used > k || (a == SESSION_CONTINUE && used != k))
+			oracle_fail("%zu of %zu bytes used, action %d", used, k, (int)a);
+		if (a == SESSION_START_TLS) {
+			/* stopped right after the STARTTLS line: nothing after it
+			 * was read, nothing said after the 220 */
+			if (used == 0 || in[i + used - 1] != '\n' ||
+			    !last_is(s, "220 2.0.0 "))
+				oracle_fail("START_TLS not right after STARTTLS");
+			session_tls_started(s);
+		}
+		/* after CLOSE nothing more is used: skip the rest */
+		i += a == SESSION_CLOSE ? k : used;
 		if (rng_below(&rng, pa->drain) == 0) {
 			p = session_output(s, &len);
 			k = len ? rng_below(&rng, (uint32_t)len + 1) : 0;
@@ -527,6 +557,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pa.commit_fail = data[4];
 	pa.fail_kind = data[5] & 3;
 	pa.open_fail = ((data[5] >> 2) & 7) == 7 ? -1 : (data[5] >> 2) & 7;
+	pa.cfg.tls_available = (data[5] >> 5) & 1;
+	pa.cfg.tls_required = (data[5] >> 6) & 1;
 	pa.action_at = (size_t)data[6] * n / 255;
 	rng_seed(&pa.rng, data + 7, 1);
 

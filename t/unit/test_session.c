@@ -8,7 +8,9 @@
  * 4.2 reply syntax, lines of at most 512 octets, and an RFC 3463 enhanced
  * status code of the right class on every 2xx/4xx/5xx line except the
  * greeting and the answers to HELO/EHLO, which RFC 2034 section 3 exempts
- * (221 and 421 are not exempt).
+ * (221, 421 and the 220 to STARTTLS are not exempt).  What session_feed
+ * returns is checked too: all input used unless it asks for an action,
+ * and nothing used or said once it has.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -114,6 +116,8 @@ struct fake {
 	struct buf msg;            /* bytes written to the open message */
 	struct buf stored;         /* the last committed message */
 	struct buf out;            /* raw replies of the last talk() */
+	enum session_action action; /* what session_feed last returned */
+	size_t used;               /* bytes of the last talk() it used */
 	char codes[4096];          /* "250 354 ..." of the last talk() */
 	char sum[8192];            /* "250 2.1.0,354,..." of the last talk() */
 };
@@ -321,10 +325,11 @@ static void check_replies(struct fake *fx)
 		if (code == 0) {
 			code = c;
 			/* RFC 2034: the greeting and the HELO/EHLO answers (which
-			 * start with our name) carry no enhanced code */
-			exempt = c == 220 || (c == 250 && tl >= hl &&
+			 * start with our name) carry no enhanced code; the 220 to
+			 * STARTTLS does */
+			exempt = (c == 220 || c == 250) && tl >= hl &&
 			         memcmp(t, fx->cfg.hostname, hl) == 0 &&
-			         (tl == hl || t[hl] == ' '));
+			         (tl == hl || t[hl] == ' ');
 			enh[0] = '\0';
 		} else {
 			cr_assert_eq(c, code, "multi-line reply changes its code: %.*s",
@@ -374,12 +379,16 @@ static void drain(struct fake *fx, int partial)
 	}
 }
 
-/* talkn - feed in[0..n) the way fx->mode says; returns the reply codes */
+/* talkn - feed in[0..n) the way fx->mode says, all of it even past an
+ * action (the session must then use and say nothing more); returns the
+ * reply codes, and leaves the last action and the bytes used in fx */
 static const char *talkn(struct fake *fx, const char *in, size_t n)
 {
 	size_t off = 0;
+	enum session_action first = SESSION_CONTINUE;
 
 	buf_clear(&fx->out);
+	fx->used = 0;
 	while (off < n) {
 		size_t k = n - off;
 
@@ -392,7 +401,27 @@ static const char *talkn(struct fake *fx, const char *in, size_t n)
 			if (k > n - off)
 				k = n - off;
 		}
-		session_feed(fx->s, in + off, k);
+		size_t used = k + 1, had;
+		enum session_action a;
+
+		session_output(fx->s, &had);
+		a = session_feed(fx->s, in + off, k, &used);
+		cr_assert_leq(used, k);
+		if (first != SESSION_CONTINUE) {
+			size_t now;
+
+			session_output(fx->s, &now);
+			cr_assert(a == first && used == 0 && now == had,
+			          "[%s] fed after action %d: %d, used %zu",
+			          mode_name[fx->mode], (int)first, (int)a, used);
+		} else if (a == SESSION_CONTINUE) {
+			cr_assert_eq(used, k, "[%s] CONTINUE but %zu of %zu used",
+			             mode_name[fx->mode], used, k);
+		} else {
+			first = a;
+		}
+		fx->action = a;
+		fx->used += used;
 		off += k;
 		if (fx->mode == RANDOM)
 			drain(fx, 1);
@@ -1740,4 +1769,280 @@ static void body_type(struct fake *fx)
 Test(session, body_type_in_the_envelope)
 {
 	each_mode(body_type);
+}
+
+/* ---- the command table's flags ---- */
+
+/* tls_required - before TLS only HELO, EHLO, STARTTLS, NOOP, RSET and
+ * QUIT go ahead (RFC 3207 4); everything else known gets 530 5.7.0, an
+ * error like any refusal; unknown commands are still unrecognized */
+static void tls_required(struct fake *fx)
+{
+	fx->cfg.tls_required = 1;
+	fx->cfg.max_errors = 9;
+	start(fx);
+	SUMS(fx, "HELO " CLIENT "\r\n" EHLO "NOOP\r\nRSET\r\n",
+	     "250,250,250 2.0.0,250 2.0.0");
+	SUMS(fx, MAIL RCPT "DATA\r\nVRFY bob\r\nHELP\r\nEXPN x\r\nAUTH PLAIN\r\n",
+	     "530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0,530 5.7.0");
+	cr_assert_not_null(strstr(buf_str(&fx->out),
+	                   "530 5.7.0 Must issue a STARTTLS command first\r\n"));
+	/* no TLS to start here: STARTTLS is known, allowed, not served */
+	SUMS(fx, "STARTTLS\r\nFOO\r\n", "502 5.5.1,500 5.5.2,421 4.7.0");
+	cr_assert(session_done(fx->s));
+	cr_assert_eq(fx->checks, 0);
+	cr_assert_eq(fx->opens, 0);
+}
+
+Test(session, tls_required_refuses_all_but_pre_tls_commands)
+{
+	each_mode(tls_required);
+}
+
+/* tls_required off (the default): the same commands go ahead */
+Test(session, tls_not_required_by_default)
+{
+	struct fake fx;
+
+	fx_init(&fx, WHOLE);
+	start(&fx);
+	SAYS(&fx, EHLO MAIL RCPT "VRFY bob\r\nHELP\r\nDATA\r\n" HDR "x\r\n.\r\n",
+	     "250 250 250 252 214 354 250");
+	fx_end(&fx);
+}
+
+/* auth_required - MAIL needs an authenticated client, and none is (no
+ * AUTH yet): 530 5.7.0, an error; the rest is as without it */
+static void auth_required(struct fake *fx)
+{
+	fx->cfg.auth_required = 1;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SUMS(fx, EHLO MAIL RCPT "NOOP\r\n", "250,530 5.7.0,503 5.5.1,250 2.0.0");
+	cr_assert_not_null(strstr(buf_str(&fx->out),
+	                   "530 5.7.0 Authentication required\r\n"));
+	SUMS(fx, "MAIL FROM:<>\r\n", "530 5.7.0,421 4.7.0");
+	cr_assert_eq(fx->checks, 0);
+}
+
+Test(session, auth_required_before_mail)
+{
+	each_mode(auth_required);
+}
+
+/* junk_flag - each of NOOP, RSET, VRFY and HELP is junk on its own (the
+ * table's flag), and its refusal for bad syntax is an error, not junk */
+Test(session, each_junk_command_counts)
+{
+	static const char cmds[][16] = { "NOOP\r\n", "RSET\r\n", "VRFY bob\r\n",
+	                                 "HELP\r\n" };
+	static const char codes[][8] = { "250", "250", "252", "214" };
+	size_t i;
+
+	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		struct fake fx;
+		char in[256], want[80];
+
+		fx_init(&fx, WHOLE);
+		fx.cfg.max_junk = 1;
+		fx.cfg.max_errors = 1;
+		start(&fx);
+		snprintf(in, sizeof in, EHLO "%s" EHLO "%s", cmds[i], cmds[i]);
+		snprintf(want, sizeof want, "250 %s 250 %s 421", codes[i], codes[i]);
+		SAYS(&fx, in, want);
+		fx_end(&fx);
+	}
+}
+
+/* ---- what session_feed returns ---- */
+
+#define STARTTLS "STARTTLS\r\n"
+#define EHLO_TLS "250-" HOST " Hello " CLIENT " [" IP "]\r\n250-PIPELINING\r\n" \
+                 "250-SIZE 10000\r\n250-8BITMIME\r\n250-STARTTLS\r\n" \
+                 "250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
+#define EHLO_PLAIN "250-" HOST " Hello " CLIENT " [" IP "]\r\n250-PIPELINING\r\n" \
+                   "250-SIZE 10000\r\n250-8BITMIME\r\n" \
+                   "250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
+
+/* actions_continue - anything short of QUIT, a 421 or STARTTLS uses all
+ * its input, a part of a line and a part of a message too */
+static void actions_continue(struct fake *fx)
+{
+	start(fx);
+	talk(fx, EHLO "NOOP\r\nFOO\r\nMAIL FROM:<bob@test.example> SIZE=1\r\nRC");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	cr_assert_eq(fx->used, strlen(EHLO "NOOP\r\nFOO\r\nMAIL FROM:<bob@test."
+	                               "example> SIZE=1\r\nRC"));
+	talk(fx, "PT TO:<alice@test.example>\r\nDATA\r\n" HDR "part");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	SAYS(fx, "\r\n.\r\n", "250");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	cr_assert_eq(fx->used, 5);
+}
+
+Test(session, feed_continues)
+{
+	each_mode(actions_continue);
+}
+
+/* actions_close - QUIT: CLOSE, its line the last used */
+static void actions_close_quit(struct fake *fx)
+{
+	start(fx);
+	SAYS(fx, EHLO "QUIT\r\nNOOP\r\n", "250 221");
+	cr_assert_eq(fx->action, SESSION_CLOSE);
+	cr_assert_eq(fx->used, strlen(EHLO "QUIT\r\n"));
+	cr_assert(session_done(fx->s));
+	SAYS(fx, "NOOP\r\n", "");
+	cr_assert_eq(fx->action, SESSION_CLOSE);
+	cr_assert_eq(fx->used, 0);
+}
+
+Test(session, feed_closes_after_quit)
+{
+	each_mode(actions_close_quit);
+}
+
+/* actions_close_421 - the error that reaches max_errors: CLOSE right
+ * after its line, in command mode and at the end of a refused message */
+static void actions_close_421(struct fake *fx)
+{
+	char in[300];
+
+	fx->cfg.max_errors = 2;
+	fx->cfg.max_size = 50;
+	start(fx);
+	SAYS(fx, "FOO\r\nBAR\r\nNOOP\r\n", "500 500 421");
+	cr_assert_eq(fx->action, SESSION_CLOSE);
+	cr_assert_eq(fx->used, 10);
+	session_free(fx->s);
+	start(fx);
+	snprintf(in, sizeof in, "FOO\r\n" PRE HDR "x\r\n.\r\nNOOP\r\n");
+	SAYS(fx, in, "500 " PRE_OK " 552 421");
+	cr_assert_eq(fx->action, SESSION_CLOSE);
+	cr_assert_eq(fx->used, strlen(in) - strlen("NOOP\r\n"));
+	cr_assert_eq(fx->aborts, 1);
+}
+
+Test(session, feed_closes_after_421)
+{
+	each_mode(actions_close_421);
+}
+
+/* starttls - the issue's case: STARTTLS with plaintext pipelined behind
+ * it in one chunk returns START_TLS having used exactly the STARTTLS
+ * line; the rest is never read; once TLS is up the session is as after
+ * the greeting: EHLO first, STARTTLS neither offered nor accepted */
+static void starttls(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	start(fx);
+	talk(fx, EHLO);
+	cr_assert_str_eq(buf_str(&fx->out), EHLO_TLS);
+	SUMS(fx, STARTTLS "MAIL FROM:<x@test.example>\r\n", "220 2.0.0");
+	cr_assert_str_eq(buf_str(&fx->out), "220 2.0.0 Ready to start TLS\r\n");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	cr_assert_eq(fx->used, strlen(STARTTLS));
+	cr_assert(!session_done(fx->s));
+	/* fed again before TLS is up: nothing is used, nothing said */
+	SAYS(fx, "RSET\r\n", "");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	cr_assert_eq(fx->used, 0);
+	session_tls_started(fx->s);
+	SUMS(fx, "MAIL FROM:<bob@test.example>\r\n", "503 5.5.1");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	talk(fx, EHLO);
+	cr_assert_str_eq(buf_str(&fx->out), EHLO_PLAIN);
+	SUMS(fx, STARTTLS "NOOP\r\n", "503 5.5.1,250 2.0.0");
+	cr_assert_not_null(strstr(buf_str(&fx->out), "503 5.5.1 TLS already active\r\n"));
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	/* a second call changes nothing */
+	session_tls_started(fx->s);
+	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\nQUIT\r\n", "250 250 354 250 221");
+	cr_assert_eq(fx->action, SESSION_CLOSE);
+	STORED(fx, RCVD HDR_LF "x\n");
+	cr_assert_str_eq(fx->sender, "bob@test.example");
+}
+
+Test(session, starttls_drops_pipelined_plaintext)
+{
+	each_mode(starttls);
+}
+
+/* starttls_forgets - what the client said in the clear is gone after
+ * TLS: a HELO name too (the Received: field has the new one) */
+static void starttls_forgets(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	start(fx);
+	SAYS(fx, "HELO plain.example\r\n" STARTTLS, "250 220");
+	session_tls_started(fx->s);
+	SAYS(fx, MAIL "HELO " CLIENT "\r\n" MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n",
+	     "503 250 250 250 354 250");
+	cr_assert_str_eq(fx->helo, CLIENT);
+	STORED(fx, "Received: from " CLIENT " ([" IP "])\n"
+	           "\tby " HOST " (mta) with SMTP id TESTID1\n"
+	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "x\n");
+}
+
+Test(session, starttls_forgets_the_helo_name)
+{
+	each_mode(starttls_forgets);
+}
+
+/* starttls_refused - not inside a transaction, not with an argument,
+ * not where no TLS can start (502, as every unserved command); each
+ * refusal an error; STARTTLS before any EHLO is fine */
+static void starttls_refused(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SUMS(fx, EHLO MAIL STARTTLS "STARTTLS now\r\nRSET\r\n",
+	     "250,250 2.1.0,503 5.5.1,501 5.5.4,250 2.0.0");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	cr_assert_not_null(strstr(buf_str(&fx->out),
+	                   "503 5.5.1 MAIL transaction in progress\r\n"));
+	SUMS(fx, STARTTLS, "220 2.0.0");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	session_free(fx->s);
+	start(fx);
+	SAYS(fx, STARTTLS "NOOP\r\n", "220");
+	cr_assert_eq(fx->used, strlen(STARTTLS));
+	session_free(fx->s);
+	fx->cfg.tls_available = 0;
+	start(fx);
+	talk(fx, EHLO);
+	cr_assert_str_eq(buf_str(&fx->out), EHLO_PLAIN);
+	SUMS(fx, STARTTLS "NOOP\r\n", "502 5.5.1,250 2.0.0");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	session_tls_started(fx->s);   /* not asked for: ignored */
+	SAYS(fx, MAIL, "250");
+}
+
+Test(session, starttls_refused)
+{
+	each_mode(starttls_refused);
+}
+
+/* tls_required_then_tls - with TLS required, the same client gets 530
+ * before STARTTLS and mail through after it; errors stay counted */
+static void tls_required_then_tls(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	fx->cfg.tls_required = 1;
+	fx->cfg.max_errors = 3;
+	start(fx);
+	SUMS(fx, EHLO MAIL STARTTLS MAIL, "250,530 5.7.0,220 2.0.0");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	cr_assert_eq(fx->used, strlen(EHLO MAIL STARTTLS));
+	session_tls_started(fx->s);
+	SAYS(fx, EHLO MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", PRE_OK " 250");
+	cr_assert_eq(fx->commits, 1);
+	SUMS(fx, "FOO\r\nFOO\r\n", "500 5.5.2,500 5.5.2,421 4.7.0");
+}
+
+Test(session, tls_required_then_tls)
+{
+	each_mode(tls_required_then_tls);
 }

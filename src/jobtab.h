@@ -39,6 +39,9 @@ struct jt_msg {
 	struct jt_msg *hnext;      /* hash chain */
 	struct jt_job *jobs;
 	unsigned pending;          /* jobs of this message */
+	unsigned char held;        /* a job of it went to bad/: never unlinked */
+	unsigned char named;       /* the scheduler's: names seen in a scan, */
+	unsigned named_gen;        /* valid in the scan of this number */
 	void *fails;               /* the scheduler's failures to report */
 	char id[ENVELOPE_ID_MAX];
 };

@@ -7,13 +7,16 @@
 #     follows the job to bad/ with its last job, also when the message's
 #     other job is removed; moved back (message into mess/, then the job
 #     under its proper name) it is delivered
+#   * nothing replaces a file: a message in new/ under the ID of one in
+#     mess/ goes to bad/ (the one in mess/ keeps its body); a second file
+#     quarantined under a name taken in bad/ gets the name .1
 #   * a message with a failed recipient and another still being
 #     delivered: removing the second job while it runs still sends the
 #     failure report for the first, as soon as that delivery ends
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 22
+plan 24
 
 Q=$T/queue
 mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad" "$T/mail"
@@ -36,6 +39,15 @@ for qid, rcpts in (("R31A", ["a1"]), ("R31B", ["b1"]), ("R31C", ["c1"]),
 EOF
 # renamed while the daemon was stopped: found by the start-up scan
 mv "$Q/rcpt/9999999999.R31F.0" "$Q/rcpt/9999999999.R31F.0.hold"
+# another message under the ID of one in mess/ (an ID made again)
+$PY - "$Q" "$arrival" <<'EOF'
+import os, sys
+from mailcheck import queue_file
+q, arrival = sys.argv[1], int(sys.argv[2])
+with open(os.path.join(q, "new", "R31E"), "wb") as f:
+    f.write(queue_file("R31E", arrival, ["x1@test.example"], b"Subject: twin\n\ntwin\n"))
+EOF
+printf 'first\n' >"$Q/bad/rcpt.junk"
 
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 # kept ID - the message ID is still somewhere in the queue, body intact
@@ -48,6 +60,13 @@ kept() {
 }
 wait_for 10 kept R31F; ok $? "start-up: a job renamed to DUE.ID.N.hold: its message's body is kept"
 ok "$([ -f "$Q/bad/rcpt.9999999999.R31F.0.hold" ]; echo $?)" "start-up: the job is in bad/"
+is "$(msg_part "$Q/bad/new.R31E" 2>/dev/null | tail -1)" twin \
+	"start-up: a message in new/ under an ID in mess/ goes to bad/"
+printf 'second\n' >"$T/junk"
+mv "$T/junk" "$Q/rcpt/junk"
+wait_for 10 test -f "$Q/bad/rcpt.junk.1"
+is "$(cat "$Q/bad/rcpt.junk" "$Q/bad/rcpt.junk.1" 2>/dev/null | tr '\n' ' ')" "first second " \
+	"a quarantine never replaces a file in bad/ (rcpt.junk, rcpt.junk.1)"
 
 cd "$Q/rcpt" || exit 1
 mv 9999999999.R31A.0 9999999999.R31A.0.hold

@@ -353,12 +353,12 @@ void sched_completed(struct sched *s, struct delivery *d)
 				sched_quarantine(s, s->mess_fd, "mess", d->id, d->result.text);
 			jobtab_remove(s->t, j);
 		} else {
-			/* the message, held by its job in bad/, follows it there
-			 * with its last job; failed siblings report now */
-			sched_forget_job(s, j);
-			if ((m = jobtab_msg(s->t, d->id)) != NULL)
-				report_failures(s, m);
+			sched_forget_job(s, j);  /* a sound message goes with its last job */
 		}
+		/* failed siblings that waited for this delivery report now (or,
+		 * the message gone to bad/, are tried again and follow it) */
+		if ((m = jobtab_msg(s->t, d->id)) != NULL)
+			report_failures(s, m);
 		return;
 	}
 	if (d->result.kind == ST_OK) {

@@ -191,8 +191,18 @@ int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
 	 * can.  The new name is made durable before the old one goes, so a
 	 * crash leaves the file under one name or both, never under none
 	 * (mta-queue(5), CRASH SAFETY). */
-	if (linkat(odir, old, ndir, new, 0) < 0)
-		return -1;
+	if (linkat(odir, old, ndir, new, 0) < 0) {
+		if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+			return -1;
+		/* No hard links either (some FUSE and FAT file systems): look,
+		 * then rename.  Only a name made between the two by someone
+		 * else could be replaced; the daemon makes none there. */
+		if (faccessat(ndir, new, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			errno = EEXIST;
+			return -1;
+		}
+		return renameat(odir, old, ndir, new);
+	}
 	if (fsync(ndir) < 0) {
 		e = errno;
 		unlinkat(ndir, new, 0);

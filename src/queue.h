@@ -62,7 +62,8 @@ void queue_set_clock(struct queue *q, queue_clock_fn *clock);
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),
  * or where the file system lacks it (EINVAL), link, fsync of ndir, unlink
- * of old.  Every rename that gives a queue file a new name goes through
+ * of old; without hard links either, a check that new is free, then
+ * renameat().  Every rename that gives a queue file a new name goes through
  * it.  0, or -1 with errno.  Thread-safe. */
 int queue_rename_excl(int odir, const char *old, int ndir, const char *new);
 

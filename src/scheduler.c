@@ -165,35 +165,26 @@ static int mark_one(void *arg, const char *name)
 	return 0;
 }
 
-/* sched_mark_names - one pass over rcpt/ and bad/rcpt.* */
+/* sched_mark_names - one pass over bad/rcpt.* */
 void sched_mark_names(struct sched *s)
 {
-	struct marking mk = { s, NAMED_RCPT };
+	struct marking mk = { s, NAMED_BAD };
 
 	s->name_gen++;
-	each_name(s->rcpt_fd, "", mark_one, &mk);
-	mk.bit = NAMED_BAD;
 	each_name(s->bad_fd, "rcpt.", mark_one, &mk);
 }
 
 /* sched_release_message - message id has no job left in memory.  Unlink
- * it, unless a job that may still need it exists where the scheduler
- * does not look: a job of it was moved to bad/ (held, or a name in bad/
- * names it) - then the message follows it to bad/; or a job file in
- * rcpt/ names it that the scheduler has not seen yet - then it stays in
- * mess/ and a rescan picks the job up. */
+ * it, unless a job of it was moved to bad/ (held, or a name in bad/ names
+ * it): then the message follows it to bad/.  A job file in rcpt/ that
+ * names it is always known by now: rcpt/ is watched for created files
+ * too, and the events of a batch are read before its removals settle. */
 void sched_release_message(struct sched *s, const char *id, int held, int named)
 {
 	if (named == NAMED_LOOK)
-		named = (named_in(s->bad_fd, "rcpt.", id) ? NAMED_BAD : 0) |
-		        (named_in(s->rcpt_fd, "", id) ? NAMED_RCPT : 0);
+		named = named_in(s->bad_fd, "rcpt.", id) ? NAMED_BAD : 0;
 	if (held || (named & NAMED_BAD)) {
 		sched_quarantine(s, s->mess_fd, "mess", id, "a job of it is in bad/");
-		return;
-	}
-	if (named & NAMED_RCPT) {
-		log_event("message-kept", "id=%s reason=\"a job file in rcpt/ names it\"", id);
-		s->next_rescan = 0;
 		return;
 	}
 	sched_message_done(s, id);
@@ -211,8 +202,8 @@ void sched_forget_job(struct sched *s, struct jt_job *j)
 }
 
 /* sched_drop_removed - forget j, whose file an operator removed or
- * renamed away; its message goes with its last job only when no job
- * file left in rcpt/ or bad/ names it */
+ * renamed away; with its last job its message is unlinked, or follows a
+ * job file of it in bad/ there */
 void sched_drop_removed(struct sched *s, struct jt_job *j, int named)
 {
 	char id[ENVELOPE_ID_MAX];
@@ -443,8 +434,10 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	}
 	/* Watch before scanning: a file renamed in during the scan is then
 	 * seen by the scan, by an event, or by both (handled idempotently). */
-	s->wd_new = watch(s, "new", IN_MOVED_TO);
-	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+	/* IN_CREATE: a message linked in where renameat2 cannot refuse to
+	 * replace (queue_rename_excl) */
+	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE);
+	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
 	if (s->wd_new < 0 || s->wd_rcpt < 0) {
 		snprintf(err, errlen, "inotify on %s: %s", cfg->queue, strerror(errno));
 		return start_failed(s, 1);

@@ -191,8 +191,11 @@ void sched_found_mess(struct sched *s, const char *name, unsigned char type)
 		log_event("sched-error", "error=\"out of memory\" id=%s", name);
 }
 
-/* found_new - a message in new/: explode it with the next batch */
-static void found_new(struct sched *s, const char *name, unsigned char type)
+/* arrived - a message in new/ (created: seen by IN_CREATE, that is made
+ * by a link, or written in place by hand and perhaps not complete yet):
+ * explode it with the next batch */
+static void arrived(struct sched *s, const char *name, unsigned char type,
+                    unsigned char created)
 {
 	if (!job_id_valid(name, strlen(name))) {
 		sched_quarantine(s, s->new_fd, "new", name, "not a queue ID");
@@ -205,15 +208,25 @@ static void found_new(struct sched *s, const char *name, unsigned char type)
 	if (s->narrived == s->arrived_cap) {
 		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
 		void *a = realloc(s->arrived, cap * sizeof *s->arrived);
+		void *c = a ? realloc(s->created, cap) : NULL;
 
-		if (a == NULL) {
+		if (a != NULL)
+			s->arrived = a;
+		if (c == NULL) {
 			s->next_rescan = time(NULL) + EXPLODE_RETRY;
 			return;
 		}
-		s->arrived = a;
+		s->created = c;
 		s->arrived_cap = cap;
 	}
+	s->created[s->narrived] = created;
 	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
+}
+
+/* found_new - a message in new/ (scan, or renamed in) */
+static void found_new(struct sched *s, const char *name, unsigned char type)
+{
+	arrived(s, name, type, 0);
 }
 
 /* found_job - a job file in rcpt/ */
@@ -223,8 +236,10 @@ static void found_job(struct sched *s, const char *name, unsigned char type)
 }
 
 /* create_jobs - the job files and table entries for message id in new/;
- * 0, or -1 (the message stays in new/ and is tried again later) */
-static int create_jobs(struct sched *s, const char *id)
+ * 0, 1 (nothing to do), or -1 (the message stays in new/ and is tried
+ * again later).  A bad envelope in a file only seen created is left for
+ * the next scan: it may still be being written. */
+static int create_jobs(struct sched *s, const char *id, int created)
 {
 	struct envelope env;
 	struct jt_msg *m;
@@ -262,6 +277,8 @@ static int create_jobs(struct sched *s, const char *id)
 
 		close(fd);
 		envelope_free(&env);
+		if ((e == EINVAL || e == 0) && created)
+			return 1;
 		if (e == EINVAL || e == 0) {
 			sched_quarantine(s, s->new_fd, "new", id, "bad envelope");
 			return 1;
@@ -320,7 +337,7 @@ static void explode_arrived(struct sched *s)
 	size_t i, ok = 0;
 
 	for (i = 0; i < s->narrived; i++) {
-		int r = create_jobs(s, s->arrived[i]);
+		int r = create_jobs(s, s->arrived[i], s->created[i]);
 
 		if (r == 0)
 			memcpy(s->arrived[ok++], s->arrived[i], ENVELOPE_ID_MAX);
@@ -445,10 +462,9 @@ static void settle_missing(struct sched *s)
 			j->gone = 1;        /* its delivery finishes; then forget it */
 			continue;
 		}
-		/* The last job of its message: is the message still named by a
-		 * file that is not a job the scheduler knows?  One pass over
-		 * the directories answers that for the whole batch (rm of many
-		 * jobs at once). */
+		/* The last job of its message: does a job file in bad/ name
+		 * the message?  One pass over bad/ answers that for the whole
+		 * batch (rm of many jobs at once). */
 		if (j->msg->pending == 1 && !marked) {
 			sched_mark_names(s);
 			marked = 1;
@@ -481,8 +497,12 @@ void sched_read_events(struct sched *s)
 				continue;
 			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
 				found_new(s, ev->name, DT_UNKNOWN);
+			else if (ev->wd == s->wd_new && (ev->mask & IN_CREATE))
+				arrived(s, ev->name, DT_UNKNOWN, 1);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))
 				add_job_file(s, ev->name, DT_UNKNOWN, ev->cookie);
+			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_CREATE))
+				add_job_file(s, ev->name, DT_UNKNOWN, 0);
 			else if (ev->wd == s->wd_rcpt)
 				note_missing(s, ev->name, ev->cookie);
 		}

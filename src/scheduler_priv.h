@@ -76,6 +76,7 @@ struct sched {
 	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
+	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;
 };
 
@@ -90,23 +91,22 @@ void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
                       const char *name, const char *why);
 /* sched_message_done - remove a message file whose jobs are all gone */
 void sched_message_done(struct sched *s, const char *id);
-/* how a message is named by files the scheduler does not know as its
- * jobs (jt_msg.named) */
-enum { NAMED_RCPT = 1, NAMED_BAD = 2, NAMED_LOOK = -1 };
+/* how a message is named by files that are not its jobs (jt_msg.named):
+ * NAMED_BAD, a job file in bad/ names it */
+enum { NAMED_BAD = 2, NAMED_LOOK = -1 };
 /* sched_release_message - a message left without jobs in memory: unlink
- * it, or move it to bad/ after a job of it (held, or named has NAMED_BAD),
- * or keep it while a job file in rcpt/ names it (NAMED_RCPT: the next
- * scan finds that job); named is NAMED_LOOK to read the directories now */
+ * it, or move it to bad/ after a job of it (held, or named has NAMED_BAD;
+ * named is NAMED_LOOK to read bad/ now) */
 void sched_release_message(struct sched *s, const char *id, int held, int named);
-/* sched_mark_names - one pass over rcpt/ and bad/: every known message
+/* sched_mark_names - one pass over bad/: every known message
  * that a name there names (as a dot-separated part) gets its named bits,
  * valid while named_gen == name_gen */
 void sched_mark_names(struct sched *s);
 /* sched_forget_job - drop j from memory, its message with its last job */
 void sched_forget_job(struct sched *s, struct jt_job *j);
 /* sched_drop_removed - the same for a job whose file an operator removed
- * or renamed away: the message stays while a job file names it (named as
- * for sched_release_message) */
+ * or renamed away: the message follows a job file of it in bad/ (named
+ * as for sched_release_message) */
 void sched_drop_removed(struct sched *s, struct jt_job *j, int named);
 /* sched_note_missing - j's file is not under its name: confirm (and
  * forget it) after the next batch of inotify events */

@@ -4,7 +4,9 @@
 #   * a clock that stands still: a restarted daemon makes the IDs it made
 #     before; a message acknowledged with 250 is never replaced (its file
 #     and its body stay), the new one gets another ID (mta-queue(5), QUEUE
-#     IDS)
+#     IDS); also where renameat2 cannot refuse to replace (link, fsync,
+#     unlink) and where there are no hard links either (mta-queue(5),
+#     RENAMES)
 #   * the directory fsync of new/ fails while several receivers wait for
 #     it: every one of them answers 451 (none 250), and the next message
 #     gets a fsync of its own and 250 (queue.h, group commit)
@@ -14,7 +16,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 22
+plan 26
 
 CC=$(command -v cc || command -v gcc) || { echo "1..0 # SKIP no C compiler"; exit 0; }
 "$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl ||
@@ -36,6 +38,30 @@ msg() { printf 'From: <sender@example.org>\nSubject: %s\n\nbody %s\n' "$1" "$1";
 body_of() { [ -f "$1" ] && msg_part "$1" | sed -n 's/^body //p'; }
 
 # ---- a reused ID (5) -------------------------------------------------------
+# reused DIR WHAT ENV... - two daemons in turn on queue DIR with a clock
+# that stands still: the second message gets another ID, the first keeps
+# its file
+reused() {
+	local dir=$1 what=$2 ida idb
+	shift 2
+	wrap FSFAULT_USEC=1795422268000000 "$@"
+	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	ida=$(queued_id "$(msg first | inject "$MTA_PORT" sender@example.org user@test.example)")
+	wait_for 10 test -f "$MTA_QUEUE/mess/$ida" -a -n "$(ls "$MTA_QUEUE/rcpt")"
+	stop_mta >/dev/null
+	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	idb=$(queued_id "$(msg second | inject "$MTA_PORT" sender@example.org other@test.example)")
+	wait_for 10 test -f "$MTA_QUEUE/mess/$idb"
+	is "$ida $(body_of "$MTA_QUEUE/mess/$ida") $(body_of "$MTA_QUEUE/mess/$idb") $(ls "$MTA_QUEUE/rcpt" | wc -l)" \
+		"$ida first second 2" "reused ID, $what: two IDs, both messages kept, one job each"
+	[ "$ida" != "$idb" ] || diag "the same ID twice: $ida"
+	is "$(stop_mta)" 0 "reused ID, $what: SIGTERM, exit 0"
+}
+reused "$T/a1" "renames done as link, fsync, unlink" FSFAULT_NOREPLACE=1
+reused "$T/a2" "renames after a check (no hard links)" FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
+
 wrap FSFAULT_USEC=1795422268000000
 MTA_DIR=$T/a MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MTA_BIN=$REAL_BIN

@@ -11,6 +11,9 @@
  *                        60 s) for $FSFAULT_CTL/release before it runs;
  *                        its call number FSFAULT_FSYNC_FAIL runs and then
  *                        fails with EIO (a lost writeback, reported once)
+ *   FSFAULT_NOREPLACE=1  renameat2() with flags fails with EINVAL, as on
+ *                        a file system without RENAME_NOREPLACE
+ *   FSFAULT_NOLINK=1     linkat() fails with EPERM (no hard links)
  *   FSFAULT_CTL=DIR      control files; a rename of a queue file whose
  *                        old name contains the text of $DIR/vanish finds
  *                        that file removed just before (an operator's rm
@@ -124,5 +127,22 @@ int renameat2(int olddir, const char *old, int newdir, const char *new, unsigned
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
 	vanish(olddir, old);
+	if (flags != 0 && getenv("FSFAULT_NOREPLACE")) {
+		errno = EINVAL;
+		return -1;
+	}
+	return real(olddir, old, newdir, new, flags);
+}
+
+int linkat(int olddir, const char *old, int newdir, const char *new, int flags)
+{
+	static int (*real)(int, const char *, int, const char *, int);
+
+	if (real == NULL)
+		real = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+	if (getenv("FSFAULT_NOLINK")) {
+		errno = EPERM;
+		return -1;
+	}
 	return real(olddir, old, newdir, new, flags);
 }

@@ -33,6 +33,7 @@ struct jt_job {
 	unsigned char gone;        /* deleted while running: forget at the end */
 	unsigned char failed;      /* failed for good, waiting for its bounce */
 	unsigned char parked;      /* waiting for a slot for its domain */
+	unsigned char listed;      /* on the scheduler's list of missing jobs */
 };
 
 struct jt_msg {

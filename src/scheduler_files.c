@@ -99,6 +99,10 @@ static void add_job_file(struct sched *s, const char *name, unsigned char type,
 	struct jt_msg *m;
 	struct jt_job *j;
 
+	/* An event for a name that is gone again (a job the scheduler made
+	 * and renamed since, say): its removal's event follows. */
+	if (type == DT_UNKNOWN && !sched_file_exists(s->rcpt_fd, name))
+		return;
 	if (job_name_parse(name, &jn) < 0) {
 		reject_job_file(s, name, cookie, "not a job name",
 		                !not_regular(s->rcpt_fd, name, type));
@@ -408,6 +412,17 @@ static void note_job_missing(struct sched *s, struct jt_job *j, uint32_t cookie)
 {
 	if (j->missing)
 		return;
+	if (j->listed) {
+		/* missing again after it reappeared: listed once, or settling
+		 * would meet it again after forgetting it */
+		size_t i;
+
+		for (i = 0; i < s->nmissing; i++)
+			if (s->missing[i].job == j)
+				s->missing[i].cookie = cookie;
+		j->missing = 1;
+		return;
+	}
 	if (s->nmissing == s->missing_cap) {
 		size_t cap = s->missing_cap ? s->missing_cap * 2 : 16;
 		void *a = realloc(s->missing, cap * sizeof *s->missing);
@@ -420,6 +435,7 @@ static void note_job_missing(struct sched *s, struct jt_job *j, uint32_t cookie)
 		s->missing_cap = cap;
 	}
 	j->missing = 1;
+	j->listed = 1;
 	s->missing[s->nmissing].job = j;
 	s->missing[s->nmissing++].cookie = cookie;
 }
@@ -451,6 +467,7 @@ static void settle_missing(struct sched *s)
 		struct jt_job *j = s->missing[i].job;
 		char name[JOB_NAME_MAX];
 
+		j->listed = 0;
 		if (!j->missing)
 			continue;           /* it reappeared under a new name */
 		j->missing = 0;

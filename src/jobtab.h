@@ -33,12 +33,16 @@ struct jt_job {
 	unsigned char gone;        /* deleted while running: forget at the end */
 	unsigned char failed;      /* failed for good, waiting for its bounce */
 	unsigned char parked;      /* waiting for a slot for its domain */
+	unsigned char listed;      /* on the scheduler's list of missing jobs */
 };
 
 struct jt_msg {
 	struct jt_msg *hnext;      /* hash chain */
 	struct jt_job *jobs;
 	unsigned pending;          /* jobs of this message */
+	unsigned char held;        /* a job of it went to bad/: never unlinked */
+	unsigned char named;       /* the scheduler's: names seen in a scan, */
+	unsigned named_gen;        /* valid in the scan of this number */
 	void *fails;               /* the scheduler's failures to report */
 	char id[ENVELOPE_ID_MAX];
 };

@@ -21,6 +21,7 @@
 #include "envelope.h"
 #include "job.h"
 #include "qlist.h"
+#include "queue.h"
 
 enum {
 	QL_PATH_MAX = 4096,
@@ -590,18 +591,8 @@ static int move_job(struct qlist *ql, const struct ql_job *j, long long now)
 
 	jn.due = now;
 	job_name_format(&jn, to);
-	if (renameat2(ql->fd[QD_RCPT], j->name, ql->fd[QD_RCPT], to, RENAME_NOREPLACE) == 0)
+	if (queue_rename_excl(ql->fd[QD_RCPT], j->name, ql->fd[QD_RCPT], to) == 0)
 		return 0;
-	if (errno == EINVAL || errno == ENOSYS) {
-		/* a file system that cannot refuse to replace: check first (a
-		 * file made under that name between the two steps is replaced) */
-		if (exists(ql->fd[QD_RCPT], to)) {
-			errno = EEXIST;
-			return -1;
-		}
-		if (renameat(ql->fd[QD_RCPT], j->name, ql->fd[QD_RCPT], to) == 0)
-			return 0;
-	}
 	return errno == ENOENT ? 1 : -1;
 }
 

@@ -16,20 +16,28 @@
 #include "log.h"
 #include "queue.h"
 
-enum { QUEUE_PATH_MAX = 4096, MSG_BUF = 65536 };
+enum { QUEUE_PATH_MAX = 4096, MSG_BUF = 65536, ID_TRIES = 1000 };
 
 struct queue {
 	char dir[QUEUE_PATH_MAX];
 	int lock_fd;
-	int tmp_fd, new_fd;           /* queue/tmp and queue/new, for *at() */
+	int tmp_fd, new_fd, mess_fd;  /* queue/tmp, new and mess, for *at() */
 	atomic_ulong seq;             /* ID sequence number */
+	queue_clock_fn *clock;        /* microseconds for IDs (tests: fixed) */
 
 	/* group commit of queue/new: all under sync_lock */
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_done;
-	unsigned long renames;        /* renames into new/ so far */
-	unsigned long synced;         /* every rename <= this is durable */
+	unsigned long renames;        /* renames into new/ so far (tickets) */
+	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
 	int syncing;                  /* a directory fsync is running */
+};
+
+/* one committer waiting for the directory fsync that decides its fate */
+struct sync_waiter {
+	struct sync_waiter *next;
+	unsigned long ticket;         /* taken after its rename into new/ */
+	int done, err;                /* decided; 0 or the fsync's errno */
 };
 
 struct queue_msg {
@@ -80,7 +88,8 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(q->dir, dir);
-	q->lock_fd = q->tmp_fd = q->new_fd = -1;
+	q->lock_fd = q->tmp_fd = q->new_fd = q->mess_fd = -1;
+	q->clock = queue_clock_real;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create queue %s: %s", dir, strerror(errno));
 		goto fail;
@@ -108,8 +117,10 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 	q->tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof path, "%s/new", dir);
 	q->new_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (q->tmp_fd < 0 || q->new_fd < 0) {
-		snprintf(err, errlen, "cannot open %s/tmp or %s/new: %s", dir, dir, strerror(errno));
+	snprintf(path, sizeof path, "%s/mess", dir);
+	q->mess_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->tmp_fd < 0 || q->new_fd < 0 || q->mess_fd < 0) {
+		snprintf(err, errlen, "cannot open %s/tmp, new or mess: %s", dir, strerror(errno));
 		goto fail;
 	}
 	remove_stale_tmp(q);
@@ -124,6 +135,8 @@ fail:
 		close(q->tmp_fd);
 	if (q->new_fd >= 0)
 		close(q->new_fd);
+	if (q->mess_fd >= 0)
+		close(q->mess_fd);
 	free(q);
 	return -1;
 }
@@ -135,6 +148,7 @@ void queue_close(struct queue *q)
 		return;
 	close(q->tmp_fd);
 	close(q->new_fd);
+	close(q->mess_fd);
 	close(q->lock_fd);
 	pthread_mutex_destroy(&q->sync_lock);
 	pthread_cond_destroy(&q->sync_done);
@@ -144,16 +158,73 @@ void queue_close(struct queue *q)
 /* queue_dir - the directory */
 const char *queue_dir(const struct queue *q) { return q->dir; }
 
+/* queue_clock_real - the wall clock in microseconds */
+unsigned long long queue_clock_real(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
+}
+
+/* queue_set_clock - where IDs take their time from */
+void queue_set_clock(struct queue *q, queue_clock_fn *clock) { q->clock = clock; }
+
 /* queue_new_id - time in microseconds, then the sequence number */
 void queue_new_id(struct queue *q, char *id)
 {
-	struct timeval tv;
-	unsigned long long usec;
 	unsigned long n = atomic_fetch_add(&q->seq, 1);
 
-	gettimeofday(&tv, NULL);
-	usec = (unsigned long long)tv.tv_sec * 1000000ULL + (unsigned long long)tv.tv_usec;
-	snprintf(id, ENVELOPE_ID_MAX, "%013llX%lX", usec, n);
+	snprintf(id, ENVELOPE_ID_MAX, "%013llX%lX", q->clock(), n);
+}
+
+/* queue_rename_excl - rename, never over an existing name */
+int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
+{
+	int e;
+
+	if (renameat2(odir, old, ndir, new, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system that cannot refuse to replace in a rename: a link
+	 * can.  The new name is made durable before the old one goes, so a
+	 * crash leaves the file under one name or both, never under none
+	 * (mta-queue(5), CRASH SAFETY). */
+	if (linkat(odir, old, ndir, new, 0) < 0) {
+		if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+			return -1;
+		/* No hard links either (some FUSE and FAT file systems): look,
+		 * then rename.  Only a name made between the two by someone
+		 * else could be replaced; the daemon makes none there. */
+		if (faccessat(ndir, new, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			errno = EEXIST;
+			return -1;
+		}
+		return renameat(odir, old, ndir, new);
+	}
+	if (fsync(ndir) < 0) {
+		e = errno;
+		unlinkat(ndir, new, 0);
+		errno = e;
+		return -1;
+	}
+	if (unlinkat(odir, old, 0) < 0 && errno != ENOENT) {
+		e = errno;
+		unlinkat(ndir, new, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* id_in_use - is id taken by a message in new/ or mess/?  An ID made of
+ * the time can come round again when the clock was set back (a restored
+ * snapshot, a corrected clock) across a restart. */
+static int id_in_use(struct queue *q, const char *id)
+{
+	return faccessat(q->new_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	       faccessat(q->mess_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* storage_status - the status for a failed queue write */
@@ -205,15 +276,28 @@ struct status queue_msg_open(struct queue *q, struct envelope *env,
 	struct queue_msg *m;
 	char *text;
 	size_t len;
+	unsigned tries;
 
 	if ((m = malloc(sizeof *m)) == NULL)
 		return status_make(ST_TEMP, 3, 0, "Out of memory");
 	m->q = q;
 	m->err = 0;
 	m->len = 0;
-	queue_new_id(q, m->id);
+	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/. */
+	for (tries = 0; ; tries++) {
+		queue_new_id(q, m->id);
+		if (id_in_use(q, m->id)) {
+			log_event("queue-id-in-use", "id=%s action=next-id", m->id);
+			m->fd = -1;
+			errno = EEXIST;
+		} else {
+			m->fd = openat(q->tmp_fd, m->id,
+			               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		}
+		if (m->fd >= 0 || errno != EEXIST || tries == ID_TRIES)
+			break;
+	}
 	memcpy(env->id, m->id, sizeof env->id);
-	m->fd = openat(q->tmp_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (m->fd < 0) {
 		int e = errno;
 
@@ -240,42 +324,57 @@ void queue_msg_abort(struct queue_msg *m)
 	free(m);
 }
 
-/* sync_new_dir - wait until a directory fsync of new/ that started after
- * our rename (number ticket) has finished; 0 or an errno */
-static int sync_new_dir(struct queue *q, unsigned long ticket)
+/* sync_new_dir - wait until the directory fsync of new/ that decides w
+ * has finished: the first that started after w's rename and ended well
+ * (0), or one that failed while w's rename was done (its errno).  A
+ * failed fsync fails every committer renamed before it returned: Linux
+ * reports a writeback error once per open file, so an fsync tried again
+ * on the same directory says 0 for entries the failed one lost.  Those
+ * renamed after the failure wait for a new fsync. */
+static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 {
-	int e = 0;
-
 	pthread_mutex_lock(&q->sync_lock);
-	while (q->synced < ticket) {
+	while (!w->done) {
+		struct sync_waiter **pp;
+		unsigned long covers;
+		int e;
+
 		if (q->syncing) {
 			pthread_cond_wait(&q->sync_done, &q->sync_lock);
 			continue;
 		}
 		/* Nobody is syncing: this thread does it for everyone renamed
 		 * so far, including itself. */
-		unsigned long covers = q->renames;
-
+		covers = q->renames;
 		q->syncing = 1;
 		pthread_mutex_unlock(&q->sync_lock);
 		e = fsync(q->new_fd) < 0 ? errno : 0;
 		pthread_mutex_lock(&q->sync_lock);
 		q->syncing = 0;
-		if (e == 0)
-			q->synced = covers;
-		pthread_cond_broadcast(&q->sync_done);
 		if (e != 0)
-			break;   /* a waiter that was covered tries again itself */
+			covers = q->renames;
+		for (pp = &q->waiters; *pp; ) {
+			struct sync_waiter *x = *pp;
+
+			if (x->ticket <= covers) {
+				x->done = 1;
+				x->err = e;
+				*pp = x->next;
+			} else {
+				pp = &x->next;
+			}
+		}
+		pthread_cond_broadcast(&q->sync_done);
 	}
 	pthread_mutex_unlock(&q->sync_lock);
-	return e;
+	return w->err;
 }
 
 /* queue_msg_commit - fdatasync, rename into new/, directory fsync */
 struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
-	unsigned long ticket;
+	struct sync_waiter w = { NULL, 0, 0, 0 };
 	int e;
 
 	flush(m);
@@ -295,16 +394,21 @@ struct status queue_msg_commit(struct queue_msg *m)
 		return storage_status(e);
 	}
 	m->fd = -1;
-	if (renameat(q->tmp_fd, m->id, q->new_fd, m->id) < 0) {
+	/* Never over another message: its ID was free when tmp/ID was made,
+	 * so a name here now was put there by hand; the client tries again
+	 * and its message gets a fresh ID. */
+	if (queue_rename_excl(q->tmp_fd, m->id, q->new_fd, m->id) < 0) {
 		e = errno;
 		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
 	pthread_mutex_lock(&q->sync_lock);
-	ticket = ++q->renames;
+	w.ticket = ++q->renames;
+	w.next = q->waiters;
+	q->waiters = &w;
 	pthread_mutex_unlock(&q->sync_lock);
-	e = sync_new_dir(q, ticket);
+	e = sync_new_dir(q, &w);
 	if (e != 0) {
 		/* The rename may or may not survive a crash: refuse with 4xx and
 		 * take the file back out, so the client's retry is the only copy

@@ -11,12 +11,17 @@
  * when queue_msg_commit() returns ST_OK may the client hear 250.  The
  * directory fsync is shared (group commit): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
- * many concurrent renames.
+ * many concurrent renames.  A directory fsync that fails fails every
+ * committer whose rename came before it returned; they take their files
+ * back out of new/ and answer 4xx.
  *
  * IDs: 13 upper-case hex digits of the creation time in microseconds,
  * then a per-process sequence number in hex: letters and digits only,
- * unique across threads (atomic counter) and across restarts (time moves
- * on; queue_open() holds the lock that keeps a second daemon away).
+ * unique across threads (atomic counter).  Across restarts the clock may
+ * have been set back, so an ID is only taken when no message in new/ or
+ * mess/ has it (the next one is tried), and no rename ever replaces a
+ * name (queue_rename_excl); queue_open() holds the lock that keeps a
+ * second daemon away.
  *
  * Thread safety: struct queue is shared by every thread after
  * queue_open(); its only mutable state is the ID counter (atomic) and the
@@ -42,8 +47,25 @@ int queue_open(struct queue **q, const char *dir, char *err, size_t errlen);
 void queue_close(struct queue *q);
 /* queue_dir - the queue's directory as given */
 const char *queue_dir(const struct queue *q);
-/* queue_new_id - a fresh message ID into id[ENVELOPE_ID_MAX] */
+/* queue_new_id - a fresh message ID into id[ENVELOPE_ID_MAX] (not
+ * checked against the directories: queue_msg_open does that) */
 void queue_new_id(struct queue *q, char *id);
+
+/* the source of an ID's time: microseconds since the epoch */
+typedef unsigned long long queue_clock_fn(void);
+/* queue_clock_real - gettimeofday(), the default */
+unsigned long long queue_clock_real(void);
+/* queue_set_clock - replace the clock of IDs (for tests: a clock set
+ * back); call before any other thread uses q */
+void queue_set_clock(struct queue *q, queue_clock_fn *clock);
+
+/* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
+ * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),
+ * or where the file system lacks it (EINVAL), link, fsync of ndir, unlink
+ * of old; without hard links either, a check that new is free, then
+ * renameat().  Every rename that gives a queue file a new name goes through
+ * it.  0, or -1 with errno.  Thread-safe. */
+int queue_rename_excl(int odir, const char *old, int ndir, const char *new);
 
 /* queue_msg_open - give env a new ID, create tmp/ID, write the envelope */
 struct status queue_msg_open(struct queue *q, struct envelope *env,

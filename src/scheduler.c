@@ -3,6 +3,7 @@
  * scheduler.h for what it does, scheduler_priv.h for how the parts share
  * work, and mta-queue(5) for why each file operation comes in the order
  * it does. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -39,14 +40,20 @@ void sched_job_file(const struct jt_job *j, char *buf)
 	job_name_format(&jn, buf);
 }
 
-/* sched_quarantine - move dir/name aside into bad/ (kept, never delivered) */
+/* sched_quarantine - move dir/name aside into bad/ (kept, never
+ * delivered), as bad/DIR.NAME, or DIR.NAME.1, .2, ... if that is taken */
 void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
                        const char *name, const char *why)
 {
-	char target[NAME_MAX + 16];
+	char target[NAME_MAX + 24];
+	unsigned k;
+	int r;
 
 	snprintf(target, sizeof target, "%s.%s", dir, name);
-	if (renameat(dir_fd, name, s->bad_fd, target) < 0 && errno != ENOENT)
+	for (k = 1; (r = queue_rename_excl(dir_fd, name, s->bad_fd, target)) < 0 &&
+	            errno == EEXIST && k < 1000; k++)
+		snprintf(target, sizeof target, "%s.%s.%u", dir, name, k);
+	if (r < 0 && errno != ENOENT)
 		log_event("queue-error", "op=quarantine file=%s/%s error=\"%s\"",
 		          dir, name, strerror(errno));
 	else
@@ -64,15 +71,147 @@ void sched_message_done(struct sched *s, const char *id)
 		log_event("message-done", "id=%s", id);
 }
 
-/* sched_forget_job - drop j from memory; removes the message file with the
- * last job */
+/* names_id - is id one of the dot-separated parts of name? */
+static int names_id(const char *name, const char *id)
+{
+	size_t n = strlen(id);
+	const char *p = name;
+
+	while ((p = strstr(p, id)) != NULL) {
+		if ((p == name || p[-1] == '.') && (p[n] == '\0' || p[n] == '.'))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* each_name - call fn for every name in dir_fd that starts with prefix
+ * (the prefix skipped); stops when fn returns nonzero.  An unreadable
+ * directory has no names: nothing can be shown to need a message. */
+static void each_name(int dir_fd, const char *prefix,
+                      int (*fn)(void *arg, const char *name), void *arg)
+{
+	struct dirent *de;
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	size_t n = strlen(prefix);
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, n) == 0 && fn(arg, de->d_name + n))
+			break;
+	closedir(d);
+}
+
+/* struct lookfor - named_in at work */
+struct lookfor {
+	const char *id;
+	int found;
+};
+
+/* has_id - does name name the ID looked for?  (stops the walk if so) */
+static int has_id(void *arg, const char *name)
+{
+	struct lookfor *lf = arg;
+
+	return lf->found = names_id(name, lf->id);
+}
+
+/* named_in - does a name in dir_fd starting with prefix name id? */
+static int named_in(int dir_fd, const char *prefix, const char *id)
+{
+	struct lookfor lf = { id, 0 };
+
+	each_name(dir_fd, prefix, has_id, &lf);
+	return lf.found;
+}
+
+/* struct marking - sched_mark_names at work */
+struct marking {
+	struct sched *s;
+	unsigned char bit;
+};
+
+/* mark_one - every known message whose ID is a part of name */
+static int mark_one(void *arg, const char *name)
+{
+	struct marking *mk = arg;
+	const char *p = name;
+
+	while (*p) {
+		size_t n = strcspn(p, ".");
+		char part[ENVELOPE_ID_MAX];
+		struct jt_msg *m;
+
+		if (n < sizeof part) {
+			memcpy(part, p, n);
+			part[n] = '\0';
+			if (job_id_valid(part, n) && (m = jobtab_msg(mk->s->t, part)) != NULL) {
+				if (m->named_gen != mk->s->name_gen) {
+					m->named_gen = mk->s->name_gen;
+					m->named = 0;
+				}
+				m->named |= mk->bit;
+			}
+		}
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return 0;
+}
+
+/* sched_mark_names - one pass over bad/rcpt.* */
+void sched_mark_names(struct sched *s)
+{
+	struct marking mk = { s, NAMED_BAD };
+
+	s->name_gen++;
+	each_name(s->bad_fd, "rcpt.", mark_one, &mk);
+}
+
+/* sched_release_message - message id has no job left in memory.  Unlink
+ * it, unless a job of it was moved to bad/ (held, or a name in bad/ names
+ * it): then the message follows it to bad/.  A job file in rcpt/ that
+ * names it is always known by now: rcpt/ is watched for created files
+ * too, and the events of a batch are read before its removals settle. */
+void sched_release_message(struct sched *s, const char *id, int held, int named)
+{
+	if (named == NAMED_LOOK)
+		named = named_in(s->bad_fd, "rcpt.", id) ? NAMED_BAD : 0;
+	if (held || (named & NAMED_BAD)) {
+		sched_quarantine(s, s->mess_fd, "mess", id, "a job of it is in bad/");
+		return;
+	}
+	sched_message_done(s, id);
+}
+
+/* sched_forget_job - drop j from memory; the message with its last job */
 void sched_forget_job(struct sched *s, struct jt_job *j)
 {
 	char id[ENVELOPE_ID_MAX];
+	int held = j->msg->held;
 
 	memcpy(id, j->msg->id, sizeof id);
 	if (jobtab_remove(s->t, j) == 0)
-		sched_message_done(s, id);
+		sched_release_message(s, id, held, 0);
+}
+
+/* sched_drop_removed - forget j, whose file an operator removed or
+ * renamed away; with its last job its message is unlinked, or follows a
+ * job file of it in bad/ there */
+void sched_drop_removed(struct sched *s, struct jt_job *j, int named)
+{
+	char id[ENVELOPE_ID_MAX];
+	int held = j->msg->held;
+
+	memcpy(id, j->msg->id, sizeof id);
+	if (jobtab_remove(s->t, j) == 0)
+		sched_release_message(s, id, held, named);
 }
 
 /* sched_file_exists - does dir_fd/name exist? */
@@ -200,7 +339,10 @@ static void *sched_thread(void *arg)
 			log_event("sched-error", "op=poll error=\"%s\"", strerror(errno));
 		if (pfd[1].revents & POLLIN)
 			take_completions(s);
-		if (pfd[0].revents & POLLIN)
+		/* after completions always: a job whose file an outcome found
+		 * gone is settled with the events of its removal, which are
+		 * queued by then, before anything is dispatched */
+		if (pfd[0].revents & POLLIN || pfd[1].revents & POLLIN)
 			sched_read_events(s);
 		if (!stopping && (long long)time(NULL) >= s->next_rescan)
 			sched_rescan(s);
@@ -292,8 +434,10 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	}
 	/* Watch before scanning: a file renamed in during the scan is then
 	 * seen by the scan, by an event, or by both (handled idempotently). */
-	s->wd_new = watch(s, "new", IN_MOVED_TO);
-	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+	/* IN_CREATE: a message linked in where renameat2 cannot refuse to
+	 * replace (queue_rename_excl) */
+	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE);
+	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
 	if (s->wd_new < 0 || s->wd_rcpt < 0) {
 		snprintf(err, errlen, "inotify on %s: %s", cfg->queue, strerror(errno));
 		return start_failed(s, 1);

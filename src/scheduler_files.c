@@ -31,27 +31,93 @@ static int not_regular(int dir_fd, const char *name, unsigned char type)
 	return type != DT_REG;
 }
 
-/* add_job_file - a job file found on disk (scan or inotify) */
-static void add_job_file(struct sched *s, const char *name, unsigned char type)
+/* hold_named - a job file is going to bad/: hold every message it names
+ * (a job name's ID, or any dot-separated part of a mistyped one that is
+ * a known message), so that message is not removed with its last job */
+static void hold_named(struct sched *s, const char *name)
+{
+	char part[NAME_MAX + 1];
+	const char *p = name;
+
+	while (*p) {
+		size_t n = strcspn(p, ".");
+		struct jt_msg *m;
+
+		if (n < sizeof part) {
+			memcpy(part, p, n);
+			part[n] = '\0';
+			if (job_id_valid(part, n) && (m = jobtab_msg(s->t, part)) != NULL &&
+			    !m->held) {
+				m->held = 1;
+				log_event("message-held", "id=%s job=bad/rcpt.%s", m->id, name);
+			}
+		}
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+}
+
+/* hold_renamed - a job renamed (inotify cookie) to a name that goes to
+ * bad/ takes its message's body with it in the end, even when the new
+ * name no longer says whose job it is (a mistyped ID) */
+static void hold_renamed(struct sched *s, uint32_t cookie)
+{
+	size_t i;
+
+	for (i = 0; cookie != 0 && i < s->nmissing; i++) {
+		struct jt_job *j = s->missing[i].job;
+
+		if (s->missing[i].cookie == cookie && j->missing && !j->msg->held) {
+			j->msg->held = 1;
+			log_event("message-held", "id=%s reason=\"a job of it was renamed to a name in bad/\"",
+			          j->msg->id);
+		}
+	}
+}
+
+/* reject_job_file - a file in rcpt/ that is no usable job: to bad/.  A
+ * regular file there may be a job mistyped by hand (a renamed job, or a
+ * name with a known ID in it): its message is held, so that it follows
+ * the job to bad/ instead of being removed with its last job. */
+static void reject_job_file(struct sched *s, const char *name, uint32_t cookie,
+                            const char *why, int regular)
+{
+	if (regular) {
+		hold_renamed(s, cookie);
+		hold_named(s, name);
+	}
+	sched_quarantine(s, s->rcpt_fd, "rcpt", name, why);
+}
+
+/* add_job_file - a job file found on disk (scan, or inotify with the
+ * cookie of its rename) */
+static void add_job_file(struct sched *s, const char *name, unsigned char type,
+                         uint32_t cookie)
 {
 	struct job_name jn;
 	struct jt_msg *m;
 	struct jt_job *j;
 
+	/* An event for a name that is gone again (a job the scheduler made
+	 * and renamed since, say): its removal's event follows. */
+	if (type == DT_UNKNOWN && !sched_file_exists(s->rcpt_fd, name))
+		return;
 	if (job_name_parse(name, &jn) < 0) {
-		sched_quarantine(s, s->rcpt_fd, "rcpt", name, "not a job name");
+		reject_job_file(s, name, cookie, "not a job name",
+		                !not_regular(s->rcpt_fd, name, type));
 		return;
 	}
 	/* A link or a directory posing as a job is no job: never followed. */
 	if (not_regular(s->rcpt_fd, name, type)) {
-		sched_quarantine(s, s->rcpt_fd, "rcpt", name, "not a regular file");
+		reject_job_file(s, name, cookie, "not a regular file", 0);
 		return;
 	}
 	m = jobtab_msg(s->t, jn.id);
 	if (m == NULL) {
 		/* Its message must be waiting in new/ or taken in mess/. */
 		if (!sched_file_exists(s->mess_fd, jn.id) && !sched_file_exists(s->new_fd, jn.id)) {
-			sched_quarantine(s, s->rcpt_fd, "rcpt", name, "no such message");
+			reject_job_file(s, name, cookie, "no such message", 1);
 			return;
 		}
 		if ((m = jobtab_add_msg(s->t, jn.id)) == NULL)
@@ -129,8 +195,11 @@ void sched_found_mess(struct sched *s, const char *name, unsigned char type)
 		log_event("sched-error", "error=\"out of memory\" id=%s", name);
 }
 
-/* found_new - a message in new/: explode it with the next batch */
-static void found_new(struct sched *s, const char *name, unsigned char type)
+/* arrived - a message in new/ (created: seen by IN_CREATE, that is made
+ * by a link, or written in place by hand and perhaps not complete yet):
+ * explode it with the next batch */
+static void arrived(struct sched *s, const char *name, unsigned char type,
+                    unsigned char created)
 {
 	if (!job_id_valid(name, strlen(name))) {
 		sched_quarantine(s, s->new_fd, "new", name, "not a queue ID");
@@ -143,26 +212,38 @@ static void found_new(struct sched *s, const char *name, unsigned char type)
 	if (s->narrived == s->arrived_cap) {
 		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
 		void *a = realloc(s->arrived, cap * sizeof *s->arrived);
+		void *c = a ? realloc(s->created, cap) : NULL;
 
-		if (a == NULL) {
+		if (a != NULL)
+			s->arrived = a;
+		if (c == NULL) {
 			s->next_rescan = time(NULL) + EXPLODE_RETRY;
 			return;
 		}
-		s->arrived = a;
+		s->created = c;
 		s->arrived_cap = cap;
 	}
+	s->created[s->narrived] = created;
 	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
+}
+
+/* found_new - a message in new/ (scan, or renamed in) */
+static void found_new(struct sched *s, const char *name, unsigned char type)
+{
+	arrived(s, name, type, 0);
 }
 
 /* found_job - a job file in rcpt/ */
 static void found_job(struct sched *s, const char *name, unsigned char type)
 {
-	add_job_file(s, name, type);
+	add_job_file(s, name, type, 0);
 }
 
 /* create_jobs - the job files and table entries for message id in new/;
- * 0, or -1 (the message stays in new/ and is tried again later) */
-static int create_jobs(struct sched *s, const char *id)
+ * 0, 1 (nothing to do), or -1 (the message stays in new/ and is tried
+ * again later).  A bad envelope in a file only seen created is left for
+ * the next scan: it may still be being written. */
+static int create_jobs(struct sched *s, const char *id, int created)
 {
 	struct envelope env;
 	struct jt_msg *m;
@@ -177,12 +258,31 @@ static int create_jobs(struct sched *s, const char *id)
 	}
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;   /* already taken: nothing to do */
+	if (sched_file_exists(s->mess_fd, id)) {
+		struct stat a, b;
+
+		/* Two messages under one ID: never merge them, never replace.
+		 * One file under both names is a crash between the link and the
+		 * unlink of a rename done as link + unlink (queue.h): it has
+		 * been taken already. */
+		if (fstat(fd, &a) == 0 && fstatat(s->mess_fd, id, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			close(fd);
+			unlinkat(s->new_fd, id, 0);
+			return 1;
+		}
+		close(fd);
+		sched_quarantine(s, s->new_fd, "new", id, "queue ID in use in mess/");
+		return 1;
+	}
 	envelope_init(&env);
 	if (envelope_read(fd, &env, &offset) < 0 || strcmp(env.id, id) != 0) {
 		int e = errno;
 
 		close(fd);
 		envelope_free(&env);
+		if ((e == EINVAL || e == 0) && created)
+			return 1;
 		if (e == EINVAL || e == 0) {
 			sched_quarantine(s, s->new_fd, "new", id, "bad envelope");
 			return 1;
@@ -241,7 +341,7 @@ static void explode_arrived(struct sched *s)
 	size_t i, ok = 0;
 
 	for (i = 0; i < s->narrived; i++) {
-		int r = create_jobs(s, s->arrived[i]);
+		int r = create_jobs(s, s->arrived[i], s->created[i]);
 
 		if (r == 0)
 			memcpy(s->arrived[ok++], s->arrived[i], ENVELOPE_ID_MAX);
@@ -252,7 +352,7 @@ static void explode_arrived(struct sched *s)
 	if (fsync(s->rcpt_fd) < 0)
 		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\"", strerror(errno));
 	for (i = 0; i < ok; i++)
-		if (renameat(s->new_fd, s->arrived[i], s->mess_fd, s->arrived[i]) < 0)
+		if (queue_rename_excl(s->new_fd, s->arrived[i], s->mess_fd, s->arrived[i]) < 0)
 			log_event("queue-error", "op=rename file=new/%s error=\"%s\"",
 			          s->arrived[i], strerror(errno));
 	/* Until this fsync a crash may put the message back in new/; it is
@@ -261,18 +361,31 @@ static void explode_arrived(struct sched *s)
 		log_event("queue-error", "op=fsync dir=mess error=\"%s\"", strerror(errno));
 }
 
-/* sched_drop_jobless - unlink a message file whose jobs are all gone */
+/* sched_drop_jobless - unlink a message file whose jobs are all gone
+ * (start-up only) */
 void sched_drop_jobless(void *arg, struct jt_msg *m)
 {
 	struct sched *s = arg;
 
 	if (m->pending == 0 && !sched_file_exists(s->new_fd, m->id)) {
-		sched_message_done(s, m->id);
+		char id[ENVELOPE_ID_MAX];
+
+		int named;
+
+		/* a job of it in bad/ (put there by hand or before a restart)
+		 * takes it along rather than leave it without a body; one pass
+		 * over the directories serves every such message */
+		if (s->name_gen == 0)
+			sched_mark_names(s);
+		named = m->named_gen == s->name_gen ? m->named : 0;
+		memcpy(id, m->id, sizeof id);
 		jobtab_drop_msg(s->t, m);
+		sched_release_message(s, id, 0, named);
 	}
 }
 
 static void settle_missing(struct sched *s);
+static void note_job_missing(struct sched *s, struct jt_job *j, uint32_t cookie);
 
 /* sched_rescan - bring memory in line with the directories (start-up, inotify
  * overflow, and every SCHED_RESCAN seconds as a backstop) */
@@ -287,21 +400,29 @@ void sched_rescan(struct sched *s)
 	s->next_rescan = time(NULL) + SCHED_RESCAN;
 }
 
-/* note_missing - a job's file was renamed away or removed: confirm after
+/* sched_note_missing - j's file is gone from its name: confirm after
  * this batch of events (a rename shows up as a pair of events) */
-static void note_missing(struct sched *s, const char *name)
+void sched_note_missing(struct sched *s, struct jt_job *j)
 {
-	struct job_name jn;
-	struct jt_msg *m;
-	struct jt_job *j;
-	char current[JOB_NAME_MAX];
+	note_job_missing(s, j, 0);
+}
 
-	if (job_name_parse(name, &jn) < 0 || (m = jobtab_msg(s->t, jn.id)) == NULL ||
-	    (j = jobtab_job(m, jn.n)) == NULL)
+/* note_job_missing - j is missing, taken away by the rename cookie */
+static void note_job_missing(struct sched *s, struct jt_job *j, uint32_t cookie)
+{
+	if (j->missing)
 		return;
-	sched_job_file(j, current);
-	if (strcmp(current, name) != 0 || j->missing)
-		return;                 /* not its current name: our own rename */
+	if (j->listed) {
+		/* missing again after it reappeared: listed once, or settling
+		 * would meet it again after forgetting it */
+		size_t i;
+
+		for (i = 0; i < s->nmissing; i++)
+			if (s->missing[i].job == j)
+				s->missing[i].cookie = cookie;
+		j->missing = 1;
+		return;
+	}
 	if (s->nmissing == s->missing_cap) {
 		size_t cap = s->missing_cap ? s->missing_cap * 2 : 16;
 		void *a = realloc(s->missing, cap * sizeof *s->missing);
@@ -314,18 +435,39 @@ static void note_missing(struct sched *s, const char *name)
 		s->missing_cap = cap;
 	}
 	j->missing = 1;
-	s->missing[s->nmissing++] = j;
+	j->listed = 1;
+	s->missing[s->nmissing].job = j;
+	s->missing[s->nmissing++].cookie = cookie;
+}
+
+/* note_missing - a job's file was renamed away (cookie) or removed */
+static void note_missing(struct sched *s, const char *name, uint32_t cookie)
+{
+	struct job_name jn;
+	struct jt_msg *m;
+	struct jt_job *j;
+	char current[JOB_NAME_MAX];
+
+	if (job_name_parse(name, &jn) < 0 || (m = jobtab_msg(s->t, jn.id)) == NULL ||
+	    (j = jobtab_job(m, jn.n)) == NULL)
+		return;
+	sched_job_file(j, current);
+	if (strcmp(current, name) != 0)
+		return;                 /* not its current name: our own rename */
+	note_job_missing(s, j, cookie);
 }
 
 /* settle_missing - jobs still missing after their events: forgotten */
 static void settle_missing(struct sched *s)
 {
 	size_t i;
+	int marked = 0;
 
 	for (i = 0; i < s->nmissing; i++) {
-		struct jt_job *j = s->missing[i];
+		struct jt_job *j = s->missing[i].job;
 		char name[JOB_NAME_MAX];
 
+		j->listed = 0;
 		if (!j->missing)
 			continue;           /* it reappeared under a new name */
 		j->missing = 0;
@@ -333,10 +475,19 @@ static void settle_missing(struct sched *s)
 		if (sched_file_exists(s->rcpt_fd, name))
 			continue;
 		log_event("job-removed", "job=%s by=operator", name);
-		if (j->running)
+		if (j->running) {
 			j->gone = 1;        /* its delivery finishes; then forget it */
-		else
-			sched_forget_job(s, j);
+			continue;
+		}
+		/* The last job of its message: does a job file in bad/ name
+		 * the message?  One pass over bad/ answers that for the whole
+		 * batch (rm of many jobs at once). */
+		if (j->msg->pending == 1 && !marked) {
+			sched_mark_names(s);
+			marked = 1;
+		}
+		sched_drop_removed(s, j, j->msg->pending == 1 && j->msg->named_gen == s->name_gen
+		                         ? j->msg->named : 0);
 	}
 	s->nmissing = 0;
 }
@@ -363,10 +514,14 @@ void sched_read_events(struct sched *s)
 				continue;
 			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
 				found_new(s, ev->name, DT_UNKNOWN);
+			else if (ev->wd == s->wd_new && (ev->mask & IN_CREATE))
+				arrived(s, ev->name, DT_UNKNOWN, 1);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))
-				add_job_file(s, ev->name, DT_UNKNOWN);
+				add_job_file(s, ev->name, DT_UNKNOWN, ev->cookie);
+			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_CREATE))
+				add_job_file(s, ev->name, DT_UNKNOWN, 0);
 			else if (ev->wd == s->wd_rcpt)
-				note_missing(s, ev->name);
+				note_missing(s, ev->name, ev->cookie);
 		}
 	}
 	/* Events were dropped, perhaps the IN_MOVED_TO half of a rename: a job

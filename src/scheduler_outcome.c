@@ -59,20 +59,39 @@ static void read_job_info(struct sched *s, const char *name, struct job_info *in
 /* sched_postpone - job j (taken out of the heap) waits again until due.
  * Its file is renamed to the new DUE first: the name is where the due
  * time lives, and memory must name the file that is there, or finishing
- * the job would unlink nothing and leave it to be delivered again.  If
- * the rename fails the job keeps its name and its old (past) due time;
- * then the queue cannot record outcomes, and rather than deliver the
- * job again at once, and again, the scheduler starts no delivery at all
- * for --retry seconds. */
+ * the job would unlink nothing and leave it to be delivered again.  The
+ * rename never replaces a file: a name taken (a copy of the job made by
+ * hand) moves the job a second later.  A job whose file is gone (removed
+ * or renamed by hand while it was delivered, the events not read yet) is
+ * gone: its outcome is dropped and it is noted missing, to be forgotten
+ * or found under its new name once the events are read, at once.  If the
+ * rename fails otherwise the job keeps its name and its old (past) due
+ * time; then the queue cannot record outcomes, and rather than deliver
+ * the job again at once, and again, the scheduler starts no delivery at
+ * all for --retry seconds. */
 int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 {
 	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
 	long long was = j->due;
+	unsigned k;
+	int r = 0;
 
 	sched_job_file(j, old);
-	j->due = due;
-	sched_job_file(j, name);
-	if (strcmp(old, name) != 0 && renameat(s->rcpt_fd, old, s->rcpt_fd, name) < 0) {
+	for (k = 0; k < 60; k++, due++) {
+		j->due = due;
+		sched_job_file(j, name);
+		if (strcmp(old, name) == 0 ||
+		    (r = queue_rename_excl(s->rcpt_fd, old, s->rcpt_fd, name)) == 0 ||
+		    errno != EEXIST)
+			break;
+	}
+	if (r < 0 && errno == ENOENT) {
+		log_event("job-gone", "job=%s outcome=dropped", old);
+		jobtab_stop(s->t, j, was);
+		sched_note_missing(s, j);
+		return -1;
+	}
+	if (r < 0) {
 		log_event("queue-error", "op=rename file=rcpt/%s error=\"%s\" "
 		          "action=pause seconds=%u", old, strerror(errno), s->cfg->retry);
 		s->paused_until = (long long)time(NULL) + s->cfg->retry;
@@ -195,7 +214,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 		if (ok) {
 			finish_job(s, f->job);   /* may free m with its last job */
 		} else if (f->job->gone) {
-			sched_forget_job(s, f->job); /* deleted while it waited */
+			sched_drop_removed(s, f->job, NAMED_LOOK); /* deleted while it waited */
 		} else {
 			/* No report was written: deliver again later, and report
 			 * then if it fails again. */
@@ -226,6 +245,20 @@ static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d
 	j->failed = 1;               /* stays out of the heap: still "running" */
 	f->next = j->msg->fails;
 	j->msg->fails = f;
+}
+
+/* job_removed - forget j, removed by hand while it was delivered or
+ * parked; if it was the last delivery of its message under way, the
+ * failed recipients that waited for it are reported now */
+static void job_removed(struct sched *s, struct jt_job *j)
+{
+	char id[ENVELOPE_ID_MAX];
+	struct jt_msg *m;
+
+	memcpy(id, j->msg->id, sizeof id);
+	sched_drop_removed(s, j, NAMED_LOOK);
+	if ((m = jobtab_msg(s->t, id)) != NULL)
+		report_failures(s, m);
 }
 
 /* parking_for - the parking list of domain, created when create is set */
@@ -287,7 +320,9 @@ static void unpark(struct sched *s, const char *domain)
 		p->n--;
 		j->parked = 0;
 		if (j->gone) {
-			sched_forget_job(s, j);    /* removed while it waited */
+			/* removed while it waited: its failed siblings may have
+			 * waited for it to report */
+			job_removed(s, j);
 			continue;
 		}
 		jobtab_stop(s->t, j, j->due);   /* due already: it goes now */
@@ -319,7 +354,7 @@ void sched_completed(struct sched *s, struct delivery *d)
 	/* j is still marked running here: removing it must not touch the
 	 * heap, which it left when it started. */
 	if (j->gone) {
-		sched_forget_job(s, j);      /* removed by an operator meanwhile */
+		job_removed(s, j);           /* removed by an operator meanwhile */
 		return;
 	}
 	if (d->bad) {
@@ -332,6 +367,10 @@ void sched_completed(struct sched *s, struct delivery *d)
 		} else {
 			sched_forget_job(s, j);  /* a sound message goes with its last job */
 		}
+		/* failed siblings that waited for this delivery report now (or,
+		 * the message gone to bad/, are tried again and follow it) */
+		if ((m = jobtab_msg(s->t, d->id)) != NULL)
+			report_failures(s, m);
 		return;
 	}
 	if (d->result.kind == ST_OK) {
@@ -343,7 +382,9 @@ void sched_completed(struct sched *s, struct delivery *d)
 		return;
 	}
 	if (d->result.kind == ST_TEMP && defer(s, j, d) == 0) {
-		report_failures(s, m);
+		/* (j may be gone meanwhile, and m with it) */
+		if ((m = jobtab_msg(s->t, d->id)) != NULL)
+			report_failures(s, m);
 		return;
 	}
 	fail_job(s, j, d);

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "deliver.h"
 #include "destlimit.h"
@@ -33,6 +34,13 @@ struct failure {
 	char rcpt[ADDR_MAX];
 	char remote_mta[DNS_NAME_MAX];
 	char diag[SMTP_REPLY_TEXT_MAX];
+};
+
+/* a job whose file vanished (sched.missing) and the inotify cookie of
+ * the rename that took it away (0: removed, or not known) */
+struct missing {
+	struct jt_job *job;
+	uint32_t cookie;
 };
 
 /* jobs of one domain waiting for a delivery slot (--max-per-dest) */
@@ -64,9 +72,11 @@ struct sched {
 	unsigned long seq;
 	long long next_rescan;
 	long long paused_until;      /* no new deliveries before (queue error) */
-	struct jt_job **missing;     /* jobs whose file vanished, to confirm */
+	unsigned name_gen;           /* number of the last sched_mark_names */
+	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
+	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;
 };
 
@@ -81,8 +91,26 @@ void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
                       const char *name, const char *why);
 /* sched_message_done - remove a message file whose jobs are all gone */
 void sched_message_done(struct sched *s, const char *id);
+/* how a message is named by files that are not its jobs (jt_msg.named):
+ * NAMED_BAD, a job file in bad/ names it */
+enum { NAMED_BAD = 2, NAMED_LOOK = -1 };
+/* sched_release_message - a message left without jobs in memory: unlink
+ * it, or move it to bad/ after a job of it (held, or named has NAMED_BAD;
+ * named is NAMED_LOOK to read bad/ now) */
+void sched_release_message(struct sched *s, const char *id, int held, int named);
+/* sched_mark_names - one pass over bad/: every known message
+ * that a name there names (as a dot-separated part) gets its named bits,
+ * valid while named_gen == name_gen */
+void sched_mark_names(struct sched *s);
 /* sched_forget_job - drop j from memory, its message with its last job */
 void sched_forget_job(struct sched *s, struct jt_job *j);
+/* sched_drop_removed - the same for a job whose file an operator removed
+ * or renamed away: the message follows a job file of it in bad/ (named
+ * as for sched_release_message) */
+void sched_drop_removed(struct sched *s, struct jt_job *j, int named);
+/* sched_note_missing - j's file is not under its name: confirm (and
+ * forget it) after the next batch of inotify events */
+void sched_note_missing(struct sched *s, struct jt_job *j);
 /* sched_file_exists - does dir_fd/name exist? */
 int sched_file_exists(int dir_fd, const char *name);
 /* sched_scan_dir - call fn for every entry of dir_fd */

@@ -1,0 +1,165 @@
+#!/bin/bash
+# t/66-queue-races.t - the queue under faults and races made to happen at
+# a chosen instant by an LD_PRELOAD library (t/lib/fsfault.c):
+#   * a clock that stands still: a restarted daemon makes the IDs it made
+#     before; a message acknowledged with 250 is never replaced (its file
+#     and its body stay), the new one gets another ID (mta-queue(5), QUEUE
+#     IDS); also where renameat2 cannot refuse to replace (link, fsync,
+#     unlink) and where there are no hard links either (mta-queue(5),
+#     RENAMES)
+#   * the directory fsync of new/ fails while several receivers wait for
+#     it: every one of them answers 451 (none 250), and the next message
+#     gets a fsync of its own and 250 (queue.h, group commit)
+#   * a job removed by hand just before the scheduler renames it after a
+#     failed round: its outcome is dropped and logged, deliveries go on
+#     (no pause for --retry)
+. "$(dirname "$0")/lib/common.sh"
+. "$here/lib/forward.sh"
+
+plan 26
+
+CC=$(command -v cc || command -v gcc) || { echo "1..0 # SKIP no C compiler"; exit 0; }
+"$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl ||
+	{ echo "Bail out! cannot build t/lib/fsfault.c"; exit 1; }
+REAL_BIN=$MTA_BIN
+mkdir -p "$T/wrap" "$T/ctl"
+# wrap ENV... - bin/mta-smtpd run with the library and ENV (an ASan
+# build must be told that its runtime is not first in the list)
+wrap() {
+	{
+		echo '#!/bin/sh'
+		echo "ASAN_OPTIONS=\"\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0\""
+		echo "export ASAN_OPTIONS LD_PRELOAD=$T/fsfault.so $*"
+		echo "exec \"$REAL_BIN/mta-smtpd\" \"\$@\""
+	} >"$T/wrap/mta-smtpd"
+	chmod +x "$T/wrap/mta-smtpd"
+}
+msg() { printf 'From: <sender@example.org>\nSubject: %s\n\nbody %s\n' "$1" "$1"; }
+body_of() { [ -f "$1" ] && msg_part "$1" | sed -n 's/^body //p'; }
+
+# ---- a reused ID (5) -------------------------------------------------------
+# reused DIR WHAT ENV... - two daemons in turn on queue DIR with a clock
+# that stands still: the second message gets another ID, the first keeps
+# its file
+reused() {
+	local dir=$1 what=$2 ida idb
+	shift 2
+	wrap FSFAULT_USEC=1795422268000000 "$@"
+	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	ida=$(queued_id "$(msg first | inject "$MTA_PORT" sender@example.org user@test.example)")
+	wait_for 10 test -f "$MTA_QUEUE/mess/$ida" -a -n "$(ls "$MTA_QUEUE/rcpt")"
+	stop_mta >/dev/null
+	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	idb=$(queued_id "$(msg second | inject "$MTA_PORT" sender@example.org other@test.example)")
+	wait_for 10 test -f "$MTA_QUEUE/mess/$idb"
+	is "$ida $(body_of "$MTA_QUEUE/mess/$ida") $(body_of "$MTA_QUEUE/mess/$idb") $(ls "$MTA_QUEUE/rcpt" | wc -l)" \
+		"$ida first second 2" "reused ID, $what: two IDs, both messages kept, one job each"
+	[ "$ida" != "$idb" ] || diag "the same ID twice: $ida"
+	is "$(stop_mta)" 0 "reused ID, $what: SIGTERM, exit 0"
+}
+reused "$T/a1" "renames done as link, fsync, unlink" FSFAULT_NOREPLACE=1
+reused "$T/a2" "renames after a check (no hard links)" FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
+
+wrap FSFAULT_USEC=1795422268000000
+MTA_DIR=$T/a MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+MTA_BIN=$REAL_BIN
+ida=$(queued_id "$(msg first | inject "$MTA_PORT" sender@example.org user@test.example)")
+like "$ida" '^[A-Za-z0-9]+$' "reused ID: the first message is queued"
+wait_for 10 test -f "$MTA_QUEUE/mess/$ida" -a -n "$(ls "$MTA_QUEUE/rcpt")"
+is "$(stop_mta)" 0 "reused ID: the first daemon stops"
+MTA_DIR=$T/a MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
+MTA_BIN=$REAL_BIN
+idb=$(queued_id "$(msg second | inject "$MTA_PORT" sender@example.org other@test.example)")
+like "$idb" '^[A-Za-z0-9]+$' "reused ID: after a restart with the clock where it was, a message is queued"
+[ "$ida" != "$idb" ]; ok $? "reused ID: it gets another ID ($ida, $idb)"
+wait_for 10 test -f "$MTA_QUEUE/mess/$idb"
+is "$(body_of "$MTA_QUEUE/mess/$ida")" first "reused ID: the acknowledged message keeps its file and body"
+is "$(body_of "$MTA_QUEUE/mess/$idb")" second "reused ID: the new one is queued beside it"
+is "$(ls "$MTA_QUEUE/rcpt" | sort | sed 's/^[0-9]*\.//')" "$(printf '%s.0\n%s.0' "$ida" "$idb" | sort)" \
+	"reused ID: one job each"
+like "$(grep -c "queue-id-in-use id=$ida " "$MTA_LOG")" '^[1-9]' "reused ID: logged (queue-id-in-use)"
+is "$(stop_mta)" 0 "reused ID: SIGTERM, exit 0"
+
+# ---- a failed directory fsync covering several receivers (6) ---------------
+mkdir -p "$T/b/queue/new"
+wrap FSFAULT_FSYNC_DIR="$(realpath "$T/b/queue/new")" FSFAULT_FSYNC_HOLD=1 \
+	FSFAULT_FSYNC_FAIL=2 FSFAULT_CTL="$T/ctl"
+MTA_DIR=$T/b MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+MTA_BIN=$REAL_BIN
+res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$T/ctl" <<'EOF'
+import os, sys, threading, time
+from smtpraw import Client, check, check_eq
+port, queue, ctl = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def until(what, cond, limit=20):
+    end = time.time() + limit
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    print("# timed out waiting for " + what)
+    return False
+
+def ready(token):
+    c = Client(port, timeout=30)
+    c.reply()
+    c.cmd("EHLO fsync.example")
+    c.cmd("MAIL FROM:<sender@example.org>")
+    c.cmd("RCPT TO:<user@test.example>")
+    c.cmd("DATA")
+    c.send(("Subject: %s\r\n\r\nbody %s\r\n" % (token, token)).encode())
+    return c
+
+replies = {}
+def finish(token, c):
+    replies[token] = c.cmd(".", timeout=60)
+
+queued = lambda: len(os.listdir(os.path.join(queue, "new"))) + len(os.listdir(os.path.join(queue, "mess")))
+conns = {t: ready(t) for t in ("A", "B", "C", "D")}
+threads = [threading.Thread(target=finish, args=("A", conns["A"]))]
+threads[0].start()
+until("the first fsync of new/ to start", lambda: os.path.exists(os.path.join(ctl, "held")))
+for t in ("B", "C", "D"):
+    threads.append(threading.Thread(target=finish, args=(t, conns[t])))
+    threads[-1].start()
+# B, C and D have renamed their files into new/ and wait for a fsync
+until("four messages renamed into new/", lambda: queued() == 4)
+open(os.path.join(ctl, "release"), "w").close()
+for th in threads:
+    th.join(90)
+check("the message whose fsync succeeded: 250", replies.get("A", ""), r"^250 ")
+for t in ("B", "C", "D"):
+    check("receiver %s, covered by the failed fsync: 451" % t, replies.get(t, ""), r"^451 4\.3\.0 ")
+check_eq("no file of a refused message is left in new/", os.listdir(os.path.join(queue, "new")), [])
+e = ready("E")
+check("the next message gets a fsync of its own: 250", e.cmd(".", timeout=30), r"^250 ")
+EOF
+)
+tap_from "$res"
+is "$(log_count 'queue-error op=fsync-dir id=[A-Za-z0-9]+ error="Input/output error"')" 3 \
+	"each refused message is logged (queue-error op=fsync-dir)"
+is "$(stop_mta)" 0 "fsync: SIGTERM, exit 0"
+
+# ---- a job removed just before its rename (14) -----------------------------
+P=$(free_port_on 127.0.0.2)
+PEER_WANT=$P peer_start later 127.0.0.2 --refuse '^later=451 4.3.0 try again later' ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+rm -f "$T/ctl"/*
+wrap FSFAULT_CTL="$T/ctl"
+MTA_DIR=$T/c MTA_BIN=$T/wrap start_mta --smtp-port "$P" --retry 3600 ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+MTA_BIN=$REAL_BIN
+# the first job file renamed (names with a dot: jobs, tmp/job.*) is
+# removed just before: the deferral of the one message in the queue
+printf . >"$T/ctl/vanish"
+idc=$(queued_id "$(msg deferred | inject "$MTA_PORT" sender@example.org 'later@[127.0.0.2]')")
+wait_log 20 "job-gone job=[0-9]+\.$idc\.0 outcome=dropped"; ok $? "gone job: its outcome is dropped and logged"
+is "$(log_count 'action=pause')" 0 "gone job: deliveries are not paused"
+idd=$(queued_id "$(msg after | inject "$MTA_PORT" sender@example.org user@test.example)")
+maildir_wait "$MTA_MAIL/user" 1 20; ok $? "gone job: the next message is delivered at once (--retry is 3600)"
+wait_for 20 queue_empty; ok $? "gone job: the queue is empty ($(queue_state))"
+is "$(stop_mta)" 0 "gone job: SIGTERM, exit 0"
+
+done_testing

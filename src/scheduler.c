@@ -45,7 +45,9 @@ void sched_job_file(const struct jt_job *j, char *buf)
 void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
                        const char *name, const char *why)
 {
-	char target[NAME_MAX + 24];
+	char target[NAME_MAX + 24], from[NAME_MAX + 24], to[NAME_MAX + 32];
+	/* a name in the queue may be anything an operator's mv made it */
+	char qname[LOG_VALUE_MAX], qtarget[LOG_VALUE_MAX], qwhy[LOG_VALUE_MAX];
 	unsigned k;
 	int r;
 
@@ -53,12 +55,16 @@ void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
 	for (k = 1; (r = queue_rename_excl(dir_fd, name, s->bad_fd, target)) < 0 &&
 	            errno == EEXIST && k < 1000; k++)
 		snprintf(target, sizeof target, "%s.%s.%u", dir, name, k);
+	snprintf(from, sizeof from, "%s/%s", dir, name);
+	snprintf(to, sizeof to, "bad/%s", target);
 	if (r < 0 && errno != ENOENT)
-		log_event("queue-error", "op=quarantine file=%s/%s error=\"%s\"",
-		          dir, name, strerror(errno));
+		log_event("queue-error", "op=quarantine file=%s error=\"%s\"",
+		          log_quote(qname, sizeof qname, from), strerror(errno));
 	else
-		log_event("quarantine", "file=%s/%s to=bad/%s reason=\"%s\"", dir,
-		          name, target, why);
+		log_event("quarantine", "file=%s to=%s reason=%s",
+		          log_quote(qname, sizeof qname, from),
+		          log_quote(qtarget, sizeof qtarget, to),
+		          log_quote(qwhy, sizeof qwhy, why));
 }
 
 /* sched_message_done - the last job of m has gone: remove its file */

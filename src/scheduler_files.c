@@ -245,6 +245,7 @@ static void found_job(struct sched *s, const char *name, unsigned char type)
  * the next scan: it may still be being written. */
 static int create_jobs(struct sched *s, const char *id, int created)
 {
+	char qfrom[LOG_VALUE_MAX];
 	struct envelope env;
 	struct jt_msg *m;
 	long long offset;
@@ -315,7 +316,8 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		if (jobtab_add(s->t, m, (unsigned)n, jn.due) == NULL)
 			goto fail;
 	}
-	log_event("explode", "id=%s rcpts=%zu from=<%s>", id, env.nrcpt, env.sender.text);
+	log_event("explode", "id=%s rcpts=%zu from=%s", id, env.nrcpt,
+	          log_addr(qfrom, sizeof qfrom, env.sender.text));
 	envelope_free(&env);
 	return 0;
 fail:

@@ -111,7 +111,7 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 {
 	long long now = (long long)time(NULL), due = now + s->cfg->retry;
-	char name[JOB_NAME_MAX];
+	char name[JOB_NAME_MAX], qrcpt[LOG_VALUE_MAX];
 	struct job_info info;
 
 	sched_job_file(j, name);
@@ -139,8 +139,9 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}
-	log_event("retry", "id=%s rcpt=<%s> attempt=%u%s next=%lld", d->id,
-	          d->rcpt, info.attempts, d->uncounted ? " uncounted=dns" : "", due);
+	log_event("retry", "id=%s rcpt=%s attempt=%u%s next=%lld", d->id,
+	          log_addr(qrcpt, sizeof qrcpt, d->rcpt), info.attempts,
+	          d->uncounted ? " uncounted=dns" : "", due);
 	return 0;
 }
 
@@ -172,6 +173,7 @@ static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
 static void report_failures(struct sched *s, struct jt_msg *m)
 {
 	struct failure *f, *list = m->fails, *next;
+	char qaddr[LOG_VALUE_MAX];
 	struct bounce_rcpt *br;
 	struct envelope env;
 	long long offset;
@@ -193,15 +195,16 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 		if (env.sender.text[0] == '\0') {
 			/* a bounce that bounced: log it, never bounce it again */
 			for (f = list; f; f = f->next)
-				log_event("bounce-dropped", "id=%s rcpt=<%s> reason=null-sender",
-				          m->id, f->rcpt);
+				log_event("bounce-dropped", "id=%s rcpt=%s reason=null-sender",
+				          m->id, log_addr(qaddr, sizeof qaddr, f->rcpt));
 			ok = 1;
 		} else if (bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n, &st) == 0) {
-			log_event("bounce", "id=%s to=<%s> rcpts=%zu", m->id,
-			          env.sender.text, n);
+			log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
+			          log_addr(qaddr, sizeof qaddr, env.sender.text), n);
 			ok = 1;
 		} else {
-			log_event("bounce-error", "id=%s error=\"%s\"", m->id, st.text);
+			log_event("bounce-error", "id=%s error=%s", m->id,
+			          log_quote(qaddr, sizeof qaddr, st.text));
 		}
 	}
 	if (fd >= 0)
@@ -228,9 +231,11 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d)
 {
 	struct failure *f = calloc(1, sizeof *f);
+	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 
-	log_event("failed-rcpt", "id=%s rcpt=<%s> error=\"%s\"", d->id, d->rcpt,
-	          d->result.text);
+	log_event("failed-rcpt", "id=%s rcpt=%s error=%s", d->id,
+	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
+	          log_quote(qerr, sizeof qerr, d->result.text));
 	if (f == NULL) {
 		sched_postpone(s, j, (long long)time(NULL) + s->cfg->retry);
 		return;

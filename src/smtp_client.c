@@ -3,9 +3,10 @@
  * This file: the connection, its I/O, and the commands outside a
  * transaction; smtp_client_tx.c has the transaction.
  *
- * I/O: the socket is non-blocking; every send()/recv() is tried first and
- * poll() waits only when the kernel says EAGAIN, against a deadline fixed
- * when the wait for a reply (or the write of a block) began.
+ * I/O: through the stream c->io (stream.h) on a non-blocking socket: every
+ * read or write is tried first and waits only when the kernel says EAGAIN,
+ * against a deadline fixed when the wait for a reply (or the write of a
+ * block) began.
  */
 #include <errno.h>
 #include <limits.h>
@@ -52,7 +53,7 @@ void smtp_timeouts_all(struct smtp_timeouts *to, int ms)
 void smtp_client_init(struct smtp_client *c, const struct smtp_timeouts *to)
 {
 	memset(c, 0, sizeof *c);
-	c->fd = -1;
+	stream_init(&c->io, -1);
 	if (to)
 		c->to = *to;
 	else
@@ -64,15 +65,13 @@ void smtp_client_init(struct smtp_client *c, const struct smtp_timeouts *to)
 /* smtp_client_connected - true while the connection is usable */
 int smtp_client_connected(const struct smtp_client *c)
 {
-	return c->fd >= 0;
+	return stream_open(&c->io);
 }
 
 /* smtp_client_close - close the connection without a word */
 void smtp_client_close(struct smtp_client *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	stream_close(&c->io);
 	c->in_pos = c->in_len = c->out_len = 0;
 	c->need_rset = c->esmtp = 0;
 	c->ext = 0;
@@ -183,57 +182,6 @@ enum { REASON_WAIT_MS = 1000 };  /* for a reply after a failed write */
 static int read_reply(struct smtp_client *c, int timeout_ms,
                       struct smtp_reply *r);
 
-/* wait_fd - poll fd for ev until deadline; 0, or -1 with errno */
-static int wait_fd(int fd, short ev, long long deadline)
-{
-	for (;;) {
-		struct pollfd pfd;
-		long long left = deadline - monotonic_ms();
-		int r;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		pfd.fd = fd;
-		pfd.events = ev;
-		pfd.revents = 0;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 0;   /* POLLERR/POLLHUP: the next call reports it */
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* write_all - send p[0..n) within timeout_ms; 0, or -1 with errno */
-static int write_all(struct smtp_client *c, const char *p, size_t n,
-                     int timeout_ms)
-{
-	long long deadline = monotonic_ms() + timeout_ms;
-
-	while (n > 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (wait_fd(c->fd, POLLOUT, deadline) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* smtpc_flush - send the output buffer; 0, or -1 (connection closed,
  * res set) */
 int smtpc_flush(struct smtp_client *c, enum smtp_stage stage,
@@ -241,7 +189,9 @@ int smtpc_flush(struct smtp_client *c, enum smtp_stage stage,
 {
 	int err;
 
-	if (c->out_len == 0 || write_all(c, c->out, c->out_len, timeout_ms) == 0) {
+	if (c->out_len == 0 ||
+	    stream_write_all_deadline(&c->io, c->out, c->out_len,
+	                              monotonic_ms() + timeout_ms) == 0) {
 		c->out_len = 0;
 		return 0;
 	}
@@ -297,21 +247,14 @@ static int read_reply(struct smtp_client *c, int timeout_ms,
 				return 0;
 		}
 		c->in_pos = c->in_len = 0;
-		n = recv(c->fd, c->in, sizeof c->in, 0);
+		n = stream_read_deadline(&c->io, c->in, sizeof c->in, deadline);
 		if (n > 0) {
 			c->in_len = (size_t)n;
 			continue;
 		}
-		if (n == 0) {
+		if (n == 0)
 			errno = 0;
-			return -1;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (wait_fd(c->fd, POLLIN, deadline) < 0)
-			return -1;
+		return -1;
 	}
 }
 
@@ -320,7 +263,7 @@ static int read_reply(struct smtp_client *c, int timeout_ms,
 int smtpc_get_reply(struct smtp_client *c, enum smtp_stage stage,
                      int timeout_ms, struct smtp_result *res)
 {
-	if (c->fd < 0)
+	if (!smtp_client_connected(c))
 		return smtpc_not_connected(res, stage);
 	if (read_reply(c, timeout_ms, &res->reply) < 0)
 		return net_fail(c, res, stage, errno, timeout_ms);
@@ -378,14 +321,16 @@ static int connect_one(const struct addrinfo *a, int timeout_ms)
 {
 	int fd, err, one = 1;
 	socklen_t elen = sizeof err;
+	struct stream s;
 
 	fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
+	stream_init(&s, fd);
 	if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS)
 			goto fail;
-		if (wait_fd(fd, POLLOUT, monotonic_ms() + timeout_ms) < 0)
+		if (stream_wait(&s, POLLOUT, monotonic_ms() + timeout_ms) < 0)
 			goto fail;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
 			goto fail;
@@ -419,13 +364,13 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 		return -1;
 	for (a = ai; a != NULL; a = a->ai_next) {
 		netaddr_text(a->ai_addr, c->peer, sizeof c->peer);
-		c->fd = connect_one(a, c->to.connect);
-		if (c->fd >= 0)
+		stream_init(&c->io, connect_one(a, c->to.connect));
+		if (smtp_client_connected(c))
 			break;
 		err = errno;
 	}
 	freeaddrinfo(ai);
-	if (c->fd >= 0) {
+	if (smtp_client_connected(c)) {
 		c->opened_ms = monotonic_ms();
 		res->st = status_ok();
 		return 0;
@@ -511,7 +456,7 @@ int smtp_client_hello(struct smtp_client *c, const char *name,
 {
 	int code;
 
-	if (c->fd < 0)
+	if (!smtp_client_connected(c))
 		return smtpc_not_connected(res, SMTP_STAGE_HELLO);
 	if (!smtp_helo_ok(name)) {
 		smtpc_local_result(res, SMTP_STAGE_HELLO, ST_PERM, 5, 2,
@@ -572,7 +517,7 @@ int smtp_client_open(struct smtp_client *c, const char *host,
 static int command(struct smtp_client *c, const char *verb, enum smtp_stage stage,
                    struct smtp_result *res)
 {
-	if (c->fd < 0)
+	if (!smtp_client_connected(c))
 		return smtpc_not_connected(res, stage);
 	if (smtpc_printf(c, "%s\r\n", verb) < 0 ||
 	    smtpc_flush(c, stage, c->to.other, res) < 0)

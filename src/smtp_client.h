@@ -38,8 +38,9 @@
  * closed and later calls fail at once until the next smtp_client_connect.
  *
  * Contract: one struct smtp_client per connection, used by one thread at
- * a time; no globals, no printing, no exit(), no signals (send() uses
- * MSG_NOSIGNAL): safe to run many clients in many threads.  The socket is
+ * a time; no globals, no printing, no exit(), no signals (the stream's writes
+ * use MSG_NOSIGNAL): safe to run many clients in many threads.  All its
+ * socket I/O goes through c->io (stream.h).  The socket is
  * owned by the client (SOCK_CLOEXEC, non-blocking, TCP_NODELAY) and
  * closed by smtp_client_quit() or smtp_client_close().  Strings passed in
  * (struct smtp_tx and the rest) are borrowed for the duration of the call.
@@ -51,6 +52,7 @@
 
 #include "smtp_reply.h"
 #include "status.h"
+#include "stream.h"
 
 enum {
 	SMTP_CLIENT_OUT_MAX = 32768,  /* output buffer: commands, data blocks */
@@ -120,7 +122,7 @@ struct smtp_dot {
 	(2 * (size_t)(n) + 3 * ((size_t)(n) / (SMTP_LINE_MAX - 1) + 1))
 
 struct smtp_client {
-	int fd;                      /* -1 when not connected */
+	struct stream io;            /* io.fd -1 when not connected */
 	int esmtp;                   /* EHLO was accepted */
 	unsigned ext;                /* SMTP_EXT_* from EHLO */
 	unsigned long long size_max; /* SIZE limit, 0: none announced */

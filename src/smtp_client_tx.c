@@ -336,7 +336,7 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_tx *tx,
 		rres[i].stage = SMTP_STAGE_NONE;
 		rres[i].st = status_ok();
 	}
-	if (c->fd < 0) {
+	if (!smtp_client_connected(c)) {
 		smtpc_not_connected(res, SMTP_STAGE_MAIL);
 		return tx_end(tx, rres, res, ENOTCONN);
 	}

@@ -21,7 +21,7 @@ static struct smtp_client *connected(int *peer)
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	smtp_client_init(c, NULL);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	c->fd = sv[0];
+	stream_init(&c->io, sv[0]);
 	*peer = sv[1];
 	return c;
 }

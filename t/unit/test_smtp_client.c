@@ -229,7 +229,7 @@ static void start(const struct step *steps, size_t n, int batch,
 	cr_assert_eq(pthread_create(&srv_thread, NULL, server_main, &srv), 0);
 	smtp_timeouts_all(&to, 2000);
 	smtp_client_init(&cli, &to);
-	cli.fd = sv[0];
+	stream_init(&cli.io, sv[0]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	strcpy(cli.peer, "test");
 	cr_assert_eq(smtp_client_greeting(&cli, &res), 0);

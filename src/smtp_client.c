@@ -175,13 +175,10 @@ int smtp_resolve(const char *host, const char *port, struct addrinfo **ai,
 {
 	struct addrinfo hints;
 	char h[256];
-	size_t n = strlen(host);
+	size_t n;
 	int rc;
 
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-		host++;
-		n -= 2;
-	}
+	host = netaddr_unliteral(host, strlen(host), &n);
 	if (n == 0 || n >= sizeof h) {
 		*why = status_make(ST_PERM, 1, 2, "bad host name");
 		errno = EINVAL;

@@ -412,3 +412,58 @@ Test(smtp_dialog, reply_to_no_command_and_malformed_close)
 	cr_assert_eq(in("2x0 garbage\r\n"), -1);
 	cr_assert_eq(R.note.st.kind, ST_TEMP);
 }
+
+enum { MANY = SMTP_DIALOG_RCPT_MAX + 2 };
+static int many_fates[MANY];
+static enum status_kind many_kind[MANY];
+
+static void m_rcpt(void *ctx, size_t i, const struct smtp_result *r)
+{
+	(void)ctx;
+	cr_assert_lt(i, MANY);
+	many_fates[i]++;
+	many_kind[i] = r->st.kind;
+}
+
+Test(smtp_dialog, recipients_past_the_limit_fail_temporarily)
+{
+	static const struct smtp_dialog_ops ops = { m_rcpt, r_done, r_note, NULL };
+	static const char *many[MANY];
+	struct smtp_tx t = tx3();
+	size_t i, cmds = 0;
+	const char *w;
+
+	for (i = 0; i < MANY; i++)
+		many[i] = "b@y.test";
+	t.rcpt = many;
+	t.nrcpt = MANY;
+	memset(&R, 0, sizeof R);
+	smtp_dialog_start(&D, SMTP_DIALOG_SMTP, &ops, "client.test", "p");
+	cr_assert_eq(in("220 hi\r\n"), 0);
+	out();
+	cr_assert_eq(in(EHLO_PIPE), 0);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	while (!smtp_dialog_wants_body(&D)) {
+		size_t k = 0;
+
+		for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
+			k++;
+		cr_assert_gt(k, 0);
+		cmds += k;
+		while (k-- > 0)
+			cr_assert_eq(in(smtp_dialog_stage(&D) == SMTP_STAGE_DATA ?
+			             "354 go\r\n" : "250 ok\r\n"), 0);
+	}
+	cr_assert_eq(cmds, 1 + SMTP_DIALOG_RCPT_MAX + 1, "MAIL, RCPTs, DATA");
+	body("x\n");
+	out();
+	cr_assert_eq(in("250 ok\r\n"), 0);
+	cr_assert_eq(R.dones, 1);
+	cr_assert_eq(R.done.st.kind, ST_OK);
+	for (i = 0; i < MANY; i++)
+		cr_assert_eq(many_fates[i], 1, "recipient %zu", i);
+	cr_assert_eq(many_kind[0], ST_OK);
+	cr_assert_eq(many_kind[MANY - 1], ST_TEMP, "past the limit: later");
+	cr_assert_eq(many_kind[MANY - 2], ST_TEMP);
+	cr_assert_eq(many_kind[MANY - 3], ST_OK);
+}

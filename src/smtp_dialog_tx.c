@@ -72,6 +72,9 @@ void sd_finish(struct smtp_dialog *d)
 	for (i = 0; i < n; i++)
 		if (d->rstate[i] != R_DONE)
 			fate(d, i, &d->res);
+	/* past the limit, those queue_rcpts never reached */
+	for (i = n > d->next_rcpt ? n : d->next_rcpt; i < tx->nrcpt; i++)
+		fate(d, i, &d->res);
 	d->tx = NULL;
 	if (d->state != SD_CLOSED && d->state != SD_QUIT)
 		d->state = SD_READY;
@@ -169,11 +172,8 @@ int smtp_dialog_send(struct smtp_dialog *d, const struct smtp_tx *tx)
 	char text[128];
 	size_t i;
 
-	d->tx = tx;
-	d->answered = 0;
-	d->have_res = d->have_temp = d->have_perm = 0;
-	d->size = tx->size ? tx->size : tx->data ? tx->len : 0;
-	memset(d->rstate, 0, sizeof d->rstate);
+	unsigned long long size = tx->size ? tx->size : tx->data ? tx->len : 0;
+
 	if (d->state != SD_READY)
 		why = sd_local(d, SMTP_STAGE_MAIL, ST_TEMP, 4, 2, "not connected");
 	else if (tx->nrcpt == 0)
@@ -182,9 +182,9 @@ int smtp_dialog_send(struct smtp_dialog *d, const struct smtp_tx *tx)
 		why = sd_local(d, SMTP_STAGE_MAIL, ST_PERM, 1, 7,
 		            "bad sender address syntax");
 	else if ((d->ext & SMTP_EXT_SIZE) && d->size_max > 0 &&
-	         d->size > d->size_max) {
+	         size > d->size_max) {
 		snprintf(text, sizeof text, "message size %llu exceeds the "
-		         "server's limit of %llu", d->size, d->size_max);
+		         "server's limit of %llu", size, d->size_max);
 		why = sd_local(d, SMTP_STAGE_MAIL, ST_PERM, 3, 4, text);
 	}
 	if (why) {
@@ -192,10 +192,14 @@ int smtp_dialog_send(struct smtp_dialog *d, const struct smtp_tx *tx)
 
 		for (i = 0; i < tx->nrcpt; i++)
 			d->ops->rcpt(d->ops->ctx, i, &r);
-		d->tx = NULL;
 		d->ops->done(d->ops->ctx, &r, 0);
 		return -1;
 	}
+	d->tx = tx;
+	d->size = size;
+	d->answered = 0;
+	d->have_res = d->have_temp = d->have_perm = 0;
+	memset(d->rstate, 0, sizeof d->rstate);
 	d->mail = -1;
 	d->mail_queued = d->data_queued = d->data_354 = d->body_done = 0;
 	d->next_rcpt = d->accepted = d->queued = 0;

@@ -467,3 +467,34 @@ Test(smtp_dialog, recipients_past_the_limit_fail_temporarily)
 	cr_assert_eq(many_kind[MANY - 2], ST_TEMP);
 	cr_assert_eq(many_kind[MANY - 3], ST_OK);
 }
+
+Test(smtp_dialog, mail_refused_decides_recipients_past_the_limit_too)
+{
+	static const struct smtp_dialog_ops ops = { m_rcpt, r_done, r_note, NULL };
+	static const char *many[MANY];
+	struct smtp_tx t = tx3();
+	size_t i, k = 0;
+	const char *w;
+
+	for (i = 0; i < MANY; i++)
+		many[i] = "b@y.test";
+	t.rcpt = many;
+	t.nrcpt = MANY;
+	memset(&R, 0, sizeof R);
+	memset(many_fates, 0, sizeof many_fates);
+	smtp_dialog_start(&D, SMTP_DIALOG_SMTP, &ops, "client.test", "p");
+	cr_assert_eq(in("220 hi\r\n"), 0);
+	out();
+	cr_assert_eq(in(EHLO_PIPE), 0);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
+		k++;
+	cr_assert_eq(in("550 5.7.1 not you\r\n"), 0);
+	while (--k > 0)
+		cr_assert_eq(in("503 5.5.1 MAIL first\r\n"), 0);
+	cr_assert_eq(R.dones, 1);
+	cr_assert_eq(R.done.reply.code, 550);
+	for (i = 0; i < MANY; i++)
+		cr_assert_eq(many_fates[i], 1, "recipient %zu", i);
+	cr_assert_eq(many_kind[MANY - 1], ST_PERM);
+}

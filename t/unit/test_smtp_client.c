@@ -4,6 +4,7 @@
  * per recipient, the wire form of the message, local refusals; and the
  * dot-stuffing encoder and host:port parsing on their own. */
 #include <criterion/criterion.h>
+#include <netdb.h>
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -494,4 +495,17 @@ Test(smtp_dot, no_split_unless_asked)
 	smtp_dot_init(&d);
 	len = smtp_dot_encode(&d, in, sizeof in, out);
 	cr_assert_eq(len, sizeof in, "the gun's encoder keeps its 2n bound");
+}
+
+Test(smtp_client, resolve_takes_address_literals)
+{
+	struct addrinfo *ai = NULL;
+	struct status why;
+
+	cr_assert_eq(smtp_resolve("[127.0.0.1]", "25", &ai, &why), 0);
+	freeaddrinfo(ai);
+	cr_assert_eq(smtp_resolve("[IPv6:::1]", "25", &ai, &why), 0,
+	             "the IPv6: tag of an RFC 5321 literal: %s", why.text);
+	cr_assert_eq(ai->ai_family, AF_INET6);
+	freeaddrinfo(ai);
 }

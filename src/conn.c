@@ -12,12 +12,14 @@
 #include "monotonic.h"
 #include "netaddr.h"
 #include "policy.h"
+#include "stream.h"
 
 enum { READ_BUF = 4096 };
 
 /* Per-connection state behind the session's ctx pointer. */
 struct conn_ctx {
 	struct conn *c;
+	struct stream io;           /* the client's bytes, both ways */
 	int may_relay;
 	struct queue_msg *msg;      /* the message being stored, or NULL */
 	struct envelope *env;       /* borrowed from the session during DATA */
@@ -130,8 +132,9 @@ static void log_refusals(const char *out, size_t n)
 
 /* send_output - write all pending replies; -1 if the client is gone, -2
  * if it took no reply bytes for --timeout (it stopped reading) */
-static int send_output(struct conn *c, struct session *s)
+static int send_output(struct conn_ctx *x, struct session *s)
 {
+	struct conn *c = x->c;
 	size_t len, off = 0;
 	const char *out = session_output(s, &len);
 	int timeout_ms = (int)c->env->cfg->timeout * 1000;
@@ -140,19 +143,13 @@ static int send_output(struct conn *c, struct session *s)
 		return 0;
 	log_refusals(out, len);
 	while (off < len) {
-		ssize_t w = write(c->fd, out + off, len - off);
+		ssize_t w = stream_write(&x->io, out + off, len - off);
 
-		if (w < 0 && errno == EINTR)
-			continue;
 		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { c->fd, POLLOUT, 0 };
-			int r = poll(&pfd, 1, timeout_ms);
-
-			if (r == 0)
-				return -2;
-			if (r < 0 && errno != EINTR)
-				return -1;
-			continue;
+			/* --timeout for each wait: a slow reader is not cut off */
+			if (stream_wait(&x->io, POLLOUT, monotonic_ms() + timeout_ms) == 0)
+				continue;
+			return errno == ETIMEDOUT ? -2 : -1;
 		}
 		if (w <= 0)
 			return -1;
@@ -224,7 +221,7 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 	session_greet(s);
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{ c->fd, POLLIN, 0 }, { env->stop_fd, POLLIN, 0 }
+			{ x->io.fd, POLLIN, 0 }, { env->stop_fd, POLLIN, 0 }
 		};
 		unsigned long long pause = session_pause(s);
 		int r;
@@ -233,7 +230,7 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 
 		if (pause > 0 && !stopping)
 			stopping = pause_for(x, pause);
-		switch (send_output(c, s)) {
+		switch (send_output(x, s)) {
 		case -1: return "write-error";
 		case -2: return "write-timeout";
 		}
@@ -272,8 +269,8 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 			stopping = 1;
 			continue;
 		}
-		n = read(c->fd, buf, sizeof buf);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		n = stream_read(&x->io, buf, sizeof buf);
+		if (n < 0 && errno == EAGAIN)
 			continue;
 		if (n <= 0)
 			return n == 0 ? "client-closed" : "read-error";
@@ -307,13 +304,14 @@ void conn_run(struct conn *c)
 	netaddr_ip((struct sockaddr *)&c->peer, ip, sizeof ip);
 	memset(&x, 0, sizeof x);
 	x.c = c;
+	stream_init(&x.io, c->fd);
 	x.session_deadline = monotonic_ms() + (long long)c->env->cfg->session_timeout * 1000;
 	x.may_relay = config_may_relay(c->env->cfg, (struct sockaddr *)&c->peer);
 	log_event("connect", "client=%s relay=%s", peer, x.may_relay ? "yes" : "no");
 	s = session_new(c->env->scfg, &conn_ops, &x, ip, now_seconds);
 	if (s == NULL) {
 		static const char busy[] = "421 4.3.0 Out of memory, try later\r\n";
-		if (write(c->fd, busy, sizeof busy - 1) < 0) {
+		if (stream_write(&x.io, busy, sizeof busy - 1) < 0) {
 			/* the client learns by the close */
 		}
 		why = "no-memory";
@@ -321,7 +319,7 @@ void conn_run(struct conn *c)
 		why = serve(c, &x, s);
 		session_free(s);    /* aborts an unfinished message */
 	}
-	close(c->fd);
+	stream_close(&x.io);
 	log_event("disconnect", "client=%s reason=%s messages=%lu time=%ldms",
 	          peer, why, x.messages, elapsed_ms(&start));
 	if (c->on_exit)

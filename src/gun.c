@@ -19,6 +19,7 @@
 #include "gun.h"
 #include "gun_priv.h"
 #include "monotonic.h"
+#include "smtp_client.h"   /* smtp_resolve */
 
 enum { LAT_NONE = UINT32_MAX };
 

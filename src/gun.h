@@ -58,7 +58,8 @@
 
 #include <stddef.h>
 
-#include "smtp_client.h"
+#include "gun_dialog.h"    /* struct gun_msg */
+#include "smtp_dialog.h"
 #include "status.h"
 
 enum {
@@ -68,15 +69,6 @@ enum {
 	GUN_SPIN_US = 50,               /* a busy loop polls this long, then sleeps */
 	GUN_STACK_SIZE = 256 * 1024,    /* per loop thread */
 	GUN_POLL_MS = 100               /* should_stop is asked this often */
-};
-
-struct gun_msg {
-	const char *data;              /* the message, LF or CRLF line ends */
-	size_t len;
-	const char *sender;            /* "" is the null sender */
-	const char *const *rcpt;
-	size_t nrcpt;
-	int body_8bit;
 };
 
 struct gun_stats {

@@ -1,6 +1,7 @@
 /* gun_loop.c - one thread's share of the gun's sessions, on one epoll
  *
- * Each session (struct slot) is a non-blocking socket and its dialogue
+ * Each session (struct slot) is a non-blocking stream (stream.h: every
+ * socket byte goes through stream_read/stream_write) and its dialogue
  * (gun_dialog.c).  The loop moves bytes: what the server sent goes into
  * the dialogue, what the dialogue has to say goes out at once, and only
  * what the kernel would not take waits for EPOLLOUT.  A session whose
@@ -39,11 +40,12 @@
 #include "gun_priv.h"
 #include "monotonic.h"
 #include "netaddr.h"
+#include "stream.h"
 
 enum { EVENTS_MAX = 64, INPUT_MAX = 4096 };
 
 struct slot {
-	int fd;                          /* -1: no connection */
+	struct stream io;                /* io.fd -1: no connection */
 	int connecting;                  /* connect() under way */
 	int want_out;                    /* EPOLLOUT is armed */
 	int counted;                     /* this connection's open was counted */
@@ -81,7 +83,7 @@ static int watch(struct loop *L, struct slot *s, int op)
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN | (s->connecting || s->want_out ? EPOLLOUT : 0);
 	ev.data.ptr = s;
-	return epoll_ctl(L->ep, op, s->fd, &ev);
+	return epoll_ctl(L->ep, op, s->io.fd, &ev);
 }
 
 /* arm - a new wait begins: its deadline */
@@ -102,8 +104,7 @@ static void slot_over(struct loop *L, struct slot *s)
 /* slot_closed - the connection is gone: another, or the end */
 static void slot_closed(struct loop *L, struct slot *s)
 {
-	close(s->fd);                    /* leaves the epoll set too */
-	s->fd = -1;
+	stream_close(&s->io);            /* leaves the epoll set too */
 	s->connecting = s->want_out = 0;
 	if (gun_dialog_finished(&s->d) || !gun_more_to_take(L->g)) {
 		slot_over(L, s);
@@ -129,15 +130,13 @@ static int flush(struct loop *L, struct slot *s)
 		gun_dialog_output(&s->d, &p, &n);
 		if (n == 0)
 			break;
-		w = send(s->fd, p, n, MSG_NOSIGNAL);
+		w = stream_write(&s->io, p, n);
 		if (w > 0) {
 			gun_dialog_wrote(&s->d, (size_t)w);
 			if ((size_t)w == n)
 				arm(L, s);       /* all of it out: the next wait */
 			continue;
 		}
-		if (w < 0 && errno == EINTR)
-			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (!s->want_out) {
 				s->want_out = 1;
@@ -149,7 +148,7 @@ static int flush(struct loop *L, struct slot *s)
 			int err = errno;
 			/* A server that refuses in mid-message (552) and hangs up:
 			 * its reason may be readable, and beats "broken pipe". */
-			ssize_t r = recv(s->fd, L->in, sizeof L->in, MSG_DONTWAIT);
+			ssize_t r = stream_read(&s->io, L->in, sizeof L->in);
 
 			if (r <= 0 || gun_dialog_input(&s->d, L->in, (size_t)r) == 0)
 				gun_dialog_lost(&s->d, err, s->limit_ms);
@@ -170,9 +169,7 @@ static void connect_failed(struct loop *L, struct slot *s, int err)
 	struct status st;
 	char eb[128];
 
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
+	stream_close(&s->io);
 	s->connecting = 0;
 	if (s->addr != NULL && s->addr->ai_next != NULL) {
 		s->addr = s->addr->ai_next;      /* the next address, same attempt */
@@ -196,7 +193,7 @@ static void connected(struct loop *L, struct slot *s)
 	int one = 1;
 
 	/* commands and message blocks are whole writes already */
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	s->connecting = 0;
 	s->counted = 0;
 	gun_dialog_start(&s->d, &L->g->feed, L->cfg->helo, s->peer);
@@ -212,13 +209,13 @@ static void slot_connect(struct loop *L, struct slot *s)
 		s->addr = L->g->addrs;
 	a = s->addr;
 	netaddr_text(a->ai_addr, s->peer, sizeof s->peer);
-	s->fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	               0);
-	if (s->fd < 0) {
+	stream_init(&s->io, socket(a->ai_family,
+	                           SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	if (!stream_open(&s->io)) {
 		connect_failed(L, s, errno);
 		return;
 	}
-	if (connect(s->fd, a->ai_addr, a->ai_addrlen) < 0) {
+	if (connect(s->io.fd, a->ai_addr, a->ai_addrlen) < 0) {
 		if (errno != EINPROGRESS) {
 			connect_failed(L, s, errno);
 			return;
@@ -249,11 +246,11 @@ static void opened(struct loop *L, struct slot *s)
 /* readable - the server sent something (or hung up) */
 static void readable(struct loop *L, struct slot *s)
 {
-	ssize_t r = recv(s->fd, L->in, sizeof L->in, 0);
+	ssize_t r = stream_read(&s->io, L->in, sizeof L->in);
 	unsigned long replies = gun_dialog_replies(&s->d);
 	int rc;
 
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (r <= 0) {
 		gun_dialog_lost(&s->d, r == 0 ? 0 : errno, s->limit_ms);
@@ -279,7 +276,7 @@ static void event(struct loop *L, struct slot *s, unsigned events)
 		int err = 0;
 		socklen_t len = sizeof err;
 
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		if (getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 			err = errno;
 		if (err != 0) {
 			connect_failed(L, s, err);
@@ -292,7 +289,7 @@ static void event(struct loop *L, struct slot *s, unsigned events)
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
 		readable(L, s);
-		if (s->fd < 0 || s->over)
+		if (s->io.fd < 0 || s->over)
 			return;
 	}
 	if ((events & EPOLLOUT) && s->want_out)
@@ -309,13 +306,12 @@ static void expire(struct loop *L)
 	for (i = 0; i < L->n; i++) {
 		struct slot *s = &L->slots[i];
 
-		if (s->over || s->fd < 0)
+		if (s->over || s->io.fd < 0)
 			continue;
 		if (stopping == 2 || (stopping && !gun_dialog_busy(&s->d))) {
 			if (gun_dialog_busy(&s->d))
 				gun_dialog_lost(&s->d, ECANCELED, s->limit_ms);
-			close(s->fd);
-			s->fd = -1;
+			stream_close(&s->io);
 			slot_over(L, s);
 		} else if (L->now < s->deadline) {
 			continue;
@@ -358,7 +354,7 @@ static void run(struct loop *L)
 
 	L->now = monotonic_ms();
 	for (i = 0; i < L->n; i++) {
-		L->slots[i].fd = -1;
+		stream_init(&L->slots[i].io, -1);
 		slot_connect(L, &L->slots[i]);
 	}
 	next_check = L->now + GUN_POLL_MS;
@@ -372,7 +368,7 @@ static void run(struct loop *L)
 		for (k = 0; k < nev; k++) {
 			struct slot *s = ev[k].data.ptr;
 
-			if (!s->over && s->fd >= 0)
+			if (!s->over && s->io.fd >= 0)
 				event(L, s, ev[k].events);
 		}
 		if (L->now >= next_check) {

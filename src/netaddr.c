@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "netaddr.h"
 
@@ -105,6 +106,22 @@ void netaddr_ip(const struct sockaddr *sa, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "unknown");
 	}
+}
+
+/* netaddr_unliteral - brackets and the IPv6: tag off */
+const char *netaddr_unliteral(const char *s, size_t len, size_t *n)
+{
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	/* no host name has a colon: the tag is never part of a name */
+	if (len >= 5 && strncasecmp(s, "IPv6:", 5) == 0) {
+		s += 5;
+		len -= 5;
+	}
+	*n = len;
+	return s;
 }
 
 /* netaddr_text - "IP:PORT" or "[IP]:PORT" */

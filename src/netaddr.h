@@ -26,6 +26,13 @@ int netaddr_parse(const char *text, unsigned default_port,
 void netaddr_ip(const struct sockaddr *sa, char *buf, size_t len);
 /* netaddr_text - "IP:PORT" or "[IP]:PORT" */
 void netaddr_text(const struct sockaddr *sa, char *buf, size_t len);
+/* netaddr_unliteral - the address inside a host text that may be an
+ * address literal: "[192.0.2.1]" -> "192.0.2.1", "[IPv6:2001:db8::1]" ->
+ * "2001:db8::1" (the tag in any case, with or without the brackets),
+ * anything else as it is.  Returns
+ * where the address starts in s; *n gets its length (s[0..len) is the
+ * text, which need not be NUL-terminated) */
+const char *netaddr_unliteral(const char *s, size_t len, size_t *n);
 /* cidr_parse - "127.0.0.0/8", "::1/128", or a bare address (all bits) */
 int cidr_parse(const char *text, struct cidr *c);
 /* cidr_match - is sa inside c?  IPv4-mapped IPv6 matches IPv4 blocks */

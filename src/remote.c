@@ -76,19 +76,14 @@ static enum dns_result add_host(const struct remote_ctx *rc, const char *host,
 {
 	struct sockaddr_storage addrs[DNS_ADDR_MAX];
 	char ip[DNS_NAME_MAX];
-	size_t count, i, len = strlen(host);
+	size_t count, i, len = strlen(host), alen;
+	const char *a;
 	enum dns_result r;
 	socklen_t sl;
 
-	/* "[192.0.2.1]" or a bare address: no lookup */
-	if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof ip) {
-		memcpy(ip, host + 1, len - 2);
-		ip[len - 2] = '\0';
-	} else {
-		snprintf(ip, sizeof ip, "%s", host);
-	}
-	if (strncasecmp(ip, "IPv6:", 5) == 0)
-		memmove(ip, ip + 5, strlen(ip + 5) + 1);
+	/* "[192.0.2.1]", "[IPv6:...]" or a bare address: no lookup */
+	a = netaddr_unliteral(host, len, &alen);
+	snprintf(ip, sizeof ip, "%.*s", (int)alen, a);
 	if (netaddr_parse(ip, 25, &addrs[0], &sl) == 0) {
 		add_hop(hops, n, host, (struct sockaddr *)&addrs[0], port, pref);
 		return DNS_OK;
@@ -206,17 +201,9 @@ static void describe(const struct smtp_result *r, char *buf, size_t len)
 static int hop_is_address(const struct hop *h)
 {
 	char name[DNS_NAME_MAX];
-	size_t len = strlen(h->name);
-	const char *p = h->name;
+	size_t len;
+	const char *p = netaddr_unliteral(h->name, strlen(h->name), &len);
 
-	if (len >= 2 && p[0] == '[' && p[len - 1] == ']') {
-		p++;
-		len -= 2;
-	}
-	if (len >= 5 && strncasecmp(p, "IPv6:", 5) == 0) {
-		p += 5;
-		len -= 5;
-	}
 	snprintf(name, sizeof name, "%.*s", (int)len, p);
 	return strcasecmp(name, h->ip) == 0;
 }

@@ -1,7 +1,6 @@
 /* server.c - listeners, the acceptor thread and connection limits; see
  * server.h */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +15,7 @@
 #include "conn.h"
 #include "log.h"
 #include "server.h"
+#include "stream.h"
 
 /* Connection threads touch little of their stack; sanitizers need more. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -212,13 +212,15 @@ static void refuse(int fd, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "421 4.7.0 %s, try again later\r\n", why);
+	struct stream io;
 
+	stream_init(&io, fd);
 	/* Non-blocking: the acceptor must never wait for one client. */
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	if (write(fd, line, (size_t)n) < 0) {
+	stream_nonblock(&io, 1);
+	if (stream_write(&io, line, (size_t)n) < 0) {
 		/* nothing more to do for it */
 	}
-	close(fd);
+	stream_close(&io);
 }
 
 /* accept_one - accept a client on listening socket lfd */

@@ -1,11 +1,10 @@
-/* smtp_client_tx.c - the transaction half of the SMTP client: MAIL, RCPT,
- * DATA, the message with its dots stuffed; see smtp_client.h
+/* smtp_client_tx.c - the transaction half of the blocking client: the
+ * engine's transaction, and the message pushed into it; see smtp_client.h
  *
- * A transaction is a sequence of commands [RSET] MAIL RCPT... DATA whose
- * replies come back in the same order.  Without PIPELINING each command
- * is flushed and answered before the next; with it, commands are queued
- * in the output buffer and flushed in groups (the group sizes are chosen
- * so the buffer cannot overflow: 66 commands of at most 267 octets each).
+ * The message is read from memory or from the descriptor and pushed into
+ * the engine, which dot-encodes it into its output buffer; whenever that
+ * buffer is full it is written out (each write within the block limit).
+ * Without 8BITMIME an 8-bit message goes through mime8 first.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,104 +16,30 @@
 #include "smtp_client.h"
 #include "smtp_client_priv.h"
 
-/* smtp_dot_init - a message is about to start */
-void smtp_dot_init(struct smtp_dot *d)
-{
-	d->bol = 1;
-	d->cr = 0;
-	d->col = 0;
-	d->split = 0;
-}
-
-/* smtp_dot_encode - wire form of in[0..n): CRLF line ends, dots stuffed,
- * long lines split */
-size_t smtp_dot_encode(struct smtp_dot *d, const char *in, size_t n,
-                       char *out)
-{
-	char *o = out;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char ch = in[i];
-
-		if (ch == '\n') {
-			if (!d->cr) {     /* a bare LF; CR LF was done at the CR */
-				*o++ = '\r';
-				*o++ = '\n';
-			}
-			d->cr = 0;
-			d->bol = 1;
-			d->col = 0;
-			continue;
-		}
-		if (ch == '\r') {
-			*o++ = '\r';
-			*o++ = '\n';
-			d->cr = 1;
-			d->bol = 1;
-			d->col = 0;
-			continue;
-		}
-		if (ch == '.' && d->bol) {
-			*o++ = '.';
-			d->col++;
-		}
-		if (d->split && d->col >= SMTP_LINE_MAX) {
-			/* the space keeps a header field folded, not cut */
-			*o++ = '\r';
-			*o++ = '\n';
-			*o++ = ' ';
-			d->col = 1;
-		}
-		*o++ = ch;
-		d->col++;
-		d->cr = 0;
-		d->bol = 0;
-	}
-	return (size_t)(o - out);
-}
-
-/* smtp_dot_finish - end the last line, then the dot line */
-size_t smtp_dot_finish(struct smtp_dot *d, char *out)
-{
-	size_t n = 0;
-
-	if (!d->bol) {
-		out[n++] = '\r';
-		out[n++] = '\n';
-	}
-	memcpy(out + n, ".\r\n", 3);
-	d->bol = 1;
-	d->cr = 0;
-	d->col = 0;
-	return n + 3;
-}
-
-/* the message on its way out: dot-encoded into the output buffer, which
- * is flushed whenever the next piece might not fit */
+/* the message on its way out: pushed into the engine, whose output is
+ * written whenever it has no room for more */
 struct wire {
 	struct smtp_client *c;
-	struct smtp_dot d;
-	struct smtp_result *res;
-	int failed;                 /* the connection is gone; res says why */
+	int failed;                 /* the connection is gone (reported) */
 };
 
 /* wire_out - message bytes (straight from the queue file, or from the
  * downgrade) to the server */
 static void wire_out(void *ctx, const char *p, size_t n)
 {
-	enum { PIECE = 8192 };
 	struct wire *w = ctx;
 
 	while (n > 0 && !w->failed) {
-		size_t k = n > PIECE ? PIECE : n;
+		size_t k = smtp_dialog_body_room(&w->c->d);
 
-		if (w->c->out_len + SMTP_DOT_OUT_MAX(k) > SMTP_CLIENT_OUT_MAX - 5 &&
-		    smtpc_flush(w->c, SMTP_STAGE_DOT, w->c->to.block, w->res) < 0) {
-			w->failed = 1;
-			return;
+		if (k == 0) {
+			if (!smtp_dialog_wants_body(&w->c->d) || smtpc_flush(w->c) < 0)
+				w->failed = 1;
+			continue;
 		}
-		w->c->out_len += smtp_dot_encode(&w->d, p, k, w->c->out + w->c->out_len);
+		if (k > n)
+			k = n;
+		smtp_dialog_body(&w->c->d, p, k);
 		p += k;
 		n -= k;
 	}
@@ -169,23 +94,19 @@ static int downgrade_scan(const struct smtp_tx *tx, struct mime8 *m, char *buf,
 	return r;
 }
 
-/* send_message - the message itself and the final dot; returns the code
- * of the final reply, or -1 (connection closed, res set).  To a server
+/* send_message - the message itself and the final dot, pushed into the
+ * engine; 0, or -1 when the connection is gone (reported).  To a server
  * without 8BITMIME an 8-bit message goes downgraded (mime8.h). */
-static int send_message(struct smtp_client *c, const struct smtp_tx *tx,
-                        struct smtp_result *res)
+static int send_message(struct smtp_client *c, const struct smtp_tx *tx)
 {
 	enum { CHUNK = 8192 };
-	struct wire w = { c, { 0, 0, 0, 0 }, res, 0 };
+	struct wire w = { c, 0 };
 	struct mime8 *m = NULL;
 	char buf[CHUNK];
 	size_t off = 0;
 	int e = 0;
 
-	smtp_dot_init(&w.d);
-	w.d.split = 1;
-	c->out_len = 0;
-	if (!(c->ext & SMTP_EXT_8BITMIME)) {
+	if (!(c->d.ext & SMTP_EXT_8BITMIME)) {
 		int r = -1;
 
 		if ((m = malloc(sizeof *m)) != NULL) {
@@ -232,18 +153,11 @@ static int send_message(struct smtp_client *c, const struct smtp_tx *tx,
 		if (w.failed)
 			return -1;
 	}
-	c->out_len += smtp_dot_finish(&w.d, c->out + c->out_len);
-	if (smtpc_flush(c, SMTP_STAGE_DOT, c->to.block, res) < 0)
-		return -1;
-	return smtpc_get_reply(c, SMTP_STAGE_DOT, c->to.dot, res);
+	smtp_dialog_body_end(&c->d);
+	return 0;
 local_error:
-	{
-		char eb[128];
-
-		smtpc_local_result(res, SMTP_STAGE_DOT, ST_TEMP, 3, 0,
-		                   strerror_r(e, eb, sizeof eb));
-	}
-	/* DATA was accepted and no dot will follow: the connection is lost. */
+	/* DATA was accepted and no dot will follow: the connection is lost */
+	smtp_dialog_lost(&c->d, e, 0);
 	smtp_client_close(c);
 fail:
 	if (m) {
@@ -271,212 +185,39 @@ static unsigned long long tx_size(const struct smtp_tx *tx)
 	return 0;
 }
 
-/* smtp_rcpt_ok - a recipient fit for RCPT TO */
-int smtp_rcpt_ok(const char *r)
+/* tx_over - the transaction has been reported */
+static int tx_over(const struct smtp_client *c)
 {
-	return r[0] != '\0' && smtp_text_ok(r, SMTP_CLIENT_ADDR_MAX);
-}
-
-/* tx_end - fill in every recipient still undecided or accepted with the
- * transaction's outcome res; returns 0 when res is a success, else -1 */
-static int tx_end(const struct smtp_tx *tx, struct smtp_result *rres,
-                  const struct smtp_result *res, int err)
-{
-	size_t i;
-
-	for (i = 0; i < tx->nrcpt; i++)
-		if (rres[i].stage == SMTP_STAGE_NONE || rres[i].st.kind == ST_OK)
-			rres[i] = *res;
-	if (res->st.kind == ST_OK)
-		return 0;
-	errno = err;
-	return -1;
-}
-
-/* worst_rcpt - the refusal to report when no recipient was accepted: the
- * first temporary one, else the first permanent one */
-static const struct smtp_result *worst_rcpt(const struct smtp_tx *tx,
-                                            const struct smtp_result *rres)
-{
-	const struct smtp_result *w = NULL;
-	size_t i;
-
-	for (i = 0; i < tx->nrcpt; i++)
-		if (rres[i].st.kind == ST_TEMP)
-			return &rres[i];
-		else if (w == NULL && rres[i].st.kind == ST_PERM)
-			w = &rres[i];
-	return w;
-}
-
-/* unexpected - a reply of another class than the command allows (say a
- * 3xx to MAIL) is a failure, temporary as nothing is known */
-static void unexpected(struct smtp_result *r, int code, int want)
-{
-	if (code >= 0 && code / 100 != want / 100 && r->st.kind == ST_OK)
-		r->st.kind = ST_TEMP;
-	if (code >= 0 && want == 354 && code != 354 && r->st.kind == ST_OK)
-		r->st.kind = ST_TEMP;
+	return c->tx_over;
 }
 
 /* smtp_client_send - one transaction; see smtp_client.h */
 int smtp_client_send(struct smtp_client *c, const struct smtp_tx *tx,
                      struct smtp_result *rres, struct smtp_result *res)
 {
-	enum { P_RSET, P_MAIL, P_RCPT, P_DATA };
-	struct { int what; size_t idx; } pend[SMTP_CLIENT_RCPT_GROUP + 3];
-	int pipe = (c->ext & SMTP_EXT_PIPELINING) != 0;
-	size_t cap = pipe ? SMTP_CLIENT_RCPT_GROUP + 2 : 1;
-	size_t np = 0, next = 0, queued = 0, accepted = 0, i;
-	int mail = -1, data_q = 0, data_code = 0, code;
-	unsigned long long size = tx_size(tx);
-	struct smtp_result dres;
+	struct smtp_tx t = *tx;
 
-	for (i = 0; i < tx->nrcpt; i++) {
-		rres[i].stage = SMTP_STAGE_NONE;
-		rres[i].st = status_ok();
+	t.size = tx_size(tx);
+	t.long_lines = 0;
+	smtpc_expect(c, rres, res);
+	if (!smtp_client_connected(c))
+		c->d.state = SD_CLOSED;
+	if (smtp_dialog_send(&c->d, &t) < 0) {
+		errno = !smtp_client_connected(c) ? ENOTCONN :
+		        res->st.subject == 3 ? EFBIG : EINVAL;
+		return -1;
 	}
-	if (c->fd < 0) {
-		smtpc_not_connected(res, SMTP_STAGE_MAIL);
-		return tx_end(tx, rres, res, ENOTCONN);
+	while (!c->tx_over) {
+		if (smtpc_drive(c, tx_over) < 0 && !c->tx_over)
+			break;           /* cannot happen: a loss is reported */
+		if (smtp_dialog_wants_body(&c->d) && send_message(c, &t) < 0)
+			continue;        /* the loss was reported */
 	}
-	if (tx->nrcpt == 0 || !smtp_text_ok(tx->sender, SMTP_CLIENT_ADDR_MAX)) {
-		smtpc_local_result(res, SMTP_STAGE_MAIL, ST_PERM, tx->nrcpt ? 1 : 5,
-		             tx->nrcpt ? 7 : 1, tx->nrcpt ?
-		             "bad sender address syntax" : "no recipients");
-		return tx_end(tx, rres, res, EINVAL);
-	}
-	if ((c->ext & SMTP_EXT_SIZE) && c->size_max > 0 && size > c->size_max) {
-		res->st = status_make(ST_PERM, 3, 4, "message size %llu exceeds "
-		                      "the server's limit of %llu", size,
-		                      c->size_max);
-		res->stage = SMTP_STAGE_MAIL;
-		smtpc_reply_clear(&res->reply);
-		return tx_end(tx, rres, res, EFBIG);
-	}
-
-	/* [RSET] MAIL; without PIPELINING the RSET is answered first */
-	if (c->need_rset && !pipe && smtp_client_rset(c, res) < 0) {
-		if (smtp_client_connected(c))
-			smtp_client_close(c);   /* a refused RSET: give up */
-		return tx_end(tx, rres, res, errno);
-	}
-	if (c->need_rset && smtpc_printf(c, "RSET\r\n") == 0)
-		pend[np++].what = P_RSET;
-	c->need_rset = 0;
-	if (smtpc_printf(c, "MAIL FROM:<%s>", tx->sender) < 0 ||
-	    ((c->ext & SMTP_EXT_SIZE) && size > 0 &&
-	     smtpc_printf(c, " SIZE=%llu", size) < 0) ||
-	    (tx->body_8bit && (c->ext & SMTP_EXT_8BITMIME) &&
-	     smtpc_printf(c, " BODY=8BITMIME") < 0) ||
-	    smtpc_printf(c, "\r\n") < 0) {
-		smtpc_local_result(res, SMTP_STAGE_MAIL, ST_TEMP, 3, 0,
-		             "command too long");
+	if (smtp_client_connected(c) && c->d.state == SD_CLOSED)
 		smtp_client_close(c);
-		return tx_end(tx, rres, res, EOVERFLOW);
-	}
-	pend[np++].what = P_MAIL;
-
-	for (;;) {
-		/* queue what may go out before the next wait for replies */
-		while (mail != 0 && next < tx->nrcpt && np < cap) {
-			if (!smtp_rcpt_ok(tx->rcpt[next])) {
-				smtpc_local_result(&rres[next++], SMTP_STAGE_RCPT, ST_PERM,
-				             1, 3, "bad recipient address syntax");
-				continue;
-			}
-			if (smtpc_printf(c, "RCPT TO:<%s>\r\n", tx->rcpt[next]) < 0)
-				break;    /* cannot happen: a group fits */
-			pend[np].what = P_RCPT;
-			pend[np++].idx = next++;
-			queued++;
-		}
-		if (next == tx->nrcpt && !data_q && mail != 0 &&
-		    (pipe ? queued > 0 : np == 0 && accepted > 0) &&
-		    smtpc_printf(c, "DATA\r\n") == 0) {
-			pend[np++].what = P_DATA;
-			data_q = 1;
-		}
-		if (np == 0)
-			break;
-		if (smtpc_flush(c, pend[0].what == P_DATA ? SMTP_STAGE_DATA :
-		          SMTP_STAGE_MAIL, c->to.mail, res) < 0)
-			return tx_end(tx, rres, res, errno);
-
-		/* read the replies, in order */
-		for (i = 0; i < np; i++) {
-			struct smtp_result *rr;
-
-			switch (pend[i].what) {
-			case P_RSET:
-				code = smtpc_get_reply(c, SMTP_STAGE_RSET, c->to.other, res);
-				unexpected(res, code, 250);
-				if (code >= 0 && code / 100 != 2) {
-					smtp_client_close(c);
-					errno = EPROTO;
-					code = -1;
-				}
-				break;
-			case P_MAIL:
-				code = smtpc_get_reply(c, SMTP_STAGE_MAIL, c->to.mail, res);
-				unexpected(res, code, 250);
-				mail = code / 100 == 2;
-				break;
-			case P_RCPT:
-				rr = &rres[pend[i].idx];
-				code = smtpc_get_reply(c, SMTP_STAGE_RCPT, c->to.rcpt, rr);
-				unexpected(rr, code, 250);
-				if (code < 0 || !smtp_client_connected(c))
-					*res = *rr;
-				else if (mail == 0)
-					*rr = *res;      /* MAIL's refusal says it all */
-				else if (code / 100 == 2)
-					accepted++;
-				break;
-			default:
-				code = smtpc_get_reply(c, SMTP_STAGE_DATA, c->to.data, &dres);
-				unexpected(&dres, code, 354);
-				if (code < 0 || !smtp_client_connected(c))
-					*res = dres;
-				data_code = code;
-				break;
-			}
-			if (code < 0)
-				return tx_end(tx, rres, res, errno);
-			if (!smtp_client_connected(c))   /* a 421: res has it */
-				return tx_end(tx, rres, res, ECONNRESET);
-		}
-		np = 0;
-		if (data_q || mail == 0)
-			break;
-	}
-
-	if (data_code == 354 && (mail != 1 || accepted == 0)) {
-		/* PIPELINING and nobody to send to: an empty message ends it */
-		if (smtpc_printf(c, ".\r\n") < 0 ||
-		    smtpc_flush(c, SMTP_STAGE_DOT, c->to.block, &dres) < 0 ||
-		    smtpc_get_reply(c, SMTP_STAGE_DOT, c->to.dot, &dres) < 0) {
-			*res = dres;
-			return tx_end(tx, rres, res, errno);
-		}
-		data_code = 0;
-	} else if (mail == 1 && data_code != 354) {
-		c->need_rset = 1;        /* MAIL accepted, nothing sent */
-	}
-	if (mail != 1)
-		return tx_end(tx, rres, res, EPROTO);   /* res: MAIL's reply */
-	if (accepted == 0) {
-		const struct smtp_result *w = worst_rcpt(tx, rres);
-
-		if (w)
-			*res = *w;
-		return tx_end(tx, rres, res, EPROTO);
-	}
-	if (data_code != 354) {
-		*res = dres;
-		return tx_end(tx, rres, res, EPROTO);
-	}
-	code = send_message(c, tx, res);
-	unexpected(res, code, 250);
-	return tx_end(tx, rres, res, code < 0 ? errno : EPROTO);
+	if (res->st.kind == ST_OK)
+		return 0;
+	if (res->reply.code != 0 || errno == 0)
+		errno = EPROTO;
+	return -1;
 }

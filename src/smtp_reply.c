@@ -6,6 +6,7 @@
  * appended.  Only the LF matters for framing, so a reply can never be
  * split or joined by anything but line ends.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "smtp_reply.h"
@@ -219,4 +220,30 @@ int smtp_reply_line(const struct smtp_reply *r, unsigned n, char *buf,
 	memcpy(buf, s, k);
 	buf[k] = '\0';
 	return (int)k;
+}
+
+/* smtp_reply_clear - no reply */
+void smtp_reply_clear(struct smtp_reply *r)
+{
+	r->code = 0;
+	r->error = SMTP_REPLY_OK;
+	r->enh_class = r->enh_subject = r->enh_detail = 0;
+	r->lines = 0;
+	r->truncated = 0;
+	r->len = 0;
+	r->text[0] = '\0';
+}
+
+/* smtp_reply_status - what a server reply means */
+struct status smtp_reply_status(const struct smtp_reply *r)
+{
+	enum status_kind kind;
+	char enh[24] = "";
+
+	kind = r->code < 400 ? ST_OK : r->code < 500 ? ST_TEMP : ST_PERM;
+	if (r->enh_class)
+		snprintf(enh, sizeof enh, "%d.%d.%d ", r->enh_class,
+		         r->enh_subject, r->enh_detail);
+	return status_make(kind, r->enh_subject, r->enh_detail, "%d %s%s",
+	                   r->code, enh, r->text);
 }

@@ -39,6 +39,8 @@
 
 #include <stddef.h>
 
+#include "status.h"
+
 enum {
 	SMTP_REPLY_LINE_MAX = 512,      /* stored per line (RFC 5321 4.5.3.1.5) */
 	SMTP_REPLY_TEXT_MAX = 1024,     /* stored per reply, NUL included */
@@ -88,6 +90,13 @@ int smtp_reply_feed(struct smtp_reply_parser *p, const char *buf, size_t n,
 
 /* smtp_reply_pending - true when part of a reply has been fed */
 int smtp_reply_pending(const struct smtp_reply_parser *p);
+
+/* smtp_reply_clear - r holds no reply (code 0, no text) */
+void smtp_reply_clear(struct smtp_reply *r);
+
+/* smtp_reply_status - what a server reply means: ST_OK for 2xx/3xx,
+ * ST_TEMP for 4xx, ST_PERM for 5xx; text "code [x.y.z ]text" */
+struct status smtp_reply_status(const struct smtp_reply *r);
 
 /* smtp_reply_error_text - a short English phrase for an error */
 const char *smtp_reply_error_text(enum smtp_reply_error e);

@@ -15,13 +15,20 @@
 static struct smtp_client *connected(int *peer)
 {
 	struct smtp_client *c = malloc(sizeof *c);
+	struct smtp_result r;
+	char ehlo[64];
 	int sv[2];
 
 	cr_assert_not_null(c);
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	smtp_client_init(c, NULL);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	c->fd = sv[0];
+	stream_init(&c->io, sv[0]);
+	/* the greeting and the EHLO reply, there before they are asked for */
+	cr_assert_eq(write(sv[1], "220 x\r\n250 x\r\n", 14), 14);
+	cr_assert_eq(smtp_client_handshake(c, "test.example", &r), 0, "%s",
+	             r.st.text);
+	cr_assert_eq(read(sv[1], ehlo, sizeof ehlo), 19);   /* EHLO ... */
 	*peer = sv[1];
 	return c;
 }

@@ -392,7 +392,7 @@ Test(gun_dialog, many_recipients_go_in_groups)
 	greet(EHLO_PIPE);
 	for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
 		cmds++;
-	cr_assert_eq(cmds, SMTP_CLIENT_RCPT_GROUP + 2, "MAIL and a group");
+	cr_assert_eq(cmds, SMTP_DIALOG_RCPT_GROUP + 2, "MAIL and a group");
 	replies[0] = '\0';
 	for (i = 0; i < cmds; i++)
 		strcat(replies, "250 ok\r\n");
@@ -400,7 +400,7 @@ Test(gun_dialog, many_recipients_go_in_groups)
 	cmds = 0;
 	for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
 		cmds++;
-	cr_assert_eq(cmds, SMTP_CLIENT_RCPT_GROUP + 2, "the next group");
+	cr_assert_eq(cmds, SMTP_DIALOG_RCPT_GROUP + 2, "the next group");
 }
 
 Test(gun_dialog, a_reply_before_the_dot_is_written_ends_it)

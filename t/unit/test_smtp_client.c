@@ -4,6 +4,7 @@
  * per recipient, the wire form of the message, local refusals; and the
  * dot-stuffing encoder and host:port parsing on their own. */
 #include <criterion/criterion.h>
+#include <netdb.h>
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -229,11 +230,10 @@ static void start(const struct step *steps, size_t n, int batch,
 	cr_assert_eq(pthread_create(&srv_thread, NULL, server_main, &srv), 0);
 	smtp_timeouts_all(&to, 2000);
 	smtp_client_init(&cli, &to);
-	cli.fd = sv[0];
+	stream_init(&cli.io, sv[0]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	strcpy(cli.peer, "test");
-	cr_assert_eq(smtp_client_greeting(&cli, &res), 0);
-	cr_assert_eq(smtp_client_hello(&cli, "client.example", &res), 0,
+	cr_assert_eq(smtp_client_handshake(&cli, "client.example", &res), 0,
 	             "%s", res.st.text);
 }
 
@@ -265,13 +265,13 @@ Test(smtp_client, pipelined_transaction_with_one_refusal)
 	};
 	const char *rcpt[] = { "b@y.example", "c@y.example", "d@y.example" };
 	struct smtp_result rres[3], res;
-	struct smtp_tx tx = { "a@x.example", rcpt, 3, ".hi\nthere", 9, -1, 0, 0 };
+	struct smtp_tx tx = { "a@x.example", rcpt, 3, ".hi\nthere", 9, -1, 0, 0, 0 };
 
 	/* batch: replies only come after DATA, so this only works pipelined */
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
-	cr_assert(cli.ext & SMTP_EXT_PIPELINING);
-	cr_assert(cli.ext & SMTP_EXT_SIZE);
-	cr_assert_eq(cli.size_max, 1000);
+	cr_assert(cli.d.ext & SMTP_EXT_PIPELINING);
+	cr_assert(cli.d.ext & SMTP_EXT_SIZE);
+	cr_assert_eq(cli.d.size_max, 1000);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), 0, "%s", res.st.text);
 	cr_assert_eq(res.reply.code, 250);
 	cr_assert_str_eq(res.reply.text, "queued as X1");
@@ -306,18 +306,18 @@ Test(smtp_client, all_refused_then_rset_rides_with_next_mail)
 	const char *r1[] = { "b@y.example", "c@y.example" };
 	const char *r2[] = { "d@y.example" };
 	struct smtp_result rres[2], res;
-	struct smtp_tx tx = { "", r1, 2, "x\n", 2, -1, 0, 0 };
+	struct smtp_tx tx = { "", r1, 2, "x\n", 2, -1, 0, 0, 0 };
 
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), -1);
 	cr_assert_eq(res.st.kind, ST_TEMP, "a 4xx among them: temporary");
 	cr_assert_eq(res.stage, SMTP_STAGE_RCPT);
 	cr_assert_eq(res.reply.code, 450);
-	cr_assert(cli.need_rset);
+	cr_assert(cli.d.need_rset);
 	tx.rcpt = r2;
 	tx.nrcpt = 1;
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), 0, "%s", res.st.text);
-	cr_assert_not(cli.need_rset);
+	cr_assert_not(cli.d.need_rset);
 	finish();
 }
 
@@ -336,12 +336,12 @@ Test(smtp_client, dot_sent_when_354_comes_with_no_recipient)
 	};
 	const char *r[] = { "b@y.example" };
 	struct smtp_result rres[1], res;
-	struct smtp_tx tx = { "a@x.example", r, 1, "secret\n", 7, -1, 0, 0 };
+	struct smtp_tx tx = { "a@x.example", r, 1, "secret\n", 7, -1, 0, 0, 0 };
 
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), -1);
 	cr_assert_eq(res.st.kind, ST_PERM);
-	cr_assert_not(cli.need_rset, "the dot ended the transaction");
+	cr_assert_not(cli.d.need_rset, "the dot ended the transaction");
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), 0);
 	finish();
 	cr_assert_not_null(strstr(srv.got, "DATA\r\n.\r\nMAIL"),
@@ -360,16 +360,16 @@ Test(smtp_client, without_pipelining_one_at_a_time)
 	};
 	const char *r[] = { "b@y.example" };
 	struct smtp_result rres[1], res;
-	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0 };
+	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0 };
 
 	/* not batch: a pipelining client would trip the script order */
 	start(st, sizeof st / sizeof st[0], 0, "250 test\r\n");
-	cr_assert_eq(cli.ext, 0);
+	cr_assert_eq(cli.d.ext, 0);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), -1);
 	cr_assert_eq(res.stage, SMTP_STAGE_MAIL);
 	cr_assert_eq(res.st.kind, ST_PERM);
 	cr_assert_eq(rres[0].reply.code, 553, "recipients share MAIL's refusal");
-	cr_assert_not(cli.need_rset);
+	cr_assert_not(cli.d.need_rset);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), 0);
 	finish();
 	cr_assert_null(strstr(srv.got, "SIZE="), "no SIZE unless offered");
@@ -386,7 +386,7 @@ Test(smtp_client, message_from_fd_and_local_refusals)
 	};
 	const char *r[] = { "evil@y.example>\r\nRSET", "good@y.example" };
 	struct smtp_result rres[2], res;
-	struct smtp_tx tx = { "a@x.example", r, 2, NULL, 0, -1, 0, 1 };
+	struct smtp_tx tx = { "a@x.example", r, 2, NULL, 0, -1, 0, 1, 0 };
 	FILE *f = tmpfile();
 	char big[2000];
 
@@ -423,7 +423,7 @@ Test(smtp_client, closed_client_fails_fast)
 	struct smtp_client c;
 	struct smtp_result res, rres[1];
 	const char *r[] = { "b@y.example" };
-	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0 };
+	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0 };
 
 	smtp_client_init(&c, NULL);
 	cr_assert_eq(smtp_client_send(&c, &tx, rres, &res), -1);
@@ -495,4 +495,17 @@ Test(smtp_dot, no_split_unless_asked)
 	smtp_dot_init(&d);
 	len = smtp_dot_encode(&d, in, sizeof in, out);
 	cr_assert_eq(len, sizeof in, "the gun's encoder keeps its 2n bound");
+}
+
+Test(smtp_client, resolve_takes_address_literals)
+{
+	struct addrinfo *ai = NULL;
+	struct status why;
+
+	cr_assert_eq(smtp_resolve("[127.0.0.1]", "25", &ai, &why), 0);
+	freeaddrinfo(ai);
+	cr_assert_eq(smtp_resolve("[IPv6:::1]", "25", &ai, &why), 0,
+	             "the IPv6: tag of an RFC 5321 literal: %s", why.text);
+	cr_assert_eq(ai->ai_family, AF_INET6);
+	freeaddrinfo(ai);
 }

@@ -1,0 +1,390 @@
+/* smtp_dialog.c - the client's SMTP/LMTP dialogue; see smtp_dialog.h
+ *
+ * Replies come back in the order their commands went out, so the
+ * dialogue keeps a queue, pend[], of what each reply in flight answers.
+ * Commands are queued only when that queue is empty: a whole pipelined
+ * group at once, or one command at a time without PIPELINING.  When the
+ * last reply of a group has been read, queue_more() decides what goes
+ * next; when nothing does, the transaction is over and sd_finish() reports
+ * it.  After DATA's 354 the driver pushes the message (SD_BODY); after
+ * its dot come the final reply, or in LMTP one per accepted recipient
+ * (SD_DOT).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp_dialog.h"
+#include "smtp_dialog_priv.h"
+
+/* smtp_dialog_stage - what the current wait is for */
+enum smtp_stage smtp_dialog_stage(const struct smtp_dialog *d)
+{
+	switch (d->state) {
+	case SD_GREETING: return SMTP_STAGE_GREETING;
+	case SD_EHLO:
+	case SD_HELO:
+	case SD_STARTTLS:
+	case SD_AUTH:     return SMTP_STAGE_HELLO;
+	case SD_BODY:
+	case SD_DOT:      return SMTP_STAGE_DOT;
+	case SD_RSET:     return SMTP_STAGE_RSET;
+	case SD_QUIT:     return SMTP_STAGE_QUIT;
+	case SD_READY:
+	case SD_CLOSED:   return SMTP_STAGE_NONE;
+	case SD_TX:       break;
+	}
+	if (d->pend_n == 0)
+		return SMTP_STAGE_MAIL;
+	switch (d->pend[d->pend_head]) {
+	case SP_RSET:  return SMTP_STAGE_RSET;
+	case SP_MAIL:  return SMTP_STAGE_MAIL;
+	case SP_RCPT:  return SMTP_STAGE_RCPT;
+	case SP_DATA:  return SMTP_STAGE_DATA;
+	case SP_EMPTY: return SMTP_STAGE_DOT;
+	}
+	return SMTP_STAGE_NONE;
+}
+
+/* compact - keep what is unsent at the front of out[] */
+void sd_compact(struct smtp_dialog *d)
+{
+	if (d->out_pos > 0) {
+		memmove(d->out, d->out + d->out_pos, d->out_len - d->out_pos);
+		d->out_len -= d->out_pos;
+		d->out_pos = 0;
+	}
+}
+
+/* put - queue a command; -1 when it does not fit (cannot happen with
+ * commands of the sizes SMTP_DIALOG_OUT_MAX allows for: a group of 67
+ * commands of at most 10 + 254 + 64 octets) */
+int sd_put(struct smtp_dialog *d, const char *fmt, ...)
+{
+	size_t room;
+	va_list ap;
+	int n;
+
+	sd_compact(d);
+	room = sizeof d->out - d->out_len;
+	va_start(ap, fmt);
+	n = vsnprintf(d->out + d->out_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room)
+		return -1;
+	d->out_len += (size_t)n;
+	return 0;
+}
+
+/* expect - a reply to what was just queued will come */
+void sd_expect(struct smtp_dialog *d, enum smtp_pending what)
+{
+	if (d->pend_n == 0)
+		d->pend_head = 0;
+	d->pend[d->pend_head + d->pend_n++] = what;
+}
+
+/* is_class - does code belong to the class want (2 for 2xx) */
+int sd_is_class(int code, int want)
+{
+	return code / 100 == want;
+}
+
+/* cur_as - the reply being handled as the result of stage, made
+ * temporary when it is not what the command wanted and not a refusal
+ * for good (a 3xx to MAIL, a 2xx to DATA) */
+const struct smtp_result *sd_cur_as(struct smtp_dialog *d,
+                                        enum smtp_stage stage, int want)
+{
+	smtp_result_from_reply(&d->cur, stage, &d->cur.reply);
+	if (d->cur.reply.code != want && d->cur.st.kind == ST_OK &&
+	    (want != 250 || !sd_is_class(d->cur.reply.code, 2)))
+		d->cur.st.kind = ST_TEMP;
+	return &d->cur;
+}
+
+/* local - a result decided here */
+struct smtp_result *sd_local(struct smtp_dialog *d, enum smtp_stage stage,
+                                 enum status_kind kind, int subject,
+                                 int detail, const char *text)
+{
+	smtp_result_local(&d->cur, stage, kind, subject, detail, text);
+	return &d->cur;
+}
+
+/* quit - say QUIT; the reply (or the server closing) ends the connection */
+static void quit(struct smtp_dialog *d)
+{
+	if (sd_put(d, "QUIT\r\n") < 0)
+		d->out_len = d->out_pos = 0;
+	d->state = SD_QUIT;
+}
+
+/* broken - a reply that ends the connection: a 421, a malformed one, or
+ * one that answers nothing; -1 */
+static int broken(struct smtp_dialog *d)
+{
+	struct smtp_reply *rp = &d->cur.reply;
+	enum smtp_stage at = smtp_dialog_stage(d);
+
+	if (rp->code == 421 && rp->error == SMTP_REPLY_OK) {
+		smtp_result_from_reply(&d->cur, at, rp);
+	} else {
+		d->cur.stage = at;
+		d->cur.st = status_make(ST_TEMP, 5, 0, "%s: %s: %s: %d %s", d->peer,
+		                        smtp_stage_name(at),
+		                        rp->error != SMTP_REPLY_OK ?
+		                        smtp_reply_error_text(rp->error) :
+		                        "a reply to no command", rp->code, rp->text);
+	}
+	d->state = SD_CLOSED;
+	if (d->tx) {
+		sd_fail_tx(d, &d->cur);
+		sd_finish(d);
+	} else {
+		d->ops->note(d->ops->ctx, &d->cur);
+	}
+	return -1;
+}
+
+/* on_reply - one complete reply in d->cur.reply; 0, or -1 to close */
+static int on_reply(struct smtp_dialog *d)
+{
+	const struct smtp_reply *r = &d->cur.reply;
+	enum smtp_stage at = smtp_dialog_stage(d);
+
+	d->replies++;
+	if (d->tx)
+		d->answered = 1;
+	if (d->state == SD_QUIT) {
+		smtp_result_from_reply(&d->cur, SMTP_STAGE_QUIT, r);
+		return -1;                   /* whatever it said: done */
+	}
+	if (r->error != SMTP_REPLY_OK || r->code == 421 ||
+	    d->state == SD_READY || (d->state == SD_TX && d->pend_n == 0))
+		return broken(d);
+	switch (d->state) {
+	case SD_GREETING:
+		if (!sd_is_class(r->code, 2))
+			break;
+		if (sd_put(d, "%s %s\r\n", d->mode == SMTP_DIALOG_LMTP ? "LHLO" :
+		        "EHLO", d->helo) < 0)
+			break;
+		d->state = SD_EHLO;
+		return 0;
+	case SD_EHLO:
+	case SD_HELO:
+		if (sd_is_class(r->code, 2)) {
+			d->ext = 0;
+			d->size_max = 0;
+			d->esmtp = d->state == SD_EHLO;
+			if (d->esmtp)
+				smtp_ehlo_parse(r, &d->ext, &d->size_max);
+			d->opened = 1;
+			d->state = SD_READY;
+			return 0;
+		}
+		if (d->state == SD_EHLO && d->mode == SMTP_DIALOG_SMTP &&
+		    sd_is_class(r->code, 5) && sd_put(d, "HELO %s\r\n", d->helo) == 0) {
+			d->state = SD_HELO;
+			return 0;
+		}
+		break;
+	case SD_RSET:
+		if (sd_is_class(r->code, 2)) {
+			d->need_rset = 0;
+			d->state = SD_READY;
+			return 0;
+		}
+		sd_cur_as(d, SMTP_STAGE_RSET, 250);
+		d->cur.st.kind = ST_TEMP;
+		d->ops->note(d->ops->ctx, &d->cur);
+		d->state = SD_CLOSED;
+		return -1;
+	case SD_TX:
+		return sd_tx_reply(d);
+	case SD_BODY:
+	case SD_DOT:
+		return sd_dot_reply(d);
+	default:
+		return broken(d);
+	}
+	/* the greeting or the hello refused: say why, and leave */
+	sd_cur_as(d, at, 250);
+	if (at == SMTP_STAGE_GREETING && d->cur.st.kind == ST_TEMP &&
+	    sd_is_class(r->code, 3))
+		d->cur.st = status_make(ST_TEMP, 5, 0, "%d %s", r->code, r->text);
+	d->ops->note(d->ops->ctx, &d->cur);
+	quit(d);
+	return 0;
+}
+
+/* smtp_dialog_start - a fresh connection: wait for the greeting */
+void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
+                       const struct smtp_dialog_ops *ops, const char *helo,
+                       const char *peer)
+{
+	d->state = SD_GREETING;
+	d->mode = mode;
+	d->ops = ops;
+	d->helo = helo;
+	d->peer = peer;
+	d->ext = 0;
+	d->size_max = 0;
+	d->esmtp = d->opened = d->need_rset = 0;
+	d->tx = NULL;
+	d->replies = 0;
+	d->pend_head = d->pend_n = 0;
+	d->out_pos = d->out_len = 0;
+	smtp_reply_init(&d->parser);
+	smtp_reply_clear(&d->cur.reply);
+}
+
+/* smtp_dialog_input - the server's bytes, in any fragments */
+int smtp_dialog_input(struct smtp_dialog *d, const char *buf, size_t n)
+{
+	while (n > 0 && d->state != SD_CLOSED) {
+		size_t used;
+
+		if (!smtp_reply_feed(&d->parser, buf, n, &used, &d->cur.reply))
+			return 0;
+		buf += used;
+		n -= used;
+		if (on_reply(d) < 0) {
+			d->state = SD_CLOSED;
+			return -1;
+		}
+	}
+	return d->state == SD_CLOSED ? -1 : 0;
+}
+
+/* smtp_dialog_output - what is to be written */
+void smtp_dialog_output(struct smtp_dialog *d, const char **p, size_t *n)
+{
+	*p = d->out + d->out_pos;
+	*n = d->out_len - d->out_pos;
+}
+
+/* smtp_dialog_wrote - n bytes of the output went out */
+void smtp_dialog_wrote(struct smtp_dialog *d, size_t n)
+{
+	d->out_pos += n;
+	if (d->out_pos >= d->out_len)
+		d->out_pos = d->out_len = 0;
+}
+
+/* smtp_dialog_ready - idle after the hello */
+int smtp_dialog_ready(const struct smtp_dialog *d)
+{
+	return d->state == SD_READY;
+}
+
+/* smtp_dialog_rset - RSET now */
+int smtp_dialog_rset(struct smtp_dialog *d)
+{
+	if (d->state != SD_READY || sd_put(d, "RSET\r\n") < 0)
+		return -1;
+	d->state = SD_RSET;
+	return 0;
+}
+
+/* smtp_dialog_quit - QUIT */
+void smtp_dialog_quit(struct smtp_dialog *d)
+{
+	if (d->state != SD_CLOSED && d->state != SD_QUIT)
+		quit(d);
+}
+
+/* smtp_dialog_wants_body - the message is to be pushed now */
+int smtp_dialog_wants_body(const struct smtp_dialog *d)
+{
+	return d->state == SD_BODY;
+}
+
+/* smtp_dialog_body_room - input bytes whose wire form (and the dot
+ * after them) fit in what is left of the output buffer */
+size_t smtp_dialog_body_room(const struct smtp_dialog *d)
+{
+	size_t room = sizeof d->out - (d->out_len - d->out_pos), n;
+
+	if (d->state != SD_BODY || room < 16)
+		return 0;
+	n = (room - 8) / 2 * (SMTP_LINE_MAX - 1) / (SMTP_LINE_MAX + 1);
+	while (n > 0 && SMTP_DOT_OUT_MAX(n) + 5 > room)
+		n--;
+	return n;
+}
+
+/* smtp_dialog_body - message bytes, dot-encoded into the output */
+void smtp_dialog_body(struct smtp_dialog *d, const char *p, size_t n)
+{
+	sd_compact(d);
+	d->out_len += smtp_dot_encode(&d->dot, p, n, d->out + d->out_len);
+}
+
+/* smtp_dialog_body_end - the final dot */
+void smtp_dialog_body_end(struct smtp_dialog *d)
+{
+	sd_compact(d);
+	d->out_len += smtp_dot_finish(&d->dot, d->out + d->out_len);
+	d->body_done = 1;
+	d->state = SD_DOT;
+}
+
+/* smtp_dialog_lost - the connection broke: report what was under way */
+void smtp_dialog_lost(struct smtp_dialog *d, int err, int timeout_ms)
+{
+	enum smtp_stage at = smtp_dialog_stage(d);
+	const char *what = smtp_stage_name(at);
+	struct status st;
+	char eb[128];
+
+	if (d->state == SD_CLOSED || d->state == SD_QUIT) {
+		d->state = SD_CLOSED;
+		return;
+	}
+	if (err == ETIMEDOUT)
+		st = status_make(ST_TEMP, 4, 2, "%s: %s: no answer within %d s",
+		                 d->peer, what, timeout_ms / 1000);
+	else if (err == ECANCELED)
+		st = status_make(ST_TEMP, 4, 0, "%s: %s: given up: interrupted",
+		                 d->peer, what);
+	else if (err == EAGAIN)
+		st = status_make(ST_TEMP, 4, 2, "%s: %s: the server took nothing "
+		                 "more for %d s", d->peer, what, timeout_ms / 1000);
+	else if (err == 0)
+		st = status_make(ST_TEMP, 4, 2, "%s: %s: connection closed by the "
+		                 "server", d->peer, what);
+	else
+		st = status_make(ST_TEMP, 4, 2, "%s: %s: %s", d->peer, what,
+		                 strerror_r(err, eb, sizeof eb));
+	smtp_reply_clear(&d->cur.reply);
+	d->cur.stage = at;
+	d->cur.st = st;
+	d->state = SD_CLOSED;
+	if (d->tx) {
+		d->have_res = 1;
+		d->res = d->cur;         /* the loss decides, whatever came before */
+		sd_finish(d);
+	} else {
+		d->ops->note(d->ops->ctx, &d->cur);
+	}
+}
+
+/* smtp_dialog_timeout - the limit on the current wait */
+int smtp_dialog_timeout(const struct smtp_dialog *d,
+                        const struct smtp_timeouts *to)
+{
+	switch (smtp_dialog_stage(d)) {
+	case SMTP_STAGE_GREETING: return to->greeting;
+	case SMTP_STAGE_HELLO:    return to->hello;
+	case SMTP_STAGE_MAIL:     return to->mail;
+	case SMTP_STAGE_RCPT:     return to->rcpt;
+	case SMTP_STAGE_DATA:     return to->data;
+	case SMTP_STAGE_DOT:
+		return d->state == SD_BODY || d->out_pos < d->out_len ?
+		       to->block : to->dot;
+	default:                  return to->other;
+	}
+}

@@ -1,0 +1,44 @@
+/* smtp_dialog_priv - what smtp_dialog.c and smtp_dialog_tx.c share.
+ *
+ * Not for other modules: the interface is smtp_dialog.h.  Same contract:
+ * everything works on one caller-owned struct smtp_dialog, no I/O.
+ */
+#ifndef MTA_SMTP_DIALOG_PRIV_H
+#define MTA_SMTP_DIALOG_PRIV_H
+
+#include "smtp_dialog.h"
+
+/* what is known of each recipient of the transaction (rstate[]) */
+enum { R_OPEN = 0, R_ACCEPTED, R_DONE };
+
+/* sd_compact - keep what is unsent at the front of out[] */
+void sd_compact(struct smtp_dialog *d);
+/* sd_put - queue a command; -1 when it does not fit */
+int sd_put(struct smtp_dialog *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* sd_expect - a reply to what was just queued will come */
+void sd_expect(struct smtp_dialog *d, enum smtp_pending what);
+/* sd_is_class - does code belong to the class want (2 for 2xx) */
+int sd_is_class(int code, int want);
+/* sd_cur_as - the reply being handled (d->cur) as the result of stage;
+ * want 250: any 2xx is right, want 354: only 354; a wrong one that is
+ * no refusal for good counts as temporary */
+const struct smtp_result *sd_cur_as(struct smtp_dialog *d,
+                                    enum smtp_stage stage, int want);
+/* sd_local - d->cur as a result decided here */
+struct smtp_result *sd_local(struct smtp_dialog *d, enum smtp_stage stage,
+                             enum status_kind kind, int subject, int detail,
+                             const char *text);
+
+/* sd_fail_tx - the transaction failed as r says (the first reason wins) */
+void sd_fail_tx(struct smtp_dialog *d, const struct smtp_result *r);
+/* sd_finish - the transaction is over: every recipient's fate, then its
+ * result (ops->done); the dialogue is ready again unless closed */
+void sd_finish(struct smtp_dialog *d);
+/* sd_tx_reply - d->cur answers a command of the transaction; 0, or -1
+ * when the connection must go */
+int sd_tx_reply(struct smtp_dialog *d);
+/* sd_dot_reply - d->cur came after (or during) the message; 0, or -1 */
+int sd_dot_reply(struct smtp_dialog *d);
+
+#endif

@@ -18,7 +18,7 @@ static char path[64];
 /* load - options_load() of the NULL-terminated arguments after argv[0] */
 static struct config *load(const char *first, ...)
 {
-	char *argv[64];
+	char *argv[128];
 	int argc = 0;
 	enum options_action action;
 	va_list ap;
@@ -26,7 +26,7 @@ static struct config *load(const char *first, ...)
 
 	argv[argc++] = (char *)(uintptr_t)"mta-smtpd";
 	va_start(ap, first);
-	for (a = first; a != NULL; a = va_arg(ap, const char *))
+	for (a = first; a != NULL && argc < 127; a = va_arg(ap, const char *))
 		argv[argc++] = strdup(a);   /* getopt permutes: our own copies */
 	va_end(ap);
 	argv[argc] = NULL;

@@ -9,7 +9,7 @@
 # the log reopened after mv + SIGHUP (logrotate).
 . "$(dirname "$0")/lib/common.sh"
 
-plan 33
+plan 37
 
 # ---- --version ----------------------------------------------------------------
 out=$("$MTA_BIN/mta-smtpd" --version 2>&1)
@@ -189,6 +189,27 @@ out=$(ehlo_rcpt "$PORT" u@a.example)
 like "$out" $'\r\n250 [^\r]*\r\n221 ' "the old listener still serves"
 out=$(ehlo_rcpt "$PORT" u@b.example)
 like "$out" $'\r\n5[0-9][0-9] [^\r]*\r\n221 ' "and the new domains line took effect"
+
+# ---- deliveries take the new configuration too ----------------------------------------
+# a second daemon that delivers: after the reload b.example is local, so
+# a message to it goes to the Maildir instead of the (dead) smarthost
+D2=$T/deliver SAVED_PORT=$PORT PORT=$(free_port)
+mkdir -p "$D2"
+printf 'listen 127.0.0.1:%s\ndomains a.example\nroute *=127.0.0.1:%s\nretry 3600\n' \
+	"$PORT" "$(free_port)" >"$D2/mta.conf"
+SAVED_PID=$MTA_PID SAVED_STATUS=$MTA_STATUS_FILE
+start_in "$D2" --config "$D2/mta.conf" -q "$D2/queue" -m "$D2/mail" -L "$D2/mta.log"
+ok $? "a delivering daemon started"
+printf 'domains a.example,b.example\n' >>"$D2/mta.conf"
+kill -HUP "$MTA_PID"
+wait_until 10 grep -q 'reload status=ok' "$D2/mta.log"
+out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<u@b.example>\r\nDATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+	smtp_chat "$PORT")
+like "$out" '250 2\.0\.0 Ok: queued as' "a message to b.example is queued"
+wait_until 10 test -n "$(ls "$D2/mail/u/new" 2>/dev/null)"
+ok $? "and delivered to the local Maildir: the scheduler took the new domains"
+is "$(stop_mta)" 0 "SIGTERM: exit 0"
+PORT=$SAVED_PORT MTA_PID=$SAVED_PID MTA_STATUS_FILE=$SAVED_STATUS
 
 # ---- the log reopened after mv + SIGHUP -------------------------------------------------
 mv "$MTA_LOG" "$MTA_LOG.1"

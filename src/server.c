@@ -106,7 +106,8 @@ static struct ip_count *ip_slot(struct server *s, const struct sockaddr_storage 
 /* per_ip_limit - the --max-per-ip limit for a client, 0 for none.  The
  * default binds only clients outside --relay-from: those that may relay
  * are the site's own hosts, which may open many connections (as Postfix
- * exempts mynetworks); a limit given on the command line binds all. */
+ * exempts mynetworks); a limit given (command line or --config file)
+ * binds all. */
 static unsigned per_ip_limit(const struct config *cfg, const struct sockaddr_storage *peer)
 {
 	if (!cfg->max_per_ip_set && config_may_relay(cfg, (const struct sockaddr *)peer))

@@ -181,7 +181,8 @@ write_conf "domains a.example"
 PORT=$OLD_PORT
 n=$(grep -c 'reload status=ok' "$MTA_LOG")
 kill -HUP "$MTA_PID"
-wait_until 10 test "$(grep -c 'reload status=ok' "$MTA_LOG")" -gt "$n"
+reloads_over() { [ "$(grep -c 'reload status=ok' "$MTA_LOG")" -gt "$1" ]; }
+wait_until 10 reloads_over "$n"
 ok $? "a changed listen line: the rest is reloaded"
 like "$(cat "$MTA_LOG")" 'reload-warning options=listen action=kept reason="a restart is needed"' \
 	"listen: a warning that it needs a restart"
@@ -206,7 +207,8 @@ wait_until 10 grep -q 'reload status=ok' "$D2/mta.log"
 out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<u@b.example>\r\nDATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n' |
 	smtp_chat "$PORT")
 like "$out" '250 2\.0\.0 Ok: queued as' "a message to b.example is queued"
-wait_until 10 test -n "$(ls "$D2/mail/u/new" 2>/dev/null)"
+delivered() { [ -n "$(ls "$D2/mail/u/new" 2>/dev/null)" ]; }
+wait_until 10 delivered
 ok $? "and delivered to the local Maildir: the scheduler took the new domains"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 PORT=$SAVED_PORT MTA_PID=$SAVED_PID MTA_STATUS_FILE=$SAVED_STATUS

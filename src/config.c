@@ -81,66 +81,6 @@ void config_put(const struct config *cfg)
 		config_free(c);
 }
 
-/* same_str - two optional strings equal? */
-static int same_str(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* note - append a name to the list of changed settings */
-static void note(char *changed, size_t len, const char *name)
-{
-	size_t n = strlen(changed);
-
-	snprintf(changed + n, len - n, "%s%s", n ? " " : "", name);
-}
-
-/* keep_str - *field becomes a copy of running's; 0 or -1 */
-static int keep_str(char **field, const char *running)
-{
-	char *copy = NULL;
-
-	if (running && (copy = strdup(running)) == NULL)
-		return -1;
-	free(*field);
-	*field = copy;
-	return 0;
-}
-
-/* config_keep_restart_only - see config.h */
-int config_keep_restart_only(struct config *cfg, const struct config *running,
-                             char *changed, size_t changedlen)
-{
-	changed[0] = '\0';
-	if (cfg->nlisten != running->nlisten ||
-	    memcmp(cfg->listen, running->listen, cfg->nlisten * sizeof *cfg->listen) != 0) {
-		struct listen_addr *l = malloc(running->nlisten * sizeof *l);
-
-		if (l == NULL)
-			return -1;
-		memcpy(l, running->listen, running->nlisten * sizeof *l);
-		free(cfg->listen);
-		cfg->listen = l;
-		cfg->nlisten = running->nlisten;
-		note(changed, changedlen, "listen");
-	}
-	if (!same_str(cfg->queue, running->queue)) {
-		if (keep_str(&cfg->queue, running->queue) < 0)
-			return -1;
-		note(changed, changedlen, "queue");
-	}
-	if (!same_str(cfg->user, running->user)) {
-		if (keep_str(&cfg->user, running->user) < 0)
-			return -1;
-		note(changed, changedlen, "user");
-	}
-	if (cfg->hold != running->hold) {
-		cfg->hold = running->hold;
-		note(changed, changedlen, "hold");
-	}
-	return 0;
-}
-
 /* config_is_local - is domain one of ours? */
 int config_is_local(const struct config *cfg, const char *domain)
 {

@@ -82,12 +82,6 @@ const struct config *config_hold(const struct config *cfg);
 void config_put(const struct config *cfg);
 /* config_free - free a snapshot nobody else holds (one never published) */
 void config_free(struct config *cfg);
-/* config_keep_restart_only - copy into cfg the settings that need a
- * restart (--listen, --queue, --user, --hold) from running, where they
- * differ; the names of those that differed, space-separated, into
- * changed ("" when none); 0, or -1 when out of memory */
-int config_keep_restart_only(struct config *cfg, const struct config *running,
-                             char *changed, size_t changedlen);
 /* config_is_local - is domain (any case) one of --domains? */
 int config_is_local(const struct config *cfg, const char *domain);
 /* config_may_relay - is the client in a --relay-from block? */

@@ -147,7 +147,7 @@ static void reload(int argc, char **argv)
 	struct config *next = options_load(argc, argv, &action, err, sizeof err);
 	int reopened;
 
-	if (next && config_keep_restart_only(next, running, changed, sizeof changed) < 0) {
+	if (next && options_keep_restart_only(next, running, changed, sizeof changed) < 0) {
 		config_free(next);
 		next = NULL;
 		snprintf(err, sizeof err, "out of memory");

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dns.h"
 #include "options.h"
+#include "optval.h"
 
 enum kind {
 	K_STR,      /* a string field; the last one given wins */
@@ -26,7 +26,8 @@ struct opt {
 	const char *name;          /* the long name, also the file's */
 	int letter;                /* the short option, 0 = none */
 	enum kind kind;
-	size_t off, size;          /* the field (K_STR, K_NUM, K_FLAG) */
+	size_t off, size;          /* the field (K_LIST: the array's, and
+	                            * the size of one element) */
 	size_t count_off;          /* K_LIST: its element count */
 	unsigned long long min, max;
 	int (*add)(struct config *cfg, const char *value);   /* K_LIST */
@@ -40,16 +41,12 @@ struct opt {
 	int marks_per_ip;          /* sets max_per_ip_set when given */
 };
 
-static int add_listen(struct config *cfg, const char *v);
-static int add_domains(struct config *cfg, const char *v);
-static int add_route(struct config *cfg, const char *v);
-static int add_relay(struct config *cfg, const char *v);
-static int check_dns(const char *v);
-
 #define FIELD(f) .off = offsetof(struct config, f), \
                  .size = sizeof(((struct config *)0)->f)
-#define LIST(f, n) .kind = K_LIST, .add = add_##f, \
-                   .count_off = offsetof(struct config, n)
+#define LIST(fn, f, n) .kind = K_LIST, .add = optval_##fn, \
+                       .off = offsetof(struct config, f), \
+                       .size = sizeof *((struct config *)0)->f, \
+                       .count_off = offsetof(struct config, n)
 #define NUM(f, lo, hi) .kind = K_NUM, FIELD(f), .min = (lo), .max = (hi)
 #define STR(f) .kind = K_STR, FIELD(f)
 #define FLAG(f) .kind = K_FLAG, FIELD(f)
@@ -59,9 +56,9 @@ static int check_dns(const char *v);
 static const struct opt opts[] = {
 	{ "config", 0, K_CONFIG, .arg = "FILE" },
 	{ "queue", 'q', STR(queue), .dflt = "./queue", .arg = "DIR", .restart = 1 },
-	{ "listen", 'l', LIST(listen, nlisten), .dflt = "127.0.0.1:2525",
+	{ "listen", 'l', LIST(listen, listen, nlisten), .dflt = "127.0.0.1:2525",
 	  .want = "ADDR:PORT or [IPv6]:PORT", .arg = "ADDR:PORT", .restart = 1 },
-	{ "domains", 'd', LIST(domains, ndomains), .arg = "DOMAINS" },
+	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS" },
 	{ "mailroot", 'm', STR(mailroot), .dflt = "./mail", .arg = "DIR" },
 	{ "mbox", 0, FLAG(mbox) },
 	{ "mbox-lock-wait", 0, NUM(mbox_lock_wait, 1, 3600), .dflt = "5", .arg = "SECONDS" },
@@ -71,12 +68,12 @@ static const struct opt opts[] = {
 	/* five days, as Postfix */
 	{ "max-queue-time", 0, NUM(max_queue_time, 1, 100000000), .dflt = "432000",
 	  .arg = "SECONDS" },
-	{ "route", 0, LIST(route, nroutes), .want = "DOMAIN=HOST[:PORT]",
+	{ "route", 0, LIST(route, routes, nroutes), .want = "DOMAIN=HOST[:PORT]",
 	  .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },
-	{ "dns", 0, STR(dns), .check = check_dns, .want = "an IPv4 ADDR[:PORT]",
+	{ "dns", 0, STR(dns), .check = optval_dns, .want = "an IPv4 ADDR[:PORT]",
 	  .arg = "ADDR[:PORT]" },
-	{ "relay-from", 0, LIST(relay, nrelay), .dflt = "127.0.0.0/8 ::1/128",
+	{ "relay-from", 0, LIST(relay, relay, nrelay), .dflt = "127.0.0.0/8 ::1/128",
 	  .want = "ADDR/BITS", .arg = "CIDR" },
 	{ "max-clients", 'c', NUM(max_clients, 1, 1000000), .dflt = "1000", .arg = "N" },
 	{ "max-per-ip", 0, NUM(max_per_ip, 0, 1000000), .dflt = "50", .arg = "N",
@@ -119,145 +116,18 @@ static void *fail(char *err, size_t errlen, const char *fmt, ...)
 	return NULL;
 }
 
-/* number - a decimal in [min, max], or -1 */
-static int number(const char *text, unsigned long long min,
-                  unsigned long long max, unsigned long long *v)
-{
-	char *end;
-
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	*v = strtoull(text, &end, 10);
-	if (*end || errno || *v < min || *v > max)
-		return -1;
-	return 0;
-}
-
-/* grow - append one zeroed element to *array; its address, or NULL */
-static void *grow(void *array_ptr, size_t *n, size_t size)
-{
-	void **array = array_ptr;
-	char *a = realloc(*array, (*n + 1) * size);
-
-	if (a == NULL)
-		return NULL;
-	*array = a;
-	memset(a + *n * size, 0, size);
-	return a + (*n)++ * size;
-}
-
-/* add_listen - one ADDR:PORT */
-static int add_listen(struct config *cfg, const char *v)
-{
-	struct listen_addr la;
-
-	memset(&la, 0, sizeof la);     /* compared whole on reload */
-	if (netaddr_parse(v, 0, &la.ss, &la.len) < 0 || strlen(v) >= sizeof la.text)
-		return -1;
-	snprintf(la.text, sizeof la.text, "%s", v);
-	if (grow(&cfg->listen, &cfg->nlisten, sizeof la) == NULL)
-		return -1;
-	cfg->listen[cfg->nlisten - 1] = la;
-	return 0;
-}
-
-/* add_domains - a comma-separated list, lower-cased */
-static int add_domains(struct config *cfg, const char *list)
-{
-	const char *p = list;
-
-	while (*p) {
-		const char *end = strchr(p, ',');
-		size_t n = end ? (size_t)(end - p) : strlen(p), i;
-		char **slot, *d;
-
-		if (n > 0) {
-			if ((d = strndup(p, n)) == NULL)
-				return -1;
-			for (i = 0; i < n; i++)
-				d[i] = (char)tolower((unsigned char)d[i]);
-			if ((slot = grow(&cfg->domains, &cfg->ndomains, sizeof *slot)) == NULL) {
-				free(d);
-				return -1;
-			}
-			*slot = d;
-		}
-		p += n + (end ? 1 : 0);
-	}
-	return 0;
-}
-
-/* add_relay - one ADDR/BITS */
-static int add_relay(struct config *cfg, const char *v)
-{
-	struct cidr c;
-
-	if (cidr_parse(v, &c) < 0 || grow(&cfg->relay, &cfg->nrelay, sizeof c) == NULL)
-		return -1;
-	cfg->relay[cfg->nrelay - 1] = c;
-	return 0;
-}
-
-/* add_route - "DOMAIN=HOST[:PORT]" */
-static int add_route(struct config *cfg, const char *text)
-{
-	const char *eq = strchr(text, '='), *colon;
-	struct route r;
-	size_t n;
-
-	memset(&r, 0, sizeof r);
-	if (eq == NULL || eq == text || eq[1] == '\0')
-		return -1;
-	n = (size_t)(eq - text);
-	if (n >= sizeof r.domain)
-		return -1;
-	memcpy(r.domain, text, n);
-	colon = strrchr(eq + 1, ':');
-	if (eq[1] == '[') {                      /* [IPv6]:port */
-		const char *close = strchr(eq + 1, ']');
-		if (close == NULL)
-			return -1;
-		colon = close[1] == ':' ? close + 1 : NULL;
-	}
-	n = colon ? (size_t)(colon - eq - 1) : strlen(eq + 1);
-	if (n == 0 || n >= sizeof r.host)
-		return -1;
-	memcpy(r.host, eq + 1, n);
-	if (colon) {
-		unsigned long long v;
-		if (number(colon + 1, 1, 65535, &v) < 0)
-			return -1;
-		r.port = (unsigned)v;
-	}
-	if (grow(&cfg->routes, &cfg->nroutes, sizeof r) == NULL)
-		return -1;
-	cfg->routes[cfg->nroutes - 1] = r;
-	return 0;
-}
-
-/* check_dns - the form the resolver accepts (else the scheduler would
- * refuse it at start, or after a reload) */
-static int check_dns(const char *v)
-{
-	struct dns_config d;
-
-	return dns_config_parse(&d, v);
-}
-
 /* clear_list - empty a K_LIST option (the command line replaces the
  * file's list) */
 static void clear_list(struct config *cfg, const struct opt *o)
 {
 	size_t *n = (size_t *)((char *)cfg + o->count_off), i;
+	void **array = (void **)((char *)cfg + o->off);
 
-	if (o->add == add_domains)
+	if (o->add == optval_domains)      /* the one list of strings */
 		for (i = 0; i < *n; i++)
 			free(cfg->domains[i]);
-	if (o->add == add_listen) { free(cfg->listen); cfg->listen = NULL; }
-	if (o->add == add_domains) { free(cfg->domains); cfg->domains = NULL; }
-	if (o->add == add_relay) { free(cfg->relay); cfg->relay = NULL; }
-	if (o->add == add_route) { free(cfg->routes); cfg->routes = NULL; }
+	free(*array);
+	*array = NULL;
 	*n = 0;
 }
 
@@ -278,7 +148,7 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v,
 		*(char **)field = copy;
 		return 0;
 	case K_NUM:
-		if (number(v, o->min, o->max, &n) < 0) {
+		if (optval_number(v, o->min, o->max, &n) < 0) {
 			snprintf(msg, msglen, "bad value '%s' for --%s (%llu..%llu)",
 			         v, o->name, o->min, o->max);
 			return -1;
@@ -334,6 +204,66 @@ int options_restart_only(const char *name)
 	return o != NULL && o->restart;
 }
 
+/* note - append a name to the space-separated list in changed */
+static void note(char *changed, size_t len, const char *name)
+{
+	size_t n = strlen(changed);
+
+	snprintf(changed + n, len - n, "%s%s", n ? " " : "", name);
+}
+
+/* options_keep_restart_only - see options.h; the lists among those
+ * options hold plain structs (no pointers), so they compare and copy
+ * whole */
+int options_keep_restart_only(struct config *cfg, const struct config *running,
+                              char *changed, size_t changedlen)
+{
+	size_t i;
+
+	changed[0] = '\0';
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		char *f = (char *)cfg + o->off;
+		const char *r = (const char *)running + o->off;
+
+		if (!o->restart)
+			continue;
+		if (o->kind == K_STR) {
+			char **mine = (char **)f;
+			const char *was = *(char *const *)r;
+			char *copy = NULL;
+
+			if (*mine == was || (*mine && was && strcmp(*mine, was) == 0))
+				continue;
+			if (was && (copy = strdup(was)) == NULL)
+				return -1;
+			free(*mine);
+			*mine = copy;
+		} else if (o->kind == K_LIST) {
+			size_t *n = (size_t *)((char *)cfg + o->count_off);
+			size_t rn = *(const size_t *)((const char *)running + o->count_off);
+			const void *ra = *(void *const *)r;
+			void *copy;
+
+			if (*n == rn && (rn == 0 || memcmp(*(void **)f, ra, rn * o->size) == 0))
+				continue;
+			if ((copy = malloc(rn * o->size + 1)) == NULL)
+				return -1;
+			if (rn)
+				memcpy(copy, ra, rn * o->size);
+			free(*(void **)f);
+			*(void **)f = copy;
+			*n = rn;
+		} else {                  /* K_FLAG, K_NUM: plain values */
+			if (memcmp(f, r, o->size) == 0)
+				continue;
+			memcpy(f, r, o->size);
+		}
+		note(changed, changedlen, o->name);
+	}
+	return 0;
+}
+
 /* usage_text, build_usage - the usage text, wrapped, made once */
 static char usage_text[2048];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
@@ -356,7 +286,7 @@ static void build_usage(void)
 			n = snprintf(item, sizeof item, "[--%s %s]", o->name, o->arg);
 		else
 			n = snprintf(item, sizeof item, "[--%s]", o->name);
-		if (o->kind == K_LIST && o->add != add_domains)
+		if (o->kind == K_LIST && o->add != optval_domains)
 			n += snprintf(item + n, sizeof item - (size_t)n, "...");
 		if (col + 1 + (size_t)n > 76) {
 			len += (size_t)snprintf(usage_text + len, sizeof usage_text - len, "\n ");
@@ -410,7 +340,7 @@ static int finish(struct config *cfg)
 	    (gethostname(cfg->hostname, sizeof cfg->hostname - 1) < 0 || !cfg->hostname[0]))
 		strcpy(cfg->hostname, "localhost");
 	if (cfg->ndomains == 0 &&
-	    (add_domains(cfg, cfg->hostname) < 0 || add_domains(cfg, "localhost") < 0))
+	    (optval_domains(cfg, cfg->hostname) < 0 || optval_domains(cfg, "localhost") < 0))
 		return -1;
 	return 0;
 }

@@ -337,14 +337,14 @@ Test(options, restart_only_settings_keep_the_running_values)
 
 	cr_assert_not_null(running);
 	cr_assert_not_null(next);
-	cr_assert_eq(config_keep_restart_only(next, running, changed, sizeof changed), 0);
-	cr_assert_str_eq(changed, "listen queue user hold");
+	cr_assert_eq(options_keep_restart_only(next, running, changed, sizeof changed), 0);
+	cr_assert_str_eq(changed, "queue listen user hold");
 	cr_assert_str_eq(next->queue, "/q1");
 	cr_assert_str_eq(next->listen[0].text, "127.0.0.2:2600");
 	cr_assert_null(next->user);
 	cr_assert_eq(next->hold, 0);
 	cr_assert_str_eq(next->domains[0], "b.example", "the rest is the new file's");
-	cr_assert_eq(config_keep_restart_only(next, running, changed, sizeof changed), 0);
+	cr_assert_eq(options_keep_restart_only(next, running, changed, sizeof changed), 0);
 	cr_assert_str_eq(changed, "", "nothing differs any more");
 	config_free(running);
 	config_free(next);

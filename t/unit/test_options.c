@@ -280,6 +280,18 @@ Test(options, file_errors_name_file_and_line)
 	bad_file("--queue /q\n", "1: unknown option '--queue'");
 }
 
+Test(options, a_nul_byte_is_an_error)
+{
+	static const char text[] = "retry 1\nmax-size 1\0000\n";
+	FILE *f = fopen(file(""), "w");
+
+	cr_assert_not_null(f);
+	fwrite(text, 1, sizeof text - 1, f);
+	fclose(f);
+	cr_assert_null(load("--config", path, NULL), "a value cut at the NUL was taken");
+	cr_assert(strstr(err, ":2: a NUL byte in the line") != NULL, "%s", err);
+}
+
 Test(options, missing_file)
 {
 	struct config *c = load("--config", "/nonexistent/mta.conf", NULL);

@@ -1,14 +1,21 @@
-/* config - mta-smtpd's command line (mta-smtpd(8), OPTIONS).
+/* config - mta-smtpd's configuration: an immutable, reference-counted
+ * snapshot (mta-smtpd(8), OPTIONS and CONFIGURATION FILE).
  *
- * Contract: config_parse() fills a struct config once, in main(), before
- * any thread starts; afterwards the struct is read-only and may be read
- * from every thread without a lock.  Strings point into argv or into
- * memory owned by the config (never freed: it lives as long as the
- * process).
+ * Contract: options_load() (options.h) builds a struct config from the
+ * option table, --config's file and the command line.  Once published
+ * with config_publish() a snapshot never changes; every thread may read
+ * it without a lock while it holds a reference.  config_get() takes a
+ * reference to the current snapshot, config_put() gives one back (the
+ * last one frees it).  A connection takes one when it starts and keeps it
+ * for its session; the scheduler takes a fresh one each round and each
+ * delivery one of its own.  SIGHUP publishes a new snapshot; holders of
+ * the old one keep it until they put it.  Every string belongs to the
+ * snapshot.
  */
 #ifndef MTA_CONFIG_H
 #define MTA_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -27,13 +34,13 @@ struct route {
 };
 
 struct config {
-	const char *queue;         /* -q, --queue */
-	const char *mailroot;      /* -m, --mailroot */
-	const char *log;           /* -L, --log; NULL = stderr */
-	const char *user;          /* --user */
-	const char *dns;           /* --dns; NULL = /etc/resolv.conf */
+	char *queue;               /* -q, --queue (restart only) */
+	char *mailroot;            /* -m, --mailroot */
+	char *log;                 /* -L, --log; NULL = stderr */
+	char *user;                /* --user (restart only) */
+	char *dns;                 /* --dns; NULL = /etc/resolv.conf */
 	char hostname[256];        /* --hostname or gethostname() */
-	struct listen_addr *listen;
+	struct listen_addr *listen; /* restart only */
 	size_t nlisten;
 	char **domains;            /* lower case */
 	size_t ndomains;
@@ -43,7 +50,8 @@ struct config {
 	size_t nroutes;
 	int mbox, system_users;
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
-	int hold;                  /* queue only: no scheduler, no deliveries */
+	int hold;                  /* queue only: no scheduler, no deliveries
+	                            * (restart only) */
 	unsigned retry, attempts, smtp_port;
 	unsigned max_queue_time;   /* seconds a message may wait in the queue */
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
@@ -52,19 +60,28 @@ struct config {
 	unsigned error_delay;      /* ms, the first pause; it doubles */
 	unsigned max_junk;         /* junk commands per message; 0 = no limit */
 	unsigned session_timeout;  /* a whole SMTP session, seconds */
-	int max_per_ip_set;        /* --max-per-ip given: it binds relay
-	                            * clients too (server.c per_ip_limit) */
+	int max_per_ip_set;        /* --max-per-ip given (file or command
+	                            * line): it binds relay clients too
+	                            * (server.c per_ip_limit) */
 	unsigned data_timeout;     /* whole DATA phase of one message, seconds */
 	unsigned smtp_timeout;     /* 0 = RFC 5321 4.5.3.2 client defaults */
 	unsigned long long max_size;
 	size_t max_line;
+	atomic_uint refs;          /* config_get/config_put */
 };
 
-/* config_parse - defaults, then argv; 0, or -1 with a message in err */
-int config_parse(struct config *cfg, int argc, char **argv,
-                 char *err, size_t errlen);
-/* config_usage - the one-paragraph usage text */
-const char *config_usage(void);
+/* config_publish - make cfg (one reference, which passes to the
+ * publication) the current snapshot; the previous one is put */
+void config_publish(struct config *cfg);
+/* config_get - a reference to the current snapshot (never NULL once one
+ * was published) */
+const struct config *config_get(void);
+/* config_hold - one more reference to a snapshot the caller holds */
+const struct config *config_hold(const struct config *cfg);
+/* config_put - give a reference back; NULL is ignored */
+void config_put(const struct config *cfg);
+/* config_free - free a snapshot nobody else holds (one never published) */
+void config_free(struct config *cfg);
 /* config_is_local - is domain (any case) one of --domains? */
 int config_is_local(const struct config *cfg, const char *domain);
 /* config_may_relay - is the client in a --relay-from block? */

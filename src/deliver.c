@@ -128,7 +128,7 @@ void deliver_run(struct delivery *d)
 
 		how = "remote";
 		snprintf(d->dest, sizeof d->dest, "%s", addr_domain(&env.rcpt[d->n]));
-		if (destlimit_acquire(d->dests, d->dest) < 0) {
+		if (destlimit_acquire_upto(d->dests, d->dest, d->cfg->max_per_dest) < 0) {
 			d->busy = 1;
 			d->result = status_make(ST_TEMP, 4, 5, "Too many deliveries to %s at once",
 			                        d->dest);

@@ -32,8 +32,9 @@ enum { DELIVER_MBOX_SHARE = 2 };   /* deliveries into one mbox at once */
 #define DELIVER_LOCAL_KEY "local:"
 
 struct delivery {
-	const struct config *cfg;
+	const struct config *cfg;  /* a reference, put by the scheduler */
 	const struct remote_ctx *remote;
+	struct remote_ctx own_remote; /* remote's settings from cfg */
 	struct destlimit *dests;   /* per-domain slots, shared */
 	int mess_fd;               /* queue/mess, borrowed */
 	char id[ENVELOPE_ID_MAX];

@@ -10,24 +10,52 @@
 
 #include "log.h"
 
-/* Written once by log_open() before threads start, read-only afterwards. */
+/* Written once by log_open() before threads start, read-only afterwards:
+ * log_reopen() changes what the descriptor refers to, never its number. */
 static int log_fd = 2;
 /* Each thread's own tag: no lock needed. */
 static __thread char log_tag[16] = "main";
 
-/* log_open - choose the log destination */
+/* log_open - choose the log destination.  Stderr is used through a
+ * descriptor of our own, so that log_reopen() may point it at a file
+ * without touching the process's stderr. */
 int log_open(const char *path)
 {
 	int fd;
 
 	if (path == NULL) {
-		log_fd = 2;
+		fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+		log_fd = fd < 0 ? 2 : fd;
 		return 0;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
 	log_fd = fd;
+	return 0;
+}
+
+/* log_reopen - the same descriptor number now refers to a fresh open of
+ * path (or stderr): dup2() swaps it in one step, so a writer in another
+ * thread writes to the old file or to the new one, never to a closed or
+ * reused descriptor */
+int log_reopen(const char *path)
+{
+	int fd, saved;
+
+	if (log_fd == 2)             /* no descriptor of our own to replace */
+		return path == NULL ? 0 : (errno = EBADF, -1);
+	fd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
+	          : fcntl(2, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -1;
+	if (dup3(fd, log_fd, O_CLOEXEC) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 

@@ -12,6 +12,8 @@
  * are replaced by '?', so one event is always exactly one line.  Lines
  * longer than LOG_LINE_MAX are truncated.  log_open() must be called
  * before any other thread starts; it is not itself thread-safe.
+ * log_reopen() (SIGHUP, for logrotate) may run while other threads log:
+ * each line goes wholly to the old file or wholly to the new one.
  *
  * Values: every value that comes from outside (an address, a HELO name,
  * reply text, an error message quoting either) goes through log_quote(),
@@ -34,6 +36,10 @@ enum { LOG_VALUE_MAX = 4 * 258 + 3 };
 
 /* log_open - log to path (appending; created 0640), or stderr when NULL */
 int log_open(const char *path);
+/* log_reopen - open path (or stderr, when NULL) again, in place of the
+ * current destination; 0, or -1 with errno (the old one is kept).  One
+ * thread at a time. */
+int log_reopen(const char *path);
 /* log_set_tag - name the calling thread in its log lines (printf format) */
 void log_set_tag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* log_event - one line: event name, then printf-formatted key=value pairs */

@@ -1,7 +1,8 @@
 /* main_smtpd.c - mta-smtpd: parse options, open the queue, bind, drop
  * privileges, start the threads, then wait for a signal.  See
  * mta-smtpd(8).  Signals are blocked in every thread and taken here with
- * sigwait(), the only place that handles them. */
+ * sigwait(), the only place that handles them: SIGHUP reloads the
+ * configuration (a new snapshot, config.h) and reopens the log. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -16,9 +17,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "options.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
+#include "version.h"
 
 /* give_to_user - make the queue and mail root usable by --user: the
  * directories root created (or found) become the user's */
@@ -132,37 +135,86 @@ static const char *public_listener(const struct config *cfg)
 	return NULL;
 }
 
+/* reload - SIGHUP: the file and the command line again; the new
+ * snapshot replaces the running one only when all of it is valid.  The
+ * log is reopened (logrotate) before the outcome is logged, so the new
+ * file says what happened. */
+static void reload(int argc, char **argv)
+{
+	enum options_action action;
+	char err[1024], changed[200], q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	const struct config *running = config_get(), *now;
+	struct config *next = options_load(argc, argv, &action, err, sizeof err);
+	int reopened;
+
+	if (next && options_keep_restart_only(next, running, changed, sizeof changed) < 0) {
+		config_free(next);
+		next = NULL;
+		snprintf(err, sizeof err, "out of memory");
+	}
+	if (next)
+		config_publish(next);
+	now = config_get();
+	reopened = log_reopen(now->log);
+	if (reopened < 0)
+		log_event("log-reopen", "file=%s error=%s",
+		          log_quote(q, sizeof q, now->log ? now->log : "stderr"),
+		          log_quote(q2, sizeof q2, strerror(errno)));
+	if (next == NULL) {
+		log_event("reload", "status=error action=kept error=%s",
+		          log_quote(q, sizeof q, err));
+	} else {
+		if (changed[0])
+			log_event("reload-warning", "options=%s action=kept reason=%s",
+			          log_quote(q, sizeof q, changed), "\"a restart is needed\"");
+		if (config_fds_needed(now) != config_fds_needed(running))
+			raise_fd_limit(now);
+		log_event("reload", "status=ok log=%s", reopened < 0 ? "kept" : "reopened");
+	}
+	config_put(now);
+	config_put(running);
+}
+
 int main(int argc, char **argv)
 {
-	/* Static: the config and the scheduler live as long as the process
-	 * (config.h; sched_stop() leaves the scheduler to late deliveries),
-	 * so they must stay reachable after main() returns, or LeakSanitizer
+	/* Static: the startup snapshot (main's reference, which the
+	 * listeners keep using) and the scheduler live as long as the
+	 * process (sched_stop() leaves the scheduler to late deliveries), so
+	 * they must stay reachable after main() returns, or LeakSanitizer
 	 * reports them and the asan build exits 23 instead of 0. */
-	static struct config cfg;
+	static const struct config *cfg;
 	static struct sched *sch;
 	struct queue *q = NULL;
 	struct server *srv = NULL;
+	struct config *loaded;
+	enum options_action action;
 	char err[1024];
 	sigset_t sigs;
 	int sig;
 
-	if (config_parse(&cfg, argc, argv, err, sizeof err) < 0) {
+	if ((loaded = options_load(argc, argv, &action, err, sizeof err)) == NULL) {
+		if (action == OPTIONS_VERSION) {
+			printf("mta-smtpd %s\n", MTA_VERSION);
+			return 0;
+		}
 		fprintf(stderr, "mta-smtpd: %s%s", err, err[strlen(err) ? strlen(err) - 1 : 0] == '\n' ? "" : "\n");
 		return 1;
 	}
+	config_publish(loaded);
+	cfg = config_get();
 	/* Root is needed only to bind port 25; a server open to the network
 	 * must not go on running as root. */
-	if (geteuid() == 0 && cfg.user == NULL && public_listener(&cfg)) {
+	if (geteuid() == 0 && cfg->user == NULL && public_listener(cfg)) {
 		fprintf(stderr, "mta-smtpd: refusing to run as root while listening on %s;"
-		        " give --user NAME\n", public_listener(&cfg));
+		        " give --user NAME\n", public_listener(cfg));
 		return 1;
 	}
 	tzset();   /* before threads: localtime_r() then needs no lock */
-	if (log_open(cfg.log) < 0) {
-		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", cfg.log, strerror(errno));
+	if (log_open(cfg->log) < 0) {
+		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", cfg->log, strerror(errno));
 		return 1;
 	}
-	raise_fd_limit(&cfg);
+	raise_fd_limit(cfg);
 	/* SIGPIPE would kill us on a client's reset; the write fails instead */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
@@ -171,19 +223,19 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if (queue_open(&q, cfg.queue, err, sizeof err) < 0) {
+	if (queue_open(&q, cfg->queue, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (server_bind(&srv, &cfg, q, err, sizeof err) < 0) {
+	if (server_bind(&srv, cfg, q, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (cfg.user && drop_privileges(&cfg, err, sizeof err) < 0) {
+	if (cfg->user && drop_privileges(cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	if (!cfg.hold && sched_start(&sch, &cfg, q, err, sizeof err) < 0) {
+	if (!cfg->hold && sched_start(&sch, config_hold(cfg), q, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
@@ -192,15 +244,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_event("start", "queue=%s hostname=%s pid=%ld%s",
-	          log_quote(err, sizeof err, cfg.queue), cfg.hostname,
-	          (long)getpid(), cfg.hold ? " hold=yes" : "");
+	          log_quote(err, sizeof err, cfg->queue), cfg->hostname,
+	          (long)getpid(), cfg->hold ? " hold=yes" : "");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		/* SIGHUP: nothing to reload yet; say so */
-		log_event("signal", "sig=HUP action=ignored");
+		log_event("signal", "sig=HUP action=reload");
+		reload(argc, argv);
 	}
 	log_event("stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_stop(srv, 30);

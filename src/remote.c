@@ -46,6 +46,20 @@ int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg)
 	return rc->cache != NULL ? 0 : -2;
 }
 
+/* remote_ctx_derive - a delivery's settings, from its snapshot */
+void remote_ctx_derive(struct remote_ctx *rc, const struct remote_ctx *base,
+                       const struct config *cfg)
+{
+	*rc = *base;
+	rc->cfg = cfg;
+	if (dns_config_parse(&rc->dns, cfg->dns) < 0)
+		rc->dns = base->dns;         /* options.c checked it: cannot be */
+	if (cfg->smtp_timeout)
+		smtp_timeouts_all(&rc->timeouts, (int)cfg->smtp_timeout * 1000);
+	else
+		smtp_timeouts_default(&rc->timeouts);
+}
+
 /* remote_ctx_free - the kept connections get their QUIT */
 void remote_ctx_free(struct remote_ctx *rc)
 {

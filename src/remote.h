@@ -58,6 +58,10 @@ struct remote_result {
 /* remote_ctx_init - from the config; 0, or -1 when --dns is invalid, -2
  * when the connection cache cannot be set up (out of memory, no thread) */
 int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg);
+/* remote_ctx_derive - rc: base's connection cache with the settings of
+ * snapshot cfg (already checked: --dns valid) */
+void remote_ctx_derive(struct remote_ctx *rc, const struct remote_ctx *base,
+                       const struct config *cfg);
 /* remote_ctx_free - close the kept connections; only when no delivery
  * runs any more */
 void remote_ctx_free(struct remote_ctx *rc);

@@ -261,8 +261,10 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 		if (d == NULL)
 			break;
 		d->owner = s;
-		d->cfg = s->cfg;
-		d->remote = &s->remote;
+		/* the delivery keeps this round's snapshot to its end */
+		d->cfg = config_hold(s->cfg);
+		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
+		d->remote = &d->own_remote;
 		d->dests = s->dests;
 		d->mess_fd = s->mess_fd;
 		memcpy(d->id, j->msg->id, sizeof d->id);
@@ -273,6 +275,7 @@ static void dispatch(struct sched *s, pthread_attr_t *attr)
 		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
 			log_event("sched-error", "error=\"cannot start a delivery thread\"");
 			sched_postpone(s, j, now + 1);
+			config_put(d->cfg);
 			free(d);
 			break;
 		}
@@ -297,6 +300,7 @@ static void take_completions(struct sched *s)
 	for (; d; d = next) {
 		next = d->next;
 		sched_completed(s, d);
+		config_put(d->cfg);
 		free(d);
 	}
 }
@@ -321,6 +325,19 @@ static int poll_timeout(struct sched *s)
 	return (int)((until - now) * 1000);
 }
 
+/* refresh_config - this round's snapshot: SIGHUP may have published a
+ * new one (config.h); the settings that need a restart are the same in
+ * every snapshot */
+static void refresh_config(struct sched *s)
+{
+	const struct config *fresh = config_get();
+
+	if (fresh == NULL)
+		return;
+	config_put(s->cfg);
+	s->cfg = fresh;
+}
+
 /* sched_thread - the scheduler's loop */
 static void *sched_thread(void *arg)
 {
@@ -339,6 +356,7 @@ static void *sched_thread(void *arg)
 
 		if (stopping && s->running == 0)
 			break;
+		refresh_config(s);
 		if (!stopping)
 			dispatch(s, &attr);
 		if (poll(pfd, 2, poll_timeout(s)) < 0 && errno != EINTR)

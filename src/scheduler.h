@@ -43,7 +43,9 @@ enum { SCHED_RESCAN = 300 };
 struct sched;
 
 /* sched_start - recover the queue and start the scheduler thread; bounces
- * are queued through q (borrowed); 0, or -1 with err set */
+ * are queued through q (borrowed); cfg is a reference the scheduler takes
+ * over: each round it takes the current snapshot instead (config.h), and
+ * each delivery keeps the one it started with; 0, or -1 with err set */
 int sched_start(struct sched **s, const struct config *cfg, struct queue *q,
                 char *err, size_t errlen);
 /* sched_stop - start no more deliveries, wait up to grace_seconds for

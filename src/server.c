@@ -58,6 +58,28 @@ struct server {
 	size_t nips;
 };
 
+/* A connection and what it borrows for its whole session: the snapshot
+ * current when it was accepted (config.h; SIGHUP does not change a
+ * session in progress) and the session settings made from it.  The conn
+ * comes first: conn_run() frees it as a struct conn. */
+struct server_conn {
+	struct conn c;
+	struct conn_env env;
+	struct session_config scfg;
+};
+
+/* session_settings - what the SMTP session needs from a snapshot */
+static struct session_config session_settings(const struct config *cfg)
+{
+	return (struct session_config){
+		.hostname = cfg->hostname, .max_line = cfg->max_line,
+		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
+		.max_received = cfg->max_received, .max_errors = cfg->max_errors,
+		.soft_errors = cfg->soft_errors, .error_delay = cfg->error_delay,
+		.max_junk = cfg->max_junk
+	};
+}
+
 /* same_ip - do two addresses have the same IP (port ignored)? */
 static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
@@ -84,24 +106,25 @@ static struct ip_count *ip_slot(struct server *s, const struct sockaddr_storage 
 /* per_ip_limit - the --max-per-ip limit for a client, 0 for none.  The
  * default binds only clients outside --relay-from: those that may relay
  * are the site's own hosts, which may open many connections (as Postfix
- * exempts mynetworks); a limit given on the command line binds all. */
-static unsigned per_ip_limit(const struct server *s, const struct sockaddr_storage *peer)
+ * exempts mynetworks); a limit given (command line or --config file)
+ * binds all. */
+static unsigned per_ip_limit(const struct config *cfg, const struct sockaddr_storage *peer)
 {
-	const struct config *cfg = s->cfg;
-
 	if (!cfg->max_per_ip_set && config_may_relay(cfg, (const struct sockaddr *)peer))
 		return 0;
 	return cfg->max_per_ip;
 }
 
-/* admit - count a new connection; 0, or -1 when over a limit */
-static int admit(struct server *s, const struct sockaddr_storage *peer)
+/* admit - count a new connection under the limits of snapshot cfg; 0,
+ * or -1 when over a limit */
+static int admit(struct server *s, const struct config *cfg,
+                 const struct sockaddr_storage *peer)
 {
-	unsigned limit = per_ip_limit(s, peer);
+	unsigned limit = per_ip_limit(cfg, peer);
 	int ok = 0;
 
 	pthread_mutex_lock(&s->count_lock);
-	if (s->active >= s->cfg->max_clients) {
+	if (s->active >= cfg->max_clients) {
 		ok = -1;
 	} else if (limit) {
 		struct ip_count *slot = ip_slot(s, peer);
@@ -127,10 +150,11 @@ static int admit(struct server *s, const struct sockaddr_storage *peer)
 	return ok;
 }
 
-/* release - a connection admitted from peer has ended */
-static void release(struct server *s, const struct sockaddr_storage *peer)
+/* release - a connection admitted from peer under cfg has ended */
+static void release(struct server *s, const struct config *cfg,
+                    const struct sockaddr_storage *peer)
 {
-	unsigned limit = per_ip_limit(s, peer);   /* as admit() found it */
+	unsigned limit = per_ip_limit(cfg, peer);   /* as admit() found it */
 
 	pthread_mutex_lock(&s->count_lock);
 	if (limit) {
@@ -147,7 +171,10 @@ static void release(struct server *s, const struct sockaddr_storage *peer)
 /* conn_finished - a connection thread is about to end */
 static void conn_finished(struct conn *c)
 {
-	release(c->owner, &c->peer);
+	const struct config *cfg = c->env->cfg;
+
+	release(c->owner, cfg, &c->peer);
+	config_put(cfg);
 }
 
 /* next_client - wait a while for another client; NULL: the thread ends.
@@ -228,6 +255,8 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
+	const struct config *cfg;
+	struct server_conn *sc;
 	struct conn *c;
 	pthread_t t;
 	/* Non-blocking: the connection's replies go out through poll() with
@@ -245,20 +274,30 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 		}
 		return;
 	}
-	if (admit(s, &peer) < 0) {
+	/* the snapshot of this session, put by conn_finished() */
+	if ((cfg = config_get()) == NULL)
+		cfg = config_hold(s->cfg);
+	if (admit(s, cfg, &peer) < 0) {
 		char text[NETADDR_TEXT_MAX];
 
 		netaddr_text((struct sockaddr *)&peer, text, sizeof text);
 		log_event("refuse-connection", "client=%s reason=limit", text);
 		refuse(fd, "Too many connections");
+		config_put(cfg);
 		return;
 	}
-	if ((c = calloc(1, sizeof *c)) == NULL) {
+	if ((sc = calloc(1, sizeof *sc)) == NULL) {
 		refuse(fd, "Out of memory");
-		release(s, &peer);
+		release(s, cfg, &peer);
+		config_put(cfg);
 		return;
 	}
-	c->env = &s->cenv;
+	c = &sc->c;
+	sc->scfg = session_settings(cfg);
+	sc->env = s->cenv;
+	sc->env.cfg = cfg;
+	sc->env.scfg = &sc->scfg;
+	c->env = &sc->env;
 	c->fd = fd;
 	c->id = ++s->next_id;
 	c->peer = peer;
@@ -268,9 +307,10 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 		return;
 	if (pthread_create(&t, attr, conn_thread, c) != 0) {
 		log_event("thread-error", "error=\"cannot create connection thread\"");
-		free(c);
+		free(sc);
 		refuse(fd, "Out of resources");
-		release(s, &peer);
+		release(s, cfg, &peer);
+		config_put(cfg);
 		pthread_mutex_lock(&s->count_lock);
 		s->threads--;
 		pthread_mutex_unlock(&s->count_lock);
@@ -368,13 +408,8 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	s->scfg = (struct session_config){
-		.hostname = cfg->hostname, .max_line = cfg->max_line,
-		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
-		.max_received = cfg->max_received, .max_errors = cfg->max_errors,
-		.soft_errors = cfg->soft_errors, .error_delay = cfg->error_delay,
-		.max_junk = cfg->max_junk
-	};
+	/* the template of each connection's; cfg and scfg are its own */
+	s->scfg = session_settings(cfg);
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);
 	/* idle and shutdown waits keep their length if the clock is set */

@@ -14,8 +14,11 @@
  *
  * Thread safety: struct server is shared by the acceptor and connection
  * threads; its connection counts are under count_lock; everything else
- * is written before the threads start.  The config and queue are
- * borrowed and must outlive the server.
+ * is written before the threads start.  The config given to server_bind
+ * (its listeners) and the queue are borrowed and must outlive the server.
+ * Each connection takes the current snapshot (config_get) when it is
+ * accepted, is admitted under its limits and keeps it for its session:
+ * SIGHUP changes only sessions that start afterwards.
  */
 #ifndef MTA_SERVER_H
 #define MTA_SERVER_H

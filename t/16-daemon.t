@@ -3,7 +3,8 @@
 # with a message when it cannot bind, when another daemon holds the queue,
 # when the queue or log cannot be opened; usage for unknown options;
 # SIGTERM exits 0 (an idle client gets 421, a message in DATA may finish);
-# SIGHUP is harmless; stale queue/tmp files go at start; an IPv6 listener;
+# SIGHUP without --config reloads harmlessly (t/16-config.t: with one);
+# stale queue/tmp files go at start; an IPv6 listener;
 # and durability: after 250 the message is in new/ (never tmp/), and the
 # file was fdatasync'ed, renamed and its directory fsync'ed before the 250.
 . "$(dirname "$0")/lib/common.sh"
@@ -120,7 +121,7 @@ else
 	skip "strace cannot attach here: $(head -c 100 "$T/strace.err")"
 fi
 
-# ---- SIGHUP is harmless -------------------------------------------------------
+# ---- SIGHUP without --config is harmless --------------------------------------
 kill -HUP "$MTA_PID"
 wait_log 10 'signal sig=HUP'
 out=$(printf 'EHLO hup.example\r\nNOOP\r\nQUIT\r\n' | smtp_chat "$MTA_PORT")

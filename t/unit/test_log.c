@@ -2,9 +2,12 @@
  * read back to the original octets, and a value cannot fake a key=value
  * pair of its own. */
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -128,4 +131,80 @@ Test(log, cut_values_stay_well_formed)
 		cr_assert_eq(b[strlen(b) - 1], '"');
 	}
 	cr_assert_str_eq(log_quote(b, 8, "abcdefghijk"), "abcdefg");
+}
+
+/* ---- log_reopen ------------------------------------------------------ */
+
+static atomic_int writing;
+static atomic_ulong written;
+
+/* writer - log numbered lines until told to stop, counting them */
+static void *writer(void *arg)
+{
+	(void)arg;
+	log_set_tag("w");
+	while (atomic_load(&writing)) {
+		log_event("line", "n=%lu", atomic_load(&written));
+		atomic_fetch_add(&written, 1);
+	}
+	return NULL;
+}
+
+/* wait_lines - until the writer has written n more lines (bounded) */
+static void wait_lines(unsigned long n)
+{
+	unsigned long from = atomic_load(&written);
+	int i;
+
+	for (i = 0; i < 10000 && atomic_load(&written) < from + n; i++)
+		usleep(1000);
+}
+
+/* count_lines - lines in path, each checked to be a whole "line n=N" */
+static unsigned long count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	unsigned long n = 0;
+
+	cr_assert_not_null(f, "%s", path);
+	while (fgets(line, sizeof line, f)) {
+		cr_assert(strstr(line, " w line n=") != NULL && line[strlen(line) - 1] == '\n',
+		          "a torn or foreign line: %s", line);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* logrotate: after a rename, log_reopen() makes the name a new file,
+ * while another thread logs; every line lands whole in one of the two
+ * files, none is lost */
+Test(log, reopen_while_another_thread_logs)
+{
+	char dir[] = "/tmp/mta-logtest.XXXXXX", path[64], moved[64];
+	pthread_t t;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/log", dir);
+	snprintf(moved, sizeof moved, "%s/log.1", dir);
+	cr_assert_eq(log_open(path), 0);
+	atomic_store(&writing, 1);
+	cr_assert_eq(pthread_create(&t, NULL, writer, NULL), 0);
+	wait_lines(100);
+	cr_assert_eq(rename(path, moved), 0);
+	cr_assert_eq(log_reopen(path), 0);
+	wait_lines(100);
+	atomic_store(&writing, 0);
+	pthread_join(t, NULL);
+	cr_assert_gt(count_lines(path), 0, "the new file is written");
+	cr_assert_eq(count_lines(moved) + count_lines(path), atomic_load(&written));
+	cr_assert_eq(log_reopen("/nonexistent/dir/log"), -1, "an error");
+	log_set_tag("w");
+	log_event("line", "n=%d", 0);
+	cr_assert_eq(count_lines(moved) + count_lines(path), atomic_load(&written) + 1,
+	             "after a failed reopen the old file is kept");
+	unlink(path);
+	unlink(moved);
+	rmdir(dir);
 }

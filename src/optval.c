@@ -1,0 +1,135 @@
+/* optval.c - the option table's value parsers; see optval.h */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dns.h"
+#include "optval.h"
+
+/* optval_number - a decimal in [min, max], or -1 */
+int optval_number(const char *text, unsigned long long min,
+                  unsigned long long max, unsigned long long *v)
+{
+	char *end;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(text, &end, 10);
+	if (*end || errno || *v < min || *v > max)
+		return -1;
+	return 0;
+}
+
+/* grow - append one zeroed element to *array; its address, or NULL */
+static void *grow(void *array_ptr, size_t *n, size_t size)
+{
+	void **array = array_ptr;
+	char *a = realloc(*array, (*n + 1) * size);
+
+	if (a == NULL)
+		return NULL;
+	*array = a;
+	memset(a + *n * size, 0, size);
+	return a + (*n)++ * size;
+}
+
+/* optval_listen - one ADDR:PORT */
+int optval_listen(struct config *cfg, const char *v)
+{
+	struct listen_addr la;
+
+	memset(&la, 0, sizeof la);     /* compared whole on reload */
+	if (netaddr_parse(v, 0, &la.ss, &la.len) < 0 || strlen(v) >= sizeof la.text)
+		return -1;
+	snprintf(la.text, sizeof la.text, "%s", v);
+	if (grow(&cfg->listen, &cfg->nlisten, sizeof la) == NULL)
+		return -1;
+	cfg->listen[cfg->nlisten - 1] = la;
+	return 0;
+}
+
+/* optval_domains - a comma-separated list, lower-cased */
+int optval_domains(struct config *cfg, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p), i;
+		char **slot, *d;
+
+		if (n > 0) {
+			if ((d = strndup(p, n)) == NULL)
+				return -1;
+			for (i = 0; i < n; i++)
+				d[i] = (char)tolower((unsigned char)d[i]);
+			if ((slot = grow(&cfg->domains, &cfg->ndomains, sizeof *slot)) == NULL) {
+				free(d);
+				return -1;
+			}
+			*slot = d;
+		}
+		p += n + (end ? 1 : 0);
+	}
+	return 0;
+}
+
+/* optval_relay - one ADDR/BITS */
+int optval_relay(struct config *cfg, const char *v)
+{
+	struct cidr c;
+
+	if (cidr_parse(v, &c) < 0 || grow(&cfg->relay, &cfg->nrelay, sizeof c) == NULL)
+		return -1;
+	cfg->relay[cfg->nrelay - 1] = c;
+	return 0;
+}
+
+/* optval_route - "DOMAIN=HOST[:PORT]" */
+int optval_route(struct config *cfg, const char *text)
+{
+	const char *eq = strchr(text, '='), *colon;
+	struct route r;
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	if (eq == NULL || eq == text || eq[1] == '\0')
+		return -1;
+	n = (size_t)(eq - text);
+	if (n >= sizeof r.domain)
+		return -1;
+	memcpy(r.domain, text, n);
+	colon = strrchr(eq + 1, ':');
+	if (eq[1] == '[') {                      /* [IPv6]:port */
+		const char *close = strchr(eq + 1, ']');
+		if (close == NULL)
+			return -1;
+		colon = close[1] == ':' ? close + 1 : NULL;
+	}
+	n = colon ? (size_t)(colon - eq - 1) : strlen(eq + 1);
+	if (n == 0 || n >= sizeof r.host)
+		return -1;
+	memcpy(r.host, eq + 1, n);
+	if (colon) {
+		unsigned long long v;
+		if (optval_number(colon + 1, 1, 65535, &v) < 0)
+			return -1;
+		r.port = (unsigned)v;
+	}
+	if (grow(&cfg->routes, &cfg->nroutes, sizeof r) == NULL)
+		return -1;
+	cfg->routes[cfg->nroutes - 1] = r;
+	return 0;
+}
+
+/* optval_dns - the form the resolver accepts (else the scheduler would
+ * refuse it at start, or after a reload) */
+int optval_dns(const char *v)
+{
+	struct dns_config d;
+
+	return dns_config_parse(&d, v);
+}

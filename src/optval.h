@@ -1,0 +1,28 @@
+/* optval - the value parsers of the option table (options.c): each
+ * checks one value, as given on the command line or in the --config
+ * file, and adds it to a configuration being built.
+ *
+ * Contract: 0, or -1 when the value is malformed or memory is short (the
+ * configuration keeps what it had); no state of their own.  Lists grow
+ * by realloc() and belong to the configuration (config_free).
+ */
+#ifndef MTA_OPTVAL_H
+#define MTA_OPTVAL_H
+
+#include "config.h"
+
+/* optval_number - a decimal in [min, max] into *v */
+int optval_number(const char *text, unsigned long long min,
+                  unsigned long long max, unsigned long long *v);
+/* optval_listen - one ADDR:PORT or [IPv6]:PORT, appended */
+int optval_listen(struct config *cfg, const char *v);
+/* optval_domains - a comma-separated list, lower-cased, appended */
+int optval_domains(struct config *cfg, const char *list);
+/* optval_relay - one ADDR/BITS, appended */
+int optval_relay(struct config *cfg, const char *v);
+/* optval_route - one DOMAIN=HOST[:PORT], appended */
+int optval_route(struct config *cfg, const char *text);
+/* optval_dns - is v an address the resolver accepts (dns.h)? */
+int optval_dns(const char *v);
+
+#endif

@@ -8,7 +8,7 @@
 # values decode to what the client sent.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 9
+plan 19
 
 start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
@@ -17,61 +17,7 @@ import re, sys, time
 from smtpraw import Client, check, check_eq
 port, log = sys.argv[1], sys.argv[2]
 
-def fields(rest):
-    """key=value pairs of a log line's tail, as mta-smtpd(8) defines them:
-    a bare value is printable ASCII without SP '"' '\\' '='; a quoted one
-    has \\" \\\\ \\xHH escapes.  None when the text breaks those rules."""
-    out, i = [], 0
-    while i < len(rest):
-        m = re.match(r'[A-Za-z_][A-Za-z0-9_-]*=', rest[i:])
-        if not m:
-            return None
-        key, i = m.group(0)[:-1], i + m.end()
-        v = bytearray()
-        if rest[i:i + 1] == '"':
-            i += 1
-            while True:
-                if i >= len(rest):
-                    return None
-                c = rest[i]
-                if c == '"':
-                    i += 1
-                    break
-                if c == "\\":
-                    n = rest[i + 1:i + 2]
-                    if n in ('"', "\\"):
-                        v += n.encode()
-                        i += 2
-                    elif n == "x" and re.match(r"[0-9a-f]{2}$", rest[i + 2:i + 4]):
-                        v.append(int(rest[i + 2:i + 4], 16))
-                        i += 4
-                    else:
-                        return None
-                else:
-                    v += c.encode("latin-1")
-                    i += 1
-        else:
-            j = rest.find(" ", i)
-            j = len(rest) if j < 0 else j
-            if j == i or re.search(r'["\\=]', rest[i:j]):
-                return None
-            v += rest[i:j].encode("latin-1")
-            i = j
-        out.append((key, bytes(v)))
-        if i < len(rest):
-            if rest[i] != " ":
-                return None
-            i += 1
-    return out
-
-def lines(event):
-    """the tails of the log lines of one event"""
-    out = []
-    for line in open(log, encoding="latin-1"):
-        parts = line.rstrip("\n").split(" ", 3)
-        if len(parts) == 4 and parts[2] == event:
-            out.append(parts[3])
-    return out
+from logfields import fields, lines
 
 forged = '"x> rcpts=99 id=FAKE"@example.org'
 c = Client(port)
@@ -92,9 +38,9 @@ c.cmd("QUIT")
 c.close()
 
 deadline = time.time() + 5
-while time.time() < deadline and not any(qid in l for l in lines("queued")):
+while time.time() < deadline and not any(qid in l for l in lines(log, "queued")):
     time.sleep(0.1)
-q = [fields(l) for l in lines("queued") if qid in l]
+q = [fields(l) for l in lines(log, "queued") if qid in l]
 check_eq("one queued line for the message", len(q), 1)
 f = q[0] if q else None
 check_eq("queued line: well-formed, the keys id from rcpts time once each",
@@ -104,7 +50,7 @@ check_eq("queued line: id and rcpts are the real ones",
          [d.get("id"), d.get("rcpts")], [qid.encode(), b"1"])
 check_eq("queued line: from= decodes to the address sent",
          d.get("from"), ("<%s>" % forged).encode())
-rp = [fields(l) for l in lines("reply") if "Unsupported parameter" in l]
+rp = [fields(l) for l in lines(log, "reply") if "Unsupported parameter" in l]
 check_eq("reply line of the 555: one well-formed text= value quoting the parameter",
          rp[0] if rp else None,
          [("text", ("555 5.5.4 Unsupported parameter %s" % bad).encode())])
@@ -112,5 +58,61 @@ EOF
 )
 tap_from "$res"
 is "$(stop_mta)" 0 "SIGTERM exit 0"
+
+# The same sender, and a recipient whose quoted local part says
+# " via=FAKE", through explode and local delivery: the scheduler's and the
+# delivery's lines quote them too.
+MTA_DIR=$T/b start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+res=$($PY - "$MTA_PORT" "$MTA_LOG" <<'EOF'
+import sys, time
+from smtpraw import Client, check, check_eq
+from logfields import fields, lines
+port, log = sys.argv[1], sys.argv[2]
+
+forged = '"x> rcpts=99 id=FAKE"@example.org'
+rcpt = '"b> via=FAKE"@test.example'
+c = Client(port)
+c.reply()
+c.cmd("EHLO forger.example")
+c.cmd("MAIL FROM:<%s>" % forged)
+check("RCPT a local part that says ' via=FAKE': 250",
+      c.cmd("RCPT TO:<%s>" % rcpt), r"^250 ")
+c.cmd("DATA")
+r = c.cmd("From: alice@example.org\r\n\r\nforged\r\n.")
+check("the message is queued", r, r"^250 2\.0\.0 ")
+qid = (r.split()[-1] if r else "none").encode()
+c.cmd("QUIT")
+c.close()
+
+def mine(event):
+    """the parsed lines of event for this message (None: malformed)"""
+    out = []
+    for l in lines(log, event):
+        f = fields(l)
+        if f is None or dict(f).get("id") == qid:
+            out.append(f)
+    return out
+
+deadline = time.time() + 10
+while time.time() < deadline and not mine("delivered"):
+    time.sleep(0.1)
+want = {"explode": ["id", "rcpts", "from"],
+        "delivery-start": ["id", "rcpt", "from"],
+        "delivered": ["id", "rcpt", "via", "time"]}
+for event, keys in want.items():
+    got = mine(event)
+    check_eq("%s line: one, well-formed, the keys %s once each" % (event, " ".join(keys)),
+             [[k for k, _ in f] if f else f for f in got], [keys])
+    d = dict(got[0] or []) if got else {}
+    if "from" in d:
+        check_eq("%s line: from= decodes to the sender" % event,
+                 d["from"], ("<%s>" % forged).encode())
+    if "rcpt" in d:
+        check_eq("%s line: rcpt= decodes to the recipient" % event,
+                 d["rcpt"], ("<%s>" % rcpt).encode())
+EOF
+)
+tap_from "$res"
+is "$(stop_mta)" 0 "SIGTERM exit 0 (the delivering daemon)"
 
 done_testing

@@ -105,9 +105,10 @@ is "$(stop_mta)" 0 "poisoned queue: SIGTERM exit 0"
 # ---- kill -9 inside the Maildir delivery window --------------------------
 STRACE=$(command -v strace)
 REAL_BIN=$MTA_BIN
-# window PHASE: PHASE is enter (held before the rename tmp/ -> new/, which
-# is the only renameat2 the daemon makes) or exit (held after it, before
-# the job is removed)
+# window PHASE: PHASE is enter (held before the Maildir's rename tmp/ ->
+# new/) or exit (held after it, before the job is removed).  strace -P
+# picks the Maildir's renameat2 by its directory (the queue renames with
+# renameat2 too, and must not be held).
 window() {
 	local phase=$1 user=kill$1 dir=$T/kill-$1 wrap=$T/wrap-$1 id
 	if [ -z "$STRACE" ]; then
@@ -118,6 +119,7 @@ window() {
 	cat >"$wrap/mta-smtpd" <<-EOF
 	#!/bin/sh
 	exec "$STRACE" -f --seccomp-bpf -qq -o /dev/null -e trace=renameat2 \\
+		-P "$dir/mail/$user/tmp" \\
 		-e inject=renameat2:delay_$phase=15000000 "$REAL_BIN/mta-smtpd" "\$@"
 	EOF
 	chmod +x "$wrap/mta-smtpd"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""sink - an aiosmtpd peer for the forwarding tests (t/4*.t).
+"""sink - an aiosmtpd peer for the forwarding tests (t/4*.t, t/8*.t).
 
     sink.py --host 127.0.0.2 --port PORT --dir DIR [options]
 

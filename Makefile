@@ -9,7 +9,10 @@
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
+#                   (installs clang: FUZZ_DEBS)
 #   make fuzz-smoke the same for a few seconds each
+#   make fuzz-replay the harnesses built by cc to replay their corpus once
+#                   (t/60-fuzz.t; no clang needed)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local

@@ -9,7 +9,10 @@
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
+#                   (installs clang: FUZZ_DEBS)
 #   make fuzz-smoke the same for a few seconds each
+#   make fuzz-replay the harnesses built by cc to replay their corpus once
+#                   (t/60-fuzz.t; no clang needed)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -29,20 +32,35 @@ LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
 PROGRAMS = $(patsubst src/main_%.c,$(BIN)/mta-%,$(wildcard src/main_*.c))
 UNIT_SRC = $(wildcard t/unit/test_*.c)
+UNIT_OBJ = $(UNIT_SRC:t/unit/%.c=$(O)/unit/%.o)
 UNIT_BIN = $(O)/unit-tests
+# each object's headers, written by the compiler beside it ($(O)/*.d):
+# -MP adds an empty rule per header, so a removed header breaks nothing
+DEPFLAGS = -MMD -MP
 
-# Debian packages: the build needs the first line, the tests the second.
+# Debian packages: the build needs the first line, the tests the second;
+# clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
+# when they are there: t/60-fuzz.t replays the corpus without them).
 BUILD_DEBS = gcc make libowfat-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             postfix strace perl iproute2 procps clang libclang-rt-14-dev \
+             postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config
+FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix
 
 .PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
 all: $(PROGRAMS)
 
-$(O)/%.o: src/%.c src/*.h | $(O)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+$(O)/%.o: src/%.c | $(O)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
+
+$(O)/unit/%.o: t/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
+
+$(O)/t-fuzz/%.o: t/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -It/fuzz $(CFLAGS_ALL) $(DEPFLAGS) -c -o $@ $<
 
 $(O)/libmta.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -50,9 +68,13 @@ $(O)/libmta.a: $(LIB_OBJ)
 $(BIN)/mta-%: $(O)/main_%.o $(O)/libmta.a | $(BIN)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
-$(UNIT_BIN): $(UNIT_SRC) $(O)/libmta.a src/*.h
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $(UNIT_SRC) $(O)/libmta.a \
+$(UNIT_BIN): $(UNIT_OBJ) $(O)/libmta.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(UNIT_OBJ) $(O)/libmta.a \
 	    -lcriterion $(LDLIBS_ALL)
+
+-include $(wildcard $(O)/*.d $(O)/unit/*.d $(O)/t-fuzz/*.d)
+# the harness objects are intermediate to make: keep them (and their .d)
+.SECONDARY:
 
 $(O) $(BIN):
 	mkdir -p $@
@@ -88,9 +110,9 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit $(CRASHFS)
+prove: all unit $(CRASHFS) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
-	    MTA_CRASHFS=$(abspath $(CRASHFS)) \
+	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
 	    prove -v --exec $(abspath t/lib/run-test) t/*.t
 
 test: test-deps
@@ -141,33 +163,49 @@ bench: test-deps
 	t/bench/run-all.sh
 
 # libFuzzer harnesses (t/fuzz/fuzz_NAME.c, seeds in t/fuzz/corpus/NAME/),
-# built by clang with ASan and UBSan into build/fuzz; t/60-fuzz.t runs each
-# for seconds, `make fuzz` for FUZZ_SECONDS each on a copy of its corpus
-# (build/fuzz/corpus/NAME; crashes in build/fuzz/crashes/).
+# built by clang with ASan and UBSan into build/fuzz; `make fuzz` runs each
+# for FUZZ_SECONDS on a copy of its corpus (build/fuzz/corpus/NAME; crashes
+# in build/fuzz/crashes/).  The same harnesses linked with t/fuzz/replay.c
+# by the plain compiler ($(O)/replay/replay_NAME, fuzz-replay) run every
+# corpus file once: t/60-fuzz.t replays with them always, and fuzzes for
+# a few seconds besides when clang is installed (prove builds the
+# libFuzzer harnesses then).
 FUZZ_O        = build/fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES    = $(patsubst t/fuzz/fuzz_%.c,%,$(wildcard t/fuzz/fuzz_*.c))
+REPLAY_DIR    = $(O)/replay
+HAVE_CLANG   := $(shell command -v clang 2>/dev/null)
 
-.PHONY: fuzz fuzz-smoke fuzz-build
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-replay fuzz-deps
 fuzz-build:
 	$(MAKE) O=$(FUZZ_O) CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SANFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
 	    $(FUZZ_NAMES:%=$(FUZZ_O)/fuzz_%)
 
-$(FUZZ_O)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/oracle.c t/fuzz/oracle.h $(O)/libmta.a \
-                   src/*.h
-	$(CC) $(CPPFLAGS_ALL) -It/fuzz $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ \
-	    $< t/fuzz/oracle.c $(O)/libmta.a $(LDLIBS_ALL)
+$(FUZZ_O)/fuzz_%: $(O)/t-fuzz/fuzz_%.o $(O)/t-fuzz/oracle.o $(O)/libmta.a
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(LDLIBS_ALL)
 
+fuzz-replay: $(FUZZ_NAMES:%=$(REPLAY_DIR)/replay_%)
+
+$(REPLAY_DIR)/replay_%: $(O)/t-fuzz/fuzz_%.o $(O)/t-fuzz/oracle.o \
+                        $(O)/t-fuzz/replay.o $(O)/libmta.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+ifneq ($(HAVE_CLANG),)
 prove: fuzz-build
+endif
 
-fuzz: test-deps
+fuzz-deps:
+	$(call need_debs,$(FUZZ_DEBS))
+
+fuzz: test-deps fuzz-deps
 	$(MAKE) fuzz-build
 	t/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
-fuzz-smoke: test-deps
+fuzz-smoke: test-deps fuzz-deps
 	$(MAKE) fuzz-build
 	t/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
 

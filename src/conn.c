@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@ struct conn_ctx {
 	int may_relay;
 	struct queue_msg *msg;      /* the message being stored, or NULL */
 	struct envelope *env;       /* borrowed from the session during DATA */
-	struct timeval data_start;
 	/* monotonic ms by which the message in DATA must be complete: set at
 	 * each message's own DATA (tx_open), so a message pipelined behind
 	 * another's final dot gets its own --data-timeout */
@@ -35,15 +33,6 @@ struct conn_ctx {
 
 /* now_seconds - the session's clock */
 static time_t now_seconds(void) { return time(NULL); }
-
-/* elapsed_ms - milliseconds since t */
-static long elapsed_ms(const struct timeval *t)
-{
-	struct timeval now;
-
-	gettimeofday(&now, NULL);
-	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_usec - t->tv_usec) / 1000L;
-}
 
 /* ops_check_rcpt - recipient policy */
 static struct status ops_check_rcpt(void *ctx, const struct mailbox *rcpt)
@@ -61,7 +50,6 @@ static struct status ops_tx_open(void *ctx, struct envelope *env)
 
 	if (st.kind == ST_OK) {
 		x->env = env;
-		gettimeofday(&x->data_start, NULL);
 		x->data_began = monotonic_ms();
 		x->data_deadline = x->data_began +
 		                   (long long)x->c->env->cfg->data_timeout * 1000;
@@ -88,9 +76,9 @@ static struct status ops_tx_commit(void *ctx)
 		char from[LOG_VALUE_MAX];
 
 		x->messages++;
-		log_event("queued", "id=%s from=%s rcpts=%zu time=%ldms",
+		log_event("queued", "id=%s from=%s rcpts=%zu time=%lldms",
 		          x->env->id, log_addr(from, sizeof from, x->env->sender.text),
-		          x->env->nrcpt, elapsed_ms(&x->data_start));
+		          x->env->nrcpt, monotonic_ms() - x->data_began);
 	}
 	return st;
 }
@@ -294,12 +282,12 @@ void conn_run(struct conn *c)
 {
 	struct conn_ctx x;
 	struct session *s;
-	struct timeval start;
+	long long start = monotonic_ms();  /* the times logged: a clock set
+	                                    * backwards must not make them negative */
 	char peer[NETADDR_TEXT_MAX], ip[NETADDR_TEXT_MAX];
 	const char *why;
 
 	log_set_tag("c%lu", c->id);
-	gettimeofday(&start, NULL);
 	netaddr_text((struct sockaddr *)&c->peer, peer, sizeof peer);
 	netaddr_ip((struct sockaddr *)&c->peer, ip, sizeof ip);
 	memset(&x, 0, sizeof x);
@@ -320,8 +308,8 @@ void conn_run(struct conn *c)
 		session_free(s);    /* aborts an unfinished message */
 	}
 	stream_close(&x.io);
-	log_event("disconnect", "client=%s reason=%s messages=%lu time=%ldms",
-	          peer, why, x.messages, elapsed_ms(&start));
+	log_event("disconnect", "client=%s reason=%s messages=%lu time=%lldms",
+	          peer, why, x.messages, monotonic_ms() - start);
 	if (c->on_exit)
 		c->on_exit(c);
 	free(c);

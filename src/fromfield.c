@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "fromfield.h"
-#include "msgsrc.h"
+#include "msghdr.h"
 
 enum { EW_OCTETS = 45 };   /* 60 base64 characters: a 75-character word */
 

@@ -20,7 +20,6 @@ enum { FROM_LEN = sizeof from_ - 1 };
 int local_io_init(struct local_io *w, int fd)
 {
 	memset(w, 0, sizeof *w);
-	w->fd = fd;
 	w->buf = malloc(LOCAL_IO_BUF);
 	w->rbuf = malloc(LOCAL_IO_BUF);
 	if (w->buf == NULL || w->rbuf == NULL) {
@@ -28,6 +27,7 @@ int local_io_init(struct local_io *w, int fd)
 		errno = ENOMEM;
 		return -1;
 	}
+	wbuf_init(&w->out, fd, w->buf, LOCAL_IO_BUF);
 	return 0;
 }
 
@@ -37,55 +37,17 @@ void local_io_free(struct local_io *w)
 	free(w->buf);
 	free(w->rbuf);
 	w->buf = w->rbuf = NULL;
-	w->len = 0;
-}
-
-/* write_all - write p[0..n) to w->fd, recording the first error */
-static void write_all(struct local_io *w, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0 && w->err == 0) {
-		r = write(w->fd, p, n);
-		if (r < 0) {
-			if (errno != EINTR)
-				w->err = errno;
-			continue;
-		}
-		if (r == 0) {              /* no progress and no reason: give up */
-			w->err = EIO;
-			break;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
+	w->out.len = 0;
+	w->out.buf = NULL;
 }
 
 /* local_io_put - append p[0..n) */
 void local_io_put(struct local_io *w, const char *p, size_t n)
 {
-	size_t k;
-
-	if (w->err != 0 || n == 0)
+	if (w->out.err != 0 || n == 0)
 		return;
 	w->last = (unsigned char)p[n - 1];
-	while (n > 0 && w->err == 0) {
-		if (w->len == 0 && n >= LOCAL_IO_BUF) {
-			write_all(w, p, n);    /* big piece: skip the copy */
-			return;
-		}
-		k = LOCAL_IO_BUF - w->len;
-		if (k > n)
-			k = n;
-		memcpy(w->buf + w->len, p, k);
-		w->len += k;
-		p += k;
-		n -= k;
-		if (w->len == LOCAL_IO_BUF) {
-			write_all(w, w->buf, w->len);
-			w->len = 0;
-		}
-	}
+	wbuf_put(&w->out, p, n);
 }
 
 /* local_io_puts - append a C string */
@@ -97,14 +59,7 @@ void local_io_puts(struct local_io *w, const char *s)
 /* local_io_flush - write out what is buffered; report the sticky error */
 int local_io_flush(struct local_io *w)
 {
-	if (w->err == 0 && w->len > 0)
-		write_all(w, w->buf, w->len);
-	w->len = 0;
-	if (w->err != 0) {
-		errno = w->err;
-		return -1;
-	}
-	return 0;
+	return wbuf_flush(&w->out);
 }
 
 /* local_io_header - the two lines final delivery adds (RFC 5321 4.4) */
@@ -159,11 +114,11 @@ int local_io_copy(struct local_io *w, const struct local_msg *m, int quote)
 	int match = 0;             /* the message starts at a line start */
 	ssize_t r;
 
-	while (w->err == 0) {
+	while (w->out.err == 0) {
 		r = pread(m->fd, w->rbuf, LOCAL_IO_BUF, off);
 		if (r < 0) {
 			if (errno != EINTR) {
-				w->err = errno;
+				wbuf_fail(&w->out, errno);
 				w->read_failed = 1;
 			}
 			continue;
@@ -178,8 +133,8 @@ int local_io_copy(struct local_io *w, const struct local_msg *m, int quote)
 	}
 	if (match > 0)             /* the message ended inside "From" */
 		local_io_put(w, from_, (size_t)match);
-	if (w->err != 0) {
-		errno = w->err;
+	if (w->out.err != 0) {
+		errno = w->out.err;
 		return -1;
 	}
 	return 0;
@@ -272,6 +227,6 @@ struct status local_io_error(const struct local_io *w, const char *what)
 
 	if (w->read_failed)
 		return status_make(ST_TEMP, 3, 0, "reading the queued message: %s",
-		                   strerror_r(w->err, ebuf, sizeof ebuf));
-	return local_io_status(w->err, "%s", what);
+		                   strerror_r(w->out.err, ebuf, sizeof ebuf));
+	return local_io_status(w->out.err, "%s", what);
 }

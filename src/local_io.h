@@ -3,11 +3,12 @@
  * message into a mailbox (optionally with mbox quoting), directories
  * opened without following symlinks, and mailbox errors as a status.
  *
- * Writer: local_io_put() never reports an error; the first failed
- * write(2) (or pread(2) of the message) is kept in w->err and every later
- * put is skipped, so a caller writes everything and checks once, at
- * local_io_flush().  w->last is the last byte handed to the writer (0 when
- * none), so mbox can tell whether the message ended with a newline.
+ * Writer: a wbuf (wbuf.h) on the mailbox file: local_io_put() never
+ * reports an error; the first failed write(2) (or pread(2) of the
+ * message) is kept in w->out.err and every later put is skipped, so a
+ * caller writes everything and checks once, at local_io_flush().  w->last
+ * is the last byte handed to the writer (0 when none), so mbox can tell
+ * whether the message ended with a newline.
  *
  * mbox quoting (local_io_copy with quote != 0), the "mboxo" variant that
  * Postfix's local(8) and python's mailbox write: every line starting with
@@ -31,6 +32,7 @@
 #include <sys/types.h>
 
 #include "status.h"
+#include "wbuf.h"
 
 enum { LOCAL_IO_BUF = 65536 };   /* write and read buffer, each */
 
@@ -51,12 +53,10 @@ struct local_owner {
 };
 
 struct local_io {
-	int fd;                /* the mailbox file being written */
-	int err;               /* first errno; 0 = no error so far */
-	int read_failed;       /* err came from reading the message */
+	struct wbuf out;       /* on the mailbox file being written */
+	int read_failed;       /* out.err came from reading the message */
 	unsigned char last;    /* last byte put, 0 = none yet */
-	size_t len;            /* bytes waiting in buf */
-	char *buf;             /* LOCAL_IO_BUF bytes: pending output */
+	char *buf;             /* LOCAL_IO_BUF bytes: out's buffer */
 	char *rbuf;            /* LOCAL_IO_BUF bytes: message input */
 };
 

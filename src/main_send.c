@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "fromfield.h"
-#include "msgsrc.h"
+#include "msghdr.h"
 #include "send.h"
 #include "smtp_client.h"
 

@@ -18,6 +18,7 @@
 
 #include "fromfield.h"
 #include "gun.h"
+#include "msghdr.h"
 #include "msgsrc.h"
 #include "send.h"
 #include "smtp_client.h"

@@ -20,7 +20,7 @@
 #ifndef MTA_SEND_H
 #define MTA_SEND_H
 
-#include "msgsrc.h"
+#include "msghdr.h"
 #include "smtp_client.h"
 
 struct send_opts {

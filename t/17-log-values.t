@@ -5,10 +5,13 @@
 # quoted value, and reply lines quoting a client's MAIL parameter are one
 # well-formed text= value.  Every such line is read back with the escape
 # rules of the man page: the keys are the real ones, each once, and the
-# values decode to what the client sent.
+# values decode to what the client sent.  The time= of the queued and
+# disconnect lines is measured on the monotonic clock: with a wall clock
+# set back an hour at every reading (t/lib/fsfault.c FSFAULT_BACKWARDS)
+# it is still a small non-negative number.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 19
+plan 22
 
 start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
@@ -114,5 +117,32 @@ EOF
 )
 tap_from "$res"
 is "$(stop_mta)" 0 "SIGTERM exit 0 (the delivering daemon)"
+
+# ---- times on the monotonic clock (3) ----------------------------------------
+CC=$(command -v cc || command -v gcc)
+if [ -z "$CC" ] || ! "$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl; then
+	skip "no C compiler for t/lib/fsfault.c" 3
+else
+	mkdir -p "$T/wrap"
+	{
+		echo '#!/bin/sh'
+		echo "ASAN_OPTIONS=\"\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0\""
+		echo "export ASAN_OPTIONS LD_PRELOAD=$T/fsfault.so FSFAULT_BACKWARDS=3600"
+		echo "exec \"$MTA_BIN/mta-smtpd\" \"\$@\""
+	} >"$T/wrap/mta-smtpd"
+	chmod +x "$T/wrap/mta-smtpd"
+	REAL_BIN=$MTA_BIN
+	MTA_DIR=$T/back MTA_BIN=$T/wrap start_mta_hold ||
+		{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	printf 'HELO t\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nSubject: t\r\n\r\nhi\r\n.\r\nQUIT\r\n' |
+		smtp_chat "$MTA_PORT" >"$T/back.out"
+	wait_log 10 ' disconnect '
+	like "$(grep ' queued ' "$MTA_LOG")" ' time=[0-9]+ms' \
+		"queued: time= not negative with the wall clock going back"
+	like "$(grep ' disconnect ' "$MTA_LOG")" ' time=[0-9]+ms' \
+		"disconnect: time= not negative with the wall clock going back"
+	is "$(stop_mta)" 0 "SIGTERM exit 0"
+fi
 
 done_testing

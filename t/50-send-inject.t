@@ -2,7 +2,7 @@
 # t/50-send-inject.t - mta-send as a sendmail: one message from stdin,
 # recipients from arguments or (-t) from To/Cc/Bcc with Bcc removed, the
 # sysexits.h exit codes with the server's reply on stderr.  Against
-# aiosmtpd (t/lib/aiosink.py: no PIPELINING) and against mta-smtpd
+# aiosmtpd (t/lib/sink.py: no PIPELINING) and against mta-smtpd
 # (PIPELINING, SIZE, local delivery).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/sink.sh"
@@ -144,9 +144,10 @@ ok $? "-F with specials: a quoted string"
 printf 'Subject: f\n\nhi\n' |
 	"$SEND" -s "$S" -f alice@example.org -F $'Jos\303\251 M\303\274ller' carol@example.net
 is "$($PY -c '
-import email, email.policy, json, glob, sys
-rec = json.load(open(sorted(glob.glob(sys.argv[1] + "/*.json"))[-1]))
-m = email.message_from_string(rec["data"], policy=email.policy.default)
+import email, email.policy, glob, sys
+eml = sorted(glob.glob(sys.argv[1] + "/*.eml"))[-1]
+m = email.message_from_string(open(eml, "rb").read().decode("latin-1"),
+                              policy=email.policy.default)
 a = m["From"].addresses
 print(len(a), a[0].display_name, a[0].addr_spec)' "$SINK_DIR")" \
 	$'1 Jos\303\251 M\303\274ller alice@example.org' "-F with UTF-8: RFC 2047 words that decode back"

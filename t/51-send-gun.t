@@ -3,7 +3,7 @@
 # and single files, over several concurrent sessions, to one server;
 # envelope from From/To/Cc/Bcc (Bcc removed) or --rcpt; -n repeats; the
 # summary line; refusals and failures counted, with a non-zero exit.
-# Against aiosmtpd (t/lib/aiosink.py) and mta-smtpd (delivered mail).
+# Against aiosmtpd (t/lib/sink.py) and mta-smtpd (delivered mail).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/sink.sh"
 

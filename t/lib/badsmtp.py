@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""badsmtp - broken and hostile SMTP servers, for t/4*.t.
+"""badsmtp - broken and hostile SMTP servers, for t/4*.t and t/8*.t.
 
     badsmtp.py --dir DIR MODE=HOST:PORT...
 

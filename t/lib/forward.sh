@@ -1,4 +1,4 @@
-# t/lib/forward.sh - peers for the forwarding tests (t/4*.t): aiosmtpd
+# t/lib/forward.sh - peers for the forwarding tests (t/4*.t, t/8*.t): aiosmtpd
 # sinks (t/lib/sink.py), Postfix's smtp-sink, dnsmasq, hostile servers
 # (t/lib/badsmtp.py), injecting a message, and reading bounces.
 #

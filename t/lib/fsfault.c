@@ -5,6 +5,9 @@
  *   FSFAULT_USEC=N       gettimeofday() always says N microseconds since
  *                        the epoch: a clock that stands still, so a
  *                        restarted daemon makes the IDs it made before
+ *   FSFAULT_BACKWARDS=S  each gettimeofday() is S seconds earlier than
+ *                        the one before (call k: the real time - k*S): a
+ *                        wall clock that keeps being set back
  *   FSFAULT_FSYNC_DIR=P  fsync() of the directory P (its real path) is
  *                        counted; its call number FSFAULT_FSYNC_HOLD
  *                        creates $FSFAULT_CTL/held and waits (at most
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 static atomic_int fsyncs;
+static atomic_long clock_calls;
 
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 {
@@ -49,6 +53,13 @@ int gettimeofday(struct timeval *restrict tv, void *restrict tz)
 	}
 	if (real == NULL)
 		real = (int (*)(struct timeval *restrict, void *restrict))dlsym(RTLD_NEXT, "gettimeofday");
+	if ((u = getenv("FSFAULT_BACKWARDS")) != NULL) {
+		long k = atomic_fetch_add(&clock_calls, 1) + 1;
+		int r = real(tv, tz);
+
+		tv->tv_sec -= (time_t)(k * strtol(u, NULL, 10));
+		return r;
+	}
 	return real(tv, tz);
 }
 

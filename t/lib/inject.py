@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""inject - send one message to the mta with smtplib, for t/4*.t.
+"""inject - send one message to the mta with smtplib, for t/4*.t and t/8*.t.
 
     inject.py PORT FROM RCPT... < MESSAGE
 

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""sink - an aiosmtpd peer for the forwarding tests (t/4*.t).
+"""sink - an aiosmtpd peer that records what it is sent: the one SMTP
+recorder of the tests (the forwarding tests t/4*.t and t/8*.t through
+t/lib/forward.sh, the mta-send tests t/5*.t through t/lib/sink.sh).
 
-    sink.py --host 127.0.0.2 --port PORT --dir DIR [options]
+    sink.py [--host 127.0.0.2] --port PORT --dir DIR [options]
 
 Every accepted message becomes two files in DIR, each written to a
 temporary name and renamed, the .json last (wait for it):
@@ -9,12 +11,19 @@ temporary name and renamed, the .json last (wait for it):
                  original_content: CRLF line ends kept, dots un-stuffed)
     NNNNNN.json  {"mail_from", "mail_options", "rcpt_tos", "rcpt_options",
                   "helo", "peer"}
-DIR/events gets one line per MAIL, RCPT and DATA: "mail ADDR PARAMS",
-"rcpt ADDR CODE", "data CODE"; so the attempts can be counted, refused
-ones too.
+DIR/events gets one line per MAIL, RCPT and DATA: "mail ADDR PARAMS"
+(or "mail ADDR CODE" when refused), "rcpt ADDR CODE", "data CODE"; so the
+attempts can be counted, refused ones too.
 
-Options (regexes are searched case-blind in the address):
-    --refuse REGEX=REPLY     answer RCPT of matching addresses with REPLY
+Options (regexes are searched case-blind):
+    --rule WHERE:REGEX=REPLY refuse with REPLY where REGEX matches: WHERE
+                             is mail or rcpt (the address) or data (the
+                             message as latin-1 text, not stored then);
+                             REPLY may hold "\\n" for a multi-line reply
+                             ("550-first\\n550 second"), e.g.
+                               --rule 'mail:^bad@=553 5.1.8 bad sender'
+                               --rule 'data:X-Refuse: yes=554 5.6.0 no'
+    --refuse REGEX=REPLY     the same as --rule rcpt:REGEX=REPLY
                              ("550 5.1.1 no such user", "450 4.2.1 busy")
     --defer-first N          answer "451 4.3.0 ..." to the first N RCPTs of
                              each address (see --defer-match), then accept
@@ -51,8 +60,16 @@ from aiosmtpd.controller import Controller
 class Handler:
     def __init__(self, a):
         self.dir = a.dir
-        self.refuse = [(re.compile(rx, re.I), reply) for rx, reply in
-                       (r.rsplit("=", 1) for r in a.refuse)]
+        self.rules = []
+        for r in a.rule:
+            where, rest = r.split(":", 1)
+            if where not in ("mail", "rcpt", "data"):
+                raise SystemExit("sink: --rule %s: WHERE is mail, rcpt or data" % r)
+            rx, reply = rest.rsplit("=", 1)
+            self.rules.append((where, re.compile(rx, re.I), reply))
+        for r in a.refuse:
+            rx, reply = r.rsplit("=", 1)
+            self.rules.append(("rcpt", re.compile(rx, re.I), reply))
         self.defer_first = a.defer_first
         self.defer_match = re.compile(a.defer_match, re.I)
         self.data_reply = a.data_reply
@@ -68,7 +85,18 @@ class Handler:
             with open(os.path.join(self.dir, "events"), "a") as f:
                 f.write(text + "\n")
 
+    def refusal(self, where, text):
+        """the REPLY of the first --rule for where matching text, or None"""
+        for w, rx, reply in self.rules:
+            if w == where and rx.search(text):
+                return reply.replace("\\n", "\r\n")
+        return None
+
     async def handle_MAIL(self, server, session, envelope, address, options):
+        r = self.refusal("mail", address)
+        if r:
+            self.event("mail %s %s" % (address or "<>", r[:3]))
+            return r
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         self.event("mail %s %s" % (address or "<>", " ".join(options)))
@@ -95,11 +123,7 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
-        reply = None
-        for rx, r in self.refuse:
-            if rx.search(address):
-                reply = r
-                break
+        reply = self.refusal("rcpt", address)
         if reply is None and self.defer_first and self.defer_match.search(address):
             with self.lock:
                 k = address.lower()
@@ -131,6 +155,10 @@ class Handler:
             data = envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
+        r = self.refusal("data", data.decode("latin-1"))
+        if r:
+            self.event("data %s" % r[:3])
+            return r
         with self.lock:
             self.n += 1
             n = self.n
@@ -197,6 +225,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--refuse", action="append", default=[])
+    ap.add_argument("--rule", action="append", default=[])
     ap.add_argument("--defer-first", type=int, default=0)
     ap.add_argument("--defer-match", default="")
     ap.add_argument("--data-reply", default="")

@@ -1,8 +1,9 @@
 # t/lib/sink.sh - an aiosmtpd peer for the mta-send tests (t/5*-send*.t).
 #
 # Source after common.sh.  Functions:
-#   start_sink NAME [--rule WHERE:REGEX=REPLY]...
-#       start t/lib/aiosink.py on a free port, recording into $T/NAME/;
+#   start_sink NAME [sink.py options: --rule WHERE:REGEX=REPLY ...]
+#       start t/lib/sink.py on 127.0.0.1 and a free port, recording into
+#       $T/NAME/ (NNNNNN.json the envelope, NNNNNN.eml the message);
 #       sets SINK_PORT, SINK_DIR, SINK_PID (tracked: stopped at exit)
 #   stop_sink            SIGTERM it, wait (bounded)
 #   sink_count           messages it has stored
@@ -20,12 +21,12 @@ start_sink() {
 	SINK_PORT=$(free_port)
 	SINK_DIR=$T/$name
 	mkdir -p "$SINK_DIR"
-	$PY "$here/lib/aiosink.py" --port "$SINK_PORT" --dir "$SINK_DIR" "$@" \
+	$PY "$here/lib/sink.py" --port "$SINK_PORT" --dir "$SINK_DIR" "$@" \
 		>"$T/$name.out" 2>"$T/$name.err" &
 	SINK_PID=$!
 	track "$SINK_PID"
 	if ! wait_port 127.0.0.1 "$SINK_PORT" 10; then
-		echo "# aiosink did not start:" >&2
+		echo "# sink did not start:" >&2
 		sed 's/^/#   /' "$T/$name.err" >&2
 		return 1
 	fi
@@ -46,8 +47,11 @@ files = sorted(glob.glob(sys.argv[1] + "/*.json"))
 n, key = int(sys.argv[2]), sys.argv[3]
 if not files or n > len(files):
     sys.exit(1)
-rec = json.load(open(files[n - 1] if n > 0 else files[-1]))
-v = rec[key]
+f = files[n - 1] if n > 0 else files[-1]
+if key == "data":
+    v = open(f[:-len(".json")] + ".eml", "rb").read().decode("latin-1")
+else:
+    v = json.load(open(f))[key]
 if isinstance(v, list):
     print("\n".join(sorted(v)))
 else:
@@ -70,6 +74,7 @@ sink_grep_data() {
 import glob, json, re, sys
 rx = re.compile(sys.argv[2], re.M)
 print(sum(1 for f in glob.glob(sys.argv[1] + "/*.json")
-          if rx.search(json.load(open(f))["data"])))
+          if rx.search(open(f[:-len(".json")] + ".eml", "rb").read()
+                       .decode("latin-1"))))
 PYEOF
 }

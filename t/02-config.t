@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/16-config.t - the configuration file and SIGHUP (mta-smtpd(8),
+# t/02-config.t - the configuration file and SIGHUP (mta-smtpd(8),
 # CONFIGURATION FILE and SIGNALS): --version; a daemon started with
 # --config alone, every option in the file; SIGHUP with a changed
 # "domains" line (a recipient refused before is accepted after, a session

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/46-mx-self.t - an MX that points back to this host (RFC 5321 5.1,
+# t/47-mx-self.t - an MX that points back to this host (RFC 5321 5.1,
 # remote.h): the daemon listens on 127.0.0.1:P as well and delivers to
 # --smtp-port P, so an MX or a domain resolving to 127.0.0.1 is itself.
 #   best MX is us -> the recipient fails at once, 5.4.6 "mail for DOMAIN

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/47-long-lines.t - no line over 998 octets leaves (RFC 5321
+# t/82-long-lines.t - no line over 998 octets leaves (RFC 5321
 # 4.5.3.1.6, smtp_client.h): a stored line that long is split by
 # inserting CRLF SP, as Postfix does (in the header that folds the field;
 # in the body the piece after it starts with a space, so it can never be

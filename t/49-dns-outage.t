@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/41-dns-outage.t - a DNS outage is no verdict on a destination
+# t/49-dns-outage.t - a DNS outage is no verdict on a destination
 # (remote.h, mta-smtpd(8) --attempts, --max-queue-time):
 #   the resolver down (--dns at a port where nothing answers): with
 #     --retry 1 -a 2, round after round defers and none is counted; no

@@ -1,9 +1,9 @@
 #!/bin/bash
-# t/16-daemon.t - mta-smtpd's command-line contract (mta-smtpd(8)): exit 1
+# t/01-daemon.t - mta-smtpd's command-line contract (mta-smtpd(8)): exit 1
 # with a message when it cannot bind, when another daemon holds the queue,
 # when the queue or log cannot be opened; usage for unknown options;
 # SIGTERM exits 0 (an idle client gets 421, a message in DATA may finish);
-# SIGHUP without --config reloads harmlessly (t/16-config.t: with one);
+# SIGHUP without --config reloads harmlessly (t/02-config.t: with one);
 # stale queue/tmp files go at start; an IPv6 listener;
 # and durability: after 250 the message is in new/ (never tmp/), and the
 # file was fdatasync'ed, renamed and its directory fsync'ed before the 250.

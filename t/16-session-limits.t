@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/19-session-limits.t - no session lasts for ever and no host takes every
+# t/16-session-limits.t - no session lasts for ever and no host takes every
 # slot (mta-smtpd(8), LIMITS): junk commands (NOOP RSET VRFY HELP) past
 # --max-junk count as errors, so a NOOP loop ends in 421, while a client
 # that sends mail between them is never stopped; --session-timeout cuts a

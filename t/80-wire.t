@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/47-wire.t - the bytes mta-smtpd puts on the wire when it relays
+# t/80-wire.t - the bytes mta-smtpd puts on the wire when it relays
 # (smtp_client.h, RFC 5321 2.3.8, 4.1.1.4, 4.5.2).  An aiosmtpd sink with a
 # recording proxy in front (t/lib/sink.py --wire) keeps both the raw
 # client-to-server stream and the message as received (dots un-stuffed):

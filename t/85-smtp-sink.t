@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/49-smtp-sink.t - relaying to Postfix's smtp-sink, which (unlike
+# t/85-smtp-sink.t - relaying to Postfix's smtp-sink, which (unlike
 # aiosmtpd) offers PIPELINING, and can be told to fail at any command:
 #   30 messages relayed with PIPELINING, each captured once (-d);
 #   no ESMTP at all (-e: EHLO refused, HELO used), no PIPELINING and no

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/16-fd-limit.t - the open-file limit fits the configured limits
+# t/03-fd-limit.t - the open-file limit fits the configured limits
 # (mta-smtpd(8), RESOURCES): started with a soft limit of 1024 and room
 # below the hard limit, mta-smtpd raises the soft limit to what -c 1000
 # and --max-deliveries 100 need and logs it; with a hard limit of 256 it

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/49-per-dest.t - --max-per-dest: deliveries to one destination beyond
+# t/84-per-dest.t - --max-per-dest: deliveries to one destination beyond
 # the limit wait (parked, "delivery-busy" in the log) until a slot is
 # free, then go; every message is relayed once and the queue is left
 # empty: a parked job keeps its file name, so finishing it removes its

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/47-8bitmime.t - the body type travels (RFC 6152, smtp_client.h,
+# t/81-8bitmime.t - the body type travels (RFC 6152, smtp_client.h,
 # mime8.h): a message sent with BODY=8BITMIME is relayed
 #   to a server offering 8BITMIME (aiosmtpd): with BODY=8BITMIME, its
 #     bytes unchanged;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/47-conncache.t - SMTP connections kept between deliveries (conncache.h):
+# t/83-conncache.t - SMTP connections kept between deliveries (conncache.h):
 #   three messages to one server, one after the other, go over one
 #   connection, which gets its QUIT once it has been idle for a while;
 #   a kept connection that the server has closed meanwhile (smtp-sink -t 1

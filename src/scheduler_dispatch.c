@@ -58,6 +58,16 @@ static void route_job(struct sched *s, struct delivery *d)
 	close(fd);
 }
 
+/* hand_on - a job that may have left a line of transport tr for a free
+ * slot takes none (it waits for its hop, or its hop is dead): the next
+ * job waiting for tr goes instead, or that slot could stay unused */
+static void hand_on(struct sched *s, enum transport_id tr,
+                    const struct config *cfg)
+{
+	if (destlimit_running(s->dests, tr) < transport_limit(cfg, tr))
+		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+}
+
 /* dead_hop_defer - j's next hop did not answer lately: defer j now,
  * without a thread and without counting an attempt */
 static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d)
@@ -99,10 +109,8 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 		sched_postpone(s, j, now + 1);
 		return;
 	}
-	/* Waiting for its hop, it leaves its transport's slot to a job of
-	 * another hop that waits for one. */
-	if (why == DL_HOP && destlimit_running(s->dests, tr) < transport_limit(d->cfg, tr))
-		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+	if (why == DL_HOP)
+		hand_on(s, tr, d->cfg);
 }
 
 /* sched_dispatch - start deliveries for due jobs while there is room */
@@ -138,6 +146,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 
 			if (v == DL_DEAD) {
 				dead_hop_defer(s, j, d);
+				hand_on(s, tr, s->cfg);
 				config_put(d->cfg);
 				free(d);
 				continue;

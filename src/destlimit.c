@@ -146,7 +146,7 @@ enum dl_verdict destlimit_check(struct destlimit *t, enum transport_id tr,
 {
 	struct hop *h = *find(t, hop);
 
-	if (h && h->dead_until > now)
+	if (h && now != DL_IGNORE_DEAD && h->dead_until > now)
 		return DL_DEAD;
 	if (h && h->active >= hop_limit)
 		return DL_HOP;

@@ -32,7 +32,9 @@ struct destlimit *destlimit_new(void);
 void destlimit_free(struct destlimit *t);
 
 /* destlimit_check - may a job of transport tr to hop start now, with
- * these limits?  (now: for the dead-hop memory) */
+ * these limits?  (now: for the dead-hop memory; DL_IGNORE_DEAD to
+ * leave it out) */
+#define DL_IGNORE_DEAD (-1LL)
 enum dl_verdict destlimit_check(struct destlimit *t, enum transport_id tr,
                                 const char *hop, unsigned transport_limit,
                                 unsigned hop_limit, long long now);

@@ -144,6 +144,10 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			                                    transport_limit(d->cfg, tr),
 			                                    transport_hop_limit(d->cfg, tr), now);
 
+			if (v == DL_DEAD && j->forced)   /* asked for: tried */
+				v = destlimit_check(s->dests, tr, d->hop,
+				                    transport_limit(d->cfg, tr),
+				                    transport_hop_limit(d->cfg, tr), DL_IGNORE_DEAD);
 			if (v == DL_DEAD) {
 				dead_hop_defer(s, j, d);
 				hand_on(s, tr, s->cfg);
@@ -160,6 +164,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			d->slotted = destlimit_take(s->dests, tr, d->hop) == 0;
 		}
 		d->seq = ++s->seq;
+		j->forced = 0;
 		jobtab_start(s->t, j);
 		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
 			log_event("sched-error", "error=\"cannot start a delivery thread\"");

@@ -129,6 +129,8 @@ Test(destlimit, a_dead_hop_is_dead_until_its_time)
 	             "only that hop");
 	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", 160), DL_GO,
 	             "its time over, it is tried again");
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", DL_IGNORE_DEAD), DL_GO,
+	             "a job an operator asked for is tried anyway");
 	destlimit_prune(t, 159);
 	cr_assert_eq(destlimit_dead_until(t, "[127.0.0.2]:25"), 160, "kept until over");
 	destlimit_prune(t, 160);

@@ -153,6 +153,10 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 				hand_on(s, tr, s->cfg);
 				config_put(d->cfg);
 				free(d);
+				/* a job found gone is back in the heap, due, until the
+				 * events of its removal are read: not again before */
+				if (s->nmissing > 0)
+					break;
 				continue;
 			}
 			if (v != DL_GO) {

@@ -1,5 +1,5 @@
-/* scheduler.c - the scheduler thread: its loop, dispatching due jobs to
- * delivery threads, taking their outcomes, start and stop.  See
+/* scheduler.c - the scheduler thread: its loop, taking the outcomes of
+ * deliveries, start and stop (dispatch: scheduler_dispatch.c).  See
  * scheduler.h for what it does, scheduler_priv.h for how the parts share
  * work, and mta-queue(5) for why each file operation comes in the order
  * it does. */

@@ -13,7 +13,7 @@
 # a hard link where the mbox should be is never written through.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 43
+plan 44
 
 # The locks below are held for seconds on purpose: a lock wait long
 # enough that no delivery here gives up (t/28 covers giving up).
@@ -224,6 +224,8 @@ _all_under_way() {
 }
 wait_for 20 _all_under_way
 ok $? "30 x 300 KB: two deliveries started, 28 wait for a slot, while the reader holds the locks"
+is "$(log_count " delivery-start id=($big_ids) ")" 2 \
+	"30 x 300 KB: no thread was started for a delivery that waits for a slot"
 sleep 0.5
 touch "$T/release"
 wait_for 15 eval '! kill -0 $LOCKER 2>/dev/null'

@@ -55,6 +55,7 @@ struct config {
 	unsigned retry, attempts, smtp_port;
 	unsigned max_queue_time;   /* seconds a message may wait in the queue */
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
+	unsigned dead_hop_time;    /* seconds a silent next hop is skipped */
 	unsigned timeout, max_errors, max_received;
 	unsigned soft_errors;      /* errors answered without a pause */
 	unsigned error_delay;      /* ms, the first pause; it doubles */

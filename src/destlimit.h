@@ -1,31 +1,70 @@
-/* destlimit - how many deliveries run at once to each destination, so
- * that one destination (a slow domain, a locked mailbox) cannot take every
- * delivery thread: --max-per-dest per domain; deliver.h sets the share of
- * a local mailbox, whose key ("local:NAME") no domain can equal.
+/* destlimit - the scheduler's limit decisions: whether a due job may
+ * start a delivery now, and what it waits for when not.
  *
- * Contract: one table shared by every delivery thread and the scheduler;
- * every function is thread-safe (one mutex inside).  Keys are compared
- * without case and copied in.
+ * Counts deliveries under way per transport and per next hop
+ * (transport.h keys), keeps a line (first in, first out) of the jobs
+ * waiting for a slot of each, and remembers dead next hops: a hop whose
+ * servers did not answer (remote.h) is dead until a given time, and
+ * its jobs are deferred at once meanwhile instead of each paying a
+ * connect timeout.  destlimit_check() says, in this order: DL_DEAD, DL_HOP
+ * (the hop has its limit), DL_TRANSPORT (the transport has its limit),
+ * or DL_GO.  The global limit (--max-deliveries) is the scheduler's.
+ *
+ * Contract: pure bookkeeping, no I/O, no clock (times are passed in),
+ * no threads: owned and used by the scheduler thread only.  An entry for
+ * a hop exists while it has deliveries, waiting jobs or dead time;
+ * jobs in the lines are opaque pointers.  Keys are compared without case.
  */
 #ifndef MTA_DESTLIMIT_H
 #define MTA_DESTLIMIT_H
 
+#include <stddef.h>
+
+#include "transport.h"
+
 struct destlimit;
 
-/* destlimit_new - a table allowing `limit` deliveries per domain */
-struct destlimit *destlimit_new(unsigned limit);
-/* destlimit_free - the table (no delivery may still hold a slot) */
+enum dl_verdict { DL_GO, DL_DEAD, DL_HOP, DL_TRANSPORT };
+
+/* destlimit_new - an empty table, or NULL */
+struct destlimit *destlimit_new(void);
+/* destlimit_free - the table and its lines (not the jobs in them) */
 void destlimit_free(struct destlimit *t);
-/* destlimit_acquire - take a slot for domain: 0, or -1 when all are taken
- * (or out of memory: then the delivery waits too, which is safe) */
-int destlimit_acquire(struct destlimit *t, const char *domain);
-/* destlimit_acquire_upto - take a slot for key when fewer than limit are
- * taken (instead of the table's limit): 0, or -1 as above */
-int destlimit_acquire_upto(struct destlimit *t, const char *key,
-                           unsigned limit);
-/* destlimit_release - give the slot back */
-void destlimit_release(struct destlimit *t, const char *domain);
-/* destlimit_active - slots taken for domain now */
-unsigned destlimit_active(struct destlimit *t, const char *domain);
+
+/* destlimit_check - may a job of transport tr to hop start now, with
+ * these limits?  (now: for the dead-hop memory; DL_IGNORE_DEAD to
+ * leave it out) */
+#define DL_IGNORE_DEAD (-1LL)
+enum dl_verdict destlimit_check(struct destlimit *t, enum transport_id tr,
+                                const char *hop, unsigned transport_limit,
+                                unsigned hop_limit, long long now);
+/* destlimit_take - a delivery of tr to hop starts: count it; 0, or -1
+ * when out of memory (nothing counted) */
+int destlimit_take(struct destlimit *t, enum transport_id tr, const char *hop);
+/* destlimit_give - it ended: uncount it */
+void destlimit_give(struct destlimit *t, enum transport_id tr, const char *hop);
+/* destlimit_running - deliveries of tr under way */
+unsigned destlimit_running(const struct destlimit *t, enum transport_id tr);
+/* destlimit_hop_running - deliveries to hop under way */
+unsigned destlimit_hop_running(struct destlimit *t, const char *hop);
+
+/* destlimit_wait - job waits in the line of its hop (why DL_HOP) or of
+ * transport tr (DL_TRANSPORT); 0, or -1 when out of memory */
+int destlimit_wait(struct destlimit *t, enum dl_verdict why,
+                   enum transport_id tr, const char *hop, void *job);
+/* destlimit_unwait_hop - the job that waited longest in hop's line, out
+ * of it; NULL when none waits */
+void *destlimit_unwait_hop(struct destlimit *t, const char *hop);
+/* destlimit_unwait_transport - the same for transport tr's line */
+void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr);
+
+/* destlimit_set_dead - hop did not answer: dead until until */
+void destlimit_set_dead(struct destlimit *t, const char *hop, long long until);
+/* destlimit_dead_until - the time hop was last set dead until (0: never,
+ * or forgotten) */
+long long destlimit_dead_until(struct destlimit *t, const char *hop);
+/* destlimit_prune - forget dead times over by now (entries with nothing
+ * else to keep) */
+void destlimit_prune(struct destlimit *t, long long now);
 
 #endif

@@ -262,6 +262,7 @@ void jobtab_set_due(struct jobtab *t, struct jt_job *j, long long due)
 	long long old = j->due;
 
 	j->due = due;
+	j->forced = 1;
 	if (j->running)
 		return;
 	if (due < old)

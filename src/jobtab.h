@@ -34,6 +34,9 @@ struct jt_job {
 	unsigned char failed;      /* failed for good, waiting for its bounce */
 	unsigned char parked;      /* waiting for a slot for its domain */
 	unsigned char listed;      /* on the scheduler's list of missing jobs */
+	unsigned char forced;      /* due time set by jobtab_set_due (an
+	                            * operator's rename): tried at once even
+	                            * when its next hop is known dead */
 };
 
 struct jt_msg {
@@ -66,7 +69,8 @@ struct jt_job *jobtab_add(struct jobtab *t, struct jt_msg *m, unsigned n,
 /* jobtab_remove - forget a job; returns the jobs its message has left
  * (when 0 the message is freed too) */
 unsigned jobtab_remove(struct jobtab *t, struct jt_job *j);
-/* jobtab_set_due - move a waiting job to another due time */
+/* jobtab_set_due - move a waiting job to another due time, which the
+ * scheduler did not choose: marks it forced */
 void jobtab_set_due(struct jobtab *t, struct jt_job *j, long long due);
 
 /* jobtab_next - the waiting job due first, or NULL */

@@ -1,5 +1,8 @@
 /* remote.c - routing and one SMTP delivery round; see remote.h */
+#include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +124,51 @@ static const struct route *find_route(const struct config *cfg, const char *doma
 			star = &cfg->routes[i];
 	}
 	return star;
+}
+
+/* host_key - "HOST:PORT" for a host name or address text into buf */
+static void host_key(const char *host, unsigned port, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char ip[DNS_NAME_MAX];
+	size_t alen, i;
+	const char *a = netaddr_unliteral(host, strlen(host), &alen);
+
+	snprintf(ip, sizeof ip, "%.*s", (int)alen, a);
+	if (netaddr_parse(ip, port, &ss, &sl) == 0) {
+		/* one spelling per address: "[IPv6:::1]" and "::1" are one hop */
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		netaddr_text((struct sockaddr *)&ss, buf, len);
+		return;
+	}
+	snprintf(buf, len, "%s:%u", host, port);
+	for (i = 0; buf[i]; i++)
+		buf[i] = (char)tolower((unsigned char)buf[i]);
+}
+
+/* remote_next_hop - the key of where route_hops goes */
+void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
+                     char *buf, size_t len)
+{
+	const char *domain = addr_domain(rcpt);
+	const struct route *route;
+	size_t i;
+
+	if (rcpt->literal) {
+		host_key(domain, cfg->smtp_port, buf, len);
+		return;
+	}
+	if ((route = find_route(cfg, domain)) != NULL) {
+		host_key(route->host, route->port ? route->port : 25, buf, len);
+		return;
+	}
+	snprintf(buf, len, "%s", domain);
+	for (i = 0; buf[i]; i++)
+		buf[i] = (char)tolower((unsigned char)buf[i]);
 }
 
 /* route_hops - where to try, in order; ST_OK with *n > 0, or why not.
@@ -274,7 +322,7 @@ static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 static struct smtp_client *connect_hop(const struct remote_ctx *rc,
                                        const struct hop *h,
                                        struct remote_result *res,
-                                       struct status *out)
+                                       struct status *out, int *silent)
 {
 	struct smtp_client *c = malloc(sizeof *c);
 	struct smtp_result r;
@@ -290,6 +338,7 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 		/* Even a 5xx greeting only means this host will not talk to us
 		 * now: the next one may (RFC 5321 3.1). */
 		*out = failure(h, &r, ST_TEMP, 4, 1, res);
+		*silent = r.reply.code == 0;   /* refused, unreachable, no greeting */
 		smtp_client_close(c);
 		free(c);
 		return NULL;
@@ -297,11 +346,12 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	return c;
 }
 
-/* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one) */
+/* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
+ * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const char *sender, const struct mailbox *rcpt,
                              int body_8bit, int fd, off_t offset,
-                             struct remote_result *res)
+                             struct remote_result *res, int *silent)
 {
 	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
 	int kept = c != NULL;
@@ -321,7 +371,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
-		if (c == NULL && (c = connect_hop(rc, h, res, &out)) == NULL)
+		if (c == NULL && (c = connect_hop(rc, h, res, &out, silent)) == NULL)
 			return out;
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
@@ -387,10 +437,11 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	struct dns_gap gap;
 	size_t n = 0, i;
+	int silent = 0, all_silent = 1;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
-	res->counted = 0;
+	res->counted = res->unreachable = 0;
 	if (hops == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return;
@@ -404,8 +455,10 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		res->st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s failed",
 		                      gap.name);
 	for (i = 0; i < n; i++) {
+		silent = 0;
 		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
-		                  res);
+		                  res, &silent);
+		all_silent &= silent;
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
 		          "rcpt=<%s> mx=%s addr=%s port=%u result=\"%s\"", rcpt->text,
 		          hops[i].name, hops[i].ip, hops[i].port,
@@ -416,6 +469,7 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	/* A round counts towards --attempts only when every MX was tried:
 	 * a DNS outage is no verdict on the destination. */
 	res->counted = n > 0 && gap.name[0] == '\0';
+	res->unreachable = res->counted && res->st.kind == ST_TEMP && all_silent;
 	if (res->st.kind == ST_TEMP && n > 0 && gap.name[0]) {
 		struct status st = res->st;
 

@@ -21,6 +21,14 @@
  * was tried: when the MX lookup or the address lookup of a (more
  * preferred than us) MX host failed temporarily, it does not, and the
  * text says which lookup failed.
+ * The round found the next hop dead (res->unreachable) when it tried
+ * every MX and no server answered: each refused the connection, was
+ * unreachable, or gave no greeting within the time limit.  The scheduler
+ * remembers that for a while (destlimit.h).
+ * The next hop (remote_next_hop), the key of the scheduler's limits:
+ * "HOST:PORT" of a --route (an address as "IP:PORT" or "[IPv6]:PORT"),
+ * the same of an address literal with --smtp-port, else the domain in
+ * lower case (its MX set; no domain has a ':').
  * A connection still usable after a delivery is kept for the next one to
  * the same address and port (conncache.h) for REMOTE_IDLE_SECONDS.
  *
@@ -53,6 +61,7 @@ struct remote_result {
 	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
 	int counted;                    /* every MX was tried: an attempt */
+	int unreachable;                /* ... and none of them answered */
 };
 
 /* remote_ctx_init - from the config; 0, or -1 when --dns is invalid, -2
@@ -65,6 +74,9 @@ void remote_ctx_derive(struct remote_ctx *rc, const struct remote_ctx *base,
 /* remote_ctx_free - close the kept connections; only when no delivery
  * runs any more */
 void remote_ctx_free(struct remote_ctx *rc);
+/* remote_next_hop - rcpt's next hop under cfg into buf[len] */
+void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
+                     char *buf, size_t len);
 /* remote_deliver - one round for one recipient; body_8bit: the message
  * was declared BODY=8BITMIME (sent on to servers that offer it; to the
  * others any 8-bit message goes downgraded, smtp_client.h) */

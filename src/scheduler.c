@@ -1,5 +1,5 @@
-/* scheduler.c - the scheduler thread: its loop, dispatching due jobs to
- * delivery threads, taking their outcomes, start and stop.  See
+/* scheduler.c - the scheduler thread: its loop, taking the outcomes of
+ * deliveries, start and stop (dispatch: scheduler_dispatch.c).  See
  * scheduler.h for what it does, scheduler_priv.h for how the parts share
  * work, and mta-queue(5) for why each file operation comes in the order
  * it does. */
@@ -227,63 +227,6 @@ int sched_file_exists(int dir_fd, const char *name)
 }
 
 
-/* delivery_thread - body of a delivery thread */
-static void *delivery_thread(void *arg)
-{
-	struct delivery *d = arg;
-	struct sched *s = d->owner;
-	uint64_t one = 1;
-
-	deliver_run(d);
-	pthread_mutex_lock(&s->done_lock);
-	d->next = s->done;
-	s->done = d;
-	pthread_mutex_unlock(&s->done_lock);
-	if (write(s->wake_fd, &one, sizeof one) < 0) {
-		/* an eventfd write only fails on counter overflow: it is awake */
-	}
-	return NULL;
-}
-
-/* dispatch - start deliveries for due jobs while there is room */
-static void dispatch(struct sched *s, pthread_attr_t *attr)
-{
-	long long now = (long long)time(NULL);
-	struct jt_job *j;
-
-	if (now < s->paused_until)
-		return;
-	while (s->running < s->cfg->max_deliveries &&
-	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
-		struct delivery *d = calloc(1, sizeof *d);
-		pthread_t t;
-
-		if (d == NULL)
-			break;
-		d->owner = s;
-		/* the delivery keeps this round's snapshot to its end */
-		d->cfg = config_hold(s->cfg);
-		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
-		d->remote = &d->own_remote;
-		d->dests = s->dests;
-		d->mess_fd = s->mess_fd;
-		memcpy(d->id, j->msg->id, sizeof d->id);
-		d->n = j->n;
-		d->seq = ++s->seq;
-		d->job = j;
-		jobtab_start(s->t, j);
-		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
-			log_event("sched-error", "error=\"cannot start a delivery thread\"");
-			sched_postpone(s, j, now + 1);
-			config_put(d->cfg);
-			free(d);
-			break;
-		}
-		s->running++;
-	}
-}
-
-
 /* take_completions - apply every outcome posted so far */
 static void take_completions(struct sched *s)
 {
@@ -358,7 +301,7 @@ static void *sched_thread(void *arg)
 			break;
 		refresh_config(s);
 		if (!stopping)
-			dispatch(s, &attr);
+			sched_dispatch(s, &attr);
 		if (poll(pfd, 2, poll_timeout(s)) < 0 && errno != EINTR)
 			log_event("sched-error", "op=poll error=\"%s\"", strerror(errno));
 		if (pfd[1].revents & POLLIN)
@@ -368,8 +311,10 @@ static void *sched_thread(void *arg)
 		 * queued by then, before anything is dispatched */
 		if (pfd[0].revents & POLLIN || pfd[1].revents & POLLIN)
 			sched_read_events(s);
-		if (!stopping && (long long)time(NULL) >= s->next_rescan)
+		if (!stopping && (long long)time(NULL) >= s->next_rescan) {
+			destlimit_prune(s->dests, (long long)time(NULL));
 			sched_rescan(s);
+		}
 		if (stopping == 2)
 			break;          /* grace time over */
 	}
@@ -440,7 +385,7 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 		snprintf(err, errlen, "cannot set up the SMTP connection cache");
 		return start_failed(s, 0);
 	}
-	if ((s->dests = destlimit_new(cfg->max_per_dest)) == NULL) {
+	if ((s->dests = destlimit_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return start_failed(s, 1);
 	}

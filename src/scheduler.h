@@ -10,8 +10,11 @@
  *     empty job file rcpt/ARRIVAL.ID.N for each recipient N that has none
  *     yet (under any DUE), fsync rcpt/, rename new/ID -> mess/ID, fsync
  *     mess/.  Done in batches, so one directory fsync covers many messages.
- *   dispatch: while fewer than --max-deliveries run, start a detached
- *     delivery thread for each job whose DUE has come.
+ *   dispatch: while fewer than --max-deliveries run, route each job
+ *     whose DUE has come (transport and next hop, transport.h) and check
+ *     its limits (destlimit.h): within them, start a detached delivery
+ *     thread; over one, the job waits in a line, out of the heap, until a
+ *     slot frees; for a next hop known dead, defer it at once, uncounted.
  *   outcome (from a delivery thread, through the completion queue):
  *     delivered -> unlink the job; deferred -> rename it to now+--retry
  *     and record attempts and the error in it; after --attempts rounds, or

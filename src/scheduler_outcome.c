@@ -1,6 +1,7 @@
 /* scheduler_outcome.c - the scheduler applying delivery outcomes:
  * delivered, deferred (renamed to the next DUE), failed (reported to the
- * sender, several recipients at once), or parked for a domain slot.  See
+ * sender, several recipients at once); the slots it held go to the jobs
+ * waiting for them.  See
  * scheduler.h and scheduler_priv.h. */
 #include "bounce.h"
 #include <errno.h>
@@ -141,7 +142,8 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	}
 	log_event("retry", "id=%s rcpt=%s attempt=%u%s next=%lld", d->id,
 	          log_addr(qrcpt, sizeof qrcpt, d->rcpt), info.attempts,
-	          d->uncounted ? " uncounted=dns" : "", due);
+	          d->uncounted == UNCOUNTED_DNS ? " uncounted=dns"
+	          : d->uncounted ? " uncounted=dead-hop" : "", due);
 	return 0;
 }
 
@@ -266,80 +268,61 @@ static void job_removed(struct sched *s, struct jt_job *j)
 		report_failures(s, m);
 }
 
-/* parking_for - the parking list of domain, created when create is set */
-static struct parking *parking_for(struct sched *s, const char *domain, int create)
+/* sched_unwait - j leaves its waiting line: due already, it goes now */
+void sched_unwait(struct sched *s, struct jt_job *j)
 {
-	struct parking *p;
-
-	for (p = s->parked; p; p = p->next)
-		if (strcasecmp(p->domain, domain) == 0)
-			return p;
-	if (!create || (p = calloc(1, sizeof *p)) == NULL)
-		return NULL;
-	snprintf(p->domain, sizeof p->domain, "%s", domain);
-	p->next = s->parked;
-	s->parked = p;
-	return p;
-}
-
-/* park - a job found no slot for its domain: it waits, out of the heap,
- * until a delivery to that domain finishes.  If none is running any more
- * (it finished before this report came) the job goes again at once. */
-static void park(struct sched *s, struct jt_job *j, const char *domain)
-{
-	struct parking *p;
-
-	if (destlimit_active(s->dests, domain) == 0 ||
-	    (p = parking_for(s, domain, 1)) == NULL) {
-		jobtab_stop(s->t, j, j->due);   /* due already: it goes again */
+	if (j == NULL)
+		return;
+	j->parked = 0;
+	if (j->gone) {
+		/* removed while it waited: its failed siblings may have
+		 * waited for it to report */
+		job_removed(s, j);
 		return;
 	}
-	if (p->head + p->n == p->cap) {
-		if (p->head > 0) {
-			memmove(p->jobs, p->jobs + p->head, p->n * sizeof *p->jobs);
-			p->head = 0;
-		} else {
-			size_t cap = p->cap ? p->cap * 2 : 16;
-			void *a = realloc(p->jobs, cap * sizeof *p->jobs);
-
-			if (a == NULL) {
-				sched_postpone(s, j, (long long)time(NULL) + 1);
-				return;
-			}
-			p->jobs = a;
-			p->cap = cap;
-		}
-	}
-	j->parked = 1;
-	p->jobs[p->head + p->n++] = j;
+	jobtab_stop(s->t, j, j->due);
 }
 
-/* unpark - a delivery to domain finished: the next parked job may go */
-static void unpark(struct sched *s, const char *domain)
+/* dead_time - how long a next hop that did not answer is remembered:
+ * --dead-hop-time, never longer than --retry, so that the job that found
+ * it dead is tried at its own next due time */
+static unsigned dead_time(const struct config *cfg)
 {
-	struct parking *p = parking_for(s, domain, 0), **pp;
+	return cfg->dead_hop_time < cfg->retry ? cfg->dead_hop_time : cfg->retry;
+}
 
-	while (p && p->n > 0) {
-		struct jt_job *j = p->jobs[p->head++];
+/* release_slots - d's delivery ended: give its slots back and let the
+ * jobs waiting for them go; a hop found dead sends every job waiting for
+ * it on (to be deferred at once) */
+static void release_slots(struct sched *s, const struct delivery *d)
+{
+	enum transport_id tr = (enum transport_id)d->transport;
+	char qhop[LOG_VALUE_MAX];
+	long long now = (long long)time(NULL);
+	unsigned dt = dead_time(s->cfg);
+	struct jt_job *k;
 
-		p->n--;
-		j->parked = 0;
-		if (j->gone) {
-			/* removed while it waited: its failed siblings may have
-			 * waited for it to report */
-			job_removed(s, j);
-			continue;
-		}
-		jobtab_stop(s->t, j, j->due);   /* due already: it goes now */
-		break;
+	if (d->transport < 0 || d->transport >= TRANSPORT_COUNT)
+		return;
+	if (d->slotted)
+		destlimit_give(s->dests, tr, d->hop);
+	if (d->unreachable && dt > 0 && d->hop[0]) {
+		destlimit_set_dead(s->dests, d->hop, now + dt);
+		log_event("hop-dead", "hop=%s seconds=%u until=%lld",
+		          log_quote(qhop, sizeof qhop, d->hop), dt, now + dt);
+		while ((k = destlimit_unwait_hop(s->dests, d->hop)) != NULL)
+			sched_unwait(s, k);
 	}
-	if (p && p->n == 0) {
-		for (pp = &s->parked; *pp != p; pp = &(*pp)->next)
-			;
-		*pp = p->next;
-		free(p->jobs);
-		free(p);
-	}
+	if (!d->slotted)
+		return;
+	while (destlimit_hop_running(s->dests, d->hop) <
+	       transport_hop_limit(s->cfg, tr) &&
+	       (k = destlimit_unwait_hop(s->dests, d->hop)) != NULL)
+		sched_unwait(s, k);
+	/* one for the slot freed; one that finds its hop full hands its
+	 * turn on (sched_dispatch) */
+	if (destlimit_running(s->dests, tr) < transport_limit(s->cfg, tr))
+		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
 }
 
 /* sched_completed - apply one delivery's outcome */
@@ -350,12 +333,7 @@ void sched_completed(struct sched *s, struct delivery *d)
 	char name[JOB_NAME_MAX];
 
 	s->running--;
-	if (d->busy) {
-		park(s, j, d->dest);
-		return;
-	}
-	if (d->dest[0])
-		unpark(s, d->dest);
+	release_slots(s, d);
 	/* j is still marked running here: removing it must not touch the
 	 * heap, which it left when it started. */
 	if (j->gone) {

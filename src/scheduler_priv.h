@@ -3,7 +3,8 @@
  *
  *   scheduler.c          the thread: dispatch, completions, start, stop
  *   scheduler_files.c    reading the queue: scans, explode, inotify events
- *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, parking
+ *   scheduler_dispatch.c starting deliveries: routes, limits, dead hops
+ *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *
  * Everything here is touched by the scheduler thread only, except the
  * completion list (done, under done_lock) and wake_fd.
@@ -43,20 +44,11 @@ struct missing {
 	uint32_t cookie;
 };
 
-/* jobs of one domain waiting for a delivery slot (--max-per-dest) */
-struct parking {
-	struct parking *next;
-	struct jt_job **jobs;        /* first in, first out */
-	size_t head, n, cap;
-	char domain[DNS_NAME_MAX];
-};
-
 struct sched {
 	const struct config *cfg;
 	struct queue *q;             /* bounces are queued through it */
 	struct remote_ctx remote;
-	struct destlimit *dests;     /* shared with delivery threads */
-	struct parking *parked;      /* scheduler thread only */
+	struct destlimit *dests;     /* limits and waiting lines */
 	int tmp_fd, new_fd, mess_fd, rcpt_fd, bad_fd;
 	int ino_fd, wd_new, wd_rcpt;
 	int wake_fd;                 /* eventfd: completions or stop */
@@ -126,6 +118,11 @@ void sched_drop_jobless(void *arg, struct jt_msg *m);
 void sched_rescan(struct sched *s);
 /* sched_read_events - drain inotify and act on what it says */
 void sched_read_events(struct sched *s);
+/* sched_dispatch - start deliveries for due jobs while there is room */
+void sched_dispatch(struct sched *s, pthread_attr_t *attr);
+/* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
+ * is nothing */
+void sched_unwait(struct sched *s, struct jt_job *j);
 /* sched_completed - apply one delivery's outcome */
 void sched_completed(struct sched *s, struct delivery *d);
 

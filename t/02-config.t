@@ -71,6 +71,7 @@ max-clients 12
 max-per-ip 13
 max-deliveries 14
 max-per-dest 15
+dead-hop-time 28
 max-size 16000
 max-rcpt 17
 max-line 1018

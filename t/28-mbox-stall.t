@@ -1,11 +1,12 @@
 #!/bin/bash
 # t/28-mbox-stall.t - one locked mbox does not stall delivery (mbox.h,
 # deliver.h).  Another program (a python "mail reader") keeps a classic
-# POSIX fcntl lock on mail/bob; with --max-deliveries 2, three messages to
+# POSIX fcntl lock on mail/bob; with --max-deliveries 4, three messages to
 # bob and then one to carol:
 #   - carol's is delivered while bob's lock is still held (bob's
-#     deliveries take at most one of the two threads: half of
-#     --max-deliveries; the others wait for a slot, logged delivery-busy);
+#     deliveries take at most one thread: half of the 3 local delivery
+#     may use, transport.h; the others wait for a slot, logged
+#     delivery-busy);
 #   - each delivery to bob gives up after the lock wait (5 s by default)
 #     and is deferred, the log saying the mbox is still locked; nothing
 #     is written to bob meanwhile;
@@ -13,9 +14,9 @@
 #     bob, each once.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 11
+plan 12
 
-start_mta --mbox --max-deliveries 2 --retry 3600 ||
+start_mta --mbox --max-deliveries 4 --retry 3600 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 BOB=$MTA_MAIL/bob
 : >"$BOB"
@@ -55,6 +56,7 @@ like "$b1 $b2 $b3 $c" '^[A-Za-z0-9]+ [A-Za-z0-9]+ [A-Za-z0-9]+ [A-Za-z0-9]+$' \
 wait_for 30 eval 'grep -q " delivered id=$c " "$MTA_LOG" || ! mta_running'
 ok "$(grep -q " delivered id=$c " "$MTA_LOG" && ! grep -q unlocked "$T/locked"; echo $?)" \
 	"carol: delivered while bob's mbox is locked"
+is "$(log_count " deferred id=($b1|$b2|$b3) ")" 0 "carol: ... before any of bob's gave up waiting"
 is "$(grep -c '^Subject: t28carol$' "$MTA_MAIL/carol" 2>/dev/null)" 1 "carol: in her mbox"
 
 # bob's deliveries: each gives up after the lock wait, and says why

@@ -85,8 +85,8 @@ is "$(maildir_count "$MTA_MAIL/user")" 2 "no bounce to the sender"
 # ---- the log ------------------------------------------------------------
 like "$(grep 'relayed rcpt=<m2@routed.example>' "$MTA_LOG")" \
 	"mx=127\.0\.0\.3 addr=127\.0\.0\.3 port=$ROUTED_PORT" "log: relayed, with where"
-like "$(grep 'delivered id=.* rcpt=<m3@other.example>' "$MTA_LOG")" 'via=remote' \
-	"log: delivered via=remote"
+like "$(grep 'delivered id=.* rcpt=<m3@other.example>' "$MTA_LOG")" 'via=smtp' \
+	"log: delivered via=smtp"
 is "$(log_count ' (deferred|failed|bounce) ')" 0 "log: nothing deferred or failed"
 
 is "$(stop_mta)" 0 "SIGTERM: exit 0"

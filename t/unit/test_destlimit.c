@@ -1,161 +1,146 @@
-/* test_destlimit - the per-destination limit (--max-per-dest): exactly
- * `limit` slots per domain, no more and no fewer, domains apart and
- * compared without case, a released slot taken again; and under threads
- * racing for one domain, never more than the limit at once. */
+/* test_destlimit - the scheduler's limit decisions (no filesystem, no
+ * clock): a next hop's limit, a transport's limit leaving the other
+ * transport its slots, the order of the verdicts, waiting lines first
+ * in first out, and the dead-hop memory with its expiry. */
 #include <criterion/criterion.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <stdio.h>
 
 #include "destlimit.h"
 
-/* take - acquire n slots for domain, each must succeed */
-static void take(struct destlimit *t, const char *domain, unsigned n)
-{
-	unsigned i;
+enum { T_LIMIT = 3, H_LIMIT = 2 };
 
-	for (i = 0; i < n; i++)
-		cr_assert_eq(destlimit_acquire(t, domain), 0, "slot %u of %s", i + 1, domain);
+/* check - the verdict for a job of tr to hop at time now */
+static enum dl_verdict check(struct destlimit *t, enum transport_id tr,
+                             const char *hop, long long now)
+{
+	return destlimit_check(t, tr, hop, T_LIMIT, H_LIMIT, now);
 }
 
-Test(destlimit, exactly_the_limit)
+Test(destlimit, a_hop_has_its_limit_and_no_more)
 {
-	unsigned limit;
-
-	for (limit = 1; limit <= 5; limit++) {
-		struct destlimit *t = destlimit_new(limit);
-
-		cr_assert_not_null(t);
-		take(t, "slow.example", limit);
-		cr_assert_eq(destlimit_active(t, "slow.example"), limit);
-		cr_assert_eq(destlimit_acquire(t, "slow.example"), -1,
-		             "limit %u: one more is refused", limit);
-		cr_assert_eq(destlimit_active(t, "slow.example"), limit,
-		             "a refused acquire takes nothing");
-		while (destlimit_active(t, "slow.example") > 0)
-			destlimit_release(t, "slow.example");
-		destlimit_free(t);
-	}
-}
-
-Test(destlimit, release_frees_one_slot)
-{
-	struct destlimit *t = destlimit_new(2);
-
-	take(t, "a.example", 2);
-	destlimit_release(t, "a.example");
-	cr_assert_eq(destlimit_active(t, "a.example"), 1);
-	cr_assert_eq(destlimit_acquire(t, "a.example"), 0, "the freed slot is taken again");
-	cr_assert_eq(destlimit_acquire(t, "a.example"), -1, "and only that one");
-	destlimit_release(t, "a.example");
-	destlimit_release(t, "a.example");
-	cr_assert_eq(destlimit_active(t, "a.example"), 0);
-	take(t, "a.example", 2);            /* all back, after the entry went */
-	cr_assert_eq(destlimit_acquire(t, "a.example"), -1);
-	destlimit_release(t, "a.example");
-	destlimit_release(t, "a.example");
-	destlimit_release(t, "a.example");  /* one too many: no underflow */
-	cr_assert_eq(destlimit_active(t, "a.example"), 0);
-	take(t, "a.example", 2);
-	cr_assert_eq(destlimit_acquire(t, "a.example"), -1);
-	destlimit_release(t, "a.example");
-	destlimit_release(t, "a.example");
-	destlimit_free(t);
-}
-
-Test(destlimit, domains_apart_and_without_case)
-{
-	struct destlimit *t = destlimit_new(2);
-
-	take(t, "slow.example", 2);
-	cr_assert_eq(destlimit_acquire(t, "SLOW.Example"), -1, "the same domain in capitals");
-	cr_assert_eq(destlimit_active(t, "Slow.EXAMPLE"), 2);
-	take(t, "fast.example", 2);        /* another domain has its own slots */
-	cr_assert_eq(destlimit_acquire(t, "fast.example"), -1);
-	cr_assert_eq(destlimit_active(t, "other.example"), 0);
-	destlimit_release(t, "SLOW.EXAMPLE");
-	cr_assert_eq(destlimit_active(t, "slow.example"), 1);
-	cr_assert_eq(destlimit_active(t, "fast.example"), 2);
-	destlimit_release(t, "slow.example");
-	destlimit_release(t, "fast.example");
-	destlimit_release(t, "fast.example");
-	destlimit_free(t);
-}
-
-/* Threads race for one domain: each, many times, takes a slot when it can,
- * counts itself in, checks the count against the limit, counts itself out
- * and releases. */
-#define RACE_LIMIT   3
-#define RACE_THREADS 8
-#define RACE_ROUNDS  20000
-
-struct race {
-	struct destlimit *t;
-	atomic_uint inside, most, got;
-};
-
-static void *racer(void *arg)
-{
-	struct race *r = arg;
-	int i;
-
-	for (i = 0; i < RACE_ROUNDS; i++) {
-		unsigned now, most;
-
-		if (destlimit_acquire(r->t, "race.example") < 0)
-			continue;
-		now = atomic_fetch_add(&r->inside, 1) + 1;
-		most = atomic_load(&r->most);
-		while (now > most && !atomic_compare_exchange_weak(&r->most, &most, now))
-			;
-		atomic_fetch_add(&r->got, 1);
-		atomic_fetch_sub(&r->inside, 1);
-		destlimit_release(r->t, "race.example");
-	}
-	return NULL;
-}
-
-Test(destlimit, never_more_than_the_limit_under_threads)
-{
-	struct race r = { .t = destlimit_new(RACE_LIMIT) };
-	pthread_t th[RACE_THREADS];
-	int i;
-
-	cr_assert_not_null(r.t);
-	for (i = 0; i < RACE_THREADS; i++)
-		cr_assert_eq(pthread_create(&th[i], NULL, racer, &r), 0);
-	for (i = 0; i < RACE_THREADS; i++)
-		pthread_join(th[i], NULL);
-	cr_assert_leq(atomic_load(&r.most), RACE_LIMIT, "at most %d at once, saw %u",
-	              RACE_LIMIT, atomic_load(&r.most));
-	cr_assert_gt(atomic_load(&r.got), 0u);
-	cr_assert_eq(destlimit_active(r.t, "race.example"), 0, "every slot given back");
-	take(r.t, "race.example", RACE_LIMIT);
-	cr_assert_eq(destlimit_acquire(r.t, "race.example"), -1);
-	for (i = 0; i < RACE_LIMIT; i++)
-		destlimit_release(r.t, "race.example");
-	destlimit_free(r.t);
-}
-
-Test(destlimit, own_limit_for_a_mailbox)
-{
-	struct destlimit *t = destlimit_new(20);
+	struct destlimit *t = destlimit_new();
 
 	cr_assert_not_null(t);
-	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
-	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
-	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), -1);
-	cr_assert_eq(destlimit_acquire_upto(t, "local:carol", 2), 0,
-	             "one mailbox's slots are its own");
-	cr_assert_eq(destlimit_acquire(t, "bob"), 0, "a domain is another key");
-	cr_assert_eq(destlimit_active(t, "local:bob"), 2);
-	destlimit_release(t, "local:bob");
-	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 2), 0);
-	cr_assert_eq(destlimit_acquire_upto(t, "local:bob", 1), -1,
-	             "a smaller limit holds against slots already taken");
-	destlimit_release(t, "local:bob");
-	destlimit_release(t, "local:bob");
-	destlimit_release(t, "local:carol");
-	destlimit_release(t, "bob");
-	cr_assert_eq(destlimit_active(t, "local:bob"), 0);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "slow.example", 100), DL_GO);
+	cr_assert_eq(destlimit_take(t, TRANSPORT_SMTP, "slow.example"), 0);
+	cr_assert_eq(destlimit_take(t, TRANSPORT_SMTP, "SLOW.example"), 0,
+	             "keys are compared without case");
+	cr_assert_eq(destlimit_hop_running(t, "slow.example"), 2);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "slow.example", 100), DL_HOP);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "other.example", 100), DL_GO,
+	             "another hop has its own slots");
+	destlimit_give(t, TRANSPORT_SMTP, "slow.example");
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "slow.example", 100), DL_GO,
+	             "a slot given back is free again");
+	destlimit_give(t, TRANSPORT_SMTP, "slow.example");
+	cr_assert_eq(destlimit_hop_running(t, "slow.example"), 0);
+	cr_assert_eq(destlimit_running(t, TRANSPORT_SMTP), 0);
+	destlimit_free(t);
+}
+
+Test(destlimit, a_full_transport_leaves_the_other_its_slots)
+{
+	struct destlimit *t = destlimit_new();
+	char hop[32];
+	int i;
+
+	/* three smtp deliveries to three hops fill smtp (T_LIMIT 3) ... */
+	for (i = 0; i < T_LIMIT; i++) {
+		snprintf(hop, sizeof hop, "d%d.example", i);
+		cr_assert_eq(check(t, TRANSPORT_SMTP, hop, 100), DL_GO);
+		cr_assert_eq(destlimit_take(t, TRANSPORT_SMTP, hop), 0);
+	}
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "fresh.example", 100), DL_TRANSPORT,
+	             "a new hop waits for the transport");
+	/* ... but local still goes, up to its own limit */
+	cr_assert_eq(check(t, TRANSPORT_LOCAL, "local:bob", 100), DL_GO);
+	cr_assert_eq(destlimit_take(t, TRANSPORT_LOCAL, "local:bob"), 0);
+	cr_assert_eq(destlimit_take(t, TRANSPORT_LOCAL, "local:carol"), 0);
+	cr_assert_eq(destlimit_take(t, TRANSPORT_LOCAL, "local:dave"), 0);
+	cr_assert_eq(check(t, TRANSPORT_LOCAL, "local:erin", 100), DL_TRANSPORT);
+	cr_assert_eq(destlimit_running(t, TRANSPORT_LOCAL), 3);
+	cr_assert_eq(destlimit_running(t, TRANSPORT_SMTP), 3);
+	destlimit_give(t, TRANSPORT_LOCAL, "local:bob");
+	cr_assert_eq(check(t, TRANSPORT_LOCAL, "local:erin", 100), DL_GO);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "fresh.example", 100), DL_TRANSPORT,
+	             "a local slot is no smtp slot");
+	destlimit_free(t);
+}
+
+Test(destlimit, the_hop_verdict_comes_before_the_transport)
+{
+	struct destlimit *t = destlimit_new();
+
+	destlimit_take(t, TRANSPORT_SMTP, "a.example");
+	destlimit_take(t, TRANSPORT_SMTP, "a.example");
+	destlimit_take(t, TRANSPORT_SMTP, "b.example");
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "a.example", 100), DL_HOP);
+	destlimit_set_dead(t, "a.example", 150);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "a.example", 100), DL_DEAD,
+	             "dead before anything else");
+	destlimit_free(t);
+}
+
+Test(destlimit, lines_are_first_in_first_out)
+{
+	struct destlimit *t = destlimit_new();
+	int a, b, c, x;
+
+	cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "slow.example", &a), 0);
+	cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "Slow.Example", &b), 0);
+	cr_assert_eq(destlimit_wait(t, DL_TRANSPORT, TRANSPORT_LOCAL, "local:x", &x), 0);
+	cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "slow.example", &c), 0);
+	cr_assert_null(destlimit_unwait_hop(t, "other.example"));
+	cr_assert_null(destlimit_unwait_transport(t, TRANSPORT_SMTP));
+	cr_assert_eq(destlimit_unwait_hop(t, "slow.example"), &a);
+	cr_assert_eq(destlimit_unwait_hop(t, "slow.example"), &b);
+	cr_assert_eq(destlimit_unwait_hop(t, "slow.example"), &c);
+	cr_assert_null(destlimit_unwait_hop(t, "slow.example"));
+	cr_assert_eq(destlimit_unwait_transport(t, TRANSPORT_LOCAL), &x);
+	cr_assert_null(destlimit_unwait_transport(t, TRANSPORT_LOCAL));
+	destlimit_free(t);
+}
+
+Test(destlimit, a_long_line_keeps_its_order)
+{
+	struct destlimit *t = destlimit_new();
+	int v[100], i;
+
+	for (i = 0; i < 100; i++) {
+		cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "h", &v[i]), 0);
+		if (i % 3 == 2)         /* taking some out while it grows */
+			cr_assert_eq(destlimit_unwait_hop(t, "h"), &v[i / 3]);
+	}
+	for (i = 33; i < 100; i++)
+		cr_assert_eq(destlimit_unwait_hop(t, "h"), &v[i], "job %d", i);
+	cr_assert_null(destlimit_unwait_hop(t, "h"));
+	destlimit_free(t);
+}
+
+Test(destlimit, a_dead_hop_is_dead_until_its_time)
+{
+	struct destlimit *t = destlimit_new();
+
+	destlimit_set_dead(t, "[127.0.0.2]:25", 160);
+	cr_assert_eq(destlimit_dead_until(t, "[127.0.0.2]:25"), 160);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", 100), DL_DEAD);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", 159), DL_DEAD);
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.3]:25", 100), DL_GO,
+	             "only that hop");
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", 160), DL_GO,
+	             "its time over, it is tried again");
+	cr_assert_eq(check(t, TRANSPORT_SMTP, "[127.0.0.2]:25", DL_IGNORE_DEAD), DL_GO,
+	             "a job an operator asked for is tried anyway");
+	destlimit_prune(t, 159);
+	cr_assert_eq(destlimit_dead_until(t, "[127.0.0.2]:25"), 160, "kept until over");
+	destlimit_prune(t, 160);
+	cr_assert_eq(destlimit_dead_until(t, "[127.0.0.2]:25"), 0, "forgotten");
+	/* a hop with deliveries keeps its counts through the pruning */
+	destlimit_take(t, TRANSPORT_SMTP, "busy.example");
+	destlimit_set_dead(t, "busy.example", 10);
+	destlimit_prune(t, 200);
+	cr_assert_eq(destlimit_hop_running(t, "busy.example"), 1);
+	destlimit_give(t, TRANSPORT_SMTP, "busy.example");
+	cr_assert_eq(destlimit_hop_running(t, "busy.example"), 0);
 	destlimit_free(t);
 }

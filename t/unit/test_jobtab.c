@@ -62,8 +62,11 @@ Test(jobtab, set_due_moves_a_job_both_ways)
 	struct jt_job *c = jobtab_add(t, m, 2, 300);
 
 	cr_assert_eq(jobtab_next(t), a);
+	cr_assert_eq(c->forced, 0, "a new job is not forced");
 	jobtab_set_due(t, c, 50);
 	cr_assert_eq(jobtab_next(t), c);
+	cr_assert_eq(c->forced, 1, "a due time from outside forces the job");
+	cr_assert_eq(b->forced, 0);
 	jobtab_set_due(t, c, 500);
 	cr_assert_eq(jobtab_next(t), a);
 	jobtab_set_due(t, a, 250);

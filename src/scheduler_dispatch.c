@@ -1,0 +1,184 @@
+/* scheduler_dispatch.c - the scheduler starting deliveries: each due job
+ * is routed (transport and next hop, transport.h), then the limits are
+ * checked before any thread starts (destlimit.h): a job over a limit
+ * waits in a line, out of the heap and keeping its file name, until a
+ * delivery that holds a slot it needs ends; a job for a dead next hop is
+ * deferred at once, not counted as an attempt.  See scheduler_priv.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scheduler_priv.h"
+
+/* delivery_thread - body of a delivery thread */
+static void *delivery_thread(void *arg)
+{
+	struct delivery *d = arg;
+	struct sched *s = d->owner;
+	uint64_t one = 1;
+
+	deliver_run(d);
+	pthread_mutex_lock(&s->done_lock);
+	d->next = s->done;
+	s->done = d;
+	pthread_mutex_unlock(&s->done_lock);
+	if (write(s->wake_fd, &one, sizeof one) < 0) {
+		/* an eventfd write only fails on counter overflow: it is awake */
+	}
+	return NULL;
+}
+
+/* route_job - d's recipient, arrival, transport and next hop, from the
+ * envelope of its message.  A message that cannot be read leaves
+ * d->transport at -1: the delivery finds out what is wrong and says so
+ * (deliver.h), under the global limit only. */
+static void route_job(struct sched *s, struct delivery *d)
+{
+	struct envelope env;
+	long long offset;
+	int fd = openat(s->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	d->transport = -1;
+	if (fd < 0)
+		return;
+	envelope_init(&env);
+	if (envelope_read(fd, &env, &offset) == 0 && d->n < env.nrcpt) {
+		d->transport = (int)transport_route(d->cfg, &env.rcpt[d->n], d->hop);
+		memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
+		d->arrival = (long long)env.arrival;
+	}
+	envelope_free(&env);
+	close(fd);
+}
+
+/* hand_on - a job that may have left a line of transport tr for a free
+ * slot takes none (it waits for its hop, or its hop is dead): the next
+ * job waiting for tr goes instead, or that slot could stay unused */
+static void hand_on(struct sched *s, enum transport_id tr,
+                    const struct config *cfg)
+{
+	if (destlimit_running(s->dests, tr) < transport_limit(cfg, tr))
+		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+}
+
+/* dead_hop_defer - j's next hop did not answer lately: defer j now,
+ * without a thread and without counting an attempt */
+static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d)
+{
+	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
+
+	d->result = status_make(ST_TEMP, 4, 4, "Not tried: next hop %s did not "
+	                        "answer lately (remembered until %lld)", d->hop,
+	                        destlimit_dead_until(s->dests, d->hop));
+	d->uncounted = UNCOUNTED_DEAD_HOP;
+	log_event("deferred", "id=%s rcpt=%s via=%s time=0ms error=%s", d->id,
+	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
+	          transport_table[d->transport].name,
+	          log_quote(qerr, sizeof qerr, d->result.text));
+	jobtab_start(s->t, j);
+	s->running++;               /* as if it ran: sched_completed counts it off */
+	sched_completed(s, d);
+}
+
+/* wait_for_slot - j waits in the line of what is full (why) */
+static void wait_for_slot(struct sched *s, struct jt_job *j,
+                          const struct delivery *d, enum dl_verdict why,
+                          long long now)
+{
+	char qrcpt[LOG_VALUE_MAX], qhop[LOG_VALUE_MAX];
+	enum transport_id tr = (enum transport_id)d->transport;
+
+	log_addr(qrcpt, sizeof qrcpt, d->rcpt);
+	if (why == DL_HOP)
+		log_event("delivery-busy", "id=%s rcpt=%s dest=%s", d->id, qrcpt,
+		          log_quote(qhop, sizeof qhop, d->hop));
+	else
+		log_event("transport-busy", "id=%s rcpt=%s via=%s", d->id, qrcpt,
+		          transport_table[tr].name);
+	jobtab_start(s->t, j);
+	j->parked = 1;
+	if (destlimit_wait(s->dests, why, tr, d->hop, j) < 0) {
+		j->parked = 0;
+		sched_postpone(s, j, now + 1);
+		return;
+	}
+	if (why == DL_HOP)
+		hand_on(s, tr, d->cfg);
+}
+
+/* sched_dispatch - start deliveries for due jobs while there is room */
+void sched_dispatch(struct sched *s, pthread_attr_t *attr)
+{
+	long long now = (long long)time(NULL);
+	size_t budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
+	struct jt_job *j;
+
+	while (budget-- > 0 && now >= s->paused_until &&
+	       s->running < s->cfg->max_deliveries &&
+	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
+		struct delivery *d = calloc(1, sizeof *d);
+		pthread_t t;
+
+		if (d == NULL)
+			break;
+		d->owner = s;
+		/* the delivery keeps this round's snapshot to its end */
+		d->cfg = config_hold(s->cfg);
+		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
+		d->remote = &d->own_remote;
+		d->mess_fd = s->mess_fd;
+		memcpy(d->id, j->msg->id, sizeof d->id);
+		d->n = j->n;
+		d->job = j;
+		route_job(s, d);
+		if (d->transport >= 0) {
+			enum transport_id tr = (enum transport_id)d->transport;
+			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,
+			                                    transport_limit(d->cfg, tr),
+			                                    transport_hop_limit(d->cfg, tr), now);
+
+			if (v == DL_DEAD && j->forced)   /* asked for: tried */
+				v = destlimit_check(s->dests, tr, d->hop,
+				                    transport_limit(d->cfg, tr),
+				                    transport_hop_limit(d->cfg, tr), DL_IGNORE_DEAD);
+			if (v == DL_DEAD) {
+				dead_hop_defer(s, j, d);
+				hand_on(s, tr, s->cfg);
+				config_put(d->cfg);
+				free(d);
+				/* a job found gone is back in the heap, due, until the
+				 * events of its removal are read: not again before */
+				if (s->nmissing > 0)
+					break;
+				continue;
+			}
+			if (v != DL_GO) {
+				wait_for_slot(s, j, d, v, now);
+				config_put(d->cfg);
+				free(d);
+				continue;
+			}
+			d->slotted = destlimit_take(s->dests, tr, d->hop) == 0;
+		}
+		d->seq = ++s->seq;
+		j->forced = 0;
+		jobtab_start(s->t, j);
+		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
+			log_event("sched-error", "error=\"cannot start a delivery thread\"");
+			if (d->slotted)
+				destlimit_give(s->dests, (enum transport_id)d->transport, d->hop);
+			sched_postpone(s, j, now + 1);
+			config_put(d->cfg);
+			free(d);
+			break;
+		}
+		s->running++;
+	}
+}

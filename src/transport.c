@@ -1,0 +1,106 @@
+/* transport.c - the transport table and next hops; see transport.h */
+#include <stdio.h>
+#include <string.h>
+
+#include "deliver.h"
+#include "local.h"
+#include "policy.h"
+#include "remote.h"
+#include "sysuser.h"
+#include "transport.h"
+
+/* local_key - "local:NAME" for rcpt's mailbox into hop; a name that is
+ * no mailbox gets the bare prefix (its delivery fails at once anyway) */
+static void local_key(const struct config *cfg, const struct mailbox *rcpt,
+                      char *hop)
+{
+	char name[ADDR_MAX];
+
+	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
+		name[0] = '\0';
+	/* local parts are at most 64 octets: it fits */
+	snprintf(hop, TRANSPORT_HOP_MAX, "%s%s", TRANSPORT_LOCAL_KEY,
+	         cfg->system_users && name[0] ? sysuser_account(name) : name);
+}
+
+/* transport_route - which transport, which next hop */
+enum transport_id transport_route(const struct config *cfg,
+                                  const struct mailbox *rcpt, char *hop)
+{
+	if (policy_is_local(cfg, rcpt)) {
+		local_key(cfg, rcpt, hop);
+		return TRANSPORT_LOCAL;
+	}
+	remote_next_hop(cfg, rcpt, hop, TRANSPORT_HOP_MAX);
+	return TRANSPORT_SMTP;
+}
+
+/* transport_limit - three quarters of --max-deliveries, leaving at least
+ * one to the other transport */
+unsigned transport_limit(const struct config *cfg, enum transport_id t)
+{
+	unsigned all = cfg->max_deliveries, keep = all / 4;
+
+	(void)t;                   /* one share for each, for now */
+	if (all < 2)
+		return all;
+	if (keep < 1)
+		keep = 1;
+	return all - keep;
+}
+
+/* transport_hop_limit - per next hop */
+unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
+{
+	unsigned n, half;
+
+	if (t != TRANSPORT_LOCAL)
+		return cfg->max_per_dest;
+	/* An mbox's appends take turns under its lock anyway, and a program
+	 * that keeps it locked holds each of them for --mbox-lock-wait. */
+	n = cfg->mbox ? TRANSPORT_MBOX_SHARE : cfg->max_per_dest;
+	half = transport_limit(cfg, t) / 2;
+	if (half < 1)
+		half = 1;
+	return n < half ? n : half;
+}
+
+/* deliver_local - to a mailbox here */
+static void deliver_local(struct delivery *d, const struct envelope *env,
+                          int fd, long long offset)
+{
+	const struct config *cfg = d->cfg;
+	const struct mailbox *rcpt = &env->rcpt[d->n];
+	struct local_config lc = {
+		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
+		cfg->mbox_lock_wait
+	};
+	char name[ADDR_MAX];
+
+	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {
+		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+		return;
+	}
+	d->result = local_deliver(&lc, name, rcpt->text, env->sender.text, fd,
+	                          (off_t)offset);
+}
+
+/* deliver_smtp - one round over the next hop's servers */
+static void deliver_smtp(struct delivery *d, const struct envelope *env,
+                         int fd, long long offset)
+{
+	struct remote_result rr;
+
+	remote_deliver(d->remote, env->sender.text, &env->rcpt[d->n],
+	               env->body_8bit, fd, (off_t)offset, &rr);
+	d->result = rr.st;
+	d->uncounted = rr.counted ? 0 : UNCOUNTED_DNS;
+	d->unreachable = rr.unreachable;
+	memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
+	memcpy(d->diag, rr.diag, sizeof d->diag);
+}
+
+const struct transport transport_table[TRANSPORT_COUNT] = {
+	[TRANSPORT_LOCAL] = { "local", deliver_local },
+	[TRANSPORT_SMTP] = { "smtp", deliver_smtp },
+};

@@ -1,0 +1,62 @@
+/* transport - how a recipient is delivered: the transport table (local
+ * mailbox, SMTP; LMTP is a row to come) and each recipient's next hop.
+ *
+ * The scheduler routes a due job before it starts a delivery thread:
+ * transport_route() picks the transport (a local recipient, policy.h:
+ * local; any other: smtp) and the next hop, the key of its limit and
+ * of the dead-hop memory (destlimit.h):
+ *   local   "local:NAME", the mailbox (postmaster shares root's with
+ *           --system-users);
+ *   smtp    remote_next_hop() (remote.h): "HOST:PORT" of a --route,
+ *           "IP:PORT" of an address literal, else the domain (its MX set).
+ * The limits (mta-smtpd(8), --max-deliveries): each transport may use at
+ * most transport_limit() deliveries, three quarters of --max-deliveries
+ * (at least 1, and at least one left for the other transport when
+ * --max-deliveries is 2 or more); one next hop at most
+ * transport_hop_limit(): --max-per-dest for smtp; for a local mailbox 2
+ * with --mbox, --max-per-dest for a Maildir, never more than half of the
+ * local transport's limit (at least 1).  Adding a transport is a row of
+ * the table and a case of transport_route().
+ *
+ * Contract: routing reads only the config snapshot (and, with
+ * --system-users, nothing: the account name is computed); thread-safe.
+ * A row's deliver function runs in a delivery thread (deliver.h).
+ */
+#ifndef MTA_TRANSPORT_H
+#define MTA_TRANSPORT_H
+
+#include <stddef.h>
+
+#include "addr.h"
+#include "config.h"
+#include "dns.h"
+
+enum transport_id { TRANSPORT_LOCAL, TRANSPORT_SMTP, TRANSPORT_COUNT };
+enum { TRANSPORT_MBOX_SHARE = 2 };         /* deliveries into one mbox */
+enum { TRANSPORT_HOP_MAX = DNS_NAME_MAX + 16 }; /* a key, ":PORT", NUL */
+/* keys of local mailboxes: no domain or host starts so */
+#define TRANSPORT_LOCAL_KEY "local:"
+
+struct delivery;
+struct envelope;
+
+struct transport {
+	const char *name;          /* "local", "smtp": the log's via= */
+	/* deliver - one attempt to d's recipient of env (its message at
+	 * fd[offset..]); fills d's results (deliver.h) */
+	void (*deliver)(struct delivery *d, const struct envelope *env, int fd,
+	                long long offset);
+};
+
+extern const struct transport transport_table[TRANSPORT_COUNT];
+
+/* transport_route - rcpt's transport and its next hop key into
+ * hop[TRANSPORT_HOP_MAX] */
+enum transport_id transport_route(const struct config *cfg,
+                                  const struct mailbox *rcpt, char *hop);
+/* transport_limit - deliveries transport t may run at once */
+unsigned transport_limit(const struct config *cfg, enum transport_id t);
+/* transport_hop_limit - deliveries one next hop of t may have at once */
+unsigned transport_hop_limit(const struct config *cfg, enum transport_id t);
+
+#endif

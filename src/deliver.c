@@ -3,34 +3,24 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "deliver.h"
 #include "log.h"
-
-/* elapsed_ms - milliseconds since t */
-static long elapsed_ms(const struct timeval *t)
-{
-	struct timeval now;
-
-	gettimeofday(&now, NULL);
-	return (now.tv_sec - t->tv_sec) * 1000L + (now.tv_usec - t->tv_usec) / 1000L;
-}
+#include "monotonic.h"
 
 /* deliver_run - the attempt */
 void deliver_run(struct delivery *d)
 {
 	struct envelope env;
-	struct timeval start;
-	long long offset;
+	long long start, offset;
 	const char *how;
 	/* client-supplied addresses and texts, quoted for the log */
 	char qrcpt[LOG_VALUE_MAX], qfrom[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 	int fd;
 
 	log_set_tag("d%lu", d->seq);
-	gettimeofday(&start, NULL);
+	start = monotonic_ms();    /* a wall clock set back makes no negative time */
 	d->bad = d->unreachable = 0;
 	d->uncounted = 0;
 	d->arrival = 0;
@@ -74,7 +64,7 @@ void deliver_run(struct delivery *d)
 	log_event(d->result.kind == ST_OK ? "delivered"
 	          : d->result.kind == ST_TEMP ? "deferred" : "failed",
 	          "id=%s rcpt=%s via=%s time=%ldms%s%s", d->id, qrcpt, how,
-	          elapsed_ms(&start), d->result.kind == ST_OK ? "" : " error=",
+	          (long)(monotonic_ms() - start), d->result.kind == ST_OK ? "" : " error=",
 	          d->result.kind == ST_OK ? "" :
 	          log_quote(qerr, sizeof qerr, d->result.text));
 	envelope_free(&env);

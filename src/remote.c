@@ -179,6 +179,7 @@ static struct status route_hops(const struct remote_ctx *rc,
 {
 	const char *domain = addr_domain(rcpt);
 	const struct route *route;
+	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX];
 	struct dns_mx mx[DNS_MX_MAX];
 	size_t nmx, i;
 	enum dns_result r;
@@ -226,7 +227,8 @@ static struct status route_hops(const struct remote_ctx *rc,
 			continue;
 		/* not skipped in silence: this round cannot reach every MX */
 		log_event("relay-dns", "domain=%s mx=%s pref=%u result=\"address "
-		          "lookup failed temporarily\"", domain, mx[i].name, mx[i].pref);
+		          "lookup failed temporarily\"", log_quote(qd, sizeof qd, domain),
+		          log_quote(qm, sizeof qm, mx[i].name), mx[i].pref);
 		if (mx[i].pref < gap->pref) {
 			gap->pref = mx[i].pref;
 			snprintf(gap->name, sizeof gap->name, "%s", mx[i].name);
@@ -354,6 +356,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              struct remote_result *res, int *silent)
 {
 	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
+	char qm[LOG_VALUE_MAX];
 	int kept = c != NULL;
 	struct smtp_result r, rr;
 	const char *rcpts[1] = { rcpt->text };
@@ -382,7 +385,8 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(c, &r))
 			break;
 		/* the server had closed the kept connection: once more, anew */
-		log_event("relay-stale", "mx=%s addr=%s port=%u", h->name, h->ip, h->port);
+		log_event("relay-stale", "mx=%s addr=%s port=%u",
+		          log_quote(qm, sizeof qm, h->name), h->ip, h->port);
 		smtp_client_close(c);
 		free(c);
 		c = NULL;
@@ -407,6 +411,7 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
                               struct hop *hops, size_t *n, struct dns_gap *gap)
 {
 	unsigned self = UINT_MAX;
+	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX];
 	size_t i;
 
 	for (i = 0; i < *n; i++)
@@ -414,7 +419,9 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 		    localaddr_is_self(rc->cfg, (struct sockaddr *)&hops[i].sa,
 		                      hops[i].port)) {
 			log_event("relay-self", "domain=%s mx=%s addr=%s port=%u",
-			          domain, hops[i].name, hops[i].ip, hops[i].port);
+			          log_quote(qd, sizeof qd, domain),
+			          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip,
+			          hops[i].port);
 			self = hops[i].pref;
 		}
 	if (self == UINT_MAX)
@@ -435,6 +442,7 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
                     off_t offset, struct remote_result *res)
 {
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
+	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
 	size_t n = 0, i;
 	int silent = 0, all_silent = 1;
@@ -460,9 +468,10 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		                  res, &silent);
 		all_silent &= silent;
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
-		          "rcpt=<%s> mx=%s addr=%s port=%u result=\"%s\"", rcpt->text,
-		          hops[i].name, hops[i].ip, hops[i].port,
-		          res->st.kind == ST_OK ? "ok" : res->st.text);
+		          "rcpt=%s mx=%s addr=%s port=%u result=%s",
+		          log_addr(qr, sizeof qr, rcpt->text),
+		          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip, hops[i].port,
+		          log_quote(qt, sizeof qt, res->st.kind == ST_OK ? "ok" : res->st.text));
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */
 	}

@@ -8,7 +8,8 @@
 # byte for byte, once or more (a crash may repeat a delivery; those are
 # counted).  The cut comes after the last 250 (deliveries under way),
 # at a random durability point, and at each point of a short workload
-# (the first MTA_POWERCUT_POINTS, default 8; 0: all); and at the points
+# into a Maildir and into an mbox, whose messages must be whole (the first
+# MTA_POWERCUT_POINTS of each, default 8; 0: all); and at the points
 # of four defects found here, each kept as a regression case: a queue and
 # a mail root made on the spot, a message left under both new/ and mess/,
 # and a committer's fsync of new/ while the scheduler moves a message.
@@ -17,7 +18,7 @@
 crashfs_skip_unless_fuse
 
 EACH_MAX=${MTA_POWERCUT_POINTS:-8}      # 0: every point of the workload
-plan 11
+plan 12
 
 # workload TAG K [MTA_OPTS...] - start mta-smtpd on $M (queue, mail), send
 # K messages to alice; "TOKEN QUEUE-ID" in $T/acked.TAG for each 250
@@ -226,31 +227,38 @@ is "$(echo "$out" | head -1)" "missing 0 bad 0" \
 echo "$out" | sed -n 2p
 
 # ---- the cut at each durability point of a short workload -------------------
-seed "$T/b.count"
-fs_mount_on "$T/b.count"
-workload count 2
-wait_for 20 eval '[ "$(maildir_count "$M/mail/alice")" = 2 ] &&
-	[ "$(count_files "$M/queue/mess")$(count_files "$M/queue/rcpt")" = 00 ]'
-stop_mta >/dev/null
-all_points=$(fs_points)
-fs_umount
-diag "the short workload (start, 2 messages, their delivery) has $all_points durability points"
-points=$all_points
-[ "$EACH_MAX" != 0 ] && [ "$points" -gt "$EACH_MAX" ] && points=$EACH_MAX
-fails= acked_total=0
-for n in $(seq 1 "$points"); do
-	seed "$T/b.each"
-	fs_mount_on "$T/b.each" -o "cut_at=$n"
-	workload "each$n" 2
-	# the deliveries may reach the point after the client is done
-	wait_for 10 grep -q '^cut 1' "$M/.crashfs-ctl"
-	power_fails
-	out=$(reboot "each$n")
-	acked_total=$((acked_total + $(grep -c . "$T/acked.each$n")))
-	[ "$(echo "$out" | head -1)" = "missing 0 bad 0" ] ||
-		{ fails="$fails $n"; echo "$out" | sed "s/^/# point $n: /"; }
-done
-is "${fails# }" "" "a cut at each of the $points points: every acked message delivered ($acked_total acked in all)"
+# In a Maildir, and in an mbox: a cut amid an append (written, not yet
+# synced) must leave every message in the mbox whole, as a reader shows it.
+# each_point KIND [--mbox] - the workload's points counted, then a cut at
+# each; sets all_points
+each_point() {
+	local kind=$1 opt=${2:-} n out fails= acked_total=0 points
+	seed "$T/b.count$kind"
+	fs_mount_on "$T/b.count$kind"
+	workload "count$kind" 2 $opt
+	wait_for 20 eval '[ "$(count_files "$M/queue/new")$(count_files "$M/queue/mess")$(count_files "$M/queue/rcpt")" = 000 ]'
+	stop_mta >/dev/null
+	all_points=$(fs_points)
+	fs_umount
+	diag "$kind: the short workload (start, 2 messages, their delivery) has $all_points durability points"
+	points=$all_points
+	[ "$EACH_MAX" != 0 ] && [ "$points" -gt "$EACH_MAX" ] && points=$EACH_MAX
+	for n in $(seq 1 "$points"); do
+		seed "$T/b.each"
+		fs_mount_on "$T/b.each" -o "cut_at=$n"
+		workload "each$kind$n" 2 $opt
+		# the deliveries may reach the point after the client is done
+		wait_for 10 grep -q '^cut 1' "$M/.crashfs-ctl"
+		power_fails
+		out=$(reboot "each$kind$n" $opt)
+		acked_total=$((acked_total + $(grep -c . "$T/acked.each$kind$n")))
+		[ "$(echo "$out" | head -1)" = "missing 0 bad 0" ] ||
+			{ fails="$fails $n"; echo "$out" | sed "s/^/# point $n: /"; }
+	done
+	is "${fails# }" "" "$kind: a cut at each of the $points points: every acked message delivered whole ($acked_total acked in all)"
+}
+each_point mbox --mbox
+each_point maildir
 
 ok "$([ "$all_points" -gt 5 ]; echo $?)" "the workload has durability points to cut at"
 known=$(awk '{ n += $1 } END { print n + 0 }' "$T/known" 2>/dev/null)

@@ -7,7 +7,8 @@
 # reboot.  Every message that was answered 250 must then be delivered,
 # byte for byte, once or more (a crash may repeat a delivery; those are
 # counted).  The cut comes after the last 250 (deliveries under way),
-# at a random durability point, and at each point of a short workload
+# at a random durability point (also with a remote recipient besides the
+# local one, an aiosmtpd peer), and at each point of a short workload
 # into a Maildir and into an mbox, whose messages must be whole (the first
 # MTA_POWERCUT_POINTS of each, default 8; 0: all); and at the points
 # of four defects found here, each kept as a regression case: a queue and
@@ -15,23 +16,26 @@
 # and a committer's fsync of new/ while the scheduler moves a message.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/crashfs.sh"
+. "$here/lib/sink.sh"
 crashfs_skip_unless_fuse
 
 EACH_MAX=${MTA_POWERCUT_POINTS:-8}      # 0: every point of the workload
-plan 12
+plan 13
 
 # workload TAG K [MTA_OPTS...] - start mta-smtpd on $M (queue, mail), send
-# K messages to alice; "TOKEN QUEUE-ID" in $T/acked.TAG for each 250
+# K messages to alice (or to the recipients in $RCPTS); "TOKEN QUEUE-ID"
+# in $T/acked.TAG for each 250
 workload() {
 	local tag=$1 k=$2
 	shift 2
 	: >"$T/acked.$tag"
 	MTA_DIR=$T/d.$tag start_mta -q "$M/queue" -m "$M/mail" "$@" 2>/dev/null ||
 		return 0
-	$PY - "$MTA_PORT" "$tag" "$k" "$T/acked.$tag" <<'EOF'
+	$PY - "$MTA_PORT" "$tag" "$k" "$T/acked.$tag" ${RCPTS:-alice@test.example} <<'EOF'
 import smtplib, sys, threading
 from mailcheck import make_message, crlf
 port, tag, k, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rcpts = sys.argv[5:]
 acked = open(out, "w")
 lock = threading.Lock()
 def client(c):
@@ -42,7 +46,8 @@ def client(c):
             tok = "%s.%d" % (tag, i)
             msg = crlf(make_message(tok, 2000 + 500 * i, to="alice@test.example"))
             s.mail("sender@example.org")
-            s.rcpt("alice@test.example")
+            for r in rcpts:
+                s.rcpt(r)
             code, text = s.data(msg)
             if code == 250:
                 with lock:
@@ -94,14 +99,16 @@ print("known %d" % len(known))
 EOF
 }
 
-# reboot TAG [--mbox] - a daemon on the backing dir until every acked
+# reboot TAG [--mbox] [MTA_OPTS...] - a daemon on the backing dir until every acked
 # message is delivered and mess/ and rcpt/ are empty (bounded); prints
 # what check prints (known: added to $T/known), then "lingering N":
 # messages left in queue/new
 # (start-up recovery explodes all of new/ before it listens)
 reboot() {
-	local tag=$1 opt=${2:-}
-	MTA_DIR=$T/r.$tag start_mta -q "$B/queue" -m "$B/mail" $opt ||
+	local tag=$1 opt=
+	shift
+	[ "${1:-}" = --mbox ] && opt=--mbox
+	MTA_DIR=$T/r.$tag start_mta -q "$B/queue" -m "$B/mail" "$@" ||
 		{ echo "daemon did not start"; return; }
 	wait_for 30 eval '[ "$(count_files "$B/queue/mess")$(count_files "$B/queue/rcpt")" = 00 ] &&
 		[ "$(check "$tag" $opt | sed -n 1p)" = "missing 0 bad 0" ]'
@@ -225,6 +232,44 @@ out=$(reboot random)
 is "$(echo "$out" | head -1)" "missing 0 bad 0" \
 	"cut at the ${r}th durability point of the workload: every acked message delivered"
 echo "$out" | sed -n 2p
+
+# ---- local and remote recipients, the cut at a random point --------------
+# Each message to alice and to bob@remote.example (routed to an aiosmtpd
+# peer on 127.0.0.1); the cut at a random point while deliveries run.
+# Every acked message must reach both, whole (the peer: every acked token
+# with bob among its recipients, its body intact).
+start_sink peer
+route="remote.example=127.0.0.1:$SINK_PORT"
+seed "$T/b.mixed"
+fs_mount_on "$T/b.mixed"
+r=$(( (RANDOM % 40) + 1 ))
+MTA_DIR=$T/d.mixed0 start_mta -q "$M/queue" -m "$M/mail" && stop_mta >/dev/null
+echo "cut-at $(( $(fs_points) + r ))" >"$M/.crashfs-ctl"
+RCPTS="alice@test.example bob@remote.example" workload mixed 8 --route "$route"
+diag "$(tr '\n' ' ' <"$M/.crashfs-ctl")(cut at point $r after the start)"
+power_fails
+out=$(reboot mixed --route "$route")
+echo "$out" | sed -n 2p
+remote=$($PY - "$SINK_DIR" "$T/acked.mixed" <<'EOF'
+import glob, json, sys
+from mailcheck import make_message, token_of
+got = {}
+for f in glob.glob(sys.argv[1] + "/*.json"):
+    j = json.load(open(f))
+    d = j["data"].encode("latin-1").replace(b"\r\n", b"\n")
+    tok = token_of(d)
+    if "bob@remote.example" in j["rcpt_tos"] and tok:
+        i = int(tok.rsplit(".", 1)[1])
+        whole = d.endswith(make_message(tok, 2000 + 500 * i, to="alice@test.example"))
+        got[tok] = got.get(tok, True) and whole
+acked = [l.split()[0] for l in open(sys.argv[2]) if l.strip()]
+print("missing %d bad %d" % (sum(t not in got for t in acked),
+                             sum(not w for w in got.values())))
+EOF
+)
+is "$(echo "$out" | head -1); remote: $remote" "missing 0 bad 0; remote: missing 0 bad 0" \
+	"local and remote recipients, cut at the ${r}th point: every acked message delivered to both"
+stop_sink
 
 # ---- the cut at each durability point of a short workload -------------------
 # In a Maildir, and in an mbox: a cut amid an append (written, not yet

@@ -118,6 +118,7 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 	char path[QUEUE_PATH_MAX];
 	struct queue *q;
 	size_t i;
+	int existed;
 
 	if (strlen(dir) + 16 >= QUEUE_PATH_MAX) {
 		snprintf(err, errlen, "queue directory name too long");
@@ -132,8 +133,12 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 	q->clock = queue_clock_real;
 	/* The queue's own name durable first, then its subdirectories' names
 	 * (fsync of the queue below): a queue made here and lost at a power
-	 * cut would take every message accepted into it along. */
-	if (queue_mkdir_durable(dir, 0700) < 0) {
+	 * cut would take every message accepted into it along.  A queue that
+	 * existed gets the fsync above it too (an earlier start may have been
+	 * killed before it), but a parent this user cannot read is then no
+	 * reason to refuse to start. */
+	existed = access(dir, F_OK) == 0;
+	if (queue_mkdir_durable(dir, 0700) < 0 && !existed) {
 		snprintf(err, errlen, "cannot create queue %s: %s", dir, strerror(errno));
 		goto fail;
 	}

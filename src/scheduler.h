@@ -8,8 +8,9 @@
  *     finally unlink mess/ files that have no jobs left.
  *   explode (new/ID): parse its envelope (unparseable -> bad/), create an
  *     empty job file rcpt/ARRIVAL.ID.N for each recipient N that has none
- *     yet (under any DUE), fsync rcpt/, rename new/ID -> mess/ID, fsync
- *     mess/.  Done in batches, so one directory fsync covers many messages.
+ *     yet (under any DUE), fsync rcpt/, link new/ID as mess/ID, fsync
+ *     mess/, unlink new/ID (never a rename: see mta-queue(5)).  Done in
+ *     batches, so one directory fsync covers many messages.
  *   dispatch: while fewer than --max-deliveries run, start a detached
  *     delivery thread for each job whose DUE has come.
  *   outcome (from a delivery thread, through the completion queue):

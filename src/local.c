@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "local.h"
+#include "queue.h"
 #include "local_io.h"
 #include "maildir.h"
 #include "mbox.h"
@@ -76,7 +77,9 @@ static struct status find_user(const char *name, int want_home, char **home,
 	return st;
 }
 
-/* open_root - open the mail root, creating it (0700) when missing */
+/* open_root - open the mail root, creating it (0700) when missing; its
+ * name is durable before anything is delivered into it, or a power cut
+ * could take the root with messages the queue has forgotten */
 static int open_root(const char *path)
 {
 	int fd;
@@ -84,7 +87,7 @@ static int open_root(const char *path)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+	if (queue_mkdir_durable(path, 0700) < 0)
 		return -1;
 	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }

@@ -178,7 +178,17 @@ int local_io_opendir(int dirfd, const char *name, int create,
 	else if (errno != EEXIST)  /* EEXIST: another thread was first */
 		return -1;
 	fd = open_nofollow(dirfd, name);
-	if (fd < 0 || !made)
+	if (fd < 0)
+		return fd;
+	/* Another thread made it and may not have synced its name yet: this
+	 * delivery must not be done before the name is durable. */
+	if (!made && fsync(dirfd) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (!made)
 		return fd;
 	/* chown the directory we opened, not the name: the name could have
 	 * been replaced in between. */

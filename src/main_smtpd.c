@@ -40,7 +40,7 @@ static int give_to_user(const struct config *cfg, const struct passwd *pw,
 			return -1;
 		}
 	}
-	if (mkdir(cfg->mailroot, 0700) < 0 && errno != EEXIST) {
+	if (queue_mkdir_durable(cfg->mailroot, 0700) < 0) {
 		snprintf(err, errlen, "mkdir %s: %s", cfg->mailroot, strerror(errno));
 		return -1;
 	}

@@ -72,12 +72,53 @@ static void remove_stale_tmp(struct queue *q)
 	closedir(d);
 }
 
+/* syncdir - fsync of directory path */
+static int syncdir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r, e;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* queue_mkdir_durable - mkdir, then fsync of the directory above */
+int queue_mkdir_durable(const char *path, mode_t mode)
+{
+	char parent[QUEUE_PATH_MAX];
+	char *slash;
+
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -1;
+	if (strlen(path) >= sizeof parent) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(parent, path);
+	/* the name's last component: trailing slashes are not part of it */
+	for (slash = parent + strlen(parent); slash > parent + 1 && slash[-1] == '/'; )
+		*--slash = '\0';
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	return syncdir(parent);
+}
+
 /* queue_open - set up and lock the queue */
 int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 {
 	char path[QUEUE_PATH_MAX];
 	struct queue *q;
 	size_t i;
+	int existed;
 
 	if (strlen(dir) + 16 >= QUEUE_PATH_MAX) {
 		snprintf(err, errlen, "queue directory name too long");
@@ -90,7 +131,14 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 	strcpy(q->dir, dir);
 	q->lock_fd = q->tmp_fd = q->new_fd = q->mess_fd = -1;
 	q->clock = queue_clock_real;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* The queue's own name durable first, then its subdirectories' names
+	 * (fsync of the queue below): a queue made here and lost at a power
+	 * cut would take every message accepted into it along.  A queue that
+	 * existed gets the fsync above it too (an earlier start may have been
+	 * killed before it), but a parent this user cannot read is then no
+	 * reason to refuse to start. */
+	existed = access(dir, F_OK) == 0;
+	if (queue_mkdir_durable(dir, 0700) < 0 && !existed) {
 		snprintf(err, errlen, "cannot create queue %s: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -112,6 +160,10 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
 			goto fail;
 		}
+	}
+	if (syncdir(dir) < 0) {
+		snprintf(err, errlen, "cannot fsync queue %s: %s", dir, strerror(errno));
+		goto fail;
 	}
 	snprintf(path, sizeof path, "%s/tmp", dir);
 	q->tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

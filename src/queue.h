@@ -32,6 +32,7 @@
 #define MTA_QUEUE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "envelope.h"
 #include "status.h"
@@ -66,6 +67,14 @@ void queue_set_clock(struct queue *q, queue_clock_fn *clock);
  * renameat().  Every rename that gives a queue file a new name goes through
  * it.  0, or -1 with errno.  Thread-safe. */
 int queue_rename_excl(int odir, const char *old, int ndir, const char *new);
+
+/* queue_mkdir_durable - make directory path (mode) unless it exists, and
+ * fsync the directory above it, so that its name survives a power cut
+ * with whatever is put in it later (a name is durable only at fsync of
+ * its directory).  The fsync is done when path already existed too: a
+ * racing thread may have made it and not synced yet.  0, or -1 with
+ * errno.  Thread-safe. */
+int queue_mkdir_durable(const char *path, mode_t mode);
 
 /* queue_msg_open - give env a new ID, create tmp/ID, write the envelope */
 struct status queue_msg_open(struct queue *q, struct envelope *env,

@@ -8,8 +8,9 @@
  *     finally unlink mess/ files that have no jobs left.
  *   explode (new/ID): parse its envelope (unparseable -> bad/), create an
  *     empty job file rcpt/ARRIVAL.ID.N for each recipient N that has none
- *     yet (under any DUE), fsync rcpt/, rename new/ID -> mess/ID, fsync
- *     mess/.  Done in batches, so one directory fsync covers many messages.
+ *     yet (under any DUE), fsync rcpt/, link new/ID as mess/ID, fsync
+ *     mess/, unlink new/ID (never a rename: see mta-queue(5)).  Done in
+ *     batches, so one directory fsync covers many messages.
  *   dispatch: while fewer than --max-deliveries run, route each job
  *     whose DUE has come (transport and next hop, transport.h) and check
  *     its limits (destlimit.h): within them, start a detached delivery

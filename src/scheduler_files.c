@@ -336,11 +336,42 @@ fail:
 	return -1;
 }
 
+/* take_link - give message id in new/ its name in mess/ too (a link): 1,
+ * 0 when it has it already (the same file: a crash after a link, or a
+ * scan that met a message of this batch again), or -1 (logged) when
+ * the link could not be made and the message was moved by rename instead
+ * or not at all */
+static int take_link(struct sched *s, const char *id)
+{
+	struct stat a, b;
+
+	if (linkat(s->new_fd, id, s->mess_fd, id, 0) == 0)
+		return 1;
+	if (errno == EEXIST && fstatat(s->new_fd, id, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(s->mess_fd, id, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return 0;
+	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
+		/* No hard links here: a rename, whose two sides a crash may
+		 * tear apart where new/ is synced before mess/. */
+		if (queue_rename_excl(s->new_fd, id, s->mess_fd, id) == 0)
+			return -1;
+	}
+	log_event("queue-error", "op=link file=new/%s error=\"%s\"", id, strerror(errno));
+	return -1;
+}
+
 /* explode_arrived - turn every message seen in new/ into jobs, with one
- * fsync of rcpt/ and one of mess/ for the whole batch */
+ * fsync of rcpt/ and one of mess/ for the whole batch.  A message moves
+ * from new/ to mess/ as link, fsync of mess/, unlink, never as a rename:
+ * an fsync of new/ by a committer in between (queue.c) could make a
+ * rename's removal from new/ durable before its arrival in mess/, and a
+ * power cut then would leave the message in neither.  Each step's crash
+ * case is in mta-queue(5), CRASH SAFETY. */
 static void explode_arrived(struct sched *s)
 {
-	size_t i, ok = 0;
+	size_t i, ok = 0, linked = 0;
+	int synced;
 
 	for (i = 0; i < s->narrived; i++) {
 		int r = create_jobs(s, s->arrived[i], s->created[i]);
@@ -351,16 +382,24 @@ static void explode_arrived(struct sched *s)
 	s->narrived = 0;
 	if (ok == 0)
 		return;
+	/* The jobs durable before the message's name in mess/: a message in
+	 * mess/ after a crash always has its jobs. */
 	if (fsync(s->rcpt_fd) < 0)
 		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\"", strerror(errno));
 	for (i = 0; i < ok; i++)
-		if (queue_rename_excl(s->new_fd, s->arrived[i], s->mess_fd, s->arrived[i]) < 0)
-			log_event("queue-error", "op=rename file=new/%s error=\"%s\"",
-			          s->arrived[i], strerror(errno));
-	/* Until this fsync a crash may put the message back in new/; it is
+		if (take_link(s, s->arrived[i]) >= 0)
+			memcpy(s->arrived[linked++], s->arrived[i], ENVELOPE_ID_MAX);
+	/* Until this fsync a crash may leave the message in new/ only; it is
 	 * exploded again then, finding its jobs already there. */
-	if (fsync(s->mess_fd) < 0)
+	synced = fsync(s->mess_fd) == 0;
+	if (!synced)
 		log_event("queue-error", "op=fsync dir=mess error=\"%s\"", strerror(errno));
+	/* Only now may new/ forget it.  Should mess/ not be synced, both
+	 * names stay: a later scan or start tells one file from two. */
+	for (i = 0; synced && i < linked; i++)
+		if (unlinkat(s->new_fd, s->arrived[i], 0) < 0 && errno != ENOENT)
+			log_event("queue-error", "op=unlink file=new/%s error=\"%s\"",
+			          s->arrived[i], strerror(errno));
 }
 
 /* sched_drop_jobless - unlink a message file whose jobs are all gone

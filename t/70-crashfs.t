@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/crashfs.sh"
 crashfs_skip_unless_fuse
-plan 36
+plan 37
 
 # listing DIR - every entry under DIR, sorted, one a line: "d name" for a
 # directory, "f name=content" for a file
@@ -147,6 +147,19 @@ try: dsync()
 except OSError: pass'
 fs_umount
 is "$(listing "$B")" "f a=1" "'cut-at N' written to the control file counts from the mount"
+
+# a rename a/x -> b/x, a synced at the moment of the cut, the cut at b's
+# fsync: the removal from a/ is durable, the arrival in b/ is not
+fs_mount
+py 'os.mkdir("a"); os.mkdir("b"); put("a/x", "1", sync=True); dsync("a"); dsync()'
+echo "cut-at-fsync b" >"$M/.crashfs-ctl"
+echo "sync-at-cut a" >"$M/.crashfs-ctl"
+py 'os.rename("a/x", "b/x")
+try: dsync("b")
+except OSError: print("EIO")' >"$T/out.race"
+fs_umount
+is "$(cat "$T/out.race"); $(listing "$B" | tr '\n' ' ')" "EIO; d a d b " \
+	"'cut-at-fsync DIR' cuts at DIR's next fsync, 'sync-at-cut DIR' syncs DIR first"
 
 # --- what mta needs of it ---------------------------------------------------
 fs_mount

@@ -39,7 +39,11 @@
  * fdatasync or directory fsync); writing "cut" cuts now; "cut-at N"
  * (or -o cut_at=N) makes the Nth durability call the moment of the cut:
  * it does not take effect and answers EIO, so all that the first N-1
- * made durable survives and nothing else.  BACKING/.crashfs is hidden.
+ * made durable survives and nothing else.  "cut-at-fsync DIR" makes the
+ * next fsync of directory DIR (relative to the mount) the moment of the
+ * cut; "sync-at-cut DIR" makes DIR's entries durable at the moment of a
+ * cut at a point, as a concurrent fsync of DIR just before it would (the
+ * two pin down a race between threads).  BACKING/.crashfs is hidden.
  *
  * Threads: libfuse's multithreaded loop; one mutex (fs.lock) orders every
  * change with the bookkeeping of it, and the cut.  Reads take no lock.
@@ -92,6 +96,7 @@ static struct {
 	ino_t root;
 	struct node *tab[NBUCKET];
 	unsigned long points, cut_at, graves;
+	ino_t cut_dir, sync_dir;  /* cut-at-fsync, sync-at-cut: 0 or an inode */
 	atomic_int cut;
 } fs = { .lock = PTHREAD_MUTEX_INITIALIZER, .bfd = -1 };
 
@@ -383,10 +388,17 @@ static void do_cut(void)
 	syncfs(fs.bfd);
 }
 
-/* durable_point - a durability call; 1 when it is the moment of the cut */
-static int durable_point(void)
+/* durable_point - a durability call (of directory dir, or 0); 1 when it
+ * is the moment of the cut */
+static int durable_point(ino_t dir)
 {
-	if (++fs.points != fs.cut_at) return 0;
+	struct node *n;
+
+	if (++fs.points != fs.cut_at && !(dir != 0 && dir == fs.cut_dir)) return 0;
+	if (fs.sync_dir && (n = node_get(fs.sync_dir, 0)) && n->dir) {
+		ents_free(n->ents, n->nents);
+		n->ents = NULL; n->nents = 0; n->dir = 0;
+	}
 	do_cut();
 	return 1;
 }
@@ -417,8 +429,9 @@ static int ctl_read(char *buf, size_t size, off_t off)
 
 static int ctl_write(const char *buf, size_t size)
 {
-	char s[64];
+	char s[PATH_MAX + 16], d[PATH_MAX];
 	unsigned long n;
+	struct stat st;
 
 	if (size >= sizeof s) return -EINVAL;
 	memcpy(s, buf, size);
@@ -428,6 +441,10 @@ static int ctl_write(const char *buf, size_t size)
 		do_cut();
 	else if (sscanf(s, "cut-at %lu", &n) == 1)
 		fs.cut_at = n;
+	else if ((sscanf(s, "cut-at-fsync %4095s", d) == 1 ||
+	          sscanf(s, "sync-at-cut %4095s", d) == 1) &&
+	         fstatat(fs.bfd, d, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+		*(s[1] == 'u' ? &fs.cut_dir : &fs.sync_dir) = st.st_ino;
 	else
 		size = 0;
 	UNLOCK();
@@ -566,7 +583,7 @@ static int cf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)path; (void)datasync;
 	if ((int)fi->fh < 0) return 0;
 	LOCK();
-	if (fs.cut || durable_point()) rc = -EIO;
+	if (fs.cut || durable_point(0)) rc = -EIO;
 	else if (fstat((int)fi->fh, &st) < 0) rc = -errno;
 	else if ((n = node_get(st.st_ino, 0)) && n->data) {
 		if (n->copied) {
@@ -813,8 +830,9 @@ static int cf_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
 
 	(void)path; (void)datasync;
 	LOCK();
-	if (fs.cut || durable_point()) rc = -EIO;
+	if (fs.cut) rc = -EIO;
 	else if (fstat((int)fi->fh, &st) < 0) rc = -errno;
+	else if (durable_point(st.st_ino)) rc = -EIO;
 	else if ((n = node_get(st.st_ino, 0)) && n->dir) {
 		ents_free(n->ents, n->nents);
 		n->ents = NULL; n->nents = 0; n->dir = 0;

@@ -256,7 +256,7 @@ from mailcheck import make_message, token_of
 got = {}
 for f in glob.glob(sys.argv[1] + "/*.json"):
     j = json.load(open(f))
-    d = j["data"].encode("latin-1").replace(b"\r\n", b"\n")
+    d = open(f[:-len(".json")] + ".eml", "rb").read().replace(b"\r\n", b"\n")
     tok = token_of(d)
     if "bob@remote.example" in j["rcpt_tos"] and tok:
         i = int(tok.rsplit(".", 1)[1])

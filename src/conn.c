@@ -250,6 +250,9 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
+			/* the poll ends at the session's deadline too (wait_ms) */
+			if (session_over(x, s))
+				ended = "session-timeout";
 			session_timeout(s);
 			continue;
 		}

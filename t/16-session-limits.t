@@ -9,14 +9,14 @@
 # more, while relay clients are not limited.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 19
+plan 20
 
 slow=${MTA_TEST_SLOW:-1}
 cap=$((2 * slow))
 start_mta_hold --max-junk 5 --max-errors 3 --session-timeout "$cap" --timeout 30 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$cap" "$MTA_LOG" <<'EOF'
-import sys, threading, time
+import re, sys, threading, time
 from smtpraw import Client, check, check_eq, queue_files
 port, queue, cap, log = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 
@@ -103,6 +103,16 @@ check_eq("and the close", c.closed(3), True)
 check_eq("the message is in the queue", len(queue_files(queue)), n0 + 1)
 check("the log says why (reason=session-timeout)", open(log).read(),
       r" disconnect client=\S+ reason=session-timeout ")
+# each of the three sessions above ended by --session-timeout, whether the
+# deadline came between two reads or as the end of a wait for the client
+def timeouts():
+    return len(re.findall(r" disconnect client=\S+ reason=session-timeout ",
+                          open(log).read()))
+deadline = time.time() + 5
+while time.time() < deadline and timeouts() < 3:
+    time.sleep(0.1)
+check_eq("the log names session-timeout as the reason for all three",
+         timeouts(), 3)
 EOF
 )
 tap_from "$res"

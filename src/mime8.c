@@ -410,10 +410,14 @@ static void body_end(struct mime8 *m, int nl)
 	m->body = BODY_PASS;
 }
 
-/* line_in - one line, or a piece of a long one (complete: it ends here) */
-static void line_in(struct mime8 *m, const char *p, size_t n, int complete)
+/* line_in - one line, or a piece of a long one (complete: it ends here;
+ * last: the message ends with it, without a line end, and it may still be
+ * a whole boundary line, typically the closing one) */
+static void line_in(struct mime8 *m, const char *p, size_t n, int complete,
+                    int last)
 {
-	int close, b = complete && !m->midline ? boundary(m, p, n, &close) : -1;
+	int close, b = (complete || last) && !m->midline ?
+	               boundary(m, p, n, &close) : -1;
 	size_t i;
 
 	if (b >= 0) {
@@ -483,13 +487,13 @@ static void feed(struct mime8 *m, const char *in, size_t n)
 		in += take;
 		n -= take;
 		if (complete) {
-			line_in(m, m->line, m->llen, 1);
+			line_in(m, m->line, m->llen, 1, 0);
 			m->llen = 0;
 			m->midline = 0;
 		} else if (m->llen == MIME8_LINE) {
 			size_t keep = m->line[MIME8_LINE - 1] == '\r';
 
-			line_in(m, m->line, m->llen - keep, 0);
+			line_in(m, m->line, m->llen - keep, 0, 0);
 			m->midline = 1;
 			m->line[0] = '\r';
 			m->llen = keep;
@@ -503,7 +507,7 @@ static void feed(struct mime8 *m, const char *in, size_t n)
 static void finish(struct mime8 *m)
 {
 	if (m->llen > 0)
-		line_in(m, m->line, m->llen, 0);
+		line_in(m, m->line, m->llen, 0, 1);
 	m->llen = 0;
 	if (m->in_header)
 		header_end(m, NULL, 0);

@@ -308,6 +308,17 @@ Test(mime8, end_without_line_end)
 	cr_assert_str_eq(out, "X-Last: y\nContent-Transfer-Encoding: 7bit\n",
 	                 "a field appended after a last line without its end");
 	free(out);
+	/* the closing boundary as the last line, without its line end, after
+	 * a part that is converted: still a boundary, not body text ('=' in
+	 * it, as JavaMail and Outlook boundaries have, would be encoded) */
+	out = same("MIME-Version: 1.0\n"
+	           "Content-Type: multipart/mixed; boundary=\"=_b\"\n\n"
+	           "--=_b\nContent-Type: text/plain\n\n\xe9t\xe9\n--=_b--", &need);
+	cr_assert(need, "an 8-bit part: converted");
+	cr_assert(strstr(out, "=E9t=E9") != NULL, "the part encoded: %s", out);
+	cr_assert(strstr(out, "\n--=_b--") != NULL, "the closing boundary kept: %s", out);
+	cr_assert(strstr(out, "=3D_b") == NULL, "not encoded as text: %s", out);
+	free(out);
 }
 
 /* xorshift - a fixed pseudo-random sequence */

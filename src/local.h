@@ -11,7 +11,8 @@
  * of ours older than 5 minutes is stale, broken and logged), waiting for
  * them at most lock_wait seconds in all (mbox.h); the entry is
  * "From SENDER DATE" (asctime-style date, sender "MAILER-DAEMON" for <>),
- * the message with ">From " quoting of lines matching /^>*From /, and an
+ * the message with lines beginning "From " quoted as ">From " (mboxo:
+ * ">From " lines stay as they are), and an
  * empty line; fsync before unlocking; on a failed append the file is
  * truncated back to its old length.
  * System users (--system-users): ~USER/Maildir/, created owned by the user;

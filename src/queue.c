@@ -28,7 +28,10 @@ struct queue {
 	/* group commit of queue/new: all under sync_lock */
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_done;
+	unsigned long registered;     /* committers numbered before their rename */
 	unsigned long renames;        /* renames into new/ so far (tickets) */
+	unsigned long failed_upto;    /* committers numbered up to here fail */
+	int failed_err;               /* ... with this errno */
 	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
 	int syncing;                  /* a directory fsync is running */
 };
@@ -36,6 +39,7 @@ struct queue {
 /* one committer waiting for the directory fsync that decides its fate */
 struct sync_waiter {
 	struct sync_waiter *next;
+	unsigned long seq;            /* taken before its rename into new/ */
 	unsigned long ticket;         /* taken after its rename into new/ */
 	int done, err;                /* decided; 0 or the fsync's errno */
 };
@@ -233,7 +237,7 @@ void queue_new_id(struct queue *q, char *id)
 /* queue_rename_excl - rename, never over an existing name */
 int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
 {
-	int e;
+	int e, fd;
 
 	if (renameat2(odir, old, ndir, new, RENAME_NOREPLACE) == 0)
 		return 0;
@@ -255,12 +259,20 @@ int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
 		}
 		return renameat(odir, old, ndir, new);
 	}
-	if (fsync(ndir) < 0) {
+	/* On a descriptor of its own: Linux reports a lost directory write
+	 * once per open file, and an fsync of the caller's shared ndir here
+	 * would take the report from the group commit of new/ (which must
+	 * fail every receiver it lost). */
+	if ((fd = openat(ndir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fsync(fd) < 0) {
 		e = errno;
+		if (fd >= 0)
+			close(fd);
 		unlinkat(ndir, new, 0);
 		errno = e;
 		return -1;
 	}
+	close(fd);
 	if (unlinkat(odir, old, 0) < 0 && errno != ENOENT) {
 		e = errno;
 		unlinkat(ndir, new, 0);
@@ -378,14 +390,24 @@ void queue_msg_abort(struct queue_msg *m)
 
 /* sync_new_dir - wait until the directory fsync of new/ that decides w
  * has finished: the first that started after w's rename and ended well
- * (0), or one that failed while w's rename was done (its errno).  A
- * failed fsync fails every committer renamed before it returned: Linux
- * reports a writeback error once per open file, so an fsync tried again
- * on the same directory says 0 for entries the failed one lost.  Those
- * renamed after the failure wait for a new fsync. */
+ * (0), or one that failed after w was numbered (its errno).  A failed
+ * fsync fails every committer numbered before it returned, those still
+ * renaming or not yet waiting included: Linux reports a writeback error
+ * once per open file, so an fsync tried again on the same directory says
+ * 0 for entries the failed one lost.  Those numbered after the failure
+ * wait for a new fsync. */
 static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 {
 	pthread_mutex_lock(&q->sync_lock);
+	w->ticket = ++q->renames;
+	if (w->seq <= q->failed_upto) {
+		/* numbered before a failed fsync returned, whenever it renamed */
+		w->done = 1;
+		w->err = q->failed_err;
+	} else {
+		w->next = q->waiters;
+		q->waiters = w;
+	}
 	while (!w->done) {
 		struct sync_waiter **pp;
 		unsigned long covers;
@@ -403,12 +425,14 @@ static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 		e = fsync(q->new_fd) < 0 ? errno : 0;
 		pthread_mutex_lock(&q->sync_lock);
 		q->syncing = 0;
-		if (e != 0)
-			covers = q->renames;
+		if (e != 0) {
+			q->failed_upto = q->registered;
+			q->failed_err = e;
+		}
 		for (pp = &q->waiters; *pp; ) {
 			struct sync_waiter *x = *pp;
 
-			if (x->ticket <= covers) {
+			if (e != 0 ? x->seq <= q->failed_upto : x->ticket <= covers) {
 				x->done = 1;
 				x->err = e;
 				*pp = x->next;
@@ -426,7 +450,7 @@ static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
-	struct sync_waiter w = { NULL, 0, 0, 0 };
+	struct sync_waiter w = { NULL, 0, 0, 0, 0 };
 	int e;
 
 	flush(m);
@@ -446,6 +470,11 @@ struct status queue_msg_commit(struct queue_msg *m)
 		return storage_status(e);
 	}
 	m->fd = -1;
+	/* Numbered before the rename: an fsync of new/ that fails from now
+	 * on fails this committer too, even if it has not come to wait yet. */
+	pthread_mutex_lock(&q->sync_lock);
+	w.seq = ++q->registered;
+	pthread_mutex_unlock(&q->sync_lock);
 	/* Never over another message: its ID was free when tmp/ID was made,
 	 * so a name here now was put there by hand; the client tries again
 	 * and its message gets a fresh ID. */
@@ -455,11 +484,6 @@ struct status queue_msg_commit(struct queue_msg *m)
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	pthread_mutex_lock(&q->sync_lock);
-	w.ticket = ++q->renames;
-	w.next = q->waiters;
-	q->waiters = &w;
-	pthread_mutex_unlock(&q->sync_lock);
 	e = sync_new_dir(q, &w);
 	if (e != 0) {
 		/* The rename may or may not survive a crash: refuse with 4xx and

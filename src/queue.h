@@ -12,8 +12,10 @@
  * directory fsync is shared (group commit): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
  * many concurrent renames.  A directory fsync that fails fails every
- * committer whose rename came before it returned; they take their files
- * back out of new/ and answer 4xx.
+ * committer whose rename came before it returned (every committer that
+ * took its number, just before its rename, by then: also those that had
+ * not yet come to wait); they take their files back out of new/ and
+ * answer 4xx.
  *
  * IDs: 13 upper-case hex digits of the creation time in microseconds,
  * then a per-process sequence number in hex: letters and digits only,
@@ -62,8 +64,9 @@ void queue_set_clock(struct queue *q, queue_clock_fn *clock);
 
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),
- * or where the file system lacks it (EINVAL), link, fsync of ndir, unlink
- * of old; without hard links either, a check that new is free, then
+ * or where the file system lacks it (EINVAL), link, fsync of ndir (on a
+ * descriptor of its own, so that ndir's own fsync still reports a lost
+ * write), unlink of old; without hard links either, a check that new is free, then
  * renameat().  Every rename that gives a queue file a new name goes through
  * it.  0, or -1 with errno.  Thread-safe. */
 int queue_rename_excl(int odir, const char *old, int ndir, const char *new);

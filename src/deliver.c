@@ -39,7 +39,19 @@ void deliver_run(struct delivery *d)
 		return;
 	}
 	envelope_init(&env);
-	if (envelope_read(fd, &env, &offset) < 0 || d->n >= env.nrcpt) {
+	if (envelope_read(fd, &env, &offset) < 0 && errno != EINVAL) {
+		int e = errno;
+
+		/* EIO, ENOMEM: the file may well be good; try again later */
+		d->result = status_make(ST_TEMP, 3, 0, "Cannot read queue file mess/%s: %s",
+		                        d->id, strerror(e));
+		log_event("delivery-error", "id=%s n=%u error=%s", d->id, d->n,
+		          log_quote(qerr, sizeof qerr, d->result.text));
+		envelope_free(&env);
+		close(fd);
+		return;
+	}
+	if (env.nrcpt == 0 || d->n >= env.nrcpt) {
 		int message_bad = env.nrcpt == 0;
 
 		d->result = status_make(ST_PERM, 3, 0, message_bad

@@ -109,12 +109,14 @@ static const char *field(const char *line, size_t n, const char *key,
 	return line + k + 1;
 }
 
-/* envelope_parse - read the text form; 0, or -1 when not complete/valid */
+/* envelope_parse - read the text form; 0, or -1 when not complete/valid
+ * (EINVAL) or out of memory (ENOMEM) */
 int envelope_parse(const char *buf, size_t n, struct envelope *env,
                    size_t *used)
 {
 	size_t pos = 0, len, vlen;
 	int seen = 0;   /* bit per required key, in order of appearance */
+	int err = EINVAL;
 	const char *v;
 
 	envelope_init(env);
@@ -180,8 +182,10 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 			if (vlen == 0 || mailbox_from_text(&mb, v, vlen) < 0)
 				goto fail;
 			/* keep duplicates: recipient numbers must stay stable */
-			if (rcpt_append(env, &mb) < 0)
+			if (rcpt_append(env, &mb) < 0) {
+				err = ENOMEM;   /* a good file: no reason to quarantine */
 				goto fail;
+			}
 		} else {
 			goto fail;
 		}
@@ -192,6 +196,7 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 	return 0;
 fail:
 	envelope_free(env);
+	errno = err;
 	return -1;
 }
 
@@ -203,6 +208,7 @@ int envelope_read(int fd, struct envelope *env, long long *offset)
 	enum { ENVELOPE_READ_MAX = 64 << 20 };
 	size_t cap = 4096, len = 0, used;
 	char *buf = NULL;
+	int e;
 
 	for (;;) {
 		char *grown = realloc(buf, cap);
@@ -216,10 +222,8 @@ int envelope_read(int fd, struct envelope *env, long long *offset)
 			goto fail;
 		len += (size_t)r;
 		if (memmem(buf, len, "\n\n", 2) != NULL) {
-			if (envelope_parse(buf, len, env, &used) < 0) {
-				errno = EINVAL;
-				goto fail;
-			}
+			if (envelope_parse(buf, len, env, &used) < 0)
+				goto fail;  /* EINVAL, or ENOMEM: kept */
 			*offset = (long long)used;
 			free(buf);
 			return 0;
@@ -232,6 +236,8 @@ int envelope_read(int fd, struct envelope *env, long long *offset)
 			cap *= 2;
 	}
 fail:
+	e = errno;
 	free(buf);
+	errno = e;
 	return -1;
 }

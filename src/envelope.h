@@ -54,13 +54,15 @@ int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt);
 int envelope_format(const struct envelope *env, char **out, size_t *len);
 /* envelope_parse - read the text form from buf[0..n); on success fills
  * env and sets *used to the offset of the message (just past the empty
- * line); returns 0, or -1 when the text is not a complete valid envelope */
+ * line); returns 0, or -1: errno EINVAL when the text is not a complete
+ * valid envelope, ENOMEM when out of memory (the text may be good) */
 int envelope_parse(const char *buf, size_t n, struct envelope *env,
                    size_t *used);
 /* envelope_read - parse the envelope at the start of the open message
  * file fd (read with pread, so fd's offset is untouched); *offset = where
  * the message begins.  0, or -1: errno EINVAL for a bad or truncated
- * envelope, or the read error */
+ * envelope (only then is the file damaged), or the read or allocation
+ * error (ENOMEM, EIO: temporary) */
 int envelope_read(int fd, struct envelope *env, long long *offset);
 /* mailbox_from_text - fill mb from stored text "local@domain" (no
  * brackets); the last '@' splits.  Returns 0, or -1 when too long. */

@@ -49,14 +49,22 @@ int sysuser_may_receive(uid_t uid, const char *shell, unsigned long uid_min)
 }
 
 /* sysuser_uid_min - "UID_MIN <decimal>" from login.defs */
-unsigned long sysuser_uid_min(const char *path)
+int sysuser_uid_min(const char *path, unsigned long *vp)
 {
 	unsigned long v = SYSUSER_UID_MIN, n;
 	char line[512], *p, *end;
 	FILE *f = fopen(path, "re");
+	int e;
 
-	if (f == NULL)
-		return v;
+	/* Only a file that is not there means the default: any other failure
+	 * (EMFILE, EIO, EACCES) could hide a lower UID_MIN, and the default
+	 * would then refuse a user for good who receives mail. */
+	if (f == NULL) {
+		if (errno != ENOENT)
+			return -1;
+		*vp = v;
+		return 0;
+	}
 	while (fgets(line, sizeof line, f) != NULL) {
 		p = line;
 		while (*p == ' ' || *p == '\t')
@@ -75,8 +83,15 @@ unsigned long sysuser_uid_min(const char *path)
 		if (errno == 0 && *end == '\0' && n <= (unsigned long)(uid_t)-1)
 			v = n;             /* the last valid line wins, as in shadow */
 	}
+	if (ferror(f)) {
+		e = errno != 0 ? errno : EIO;
+		fclose(f);
+		errno = e;
+		return -1;
+	}
 	fclose(f);
-	return v;
+	*vp = v;
+	return 0;
 }
 
 /* sysuser_find - look up and judge one account */
@@ -84,6 +99,7 @@ struct status sysuser_find(const char *name, struct sysuser *u)
 {
 	struct passwd pw, *res = NULL;
 	struct status st;
+	unsigned long uid_min;
 	char *buf = NULL, *nb;
 	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
 	size_t len = (hint > 0 && hint < SYSUSER_BUF_MAX) ? (size_t)hint
@@ -108,8 +124,12 @@ struct status sysuser_find(const char *name, struct sysuser *u)
 	st = sysuser_lookup_status(name, r, res != NULL);
 	if (st.kind != ST_OK)
 		goto out;
-	if (!sysuser_may_receive(pw.pw_uid, pw.pw_shell,
-	                         sysuser_uid_min(SYSUSER_LOGIN_DEFS))) {
+	if (sysuser_uid_min(SYSUSER_LOGIN_DEFS, &uid_min) < 0) {
+		st = status_make(ST_TEMP, 3, 0, "Cannot read %s: %s",
+		                 SYSUSER_LOGIN_DEFS, strerror(errno));
+		goto out;
+	}
+	if (!sysuser_may_receive(pw.pw_uid, pw.pw_shell, uid_min)) {
 		st = status_make(ST_PERM, 1, 1, "No such user here");
 		goto out;
 	}

@@ -63,8 +63,10 @@ struct status sysuser_lookup_status(const char *name, int err, int found);
 /* sysuser_may_receive - 1 when an account with this uid and login shell
  * (NULL or "" = /bin/sh) receives mail, given uid_min; else 0 */
 int sysuser_may_receive(uid_t uid, const char *shell, unsigned long uid_min);
-/* sysuser_uid_min - UID_MIN from a login.defs file, SYSUSER_UID_MIN when
- * the file cannot be read or has no valid UID_MIN line */
-unsigned long sysuser_uid_min(const char *path);
+/* sysuser_uid_min - UID_MIN from a login.defs file into *v,
+ * SYSUSER_UID_MIN when the file does not exist (ENOENT) or has no valid
+ * UID_MIN line; 0, or -1 with errno when it cannot be opened or read for
+ * another reason (the caller's failure is temporary) */
+int sysuser_uid_min(const char *path, unsigned long *v);
 
 #endif

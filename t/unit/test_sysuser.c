@@ -5,10 +5,12 @@
  * root and bin. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "sysuser.h"
 
@@ -81,13 +83,15 @@ static unsigned long uid_min_of(const char *text)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	v = sysuser_uid_min(path);
+	cr_assert_eq(sysuser_uid_min(path, &v), 0);
 	unlink(path);
 	return v;
 }
 
 Test(sysuser, uid_min_from_login_defs)
 {
+	unsigned long v;
+
 	cr_assert_eq(uid_min_of("# comment\nUID_MIN\t\t\t 1000\nUID_MAX 60000\n"),
 	             1000);
 	cr_assert_eq(uid_min_of("UID_MIN 500\n"), 500);
@@ -103,7 +107,33 @@ Test(sysuser, uid_min_from_login_defs)
 	cr_assert_eq(uid_min_of("UID_MIN 99999999999999999999999\n"),
 	             SYSUSER_UID_MIN);
 	cr_assert_eq(uid_min_of(""), SYSUSER_UID_MIN);
-	cr_assert_eq(sysuser_uid_min("/nonexistent/login.defs"), SYSUSER_UID_MIN);
+	v = 0;
+	cr_assert_eq(sysuser_uid_min("/nonexistent/login.defs", &v), 0);
+	cr_assert_eq(v, SYSUSER_UID_MIN);
+}
+
+/* A login.defs that is there but cannot be opened or read is no reason
+ * to take the default: a lower UID_MIN in it would make the refusal of a
+ * user who receives mail permanent. */
+Test(sysuser, uid_min_unreadable_is_an_error)
+{
+	unsigned long v = 0;
+	struct rlimit rl;
+	int fd;
+
+	errno = 0;
+	cr_assert_eq(sysuser_uid_min("/dev/null/login.defs", &v), -1, "ENOTDIR");
+	cr_assert_eq(errno, ENOTDIR);
+	cr_assert_eq(sysuser_uid_min("/", &v), -1, "a directory: EISDIR");
+	/* out of descriptors (each test runs in a process of its own) */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 16;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		;
+	errno = 0;
+	cr_assert_eq(sysuser_uid_min("/etc/login.defs", &v), -1, "EMFILE");
+	cr_assert_eq(errno, EMFILE);
 }
 
 Test(sysuser, postmaster_is_root)

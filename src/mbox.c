@@ -377,6 +377,17 @@ static int try_append(int rootfd, const char *name, const char *lock,
 		again = 1;
 		goto out;
 	}
+	/* Empty under both locks: perhaps just made by another delivery that
+	 * has not yet synced its name.  Sync it here, before the entry (and
+	 * our job's removal) can depend on it; only new mailboxes pay. */
+	if (fstat(fd, &sb) < 0) {
+		*st = local_io_status(errno, "mbox %s: fstat", name);
+		goto out;
+	}
+	if (sb.st_size == 0 && fsync(rootfd) < 0) {
+		*st = local_io_status(errno, "mbox %s: fsync of the mail root", name);
+		goto out;
+	}
 	*st = append(fd, name, m);
 out:
 	if (dotlocked)

@@ -520,6 +520,7 @@ static void settle_missing(struct sched *s)
 			j->gone = 1;        /* its delivery finishes; then forget it */
 			continue;
 		}
+		sched_report_failures(s, j->msg); /* not running: siblings need not wait */
 		/* The last job of its message: does a job file in bad/ name
 		 * the message?  One pass over bad/ answers that for the whole
 		 * batch (rm of many jobs at once). */

@@ -281,6 +281,16 @@ void sched_unwait(struct sched *s, struct jt_job *j)
 		return;
 	}
 	jobtab_stop(s->t, j, j->due);
+	/* Parked, it counted as running: failed siblings that waited for it
+	 * are reported now (j is back in the heap, so m stays). */
+	report_failures(s, j->msg);
+}
+
+/* sched_report_failures - report m's failed recipients if no delivery of
+ * m runs any more (a job of m not running was just forgotten) */
+void sched_report_failures(struct sched *s, struct jt_msg *m)
+{
+	report_failures(s, m);
 }
 
 /* dead_time - how long a next hop that did not answer is remembered:

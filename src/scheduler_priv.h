@@ -120,6 +120,9 @@ void sched_rescan(struct sched *s);
 void sched_read_events(struct sched *s);
 /* sched_dispatch - start deliveries for due jobs while there is room */
 void sched_dispatch(struct sched *s, pthread_attr_t *attr);
+/* sched_report_failures - report m's failed recipients in one bounce
+ * once none of m's deliveries is running (or parked) any more */
+void sched_report_failures(struct sched *s, struct jt_msg *m);
 /* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
  * is nothing */
 void sched_unwait(struct sched *s, struct jt_job *j);

@@ -10,13 +10,16 @@
 #   * the directory fsync of new/ fails while several receivers wait for
 #     it: every one of them answers 451 (none 250), and the next message
 #     gets a fsync of its own and 250 (queue.h, group commit)
+#   * a receiver that has renamed into new/ but not yet come to wait when
+#     another's fsync of new/ fails: it answers 451 too, although the next
+#     fsync says 0 (the kernel reports a lost write once)
 #   * a job removed by hand just before the scheduler renames it after a
 #     failed round: its outcome is dropped and logged, deliveries go on
 #     (no pause for --retry)
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 26
+plan 32
 
 CC=$(command -v cc || command -v gcc) || { echo "1..0 # SKIP no C compiler"; exit 0; }
 "$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl ||
@@ -141,6 +144,64 @@ tap_from "$res"
 is "$(log_count 'queue-error op=fsync-dir id=[A-Za-z0-9]+ error="Input/output error"')" 3 \
 	"each refused message is logged (queue-error op=fsync-dir)"
 is "$(stop_mta)" 0 "fsync: SIGTERM, exit 0"
+
+# ---- renamed, not yet waiting, when the fsync fails (6) ---------------------
+# A renames into new/ and is held there; B renames, its fsync (the first)
+# fails; then A goes on: its own fsync would say 0, yet A was renamed
+# before the failed fsync returned, so it must answer 451 as well.
+mkdir -p "$T/r/queue/new" "$T/rctl"
+wrap FSFAULT_FSYNC_DIR="$(realpath "$T/r/queue/new")" FSFAULT_FSYNC_FAIL=1 \
+	FSFAULT_RENAME_DIR="$(realpath "$T/r/queue/new")" FSFAULT_RENAME_HOLD=1 \
+	FSFAULT_CTL="$T/rctl"
+MTA_DIR=$T/r MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+MTA_BIN=$REAL_BIN
+res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$T/rctl" <<'EOF'
+import os, sys, threading, time
+from smtpraw import Client, check, check_eq
+port, queue, ctl = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def until(what, cond, limit=20):
+    end = time.time() + limit
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    print("# timed out waiting for " + what)
+    return False
+
+def ready(token):
+    c = Client(port, timeout=30)
+    c.reply()
+    c.cmd("EHLO fsync.example")
+    c.cmd("MAIL FROM:<sender@example.org>")
+    c.cmd("RCPT TO:<user@test.example>")
+    c.cmd("DATA")
+    c.send(("Subject: %s\r\n\r\nbody %s\r\n" % (token, token)).encode())
+    return c
+
+replies = {}
+def finish(token, c):
+    replies[token] = c.cmd(".", timeout=60)
+
+conns = {t: ready(t) for t in ("A", "B")}
+ta = threading.Thread(target=finish, args=("A", conns["A"]))
+ta.start()
+until("A's rename into new/", lambda: os.path.exists(os.path.join(ctl, "rheld")))
+finish("B", conns["B"])
+open(os.path.join(ctl, "rrelease"), "w").close()
+ta.join(90)
+check("B, whose fsync failed: 451", replies.get("B", ""), r"^451 4\.3\.0 ")
+check("A, renamed before that fsync returned but waiting only after: 451",
+      replies.get("A", ""), r"^451 4\.3\.0 ")
+check_eq("no file of a refused message is left in new/", os.listdir(os.path.join(queue, "new")), [])
+e = ready("E")
+check("the next message gets a fsync of its own: 250", e.cmd(".", timeout=30), r"^250 ")
+EOF
+)
+tap_from "$res"
+is "$(log_count 'queue-error op=fsync-dir id=[A-Za-z0-9]+ error="Input/output error"')" 2 \
+	"renamed, not yet waiting: both refused messages are logged"
+is "$(stop_mta)" 0 "renamed, not yet waiting: SIGTERM, exit 0"
 
 # ---- a job removed just before its rename (14) -----------------------------
 P=$(free_port_on 127.0.0.2)

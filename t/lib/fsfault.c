@@ -14,6 +14,12 @@
  *                        60 s) for $FSFAULT_CTL/release before it runs;
  *                        its call number FSFAULT_FSYNC_FAIL runs and then
  *                        fails with EIO (a lost writeback, reported once)
+ *   FSFAULT_RENAME_DIR=P renames into the directory P (its real path)
+ *                        are counted; call number FSFAULT_RENAME_HOLD
+ *                        renames, then creates $FSFAULT_CTL/rheld and
+ *                        waits (at most 60 s) for $FSFAULT_CTL/rrelease
+ *                        before it returns: a receiver that has renamed
+ *                        but not yet come to wait for its fsync
  *   FSFAULT_NOREPLACE=1  renameat2() with flags fails with EINVAL, as on
  *                        a file system without RENAME_NOREPLACE
  *   FSFAULT_NOLINK=1     linkat() fails with EPERM (no hard links)
@@ -36,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int fsyncs;
+static atomic_int fsyncs, renames;
 static atomic_long clock_calls;
 
 int gettimeofday(struct timeval *restrict tv, void *restrict tz)
@@ -102,6 +108,30 @@ int fsync(int fd)
 	return r;
 }
 
+/* rename_hold - after a rename into newdir: the hold of
+ * FSFAULT_RENAME_HOLD, when this is that call into FSFAULT_RENAME_DIR */
+static void rename_hold(int newdir)
+{
+	const char *dir = getenv("FSFAULT_RENAME_DIR"), *hold = getenv("FSFAULT_RENAME_HOLD");
+	char proc[64], path[4096], ctl[4096];
+	ssize_t n;
+	int i;
+
+	if (dir == NULL || hold == NULL)
+		return;
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", newdir);
+	if ((n = readlink(proc, path, sizeof path - 1)) < 0)
+		return;
+	path[n] = '\0';
+	if (strcmp(path, dir) != 0 || atomic_fetch_add(&renames, 1) + 1 != atoi(hold) ||
+	    !ctl_path(ctl, sizeof ctl, "rheld"))
+		return;
+	close(open(ctl, O_WRONLY | O_CREAT, 0600));
+	ctl_path(ctl, sizeof ctl, "rrelease");
+	for (i = 0; i < 6000 && access(ctl, F_OK) != 0; i++)
+		usleep(10000);
+}
+
 /* vanish - remove olddir/old first if its name contains the text of
  * $FSFAULT_CTL/vanish */
 static void vanish(int olddir, const char *old)
@@ -124,16 +154,21 @@ static void vanish(int olddir, const char *old)
 int renameat(int olddir, const char *old, int newdir, const char *new)
 {
 	static int (*real)(int, const char *, int, const char *);
+	int r;
 
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
 	vanish(olddir, old);
-	return real(olddir, old, newdir, new);
+	r = real(olddir, old, newdir, new);
+	if (r == 0)
+		rename_hold(newdir);
+	return r;
 }
 
 int renameat2(int olddir, const char *old, int newdir, const char *new, unsigned flags)
 {
 	static int (*real)(int, const char *, int, const char *, unsigned);
+	int r;
 
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2");
@@ -142,7 +177,10 @@ int renameat2(int olddir, const char *old, int newdir, const char *new, unsigned
 		errno = EINVAL;
 		return -1;
 	}
-	return real(olddir, old, newdir, new, flags);
+	r = real(olddir, old, newdir, new, flags);
+	if (r == 0)
+		rename_hold(newdir);
+	return r;
 }
 
 int linkat(int olddir, const char *old, int newdir, const char *new, int flags)

@@ -1,0 +1,69 @@
+/* test_deliver.c - deliver_run() tells a damaged message file (to bad/)
+ * from one that cannot be read for now (deferred, kept) */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deliver.h"
+
+static char dir[64];
+static int mess_fd = -1;
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/test_deliver.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	mess_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(mess_fd, 0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	close(mess_fd);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+TestSuite(deliver, .init = setup, .fini = teardown, .timeout = 30);
+
+/* run - deliver_run for recipient 0 of mess/id */
+static void run(struct delivery *d, const char *id)
+{
+	memset(d, 0, sizeof *d);
+	d->transport = -1;
+	d->mess_fd = mess_fd;
+	snprintf(d->id, sizeof d->id, "%s", id);
+	deliver_run(d);
+}
+
+Test(deliver, damaged_envelope_is_bad)
+{
+	struct delivery d;
+	int fd = openat(mess_fd, "DAMAGED", O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "no envelope here\n\nbody\n", 23), 23);
+	close(fd);
+	run(&d, "DAMAGED");
+	cr_assert_eq(d.result.kind, ST_PERM);
+	cr_assert_eq(d.bad, DELIVERY_BAD_MESSAGE);
+}
+
+/* A read error (here EISDIR: the name is a directory) says nothing about
+ * the file's content: deferred, never quarantined. */
+Test(deliver, read_error_is_temporary)
+{
+	struct delivery d;
+
+	cr_assert_eq(mkdirat(mess_fd, "UNREADABLE", 0700), 0);
+	run(&d, "UNREADABLE");
+	cr_assert_eq(d.result.kind, ST_TEMP, "kind %d: %s", d.result.kind, d.result.text);
+	cr_assert_eq(d.bad, 0);
+}

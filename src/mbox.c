@@ -364,6 +364,21 @@ static int try_append(int rootfd, const char *name, const char *lock,
 		goto out;
 	}
 	locked = 1;
+	/* Empty under the fcntl lock (no delivery of ours appends without
+	 * it): perhaps just made by another delivery that has not yet synced
+	 * its name.  Sync it here, before the entry (and our job's removal)
+	 * can depend on it; only new mailboxes pay.  Before the dotlock: an
+	 * fsync of the mail root while we hold it would make the dotlock's
+	 * name durable, and after a power cut that lock would hold the
+	 * mailbox until it counts as stale. */
+	if (fstat(fd, &sb) < 0) {
+		*st = local_io_status(errno, "mbox %s: fstat", name);
+		goto out;
+	}
+	if (sb.st_size == 0 && fsync(rootfd) < 0) {
+		*st = local_io_status(errno, "mbox %s: fsync of the mail root", name);
+		goto out;
+	}
 	*st = dotlock_take(rootfd, lock, name, deadline, wait, &made);
 	if (st->kind != ST_OK)
 		goto out;
@@ -375,17 +390,6 @@ static int try_append(int rootfd, const char *name, const char *lock,
 	}
 	if (r == 0) {
 		again = 1;
-		goto out;
-	}
-	/* Empty under both locks: perhaps just made by another delivery that
-	 * has not yet synced its name.  Sync it here, before the entry (and
-	 * our job's removal) can depend on it; only new mailboxes pay. */
-	if (fstat(fd, &sb) < 0) {
-		*st = local_io_status(errno, "mbox %s: fstat", name);
-		goto out;
-	}
-	if (sb.st_size == 0 && fsync(rootfd) < 0) {
-		*st = local_io_status(errno, "mbox %s: fsync of the mail root", name);
 		goto out;
 	}
 	*st = append(fd, name, m);

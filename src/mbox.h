@@ -43,8 +43,8 @@
  * ">From " (mboxo, as Postfix's local(8) writes; see local_io.h), a
  * newline if the message did not end with one, and an empty line.  The
  * file is fsync'ed before unlocking; if anything failed it is truncated
- * back to its length before the append.  An mbox found empty under both
- * locks has the mail root fsync'ed before the append: another delivery
+ * back to its length before the append.  An mbox found empty under the fcntl
+ * lock has the mail root fsync'ed before the dotlock and the append: another delivery
  * may have just made it without having synced its name yet.
  *
  * The mbox is opened O_NOFOLLOW and must be a regular file with one link:

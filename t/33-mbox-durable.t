@@ -2,8 +2,8 @@
 # t/33-mbox-durable.t - an mbox that is there but empty may have just been
 # made by another delivery that has not yet synced its name: the delivery
 # that writes the first entry into it syncs the mail root itself, under
-# both locks, before the entry (mbox.h).  A mailbox that already holds
-# mail costs no such fsync.  strace (when ptrace is allowed) watches the
+# its fcntl lock, before the dotlock and the entry (mbox.h).  A mailbox
+# that already holds mail costs no such fsync.  strace (when ptrace is allowed) watches the
 # daemon's threads.
 . "$(dirname "$0")/lib/common.sh"
 

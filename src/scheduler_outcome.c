@@ -309,7 +309,7 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	enum transport_id tr = (enum transport_id)d->transport;
 	char qhop[LOG_VALUE_MAX];
 	long long now = (long long)time(NULL);
-	unsigned dt = dead_time(s->cfg);
+	unsigned dt = dead_time(s->cfg), running, limit;
 	struct jt_job *k;
 
 	if (d->transport < 0 || d->transport >= TRANSPORT_COUNT)
@@ -325,9 +325,14 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	}
 	if (!d->slotted)
 		return;
-	while (destlimit_hop_running(s->dests, d->hop) <
-	       transport_hop_limit(s->cfg, tr) &&
-	       (k = destlimit_unwait_hop(s->dests, d->hop)) != NULL)
+	/* As many as there are free slots: a job let go is not running yet,
+	 * so the count of running ones cannot say when to stop (letting the
+	 * whole line go would send every job but one back into it, each
+	 * routed again: a cost that grows with the square of the line). */
+	running = destlimit_hop_running(s->dests, d->hop);
+	limit = transport_hop_limit(s->cfg, tr);
+	for (; running < limit && (k = destlimit_unwait_hop(s->dests, d->hop)) != NULL;
+	     running++)
 		sched_unwait(s, k);
 	/* one for the slot freed; one that finds its hop full hands its
 	 * turn on (sched_dispatch) */

@@ -1,0 +1,56 @@
+#!/bin/bash
+# t/34-line-release.t - jobs waiting in a next hop's line are let go one
+# per free slot.  With another program holding the lock of an mbox, 40
+# messages to it pile up: 2 deliveries wait for the lock, the rest wait
+# in the mailbox's line.  Once the lock is let go, all are delivered, and
+# each job waited in the line about once (its delivery-busy lines), not
+# once per delivery that ended before its turn: a line let go whole at
+# every free slot sent all but one job back into it, each routed again,
+# a cost that grew with the square of the line.
+. "$(dirname "$0")/lib/common.sh"
+
+plan 5
+N=40
+
+start_mta --mbox --mbox-lock-wait 60 ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+BOX=$MTA_MAIL/line34
+: >"$BOX"
+$PY - "$BOX" "$T/locked" "$T/release" <<'PYEOF' &
+import fcntl, os, sys, time
+mbox, status, release = sys.argv[1:4]
+f = open(mbox, "rb+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(status, "w").write("locked\n")
+end = time.time() + 60
+while not os.path.exists(release) and time.time() < end:
+    time.sleep(0.05)
+fcntl.lockf(f, fcntl.LOCK_UN)
+PYEOF
+track $!
+wait_for 10 test -s "$T/locked"
+out=$($PY - "$MTA_PORT" "$N" <<'PYEOF'
+import smtplib, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+for i in range(n):
+    s.sendmail("a@example.org", ["line34@test.example"],
+               "Subject: %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+print(n)
+PYEOF
+)
+is "$out" "$N" "$N messages accepted while the mbox is locked"
+# all but the two that wait for the lock are in the line
+wait_for 20 eval '[ "$(log_count " delivery-busy .*dest=local:line34")" -ge $((N - 2)) ]'
+ok $? "the jobs wait in the mailbox's line"
+touch "$T/release"
+wait_for 60 eval '[ "$(grep -c "^From " "$BOX")" = "$N" ]'
+is "$(grep -c '^From ' "$BOX")" "$N" "all $N delivered once the lock is let go"
+busy=$(log_count " delivery-busy .*dest=local:line34")
+diag "delivery-busy lines: $busy for $N messages"
+ok "$([ "$busy" -le $((2 * N)) ]; echo $?)" \
+	"each job waited in the line about once ($busy delivery-busy lines, at most $((2 * N)))"
+is "$(stop_mta)" 0 "SIGTERM exit 0"
+
+done_testing

@@ -29,6 +29,8 @@ enum { DELIVERY_STACK = 2 * 1024 * 1024 };
 enum { DELIVERY_STACK = 256 * 1024 };
 #endif
 
+enum { START_TRIES = 3 };      /* reads of the queue at start-up */
+
 /* sched_job_file - the name of job j */
 void sched_job_file(const struct jt_job *j, char *buf)
 {
@@ -92,25 +94,38 @@ static int names_id(const char *name, const char *id)
 }
 
 /* each_name - call fn for every name in dir_fd that starts with prefix
- * (the prefix skipped); stops when fn returns nonzero.  An unreadable
- * directory has no names: nothing can be shown to need a message. */
-static void each_name(int dir_fd, const char *prefix,
-                      int (*fn)(void *arg, const char *name), void *arg)
+ * (the prefix skipped); stops when fn returns nonzero.  0, or -1 with
+ * errno set when the directory could not be read to its end: its names
+ * are not known then (a failed readdir() is no end of the directory). */
+static int each_name(int dir_fd, const char *prefix,
+                     int (*fn)(void *arg, const char *name), void *arg)
 {
 	struct dirent *de;
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	size_t n = strlen(prefix);
+	int e;
 
 	if (d == NULL) {
+		e = errno;
 		if (fd >= 0)
 			close(fd);
-		return;
+		errno = e;
+		return -1;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, n) == 0 && fn(arg, de->d_name + n))
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
 			break;
+		if (strncmp(de->d_name, prefix, n) == 0 && fn(arg, de->d_name + n)) {
+			errno = 0;
+			break;
+		}
+	}
+	e = errno;
 	closedir(d);
+	errno = e;
+	return e == 0 ? 0 : -1;
 }
 
 /* struct lookfor - named_in at work */
@@ -127,12 +142,14 @@ static int has_id(void *arg, const char *name)
 	return lf->found = names_id(name, lf->id);
 }
 
-/* named_in - does a name in dir_fd starting with prefix name id? */
+/* named_in - does a name in dir_fd starting with prefix name id?  1, 0,
+ * or -1 (errno set) when the directory could not be read */
 static int named_in(int dir_fd, const char *prefix, const char *id)
 {
 	struct lookfor lf = { id, 0 };
 
-	each_name(dir_fd, prefix, has_id, &lf);
+	if (each_name(dir_fd, prefix, has_id, &lf) < 0 && !lf.found)
+		return -1;
 	return lf.found;
 }
 
@@ -172,12 +189,16 @@ static int mark_one(void *arg, const char *name)
 }
 
 /* sched_mark_names - one pass over bad/rcpt.* */
-void sched_mark_names(struct sched *s)
+int sched_mark_names(struct sched *s)
 {
 	struct marking mk = { s, NAMED_BAD };
 
 	s->name_gen++;
-	each_name(s->bad_fd, "rcpt.", mark_one, &mk);
+	if (each_name(s->bad_fd, "rcpt.", mark_one, &mk) < 0) {
+		log_event("queue-error", "op=scan dir=bad error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* sched_release_message - message id has no job left in memory.  Unlink
@@ -187,13 +208,38 @@ void sched_mark_names(struct sched *s)
  * too, and the events of a batch are read before its removals settle. */
 void sched_release_message(struct sched *s, const char *id, int held, int named)
 {
-	if (named == NAMED_LOOK)
-		named = named_in(s->bad_fd, "rcpt.", id) ? NAMED_BAD : 0;
+	if (named == NAMED_LOOK) {
+		int r = named_in(s->bad_fd, "rcpt.", id);
+
+		if (r < 0)
+			log_event("queue-error", "op=scan dir=bad error=\"%s\"", strerror(errno));
+		named = r < 0 ? NAMED_UNKNOWN : r ? NAMED_BAD : 0;
+	}
 	if (held || (named & NAMED_BAD)) {
 		sched_quarantine(s, s->mess_fd, "mess", id, "a job of it is in bad/");
 		return;
 	}
+	if (named & NAMED_UNKNOWN) {
+		/* a job of it may be in bad/: not removed on a guess */
+		log_event("message-kept", "id=%s reason=\"bad/ could not be read\"", id);
+		return;
+	}
 	sched_message_done(s, id);
+}
+
+/* sched_unlist - take j off the list of missing jobs */
+void sched_unlist(struct sched *s, struct jt_job *j)
+{
+	size_t i;
+
+	if (!j->listed)
+		return;
+	for (i = 0; i < s->nmissing; i++)
+		if (s->missing[i].job == j) {
+			s->missing[i] = s->missing[--s->nmissing];
+			break;
+		}
+	j->listed = j->missing = 0;
 }
 
 /* sched_forget_job - drop j from memory; the message with its last job */
@@ -355,8 +401,43 @@ static int start_failed(struct sched *s, int remote_up)
 	if (s->dests)
 		destlimit_free(s->dests);
 	jobtab_free(s->t);
+	free(s->arrived);
+	free(s->created);
+	free(s->missing);
 	free(s);
 	return -1;
+}
+
+/* recover - read the queue into memory (scheduler.h, start-up), up to
+ * START_TRIES times while a directory cannot be read to its end: a job
+ * not seen would leave its message looking jobless, and jobless messages
+ * are removed.  Refusing to start is better than that.  0, or -1 with
+ * err set. */
+static int recover(struct sched *s, char *err, size_t errlen)
+{
+	unsigned tries;
+
+	for (tries = 1; ; tries++) {
+		if (sched_scan_dir(s, s->mess_fd, sched_found_mess) == 0) {
+			if (sched_rescan(s) == 0)
+				break;
+		} else {
+			s->scan_dir = "mess";
+			s->scan_error = errno;
+			log_event("queue-error", "op=scan dir=mess error=\"%s\" action=retry seconds=1",
+			          strerror(errno));
+		}
+		if (tries == START_TRIES) {
+			snprintf(err, errlen, "cannot read %s/%s: %s (%u tries); not starting, "
+			         "rather than take its messages for done", s->cfg->queue,
+			         s->scan_dir, strerror(s->scan_error), tries);
+			return -1;
+		}
+		sleep(1);
+	}
+	s->paused_until = 0;        /* the retries' pause is over */
+	jobtab_each_msg(s->t, sched_drop_jobless, s);
+	return 0;
 }
 
 /* sched_start - recovery, then the thread */
@@ -413,9 +494,10 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	}
 	pthread_mutex_init(&s->done_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	sched_scan_dir(s, s->mess_fd, sched_found_mess);
-	sched_rescan(s);
-	jobtab_each_msg(s->t, sched_drop_jobless, s);
+	if (recover(s, err, errlen) < 0) {
+		pthread_mutex_destroy(&s->done_lock);
+		return start_failed(s, 1);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_event("recovered", "messages=%zu jobs=%zu time=%ldms",
 	          jobtab_messages(s->t), jobtab_jobs(s->t),

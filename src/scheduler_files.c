@@ -90,6 +90,9 @@ static void reject_job_file(struct sched *s, const char *name, uint32_t cookie,
 	sched_quarantine(s, s->rcpt_fd, "rcpt", name, why);
 }
 
+static int arrived(struct sched *s, const char *name, unsigned char type,
+                   unsigned char created);
+
 /* add_job_file - a job file found on disk (scan, or inotify with the
  * cookie of its rename) */
 static void add_job_file(struct sched *s, const char *name, unsigned char type,
@@ -116,12 +119,22 @@ static void add_job_file(struct sched *s, const char *name, unsigned char type,
 	m = jobtab_msg(s->t, jn.id);
 	if (m == NULL) {
 		/* Its message must be waiting in new/ or taken in mess/. */
-		if (!sched_file_exists(s->mess_fd, jn.id) && !sched_file_exists(s->new_fd, jn.id)) {
+		int taken = sched_file_exists(s->mess_fd, jn.id);
+
+		if (!taken && !sched_file_exists(s->new_fd, jn.id)) {
 			reject_job_file(s, name, cookie, "no such message", 1);
 			return;
 		}
 		if ((m = jobtab_add_msg(s->t, jn.id)) == NULL)
 			goto nomem;
+		/* Not taken yet (a crash or a failed explode before its link):
+		 * the message is exploded with this batch, before any dispatch,
+		 * which keeps its jobs or forgets them again; never a delivery
+		 * of a message that is not in mess/. */
+		if (!taken && arrived(s, jn.id, DT_UNKNOWN, 0) < 0) {
+			jobtab_drop_msg(s->t, m);
+			return;
+		}
 	}
 	j = jobtab_job(m, jn.n);
 	if (j == NULL) {
@@ -159,7 +172,9 @@ nomem:
 	log_event("sched-error", "error=\"out of memory\" job=%s", name);
 }
 
-/* sched_scan_dir - call fn for every entry of dir (not . and ..) */
+/* sched_scan_dir - call fn for every entry of dir (not . and ..); 0, or
+ * -1 with errno set when the directory could not be read to its end
+ * (readdir() says so only through errno: a failed read is no end) */
 int sched_scan_dir(struct sched *s, int dir_fd,
                    void (*fn)(struct sched *s, const char *name,
                               unsigned char type))
@@ -167,17 +182,26 @@ int sched_scan_dir(struct sched *s, int dir_fd,
 	struct dirent *de;
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int e;
 
 	if (d == NULL) {
+		e = errno;
 		if (fd >= 0)
 			close(fd);
+		errno = e;
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL)
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			fn(s, de->d_name, de->d_type);
+	}
+	e = errno;
 	closedir(d);
-	return 0;
+	errno = e;
+	return e == 0 ? 0 : -1;
 }
 
 /* sched_found_mess - a message file in mess/ at start-up */
@@ -198,16 +222,16 @@ void sched_found_mess(struct sched *s, const char *name, unsigned char type)
 /* arrived - a message in new/ (created: seen by IN_CREATE, that is made
  * by a link, or written in place by hand and perhaps not complete yet):
  * explode it with the next batch */
-static void arrived(struct sched *s, const char *name, unsigned char type,
-                    unsigned char created)
+static int arrived(struct sched *s, const char *name, unsigned char type,
+                   unsigned char created)
 {
 	if (!job_id_valid(name, strlen(name))) {
 		sched_quarantine(s, s->new_fd, "new", name, "not a queue ID");
-		return;
+		return 0;
 	}
 	if (not_regular(s->new_fd, name, type)) {
 		sched_quarantine(s, s->new_fd, "new", name, "not a regular file");
-		return;
+		return 0;
 	}
 	if (s->narrived == s->arrived_cap) {
 		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
@@ -218,13 +242,14 @@ static void arrived(struct sched *s, const char *name, unsigned char type,
 			s->arrived = a;
 		if (c == NULL) {
 			s->next_rescan = time(NULL) + EXPLODE_RETRY;
-			return;
+			return -1;
 		}
 		s->created = c;
 		s->arrived_cap = cap;
 	}
 	s->created[s->narrived] = created;
 	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
+	return 0;
 }
 
 /* found_new - a message in new/ (scan, or renamed in) */
@@ -239,9 +264,31 @@ static void found_job(struct sched *s, const char *name, unsigned char type)
 	add_job_file(s, name, type, 0);
 }
 
+/* forget_untaken - forget the jobs in memory of message id, which is not
+ * (or no longer) taken into mess/: none of them has started, since
+ * deliveries start only once the message is in mess/ (their files stay) */
+static void forget_untaken(struct sched *s, const char *id)
+{
+	struct jt_msg *m = jobtab_msg(s->t, id);
+
+	if (m == NULL)
+		return;
+	while (m->jobs && m->pending > 1) {
+		sched_unlist(s, m->jobs);
+		jobtab_remove(s->t, m->jobs);
+	}
+	if (m->jobs) {
+		sched_unlist(s, m->jobs);
+		jobtab_remove(s->t, m->jobs);
+	} else {
+		jobtab_drop_msg(s->t, m);
+	}
+}
+
 /* create_jobs - the job files and table entries for message id in new/;
- * 0, 1 (nothing to do), or -1 (the message stays in new/ and is tried
- * again later).  A bad envelope in a file only seen created is left for
+ * 0, 1 (nothing to do), 2 (the same file is in mess/ already: its new/
+ * name goes once mess/ is synced), or -1 (the message stays in new/ and
+ * is tried again later).  A bad envelope in a file only seen created is left for
  * the next scan: it may still be being written. */
 static int create_jobs(struct sched *s, const char *id, int created)
 {
@@ -269,8 +316,7 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		if (fstat(fd, &a) == 0 && fstatat(s->mess_fd, id, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			close(fd);
-			unlinkat(s->new_fd, id, 0);
-			return 1;
+			return 2;
 		}
 		close(fd);
 		sched_quarantine(s, s->new_fd, "new", id, "queue ID in use in mess/");
@@ -323,14 +369,7 @@ static int create_jobs(struct sched *s, const char *id, int created)
 fail:
 	/* Forget this message's jobs in memory (their files stay and are
 	 * found again by the next attempt).  Nothing can have started. */
-	if ((m = jobtab_msg(s->t, id)) != NULL) {
-		while (m->jobs && m->pending > 1)
-			jobtab_remove(s->t, m->jobs);
-		if (m->jobs)
-			jobtab_remove(s->t, m->jobs);
-		else
-			jobtab_drop_msg(s->t, m);
-	}
+	forget_untaken(s, id);
 	envelope_free(&env);
 	s->next_rescan = time(NULL) + EXPLODE_RETRY;
 	return -1;
@@ -338,9 +377,9 @@ fail:
 
 /* take_link - give message id in new/ its name in mess/ too (a link): 1,
  * 0 when it has it already (the same file: a crash after a link, or a
- * scan that met a message of this batch again), or -1 (logged) when
- * the link could not be made and the message was moved by rename instead
- * or not at all */
+ * scan that met a message of this batch again), 2 (logged) when the link
+ * could not be made and the message was moved by rename instead, or -1
+ * (logged) when it was not moved at all */
 static int take_link(struct sched *s, const char *id)
 {
 	struct stat a, b;
@@ -355,10 +394,43 @@ static int take_link(struct sched *s, const char *id)
 		/* No hard links here: a rename, whose two sides a crash may
 		 * tear apart where new/ is synced before mess/. */
 		if (queue_rename_excl(s->new_fd, id, s->mess_fd, id) == 0)
-			return -1;
+			return 2;
 	}
 	log_event("queue-error", "op=link file=new/%s error=\"%s\"", id, strerror(errno));
 	return -1;
+}
+
+/* unlink_names - unlink dir/ID for the first n IDs of ids (logged) */
+static void unlink_names(int dir_fd, const char *dir,
+                         char (*ids)[ENVELOPE_ID_MAX], size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (unlinkat(dir_fd, ids[i], 0) < 0 && errno != ENOENT)
+			log_event("queue-error", "op=unlink file=%s/%s error=\"%s\"", dir,
+			          ids[i], strerror(errno));
+}
+
+/* unmake_jobs - the fsync of rcpt/ failed: unlink the job files of
+ * message id (not taken: no delivery of it has started, and they are
+ * all empty) and forget them.  A lost directory write is reported once
+ * only, so a later fsync that succeeds proves nothing about names made
+ * before it: the next attempt makes them again, and syncs them then. */
+static void unmake_jobs(struct sched *s, const char *id)
+{
+	struct jt_msg *m = jobtab_msg(s->t, id);
+	struct jt_job *j;
+
+	for (j = m ? m->jobs : NULL; j; j = j->next) {
+		char name[JOB_NAME_MAX];
+
+		sched_job_file(j, name);
+		if (unlinkat(s->rcpt_fd, name, 0) < 0 && errno != ENOENT)
+			log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"",
+			          name, strerror(errno));
+	}
+	forget_untaken(s, id);
 }
 
 /* explode_arrived - turn every message seen in new/ into jobs, with one
@@ -367,39 +439,70 @@ static int take_link(struct sched *s, const char *id)
  * an fsync of new/ by a committer in between (queue.c) could make a
  * rename's removal from new/ durable before its arrival in mess/, and a
  * power cut then would leave the message in neither.  Each step's crash
- * case is in mta-queue(5), CRASH SAFETY. */
+ * case is in mta-queue(5), CRASH SAFETY.  Should either fsync fail, the
+ * batch is not taken: its messages stay in new/ only, their jobs are
+ * forgotten (no delivery starts) and it is tried again shortly. */
 static void explode_arrived(struct sched *s)
 {
-	size_t i, ok = 0, linked = 0;
-	int synced;
+	size_t i, ok = 0, linked = 0, nboth = 0;
+	char (*both)[ENVELOPE_ID_MAX] = NULL;
+	int synced = -1;                /* mess/: -1 not tried, 0 failed, 1 synced */
 
 	for (i = 0; i < s->narrived; i++) {
 		int r = create_jobs(s, s->arrived[i], s->created[i]);
 
 		if (r == 0)
 			memcpy(s->arrived[ok++], s->arrived[i], ENVELOPE_ID_MAX);
+		else if (r == 2 && (both != NULL ||
+		                    (both = malloc(s->narrived * sizeof *both)) != NULL))
+			memcpy(both[nboth++], s->arrived[i], ENVELOPE_ID_MAX);
 	}
 	s->narrived = 0;
-	if (ok == 0)
-		return;
 	/* The jobs durable before the message's name in mess/: a message in
 	 * mess/ after a crash always has its jobs. */
-	if (fsync(s->rcpt_fd) < 0)
-		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\"", strerror(errno));
-	for (i = 0; i < ok; i++)
-		if (take_link(s, s->arrived[i]) >= 0)
+	if (ok > 0 && fsync(s->rcpt_fd) < 0) {
+		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\" action=retry seconds=%d",
+		          strerror(errno), EXPLODE_RETRY);
+		for (i = 0; i < ok; i++)
+			unmake_jobs(s, s->arrived[i]);
+		ok = 0;
+		s->next_rescan = time(NULL) + EXPLODE_RETRY;
+	}
+	for (i = 0; i < ok; i++) {
+		int r = take_link(s, s->arrived[i]);
+
+		if (r == 0 || r == 1)
 			memcpy(s->arrived[linked++], s->arrived[i], ENVELOPE_ID_MAX);
+		else if (r < 0) {
+			forget_untaken(s, s->arrived[i]);  /* not in mess/: no delivery */
+			s->next_rescan = time(NULL) + EXPLODE_RETRY;
+		}
+	}
 	/* Until this fsync a crash may leave the message in new/ only; it is
-	 * exploded again then, finding its jobs already there. */
-	synced = fsync(s->mess_fd) == 0;
-	if (!synced)
-		log_event("queue-error", "op=fsync dir=mess error=\"%s\"", strerror(errno));
-	/* Only now may new/ forget it.  Should mess/ not be synced, both
-	 * names stay: a later scan or start tells one file from two. */
-	for (i = 0; synced && i < linked; i++)
-		if (unlinkat(s->new_fd, s->arrived[i], 0) < 0 && errno != ENOENT)
-			log_event("queue-error", "op=unlink file=new/%s error=\"%s\"",
-			          s->arrived[i], strerror(errno));
+	 * exploded again then, finding its jobs already there.  A message
+	 * found under both names (a crash between a link and this fsync)
+	 * needs it as much before its new/ name goes: a receiver's fsync of
+	 * new/ could make that removal durable while the link is not. */
+	if (linked > 0 || nboth > 0) {
+		synced = fsync(s->mess_fd) == 0;
+		if (!synced)
+			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
+			          strerror(errno), EXPLODE_RETRY);
+	}
+	if (synced == 0) {
+		/* The links may not be durable, and a later fsync that succeeds
+		 * would not show they are: unlink them (new/ID stays, synced by
+		 * its receiver), start no delivery, link again shortly. */
+		unlink_names(s->mess_fd, "mess", s->arrived, linked);
+		for (i = 0; i < linked; i++)
+			forget_untaken(s, s->arrived[i]);
+		s->next_rescan = time(NULL) + EXPLODE_RETRY;
+	} else {
+		/* Only now may new/ forget them. */
+		unlink_names(s->new_fd, "new", s->arrived, linked);
+		unlink_names(s->new_fd, "new", both, nboth);
+	}
+	free(both);
 }
 
 /* sched_drop_jobless - unlink a message file whose jobs are all gone
@@ -416,9 +519,10 @@ void sched_drop_jobless(void *arg, struct jt_msg *m)
 		/* a job of it in bad/ (put there by hand or before a restart)
 		 * takes it along rather than leave it without a body; one pass
 		 * over the directories serves every such message */
-		if (s->name_gen == 0)
-			sched_mark_names(s);
-		named = m->named_gen == s->name_gen ? m->named : 0;
+		if (s->name_gen == 0 && sched_mark_names(s) < 0)
+			s->names_unread = 1;
+		named = s->names_unread ? NAMED_UNKNOWN
+		      : m->named_gen == s->name_gen ? m->named : 0;
 		memcpy(id, m->id, sizeof id);
 		jobtab_drop_msg(s->t, m);
 		sched_release_message(s, id, 0, named);
@@ -428,17 +532,67 @@ void sched_drop_jobless(void *arg, struct jt_msg *m)
 static void settle_missing(struct sched *s);
 static void note_job_missing(struct sched *s, struct jt_job *j, uint32_t cookie);
 
-/* sched_rescan - bring memory in line with the directories (start-up, inotify
- * overflow, and every SCHED_RESCAN seconds as a backstop) */
-void sched_rescan(struct sched *s)
+/* note_if_gone - note every job of m whose file is not under its name
+ * (jobtab_each_msg; after a scan of rcpt/ failed, see sched_rescan) */
+static void note_if_gone(void *arg, struct jt_msg *m)
 {
-	sched_scan_dir(s, s->rcpt_fd, found_job);
+	struct sched *s = arg;
+	struct jt_job *j;
+
+	for (j = m->jobs; j; j = j->next) {
+		char name[JOB_NAME_MAX];
+
+		sched_job_file(j, name);
+		if (!sched_file_exists(s->rcpt_fd, name))
+			note_job_missing(s, j, 0);
+	}
+}
+
+/* scan_failed - a scan of dir could not read it to its end: logged, and
+ * the next rescan comes soon */
+static void scan_failed(struct sched *s, const char *dir)
+{
+	s->next_rescan = time(NULL) + SCAN_RETRY;
+	s->scan_dir = dir;
+	s->scan_error = errno;
+	log_event("queue-error", "op=scan dir=%s error=\"%s\" action=retry seconds=%d",
+	          dir, strerror(errno), SCAN_RETRY);
+}
+
+/* sched_rescan - bring memory in line with the directories (start-up, inotify
+ * overflow, and every SCHED_RESCAN seconds as a backstop); 0, or -1 when
+ * rcpt/ or new/ could not be read (logged, tried again shortly) */
+int sched_rescan(struct sched *s)
+{
+	int r = 0;
+
+	/* After a failed scan, jobs noted missing were let go unsettled (a
+	 * job renamed meanwhile is only found by a whole scan): every job
+	 * whose file is not under its name now is noted again. */
+	if (s->scan_owed)
+		jobtab_each_msg(s->t, note_if_gone, s);
+	s->next_rescan = time(NULL) + SCHED_RESCAN;
+	if (sched_scan_dir(s, s->rcpt_fd, found_job) < 0) {
+		/* A job not seen is no job gone: settle nothing, and deliver
+		 * nothing (a job renamed during an overflow would be delivered
+		 * under its old name) until a scan has read all of rcpt/. */
+		scan_failed(s, "rcpt");
+		s->scan_owed = 1;
+		settle_missing(s);
+		if (s->paused_until < s->next_rescan)
+			s->paused_until = s->next_rescan;
+		return -1;
+	}
+	s->scan_owed = 0;
 	/* Only now, when the scan has found every job under its current name,
 	 * is a job noted missing before an overflow really gone. */
 	settle_missing(s);
-	sched_scan_dir(s, s->new_fd, found_new);
+	if (sched_scan_dir(s, s->new_fd, found_new) < 0) {
+		scan_failed(s, "new");
+		r = -1;
+	}
 	explode_arrived(s);
-	s->next_rescan = time(NULL) + SCHED_RESCAN;
+	return r;
 }
 
 /* sched_note_missing - j's file is gone from its name: confirm after
@@ -498,12 +652,20 @@ static void note_missing(struct sched *s, const char *name, uint32_t cookie)
 	note_job_missing(s, j, cookie);
 }
 
-/* settle_missing - jobs still missing after their events: forgotten */
+/* settle_missing - jobs still missing after their events: forgotten;
+ * while a scan of rcpt/ is owed, not known to be gone (see sched_rescan):
+ * let go unsettled, to be noted again by the next scan */
 static void settle_missing(struct sched *s)
 {
 	size_t i;
-	int marked = 0;
+	int marked = 0, unsure = 0;
 
+	if (s->scan_owed) {
+		for (i = 0; i < s->nmissing; i++)
+			s->missing[i].job->missing = s->missing[i].job->listed = 0;
+		s->nmissing = 0;
+		return;
+	}
 	for (i = 0; i < s->nmissing; i++) {
 		struct jt_job *j = s->missing[i].job;
 		char name[JOB_NAME_MAX];
@@ -525,11 +687,11 @@ static void settle_missing(struct sched *s)
 		 * the message?  One pass over bad/ answers that for the whole
 		 * batch (rm of many jobs at once). */
 		if (j->msg->pending == 1 && !marked) {
-			sched_mark_names(s);
+			unsure = sched_mark_names(s) < 0;
 			marked = 1;
 		}
-		sched_drop_removed(s, j, j->msg->pending == 1 && j->msg->named_gen == s->name_gen
-		                         ? j->msg->named : 0);
+		sched_drop_removed(s, j, j->msg->pending != 1 ? 0 : unsure ? NAMED_UNKNOWN
+		                         : j->msg->named_gen == s->name_gen ? j->msg->named : 0);
 	}
 	s->nmissing = 0;
 }

@@ -26,6 +26,7 @@
 #include "scheduler.h"
 
 enum { EXPLODE_RETRY = 10 };   /* seconds before retrying a failed explode */
+enum { SCAN_RETRY = 2 };       /* seconds before a failed scan is tried again */
 
 /* one failed recipient waiting to be reported (jt_msg.fails) */
 struct failure {
@@ -64,6 +65,10 @@ struct sched {
 	unsigned long seq;
 	long long next_rescan;
 	long long paused_until;      /* no new deliveries before (queue error) */
+	int scan_owed;               /* the last scan of rcpt/ failed */
+	const char *scan_dir;        /* the last scan that failed: of what */
+	int scan_error;              /* and its errno */
+	int names_unread;            /* start-up could not read bad/ */
 	unsigned name_gen;           /* number of the last sched_mark_names */
 	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
@@ -84,16 +89,21 @@ void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
 /* sched_message_done - remove a message file whose jobs are all gone */
 void sched_message_done(struct sched *s, const char *id);
 /* how a message is named by files that are not its jobs (jt_msg.named):
- * NAMED_BAD, a job file in bad/ names it */
-enum { NAMED_BAD = 2, NAMED_LOOK = -1 };
+ * NAMED_BAD, a job file in bad/ names it; NAMED_UNKNOWN, bad/ could not
+ * be read (the message is kept) */
+enum { NAMED_BAD = 2, NAMED_UNKNOWN = 4, NAMED_LOOK = -1 };
 /* sched_release_message - a message left without jobs in memory: unlink
  * it, or move it to bad/ after a job of it (held, or named has NAMED_BAD;
- * named is NAMED_LOOK to read bad/ now) */
+ * named is NAMED_LOOK to read bad/ now), or keep it in mess/ (logged) if
+ * bad/ could not be read (NAMED_UNKNOWN): start-up looks at it again */
 void sched_release_message(struct sched *s, const char *id, int held, int named);
 /* sched_mark_names - one pass over bad/: every known message
  * that a name there names (as a dot-separated part) gets its named bits,
- * valid while named_gen == name_gen */
-void sched_mark_names(struct sched *s);
+ * valid while named_gen == name_gen; 0, or -1 (logged) when bad/ could
+ * not be read to its end */
+int sched_mark_names(struct sched *s);
+/* sched_unlist - take j off the list of missing jobs, if it is there */
+void sched_unlist(struct sched *s, struct jt_job *j);
 /* sched_forget_job - drop j from memory, its message with its last job */
 void sched_forget_job(struct sched *s, struct jt_job *j);
 /* sched_drop_removed - the same for a job whose file an operator removed
@@ -105,7 +115,8 @@ void sched_drop_removed(struct sched *s, struct jt_job *j, int named);
 void sched_note_missing(struct sched *s, struct jt_job *j);
 /* sched_file_exists - does dir_fd/name exist? */
 int sched_file_exists(int dir_fd, const char *name);
-/* sched_scan_dir - call fn for every entry of dir_fd */
+/* sched_scan_dir - call fn for every entry of dir_fd; 0, or -1 with
+ * errno set when it could not be read to its end */
 int sched_scan_dir(struct sched *s, int dir_fd,
                    void (*fn)(struct sched *s, const char *name,
                               unsigned char type));
@@ -114,8 +125,10 @@ int sched_scan_dir(struct sched *s, int dir_fd,
 void sched_found_mess(struct sched *s, const char *name, unsigned char type);
 /* sched_drop_jobless - remove a message without jobs (jobtab_each_msg) */
 void sched_drop_jobless(void *arg, struct jt_msg *m);
-/* sched_rescan - bring memory in line with the directories */
-void sched_rescan(struct sched *s);
+/* sched_rescan - bring memory in line with the directories; 0, or -1
+ * (logged) when rcpt/ or new/ could not be read: then no job is taken
+ * for gone, and it is tried again within SCAN_RETRY seconds */
+int sched_rescan(struct sched *s);
 /* sched_read_events - drain inotify and act on what it says */
 void sched_read_events(struct sched *s);
 /* sched_dispatch - start deliveries for due jobs while there is room */

@@ -44,6 +44,8 @@ struct jt_msg {
 	struct jt_job *jobs;
 	unsigned pending;          /* jobs of this message */
 	unsigned char held;        /* a job of it went to bad/: never unlinked */
+	unsigned char in_batch;    /* the scheduler's: queued for its explode
+	                            * batch by a job file found before it */
 	unsigned char named;       /* the scheduler's: names seen in a scan, */
 	unsigned named_gen;        /* valid in the scan of this number */
 	void *fails;               /* the scheduler's failures to report */

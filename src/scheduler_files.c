@@ -135,6 +135,7 @@ static void add_job_file(struct sched *s, const char *name, unsigned char type,
 			jobtab_drop_msg(s->t, m);
 			return;
 		}
+		m->in_batch = !taken;   /* found_new need not queue it again */
 	}
 	j = jobtab_job(m, jn.n);
 	if (j == NULL) {
@@ -255,6 +256,10 @@ static int arrived(struct sched *s, const char *name, unsigned char type,
 /* found_new - a message in new/ (scan, or renamed in) */
 static void found_new(struct sched *s, const char *name, unsigned char type)
 {
+	struct jt_msg *m = jobtab_msg(s->t, name);
+
+	if (m != NULL && m->in_batch)
+		return;                 /* a job file of it queued it already */
 	arrived(s, name, type, 0);
 }
 
@@ -449,7 +454,12 @@ static void explode_arrived(struct sched *s)
 	int synced = -1;                /* mess/: -1 not tried, 0 failed, 1 synced */
 
 	for (i = 0; i < s->narrived; i++) {
-		int r = create_jobs(s, s->arrived[i], s->created[i]);
+		struct jt_msg *m = jobtab_msg(s->t, s->arrived[i]);
+		int r;
+
+		if (m != NULL)
+			m->in_batch = 0;
+		r = create_jobs(s, s->arrived[i], s->created[i]);
 
 		if (r == 0)
 			memcpy(s->arrived[ok++], s->arrived[i], ENVELOPE_ID_MAX);

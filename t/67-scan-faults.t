@@ -28,7 +28,7 @@ if ! "$STRACE" -f -qq -o /dev/null -e trace=fsync \
 	skip_all "strace cannot trace here: $(head -1 "$T/strace.err")"
 fi
 
-plan 24
+plan 25
 
 REAL_BIN=$MTA_BIN
 arrival=$(($(date +%s) - 60))
@@ -159,5 +159,6 @@ wait_for 30 eval '{ [ "$(delivered linker)" -ge 1 ] && queue_empty; } || ! mta_r
 is "$(delivered linker)/$(queue_state)" "1/new=0 mess=0 rcpt=0 tmp=0 bad=0" \
 	"link: delivered once, the queue empty, nothing in bad/"
 is "$(log_count 'delivery-error')" 0 "link: no delivery of a job without its message"
+is "$(stop_traced)" 0 "link: SIGTERM exit 0"
 
 done_testing

@@ -52,6 +52,7 @@ void jobtab_free(struct jobtab *t)
 
 			for (; j; j = jnext) {
 				jnext = j->next;
+				free(j->route);
 				free(j);
 			}
 			mnext = m->hnext;
@@ -247,6 +248,7 @@ unsigned jobtab_remove(struct jobtab *t, struct jt_job *j)
 	while (*pp != j)
 		pp = &(*pp)->next;
 	*pp = j->next;
+	free(j->route);
 	free(j);
 	t->njobs--;
 	left = --m->pending;

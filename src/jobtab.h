@@ -5,8 +5,9 @@
  * by its queue ID and counts its jobs; a job is (message, recipient
  * number N, due time) and is either waiting (in the heap) or running (out
  * of the heap, owned by a delivery thread until the scheduler stops it).
- * Memory: about 48 bytes per job plus 8 in the heap, and about 80 per
- * message (see README, Benchmarks).
+ * Memory: about 56 bytes per job plus 8 in the heap, and about 88 per
+ * message (see README, Benchmarks); the scheduler's route of a job (its
+ * transport, next hop and recipient) adds about 16 bytes and two names.
  *
  * Contract: owned and used by the scheduler thread only; not thread-safe.
  * Pointers to jobs and messages stay valid until jobtab_remove() of the
@@ -37,6 +38,9 @@ struct jt_job {
 	unsigned char forced;      /* due time set by jobtab_set_due (an
 	                            * operator's rename): tried at once even
 	                            * when its next hop is known dead */
+	void *route;               /* the scheduler's, malloc'd: how the job is
+	                            * delivered (NULL: not known yet); freed
+	                            * with the job */
 };
 
 struct jt_msg {
@@ -49,6 +53,8 @@ struct jt_msg {
 	unsigned char named;       /* the scheduler's: names seen in a scan, */
 	unsigned named_gen;        /* valid in the scan of this number */
 	void *fails;               /* the scheduler's failures to report */
+	long long arrival;         /* the scheduler's: from the envelope, when
+	                            * a job of it was routed (0: not yet) */
 	char id[ENVELOPE_ID_MAX];
 };
 

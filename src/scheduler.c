@@ -323,6 +323,8 @@ static void refresh_config(struct sched *s)
 
 	if (fresh == NULL)
 		return;
+	if (fresh != s->cfg && s->t != NULL)
+		sched_forget_routes(s);  /* routes and domains may differ now */
 	config_put(s->cfg);
 	s->cfg = fresh;
 }

@@ -3,7 +3,8 @@
  *
  *   scheduler.c          the thread: dispatch, completions, start, stop
  *   scheduler_files.c    reading the queue: scans, explode, inotify events
- *   scheduler_dispatch.c starting deliveries: routes, limits, dead hops
+ *   scheduler_dispatch.c starting deliveries: routes (made at explode,
+ *                        kept with the job), limits, dead hops
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *
  * Everything here is touched by the scheduler thread only, except the
@@ -131,6 +132,11 @@ void sched_drop_jobless(void *arg, struct jt_msg *m);
 int sched_rescan(struct sched *s);
 /* sched_read_events - drain inotify and act on what it says */
 void sched_read_events(struct sched *s);
+/* sched_route_message - route every job of m without a route (its
+ * transport, next hop, recipient) from its envelope, kept with the job */
+void sched_route_message(struct sched *s, struct jt_msg *m, const struct envelope *env);
+/* sched_forget_routes - a new configuration: routes are made again */
+void sched_forget_routes(struct sched *s);
 /* sched_dispatch - start deliveries for due jobs while there is room */
 void sched_dispatch(struct sched *s, pthread_attr_t *attr);
 /* sched_report_failures - report m's failed recipients in one bounce

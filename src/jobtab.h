@@ -3,7 +3,8 @@
  *
  * Pure data structure: no I/O, no clock, no threads.  A message is known
  * by its queue ID and counts its jobs; a job is (message, recipient
- * number N, due time) and is either waiting (in the heap) or running (out
+ * number N, due time; jobs due at the same time leave in the order they
+ * were made) and is either waiting (in the heap) or running (out
  * of the heap, owned by a delivery thread until the scheduler stops it).
  * Memory: about 56 bytes per job plus 8 in the heap, and about 88 per
  * message (see README, Benchmarks); the scheduler's route of a job (its
@@ -29,6 +30,8 @@ struct jt_job {
 	struct jt_job *next;       /* the message's other jobs */
 	unsigned n;                /* recipient number */
 	unsigned heap_pos;         /* index in the heap while waiting */
+	unsigned age;              /* order of making: of two jobs due in the
+	                            * same second, the older goes first */
 	unsigned char running;     /* a delivery thread has it */
 	unsigned char missing;     /* its file vanished; confirm before forgetting */
 	unsigned char gone;        /* deleted while running: forget at the end */

@@ -404,6 +404,7 @@ static int start_failed(struct sched *s, int remote_up)
 		destlimit_free(s->dests);
 	jobtab_free(s->t);
 	free(s->arrived);
+	free(s->freed);
 	free(s->created);
 	free(s->missing);
 	free(s);

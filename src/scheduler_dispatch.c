@@ -194,8 +194,11 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 {
 	long long now = (long long)time(NULL);
-	size_t budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
+	size_t budget;
 	struct jt_job *j;
+
+	sched_release_freed(s);
+	budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
 
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&

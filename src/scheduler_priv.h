@@ -46,6 +46,12 @@ struct missing {
 	uint32_t cookie;
 };
 
+/* a next hop whose slot came free in this batch of completions */
+struct freed_hop {
+	enum transport_id tr;
+	char hop[TRANSPORT_HOP_MAX];
+};
+
 struct sched {
 	const struct config *cfg;
 	struct queue *q;             /* bounces are queued through it */
@@ -73,6 +79,8 @@ struct sched {
 	unsigned name_gen;           /* number of the last sched_mark_names */
 	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
+	struct freed_hop *freed;     /* hops with a slot come free, to let */
+	size_t nfreed, freed_cap;    /* their lines go (sched_release_freed) */
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
 	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;
@@ -145,6 +153,9 @@ void sched_report_failures(struct sched *s, struct jt_msg *m);
 /* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
  * is nothing */
 void sched_unwait(struct sched *s, struct jt_job *j);
+/* sched_release_freed - let go the jobs waiting for the hop slots that
+ * came free since the last call (once per hop: see scheduler_outcome.c) */
+void sched_release_freed(struct sched *s);
 /* sched_completed - apply one delivery's outcome */
 void sched_completed(struct sched *s, struct delivery *d);
 

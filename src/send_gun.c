@@ -18,12 +18,17 @@
 #include "send.h"
 #include "send_priv.h"
 
-/* every message to fire, and what its gun_msg points into */
+/* what one message's gun_msg points into, malloc'ed */
+struct held {
+	char *sender;
+	char **rcpts;                /* NULL-ended; or the load's override */
+	char *data;                  /* the text */
+};
+
+/* every message to fire */
 struct load {
-	struct gun_msg *msgs;
-	char **senders;              /* [n], malloc'ed */
-	char ***rcpts;               /* [n], NULL-ended arrays; or override */
-	char **data;                 /* [n], the texts */
+	struct gun_msg *msgs;        /* [n], as gun_run takes them */
+	struct held *held;           /* [n] */
 	size_t n, cap;
 	char **override;             /* --rcpt, qualified; NULL when none */
 	size_t noverride;
@@ -34,23 +39,17 @@ struct load {
 static int load_grow(struct load *L)
 {
 	size_t cap = L->cap ? 2 * L->cap : 256;
-	void *a, *b, *c, *d;
+	void *a, *b;
 
 	if (L->n < L->cap)
 		return 0;
 	a = realloc(L->msgs, cap * sizeof *L->msgs);
 	if (a)
 		L->msgs = a;
-	b = realloc(L->senders, cap * sizeof *L->senders);
+	b = realloc(L->held, cap * sizeof *L->held);
 	if (b)
-		L->senders = b;
-	c = realloc(L->rcpts, cap * sizeof *L->rcpts);
-	if (c)
-		L->rcpts = c;
-	d = realloc(L->data, cap * sizeof *L->data);
-	if (d)
-		L->data = d;
-	if (!a || !b || !c || !d)
+		L->held = b;
+	if (!a || !b)
 		return -1;
 	L->cap = cap;
 	return 0;
@@ -64,7 +63,7 @@ static int load_one(struct send_opts *o, struct load *L, struct msg *m,
 	char from[MSG_ADDR_MAX + 1];
 	struct addrlist rl;
 	struct gun_msg *g;
-	size_t i = L->n;
+	struct held *h;
 
 	addrlist_init(&rl);
 	if (load_grow(L) < 0 ||
@@ -73,25 +72,26 @@ static int load_one(struct send_opts *o, struct load *L, struct msg *m,
 	                         L->override ? NULL : dropped) < 0)
 		goto nomem;
 	m->len = msg_remove_bcc(m->data, m->len);
-	L->senders[i] = o->sender ? send_qualify(o->sender, o->hostname) :
-	                from[0] ? send_qualify(from, o->hostname) :
-	                strdup(L->default_sender);
-	L->rcpts[i] = L->override ? L->override :
-	               send_qualify_list(&rl, o->hostname);
-	if (L->senders[i] == NULL || L->rcpts[i] == NULL) {
-		free(L->senders[i]);
-		if (L->rcpts[i] != L->override)
-			send_free_list(L->rcpts[i]);
+	h = &L->held[L->n];
+	h->sender = o->sender ? send_qualify(o->sender, o->hostname) :
+	            from[0] ? send_qualify(from, o->hostname) :
+	            strdup(L->default_sender);
+	h->rcpts = L->override ? L->override :
+	           send_qualify_list(&rl, o->hostname);
+	if (h->sender == NULL || h->rcpts == NULL) {
+		free(h->sender);
+		if (h->rcpts != L->override)
+			send_free_list(h->rcpts);
 		goto nomem;
 	}
-	g = &L->msgs[i];
+	g = &L->msgs[L->n];
 	g->data = m->data;
 	g->len = m->len;
-	g->sender = L->senders[i];
-	g->rcpt = (const char *const *)L->rcpts[i];
+	g->sender = h->sender;
+	g->rcpt = (const char *const *)h->rcpts;
 	g->nrcpt = L->override ? L->noverride : rl.n;
 	g->body_8bit = msg_has_8bit(m->data, m->len);
-	L->data[i] = m->data;
+	h->data = m->data;
 	m->data = NULL;
 	L->n++;
 	addrlist_free(&rl);
@@ -108,15 +108,13 @@ static void load_free(struct load *L)
 	size_t i;
 
 	for (i = 0; i < L->n; i++) {
-		free(L->senders[i]);
-		if (L->rcpts[i] != L->override)
-			send_free_list(L->rcpts[i]);
-		free(L->data[i]);
+		free(L->held[i].sender);
+		if (L->held[i].rcpts != L->override)
+			send_free_list(L->held[i].rcpts);
+		free(L->held[i].data);
 	}
 	free(L->msgs);
-	free(L->senders);
-	free(L->rcpts);
-	free(L->data);
+	free(L->held);
 	send_free_list(L->override);
 	free(L->default_sender);
 }

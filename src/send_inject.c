@@ -118,6 +118,19 @@ static int open_fail_exit(const struct smtp_result *r)
 	return EX_TEMPFAIL;
 }
 
+/* refuse_dropped - when d holds addresses that cannot be sent to
+ * (found where), name them and refuse the whole message: returns ex;
+ * else 0.  Sending to the others would be a partial delivery the caller
+ * cannot repeat without duplicates. */
+static int refuse_dropped(const struct addrlist *d, const char *where, int ex)
+{
+	if (d->n == 0)
+		return 0;
+	send_say_dropped(d, where);
+	send_say("message not sent");
+	return ex;
+}
+
 /* send_inject - send the message on stdin; returns the exit status */
 int send_inject(struct send_opts *o, char **args, int nargs)
 {
@@ -165,24 +178,15 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 			goto out;
 		}
 	}
-	if (dropped.n > 0) {
-		send_say_dropped(&dropped, "argument");
-		send_say("message not sent");
-		ex = EX_USAGE;
+	if ((ex = refuse_dropped(&dropped, "argument", EX_USAGE)) != 0)
 		goto out;
-	}
 	if (o->tflag) {
 		if (msg_header_addrs_all(sa.s ? sa.s : "", sa.len, NULL, 0, &rl,
 		                         &dropped) < 0)
 			goto nomem;
-		/* Sending to the others would be a partial delivery the
-		 * caller cannot repeat without duplicates: refuse it all. */
-		if (dropped.n > 0) {
-			send_say_dropped(&dropped, "To/Cc/Bcc");
-			send_say("message not sent");
-			ex = EX_DATAERR;
+		ex = refuse_dropped(&dropped, "To/Cc/Bcc", EX_DATAERR);
+		if (ex != 0)
 			goto out;
-		}
 		sa.len = msg_remove_bcc(sa.s, sa.len);
 	}
 	if (rl.n == 0) {

@@ -63,24 +63,27 @@ void session_greet(struct session *s)
 	sess_reply(s, 220, "%s ESMTP mta", s->cfg->hostname);
 }
 
-/* session_timeout - idle too long */
-void session_timeout(struct session *s)
+/* close_421 - the server ends the session: any open message dropped,
+ * 421 "status hostname text" */
+static void close_421(struct session *s, const char *status, const char *text)
 {
 	if (s->done)
 		return;
 	session_abort(s);
-	sess_reply(s, 421, "4.4.2 %s Timeout, closing connection", s->cfg->hostname);
+	sess_reply(s, 421, "%s %s %s", status, s->cfg->hostname, text);
 	s->done = 1;
+}
+
+/* session_timeout - idle too long */
+void session_timeout(struct session *s)
+{
+	close_421(s, "4.4.2", "Timeout, closing connection");
 }
 
 /* session_shutdown - the server is stopping */
 void session_shutdown(struct session *s)
 {
-	if (s->done)
-		return;
-	session_abort(s);
-	sess_reply(s, 421, "4.3.2 %s Service shutting down", s->cfg->hostname);
-	s->done = 1;
+	close_421(s, "4.3.2", "Service shutting down");
 }
 
 /* session_output - replies waiting to be sent */

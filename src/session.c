@@ -46,6 +46,17 @@ void session_abort(struct session *s)
 	sess_tx_reset(s);
 }
 
+/* close_421 - the server ends the session: any open message dropped,
+ * 421 "status hostname text" */
+static void close_421(struct session *s, const char *status, const char *text)
+{
+	if (s->done)
+		return;
+	session_abort(s);
+	sess_reply(s, 421, "%s %s %s", status, s->cfg->hostname, text);
+	s->done = 1;
+}
+
 /* session_free - release everything */
 void session_free(struct session *s)
 {
@@ -61,17 +72,6 @@ void session_free(struct session *s)
 void session_greet(struct session *s)
 {
 	sess_reply(s, 220, "%s ESMTP mta", s->cfg->hostname);
-}
-
-/* close_421 - the server ends the session: any open message dropped,
- * 421 "status hostname text" */
-static void close_421(struct session *s, const char *status, const char *text)
-{
-	if (s->done)
-		return;
-	session_abort(s);
-	sess_reply(s, 421, "%s %s %s", status, s->cfg->hostname, text);
-	s->done = 1;
 }
 
 /* session_timeout - idle too long */

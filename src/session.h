@@ -39,6 +39,7 @@
 #include "addr.h"
 #include "envelope.h"
 #include "status.h"
+#include "tls.h"
 
 struct session_config {
 	const char *hostname;      /* greeting, Received:, Message-ID: */
@@ -55,6 +56,10 @@ struct session_config {
 	unsigned max_junk;         /* NOOP RSET VRFY HELP since the last
 	                            * accepted message before each is an error
 	                            * too; 0 = no limit */
+	int tls_implicit;          /* the connection is encrypted from its
+	                            * first byte (--smtps): TLS is on from the
+	                            * start, STARTTLS neither offered nor
+	                            * accepted */
 	int tls_available;         /* the caller can start TLS: EHLO offers
 	                            * STARTTLS, and it gets SESSION_START_TLS;
 	                            * else STARTTLS is 502 */
@@ -118,6 +123,9 @@ enum session_action session_feed(struct session *s, const char *p, size_t n,
  * cfg->tls_required is satisfied.  Errors stay counted.  Ignored at any
  * other time.  (When the handshake fails, the caller closes instead.) */
 void session_tls_started(struct session *s);
+/* session_tls_info - what the TLS in use is (after the handshake, of
+ * STARTTLS or of implicit TLS), named in each message's Received: */
+void session_tls_info(struct session *s, const struct tls_info *info);
 /* session_timeout - the client was idle too long: 421, then done */
 void session_timeout(struct session *s);
 /* session_shutdown - the server is stopping: 421, then done */

@@ -1929,6 +1929,15 @@ Test(session, feed_closes_after_421)
 	each_mode(actions_close_421);
 }
 
+/* what the TLS layer reports, and the Received: field that names it */
+static const struct tls_info tls13 = { "TLSv1.3", "TLS_AES_256_GCM_SHA384",
+                                       256, 256 };
+#define RCVD_TLS \
+	"Received: from " CLIENT " ([" IP "])\n" \
+	"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n" \
+	"\tby " HOST " (mta) with ESMTPS id TESTID1\n" \
+	"\tfor <alice@test.example>; " DATE "\n"
+
 /* starttls - the issue's case: STARTTLS with plaintext pipelined behind
  * it in one chunk returns START_TLS having used exactly the STARTTLS
  * line; the rest is never read; once TLS is up the session is as after
@@ -1948,6 +1957,7 @@ static void starttls(struct fake *fx)
 	SAYS(fx, "RSET\r\n", "");
 	cr_assert_eq(fx->action, SESSION_START_TLS);
 	cr_assert_eq(fx->used, 0);
+	session_tls_info(fx->s, &tls13);
 	session_tls_started(fx->s);
 	SUMS(fx, "MAIL FROM:<bob@test.example>\r\n", "503 5.5.1");
 	cr_assert_eq(fx->action, SESSION_CONTINUE);
@@ -1960,7 +1970,7 @@ static void starttls(struct fake *fx)
 	session_tls_started(fx->s);
 	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\nQUIT\r\n", "250 250 354 250 221");
 	cr_assert_eq(fx->action, SESSION_CLOSE);
-	STORED(fx, RCVD HDR_LF "x\n");
+	STORED(fx, RCVD_TLS HDR_LF "x\n");
 	cr_assert_str_eq(fx->sender, "bob@test.example");
 }
 
@@ -1980,14 +1990,38 @@ static void starttls_forgets(struct fake *fx)
 	SAYS(fx, MAIL "HELO " CLIENT "\r\n" MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n",
 	     "503 250 250 250 354 250");
 	cr_assert_str_eq(fx->helo, CLIENT);
+	/* TLS without a description: "SMTPS", no "(using ...)" */
 	STORED(fx, "Received: from " CLIENT " ([" IP "])\n"
-	           "\tby " HOST " (mta) with SMTP id TESTID1\n"
+	           "\tby " HOST " (mta) with SMTPS id TESTID1\n"
 	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "x\n");
 }
 
 Test(session, starttls_forgets_the_helo_name)
 {
 	each_mode(starttls_forgets);
+}
+
+/* implicit_tls - a connection encrypted from its first byte (--smtps):
+ * EHLO offers no STARTTLS, STARTTLS is 503, a tls_required session
+ * takes mail, and Received: names the TLS */
+static void implicit_tls(struct fake *fx)
+{
+	fx->cfg.tls_implicit = 1;
+	fx->cfg.tls_available = 1;
+	fx->cfg.tls_required = 1;
+	start(fx);
+	session_tls_info(fx->s, &tls13);
+	talk(fx, EHLO);
+	cr_assert_str_eq(buf_str(&fx->out), EHLO_PLAIN);
+	SUMS(fx, STARTTLS, "503 5.5.1");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
+	STORED(fx, RCVD_TLS HDR_LF "x\n");
+}
+
+Test(session, implicit_tls_is_on_from_the_start)
+{
+	each_mode(implicit_tls);
 }
 
 /* starttls_refused - not inside a transaction, not with an argument,

@@ -95,8 +95,24 @@ static void ops_tx_abort(void *ctx)
 	}
 }
 
+/* ops_tls_prepare - the TLS object before the 220 of STARTTLS */
+static struct status ops_tls_prepare(void *ctx)
+{
+	struct conn_ctx *x = ctx;
+	const struct config *cfg = x->c->env->cfg;
+
+	if (cfg->tls_server == NULL)
+		return status_make(ST_TEMP, 7, 0, "no certificate");
+	if (stream_tls_prepare(&x->io, cfg->tls_server, 1) < 0) {
+		log_event("tls-error", "error=\"cannot make a TLS object\"");
+		return status_make(ST_TEMP, 3, 0, "out of memory");
+	}
+	return status_ok();
+}
+
 static const struct session_ops conn_ops = {
-	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort
+	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
+	ops_tls_prepare
 };
 
 /* log_refusals - log each 4xx/5xx reply line in out[0..n) */

@@ -8,7 +8,7 @@
  *
  * Protocol (mta-smtpd(8), SMTP SERVICE): HELO EHLO MAIL RCPT DATA RSET NOOP
  * QUIT VRFY HELP, case-insensitive, and STARTTLS when the caller can start
- * TLS; 503 for commands out of order; 500 for unknown commands and
+ * TLS (454 when it cannot at that moment: ops->tls_prepare); 503 for commands out of order; 500 for unknown commands and
  * over-long lines; PIPELINING (input is consumed up to what ends the
  * session or starts TLS, replies are queued in order); DATA ends only at
  * CRLF "." CRLF; every reply carries an RFC 3463 enhanced status code.
@@ -84,6 +84,10 @@ struct session_ops {
 	struct status (*tx_commit)(void *ctx);
 	/* forget the message being stored (refused, failed or cut off) */
 	void (*tx_abort)(void *ctx);
+	/* STARTTLS was accepted: get ready to start TLS, or say why it
+	 * cannot be now (ST_TEMP: 454 4.7.0, the session goes on in the
+	 * clear); NULL: always ready */
+	struct status (*tls_prepare)(void *ctx);
 };
 
 struct session;

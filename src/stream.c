@@ -51,6 +51,7 @@ void stream_init(struct stream *s, int fd)
 	s->read = plain_read;
 	s->write = plain_write;
 	s->tls = NULL;
+	s->tls_next = NULL;
 }
 
 /* stream_open - is there a connection? */
@@ -74,6 +75,7 @@ int stream_nonblock(struct stream *s, int on)
 void stream_close(struct stream *s)
 {
 	tls_conn_free(s->tls);
+	tls_conn_free(s->tls_next);
 	if (s->fd >= 0)
 		close(s->fd);
 	stream_init(s, -1);
@@ -179,6 +181,18 @@ int stream_write_all_deadline(struct stream *s, const void *buf, size_t n,
 	return 0;
 }
 
+/* stream_tls_prepare - the TLS object, made ahead */
+int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server)
+{
+	if (s->fd < 0 || s->tls != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->tls_next == NULL && (s->tls_next = tls_conn_new(ctx, s->fd, server)) == NULL)
+		return -1;
+	return 0;
+}
+
 /* stream_start_tls - the handshake step by step, each wait bounded by
  * the deadline; then the TLS functions */
 int stream_start_tls(struct stream *s, struct tls_ctx *ctx, int server,
@@ -191,7 +205,9 @@ int stream_start_tls(struct stream *s, struct tls_ctx *ctx, int server,
 		errno = EINVAL;
 		return -1;
 	}
-	if ((t = tls_conn_new(ctx, s->fd, server)) == NULL) {
+	t = s->tls_next;
+	s->tls_next = NULL;
+	if (t == NULL && (t = tls_conn_new(ctx, s->fd, server)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

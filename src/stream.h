@@ -47,6 +47,8 @@ struct stream {
 	ssize_t (*read)(struct stream *s, void *buf, size_t n);
 	ssize_t (*write)(struct stream *s, const void *buf, size_t n);
 	struct tls_conn *tls;        /* the TLS layer once started; NULL */
+	struct tls_conn *tls_next;   /* made by stream_tls_prepare, not yet
+	                              * started; NULL */
 };
 
 struct tls_ctx;
@@ -95,9 +97,13 @@ short stream_poll_events(const struct stream *s, short events);
  * readable (decrypted, held by the TLS layer); 0 for a plain stream */
 size_t stream_pending(const struct stream *s);
 
+/* stream_tls_prepare - make the TLS object of a stream_start_tls to come
+ * now, so that a server can refuse STARTTLS (454) instead of failing
+ * after its 220; 0, or -1 with errno (ENOMEM).  Harmless twice. */
+int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server);
 /* stream_start_tls - put a TLS layer under the stream (STARTTLS, or
  * implicit TLS from the first byte): the handshake with ctx's settings
- * in role server (1) or client (0), by deadline, then s->read and
+ * in role server (1) or client (0) (or the prepared one), by deadline, then s->read and
  * s->write swapped for the TLS ones.  The socket must be non-blocking.
  * 0; or -1 with errno (ETIMEDOUT, EPROTO: the handshake failed, ENOMEM)
  * and why in err, the stream plain again (the caller closes it: what

@@ -100,6 +100,8 @@ struct fake {
 
 	struct status open_st;     /* what tx_open returns */
 	struct status commit_st;   /* what tx_commit returns */
+	int tls_unavailable;       /* tls_prepare says it cannot be now */
+	unsigned tls_prepared;     /* tls_prepare calls */
 
 	int checks, opens, ids, commits, commit_fails, aborts, writes;
 	int misuse;                /* an op called when it must not be */
@@ -233,8 +235,20 @@ static void fk_tx_abort(void *ctx)
 	buf_clear(&fx->msg);
 }
 
+/* fk_tls_prepare - ready for TLS, unless told that it cannot be now */
+static struct status fk_tls_prepare(void *ctx)
+{
+	struct fake *fx = ctx;
+
+	fx->tls_prepared++;
+	if (fx->tls_unavailable)
+		return status_make(ST_TEMP, 3, 0, "out of memory");
+	return status_ok();
+}
+
 static const struct session_ops fake_ops = {
-	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort
+	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort,
+	fk_tls_prepare
 };
 
 /* fx_init - default limits, before start(); tests may change cfg */
@@ -2017,6 +2031,30 @@ static void implicit_tls(struct fake *fx)
 	cr_assert_eq(fx->action, SESSION_CONTINUE);
 	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
 	STORED(fx, RCVD_TLS HDR_LF "x\n");
+}
+
+/* tls_unavailable - the caller cannot make its TLS object now: 454,
+ * not counted as an error, and the session goes on in the clear
+ * (STARTTLS may be tried again) */
+static void tls_unavailable(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	start(fx);
+	fx->tls_unavailable = 1;
+	talk(fx, EHLO);
+	SAYS(fx, STARTTLS "NOOP\r\n", "454 250");
+	cr_assert_str_eq(buf_str(&fx->out),
+	                 "454 4.7.0 TLS not available: out of memory\r\n250 2.0.0 Ok\r\n");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	fx->tls_unavailable = 0;
+	SAYS(fx, STARTTLS, "220");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	cr_assert_eq(fx->tls_prepared, 2);
+}
+
+Test(session, starttls_454_when_tls_cannot_start_now)
+{
+	each_mode(tls_unavailable);
 }
 
 Test(session, implicit_tls_is_on_from_the_start)

@@ -225,6 +225,9 @@ Test(tls, two_pairs_of_one_type_the_last_wins)
 	snprintf(k2, sizeof k2, "%s/two.key", dir);
 	cr_assert_not_null(ctx = tls_server_ctx(certs, keys, 2, err, sizeof err), "%s", err);
 	start_pair(&s, &cl, &t);
+	/* made ahead (as for STARTTLS's 220), twice: one object, used */
+	cr_assert_eq(stream_tls_prepare(&s, ctx, 1), 0);
+	cr_assert_eq(stream_tls_prepare(&s, ctx, 1), 0);
 	cr_assert_eq(stream_start_tls(&s, ctx, 1, monotonic_ms() + 10000, err,
 	                              sizeof err), 0, "%s", err);
 	cr_assert_eq(stream_read_deadline(&s, buf, 1, monotonic_ms() + 10000), 1);

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 
-plan 68
+plan 72
 
 C=$T/certs
 mkdir -p "$C"
@@ -146,6 +146,50 @@ like "$out" 'Server public key is 256 bit' "a client for ECDSA gets the ECDSA ce
 out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -sigalgs 'RSA+SHA256' \
 	-connect "127.0.0.1:$SMTPS" -ign_eof 2>&1)
 like "$out" 'Server public key is 2048 bit' "a client for RSA gets the RSA certificate"
+
+# ---- session resumption: a ticket from one connection resumes the next ---
+printf 'QUIT\r\n' | timeout 20 openssl s_client -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_out "$T/sess.pem" -ign_eof >/dev/null 2>&1
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_in "$T/sess.pem" -ign_eof 2>&1)
+like "$out" '^Reused, TLSv1\.3' "a session ticket resumes the session (TLS 1.3)"
+printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_out "$T/sess12.pem" -ign_eof >/dev/null 2>&1
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_in "$T/sess12.pem" -ign_eof 2>&1)
+like "$out" '^Reused, TLSv1\.2' "and a TLS 1.2 session too"
+
+# ---- many TLS sessions at once share the one context -----------------------
+res=$($PY - "$MTA_PORT" "$SMTPS" "$C/ca.crt" <<'EOF'
+import smtplib, ssl, sys, threading
+port, smtps, ca = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+ok = []
+def one(i):
+    try:
+        if i % 2:
+            s = smtplib.SMTP_SSL("127.0.0.1", smtps, timeout=30, context=ctx)
+        else:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+            s.starttls(context=ctx)
+        for k in range(3):
+            s.sendmail("alice@example.org", ["many@test.example"],
+                       b"Subject: many %d.%d\r\n\r\nbody\r\n" % (i, k))
+        s.quit()
+        ok.append(i)
+    except Exception as e:
+        print("# client %d: %r" % (i, e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(24)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("ok - 24 clients at once over TLS, 3 messages each" if len(ok) == 24
+      else "not ok - 24 clients at once over TLS (%d done)" % len(ok))
+EOF
+)
+tap_from "$res"
+many_delivered() { [ "$(maildir_count "$MTA_MAIL/many")" -ge 72 ]; }
+wait_until 30 many_delivered
+is "$(maildir_count "$MTA_MAIL/many")" 72 "all 72 messages delivered"
 
 # ---- msmtp with tls on: STARTTLS and implicit ----------------------------
 if command -v msmtp >/dev/null; then

@@ -149,6 +149,15 @@ static int broken(struct smtp_dialog *d)
 	return -1;
 }
 
+/* note_temp - the reply being handled refuses a command outside any
+ * transaction (want: what it should have been): noted, as temporary */
+static void note_temp(struct smtp_dialog *d, enum smtp_stage stage, int want)
+{
+	sd_cur_as(d, stage, want);
+	d->cur.st.kind = ST_TEMP;
+	d->ops->note(d->ops->ctx, &d->cur);
+}
+
 /* on_reply - one complete reply in d->cur.reply; 0, or -1 to close */
 static int on_reply(struct smtp_dialog *d)
 {
@@ -201,9 +210,7 @@ static int on_reply(struct smtp_dialog *d)
 			return 0;
 		}
 		/* refused (454, 5xx): on in the clear, the refusal noted */
-		sd_cur_as(d, SMTP_STAGE_HELLO, 220);
-		d->cur.st.kind = ST_TEMP;
-		d->ops->note(d->ops->ctx, &d->cur);
+		note_temp(d, SMTP_STAGE_HELLO, 220);
 		d->state = SD_READY;
 		return 0;
 	case SD_RSET:
@@ -212,9 +219,7 @@ static int on_reply(struct smtp_dialog *d)
 			d->state = SD_READY;
 			return 0;
 		}
-		sd_cur_as(d, SMTP_STAGE_RSET, 250);
-		d->cur.st.kind = ST_TEMP;
-		d->ops->note(d->ops->ctx, &d->cur);
+		note_temp(d, SMTP_STAGE_RSET, 250);
 		d->state = SD_CLOSED;
 		return -1;
 	case SD_TX:

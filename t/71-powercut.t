@@ -25,7 +25,7 @@ crashfs_skip_unless_fuse
 
 EACH_MAX=${MTA_POWERCUT_POINTS:-8}      # 0: every point of the workload
 CLEAN="missing 0 bad 0 unsent 0"        # what check prints when all is well
-plan 14
+plan 16
 
 # workload TAG K [MTA_OPTS...] - start mta-smtpd on $M (queue, mail), send
 # K messages to alice (or to the recipients in $RCPTS); "TOKEN QUEUE-ID"
@@ -117,6 +117,22 @@ seed() {
 		stop_mta >/dev/null
 }
 
+# delivered_then_cut N [--mbox] - wait (bounded) until alice's mailbox on
+# $M holds N messages and the queue has forgotten them; fsync the queue's
+# directories (as later traffic would do), which makes the forgetting
+# durable; then the power fails
+delivered_then_cut() {
+	local n=$1 count=maildir_count
+	[ "${2:-}" = --mbox ] && count=mbox_count
+	wait_for 20 eval '[ "$($count "$M/mail/alice")" = "$n" ] &&
+		[ "$(count_files "$M/queue/mess")$(count_files "$M/queue/rcpt")" = 00 ]'
+	for d in new mess rcpt; do
+		$PY -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))' "$M/queue/$d"
+	done
+	power_fails
+}
+mbox_count() { grep -c '^From ' "$1" 2>/dev/null || true; }
+
 # ---- a fresh install: the daemon makes its queue, or its mail root --------
 # Messages queued with --hold (nothing delivered), then the power fails:
 # they must be in queue/new afterwards.
@@ -135,19 +151,36 @@ seed "$T/b.freshm"
 rm -r "$T/b.freshm/mail"
 fs_mount_on "$T/b.freshm"
 workload freshm 4
-wait_for 20 eval '[ "$(maildir_count "$M/mail/alice")" = 4 ] &&
-	[ "$(count_files "$M/queue/mess")$(count_files "$M/queue/rcpt")" = 00 ]'
-# fsync of the queue's directories (as later traffic would do) makes the
-# queue's forgetting durable
-for d in new mess rcpt; do
-	$PY -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY))' "$M/queue/$d"
-done
-power_fails
+delivered_then_cut 4
 out=$(reboot freshm)
 # (local.c once made the mail root without an fsync of the directory above)
 is "$(echo "$out" | head -1)" "$CLEAN" \
 	"a mail root made on the spot: every acked message delivered after the cut"
 echo "$out" | sed -n 2,3p
+
+# ---- a mailbox another delivery made, its name not yet synced ------------
+# alice's Maildir (with tmp/, new/ and cur/), or her mbox, is there but
+# was never synced in the directory above: as another delivery thread
+# leaves it between its mkdir (or O_CREAT) and its fsync of the directory
+# above.  A delivery that finds it must make those names durable before
+# the queue forgets the job (mta-queue(5), CRASH SAFETY, 0).
+for kind in maildir mbox; do
+	opt=
+	[ $kind = mbox ] && opt=--mbox
+	seed "$T/b.made$kind"
+	fs_mount_on "$T/b.made$kind"
+	if [ $kind = mbox ]; then
+		: >"$M/mail/alice"
+	else
+		mkdir -p "$M/mail/alice/tmp" "$M/mail/alice/new" "$M/mail/alice/cur"
+	fi
+	workload "made$kind" 2 $opt
+	delivered_then_cut 2 $opt
+	out=$(reboot "made$kind" $opt)
+	is "$(echo "$out" | head -1), acked $(grep -c . "$T/acked.made$kind")" "$CLEAN, acked 2" \
+		"$kind: one made by another delivery, not yet synced: every acked message delivered after the cut"
+	echo "$out" | sed -n 2,3p
+done
 
 # ---- the cut right after the last 250, deliveries under way ---------------
 for kind in maildir mbox; do

@@ -131,7 +131,6 @@ delivered_then_cut() {
 	done
 	power_fails
 }
-mbox_count() { grep -c '^From ' "$1" 2>/dev/null || true; }
 
 # ---- a fresh install: the daemon makes its queue, or its mail root --------
 # Messages queued with --hold (nothing delivered), then the power fails:

@@ -31,7 +31,8 @@ plan 16
 # K messages to alice (or to the recipients in $RCPTS); "TOKEN QUEUE-ID"
 # in $T/acked.TAG for each 250, and how far each message got in
 # $T/sent.TAG (t/lib/sendrecord.py); with UNFINISHED=N, N more messages
-# whose final dot is never sent, their connections open until the cut
+# whose final dot is never sent, the connection of the first open until
+# the cut, that of the second closed at once
 workload() {
 	local tag=$1 k=$2 more=
 	shift 2
@@ -187,7 +188,7 @@ for kind in maildir mbox; do
 	[ $kind = mbox ] && opt=--mbox
 	seed "$T/b.$kind"
 	fs_mount_on "$T/b.$kind"
-	UNFINISHED=1 workload "$kind" 8 $opt
+	UNFINISHED=2 workload "$kind" 8 $opt
 	power_fails
 	out=$(reboot "$kind" $opt)
 	is "$(echo "$out" | head -1), acked $(grep -c . "$T/acked.$kind")" "$CLEAN, acked 8" \

@@ -19,9 +19,10 @@ RECORD gets one line per step of each message, flushed at once:
                           (the dot sent, no reply heard)
 
 --unfinished N: N more messages TAG.u0 .. are sent without their final
-dot by a process of their own, which keeps each connection open until
-the server goes away (the power fails); this returns once their data is
-out.  Such a message must never be delivered.
+dot by a process of their own, which keeps the connections of u0, u2 ...
+open until the server goes away (the power fails) and closes those of
+u1, u3 ... at once; this returns once their data is out.  Such a message
+must never be delivered.
 
 read_record(RECORD) gives {token: {"dot": bool, "maybe": bool,
 "reply": "CODE TEXT" or None, "error": str or None}}; judge() sorts the
@@ -116,15 +117,21 @@ def client(port, tag, c, k, rcpts, rec, acked, lock):
 
 
 def hold(port, tag, n, rcpts, rec):
-    """(a process of its own) n messages sent but their final dot, each on
-    a connection kept open until the server closes it or 60 s pass"""
+    """(a process of its own) n messages sent but their final dot; the
+    connections of the first, third ... are kept open until the server
+    closes them or 60 s pass, those of the second, fourth ... are closed
+    at once (the client goes away in the middle of the data)"""
     conns = []
     for i in range(n):
         tok = "%s.u%d" % (tag, i)
         s = smtplib.SMTP("127.0.0.1", port, local_hostname="py.example", timeout=10)
         s.ehlo()
         send_one(s, tok, rcpts, rec, finish=False)
-        conns.append((tok, s))
+        if i % 2:
+            s.sock.close()
+            rec.note(tok, "error", "data", "closed-by-client")
+        else:
+            conns.append((tok, s))
     print("ready", flush=True)
     sys.stdout.close()
     for tok, s in conns:

@@ -1,31 +1,38 @@
 #!/bin/bash
 # t/35-line-bounce.t - failed recipients whose siblings wait in a line
-# (--max-per-dest, src/scheduler_dispatch.c) are reported to the sender in
-# exactly one bounce, a valid RFC 3464 DSN naming each of them once.
+# (--max-per-dest, src/scheduler_dispatch.c) or are removed by hand while
+# they wait or run (src/scheduler_files.c settle_missing) are reported to
+# the sender in exactly one bounce, a valid RFC 3464 DSN naming each of
+# them once (src/scheduler_outcome.c).
 #   line     one message to four recipients at one destination that
 #            refuses them all (550 at RCPT), --max-per-dest 1: one
 #            delivery at a time, the others parked; a failure waits for
-#            the siblings still in the line (sched_unwait), then one
-#            bounce names all four
+#            the siblings still in the line, and for the last one let go
+#            from it (sched_unwait), then one bounce names all four
 #   removed  a message to a recipient refused at once and one parked
 #            behind another message's delivery, which never ends until
 #            its server goes; the parked job's file is removed meanwhile
 #            (settle_missing: it is gone once it leaves the line): one
 #            bounce names the refused recipient only, and the removed
 #            one is never delivered
+#   running  the same with the sibling's delivery under way (stalled by
+#            its server) when its file is removed: the bounce comes when
+#            that delivery ends, naming the refused recipient only
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 95
+plan 132
 
 P=$(free_port_on 127.0.0.2)
 PEER_WANT=$P peer_start rej 127.0.0.2 \
 	--refuse '^dead=550 5.1.1 <dead>: Recipient address rejected: no such user' ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 REJ=$PEER_DIR
+bad_start stall2 "stalldot=127.0.0.4:$P" || { echo "Bail out! badsmtp did not start"; exit 1; }
+STALL2_PID=$BAD_PID
 bad_start stall "stalldot=127.0.0.3:$P" || { echo "Bail out! badsmtp did not start"; exit 1; }
 start_mta --smtp-port "$P" --max-per-dest 1 --retry 300 \
-	--route "stall.example=127.0.0.3:$P" ||
+	--route "stall.example=127.0.0.3:$P" --route "stall2.example=127.0.0.4:$P" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 BOX=$MTA_MAIL/user
 
@@ -82,6 +89,30 @@ tap_from "$(dsn_check "$f" --name removed-dsn --sender user@test.example --orig-
 	--orig-header 'Subject: removed' \
 	--rcpt 'dead5@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
 lacks 'parked@' "$f"; ok $? "removed-dsn: the removed recipient is not in it"
+
+# ---- running: a sibling under way, its job file removed --------------------
+before=$(maildir_count "$BOX")
+r=$(user_msg running | inject "$MTA_PORT" user@test.example 'dead7@[127.0.0.2]' 'busy@stall2.example')
+id=$(queued_id "$r")
+wait_log 10 "failed-rcpt id=$id rcpt=<dead7@"
+wait_log 10 "delivery-start id=$id rcpt=<busy@stall2\.example>"
+ok $? "running: one recipient failed, the other is being delivered"
+is "$(bounces_of "$id")" 0 "running: no bounce while a sibling's delivery runs"
+rm "$MTA_QUEUE/rcpt/"*".$id.1"
+wait_log 10 " job-removed job=[0-9]+\.$id\.1 "; ok $? "running: the running job's removal seen"
+is "$(bounces_of "$id")" 0 "running: no bounce while the removed job's delivery still runs"
+kill "$STALL2_PID"
+maildir_wait "$BOX" $((before + 1)) 20; ok $? "running: a bounce once that delivery ends"
+wait_until 10 eval '[ -z "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -F "$id")" ]'
+is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -cF "$id")" 0 "running: the message and its jobs are gone"
+is "$(bounces_of "$id")/$(maildir_count "$BOX")" "1/$((before + 1))" "running: exactly one bounce"
+like "$(grep " bounce id=$id " "$MTA_LOG")" 'to=<user@test.example> rcpts=1$' \
+	"running: the bounce reports one recipient"
+f=$(bounce_file "$id")
+tap_from "$(dsn_check "$f" --name running-dsn --sender user@test.example --orig-id "$id" \
+	--orig-header 'Subject: running' \
+	--rcpt 'dead7@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
+lacks 'busy@' "$f"; ok $? "running-dsn: the removed recipient is not in it"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 done_testing

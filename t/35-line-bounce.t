@@ -61,58 +61,46 @@ tap_from "$(dsn_check "$f" --name line-dsn --sender user@test.example --orig-id 
 	--rcpt 'dead3@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
 	--rcpt 'dead4@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
 
+# sibling_removed CASE SIBLING EVENT STATE SERVER_PID - a message CASE to
+# deadCASE@[127.0.0.2] (refused) and SIBLING; once the first has failed
+# and the log says EVENT for SIBLING (it STATE), SIBLING's job file is
+# removed; the server SERVER_PID that holds things up is stopped; then
+# one bounce must come, naming deadCASE only; sets id.  21 tests.
+sibling_removed() {
+	local what=$1 sib=$2 ev=$3 state=$4 server=$5 before f
+	before=$(maildir_count "$BOX")
+	id=$(queued_id "$(user_msg "$what" | inject "$MTA_PORT" user@test.example "dead$what@[127.0.0.2]" "$sib")")
+	wait_log 10 "failed-rcpt id=$id rcpt=<dead$what@"
+	wait_log 10 "$ev id=$id rcpt=<$sib>"
+	ok $? "$what: one recipient failed, the other $state"
+	is "$(bounces_of "$id")" 0 "$what: no bounce while the other $state"
+	rm "$MTA_QUEUE/rcpt/"*".$id.1"
+	wait_log 10 " job-removed job=[0-9]+\.$id\.1 "; ok $? "$what: the removal of its job seen"
+	is "$(bounces_of "$id")" 0 "$what: no bounce while the removed job still $state"
+	kill "$server"
+	maildir_wait "$BOX" $((before + 1)) 20; ok $? "$what: a bounce once the server goes"
+	wait_until 10 eval '[ -z "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -F "$id")" ]'
+	is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -cF "$id")" 0 "$what: the message and its jobs are gone"
+	is "$(bounces_of "$id")/$(maildir_count "$BOX")" "1/$((before + 1))" "$what: exactly one bounce"
+	like "$(grep " bounce id=$id " "$MTA_LOG")" 'to=<user@test.example> rcpts=1$' \
+		"$what: the bounce reports one recipient"
+	f=$(bounce_file "$id")
+	tap_from "$(dsn_check "$f" --name "$what-dsn" --sender user@test.example --orig-id "$id" \
+		--orig-header "Subject: $what" \
+		--rcpt "dead$what@[127.0.0.2]" --status '^5\.1\.1$' --diag '550 5\.1\.1')"
+	lacks -F "$sib" "$f"; ok $? "$what-dsn: the removed recipient is not in it"
+}
+
 # ---- removed: a sibling parked, its job file removed -----------------------
 r=$(user_msg holder | inject "$MTA_PORT" user@test.example 'holder@stall.example')
 id0=$(queued_id "$r")
 wait_log 10 "delivery-start id=$id0 "; ok $? "removed: a delivery holds the slot of stall.example"
-before=$(maildir_count "$BOX")
-r=$(user_msg removed | inject "$MTA_PORT" user@test.example 'dead5@[127.0.0.2]' 'parked@stall.example')
-id=$(queued_id "$r")
-wait_log 10 "failed-rcpt id=$id rcpt=<dead5@"
-wait_log 10 "delivery-busy id=$id rcpt=<parked@stall\.example>"
-ok $? "removed: one recipient failed, the other waits in the line"
-is "$(bounces_of "$id")" 0 "removed: no bounce while a sibling waits in the line"
-rm "$MTA_QUEUE/rcpt/"*".$id.1"
-wait_log 10 " job-removed job=[0-9]+\.$id\.1 "; ok $? "removed: the parked job's removal seen"
-is "$(bounces_of "$id")" 0 "removed: no bounce while the removed job is still in the line"
-# the holder's server goes: its delivery ends (deferred), the line moves
-kill "$BAD_PID"
-maildir_wait "$BOX" $((before + 1)) 20; ok $? "removed: a bounce"
-wait_until 10 eval '[ -z "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -F "$id")" ]'
-is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -cF "$id")" 0 "removed: the message and its jobs are gone"
-is "$(bounces_of "$id")/$(maildir_count "$BOX")" "1/$((before + 1))" "removed: exactly one bounce"
-like "$(grep " bounce id=$id " "$MTA_LOG")" 'to=<user@test.example> rcpts=1$' \
-	"removed: the bounce reports one recipient"
+# (the holder's server goes: its delivery ends, deferred, and the line moves)
+sibling_removed removed parked@stall.example delivery-busy "waits in the line" "$BAD_PID"
 is "$(log_count "delivery-start id=$id rcpt=<parked")" 0 "removed: the removed recipient never tried"
-f=$(bounce_file "$id")
-tap_from "$(dsn_check "$f" --name removed-dsn --sender user@test.example --orig-id "$id" \
-	--orig-header 'Subject: removed' \
-	--rcpt 'dead5@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
-lacks 'parked@' "$f"; ok $? "removed-dsn: the removed recipient is not in it"
 
 # ---- running: a sibling under way, its job file removed --------------------
-before=$(maildir_count "$BOX")
-r=$(user_msg running | inject "$MTA_PORT" user@test.example 'dead7@[127.0.0.2]' 'busy@stall2.example')
-id=$(queued_id "$r")
-wait_log 10 "failed-rcpt id=$id rcpt=<dead7@"
-wait_log 10 "delivery-start id=$id rcpt=<busy@stall2\.example>"
-ok $? "running: one recipient failed, the other is being delivered"
-is "$(bounces_of "$id")" 0 "running: no bounce while a sibling's delivery runs"
-rm "$MTA_QUEUE/rcpt/"*".$id.1"
-wait_log 10 " job-removed job=[0-9]+\.$id\.1 "; ok $? "running: the running job's removal seen"
-is "$(bounces_of "$id")" 0 "running: no bounce while the removed job's delivery still runs"
-kill "$STALL2_PID"
-maildir_wait "$BOX" $((before + 1)) 20; ok $? "running: a bounce once that delivery ends"
-wait_until 10 eval '[ -z "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -F "$id")" ]'
-is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" | grep -cF "$id")" 0 "running: the message and its jobs are gone"
-is "$(bounces_of "$id")/$(maildir_count "$BOX")" "1/$((before + 1))" "running: exactly one bounce"
-like "$(grep " bounce id=$id " "$MTA_LOG")" 'to=<user@test.example> rcpts=1$' \
-	"running: the bounce reports one recipient"
-f=$(bounce_file "$id")
-tap_from "$(dsn_check "$f" --name running-dsn --sender user@test.example --orig-id "$id" \
-	--orig-header 'Subject: running' \
-	--rcpt 'dead7@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
-lacks 'busy@' "$f"; ok $? "running-dsn: the removed recipient is not in it"
+sibling_removed running busy@stall2.example delivery-start "is being delivered" "$STALL2_PID"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 done_testing

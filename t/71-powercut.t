@@ -8,16 +8,18 @@
 # byte for byte, once or more (a crash may repeat a delivery; those are
 # counted); nothing delivered may be a message whose final dot never
 # left the client (some are sent without it on purpose, their connections
-# open until the cut); one sent completely but never answered 250 may be
-# (the cut between the commit and the reply): those are counted, with
-# the reason, as "delivered without 250".  The cut comes after the last 250 (deliveries under way),
-# at a random durability point (also with a remote recipient besides the
-# local one, an aiosmtpd peer), and at each point of a short workload
-# into a Maildir and into an mbox, whose messages must be whole (the first
-# MTA_POWERCUT_POINTS of each, default 8; 0: all); and at the points
-# of four defects found here, each kept as a regression case: a queue and
-# a mail root made on the spot, a message left under both new/ and mess/,
-# and a committer's fsync of new/ while the scheduler moves a message.
+# open until the cut or closed at once); one sent completely but never
+# answered 250 may be (the cut between the commit and the reply): those
+# are counted, with the reason, as "delivered without 250".  The cut
+# comes after the last 250 (deliveries under way), at a random
+# durability point (also with a remote recipient besides the local one,
+# an aiosmtpd peer), and at each point of a short workload into a Maildir
+# and into an mbox, whose messages must be whole (the first
+# MTA_POWERCUT_POINTS of each, default 8; 0: all); and at the points of
+# five defects found here, each kept as a regression case: a queue and a
+# mail root made on the spot, a Maildir made by another delivery that
+# had not synced it yet, a message left under both new/ and mess/, and a
+# committer's fsync of new/ while the scheduler moves a message.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/crashfs.sh"
 . "$here/lib/sink.sh"

@@ -1,12 +1,21 @@
 /* scheduler.c - the scheduler thread: its loop, taking the outcomes of
- * deliveries, start and stop (dispatch: scheduler_dispatch.c).  See
- * scheduler.h for what it does, scheduler_priv.h for how the parts share
- * work, and mta-queue(5) for why each file operation comes in the order
- * it does. */
-#include <dirent.h>
+ * deliveries, start-up recovery, start and stop.  See scheduler.h for
+ * what it does and mta-queue(5) for why each file operation comes in the
+ * order it does.  Its files call each other one way only, from the top:
+ *
+ *   scheduler.c          the thread: its loop, completions, start, stop
+ *   scheduler_dispatch.c starting deliveries: routes, limits, dead hops
+ *   scheduler_files.c    reading the queue: scans, inotify events
+ *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
+ *   scheduler_explode.c  new messages into jobs, in batches
+ *   scheduler_jobs.c     the shared state; memory against files:
+ *                        forgetting jobs, releasing messages, jobs gone
+ *                        missing, names in bad/
+ *
+ * and below them all sched_policy.h (the decisions: no I/O) and queue.h
+ * (the store: every file operation; the scheduler never builds a path).
+ */
 #include <errno.h>
-#include <limits.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,14 +23,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "scheduler_priv.h"
+#include "scheduler.h"
+#include "scheduler_dispatch.h"
+#include "scheduler_files.h"
+#include "scheduler_outcome.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 enum { DELIVERY_STACK = 2 * 1024 * 1024 };
@@ -30,248 +41,6 @@ enum { DELIVERY_STACK = 256 * 1024 };
 #endif
 
 enum { START_TRIES = 3 };      /* reads of the queue at start-up */
-
-/* sched_job_file - the name of job j */
-void sched_job_file(const struct jt_job *j, char *buf)
-{
-	struct job_name jn;
-
-	jn.due = j->due;
-	jn.n = j->n;
-	memcpy(jn.id, j->msg->id, sizeof jn.id);
-	job_name_format(&jn, buf);
-}
-
-/* sched_quarantine - move dir/name aside into bad/ (kept, never
- * delivered), as bad/DIR.NAME, or DIR.NAME.1, .2, ... if that is taken */
-void sched_quarantine(struct sched *s, int dir_fd, const char *dir,
-                       const char *name, const char *why)
-{
-	char target[NAME_MAX + 24], from[NAME_MAX + 24], to[NAME_MAX + 32];
-	/* a name in the queue may be anything an operator's mv made it */
-	char qname[LOG_VALUE_MAX], qtarget[LOG_VALUE_MAX], qwhy[LOG_VALUE_MAX];
-	unsigned k;
-	int r;
-
-	snprintf(target, sizeof target, "%s.%s", dir, name);
-	for (k = 1; (r = queue_rename_excl(dir_fd, name, s->bad_fd, target)) < 0 &&
-	            errno == EEXIST && k < 1000; k++)
-		snprintf(target, sizeof target, "%s.%s.%u", dir, name, k);
-	snprintf(from, sizeof from, "%s/%s", dir, name);
-	snprintf(to, sizeof to, "bad/%s", target);
-	if (r < 0 && errno != ENOENT)
-		log_event("queue-error", "op=quarantine file=%s error=\"%s\"",
-		          log_quote(qname, sizeof qname, from), strerror(errno));
-	else
-		log_event("quarantine", "file=%s to=%s reason=%s",
-		          log_quote(qname, sizeof qname, from),
-		          log_quote(qtarget, sizeof qtarget, to),
-		          log_quote(qwhy, sizeof qwhy, why));
-}
-
-/* sched_message_done - the last job of m has gone: remove its file */
-void sched_message_done(struct sched *s, const char *id)
-{
-	if (unlinkat(s->mess_fd, id, 0) < 0 && errno != ENOENT)
-		log_event("queue-error", "op=unlink file=mess/%s error=\"%s\"", id,
-		          strerror(errno));
-	else
-		log_event("message-done", "id=%s", id);
-}
-
-/* names_id - is id one of the dot-separated parts of name? */
-static int names_id(const char *name, const char *id)
-{
-	size_t n = strlen(id);
-	const char *p = name;
-
-	while ((p = strstr(p, id)) != NULL) {
-		if ((p == name || p[-1] == '.') && (p[n] == '\0' || p[n] == '.'))
-			return 1;
-		p++;
-	}
-	return 0;
-}
-
-/* each_name - call fn for every name in dir_fd that starts with prefix
- * (the prefix skipped); stops when fn returns nonzero.  0, or -1 with
- * errno set when the directory could not be read to its end: its names
- * are not known then (a failed readdir() is no end of the directory). */
-static int each_name(int dir_fd, const char *prefix,
-                     int (*fn)(void *arg, const char *name), void *arg)
-{
-	struct dirent *de;
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	size_t n = strlen(prefix);
-	int e;
-
-	if (d == NULL) {
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = e;
-		return -1;
-	}
-	for (;;) {
-		errno = 0;
-		if ((de = readdir(d)) == NULL)
-			break;
-		if (strncmp(de->d_name, prefix, n) == 0 && fn(arg, de->d_name + n)) {
-			errno = 0;
-			break;
-		}
-	}
-	e = errno;
-	closedir(d);
-	errno = e;
-	return e == 0 ? 0 : -1;
-}
-
-/* struct lookfor - named_in at work */
-struct lookfor {
-	const char *id;
-	int found;
-};
-
-/* has_id - does name name the ID looked for?  (stops the walk if so) */
-static int has_id(void *arg, const char *name)
-{
-	struct lookfor *lf = arg;
-
-	return lf->found = names_id(name, lf->id);
-}
-
-/* named_in - does a name in dir_fd starting with prefix name id?  1, 0,
- * or -1 (errno set) when the directory could not be read */
-static int named_in(int dir_fd, const char *prefix, const char *id)
-{
-	struct lookfor lf = { id, 0 };
-
-	if (each_name(dir_fd, prefix, has_id, &lf) < 0 && !lf.found)
-		return -1;
-	return lf.found;
-}
-
-/* struct marking - sched_mark_names at work */
-struct marking {
-	struct sched *s;
-	unsigned char bit;
-};
-
-/* mark_one - every known message whose ID is a part of name */
-static int mark_one(void *arg, const char *name)
-{
-	struct marking *mk = arg;
-	const char *p = name;
-
-	while (*p) {
-		size_t n = strcspn(p, ".");
-		char part[ENVELOPE_ID_MAX];
-		struct jt_msg *m;
-
-		if (n < sizeof part) {
-			memcpy(part, p, n);
-			part[n] = '\0';
-			if (job_id_valid(part, n) && (m = jobtab_msg(mk->s->t, part)) != NULL) {
-				if (m->named_gen != mk->s->name_gen) {
-					m->named_gen = mk->s->name_gen;
-					m->named = 0;
-				}
-				m->named |= mk->bit;
-			}
-		}
-		p += n;
-		if (*p == '.')
-			p++;
-	}
-	return 0;
-}
-
-/* sched_mark_names - one pass over bad/rcpt.* */
-int sched_mark_names(struct sched *s)
-{
-	struct marking mk = { s, NAMED_BAD };
-
-	s->name_gen++;
-	if (each_name(s->bad_fd, "rcpt.", mark_one, &mk) < 0) {
-		log_event("queue-error", "op=scan dir=bad error=\"%s\"", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* sched_release_message - message id has no job left in memory.  Unlink
- * it, unless a job of it was moved to bad/ (held, or a name in bad/ names
- * it): then the message follows it to bad/.  A job file in rcpt/ that
- * names it is always known by now: rcpt/ is watched for created files
- * too, and the events of a batch are read before its removals settle. */
-void sched_release_message(struct sched *s, const char *id, int held, int named)
-{
-	if (named == NAMED_LOOK) {
-		int r = named_in(s->bad_fd, "rcpt.", id);
-
-		if (r < 0)
-			log_event("queue-error", "op=scan dir=bad error=\"%s\"", strerror(errno));
-		named = r < 0 ? NAMED_UNKNOWN : r ? NAMED_BAD : 0;
-	}
-	if (held || (named & NAMED_BAD)) {
-		sched_quarantine(s, s->mess_fd, "mess", id, "a job of it is in bad/");
-		return;
-	}
-	if (named & NAMED_UNKNOWN) {
-		/* a job of it may be in bad/: not removed on a guess */
-		log_event("message-kept", "id=%s reason=\"bad/ could not be read\"", id);
-		return;
-	}
-	sched_message_done(s, id);
-}
-
-/* sched_unlist - take j off the list of missing jobs */
-void sched_unlist(struct sched *s, struct jt_job *j)
-{
-	size_t i;
-
-	if (!j->listed)
-		return;
-	for (i = 0; i < s->nmissing; i++)
-		if (s->missing[i].job == j) {
-			s->missing[i] = s->missing[--s->nmissing];
-			break;
-		}
-	j->listed = j->missing = 0;
-}
-
-/* sched_forget_job - drop j from memory; the message with its last job */
-void sched_forget_job(struct sched *s, struct jt_job *j)
-{
-	char id[ENVELOPE_ID_MAX];
-	int held = j->msg->held;
-
-	memcpy(id, j->msg->id, sizeof id);
-	if (jobtab_remove(s->t, j) == 0)
-		sched_release_message(s, id, held, 0);
-}
-
-/* sched_drop_removed - forget j, whose file an operator removed or
- * renamed away; with its last job its message is unlinked, or follows a
- * job file of it in bad/ there */
-void sched_drop_removed(struct sched *s, struct jt_job *j, int named)
-{
-	char id[ENVELOPE_ID_MAX];
-	int held = j->msg->held;
-
-	memcpy(id, j->msg->id, sizeof id);
-	if (jobtab_remove(s->t, j) == 0)
-		sched_release_message(s, id, held, named);
-}
-
-/* sched_file_exists - does dir_fd/name exist? */
-int sched_file_exists(int dir_fd, const char *name)
-{
-	return faccessat(dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 
 /* take_completions - apply every outcome posted so far */
 static void take_completions(struct sched *s)
@@ -368,15 +137,6 @@ static void *sched_thread(void *arg)
 	return NULL;
 }
 
-/* open_dir - open queue/NAME */
-static int open_dir(const char *queue, const char *name)
-{
-	char path[4096];
-
-	snprintf(path, sizeof path, "%s/%s", queue, name);
-	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 /* watch - add an inotify watch on queue/NAME */
 static int watch(struct sched *s, const char *name, uint32_t mask)
 {
@@ -389,13 +149,10 @@ static int watch(struct sched *s, const char *name, uint32_t mask)
 /* start_failed - undo a sched_start that failed half-way; -1 */
 static int start_failed(struct sched *s, int remote_up)
 {
-	int *fds[] = { &s->tmp_fd, &s->new_fd, &s->mess_fd, &s->rcpt_fd,
-	               &s->bad_fd, &s->ino_fd, &s->wake_fd };
-	size_t i;
-
-	for (i = 0; i < sizeof fds / sizeof fds[0]; i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	if (remote_up)
 		remote_ctx_free(&s->remote);
 	if (s->dests)
@@ -418,7 +175,7 @@ static int recover(struct sched *s, char *err, size_t errlen)
 	unsigned tries;
 
 	for (tries = 1; ; tries++) {
-		if (sched_scan_dir(s, s->mess_fd, sched_found_mess) == 0) {
+		if (sched_recover_mess(s) == 0) {
 			if (sched_rescan(s) == 0)
 				break;
 		} else {
@@ -452,7 +209,6 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	s->tmp_fd = s->new_fd = s->mess_fd = s->rcpt_fd = s->bad_fd = -1;
 	s->ino_fd = s->wake_fd = -1;
 	s->cfg = cfg;
 	s->q = q;
@@ -470,15 +226,9 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 		snprintf(err, errlen, "out of memory");
 		return start_failed(s, 1);
 	}
-	s->tmp_fd = open_dir(cfg->queue, "tmp");
-	s->new_fd = open_dir(cfg->queue, "new");
-	s->mess_fd = open_dir(cfg->queue, "mess");
-	s->rcpt_fd = open_dir(cfg->queue, "rcpt");
-	s->bad_fd = open_dir(cfg->queue, "bad");
 	s->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->tmp_fd < 0 || s->new_fd < 0 || s->mess_fd < 0 || s->rcpt_fd < 0 ||
-	    s->bad_fd < 0 || s->ino_fd < 0 || s->wake_fd < 0) {
+	if (s->ino_fd < 0 || s->wake_fd < 0) {
 		snprintf(err, errlen, "scheduler set-up in %s: %s", cfg->queue, strerror(errno));
 		return start_failed(s, 1);
 	}

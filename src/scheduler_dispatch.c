@@ -3,9 +3,8 @@
  * checked before any thread starts (destlimit.h): a job over a limit
  * waits in a line, out of the heap and keeping its file name, until a
  * delivery that holds a slot it needs ends; a job for a dead next hop is
- * deferred at once, not counted as an attempt.  See scheduler_priv.h. */
+ * deferred at once, not counted as an attempt.  See scheduler_jobs.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,7 +14,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "scheduler_priv.h"
+#include "scheduler_dispatch.h"
+#include "scheduler_outcome.h"
 
 /* delivery_thread - body of a delivery thread */
 static void *delivery_thread(void *arg)
@@ -43,19 +43,17 @@ static void route_job(struct sched *s, struct delivery *d)
 {
 	struct envelope env;
 	long long offset;
-	int fd = openat(s->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset);
 
 	d->transport = -1;
-	if (fd < 0)
-		return;
-	envelope_init(&env);
-	if (envelope_read(fd, &env, &offset) == 0 && d->n < env.nrcpt) {
+	if (fd >= 0 && d->n < env.nrcpt) {
 		d->transport = (int)transport_route(d->cfg, &env.rcpt[d->n], d->hop);
 		memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
 		d->arrival = (long long)env.arrival;
 	}
 	envelope_free(&env);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* hand_on - a job that may have left a line of transport tr for a free
@@ -133,7 +131,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		d->cfg = config_hold(s->cfg);
 		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
 		d->remote = &d->own_remote;
-		d->mess_fd = s->mess_fd;
+		d->q = s->q;
 		memcpy(d->id, j->msg->id, sizeof d->id);
 		d->n = j->n;
 		d->job = j;

@@ -8,6 +8,8 @@
  *   scheduler_files.c    reading the queue: scans, inotify events
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *   scheduler_explode.c  new messages into jobs, in batches
+ *   scheduler_route.c    each job's transport and next hop, made at
+ *                        explode and kept with the job
  *   scheduler_jobs.c     the shared state; memory against files:
  *                        forgetting jobs, releasing messages, jobs gone
  *                        missing, names in bad/
@@ -33,6 +35,7 @@
 #include "scheduler_dispatch.h"
 #include "scheduler_files.h"
 #include "scheduler_outcome.h"
+#include "scheduler_route.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 enum { DELIVERY_STACK = 2 * 1024 * 1024 };
@@ -92,6 +95,8 @@ static void refresh_config(struct sched *s)
 
 	if (fresh == NULL)
 		return;
+	if (fresh != s->cfg && s->t != NULL)
+		sched_forget_routes(s);  /* routes and domains may differ now */
 	config_put(s->cfg);
 	s->cfg = fresh;
 }
@@ -159,6 +164,7 @@ static int start_failed(struct sched *s, int remote_up)
 		destlimit_free(s->dests);
 	jobtab_free(s->t);
 	free(s->arrived);
+	free(s->freed);
 	free(s->created);
 	free(s->missing);
 	free(s);

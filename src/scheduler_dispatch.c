@@ -1,5 +1,6 @@
 /* scheduler_dispatch.c - the scheduler starting deliveries: each due job
- * is routed (transport and next hop, transport.h), then the limits are
+ * takes its route (scheduler_route.c: transport and next hop, made at
+ * explode and kept with the job), then the limits are
  * checked before any thread starts (destlimit.h): a job over a limit
  * waits in a line, out of the heap and keeping its file name, until a
  * delivery that holds a slot it needs ends; a job for a dead next hop is
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "scheduler_dispatch.h"
 #include "scheduler_outcome.h"
+#include "scheduler_route.h"
 
 /* delivery_thread - body of a delivery thread */
 static void *delivery_thread(void *arg)
@@ -33,27 +35,6 @@ static void *delivery_thread(void *arg)
 		/* an eventfd write only fails on counter overflow: it is awake */
 	}
 	return NULL;
-}
-
-/* route_job - d's recipient, arrival, transport and next hop, from the
- * envelope of its message.  A message that cannot be read leaves
- * d->transport at -1: the delivery finds out what is wrong and says so
- * (deliver.h), under the global limit only. */
-static void route_job(struct sched *s, struct delivery *d)
-{
-	struct envelope env;
-	long long offset;
-	int fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset);
-
-	d->transport = -1;
-	if (fd >= 0 && d->n < env.nrcpt) {
-		d->transport = (int)transport_route(d->cfg, &env.rcpt[d->n], d->hop);
-		memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
-		d->arrival = (long long)env.arrival;
-	}
-	envelope_free(&env);
-	if (fd >= 0)
-		close(fd);
 }
 
 /* hand_on - a job that may have left a line of transport tr for a free
@@ -115,8 +96,11 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 {
 	long long now = (long long)time(NULL);
-	size_t budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
+	size_t budget;
 	struct jt_job *j;
+
+	sched_release_freed(s);
+	budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
 
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&
@@ -135,7 +119,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		memcpy(d->id, j->msg->id, sizeof d->id);
 		d->n = j->n;
 		d->job = j;
-		route_job(s, d);
+		sched_use_route(s, j, d);
 		if (d->transport >= 0) {
 			enum transport_id tr = (enum transport_id)d->transport;
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "scheduler_explode.h"
+#include "scheduler_route.h"
 
 /* sched_arrived - a message in new/: explode it with the next batch */
 int sched_arrived(struct sched *s, const char *name, unsigned char type,
@@ -125,6 +126,7 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		if (jobtab_add(s->t, m, (unsigned)n, jn.due) == NULL)
 			goto fail;
 	}
+	sched_route_message(s, m, &env);   /* dispatch reads no file */
 	log_event("explode", "id=%s rcpts=%zu from=%s", id, env.nrcpt,
 	          log_addr(qfrom, sizeof qfrom, env.sender.text));
 	envelope_free(&env);

@@ -45,6 +45,12 @@ struct missing {
 	uint32_t cookie;
 };
 
+/* a next hop whose slot came free in this batch of completions */
+struct freed_hop {
+	enum transport_id tr;
+	char hop[TRANSPORT_HOP_MAX];
+};
+
 struct sched {
 	const struct config *cfg;
 	struct queue *q;             /* the queue store; bounces go in by it */
@@ -71,6 +77,8 @@ struct sched {
 	unsigned name_gen;           /* number of the last sched_mark_names */
 	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
+	struct freed_hop *freed;     /* hops with a slot come free, to let */
+	size_t nfreed, freed_cap;    /* their lines go (sched_release_freed) */
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
 	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;

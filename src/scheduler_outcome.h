@@ -16,6 +16,9 @@ void sched_report_failures(struct sched *s, struct jt_msg *m);
 /* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
  * is nothing */
 void sched_unwait(struct sched *s, struct jt_job *j);
+/* sched_release_freed - let go the jobs waiting for the hop slots that
+ * came free since the last call (once per hop: see scheduler_outcome.c) */
+void sched_release_freed(struct sched *s);
 /* sched_completed - apply one delivery's outcome */
 void sched_completed(struct sched *s, struct delivery *d);
 

@@ -50,13 +50,16 @@ enum sp_release sched_policy_release(int held, int named)
 }
 
 /* sched_policy_admit - go, park or defer */
-enum sp_admit sched_policy_admit(int full, int dead, int forced, int dead_full)
+enum sp_admit sched_policy_admit(enum dl_verdict v, int forced)
 {
-	if (dead && !forced)
-		return SP_DEAD_DEFER;
-	if (dead)
-		full = dead_full;       /* asked for: tried, within the limits */
-	return full ? SP_PARK : SP_GO;
+	switch (v) {
+	case DL_GO:
+		return SP_GO;
+	case DL_DEAD:
+		return forced ? SP_IGNORE_DEAD : SP_DEAD_DEFER;  /* asked for: tried */
+	default:
+		return SP_PARK;         /* DL_HOP, DL_TRANSPORT */
+	}
 }
 
 /* sched_policy_dead_time - --dead-hop-time, at most --retry */

@@ -11,6 +11,7 @@
 #ifndef MTA_SCHED_POLICY_H
 #define MTA_SCHED_POLICY_H
 
+#include "destlimit.h"
 #include "status.h"
 
 /* the settings the decisions depend on (config.h names them --retry,
@@ -73,17 +74,17 @@ enum { SP_NAMED_BAD = 2, SP_NAMED_UNKNOWN = 4 };
  * named: SP_NAMED_* bits a scan of bad/ found (or could not) */
 enum sp_release sched_policy_release(int held, int named);
 
-/* what a due job does when the limits have been checked */
+/* what a due job does when its limits have been checked */
 enum sp_admit {
 	SP_GO,                     /* start its delivery */
-	SP_PARK,                   /* wait in a line for a slot */
-	SP_DEAD_DEFER              /* its next hop is dead: defer, uncounted */
+	SP_PARK,                   /* wait in the line of what is full */
+	SP_DEAD_DEFER,             /* its next hop is dead: defer, uncounted */
+	SP_IGNORE_DEAD             /* dead, but an operator made it due: check
+	                            * the limits again without the dead mark */
 };
-/* sched_policy_admit - over a limit (full) a job parks; a dead next hop
- * (dead) defers it unless an operator made it due (forced), which tries
- * it anyway (then dead_full says whether the limits without the dead
- * hop's mark are full) */
-enum sp_admit sched_policy_admit(int full, int dead, int forced, int dead_full);
+/* sched_policy_admit - the fate of a due job whose limits said v
+ * (destlimit_check); forced: an operator's rename made it due */
+enum sp_admit sched_policy_admit(enum dl_verdict v, int forced);
 
 /* sched_policy_dead_time - how long a next hop that did not answer is
  * remembered: --dead-hop-time, never longer than --retry, so that the

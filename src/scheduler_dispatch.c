@@ -82,9 +82,9 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 		log_event("transport-busy", "id=%s rcpt=%s via=%s", d->id, qrcpt,
 		          transport_table[tr].name);
 	jobtab_start(s->t, j);
-	j->parked = 1;
+	j->state = JT_PARKED;
 	if (destlimit_wait(s->dests, why, tr, d->hop, j) < 0) {
-		j->parked = 0;
+		j->state = JT_RUNNING;  /* out of the heap, in no line */
 		sched_postpone(s, j, now + 1);
 		return;
 	}
@@ -125,12 +125,15 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,
 			                                    transport_limit(d->cfg, tr),
 			                                    transport_hop_limit(d->cfg, tr), now);
+			enum sp_admit a = sched_policy_admit(v, j->forced);
 
-			if (v == DL_DEAD && j->forced)   /* asked for: tried */
+			if (a == SP_IGNORE_DEAD) {
 				v = destlimit_check(s->dests, tr, d->hop,
 				                    transport_limit(d->cfg, tr),
 				                    transport_hop_limit(d->cfg, tr), DL_IGNORE_DEAD);
-			if (v == DL_DEAD) {
+				a = sched_policy_admit(v, j->forced);
+			}
+			if (a == SP_DEAD_DEFER) {
 				dead_hop_defer(s, j, d);
 				hand_on(s, tr, s->cfg);
 				config_put(d->cfg);
@@ -141,7 +144,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 					break;
 				continue;
 			}
-			if (v != DL_GO) {
+			if (a == SP_PARK) {
 				wait_for_slot(s, j, d, v, now);
 				config_put(d->cfg);
 				free(d);

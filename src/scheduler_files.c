@@ -127,7 +127,7 @@ static void add_job_file(struct sched *s, const char *name, unsigned char type,
 	j->missing = 0;
 	if (j->due == jn.due)
 		return;                 /* our own rename, or nothing new */
-	if (j->running) {
+	if (j->state != JT_WAITING) {
 		j->due = jn.due;        /* the outcome will use the new name */
 		return;
 	}
@@ -330,7 +330,7 @@ static void settle_missing(struct sched *s)
 		if (queue_exists(s->q, QUEUE_RCPT, name))
 			continue;
 		log_event("job-removed", "job=%s by=operator", name);
-		if (j->running) {
+		if (j->state != JT_WAITING) {
 			j->gone = 1;        /* its delivery finishes; then forget it */
 			continue;
 		}

@@ -126,7 +126,7 @@ static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
 	const struct jt_job *k;
 
 	for (k = m->jobs; k; k = k->next)
-		if (k != j && k->running && !k->failed)
+		if (k != j && (k->state == JT_RUNNING || k->state == JT_PARKED))
 			return 1;
 	return 0;
 }
@@ -175,7 +175,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	free(br);
 	for (f = list; f; f = next) {
 		next = f->next;
-		f->job->failed = 0;
+		f->job->state = JT_RUNNING;  /* out of the heap, reported */
 		if (ok) {
 			finish_job(s, f->job);   /* may free m with its last job */
 		} else if (f->job->gone) {
@@ -209,7 +209,7 @@ static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d
 	memcpy(f->rcpt, d->rcpt, sizeof f->rcpt);
 	memcpy(f->remote_mta, d->remote_mta, sizeof f->remote_mta);
 	memcpy(f->diag, d->diag, sizeof f->diag);
-	j->failed = 1;               /* stays out of the heap: still "running" */
+	j->state = JT_FAILED;        /* stays out of the heap */
 	f->next = j->msg->fails;
 	j->msg->fails = f;
 }
@@ -233,7 +233,7 @@ void sched_unwait(struct sched *s, struct jt_job *j)
 {
 	if (j == NULL)
 		return;
-	j->parked = 0;
+	j->state = JT_RUNNING;       /* out of the heap, in no line */
 	if (j->gone) {
 		/* removed while it waited: its failed siblings may have
 		 * waited for it to report */
@@ -343,8 +343,8 @@ void sched_completed(struct sched *s, struct delivery *d)
 
 	s->running--;
 	release_slots(s, d);
-	/* j is still marked running here: removing it must not touch the
-	 * heap, which it left when it started. */
+	/* j is still out of the heap here (JT_RUNNING): removing it must
+	 * not touch the heap, which it left when it started. */
 	switch (sched_policy_outcome(d->result.kind, bad, j->gone)) {
 	case SP_DROP:
 		job_removed(s, j);           /* removed by an operator meanwhile */

@@ -107,11 +107,11 @@ Test(jobtab, running_jobs_leave_the_heap_and_come_back)
 	struct jt_job *b = jobtab_add(t, m, 1, 2);
 
 	jobtab_start(t, a);
-	cr_assert(a->running);
+	cr_assert_eq(a->state, JT_RUNNING);
 	cr_assert_eq(jobtab_next(t), b);
 	cr_assert_eq(jobtab_waiting(t), 1);
 	jobtab_stop(t, a, 3);
-	cr_assert_not(a->running);
+	cr_assert_eq(a->state, JT_WAITING);
 	cr_assert_eq(jobtab_waiting(t), 2);
 	cr_assert_eq(jobtab_next(t), b);
 	jobtab_start(t, b);

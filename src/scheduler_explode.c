@@ -187,7 +187,7 @@ static void unmake_jobs(struct sched *s, const char *id)
 /* sched_explode - turn every message seen in new/ into jobs, with one
  * fsync of rcpt/ and one of mess/ for the whole batch.  A message moves
  * from new/ to mess/ as link, fsync of mess/, unlink, never as a rename:
- * an fsync of new/ by a committer in between (queue.c) could make a
+ * an fsync of new/ by a committer in between (queue_commit.c) could make a
  * rename's removal from new/ durable before its arrival in mess/, and a
  * power cut then would leave the message in neither.  Each step's crash
  * case is in mta-queue(5), CRASH SAFETY.  Should either fsync fail, the

@@ -33,9 +33,6 @@ struct qlist {
 	FILE *warn;
 };
 
-/* a job file seen in rcpt/ */
-#define ql_job queue_entry_job
-
 /* a message file seen in new/ or mess/, and what its envelope says */
 struct ql_msg {
 	char id[ENVELOPE_ID_MAX];
@@ -45,7 +42,7 @@ struct ql_msg {
 	char *sender;
 	char **rcpt;                /* [N]: recipient N if shown, else NULL */
 	size_t nrcpt;
-	struct ql_job *jobs;        /* mess/ only: its run of the sorted jobs */
+	struct queue_entry_job *jobs; /* mess/ only: its run of the sorted jobs */
 	size_t njobs;
 };
 
@@ -232,12 +229,13 @@ nomem:
 /* warn_orphans - jobs whose ID had no message file in the scan: silent
  * if the message has appeared since (it arrived during the scan) or the
  * job is gone; otherwise the job really has no message */
-static void warn_orphans(struct qlist *ql, const struct ql_job *jobs, size_t n)
+static void warn_orphans(struct qlist *ql, const struct queue_entry_job *jobs,
+                         size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct ql_job *j = &jobs[i];
+		const struct queue_entry_job *j = &jobs[i];
 
 		if (j->claimed || queue_exists(ql->q, QUEUE_NEW, j->jn.id) ||
 		    queue_exists(ql->q, QUEUE_MESS, j->jn.id) ||
@@ -250,7 +248,7 @@ static void warn_orphans(struct qlist *ql, const struct ql_job *jobs, size_t n)
 
 /* read_job - the content of job j into info; 0, 1 when the job is gone
  * (delivered since the scan), -1 when it is unusable (warned) */
-static int read_job(struct qlist *ql, const struct ql_job *j,
+static int read_job(struct qlist *ql, const struct queue_entry_job *j,
                     struct job_info *info)
 {
 	switch (queue_job_read(ql->q, j->name, info, 1)) {
@@ -273,7 +271,7 @@ static int read_job(struct qlist *ql, const struct ql_job *j,
 /* print_job - the line of one pending recipient; 1, or 0 when the job is
  * gone since the scan (nothing printed) */
 static int print_job(struct qlist *ql, FILE *out, const struct ql_msg *m,
-                     const struct ql_job *j, long long now)
+                     const struct queue_entry_job *j, long long now)
 {
 	const char *rcpt = j->jn.n < m->nrcpt ? m->rcpt[j->jn.n] : NULL;
 	struct job_info info;
@@ -398,7 +396,7 @@ done:
 /* move_job - rename job j to DUE = now, never over another file (it
  * would be a second job of the same recipient); 0, 1 when j is gone,
  * -1 with errno */
-static int move_job(struct qlist *ql, const struct ql_job *j, long long now)
+static int move_job(struct qlist *ql, const struct queue_entry_job *j, long long now)
 {
 	struct job_name jn = j->jn;
 	char to[JOB_NAME_MAX];

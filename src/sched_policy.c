@@ -50,16 +50,11 @@ enum sp_release sched_policy_release(int held, int named)
 }
 
 /* sched_policy_admit - go, park or defer */
-enum sp_admit sched_policy_admit(enum dl_verdict v, int forced)
+enum sp_admit sched_policy_admit(int dead, int full, int forced)
 {
-	switch (v) {
-	case DL_GO:
-		return SP_GO;
-	case DL_DEAD:
+	if (dead)
 		return forced ? SP_IGNORE_DEAD : SP_DEAD_DEFER;  /* asked for: tried */
-	default:
-		return SP_PARK;         /* DL_HOP, DL_TRANSPORT */
-	}
+	return full ? SP_PARK : SP_GO;
 }
 
 /* sched_policy_dead_time - --dead-hop-time, at most --retry */

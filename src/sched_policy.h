@@ -11,7 +11,6 @@
 #ifndef MTA_SCHED_POLICY_H
 #define MTA_SCHED_POLICY_H
 
-#include "destlimit.h"
 #include "status.h"
 
 /* the settings the decisions depend on (config.h names them --retry,
@@ -82,9 +81,10 @@ enum sp_admit {
 	SP_IGNORE_DEAD             /* dead, but an operator made it due: check
 	                            * the limits again without the dead mark */
 };
-/* sched_policy_admit - the fate of a due job whose limits said v
- * (destlimit_check); forced: an operator's rename made it due */
-enum sp_admit sched_policy_admit(enum dl_verdict v, int forced);
+/* sched_policy_admit - the fate of a due job whose limits (destlimit.h)
+ * found its next hop dead, or found its hop or transport full (full);
+ * forced: an operator's rename made it due */
+enum sp_admit sched_policy_admit(int dead, int full, int forced);
 
 /* sched_policy_dead_time - how long a next hop that did not answer is
  * remembered: --dead-hop-time, never longer than --retry, so that the

@@ -25,7 +25,7 @@
  *     unlinked; the last job of a message gone -> unlink mess/ID.
  *   operators: a job renamed to another DUE is rescheduled; a job removed
  *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
- *     a timer every SCHED_RESCAN seconds (scheduler_jobs.h) rescan the
+ *     a timer every SCHED_RESCAN seconds (scheduler_priv.h) rescan the
  *     directories.
  * It sleeps in poll() until the next due time, an inotify event, or a
  * completion: it never busy-waits.

@@ -4,7 +4,7 @@
  * checked before any thread starts (destlimit.h): a job over a limit
  * waits in a line, out of the heap and keeping its file name, until a
  * delivery that holds a slot it needs ends; a job for a dead next hop is
- * deferred at once, not counted as an attempt.  See scheduler_jobs.h. */
+ * deferred at once, not counted as an attempt.  See scheduler_priv.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -125,13 +125,13 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,
 			                                    transport_limit(d->cfg, tr),
 			                                    transport_hop_limit(d->cfg, tr), now);
-			enum sp_admit a = sched_policy_admit(v, j->forced);
+			enum sp_admit a = sched_policy_admit(v == DL_DEAD, v != DL_GO, j->forced);
 
 			if (a == SP_IGNORE_DEAD) {
 				v = destlimit_check(s->dests, tr, d->hop,
 				                    transport_limit(d->cfg, tr),
 				                    transport_hop_limit(d->cfg, tr), DL_IGNORE_DEAD);
-				a = sched_policy_admit(v, j->forced);
+				a = sched_policy_admit(0, v != DL_GO, j->forced);
 			}
 			if (a == SP_DEAD_DEFER) {
 				dead_hop_defer(s, j, d);

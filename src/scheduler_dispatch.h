@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "scheduler_jobs.h"
+#include "scheduler_priv.h"
 
 
 /* sched_dispatch - start deliveries for due jobs while there is room */

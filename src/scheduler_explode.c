@@ -2,7 +2,7 @@
  * seen in new/ gets a job file per recipient and is taken into mess/, a
  * batch at a time, so that one fsync of rcpt/ and one of mess/ cover many
  * messages.  The file steps are the store's (queue.h); the order of them
- * is mta-queue(5)'s crash argument.  See scheduler_jobs.h. */
+ * is mta-queue(5)'s crash argument.  See scheduler_priv.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef MTA_SCHEDULER_EXPLODE_H
 #define MTA_SCHEDULER_EXPLODE_H
 
-#include "scheduler_jobs.h"
+#include "scheduler_priv.h"
 
 
 /* sched_arrived - a message in new/ (created: seen by IN_CREATE, made by

@@ -1,7 +1,7 @@
 /* scheduler_files.c - the scheduler reading the queue: start-up and
  * periodic scans, and inotify events (operators' renames and removals,
  * messages arriving); new messages go to scheduler_explode.c, jobs
- * found gone are settled here.  See scheduler.h and scheduler_jobs.h. */
+ * found gone are settled here.  See scheduler.h and scheduler_priv.h. */
 #include <dirent.h>
 #include <sys/inotify.h>
 #include <errno.h>

@@ -4,7 +4,7 @@
 #ifndef MTA_SCHEDULER_FILES_H
 #define MTA_SCHEDULER_FILES_H
 
-#include "scheduler_jobs.h"
+#include "scheduler_priv.h"
 
 
 /* sched_recover_mess - read mess/ at start-up: every message file there

@@ -2,7 +2,7 @@
  * delivered, deferred (renamed to the next DUE), failed (reported to the
  * sender, several recipients at once); the slots it held go to the jobs
  * waiting for them.  See
- * scheduler.h and scheduler_jobs.h. */
+ * scheduler.h and scheduler_priv.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

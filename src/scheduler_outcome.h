@@ -4,7 +4,7 @@
 #ifndef MTA_SCHEDULER_OUTCOME_H
 #define MTA_SCHEDULER_OUTCOME_H
 
-#include "scheduler_jobs.h"
+#include "scheduler_priv.h"
 
 
 /* sched_postpone - a job taken from the heap waits again until due, its

@@ -7,7 +7,7 @@
 #ifndef MTA_SCHEDULER_ROUTE_H
 #define MTA_SCHEDULER_ROUTE_H
 
-#include "scheduler_jobs.h"
+#include "scheduler_priv.h"
 
 /* sched_route_message - route every job of m without a route (its
  * transport, next hop, recipient) from its envelope, kept with the job */

@@ -91,13 +91,14 @@ Test(sched_policy, a_message_without_jobs_is_done_follows_to_bad_or_stays)
 
 Test(sched_policy, a_job_over_a_limit_parks_and_a_dead_hop_defers)
 {
-	cr_assert_eq(sched_policy_admit(DL_GO, 0), SP_GO);
-	cr_assert_eq(sched_policy_admit(DL_HOP, 0), SP_PARK);
-	cr_assert_eq(sched_policy_admit(DL_TRANSPORT, 1), SP_PARK);
-	cr_assert_eq(sched_policy_admit(DL_DEAD, 0), SP_DEAD_DEFER);
+	/* dead, full, forced */
+	cr_assert_eq(sched_policy_admit(0, 0, 0), SP_GO);
+	cr_assert_eq(sched_policy_admit(0, 1, 0), SP_PARK);
+	cr_assert_eq(sched_policy_admit(0, 1, 1), SP_PARK);
+	cr_assert_eq(sched_policy_admit(1, 1, 0), SP_DEAD_DEFER);
 	/* an operator's rename (forced): tried despite the dead hop, within
 	 * the limits checked again without the dead mark */
-	cr_assert_eq(sched_policy_admit(DL_DEAD, 1), SP_IGNORE_DEAD);
+	cr_assert_eq(sched_policy_admit(1, 1, 1), SP_IGNORE_DEAD);
 }
 
 Test(sched_policy, a_dead_hop_is_remembered_no_longer_than_retry)

@@ -1,14 +1,15 @@
-/* scheduler_jobs - the scheduler's state, which all its files share,
- * and the lowest of them: its memory held against the files (forgetting
- * jobs, releasing their messages, jobs whose file went missing, names in
- * bad/).  Private to scheduler*.c; scheduler.c's top comment has how the
- * files call each other (one way, from the top down to this one).
+/* scheduler_priv.h - what the scheduler's files share: its state, and
+ * the helpers of scheduler.c, the lowest of them (its memory held
+ * against the files: forgetting jobs, releasing their messages, jobs
+ * whose file went missing, names in bad/).  Private to scheduler*.c;
+ * scheduler_thread.c's top comment has how the files call each other
+ * (one way, from the thread down to scheduler.c).
  *
  * Everything here is touched by the scheduler thread only, except the
  * completion list (done, under done_lock) and wake_fd.
  */
-#ifndef MTA_SCHEDULER_JOBS_H
-#define MTA_SCHEDULER_JOBS_H
+#ifndef MTA_SCHEDULER_PRIV_H
+#define MTA_SCHEDULER_PRIV_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -48,9 +48,10 @@
  * Thread safety: struct queue is shared by every thread after
  * queue_open(); its only mutable state is the ID counter (atomic) and the
  * group-commit state (under its own mutex).  A struct queue_msg belongs
- * to the one receiver thread that opened it.  Receiver threads call the
- * queue_msg_* functions; delivery threads only queue_msg_read(); every
- * other call that changes the queue is the scheduler thread's (or, from
+ * to the one thread that opened it.  Receiver threads (and the scheduler,
+ * for bounces) call the queue_msg_* functions; delivery threads only
+ * open messages to read them (queue_msg_open_read); every other call
+ * that changes the queue is the scheduler thread's (or, from
  * outside the daemon, mta-queue's: each of its changes is one rename or
  * unlink, as an operator's would be).  The directory descriptors are
  * opened once, O_CLOEXEC, and are the store's.

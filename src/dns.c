@@ -34,9 +34,9 @@ int dns_config_parse(struct dns_config *cfg, const char *text)
 	return 0;
 }
 
-/* query - one question; the answer length, or -1 with *res set */
-static int query(const struct dns_config *cfg, const char *name, int type,
-                 unsigned char *answer, int len, enum dns_result *res)
+/* ask - one question; the answer length, or -1 with *res set */
+static int ask(const struct dns_config *cfg, const char *name, int type,
+               unsigned char *answer, int len, enum dns_result *res)
 {
 	struct __res_state st;
 	int n;
@@ -68,6 +68,27 @@ static int query(const struct dns_config *cfg, const char *name, int type,
 	return n;
 }
 
+/* query - one question, its answer parsed into msg: the answer (msg
+ * points into it; the caller frees it), or NULL with *res set */
+static unsigned char *query(const struct dns_config *cfg, const char *name,
+                            int type, ns_msg *msg, enum dns_result *res)
+{
+	unsigned char *answer = malloc(ANSWER_MAX);
+	int len;
+
+	*res = DNS_TEMP;
+	if (answer == NULL)
+		return NULL;
+	len = ask(cfg, name, type, answer, ANSWER_MAX, res);
+	if (len < 0 || ns_initparse(answer, len, msg) < 0) {
+		if (len >= 0)
+			*res = DNS_TEMP;
+		free(answer);
+		return NULL;
+	}
+	return answer;
+}
+
 /* mx_slot - where the next record of preference pref goes: the end while
  * there is room, then over the least preferred one kept if pref is better
  * (answers are in no order: the best max must survive); NULL: drop it */
@@ -88,19 +109,14 @@ static struct dns_mx *mx_slot(struct dns_mx *mx, size_t max, size_t *n,
 enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
                        struct dns_mx *mx, size_t max, size_t *n)
 {
-	unsigned char *answer = malloc(ANSWER_MAX);
-	enum dns_result res = DNS_OK;
+	unsigned char *answer;
+	enum dns_result res;
 	ns_msg msg;
-	int len, i, count;
+	int i, count;
 
 	*n = 0;
-	if (answer == NULL)
-		return DNS_TEMP;
-	len = query(cfg, domain, ns_t_mx, answer, ANSWER_MAX, &res);
-	if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
-		free(answer);
-		return len < 0 ? res : DNS_TEMP;
-	}
+	if ((answer = query(cfg, domain, ns_t_mx, &msg, &res)) == NULL)
+		return res;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count; i++) {
 		struct dns_mx *slot, rec;
@@ -142,18 +158,13 @@ static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
                                  int type, struct sockaddr_storage *addrs,
                                  size_t max, size_t *n)
 {
-	unsigned char *answer = malloc(ANSWER_MAX);
-	enum dns_result res = DNS_OK;
+	unsigned char *answer;
+	enum dns_result res;
 	ns_msg msg;
-	int len, i, count;
+	int i, count;
 
-	if (answer == NULL)
-		return DNS_TEMP;
-	len = query(cfg, name, type, answer, ANSWER_MAX, &res);
-	if (len < 0 || ns_initparse(answer, len, &msg) < 0) {
-		free(answer);
-		return len < 0 ? res : DNS_TEMP;
-	}
+	if ((answer = query(cfg, name, type, &msg, &res)) == NULL)
+		return res;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count && *n < max; i++) {
 		ns_rr rr;

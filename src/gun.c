@@ -38,12 +38,6 @@ static void note_error(struct gun *g, enum gun_outcome o,
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* gun_more_to_take - may a session still get a message? */
-int gun_more_to_take(struct gun *g)
-{
-	return !atomic_load(&g->stop) && atomic_load(&g->next) < g->total;
-}
-
 /* feed_take - the next message index, shared by every session */
 static int feed_take(void *ctx, const struct gun_msg **m,
                      unsigned long long *idx)

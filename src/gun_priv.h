@@ -46,7 +46,11 @@ struct gun_loop_job {
  * drop g->running (and signal g->cv) */
 void *gun_loop_main(void *job);
 
-/* gun_more_to_take - may a session still get a message? */
-int gun_more_to_take(struct gun *g);
+/* gun_more_to_take - may a session still get a message?  Inline, so
+ * that the loops (gun_loop.c) need nothing of gun.c, which starts them */
+static inline int gun_more_to_take(struct gun *g)
+{
+	return !atomic_load(&g->stop) && atomic_load(&g->next) < g->total;
+}
 
 #endif

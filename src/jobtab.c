@@ -7,8 +7,9 @@
 struct jobtab {
 	struct jt_msg **buckets;   /* hash of messages by ID */
 	size_t nbuckets, nmsgs, njobs;
-	struct jt_job **heap;      /* min-heap of waiting jobs by due */
+	struct jt_job **heap;      /* min-heap of waiting jobs by due, then age */
 	size_t nheap, heap_cap;
+	unsigned next_age;         /* jt_job.age of the next job made */
 };
 
 /* hash - FNV-1a of the ID */
@@ -52,6 +53,7 @@ void jobtab_free(struct jobtab *t)
 
 			for (; j; j = jnext) {
 				jnext = j->next;
+				free(j->route);
 				free(j);
 			}
 			mnext = m->hnext;
@@ -148,6 +150,19 @@ static void heap_set(struct jobtab *t, size_t i, struct jt_job *j)
 	j->heap_pos = (unsigned)i;
 }
 
+/* before - is a due before b?  Jobs due in the same second go oldest
+ * first: a job let out of a waiting line, due long ago, then starts
+ * ahead of the jobs made since, instead of losing its turn to them and
+ * going back to the end of the line (due times are whole seconds, so a
+ * busy second has thousands of ties).  Ages wrap: compared as a
+ * difference, right while less than 2^31 jobs apart. */
+static int before(const struct jt_job *a, const struct jt_job *b)
+{
+	if (a->due != b->due)
+		return a->due < b->due;
+	return (int)(a->age - b->age) < 0;
+}
+
 /* heap_up - restore order from i towards the root */
 static void heap_up(struct jobtab *t, size_t i)
 {
@@ -156,7 +171,7 @@ static void heap_up(struct jobtab *t, size_t i)
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
-		if (t->heap[parent]->due <= j->due)
+		if (!before(j, t->heap[parent]))
 			break;
 		heap_set(t, i, t->heap[parent]);
 		i = parent;
@@ -174,9 +189,9 @@ static void heap_down(struct jobtab *t, size_t i)
 
 		if (c >= t->nheap)
 			break;
-		if (c + 1 < t->nheap && t->heap[c + 1]->due < t->heap[c]->due)
+		if (c + 1 < t->nheap && before(t->heap[c + 1], t->heap[c]))
 			c++;
-		if (j->due <= t->heap[c]->due)
+		if (!before(t->heap[c], j))
 			break;
 		heap_set(t, i, t->heap[c]);
 		i = c;
@@ -224,6 +239,7 @@ struct jt_job *jobtab_add(struct jobtab *t, struct jt_msg *m, unsigned n,
 	j->due = due;
 	j->msg = m;
 	j->n = n;
+	j->age = t->next_age++;
 	if (heap_push(t, j) < 0) {
 		free(j);
 		return NULL;
@@ -247,6 +263,7 @@ unsigned jobtab_remove(struct jobtab *t, struct jt_job *j)
 	while (*pp != j)
 		pp = &(*pp)->next;
 	*pp = j->next;
+	free(j->route);
 	free(j);
 	t->njobs--;
 	left = --m->pending;

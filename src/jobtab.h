@@ -3,10 +3,12 @@
  *
  * Pure data structure: no I/O, no clock, no threads.  A message is known
  * by its queue ID and counts its jobs; a job is (message, recipient
- * number N, due time) and is either waiting (in the heap) or running (out
+ * number N, due time; jobs due at the same time leave in the order they
+ * were made) and is either waiting (in the heap) or running (out
  * of the heap, owned by a delivery thread until the scheduler stops it).
- * Memory: about 48 bytes per job plus 8 in the heap, and about 80 per
- * message (see README, Benchmarks).
+ * Memory: about 56 bytes per job plus 8 in the heap, and about 88 per
+ * message (see README, Benchmarks); the scheduler's route of a job (its
+ * transport, next hop and recipient) adds about 16 bytes and two names.
  *
  * Contract: owned and used by the scheduler thread only; not thread-safe.
  * Pointers to jobs and messages stay valid until jobtab_remove() of the
@@ -28,6 +30,8 @@ struct jt_job {
 	struct jt_job *next;       /* the message's other jobs */
 	unsigned n;                /* recipient number */
 	unsigned heap_pos;         /* index in the heap while waiting */
+	unsigned age;              /* order of making: of two jobs due in the
+	                            * same second, the older goes first */
 	unsigned char running;     /* a delivery thread has it */
 	unsigned char missing;     /* its file vanished; confirm before forgetting */
 	unsigned char gone;        /* deleted while running: forget at the end */
@@ -37,6 +41,9 @@ struct jt_job {
 	unsigned char forced;      /* due time set by jobtab_set_due (an
 	                            * operator's rename): tried at once even
 	                            * when its next hop is known dead */
+	void *route;               /* the scheduler's, malloc'd: how the job is
+	                            * delivered (NULL: not known yet); freed
+	                            * with the job */
 };
 
 struct jt_msg {
@@ -49,6 +56,8 @@ struct jt_msg {
 	unsigned char named;       /* the scheduler's: names seen in a scan, */
 	unsigned named_gen;        /* valid in the scan of this number */
 	void *fails;               /* the scheduler's failures to report */
+	long long arrival;         /* the scheduler's: from the envelope, when
+	                            * a job of it was routed (0: not yet) */
 	char id[ENVELOPE_ID_MAX];
 };
 

@@ -1,5 +1,5 @@
 /* main_send.c - mta-send(1): options, the choice of mode, main().  The
- * modes themselves are in send.c.
+ * modes themselves are send_inject.c and send_gun.c (send.h).
  */
 #include <errno.h>
 #include <getopt.h>

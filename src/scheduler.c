@@ -323,6 +323,8 @@ static void refresh_config(struct sched *s)
 
 	if (fresh == NULL)
 		return;
+	if (fresh != s->cfg && s->t != NULL)
+		sched_forget_routes(s);  /* routes and domains may differ now */
 	config_put(s->cfg);
 	s->cfg = fresh;
 }
@@ -402,6 +404,7 @@ static int start_failed(struct sched *s, int remote_up)
 		destlimit_free(s->dests);
 	jobtab_free(s->t);
 	free(s->arrived);
+	free(s->freed);
 	free(s->created);
 	free(s->missing);
 	free(s);

@@ -35,27 +35,104 @@ static void *delivery_thread(void *arg)
 	return NULL;
 }
 
-/* route_job - d's recipient, arrival, transport and next hop, from the
- * envelope of its message.  A message that cannot be read leaves
- * d->transport at -1: the delivery finds out what is wrong and says so
- * (deliver.h), under the global limit only. */
-static void route_job(struct sched *s, struct delivery *d)
+/* A job's route, made once from its message's envelope and kept with
+ * the job (jt_job.route), so that dispatching reads no file: at explode,
+ * which has the envelope in hand, or at the first dispatch of a job a
+ * scan found (start-up, a rescan, a job file put back by hand).  The
+ * recipient is kept for the log lines of a job that waits for a slot or
+ * is deferred without a thread.  A new configuration forgets every route
+ * (sched_forget_routes): routes and domains may have changed. */
+struct job_route {
+	unsigned char transport;   /* enum transport_id */
+	const char *rcpt;          /* in text, after the hop */
+	char text[];               /* next hop NUL recipient NUL */
+};
+
+/* route_job - j's route for recipient rcpt; 0, or -1 (out of memory: it
+ * stays unknown and the delivery routes it) */
+static int route_job(struct sched *s, struct jt_job *j, const struct mailbox *rcpt)
+{
+	char hop[TRANSPORT_HOP_MAX];
+	enum transport_id tr = transport_route(s->cfg, rcpt, hop);
+	size_t hlen = strlen(hop), rlen = strlen(rcpt->text);
+	struct job_route *r = malloc(sizeof *r + hlen + 1 + rlen + 1);
+
+	if (r == NULL)
+		return -1;
+	r->transport = (unsigned char)tr;
+	memcpy(r->text, hop, hlen + 1);
+	memcpy(r->text + hlen + 1, rcpt->text, rlen + 1);
+	r->rcpt = r->text + hlen + 1;
+	free(j->route);
+	j->route = r;
+	return 0;
+}
+
+/* sched_route_message - route every job of m that has no route yet, from
+ * its envelope */
+void sched_route_message(struct sched *s, struct jt_msg *m, const struct envelope *env)
+{
+	struct jt_job *j;
+
+	m->arrival = (long long)env->arrival;
+	for (j = m->jobs; j; j = j->next)
+		if (j->route == NULL && j->n < env->nrcpt)
+			route_job(s, j, &env->rcpt[j->n]);
+}
+
+/* route_from_file - route m's jobs from its file in mess/.  A message
+ * that cannot be read leaves them unknown: the delivery finds out what
+ * is wrong and says so (deliver.h), under the global limit only. */
+static void route_from_file(struct sched *s, struct jt_msg *m)
 {
 	struct envelope env;
 	long long offset;
-	int fd = openat(s->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(s->mess_fd, m->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	d->transport = -1;
 	if (fd < 0)
 		return;
 	envelope_init(&env);
-	if (envelope_read(fd, &env, &offset) == 0 && d->n < env.nrcpt) {
-		d->transport = (int)transport_route(d->cfg, &env.rcpt[d->n], d->hop);
-		memcpy(d->rcpt, env.rcpt[d->n].text, sizeof d->rcpt);
-		d->arrival = (long long)env.arrival;
-	}
+	if (envelope_read(fd, &env, &offset) == 0)
+		sched_route_message(s, m, &env);
 	envelope_free(&env);
 	close(fd);
+}
+
+/* forget_route - jobtab_each_msg: drop the routes of m's jobs */
+static void forget_route(void *arg, struct jt_msg *m)
+{
+	struct jt_job *j;
+
+	(void)arg;
+	for (j = m->jobs; j; j = j->next) {
+		free(j->route);
+		j->route = NULL;
+	}
+}
+
+/* sched_forget_routes - a new configuration: every job is routed again
+ * when it is next dispatched */
+void sched_forget_routes(struct sched *s)
+{
+	jobtab_each_msg(s->t, forget_route, NULL);
+}
+
+/* use_route - d's transport, next hop, recipient and arrival from its
+ * job's route (routed now if it has none); d->transport -1 if unknown */
+static void use_route(struct sched *s, struct jt_job *j, struct delivery *d)
+{
+	const struct job_route *r;
+
+	if (j->route == NULL)
+		route_from_file(s, j->msg);
+	r = j->route;
+	d->transport = -1;
+	if (r == NULL)
+		return;
+	d->transport = r->transport;
+	snprintf(d->hop, sizeof d->hop, "%s", r->text);
+	snprintf(d->rcpt, sizeof d->rcpt, "%s", r->rcpt);
+	d->arrival = j->msg->arrival;
 }
 
 /* hand_on - a job that may have left a line of transport tr for a free
@@ -117,8 +194,11 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 {
 	long long now = (long long)time(NULL);
-	size_t budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
+	size_t budget;
 	struct jt_job *j;
+
+	sched_release_freed(s);
+	budget = jobtab_jobs(s->t) + 1;   /* each job decided once */
 
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&
@@ -137,7 +217,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		memcpy(d->id, j->msg->id, sizeof d->id);
 		d->n = j->n;
 		d->job = j;
-		route_job(s, d);
+		use_route(s, j, d);
 		if (d->transport >= 0) {
 			enum transport_id tr = (enum transport_id)d->transport;
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,

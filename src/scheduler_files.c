@@ -93,6 +93,21 @@ static void reject_job_file(struct sched *s, const char *name, uint32_t cookie,
 static int arrived(struct sched *s, const char *name, unsigned char type,
                    unsigned char created);
 
+/* known_job - is name a job this table knows under this very name, and
+ * not missing?  The creation event of such a name is explode's own job
+ * file (one per job made): nothing to learn from it, and no system call
+ * is spent on it.  Another file in its place would have needed its
+ * removal first, whose event marked the job missing. */
+static int known_job(struct sched *s, const char *name)
+{
+	struct job_name jn;
+	struct jt_msg *m;
+	struct jt_job *j;
+
+	return job_name_parse(name, &jn) == 0 && (m = jobtab_msg(s->t, jn.id)) != NULL &&
+	       (j = jobtab_job(m, jn.n)) != NULL && j->due == jn.due && !j->missing;
+}
+
 /* add_job_file - a job file found on disk (scan, or inotify with the
  * cookie of its rename) */
 static void add_job_file(struct sched *s, const char *name, unsigned char type,
@@ -367,6 +382,7 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		if (jobtab_add(s->t, m, (unsigned)n, jn.due) == NULL)
 			goto fail;
 	}
+	sched_route_message(s, m, &env);   /* dispatch reads no file */
 	log_event("explode", "id=%s rcpts=%zu from=%s", id, env.nrcpt,
 	          log_addr(qfrom, sizeof qfrom, env.sender.text));
 	envelope_free(&env);
@@ -732,8 +748,10 @@ void sched_read_events(struct sched *s)
 				arrived(s, ev->name, DT_UNKNOWN, 1);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))
 				add_job_file(s, ev->name, DT_UNKNOWN, ev->cookie);
-			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_CREATE))
-				add_job_file(s, ev->name, DT_UNKNOWN, 0);
+			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_CREATE)) {
+				if (!known_job(s, ev->name))
+					add_job_file(s, ev->name, DT_UNKNOWN, 0);
+			}
 			else if (ev->wd == s->wd_rcpt)
 				note_missing(s, ev->name, ev->cookie);
 		}

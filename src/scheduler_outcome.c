@@ -301,6 +301,53 @@ static unsigned dead_time(const struct config *cfg)
 	return cfg->dead_hop_time < cfg->retry ? cfg->dead_hop_time : cfg->retry;
 }
 
+/* note_freed - a slot of hop (transport tr) came free: its line moves at
+ * the next sched_release_freed.  Not at once: a job let go is not running
+ * until the next dispatch, so a second delivery to the same hop ending
+ * in the same batch would count its slot as free as well and let go one
+ * job too many, then two, ... (each sent back into the line, at the end
+ * of it, and routed and logged again); once per hop per batch counts
+ * right.  Out of memory: the slot is given at the next completion. */
+static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfreed; i++)
+		if (s->freed[i].tr == tr && strcasecmp(s->freed[i].hop, hop) == 0)
+			return;
+	if (s->nfreed == s->freed_cap) {
+		size_t cap = s->freed_cap ? s->freed_cap * 2 : 16;
+		struct freed_hop *f = realloc(s->freed, cap * sizeof *f);
+
+		if (f == NULL)
+			return;
+		s->freed = f;
+		s->freed_cap = cap;
+	}
+	s->freed[s->nfreed].tr = tr;
+	snprintf(s->freed[s->nfreed].hop, sizeof s->freed[s->nfreed].hop, "%s", hop);
+	s->nfreed++;
+}
+
+/* sched_release_freed - the hops whose slots came free since the last
+ * call let go as many waiting jobs as they have free slots */
+void sched_release_freed(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfreed; i++) {
+		const struct freed_hop *f = &s->freed[i];
+		unsigned running = destlimit_hop_running(s->dests, f->hop);
+		unsigned limit = transport_hop_limit(s->cfg, f->tr);
+		struct jt_job *k;
+
+		for (; running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL;
+		     running++)
+			sched_unwait(s, k);
+	}
+	s->nfreed = 0;
+}
+
 /* release_slots - d's delivery ended: give its slots back and let the
  * jobs waiting for them go; a hop found dead sends every job waiting for
  * it on (to be deferred at once) */
@@ -309,7 +356,7 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	enum transport_id tr = (enum transport_id)d->transport;
 	char qhop[LOG_VALUE_MAX];
 	long long now = (long long)time(NULL);
-	unsigned dt = dead_time(s->cfg), running, limit;
+	unsigned dt = dead_time(s->cfg);
 	struct jt_job *k;
 
 	if (d->transport < 0 || d->transport >= TRANSPORT_COUNT)
@@ -325,15 +372,7 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	}
 	if (!d->slotted)
 		return;
-	/* As many as there are free slots: a job let go is not running yet,
-	 * so the count of running ones cannot say when to stop (letting the
-	 * whole line go would send every job but one back into it, each
-	 * routed again: a cost that grows with the square of the line). */
-	running = destlimit_hop_running(s->dests, d->hop);
-	limit = transport_hop_limit(s->cfg, tr);
-	for (; running < limit && (k = destlimit_unwait_hop(s->dests, d->hop)) != NULL;
-	     running++)
-		sched_unwait(s, k);
+	note_freed(s, tr, d->hop);
 	/* one for the slot freed; one that finds its hop full hands its
 	 * turn on (sched_dispatch) */
 	if (destlimit_running(s->dests, tr) < transport_limit(s->cfg, tr))

@@ -3,7 +3,8 @@
  *
  *   scheduler.c          the thread: dispatch, completions, start, stop
  *   scheduler_files.c    reading the queue: scans, explode, inotify events
- *   scheduler_dispatch.c starting deliveries: routes, limits, dead hops
+ *   scheduler_dispatch.c starting deliveries: routes (made at explode,
+ *                        kept with the job), limits, dead hops
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *
  * Everything here is touched by the scheduler thread only, except the
@@ -45,6 +46,12 @@ struct missing {
 	uint32_t cookie;
 };
 
+/* a next hop whose slot came free in this batch of completions */
+struct freed_hop {
+	enum transport_id tr;
+	char hop[TRANSPORT_HOP_MAX];
+};
+
 struct sched {
 	const struct config *cfg;
 	struct queue *q;             /* bounces are queued through it */
@@ -72,6 +79,8 @@ struct sched {
 	unsigned name_gen;           /* number of the last sched_mark_names */
 	struct missing *missing;     /* jobs whose file vanished, to confirm */
 	size_t nmissing, missing_cap;
+	struct freed_hop *freed;     /* hops with a slot come free, to let */
+	size_t nfreed, freed_cap;    /* their lines go (sched_release_freed) */
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
 	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;
@@ -131,6 +140,11 @@ void sched_drop_jobless(void *arg, struct jt_msg *m);
 int sched_rescan(struct sched *s);
 /* sched_read_events - drain inotify and act on what it says */
 void sched_read_events(struct sched *s);
+/* sched_route_message - route every job of m without a route (its
+ * transport, next hop, recipient) from its envelope, kept with the job */
+void sched_route_message(struct sched *s, struct jt_msg *m, const struct envelope *env);
+/* sched_forget_routes - a new configuration: routes are made again */
+void sched_forget_routes(struct sched *s);
 /* sched_dispatch - start deliveries for due jobs while there is room */
 void sched_dispatch(struct sched *s, pthread_attr_t *attr);
 /* sched_report_failures - report m's failed recipients in one bounce
@@ -139,6 +153,9 @@ void sched_report_failures(struct sched *s, struct jt_msg *m);
 /* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
  * is nothing */
 void sched_unwait(struct sched *s, struct jt_job *j);
+/* sched_release_freed - let go the jobs waiting for the hop slots that
+ * came free since the last call (once per hop: see scheduler_outcome.c) */
+void sched_release_freed(struct sched *s);
 /* sched_completed - apply one delivery's outcome */
 void sched_completed(struct sched *s, struct delivery *d);
 

@@ -12,6 +12,9 @@
  *                header or from the options, over o->sessions sessions.
  * Exit codes: mta-send(1), EXIT STATUS.
  *
+ * (Inside: send_inject.c and send_gun.c the two modes, send.c what
+ * both use; send_priv.h is theirs alone.)
+ *
  * Contract: called from the main thread only (stdio, signal mask); the
  * options are borrowed.  send_fire blocks SIGINT and SIGTERM in the
  * calling thread (the session threads inherit it) and polls them to stop

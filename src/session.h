@@ -28,7 +28,8 @@
  * The output buffer belongs to the session; the caller reads it with
  * session_output() and empties it with session_output_done().
  * (Inside: session.c the engine, session_cmd.c the command table,
- * session_data.c DATA; session_priv.h is theirs alone.)
+ * session_data.c DATA, session_reply.c the replies and error count;
+ * session_priv.h is theirs alone.)
  */
 #ifndef MTA_SESSION_H
 #define MTA_SESSION_H

@@ -3,11 +3,15 @@
  * the public interface is session.h, and its contract holds here too (no
  * sockets, no threads, no clock but the one passed in, no files).
  *
- *   session.c       the engine: life cycle, output, error counting, line
- *                   assembly, feeding and the actions it returns
+ *   session.c       the engine: life cycle, output, line assembly,
+ *                   feeding and the actions it returns
  *   session_cmd.c   the commands: one check and one proceed step each
  *   session_data.c  DATA: the end-marker automaton, the message's start
  *                   and end
+ *   session_reply.c replies, error counting, the transaction's reset
+ *
+ * Each file calls only the ones below it in this order: session.c,
+ * session_cmd.c, session_data.c, session_reply.c.
  */
 #ifndef MTA_SESSION_PRIV_H
 #define MTA_SESSION_PRIV_H
@@ -59,6 +63,8 @@ struct session {
 	struct header hdr;
 	struct header_info hinfo;
 };
+
+/* ---- replies, error counting, the transaction (session_reply.c) ---- */
 
 /* sess_reply - queue a reply's last (or only) line "CODE X.Y.Z text" */
 void sess_reply(struct session *s, int code, const char *fmt, ...)

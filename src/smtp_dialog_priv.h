@@ -1,7 +1,13 @@
-/* smtp_dialog_priv - what smtp_dialog.c and smtp_dialog_tx.c share.
+/* smtp_dialog_priv - what the client engine's files share.
  *
  * Not for other modules: the interface is smtp_dialog.h.  Same contract:
  * everything works on one caller-owned struct smtp_dialog, no I/O.
+ * Each file calls only the ones below it in this order:
+ *
+ *   smtp_dialog.c       the connection: greeting, hello, RSET, QUIT,
+ *                       the body's output, a lost connection
+ *   smtp_dialog_tx.c    the transaction: MAIL, RCPT, DATA, the dot
+ *   smtp_dialog_wire.c  commands queued, replies expected, results
  */
 #ifndef MTA_SMTP_DIALOG_PRIV_H
 #define MTA_SMTP_DIALOG_PRIV_H
@@ -10,6 +16,8 @@
 
 /* what is known of each recipient of the transaction (rstate[]) */
 enum { R_OPEN = 0, R_ACCEPTED, R_DONE };
+
+/* ---- smtp_dialog_wire.c ---- */
 
 /* sd_compact - keep what is unsent at the front of out[] */
 void sd_compact(struct smtp_dialog *d);
@@ -29,6 +37,8 @@ const struct smtp_result *sd_cur_as(struct smtp_dialog *d,
 struct smtp_result *sd_local(struct smtp_dialog *d, enum smtp_stage stage,
                              enum status_kind kind, int subject, int detail,
                              const char *text);
+
+/* ---- smtp_dialog_tx.c ---- */
 
 /* sd_fail_tx - the transaction failed as r says (the first reason wins) */
 void sd_fail_tx(struct smtp_dialog *d, const struct smtp_result *r);

@@ -9,7 +9,7 @@
 # the log reopened after mv + SIGHUP (logrotate).
 . "$(dirname "$0")/lib/common.sh"
 
-plan 39
+plan 42
 
 # ---- --version ----------------------------------------------------------------
 out=$("$MTA_BIN/mta-smtpd" --version 2>&1)
@@ -218,9 +218,19 @@ printf 'listen 127.0.0.1:%s\ndomains a.example\nroute *=127.0.0.1:%s\nretry 3600
 SAVED_PID=$MTA_PID SAVED_STATUS=$MTA_STATUS_FILE
 start_in "$D2" --config "$D2/mta.conf" -q "$D2/queue" -m "$D2/mail" -L "$D2/mta.log"
 ok $? "a delivering daemon started"
+# queued before the reload: routed to the smarthost, which does not answer
+out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<early@b.example>\r\nDATA\r\nSubject: e\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+	smtp_chat "$PORT")
+like "$out" '250 2\.0\.0 Ok: queued as' "before the reload: a message to b.example is queued"
+wait_until 10 grep -q 'deferred .*rcpt=<early@b.example>' "$D2/mta.log"
+ok $? "and deferred: the smarthost does not answer"
 printf 'domains a.example,b.example\n' >>"$D2/mta.conf"
 kill -HUP "$MTA_PID"
 wait_until 10 grep -q 'reload status=ok' "$D2/mta.log"
+"$MTA_BIN/mta-queue" -q "$D2/queue" --flush >/dev/null
+early_delivered() { [ -n "$(ls "$D2/mail/early/new" 2>/dev/null)" ]; }
+wait_until 10 early_delivered
+ok $? "a job queued before the reload is routed again: delivered to the local Maildir"
 out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<u@b.example>\r\nDATA\r\nSubject: r\r\n\r\nx\r\n.\r\nQUIT\r\n' |
 	smtp_chat "$PORT")
 like "$out" '250 2\.0\.0 Ok: queued as' "a message to b.example is queued"

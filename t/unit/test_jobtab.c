@@ -41,6 +41,31 @@ Test(jobtab, heap_gives_jobs_in_due_order)
 	jobtab_free(t);
 }
 
+Test(jobtab, jobs_due_together_leave_oldest_first)
+{
+	struct jobtab *t = jobtab_new();
+	struct jt_job *jobs[500], *j;
+	size_t i;
+
+	for (i = 0; i < 500; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "M%zu", i);
+		jobs[i] = jobtab_add(t, jobtab_add_msg(t, id), 0, 100);
+		cr_assert_not_null(jobs[i]);
+	}
+	/* the first ten leave and come back (a waiting line let them go):
+	 * still ahead of the 490 made after them */
+	for (i = 0; i < 10; i++)
+		jobtab_start(t, jobtab_next(t));
+	for (i = 0; i < 10; i++)
+		jobtab_stop(t, jobs[9 - i], 100);
+	for (i = 0; i < 500; i++) {
+		cr_assert_eq(j = jobtab_next(t), jobs[i], "job %zu out of turn", i);
+		jobtab_start(t, j);
+	}
+	jobtab_free(t);
+}
+
 Test(jobtab, duplicate_job_is_refused)
 {
 	struct jobtab *t = jobtab_new();

@@ -525,6 +525,10 @@ static void each_mode(scenario fn)
 	}
 }
 
+/* EACH_MODE - a test that runs scenario in each feeding mode */
+#define EACH_MODE(test, scenario) \
+	Test(session, test) { each_mode(scenario); }
+
 /* ---- command scripts: fresh session, input, expected replies ---- */
 
 struct script {
@@ -777,10 +781,7 @@ static void ehlo_long(struct fake *fx)
 	SAYS(fx, MAIL RCPT, "250 250");
 }
 
-Test(session, ehlo_long_names)
-{
-	each_mode(ehlo_long);
-}
+EACH_MODE(ehlo_long_names, ehlo_long)
 
 /* helo_persists - one HELO serves every message of the session */
 static void helo_persists(struct fake *fx)
@@ -805,10 +806,7 @@ static void helo_persists(struct fake *fx)
 	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "three\n");
 }
 
-Test(session, helo_persists_across_messages)
-{
-	each_mode(helo_persists);
-}
+EACH_MODE(helo_persists_across_messages, helo_persists)
 
 /* ---- pipelining, fragmentation, line limits ---- */
 
@@ -831,10 +829,7 @@ static void pipelined(struct fake *fx)
 	cr_assert_not_null(strstr(buf_str(&fx->out), "250 2.0.0 Ok: queued as TESTID1\r\n"));
 }
 
-Test(session, pipelined_replies_in_order)
-{
-	each_mode(pipelined);
-}
+EACH_MODE(pipelined_replies_in_order, pipelined)
 
 /* line_length - max_line counts the CRLF: 512 octets pass, 513 do not,
  * and the session goes on either way */
@@ -877,10 +872,7 @@ static void line_length(struct fake *fx)
 	SAYS(fx, MAIL RCPT, "250 250");
 }
 
-Test(session, line_length_limit)
-{
-	each_mode(line_length);
-}
+EACH_MODE(line_length_limit, line_length)
 
 /* max_rcpt - the sixth recipient of five is refused with 452; the
  * message goes to the five, and the next message has five again */
@@ -910,10 +902,7 @@ static void max_rcpt(struct fake *fx)
 	STORED(fx, RCVD_ID("TESTID2", "alice@test.example") HDR_LF "y\n");
 }
 
-Test(session, max_rcpt)
-{
-	each_mode(max_rcpt);
-}
+EACH_MODE(max_rcpt, max_rcpt)
 
 /* max_errors - the third bad command of three closes the session */
 static void max_errors(struct fake *fx)
@@ -928,10 +917,7 @@ static void max_errors(struct fake *fx)
 	cr_assert_str_eq(event(fx, session_timeout), "");
 }
 
-Test(session, max_errors)
-{
-	each_mode(max_errors);
-}
+EACH_MODE(max_errors, max_errors)
 
 Test(session, max_errors_zero_is_no_limit)
 {
@@ -967,10 +953,7 @@ static void refused_rcpt_counts(struct fake *fx)
 	cr_assert(session_done(fx->s));
 }
 
-Test(session, refused_rcpt_counts_as_error)
-{
-	each_mode(refused_rcpt_counts);
-}
+EACH_MODE(refused_rcpt_counts_as_error, refused_rcpt_counts)
 
 /* many_refusals - the issue's 20,000 RCPT to a foreign domain from a
  * client that may not relay: 421 after max_errors, the rest unread */
@@ -1020,10 +1003,7 @@ static void over_max_rcpt(struct fake *fx)
 	SUMS(fx, RCPT, "452 4.5.3,421 4.7.0");
 }
 
-Test(session, over_max_rcpt_errs_only_past_an_overshoot)
-{
-	each_mode(over_max_rcpt);
-}
+EACH_MODE(over_max_rcpt_errs_only_past_an_overshoot, over_max_rcpt)
 
 /* refused_messages_count - a declared SIZE over the limit, a message
  * over it, a mail loop: refused commands, so errors */
@@ -1043,10 +1023,7 @@ static void refused_messages_count(struct fake *fx)
 	cr_assert_eq(fx->commits, 0);
 }
 
-Test(session, refused_messages_count_as_errors)
-{
-	each_mode(refused_messages_count);
-}
+EACH_MODE(refused_messages_count_as_errors, refused_messages_count)
 
 /* error_pause - no pause for the first soft_errors errors; then one of
  * error_delay that doubles with each further error, at most
@@ -1077,10 +1054,7 @@ static void error_pause(struct fake *fx)
 	cr_assert_eq(session_pause(fx->s), 0, "no pause before the close");
 }
 
-Test(session, error_pause_grows_after_soft_errors)
-{
-	each_mode(error_pause);
-}
+EACH_MODE(error_pause_grows_after_soft_errors, error_pause)
 
 Test(session, error_pause_is_capped)
 {
@@ -1135,10 +1109,7 @@ static void junk(struct fake *fx)
 	cr_assert(session_done(fx->s));
 }
 
-Test(session, junk_commands_past_max_junk_are_errors)
-{
-	each_mode(junk);
-}
+EACH_MODE(junk_commands_past_max_junk_are_errors, junk)
 
 /* nul_in_commands - NUL octets make a command line unusable, not the
  * session: each such line gets 500 */
@@ -1161,10 +1132,7 @@ static void nul_in_commands(struct fake *fx)
 	STORED(fx, RCVD HDR_LF "ok\n");
 }
 
-Test(session, nul_in_commands)
-{
-	each_mode(nul_in_commands);
-}
+EACH_MODE(nul_in_commands, nul_in_commands)
 
 /* after_quit - nothing after QUIT is read or answered */
 static void after_quit(struct fake *fx)
@@ -1179,10 +1147,7 @@ static void after_quit(struct fake *fx)
 	cr_assert_eq(fx->checks, 1);
 }
 
-Test(session, input_after_quit_ignored)
-{
-	each_mode(after_quit);
-}
+EACH_MODE(input_after_quit_ignored, after_quit)
 
 /* ---- DATA ---- */
 
@@ -1205,10 +1170,7 @@ static void data_basic(struct fake *fx)
 	STORED(fx, RCVD HDR_LF "Hello,\n\nbody line\n");
 }
 
-Test(session, data_basic)
-{
-	each_mode(data_basic);
-}
+EACH_MODE(data_basic, data_basic)
 
 /* data_then_more - a second message and commands after the first, all in
  * one feed; the transaction is over after each message */
@@ -1223,10 +1185,7 @@ static void data_then_more(struct fake *fx)
 	STORED(fx, RCVD_ID("TESTID2", "carol@test.example") HDR_LF "two\n");
 }
 
-Test(session, data_in_same_feed_as_commands)
-{
-	each_mode(data_then_more);
-}
+EACH_MODE(data_in_same_feed_as_commands, data_then_more)
 
 /* data_empty - "." at once: the header module adds what is missing */
 static void data_empty(struct fake *fx)
@@ -1236,10 +1195,7 @@ static void data_empty(struct fake *fx)
 	STORED(fx, RCVD ADDED("TESTID1"));
 }
 
-Test(session, data_empty_message)
-{
-	each_mode(data_empty);
-}
+EACH_MODE(data_empty_message, data_empty)
 
 /* data_completes_header - the session passes the envelope to the header
  * module: missing fields come from it */
@@ -1250,10 +1206,7 @@ static void data_completes_header(struct fake *fx)
 	STORED(fx, RCVD "Subject: hi\n" ADDED("TESTID1") "\nbody\n");
 }
 
-Test(session, data_completes_header)
-{
-	each_mode(data_completes_header);
-}
+EACH_MODE(data_completes_header, data_completes_header)
 
 /* dot_unstuffing - a leading dot is removed from every line that has more */
 static void dot_unstuffing(struct fake *fx)
@@ -1264,10 +1217,7 @@ static void dot_unstuffing(struct fake *fx)
 	STORED(fx, RCVD HDR_LF ".leading\n..\n.\n x\nx\na.b\n .\n.\n");
 }
 
-Test(session, dot_unstuffing)
-{
-	each_mode(dot_unstuffing);
-}
+EACH_MODE(dot_unstuffing, dot_unstuffing)
 
 /* The end of DATA is CRLF "." CRLF and nothing else.  Each row: what
  * follows a complete header; whether that ends the message; what then
@@ -1359,10 +1309,7 @@ static void data_command_bare_lf(struct fake *fx)
 	STORED(fx, RCVD ADDED("TESTID1") "\n.\n");
 }
 
-Test(session, data_command_bare_lf)
-{
-	each_mode(data_command_bare_lf);
-}
+EACH_MODE(data_command_bare_lf, data_command_bare_lf)
 
 /* data_binary - NUL and 8-bit octets and long lines are data */
 static void data_binary(struct fake *fx)
@@ -1391,10 +1338,7 @@ static void data_binary(struct fake *fx)
 	free(big);
 }
 
-Test(session, data_binary_and_long_lines)
-{
-	each_mode(data_binary);
-}
+EACH_MODE(data_binary_and_long_lines, data_binary)
 
 /* split_everywhere - the transaction cut in two at every offset gives the
  * same replies and the same stored bytes */
@@ -1460,10 +1404,7 @@ static void size_limit(struct fake *fx)
 	cr_assert_eq(fx->commits, 2);
 }
 
-Test(session, size_limit)
-{
-	each_mode(size_limit);
-}
+EACH_MODE(size_limit, size_limit)
 
 /* header_refusals - a mail loop and a null sender without From: are
  * refused after DATA, the message dropped, the session fine */
@@ -1493,10 +1434,7 @@ static void header_refusals(struct fake *fx)
 	           "Message-ID: <TESTID4@" HOST ">\n\nx\n");
 }
 
-Test(session, header_refusals)
-{
-	each_mode(header_refusals);
-}
+EACH_MODE(header_refusals, header_refusals)
 
 /* A tx_open or tx_commit failure and the reply it must give. */
 struct failure {
@@ -1635,10 +1573,7 @@ static void connection_lost(struct fake *fx)
 	cr_assert_eq(fx->aborts, 1);
 }
 
-Test(session, connection_lost_in_data)
-{
-	each_mode(connection_lost);
-}
+EACH_MODE(connection_lost_in_data, connection_lost)
 
 /* free_in_data - freeing a session in DATA aborts the message */
 static void free_in_data(struct fake *fx)
@@ -1651,10 +1586,7 @@ static void free_in_data(struct fake *fx)
 	cr_assert_eq(fx->commits, 0);
 }
 
-Test(session, free_in_data)
-{
-	each_mode(free_in_data);
-}
+EACH_MODE(free_in_data, free_in_data)
 
 Test(session, ipv6_client)
 {
@@ -1780,10 +1712,7 @@ static void body_type(struct fake *fx)
 	cr_assert_eq(fx->body_8bit, 0, "the last BODY= counts");
 }
 
-Test(session, body_type_in_the_envelope)
-{
-	each_mode(body_type);
-}
+EACH_MODE(body_type_in_the_envelope, body_type)
 
 /* ---- the command table's flags ---- */
 
@@ -1808,10 +1737,7 @@ static void tls_required(struct fake *fx)
 	cr_assert_eq(fx->opens, 0);
 }
 
-Test(session, tls_required_refuses_all_but_pre_tls_commands)
-{
-	each_mode(tls_required);
-}
+EACH_MODE(tls_required_refuses_all_but_pre_tls_commands, tls_required)
 
 /* tls_required off (the default): the same commands go ahead */
 Test(session, tls_not_required_by_default)
@@ -1839,10 +1765,7 @@ static void auth_required(struct fake *fx)
 	cr_assert_eq(fx->checks, 0);
 }
 
-Test(session, auth_required_before_mail)
-{
-	each_mode(auth_required);
-}
+EACH_MODE(auth_required_before_mail, auth_required)
 
 /* junk_flag - each of NOOP, RSET, VRFY and HELP is junk on its own (the
  * table's flag), and its refusal for bad syntax is an error, not junk */
@@ -1894,10 +1817,7 @@ static void actions_continue(struct fake *fx)
 	cr_assert_eq(fx->used, 5);
 }
 
-Test(session, feed_continues)
-{
-	each_mode(actions_continue);
-}
+EACH_MODE(feed_continues, actions_continue)
 
 /* actions_close - QUIT: CLOSE, its line the last used */
 static void actions_close_quit(struct fake *fx)
@@ -1912,10 +1832,7 @@ static void actions_close_quit(struct fake *fx)
 	cr_assert_eq(fx->used, 0);
 }
 
-Test(session, feed_closes_after_quit)
-{
-	each_mode(actions_close_quit);
-}
+EACH_MODE(feed_closes_after_quit, actions_close_quit)
 
 /* actions_close_421 - the error that reaches max_errors: CLOSE right
  * after its line, in command mode and at the end of a refused message */
@@ -1938,10 +1855,7 @@ static void actions_close_421(struct fake *fx)
 	cr_assert_eq(fx->aborts, 1);
 }
 
-Test(session, feed_closes_after_421)
-{
-	each_mode(actions_close_421);
-}
+EACH_MODE(feed_closes_after_421, actions_close_421)
 
 /* what the TLS layer reports, and the Received: field that names it */
 static const struct tls_info tls13 = { "TLSv1.3", "TLS_AES_256_GCM_SHA384",
@@ -1988,10 +1902,7 @@ static void starttls(struct fake *fx)
 	cr_assert_str_eq(fx->sender, "bob@test.example");
 }
 
-Test(session, starttls_drops_pipelined_plaintext)
-{
-	each_mode(starttls);
-}
+EACH_MODE(starttls_drops_pipelined_plaintext, starttls)
 
 /* starttls_forgets - what the client said in the clear is gone after
  * TLS: a HELO name too (the Received: field has the new one) */
@@ -2010,10 +1921,7 @@ static void starttls_forgets(struct fake *fx)
 	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "x\n");
 }
 
-Test(session, starttls_forgets_the_helo_name)
-{
-	each_mode(starttls_forgets);
-}
+EACH_MODE(starttls_forgets_the_helo_name, starttls_forgets)
 
 /* implicit_tls - a connection encrypted from its first byte (--smtps):
  * EHLO offers no STARTTLS, STARTTLS is 503, a tls_required session
@@ -2092,10 +2000,7 @@ static void starttls_refused(struct fake *fx)
 	SAYS(fx, MAIL, "250");
 }
 
-Test(session, starttls_refused)
-{
-	each_mode(starttls_refused);
-}
+EACH_MODE(starttls_refused, starttls_refused)
 
 /* tls_required_then_tls - with TLS required, the same client gets 530
  * before STARTTLS and mail through after it; errors stay counted */
@@ -2114,7 +2019,4 @@ static void tls_required_then_tls(struct fake *fx)
 	SUMS(fx, "FOO\r\nFOO\r\n", "500 5.5.2,500 5.5.2,421 4.7.0");
 }
 
-Test(session, tls_required_then_tls)
-{
-	each_mode(tls_required_then_tls);
-}
+EACH_MODE(tls_required_then_tls, tls_required_then_tls)

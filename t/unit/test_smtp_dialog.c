@@ -75,17 +75,35 @@ static int in_bytewise(const char *s)
 	return rc;
 }
 
-/* open_with - a new connection, greeted, hello answered with ehlo */
-static void open_with(enum smtp_dialog_mode mode, const char *ehlo)
+/* open_ops - a new connection reporting to ops, greeted, hello answered
+ * with ehlo */
+static void open_ops(enum smtp_dialog_mode mode,
+                     const struct smtp_dialog_ops *ops, const char *ehlo)
 {
 	memset(&R, 0, sizeof R);
-	smtp_dialog_start(&D, mode, &OPS, "client.test", "192.0.2.1:25");
+	smtp_dialog_start(&D, mode, ops, "client.test", "192.0.2.1:25");
 	cr_assert_str_eq(out(), "");
 	cr_assert_eq(in("220 server ESMTP\r\n"), 0);
 	cr_assert_str_eq(out(), mode == SMTP_DIALOG_LMTP ? "LHLO client.test\r\n"
 	                 : "EHLO client.test\r\n");
 	cr_assert_eq(in_bytewise(ehlo), 0);
 	cr_assert(smtp_dialog_ready(&D));
+}
+
+/* open_with - the same, reporting to OPS (into R) */
+static void open_with(enum smtp_dialog_mode mode, const char *ehlo)
+{
+	open_ops(mode, &OPS, ehlo);
+}
+
+/* lines - how many CRLF-ended lines w holds */
+static size_t lines(const char *w)
+{
+	size_t k = 0;
+
+	for (; (w = strstr(w, "\r\n")) != NULL; w += 2)
+		k++;
+	return k;
 }
 
 /* body - push the whole message, then its dot */
@@ -425,29 +443,33 @@ static void m_rcpt(void *ctx, size_t i, const struct smtp_result *r)
 	many_kind[i] = r->st.kind;
 }
 
-Test(smtp_dialog, recipients_past_the_limit_fail_temporarily)
+/* send_many - a pipelined connection whose ops record the fate of each
+ * recipient (m_rcpt), and one transaction to MANY recipients */
+static void send_many(void)
 {
 	static const struct smtp_dialog_ops ops = { m_rcpt, r_done, r_note, NULL };
 	static const char *many[MANY];
-	struct smtp_tx t = tx3();
-	size_t i, cmds = 0;
-	const char *w;
+	static struct smtp_tx t;        /* borrowed until the transaction ends */
+	size_t i;
 
+	t = tx3();
 	for (i = 0; i < MANY; i++)
 		many[i] = "b@y.test";
 	t.rcpt = many;
 	t.nrcpt = MANY;
-	memset(&R, 0, sizeof R);
-	smtp_dialog_start(&D, SMTP_DIALOG_SMTP, &ops, "client.test", "p");
-	cr_assert_eq(in("220 hi\r\n"), 0);
-	out();
-	cr_assert_eq(in(EHLO_PIPE), 0);
+	memset(many_fates, 0, sizeof many_fates);
+	open_ops(SMTP_DIALOG_SMTP, &ops, EHLO_PIPE);
 	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
-	while (!smtp_dialog_wants_body(&D)) {
-		size_t k = 0;
+}
 
-		for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
-			k++;
+Test(smtp_dialog, recipients_past_the_limit_fail_temporarily)
+{
+	size_t i, cmds = 0;
+
+	send_many();
+	while (!smtp_dialog_wants_body(&D)) {
+		size_t k = lines(out());
+
 		cr_assert_gt(k, 0);
 		cmds += k;
 		while (k-- > 0)
@@ -470,25 +492,10 @@ Test(smtp_dialog, recipients_past_the_limit_fail_temporarily)
 
 Test(smtp_dialog, mail_refused_decides_recipients_past_the_limit_too)
 {
-	static const struct smtp_dialog_ops ops = { m_rcpt, r_done, r_note, NULL };
-	static const char *many[MANY];
-	struct smtp_tx t = tx3();
-	size_t i, k = 0;
-	const char *w;
+	size_t i, k;
 
-	for (i = 0; i < MANY; i++)
-		many[i] = "b@y.test";
-	t.rcpt = many;
-	t.nrcpt = MANY;
-	memset(&R, 0, sizeof R);
-	memset(many_fates, 0, sizeof many_fates);
-	smtp_dialog_start(&D, SMTP_DIALOG_SMTP, &ops, "client.test", "p");
-	cr_assert_eq(in("220 hi\r\n"), 0);
-	out();
-	cr_assert_eq(in(EHLO_PIPE), 0);
-	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
-	for (w = out(); (w = strstr(w, "\r\n")) != NULL; w += 2)
-		k++;
+	send_many();
+	k = lines(out());
 	cr_assert_eq(in("550 5.7.1 not you\r\n"), 0);
 	while (--k > 0)
 		cr_assert_eq(in("503 5.5.1 MAIL first\r\n"), 0);

@@ -184,13 +184,69 @@ int stream_write_all_deadline(struct stream *s, const void *buf, size_t n,
 /* stream_tls_prepare - the TLS object, made ahead */
 int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server)
 {
+	if (stream_tls_begin(s, ctx, server) < 0)
+		return -1;
+	/* made, not begun */
+	s->tls_next = s->tls;
+	s->tls = NULL;
+	return 0;
+}
+
+/* stream_tls_begin - the TLS object in place, no byte moved yet */
+int stream_tls_begin(struct stream *s, struct tls_ctx *ctx, int server)
+{
 	if (s->fd < 0 || s->tls != NULL) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (s->tls_next == NULL && (s->tls_next = tls_conn_new(ctx, s->fd, server)) == NULL)
 		return -1;
+	/* the TLS layer's waits are stream_wait's (stream_poll_events):
+	 * s->tls is set from the first step; the plain functions stay until
+	 * the handshake is done */
+	s->tls = s->tls_next;
+	s->tls_next = NULL;
 	return 0;
+}
+
+/* stream_tls_step - one step of the handshake */
+int stream_tls_step(struct stream *s, char *err, size_t errlen)
+{
+	struct tls_conn *t = s->tls;
+	int e;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no handshake under way");
+		errno = EINVAL;
+		return -1;
+	}
+	if (tls_conn_handshake(t) == 0) {
+		s->read = tls_read;
+		s->write = tls_write;
+		return 0;
+	}
+	e = errno;
+	if (e == EAGAIN)
+		return -1;
+	stream_tls_abandon(s, err, errlen, e);
+	errno = e;
+	return -1;
+}
+
+/* stream_tls_abandon - the handshake failed (err: an errno value): why,
+ * and the stream plain again */
+void stream_tls_abandon(struct stream *s, char *err, size_t errlen, int e)
+{
+	struct tls_conn *t = s->tls;
+
+	if (t == NULL)
+		return;
+	snprintf(err, errlen, "%s", e == ETIMEDOUT ? "handshake timed out"
+	         : *tls_conn_error(t) ? tls_conn_error(t) : strerror(e));
+	s->tls = NULL;
+	s->read = plain_read;
+	s->write = plain_write;
+	tls_conn_free(t);
 }
 
 /* stream_start_tls - the handshake step by step, each wait bounded by
@@ -198,38 +254,23 @@ int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server)
 int stream_start_tls(struct stream *s, struct tls_ctx *ctx, int server,
                      long long deadline, char *err, size_t errlen)
 {
-	struct tls_conn *t;
-
-	if (s->fd < 0 || s->tls != NULL) {
-		snprintf(err, errlen, "%s", s->fd < 0 ? "not connected" : "TLS already on");
-		errno = EINVAL;
+	if (stream_tls_begin(s, ctx, server) < 0) {
+		snprintf(err, errlen, "%s", errno == EINVAL ?
+		         (s->fd < 0 ? "not connected" : "TLS already on") : "out of memory");
 		return -1;
 	}
-	t = s->tls_next;
-	s->tls_next = NULL;
-	if (t == NULL && (t = tls_conn_new(ctx, s->fd, server)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	/* the TLS layer's waits are stream_wait's: s->tls is set from the
-	 * first step, and unset again on failure */
-	s->tls = t;
-	while (tls_conn_handshake(t) < 0) {
-		int e = errno;
+	while (stream_tls_step(s, err, errlen) < 0) {
+		int e;
 
-		if (e != EAGAIN || stream_wait(s, tls_conn_want(t), deadline) < 0) {
-			if (e == EAGAIN)
-				e = errno;
-			snprintf(err, errlen, "%s", e == ETIMEDOUT ? "handshake timed out"
-			         : *tls_conn_error(t) ? tls_conn_error(t) : strerror(e));
-			s->tls = NULL;
-			tls_conn_free(t);
+		if (errno != EAGAIN)
+			return -1;
+		if (stream_wait(s, POLLIN, deadline) < 0) {
+			e = errno;
+			stream_tls_abandon(s, err, errlen, e);
 			errno = e;
 			return -1;
 		}
 	}
-	s->read = tls_read;
-	s->write = tls_write;
 	return 0;
 }
 

@@ -110,6 +110,21 @@ int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server);
  * came in the clear cannot go on). */
 int stream_start_tls(struct stream *s, struct tls_ctx *ctx, int server,
                      long long deadline, char *err, size_t errlen);
+/* For event loops, the same handshake one step at a time:
+ * stream_tls_begin - put the TLS object (the prepared one, or a new one
+ * from ctx in role server or client) under the stream; no byte moves yet.
+ * 0, or -1 with errno (EINVAL: closed or TLS already on; ENOMEM).
+ * stream_tls_step - one step: 0 when the handshake is done (s->read and
+ * s->write are the TLS ones now); -1 with EAGAIN: poll for
+ * stream_poll_events(s, POLLIN) and step again; -1 with another errno
+ * (EPROTO...): failed, why in err, the stream plain again.
+ * stream_tls_abandon - give a handshake under way up (err: the errno
+ * value that made the caller do so, ETIMEDOUT for its deadline): why in
+ * err, the stream plain again. */
+int stream_tls_begin(struct stream *s, struct tls_ctx *ctx, int server);
+int stream_tls_step(struct stream *s, char *err, size_t errlen);
+void stream_tls_abandon(struct stream *s, char *err, size_t errlen, int e);
+
 /* stream_tls_info - what the TLS layer agreed (NULL-safe: 0 = no TLS,
  * 1 = info filled) */
 struct tls_info;

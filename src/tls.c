@@ -57,6 +57,59 @@ static int readable(const char *what, const char *path, char *err, size_t errlen
 	return 0;
 }
 
+/* new_ssl_ctx - an SSL_CTX with what both roles share: TLS 1.2 and 1.3,
+ * our TLS 1.2 suites, no renegotiation or compression, the peer leaving
+ * without close_notify read as the end; NULL with err set */
+static SSL_CTX *new_ssl_ctx(const SSL_METHOD *method, char *err, size_t errlen)
+{
+	SSL_CTX *c = SSL_CTX_new(method);
+	char why[160];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
+	SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	                    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* partial writes, and a retried write may come from another address
+	 * (the caller's buffer moves as it is consumed) */
+	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_set_cipher_list(c, cipher_list) != 1) {
+		ssl_error_text(why, sizeof why, "no cipher");
+		snprintf(err, errlen, "cipher list: %s", why);
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* tls_client_ctx - see tls.h */
+struct tls_ctx *tls_client_ctx(char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+
+	ERR_clear_error();
+	if (ctx == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL) {
+		free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	/* no verification: a load generator talks to the server it is
+	 * told to, whatever its certificate; no session cache: each
+	 * connection a full handshake */
+	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
+	atomic_init(&ctx->refs, 1);
+	return ctx;
+}
+
 /* tls_server_ctx - see tls.h */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen)
@@ -73,24 +126,9 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 		return NULL;
 	}
 	if ((ctx = calloc(1, sizeof *ctx)) == NULL ||
-	    (c = SSL_CTX_new(TLS_server_method())) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	    (c = new_ssl_ctx(TLS_server_method(), err, errlen)) == NULL)
 		goto fail;
-	}
-	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-	SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
-	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE |
-	                    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	                    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	/* partial writes, and a retried write may come from another address
-	 * (the caller's buffer moves as it is consumed) */
-	SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (SSL_CTX_set_cipher_list(c, cipher_list) != 1) {
-		ssl_error_text(why, sizeof why, "no cipher");
-		snprintf(err, errlen, "cipher list: %s", why);
-		goto fail;
-	}
+	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* resumption: tickets (on by default) and the internal cache of
 	 * TLS 1.2 session IDs, both keyed to this context */
 	SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);

@@ -1,5 +1,6 @@
 /* tls - TLS with OpenSSL 3: the server's context (certificates and
- * settings), and one TLS object per connection.
+ * settings), the mail gun's client context, and one TLS object per
+ * connection.
  *
  * A context (struct tls_ctx) is built once from its certificate/key
  * pairs and never changed afterwards: TLS 1.2 and 1.3 only, the server's
@@ -53,6 +54,10 @@ struct tls_info {
  * and what is wrong (missing, unreadable, not PEM, key not matching) */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen);
+/* tls_client_ctx - a client context that checks no certificate and
+ * resumes no session (the mail gun: every connection a full handshake,
+ * whatever the server presents); NULL with err set */
+struct tls_ctx *tls_client_ctx(char *err, size_t errlen);
 /* tls_ctx_hold - one more reference; returns ctx */
 struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx);
 /* tls_ctx_put - give a reference back; NULL is ignored */

@@ -60,6 +60,8 @@ struct remote_result {
 	struct status st;
 	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
+	char tls[160];                  /* the last server's TLS for the log:
+	                                 * smtp_client_tls_text */
 	int counted;                    /* every MX was tried: an attempt */
 	int unreachable;                /* ... and none of them answered */
 };

@@ -16,12 +16,15 @@
 #     delivered (verify=ok); a name the certificate does not hold, or no
 #     --tls-ca (the system's CAs do not know the test CA): deferred, 4.7.5;
 #   kept connections: a route to the same server with tls=none does not
-#     take the TLS connection, nor may the plaintext one afterwards.
+#     take the TLS connection, nor may the plaintext one afterwards;
+#   the statuses in DSNs (4.7.4, 4.7.5); --tls-ca at SIGHUP (unreadable:
+#     the running configuration stays; readable: taken) and at start
+#     (missing: exit 1, named).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 102
+plan 109
 
 make_ca "$T" && make_cert "$T" mx mx.tls.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -168,10 +171,18 @@ is "$(peer_count "$TLS")" $((n + 1)) "verify, wrong name: nothing delivered"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- the statuses (in the DSNs, with -a 1); verify without --tls-ca ------
-MTA_DIR=$T/b start_mta --dns "127.0.0.1:$DNS_PORT" --retry 300 -a 1 --tls-client verify \
+: >"$T/b.conf"
+MTA_DIR=$T/b start_mta --config "$T/b.conf" --dns "127.0.0.1:$DNS_PORT" --retry 300 -a 1 --tls-client verify \
 	--route "verified.example=mx.tls.example:$TLS_PORT" \
 	--route "encplain.example=127.0.0.3:$PLAIN_PORT tls=encrypt" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+# SIGHUP: a --tls-ca that cannot be read keeps the running configuration
+# (its CAs too); one that can is taken
+printf 'tls-ca %s\n' "$T/missing-ca.pem" >"$T/b.conf"
+kill -HUP "$MTA_PID"
+wait_log 20 'reload status=error'; ok $? "SIGHUP, --tls-ca missing: the reload fails"
+like "$(grep 'reload status=error' "$MTA_LOG" | head -1)" 'missing-ca\.pem: No such file' \
+	"SIGHUP, --tls-ca missing: the file named"
 r=$(send sysca 'm@verified.example')
 id_m=$(queued_id "$r")
 wait_until 20 _attempted 'm@verified\.example'; ok $? "--tls-client verify, system CAs: an attempt"
@@ -187,5 +198,21 @@ maildir_wait "$MTA_MAIL/user" 2 20; ok $? "encrypt, no STARTTLS, -a 1: a DSN"
 tap_from "$(dsn_check "$(maildir_files "$MTA_MAIL/user" | tail -1)" --name "encrypt DSN" \
 	--sender user@test.example --orig-id "$id_n" --rcpt 'n@encplain.example' \
 	--status '^4\.7\.4$' --diag - --remote -)"
+printf 'tls-ca %s\n' "$T/ca.crt" >"$T/b.conf"
+kill -HUP "$MTA_PID"
+wait_log 20 'reload status=ok'; ok $? "SIGHUP, the test CA as --tls-ca: reloaded"
+n=$(peer_count "$TLS")
+r=$(send reloaded 'o@verified.example')
+peer_wait "$TLS" $((n + 1)) 20; ok $? "after the reload: verified and delivered"
+like "$(relayed 'o@verified\.example')" 'verify=ok policy=verify result=ok' \
+	"after the reload: verify=ok"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+# ---- --tls-ca missing at start: exit 1, the file named ---------------------
+mkdir -p "$T/c/q" "$T/c/m"
+err=$(timeout 20 "$MTA_BIN/mta-smtpd" -q "$T/c/q" -m "$T/c/m" -l "127.0.0.1:$(free_port)" \
+	-L "$T/c/log" --tls-ca "$T/missing-ca.pem" 2>&1 >/dev/null)
+is "$?" 1 "--tls-ca missing at start: exit 1"
+like "$err" "^mta-smtpd: --tls-ca $T/missing-ca\\.pem: No such file or directory\$" \
+	"--tls-ca missing at start: the message names it"
 done_testing

@@ -24,7 +24,7 @@
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 109
+plan 112
 
 make_ca "$T" && make_cert "$T" mx mx.tls.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -105,6 +105,19 @@ like "$(peer_json "$TLS" 3 tls | tr '\n' ' ')" '^TLS_[A-Z0-9_]+ TLSv1\.3' \
 r=$(send none2 'd@none.example')
 peer_wait "$TLS" 4 20
 is "$(peer_json "$TLS" 4 tls)" "None" "tls=none again: in plaintext"
+
+# ---- many deliveries at once share the one client context ---------------
+n=$(peer_count "$TLS")
+rcpts=$(for i in $(seq 1 16); do printf 'many%d@may.example ' "$i"; done)
+# shellcheck disable=SC2086
+r=$(msg many | inject "$MTA_PORT" user@test.example $rcpts)
+like "$r" '^250 ' "16 recipients: queued (a job each, delivered side by side)"
+peer_wait "$TLS" $((n + 16)) 60; ok $? "16 recipients: all delivered"
+is "$(cat "$TLS"/*.json | $PY -c 'import sys, json
+d = sys.stdin.read().replace("}{", "}\n{").splitlines()
+print(sum(1 for l in d if json.loads(l)["rcpt_tos"][0].startswith("many")
+          and (json.loads(l)["tls"] or [""])[1] == "TLSv1.3"))')" 16 \
+	"16 recipients: each over TLS"
 
 # ---- may, no STARTTLS offered / STARTTLS refused ------------------------
 r=$(send plain1 'e@plain.example')

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/92-tls-client.t - TLS in remote delivery (mta-smtpd(8) --tls-client,
+# t/93-tls-client.t - TLS in remote delivery (mta-smtpd(8) --tls-client,
 # --tls-ca, a --route's tls=; smtp_client.h, remote.h), against aiosmtpd
 # sinks with STARTTLS (t/lib/sink.py --tls-cert) and hostile servers
 # (t/lib/badsmtp.py tlsjunk, tls454), the test CA and certificates made

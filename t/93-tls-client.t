@@ -12,8 +12,8 @@
 #   encrypt: a peer without STARTTLS, one that refuses it, one whose
 #     handshake fails: deferred with 4.7.4 / 4.7.5, nothing in plaintext,
 #     and mta-queue shows the reason;
-#   verify with --tls-ca and the route host's name in the certificate:
-#     delivered (verify=ok); a name the certificate does not hold, or no
+#   verify with --tls-ca and the route host's or MX host's name in the
+#     certificate: delivered (verify=ok); a name it does not hold, or no
 #     --tls-ca (the system's CAs do not know the test CA): deferred, 4.7.5;
 #   kept connections: a route to the same server with tls=none does not
 #     take the TLS connection, nor may the plaintext one afterwards;
@@ -24,7 +24,7 @@
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 112
+plan 115
 
 make_ca "$T" && make_cert "$T" mx mx.tls.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -43,6 +43,7 @@ bad_start bad "tlsjunk=127.0.0.5:$J1" "tls454=127.0.0.5:$J2" ||
 BAD=$BAD_DIR
 # names for the TLS sink: the right one and one its certificate lacks
 dns_start --local=/example/ --host-record=mx.tls.example,127.0.0.2 \
+	--mx-host=mxdomain.example,mx.tls.example,10 \
 	--host-record=other.tls.example,127.0.0.2 ||
 	{ echo "Bail out! dnsmasq did not start"; exit 1; }
 
@@ -186,6 +187,7 @@ is "$(stop_mta)" 0 "SIGTERM: exit 0"
 # ---- the statuses (in the DSNs, with -a 1); verify without --tls-ca ------
 : >"$T/b.conf"
 MTA_DIR=$T/b start_mta --config "$T/b.conf" --dns "127.0.0.1:$DNS_PORT" --retry 300 -a 1 --tls-client verify \
+	--smtp-port "$TLS_PORT" \
 	--route "verified.example=mx.tls.example:$TLS_PORT" \
 	--route "encplain.example=127.0.0.3:$PLAIN_PORT tls=encrypt" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
@@ -219,6 +221,11 @@ r=$(send reloaded 'o@verified.example')
 peer_wait "$TLS" $((n + 1)) 20; ok $? "after the reload: verified and delivered"
 like "$(relayed 'o@verified\.example')" 'verify=ok policy=verify result=ok' \
 	"after the reload: verify=ok"
+r=$(send mx 'p@mxdomain.example')
+peer_wait "$TLS" $((n + 2)) 20; ok $? "--tls-client verify, by MX: delivered"
+is "$(peer_json "$TLS" 0 sni)" "mx.tls.example" "by MX: SNI names the MX host"
+like "$(relayed 'p@mxdomain\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+	"by MX: the certificate valid for the MX host name"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --tls-ca missing at start: exit 1, the file named ---------------------

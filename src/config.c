@@ -36,6 +36,8 @@ void config_free(struct config *cfg)
 		free(cfg->tls_key[i]);
 	free(cfg->tls_key);
 	tls_ctx_put(cfg->tls_server);
+	tls_ctx_put(cfg->tls_client);
+	free(cfg->tls_ca);
 	for (i = 0; i < cfg->ndomains; i++)
 		free(cfg->domains[i]);
 	free(cfg->domains);
@@ -52,17 +54,17 @@ int config_load_tls(struct config *cfg, char *err, size_t errlen)
 		         "pairs", cfg->ntls_cert, cfg->ntls_key);
 		return -1;
 	}
-	if (cfg->ntls_cert == 0) {
-		if (cfg->nsmtps > 0) {
-			snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
-			         cfg->smtps[0].text);
-			return -1;
-		}
-		return 0;
+	if (cfg->ntls_cert == 0 && cfg->nsmtps > 0) {
+		snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
+		         cfg->smtps[0].text);
+		return -1;
 	}
-	cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key, cfg->ntls_cert,
-	                                 err, errlen);
-	return cfg->tls_server ? 0 : -1;
+	if (cfg->ntls_cert > 0 &&
+	    (cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key,
+	                                      cfg->ntls_cert, err, errlen)) == NULL)
+		return -1;
+	cfg->tls_client = tls_client_ctx(cfg->tls_ca, err, errlen);
+	return cfg->tls_client ? 0 : -1;
 }
 
 /* config_publish - cfg becomes current */

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "netaddr.h"
+#include "tls.h"
 
 struct tls_ctx;
 
@@ -34,6 +35,8 @@ struct route {
 	char domain[256];          /* "*" = every non-local domain */
 	char host[256];
 	unsigned port;             /* 0 = --smtp-port */
+	int has_tls;               /* tls= given: its policy wins */
+	enum tls_policy tls;
 };
 
 struct config {
@@ -52,6 +55,10 @@ struct config {
 	/* the server's TLS context made from the pairs (config_load_tls);
 	 * NULL: no certificate, no STARTTLS */
 	struct tls_ctx *tls_server;
+	char *tls_ca;              /* --tls-ca; NULL = the system's CAs */
+	enum tls_policy tls_client_policy;  /* --tls-client */
+	/* the client's TLS context (config_load_tls), for every snapshot */
+	struct tls_ctx *tls_client;
 	char **domains;            /* lower case */
 	size_t ndomains;
 	struct cidr *relay;
@@ -81,9 +88,10 @@ struct config {
 	atomic_uint refs;          /* config_get/config_put */
 };
 
-/* config_load_tls - make cfg's TLS context from its --tls-cert and
- * --tls-key pairs (none: no context); 0, or -1 with err set (a file
- * missing, unreadable or broken, pairs unmatched, --smtps without a
+/* config_load_tls - make cfg's TLS contexts: the server's from its
+ * --tls-cert and --tls-key pairs (none: no context), the client's with
+ * --tls-ca's trust anchors (or the system's); 0, or -1 with err set (a
+ * file missing, unreadable or broken, pairs unmatched, --smtps without a
  * certificate) */
 int config_load_tls(struct config *cfg, char *err, size_t errlen);
 /* config_publish - make cfg (one reference, which passes to the

@@ -36,7 +36,8 @@
  * on each connection (a server's --smtps port), GUN_TLS_STARTTLS says
  * STARTTLS after EHLO whenever the server offers it (and goes on in the
  * clear where it does not, or refuses it: noted as a failure).  Every
- * connection is a full handshake with cfg->tls_ctx (tls_client_ctx: no
+ * connection is a full handshake with cfg->tls_ctx (tls_client_ctx, the
+ * one client context of delivery too; the gun sets no host: no
  * certificate checked); a failed one counts as a failed connection
  * attempt.  tls_connects counts the handshakes done.
  *

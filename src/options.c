@@ -18,6 +18,7 @@ enum kind {
 	K_FLAG,     /* an int field set to 1; no value */
 	K_LIST,     /* repeatable: each value added by add() */
 	K_HOST,     /* --hostname: into the char array */
+	K_SET,      /* a value parsed into its field by add() */
 	K_CONFIG,   /* --config FILE: command line only */
 	K_HELP, K_VERSION
 };
@@ -30,7 +31,7 @@ struct opt {
 	                            * the size of one element) */
 	size_t count_off;          /* K_LIST: its element count */
 	unsigned long long min, max;
-	int (*add)(struct config *cfg, const char *value);   /* K_LIST */
+	int (*add)(struct config *cfg, const char *value);   /* K_LIST, K_SET */
 	int (*check)(const char *value);                     /* K_STR */
 	const char *want;          /* the form a bad value should have had */
 	const char *dflt;          /* parsed like a given value; NULL = none
@@ -65,6 +66,9 @@ static const struct opt opts[] = {
 	  .arg = "FILE", .strings = 1 },
 	{ "tls-key", 0, LIST(tls_key, tls_key, ntls_key), .want = "a file name",
 	  .arg = "FILE", .strings = 1 },
+	{ "tls-ca", 0, STR(tls_ca), .arg = "FILE" },
+	{ "tls-client", 0, .kind = K_SET, .add = optval_tls_client, .dflt = "may",
+	  .want = "none, may, encrypt or verify", .arg = "MODE" },
 	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS",
 	  .strings = 1 },
 	{ "mailroot", 'm', STR(mailroot), .dflt = "./mail", .arg = "DIR" },
@@ -76,8 +80,8 @@ static const struct opt opts[] = {
 	/* five days, as Postfix */
 	{ "max-queue-time", 0, NUM(max_queue_time, 1, 100000000), .dflt = "432000",
 	  .arg = "SECONDS" },
-	{ "route", 0, LIST(route, routes, nroutes), .want = "DOMAIN=HOST[:PORT]",
-	  .arg = "D=HOST[:PORT]" },
+	{ "route", 0, LIST(route, routes, nroutes),
+	  .want = "DOMAIN=HOST[:PORT] [tls=MODE]", .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },
 	{ "dns", 0, STR(dns), .check = optval_dns, .want = "an IPv4 ADDR[:PORT]",
 	  .arg = "ADDR[:PORT]" },
@@ -177,6 +181,10 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v,
 			return 0;
 		if (o->want == NULL)
 			goto oom;
+		break;
+	case K_SET:
+		if (o->add(cfg, v) == 0)
+			return 0;
 		break;
 	case K_HOST:
 		if (*v == '\0' || strlen(v) >= sizeof cfg->hostname)

@@ -27,6 +27,13 @@ struct hop {
 	struct sockaddr_storage sa;
 };
 
+/* the TLS of one round: the policy and the client context (with the
+ * server's name, the key a kept connection must match: tls_key) */
+struct round_tls {
+	enum tls_policy policy;
+	struct tls_ctx *ctx;
+};
+
 /* what the lookups left out: the most preferred MX host whose address
  * lookup failed temporarily (pref UINT_MAX: none) */
 struct dns_gap {
@@ -319,14 +326,33 @@ static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 	return !smtp_client_connected(c);
 }
 
-/* connect_hop - a new connection to h, greeted and EHLO'd; NULL with
- * *out saying why */
+/* tls_name - the name h's certificate must be valid for: its MX host or
+ * route host name, its address when it has none (a literal) */
+static const char *tls_name(const struct hop *h)
+{
+	return hop_is_address(h) ? h->ip : h->name;
+}
+
+/* tls_key - the TLS policy a kept connection to h must have been
+ * opened with to carry this round's delivery */
+static void tls_key(const struct round_tls *t, const struct hop *h,
+                    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %llu", tls_policy_name(t->policy), tls_name(h),
+	         tls_ctx_id(t->ctx));
+}
+
+/* connect_hop - a new connection to h, greeted and EHLO'd, with TLS as
+ * t says; under may a failed handshake is tried once more at once, in
+ * plaintext; NULL with *out saying why */
 static struct smtp_client *connect_hop(const struct remote_ctx *rc,
                                        const struct hop *h,
+                                       const struct round_tls *t,
                                        struct remote_result *res,
                                        struct status *out, int *silent)
 {
 	struct smtp_client *c = malloc(sizeof *c);
+	char qm[LOG_VALUE_MAX], qe[LOG_VALUE_MAX];
 	struct smtp_result r;
 	char port[8];
 
@@ -336,35 +362,56 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	}
 	smtp_client_init(c, &rc->timeouts);
 	snprintf(port, sizeof port, "%u", h->port);
-	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
-		/* Even a 5xx greeting only means this host will not talk to us
-		 * now: the next one may (RFC 5321 3.1). */
-		*out = failure(h, &r, ST_TEMP, 4, 1, res);
-		*silent = r.reply.code == 0;   /* refused, unreachable, no greeting */
-		smtp_client_close(c);
-		free(c);
-		return NULL;
+	smtp_client_tls(c, t->policy, t->ctx, tls_name(h));
+	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
+		return c;
+	if (c->tls_failed && t->policy == TLS_POLICY_MAY) {
+		/* a broken TLS stack at the peer must not block the mail */
+		log_event("relay-tls-fallback", "mx=%s addr=%s port=%u error=%s",
+		          log_quote(qm, sizeof qm, h->name), h->ip, h->port,
+		          log_quote(qe, sizeof qe, r.st.text));
+		smtp_client_init(c, &rc->timeouts);
+		smtp_client_tls(c, TLS_POLICY_MAY, NULL, tls_name(h));
+		if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
+			return c;
 	}
-	return c;
+	/* Even a 5xx greeting only means this host will not talk to us
+	 * now: the next one may (RFC 5321 3.1).  A TLS failure says its
+	 * own 4.7.x. */
+	if (r.reply.code == 0 && r.st.subject == 7)
+		*out = failure(h, &r, ST_TEMP, 7, r.st.detail, res);
+	else
+		*out = failure(h, &r, ST_TEMP, 4, 1, res);
+	*silent = r.reply.code == 0 && !c->tls_failed && r.st.subject != 7;
+	smtp_client_close(c);
+	free(c);
+	return NULL;
 }
 
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
  * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
-                             const char *sender, const struct mailbox *rcpt,
-                             int body_8bit, int fd, off_t offset,
-                             struct remote_result *res, int *silent)
+                             const struct round_tls *t, const char *sender,
+                             const struct mailbox *rcpt, int body_8bit, int fd,
+                             off_t offset, struct remote_result *res,
+                             int *silent)
 {
-	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
+	char key[CONNCACHE_TLS_MAX + 1];
+	struct smtp_client *c;
 	char qm[LOG_VALUE_MAX];
-	int kept = c != NULL;
+	int kept;
 	struct smtp_result r, rr;
 	const char *rcpts[1] = { rcpt->text };
 	struct smtp_tx tx;
 	struct stat st;
 	struct status out;
 
+	tls_key(t, h, key, sizeof key);
+	c = conncache_take(rc->cache, h->ip, h->port, key);
+	kept = c != NULL;
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
+	snprintf(res->tls, sizeof res->tls, "tls=none verify=none policy=%s",
+	         tls_policy_name(t->policy));
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = rcpts;
@@ -374,12 +421,13 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
-		if (c == NULL && (c = connect_hop(rc, h, res, &out, silent)) == NULL)
+		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
 			return out;
+		smtp_client_tls_text(c, res->tls, sizeof res->tls);
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
 			                  strerror(errno));
-			conncache_give(rc->cache, h->ip, h->port, c);
+			conncache_give(rc->cache, h->ip, h->port, key, c);
 			return out;
 		}
 		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(c, &r))
@@ -399,7 +447,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		              rr.reply.enh_class ? rr.reply.enh_subject : rr.st.subject,
 		              rr.reply.enh_class ? rr.reply.enh_detail : rr.st.detail, res);
 	/* still usable (delivered, or refused with a reply): kept for the next */
-	conncache_give(rc->cache, h->ip, h->port, c);
+	conncache_give(rc->cache, h->ip, h->port, key, c);
 	return out;
 }
 
@@ -444,16 +492,25 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
+	struct round_tls t;
+	const struct route *route;
 	size_t n = 0, i;
 	int silent = 0, all_silent = 1;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
 	res->counted = res->unreachable = 0;
+	res->tls[0] = '\0';
 	if (hops == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return;
 	}
+	/* a route's own TLS policy wins over --tls-client */
+	t.policy = rc->cfg->tls_client_policy;
+	t.ctx = rc->cfg->tls_client;
+	if (!rcpt->literal && (route = find_route(rc->cfg, addr_domain(rcpt))) &&
+	    route->has_tls)
+		t.policy = route->tls;
 	res->st = route_hops(rc, rcpt, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
@@ -464,13 +521,14 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		                      gap.name);
 	for (i = 0; i < n; i++) {
 		silent = 0;
-		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
-		                  res, &silent);
+		res->st = try_hop(rc, &hops[i], &t, sender, rcpt, body_8bit, fd,
+		                  offset, res, &silent);
 		all_silent &= silent;
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
-		          "rcpt=%s mx=%s addr=%s port=%u result=%s",
+		          "rcpt=%s mx=%s addr=%s port=%u %s result=%s",
 		          log_addr(qr, sizeof qr, rcpt->text),
 		          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip, hops[i].port,
+		          res->tls,
 		          log_quote(qt, sizeof qt, res->st.kind == ST_OK ? "ok" : res->st.text));
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */

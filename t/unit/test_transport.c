@@ -11,10 +11,10 @@
 
 static char *local_domains[] = { "test.example" };
 static struct route routes[] = {
-	{ "routed.example", "relay.example", 2525 },
-	{ "byip.example", "127.0.0.2", 2600 },
-	{ "byip6.example", "[IPv6:::1]", 0 },
-	{ "*", "Smart.Example", 0 },
+	{ "routed.example", "relay.example", 2525, 0, TLS_POLICY_NONE },
+	{ "byip.example", "127.0.0.2", 2600, 0, TLS_POLICY_NONE },
+	{ "byip6.example", "[IPv6:::1]", 0, 0, TLS_POLICY_NONE },
+	{ "*", "Smart.Example", 0, 0, TLS_POLICY_NONE },
 };
 
 /* cfg - a configuration: with or without the "*" route */

@@ -7,7 +7,14 @@
  * gets a 5xx); this layer then takes message after message from its feed
  * and hands each to the engine as one transaction (its message from
  * memory, lines sent as they are however long), until the feed has none
- * left; then QUIT.  The transactions are the engine's: PIPELINING, the
+ * left; then QUIT.  gun_dialog_per_connection() bounds the messages of one
+ * connection: once that many are taken, QUIT, and the caller opens a new
+ * connection (gun_dialog_finished() stays 0).  With
+ * gun_dialog_connect_only() a connection takes one message and sends
+ * nothing of it: once the hello is done (STARTTLS and the EHLO over TLS
+ * included) the message is reported GUN_SENT, its latency from
+ * gun_dialog_start(), and the dialogue says QUIT; what is measured is the
+ * server's handling of connections.  The transactions are the engine's: PIPELINING, the
  * RSET owed after a refusal, SIZE= and BODY=8BITMIME as smtp_dialog.h
  * says.
  *
@@ -77,6 +84,9 @@ struct gun_dialog {
 	struct smtp_dialog_ops ops;      /* ctx: this struct gun_dialog */
 	const struct gun_feed *feed;
 	int finished;                    /* the feed had no more messages */
+	unsigned per_conn;               /* messages per connection; 0: no limit */
+	unsigned taken;                  /* messages taken on this connection */
+	int connect_only;                /* take one, send nothing, QUIT */
 
 	/* the message under way (msg != NULL) */
 	const struct gun_msg *msg;
@@ -92,6 +102,13 @@ struct gun_dialog {
  * texts): wait for the greeting */
 void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
                       const char *helo, const char *peer);
+
+/* gun_dialog_per_connection - at most max messages on this connection
+ * (0: no limit); after gun_dialog_start */
+void gun_dialog_per_connection(struct gun_dialog *g, unsigned max);
+/* gun_dialog_connect_only - one message per connection, not sent; after
+ * gun_dialog_start */
+void gun_dialog_connect_only(struct gun_dialog *g);
 
 /* gun_dialog_use_starttls, gun_dialog_tls_wanted, gun_dialog_tls_started,
  * gun_dialog_tls_failed - STARTTLS as the engine does it

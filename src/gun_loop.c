@@ -7,7 +7,8 @@
  * what the kernel would not take waits for EPOLLOUT.  A session whose
  * connection ends opens a new one unless the dialogue has no more
  * messages, or GUN_CONNECT_TRIES attempts in a row never got past
- * EHLO/HELO.
+ * EHLO/HELO (a connection that has had cfg->per_connection messages ends
+ * with QUIT and is followed by a new one in the same way).
  *
  * TLS: with implicit TLS the handshake starts as soon as the connection
  * is up; with STARTTLS when the dialogue has its 220
@@ -256,6 +257,10 @@ static void connected(struct loop *L, struct slot *s)
 	s->connecting = 0;
 	s->counted = 0;
 	gun_dialog_start(&s->d, &L->g->feed, L->cfg->helo, s->peer);
+	if (L->cfg->connect_only)
+		gun_dialog_connect_only(&s->d);
+	else
+		gun_dialog_per_connection(&s->d, L->cfg->per_connection);
 	if (L->cfg->tls == GUN_TLS_STARTTLS)
 		gun_dialog_use_starttls(&s->d);
 	arm(L, s);

@@ -22,7 +22,8 @@
  * never got past EHLO/HELO it stops.  cfg->per_connection > 0 bounds the
  * messages of one connection: after that many it says QUIT and opens a
  * new one (1: a new connection, and with TLS a new handshake, for every
- * message).  cfg->connect_only makes each message stand for one
+ * message); each such connection is opened for a message its session
+ * has already taken, so there are never more connections than needed.  cfg->connect_only makes each message stand for one
  * connection that sends nothing: connect, greeting, EHLO (STARTTLS, the
  * handshake and EHLO again with cfg->tls), QUIT; such a "message" is sent
  * once the hello is done, its latency measured from the connection's

@@ -72,17 +72,25 @@ static void on_note(void *ctx, const struct smtp_result *r)
 }
 
 /* next - while the engine is ready: the next message, or QUIT (the
- * feed ran dry, or this connection has had its share) */
+ * feed ran dry, or this connection has had its share: then the next
+ * connection's first message is taken now, so that a session reconnects
+ * only for a message it has) */
 static void next(struct gun_dialog *g)
 {
 	const struct gun_msg *m;
 
 	while (smtp_dialog_ready(&g->sd)) {
 		if (g->per_conn > 0 && g->taken >= g->per_conn) {
+			if (gun_dialog_reserve(g, g->feed) < 0)
+				g->finished = 1;
 			smtp_dialog_quit(&g->sd);
 			return;
 		}
-		if (g->feed->take(g->feed->ctx, &m, &g->idx) < 0) {
+		if (g->held != NULL) {
+			m = g->held;
+			g->idx = g->held_idx;
+			g->held = NULL;
+		} else if (g->feed->take(g->feed->ctx, &m, &g->idx) < 0) {
 			g->finished = 1;
 			smtp_dialog_quit(&g->sd);
 			return;
@@ -218,6 +226,23 @@ int gun_dialog_timeout(const struct gun_dialog *g,
 int gun_dialog_finished(const struct gun_dialog *g)
 {
 	return g->finished;
+}
+
+/* gun_dialog_reserve - the next connection's first message, taken now */
+int gun_dialog_reserve(struct gun_dialog *g, const struct gun_feed *feed)
+{
+	if (g->held == NULL &&
+	    feed->take(feed->ctx, &g->held, &g->held_idx) < 0) {
+		g->held = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* gun_dialog_held - a message waits for the next connection */
+int gun_dialog_held(const struct gun_dialog *g)
+{
+	return g->held != NULL;
 }
 
 /* gun_dialog_busy - a message is under way */

@@ -8,8 +8,13 @@
  * and hands each to the engine as one transaction (its message from
  * memory, lines sent as they are however long), until the feed has none
  * left; then QUIT.  gun_dialog_per_connection() bounds the messages of one
- * connection: once that many are taken, QUIT, and the caller opens a new
- * connection (gun_dialog_finished() stays 0).  With
+ * connection: once that many are taken, the dialogue takes the next one
+ * for the next connection (gun_dialog_held() says so; it is kept through
+ * gun_dialog_start(), and the first message sent there), says QUIT, and
+ * the caller opens that connection; when the feed has none left, the
+ * session is finished instead.  The caller takes the first connection's
+ * message the same way (gun_dialog_reserve()), so that with a limit no
+ * connection is opened for nothing.  With
  * gun_dialog_connect_only() a connection takes one message and sends
  * nothing of it: once the hello is done (STARTTLS and the EHLO over TLS
  * included) the message is reported GUN_SENT, its latency from
@@ -86,6 +91,8 @@ struct gun_dialog {
 	int finished;                    /* the feed had no more messages */
 	unsigned per_conn;               /* messages per connection; 0: no limit */
 	unsigned taken;                  /* messages taken on this connection */
+	const struct gun_msg *held;      /* taken for the next connection */
+	unsigned long long held_idx;
 	int connect_only;                /* take one, send nothing, QUIT */
 
 	/* the message under way (msg != NULL) */
@@ -99,7 +106,8 @@ struct gun_dialog {
 };
 
 /* gun_dialog_start - a fresh connection to peer ("addr:port", for the
- * texts): wait for the greeting */
+ * texts): wait for the greeting.  g must be zeroed before its first
+ * start (a held message is kept from one connection to the next) */
 void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
                       const char *helo, const char *peer);
 
@@ -139,6 +147,13 @@ int gun_dialog_timeout(const struct gun_dialog *g,
 
 /* gun_dialog_finished - no message is left for this session */
 int gun_dialog_finished(const struct gun_dialog *g);
+/* gun_dialog_reserve - take the next connection's first message now,
+ * from feed (the one gun_dialog_start will be given): 0, or -1 when the
+ * feed has none left */
+int gun_dialog_reserve(struct gun_dialog *g, const struct gun_feed *feed);
+/* gun_dialog_held - a message waits for the next connection (taken, not
+ * yet sent, not reported: it counts as failed if it is never sent) */
+int gun_dialog_held(const struct gun_dialog *g);
 /* gun_dialog_busy - a message is under way (taken, not yet reported) */
 int gun_dialog_busy(const struct gun_dialog *g);
 /* gun_dialog_replies - complete replies read on this connection: a change

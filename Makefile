@@ -49,7 +49,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config
 FUZZ_DEBS  = clang libclang-rt-14-dev
-BENCH_DEBS = postfix
+BENCH_DEBS = postfix time
 
 .PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
 all: $(PROGRAMS)

@@ -95,7 +95,8 @@ static void ops_tx_abort(void *ctx)
 }
 
 static const struct session_ops conn_ops = {
-	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort
+	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
+	NULL
 };
 
 /* log_refusals - log each 4xx/5xx reply line in out[0..n) */

@@ -80,6 +80,10 @@ struct session_ops {
 	struct status (*tx_commit)(void *ctx);
 	/* forget the message being stored (refused, failed or cut off) */
 	void (*tx_abort)(void *ctx);
+	/* add the recipient check_rcpt accepted to env, as its final
+	 * recipients (aliases expanded: resolve.h); -1 when out of memory.
+	 * NULL: the session adds the address itself */
+	int (*add_rcpt)(void *ctx, struct envelope *env, const struct mailbox *rcpt);
 };
 
 struct session;

@@ -181,7 +181,18 @@ static int split_targets(const struct pline *p, char *s, struct addrtab_target *
 			s++;
 		if (*s == '\0')
 			return 0;
-		if (*s == '"') {
+		end = *s == '"' ? s + 1 + strcspn(s + 1, "\"") : NULL;
+		if (end != NULL && *end == '"' && end[1] == '@') {
+			/* "quoted local"@domain: an address, quotes and all */
+			word = s;
+			s = end + 1 + strcspn(end + 1, blanks_split ? ", \t" : ",");
+			end = s;
+			if (*s)
+				s++;
+			*end = '\0';
+			while (end > word && isspace((unsigned char)end[-1]))
+				*--end = '\0';
+		} else if (*s == '"') {
 			word = ++s;
 			end = strchr(s, '"');
 			if (end == NULL)
@@ -385,20 +396,22 @@ int addrtab_finish(struct addrtab *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* read_all - a whole file, NUL-terminated, malloc'ed; NULL with errno */
-static char *read_all(const char *path, size_t *n)
+/* addrtab_read_fd - see addrtab.h */
+char *addrtab_read_fd(int fd, size_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
 	size_t cap = 4096, len = 0;
 	char *buf = NULL, *g;
 	ssize_t r;
+	int e;
 
-	if (fd < 0)
-		return NULL;
 	for (;;) {
-		if (len + 1 >= cap || buf == NULL) {
+		if (buf == NULL || len + 1 >= cap) {
 			if (buf != NULL)
 				cap *= 2;
+			if (cap > ADDRTAB_FILE_MAX + 1) {
+				errno = EFBIG;
+				goto fail;
+			}
 			if ((g = realloc(buf, cap)) == NULL)
 				goto fail;
 			buf = g;
@@ -412,16 +425,29 @@ static char *read_all(const char *path, size_t *n)
 			break;
 		len += (size_t)r;
 	}
-	close(fd);
 	buf[len] = '\0';
 	*n = len;
 	return buf;
 fail:
 	e = errno;
 	free(buf);
-	close(fd);
 	errno = e;
 	return NULL;
+}
+
+/* read_all - a whole file, NUL-terminated, malloc'ed; NULL with errno */
+static char *read_all(const char *path, size_t *n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+	char *buf;
+
+	if (fd < 0)
+		return NULL;
+	buf = addrtab_read_fd(fd, n);
+	e = errno;
+	close(fd);
+	errno = e;
+	return buf;
 }
 
 /* load_file - parse one file into t */

@@ -170,7 +170,7 @@ static void note(struct walk *w, const char *fmt, ...)
 	struct resolve_result *r = w->r;
 	char line[800];
 	va_list ap;
-	int n = snprintf(line, sizeof line, "%*s", (int)(2 * w->depth), "");
+	int n = snprintf(line, sizeof line, "%*s", w->depth > 0 ? (int)(2 * (w->depth - 1)) : 0, "");
 
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
@@ -236,6 +236,37 @@ static void final(struct walk *w, enum resolve_kind kind, const char *text)
 	     : kind == RESOLVE_VIRTUAL ? "virtual mailbox" : "remote address");
 }
 
+/* final_at - the final target local@domain, the local part quoted when
+ * it is no dot-string (RFC 5321 4.1.2), as the queue stores addresses */
+static void final_at(struct walk *w, enum resolve_kind kind, const char *local,
+                     const char *domain)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
+	char text[2 * ADDR_MAX + 4], *p = text;
+	int dot_string = local[0] != '\0' && local[0] != '.';
+	size_t i, n = strlen(local);
+
+	for (i = 0; i < n && dot_string; i++)
+		if (!isalnum((unsigned char)local[i]) && strchr(atext, local[i]) == NULL &&
+		    !(local[i] == '.' && local[i + 1] != '.' && local[i + 1] != '\0'))
+			dot_string = 0;
+	if (!dot_string)
+		*p++ = '"';
+	for (i = 0; i < n && p < text + ADDR_MAX; i++) {
+		if (!dot_string && (local[i] == '"' || local[i] == '\\'))
+			*p++ = '\\';
+		*p++ = local[i];
+	}
+	if (!dot_string)
+		*p++ = '"';
+	if ((size_t)snprintf(p, sizeof text - (size_t)(p - text), "@%s", domain) >=
+	    sizeof text - (size_t)(p - text) || strlen(text) >= ADDR_MAX) {
+		drop(w, status_make(ST_PERM, 1, 3, "Address too long"));
+		return;
+	}
+	final(w, kind, text);
+}
+
 /* ---- the walk ---- */
 
 static void expand(struct walk *w, const char *text);
@@ -257,7 +288,6 @@ static int base_of(const struct walk *w, const char *name, char *buf, size_t len
 /* mailbox - the local mailbox name, if it may receive mail */
 static void mailbox(struct walk *w, const char *name)
 {
-	char text[ADDR_MAX];
 	struct status st = status_ok();
 
 	if (w->p->user_known != NULL)
@@ -272,12 +302,7 @@ static void mailbox(struct walk *w, const char *name)
 		drop(w, st);
 		return;
 	}
-	if ((size_t)snprintf(text, sizeof text, "%s@%s", name, w->p->home_domain)
-	    >= sizeof text) {
-		drop(w, status_make(ST_PERM, 1, 3, "Address too long"));
-		return;
-	}
-	final(w, RESOLVE_LOCAL, text);
+	final_at(w, RESOLVE_LOCAL, name, w->p->home_domain);
 }
 
 /* targets - each target of a table entry (or a list); a bare name is
@@ -439,9 +464,11 @@ static void expand(struct walk *w, const char *text)
 	if (is_local || is_virtual)
 		lower_copy(local, local);
 	if (!is_local && !is_virtual) {
+		w->depth++;        /* a line of its own, as a local name's */
 		if ((size_t)snprintf(key, sizeof key, "%.*s@%s", (int)mb.at, mb.text,
 		                     domain) < sizeof key)
 			final(w, RESOLVE_REMOTE, key);
+		w->depth--;
 		return;
 	}
 	/* a local name is the same at every local domain */
@@ -453,7 +480,7 @@ static void expand(struct walk *w, const char *text)
 	/* the address its own target: its mailbox (aliases(5), virtual(5)) */
 	if (w->depth > 0 && strcmp(w->path[w->depth - 1], key) == 0) {
 		if (is_virtual)
-			final(w, RESOLVE_VIRTUAL, key);
+			final_at(w, RESOLVE_VIRTUAL, local, domain);
 		else
 			mailbox(w, local);
 		return;

@@ -44,8 +44,12 @@ Test(addrtab, aliases_list_continuation_comments)
 	    "  # a comment inside\n"
 	    "\tdave\r\n"
 	    "\"quoted\": \\me, \"|/bin/cat -n\", /var/log/x\n"
-	    "list: :include:/nonexistent/f\n"), 0, "%s", err);
-	cr_assert_eq(t.n, 3);
+	    "list: :include:/nonexistent/f\n"
+	    "q: \"a b\"@example.org , c\n"), 0, "%s", err);
+	cr_assert_eq(t.n, 4);
+	e = addrtab_find(&t, "q");
+	cr_assert_eq(e->nt, 2);
+	cr_assert_str_eq(e->t[0].text, "\"a b\"@example.org");
 	e = addrtab_find(&t, "TEAM");
 	cr_assert_not_null(e);
 	cr_assert_eq(e->line, 3);

@@ -241,3 +241,12 @@ Test(resolve, forward_files)
 	forwards = "bob=carol";
 	cr_assert_str_eq(got("bob@here.test"), "L:carol@here.test");
 }
+
+Test(resolve, quoted_local_parts_stay_addresses)
+{
+	setup(NULL, "@one.example \"a b\"@two.example\n@two.example \"a b\"@two.example\n");
+	cr_assert_str_eq(got("\"B> Via=X\"@here.test"), "L:\"b> via=x\"@here.test");
+	cr_assert_str_eq(got("\"q\\\"x\"@here.test"), "L:\"q\\\"x\"@here.test");
+	cr_assert_str_eq(got("x@one.example"), "V:\"a b\"@two.example");
+	cr_assert_str_eq(got("\"plain\"@here.test"), "L:plain@here.test");
+}

@@ -22,9 +22,9 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/sink.sh"
 
-plan 39
+plan 41
 
-start_sink remote || { echo "Bail out! the sink did not start"; exit 1; }
+start_sink remote --refuse '^nouser@=550 5.1.1 no such user' || { echo "Bail out! the sink did not start"; exit 1; }
 
 cat >"$T/members" <<EOF
 # included by team
@@ -40,6 +40,7 @@ loop2: loop1
 prog: "|/bin/touch $T/ran", alice
 onlyprog: "|/bin/touch $T/ran"
 rotating: $1
+badlist: carol, nouser@remote.example
 EOF
 	mv "$T/aliases.new" "$T/aliases"
 }
@@ -141,6 +142,40 @@ is "$(grep -rl 'MAILER-DAEMON' "$MTA_MAIL" "$SINK_DIR" 2>/dev/null | wc -l | tr 
 like "$(cat "$MTA_LOG")" "resolve-dropped rcpt=<?prog@test.example>? dropped=1" \
 	"the refused target is logged when prog is used"
 
+# ---- a bounce for a list member: to the sender resolved (bob+lists@ is
+# bob's mailbox), the report naming the list the sender wrote to
+# send_one FROM RCPT SUBJECT - one message; smtplib's refused recipients
+send_one() {
+	$PY - "$MTA_PORT" "$@" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+print(s.sendmail(sys.argv[2], [sys.argv[3]], "Subject: %s\r\n\r\nx\r\n" % sys.argv[4]))
+s.quit()
+EOF
+}
+res=$(send_one bob+lists@test.example badlist@test.example t35-badlist)
+is "$res" "{}" "a list with a member its server refuses: accepted"
+wait_for 20 queue_empty
+res=$($PY - "$MTA_MAIL" <<'EOF'
+import mailbox, sys
+root = sys.argv[1]
+def reports(name):
+    try:
+        md = mailbox.Maildir(root + "/" + name, factory=None, create=False)
+        return [m for m in md if m["From"] and "MAILER-DAEMON" in m["From"]]
+    except Exception:
+        return []
+got = reports("bob")
+print(len(got), len(reports("bob+lists")), got[0]["Delivered-To"] if got else None)
+ds = [p for p in got[0].walk() if p.get_content_type() == "message/delivery-status"] if got else []
+text = ds[0].as_string() if ds else ""
+print("Original-Recipient: rfc822; badlist@test.example" in text,
+      "Final-Recipient: rfc822; nouser@remote.example" in text)
+EOF
+)
+is "$res" "1 0 bob+lists@test.example
+True True" "the report went to bob's mailbox (Delivered-To: the tag), naming the list and the member"
+
 # ---- SIGHUP while mail flows ----------------------------------------------
 # A client sends 40 messages to "rotating", one at a time; after the 10th
 # the aliases file changes (rotating: bob) and the daemon gets SIGHUP.
@@ -187,16 +222,9 @@ is "$res" "40 0 True True" "40 delivered once each: before the reload to alice, 
 printf 'rotating: carol\nbroken line without a colon\n' >>"$T/aliases"
 kill -HUP "$MTA_PID"
 wait_for 10 grep -q 'reload status=error' "$MTA_LOG"
-like "$(grep 'reload status=error' "$MTA_LOG")" "aliases:10: no ':' after the name" \
+like "$(grep 'reload status=error' "$MTA_LOG")" "aliases:11: no ':' after the name" \
 	"a broken aliases file at SIGHUP: logged with its line"
-res=$($PY - "$MTA_PORT" <<'EOF'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
-print(s.sendmail("sender@example.org", ["rotating@test.example"],
-                 "Subject: t35-after-broken\r\n\r\nx\r\n"))
-s.quit()
-EOF
-)
+res=$(send_one sender@example.org rotating@test.example t35-after-broken)
 is "$res" "{}" "mail still accepted"
 wait_for 20 queue_empty
 is "$(box_now() { mailboxes bob | sed -n 's/^bob: //p'; }; box_now | grep -c t35-after-broken)" 1 \

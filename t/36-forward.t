@@ -1,0 +1,119 @@
+#!/bin/bash
+# t/36-forward.t - ~/.forward for --system-users (mta-aliases(5)): the
+# daemon runs with an LD_PRELOAD shim (built here) that answers
+# getpwnam_r for made-up t36* accounts with this test's own uid and homes
+# under $T; nothing on the system changes.
+#   - a .forward with "\self", another user and a pipe: the user's own
+#     Maildir and the other's get the message, the pipe never runs, and
+#     a subaddress (t36fwd+tag) is forwarded the same way;
+#   - a .forward writable by others, one owned by another uid, and a
+#     symbolic link are ignored (the user's own Maildir gets the mail)
+#     with a forward-ignored log line saying why;
+#   - mta-smtpd --check-address shows the forwarding.
+. "$(dirname "$0")/lib/common.sh"
+
+uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.defs 2>/dev/null | tail -1)
+if [ "$(id -u)" != 0 ] && [ "$(id -u)" -lt "${uid_min:-1000}" ]; then
+	skip_all "uid $(id -u) is below UID_MIN: such accounts receive no mail"
+fi
+plan 12
+
+cat >"$T/shim.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* getpwnam_r - made-up t36* accounts: uid and gid ours, home
+ * $T36_HOMES/NAME, shell /bin/sh; every other name as the C library says */
+int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
+               struct passwd **res)
+{
+	int (*real)(const char *, struct passwd *, char *, size_t, struct passwd **);
+	const char *homes = getenv("T36_HOMES");
+	int n;
+
+	if (strncmp(name, "t36", 3) != 0 || homes == NULL) {
+		real = dlsym(RTLD_NEXT, "getpwnam_r");
+		return real(name, pw, buf, len, res);
+	}
+	n = snprintf(buf, len, "%s%c%s/%s%c/bin/sh", name, 0, homes, name, 0);
+	if (n < 0 || (size_t)n >= len) {
+		*res = NULL;
+		return 34;                   /* ERANGE: a bigger buffer */
+	}
+	pw->pw_name = buf;
+	pw->pw_passwd = (char *)"x";
+	pw->pw_gecos = (char *)"";
+	pw->pw_dir = buf + strlen(name) + 1;
+	pw->pw_shell = pw->pw_dir + strlen(pw->pw_dir) + 1;
+	pw->pw_uid = getuid();
+	pw->pw_gid = getgid();
+	*res = pw;
+	return 0;
+}
+EOF
+cc -shared -fPIC -o "$T/shim.so" "$T/shim.c" -ldl 2>"$T/shim.err" ||
+	{ sed 's/^/# /' "$T/shim.err"; echo "Bail out! cannot build the getpwnam_r shim"; exit 1; }
+export T36_HOMES=$T/homes
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+H=$T36_HOMES
+for u in t36fwd t36copy t36open t36other t36link; do mkdir -p "$H/$u"; done
+printf '# forwarded, and a copy kept\n\\t36fwd, t36copy\n"|/bin/touch %s/ran"\n' "$T" >"$H/t36fwd/.forward"
+printf 't36copy\n' >"$H/t36open/.forward"
+chmod 666 "$H/t36open/.forward"
+printf 't36copy\n' >"$H/t36other/.forward"
+printf 't36copy\n' >"$T/elsewhere"
+ln -s "$T/elsewhere" "$H/t36link/.forward"
+other=0
+if [ "$(id -u)" = 0 ]; then
+	chown 65534 "$H/t36other/.forward" && other=1
+fi
+
+LD_PRELOAD=$T/shim.so start_mta --system-users ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+
+for r in t36fwd t36fwd+tag t36open t36other t36link; do
+	printf 'Subject: to %s\n\nhello\n' "$r" |
+		$PY "$TLIB/inject.py" "$MTA_PORT" "sender@example.org" "$r@test.example" >/dev/null
+done
+wait_for 20 queue_empty
+is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "queue empty"
+
+subjects() {
+	$PY - "$H/$1/Maildir" <<'EOF'
+import mailbox, sys
+try:
+    md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+    print(" ".join(sorted(m["Subject"].replace("to ", "") for m in md)))
+except Exception:
+    print("")
+EOF
+}
+is "$(subjects t36fwd)" "t36fwd t36fwd+tag" "\\t36fwd in .forward: a copy in its own Maildir (and for the subaddress)"
+if [ "$other" = 1 ]; then want="t36fwd t36fwd+tag"; else want="t36fwd t36fwd+tag t36other"; fi
+is "$(subjects t36copy)" "$want" "the forwarded copies reach the other user; no ignored .forward sent any"
+ok "$([ ! -e "$T/ran" ]; echo $?)" "the pipe in .forward never ran"
+is "$(subjects t36open)" "t36open" ".forward writable by others: ignored, own Maildir"
+like "$(cat "$MTA_LOG")" "forward-ignored user=t36open reason=\".*/t36open/.forward: writable by others than t36open\"" \
+	"... logged with the reason"
+is "$(subjects t36link)" "t36link" ".forward a symbolic link: ignored, own Maildir"
+like "$(cat "$MTA_LOG")" "forward-ignored user=t36link reason=\".*/t36link/.forward: Too many levels of symbolic links\"" \
+	"... logged with the reason"
+if [ "$other" = 1 ]; then
+	is "$(subjects t36other)" "t36other" ".forward owned by another uid: ignored, own Maildir"
+	like "$(cat "$MTA_LOG")" "forward-ignored user=t36other reason=\".*: not owned by t36other\"" \
+		"... logged with the reason"
+else
+	skip "not root: cannot give .forward to another uid" 2
+fi
+is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+out=$(LD_PRELOAD=$T/shim.so "$MTA_BIN/mta-smtpd" -m "$T/mail" -d test.example --system-users \
+	--check-address t36fwd@test.example 2>/dev/null)
+like "$out" "t36fwd: forwarded \\(.*/t36fwd/.forward\\)" "--check-address shows the .forward"
+
+done_testing

@@ -208,8 +208,27 @@ struct status policy_resolve(const struct config *cfg,
 		.delimiter = cfg->recipient_delimiter ? cfg->recipient_delimiter[0] : '+',
 		.root_alias = cfg->root_alias,
 	};
+	size_t i, k = 0;
 
-	return resolve(&p, rcpt, r);
+	if (resolve(&p, rcpt, r).kind != ST_OK)
+		return r->st;
+	/* a virtual mailbox is a file name too (user_known checked the
+	 * local ones) */
+	for (i = 0; i < r->n; i++) {
+		char name[ADDR_MAX];
+
+		if (r->t[i].kind == RESOLVE_VIRTUAL &&
+		    (policy_mailbox_name(&r->t[i].addr, name, sizeof name) < 0 ||
+		     (cfg->mbox && policy_is_lock_name(name)))) {
+			r->dropped++;
+			continue;
+		}
+		r->t[k++] = r->t[i];
+	}
+	r->n = k;
+	if (k == 0)
+		r->st = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+	return r->st;
 }
 
 /* policy_check_rcpt - the RCPT decision */

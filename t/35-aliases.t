@@ -22,7 +22,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/sink.sh"
 
-plan 41
+plan 43
 
 start_sink remote --refuse '^nouser@=550 5.1.1 no such user' || { echo "Bail out! the sink did not start"; exit 1; }
 
@@ -245,5 +245,11 @@ like "$out" "^nobody@one.example: no such address in the virtual table\$" "... s
 like "$out" "^refused: 5.1.1 No such user here\$" "... and what RCPT would answer"
 out=$(check bob+tag@two.example)
 like "$out" "subaddress of bob@two.example" "--check-address bob+tag@two.example: the subaddress"
+
+printf '@bad.example a/b@bad.example\n' >"$T/virtual-bad"
+out=$("$MTA_BIN/mta-smtpd" -m "$T/mail" -d test.example --virtual "$T/virtual-bad" \
+	--check-address x@bad.example); rc=$?
+is "$rc" 1 "a virtual mailbox whose name is no file name: refused"
+like "$out" "^refused: 5.1.3 Bad mailbox name\$" "... 5.1.3"
 
 done_testing

@@ -130,20 +130,22 @@ static struct status user_known_cb(void *ctx, const char *name)
 	return status_ok();
 }
 
-/* forward_ignored - a ~/.forward not used, logged; the status says why */
-static struct status forward_ignored(const char *name, const char *why)
+/* forward_ignored - a ~/.forward not used (logged when log); the
+ * status says why */
+static struct status forward_ignored(const char *name, const char *why, int log)
 {
 	char q[LOG_VALUE_MAX];
 
-	log_event("forward-ignored", "user=%s reason=%s", name, log_quote(q, sizeof q, why));
+	if (log)
+		log_event("forward-ignored", "user=%s reason=%s", name,
+		          log_quote(q, sizeof q, why));
 	return status_make(ST_PERM, 7, 0, "%s", why);
 }
 
-/* forward_cb - resolve's forward: ~NAME/.forward of a --system-users
- * account, used only when it is a regular file owned by the user and
- * writable by nobody else (else ignored, and logged); its addresses
- * into list */
-static struct status forward_cb(void *ctx, const char *name, struct addrtab *list)
+/* read_forward - ~NAME/.forward of a --system-users account, used only
+ * when it is a regular file owned by the user and writable by nobody
+ * else (else ignored, and logged when log); its addresses into list */
+static struct status read_forward(const char *name, struct addrtab *list, int log)
 {
 	const char *account = sysuser_account(name);
 	struct sysuser u;
@@ -153,7 +155,6 @@ static struct status forward_cb(void *ctx, const char *name, struct addrtab *lis
 	size_t n;
 	int fd;
 
-	(void)ctx;
 	st = sysuser_find(account, &u);
 	if (st.kind != ST_OK)
 		return st.kind == ST_TEMP ? st : status_ok();   /* no forward */
@@ -171,7 +172,7 @@ static struct status forward_cb(void *ctx, const char *name, struct addrtab *lis
 			return status_ok();
 		snprintf(why, sizeof why, "%s: %s", path, strerror(e));
 		if (e == ELOOP || e == EACCES)
-			return forward_ignored(account, why);
+			return forward_ignored(account, why, log);
 		return status_make(ST_TEMP, 3, 0, "%s", why);
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
@@ -187,23 +188,40 @@ static struct status forward_cb(void *ctx, const char *name, struct addrtab *lis
 	close(fd);
 	sysuser_free(&u);
 	if (why[0] != '\0')
-		return forward_ignored(account, why);
+		return forward_ignored(account, why, log);
 	if (addrtab_parse(list, ADDRTAB_LIST, path, text, n, why, sizeof why) < 0)
-		st = forward_ignored(account, why);
+		st = forward_ignored(account, why, log);
 	free(text);
 	return st;
 }
 
-/* policy_resolve - resolve.h with this configuration */
-struct status policy_resolve(const struct config *cfg,
-                             const struct mailbox *rcpt, struct resolve_result *r)
+/* forward_cb, forward_quiet_cb - resolve's forward, logging what it
+ * ignores or not (RCPT resolves twice: check, then add; one line is
+ * enough) */
+static struct status forward_cb(void *ctx, const char *name, struct addrtab *list)
+{
+	(void)ctx;
+	return read_forward(name, list, 1);
+}
+
+static struct status forward_quiet_cb(void *ctx, const char *name, struct addrtab *list)
+{
+	(void)ctx;
+	return read_forward(name, list, 0);
+}
+
+/* resolve_with - resolve.h with this configuration; log: say what is
+ * ignored on the way */
+static struct status resolve_with(const struct config *cfg,
+                                  const struct mailbox *rcpt,
+                                  struct resolve_result *r, int log)
 {
 	struct resolve_params p = {
 		.tables = cfg->tables,
 		.ctx = (void *)(uintptr_t)cfg,     /* read only: see the callbacks */
 		.is_local = is_local_cb,
 		.user_known = user_known_cb,
-		.forward = cfg->system_users ? forward_cb : NULL,
+		.forward = !cfg->system_users ? NULL : log ? forward_cb : forward_quiet_cb,
 		.home_domain = cfg->ndomains > 0 ? cfg->domains[0] : "localhost",
 		.delimiter = cfg->recipient_delimiter ? cfg->recipient_delimiter[0] : '+',
 		.root_alias = cfg->root_alias,
@@ -231,31 +249,36 @@ struct status policy_resolve(const struct config *cfg,
 	return r->st;
 }
 
-/* policy_check_rcpt - the RCPT decision */
+/* check - the RCPT decision, and where the recipient goes */
+static struct status check(const struct config *cfg, const struct mailbox *rcpt,
+                           int may_relay, struct resolve_result *r, int log)
+{
+	memset(r, 0, sizeof *r);
+	if (!policy_is_local(cfg, rcpt)) {
+		if (!may_relay)
+			return r->st = status_make(ST_PERM, 7, 1, "Relay access denied");
+		if ((r->t = calloc(1, sizeof *r->t)) == NULL)
+			return r->st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		r->t[0].kind = RESOLVE_REMOTE;
+		r->t[0].addr = *rcpt;
+		r->n = r->cap = 1;
+		return r->st = status_ok();
+	}
+	return resolve_with(cfg, rcpt, r, log);
+}
+
+/* policy_check_rcpt - the RCPT decision (what it ignores is logged when
+ * policy_add_rcpt resolves again) */
 struct status policy_check_rcpt(const struct config *cfg,
                                 const struct mailbox *rcpt, int may_relay,
                                 struct resolve_result *r)
 {
 	struct resolve_result mine;
+	struct status st = check(cfg, rcpt, may_relay, r != NULL ? r : &mine, 0);
 
 	if (r == NULL)
-		r = &mine;
-	memset(r, 0, sizeof *r);
-	if (!policy_is_local(cfg, rcpt)) {
-		if (!may_relay)
-			return status_make(ST_PERM, 7, 1, "Relay access denied");
-		if ((r->t = calloc(1, sizeof *r->t)) == NULL)
-			return status_make(ST_TEMP, 3, 0, "Out of memory");
-		r->t[0].kind = RESOLVE_REMOTE;
-		r->t[0].addr = *rcpt;
-		r->n = r->cap = 1;
-		r->st = status_ok();
-	} else {
-		policy_resolve(cfg, rcpt, r);
-	}
-	if (r == &mine)
-		resolve_result_free(r);
-	return r->st;
+		resolve_result_free(&mine);
+	return st;
 }
 
 /* policy_add_rcpt - the final recipients into the envelope.  They are
@@ -270,7 +293,7 @@ int policy_add_rcpt(const struct config *cfg, struct envelope *env,
 	size_t i;
 	int rc = 0;
 
-	if (policy_check_rcpt(cfg, rcpt, may_relay, &r).kind != ST_OK) {
+	if (check(cfg, rcpt, may_relay, &r, 1).kind != ST_OK) {
 		resolve_result_free(&r);
 		return envelope_add_rcpt(env, rcpt) < 0 ? -1 : 0;
 	}

@@ -58,9 +58,6 @@ struct status policy_check_rcpt(const struct config *cfg,
  * of memory */
 int policy_add_rcpt(const struct config *cfg, struct envelope *env,
                     const struct mailbox *rcpt, int may_relay);
-/* policy_resolve - resolve a local rcpt with cfg's tables and checks */
-struct status policy_resolve(const struct config *cfg,
-                             const struct mailbox *rcpt, struct resolve_result *r);
 /* policy_load_tables - read the tables cfg names (--aliases, --virtual,
  * --local-users) into cfg and check --root-alias; each refused target
  * goes to warn.  0, or -1 with err ("FILE:LINE: why") */

@@ -16,7 +16,7 @@ uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.def
 if [ "$(id -u)" != 0 ] && [ "$(id -u)" -lt "${uid_min:-1000}" ]; then
 	skip_all "uid $(id -u) is below UID_MIN: such accounts receive no mail"
 fi
-plan 12
+plan 13
 
 cat >"$T/shim.c" <<'EOF'
 #define _GNU_SOURCE
@@ -100,6 +100,7 @@ ok "$([ ! -e "$T/ran" ]; echo $?)" "the pipe in .forward never ran"
 is "$(subjects t36open)" "t36open" ".forward writable by others: ignored, own Maildir"
 like "$(cat "$MTA_LOG")" "forward-ignored user=t36open reason=\".*/t36open/.forward: writable by others than t36open\"" \
 	"... logged with the reason"
+is "$(log_count 'forward-ignored user=t36open ')" 1 "... once for its one message"
 is "$(subjects t36link)" "t36link" ".forward a symbolic link: ignored, own Maildir"
 like "$(cat "$MTA_LOG")" "forward-ignored user=t36link reason=\".*/t36link/.forward: Too many levels of symbolic links\"" \
 	"... logged with the reason"

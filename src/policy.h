@@ -19,9 +19,15 @@
  *   - any other domain is relayed only for clients in --relay-from
  *     (554 5.7.1 otherwise: never an open relay).
  *
+ *   - with --system-users, a user's ~/.forward (its addresses) is
+ *     followed when it is a regular file owned by the user and writable
+ *     by nobody else; otherwise it is ignored and logged
+ *     (forward-ignored);
+ *   - the virtual mailboxes are checked as file names too (5.1.3).
+ *
  * Contract: reads the read-only config; thread-safe (getpwnam_r).
- * policy_load_tables() alone reads files: the tables a new snapshot
- * names, before it is published.
+ * Files read: ~/.forward at RCPT, and the tables a new snapshot names,
+ * before it is published (policy_load_tables()).
  */
 #ifndef MTA_POLICY_H
 #define MTA_POLICY_H

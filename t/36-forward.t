@@ -9,6 +9,8 @@
 #   - a .forward writable by others, one owned by another uid, and a
 #     symbolic link are ignored (the user's own Maildir gets the mail)
 #     with a forward-ignored log line saying why;
+#   - a list with a member whose account cannot be looked up now (EIO):
+#     451 4.3.0 for the whole list, never 550;
 #   - mta-smtpd --check-address shows the forwarding.
 . "$(dirname "$0")/lib/common.sh"
 
@@ -16,7 +18,7 @@ uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.def
 if [ "$(id -u)" != 0 ] && [ "$(id -u)" -lt "${uid_min:-1000}" ]; then
 	skip_all "uid $(id -u) is below UID_MIN: such accounts receive no mail"
 fi
-plan 13
+plan 14
 
 cat >"$T/shim.c" <<'EOF'
 #define _GNU_SOURCE
@@ -36,6 +38,10 @@ int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 	const char *homes = getenv("T36_HOMES");
 	int n;
 
+	if (strcmp(name, "t36eio") == 0) {   /* a lookup that fails */
+		*res = NULL;
+		return 5;                    /* EIO */
+	}
 	if (strncmp(name, "t36", 3) != 0 || homes == NULL) {
 		real = dlsym(RTLD_NEXT, "getpwnam_r");
 		return real(name, pw, buf, len, res);
@@ -73,7 +79,8 @@ if [ "$(id -u)" = 0 ]; then
 	chown 65534 "$H/t36other/.forward" && other=1
 fi
 
-LD_PRELOAD=$T/shim.so start_mta --system-users ||
+printf 'team: t36copy, t36eio\n' >"$T/aliases"
+LD_PRELOAD=$T/shim.so start_mta --system-users --aliases "$T/aliases" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 for r in t36fwd t36fwd+tag t36open t36other t36link; do
@@ -82,6 +89,20 @@ for r in t36fwd t36fwd+tag t36open t36other t36link; do
 done
 wait_for 20 queue_empty
 is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "queue empty"
+res=$($PY - "$MTA_PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo()
+s.mail("sender@example.org")
+for r in ("team@test.example", "t36eio@test.example", "nosuchuser36@test.example"):
+    code, text = s.rcpt(r)
+    print(code, text.decode().split()[0])
+s.quit()
+EOF
+)
+is "$res" "451 4.3.0
+451 4.3.0
+550 5.1.1" "a list with a member whose lookup fails: 451 4.3.0 for all of it (as for the member), never 550; an unknown user: 550"
 
 subjects() {
 	$PY - "$H/$1/Maildir" <<'EOF'

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/35-aliases.t - recipients through aliases, virtual domains and
+# t/37-aliases.t - recipients through aliases, virtual domains and
 # subaddresses (mta-aliases(5)), with python3 smtplib as the client and
 # python3's mailbox module reading what arrived:
 #   - postmaster, abuse, a bare <postmaster> go to root's mailbox; two of
@@ -32,7 +32,7 @@ carol, dave@remote.example
 EOF
 write_aliases() {      # $1: the target of "rotating"
 	cat >"$T/aliases.new" <<EOF
-# t/35 aliases
+# t/37 aliases
 team: alice, bob,
     :include:$T/members
 loop1: loop2
@@ -80,27 +80,27 @@ def send(token, rcpts):
     s.quit()
     print(token, "|".join(codes))
 
-send("t35-admin", ["postmaster@test.example", "abuse@localhost", "postmaster"])
-send("t35-team", ["team@test.example", "alice@test.example"])
-send("t35-loop", ["loop1@test.example"])
-send("t35-prog", ["prog@test.example"])
-send("t35-onlyprog", ["onlyprog@test.example"])
-send("t35-virtual", ["info@one.example", "alice@One.Example"])
-send("t35-catchall", ["whoever@two.example"])
-send("t35-tag", ["bob+tag@test.example"])
-send("t35-unknown", ["alcie@test.example", "nobody@one.example"])
+send("t37-admin", ["postmaster@test.example", "abuse@localhost", "postmaster"])
+send("t37-team", ["team@test.example", "alice@test.example"])
+send("t37-loop", ["loop1@test.example"])
+send("t37-prog", ["prog@test.example"])
+send("t37-onlyprog", ["onlyprog@test.example"])
+send("t37-virtual", ["info@one.example", "alice@One.Example"])
+send("t37-catchall", ["whoever@two.example"])
+send("t37-tag", ["bob+tag@test.example"])
+send("t37-unknown", ["alcie@test.example", "nobody@one.example"])
 EOF
 )
 line() { printf '%s\n' "$res" | sed -n "s/^$1 //p"; }
-is "$(line t35-admin)" "250 2.1.5|250 2.1.5|250 2.1.5" "postmaster, abuse, bare postmaster: accepted"
-is "$(line t35-team)" "250 2.1.5|250 2.1.5" "a list and its member: accepted"
-is "$(line t35-loop)" "550 5.4.6" "an alias loop: 550 5.4.6 at RCPT"
-is "$(line t35-prog)" "250 2.1.5" "an alias with a pipe and a mailbox: accepted"
-is "$(line t35-onlyprog)" "554 5.7.1" "an alias of nothing but a pipe: 554 5.7.1"
-is "$(line t35-virtual)" "250 2.1.5|250 2.1.5" "virtual addresses: accepted"
-is "$(line t35-catchall)" "250 2.1.5" "a catch-all address: accepted"
-is "$(line t35-tag)" "250 2.1.5" "bob+tag: accepted"
-is "$(line t35-unknown)" "550 5.1.1|550 5.1.1" "unknown local and virtual recipients: 550 5.1.1"
+is "$(line t37-admin)" "250 2.1.5|250 2.1.5|250 2.1.5" "postmaster, abuse, bare postmaster: accepted"
+is "$(line t37-team)" "250 2.1.5|250 2.1.5" "a list and its member: accepted"
+is "$(line t37-loop)" "550 5.4.6" "an alias loop: 550 5.4.6 at RCPT"
+is "$(line t37-prog)" "250 2.1.5" "an alias with a pipe and a mailbox: accepted"
+is "$(line t37-onlyprog)" "554 5.7.1" "an alias of nothing but a pipe: 554 5.7.1"
+is "$(line t37-virtual)" "250 2.1.5|250 2.1.5" "virtual addresses: accepted"
+is "$(line t37-catchall)" "250 2.1.5" "a catch-all address: accepted"
+is "$(line t37-tag)" "250 2.1.5" "bob+tag: accepted"
+is "$(line t37-unknown)" "550 5.1.1|550 5.1.1" "unknown local and virtual recipients: 550 5.1.1"
 
 wait_for 20 queue_empty
 is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "queue empty"
@@ -121,20 +121,20 @@ EOF
 }
 got=$(mailboxes root alice bob carol one.example/alice two.example/bob postmaster abuse team)
 box() { printf '%s\n' "$got" | sed -n "s|^$1: ||p"; }
-is "$(box root)" "t35-admin<postmaster@test.example>" "root: one copy for postmaster, abuse and <postmaster>"
+is "$(box root)" "t37-admin<postmaster@test.example>" "root: one copy for postmaster, abuse and <postmaster>"
 is "$(box postmaster)$(box abuse)" "" "no postmaster or abuse mailbox"
-is "$(box alice)" "t35-prog<prog@test.example> t35-team<team@test.example>" \
+is "$(box alice)" "t37-prog<prog@test.example> t37-team<team@test.example>" \
 	"alice: the list once (list and member in one message), and prog's other target"
-is "$(box bob)" "t35-tag<bob+tag@test.example> t35-team<team@test.example>" \
+is "$(box bob)" "t37-tag<bob+tag@test.example> t37-team<team@test.example>" \
 	"bob: the list, and bob+tag with its tag in Delivered-To:"
-is "$(box carol)" "t35-team<team@test.example>" "carol: from the :include: file"
+is "$(box carol)" "t37-team<team@test.example>" "carol: from the :include: file"
 is "$(box team)" "" "no mailbox for the list itself"
-is "$(box one.example/alice)" "t35-virtual<info@one.example>" \
+is "$(box one.example/alice)" "t37-virtual<info@one.example>" \
 	"MAILROOT/one.example/alice: one copy (info@ and alice@ in one message)"
-is "$(box two.example/bob)" "t35-catchall<whoever@two.example> t35-virtual<info@one.example>" \
+is "$(box two.example/bob)" "t37-catchall<whoever@two.example> t37-virtual<info@one.example>" \
 	"MAILROOT/two.example/bob: from the other domain, and the catch-all"
 is "$(sink_all_rcpts)" "dave@remote.example" "the remote member went to its server"
-is "$(sink_grep_data '^Subject: t35-team')" 1 "... with the list's message"
+is "$(sink_grep_data '^Subject: t37-team')" 1 "... with the list's message"
 ok "$([ ! -e "$T/ran" ]; echo $?)" "the pipe command never ran"
 is "$(log_count ' (failed|deferred) ')" 0 "nothing failed or deferred"
 is "$(grep -rl 'MAILER-DAEMON' "$MTA_MAIL" "$SINK_DIR" 2>/dev/null | wc -l | tr -d ' ')" 0 \
@@ -153,7 +153,7 @@ print(s.sendmail(sys.argv[2], [sys.argv[3]], "Subject: %s\r\n\r\nx\r\n" % sys.ar
 s.quit()
 EOF
 }
-res=$(send_one bob+lists@test.example badlist@test.example t35-badlist)
+res=$(send_one bob+lists@test.example badlist@test.example t37-badlist)
 is "$res" "{}" "a list with a member its server refuses: accepted"
 wait_for 20 queue_empty
 res=$($PY - "$MTA_MAIL" <<'EOF'
@@ -191,7 +191,7 @@ for i in range(40):
             time.sleep(0.05)
     s = smtplib.SMTP("127.0.0.1", port, timeout=10)
     r = s.sendmail("sender@example.org", ["rotating@test.example"],
-                   "Subject: t35-flow-%02d\r\n\r\nx\r\n" % i)
+                   "Subject: t37-flow-%02d\r\n\r\nx\r\n" % i)
     s.quit()
     out.append("ok" if r == {} else "refused")
 open(flag, "w").write(" ".join(sorted(set(out))))
@@ -210,10 +210,10 @@ res=$($PY - "$MTA_MAIL" <<'EOF'
 import mailbox, sys
 def subj(name):
     return sorted(m["Subject"] for m in mailbox.Maildir(sys.argv[1] + "/" + name,
-                  factory=None, create=False) if m["Subject"].startswith("t35-flow"))
+                  factory=None, create=False) if m["Subject"].startswith("t37-flow"))
 a, b = subj("alice"), subj("bob")
 print(len(a) + len(b), len(set(a) & set(b)),
-      all(s < "t35-flow-10" for s in a), all(s >= "t35-flow-10" for s in b))
+      all(s < "t37-flow-10" for s in a), all(s >= "t37-flow-10" for s in b))
 EOF
 )
 is "$res" "40 0 True True" "40 delivered once each: before the reload to alice, after it to bob"
@@ -224,10 +224,10 @@ kill -HUP "$MTA_PID"
 wait_for 10 grep -q 'reload status=error' "$MTA_LOG"
 like "$(grep 'reload status=error' "$MTA_LOG")" "aliases:11: no ':' after the name" \
 	"a broken aliases file at SIGHUP: logged with its line"
-res=$(send_one sender@example.org rotating@test.example t35-after-broken)
+res=$(send_one sender@example.org rotating@test.example t37-after-broken)
 is "$res" "{}" "mail still accepted"
 wait_for 20 queue_empty
-is "$(box_now() { mailboxes bob | sed -n 's/^bob: //p'; }; box_now | grep -c t35-after-broken)" 1 \
+is "$(box_now() { mailboxes bob | sed -n 's/^bob: //p'; }; box_now | grep -c t37-after-broken)" 1 \
 	"... and delivered by the old table (rotating: bob)"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "tls.h"
 
 /* The current snapshot; the lock makes taking a reference and replacing
  * the pointer one step, so a snapshot is never freed between the two. */
@@ -35,12 +36,41 @@ void config_free(struct config *cfg)
 	if (cfg->tables != NULL && cfg->tables_free != NULL)
 		cfg->tables_free(cfg->tables);
 	free(cfg->listen);
+	free(cfg->smtps);
+	for (i = 0; i < cfg->ntls_cert; i++)
+		free(cfg->tls_cert[i]);
+	free(cfg->tls_cert);
+	for (i = 0; i < cfg->ntls_key; i++)
+		free(cfg->tls_key[i]);
+	free(cfg->tls_key);
+	tls_ctx_put(cfg->tls_server);
 	for (i = 0; i < cfg->ndomains; i++)
 		free(cfg->domains[i]);
 	free(cfg->domains);
 	free(cfg->relay);
 	free(cfg->routes);
 	free(cfg);
+}
+
+/* config_load_tls - the server's TLS context from the pairs */
+int config_load_tls(struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->ntls_cert != cfg->ntls_key) {
+		snprintf(err, errlen, "%zu --tls-cert but %zu --tls-key: give them in "
+		         "pairs", cfg->ntls_cert, cfg->ntls_key);
+		return -1;
+	}
+	if (cfg->ntls_cert == 0) {
+		if (cfg->nsmtps > 0) {
+			snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
+			         cfg->smtps[0].text);
+			return -1;
+		}
+		return 0;
+	}
+	cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key, cfg->ntls_cert,
+	                                 err, errlen);
+	return cfg->tls_server ? 0 : -1;
 }
 
 /* config_publish - cfg becomes current */
@@ -121,5 +151,5 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 unsigned long config_fds_needed(const struct config *cfg)
 {
 	return 2UL * cfg->max_clients + 6UL * cfg->max_deliveries +
-	       (unsigned long)cfg->nlisten + 64;
+	       (unsigned long)cfg->nlisten + (unsigned long)cfg->nsmtps + 64;
 }

@@ -10,7 +10,8 @@
  * for its session; the scheduler takes a fresh one each round and each
  * delivery one of its own.  SIGHUP publishes a new snapshot; holders of
  * the old one keep it until they put it.  Every string belongs to the
- * snapshot.
+ * snapshot, and so does its TLS context (tls.h: one reference, put by
+ * config_free; connections in progress keep their own TLS objects).
  */
 #ifndef MTA_CONFIG_H
 #define MTA_CONFIG_H
@@ -20,6 +21,8 @@
 #include <sys/socket.h>
 
 #include "netaddr.h"
+
+struct tls_ctx;
 
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -44,6 +47,13 @@ struct config {
 	char hostname[256];        /* --hostname or gethostname() */
 	struct listen_addr *listen; /* restart only */
 	size_t nlisten;
+	struct listen_addr *smtps; /* --smtps: implicit TLS (restart only) */
+	size_t nsmtps;
+	char **tls_cert, **tls_key; /* --tls-cert, --tls-key: paths, in pairs */
+	size_t ntls_cert, ntls_key;
+	/* the server's TLS context made from the pairs (config_load_tls);
+	 * NULL: no certificate, no STARTTLS */
+	struct tls_ctx *tls_server;
 	char **domains;            /* lower case */
 	size_t ndomains;
 	struct cidr *relay;
@@ -84,6 +94,11 @@ struct config {
 	atomic_uint refs;          /* config_get/config_put */
 };
 
+/* config_load_tls - make cfg's TLS context from its --tls-cert and
+ * --tls-key pairs (none: no context); 0, or -1 with err set (a file
+ * missing, unreadable or broken, pairs unmatched, --smtps without a
+ * certificate) */
+int config_load_tls(struct config *cfg, char *err, size_t errlen);
 /* config_publish - make cfg (one reference, which passes to the
  * publication) the current snapshot; the previous one is put */
 void config_publish(struct config *cfg);

@@ -12,6 +12,7 @@
 #include "netaddr.h"
 #include "policy.h"
 #include "stream.h"
+#include "tls.h"
 
 enum { READ_BUF = 4096 };
 
@@ -102,9 +103,24 @@ static void ops_tx_abort(void *ctx)
 	}
 }
 
+/* ops_tls_prepare - the TLS object before the 220 of STARTTLS */
+static struct status ops_tls_prepare(void *ctx)
+{
+	struct conn_ctx *x = ctx;
+	const struct config *cfg = x->c->env->cfg;
+
+	if (cfg->tls_server == NULL)
+		return status_make(ST_TEMP, 7, 0, "no certificate");
+	if (stream_tls_prepare(&x->io, cfg->tls_server, 1) < 0) {
+		log_event("tls-error", "error=\"cannot make a TLS object\"");
+		return status_make(ST_TEMP, 3, 0, "out of memory");
+	}
+	return status_ok();
+}
+
 static const struct session_ops conn_ops = {
 	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
-	ops_add_rcpt
+	ops_tls_prepare, ops_add_rcpt
 };
 
 /* log_refusals - log each 4xx/5xx reply line in out[0..n) */
@@ -207,14 +223,42 @@ static int pause_for(const struct conn_ctx *x, unsigned long long ms)
 	}
 }
 
+/* start_tls - the handshake on the client's socket (--timeout), then the
+ * session learns what it agreed; 0, or -1 (logged): the connection ends */
+static int start_tls(struct conn_ctx *x, struct session *s)
+{
+	const struct config *cfg = x->c->env->cfg;
+	struct tls_info info;
+	char err[200], q[LOG_VALUE_MAX];
+
+	if (cfg->tls_server == NULL) {
+		log_event("tls-error", "error=\"no certificate\"");
+		return -1;
+	}
+	if (stream_start_tls(&x->io, cfg->tls_server, 1,
+	                     monotonic_ms() + (long long)cfg->timeout * 1000,
+	                     err, sizeof err) < 0) {
+		log_event("tls-error", "error=%s", log_quote(q, sizeof q, err));
+		return -1;
+	}
+	stream_tls_info(&x->io, &info);
+	session_tls_info(s, &info);
+	log_event("tls", "version=%s cipher=%s bits=%d", info.version,
+	          info.cipher, info.bits);
+	return 0;
+}
+
 /* serve - the I/O loop; returns why it ended, for the log */
 static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 {
 	const struct conn_env *env = c->env;
 	const char *ended = "done";
-	int stopping = 0, start_tls = 0;
+	int stopping = 0, tls_asked = 0;
 	char buf[READ_BUF];
 
+	/* implicit TLS: encrypted from the first byte, greeting included */
+	if (c->implicit_tls && start_tls(x, s) < 0)
+		return "tls-failed";
 	session_greet(s);
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -233,11 +277,14 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 		}
 		if (session_done(s))
 			return ended;
-		if (start_tls) {
-			/* No TLS layer yet, and scfg never sets tls_available,
-			 * so the session never asks; were it to, the connection
-			 * ends after the 220 rather than go on in the clear. */
-			return "no-tls";
+		if (tls_asked) {
+			/* the 220 went out in the clear; a failed handshake
+			 * cannot go back to it */
+			tls_asked = 0;
+			if (start_tls(x, s) < 0)
+				return "tls-failed";
+			session_tls_started(s);
+			continue;
 		}
 		if (stopping && !session_in_data(s)) {
 			session_shutdown(s);
@@ -249,8 +296,16 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 			continue;
 		}
 		/* Once stopping, only the socket is watched: a message in DATA
-		 * may finish. */
-		r = poll(pfd, stopping ? 1 : 2, wait_ms(x, s));
+		 * may finish.  Under TLS, bytes already decrypted need no poll,
+		 * and a read that waited for the socket to become writable (a
+		 * TLS key update) polls for that. */
+		pfd[0].events = stream_poll_events(&x->io, POLLIN);
+		if (stream_pending(&x->io) > 0) {
+			r = 1;
+			pfd[0].revents = POLLIN;
+		} else {
+			r = poll(pfd, stopping ? 1 : 2, wait_ms(x, s));
+		}
 		if (session_in_data(s) && monotonic_ms() >= x->data_deadline) {
 			/* even a client that keeps sending must finish in time */
 			session_timeout(s);
@@ -283,7 +338,7 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 		case SESSION_START_TLS:
 			/* The rest of buf came in the clear before the handshake:
 			 * it is dropped, never fed (CVE-2011-0411). */
-			start_tls = 1;
+			tls_asked = 1;
 			break;
 		}
 	}
@@ -307,7 +362,8 @@ void conn_run(struct conn *c)
 	stream_init(&x.io, c->fd);
 	x.session_deadline = monotonic_ms() + (long long)c->env->cfg->session_timeout * 1000;
 	x.may_relay = config_may_relay(c->env->cfg, (struct sockaddr *)&c->peer);
-	log_event("connect", "client=%s relay=%s", peer, x.may_relay ? "yes" : "no");
+	log_event("connect", "client=%s relay=%s%s", peer, x.may_relay ? "yes" : "no",
+	          c->implicit_tls ? " tls=implicit" : "");
 	s = session_new(c->env->scfg, &conn_ops, &x, ip, now_seconds);
 	if (s == NULL) {
 		static const char busy[] = "421 4.3.0 Out of memory, try later\r\n";

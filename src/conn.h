@@ -5,7 +5,11 @@
  * (it is the body of the connection's detached thread).  The server
  * pointer and what it holds are borrowed.  Logs "connect", each message
  * ("queued", or "refused" with the reply), every 4xx/5xx reply sent, and
- * "disconnect".  The clock is here, not in the session: --timeout,
+ * "disconnect", and the TLS of the session ("tls": version and cipher,
+ * or "tls-error": why the handshake failed; that connection ends).
+ * TLS starts after STARTTLS, or before the greeting on an --smtps
+ * listener (implicit TLS), with the snapshot's server context; the
+ * handshake has --timeout.  The clock is here, not in the session: --timeout,
  * each message's --data-timeout (from its own DATA), --session-timeout,
  * and the pauses the session asks for after errors (session_pause),
  * slept in this connection's thread alone.
@@ -31,6 +35,7 @@ struct conn {
 	const struct conn_env *env;
 	int fd;
 	unsigned long id;     /* connection number, for the log tag */
+	int implicit_tls;     /* accepted on an --smtps listener */
 	struct sockaddr_storage peer;
 	void (*on_exit)(struct conn *c);   /* called last, before free */
 	void *owner;          /* for on_exit */

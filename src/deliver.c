@@ -1,6 +1,5 @@
 /* deliver.c - one delivery attempt; see deliver.h */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "monotonic.h"
+#include "queue.h"
 
 /* deliver_run - the attempt */
 void deliver_run(struct delivery *d)
@@ -26,7 +26,7 @@ void deliver_run(struct delivery *d)
 	d->arrival = 0;
 	d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
 	/* A symbolic link in mess/ is no message of ours: never followed. */
-	fd = openat(d->mess_fd, d->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = queue_msg_open_read(d->q, QUEUE_MESS, d->id);
 	if (fd < 0) {
 		int e = errno;
 

@@ -23,13 +23,15 @@
 #include "status.h"
 #include "transport.h"
 
+struct queue;
+
 struct delivery {
 	const struct config *cfg;  /* a reference, put by the scheduler */
 	const struct remote_ctx *remote;
 	struct remote_ctx own_remote; /* remote's settings from cfg */
 	int transport;             /* enum transport_id; -1: route here */
 	int slotted;               /* the scheduler counts it in its limits */
-	int mess_fd;               /* queue/mess, borrowed */
+	const struct queue *q;     /* the queue store, borrowed */
 	char id[ENVELOPE_ID_MAX];
 	unsigned n;                /* recipient number */
 	unsigned long seq;         /* delivery number, for the log tag dN */

@@ -98,11 +98,23 @@ static void write_received(struct header *h)
 	put_str(h, strchr(ip, ':') != NULL ? " ([IPv6:" : " ([");
 	put_str(h, ip);
 	put_str(h, "])\n");
+	if (in->tls != NULL && in->tls->version[0] != '\0') {
+		char clause[200];
+		int n = snprintf(clause, sizeof clause,
+		                 "\t(using %s with cipher %s (%d/%d bits))\n",
+		                 in->tls->version, in->tls->cipher, in->tls->bits,
+		                 in->tls->alg_bits);
+
+		if (n > 0 && (size_t)n < sizeof clause)
+			put(h, clause, (size_t)n);
+	}
 	/* col counts characters, so the tab is one (RFC 5322 2.1.1) */
 	col = put_str(h, "\tby ");
 	col += put_str(h, in->hostname);
 	col += put_str(h, " (mta) with ");
 	col += put_str(h, in->esmtp ? "ESMTP" : "SMTP");
+	if (in->tls != NULL)
+		col += put_str(h, "S");      /* RFC 3848 */
 	col += put_str(h, " id ");
 	col += put_str(h, in->id);
 	if (in->rcpt != NULL) {

@@ -29,7 +29,9 @@
  *   - names are matched without regard to ASCII case;
  *   - Received: is
  *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1])
- *       \tby HOSTNAME (mta) with ESMTP id ID  SMTP after plain HELO
+ *       \t(using VERSION with cipher CIPHER (BITS/ALG bits))   under TLS
+ *       \tby HOSTNAME (mta) with ESMTP id ID  SMTP after plain HELO;
+ *                                            ESMTPS, SMTPS under TLS
  *       \tfor <RCPT>; DATE                    only for a single recipient
  *     (an empty HELO is written "unknown"); without a recipient the
  *     "; DATE" ends the "by" line; the date goes to a line of its own
@@ -51,6 +53,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "tls.h"
+
 /* A field name, with any white space before its colon, longer than this
  * makes the line not a field; it is also the size of the line buffer. */
 enum { HEADER_NAME_MAX = 1000 };
@@ -63,6 +67,9 @@ struct header_info {
 	const char *sender;      /* envelope sender text, "" for the null sender */
 	const char *rcpt;        /* the single recipient, or NULL when several */
 	int esmtp;               /* 1: "with ESMTP", 0: "with SMTP" */
+	const struct tls_info *tls; /* the session's TLS (as Postfix names
+	                          * it: "(using ...)", "with ESMTPS"); NULL:
+	                          * in the clear */
 	time_t arrival;          /* date used in Received: and a missing Date: */
 	unsigned max_received;   /* more Received: fields than this = a loop */
 };

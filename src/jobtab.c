@@ -258,7 +258,7 @@ unsigned jobtab_remove(struct jobtab *t, struct jt_job *j)
 	struct jt_job **pp = &m->jobs;
 	unsigned left;
 
-	if (!j->running)
+	if (j->state == JT_WAITING)
 		heap_remove(t, j);
 	while (*pp != j)
 		pp = &(*pp)->next;
@@ -280,7 +280,7 @@ void jobtab_set_due(struct jobtab *t, struct jt_job *j, long long due)
 
 	j->due = due;
 	j->forced = 1;
-	if (j->running)
+	if (j->state != JT_WAITING)
 		return;
 	if (due < old)
 		heap_up(t, j->heap_pos);
@@ -298,14 +298,14 @@ struct jt_job *jobtab_next(const struct jobtab *t)
 void jobtab_start(struct jobtab *t, struct jt_job *j)
 {
 	heap_remove(t, j);
-	j->running = 1;
+	j->state = JT_RUNNING;
 }
 
 /* jobtab_stop - the job waits again.  The heap slot it left is free, so
  * the push cannot need memory beyond what the heap already had. */
 void jobtab_stop(struct jobtab *t, struct jt_job *j, long long due)
 {
-	j->running = 0;
+	j->state = JT_WAITING;
 	j->due = due;
 	heap_push(t, j);
 }

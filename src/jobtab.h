@@ -4,8 +4,8 @@
  * Pure data structure: no I/O, no clock, no threads.  A message is known
  * by its queue ID and counts its jobs; a job is (message, recipient
  * number N, due time; jobs due at the same time leave in the order they
- * were made) and is either waiting (in the heap) or running (out
- * of the heap, owned by a delivery thread until the scheduler stops it).
+ * were made) and is either waiting (in the heap) or out of the heap
+ * (running, parked or failed: enum jt_state) until the scheduler stops it.
  * Memory: about 56 bytes per job plus 8 in the heap, and about 88 per
  * message (see README, Benchmarks); the scheduler's route of a job (its
  * transport, next hop and recipient) adds about 16 bytes and two names.
@@ -24,6 +24,17 @@
 struct jobtab;
 struct jt_msg;
 
+/* where a job is in its life: waiting in the heap, or out of it in one
+ * of the other states (jobtab_start takes it out as JT_RUNNING; the
+ * scheduler moves it on to JT_PARKED or JT_FAILED; jobtab_stop puts it
+ * back as JT_WAITING) */
+enum jt_state {
+	JT_WAITING,                /* in the heap until its due time */
+	JT_RUNNING,                /* a delivery thread has it */
+	JT_PARKED,                 /* in a line for a slot (destlimit.h) */
+	JT_FAILED                  /* failed for good, waiting for its report */
+};
+
 struct jt_job {
 	long long due;             /* epoch seconds; also the file name's DUE */
 	struct jt_msg *msg;
@@ -32,11 +43,11 @@ struct jt_job {
 	unsigned heap_pos;         /* index in the heap while waiting */
 	unsigned age;              /* order of making: of two jobs due in the
 	                            * same second, the older goes first */
-	unsigned char running;     /* a delivery thread has it */
+	unsigned char state;       /* enum jt_state */
+	/* independent of the state: */
 	unsigned char missing;     /* its file vanished; confirm before forgetting */
-	unsigned char gone;        /* deleted while running: forget at the end */
-	unsigned char failed;      /* failed for good, waiting for its bounce */
-	unsigned char parked;      /* waiting for a slot for its domain */
+	unsigned char gone;        /* deleted while out of the heap: forget it
+	                            * when it comes back */
 	unsigned char listed;      /* on the scheduler's list of missing jobs */
 	unsigned char forced;      /* due time set by jobtab_set_due (an
 	                            * operator's rename): tried at once even
@@ -86,9 +97,10 @@ void jobtab_set_due(struct jobtab *t, struct jt_job *j, long long due);
 
 /* jobtab_next - the waiting job due first, or NULL */
 struct jt_job *jobtab_next(const struct jobtab *t);
-/* jobtab_start - the job leaves the heap: a delivery thread has it */
+/* jobtab_start - the job leaves the heap: JT_RUNNING, a delivery thread
+ * has it (the scheduler may make it JT_PARKED or JT_FAILED after) */
 void jobtab_start(struct jobtab *t, struct jt_job *j);
-/* jobtab_stop - a running job waits again, due at due */
+/* jobtab_stop - a job out of the heap waits again (JT_WAITING), due at due */
 void jobtab_stop(struct jobtab *t, struct jt_job *j, long long due);
 
 /* jobtab_jobs / jobtab_waiting / jobtab_messages - counts */

@@ -120,19 +120,19 @@ static void raise_fd_limit(const struct config *cfg)
 		fprintf(stderr, "mta-smtpd: warning: %s\n", text);
 }
 
-/* public_listener - a --listen address other than loopback, or NULL */
-static const char *public_listener(const struct config *cfg)
+/* public_in - an address of list[0..n) other than loopback, or NULL */
+static const char *public_in(const struct listen_addr *list, size_t n)
 {
 	struct cidr lo4, lo6;
 	size_t i;
 
 	cidr_parse("127.0.0.0/8", &lo4);
 	cidr_parse("::1/128", &lo6);
-	for (i = 0; i < cfg->nlisten; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&cfg->listen[i].ss;
+	for (i = 0; i < n; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&list[i].ss;
 
 		if (!cidr_match(&lo4, sa) && !cidr_match(&lo6, sa))
-			return cfg->listen[i].text;
+			return list[i].text;
 	}
 	return NULL;
 }
@@ -201,6 +201,15 @@ static int check_address(const struct config *cfg, const char *addr)
 	return st.kind == ST_OK ? 0 : 1;
 }
 
+/* public_listener - a --listen or --smtps address other than loopback,
+ * or NULL */
+static const char *public_listener(const struct config *cfg)
+{
+	const char *a = public_in(cfg->listen, cfg->nlisten);
+
+	return a ? a : public_in(cfg->smtps, cfg->nsmtps);
+}
+
 /* reload - SIGHUP: the file and the command line again; the new
  * snapshot replaces the running one only when all of it is valid.  The
  * log is reopened (logrotate) before the outcome is logged, so the new
@@ -222,6 +231,12 @@ static void reload(int argc, char **argv)
 		config_free(next);
 		next = NULL;
 		snprintf(err, sizeof err, "out of memory");
+	}
+	/* the certificates are read again (a renewed one takes effect for
+	 * new handshakes); a broken pair keeps the running snapshot whole */
+	if (next && config_load_tls(next, err, sizeof err) < 0) {
+		config_free(next);
+		next = NULL;
 	}
 	if (next)
 		config_publish(next);
@@ -287,6 +302,11 @@ int main(int argc, char **argv)
 
 		config_free(loaded);
 		return rc;
+	}
+	if (config_load_tls(loaded, err, sizeof err) < 0) {
+		fprintf(stderr, "mta-smtpd: %s\n", err);
+		config_free(loaded);
+		return 1;
 	}
 	config_publish(loaded);
 	cfg = config_get();

@@ -39,6 +39,7 @@ struct opt {
 	const char *arg;           /* the value's name in the usage text */
 	int restart;               /* a change needs a restart */
 	int marks_per_ip;          /* sets max_per_ip_set when given */
+	int strings;               /* K_LIST of strings the list owns */
 	int cmdline;               /* the command line only, not the file */
 };
 
@@ -59,7 +60,14 @@ static const struct opt opts[] = {
 	{ "queue", 'q', STR(queue), .dflt = "./queue", .arg = "DIR", .restart = 1 },
 	{ "listen", 'l', LIST(listen, listen, nlisten), .dflt = "127.0.0.1:2525",
 	  .want = "ADDR:PORT or [IPv6]:PORT", .arg = "ADDR:PORT", .restart = 1 },
-	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS" },
+	{ "smtps", 0, LIST(smtps, smtps, nsmtps), .want = "ADDR:PORT or [IPv6]:PORT",
+	  .arg = "ADDR:PORT", .restart = 1 },
+	{ "tls-cert", 0, LIST(tls_cert, tls_cert, ntls_cert), .want = "a file name",
+	  .arg = "FILE", .strings = 1 },
+	{ "tls-key", 0, LIST(tls_key, tls_key, ntls_key), .want = "a file name",
+	  .arg = "FILE", .strings = 1 },
+	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS",
+	  .strings = 1 },
 	{ "mailroot", 'm', STR(mailroot), .dflt = "./mail", .arg = "DIR" },
 	{ "mbox", 0, FLAG(mbox) },
 	{ "mbox-lock-wait", 0, NUM(mbox_lock_wait, 1, 3600), .dflt = "5", .arg = "SECONDS" },
@@ -133,9 +141,9 @@ static void clear_list(struct config *cfg, const struct opt *o)
 	size_t *n = (size_t *)((char *)cfg + o->count_off), i;
 	void **array = (void **)((char *)cfg + o->off);
 
-	if (o->add == optval_domains)      /* the one list of strings */
+	if (o->strings)
 		for (i = 0; i < *n; i++)
-			free(cfg->domains[i]);
+			free(((char **)*array)[i]);
 	free(*array);
 	*array = NULL;
 	*n = 0;

@@ -36,8 +36,8 @@ static void *grow(void *array_ptr, size_t *n, size_t size)
 	return a + (*n)++ * size;
 }
 
-/* optval_listen - one ADDR:PORT */
-int optval_listen(struct config *cfg, const char *v)
+/* add_address - one ADDR:PORT appended to a list of listeners */
+static int add_address(struct listen_addr **list, size_t *n, const char *v)
 {
 	struct listen_addr la;
 
@@ -45,10 +45,51 @@ int optval_listen(struct config *cfg, const char *v)
 	if (netaddr_parse(v, 0, &la.ss, &la.len) < 0 || strlen(v) >= sizeof la.text)
 		return -1;
 	snprintf(la.text, sizeof la.text, "%s", v);
-	if (grow(&cfg->listen, &cfg->nlisten, sizeof la) == NULL)
+	if (grow(list, n, sizeof la) == NULL)
 		return -1;
-	cfg->listen[cfg->nlisten - 1] = la;
+	(*list)[*n - 1] = la;
 	return 0;
+}
+
+/* optval_listen - one ADDR:PORT */
+int optval_listen(struct config *cfg, const char *v)
+{
+	return add_address(&cfg->listen, &cfg->nlisten, v);
+}
+
+/* optval_smtps - one ADDR:PORT with implicit TLS */
+int optval_smtps(struct config *cfg, const char *v)
+{
+	return add_address(&cfg->smtps, &cfg->nsmtps, v);
+}
+
+/* add_path - a copy of a file name appended to a list of them */
+static int add_path(char ***list, size_t *n, const char *v)
+{
+	char *copy, **slot;
+
+	if (*v == '\0')
+		return -1;
+	if ((copy = strdup(v)) == NULL)
+		return -1;
+	if ((slot = grow(list, n, sizeof *slot)) == NULL) {
+		free(copy);
+		return -1;
+	}
+	*slot = copy;
+	return 0;
+}
+
+/* optval_tls_cert - one certificate file */
+int optval_tls_cert(struct config *cfg, const char *v)
+{
+	return add_path(&cfg->tls_cert, &cfg->ntls_cert, v);
+}
+
+/* optval_tls_key - one key file */
+int optval_tls_key(struct config *cfg, const char *v)
+{
+	return add_path(&cfg->tls_key, &cfg->ntls_key, v);
 }
 
 /* optval_domains - a comma-separated list, lower-cased */

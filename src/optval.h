@@ -16,6 +16,12 @@ int optval_number(const char *text, unsigned long long min,
                   unsigned long long max, unsigned long long *v);
 /* optval_listen - one ADDR:PORT or [IPv6]:PORT, appended */
 int optval_listen(struct config *cfg, const char *v);
+/* optval_smtps - one ADDR:PORT or [IPv6]:PORT for --smtps, appended */
+int optval_smtps(struct config *cfg, const char *v);
+/* optval_tls_cert, optval_tls_key - one file name, appended (read when
+ * the snapshot is complete: config_load_tls) */
+int optval_tls_cert(struct config *cfg, const char *v);
+int optval_tls_key(struct config *cfg, const char *v);
 /* optval_domains - a comma-separated list, lower-cased, appended */
 int optval_domains(struct config *cfg, const char *list);
 /* optval_relay - one ADDR/BITS, appended */

@@ -1,5 +1,6 @@
-/* queue.c - queue directory set-up and the durable message write; see
- * queue.h for the protocol and mta-queue(5) for the crash argument */
+/* queue.c - the queue store's ground: opening a queue (and taking its
+ * lock), IDs, the rename that never replaces, the one directory reader;
+ * see queue.h for the contract and mta-queue(5) for the crash argument */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,66 +15,27 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "queue.h"
+#include "queue_priv.h"
 
-enum { QUEUE_PATH_MAX = 4096, MSG_BUF = 65536, ID_TRIES = 1000 };
+const char *const queue_dir_name[QUEUE_NDIRS] = { "tmp", "new", "mess", "rcpt", "bad" };
 
-struct queue {
-	char dir[QUEUE_PATH_MAX];
-	int lock_fd;
-	int tmp_fd, new_fd, mess_fd;  /* queue/tmp, new and mess, for *at() */
-	atomic_ulong seq;             /* ID sequence number */
-	queue_clock_fn *clock;        /* microseconds for IDs (tests: fixed) */
+/* unlink_stale - a file left in tmp/ (queue_scan) */
+static int unlink_stale(void *arg, const char *name, unsigned char type)
+{
+	struct queue *q = arg;
 
-	/* group commit of queue/new: all under sync_lock */
-	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_done;
-	unsigned long registered;     /* committers numbered before their rename */
-	unsigned long renames;        /* renames into new/ so far (tickets) */
-	unsigned long failed_upto;    /* committers numbered up to here fail */
-	int failed_err;               /* ... with this errno */
-	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
-	int syncing;                  /* a directory fsync is running */
-};
-
-/* one committer waiting for the directory fsync that decides its fate */
-struct sync_waiter {
-	struct sync_waiter *next;
-	unsigned long seq;            /* taken before its rename into new/ */
-	unsigned long ticket;         /* taken after its rename into new/ */
-	int done, err;                /* decided; 0 or the fsync's errno */
-};
-
-struct queue_msg {
-	struct queue *q;
-	int fd;
-	int err;                      /* sticky errno of the first failure */
-	size_t len;
-	char id[ENVELOPE_ID_MAX];
-	char buf[MSG_BUF];
-};
-
-static const char *const subdirs[] = { "tmp", "new", "mess", "rcpt", "bad" };
+	(void)type;
+	if (name[0] != '.' && unlinkat(q->fd[QUEUE_TMP], name, 0) == 0)
+		log_event("stale-tmp", "file=tmp/%s removed", name);
+	return 0;
+}
 
 /* remove_stale_tmp - nothing in tmp/ survives a restart (mta-queue(5)) */
 static void remove_stale_tmp(struct queue *q)
 {
-	struct dirent *de;
-	int fd = dup(q->tmp_fd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
+	if (queue_scan(q, QUEUE_TMP, unlink_stale, q) < 0) {
+		/* what is left there is removed at the next start */
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			log_event("stale-tmp", "file=tmp/%s removed", de->d_name);
-	}
-	closedir(d);
 }
 
 /* syncdir - fsync of directory path */
@@ -116,25 +78,59 @@ int queue_mkdir_durable(const char *path, mode_t mode)
 	return syncdir(parent);
 }
 
+/* new_queue - a struct queue for dir, nothing open; NULL (err set) */
+static struct queue *new_queue(const char *dir, char *err, size_t errlen)
+{
+	struct queue *q;
+	int i;
+
+	if (strlen(dir) + 16 >= QUEUE_PATH_MAX) {
+		snprintf(err, errlen, "queue directory name too long");
+		return NULL;
+	}
+	if ((q = calloc(1, sizeof *q)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	strcpy(q->dir, dir);
+	q->lock_fd = -1;
+	for (i = 0; i < QUEUE_NDIRS; i++)
+		q->fd[i] = -1;
+	q->clock = queue_clock_real;
+	q->sync = fsync;
+	pthread_mutex_init(&q->sync_lock, NULL);
+	pthread_cond_init(&q->sync_done, NULL);
+	return q;
+}
+
+/* open_dirs - open every directory of q; 0, or -1 with errno and
+ * *which the first that a queue must have and could not be opened */
+static int open_dirs(struct queue *q, int need_all, const char **which)
+{
+	char path[QUEUE_PATH_MAX + 8];
+	int i;
+
+	for (i = 0; i < QUEUE_NDIRS; i++) {
+		snprintf(path, sizeof path, "%s/%s", q->dir, queue_dir_name[i]);
+		q->fd[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (q->fd[i] < 0 && (need_all || (i != QUEUE_TMP && i != QUEUE_BAD))) {
+			*which = queue_dir_name[i];
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* queue_open - set up and lock the queue */
 int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 {
 	char path[QUEUE_PATH_MAX];
+	const char *which;
 	struct queue *q;
-	size_t i;
-	int existed;
+	int i, existed;
 
-	if (strlen(dir) + 16 >= QUEUE_PATH_MAX) {
-		snprintf(err, errlen, "queue directory name too long");
+	if ((q = new_queue(dir, err, errlen)) == NULL)
 		return -1;
-	}
-	if ((q = calloc(1, sizeof *q)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	strcpy(q->dir, dir);
-	q->lock_fd = q->tmp_fd = q->new_fd = q->mess_fd = -1;
-	q->clock = queue_clock_real;
 	/* The queue's own name durable first, then its subdirectories' names
 	 * (fsync of the queue below): a queue made here and lost at a power
 	 * cut would take every message accepted into it along.  A queue that
@@ -158,8 +154,8 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 		         : "cannot lock queue %s (%s): %s", dir, path, strerror(errno));
 		goto fail;
 	}
-	for (i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
+	for (i = 0; i < QUEUE_NDIRS; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, queue_dir_name[i]);
 		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 			snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
 			goto fail;
@@ -169,47 +165,66 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot fsync queue %s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	snprintf(path, sizeof path, "%s/tmp", dir);
-	q->tmp_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	snprintf(path, sizeof path, "%s/new", dir);
-	q->new_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	snprintf(path, sizeof path, "%s/mess", dir);
-	q->mess_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (q->tmp_fd < 0 || q->new_fd < 0 || q->mess_fd < 0) {
-		snprintf(err, errlen, "cannot open %s/tmp, new or mess: %s", dir, strerror(errno));
+	if (open_dirs(q, 1, &which) < 0) {
+		snprintf(err, errlen, "cannot open %s/%s: %s", dir, which, strerror(errno));
 		goto fail;
 	}
 	remove_stale_tmp(q);
-	pthread_mutex_init(&q->sync_lock, NULL);
-	pthread_cond_init(&q->sync_done, NULL);
 	*qp = q;
 	return 0;
 fail:
-	if (q->lock_fd >= 0)
-		close(q->lock_fd);
-	if (q->tmp_fd >= 0)
-		close(q->tmp_fd);
-	if (q->new_fd >= 0)
-		close(q->new_fd);
-	if (q->mess_fd >= 0)
-		close(q->mess_fd);
-	free(q);
+	queue_close(q);
 	return -1;
+}
+
+/* queue_attach - an existing queue, as it is */
+int queue_attach(struct queue **qp, const char *dir, char *err, size_t errlen)
+{
+	const char *which;
+	struct queue *q;
+	int dfd;
+
+	if ((q = new_queue(dir, err, errlen)) == NULL)
+		return -1;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "no queue at %s: %s", dir, strerror(errno));
+		queue_close(q);
+		return -1;
+	}
+	if (open_dirs(q, 0, &which) < 0) {
+		snprintf(err, errlen, "%s is not a queue: %s/%s: %s", dir, dir, which,
+		         strerror(errno));
+		close(dfd);
+		queue_close(q);
+		return -1;
+	}
+	close(dfd);
+	*qp = q;
+	return 0;
 }
 
 /* queue_close - release the queue */
 void queue_close(struct queue *q)
 {
+	int i;
+
 	if (q == NULL)
 		return;
-	close(q->tmp_fd);
-	close(q->new_fd);
-	close(q->mess_fd);
-	close(q->lock_fd);
+	for (i = 0; i < QUEUE_NDIRS; i++)
+		if (q->fd[i] >= 0)
+			close(q->fd[i]);
+	if (q->lock_fd >= 0)
+		close(q->lock_fd);
 	pthread_mutex_destroy(&q->sync_lock);
 	pthread_cond_destroy(&q->sync_done);
 	free(q);
 }
+
+/* queue_has_dir - is d open? */
+int queue_has_dir(const struct queue *q, enum queue_dir d) { return q->fd[d] >= 0; }
+
+/* queue_set_sync - where directory fsyncs go */
+void queue_set_sync(struct queue *q, queue_sync_fn *sync) { q->sync = sync; }
 
 /* queue_dir - the directory */
 const char *queue_dir(const struct queue *q) { return q->dir; }
@@ -282,219 +297,58 @@ int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
 	return 0;
 }
 
-/* id_in_use - is id taken by a message in new/ or mess/?  An ID made of
- * the time can come round again when the clock was set back (a restored
- * snapshot, a corrected clock) across a restart. */
-static int id_in_use(struct queue *q, const char *id)
+/* queue_scan - fn for every name in d; a failed readdir() is no end */
+int queue_scan(const struct queue *q, enum queue_dir d, queue_name_fn *fn,
+               void *arg)
 {
-	return faccessat(q->new_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-	       faccessat(q->mess_fd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
+	/* a fresh open file description: a dup() would share the offset */
+	int fd = openat(q->fd[d], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0, e;
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
 
-/* storage_status - the status for a failed queue write */
-static struct status storage_status(int err)
-{
-	if (err == ENOSPC || err == EDQUOT)
-		return status_make(ST_TEMP, 3, 1, "Insufficient system storage");
-	return status_make(ST_TEMP, 3, 0, "Local error writing the queue: %s",
-	                   strerror(err));
-}
-
-/* flush - write out the buffer; keeps the first error */
-static void flush(struct queue_msg *m)
-{
-	size_t off = 0;
-
-	while (off < m->len && !m->err) {
-		ssize_t w = write(m->fd, m->buf + off, m->len - off);
-
-		if (w < 0) {
-			if (errno != EINTR)
-				m->err = errno;
-			continue;
-		}
-		off += (size_t)w;
+	if (dir == NULL) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
 	}
-	m->len = 0;
-}
-
-/* queue_msg_write - buffered append */
-void queue_msg_write(struct queue_msg *m, const char *p, size_t n)
-{
-	while (n > 0 && !m->err) {
-		size_t room = sizeof m->buf - m->len, k = n < room ? n : room;
-
-		memcpy(m->buf + m->len, p, k);
-		m->len += k;
-		p += k;
-		n -= k;
-		if (m->len == sizeof m->buf)
-			flush(m);
-	}
-}
-
-/* queue_msg_open - new ID, tmp file, envelope */
-struct status queue_msg_open(struct queue *q, struct envelope *env,
-                             struct queue_msg **mp)
-{
-	struct queue_msg *m;
-	char *text;
-	size_t len;
-	unsigned tries;
-
-	if ((m = malloc(sizeof *m)) == NULL)
-		return status_make(ST_TEMP, 3, 0, "Out of memory");
-	m->q = q;
-	m->err = 0;
-	m->len = 0;
-	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/. */
-	for (tries = 0; ; tries++) {
-		queue_new_id(q, m->id);
-		if (id_in_use(q, m->id)) {
-			log_event("queue-id-in-use", "id=%s action=next-id", m->id);
-			m->fd = -1;
-			errno = EEXIST;
-		} else {
-			m->fd = openat(q->tmp_fd, m->id,
-			               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		}
-		if (m->fd >= 0 || errno != EEXIST || tries == ID_TRIES)
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(dir)) == NULL) {
+			rc = errno ? -1 : 0;
 			break;
-	}
-	memcpy(env->id, m->id, sizeof env->id);
-	if (m->fd < 0) {
-		int e = errno;
-
-		log_event("queue-error", "op=create file=tmp/%s error=\"%s\"", m->id, strerror(e));
-		free(m);
-		return storage_status(e);
-	}
-	if (envelope_format(env, &text, &len) < 0) {
-		queue_msg_abort(m);
-		return status_make(ST_TEMP, 3, 0, "Out of memory");
-	}
-	queue_msg_write(m, text, len);
-	free(text);
-	*mp = m;
-	return status_ok();
-}
-
-/* queue_msg_abort - forget the message */
-void queue_msg_abort(struct queue_msg *m)
-{
-	if (m->fd >= 0)
-		close(m->fd);
-	unlinkat(m->q->tmp_fd, m->id, 0);
-	free(m);
-}
-
-/* sync_new_dir - wait until the directory fsync of new/ that decides w
- * has finished: the first that started after w's rename and ended well
- * (0), or one that failed after w was numbered (its errno).  A failed
- * fsync fails every committer numbered before it returned, those still
- * renaming or not yet waiting included: Linux reports a writeback error
- * once per open file, so an fsync tried again on the same directory says
- * 0 for entries the failed one lost.  Those numbered after the failure
- * wait for a new fsync. */
-static int sync_new_dir(struct queue *q, struct sync_waiter *w)
-{
-	pthread_mutex_lock(&q->sync_lock);
-	w->ticket = ++q->renames;
-	if (w->seq <= q->failed_upto) {
-		/* numbered before a failed fsync returned, whenever it renamed */
-		w->done = 1;
-		w->err = q->failed_err;
-	} else {
-		w->next = q->waiters;
-		q->waiters = w;
-	}
-	while (!w->done) {
-		struct sync_waiter **pp;
-		unsigned long covers;
-		int e;
-
-		if (q->syncing) {
-			pthread_cond_wait(&q->sync_done, &q->sync_lock);
+		}
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		if ((rc = fn(arg, de->d_name, de->d_type)) != 0) {
+			if (rc > 0)
+				errno = 0;
+			rc = rc < 0 ? -1 : 0;
+			break;
 		}
-		/* Nobody is syncing: this thread does it for everyone renamed
-		 * so far, including itself. */
-		covers = q->renames;
-		q->syncing = 1;
-		pthread_mutex_unlock(&q->sync_lock);
-		e = fsync(q->new_fd) < 0 ? errno : 0;
-		pthread_mutex_lock(&q->sync_lock);
-		q->syncing = 0;
-		if (e != 0) {
-			q->failed_upto = q->registered;
-			q->failed_err = e;
-		}
-		for (pp = &q->waiters; *pp; ) {
-			struct sync_waiter *x = *pp;
-
-			if (e != 0 ? x->seq <= q->failed_upto : x->ticket <= covers) {
-				x->done = 1;
-				x->err = e;
-				*pp = x->next;
-			} else {
-				pp = &x->next;
-			}
-		}
-		pthread_cond_broadcast(&q->sync_done);
 	}
-	pthread_mutex_unlock(&q->sync_lock);
-	return w->err;
+	e = errno;
+	closedir(dir);
+	errno = e;
+	return rc;
 }
 
-/* queue_msg_commit - fdatasync, rename into new/, directory fsync */
-struct status queue_msg_commit(struct queue_msg *m)
+/* queue_exists - is there d/name? */
+int queue_exists(const struct queue *q, enum queue_dir d, const char *name)
 {
-	struct queue *q = m->q;
-	struct sync_waiter w = { NULL, 0, 0, 0, 0 };
-	int e;
-
-	flush(m);
-	if (!m->err && fdatasync(m->fd) < 0)
-		m->err = errno;
-	if (m->err) {
-		e = m->err;
-		log_event("queue-error", "op=write id=%s error=\"%s\"", m->id, strerror(e));
-		queue_msg_abort(m);
-		return storage_status(e);
-	}
-	if (close(m->fd) < 0) {
-		e = errno;
-		m->fd = -1;
-		log_event("queue-error", "op=close id=%s error=\"%s\"", m->id, strerror(e));
-		queue_msg_abort(m);
-		return storage_status(e);
-	}
-	m->fd = -1;
-	/* Numbered before the rename: an fsync of new/ that fails from now
-	 * on fails this committer too, even if it has not come to wait yet. */
-	pthread_mutex_lock(&q->sync_lock);
-	w.seq = ++q->registered;
-	pthread_mutex_unlock(&q->sync_lock);
-	/* Never over another message: its ID was free when tmp/ID was made,
-	 * so a name here now was put there by hand; the client tries again
-	 * and its message gets a fresh ID. */
-	if (queue_rename_excl(q->tmp_fd, m->id, q->new_fd, m->id) < 0) {
-		e = errno;
-		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
-		queue_msg_abort(m);
-		return storage_status(e);
-	}
-	e = sync_new_dir(q, &w);
-	if (e != 0) {
-		/* The rename may or may not survive a crash: refuse with 4xx and
-		 * take the file back out, so the client's retry is the only copy
-		 * (if the scheduler already took it, a duplicate is possible:
-		 * at-least-once, never lost). */
-		log_event("queue-error", "op=fsync-dir id=%s error=\"%s\"", m->id, strerror(e));
-		unlinkat(q->new_fd, m->id, 0);
-		free(m);
-		return storage_status(e);
-	}
-	free(m);
-	return status_ok();
+	return faccessat(q->fd[d], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
+
+/* queue_not_regular - d/name known to be no regular file */
+int queue_not_regular(const struct queue *q, enum queue_dir d,
+                      const char *name, unsigned char type)
+{
+	struct stat sb;
+
+	if (type == DT_UNKNOWN)
+		return fstatat(q->fd[d], name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       !S_ISREG(sb.st_mode);
+	return type != DT_REG;
+}
+

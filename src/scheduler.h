@@ -25,12 +25,14 @@
  *     unlinked; the last job of a message gone -> unlink mess/ID.
  *   operators: a job renamed to another DUE is rescheduled; a job removed
  *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
- *     a timer every SCHED_RESCAN seconds rescan the directories.
+ *     a timer every SCHED_RESCAN seconds (scheduler_priv.h) rescan the
+ *     directories.
  * It sleeps in poll() until the next due time, an inotify event, or a
  * completion: it never busy-waits.
  *
  * Threads: the scheduler thread alone owns the job table (jobtab.h) and
- * renames/unlinks job files.  Delivery threads only read the message,
+ * has job files renamed and unlinked (by the queue store, queue.h: the
+ * scheduler decides, sched_policy.h, the store does).  Delivery threads only read the message,
  * deliver, and post their outcome to the completion queue (a list under
  * done_lock, plus an eventfd the scheduler polls).
  */
@@ -41,8 +43,6 @@
 
 #include "config.h"
 #include "queue.h"
-
-enum { SCHED_RESCAN = 300 };
 
 struct sched;
 

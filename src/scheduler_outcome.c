@@ -3,9 +3,7 @@
  * sender, several recipients at once); the slots it held go to the jobs
  * waiting for them.  See
  * scheduler.h and scheduler_priv.h. */
-#include "bounce.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,49 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "log.h"
-#include "scheduler_priv.h"
-
-/* write_job_info - replace the content of job file name (tmp + rename) */
-static int write_job_info(struct sched *s, const char *name,
-                          const struct job_info *info)
-{
-	char text[JOB_ERROR_MAX + 128], tmp[JOB_NAME_MAX + 8];
-	int len = job_info_format(info, text, sizeof text), fd, e = 0;
-
-	if (len < 0)
-		return -1;
-	snprintf(tmp, sizeof tmp, "job.%s", name);
-	fd = openat(s->tmp_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, (size_t)len) != len || fdatasync(fd) < 0)
-		e = errno ? errno : EIO;
-	close(fd);
-	if (e == 0 && renameat(s->tmp_fd, tmp, s->rcpt_fd, name) < 0)
-		e = errno;
-	if (e != 0) {
-		unlinkat(s->tmp_fd, tmp, 0);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-/* read_job_info - the content of job file name (empty = never tried) */
-static void read_job_info(struct sched *s, const char *name, struct job_info *info)
-{
-	char text[JOB_ERROR_MAX + 128];
-	ssize_t n = 0;
-	int fd = openat(s->rcpt_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0) {
-		n = read(fd, text, sizeof text);
-		close(fd);
-	}
-	if (n < 0 || job_info_parse(text, (size_t)(n > 0 ? n : 0), info) < 0)
-		memset(info, 0, sizeof *info);
-}
+#include "scheduler_outcome.h"
 
 /* sched_postpone - job j (taken out of the heap) waits again until due.
  * Its file is renamed to the new DUE first: the name is where the due
@@ -82,14 +40,14 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 		j->due = due;
 		sched_job_file(j, name);
 		if (strcmp(old, name) == 0 ||
-		    (r = queue_rename_excl(s->rcpt_fd, old, s->rcpt_fd, name)) == 0 ||
+		    (r = queue_job_rename(s->q, old, name)) == 0 ||
 		    errno != EEXIST)
 			break;
 	}
 	if (r < 0 && errno == ENOENT) {
 		log_event("job-gone", "job=%s outcome=dropped", old);
 		jobtab_stop(s->t, j, was);
-		sched_note_missing(s, j);
+		sched_note_missing(s, j, 0);
 		return -1;
 	}
 	if (r < 0) {
@@ -108,23 +66,23 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
  * -1 when the attempts are used up or the message has been queued for
  * --max-queue-time (then d->result says so; the caller fails the
- * recipient). */
+ * recipient): sched_policy_retry decides. */
 static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 {
-	long long now = (long long)time(NULL), due = now + s->cfg->retry;
+	long long now = (long long)time(NULL);
+	struct sp_limits lim = sched_limits(s);
 	char name[JOB_NAME_MAX], qrcpt[LOG_VALUE_MAX];
 	struct job_info info;
+	struct sp_retry r;
 
 	sched_job_file(j, name);
-	read_job_info(s, name, &info);
-	if (!d->uncounted)
-		info.attempts++;
-	if (info.first == 0)
-		info.first = now;
-	snprintf(info.error, sizeof info.error, "%s", d->result.text);
-	if (info.attempts >= s->cfg->attempts)
+	/* an unreadable content counts as none: the attempts start again */
+	queue_job_read(s->q, name, &info, 0);
+	r = sched_policy_retry(&lim, info.attempts, info.first, d->uncounted != 0,
+	                       d->arrival, now);
+	if (r.verdict == SP_GIVE_UP)
 		return -1;
-	if (d->arrival > 0 && now - d->arrival >= (long long)s->cfg->max_queue_time) {
+	if (r.verdict == SP_EXPIRED) {
 		/* RFC 3463 4.4.7: delivery time expired, the last error kept */
 		struct status last = d->result;
 
@@ -132,18 +90,21 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		                        "in the queue: %s", now - d->arrival, last.text);
 		return -1;
 	}
+	info.attempts = r.attempts;
+	info.first = r.first;
+	snprintf(info.error, sizeof info.error, "%s", d->result.text);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
-	if (sched_postpone(s, j, due) == 0) {
+	if (sched_postpone(s, j, r.due) == 0) {
 		sched_job_file(j, name);
-		if (write_job_info(s, name, &info) < 0)
+		if (queue_job_write(s->q, name, &info) < 0)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}
 	log_event("retry", "id=%s rcpt=%s attempt=%u%s next=%lld", d->id,
 	          log_addr(qrcpt, sizeof qrcpt, d->rcpt), info.attempts,
 	          d->uncounted == UNCOUNTED_DNS ? " uncounted=dns"
-	          : d->uncounted ? " uncounted=dead-hop" : "", due);
+	          : d->uncounted ? " uncounted=dead-hop" : "", r.due);
 	return 0;
 }
 
@@ -153,7 +114,7 @@ static void finish_job(struct sched *s, struct jt_job *j)
 	char name[JOB_NAME_MAX];
 
 	sched_job_file(j, name);
-	if (unlinkat(s->rcpt_fd, name, 0) < 0 && errno != ENOENT)
+	if (queue_unlink(s->q, QUEUE_RCPT, name) < 0 && errno != ENOENT)
 		log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"", name,
 		          strerror(errno));
 	sched_forget_job(s, j);
@@ -165,7 +126,7 @@ static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
 	const struct jt_job *k;
 
 	for (k = m->jobs; k; k = k->next)
-		if (k != j && k->running && !k->failed)
+		if (k != j && (k->state == JT_RUNNING || k->state == JT_PARKED))
 			return 1;
 	return 0;
 }
@@ -174,7 +135,7 @@ static int running_siblings(const struct jt_msg *m, const struct jt_job *j)
  * about every failed recipient in one report, then drop their jobs */
 static void report_failures(struct sched *s, struct jt_msg *m)
 {
-	struct failure *f, *list = m->fails, *next;
+	struct failed_rcpt *f, *list = m->fails, *next;
 	char qaddr[LOG_VALUE_MAX];
 	struct bounce_rcpt *br;
 	struct envelope env;
@@ -183,15 +144,14 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	size_t n = 0, i;
 	int fd, ok = 0;
 
-	if (list == NULL || running_siblings(m, NULL))
+	if (!sched_policy_report_now(list != NULL, running_siblings(m, NULL)))
 		return;
 	m->fails = NULL;
 	for (f = list; f; f = f->next)
 		n++;
 	br = calloc(n, sizeof *br);
-	envelope_init(&env);
-	fd = openat(s->mess_fd, m->id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (br != NULL && fd >= 0 && envelope_read(fd, &env, &offset) == 0) {
+	fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
+	if (br != NULL && fd >= 0) {
 		for (f = list, i = 0; f; f = f->next, i++)
 			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
 		if (env.sender.text[0] == '\0') {
@@ -215,7 +175,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	free(br);
 	for (f = list; f; f = next) {
 		next = f->next;
-		f->job->failed = 0;
+		f->job->state = JT_RUNNING;  /* out of the heap, reported */
 		if (ok) {
 			finish_job(s, f->job);   /* may free m with its last job */
 		} else if (f->job->gone) {
@@ -232,7 +192,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 /* fail_job - a recipient failed for good: keep it until reported */
 static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d)
 {
-	struct failure *f = calloc(1, sizeof *f);
+	struct failed_rcpt *f = calloc(1, sizeof *f);
 	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 
 	log_event("failed-rcpt", "id=%s rcpt=%s error=%s", d->id,
@@ -249,7 +209,7 @@ static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d
 	memcpy(f->rcpt, d->rcpt, sizeof f->rcpt);
 	memcpy(f->remote_mta, d->remote_mta, sizeof f->remote_mta);
 	memcpy(f->diag, d->diag, sizeof f->diag);
-	j->failed = 1;               /* stays out of the heap: still "running" */
+	j->state = JT_FAILED;        /* stays out of the heap */
 	f->next = j->msg->fails;
 	j->msg->fails = f;
 }
@@ -273,17 +233,18 @@ void sched_unwait(struct sched *s, struct jt_job *j)
 {
 	if (j == NULL)
 		return;
-	j->parked = 0;
+	j->state = JT_RUNNING;       /* out of the heap, in no line */
 	if (j->gone) {
 		/* removed while it waited: its failed siblings may have
 		 * waited for it to report */
 		job_removed(s, j);
 		return;
 	}
+	/* Parked, it counted as running, and failed siblings wait for it
+	 * still: it is due and goes next, and its outcome (sched_completed)
+	 * reports them, its own failure with theirs.  Reporting them now
+	 * would send the sender a second bounce for j, were it to fail. */
 	jobtab_stop(s->t, j, j->due);
-	/* Parked, it counted as running: failed siblings that waited for it
-	 * are reported now (j is back in the heap, so m stays). */
-	report_failures(s, j->msg);
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -291,14 +252,6 @@ void sched_unwait(struct sched *s, struct jt_job *j)
 void sched_report_failures(struct sched *s, struct jt_msg *m)
 {
 	report_failures(s, m);
-}
-
-/* dead_time - how long a next hop that did not answer is remembered:
- * --dead-hop-time, never longer than --retry, so that the job that found
- * it dead is tried at its own next due time */
-static unsigned dead_time(const struct config *cfg)
-{
-	return cfg->dead_hop_time < cfg->retry ? cfg->dead_hop_time : cfg->retry;
 }
 
 /* note_freed - a slot of hop (transport tr) came free: its line moves at
@@ -356,7 +309,8 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	enum transport_id tr = (enum transport_id)d->transport;
 	char qhop[LOG_VALUE_MAX];
 	long long now = (long long)time(NULL);
-	unsigned dt = dead_time(s->cfg);
+	struct sp_limits lim = sched_limits(s);
+	unsigned dt = sched_policy_dead_time(&lim);
 	struct jt_job *k;
 
 	if (d->transport < 0 || d->transport >= TRANSPORT_COUNT)
@@ -379,27 +333,28 @@ static void release_slots(struct sched *s, const struct delivery *d)
 		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
 }
 
-/* sched_completed - apply one delivery's outcome */
-void sched_completed(struct sched *s, struct delivery *d)
+/* apply_outcome - d's job delivered, deferred, failed or quarantined */
+static void apply_outcome(struct sched *s, struct delivery *d)
 {
 	struct jt_job *j = d->job;
 	struct jt_msg *m = j->msg;
 	char name[JOB_NAME_MAX];
+	enum sp_bad bad = d->bad == DELIVERY_BAD_MESSAGE ? SP_MESSAGE_UNUSABLE
+	                : d->bad ? SP_JOB_UNUSABLE : SP_SOUND;
 
-	s->running--;
-	release_slots(s, d);
-	/* j is still marked running here: removing it must not touch the
-	 * heap, which it left when it started. */
-	if (j->gone) {
+	/* j is still out of the heap here (JT_RUNNING): removing it must
+	 * not touch the heap, which it left when it started. */
+	switch (sched_policy_outcome(d->result.kind, bad, j->gone)) {
+	case SP_DROP:
 		job_removed(s, j);           /* removed by an operator meanwhile */
 		return;
-	}
-	if (d->bad) {
+	case SP_BAD_MESSAGE:
+	case SP_BAD_JOB:
 		sched_job_file(j, name);
-		sched_quarantine(s, s->rcpt_fd, "rcpt", name, d->result.text);
-		if (d->bad == DELIVERY_BAD_MESSAGE) {
-			if (sched_file_exists(s->mess_fd, d->id))
-				sched_quarantine(s, s->mess_fd, "mess", d->id, d->result.text);
+		queue_quarantine(s->q, QUEUE_RCPT, name, d->result.text);
+		if (bad == SP_MESSAGE_UNUSABLE) {
+			if (queue_exists(s->q, QUEUE_MESS, d->id))
+				queue_quarantine(s->q, QUEUE_MESS, d->id, d->result.text);
 			jobtab_remove(s->t, j);
 		} else {
 			sched_forget_job(s, j);  /* a sound message goes with its last job */
@@ -409,22 +364,36 @@ void sched_completed(struct sched *s, struct delivery *d)
 		if ((m = jobtab_msg(s->t, d->id)) != NULL)
 			report_failures(s, m);
 		return;
-	}
-	if (d->result.kind == ST_OK) {
+	case SP_DONE:
 		/* The message outlives this job while failed recipients of it
 		 * wait for their report (they are jobs too). */
 		finish_job(s, j);
 		if ((m = jobtab_msg(s->t, d->id)) != NULL)
 			report_failures(s, m);
 		return;
-	}
-	if (d->result.kind == ST_TEMP && defer(s, j, d) == 0) {
-		/* (j may be gone meanwhile, and m with it) */
-		if ((m = jobtab_msg(s->t, d->id)) != NULL)
-			report_failures(s, m);
-		return;
+	case SP_RETRY:
+		if (defer(s, j, d) == 0) {
+			/* (j may be gone meanwhile, and m with it) */
+			if ((m = jobtab_msg(s->t, d->id)) != NULL)
+				report_failures(s, m);
+			return;
+		}
+		break;
+	case SP_FAIL:
+		break;
 	}
 	fail_job(s, j, d);
 	report_failures(s, m);
 }
 
+/* sched_completed - apply one delivery's outcome, then give its slots to
+ * the jobs waiting for them: in this order, a sibling of a failed job
+ * still waits in its line (and counts as running) when the failure is
+ * reported, so the report waits for it too; let go first, it would be
+ * neither, and fail later in a bounce of its own */
+void sched_completed(struct sched *s, struct delivery *d)
+{
+	s->running--;
+	apply_outcome(s, d);
+	release_slots(s, d);
+}

@@ -37,8 +37,9 @@ struct server {
 	const struct config *cfg;
 	struct session_config scfg;
 	struct conn_env cenv;
-	int *fds;                   /* listening sockets */
+	int *fds;                   /* listening sockets: --listen, then --smtps */
 	size_t nfds;
+	size_t nplain;              /* fds[nplain..]: --smtps (implicit TLS) */
 	int stop_fd;                /* eventfd: readable once stopping */
 	pthread_t acceptor;
 	int acceptor_running;
@@ -76,7 +77,7 @@ static struct session_config session_settings(const struct config *cfg)
 		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
 		.max_received = cfg->max_received, .max_errors = cfg->max_errors,
 		.soft_errors = cfg->soft_errors, .error_delay = cfg->error_delay,
-		.max_junk = cfg->max_junk
+		.max_junk = cfg->max_junk, .tls_available = cfg->tls_server != NULL
 	};
 }
 
@@ -250,8 +251,10 @@ static void refuse(int fd, const char *why)
 	stream_close(&io);
 }
 
-/* accept_one - accept a client on listening socket lfd */
-static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
+/* accept_one - accept a client on listening socket lfd (implicit: an
+ * --smtps one) */
+static void accept_one(struct server *s, int lfd, int implicit,
+                       pthread_attr_t *attr)
 {
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
@@ -294,12 +297,14 @@ static void accept_one(struct server *s, int lfd, pthread_attr_t *attr)
 	}
 	c = &sc->c;
 	sc->scfg = session_settings(cfg);
+	sc->scfg.tls_implicit = implicit;
 	sc->env = s->cenv;
 	sc->env.cfg = cfg;
 	sc->env.scfg = &sc->scfg;
 	c->env = &sc->env;
 	c->fd = fd;
 	c->id = ++s->next_id;
+	c->implicit_tls = implicit;
 	c->peer = peer;
 	c->on_exit = conn_finished;
 	c->owner = s;
@@ -347,7 +352,7 @@ static void *acceptor(void *arg)
 			break;
 		for (i = 0; i < s->nfds; i++)
 			if (pfd[i].revents & POLLIN)
-				accept_one(s, s->fds[i], &attr);
+				accept_one(s, s->fds[i], i >= s->nplain, &attr);
 	}
 	pthread_attr_destroy(&attr);
 	free(pfd);
@@ -390,7 +395,8 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	pthread_condattr_t ca;
 	size_t i;
 
-	if (s == NULL || (s->fds = calloc(cfg->nlisten, sizeof *s->fds)) == NULL) {
+	if (s == NULL ||
+	    (s->fds = calloc(cfg->nlisten + cfg->nsmtps, sizeof *s->fds)) == NULL) {
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -398,6 +404,14 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	s->cfg = cfg;
 	for (i = 0; i < cfg->nlisten; i++) {
 		int fd = listen_on(&cfg->listen[i], err, errlen);
+
+		if (fd < 0)
+			goto fail;
+		s->fds[s->nfds++] = fd;
+	}
+	s->nplain = s->nfds;
+	for (i = 0; i < cfg->nsmtps; i++) {
+		int fd = listen_on(&cfg->smtps[i], err, errlen);
 
 		if (fd < 0)
 			goto fail;
@@ -439,7 +453,10 @@ int server_start(struct server *s, char *err, size_t errlen)
 	}
 	s->acceptor_running = 1;
 	for (i = 0; i < s->cfg->nlisten; i++)
-		log_event("listen", "address=%s", s->cfg->listen[i].text);
+		log_event("listen", "address=%s%s", s->cfg->listen[i].text,
+		          s->cfg->tls_server ? " starttls=yes" : "");
+	for (i = 0; i < s->cfg->nsmtps; i++)
+		log_event("listen", "address=%s tls=implicit", s->cfg->smtps[i].text);
 	return 0;
 }
 

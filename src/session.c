@@ -32,6 +32,7 @@ struct session *session_new(const struct session_config *cfg,
 	s->now = now;
 	stralloc_init(&s->out);
 	snprintf(s->client_ip, sizeof s->client_ip, "%s", client_ip);
+	s->tls = cfg->tls_implicit;
 	envelope_init(&s->env);
 	return s;
 }
@@ -72,6 +73,12 @@ void session_free(struct session *s)
 void session_greet(struct session *s)
 {
 	sess_reply(s, 220, "%s ESMTP mta", s->cfg->hostname);
+}
+
+/* session_tls_info - the TLS in use, for Received: */
+void session_tls_info(struct session *s, const struct tls_info *info)
+{
+	s->tls_info = *info;
 }
 
 /* session_timeout - idle too long */

@@ -8,7 +8,7 @@
  *
  * Protocol (mta-smtpd(8), SMTP SERVICE): HELO EHLO MAIL RCPT DATA RSET NOOP
  * QUIT VRFY HELP, case-insensitive, and STARTTLS when the caller can start
- * TLS; 503 for commands out of order; 500 for unknown commands and
+ * TLS (454 when it cannot at that moment: ops->tls_prepare); 503 for commands out of order; 500 for unknown commands and
  * over-long lines; PIPELINING (input is consumed up to what ends the
  * session or starts TLS, replies are queued in order); DATA ends only at
  * CRLF "." CRLF; every reply carries an RFC 3463 enhanced status code.
@@ -40,6 +40,7 @@
 #include "addr.h"
 #include "envelope.h"
 #include "status.h"
+#include "tls.h"
 
 struct session_config {
 	const char *hostname;      /* greeting, Received:, Message-ID: */
@@ -56,6 +57,10 @@ struct session_config {
 	unsigned max_junk;         /* NOOP RSET VRFY HELP since the last
 	                            * accepted message before each is an error
 	                            * too; 0 = no limit */
+	int tls_implicit;          /* the connection is encrypted from its
+	                            * first byte (--smtps): TLS is on from the
+	                            * start, STARTTLS neither offered nor
+	                            * accepted */
 	int tls_available;         /* the caller can start TLS: EHLO offers
 	                            * STARTTLS, and it gets SESSION_START_TLS;
 	                            * else STARTTLS is 502 */
@@ -80,6 +85,10 @@ struct session_ops {
 	struct status (*tx_commit)(void *ctx);
 	/* forget the message being stored (refused, failed or cut off) */
 	void (*tx_abort)(void *ctx);
+	/* STARTTLS was accepted: get ready to start TLS, or say why it
+	 * cannot be now (ST_TEMP: 454 4.7.0, the session goes on in the
+	 * clear); NULL: always ready */
+	struct status (*tls_prepare)(void *ctx);
 	/* add the recipient check_rcpt accepted to env, as its final
 	 * recipients (aliases expanded: resolve.h); -1 when out of memory.
 	 * NULL: the session adds the address itself */
@@ -123,6 +132,9 @@ enum session_action session_feed(struct session *s, const char *p, size_t n,
  * cfg->tls_required is satisfied.  Errors stay counted.  Ignored at any
  * other time.  (When the handshake fails, the caller closes instead.) */
 void session_tls_started(struct session *s);
+/* session_tls_info - what the TLS in use is (after the handshake, of
+ * STARTTLS or of implicit TLS), named in each message's Received: */
+void session_tls_info(struct session *s, const struct tls_info *info);
 /* session_timeout - the client was idle too long: 421, then done */
 void session_timeout(struct session *s);
 /* session_shutdown - the server is stopping: 421, then done */

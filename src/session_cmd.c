@@ -377,10 +377,19 @@ static int check_starttls(struct session *s, const char *arg,
 }
 
 /* proceed_starttls - 220, and the engine stops reading: the caller starts
- * TLS (SESSION_START_TLS) */
+ * TLS (SESSION_START_TLS); or 454 when the caller cannot (its TLS object
+ * could not be made), which is the server's condition, not an error */
 static void proceed_starttls(struct session *s, struct cmd_args *a)
 {
 	(void)a;
+	if (s->ops->tls_prepare != NULL) {
+		struct status st = s->ops->tls_prepare(s->ctx);
+
+		if (st.kind != ST_OK) {
+			sess_reply(s, 454, "4.7.0 TLS not available: %s", st.text);
+			return;
+		}
+	}
 	sess_reply(s, 220, "2.0.0 Ready to start TLS");
 	s->tls_pending = 1;
 }

@@ -35,6 +35,7 @@ struct session {
 	char helo[ENVELOPE_HELO_MAX]; /* "" until HELO/EHLO */
 	int esmtp;
 	int tls;                    /* the connection is encrypted */
+	struct tls_info tls_info;   /* its version and cipher ("" unknown) */
 	int tls_pending;            /* STARTTLS accepted, TLS not yet up */
 	int authenticated;          /* the client authenticated (AUTH) */
 	int done;

@@ -47,6 +47,15 @@ static int broken(struct smtp_dialog *d)
 	return -1;
 }
 
+/* note_temp - the reply being handled refuses a command outside any
+ * transaction (want: what it should have been): noted, as temporary */
+static void note_temp(struct smtp_dialog *d, enum smtp_stage stage, int want)
+{
+	sd_cur_as(d, stage, want);
+	d->cur.st.kind = ST_TEMP;
+	d->ops->note(d->ops->ctx, &d->cur);
+}
+
 /* on_reply - one complete reply in d->cur.reply; 0, or -1 to close */
 static int on_reply(struct smtp_dialog *d)
 {
@@ -82,6 +91,9 @@ static int on_reply(struct smtp_dialog *d)
 				smtp_ehlo_parse(r, &d->ext, &d->size_max);
 			d->opened = 1;
 			d->state = SD_READY;
+			if (d->starttls && !d->tls && (d->ext & SMTP_EXT_STARTTLS) &&
+			    d->mode == SMTP_DIALOG_SMTP && sd_put(d, "STARTTLS\r\n") == 0)
+				d->state = SD_STARTTLS;
 			return 0;
 		}
 		if (d->state == SD_EHLO && d->mode == SMTP_DIALOG_SMTP &&
@@ -90,15 +102,22 @@ static int on_reply(struct smtp_dialog *d)
 			return 0;
 		}
 		break;
+	case SD_STARTTLS:
+		if (r->code == 220) {
+			d->state = SD_HANDSHAKE;
+			return 0;
+		}
+		/* refused (454, 5xx): on in the clear, the refusal noted */
+		note_temp(d, SMTP_STAGE_HELLO, 220);
+		d->state = SD_READY;
+		return 0;
 	case SD_RSET:
 		if (sd_is_class(r->code, 2)) {
 			d->need_rset = 0;
 			d->state = SD_READY;
 			return 0;
 		}
-		sd_cur_as(d, SMTP_STAGE_RSET, 250);
-		d->cur.st.kind = ST_TEMP;
-		d->ops->note(d->ops->ctx, &d->cur);
+		note_temp(d, SMTP_STAGE_RSET, 250);
 		d->state = SD_CLOSED;
 		return -1;
 	case SD_TX:
@@ -132,6 +151,7 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
 	d->ext = 0;
 	d->size_max = 0;
 	d->esmtp = d->opened = d->need_rset = 0;
+	d->starttls = d->tls = 0;
 	d->tx = NULL;
 	d->replies = 0;
 	d->pend_head = d->pend_n = 0;
@@ -140,10 +160,54 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
 	smtp_reply_clear(&d->cur.reply);
 }
 
-/* smtp_dialog_input - the server's bytes, in any fragments */
+/* smtp_dialog_use_starttls - STARTTLS when offered */
+void smtp_dialog_use_starttls(struct smtp_dialog *d)
+{
+	d->starttls = 1;
+}
+
+/* smtp_dialog_tls_wanted - the handshake is the driver's turn */
+int smtp_dialog_tls_wanted(const struct smtp_dialog *d)
+{
+	return d->state == SD_HANDSHAKE;
+}
+
+/* smtp_dialog_tls_started - TLS is up: EHLO again, nothing of the first
+ * one kept (RFC 3207 4.2) */
+void smtp_dialog_tls_started(struct smtp_dialog *d)
+{
+	if (d->state != SD_HANDSHAKE)
+		return;
+	d->tls = 1;
+	d->ext = 0;
+	d->size_max = 0;
+	d->esmtp = 0;
+	smtp_reply_init(&d->parser);
+	d->out_pos = d->out_len = 0;
+	if (sd_put(d, "EHLO %s\r\n", d->helo) < 0) {
+		d->state = SD_CLOSED;
+		return;
+	}
+	d->state = SD_EHLO;
+}
+
+/* smtp_dialog_tls_failed - the handshake failed: noted, closed */
+void smtp_dialog_tls_failed(struct smtp_dialog *d, const char *why)
+{
+	if (d->state == SD_CLOSED)
+		return;
+	smtp_reply_clear(&d->cur.reply);
+	d->cur.stage = SMTP_STAGE_HELLO;
+	d->cur.st = status_make(ST_TEMP, 7, 10, "%s: TLS handshake: %s", d->peer, why);
+	d->state = SD_CLOSED;
+	d->ops->note(d->ops->ctx, &d->cur);
+}
+
+/* smtp_dialog_input - the server's bytes, in any fragments; nothing past
+ * the 220 to STARTTLS (it came in the clear before the handshake) */
 int smtp_dialog_input(struct smtp_dialog *d, const char *buf, size_t n)
 {
-	while (n > 0 && d->state != SD_CLOSED) {
+	while (n > 0 && d->state != SD_CLOSED && d->state != SD_HANDSHAKE) {
 		size_t used;
 
 		if (!smtp_reply_feed(&d->parser, buf, n, &used, &d->cur.reply))

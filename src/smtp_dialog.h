@@ -22,8 +22,16 @@
  * together (RFC 2920); without it each command waits for the reply to
  * the one before.  After the dot an SMTP server gives one reply, an LMTP
  * server one per accepted recipient, in RCPT order (RFC 2033 4.2).
- * STARTTLS and AUTH will be states between the hello and ready
- * (SD_STARTTLS, SD_AUTH: reserved, never entered yet).
+ * STARTTLS (RFC 3207), when the driver asks for it
+ * (smtp_dialog_use_starttls) and the server offers it, comes between the
+ * hello and ready: STARTTLS; at its 220 the engine stops reading (what the
+ * server sent behind it in the clear is dropped, never taken as a reply)
+ * and waits for the driver's handshake (smtp_dialog_tls_wanted); once
+ * TLS is up (smtp_dialog_tls_started) it says EHLO again and forgets
+ * what the first EHLO offered.  A STARTTLS refused leaves the dialogue
+ * ready in the clear, the refusal noted; a failed handshake ends the
+ * connection (smtp_dialog_tls_failed).  AUTH will be a state there too
+ * (SD_AUTH: reserved, never entered yet).
  *
  * Outcomes, through the ops table: ops->rcpt is called exactly once for
  * every recipient of a transaction with its fate: its RCPT refusal (or a
@@ -75,7 +83,8 @@ enum {
 	SMTP_EXT_SIZE = 1 << 1,
 	SMTP_EXT_8BITMIME = 1 << 2,
 	SMTP_EXT_ENHANCED = 1 << 3,
-	SMTP_EXT_SMTPUTF8 = 1 << 4
+	SMTP_EXT_SMTPUTF8 = 1 << 4,
+	SMTP_EXT_STARTTLS = 1 << 5
 };
 
 enum smtp_stage {
@@ -132,7 +141,8 @@ enum smtp_dialog_mode { SMTP_DIALOG_SMTP, SMTP_DIALOG_LMTP };
 enum smtp_dialog_state {
 	SD_GREETING,          /* waiting for the 220 */
 	SD_EHLO, SD_HELO,     /* waiting for their replies (LHLO: SD_EHLO) */
-	SD_STARTTLS,          /* reserved: STARTTLS sent, then the handshake */
+	SD_STARTTLS,          /* STARTTLS sent: waiting for its 220 */
+	SD_HANDSHAKE,         /* the 220 came: the driver's handshake */
 	SD_AUTH,              /* reserved: AUTH under way */
 	SD_READY,             /* idle: the driver's turn */
 	SD_TX,                /* a transaction: replies in pend[] */
@@ -173,6 +183,8 @@ struct smtp_dialog {
 	int esmtp;                       /* EHLO (LHLO) was accepted */
 	int opened;                      /* EHLO/HELO was accepted */
 	int need_rset;                   /* a refused transaction is open */
+	int starttls;                    /* say STARTTLS when offered */
+	int tls;                         /* TLS is on (STARTTLS done) */
 	unsigned long replies;           /* complete replies read */
 
 	/* the transaction under way (tx != NULL) */
@@ -212,8 +224,22 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
                        const struct smtp_dialog_ops *ops, const char *helo,
                        const char *peer);
 
+/* smtp_dialog_use_starttls - after smtp_dialog_start: say STARTTLS after
+ * EHLO when the server offers it (SMTP only, once per connection) */
+void smtp_dialog_use_starttls(struct smtp_dialog *d);
+/* smtp_dialog_tls_wanted - the server said 220 to STARTTLS: the driver
+ * starts TLS now, feeding nothing meanwhile, then calls
+ * smtp_dialog_tls_started (or smtp_dialog_tls_failed) */
+int smtp_dialog_tls_wanted(const struct smtp_dialog *d);
+/* smtp_dialog_tls_started - TLS is up: EHLO again, as after a greeting */
+void smtp_dialog_tls_started(struct smtp_dialog *d);
+/* smtp_dialog_tls_failed - the handshake failed (why: the TLS layer's
+ * text): noted, the dialogue closed */
+void smtp_dialog_tls_failed(struct smtp_dialog *d, const char *why);
+
 /* smtp_dialog_input - the server sent buf[0..n); 0 to go on, -1 when the
- * connection must now be closed */
+ * connection must now be closed.  After the 220 to STARTTLS the rest of
+ * buf is not read. */
 int smtp_dialog_input(struct smtp_dialog *d, const char *buf, size_t n);
 
 /* smtp_dialog_output - the bytes to write now (*n 0: nothing) */

@@ -91,6 +91,8 @@ void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
 			*ext |= SMTP_EXT_ENHANCED;
 		else if (strcasecmp(line, "SMTPUTF8") == 0)
 			*ext |= SMTP_EXT_SMTPUTF8;
+		else if (strcasecmp(line, "STARTTLS") == 0)
+			*ext |= SMTP_EXT_STARTTLS;
 		else if (strncasecmp(line, "SIZE", 4) == 0 &&
 		         (line[4] == '\0' || line[4] == ' ')) {
 			*ext |= SMTP_EXT_SIZE;

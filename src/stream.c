@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "monotonic.h"
 #include "stream.h"
+#include "tls.h"
 
 /* plain_read - the socket's own bytes */
 static ssize_t plain_read(struct stream *s, void *buf, size_t n)
@@ -29,6 +32,18 @@ static ssize_t plain_write(struct stream *s, const void *buf, size_t n)
 	return w;
 }
 
+/* tls_read - decrypted bytes */
+static ssize_t tls_read(struct stream *s, void *buf, size_t n)
+{
+	return tls_conn_read(s->tls, buf, n);
+}
+
+/* tls_write - bytes to encrypt */
+static ssize_t tls_write(struct stream *s, const void *buf, size_t n)
+{
+	return tls_conn_write(s->tls, buf, n);
+}
+
 /* stream_init - a stream over fd with the plain functions */
 void stream_init(struct stream *s, int fd)
 {
@@ -36,6 +51,7 @@ void stream_init(struct stream *s, int fd)
 	s->read = plain_read;
 	s->write = plain_write;
 	s->tls = NULL;
+	s->tls_next = NULL;
 }
 
 /* stream_open - is there a connection? */
@@ -58,6 +74,8 @@ int stream_nonblock(struct stream *s, int on)
 /* stream_close - close, and back to the plain functions */
 void stream_close(struct stream *s)
 {
+	tls_conn_free(s->tls);
+	tls_conn_free(s->tls_next);
 	if (s->fd >= 0)
 		close(s->fd);
 	stream_init(s, -1);
@@ -83,9 +101,24 @@ ssize_t stream_write(struct stream *s, const void *buf, size_t n)
 	return s->write(s, buf, n);
 }
 
+/* stream_pending - decrypted bytes waiting */
+size_t stream_pending(const struct stream *s)
+{
+	return s->tls ? tls_conn_pending(s->tls) : 0;
+}
+
+/* stream_poll_events - the readiness that lets an operation go on */
+short stream_poll_events(const struct stream *s, short events)
+{
+	return s->tls && tls_conn_want(s->tls) ? tls_conn_want(s->tls) : events;
+}
+
 /* stream_wait - poll until ready or the deadline */
 int stream_wait(struct stream *s, short events, long long deadline)
 {
+	if (s->tls && (events & POLLIN) && tls_conn_pending(s->tls) > 0)
+		return 0;
+	events = stream_poll_events(s, events);
 	for (;;) {
 		struct pollfd pfd;
 		long long left = deadline - monotonic_ms();
@@ -148,16 +181,104 @@ int stream_write_all_deadline(struct stream *s, const void *buf, size_t n,
 	return 0;
 }
 
-/* stream_start_tls - the TLS issue fills this in: the handshake, then
- * s->tls set and s->read/s->write swapped for functions that go through
- * it (and stream_close shutting it down first) */
-int stream_start_tls(struct stream *s, void *tls_ctx, int server,
-                     long long deadline)
+/* stream_tls_prepare - the TLS object, made ahead */
+int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server)
 {
-	(void)s;
-	(void)tls_ctx;
-	(void)server;
-	(void)deadline;
-	errno = ENOTSUP;
+	if (stream_tls_begin(s, ctx, server) < 0)
+		return -1;
+	/* made, not begun */
+	s->tls_next = s->tls;
+	s->tls = NULL;
+	return 0;
+}
+
+/* stream_tls_begin - the TLS object in place, no byte moved yet */
+int stream_tls_begin(struct stream *s, struct tls_ctx *ctx, int server)
+{
+	if (s->fd < 0 || s->tls != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->tls_next == NULL && (s->tls_next = tls_conn_new(ctx, s->fd, server)) == NULL)
+		return -1;
+	/* the TLS layer's waits are stream_wait's (stream_poll_events):
+	 * s->tls is set from the first step; the plain functions stay until
+	 * the handshake is done */
+	s->tls = s->tls_next;
+	s->tls_next = NULL;
+	return 0;
+}
+
+/* stream_tls_step - one step of the handshake */
+int stream_tls_step(struct stream *s, char *err, size_t errlen)
+{
+	struct tls_conn *t = s->tls;
+	int e;
+
+	if (t == NULL) {
+		snprintf(err, errlen, "no handshake under way");
+		errno = EINVAL;
+		return -1;
+	}
+	if (tls_conn_handshake(t) == 0) {
+		s->read = tls_read;
+		s->write = tls_write;
+		return 0;
+	}
+	e = errno;
+	if (e == EAGAIN)
+		return -1;
+	stream_tls_abandon(s, err, errlen, e);
+	errno = e;
 	return -1;
+}
+
+/* stream_tls_abandon - the handshake failed (err: an errno value): why,
+ * and the stream plain again */
+void stream_tls_abandon(struct stream *s, char *err, size_t errlen, int e)
+{
+	struct tls_conn *t = s->tls;
+
+	if (t == NULL)
+		return;
+	snprintf(err, errlen, "%s", e == ETIMEDOUT ? "handshake timed out"
+	         : *tls_conn_error(t) ? tls_conn_error(t) : strerror(e));
+	s->tls = NULL;
+	s->read = plain_read;
+	s->write = plain_write;
+	tls_conn_free(t);
+}
+
+/* stream_start_tls - the handshake step by step, each wait bounded by
+ * the deadline; then the TLS functions */
+int stream_start_tls(struct stream *s, struct tls_ctx *ctx, int server,
+                     long long deadline, char *err, size_t errlen)
+{
+	if (stream_tls_begin(s, ctx, server) < 0) {
+		snprintf(err, errlen, "%s", errno == EINVAL ?
+		         (s->fd < 0 ? "not connected" : "TLS already on") : "out of memory");
+		return -1;
+	}
+	while (stream_tls_step(s, err, errlen) < 0) {
+		int e;
+
+		if (errno != EAGAIN)
+			return -1;
+		if (stream_wait(s, POLLIN, deadline) < 0) {
+			e = errno;
+			stream_tls_abandon(s, err, errlen, e);
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* stream_tls_info - version and cipher, when TLS is on */
+int stream_tls_info(const struct stream *s, struct tls_info *info)
+{
+	if (s->tls == NULL)
+		return 0;
+	tls_conn_info(s->tls, info);
+	return 1;
 }

@@ -20,17 +20,6 @@ import re
 import subprocess
 import sys
 
-# ---- known circle, being removed ------------------------------------
-# The scheduler's files call each other in a circle; the queue store
-# work takes it apart.  A circle made of these files only is reported as
-# TODO (it fails without failing the run); once no such circle is left,
-# prove says the TODO test passed: then delete this list and its test.
-KNOWN_CIRCLE = {
-    "scheduler.c", "scheduler_dispatch.c", "scheduler_files.c",
-    "scheduler_outcome.c", "deliver.c", "remote.c", "transport.c",
-}
-# ---------------------------------------------------------------------
-
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 src = os.path.join(root, "src")
@@ -201,13 +190,8 @@ def ties(comp):
             if a in comp and b in comp]
 
 
-known = [c for c in circles if set(c) <= KNOWN_CIRCLE]
-other = [c for c in circles if not set(c) <= KNOWN_CIRCLE]
-check(not other, "no circle of files",
-      [line for c in other for line in ties(c)])
-check(not known, "no circle among the scheduler's files",
-      [line for c in known for line in ties(c)],
-      todo="known circle, being removed (the queue store work)")
+check(not circles, "no circle of files",
+      [line for c in circles for line in ties(c)])
 
 # ---- TAP ----
 print("1..%d" % len(tests))

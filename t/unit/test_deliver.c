@@ -9,15 +9,27 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "queue.h"
 
 static char dir[64];
+static struct queue *q;
 static int mess_fd = -1;
 
 static void setup(void)
 {
+	char path[128], err[256];
+	const char *sub[] = { "new", "mess", "rcpt" };
+	size_t i;
+
 	strcpy(dir, "/tmp/test_deliver.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	mess_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, sub[i]);
+		cr_assert_eq(mkdir(path, 0700), 0);
+	}
+	cr_assert_eq(queue_attach(&q, dir, err, sizeof err), 0, "%s", err);
+	snprintf(path, sizeof path, "%s/mess", dir);
+	mess_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(mess_fd, 0);
 }
 
@@ -25,6 +37,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
+	queue_close(q);
 	close(mess_fd);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
@@ -38,7 +51,7 @@ static void run(struct delivery *d, const char *id)
 {
 	memset(d, 0, sizeof *d);
 	d->transport = -1;
-	d->mess_fd = mess_fd;
+	d->q = q;
 	snprintf(d->id, sizeof d->id, "%s", id);
 	deliver_run(d);
 }

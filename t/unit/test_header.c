@@ -406,6 +406,50 @@ static const struct {
 	  "\tfor <bob@example.org>; " DATE "\n" },
 };
 
+/* The TLS clause, as Postfix writes it: its own line after "from",
+ * and the protocol with an S (RFC 3848); a TLS 1.2 suite with its OpenSSL
+ * name and fewer bits than its algorithm's; HELO over TLS is "SMTPS"; a
+ * TLS session with no description has no clause, only the S. */
+Test(header, received_field_under_tls)
+{
+	static const struct {
+		struct tls_info tls;
+		int esmtp;
+		const char *out;
+	} tls_cases[] = {
+		{ { "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, 256 }, 1,
+		  "Received: from client.example.com ([192.0.2.1])\n"
+		  "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n"
+		  "\tby mx.example.org (mta) with ESMTPS id ABC123\n"
+		  "\tfor <bob@example.org>; " DATE "\n" },
+		{ { "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128, 256 }, 0,
+		  "Received: from client.example.com ([192.0.2.1])\n"
+		  "\t(using TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/256 bits))\n"
+		  "\tby mx.example.org (mta) with SMTPS id ABC123\n"
+		  "\tfor <bob@example.org>; " DATE "\n" },
+		{ { "", "", 0, 0 }, 1,
+		  "Received: from client.example.com ([192.0.2.1])\n"
+		  "\tby mx.example.org (mta) with ESMTPS id ABC123\n"
+		  "\tfor <bob@example.org>; " DATE "\n" },
+	};
+	struct header_info in;
+	struct sink s = { 0 };
+	struct header h;
+	size_t i;
+
+	for (i = 0; i < sizeof tls_cases / sizeof tls_cases[0]; i++) {
+		in = info();
+		in.esmtp = tls_cases[i].esmtp;
+		in.tls = &tls_cases[i].tls;
+		sink_reset(&s);
+		header_begin(&h, &in, sink_out, &s);
+		cr_assert_str_eq(s.buf, tls_cases[i].out, "case %zu", i);
+		header_feed(&h, FULL, strlen(FULL), 0);
+		cr_assert_eq(header_end(&h), HEADER_OK);
+	}
+	free(s.buf);
+}
+
 Test(header, received_field)
 {
 	struct header_info in;

@@ -107,17 +107,44 @@ Test(jobtab, running_jobs_leave_the_heap_and_come_back)
 	struct jt_job *b = jobtab_add(t, m, 1, 2);
 
 	jobtab_start(t, a);
-	cr_assert(a->running);
+	cr_assert_eq(a->state, JT_RUNNING);
 	cr_assert_eq(jobtab_next(t), b);
 	cr_assert_eq(jobtab_waiting(t), 1);
 	jobtab_stop(t, a, 3);
-	cr_assert_not(a->running);
+	cr_assert_eq(a->state, JT_WAITING);
 	cr_assert_eq(jobtab_waiting(t), 2);
 	cr_assert_eq(jobtab_next(t), b);
 	jobtab_start(t, b);
 	cr_assert_eq(jobtab_next(t), a);
 	cr_assert_eq(a->due, 3);
 	jobtab_free(t);
+}
+
+/* Parked (in a line for a slot) or failed (waiting for its report), a
+ * job is out of the heap as much as a running one: a new due time from
+ * outside is only recorded, and it is removed without touching the heap. */
+Test(jobtab, a_job_out_of_the_heap_in_any_state_stays_out)
+{
+	static const enum jt_state out[] = { JT_RUNNING, JT_PARKED, JT_FAILED };
+	size_t i;
+
+	for (i = 0; i < sizeof out / sizeof out[0]; i++) {
+		struct jobtab *t = jobtab_new();
+		struct jt_msg *m = jobtab_add_msg(t, "OUT");
+		struct jt_job *a = jobtab_add(t, m, 0, 5);
+		struct jt_job *b = jobtab_add(t, m, 1, 9);
+
+		cr_assert_eq(a->state, JT_WAITING, "a new job waits");
+		jobtab_start(t, a);
+		a->state = out[i];
+		jobtab_set_due(t, a, 1);
+		cr_assert_eq(a->due, 1);
+		cr_assert_eq(jobtab_waiting(t), 1, "state %d: still out of the heap", out[i]);
+		cr_assert_eq(jobtab_next(t), b);
+		cr_assert_eq(jobtab_remove(t, a), 1);
+		cr_assert_eq(jobtab_next(t), b, "the heap untouched");
+		jobtab_free(t);
+	}
 }
 
 Test(jobtab, message_goes_with_its_last_job)

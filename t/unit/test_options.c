@@ -328,7 +328,8 @@ Test(options, usage_names_every_option)
 		"--max-size", "--max-rcpt", "--max-line", "--max-errors", "--soft-errors",
 		"--error-delay", "--max-junk", "--max-received", "--timeout",
 		"--smtp-timeout", "--data-timeout", "--session-timeout", "--hostname",
-		"-L FILE", "--user", "--hold", "--version"
+		"-L FILE", "--user", "--hold", "--version", "--smtps ADDR:PORT]...",
+		"--tls-cert FILE]...", "--tls-key FILE]..."
 	};
 	const char *u = options_usage();
 	size_t i;
@@ -336,8 +337,47 @@ Test(options, usage_names_every_option)
 	cr_assert(strncmp(u, "usage: mta-smtpd", 16) == 0);
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		cr_assert(strstr(u, names[i]) != NULL, "usage lacks %s", names[i]);
+	cr_assert(options_restart_only("smtps") && !options_restart_only("tls-cert"));
 	cr_assert(options_restart_only("listen") && options_restart_only("queue") &&
 	          options_restart_only("user") && !options_restart_only("domains"));
+}
+
+/* The TLS options: pairs of files in order, --smtps listeners; the
+ * command line's lists replace the file's (the strings freed: ASan);
+ * --smtps needs a restart, the certificates do not.  The files are only
+ * read by config_load_tls (t/unit/test_tls.c, t/90-tls-server.t). */
+Test(options, tls_options)
+{
+	static const char tls_file[] =
+		"tls-cert /etc/ec.crt\ntls-key /etc/ec.key\n"
+		"tls-cert /etc/rsa.crt\ntls-key /etc/rsa.key\n"
+		"smtps 127.0.0.2:465\nsmtps [::1]:465\n";
+	struct config *c = load("--config", file(tls_file), NULL);
+	struct config *d = load("--config", file(tls_file), "--tls-cert", "/x.crt",
+	                        "--tls-key", "/x.key", "--smtps", "127.0.0.3:465", NULL);
+	char changed[200];
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_not_null(d, "%s", err);
+	cr_assert_eq(c->ntls_cert, 2);
+	cr_assert_eq(c->ntls_key, 2);
+	cr_assert_str_eq(c->tls_cert[0], "/etc/ec.crt");
+	cr_assert_str_eq(c->tls_key[1], "/etc/rsa.key");
+	cr_assert_eq(c->nsmtps, 2);
+	cr_assert_str_eq(c->smtps[1].text, "[::1]:465");
+	cr_assert_null(c->tls_server, "no context before config_load_tls");
+	cr_assert_eq(d->ntls_cert, 1);
+	cr_assert_str_eq(d->tls_cert[0], "/x.crt");
+	cr_assert_eq(d->nsmtps, 1);
+	cr_assert_eq(options_keep_restart_only(d, c, changed, sizeof changed), 0);
+	cr_assert_str_eq(changed, "smtps");
+	cr_assert_eq(d->nsmtps, 2, "the running listeners stay");
+	cr_assert_str_eq(d->tls_cert[0], "/x.crt", "certificates change at reload");
+	cr_assert_null(load("--smtps", "nowhere", NULL));
+	cr_assert(strstr(err, "--smtps"), "%s", err);
+	cr_assert_null(load("--tls-cert", "", NULL));
+	config_free(c);
+	config_free(d);
 }
 
 Test(options, restart_only_settings_keep_the_running_values)

@@ -1,9 +1,13 @@
 /* test_queue.c - the queue's durable write on a real directory: IDs that
  * come round again (a clock set back across a restart) never replace a
- * message, and no rename of the queue replaces a name */
+ * message, no rename of the queue replaces a name, and the group commit
+ * of new/ with its fsync injected (shared, and failed) */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +47,9 @@ static struct queue *open_queue(void)
 	return q;
 }
 
-/* queue one message with body text; its ID into id */
-static void put(struct queue *q, const char *text, char *id)
+/* commit - queue one message with body text, its ID into id; the
+ * commit's status */
+static struct status commit(struct queue *q, const char *text, char *id)
 {
 	struct envelope env;
 	struct mailbox rcpt;
@@ -58,12 +63,21 @@ static void put(struct queue *q, const char *text, char *id)
 	cr_assert_eq(mailbox_from_text(&rcpt, "b@example.org", 13), 0);
 	cr_assert_eq(envelope_add_rcpt(&env, &rcpt), 1);
 	st = queue_msg_open(q, &env, &m);
-	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
-	queue_msg_write(m, text, strlen(text));
-	st = queue_msg_commit(m);
-	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	if (st.kind == ST_OK) {
+		queue_msg_write(m, text, strlen(text));
+		st = queue_msg_commit(m);
+	}
 	strcpy(id, env.id);
 	envelope_free(&env);
+	return st;
+}
+
+/* queue one message with body text; its ID into id */
+static void put(struct queue *q, const char *text, char *id)
+{
+	struct status st = commit(q, text, id);
+
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
 }
 
 /* body - the message after the envelope of dir/sub/id, or "" */
@@ -150,4 +164,144 @@ Test(queue, rename_excl_refuses_an_existing_name)
 	cr_assert_neq(faccessat(d, "a", F_OK, 0), 0);
 	cr_assert_eq(faccessat(d, "c", F_OK, 0), 0);
 	close(d);
+}
+
+/* ---- group commit of new/, with the directory fsync injected ---- */
+
+enum { COMMITTERS = 6 };
+
+static atomic_int sync_calls;     /* fsyncs of a directory so far */
+static int fail_call;             /* this call fails (EIO); 0: none */
+static int hold_first;            /* the first call waits for this many
+                                   * names in new/ (every committer renamed) */
+
+/* names_in - how many names dir/sub holds */
+static int names_in(const char *sub)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* injected_sync - the store's directory fsync, counted, failing on call
+ * fail_call, the first holding until hold_first committers have renamed
+ * (a bounded wait: 30 s) */
+static int injected_sync(int fd)
+{
+	int call = atomic_fetch_add(&sync_calls, 1) + 1, tries;
+
+	if (call == 1 && hold_first > 0)
+		for (tries = 0; tries < 3000 && names_in("new") < hold_first; tries++)
+			usleep(10000);
+	if (call == fail_call) {
+		errno = EIO;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+/* a committer running in a thread of its own */
+struct committer {
+	pthread_t t;
+	struct queue *q;
+	struct status st;
+	char id[ENVELOPE_ID_MAX];
+};
+
+static void *commit_thread(void *arg)
+{
+	struct committer *c = arg;
+
+	c->st = commit(c->q, "body\n", c->id);
+	return NULL;
+}
+
+/* run_committers - COMMITTERS commits at once into a queue whose fsync
+ * is injected; how many succeeded (each checked: in new/ if it did, in
+ * neither new/ nor tmp/ if it did not) */
+static int run_committers(void)
+{
+	struct committer c[COMMITTERS];
+	struct queue *q = open_queue();
+	char path[256];
+	int i, ok = 0;
+
+	queue_set_clock(q, queue_clock_real);
+	queue_set_sync(q, injected_sync);
+	for (i = 0; i < COMMITTERS; i++) {
+		c[i].q = q;
+		cr_assert_eq(pthread_create(&c[i].t, NULL, commit_thread, &c[i]), 0);
+	}
+	for (i = 0; i < COMMITTERS; i++)
+		pthread_join(c[i].t, NULL);
+	for (i = 0; i < COMMITTERS; i++) {
+		snprintf(path, sizeof path, "%s/new/%s", dir, c[i].id);
+		if (c[i].st.kind == ST_OK) {
+			ok++;
+			cr_assert_eq(access(path, F_OK), 0, "a committed message is in new/");
+		} else {
+			cr_assert_eq(c[i].st.kind, ST_TEMP, "a failed commit is a 4xx");
+			cr_assert_neq(access(path, F_OK), 0, "a failed commit leaves no file in new/");
+		}
+	}
+	cr_assert_eq(names_in("tmp"), 0, "nothing left in tmp/");
+	cr_assert_eq(names_in("new"), ok);
+	queue_close(q);
+	return ok;
+}
+
+static void reset_injection(int fail, int hold)
+{
+	atomic_store(&sync_calls, 0);
+	fail_call = fail;
+	hold_first = hold;
+}
+
+Test(queue, a_failed_fsync_of_new_fails_the_commit_and_takes_it_back)
+{
+	struct queue *q = open_queue();
+	char id[ENVELOPE_ID_MAX];
+	struct status st;
+
+	reset_injection(1, 0);
+	queue_set_sync(q, injected_sync);
+	st = commit(q, "body\n", id);
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert_eq(names_in("new"), 0);
+	cr_assert_eq(names_in("tmp"), 0);
+	/* numbered after the failure: it waits for an fsync of its own */
+	st = commit(q, "body\n", id);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(atomic_load(&sync_calls), 2);
+	cr_assert_str_eq(body("new", id), "body\n");
+	queue_close(q);
+}
+
+/* The first committer's fsync is held until every committer has renamed
+ * into new/: they all wait for the next fsync, which started after their
+ * renames, and that one covers them all. */
+Test(queue, one_fsync_of_new_covers_every_committer_waiting)
+{
+	reset_injection(0, COMMITTERS);
+	cr_assert_eq(run_committers(), COMMITTERS);
+	cr_assert_eq(atomic_load(&sync_calls), 2, "%d fsyncs", atomic_load(&sync_calls));
+}
+
+/* The shared fsync fails: every committer it was to cover hears 4xx and
+ * its message is taken back out of new/; the first, covered by the fsync
+ * before, keeps its 250. */
+Test(queue, a_failed_shared_fsync_fails_every_committer_it_covers)
+{
+	reset_injection(2, COMMITTERS);
+	cr_assert_eq(run_committers(), 1);
+	cr_assert_eq(atomic_load(&sync_calls), 2);
 }

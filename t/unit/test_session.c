@@ -100,6 +100,8 @@ struct fake {
 
 	struct status open_st;     /* what tx_open returns */
 	struct status commit_st;   /* what tx_commit returns */
+	int tls_unavailable;       /* tls_prepare says it cannot be now */
+	unsigned tls_prepared;     /* tls_prepare calls */
 
 	int checks, opens, ids, commits, commit_fails, aborts, writes;
 	int misuse;                /* an op called when it must not be */
@@ -233,8 +235,20 @@ static void fk_tx_abort(void *ctx)
 	buf_clear(&fx->msg);
 }
 
+/* fk_tls_prepare - ready for TLS, unless told that it cannot be now */
+static struct status fk_tls_prepare(void *ctx)
+{
+	struct fake *fx = ctx;
+
+	fx->tls_prepared++;
+	if (fx->tls_unavailable)
+		return status_make(ST_TEMP, 3, 0, "out of memory");
+	return status_ok();
+}
+
 static const struct session_ops fake_ops = {
 	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort,
+	fk_tls_prepare,
 	NULL            /* add_rcpt: the session adds the address itself */
 };
 
@@ -1844,6 +1858,15 @@ static void actions_close_421(struct fake *fx)
 
 EACH_MODE(feed_closes_after_421, actions_close_421)
 
+/* what the TLS layer reports, and the Received: field that names it */
+static const struct tls_info tls13 = { "TLSv1.3", "TLS_AES_256_GCM_SHA384",
+                                       256, 256 };
+#define RCVD_TLS \
+	"Received: from " CLIENT " ([" IP "])\n" \
+	"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n" \
+	"\tby " HOST " (mta) with ESMTPS id TESTID1\n" \
+	"\tfor <alice@test.example>; " DATE "\n"
+
 /* starttls - the issue's case: STARTTLS with plaintext pipelined behind
  * it in one chunk returns START_TLS having used exactly the STARTTLS
  * line; the rest is never read; once TLS is up the session is as after
@@ -1863,6 +1886,7 @@ static void starttls(struct fake *fx)
 	SAYS(fx, "RSET\r\n", "");
 	cr_assert_eq(fx->action, SESSION_START_TLS);
 	cr_assert_eq(fx->used, 0);
+	session_tls_info(fx->s, &tls13);
 	session_tls_started(fx->s);
 	SUMS(fx, "MAIL FROM:<bob@test.example>\r\n", "503 5.5.1");
 	cr_assert_eq(fx->action, SESSION_CONTINUE);
@@ -1875,7 +1899,7 @@ static void starttls(struct fake *fx)
 	session_tls_started(fx->s);
 	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\nQUIT\r\n", "250 250 354 250 221");
 	cr_assert_eq(fx->action, SESSION_CLOSE);
-	STORED(fx, RCVD HDR_LF "x\n");
+	STORED(fx, RCVD_TLS HDR_LF "x\n");
 	cr_assert_str_eq(fx->sender, "bob@test.example");
 }
 
@@ -1892,12 +1916,60 @@ static void starttls_forgets(struct fake *fx)
 	SAYS(fx, MAIL "HELO " CLIENT "\r\n" MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n",
 	     "503 250 250 250 354 250");
 	cr_assert_str_eq(fx->helo, CLIENT);
+	/* TLS without a description: "SMTPS", no "(using ...)" */
 	STORED(fx, "Received: from " CLIENT " ([" IP "])\n"
-	           "\tby " HOST " (mta) with SMTP id TESTID1\n"
+	           "\tby " HOST " (mta) with SMTPS id TESTID1\n"
 	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "x\n");
 }
 
 EACH_MODE(starttls_forgets_the_helo_name, starttls_forgets)
+
+/* implicit_tls - a connection encrypted from its first byte (--smtps):
+ * EHLO offers no STARTTLS, STARTTLS is 503, a tls_required session
+ * takes mail, and Received: names the TLS */
+static void implicit_tls(struct fake *fx)
+{
+	fx->cfg.tls_implicit = 1;
+	fx->cfg.tls_available = 1;
+	fx->cfg.tls_required = 1;
+	start(fx);
+	session_tls_info(fx->s, &tls13);
+	talk(fx, EHLO);
+	cr_assert_str_eq(buf_str(&fx->out), EHLO_PLAIN);
+	SUMS(fx, STARTTLS, "503 5.5.1");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
+	STORED(fx, RCVD_TLS HDR_LF "x\n");
+}
+
+/* tls_unavailable - the caller cannot make its TLS object now: 454,
+ * not counted as an error, and the session goes on in the clear
+ * (STARTTLS may be tried again) */
+static void tls_unavailable(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	start(fx);
+	fx->tls_unavailable = 1;
+	talk(fx, EHLO);
+	SAYS(fx, STARTTLS "NOOP\r\n", "454 250");
+	cr_assert_str_eq(buf_str(&fx->out),
+	                 "454 4.7.0 TLS not available: out of memory\r\n250 2.0.0 Ok\r\n");
+	cr_assert_eq(fx->action, SESSION_CONTINUE);
+	fx->tls_unavailable = 0;
+	SAYS(fx, STARTTLS, "220");
+	cr_assert_eq(fx->action, SESSION_START_TLS);
+	cr_assert_eq(fx->tls_prepared, 2);
+}
+
+Test(session, starttls_454_when_tls_cannot_start_now)
+{
+	each_mode(tls_unavailable);
+}
+
+Test(session, implicit_tls_is_on_from_the_start)
+{
+	each_mode(implicit_tls);
+}
 
 /* starttls_refused - not inside a transaction, not with an argument,
  * not where no TLS can start (502, as every unserved command); each

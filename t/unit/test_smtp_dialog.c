@@ -505,3 +505,77 @@ Test(smtp_dialog, mail_refused_decides_recipients_past_the_limit_too)
 		cr_assert_eq(many_fates[i], 1, "recipient %zu", i);
 	cr_assert_eq(many_kind[MANY - 1], ST_PERM);
 }
+
+static const char EHLO_TLS[] = "250-server\r\n250-PIPELINING\r\n"
+	"250-STARTTLS\r\n250 SIZE 1000\r\n";
+
+/* starttls_open - greeted, asked to use STARTTLS, EHLO answered with ehlo */
+static void starttls_open(const char *ehlo)
+{
+	memset(&R, 0, sizeof R);
+	smtp_dialog_start(&D, SMTP_DIALOG_SMTP, &OPS, "client.test", "192.0.2.1:25");
+	smtp_dialog_use_starttls(&D);
+	cr_assert_eq(in("220 server ESMTP\r\n"), 0);
+	cr_assert_str_eq(out(), "EHLO client.test\r\n");
+	cr_assert_eq(in_bytewise(ehlo), 0);
+}
+
+/* STARTTLS when offered; the 220 stops the reading (the server's bytes
+ * behind it in the clear are dropped); EHLO again after the handshake,
+ * the first EHLO's extensions forgotten; STARTTLS not said twice */
+Test(smtp_dialog, starttls_when_offered_then_ehlo_again)
+{
+	struct smtp_tx t = tx3();
+
+	starttls_open(EHLO_TLS);
+	cr_assert(!smtp_dialog_ready(&D));
+	cr_assert_str_eq(out(), "STARTTLS\r\n");
+	cr_assert_eq(smtp_dialog_stage(&D), SMTP_STAGE_HELLO);
+	cr_assert_eq(in("220 2.0.0 go ahead\r\n250 injected in the clear\r\n"), 0);
+	cr_assert(smtp_dialog_tls_wanted(&D));
+	cr_assert_str_eq(out(), "");
+	cr_assert_eq(R.notes, 0);
+	smtp_dialog_tls_started(&D);
+	cr_assert(!smtp_dialog_tls_wanted(&D));
+	cr_assert_str_eq(out(), "EHLO client.test\r\n");
+	cr_assert_eq(D.ext, 0, "nothing of the first EHLO is kept");
+	cr_assert_eq(in(EHLO_PLAIN), 0);
+	cr_assert(smtp_dialog_ready(&D), "STARTTLS is not said twice");
+	cr_assert_str_eq(out(), "");
+	cr_assert(D.tls);
+	/* no PIPELINING after TLS: one command at a time */
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.test> SIZE=9\r\n");
+}
+
+/* not offered: on in the clear; not asked for: offered but not said */
+Test(smtp_dialog, starttls_only_when_offered_and_asked)
+{
+	starttls_open(EHLO_PIPE);
+	cr_assert(smtp_dialog_ready(&D));
+	cr_assert_str_eq(out(), "");
+	open_with(SMTP_DIALOG_SMTP, EHLO_TLS);
+	cr_assert(smtp_dialog_ready(&D));
+	cr_assert_str_eq(out(), "");
+}
+
+/* refused (454): noted, and on in the clear; a failed handshake: noted,
+ * closed */
+Test(smtp_dialog, starttls_refused_or_handshake_failed)
+{
+	starttls_open(EHLO_TLS);
+	cr_assert_str_eq(out(), "STARTTLS\r\n");
+	cr_assert_eq(in("454 4.7.0 TLS not available\r\n"), 0);
+	cr_assert(smtp_dialog_ready(&D));
+	cr_assert_eq(R.notes, 1);
+	cr_assert_eq(R.note.st.kind, ST_TEMP);
+	cr_assert_eq(R.note.reply.code, 454);
+	starttls_open(EHLO_TLS);
+	cr_assert_str_eq(out(), "STARTTLS\r\n");
+	cr_assert_eq(in("220 go\r\n"), 0);
+	smtp_dialog_tls_failed(&D, "wrong version number");
+	cr_assert_eq(R.notes, 1);
+	cr_assert(strstr(R.note.st.text, "TLS handshake: wrong version number"),
+	          "%s", R.note.st.text);
+	cr_assert_eq(smtp_dialog_input(&D, "250 x\r\n", 7), -1, "closed");
+}

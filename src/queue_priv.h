@@ -1,0 +1,32 @@
+/* queue_priv.h - the queue store's state, shared by queue*.c only.
+ * See queue.h for the contract. */
+#ifndef MTA_QUEUE_PRIV_H
+#define MTA_QUEUE_PRIV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "queue.h"
+
+enum { QUEUE_PATH_MAX = 4096 };
+
+struct queue {
+	char dir[QUEUE_PATH_MAX];
+	int lock_fd;                  /* -1: attached, not the owner */
+	int fd[QUEUE_NDIRS];          /* the directories, for *at(); -1: absent */
+	atomic_ulong seq;             /* ID sequence number */
+	queue_clock_fn *clock;        /* microseconds for IDs (tests: fixed) */
+	queue_sync_fn *sync;          /* directory fsync (tests: failing) */
+
+	/* group commit of queue/new: all under sync_lock */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_done;
+	unsigned long registered;     /* committers numbered before their rename */
+	unsigned long renames;        /* renames into new/ so far (tickets) */
+	unsigned long failed_upto;    /* committers numbered up to here fail */
+	int failed_err;               /* ... with this errno */
+	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
+	int syncing;                  /* a directory fsync is running */
+};
+
+#endif

@@ -1,0 +1,25 @@
+/* scheduler_outcome - the scheduler applying what deliveries came to:
+ * deferrals, finished and failed recipients, reports, freed slots.
+ * Private to scheduler*.c; the scheduler thread only. */
+#ifndef MTA_SCHEDULER_OUTCOME_H
+#define MTA_SCHEDULER_OUTCOME_H
+
+#include "scheduler_priv.h"
+
+
+/* sched_postpone - a job taken from the heap waits again until due, its
+ * file renamed to match; 0, or -1 (logged) when it keeps its old name */
+int sched_postpone(struct sched *s, struct jt_job *j, long long due);
+/* sched_report_failures - report m's failed recipients in one bounce
+ * once none of m's deliveries is running (or parked) any more */
+void sched_report_failures(struct sched *s, struct jt_msg *m);
+/* sched_unwait - a job out of a waiting line (destlimit.h) goes now; NULL
+ * is nothing */
+void sched_unwait(struct sched *s, struct jt_job *j);
+/* sched_release_freed - let go the jobs waiting for the hop slots that
+ * came free since the last call (once per hop: see scheduler_outcome.c) */
+void sched_release_freed(struct sched *s);
+/* sched_completed - apply one delivery's outcome */
+void sched_completed(struct sched *s, struct delivery *d);
+
+#endif

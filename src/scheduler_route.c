@@ -1,0 +1,107 @@
+/* scheduler_route.c - the scheduler's routes: how each job is delivered
+ * (its transport and next hop, transport.h), made once from its
+ * message's envelope and kept with the job.  See scheduler_route.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scheduler_route.h"
+
+/* A job's route, made once from its message's envelope and kept with
+ * the job (jt_job.route), so that dispatching reads no file: at explode,
+ * which has the envelope in hand, or at the first dispatch of a job a
+ * scan found (start-up, a rescan, a job file put back by hand).  The
+ * recipient is kept for the log lines of a job that waits for a slot or
+ * is deferred without a thread.  A new configuration forgets every route
+ * (sched_forget_routes): routes and domains may have changed. */
+struct job_route {
+	unsigned char transport;   /* enum transport_id */
+	const char *rcpt;          /* in text, after the hop */
+	char text[];               /* next hop NUL recipient NUL */
+};
+
+/* route_job - j's route for recipient rcpt; 0, or -1 (out of memory: it
+ * stays unknown and the delivery routes it) */
+static int route_job(struct sched *s, struct jt_job *j, const struct mailbox *rcpt)
+{
+	char hop[TRANSPORT_HOP_MAX];
+	enum transport_id tr = transport_route(s->cfg, rcpt, hop);
+	size_t hlen = strlen(hop), rlen = strlen(rcpt->text);
+	struct job_route *r = malloc(sizeof *r + hlen + 1 + rlen + 1);
+
+	if (r == NULL)
+		return -1;
+	r->transport = (unsigned char)tr;
+	memcpy(r->text, hop, hlen + 1);
+	memcpy(r->text + hlen + 1, rcpt->text, rlen + 1);
+	r->rcpt = r->text + hlen + 1;
+	free(j->route);
+	j->route = r;
+	return 0;
+}
+
+/* sched_route_message - route every job of m that has no route yet, from
+ * its envelope */
+void sched_route_message(struct sched *s, struct jt_msg *m, const struct envelope *env)
+{
+	struct jt_job *j;
+
+	m->arrival = (long long)env->arrival;
+	for (j = m->jobs; j; j = j->next)
+		if (j->route == NULL && j->n < env->nrcpt)
+			route_job(s, j, &env->rcpt[j->n]);
+}
+
+/* route_from_file - route m's jobs from its file in mess/.  A message
+ * that cannot be read leaves them unknown: the delivery finds out what
+ * is wrong and says so (deliver.h), under the global limit only. */
+static void route_from_file(struct sched *s, struct jt_msg *m)
+{
+	struct envelope env;
+	long long offset;
+	int fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
+
+	if (fd >= 0)
+		sched_route_message(s, m, &env);
+	envelope_free(&env);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* forget_route - jobtab_each_msg: drop the routes of m's jobs */
+static void forget_route(void *arg, struct jt_msg *m)
+{
+	struct jt_job *j;
+
+	(void)arg;
+	for (j = m->jobs; j; j = j->next) {
+		free(j->route);
+		j->route = NULL;
+	}
+}
+
+/* sched_forget_routes - a new configuration: every job is routed again
+ * when it is next dispatched */
+void sched_forget_routes(struct sched *s)
+{
+	jobtab_each_msg(s->t, forget_route, NULL);
+}
+
+/* sched_use_route - d's transport, next hop, recipient and arrival from
+ * its job's route (routed now if it has none); d->transport -1 if unknown */
+void sched_use_route(struct sched *s, struct jt_job *j, struct delivery *d)
+{
+	const struct job_route *r;
+
+	if (j->route == NULL)
+		route_from_file(s, j->msg);
+	r = j->route;
+	d->transport = -1;
+	if (r == NULL)
+		return;
+	d->transport = r->transport;
+	snprintf(d->hop, sizeof d->hop, "%s", r->text);
+	snprintf(d->rcpt, sizeof d->rcpt, "%s", r->rcpt);
+	d->arrival = j->msg->arrival;
+}

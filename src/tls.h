@@ -1,0 +1,92 @@
+/* tls - TLS with OpenSSL 3: the server's context (certificates and
+ * settings), the mail gun's client context, and one TLS object per
+ * connection.
+ *
+ * A context (struct tls_ctx) is built once from its certificate/key
+ * pairs and never changed afterwards: TLS 1.2 and 1.3 only, the server's
+ * cipher preference, session resumption by tickets, no renegotiation, no
+ * compression.  A pair is a PEM certificate file (the certificate first,
+ * then its chain) and its PEM private key; several pairs of different key
+ * types (ECDSA and RSA) may be given, and the handshake picks the one the
+ * client supports (a second pair of the same type replaces the first).
+ * It is reference-counted: the configuration snapshot (config.h) holds
+ * one reference; a reload builds a new context, and connections that
+ * took the old one keep it until they end (OpenSSL's own count keeps the
+ * SSL_CTX alive under its SSL objects as well).
+ *
+ * A connection (struct tls_conn) wraps one SSL object on a connected,
+ * non-blocking socket.  Every call makes one attempt: when it would
+ * block it fails with EAGAIN and tls_conn_want() says which readiness
+ * (POLLIN or POLLOUT) the socket needs first; the stream layer
+ * (stream.h) does the waiting.  The peer closing without close_notify
+ * reads as the end of the stream, as mail clients often do it.
+ *
+ * Thread safety (OpenSSL 3 is thread-safe by itself, no locking
+ * callbacks): a context is read-only after tls_server_ctx() returns and
+ * may be shared by every thread (SSL_new and the session cache of a
+ * shared SSL_CTX are safe; its setters are never called again); a
+ * tls_conn is used by one thread at a time.  OpenSSL's error queue is
+ * per thread: each failing call copies its text into the tls_conn before
+ * anything else can run on that thread.
+ *
+ * Writes go through OpenSSL's socket BIO, plain write(2): the process
+ * must ignore SIGPIPE (mta-smtpd does), or a peer gone kills it.
+ */
+#ifndef MTA_TLS_H
+#define MTA_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls_ctx;
+struct tls_conn;
+
+/* What a session's TLS is: for the log and the Received: field */
+struct tls_info {
+	char version[16];          /* "TLSv1.3" */
+	char cipher[64];           /* "TLS_AES_256_GCM_SHA384" */
+	int bits;                  /* secret bits the cipher uses */
+	int alg_bits;              /* bits of the algorithm */
+};
+
+/* tls_server_ctx - a server context from n certificate/key pairs
+ * (certs[i] with keys[i]); NULL with a message in err naming the file
+ * and what is wrong (missing, unreadable, not PEM, key not matching) */
+struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
+                               char *err, size_t errlen);
+/* tls_client_ctx - a client context that checks no certificate and
+ * resumes no session (the mail gun: every connection a full handshake,
+ * whatever the server presents); NULL with err set */
+struct tls_ctx *tls_client_ctx(char *err, size_t errlen);
+/* tls_ctx_hold - one more reference; returns ctx */
+struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx);
+/* tls_ctx_put - give a reference back; NULL is ignored */
+void tls_ctx_put(struct tls_ctx *ctx);
+
+/* tls_conn_new - a TLS object for the connected socket fd (borrowed: the
+ * caller closes it after tls_conn_free) as server (1) or client (0);
+ * NULL with errno (ENOMEM) */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server);
+/* tls_conn_free - a quiet close_notify (one non-blocking attempt), then
+ * free; NULL is ignored */
+void tls_conn_free(struct tls_conn *t);
+/* tls_conn_handshake - one step: 0 done, -1 with errno (EAGAIN: wait for
+ * tls_conn_want(); EPROTO: failed, tls_conn_error() says why) */
+int tls_conn_handshake(struct tls_conn *t);
+/* tls_conn_read - at most n decrypted bytes: >0, 0 at the end, -1 with
+ * errno (EAGAIN, EPROTO, or the socket's error) */
+ssize_t tls_conn_read(struct tls_conn *t, void *buf, size_t n);
+/* tls_conn_write - at most n bytes (partial writes allowed; after EAGAIN
+ * the same bytes must be offered again, from any address) */
+ssize_t tls_conn_write(struct tls_conn *t, const void *buf, size_t n);
+/* tls_conn_want - after EAGAIN: POLLIN or POLLOUT */
+short tls_conn_want(const struct tls_conn *t);
+/* tls_conn_pending - decrypted bytes held inside, readable without the
+ * socket becoming readable */
+size_t tls_conn_pending(const struct tls_conn *t);
+/* tls_conn_info - the version and cipher agreed (after the handshake) */
+void tls_conn_info(const struct tls_conn *t, struct tls_info *info);
+/* tls_conn_error - the text of the last failure ("" if none) */
+const char *tls_conn_error(const struct tls_conn *t);
+
+#endif

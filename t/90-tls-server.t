@@ -1,0 +1,310 @@
+#!/bin/bash
+# t/90-tls-server.t - the receiving daemon with TLS: STARTTLS (RFC 3207) on
+# the --listen port and implicit TLS on an --smtps port (RFC 8314), against
+# swaks, python3 smtplib, openssl s_client and msmtp; plaintext pipelined
+# behind STARTTLS is never executed (CVE-2011-0411); STARTTLS twice; a
+# garbage handshake ends that connection only; the Received: field and the
+# log name the version and cipher; the message is delivered byte-exactly;
+# ECDSA and RSA pairs side by side; TLS below 1.2 refused; start-up errors
+# for missing or broken certificate files.
+. "$(dirname "$0")/lib/common.sh"
+. "$TLIB/tlscerts.sh"
+
+plan 72
+
+C=$T/certs
+mkdir -p "$C"
+if ! make_ca "$C" || ! make_cert "$C" rsa mx.test.example rsa ||
+   ! make_cert "$C" ec mx.test.example ec; then
+	echo "Bail out! openssl could not make the test certificates"
+	cat "$C"/*.err >&2
+	exit 1
+fi
+
+SMTPS=$(free_port)
+start_mta --smtps "127.0.0.1:$SMTPS" \
+	--tls-cert "$C/rsa-chain.crt" --tls-key "$C/rsa.key" \
+	--tls-cert "$C/ec-chain.crt" --tls-key "$C/ec.key" ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+wait_port 127.0.0.1 "$SMTPS" || { echo "Bail out! no --smtps listener"; exit 1; }
+like "$(grep ' listen ' "$MTA_LOG")" "address=127.0.0.1:$SMTPS tls=implicit" \
+	"the log names the --smtps listener"
+
+# ---- EHLO in the clear offers STARTTLS -----------------------------------
+out=$(printf 'EHLO client.example\r\nQUIT\r\n' | smtp_chat "$MTA_PORT")
+like "$out" $'250-STARTTLS\r' "EHLO in the clear offers STARTTLS"
+
+# ---- swaks --tls (STARTTLS) and --tlsc (implicit) -------------------------
+out=$(swaks --server "127.0.0.1:$MTA_PORT" --tls --helo swaks.example \
+	--from alice@example.org --to swaks@test.example --timeout 10 2>&1)
+like "$out" '=== TLS started with cipher TLSv1\.[23]:' "swaks --tls: TLS started"
+like "$out" '<~  250 2\.0\.0 Ok: queued as' "swaks --tls: message queued over TLS"
+like "$out" '<-  220 2\.0\.0 Ready to start TLS' "swaks --tls: 220 2.0.0 Ready to start TLS"
+ehlo2=$(printf '%s\n' "$out" | sed -n '/TLS started/,$p' | grep -c '250-STARTTLS')
+is "$ehlo2" 0 "swaks --tls: the EHLO after TLS does not offer STARTTLS"
+out=$(swaks --server "127.0.0.1:$SMTPS" --tlsc --helo swaksc.example \
+	--from alice@example.org --to swaksc@test.example --timeout 10 2>&1)
+like "$out" '=== TLS started with cipher TLSv1\.[23]:' "swaks --tlsc: TLS from the first byte"
+like "$out" '<~  220 mx\.test\.example ESMTP' "swaks --tlsc: the greeting comes over TLS"
+like "$out" '<~  250 2\.0\.0 Ok: queued as' "swaks --tlsc: message queued"
+is "$(printf '%s\n' "$out" | grep -c '250-STARTTLS')" 0 \
+	"swaks --tlsc: STARTTLS not offered on an --smtps port"
+
+# ---- python3 smtplib: starttls() and SMTP_SSL, delivered byte-exactly ------
+res=$($PY - "$MTA_PORT" "$SMTPS" "$C/ca.crt" "$MTA_MAIL" <<'EOF'
+import smtplib, ssl, sys, time, re
+from smtpraw import check, check_eq
+from mailcheck import crlf, maildir_messages, split_trace
+port, smtps, ca, mail = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=ca)
+msg = (b"From: Alice <alice@example.org>\nTo: py@test.example\n"
+       b"Subject: over TLS\nDate: Mon, 02 Jan 2023 10:00:00 +0000\n"
+       b"Message-ID: <t90-py@example.org>\n\nline one\n.leading dot\n"
+       b"8bit: caf\xc3\xa9\n\n  spaces  \nlast\n")
+
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="py.example", timeout=10)
+s.ehlo()
+check("smtplib: STARTTLS offered", str(s.has_extn("starttls")), "True")
+code, text = s.starttls(context=ctx)
+check_eq("smtplib starttls(): 220, certificate verified against the test CA", code, 220)
+check("smtplib: TLS 1.3 agreed", s.sock.version(), "^TLSv1.3$")
+s.ehlo()
+check("smtplib: STARTTLS not offered again", str(s.has_extn("starttls")), "False")
+code, text = s.docmd("STARTTLS")
+check("smtplib: STARTTLS twice is 503", "%d %s" % (code, text.decode()),
+      r"^503 5\.5\.1 ")
+s.sendmail("alice@example.org", ["py@test.example"], crlf(msg))
+s.quit()
+
+s = smtplib.SMTP_SSL("127.0.0.1", smtps, local_hostname="pyssl.example",
+                     timeout=10, context=ctx)
+s.ehlo()
+check("SMTP_SSL: no STARTTLS on --smtps", str(s.has_extn("starttls")), "False")
+code, text = s.docmd("STARTTLS")
+check("SMTP_SSL: STARTTLS on --smtps is 503", "%d" % code, "^503$")
+s.sendmail("alice@example.org", ["pyssl@test.example"], crlf(msg))
+s.quit()
+
+def delivered(box):
+    end = time.time() + 20
+    while time.time() < end:
+        m = maildir_messages(mail + "/" + box)
+        if m:
+            return m
+        time.sleep(0.1)
+    return []
+
+for box, helo in (("py", "py.example"), ("pyssl", "pyssl.example")):
+    m = delivered(box)
+    check_eq("%s: delivered once" % box, len(m), 1)
+    if not m:
+        continue
+    t = split_trace(m[0][1])
+    if t is None:
+        check("%s: trace fields" % box, m[0][1][:300].decode("latin-1"), "^Return-Path")
+        continue
+    rp, dt, rcvd, rest = t
+    check("%s: Received: names the version and cipher, with ESMTPS" % box, rcvd,
+          r"^Received: from %s \(\[127\.0\.0\.1\]\)\n"
+          r"\t\(using TLSv1\.3 with cipher TLS_[A-Z0-9_]+ \(\d+/\d+ bits\)\)\n"
+          r"\tby mx\.test\.example \(mta\) with ESMTPS id [A-Za-z0-9]+\n"
+          r"\tfor <%s@test\.example>; " % (re.escape(helo), box))
+    check_eq("%s: the message after the trace fields, byte for byte" % box, rest, msg)
+EOF
+)
+tap_from "$res"
+like "$(grep ' tls ' "$MTA_LOG" | head -1)" 'tls version=TLSv1\.[23] cipher=[A-Z0-9_-]+ bits=[0-9]+' \
+	"the log names version and cipher of a session"
+
+# ---- openssl s_client: STARTTLS and implicit, the chain verified ----------
+out=$(printf 'EHLO s.example\r\nQUIT\r\n' | timeout 20 openssl s_client -starttls smtp \
+	-connect "127.0.0.1:$MTA_PORT" -CAfile "$C/ca.crt" -verify_hostname mx.test.example \
+	-servername mx.test.example -ign_eof 2>&1)
+like "$out" 'Verify return code: 0 \(ok\)' "s_client -starttls smtp: chain verified against the CA"
+like "$out" 'Protocol *: TLSv1\.3' "s_client -starttls smtp: TLSv1.3"
+like "$out" $'250-mx\\.test\\.example Hello s\\.example' "s_client -starttls smtp: EHLO answered over TLS"
+like "$out" '221 2\.0\.0' "s_client -starttls smtp: QUIT answered"
+out=$(printf 'EHLO s.example\r\nQUIT\r\n' | timeout 20 openssl s_client \
+	-connect "127.0.0.1:$SMTPS" -CAfile "$C/ca.crt" -verify_hostname mx.test.example \
+	-ign_eof 2>&1)
+like "$out" 'Verify return code: 0 \(ok\)' "s_client --smtps: chain verified"
+like "$out" '220 mx\.test\.example ESMTP' "s_client --smtps: greeting over TLS"
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -ign_eof 2>&1)
+like "$out" 'Protocol *: TLSv1\.2' "s_client -tls1_2: TLS 1.2 accepted"
+like "$out" 'Cipher *: ECDHE-' "s_client -tls1_2: a forward-secret suite"
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' \
+	-connect "127.0.0.1:$SMTPS" -ign_eof 2>&1)
+like "$out" 'alert protocol version|no protocols available|wrong version|unsupported protocol' \
+	"s_client -tls1_1: refused (TLS 1.2 and 1.3 only)"
+like "$out" 'Cipher is \(NONE\)' "s_client -tls1_1: no cipher agreed, no session"
+
+# the handshake picks the pair the client can use
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -sigalgs 'ECDSA+SHA256' \
+	-connect "127.0.0.1:$SMTPS" -ign_eof 2>&1)
+like "$out" 'Server public key is 256 bit' "a client for ECDSA gets the ECDSA certificate"
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -sigalgs 'RSA+SHA256' \
+	-connect "127.0.0.1:$SMTPS" -ign_eof 2>&1)
+like "$out" 'Server public key is 2048 bit' "a client for RSA gets the RSA certificate"
+
+# ---- session resumption: a ticket from one connection resumes the next ---
+printf 'QUIT\r\n' | timeout 20 openssl s_client -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_out "$T/sess.pem" -ign_eof >/dev/null 2>&1
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_in "$T/sess.pem" -ign_eof 2>&1)
+like "$out" '^Reused, TLSv1\.3' "a session ticket resumes the session (TLS 1.3)"
+printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_out "$T/sess12.pem" -ign_eof >/dev/null 2>&1
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.1:$SMTPS" \
+	-CAfile "$C/ca.crt" -sess_in "$T/sess12.pem" -ign_eof 2>&1)
+like "$out" '^Reused, TLSv1\.2' "and a TLS 1.2 session too"
+
+# ---- many TLS sessions at once share the one context -----------------------
+res=$($PY - "$MTA_PORT" "$SMTPS" "$C/ca.crt" <<'EOF'
+import smtplib, ssl, sys, threading
+port, smtps, ca = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+ok = []
+def one(i):
+    try:
+        if i % 2:
+            s = smtplib.SMTP_SSL("127.0.0.1", smtps, timeout=30, context=ctx)
+        else:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+            s.starttls(context=ctx)
+        for k in range(3):
+            s.sendmail("alice@example.org", ["many@test.example"],
+                       b"Subject: many %d.%d\r\n\r\nbody\r\n" % (i, k))
+        s.quit()
+        ok.append(i)
+    except Exception as e:
+        print("# client %d: %r" % (i, e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(24)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("ok - 24 clients at once over TLS, 3 messages each" if len(ok) == 24
+      else "not ok - 24 clients at once over TLS (%d done)" % len(ok))
+EOF
+)
+tap_from "$res"
+many_delivered() { [ "$(maildir_count "$MTA_MAIL/many")" -ge 72 ]; }
+wait_until 30 many_delivered
+is "$(maildir_count "$MTA_MAIL/many")" 72 "all 72 messages delivered"
+
+# ---- msmtp with tls on: STARTTLS and implicit ----------------------------
+if command -v msmtp >/dev/null; then
+	for mode in starttls smtps; do
+		if [ $mode = starttls ]; then p=$MTA_PORT st=on; else p=$SMTPS st=off; fi
+		cat >"$T/msmtprc.$mode" <<-EOF
+		account default
+		host 127.0.0.1
+		port $p
+		domain msmtp.example
+		from alice@example.org
+		tls on
+		tls_starttls $st
+		tls_trust_file $C/ca.crt
+		tls_host_override mx.test.example
+		EOF
+		chmod 600 "$T/msmtprc.$mode"
+		printf 'From: alice@example.org\nTo: msmtp-%s@test.example\nSubject: msmtp\n\nbody\n' $mode |
+			timeout 20 msmtp -C "$T/msmtprc.$mode" "msmtp-$mode@test.example" >"$T/msmtp.$mode" 2>&1
+		ok $? "msmtp tls on ($mode): sent, certificate verified"
+		wait_until 20 test -n "$(maildir_count "$MTA_MAIL/msmtp-$mode" | grep -v '^0$')"
+		is "$(maildir_count "$MTA_MAIL/msmtp-$mode")" 1 "msmtp ($mode): delivered"
+	done
+else
+	skip "msmtp is not installed (make test-deps)" 4
+fi
+
+# ---- plaintext injection behind STARTTLS (CVE-2011-0411) ------------------
+res=$($PY - "$MTA_PORT" "$C/ca.crt" <<'EOF'
+import socket, ssl, sys
+from smtpraw import Client, check, check_eq
+port, ca = int(sys.argv[1]), sys.argv[2]
+c = Client(port, timeout=10)
+check("inject: greeting", c.reply(), "^220 ")
+check("inject: EHLO", c.cmd("EHLO inj.example"), "250-STARTTLS")
+# one write: STARTTLS and commands behind it, in the clear
+c.send("STARTTLS\r\nMAIL FROM:<injected@example.org>\r\nRCPT TO:<inj@test.example>\r\n")
+check_eq("inject: only the 220 comes back, nothing for the injected lines",
+         c.reply(), "220 2.0.0 Ready to start TLS\r\n")
+check_eq("inject: nothing more in the clear", c.buf, b"")
+ctx = ssl.create_default_context(cafile=ca)
+tls = ctx.wrap_socket(c.s, server_hostname="mx.test.example")
+f = tls.makefile("rwb")
+def cmd(line):
+    f.write(line.encode() + b"\r\n"); f.flush()
+    out = b""
+    while True:
+        l = f.readline()
+        out += l
+        if len(l) < 4 or l[3:4] != b"-":
+            return out.decode("latin-1")
+# the session is reset to before EHLO: the injected MAIL did not happen
+check("inject: after TLS, MAIL needs EHLO first", cmd("MAIL FROM:<x@example.org>"),
+      r"^503 5\.5\.1 Send HELO or EHLO first")
+check("inject: EHLO over TLS", cmd("EHLO inj.example"), r"^250-")
+check("inject: RCPT without MAIL is 503: the injected MAIL was not run",
+      cmd("RCPT TO:<inj@test.example>"), r"^503 5\.5\.1 Need MAIL before RCPT")
+cmd("QUIT")
+EOF
+)
+tap_from "$res"
+lacks -q 'injected@example.org' "$MTA_LOG"; ok $? "inject: the injected sender never reached the log"
+
+# ---- a failed handshake closes that connection only -----------------------
+errors0=$(log_count 'tls-error error=')
+failed0=$(log_count 'reason=tls-failed')
+res=$($PY - "$MTA_PORT" "$SMTPS" <<'EOF'
+import sys
+from smtpraw import Client, check
+port, smtps = int(sys.argv[1]), int(sys.argv[2])
+c = Client(port, timeout=10)
+c.reply()
+c.cmd("EHLO garbage.example")
+check("garbage: STARTTLS accepted", c.cmd("STARTTLS"), "^220 2.0.0")
+c.send(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
+check("garbage after STARTTLS: the connection is closed", str(c.closed(10)), "True")
+c = Client(smtps, timeout=10)
+c.send(b"EHLO plain.example\r\n")
+check("plaintext on --smtps: the connection is closed", str(c.closed(10)), "True")
+EOF
+)
+tap_from "$res"
+wait_until 10 test "$(log_count 'reason=tls-failed')" -ge $((failed0 + 2))
+is "$(log_count 'tls-error error=')" $((errors0 + 2)) "both failed handshakes logged with their reason"
+is "$(log_count 'reason=tls-failed')" $((failed0 + 2)) "both connections ended reason=tls-failed"
+out=$(swaks --server "127.0.0.1:$MTA_PORT" --tls --from alice@example.org \
+	--to after@test.example --timeout 10 2>&1)
+like "$out" '<~  250 2\.0\.0 Ok: queued as' "the daemon serves the next client over TLS"
+ok "$(mta_running; echo $?)" "the daemon is still running"
+
+is "$(stop_mta)" 0 "the daemon stops with status 0"
+
+# ---- start-up errors: exit 1 with a clear message --------------------------
+# start_up_error EXPECTED-REGEX NAME OPTIONS... - mta-smtpd exits 1 at once
+start_up_error() {
+	local want=$1 name=$2 err st
+	shift 2
+	mkdir -p "$T/bad/q" "$T/bad/m"
+	err=$(timeout 20 "$MTA_BIN/mta-smtpd" -q "$T/bad/q" -m "$T/bad/m" \
+		-l "127.0.0.1:$(free_port)" -L "$T/bad/log" "$@" 2>&1 >/dev/null)
+	st=$?
+	is "$st" 1 "$name: exit 1"
+	like "$err" "$want" "$name: the message says why"
+}
+start_up_error "^mta-smtpd: --tls-cert $C/missing\\.crt: No such file or directory\$" \
+	"missing certificate file" --tls-cert "$C/missing.crt" --tls-key "$C/rsa.key"
+start_up_error "^mta-smtpd: --tls-key $C/missing\\.key: No such file or directory\$" \
+	"missing key file" --tls-cert "$C/rsa.crt" --tls-key "$C/missing.key"
+start_up_error "^mta-smtpd: --tls-key $C/ec\\.key.*(mismatch|match)" \
+	"a key that is not the certificate's" --tls-cert "$C/rsa.crt" --tls-key "$C/ec.key"
+start_up_error "^mta-smtpd: --tls-cert $C/rsa\\.key: " \
+	"a key given as the certificate" --tls-cert "$C/rsa.key" --tls-key "$C/rsa.key"
+start_up_error "^mta-smtpd: 1 --tls-cert but 0 --tls-key" \
+	"a certificate without a key" --tls-cert "$C/rsa.crt"
+start_up_error "^mta-smtpd: --smtps 127\\.0\\.0\\.1:[0-9]+ needs --tls-cert" \
+	"--smtps without a certificate" --smtps "127.0.0.1:$(free_port)"
+
+done_testing

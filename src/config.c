@@ -27,6 +27,14 @@ void config_free(struct config *cfg)
 	free(cfg->log);
 	free(cfg->user);
 	free(cfg->dns);
+	free(cfg->aliases);
+	free(cfg->virtual);
+	free(cfg->local_users);
+	free(cfg->root_alias);
+	free(cfg->recipient_delimiter);
+	free(cfg->check_address);
+	if (cfg->tables != NULL && cfg->tables_free != NULL)
+		cfg->tables_free(cfg->tables);
 	free(cfg->listen);
 	free(cfg->smtps);
 	for (i = 0; i < cfg->ntls_cert; i++)

@@ -39,6 +39,8 @@ struct route {
 	enum tls_policy tls;
 };
 
+struct resolve_tables;
+
 struct config {
 	char *queue;               /* -q, --queue (restart only) */
 	char *mailroot;            /* -m, --mailroot */
@@ -66,6 +68,17 @@ struct config {
 	struct route *routes;
 	size_t nroutes;
 	int mbox, system_users;
+	char *aliases;             /* --aliases FILE, or NULL */
+	char *virtual;             /* --virtual FILE, or NULL */
+	char *local_users;         /* --local-users FILE, or NULL */
+	char *root_alias;          /* --root-alias ADDR, or NULL */
+	char *recipient_delimiter; /* "" = no subaddresses */
+	char *check_address;       /* --check-address ADDR (command line) */
+	/* the tables the files above name, read with the snapshot by
+	 * policy_load_tables() (policy.h) and freed by tables_free: the
+	 * snapshot stays below the layer that knows them */
+	struct resolve_tables *tables;
+	void (*tables_free)(struct resolve_tables *t);
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */

@@ -41,6 +41,7 @@ struct opt {
 	int restart;               /* a change needs a restart */
 	int marks_per_ip;          /* sets max_per_ip_set when given */
 	int strings;               /* K_LIST of strings the list owns */
+	int cmdline;               /* the command line only, not the file */
 };
 
 #define FIELD(f) .off = offsetof(struct config, f), \
@@ -75,6 +76,13 @@ static const struct opt opts[] = {
 	{ "mbox", 0, FLAG(mbox) },
 	{ "mbox-lock-wait", 0, NUM(mbox_lock_wait, 1, 3600), .dflt = "5", .arg = "SECONDS" },
 	{ "system-users", 0, FLAG(system_users) },
+	{ "aliases", 0, STR(aliases), .arg = "FILE" },
+	{ "virtual", 0, STR(virtual), .arg = "FILE" },
+	{ "local-users", 0, STR(local_users), .arg = "FILE" },
+	{ "root-alias", 0, STR(root_alias), .check = optval_address,
+	  .want = "an address user@domain", .arg = "ADDR" },
+	{ "recipient-delimiter", 0, STR(recipient_delimiter), .dflt = "+",
+	  .check = optval_delimiter, .want = "one character, or empty", .arg = "C" },
 	{ "retry", 'r', NUM(retry, 0, 100000000), .dflt = "300", .arg = "SECONDS" },
 	{ "attempts", 'a', NUM(attempts, 1, 1000), .dflt = "2", .arg = "N" },
 	/* five days, as Postfix */
@@ -111,6 +119,7 @@ static const struct opt opts[] = {
 	{ "log", 'L', STR(log), .arg = "FILE" },
 	{ "user", 0, STR(user), .arg = "NAME", .restart = 1 },
 	{ "hold", 0, FLAG(hold), .restart = 1 },
+	{ "check-address", 0, STR(check_address), .arg = "ADDR", .cmdline = 1 },
 	{ "help", 0, K_HELP, .arg = NULL },
 	{ "version", 0, K_VERSION, .arg = NULL },
 };
@@ -412,7 +421,8 @@ static int read_file(struct config *cfg, const char *path, char *err, size_t err
 		if (o == NULL) {
 			fail(err, errlen, "%s:%u: unknown option '%s'", path, lineno, name);
 			rc = -1;
-		} else if (o->kind == K_CONFIG || o->kind == K_HELP || o->kind == K_VERSION) {
+		} else if (o->kind == K_CONFIG || o->kind == K_HELP || o->kind == K_VERSION ||
+		           o->cmdline) {
 			fail(err, errlen, "%s:%u: '%s' is for the command line only", path,
 			     lineno, name);
 			rc = -1;

@@ -214,3 +214,28 @@ int optval_dns(const char *v)
 
 	return dns_config_parse(&d, v);
 }
+
+/* optval_address - local@domain, printable, no blanks; policy.c checks
+ * the rest of RFC 5321 when it reads the tables (this layer knows no
+ * addresses) */
+int optval_address(const char *v)
+{
+	const char *at = strrchr(v, '@'), *p;
+
+	if (at == NULL || at == v || at[1] == '\0' || strlen(v) >= 254)
+		return -1;
+	for (p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return -1;
+	return 0;
+}
+
+/* optval_delimiter - one character, or none */
+int optval_delimiter(const char *v)
+{
+	if (v[0] == '\0')
+		return 0;
+	if (v[1] != '\0' || v[0] <= ' ' || v[0] >= 0x7f || strchr("@\"\\", v[0]))
+		return -1;
+	return 0;
+}

@@ -34,4 +34,10 @@ int optval_tls_client(struct config *cfg, const char *v);
 /* optval_dns - is v an address the resolver accepts (dns.h)? */
 int optval_dns(const char *v);
 
+/* optval_address - is v an address user@domain (--root-alias)? */
+int optval_address(const char *v);
+/* optval_delimiter - is v one character to split subaddresses at
+ * (printable, not '@', '"', '\\' or a blank), or empty? */
+int optval_delimiter(const char *v);
+
 #endif

@@ -462,3 +462,35 @@ Test(options, snapshots_live_while_held)
 	config_put(held);            /* frees a (ASan: no use after free above) */
 	config_put(now);
 }
+
+Test(options, address_tables)
+{
+	struct config *c = load("--config", file("aliases /etc/a\nvirtual /etc/v\n"
+	                        "local-users /etc/u\nroot-alias admin@example.org\n"
+	                        "recipient-delimiter -\n"), NULL);
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(c->aliases, "/etc/a");
+	cr_assert_str_eq(c->virtual, "/etc/v");
+	cr_assert_str_eq(c->local_users, "/etc/u");
+	cr_assert_str_eq(c->root_alias, "admin@example.org");
+	cr_assert_str_eq(c->recipient_delimiter, "-");
+	cr_assert_null(c->check_address);
+	cr_assert_null(c->tables, "the tables are read by policy_load_tables");
+	config_free(c);
+	c = load("--recipient-delimiter", "", "--check-address", "a@b.example", NULL);
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(c->recipient_delimiter, "", "empty: no subaddresses");
+	cr_assert_str_eq(c->check_address, "a@b.example");
+	config_free(c);
+	c = load(NULL);
+	cr_assert_str_eq(c->recipient_delimiter, "+", "the default");
+	config_free(c);
+	bad_file("recipient-delimiter ++\n", "1: bad value '++' for --recipient-delimiter "
+	         "(want one character, or empty)");
+	bad_file("recipient-delimiter @\n", "1: bad value '@' for --recipient-delimiter "
+	         "(want one character, or empty)");
+	bad_file("root-alias root\n", "1: bad value 'root' for --root-alias "
+	         "(want an address user@domain)");
+	bad_file("check-address a@b.example\n", "1: 'check-address' is for the command line only");
+}

@@ -10,6 +10,9 @@
 #   TLSA 3 1 1 matching the sink's key: delivered, policy=dane verify=ok;
 #   TLSA 3 1 1 not matching: deferred (4.7.5), nothing arrives;
 #   TLSA 1 1 1 (PKIX-EE, not for SMTP): encrypt, any certificate;
+#   TLSA 2 0 1 matching the issuer (a second sink on 127.0.0.3, the same
+#     port): delivered when the certificate names the MX host, deferred
+#     when it names another;
 #   a secure MX host without TLSA records: the other policies (may);
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
@@ -26,17 +29,24 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 28
+plan 34
 
-make_ca "$T" && make_cert "$T" mx mx1.dane.example ec ||
+make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
+	make_cert "$T" ta mx6.dane.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 peer_start tls 127.0.0.2 --tls-cert "$T/mx-chain.crt" --tls-key "$T/mx.key" ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 TLS=$PEER_DIR PORT=$PEER_PORT
+# a second MX on the same port, its certificate for mx6.dane.example only
+PEER_WANT=$PORT peer_start ta 127.0.0.3 --tls-cert "$T/ta-chain.crt" \
+	--tls-key "$T/ta.key" || { echo "Bail out! aiosmtpd did not start"; exit 1; }
+TA=$PEER_DIR
 
 # the SHA-256 of the sink's public key (selector 1, matching type 1)
 spki=$(openssl x509 -in "$T/mx.crt" -noout -pubkey |
 	openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
+# the SHA-256 of the CA's certificate (selector 0, matching type 1)
+ca=$(openssl x509 -in "$T/ca.crt" -outform DER | sha256sum | cut -d' ' -f1)
 wrong=$(printf 'not the key' | sha256sum | cut -d' ' -f1)
 [ ${#spki} = 64 ] || { echo "Bail out! no key digest"; exit 1; }
 
@@ -55,14 +65,20 @@ bad IN MX 10 mx2.dane.example.
 pkix IN MX 10 mx3.dane.example.
 none IN MX 10 mx4.dane.example.
 bogus IN MX 10 mx5.dane.example.
+ta IN MX 10 mx6.dane.example.
+taname IN MX 10 mx7.dane.example.
 mx1 IN A 127.0.0.2
 mx2 IN A 127.0.0.2
 mx3 IN A 127.0.0.2
 mx4 IN A 127.0.0.2
 mx5 IN A 127.0.0.2
+mx6 IN A 127.0.0.3
+mx7 IN A 127.0.0.3
 _$PORT._tcp.mx1 IN TLSA 3 1 1 $spki
 _$PORT._tcp.mx2 IN TLSA 3 1 1 $wrong
 _$PORT._tcp.mx3 IN TLSA 1 1 1 $spki
+_$PORT._tcp.mx6 IN TLSA 2 0 1 $ca
+_$PORT._tcp.mx7 IN TLSA 2 0 1 $ca
 EOF
 } >"$Z/dane.example.zone"
 { zone_head plain.example; cat <<EOF
@@ -154,6 +170,16 @@ like "$(relayed 'd@none\.dane\.example')" 'policy=may result=ok' \
 deferred_by_tls bogus1 'e@bogus.dane.example' "bogus TLSA" \
 	'tls=none verify=none policy=dane result=".*DANE: TLSA of _[0-9]+\._tcp\.mx5\.dane\.example is bogus' \
 	'mx5\.dane\.example \[127\.0\.0\.2\]: DANE: TLSA of .* is bogus'
+
+# ---- DANE-TA: the issuer matches, and the name must -------------------------------
+r=$(send ta1 'g@ta.dane.example')
+peer_wait "$TA" 1 20; ok $? "TLSA 2 0 1 (the issuer), the MX host's name: delivered"
+like "$(relayed 'g@ta\.dane\.example')" 'mx=mx6\.dane\.example .* verify=ok policy=dane result=ok' \
+	"TLSA 2 0 1: policy=dane, verify=ok"
+deferred_by_tls taname1 'h@taname.dane.example' "TLSA 2 0 1, a name the certificate lacks" \
+	'policy=dane result=".*certificate not trusted' \
+	'mx7\.dane\.example: 127\.0\.0\.3:[0-9]+: TLS handshake: certificate not trusted: hostname mismatch'
+is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
 
 # ---- insecure zone: falls back ------------------------------------------------
 r=$(send plain1 'f@plain.example')

@@ -17,6 +17,7 @@
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
 #   an unsigned zone (insecure) with a wrong TLSA record: ignored, may;
+#   SIGHUP: a new resolver, DANE as before;
 #   --dane with the trust anchor file missing, an anchor the zone's keys
 #     do not match, or no DNS server at --dns: exit 1 at start, with a
 #     message.
@@ -29,7 +30,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 34
+plan 37
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -187,6 +188,12 @@ wait_until 20 _relayed 'f@plain\.example'; ok $? "insecure zone, wrong TLSA: del
 like "$(relayed 'f@plain\.example')" 'verify=fail policy=may result=ok' \
 	"insecure zone: the TLSA record ignored, may"
 is "$(peer_count "$TLS")" 4 "the sink got exactly the four deliverable messages"
+kill -HUP "$MTA_PID"
+wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"
+r=$(send good2 'i@good.dane.example')
+wait_until 20 _relayed 'i@good\.dane\.example'; ok $? "after the reload: delivered"
+like "$(relayed 'i@good\.dane\.example')" 'verify=ok policy=dane result=ok' \
+	"after the reload: still DANE"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --dane without a usable validating resolver: exit 1 ------------------------

@@ -41,9 +41,13 @@ DEPFLAGS = -MMD -MP
 # Debian packages: the build needs the first line, the tests the second;
 # clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
 # when they are there: t/60-fuzz.t replays the corpus without them).
+# The TLS tests (t/9x) make their certificates with openssl and talk TLS
+# with swaks (which needs libnet-ssleay-perl for it) and msmtp; the DANE
+# test (t/95) signs a zone with ldnsutils and serves it with nsd.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             openssl msmtp unbound ldnsutils nsd dns-root-data \
+             openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
+             dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config
 FUZZ_DEBS  = clang libclang-rt-14-dev

@@ -28,8 +28,9 @@ struct hop {
 	struct sockaddr_storage sa;
 };
 
-/* the TLS of one host: the policy, the client context, and under DANE
- * the TLSA records its certificate must match */
+/* the TLS of one host: the policy and the client context (with the
+ * server's name, the key a kept connection must match: tls_key), and
+ * under DANE the TLSA records its certificate must match */
 struct round_tls {
 	enum tls_policy policy;
 	struct tls_ctx *ctx;

@@ -25,6 +25,8 @@
 #   dns_start [dnsmasq options...]
 #       dnsmasq answering on 127.0.0.1 and a free UDP/TCP port from its
 #       command-line records only; sets DNS_PORT, DNS_PID
+#   user_msg SUBJECT          a small message from user@test.example whose
+#                             Subject, Message-ID and body name SUBJECT
 #   inject PORT FROM RCPT... < MESSAGE
 #       send MESSAGE (LF or CRLF line ends; dots stuffed here) to the mta
 #       at 127.0.0.1:PORT; prints the final reply ("250 2.0.0 ... queued
@@ -54,7 +56,7 @@ peer_start() {
 		"$@" >"$T/$name.out" 2>"$T/$name.err" &
 	PEER_PID=$!
 	track "$PEER_PID"
-	if ! wait_until 10 grep -q ready "$T/$name.out"; then
+	if ! wait_until 10 grep -qs ready "$T/$name.out"; then
 		echo "# sink $name did not start:" >&2
 		sed 's/^/#   /' "$T/$name.err" >&2
 		return 1
@@ -103,7 +105,7 @@ bad_start() {
 	$PY "$TLIB/badsmtp.py" --dir "$BAD_DIR" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	BAD_PID=$!
 	track "$BAD_PID"
-	if ! wait_until 10 grep -q ready "$T/$name.out"; then
+	if ! wait_until 10 grep -qs ready "$T/$name.out"; then
 		echo "# badsmtp.py did not start:" >&2
 		sed 's/^/#   /' "$T/$name.err" >&2
 		return 1
@@ -127,6 +129,10 @@ dns_start() {
 }
 
 inject() { $PY "$TLIB/inject.py" "$@"; }
+
+user_msg() {
+	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody %s\n' "$1" "$1" "$1"
+}
 
 _maildir_has() { [ "$(maildir_count "$1")" -ge "$2" ]; }
 maildir_wait() { wait_until "$3" _maildir_has "$1" "$2"; }

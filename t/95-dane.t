@@ -156,16 +156,12 @@ like "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" 2>&1 | tr '\n' ' ')" \
 is "$(peer_count "$TLS")" 1 "mismatching TLSA: nothing arrived"
 
 # ---- PKIX-EE only: encrypt, any certificate -----------------------------------
-r=$(send pkix1 'c@pkix.dane.example')
-peer_wait "$TLS" 2 20; ok $? "TLSA 1 1 1 only (unusable): delivered"
-like "$(relayed 'c@pkix\.dane\.example')" 'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=fail policy=encrypt result=ok' \
-	"TLSA 1 1 1 only: over TLS, no authentication (encrypt)"
+relayed_by pkix1 'c@pkix.dane.example' "TLSA 1 1 1 only (unusable): encrypt" \
+	'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=fail policy=encrypt result=ok' 
 
 # ---- secure, no TLSA: the other policies --------------------------------------
-r=$(send none1 'd@none.dane.example')
-peer_wait "$TLS" 3 20; ok $? "secure MX host without TLSA: delivered"
-like "$(relayed 'd@none\.dane\.example')" 'policy=may result=ok' \
-	"secure MX host without TLSA: --tls-client's may"
+relayed_by none1 'd@none.dane.example' "secure MX host without TLSA: --tls-client's may" \
+	'policy=may result=ok' 
 
 # ---- bogus TLSA: deferred, nothing sent ----------------------------------------
 deferred_by_tls bogus1 'e@bogus.dane.example' "bogus TLSA" \
@@ -173,27 +169,21 @@ deferred_by_tls bogus1 'e@bogus.dane.example' "bogus TLSA" \
 	'mx5\.dane\.example \[127\.0\.0\.2\]: DANE: TLSA of .* is bogus'
 
 # ---- DANE-TA: the issuer matches, and the name must -------------------------------
-r=$(send ta1 'g@ta.dane.example')
-peer_wait "$TA" 1 20; ok $? "TLSA 2 0 1 (the issuer), the MX host's name: delivered"
-like "$(relayed 'g@ta\.dane\.example')" 'mx=mx6\.dane\.example .* verify=ok policy=dane result=ok' \
-	"TLSA 2 0 1: policy=dane, verify=ok"
+relayed_by ta1 'g@ta.dane.example' "TLSA 2 0 1 (the issuer), the MX host's name" \
+	'mx=mx6\.dane\.example .* verify=ok policy=dane result=ok' 
 deferred_by_tls taname1 'h@taname.dane.example' "TLSA 2 0 1, a name the certificate lacks" \
 	'policy=dane result=".*certificate not trusted' \
 	'mx7\.dane\.example: 127\.0\.0\.3:[0-9]+: TLS handshake: certificate not trusted: hostname mismatch'
 is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
 
 # ---- insecure zone: falls back ------------------------------------------------
-r=$(send plain1 'f@plain.example')
-wait_until 20 _relayed 'f@plain\.example'; ok $? "insecure zone, wrong TLSA: delivered"
-like "$(relayed 'f@plain\.example')" 'verify=fail policy=may result=ok' \
-	"insecure zone: the TLSA record ignored, may"
+relayed_by plain1 'f@plain.example' "insecure zone, a wrong TLSA record ignored: may" \
+	'verify=fail policy=may result=ok' 
 is "$(peer_count "$TLS")" 4 "the sink got exactly the four deliverable messages"
 kill -HUP "$MTA_PID"
 wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"
-r=$(send good2 'i@good.dane.example')
-wait_until 20 _relayed 'i@good\.dane\.example'; ok $? "after the reload: delivered"
-like "$(relayed 'i@good\.dane\.example')" 'verify=ok policy=dane result=ok' \
-	"after the reload: still DANE"
+relayed_by good2 'i@good.dane.example' "after the reload, DANE" \
+	'verify=ok policy=dane result=ok' 
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --dane without a usable validating resolver: exit 1 ------------------------

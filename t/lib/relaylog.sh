@@ -10,6 +10,9 @@
 #                             send message WORD to RCPT: an attempt logged
 #                             matching ATTEMPT_RE, a deferral whose error
 #                             matches ERROR_RE (3 tests)
+#   relayed_by WORD RCPT LABEL LOG_RE
+#                             send message WORD to RCPT: relayed, the log
+#                             line matching LOG_RE (2 tests)
 
 msg() {
 	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody of %s\n' \
@@ -28,4 +31,11 @@ deferred_by_tls() {
 	wait_until 20 _attempted "$re"; ok $? "$3: an attempt"
 	like "$(attempt "$re")" "$4" "$3: the reason logged"
 	like "$(grep "deferred id=$id" "$MTA_LOG" | head -1)" "error=\".*$5" "$3: deferred"
+}
+relayed_by() {
+	local re
+	re=$(printf '%s' "$2" | sed 's/\./\\./g')
+	send "$1" "$2" >/dev/null
+	wait_until 20 _relayed "$re"; ok $? "$3: delivered"
+	like "$(relayed "$re")" "$4" "$3: logged so"
 }

@@ -517,7 +517,7 @@ static struct status dane_round(const struct remote_ctx *rc,
 	    find_route(rc->cfg, domain) != NULL)
 		return status_ok();
 	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
-	log_event("relay-dane", "domain=%s mx=%s why=%s",
+	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
 	          log_quote(qd, sizeof qd, domain),
 	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
 	          log_quote(qw, sizeof qw, dn->why));

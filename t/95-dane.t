@@ -30,7 +30,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 37
+plan 40
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -145,6 +145,9 @@ grep -q '^body of good1' "$(peer_eml "$TLS" 1)"; ok $? "matching TLSA: the messa
 is "$(peer_json "$TLS" 1 sni)" "mx1.dane.example" "matching TLSA: SNI names the MX host"
 like "$(grep 'relay-dane mx=mx1' "$MTA_LOG" | head -1)" 'tlsa=dane why=".*1 TLSA record, 1 usable"' \
 	"matching TLSA: the lookup logged"
+like "$(grep 'relay-dane domain=good' "$MTA_LOG" | head -1)" \
+	'domain=good\.dane\.example dnssec=secure why="MX of good\.dane\.example is secure"' \
+	"matching TLSA: the MX RRset logged as secure"
 
 # ---- TLSA 3 1 1 not matching: deferred, nothing sent --------------------------
 deferred_by_tls bad1 'b@bad.dane.example' "mismatching TLSA" \
@@ -179,6 +182,9 @@ is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
 # ---- insecure zone: falls back ------------------------------------------------
 relayed_by plain1 'f@plain.example' "insecure zone, a wrong TLSA record ignored: may" \
 	'verify=fail policy=may result=ok' 
+like "$(grep 'relay-dane domain=plain' "$MTA_LOG" | head -1)" \
+	'domain=plain\.example dnssec=insecure' "insecure zone: the MX RRset logged as insecure"
+lacks 'relay-dane mx=mx\.plain\.example' "$MTA_LOG"; ok $? "insecure zone: no TLSA lookup"
 is "$(peer_count "$TLS")" 4 "the sink got exactly the four deliverable messages"
 kill -HUP "$MTA_PID"
 wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"

@@ -42,6 +42,7 @@ struct round_tls {
  * one host follow each other: one TLSA lookup per host) */
 struct round_dane {
 	int on;
+	char domain[DNS_NAME_MAX];  /* the next hop: the recipient's domain */
 	char host[DNS_NAME_MAX];    /* "" none looked up yet */
 	enum dane_verdict verdict;
 	struct tls_dane recs;
@@ -524,6 +525,7 @@ static struct status dane_round(const struct remote_ctx *rc,
 	if (s == DANE_FAILED)
 		return status_make(ST_TEMP, 7, 5, "DANE: %s", dn->why);
 	dn->on = s == DANE_SECURE;
+	snprintf(dn->domain, sizeof dn->domain, "%s", domain);
 	return status_ok();
 }
 
@@ -559,6 +561,7 @@ static struct status hop_tls(const struct remote_ctx *rc,
 		case DANE_MANDATORY:
 			t->policy = TLS_POLICY_DANE;
 			t->dane = dn->recs;
+			snprintf(t->dane.nexthop, sizeof t->dane.nexthop, "%s", dn->domain);
 			return status_ok();
 		case DANE_ENCRYPT:
 			t->policy = TLS_POLICY_ENCRYPT;

@@ -310,6 +310,11 @@ int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d
 	/* RFC 7672 3.1.1: a DANE-EE(3) record binds the key itself, whatever
 	 * names the certificate holds (and however old it is) */
 	SSL_dane_set_flags(t->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	if (d->nexthop[0] && SSL_add1_host(t->ssl, d->nexthop) != 1) {
+		ERR_clear_error();
+		errno = ENOMEM;
+		return -1;
+	}
 	for (i = 0; i < d->n; i++)
 		if (SSL_dane_tlsa_add(t->ssl, d->rec[i].usage, d->rec[i].selector,
 		                      d->rec[i].mtype, d->rec[i].data,

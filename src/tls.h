@@ -81,10 +81,13 @@ struct tls_tlsa {
 	size_t len;
 };
 
-/* the TLSA records a DANE connection must match one of */
+/* the TLSA records a DANE connection must match one of, and the
+ * next-hop domain: a name a certificate found by DANE-TA(2) may hold
+ * besides the MX host's (RFC 7672 3.2.2; "" none) */
 struct tls_dane {
 	struct tls_tlsa rec[TLS_TLSA_MAX];
 	size_t n;
+	char nexthop[256];
 };
 
 /* tls_policy_parse - "none", "may", "encrypt", "verify" ("dane" is not
@@ -124,8 +127,9 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server);
 struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
                                  int verify);
 /* tls_conn_dane - make t (a tls_conn_client's, before its handshake)
- * a DANE connection (RFC 7672): host (the MX host name) is the reference
- * identifier for DANE-TA(2), DANE-EE(3) records match without a name
+ * a DANE connection (RFC 7672): host (the MX host name) and d->nexthop
+ * are the reference identifiers for DANE-TA(2), DANE-EE(3) records
+ * match without a name
  * check, and the handshake fails unless the certificate matches one of
  * d's records (call tls_conn_client with verify 1); 0, or -1 with errno
  * (ENOMEM, EINVAL: OpenSSL took no record) */

@@ -11,8 +11,8 @@
 #   TLSA 3 1 1 not matching: deferred (4.7.5), nothing arrives;
 #   TLSA 1 1 1 (PKIX-EE, not for SMTP): encrypt, any certificate;
 #   TLSA 2 0 1 matching the issuer (a second sink on 127.0.0.3, the same
-#     port): delivered when the certificate names the MX host, deferred
-#     when it names another;
+#     port): delivered when the certificate names the MX host or the
+#     next-hop domain (RFC 7672 3.2.2), deferred when it names another;
 #   a secure MX host without TLSA records: the other policies (may);
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
@@ -30,7 +30,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 40
+plan 42
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -68,6 +68,7 @@ none IN MX 10 mx4.dane.example.
 bogus IN MX 10 mx5.dane.example.
 ta IN MX 10 mx6.dane.example.
 taname IN MX 10 mx7.dane.example.
+mx6 IN MX 10 mx8.dane.example.
 mx1 IN A 127.0.0.2
 mx2 IN A 127.0.0.2
 mx3 IN A 127.0.0.2
@@ -75,11 +76,13 @@ mx4 IN A 127.0.0.2
 mx5 IN A 127.0.0.2
 mx6 IN A 127.0.0.3
 mx7 IN A 127.0.0.3
+mx8 IN A 127.0.0.3
 _$PORT._tcp.mx1 IN TLSA 3 1 1 $spki
 _$PORT._tcp.mx2 IN TLSA 3 1 1 $wrong
 _$PORT._tcp.mx3 IN TLSA 1 1 1 $spki
 _$PORT._tcp.mx6 IN TLSA 2 0 1 $ca
 _$PORT._tcp.mx7 IN TLSA 2 0 1 $ca
+_$PORT._tcp.mx8 IN TLSA 2 0 1 $ca
 EOF
 } >"$Z/dane.example.zone"
 { zone_head plain.example; cat <<EOF
@@ -178,6 +181,8 @@ deferred_by_tls taname1 'h@taname.dane.example' "TLSA 2 0 1, a name the certific
 	'policy=dane result=".*certificate not trusted' \
 	'mx7\.dane\.example: 127\.0\.0\.3:[0-9]+: TLS handshake: certificate not trusted: hostname mismatch'
 is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
+relayed_by tanexthop1 'j@mx6.dane.example' "TLSA 2 0 1, the certificate names the next-hop domain" \
+	'mx=mx8\.dane\.example .* verify=ok policy=dane result=ok'
 
 # ---- insecure zone: falls back ------------------------------------------------
 relayed_by plain1 'f@plain.example' "insecure zone, a wrong TLSA record ignored: may" \

@@ -17,6 +17,8 @@
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
 #   an unsigned zone (insecure) with a wrong TLSA record: ignored, may;
+#   eight deliveries at once (one message, eight recipients) share the
+#     resolver (make tsan);
 #   SIGHUP: a new resolver, DANE as before;
 #   --dane with the trust anchor file missing, an anchor the zone's keys
 #     do not match, or no DNS server at --dns: exit 1 at start, with a
@@ -30,7 +32,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 42
+plan 44
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -191,6 +193,15 @@ like "$(grep 'relay-dane domain=plain' "$MTA_LOG" | head -1)" \
 	'domain=plain\.example dnssec=insecure' "insecure zone: the MX RRset logged as insecure"
 lacks 'relay-dane mx=mx\.plain\.example' "$MTA_LOG"; ok $? "insecure zone: no TLSA lookup"
 is "$(peer_count "$TLS")" 4 "the sink got exactly the four deliverable messages"
+# ---- deliveries at once share the resolver ---------------------------------------
+_all_relayed() { [ "$(grep -c 'relayed rcpt=<k[0-9]@' "$MTA_LOG")" -ge 8 ]; }
+msg burst | inject "$MTA_PORT" user@test.example k1@good.dane.example \
+	k2@good.dane.example k3@good.dane.example k4@good.dane.example \
+	k5@none.dane.example k6@ta.dane.example k7@mx6.dane.example \
+	k8@pkix.dane.example >/dev/null
+wait_until 30 _all_relayed; ok $? "eight deliveries at once, each with its lookups: all relayed"
+is "$(grep 'relayed rcpt=<k[1-4]@' "$MTA_LOG" | grep -c 'verify=ok policy=dane result=ok')" 4 \
+	"eight at once: the four to good.dane.example under DANE"
 kill -HUP "$MTA_PID"
 wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"
 relayed_by good2 'i@good.dane.example' "after the reload, DANE" \

@@ -11,7 +11,7 @@
 #     (relay-tls-fallback) and delivered once more at once in plaintext;
 #   encrypt: a peer without STARTTLS, one that refuses it, one whose
 #     handshake fails: deferred with 4.7.4 / 4.7.5, nothing in plaintext,
-#     and mta-queue shows the reason;
+#     and mta-queue shows the reason; an MX without STARTTLS: the next MX;
 #   verify with --tls-ca and the route host's or MX host's name in the
 #     certificate: delivered (verify=ok); a name it does not hold, or no
 #     --tls-ca (the system's CAs do not know the test CA): deferred, 4.7.5;
@@ -25,7 +25,7 @@
 . "$here/lib/tlscerts.sh"
 . "$here/lib/relaylog.sh"
 
-plan 115
+plan 119
 
 make_ca "$T" && make_cert "$T" mx mx.tls.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -43,8 +43,15 @@ bad_start bad "tlsjunk=127.0.0.5:$J1" "tls454=127.0.0.5:$J2" ||
 	{ echo "Bail out! badsmtp.py did not start"; exit 1; }
 BAD=$BAD_DIR
 # names for the TLS sink: the right one and one its certificate lacks
+# a plain sink on 127.0.0.6 at the TLS sink's port: an MX without STARTTLS
+PEER_WANT=$TLS_PORT peer_start plainmx 127.0.0.6 ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+PLAINMX=$PEER_DIR
 dns_start --local=/example/ --host-record=mx.tls.example,127.0.0.2 \
 	--mx-host=mxdomain.example,mx.tls.example,10 \
+	--mx-host=twomx.example,mx1.plain.example,10 \
+	--mx-host=twomx.example,mx.tls.example,20 \
+	--host-record=mx1.plain.example,127.0.0.6 \
 	--host-record=other.tls.example,127.0.0.2 ||
 	{ echo "Bail out! dnsmasq did not start"; exit 1; }
 
@@ -205,6 +212,13 @@ peer_wait "$TLS" $((n + 2)) 20; ok $? "--tls-client verify, by MX: delivered"
 is "$(peer_json "$TLS" 0 sni)" "mx.tls.example" "by MX: SNI names the MX host"
 like "$(relayed 'p@mxdomain\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
 	"by MX: the certificate valid for the MX host name"
+r=$(send twomx 'q@twomx.example')
+peer_wait "$TLS" $((n + 3)) 20; ok $? "verify, the best MX without STARTTLS: the next MX took it"
+like "$(attempt 'q@twomx\.example')" 'mx=mx1\.plain\.example .*tls=none verify=none policy=verify result=".*TLS is required \(verify\), but the server offers no STARTTLS' \
+	"verify, the best MX without STARTTLS: its attempt logged"
+like "$(relayed 'q@twomx\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+	"verify: the second MX verified"
+is "$(peer_count "$PLAINMX")" 0 "verify: nothing in plaintext to the best MX"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --tls-ca missing at start: exit 1, the file named ---------------------

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "dane.h"
 #include "tls.h"
 
 /* The current snapshot; the lock makes taking a reference and replacing
@@ -35,6 +36,8 @@ void config_free(struct config *cfg)
 	free(cfg->check_address);
 	if (cfg->tables != NULL && cfg->tables_free != NULL)
 		cfg->tables_free(cfg->tables);
+	free(cfg->dns_trust_anchor);
+	dane_resolver_free(cfg->dane_resolver);
 	free(cfg->listen);
 	free(cfg->smtps);
 	for (i = 0; i < cfg->ntls_cert; i++)
@@ -71,8 +74,13 @@ int config_load_tls(struct config *cfg, char *err, size_t errlen)
 	    (cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key,
 	                                      cfg->ntls_cert, err, errlen)) == NULL)
 		return -1;
-	cfg->tls_client = tls_client_ctx(cfg->tls_ca, err, errlen);
-	return cfg->tls_client ? 0 : -1;
+	if ((cfg->tls_client = tls_client_ctx(cfg->tls_ca, err, errlen)) == NULL)
+		return -1;
+	if (cfg->dane &&
+	    (cfg->dane_resolver = dane_resolver_new(cfg->dns_trust_anchor, cfg->dns,
+	                                            err, errlen)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* config_publish - cfg becomes current */

@@ -11,7 +11,8 @@
  * delivery one of its own.  SIGHUP publishes a new snapshot; holders of
  * the old one keep it until they put it.  Every string belongs to the
  * snapshot, and so does its TLS context (tls.h: one reference, put by
- * config_free; connections in progress keep their own TLS objects).
+ * config_free; connections in progress keep their own TLS objects) and
+ * its DANE resolver (dane.h; freed with the snapshot).
  */
 #ifndef MTA_CONFIG_H
 #define MTA_CONFIG_H
@@ -24,6 +25,7 @@
 #include "tls.h"
 
 struct tls_ctx;
+struct dane_resolver;
 
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -47,6 +49,11 @@ struct config {
 	char *log;                 /* -L, --log; NULL = stderr */
 	char *user;                /* --user (restart only) */
 	char *dns;                 /* --dns; NULL = /etc/resolv.conf */
+	int dane;                  /* --dane: DANE outbound (RFC 7672) */
+	char *dns_trust_anchor;    /* --dns-trust-anchor: DNSSEC's anchor */
+	/* --dane's validating resolver (config_load_tls), for this
+	 * snapshot; NULL without --dane */
+	struct dane_resolver *dane_resolver;
 	char hostname[256];        /* --hostname or gethostname() */
 	struct listen_addr *listen; /* restart only */
 	size_t nlisten;
@@ -103,9 +110,11 @@ struct config {
 
 /* config_load_tls - make cfg's TLS contexts: the server's from its
  * --tls-cert and --tls-key pairs (none: no context), the client's with
- * --tls-ca's trust anchors (or the system's); 0, or -1 with err set (a
- * file missing, unreadable or broken, pairs unmatched, --smtps without a
- * certificate) */
+ * --tls-ca's trust anchors (or the system's), and with --dane DANE's
+ * validating resolver (dane.h: --dns-trust-anchor, --dns); 0, or -1 with
+ * err set (a file missing, unreadable or broken, pairs unmatched,
+ * --smtps without a certificate, --dane without a resolver that
+ * validates) */
 int config_load_tls(struct config *cfg, char *err, size_t errlen);
 /* config_publish - make cfg (one reference, which passes to the
  * publication) the current snapshot; the previous one is put */

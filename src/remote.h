@@ -37,6 +37,10 @@
  * plaintext; under encrypt and verify a TLS failure is ST_TEMP 4.7.x for
  * that server, and the next one is tried.  The log line of each attempt
  * (relayed, relay-attempt) carries res->tls.
+ * TLS, decided per host (remote.c hop_tls): with --dane, for a domain's
+ * MX hosts under a secure MX RRset, DNSSEC-validated TLSA records first
+ * (dane.h: dane, encrypt, or a 4.7.5 deferral of that host; a bogus MX
+ * RRset defers the round); else the route's tls=, else --tls-client.
  * A connection still usable after a delivery is kept for the next one to
  * the same address and port under the same TLS policy, name and client
  * context (conncache.h) for REMOTE_IDLE_SECONDS.

@@ -270,7 +270,14 @@ void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
 {
 	c->tls_policy = policy;
 	c->tls_ctx = ctx;
+	c->tls_dane = NULL;
 	snprintf(c->tls_host, sizeof c->tls_host, "%s", host ? host : "");
+}
+
+/* smtp_client_tls_dane - the TLSA records of the next handshake */
+void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d)
+{
+	c->tls_dane = d;
 }
 
 /* smtp_client_tls_text - the log's TLS fields */
@@ -301,9 +308,12 @@ static int start_tls(struct smtp_client *c)
 	char err[160];
 
 	if (stream_tls_client(&c->io, c->tls_ctx, c->tls_host,
-	                      c->tls_policy == TLS_POLICY_VERIFY) < 0) {
+	                      c->tls_policy >= TLS_POLICY_VERIFY) < 0 ||
+	    (c->tls_policy == TLS_POLICY_DANE &&
+	     (c->tls_dane == NULL ||
+	      stream_tls_dane(&c->io, c->tls_host, c->tls_dane) < 0))) {
 		snprintf(err, sizeof err, "cannot make a TLS object: %s",
-		         strerror(errno));
+		         c->tls_dane ? strerror(errno) : "no TLSA records");
 		stream_close(&c->io);
 	} else if (stream_start_tls(&c->io, c->tls_ctx, 0,
 	                            monotonic_ms() + c->to.hello, err,
@@ -378,6 +388,7 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 	       start_tls(c) == 0)
 		;
 	c->tls_ctx = NULL;          /* the snapshot's: not kept beyond here */
+	c->tls_dane = NULL;         /* the round's, likewise */
 	if (c->d.state == SD_READY) {
 		if (tls_missing(c, res) == 0)
 			return 0;

@@ -27,7 +27,8 @@
  * failed handshake fails the handshake call with tls_failed set (the
  * caller may try again in plaintext); under encrypt and verify no
  * STARTTLS offered, a refused one or a failed handshake fails it with
- * 4.7.4 or 4.7.5 (ST_TEMP), never plaintext.  A kept connection keeps
+ * 4.7.4 or 4.7.5 (ST_TEMP), never plaintext; dane (smtp_client_tls_dane)
+ * is verify with the certificate matched against TLSA records.  A kept connection keeps
  * what it agreed (io.tls, tls_verified, tls_policy).
  *
  * Time limits (struct smtp_timeouts, milliseconds): each wait for a reply
@@ -83,6 +84,8 @@ struct smtp_client {
 	enum tls_policy tls_policy;
 	struct tls_ctx *tls_ctx;     /* borrowed until the handshake ends */
 	char tls_host[256];          /* SNI, the name checked; "" none */
+	const struct tls_dane *tls_dane; /* TLS_POLICY_DANE: the TLSA records
+	                             * (borrowed until the handshake ends) */
 	int tls_failed;              /* the TLS handshake failed */
 	int tls_verified;            /* certificate trusted, valid for host */
 	char tls_why[96];            /* "ok", or why it was not verified */
@@ -124,6 +127,10 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
  * host name; an address text is checked as an address) */
 void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
                      struct tls_ctx *ctx, const char *host);
+/* smtp_client_tls_dane - under TLS_POLICY_DANE (after smtp_client_tls):
+ * the TLSA records the certificate must match (RFC 7672), borrowed until
+ * the handshake is over; a mismatch fails the handshake (4.7.5) */
+void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d);
 /* smtp_client_tls_text - "tls=VERSION/CIPHER verify=ok|fail|none
  * policy=NAME" for the log (tls=none: plaintext) into buf */
 void smtp_client_tls_text(const struct smtp_client *c, char *buf, size_t len);

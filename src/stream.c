@@ -204,6 +204,16 @@ int stream_tls_client(struct stream *s, struct tls_ctx *ctx, const char *host,
 	return s->tls_next ? 0 : -1;
 }
 
+/* stream_tls_dane - TLSA records on the TLS object made ahead */
+int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d)
+{
+	if (s->tls_next == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return tls_conn_dane(s->tls_next, host, d);
+}
+
 /* stream_tls_verified - the certificate's check, under TLS */
 int stream_tls_verified(const struct stream *s, char *why, size_t len)
 {

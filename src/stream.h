@@ -108,6 +108,11 @@ int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server);
  * or one made already; ENOMEM) */
 int stream_tls_client(struct stream *s, struct tls_ctx *ctx, const char *host,
                       int verify);
+/* stream_tls_dane - after stream_tls_client (verify 1): the TLSA records
+ * (borrowed for the call) the certificate must match (tls.h
+ * tls_conn_dane); 0, or -1 with errno (EINVAL: no TLS object made) */
+struct tls_dane;
+int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d);
 /* stream_tls_verified - under TLS: 1 when the server's certificate was
  * found trusted and valid for the host, else 0; why "ok" or the reason
  * ("no TLS" without it) */

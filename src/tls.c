@@ -94,14 +94,15 @@ static SSL_CTX *new_ssl_ctx(const SSL_METHOD *method, char *err, size_t errlen)
 	return c;
 }
 
-static const char *const policy_names[] = { "none", "may", "encrypt", "verify" };
+static const char *const policy_names[] = { "none", "may", "encrypt", "verify",
+                                            "dane" };
 
 /* tls_policy_parse - a policy by name */
 int tls_policy_parse(const char *s, enum tls_policy *p)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof policy_names / sizeof policy_names[0]; i++)
+	for (i = 0; i <= TLS_POLICY_VERIFY; i++)   /* the modes one may choose */
 		if (strcmp(s, policy_names[i]) == 0) {
 			*p = (enum tls_policy)i;
 			return 0;
@@ -146,6 +147,13 @@ struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	/* DANE's digests (SHA-256, SHA-512); only a connection that
+	 * tls_conn_dane() makes a DANE one matches TLSA records */
+	if (SSL_CTX_dane_enable(ctx->ssl_ctx) <= 0) {
+		ssl_error_text(why, sizeof why, "failed");
+		snprintf(err, errlen, "DANE set-up: %s", why);
+		goto fail;
+	}
 	/* no session cache: each connection a full handshake */
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
 	atomic_init(&ctx->refs, 1);
@@ -285,6 +293,39 @@ struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
 	SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	SSL_set_verify(t->ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	return t;
+}
+
+/* tls_conn_dane - TLSA records on a client's SSL object */
+int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d)
+{
+	size_t i;
+	int added = 0;
+
+	ERR_clear_error();
+	if (SSL_dane_enable(t->ssl, host) <= 0) {
+		ERR_clear_error();
+		errno = ENOMEM;
+		return -1;
+	}
+	/* RFC 7672 3.1.1: a DANE-EE(3) record binds the key itself, whatever
+	 * names the certificate holds (and however old it is) */
+	SSL_dane_set_flags(t->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	if (d->nexthop[0] && SSL_add1_host(t->ssl, d->nexthop) != 1) {
+		ERR_clear_error();
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < d->n; i++)
+		if (SSL_dane_tlsa_add(t->ssl, d->rec[i].usage, d->rec[i].selector,
+		                      d->rec[i].mtype, d->rec[i].data,
+		                      d->rec[i].len) > 0)
+			added++;
+	ERR_clear_error();
+	if (added == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
 }
 
 /* tls_conn_verified - the certificate's verification, after the handshake */

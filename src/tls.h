@@ -63,11 +63,35 @@ enum tls_policy {
 	TLS_POLICY_MAY,       /* STARTTLS when offered, any certificate; a
 	                       * failed handshake: once more in plaintext */
 	TLS_POLICY_ENCRYPT,   /* TLS required, any certificate */
-	TLS_POLICY_VERIFY     /* TLS required, a certificate trusted and
+	TLS_POLICY_VERIFY,    /* TLS required, a certificate trusted and
 	                       * valid for the host's name */
+	TLS_POLICY_DANE       /* TLS required, the certificate matching one
+	                       * of the host's TLSA records (RFC 7672; set by
+	                       * remote delivery only, never by name) */
 };
 
-/* tls_policy_parse - "none", "may", "encrypt", "verify"; 0 or -1 */
+enum { TLS_TLSA_MAX = 16, TLS_TLSA_DATA_MAX = 64 };
+
+/* one usable TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),
+ * selector 0 (certificate) or 1 (public key), matching type 1 (SHA-256)
+ * or 2 (SHA-512) */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	unsigned char data[TLS_TLSA_DATA_MAX];
+	size_t len;
+};
+
+/* the TLSA records a DANE connection must match one of, and the
+ * next-hop domain: a name a certificate found by DANE-TA(2) may hold
+ * besides the MX host's (RFC 7672 3.2.2; "" none) */
+struct tls_dane {
+	struct tls_tlsa rec[TLS_TLSA_MAX];
+	size_t n;
+	char nexthop[256];
+};
+
+/* tls_policy_parse - "none", "may", "encrypt", "verify" ("dane" is not
+ * a mode to choose: DNSSEC decides it); 0 or -1 */
 int tls_policy_parse(const char *s, enum tls_policy *p);
 /* tls_policy_name - the policy's name */
 const char *tls_policy_name(enum tls_policy p);
@@ -102,6 +126,14 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server);
  * is only kept (tls_conn_verified).  NULL with errno (ENOMEM) */
 struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
                                  int verify);
+/* tls_conn_dane - make t (a tls_conn_client's, before its handshake)
+ * a DANE connection (RFC 7672): host (the MX host name) and d->nexthop
+ * are the reference identifiers for DANE-TA(2), DANE-EE(3) records
+ * match without a name
+ * check, and the handshake fails unless the certificate matches one of
+ * d's records (call tls_conn_client with verify 1); 0, or -1 with errno
+ * (ENOMEM, EINVAL: OpenSSL took no record) */
+int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d);
 /* tls_conn_verified - after the handshake: 1 when the server's
  * certificate is trusted and valid for the host given to
  * tls_conn_client, else 0; why gets "ok" or the reason */

@@ -23,6 +23,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
+. "$here/lib/relaylog.sh"
 
 plan 119
 
@@ -66,28 +67,6 @@ start_mta --dns "127.0.0.1:$DNS_PORT" --retry 300 --tls-ca "$T/ca.crt" \
 	--route "verified.example=mx.tls.example:$TLS_PORT tls=verify" \
 	--route "wrong.example=other.tls.example:$TLS_PORT tls=verify" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
-
-msg() {
-	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody of %s\n' \
-		"$1" "$1" "$1"
-}
-send() { msg "$1" | inject "$MTA_PORT" user@test.example "$2"; }
-relayed() { grep -E "relayed rcpt=<$1>" "$MTA_LOG" | tail -1; }
-attempt() { grep -E "relay-attempt rcpt=<$1>" "$MTA_LOG" | tail -1; }
-_attempted() { [ -n "$(attempt "$1")" ]; }
-_relayed() { [ -n "$(relayed "$1")" ]; }
-# deferred_by_tls WORD RCPT LABEL ATTEMPT_RE ERROR_RE - send message WORD
-# to RCPT: an attempt logged matching ATTEMPT_RE, a deferral whose error
-# matches ERROR_RE (3 tests)
-deferred_by_tls() {
-	local r id re
-	re=$(printf '%s' "$2" | sed 's/\./\\./g')
-	r=$(send "$1" "$2")
-	id=$(queued_id "$r")
-	wait_until 20 _attempted "$re"; ok $? "$3: an attempt"
-	like "$(attempt "$re")" "$4" "$3: the reason logged"
-	like "$(grep "deferred id=$id" "$MTA_LOG" | head -1)" "error=\".*$5" "$3: deferred"
-}
 
 # ---- may, STARTTLS offered ----------------------------------------------
 r=$(send may1 'a@may.example')

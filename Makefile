@@ -26,7 +26,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
-LDLIBS_ALL   = -lowfat -lssl -lcrypto -lresolv -pthread $(LDLIBS)
+LDLIBS_ALL   = -lowfat -lcurl -lssl -lcrypto -lresolv -pthread $(LDLIBS)
 
 LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
@@ -41,7 +41,7 @@ DEPFLAGS = -MMD -MP
 # Debian packages: the build needs the first line, the tests the second;
 # clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
 # when they are there: t/60-fuzz.t replays the corpus without them).
-BUILD_DEBS = gcc make libowfat-dev libssl-dev
+BUILD_DEBS = gcc make libowfat-dev libssl-dev libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp \
              postfix strace perl iproute2 procps \

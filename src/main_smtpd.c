@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mtasts_fetch.h"
 #include "options.h"
 #include "queue.h"
 #include "scheduler.h"
@@ -230,6 +231,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tzset();   /* before threads: localtime_r() then needs no lock */
+	/* before threads: curl_global_init is not thread-safe */
+	if (mtasts_fetch_init() < 0) {
+		fprintf(stderr, "mta-smtpd: libcurl cannot be initialised\n");
+		return 1;
+	}
 	if (log_open(cfg->log) < 0) {
 		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", cfg->log, strerror(errno));
 		return 1;

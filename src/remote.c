@@ -13,6 +13,7 @@
 
 #include "localaddr.h"
 #include "log.h"
+#include "mtasts_lookup.h"
 #include "netaddr.h"
 #include "remote.h"
 
@@ -28,10 +29,15 @@ struct hop {
 };
 
 /* the TLS of one round: the policy, the client context, and the key a
- * kept connection must match (conncache.h) */
+ * kept connection must match (conncache.h); where the policy came from
+ * (next_hop_tls) */
 struct round_tls {
 	enum tls_policy policy;
 	struct tls_ctx *ctx;
+	const char *source;         /* the log's policy=: NULL = the policy's
+	                             * own name; "mta-sts" */
+	struct mtasts_policy *sts;  /* the domain's MTA-STS policy in
+	                             * enforce or testing mode, or NULL */
 };
 
 /* what the lookups left out: the most preferred MX host whose address
@@ -388,6 +394,22 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	return NULL;
 }
 
+/* tls_text - the log's TLS fields of c (NULL: none yet) under t; the
+ * policy named as where it came from */
+static void tls_text(const struct smtp_client *c, const struct round_tls *t,
+                     char *buf, size_t len)
+{
+	char *p;
+
+	if (c != NULL)
+		smtp_client_tls_text(c, buf, len);
+	else
+		snprintf(buf, len, "tls=none verify=none policy=%s",
+		         tls_policy_name(t->policy));
+	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL)
+		snprintf(p, len - (size_t)(p - buf), " policy=%s", t->source);
+}
+
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
  * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
@@ -410,8 +432,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	c = conncache_take(rc->cache, h->ip, h->port, key);
 	kept = c != NULL;
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
-	snprintf(res->tls, sizeof res->tls, "tls=none verify=none policy=%s",
-	         tls_policy_name(t->policy));
+	tls_text(NULL, t, res->tls, sizeof res->tls);
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = rcpts;
@@ -423,7 +444,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	for (;;) {
 		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
 			return out;
-		smtp_client_tls_text(c, res->tls, sizeof res->tls);
+		tls_text(c, t, res->tls, sizeof res->tls);
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
 			                  strerror(errno));
@@ -484,6 +505,92 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 	return status_make(ST_PERM, 4, 6, "mail for %s loops back to myself", domain);
 }
 
+/* next_hop_tls - THE one place where a round's TLS policy is decided;
+ * the first of these that applies wins:
+ *   1. a --route's own tls= (its host is ours to name, not the domain's);
+ *   2. (DANE, RFC 7672, goes here: it takes precedence over MTA-STS,
+ *      RFC 8461 section 2);
+ *   3. MTA-STS (--mta-sts yes, mail to the domain's MX hosts: no route,
+ *      no literal), a policy in enforce mode: verify, the certificate
+ *      valid for the MX host name, and only the MX hosts it lists
+ *      (sts_hops); in testing mode t->sts is set for sts_hops to log, and
+ *      the policy is --tls-client's;
+ *   4. --tls-client.
+ * 0, or -1 (out of memory); t->sts is the caller's to free. */
+static int next_hop_tls(const struct remote_ctx *rc, const struct mailbox *rcpt,
+                        struct round_tls *t)
+{
+	const struct route *route = NULL;
+	struct mtasts_env env;
+
+	t->policy = rc->cfg->tls_client_policy;
+	t->ctx = rc->cfg->tls_client;
+	t->source = NULL;
+	t->sts = NULL;
+	if (!rcpt->literal)
+		route = find_route(rc->cfg, addr_domain(rcpt));
+	if (route != NULL && route->has_tls)
+		t->policy = route->tls;
+	if (rcpt->literal || route != NULL || !rc->cfg->mta_sts)
+		return 0;
+	env.queue = rc->cfg->queue;
+	env.dns = &rc->dns;
+	env.ca = rc->cfg->tls_ca;
+	env.timeout_s = REMOTE_STS_SECONDS;
+	if ((t->sts = malloc(sizeof *t->sts)) == NULL)
+		return -1;
+	if (!mtasts_lookup(&env, addr_domain(rcpt), t->sts) ||
+	    t->sts->mode == MTASTS_NONE) {
+		free(t->sts);
+		t->sts = NULL;
+		return 0;
+	}
+	if (t->sts->mode == MTASTS_ENFORCE) {
+		t->policy = TLS_POLICY_VERIFY;
+		t->source = "mta-sts";
+	}
+	return 0;
+}
+
+/* sts_hops - the MX hosts t->sts does not list (RFC 8461 4.1): enforce
+ * drops them from hops (none left: deferred, 4.7.5), testing only logs
+ * them (relay-sts ... would-refuse=); ST_OK or ST_TEMP */
+static struct status sts_hops(const struct round_tls *t, const char *domain,
+                              struct hop *hops, size_t *n)
+{
+	int enforce = t->sts->mode == MTASTS_ENFORCE;
+	char refused[LOG_VALUE_MAX / 2], last[DNS_NAME_MAX] = "";
+	char qd[LOG_VALUE_MAX], qr[LOG_VALUE_MAX];
+	size_t i, kept = 0, used = 0;
+
+	refused[0] = '\0';
+	for (i = 0; i < *n; i++) {
+		if (mtasts_mx_match(t->sts, hops[i].name)) {
+			if (enforce)
+				hops[kept++] = hops[i];
+			continue;
+		}
+		/* a host's addresses are next to each other: named once */
+		if (strcasecmp(last, hops[i].name) != 0 && used < sizeof refused)
+			used += (size_t)snprintf(refused + used, sizeof refused - used,
+			                         "%s%s", used ? "," : "", hops[i].name);
+		snprintf(last, sizeof last, "%s", hops[i].name);
+	}
+	if (refused[0] == '\0')
+		return status_ok();
+	log_event("relay-sts", "domain=%s sts=%s %s=%s id=%s",
+	          log_quote(qd, sizeof qd, domain), mtasts_mode_name(t->sts->mode),
+	          enforce ? "refused" : "would-refuse",
+	          log_quote(qr, sizeof qr, refused), t->sts->id);
+	if (!enforce)
+		return status_ok();
+	*n = kept;
+	if (kept > 0)
+		return status_ok();
+	return status_make(ST_TEMP, 7, 5, "No MX host of %s matches its MTA-STS "
+	                   "policy (%s not listed)", domain, refused);
+}
+
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
                     const struct mailbox *rcpt, int body_8bit, int fd,
@@ -493,9 +600,8 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
 	struct round_tls t;
-	const struct route *route;
 	size_t n = 0, i;
-	int silent = 0, all_silent = 1;
+	int silent = 0, all_silent = 1, sts_refused = 0;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
@@ -505,15 +611,18 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return;
 	}
-	/* a route's own TLS policy wins over --tls-client */
-	t.policy = rc->cfg->tls_client_policy;
-	t.ctx = rc->cfg->tls_client;
-	if (!rcpt->literal && (route = find_route(rc->cfg, addr_domain(rcpt))) &&
-	    route->has_tls)
-		t.policy = route->tls;
+	if (next_hop_tls(rc, rcpt, &t) < 0) {
+		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		free(hops);
+		return;
+	}
 	res->st = route_hops(rc, rcpt, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
+	if (res->st.kind == ST_OK && t.sts != NULL) {
+		res->st = sts_hops(&t, addr_domain(rcpt), hops, &n);
+		sts_refused = res->st.kind != ST_OK;
+	}
 	if (res->st.kind != ST_OK)
 		n = 0;
 	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
@@ -533,15 +642,19 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */
 	}
-	/* A round counts towards --attempts only when every MX was tried:
-	 * a DNS outage is no verdict on the destination. */
-	res->counted = n > 0 && gap.name[0] == '\0';
-	res->unreachable = res->counted && res->st.kind == ST_TEMP && all_silent;
+	/* A round counts towards --attempts only when every MX was tried
+	 * (or MTA-STS refused them all): a DNS outage is no verdict on the
+	 * destination. */
+	res->counted = (n > 0 || sts_refused) && gap.name[0] == '\0';
+	/* a refusal by MTA-STS tried no server: none was found silent */
+	res->unreachable = res->counted && n > 0 && res->st.kind == ST_TEMP &&
+	                   all_silent;
 	if (res->st.kind == ST_TEMP && n > 0 && gap.name[0]) {
 		struct status st = res->st;
 
 		res->st = status_make(st.kind, st.subject, st.detail, "%s; DNS lookup "
 		                      "of MX host %s failed", st.text, gap.name);
 	}
+	free(t.sts);
 	free(hops);
 }

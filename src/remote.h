@@ -9,6 +9,13 @@
  *      MX's addresses; no MX records: the domain's own addresses; a null
  *      MX (RFC 7505) or a domain that does not exist fails at once;
  *      a DNS failure (SERVFAIL, timeout) is temporary.
+ * TLS: a route's own tls=, else (mail to a domain's MX hosts) its
+ * MTA-STS policy (RFC 8461, mtasts_lookup.h) unless --mta-sts no: in
+ * enforce mode only the MX hosts it lists are tried, each with verify
+ * against its MX host name (none listed: deferred, 4.7.5; logged
+ * relay-sts ... refused=), logged policy=mta-sts; in testing mode the
+ * hosts it would refuse are logged (relay-sts ... would-refuse=) and the
+ * delivery goes on as --tls-client says; else --tls-client.
  * Never to ourselves (RFC 5321 5.1): an address that is one of our own
  * listeners (localaddr.h), at the port we would connect to, ends the
  * list there, with every MX as preferred as it or less; when that leaves
@@ -47,7 +54,8 @@
 #include "smtp_client.h"
 #include "status.h"
 
-enum { REMOTE_IDLE_SECONDS = 5 };
+/* a kept connection's idle time; the limit of one MTA-STS policy fetch */
+enum { REMOTE_IDLE_SECONDS = 5, REMOTE_STS_SECONDS = 20 };
 
 struct remote_ctx {
 	const struct config *cfg;

@@ -234,9 +234,11 @@ int mtasts_cache_parse(const char *text, size_t len, struct mtasts_policy *p)
 		return -1;
 	while ((r = next_field(text, len, &pos, key, sizeof key, val, sizeof val)) > 0) {
 		if (strcmp(key, "id") == 0 && !have_id) {
-			if (val[0] == '\0' || strlen(val) >= sizeof p->id)
+			size_t vl = strlen(val);
+
+			if (vl == 0 || vl >= sizeof p->id)
 				return -1;
-			snprintf(p->id, sizeof p->id, "%s", val);
+			memcpy(p->id, val, vl + 1);
 			have_id = 1;
 		} else if (strcmp(key, "fetched") == 0 && !have_time) {
 			char *end;

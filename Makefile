@@ -41,9 +41,11 @@ DEPFLAGS = -MMD -MP
 # Debian packages: the build needs the first line, the tests the second;
 # clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
 # when they are there: t/60-fuzz.t replays the corpus without them).
+# The TLS tests (t/9x) make their certificates with openssl and talk TLS
+# with swaks (which needs libnet-ssleay-perl for it) and msmtp.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             openssl msmtp \
+             openssl msmtp libnet-ssleay-perl \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config
 FUZZ_DEBS  = clang libclang-rt-14-dev

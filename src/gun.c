@@ -135,6 +135,7 @@ static void snapshot(struct gun *g, struct gun_stats *st)
 	st->refused = atomic_load(&g->refused);
 	st->failed = atomic_load(&g->failed);
 	st->connects = atomic_load(&g->connects);
+	st->tls_connects = atomic_load(&g->tls_connects);
 	st->elapsed = (double)(monotonic_us() - g->start_us) / 1e6;
 	pthread_mutex_lock(&g->mu);
 	st->have_refusal = g->errors.have_refusal;
@@ -227,7 +228,8 @@ int gun_run(const struct gun_config *cfg, struct gun_stats *st)
 
 	if (cfg->nmsgs == 0 || cfg->repeat == 0 || cfg->sessions == 0 ||
 	    cfg->progress_ms <= 0 || cfg->nmsgs > ULLONG_MAX / cfg->repeat ||
-	    !smtp_helo_ok(cfg->helo)) {
+	    !smtp_helo_ok(cfg->helo) ||
+	    (cfg->tls != GUN_TLS_NONE && cfg->tls_ctx == NULL)) {
 		errno = EINVAL;
 		return -1;
 	}

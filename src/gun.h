@@ -32,6 +32,15 @@
  * message the server answered (sent or refused); p50 and p99 by nearest
  * rank over them.
  *
+ * TLS (cfg->tls): GUN_TLS_IMPLICIT makes the handshake the first thing
+ * on each connection (a server's --smtps port), GUN_TLS_STARTTLS says
+ * STARTTLS after EHLO whenever the server offers it (and goes on in the
+ * clear where it does not, or refuses it: noted as a failure).  Every
+ * connection is a full handshake with cfg->tls_ctx (tls_client_ctx, the
+ * one client context of delivery too; the gun sets no host: no
+ * certificate checked); a failed one counts as a failed connection
+ * attempt.  tls_connects counts the handshakes done.
+ *
  * Time limits (cfg->timeouts): each wait has the limit of what it waits
  * for (the greeting, MAIL's reply, the writing of a block of the
  * message...), from when it began; bytes that trickle in without making
@@ -62,6 +71,8 @@
 #include "smtp_dialog.h"
 #include "status.h"
 
+struct tls_ctx;
+
 enum {
 	GUN_CONNECT_TRIES = 3,          /* failed connects in a row: session ends */
 	GUN_LOOPS_MAX = 64,             /* event-loop threads at most */
@@ -75,6 +86,7 @@ struct gun_stats {
 	unsigned long long total;      /* messages to send: nmsgs * repeat */
 	unsigned long long sent, refused, failed;
 	unsigned long long connects;   /* connections that got past EHLO/HELO */
+	unsigned long long tls_connects; /* TLS handshakes done */
 	double elapsed;                /* seconds since the start */
 	double p50_ms, p99_ms;         /* only in the final call / result */
 	unsigned long long answered;   /* messages with a latency */
@@ -91,7 +103,10 @@ struct gun_config {
 	unsigned long repeat;          /* >= 1 */
 	unsigned sessions;             /* >= 1 */
 	unsigned threads;              /* event-loop threads; 0: automatic */
-	struct smtp_timeouts timeouts;
+	struct smtp_timeouts timeouts; /* the handshake has timeouts.hello */
+	enum gun_tls { GUN_TLS_NONE, GUN_TLS_IMPLICIT, GUN_TLS_STARTTLS } tls;
+	struct tls_ctx *tls_ctx;       /* for tls; borrowed, shared by the
+	                                * loops (read-only: tls.h) */
 	int progress_ms;               /* > 0 */
 	void (*progress)(void *ctx, const struct gun_stats *now, int final);
 	int (*should_stop)(void *ctx); /* 0 go on, 1 stop, 2 give up now */

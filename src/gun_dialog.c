@@ -115,6 +115,30 @@ void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
 	smtp_dialog_start(&g->sd, SMTP_DIALOG_SMTP, &g->ops, helo, peer);
 }
 
+/* gun_dialog_use_starttls - STARTTLS when the server offers it */
+void gun_dialog_use_starttls(struct gun_dialog *g)
+{
+	smtp_dialog_use_starttls(&g->sd);
+}
+
+/* gun_dialog_tls_wanted - the handshake is the loop's turn */
+int gun_dialog_tls_wanted(const struct gun_dialog *g)
+{
+	return smtp_dialog_tls_wanted(&g->sd);
+}
+
+/* gun_dialog_tls_started - TLS is up: EHLO again */
+void gun_dialog_tls_started(struct gun_dialog *g)
+{
+	smtp_dialog_tls_started(&g->sd);
+}
+
+/* gun_dialog_tls_failed - the handshake failed */
+void gun_dialog_tls_failed(struct gun_dialog *g, const char *why)
+{
+	smtp_dialog_tls_failed(&g->sd, why);
+}
+
 /* gun_dialog_input - the server's bytes, in any fragments */
 int gun_dialog_input(struct gun_dialog *g, const char *buf, size_t n)
 {

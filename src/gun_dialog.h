@@ -93,6 +93,14 @@ struct gun_dialog {
 void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
                       const char *helo, const char *peer);
 
+/* gun_dialog_use_starttls, gun_dialog_tls_wanted, gun_dialog_tls_started,
+ * gun_dialog_tls_failed - STARTTLS as the engine does it
+ * (smtp_dialog_use_starttls and the rest) */
+void gun_dialog_use_starttls(struct gun_dialog *g);
+int gun_dialog_tls_wanted(const struct gun_dialog *g);
+void gun_dialog_tls_started(struct gun_dialog *g);
+void gun_dialog_tls_failed(struct gun_dialog *g, const char *why);
+
 /* gun_dialog_input - the server sent buf[0..n); 0 to go on, -1 when the
  * connection must now be closed */
 int gun_dialog_input(struct gun_dialog *g, const char *buf, size_t n);

@@ -9,6 +9,14 @@
  * messages, or GUN_CONNECT_TRIES attempts in a row never got past
  * EHLO/HELO.
  *
+ * TLS: with implicit TLS the handshake starts as soon as the connection
+ * is up; with STARTTLS when the dialogue has its 220
+ * (gun_dialog_tls_wanted).  The handshake goes a step at each event
+ * (stream_tls_step), watching for what OpenSSL needs, under the hello
+ * time limit; then the dialogue goes on (EHLO again after STARTTLS).
+ * Decrypted bytes can wait inside the stream after a read: they are read
+ * before the loop sleeps again (epoll sees only the socket).
+ *
  * Time limits: each session has a deadline, set from the dialogue's limit
  * for what it waits for when that wait begins: when the connection is
  * up, when a whole reply has been read, and when the whole of what was
@@ -29,6 +37,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +57,7 @@ struct slot {
 	struct stream io;                /* io.fd -1: no connection */
 	int connecting;                  /* connect() under way */
 	int want_out;                    /* EPOLLOUT is armed */
+	int handshaking;                 /* a TLS handshake is under way */
 	int counted;                     /* this connection's open was counted */
 	int over;                        /* the session has ended */
 	unsigned tries;                  /* failed attempts in a row */
@@ -105,7 +115,7 @@ static void slot_over(struct loop *L, struct slot *s)
 static void slot_closed(struct loop *L, struct slot *s)
 {
 	stream_close(&s->io);            /* leaves the epoll set too */
-	s->connecting = s->want_out = 0;
+	s->connecting = s->want_out = s->handshaking = 0;
 	if (gun_dialog_finished(&s->d) || !gun_more_to_take(L->g)) {
 		slot_over(L, s);
 		return;
@@ -187,7 +197,56 @@ static void connect_failed(struct loop *L, struct slot *s, int err)
 	slot_connect(L, s);
 }
 
-/* connected - the connection is up: the dialogue starts */
+static void readable(struct loop *L, struct slot *s);
+
+/* handshake_step - the TLS handshake goes as far as it can now; done,
+ * the dialogue goes on */
+static void handshake_step(struct loop *L, struct slot *s)
+{
+	char err[160];
+	int want_out;
+
+	if (stream_tls_step(&s->io, err, sizeof err) == 0) {
+		s->handshaking = 0;
+		atomic_fetch_add(&L->g->tls_connects, 1);
+		gun_dialog_tls_started(&s->d);   /* STARTTLS: EHLO again */
+		arm(L, s);
+		if (s->want_out) {
+			s->want_out = 0;
+			watch(L, s, EPOLL_CTL_MOD);
+		}
+		if (flush(L, s) == 0 && stream_pending(&s->io) > 0)
+			readable(L, s);          /* the greeting came with it */
+		return;
+	}
+	if (errno == EAGAIN) {
+		want_out = (stream_poll_events(&s->io, POLLIN) & POLLOUT) != 0;
+		if (want_out != s->want_out) {
+			s->want_out = want_out;
+			watch(L, s, EPOLL_CTL_MOD);
+		}
+		return;
+	}
+	gun_dialog_tls_failed(&s->d, err);
+	slot_closed(L, s);
+}
+
+/* begin_tls - the handshake starts, under the hello time limit */
+static void begin_tls(struct loop *L, struct slot *s)
+{
+	if (stream_tls_begin(&s->io, L->cfg->tls_ctx, 0) < 0) {
+		gun_dialog_tls_failed(&s->d, "cannot make a TLS object");
+		slot_closed(L, s);
+		return;
+	}
+	s->handshaking = 1;
+	s->limit_ms = L->cfg->timeouts.hello;
+	s->deadline = L->now + s->limit_ms;
+	handshake_step(L, s);
+}
+
+/* connected - the connection is up: the dialogue starts (implicit TLS:
+ * behind the handshake) */
 static void connected(struct loop *L, struct slot *s)
 {
 	int one = 1;
@@ -197,7 +256,11 @@ static void connected(struct loop *L, struct slot *s)
 	s->connecting = 0;
 	s->counted = 0;
 	gun_dialog_start(&s->d, &L->g->feed, L->cfg->helo, s->peer);
+	if (L->cfg->tls == GUN_TLS_STARTTLS)
+		gun_dialog_use_starttls(&s->d);
 	arm(L, s);
+	if (L->cfg->tls == GUN_TLS_IMPLICIT)
+		begin_tls(L, s);
 }
 
 /* slot_connect - start connecting to s->addr (NULL: the first address) */
@@ -243,29 +306,39 @@ static void opened(struct loop *L, struct slot *s)
 	}
 }
 
-/* readable - the server sent something (or hung up) */
+/* readable - the server sent something (or hung up); under TLS, until
+ * no decrypted byte waits inside the stream */
 static void readable(struct loop *L, struct slot *s)
 {
-	ssize_t r = stream_read(&s->io, L->in, sizeof L->in);
-	unsigned long replies = gun_dialog_replies(&s->d);
-	int rc;
+	do {
+		ssize_t r = stream_read(&s->io, L->in, sizeof L->in);
+		unsigned long replies = gun_dialog_replies(&s->d);
+		int rc;
 
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (r <= 0) {
-		gun_dialog_lost(&s->d, r == 0 ? 0 : errno, s->limit_ms);
-		slot_closed(L, s);
-		return;
-	}
-	rc = gun_dialog_input(&s->d, L->in, (size_t)r);
-	opened(L, s);
-	if (rc < 0) {
-		slot_closed(L, s);
-		return;
-	}
-	if (gun_dialog_replies(&s->d) != replies)
-		arm(L, s);                   /* a whole reply: the next wait */
-	flush(L, s);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			gun_dialog_lost(&s->d, r == 0 ? 0 : errno, s->limit_ms);
+			slot_closed(L, s);
+			return;
+		}
+		rc = gun_dialog_input(&s->d, L->in, (size_t)r);
+		opened(L, s);
+		if (rc < 0) {
+			slot_closed(L, s);
+			return;
+		}
+		if (gun_dialog_tls_wanted(&s->d)) {
+			/* the 220 to STARTTLS: whatever else came in the clear
+			 * was dropped by the dialogue */
+			begin_tls(L, s);
+			return;
+		}
+		if (gun_dialog_replies(&s->d) != replies)
+			arm(L, s);               /* a whole reply: the next wait */
+		if (flush(L, s) < 0)
+			return;
+	} while (stream_pending(&s->io) > 0);
 }
 
 /* event - one epoll report for s */
@@ -285,6 +358,10 @@ static void event(struct loop *L, struct slot *s, unsigned events)
 		s->connecting = s->want_out = 0;
 		watch(L, s, EPOLL_CTL_MOD);  /* EPOLLOUT off: writable is no news */
 		connected(L, s);
+		return;
+	}
+	if (s->handshaking) {
+		handshake_step(L, s);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {

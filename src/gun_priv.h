@@ -24,7 +24,7 @@ struct gun {
 	struct gun_feed feed;          /* ctx: this struct gun */
 	unsigned long long total;
 	atomic_ullong next;            /* the next message index to take */
-	atomic_ullong sent, refused, failed, connects;
+	atomic_ullong sent, refused, failed, connects, tls_connects;
 	atomic_int stop;               /* 1: take no more messages; 2: and
 	                                * give up those under way */
 	uint32_t *lat_us;              /* [total]: one writer per slot */

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable_dirs.h"
 #include "local.h"
 #include "queue.h"
 #include "local_io.h"
@@ -79,17 +80,34 @@ static struct status find_user(const char *name, int want_home, char **home,
 
 /* open_root - open the mail root, creating it (0700) when missing; its
  * name is durable before anything is delivered into it, or a power cut
- * could take the root with messages the queue has forgotten */
+ * could take the root with messages the queue has forgotten.  A root
+ * found there may have just been made by another delivery that has not
+ * synced the directory above yet: unless it is known durable
+ * (durable_dirs.h), that directory is synced now, once per process
+ * (best effort when it cannot be opened: the administrator's). */
 static int open_root(const char *path)
 {
-	int fd;
+	struct stat st;
+	int fd, known;
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 || errno != ENOENT)
+	if (fd < 0 && errno != ENOENT)
 		return fd;
-	if (queue_mkdir_durable(path, 0700) < 0)
+	known = fd >= 0 && fstat(fd, &st) == 0 && durable_dirs_known(&st);
+	if (known)
+		return fd;
+	/* (mkdir of an existing root fails with EEXIST, and the directory
+	 * above is synced all the same) */
+	if (queue_mkdir_durable(path, 0700) < 0 && (fd < 0 || errno != EACCES)) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
-	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0)
+		durable_dirs_note(&st);
+	return fd;
 }
 
 /* our_host - the host name for Maildir file names */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "durable_dirs.h"
 #include "local_io.h"
 
 /* What a quoted line starts with; its length is FROM_LEN. */
@@ -164,6 +165,37 @@ static int open_nofollow(int dirfd, const char *name)
 	return fd;
 }
 
+/* sync_and_note - fsync dirfd, the directory above fd, and note fd's
+ * directory as durable (durable_dirs.h); fd, or -1 with errno (fd closed) */
+static int sync_and_note(int dirfd, int fd)
+{
+	struct stat st;
+	int err;
+
+	if (fsync(dirfd) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	if (fstat(fd, &st) == 0)
+		durable_dirs_note(&st);
+	return fd;
+}
+
+/* sync_first_use - fd, a directory in dirfd found there, is about to be
+ * delivered into: another thread may have just made it and not yet
+ * synced its name, so unless its name is known durable, dirfd is synced
+ * first (once per directory and process); fd, or -1 (fd closed) */
+static int sync_first_use(int dirfd, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && durable_dirs_known(&st))
+		return fd;
+	return sync_and_note(dirfd, fd);
+}
+
 /* local_io_opendir - open (and maybe create) a directory, no symlinks */
 int local_io_opendir(int dirfd, const char *name, int create,
                      const struct local_owner *own)
@@ -171,35 +203,26 @@ int local_io_opendir(int dirfd, const char *name, int create,
 	int fd, made = 0, err;
 
 	fd = open_nofollow(dirfd, name);
-	if (fd >= 0 || errno != ENOENT || !create)
+	if (fd >= 0)
+		return sync_first_use(dirfd, fd);
+	if (errno != ENOENT || !create)
 		return fd;
 	if (mkdirat(dirfd, name, 0700) == 0)
 		made = 1;
 	else if (errno != EEXIST)  /* EEXIST: another thread was first */
 		return -1;
 	fd = open_nofollow(dirfd, name);
-	if (fd < 0)
-		return fd;
-	/* Another thread made it and may not have synced its name yet: this
-	 * delivery must not be done before the name is durable. */
-	if (!made && fsync(dirfd) < 0) {
-		err = errno;
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	if (!made)
-		return fd;
+	if (fd < 0 || !made)
+		return fd < 0 ? fd : sync_first_use(dirfd, fd);
 	/* chown the directory we opened, not the name: the name could have
 	 * been replaced in between. */
-	if ((own != NULL && own->chown && fchown(fd, own->uid, own->gid) < 0) ||
-	    fsync(dirfd) < 0) {
+	if (own != NULL && own->chown && fchown(fd, own->uid, own->gid) < 0) {
 		err = errno;
 		close(fd);
 		errno = err;
 		return -1;
 	}
-	return fd;
+	return sync_and_note(dirfd, fd);
 }
 
 /* local_io_status - a mailbox error as a temporary status */

@@ -81,7 +81,11 @@ int local_io_copy(struct local_io *w, const struct local_msg *m, int quote);
  * symlink (then -1 with errno ELOOP; ENOTDIR when it is something else
  * that is not a directory).  When create != 0 a missing directory is made
  * (0700, owned per own, its parent fsync'ed so it survives a crash); a
- * concurrent mkdir of the same name is harmless.  Returns an O_CLOEXEC fd
+ * concurrent mkdir of the same name is harmless.  A directory found there
+ * has its parent fsync'ed too, unless this process knows its name durable
+ * (durable_dirs.h: another thread may have made it and not synced it
+ * yet), so that what is delivered into it survives a power cut; only the
+ * first use of each directory in a process pays.  Returns an O_CLOEXEC fd
  * or -1 with errno. */
 int local_io_opendir(int dirfd, const char *name, int create,
                      const struct local_owner *own);

@@ -24,7 +24,7 @@ static const char usage_text[] =
 "options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
-"  --inject  --quiet  --help; see mta-send(1)\n";
+"  --tls  --starttls  --inject  --quiet  --help; see mta-send(1)\n";
 
 /* usage - the synopsis on stderr, exit EX_USAGE */
 static void usage(const char *why)
@@ -117,7 +117,7 @@ static void parse_server(struct send_opts *o, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
-	       O_THREADS };
+	       O_THREADS, O_TLS, O_STARTTLS };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 		{ "rcpt", required_argument, NULL, O_RCPT },
 		{ "helo", required_argument, NULL, O_HELO },
 		{ "gun", no_argument, NULL, O_GUN },
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "starttls", no_argument, NULL, O_STARTTLS },
 		{ "inject", no_argument, NULL, O_INJECT },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
@@ -183,6 +185,12 @@ int main(int argc, char **argv)
 			break;
 		case O_HELO: o.helo = optarg; break;
 		case O_GUN: o.gun = 1; break;
+		case O_TLS: case O_STARTTLS:
+			if (o.tls && o.tls != (ch == O_TLS ? 1 : 2))
+				usage("--tls and --starttls together");
+			o.tls = ch == O_TLS ? 1 : 2;
+			o.gun_opts = 1;
+			break;
 		case O_INJECT: o.inject = 1; break;
 		case O_QUIET: o.quiet = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return EX_OK;

@@ -28,9 +28,9 @@ struct hop {
 	struct sockaddr_storage sa;
 };
 
-/* the TLS of one round: the policy, the client context, and the key a
- * kept connection must match (conncache.h); where the policy came from
- * (next_hop_tls) */
+/* the TLS of one round: the policy and the client context (with the
+ * server's name, the key a kept connection must match: tls_key); where
+ * the policy came from (next_hop_tls) */
 struct round_tls {
 	enum tls_policy policy;
 	struct tls_ctx *ctx;

@@ -36,8 +36,17 @@
  * "HOST:PORT" of a --route (an address as "IP:PORT" or "[IPv6]:PORT"),
  * the same of an address literal with --smtp-port, else the domain in
  * lower case (its MX set; no domain has a ':').
+ * TLS (smtp_client.h): the policy of the domain's --route when it has
+ * its own tls=, else --tls-client, with the snapshot's client context;
+ * the name checked is the MX or route host's (the address for a literal
+ * or a route by address).  Under may a failed handshake is logged
+ * (relay-tls-fallback) and that server is tried once more at once in
+ * plaintext; under encrypt and verify a TLS failure is ST_TEMP 4.7.x for
+ * that server, and the next one is tried.  The log line of each attempt
+ * (relayed, relay-attempt) carries res->tls.
  * A connection still usable after a delivery is kept for the next one to
- * the same address and port (conncache.h) for REMOTE_IDLE_SECONDS.
+ * the same address and port under the same TLS policy, name and client
+ * context (conncache.h) for REMOTE_IDLE_SECONDS.
  *
  * Contract: thread-safe; the config and dns config are borrowed.  The
  * message is read from fd[offset..EOF); fd's offset is changed.

@@ -280,10 +280,11 @@ void sched_unwait(struct sched *s, struct jt_job *j)
 		job_removed(s, j);
 		return;
 	}
+	/* Parked, it counted as running, and failed siblings wait for it
+	 * still: it is due and goes next, and its outcome (sched_completed)
+	 * reports them, its own failure with theirs.  Reporting them now
+	 * would send the sender a second bounce for j, were it to fail. */
 	jobtab_stop(s->t, j, j->due);
-	/* Parked, it counted as running: failed siblings that waited for it
-	 * are reported now (j is back in the heap, so m stays). */
-	report_failures(s, j->msg);
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -379,15 +380,13 @@ static void release_slots(struct sched *s, const struct delivery *d)
 		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
 }
 
-/* sched_completed - apply one delivery's outcome */
-void sched_completed(struct sched *s, struct delivery *d)
+/* apply_outcome - d's job delivered, deferred, failed or quarantined */
+static void apply_outcome(struct sched *s, struct delivery *d)
 {
 	struct jt_job *j = d->job;
 	struct jt_msg *m = j->msg;
 	char name[JOB_NAME_MAX];
 
-	s->running--;
-	release_slots(s, d);
 	/* j is still marked running here: removing it must not touch the
 	 * heap, which it left when it started. */
 	if (j->gone) {
@@ -428,3 +427,14 @@ void sched_completed(struct sched *s, struct delivery *d)
 	report_failures(s, m);
 }
 
+/* sched_completed - apply one delivery's outcome, then give its slots to
+ * the jobs waiting for them: in this order, a sibling of a failed job
+ * still waits in its line (and counts as running) when the failure is
+ * reported, so the report waits for it too; let go first, it would be
+ * neither, and fail later in a bounce of its own */
+void sched_completed(struct sched *s, struct delivery *d)
+{
+	s->running--;
+	apply_outcome(s, d);
+	release_slots(s, d);
+}

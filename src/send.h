@@ -35,7 +35,10 @@ struct send_opts {
 	int tflag;                   /* -t */
 	int gun, inject;             /* --gun, --inject */
 	int quiet;                   /* --quiet: no progress */
-	int gun_opts;                /* -c, -n or --rcpt was given */
+	int gun_opts;                /* -c, -n, --rcpt, --tls or --starttls
+	                                was given */
+	int tls;                     /* --tls 1, --starttls 2 (gun.h's
+	                                GUN_TLS_IMPLICIT, GUN_TLS_STARTTLS) */
 	int sendmail_opts;           /* -i, -o... was given */
 	unsigned sessions;           /* -c */
 	unsigned threads;            /* --threads; 0: the gun chooses */

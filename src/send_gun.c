@@ -17,6 +17,7 @@
 #include "msgsrc.h"
 #include "send.h"
 #include "send_priv.h"
+#include "tls.h"
 
 /* what one message's gun_msg points into, malloc'ed */
 struct held {
@@ -217,6 +218,8 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	struct gun_config cfg;
 	struct gun_stats st;
 	struct show sh;
+	struct tls_ctx *tls = NULL;
+	char err[256];
 	int ex;
 
 	memset(&L, 0, sizeof L);
@@ -233,6 +236,11 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	ex = load_files(o, &L, files, nfiles);
 	if (ex != 0)
 		goto out;
+	if (o->tls && (tls = tls_client_ctx(NULL, err, sizeof err)) == NULL) {
+		send_say("TLS: %s", err);
+		ex = EX_OSERR;
+		goto out;
+	}
 
 	memset(&sh, 0, sizeof sh);
 	sh.tty = isatty(2);
@@ -252,6 +260,9 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	cfg.sessions = o->sessions;
 	cfg.threads = o->threads;
 	cfg.timeouts = o->to;
+	cfg.tls = o->tls == 1 ? GUN_TLS_IMPLICIT : o->tls == 2 ? GUN_TLS_STARTTLS
+	          : GUN_TLS_NONE;
+	cfg.tls_ctx = tls;
 	cfg.progress_ms = sh.tty ? 200 : 5000;
 	cfg.progress = progress;
 	cfg.should_stop = should_stop;
@@ -265,6 +276,9 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	       "latency p50 %.1f ms p99 %.1f ms\n", st.sent, st.refused,
 	       st.failed, st.elapsed, st.elapsed > 0 ?
 	       (st.sent + st.refused) / st.elapsed : 0.0, st.p50_ms, st.p99_ms);
+	if (o->tls)
+		printf("TLS handshakes %llu of %llu connections\n", st.tls_connects,
+		       st.connects);
 	fflush(stdout);
 	if (st.have_refusal)
 		send_say("first refusal: %s", st.first_refusal.text);
@@ -279,6 +293,7 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	else
 		ex = EX_DATAERR;
 out:
+	tls_ctx_put(tls);
 	load_free(&L);
 	return ex;
 }

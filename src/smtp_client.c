@@ -323,19 +323,18 @@ static int start_tls(struct smtp_client *c)
 static int tls_missing(struct smtp_client *c, struct smtp_result *res)
 {
 	const struct smtp_reply *r = &res->reply;
+	char enh[24] = "";
 
 	if (c->tls_policy < TLS_POLICY_ENCRYPT || c->io.tls != NULL)
 		return 0;
-	if (c->noted && r->code != 0 && r->enh_class)  /* STARTTLS refused */
+	if (r->enh_class)
+		snprintf(enh, sizeof enh, "%d.%d.%d ", r->enh_class, r->enh_subject,
+		         r->enh_detail);
+	if (c->noted && r->code != 0)      /* the refusal of STARTTLS, noted */
 		res->st = status_make(ST_TEMP, 7, 4, "%s: TLS is required (%s), but "
-		                      "STARTTLS was refused: %d %d.%d.%d %s", c->peer,
-		                      tls_policy_name(c->tls_policy), r->code,
-		                      r->enh_class, r->enh_subject, r->enh_detail,
+		                      "STARTTLS was refused: %d %s%s", c->peer,
+		                      tls_policy_name(c->tls_policy), r->code, enh,
 		                      r->text);
-	else if (c->noted && r->code != 0)
-		res->st = status_make(ST_TEMP, 7, 4, "%s: TLS is required (%s), but "
-		                      "STARTTLS was refused: %d %s", c->peer,
-		                      tls_policy_name(c->tls_policy), r->code, r->text);
 	else
 		res->st = status_make(ST_TEMP, 7, 4, "%s: TLS is required (%s), but "
 		                      "the server offers no STARTTLS", c->peer,

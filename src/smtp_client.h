@@ -110,7 +110,9 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
                         const char *port, struct smtp_result *res);
 /* smtp_client_handshake - on the connection c->io (smtp_client_connect's,
  * or a connected socket given to stream_init): the greeting, then EHLO
- * name (HELO when EHLO is refused with a 5xx); 0 when the server is
+ * name (HELO when EHLO is refused with a 5xx), and STARTTLS and EHLO
+ * again as smtp_client_tls asked (tls_failed set when the TLS handshake
+ * failed, errno EPROTO); 0 when the server is
  * ready for mail, else -1 with res saying why (the connection is closed,
  * after a QUIT when the server is still there) */
 int smtp_client_handshake(struct smtp_client *c, const char *name,

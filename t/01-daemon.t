@@ -8,6 +8,7 @@
 # and durability: after 250 the message is in new/ (never tmp/), and the
 # file was fdatasync'ed, renamed and its directory fsync'ed before the 250.
 . "$(dirname "$0")/lib/common.sh"
+. "$here/lib/strace.sh"
 
 plan 39
 
@@ -51,22 +52,8 @@ like "$(cat "$T/err")" "$MTA_QUEUE.*in use by another mta-smtpd" "second daemon 
 # strace (when ptrace is allowed) watches the daemon's threads; the message
 # then goes in, and the first daemon still works after the intruders above.
 strace_ok=0
-strace -f -qq -y -s 128 -e trace=fdatasync,fsync,renameat,renameat2,rename,write,sendto \
-	-o "$T/strace.txt" -p "$MTA_PID" 2>"$T/strace.err" &
-strace_pid=$!
-track "$strace_pid"
-# it says nothing when attached: wait (bounded) until every thread of the
-# daemon names strace as its tracer, or strace has given up
-all_traced() {
-	local st n=0
-	kill -0 "$strace_pid" 2>/dev/null || return 0
-	for st in /proc/"$MTA_PID"/task/*/status; do
-		grep -q "^TracerPid:[[:space:]]*$strace_pid\$" "$st" 2>/dev/null || return 1
-		n=$((n + 1))
-	done
-	[ "$n" -gt 0 ]
-}
-wait_for 20 all_traced && kill -0 "$strace_pid" 2>/dev/null && strace_ok=1
+strace_attach "$T/strace.txt" -s 128 -e trace=fdatasync,fsync,renameat,renameat2,rename,write,sendto &&
+	strace_ok=1
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" <<'EOF'
 import os, smtplib, sys
 from smtpraw import check, check_eq
@@ -92,8 +79,7 @@ qid=$(field ID <<<"$res")
 if [ "$strace_ok" = 1 ]; then
 	# the client may read the 250 before strace has written its line
 	wait_for 10 grep -q "250 2\\.0\\.0 [^\"]*$qid" "$T/strace.txt"
-	kill "$strace_pid" 2>/dev/null
-	wait "$strace_pid" 2>/dev/null
+	strace_detach
 	order=$($PY - "$T/strace.txt" "$qid" <<'EOF'
 import re, sys
 lines = open(sys.argv[1], errors="replace").read().split("\n")

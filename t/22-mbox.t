@@ -39,9 +39,7 @@ print(text.decode().split()[-1] if code == 250 else "refused-%d" % code)
 EOF
 }
 
-# mbox_count - messages in the mbox (0 if none): lines starting "From "
 # are the separators only, as body lines like that are quoted
-mbox_count() { grep -c '^From ' "$MBOX" 2>/dev/null || true; }
 
 # check_mbox N TOKENS... - the mbox holds exactly these N messages (in
 # any order), each the trace fields and then the message as sent; prints
@@ -79,7 +77,7 @@ EOF
 # ---- one message: the entry format ---------------------------------------
 id=$(send_one t22first 3000)
 like "$id" '^[A-Za-z0-9]+$' "first: 250 queued"
-wait_for 15 eval '{ [ "$(mbox_count)" = 1 ] && queue_empty; } || ! mta_running'
+wait_for 15 eval '{ [ "$(mbox_count "$MBOX")" = 1 ] && queue_empty; } || ! mta_running'
 tap_from "$(check_mbox 1 t22first:3000)"
 # the quoting is python's mailbox.mbox writer's (mboxo, as Postfix's
 # local(8)): the same message written by it reads back the same
@@ -122,16 +120,16 @@ sleep 1.5
 is "$(stat -c %s "$MBOX"):$(count_files "$MTA_QUEUE/rcpt")" "$size0:1" \
 	"dotlock: nothing written while it is held (the job waits)"
 rm -f "$LOCK"
-wait_for 15 eval '{ [ "$(mbox_count)" = 2 ] && queue_empty; } || ! mta_running'
-is "$(mbox_count)" 2 "dotlock: delivered once it is gone"
+wait_for 15 eval '{ [ "$(mbox_count "$MBOX")" = 2 ] && queue_empty; } || ! mta_running'
+is "$(mbox_count "$MBOX")" 2 "dotlock: delivered once it is gone"
 is "$(log_count " deferred id=$id ")" 0 "dotlock: waited, not deferred"
 
 # ---- a stale dotlock of ours (older than 5 minutes) is broken ----------
 echo "99999 mta-smtpd" >"$LOCK"   # a lock of ours (mbox.h), left by a crash
 touch -d '10 minutes ago' "$LOCK"
 id=$(send_one t22stale 2000)
-wait_for 15 eval '{ [ "$(mbox_count)" = 3 ] && queue_empty; } || ! mta_running'
-is "$(mbox_count)" 3 "stale dotlock: delivered"
+wait_for 15 eval '{ [ "$(mbox_count "$MBOX")" = 3 ] && queue_empty; } || ! mta_running'
+is "$(mbox_count "$MBOX")" 3 "stale dotlock: delivered"
 is "$(log_count ' mbox_stale_lock mailbox=user22 ')" 1 "stale dotlock: its removal is logged"
 ok "$([ ! -e "$LOCK" ]; echo $?)" "stale dotlock: gone afterwards"
 
@@ -236,7 +234,7 @@ unlocked_size=$(printf '%s\n' "$st" | sed -n 's/^unlocked size=\([0-9]*\).*/\1/p
 unlock_time=$(printf '%s\n' "$st" | sed -n 's/^unlocked .*time=\([0-9.]*\)$/\1/p')
 ok "$([ -n "$unlocked_size" ] && [ "$locked_size" = "$unlocked_size" ]; echo $?)" \
 	"reader: the mbox did not change while it held the locks"
-wait_for 45 eval '{ [ "$(mbox_count)" = 33 ] && queue_empty; } || ! mta_running'
+wait_for 45 eval '{ [ "$(mbox_count "$MBOX")" = 33 ] && queue_empty; } || ! mta_running'
 big=$(for i in $(seq 0 29); do printf 't22big%d:%d ' "$i" $((300 * 1024)); done)
 # shellcheck disable=SC2086
 tap_from "$(check_mbox 33 t22first:3000 t22dot:2000 t22stale:2000 $big)"
@@ -278,8 +276,8 @@ mv "$MTA_QUEUE/rcpt/$ja" "$MTA_QUEUE/rcpt/$((${ja%%.*} + 1000)).$ida.0"
 rm "$MTA_QUEUE/rcpt/$jb"
 sleep 0.5
 touch "$T/release2"
-wait_for 15 eval '{ [ "$(mbox_count)" = 35 ] && queue_empty; } || ! mta_running'
-is "$(mbox_count)" 35 "running: both delivered once the reader lets go"
+wait_for 15 eval '{ [ "$(mbox_count "$MBOX")" = 35 ] && queue_empty; } || ! mta_running'
+is "$(mbox_count "$MBOX")" 35 "running: both delivered once the reader lets go"
 is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "running: the moved job's file is gone, and both messages"
 is "$(log_count " job-removed job=$jb ")" 1 "running: the removal was seen"
 is "$(log_count " (delivered|message-done) id=($ida|$idb)( |\$)")" 4 "running: each delivered and done once"

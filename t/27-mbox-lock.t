@@ -13,21 +13,6 @@
 
 plan 19
 
-# rcpt_replies RCPT... - MAIL FROM:<> and RCPT for each, then RSET;
-# prints "RCPT CODE X.Y.Z" per recipient
-rcpt_replies() {
-	$PY - "$MTA_PORT" "$@" <<'EOF'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.example", timeout=20)
-s.ehlo()
-assert s.mail("<>")[0] == 250
-for r in sys.argv[2:]:
-    code, text = s.rcpt(r)
-    print("%s %d %s" % (r, code, text.decode().split()[0]))
-s.rset()
-s.quit()
-EOF
-}
 # send_to RCPT - one message to RCPT; prints the final reply (or refusal)
 send_to() {
 	printf 'From: <sender@example.org>\nSubject: t27 to %s\n\nhello %s\n' "$1" "$1" |
@@ -35,7 +20,6 @@ send_to() {
 }
 # old FILE - make FILE's time ten minutes ago (twice the stale age)
 old() { touch -d '10 minutes ago' "$1"; }
-mbox_count() { grep -c '^From ' "$1" 2>/dev/null || true; }
 
 # ---- Maildir mode: queue a job for alice.lock (only held, not delivered) --
 start_mta --hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }

@@ -21,23 +21,9 @@ start_mta --mbox --max-deliveries 4 --retry 3600 ||
 BOB=$MTA_MAIL/bob
 : >"$BOB"
 
-# the reader: lock bob's mbox, say so in $T/locked, hold it until
-# $T/release appears (at most 90 s), then let go and say so
-$PY - "$BOB" "$T/locked" "$T/release" <<'EOF' &
-import fcntl, os, sys, time
-mbox, status, release = sys.argv[1:4]
-f = open(mbox, "rb+")
-fcntl.lockf(f, fcntl.LOCK_EX)
-open(status, "w").write("locked\n")
-end = time.time() + 90
-while not os.path.exists(release) and time.time() < end:
-    time.sleep(0.05)
-fcntl.lockf(f, fcntl.LOCK_UN)
-open(status, "a").write("unlocked\n")
-EOF
-LOCKER=$!
-track "$LOCKER"
-wait_for 10 test -s "$T/locked"
+# the reader: an fcntl lock on bob's mbox, held until $T/release appears
+# (at most 90 s)
+mbox_lock_hold "$BOB" 90
 is "$(cat "$T/locked" 2>/dev/null)" locked "the reader holds an fcntl lock on mail/bob"
 
 # send_to RCPT TOKEN - one message; prints its queue ID (or the refusal)

@@ -93,22 +93,6 @@ uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.def
 diag "UID_MIN here: ${uid_min:-1000 (not set)}"
 export T29_LOW_UID=$(( ${uid_min:-1000} - 1 ))   # t29low: just below it
 
-# rcpt_replies RCPT... - one session, MAIL FROM:<> and RCPT for each (then
-# RSET: nothing is sent); prints "RCPT CODE X.Y.Z" per recipient
-rcpt_replies() {
-	$PY - "$MTA_PORT" "$@" <<'EOF'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.example", timeout=20)
-s.ehlo()
-assert s.mail("<>")[0] == 250
-for r in sys.argv[2:]:
-    code, text = s.rcpt(r)
-    print("%s %d %s" % (r, code, text.decode().split()[0]))
-s.rset()
-s.quit()
-EOF
-}
-
 # send_to RCPT - a message from <> to RCPT; prints the final reply
 send_to() {
 	printf 'From: t29 <sender@example.org>\nSubject: t29 to %s\n\nhello %s\n' "$1" "$1" | inject "$MTA_PORT" "" "$1"

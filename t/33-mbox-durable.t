@@ -6,6 +6,7 @@
 # that already holds mail costs no such fsync.  strace (when ptrace is allowed) watches the
 # daemon's threads.
 . "$(dirname "$0")/lib/common.sh"
+. "$here/lib/strace.sh"
 
 plan 4
 
@@ -15,24 +16,8 @@ MBOX=$MTA_MAIL/user33
 : >"$MBOX"
 chmod 600 "$MBOX"
 
-strace -f -qq -y -s 64 -e trace=fsync,write \
-	-o "$T/strace.txt" -p "$MTA_PID" 2>"$T/strace.err" &
-strace_pid=$!
-track "$strace_pid"
-# wait (bounded) until every thread of the daemon names strace as its
-# tracer, or strace has given up
-all_traced() {
-	local st n=0
-	kill -0 "$strace_pid" 2>/dev/null || return 0
-	for st in /proc/"$MTA_PID"/task/*/status; do
-		grep -q "^TracerPid:[[:space:]]*$strace_pid\$" "$st" 2>/dev/null || return 1
-		n=$((n + 1))
-	done
-	[ "$n" -gt 0 ]
-}
-if ! wait_for 20 all_traced || ! kill -0 "$strace_pid" 2>/dev/null; then
+strace_attach "$T/strace.txt" -s 64 -e trace=fsync,write ||
 	skip_all "strace cannot attach to the daemon (ptrace not allowed)"
-fi
 
 # send TOKEN - one message to user33 (swaks); its reply code
 send() {
@@ -44,12 +29,11 @@ send() {
 entries() { grep -c '^From ' "$MBOX" 2>/dev/null || true; }
 
 is "$(send first-entry)" 0 "the first message is accepted"
-wait_for 20 test "$(entries)" = 1
+wait_for 20 eval '[ "$(entries)" = 1 ]'
 is "$(entries)" 1 "delivered into the empty mbox"
 is "$(send second-entry)" 0 "the second message is accepted"
-wait_for 20 test "$(entries)" = 2
-kill "$strace_pid" 2>/dev/null
-wait "$strace_pid" 2>/dev/null
+wait_for 20 eval '[ "$(entries)" = 2 ]'
+strace_detach
 
 # each write of an entry into the mbox, and whether an fsync of the mail
 # root came before it (since the write before, or the start)

@@ -18,19 +18,7 @@ start_mta --mbox --mbox-lock-wait 60 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 BOX=$MTA_MAIL/line34
 : >"$BOX"
-$PY - "$BOX" "$T/locked" "$T/release" <<'PYEOF' &
-import fcntl, os, sys, time
-mbox, status, release = sys.argv[1:4]
-f = open(mbox, "rb+")
-fcntl.lockf(f, fcntl.LOCK_EX)
-open(status, "w").write("locked\n")
-end = time.time() + 60
-while not os.path.exists(release) and time.time() < end:
-    time.sleep(0.05)
-fcntl.lockf(f, fcntl.LOCK_UN)
-PYEOF
-track $!
-wait_for 10 test -s "$T/locked"
+mbox_lock_hold "$BOX" 60
 out=$($PY - "$MTA_PORT" "$N" <<'PYEOF'
 import smtplib, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])

@@ -52,13 +52,10 @@ fi
 start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$P" --retry 300 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 
-msg() {
-	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody %s\n' "$1" "$1" "$1"
-}
 BOX=$MTA_MAIL/user
 
 # ---- first MX dead -> the second one ----------------------------------
-msg first-dead | inject "$MTA_PORT" user@test.example 'a@mx.example' >/dev/null
+user_msg first-dead | inject "$MTA_PORT" user@test.example 'a@mx.example' >/dev/null
 peer_wait "$GOOD" 1 15; ok $? "first MX dead: delivered"
 is "$(peer_json "$GOOD" 1 rcpt_tos)" 'a@mx.example' "first MX dead: via the second MX (127.0.0.3)"
 tries=$(grep -E 'relay(ed|-attempt) rcpt=<a@mx.example>' "$MTA_LOG" | sed -n 's/.* mx=\([^ ]*\) addr=\([^ ]*\) .*/\1=\2/p' | tr '\n' ' ')
@@ -69,17 +66,17 @@ like "$(grep 'relay-attempt rcpt=<a@mx.example>' "$MTA_LOG")" 'result=".*(refuse
 is "$(log_count 'retry .*rcpt=<a@mx.example>')" 0 "first MX dead: no retry needed"
 
 # ---- preference order ---------------------------------------------------
-msg order | inject "$MTA_PORT" user@test.example 'b@order.example' >/dev/null
+user_msg order | inject "$MTA_PORT" user@test.example 'b@order.example' >/dev/null
 peer_wait "$GOOD" 2 15; ok $? "order: delivered to the preferred MX (listed second in DNS)"
 is "$(peer_count "$OTHER")" 0 "order: the less preferred MX got nothing"
 
 # ---- implicit MX --------------------------------------------------------
-msg plain | inject "$MTA_PORT" user@test.example 'c@plain.example' >/dev/null
+user_msg plain | inject "$MTA_PORT" user@test.example 'c@plain.example' >/dev/null
 peer_wait "$GOOD" 3 15; ok $? "no MX: delivered to the domain's own A record"
 is "$(peer_json "$GOOD" 3 rcpt_tos)" 'c@plain.example' "no MX: recipient"
 
 # ---- a big answer ----------------------------------------------------------
-msg big | inject "$MTA_PORT" user@test.example 'd@big.example' >/dev/null
+user_msg big | inject "$MTA_PORT" user@test.example 'd@big.example' >/dev/null
 peer_wait "$GOOD" 4 15; ok $? "300 MX records: delivered"
 is "$(peer_json "$GOOD" 4 rcpt_tos)" 'd@big.example' "300 MX records: via the most preferred, last in the answer"
 like "$(grep 'relayed rcpt=<d@big.example>' "$MTA_LOG")" 'mx=best\.big\.example ' \
@@ -89,7 +86,7 @@ like "$(grep 'relayed rcpt=<d@big.example>' "$MTA_LOG")" 'mx=best\.big\.example 
 rcpts=
 for i in $(seq 16); do rcpts="$rcpts e$i@eq.example"; done
 # shellcheck disable=SC2086
-msg equal | inject "$MTA_PORT" user@test.example $rcpts >/dev/null
+user_msg equal | inject "$MTA_PORT" user@test.example $rcpts >/dev/null
 _eq_total() { [ $(( $(peer_count "$GOOD") - 4 + $(peer_count "$OTHER") )) -ge 16 ]; }
 wait_until 20 _eq_total; ok $? "equal preferences: all 16 recipients delivered"
 a=$(( $(peer_count "$GOOD") - 4 )) b=$(peer_count "$OTHER")
@@ -98,7 +95,7 @@ diag "equal preferences: $a to a.eq.example, $b to b.eq.example"
 
 # ---- permanent DNS outcomes, and a temporary one, in one message ---------
 start=$(date +%s)
-r=$(msg perm | inject "$MTA_PORT" user@test.example 'n@null.example' 'x@nx.example' \
+r=$(user_msg perm | inject "$MTA_PORT" user@test.example 'n@null.example' 'x@nx.example' \
 	'y@noaddr.example' 'z@ghost.example' 't@unknown.test')
 id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "perm: queued"

@@ -27,14 +27,11 @@ start_mta --smtp-port "$P" --retry 300 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 BOX=$MTA_MAIL/user
 
-msg() {
-	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody %s\n' "$1" "$1" "$1"
-}
 all_mail() { find "$MTA_MAIL" -type f -path '*/new/*' | wc -l | tr -d ' '; }
 
 # ---- 5xx at RCPT ----------------------------------------------------------
 start=$(date +%s.%N)
-r=$(msg rcpt5xx | inject "$MTA_PORT" user@test.example 'nosuch@[127.0.0.2]')
+r=$(user_msg rcpt5xx | inject "$MTA_PORT" user@test.example 'nosuch@[127.0.0.2]')
 id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "rcpt 5xx: queued"
 maildir_wait "$BOX" 1 10; ok $? "rcpt 5xx: a bounce in the sender's Maildir"
@@ -56,7 +53,7 @@ like "$(grep "delivery-start id=$bid " "$MTA_LOG")" 'from=<>' "rcpt 5xx: the bou
 wait_until 10 queue_empty; ok $? "rcpt 5xx: queue empty"
 
 # ---- several recipients, some failing: one report -------------------------
-r=$(msg several | inject "$MTA_PORT" user@test.example 'nosuch1@[127.0.0.2]' \
+r=$(user_msg several | inject "$MTA_PORT" user@test.example 'nosuch1@[127.0.0.2]' \
 	'fine@[127.0.0.2]' 'nosuch2@[127.0.0.2]' 'user2@test.example')
 id=$(queued_id "$r")
 maildir_wait "$BOX" 2 10; ok $? "several: a bounce"
@@ -72,7 +69,7 @@ tap_from "$(dsn_check "$f" --name several-dsn --sender user@test.example --orig-
 lacks 'fine@' "$f"; ok $? "several-dsn: the delivered recipient is not in it"
 
 # ---- 5xx at the end of DATA -------------------------------------------------
-r=$(msg data5xx | inject "$MTA_PORT" user@test.example 'z@[127.0.0.3]')
+r=$(user_msg data5xx | inject "$MTA_PORT" user@test.example 'z@[127.0.0.3]')
 id=$(queued_id "$r")
 maildir_wait "$BOX" 3 10; ok $? "data 5xx: a bounce"
 f=$(maildir_files "$BOX" | tail -1)

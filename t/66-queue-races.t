@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 32
+plan 46
 
 CC=$(command -v cc || command -v gcc) || { echo "1..0 # SKIP no C compiler"; exit 0; }
 "$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl ||
@@ -42,48 +42,34 @@ body_of() { [ -f "$1" ] && msg_part "$1" | sed -n 's/^body //p'; }
 
 # ---- a reused ID (5) -------------------------------------------------------
 # reused DIR WHAT ENV... - two daemons in turn on queue DIR with a clock
-# that stands still: the second message gets another ID, the first keeps
-# its file
+# that stands still (and ENV): the second message gets another ID, the
+# first keeps its file and body; 10 tests
 reused() {
-	local dir=$1 what=$2 ida idb
+	local dir=$1 what="reused ID, $2" ida idb
 	shift 2
 	wrap FSFAULT_USEC=1795422268000000 "$@"
 	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 	MTA_BIN=$REAL_BIN
 	ida=$(queued_id "$(msg first | inject "$MTA_PORT" sender@example.org user@test.example)")
-	wait_for 10 test -f "$MTA_QUEUE/mess/$ida" -a -n "$(ls "$MTA_QUEUE/rcpt")"
-	stop_mta >/dev/null
+	like "$ida" '^[A-Za-z0-9]+$' "$what: the first message is queued"
+	wait_for 10 eval '[ -f "$MTA_QUEUE/mess/$ida" ] && [ -n "$(ls "$MTA_QUEUE/rcpt")" ]'
+	is "$(stop_mta)" 0 "$what: the first daemon stops"
 	MTA_DIR=$dir MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
 	MTA_BIN=$REAL_BIN
 	idb=$(queued_id "$(msg second | inject "$MTA_PORT" sender@example.org other@test.example)")
+	like "$idb" '^[A-Za-z0-9]+$' "$what: after a restart with the clock where it was, a message is queued"
+	[ "$ida" != "$idb" ]; ok $? "$what: it gets another ID ($ida, $idb)"
 	wait_for 10 test -f "$MTA_QUEUE/mess/$idb"
-	is "$ida $(body_of "$MTA_QUEUE/mess/$ida") $(body_of "$MTA_QUEUE/mess/$idb") $(ls "$MTA_QUEUE/rcpt" | wc -l)" \
-		"$ida first second 2" "reused ID, $what: two IDs, both messages kept, one job each"
-	[ "$ida" != "$idb" ] || diag "the same ID twice: $ida"
-	is "$(stop_mta)" 0 "reused ID, $what: SIGTERM, exit 0"
+	is "$(body_of "$MTA_QUEUE/mess/$ida")" first "$what: the acknowledged message keeps its file and body"
+	is "$(body_of "$MTA_QUEUE/mess/$idb")" second "$what: the new one is queued beside it"
+	is "$(ls "$MTA_QUEUE/rcpt" | sort | sed 's/^[0-9]*\.//')" "$(printf '%s.0\n%s.0' "$ida" "$idb" | sort)" \
+		"$what: one job each"
+	like "$(grep -c "queue-id-in-use id=$ida " "$MTA_LOG")" '^[1-9]' "$what: logged (queue-id-in-use)"
+	is "$(stop_mta)" 0 "$what: SIGTERM, exit 0"
 }
+reused "$T/a" "renames by renameat2"
 reused "$T/a1" "renames done as link, fsync, unlink" FSFAULT_NOREPLACE=1
 reused "$T/a2" "renames after a check (no hard links)" FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
-
-wrap FSFAULT_USEC=1795422268000000
-MTA_DIR=$T/a MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
-MTA_BIN=$REAL_BIN
-ida=$(queued_id "$(msg first | inject "$MTA_PORT" sender@example.org user@test.example)")
-like "$ida" '^[A-Za-z0-9]+$' "reused ID: the first message is queued"
-wait_for 10 test -f "$MTA_QUEUE/mess/$ida" -a -n "$(ls "$MTA_QUEUE/rcpt")"
-is "$(stop_mta)" 0 "reused ID: the first daemon stops"
-MTA_DIR=$T/a MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
-MTA_BIN=$REAL_BIN
-idb=$(queued_id "$(msg second | inject "$MTA_PORT" sender@example.org other@test.example)")
-like "$idb" '^[A-Za-z0-9]+$' "reused ID: after a restart with the clock where it was, a message is queued"
-[ "$ida" != "$idb" ]; ok $? "reused ID: it gets another ID ($ida, $idb)"
-wait_for 10 test -f "$MTA_QUEUE/mess/$idb"
-is "$(body_of "$MTA_QUEUE/mess/$ida")" first "reused ID: the acknowledged message keeps its file and body"
-is "$(body_of "$MTA_QUEUE/mess/$idb")" second "reused ID: the new one is queued beside it"
-is "$(ls "$MTA_QUEUE/rcpt" | sort | sed 's/^[0-9]*\.//')" "$(printf '%s.0\n%s.0' "$ida" "$idb" | sort)" \
-	"reused ID: one job each"
-like "$(grep -c "queue-id-in-use id=$ida " "$MTA_LOG")" '^[1-9]' "reused ID: logged (queue-id-in-use)"
-is "$(stop_mta)" 0 "reused ID: SIGTERM, exit 0"
 
 # ---- a failed directory fsync covering several receivers (6) ---------------
 mkdir -p "$T/b/queue/new"
@@ -92,51 +78,27 @@ wrap FSFAULT_FSYNC_DIR="$(realpath "$T/b/queue/new")" FSFAULT_FSYNC_HOLD=1 \
 MTA_DIR=$T/b MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MTA_BIN=$REAL_BIN
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$T/ctl" <<'EOF'
-import os, sys, threading, time
-from smtpraw import Client, check, check_eq
+import os, sys
+from smtpraw import check, check_eq
+from pending import until, ready, Finisher
 port, queue, ctl = sys.argv[1], sys.argv[2], sys.argv[3]
 
-def until(what, cond, limit=20):
-    end = time.time() + limit
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    print("# timed out waiting for " + what)
-    return False
-
-def ready(token):
-    c = Client(port, timeout=30)
-    c.reply()
-    c.cmd("EHLO fsync.example")
-    c.cmd("MAIL FROM:<sender@example.org>")
-    c.cmd("RCPT TO:<user@test.example>")
-    c.cmd("DATA")
-    c.send(("Subject: %s\r\n\r\nbody %s\r\n" % (token, token)).encode())
-    return c
-
-replies = {}
-def finish(token, c):
-    replies[token] = c.cmd(".", timeout=60)
-
 queued = lambda: len(os.listdir(os.path.join(queue, "new"))) + len(os.listdir(os.path.join(queue, "mess")))
-conns = {t: ready(t) for t in ("A", "B", "C", "D")}
-threads = [threading.Thread(target=finish, args=("A", conns["A"]))]
-threads[0].start()
+conns = {t: ready(port, t) for t in ("A", "B", "C", "D")}
+f = Finisher()
+f.start("A", conns["A"])
 until("the first fsync of new/ to start", lambda: os.path.exists(os.path.join(ctl, "held")))
 for t in ("B", "C", "D"):
-    threads.append(threading.Thread(target=finish, args=(t, conns[t])))
-    threads[-1].start()
+    f.start(t, conns[t])
 # B, C and D have renamed their files into new/ and wait for a fsync
 until("four messages renamed into new/", lambda: queued() == 4)
 open(os.path.join(ctl, "release"), "w").close()
-for th in threads:
-    th.join(90)
-check("the message whose fsync succeeded: 250", replies.get("A", ""), r"^250 ")
+f.join()
+check("the message whose fsync succeeded: 250", f.replies.get("A", ""), r"^250 ")
 for t in ("B", "C", "D"):
-    check("receiver %s, covered by the failed fsync: 451" % t, replies.get(t, ""), r"^451 4\.3\.0 ")
+    check("receiver %s, covered by the failed fsync: 451" % t, f.replies.get(t, ""), r"^451 4\.3\.0 ")
 check_eq("no file of a refused message is left in new/", os.listdir(os.path.join(queue, "new")), [])
-e = ready("E")
+e = ready(port, "E")
 check("the next message gets a fsync of its own: 250", e.cmd(".", timeout=30), r"^250 ")
 EOF
 )
@@ -156,45 +118,23 @@ wrap FSFAULT_FSYNC_DIR="$(realpath "$T/r/queue/new")" FSFAULT_FSYNC_FAIL=1 \
 MTA_DIR=$T/r MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 MTA_BIN=$REAL_BIN
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" "$T/rctl" <<'EOF'
-import os, sys, threading, time
-from smtpraw import Client, check, check_eq
+import os, sys
+from smtpraw import check, check_eq
+from pending import until, ready, Finisher
 port, queue, ctl = sys.argv[1], sys.argv[2], sys.argv[3]
 
-def until(what, cond, limit=20):
-    end = time.time() + limit
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    print("# timed out waiting for " + what)
-    return False
-
-def ready(token):
-    c = Client(port, timeout=30)
-    c.reply()
-    c.cmd("EHLO fsync.example")
-    c.cmd("MAIL FROM:<sender@example.org>")
-    c.cmd("RCPT TO:<user@test.example>")
-    c.cmd("DATA")
-    c.send(("Subject: %s\r\n\r\nbody %s\r\n" % (token, token)).encode())
-    return c
-
-replies = {}
-def finish(token, c):
-    replies[token] = c.cmd(".", timeout=60)
-
-conns = {t: ready(t) for t in ("A", "B")}
-ta = threading.Thread(target=finish, args=("A", conns["A"]))
-ta.start()
+conns = {t: ready(port, t) for t in ("A", "B")}
+f = Finisher()
+f.start("A", conns["A"])
 until("A's rename into new/", lambda: os.path.exists(os.path.join(ctl, "rheld")))
-finish("B", conns["B"])
+f.finish("B", conns["B"])
 open(os.path.join(ctl, "rrelease"), "w").close()
-ta.join(90)
-check("B, whose fsync failed: 451", replies.get("B", ""), r"^451 4\.3\.0 ")
+f.join()
+check("B, whose fsync failed: 451", f.replies.get("B", ""), r"^451 4\.3\.0 ")
 check("A, renamed before that fsync returned but waiting only after: 451",
-      replies.get("A", ""), r"^451 4\.3\.0 ")
+      f.replies.get("A", ""), r"^451 4\.3\.0 ")
 check_eq("no file of a refused message is left in new/", os.listdir(os.path.join(queue, "new")), [])
-e = ready("E")
+e = ready(port, "E")
 check("the next message gets a fsync of its own: 250", e.cmd(".", timeout=30), r"^250 ")
 EOF
 )

@@ -21,23 +21,18 @@
 #                                              a message; it is taken again
 #                                              and delivered, nothing in bad/
 . "$(dirname "$0")/lib/common.sh"
-
-STRACE=$(command -v strace) || skip_all "strace is not installed"
-if ! "$STRACE" -f -qq -o /dev/null -e trace=fsync \
-	-e inject=fsync:error=EIO /bin/true 2>"$T/strace.err"; then
-	skip_all "strace cannot trace here: $(head -1 "$T/strace.err")"
-fi
+. "$here/lib/strace.sh"
+strace_skip_unless_inject
 
 plan 25
 
-REAL_BIN=$MTA_BIN
 arrival=$(($(date +%s) - 60))
 
 # setup NAME - a fresh queue for case NAME in $T/NAME (MTA_DIR)
 setup() {
 	MTA_DIR=$T/$1
 	Q=$MTA_DIR/queue
-	mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad" "$MTA_DIR/mail" "$MTA_DIR/wrap"
+	mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad" "$MTA_DIR/mail"
 }
 
 # put DIR ID RCPT... - message ID for RCPT@test.example in queue/DIR
@@ -51,31 +46,6 @@ with open(path, "wb") as f:
     f.write(queue_file(qid, arrival, ["%s@test.example" % r for r in rcpts],
                        trace + make_message(qid, 2000)))
 EOF
-}
-
-# start_traced STRACE-OPTIONS... - start_mta in $MTA_DIR with the daemon
-# under strace (its output in $MTA_DIR/strace.out); false if it did not
-# start.  (LeakSanitizer cannot work under ptrace: off for an ASan build.)
-start_traced() {
-	{
-		echo '#!/bin/sh'
-		echo 'ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"'
-		echo 'export ASAN_OPTIONS'
-		printf 'exec "%s" -f -qq -y -o "%s"' "$STRACE" "$MTA_DIR/strace.out"
-		printf ' "%s"' "$@"
-		printf ' "%s/mta-smtpd" "$@"\n' "$REAL_BIN"
-	} >"$MTA_DIR/wrap/mta-smtpd"
-	chmod +x "$MTA_DIR/wrap/mta-smtpd"
-	MTA_BIN=$MTA_DIR/wrap start_mta
-}
-
-# stop_traced - SIGTERM to the daemon (strace's child); its exit status
-stop_traced() {
-	local dpid
-	dpid=$(cut -d" " -f1 /proc/"$MTA_PID"/task/"$MTA_PID"/children 2>/dev/null)
-	[ -n "$dpid" ] && kill -TERM "$dpid"
-	wait_for 45 test -f "$MTA_STATUS_FILE"
-	cat "$MTA_STATUS_FILE" 2>/dev/null
 }
 
 delivered() { maildir_count "$MTA_MAIL/$1"; }

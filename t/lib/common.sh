@@ -356,6 +356,49 @@ maildir_count() {
 	find "$1/new" "$1/cur" -maxdepth 1 -type f 2>/dev/null | wc -l | tr -d ' '
 }
 
+# mbox_count FILE - messages in the mbox FILE ("From " lines; 0 if none)
+mbox_count() { grep -c '^From ' "$1" 2>/dev/null || true; }
+
+# mbox_lock_hold MBOX SECONDS - a reader (another process, started here
+# and tracked) takes an fcntl lock on MBOX and holds it until $T/release
+# appears, at most SECONDS; $T/locked says "locked", then "unlocked" when
+# it lets go.  Returns once the lock is held (false if not within 10 s);
+# sets LOCKER, its pid.
+mbox_lock_hold() {
+	$PY - "$1" "$T/locked" "$T/release" "$2" <<'PYEOF' &
+import fcntl, os, sys, time
+mbox, status, release, limit = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+f = open(mbox, "rb+")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(status, "w").write("locked\n")
+end = time.time() + limit
+while not os.path.exists(release) and time.time() < end:
+    time.sleep(0.05)
+fcntl.lockf(f, fcntl.LOCK_UN)
+open(status, "a").write("unlocked\n")
+PYEOF
+	LOCKER=$!
+	track "$LOCKER"
+	wait_for 10 test -s "$T/locked"
+}
+
+# rcpt_replies RCPT... - one session to the daemon: MAIL FROM:<> and RCPT
+# for each, then RSET (nothing is sent); prints "RCPT CODE X.Y.Z" per
+# recipient
+rcpt_replies() {
+	$PY - "$MTA_PORT" "$@" <<'PYEOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.example", timeout=20)
+s.ehlo()
+assert s.mail("<>")[0] == 250
+for r in sys.argv[2:]:
+    code, text = s.rcpt(r)
+    print("%s %d %s" % (r, code, text.decode().split()[0]))
+s.rset()
+s.quit()
+PYEOF
+}
+
 # log_count REGEX - lines of $MTA_LOG matching REGEX (extended), 0 if none
 log_count() { grep -Ec -- "$1" "$MTA_LOG" 2>/dev/null || true; }
 

@@ -26,12 +26,12 @@
 #       dnsmasq answering on 127.0.0.1 and a free UDP/TCP port from its
 #       command-line records only; sets DNS_PORT, DNS_PID.  DNS_WANT=PORT
 #       dns_start ... picks the port (a restart with other records)
+#   user_msg SUBJECT          a small message from user@test.example whose
+#                             Subject, Message-ID and body name SUBJECT
 #   inject PORT FROM RCPT... < MESSAGE
 #       send MESSAGE (LF or CRLF line ends; dots stuffed here) to the mta
 #       at 127.0.0.1:PORT; prints the final reply ("250 2.0.0 ... queued
 #       as ID") or the first refusal
-#   word_msg WORD             a short message (From user@test.example)
-#                             whose Subject, Message-ID and body name WORD
 #   relay_log EVENT RCPT_RE   the last log line EVENT (relayed,
 #                             relay-attempt) of a recipient matching RCPT_RE
 #   logline REGEX             the last line of $MTA_LOG matching REGEX
@@ -60,7 +60,7 @@ peer_start() {
 		"$@" >"$T/$name.out" 2>"$T/$name.err" &
 	PEER_PID=$!
 	track "$PEER_PID"
-	if ! wait_until 10 grep -q ready "$T/$name.out"; then
+	if ! wait_until 10 grep -qs ready "$T/$name.out"; then
 		echo "# sink $name did not start:" >&2
 		sed 's/^/#   /' "$T/$name.err" >&2
 		return 1
@@ -109,7 +109,7 @@ bad_start() {
 	$PY "$TLIB/badsmtp.py" --dir "$BAD_DIR" "$@" >"$T/$name.out" 2>"$T/$name.err" &
 	BAD_PID=$!
 	track "$BAD_PID"
-	if ! wait_until 10 grep -q ready "$T/$name.out"; then
+	if ! wait_until 10 grep -qs ready "$T/$name.out"; then
 		echo "# badsmtp.py did not start:" >&2
 		sed 's/^/#   /' "$T/$name.err" >&2
 		return 1
@@ -134,9 +134,8 @@ dns_start() {
 
 inject() { $PY "$TLIB/inject.py" "$@"; }
 
-word_msg() {
-	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody of %s\n' \
-		"$1" "$1" "$1"
+user_msg() {
+	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody %s\n' "$1" "$1" "$1"
 }
 relay_log() { grep -E -- "$1 rcpt=<$2>" "$MTA_LOG" | tail -1; }
 logline() { grep -E -- "$1" "$MTA_LOG" | tail -1; }

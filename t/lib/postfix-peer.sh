@@ -1,5 +1,5 @@
 # t/lib/postfix-peer.sh - a private Postfix as a test's peer (t/48,
-# t/93): skips the test (skip_all, with the reason) unless it can run
+# t/94): skips the test (skip_all, with the reason) unless it can run
 # one, then gives it t/bench/lib-postfix.sh (pf_create, pf_set, pf_start,
 # ...), stopped at exit.  Source after common.sh and forward.sh.
 #

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/92-tls-client.t - TLS in remote delivery (mta-smtpd(8) --tls-client,
+# t/93-tls-client.t - TLS in remote delivery (mta-smtpd(8) --tls-client,
 # --tls-ca, a --route's tls=; smtp_client.h, remote.h), against aiosmtpd
 # sinks with STARTTLS (t/lib/sink.py --tls-cert) and hostile servers
 # (t/lib/badsmtp.py tlsjunk, tls454), the test CA and certificates made
@@ -11,9 +11,9 @@
 #     (relay-tls-fallback) and delivered once more at once in plaintext;
 #   encrypt: a peer without STARTTLS, one that refuses it, one whose
 #     handshake fails: deferred with 4.7.4 / 4.7.5, nothing in plaintext,
-#     and mta-queue shows the reason;
-#   verify with --tls-ca and the route host's name in the certificate:
-#     delivered (verify=ok); a name the certificate does not hold, or no
+#     and mta-queue shows the reason; an MX without STARTTLS: the next MX;
+#   verify with --tls-ca and the route host's or MX host's name in the
+#     certificate: delivered (verify=ok); a name it does not hold, or no
 #     --tls-ca (the system's CAs do not know the test CA): deferred, 4.7.5;
 #   kept connections: a route to the same server with tls=none does not
 #     take the TLS connection, nor may the plaintext one afterwards;
@@ -24,7 +24,7 @@
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 109
+plan 119
 
 make_ca "$T" && make_cert "$T" mx mx.tls.example ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -42,7 +42,15 @@ bad_start bad "tlsjunk=127.0.0.5:$J1" "tls454=127.0.0.5:$J2" ||
 	{ echo "Bail out! badsmtp.py did not start"; exit 1; }
 BAD=$BAD_DIR
 # names for the TLS sink: the right one and one its certificate lacks
+# a plain sink on 127.0.0.6 at the TLS sink's port: an MX without STARTTLS
+PEER_WANT=$TLS_PORT peer_start plainmx 127.0.0.6 ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+PLAINMX=$PEER_DIR
 dns_start --local=/example/ --host-record=mx.tls.example,127.0.0.2 \
+	--mx-host=mxdomain.example,mx.tls.example,10 \
+	--mx-host=twomx.example,mx1.plain.example,10 \
+	--mx-host=twomx.example,mx.tls.example,20 \
+	--host-record=mx1.plain.example,127.0.0.6 \
 	--host-record=other.tls.example,127.0.0.2 ||
 	{ echo "Bail out! dnsmasq did not start"; exit 1; }
 
@@ -105,6 +113,19 @@ like "$(peer_json "$TLS" 3 tls | tr '\n' ' ')" '^TLS_[A-Z0-9_]+ TLSv1\.3' \
 r=$(send none2 'd@none.example')
 peer_wait "$TLS" 4 20
 is "$(peer_json "$TLS" 4 tls)" "None" "tls=none again: in plaintext"
+
+# ---- many deliveries at once share the one client context ---------------
+n=$(peer_count "$TLS")
+rcpts=$(for i in $(seq 1 16); do printf 'many%d@may.example ' "$i"; done)
+# shellcheck disable=SC2086
+r=$(msg many | inject "$MTA_PORT" user@test.example $rcpts)
+like "$r" '^250 ' "16 recipients: queued (a job each, delivered side by side)"
+peer_wait "$TLS" $((n + 16)) 60; ok $? "16 recipients: all delivered"
+is "$(cat "$TLS"/*.json | $PY -c 'import sys, json
+d = sys.stdin.read().replace("}{", "}\n{").splitlines()
+print(sum(1 for l in d if json.loads(l)["rcpt_tos"][0].startswith("many")
+          and (json.loads(l)["tls"] or [""])[1] == "TLSv1.3"))')" 16 \
+	"16 recipients: each over TLS"
 
 # ---- may, no STARTTLS offered / STARTTLS refused ------------------------
 r=$(send plain1 'e@plain.example')
@@ -173,6 +194,7 @@ is "$(stop_mta)" 0 "SIGTERM: exit 0"
 # ---- the statuses (in the DSNs, with -a 1); verify without --tls-ca ------
 : >"$T/b.conf"
 MTA_DIR=$T/b start_mta --config "$T/b.conf" --dns "127.0.0.1:$DNS_PORT" --retry 300 -a 1 --tls-client verify \
+	--smtp-port "$TLS_PORT" \
 	--route "verified.example=mx.tls.example:$TLS_PORT" \
 	--route "encplain.example=127.0.0.3:$PLAIN_PORT tls=encrypt" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
@@ -206,6 +228,18 @@ r=$(send reloaded 'o@verified.example')
 peer_wait "$TLS" $((n + 1)) 20; ok $? "after the reload: verified and delivered"
 like "$(relayed 'o@verified\.example')" 'verify=ok policy=verify result=ok' \
 	"after the reload: verify=ok"
+r=$(send mx 'p@mxdomain.example')
+peer_wait "$TLS" $((n + 2)) 20; ok $? "--tls-client verify, by MX: delivered"
+is "$(peer_json "$TLS" 0 sni)" "mx.tls.example" "by MX: SNI names the MX host"
+like "$(relayed 'p@mxdomain\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+	"by MX: the certificate valid for the MX host name"
+r=$(send twomx 'q@twomx.example')
+peer_wait "$TLS" $((n + 3)) 20; ok $? "verify, the best MX without STARTTLS: the next MX took it"
+like "$(attempt 'q@twomx\.example')" 'mx=mx1\.plain\.example .*tls=none verify=none policy=verify result=".*TLS is required \(verify\), but the server offers no STARTTLS' \
+	"verify, the best MX without STARTTLS: its attempt logged"
+like "$(relayed 'q@twomx\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+	"verify: the second MX verified"
+is "$(peer_count "$PLAINMX")" 0 "verify: nothing in plaintext to the best MX"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --tls-ca missing at start: exit 1, the file named ---------------------

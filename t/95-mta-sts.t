@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/94-mta-sts.t - MTA-STS outbound (RFC 8461; mta-smtpd(8) --mta-sts,
+# t/95-mta-sts.t - MTA-STS outbound (RFC 8461; mta-smtpd(8) --mta-sts,
 # remote.h, mtasts_lookup.h): policies served over HTTPS by a python3
 # server on 127.0.94.43:443 (t/lib/sts_https.py) with a certificate of the
 # test CA (t/lib/tlscerts.sh, given to mta as --tls-ca), the _mta-sts TXT
@@ -85,8 +85,8 @@ start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retry 300 \
 	--tls-ca "$T/ca.crt" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 
-# send WORD RCPT - word_msg WORD to RCPT through the daemon
-send() { word_msg "$1" | inject "$MTA_PORT" user@test.example "$2"; }
+# send WORD RCPT - user_msg WORD to RCPT through the daemon
+send() { user_msg "$1" | inject "$MTA_PORT" user@test.example "$2"; }
 _deferred() { [ -n "$(logline "deferred id=$1 ")" ]; }
 # delivered WORD RCPT N LABEL - send; the MX then holds N messages (1 test)
 delivered() { send "$1" "$2" >/dev/null; peer_wait "$MX" "$3" 20; ok $? "$4"; }
@@ -130,7 +130,7 @@ like "$(relay_log relay-attempt 'c@badcert\.example')" \
 	"enforce, bad certificate: the verification failure logged"
 like "$(logline "deferred id=$ID")" 'error=".*[Hh]ostname mismatch' "enforce, bad certificate: the reason"
 is "$(peer_count "$MX")" 1 "enforce, bad certificate: nothing delivered"
-lacks 'body of bad1' "$MX"/*.eml; ok $? "enforce, bad certificate: no plaintext retry"
+lacks 'body bad1' "$MX"/*.eml; ok $? "enforce, bad certificate: no plaintext retry"
 
 # ---- testing ---------------------------------------------------------------
 delivered test1 'd@testing.example' 2 "testing, an MX outside the policy: delivered"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/93-tls-postfix.t - client TLS against a real Postfix that insists on
+# t/94-tls-postfix.t - client TLS against a real Postfix that insists on
 # it (smtpd_tls_security_level = encrypt: MAIL only after STARTTLS), a
 # private instance on a loopback port (t/bench/lib-postfix.sh, maildir
 # mode for pf.example), its certificate from the test CA

@@ -112,7 +112,8 @@ int mtasts_fetch(const struct dns_config *dns, const char *domain,
 		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", url, b.too_big
+		snprintf(err, errlen, "%s: %s", url,
+		         b.too_big || rc == CURLE_FILESIZE_EXCEEDED
 		         ? "policy larger than 64 KiB"
 		         : cerr[0] ? cerr : curl_easy_strerror(rc));
 		goto out;

@@ -5,8 +5,9 @@ t/94-mta-sts.t.
     sts_https.py --host 127.0.94.43 [--port 443] --cert CHAIN --key KEY --dir DIR
 
 GET /.well-known/mta-sts.txt answers with DIR/HOST (HOST the request's
-Host header, without a port) as text/plain, or 404 when there is no such
-file; any other path is 404.  Each request is a line "HOST PATH STATUS" in
+Host header, without a port) as text/plain, or with a redirection (301)
+to the URL in DIR/HOST.redirect when that exists, or 404 when neither
+does; any other path is 404.  Each request is a line "HOST PATH STATUS" in
 DIR/requests.  "ready" on stdout once it listens.
 """
 import argparse
@@ -28,15 +29,21 @@ def main():
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             host = (self.headers.get("Host") or "").split(":")[0].lower()
-            body, status = None, 404
+            body, status, location = None, 404, None
             path = os.path.join(args.dir, host)
-            if (self.path == "/.well-known/mta-sts.txt" and host
-                    and "/" not in host and os.path.isfile(path)):
+            ours = (self.path == "/.well-known/mta-sts.txt" and host
+                    and "/" not in host)
+            if ours and os.path.isfile(path + ".redirect"):
+                with open(path + ".redirect") as fh:
+                    location, status = fh.read().strip(), 301
+            elif ours and os.path.isfile(path):
                 with open(path, "rb") as fh:
                     body, status = fh.read(), 200
             with open(os.path.join(args.dir, "requests"), "a") as log:
                 log.write("%s %s %d\n" % (host, self.path, status))
             self.send_response(status)
+            if location:
+                self.send_header("Location", location)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()

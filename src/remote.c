@@ -410,6 +410,28 @@ static void tls_text(const struct smtp_client *c, const struct round_tls *t,
 		snprintf(p, len - (size_t)(p - buf), " policy=%s", t->source);
 }
 
+/* sts_testing_note - under an MTA-STS policy in testing mode, a listed MX
+ * host reached without a verified certificate is what enforce would
+ * refuse: logged (relay-sts ... would-refuse= ... reason=) */
+static void sts_testing_note(const struct round_tls *t, const struct hop *h,
+                             const struct smtp_client *c, const char *domain)
+{
+	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	struct tls_info info;
+	int tls;
+
+	if (t->sts == NULL || t->sts->mode != MTASTS_TESTING ||
+	    !mtasts_mx_match(t->sts, h->name))
+		return;
+	tls = stream_tls_info(&c->io, &info);
+	if (tls && c->tls_verified)
+		return;
+	log_event("relay-sts", "domain=%s sts=testing would-refuse=%s addr=%s "
+	          "id=%s reason=%s", log_quote(qd, sizeof qd, domain),
+	          log_quote(qm, sizeof qm, h->name), h->ip, t->sts->id,
+	          log_quote(qw, sizeof qw, tls ? c->tls_why : "no TLS"));
+}
+
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
  * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
@@ -445,6 +467,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
 			return out;
 		tls_text(c, t, res->tls, sizeof res->tls);
+		sts_testing_note(t, h, c, addr_domain(rcpt));
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
 			                  strerror(errno));

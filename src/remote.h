@@ -14,8 +14,9 @@
  * enforce mode only the MX hosts it lists are tried, each with verify
  * against its MX host name (none listed: deferred, 4.7.5; logged
  * relay-sts ... refused=), logged policy=mta-sts; in testing mode the
- * hosts it would refuse are logged (relay-sts ... would-refuse=) and the
- * delivery goes on as --tls-client says; else --tls-client.
+ * hosts it would refuse (not listed, or reached without a verified
+ * certificate) are logged (relay-sts ... would-refuse=) and the delivery
+ * goes on as --tls-client says; else --tls-client.
  * Never to ourselves (RFC 5321 5.1): an address that is one of our own
  * listeners (localaddr.h), at the port we would connect to, ends the
  * list there, with every MX as preferred as it or less; when that leaves

@@ -12,7 +12,8 @@
 #   enforce, an MX listed whose certificate lacks its name: deferred with
 #     the verification failure, nothing delivered;
 #   testing, an MX it does not list: logged (would-refuse) and delivered
-#     as --tls-client says (may);
+#     as --tls-client says (may); an MX it lists whose certificate lacks
+#     its name: logged with the reason, delivered;
 #   a policy that cannot be fetched (the HTTPS certificate lacks the name,
 #     a policy over 64 KiB, a redirection): logged, and no policy (each
 #     would refuse its MX if it had been taken);
@@ -25,13 +26,13 @@
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 52
+plan 55
 
 WWW=127.0.94.43
 make_ca "$T" && make_cert "$T" mx mx.enforce.example ec &&
 	make_cert_names "$T" www ec mta-sts.enforce.example mta-sts.outside.example \
 		mta-sts.badcert.example mta-sts.testing.example mta-sts.big.example \
-		mta-sts.redirect.example ||
+		mta-sts.redirect.example mta-sts.testing2.example ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 
 peer_start mx 127.0.0.2 --tls-cert "$T/mx-chain.crt" --tls-key "$T/mx.key" ||
@@ -53,6 +54,7 @@ policy enforce.example enforce 86400 mx.enforce.example
 policy outside.example enforce 86400 mx.enforce.example
 policy badcert.example enforce 86400 '*.badcert.example'
 policy testing.example testing 86400 mx.enforce.example
+policy testing2.example testing 86400 mx.testing2.example
 # not to be taken: each would refuse the domain's MX
 policy badweb.example enforce 86400 nomatch.example
 policy big.example enforce 86400 nomatch.example
@@ -73,7 +75,7 @@ fetches() { grep -c "^mta-sts.$1 /.well-known/mta-sts.txt 200" "$POL/requests" 2
 # sts_dns ID - dnsmasq with every record, enforce.example's policy id ID
 sts_dns() {
 	local d args=()
-	for d in enforce outside badcert testing badweb big redirect; do
+	for d in enforce outside badcert testing testing2 badweb big redirect; do
 		args+=(--mx-host="$d.example,mx.$d.example,10"
 		       --host-record="mx.$d.example,127.0.0.2"
 		       --host-record="mta-sts.$d.example,$WWW")
@@ -83,6 +85,7 @@ sts_dns() {
 		--txt-record="_mta-sts.outside.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.badcert.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.testing.example,v=STSv1; id=1" \
+		--txt-record="_mta-sts.testing2.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.badweb.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.big.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.redirect.example,v=STSv1; id=1"
@@ -152,6 +155,11 @@ like "$(logline 'relay-sts domain=testing')" \
 	"testing: what enforce would refuse logged"
 like "$(relay_log relayed 'd@testing\.example')" 'mx=mx\.testing\.example .*verify=fail policy=may result=ok' \
 	"testing: delivered as may"
+delivered test2 'd2@testing2.example' 3 "testing, a listed MX with a bad certificate: delivered"
+like "$(logline 'relay-sts domain=testing2')" \
+	'relay-sts domain=testing2\.example sts=testing would-refuse=mx\.testing2\.example addr=127\.0\.0\.2 id=1 reason=".*[Hh]ostname mismatch' \
+	"testing, a bad certificate: what enforce would refuse logged with the reason"
+lacks 'relay-sts domain=enforce' "$MTA_LOG"; ok $? "enforce, verified: nothing logged as refused"
 
 # ---- policies that cannot be fetched: no policy ----------------------------
 # unfetched WORD DOMAIN N ERROR_RE LABEL - delivered as may, the error logged
@@ -163,18 +171,18 @@ unfetched() {
 	like "$(logline "mta-sts-error domain=$re ")" "id=1 error=\".*$4" "$5: the failure logged"
 	like "$(relay_log relayed "x@$re")" 'policy=may result=ok' "$5: no policy applied"
 }
-unfetched web1 badweb.example 3 'mta-sts\.badweb\.example' \
+unfetched web1 badweb.example 4 'mta-sts\.badweb\.example' \
 	"the policy host's certificate lacks its name"
-unfetched big1 big.example 4 'policy larger than 64 KiB' "a policy over 64 KiB"
-unfetched redir1 redirect.example 5 'HTTP status 301' "a redirection"
+unfetched big1 big.example 5 'policy larger than 64 KiB' "a policy over 64 KiB"
+unfetched redir1 redirect.example 6 'HTTP status 301' "a redirection"
 is "$(fetches outside.example)" 1 "a redirection: not followed (outside.example's own fetch only)"
 
 # ---- the same id: the cache; a new id: fetched again -----------------------
-delivered enf2 'e@enforce.example' 6 "enforce, the same id: delivered"
+delivered enf2 'e@enforce.example' 7 "enforce, the same id: delivered"
 is "$(fetches enforce.example)" 1 "the same id: not fetched again"
 policy enforce.example enforce 3600 mx.enforce.example '*.enforce.example'
 dns_restart 2 || { echo "Bail out! dnsmasq did not start again"; exit 1; }
-delivered enf3 'f@enforce.example' 7 "a new id: delivered"
+delivered enf3 'f@enforce.example' 8 "a new id: delivered"
 is "$(fetches enforce.example)" 2 "a new id: fetched again"
 like "$(logline 'mta-sts domain=enforce\.example')" \
 	'id=2 mode=enforce max_age=3600 mx=2 fetched=yes' "a new id: the new policy logged"
@@ -187,7 +195,7 @@ like "$(relay_log relayed 'f@enforce\.example')" 'verify=ok policy=mta-sts resul
 # ---- the HTTPS server down: the cached policy ------------------------------
 kill "$WWW_PID" && wait "$WWW_PID" 2>/dev/null
 dns_restart 3 || { echo "Bail out! dnsmasq did not start again"; exit 1; }
-delivered enf4 'g@enforce.example' 8 "the HTTPS server down: delivered"
+delivered enf4 'g@enforce.example' 9 "the HTTPS server down: delivered"
 like "$(logline 'mta-sts-error domain=enforce\.example')" \
 	'mta-sts-error domain=enforce\.example id=3 error=".*mta-sts\.enforce\.example' \
 	"the HTTPS server down: the failed fetch logged"
@@ -198,7 +206,7 @@ like "$(head -1 "$MTA_QUEUE/sts/enforce.example")" '^id: 2$' \
 deferred out2 'h@outside.example' "the HTTPS server down, an MX outside the cached policy: deferred"
 is "$(grep -c 'relay-sts domain=outside\.example sts=enforce' "$MTA_LOG")" 2 \
 	"the HTTPS server down: the cached enforce policy refused it"
-is "$(peer_count "$MX")" 8 "the HTTPS server down: nothing else delivered"
+is "$(peer_count "$MX")" 9 "the HTTPS server down: nothing else delivered"
 like "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" 2>&1 | tr '\n' ' ')" \
 	'b@outside\.example.*last error: .*matches its MTA-STS policy' \
 	"mta-queue: the MTA-STS refusal as the last error, QUEUE/sts no trouble"
@@ -210,7 +218,7 @@ MTA_DIR=$T/b start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retr
 	--tls-ca "$T/ca.crt" --mta-sts no ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 n=$(wc -l <"$POL/requests")
-delivered off1 'i@outside.example' 9 "--mta-sts no: the MX outside the policy delivered to"
+delivered off1 'i@outside.example' 10 "--mta-sts no: the MX outside the policy delivered to"
 like "$(relay_log relayed 'i@outside\.example')" 'policy=may result=ok' "--mta-sts no: as may"
 lacks relay-sts "$MTA_LOG"; ok $? "--mta-sts no: no policy applied"
 is "$(wc -l <"$POL/requests")" "$n" "--mta-sts no: nothing fetched"

@@ -1,6 +1,7 @@
 /* mtasts_lookup.c - DNS, then cache or HTTPS; see mtasts_lookup.h */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,58 @@
 #include "mtasts_fetch.h"
 #include "mtasts_lookup.h"
 
-enum { TXT_RECORDS = 8 };
+enum { TXT_RECORDS = 8, FAILED_MAX = 64 };
+
+/* Fetches that failed lately (domain and id), so that a policy host
+ * that is down or slow costs one fetch per MTASTS_RETRY_SECONDS, not one
+ * per delivery (each up to its time limit).  Shared by the delivery
+ * threads: only under failed_lock.  Full, the entry that ends first
+ * makes room. */
+static struct failed_fetch {
+	char domain[MTASTS_NAME_MAX];
+	char id[MTASTS_ID_MAX];
+	time_t until;
+} failed[FAILED_MAX];
+static pthread_mutex_t failed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* failed_lately - did the fetch of domain's policy id fail lately? */
+static int failed_lately(const char *domain, const char *id, time_t now)
+{
+	int hit = 0;
+	size_t i;
+
+	pthread_mutex_lock(&failed_lock);
+	for (i = 0; i < FAILED_MAX && !hit; i++)
+		hit = failed[i].until > now && strcmp(failed[i].domain, domain) == 0 &&
+		      strcmp(failed[i].id, id) == 0;
+	pthread_mutex_unlock(&failed_lock);
+	return hit;
+}
+
+/* note_failure - remember (or forget: ok) a failed fetch of domain's id */
+static void note_failure(const char *domain, const char *id, time_t now, int ok)
+{
+	size_t i, slot = 0;
+
+	pthread_mutex_lock(&failed_lock);
+	for (i = 0; i < FAILED_MAX; i++) {
+		if (strcmp(failed[i].domain, domain) == 0) {
+			slot = i;
+			break;
+		}
+		if (failed[i].until < failed[slot].until)
+			slot = i;
+	}
+	if (ok) {
+		if (i < FAILED_MAX)
+			failed[slot].until = 0;
+	} else {
+		snprintf(failed[slot].domain, sizeof failed[slot].domain, "%s", domain);
+		snprintf(failed[slot].id, sizeof failed[slot].id, "%s", id);
+		failed[slot].until = now + MTASTS_RETRY_SECONDS;
+	}
+	pthread_mutex_unlock(&failed_lock);
+}
 
 /* record_id - the id of the one STSv1 record of domain: 0, or -1 (none,
  * several, or the lookup failed) */
@@ -89,12 +141,15 @@ int mtasts_lookup(const struct mtasts_env *env, const char *domain,
 	         mtasts_valid(p, time(NULL));
 	if (record_id(env, name, id) < 0 || (cached && strcmp(p->id, id) == 0))
 		return cached;
-	if ((fresh = malloc(sizeof *fresh)) == NULL)
+	if (failed_lately(name, id, time(NULL)) ||
+	    (fresh = malloc(sizeof *fresh)) == NULL)
 		return cached;
 	if (fetch(env, name, id, fresh) == 0) {
 		*p = *fresh;
 		cached = 1;
-	}
+		note_failure(name, id, time(NULL), 1);
+	} else
+		note_failure(name, id, time(NULL), 0);
 	free(fresh);
 	return cached;
 }

@@ -8,17 +8,21 @@
  * and uses it.  When the record cannot be had (no record, a DNS
  * failure) or the fetch fails, a cached policy still fresh is used; with
  * none, the domain has no policy.  Fetches and their failures are
- * logged (mta-sts, mta-sts-error).
+ * logged (mta-sts, mta-sts-error).  A fetch that failed is not tried
+ * again for the same domain and id for MTASTS_RETRY_SECONDS (kept in
+ * memory: a restart forgets it).
  *
- * Contract: thread-safe (the cache's files are the only shared state);
- * blocks for DNS and at most timeout_s for the fetch.  Everything is
- * borrowed.
+ * Contract: thread-safe (the cache's files and the table of failed
+ * fetches, under its lock, are the shared state); blocks for DNS and at
+ * most timeout_s for the fetch.  Everything is borrowed.
  */
 #ifndef MTA_MTASTS_LOOKUP_H
 #define MTA_MTASTS_LOOKUP_H
 
 #include "dns.h"
 #include "mtasts.h"
+
+enum { MTASTS_RETRY_SECONDS = 300 };
 
 struct mtasts_env {
 	const char *queue;              /* the cache lives in QUEUE/sts */

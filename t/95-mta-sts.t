@@ -21,12 +21,13 @@
 #     policy cached;
 #   the HTTPS server down and a new id: the failure logged, the cached
 #     policy used (delivered under it; the MX outside it still refused);
+#     the same id not fetched again at the next delivery;
 #   --mta-sts no: the MX outside the policy delivered to, nothing cached.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 55
+plan 58
 
 WWW=127.0.94.43
 make_ca "$T" && make_cert "$T" mx mx.enforce.example ec &&
@@ -203,10 +204,15 @@ like "$(relay_log relayed 'g@enforce\.example')" 'mx=mx\.enforce\.example .*veri
 	"the HTTPS server down: delivered under the cached policy"
 like "$(head -1 "$MTA_QUEUE/sts/enforce.example")" '^id: 2$' \
 	"the HTTPS server down: the cached policy kept"
+delivered enf5 'g2@enforce.example' 10 "the HTTPS server down, once more: delivered"
+like "$(relay_log relayed 'g2@enforce\.example')" 'verify=ok policy=mta-sts result=ok' \
+	"the HTTPS server down, once more: under the cached policy"
+is "$(grep -c 'mta-sts-error domain=enforce\.example' "$MTA_LOG")" 1 \
+	"the HTTPS server down, once more: no second fetch of the same id so soon"
 deferred out2 'h@outside.example' "the HTTPS server down, an MX outside the cached policy: deferred"
 is "$(grep -c 'relay-sts domain=outside\.example sts=enforce' "$MTA_LOG")" 2 \
 	"the HTTPS server down: the cached enforce policy refused it"
-is "$(peer_count "$MX")" 9 "the HTTPS server down: nothing else delivered"
+is "$(peer_count "$MX")" 10 "the HTTPS server down: nothing else delivered"
 like "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" 2>&1 | tr '\n' ' ')" \
 	'b@outside\.example.*last error: .*matches its MTA-STS policy' \
 	"mta-queue: the MTA-STS refusal as the last error, QUEUE/sts no trouble"
@@ -218,7 +224,7 @@ MTA_DIR=$T/b start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retr
 	--tls-ca "$T/ca.crt" --mta-sts no ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 n=$(wc -l <"$POL/requests")
-delivered off1 'i@outside.example' 10 "--mta-sts no: the MX outside the policy delivered to"
+delivered off1 'i@outside.example' 11 "--mta-sts no: the MX outside the policy delivered to"
 like "$(relay_log relayed 'i@outside\.example')" 'policy=may result=ok' "--mta-sts no: as may"
 lacks relay-sts "$MTA_LOG"; ok $? "--mta-sts no: no policy applied"
 is "$(wc -l <"$POL/requests")" "$n" "--mta-sts no: nothing fetched"

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mtasts.h"
 #include "mtasts_fetch.h"
@@ -74,6 +75,7 @@ int mtasts_fetch(const struct dns_config *dns, const char *domain,
 	char cerr[CURL_ERROR_SIZE];
 	struct curl_slist *pin = NULL;
 	struct body b = { buf, cap, 0, 0 };
+	const char *type = NULL;
 	long code = 0;
 	CURL *h;
 	CURLcode rc;
@@ -97,6 +99,9 @@ int mtasts_fetch(const struct dns_config *dns, const char *domain,
 	curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* not through a proxy named by the environment: to the address our
+	 * resolver found */
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)timeout_s);
@@ -121,6 +126,13 @@ int mtasts_fetch(const struct dns_config *dns, const char *domain,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (code != 200) {
 		snprintf(err, errlen, "%s: HTTP status %ld", url, code);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
+	if (type == NULL || strncasecmp(type, "text/plain", 10) != 0 ||
+	    (type[10] != '\0' && type[10] != ';' && type[10] != ' ')) {
+		snprintf(err, errlen, "%s: media type %s, not text/plain", url,
+		         type ? type : "none");
 		goto out;
 	}
 	buf[b.len] = '\0';

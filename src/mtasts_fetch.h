@@ -5,9 +5,9 @@
  * when given) and are handed to libcurl pinned to the name
  * (CURLOPT_RESOLVE): libcurl asks no DNS of its own.  The certificate
  * must be valid for mta-sts.DOMAIN against ca (a PEM file, --tls-ca) or
- * the system's CAs.  No redirects are followed (3.3); only a 200 with at
- * most MTASTS_POLICY_MAX bytes counts; the whole fetch is bounded by
- * timeout_s.
+ * the system's CAs.  No redirects are followed (3.3), no proxy is used;
+ * only a 200 of media type text/plain with at most MTASTS_POLICY_MAX
+ * bytes counts; the whole fetch is bounded by timeout_s.
  *
  * Contract: mtasts_fetch_init() once in main() before any thread starts
  * (curl_global_init is not thread-safe); then any thread may fetch at

@@ -15,25 +15,27 @@
 #     as --tls-client says (may); an MX it lists whose certificate lacks
 #     its name: logged with the reason, delivered;
 #   a policy that cannot be fetched (the HTTPS certificate lacks the name,
-#     a policy over 64 KiB, a redirection): logged, and no policy (each
+#     a policy over 64 KiB, a redirection, text/html): logged, and no
+#     policy (each
 #     would refuse its MX if it had been taken);
 #   the same id again: no fetch; a new id in DNS: fetched again, the new
 #     policy cached;
 #   the HTTPS server down and a new id: the failure logged, the cached
 #     policy used (delivered under it; the MX outside it still refused);
 #     the same id not fetched again at the next delivery;
-#   --mta-sts no: the MX outside the policy delivered to, nothing cached.
+#   --mta-sts no: the MX outside the policy delivered to, nothing cached;
+#   throughout, https_proxy and ALL_PROXY name a dead proxy: not used.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 58
+plan 61
 
 WWW=127.0.94.43
 make_ca "$T" && make_cert "$T" mx mx.enforce.example ec &&
 	make_cert_names "$T" www ec mta-sts.enforce.example mta-sts.outside.example \
 		mta-sts.badcert.example mta-sts.testing.example mta-sts.big.example \
-		mta-sts.redirect.example mta-sts.testing2.example ||
+		mta-sts.redirect.example mta-sts.testing2.example mta-sts.html.example ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 
 peer_start mx 127.0.0.2 --tls-cert "$T/mx-chain.crt" --tls-key "$T/mx.key" ||
@@ -59,6 +61,8 @@ policy testing2.example testing 86400 mx.testing2.example
 # not to be taken: each would refuse the domain's MX
 policy badweb.example enforce 86400 nomatch.example
 policy big.example enforce 86400 nomatch.example
+policy html.example enforce 86400 nomatch.example
+echo text/html >"$POL/mta-sts.html.example.type"
 head -c 70000 /dev/zero | tr '\0' 'x' | sed 's/^/pad: /' >>"$POL/mta-sts.big.example"
 printf 'https://mta-sts.outside.example/.well-known/mta-sts.txt\n' \
 	>"$POL/mta-sts.redirect.example.redirect"
@@ -76,7 +80,7 @@ fetches() { grep -c "^mta-sts.$1 /.well-known/mta-sts.txt 200" "$POL/requests" 2
 # sts_dns ID - dnsmasq with every record, enforce.example's policy id ID
 sts_dns() {
 	local d args=()
-	for d in enforce outside badcert testing testing2 badweb big redirect; do
+	for d in enforce outside badcert testing testing2 badweb big redirect html; do
 		args+=(--mx-host="$d.example,mx.$d.example,10"
 		       --host-record="mx.$d.example,127.0.0.2"
 		       --host-record="mta-sts.$d.example,$WWW")
@@ -89,6 +93,7 @@ sts_dns() {
 		--txt-record="_mta-sts.testing2.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.badweb.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.big.example,v=STSv1; id=1" \
+		--txt-record="_mta-sts.html.example,v=STSv1; id=1" \
 		--txt-record="_mta-sts.redirect.example,v=STSv1; id=1"
 }
 # dns_restart ID - the same port, enforce.example's id now ID
@@ -98,6 +103,9 @@ dns_restart() {
 }
 sts_dns 1 || { echo "Bail out! dnsmasq did not start"; exit 1; }
 
+# a proxy named by the environment is not used (nobody listens there)
+export https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 \
+	ALL_PROXY=http://127.0.0.1:9
 start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retry 300 \
 	--tls-ca "$T/ca.crt" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
@@ -176,14 +184,15 @@ unfetched web1 badweb.example 4 'mta-sts\.badweb\.example' \
 	"the policy host's certificate lacks its name"
 unfetched big1 big.example 5 'policy larger than 64 KiB' "a policy over 64 KiB"
 unfetched redir1 redirect.example 6 'HTTP status 301' "a redirection"
+unfetched html1 html.example 7 'media type text/html, not text/plain' "text/html"
 is "$(fetches outside.example)" 1 "a redirection: not followed (outside.example's own fetch only)"
 
 # ---- the same id: the cache; a new id: fetched again -----------------------
-delivered enf2 'e@enforce.example' 7 "enforce, the same id: delivered"
+delivered enf2 'e@enforce.example' 8 "enforce, the same id: delivered"
 is "$(fetches enforce.example)" 1 "the same id: not fetched again"
 policy enforce.example enforce 3600 mx.enforce.example '*.enforce.example'
 dns_restart 2 || { echo "Bail out! dnsmasq did not start again"; exit 1; }
-delivered enf3 'f@enforce.example' 8 "a new id: delivered"
+delivered enf3 'f@enforce.example' 9 "a new id: delivered"
 is "$(fetches enforce.example)" 2 "a new id: fetched again"
 like "$(logline 'mta-sts domain=enforce\.example')" \
 	'id=2 mode=enforce max_age=3600 mx=2 fetched=yes' "a new id: the new policy logged"
@@ -196,7 +205,7 @@ like "$(relay_log relayed 'f@enforce\.example')" 'verify=ok policy=mta-sts resul
 # ---- the HTTPS server down: the cached policy ------------------------------
 kill "$WWW_PID" && wait "$WWW_PID" 2>/dev/null
 dns_restart 3 || { echo "Bail out! dnsmasq did not start again"; exit 1; }
-delivered enf4 'g@enforce.example' 9 "the HTTPS server down: delivered"
+delivered enf4 'g@enforce.example' 10 "the HTTPS server down: delivered"
 like "$(logline 'mta-sts-error domain=enforce\.example')" \
 	'mta-sts-error domain=enforce\.example id=3 error=".*mta-sts\.enforce\.example' \
 	"the HTTPS server down: the failed fetch logged"
@@ -204,7 +213,7 @@ like "$(relay_log relayed 'g@enforce\.example')" 'mx=mx\.enforce\.example .*veri
 	"the HTTPS server down: delivered under the cached policy"
 like "$(head -1 "$MTA_QUEUE/sts/enforce.example")" '^id: 2$' \
 	"the HTTPS server down: the cached policy kept"
-delivered enf5 'g2@enforce.example' 10 "the HTTPS server down, once more: delivered"
+delivered enf5 'g2@enforce.example' 11 "the HTTPS server down, once more: delivered"
 like "$(relay_log relayed 'g2@enforce\.example')" 'verify=ok policy=mta-sts result=ok' \
 	"the HTTPS server down, once more: under the cached policy"
 is "$(grep -c 'mta-sts-error domain=enforce\.example' "$MTA_LOG")" 1 \
@@ -212,7 +221,7 @@ is "$(grep -c 'mta-sts-error domain=enforce\.example' "$MTA_LOG")" 1 \
 deferred out2 'h@outside.example' "the HTTPS server down, an MX outside the cached policy: deferred"
 is "$(grep -c 'relay-sts domain=outside\.example sts=enforce' "$MTA_LOG")" 2 \
 	"the HTTPS server down: the cached enforce policy refused it"
-is "$(peer_count "$MX")" 10 "the HTTPS server down: nothing else delivered"
+is "$(peer_count "$MX")" 11 "the HTTPS server down: nothing else delivered"
 like "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" 2>&1 | tr '\n' ' ')" \
 	'b@outside\.example.*last error: .*matches its MTA-STS policy' \
 	"mta-queue: the MTA-STS refusal as the last error, QUEUE/sts no trouble"
@@ -224,7 +233,7 @@ MTA_DIR=$T/b start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retr
 	--tls-ca "$T/ca.crt" --mta-sts no ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 n=$(wc -l <"$POL/requests")
-delivered off1 'i@outside.example' 11 "--mta-sts no: the MX outside the policy delivered to"
+delivered off1 'i@outside.example' 12 "--mta-sts no: the MX outside the policy delivered to"
 like "$(relay_log relayed 'i@outside\.example')" 'policy=may result=ok' "--mta-sts no: as may"
 lacks relay-sts "$MTA_LOG"; ok $? "--mta-sts no: no policy applied"
 is "$(wc -l <"$POL/requests")" "$n" "--mta-sts no: nothing fetched"

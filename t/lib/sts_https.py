@@ -5,7 +5,8 @@ t/94-mta-sts.t.
     sts_https.py --host 127.0.94.43 [--port 443] --cert CHAIN --key KEY --dir DIR
 
 GET /.well-known/mta-sts.txt answers with DIR/HOST (HOST the request's
-Host header, without a port) as text/plain, or with a redirection (301)
+Host header, without a port) as text/plain (or the media type in
+DIR/HOST.type when that exists), or with a redirection (301)
 to the URL in DIR/HOST.redirect when that exists, or 404 when neither
 does; any other path is 404.  Each request is a line "HOST PATH STATUS" in
 DIR/requests.  "ready" on stdout once it listens.
@@ -44,7 +45,11 @@ def main():
             self.send_response(status)
             if location:
                 self.send_header("Location", location)
-            self.send_header("Content-Type", "text/plain")
+            ctype = "text/plain"
+            if os.path.isfile(path + ".type"):
+                with open(path + ".type") as fh:
+                    ctype = fh.read().strip()
+            self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             if body:

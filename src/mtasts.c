@@ -88,8 +88,14 @@ static int next_field(const char *text, size_t len, size_t *pos,
 	snprintf(key, klen, "%.*s", (int)(colon - start), text + start);
 	for (a = colon + 1; a < end && is_wsp(text[a]); a++)
 		;
-	for (b = end; b > a && is_wsp(text[b - 1]); b--)
-		;
+	/* the value as the C string it becomes (a NUL ends it, vlen cuts
+	 * it), then without blanks or CRs at its end: what the cache file
+	 * writes back parses to the same value */
+	b = a + strnlen(text + a, end - a);
+	if (b - a > vlen - 1)
+		b = a + vlen - 1;
+	while (b > a && (is_wsp(text[b - 1]) || text[b - 1] == '\r'))
+		b--;
 	snprintf(val, vlen, "%.*s", (int)(b - a), text + a);
 	return 1;
 }

@@ -109,6 +109,20 @@ Test(mtasts, policy_invalid)
 	cr_expect_eq(parse("", &p), -1, "empty");
 }
 
+/* what a cache file writes back must parse to the same value: a value
+ * ends at a NUL, and never in a CR or a blank (found by fuzz_mtasts) */
+Test(mtasts, policy_value_ends)
+{
+	static const char text[] = "version: STSv1\nmode: enforce\nmax_age: 5\n"
+	                           "mx: a.example\r\r\nmx: b.example \0junk\n";
+	struct mtasts_policy p;
+
+	cr_assert_eq(mtasts_policy_parse(text, sizeof text - 1, &p), 0);
+	cr_assert_eq(p.nmx, 2);
+	cr_expect_str_eq(p.mx[0], "a.example");
+	cr_expect_str_eq(p.mx[1], "b.example");
+}
+
 Test(mtasts, policy_many_mx)
 {
 	char text[4096];

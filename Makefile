@@ -26,7 +26,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
-LDLIBS_ALL   = -lowfat -lunbound -lssl -lcrypto -lresolv -pthread $(LDLIBS)
+LDLIBS_ALL   = -lowfat -lunbound -lcurl -lssl -lcrypto -lresolv -pthread $(LDLIBS)
 
 LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
@@ -44,7 +44,8 @@ DEPFLAGS = -MMD -MP
 # The TLS tests (t/9x) make their certificates with openssl and talk TLS
 # with swaks (which needs libnet-ssleay-perl for it) and msmtp; the DANE
 # test (t/95) signs a zone with ldnsutils and serves it with nsd.
-BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev
+BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
+             libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
              dns-root-data \

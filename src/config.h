@@ -68,6 +68,7 @@ struct config {
 	enum tls_policy tls_client_policy;  /* --tls-client */
 	/* the client's TLS context (config_load_tls), for every snapshot */
 	struct tls_ctx *tls_client;
+	int mta_sts;               /* --mta-sts: honour MTA-STS policies */
 	char **domains;            /* lower case */
 	size_t ndomains;
 	struct cidr *relay;

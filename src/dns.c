@@ -153,10 +153,13 @@ enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
 	return DNS_OK;
 }
 
-/* add_addrs - append the A or AAAA records of name */
-static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
-                                 int type, struct sockaddr_storage *addrs,
-                                 size_t max, size_t *n)
+/* each_record - ask name for type and give each answer record of that
+ * type to visit(rr, arg) until it returns nonzero; DNS_OK (records or
+ * none), or why not (a damaged answer: DNS_TEMP) */
+static enum dns_result each_record(const struct dns_config *cfg,
+                                   const char *name, int type,
+                                   int (*visit)(const ns_rr *rr, void *arg),
+                                   void *arg)
 {
 	unsigned char *answer;
 	enum dns_result res;
@@ -166,31 +169,60 @@ static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
 	if ((answer = query(cfg, name, type, &msg, &res)) == NULL)
 		return res;
 	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < max; i++) {
+	res = DNS_OK;
+	for (i = 0; i < count; i++) {
 		ns_rr rr;
 
 		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) {
-			free(answer);
-			return DNS_TEMP;
+			res = DNS_TEMP;
+			break;
 		}
-		memset(&addrs[*n], 0, sizeof addrs[*n]);
-		if (type == ns_t_a && ns_rr_type(rr) == ns_t_a && ns_rr_rdlen(rr) == 4) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&addrs[*n];
-
-			sin->sin_family = AF_INET;
-			memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
-			(*n)++;
-		} else if (type == ns_t_aaaa && ns_rr_type(rr) == ns_t_aaaa &&
-		           ns_rr_rdlen(rr) == 16) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addrs[*n];
-
-			sin6->sin6_family = AF_INET6;
-			memcpy(&sin6->sin6_addr, ns_rr_rdata(rr), 16);
-			(*n)++;
-		}
+		if ((int)ns_rr_type(rr) == type && visit(&rr, arg))
+			break;
 	}
 	free(answer);
-	return DNS_OK;
+	return res;
+}
+
+/* the addresses add_addr collects */
+struct addr_list {
+	struct sockaddr_storage *addrs;
+	size_t max, *n;
+};
+
+/* add_addr - one A or AAAA record; nonzero when the list is full */
+static int add_addr(const ns_rr *rr, void *arg)
+{
+	struct addr_list *l = arg;
+	struct sockaddr_storage *ss = &l->addrs[*l->n];
+
+	memset(ss, 0, sizeof *ss);
+	if (ns_rr_type(*rr) == ns_t_a && ns_rr_rdlen(*rr) == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, ns_rr_rdata(*rr), 4);
+		(*l->n)++;
+	} else if (ns_rr_type(*rr) == ns_t_aaaa && ns_rr_rdlen(*rr) == 16) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, ns_rr_rdata(*rr), 16);
+		(*l->n)++;
+	}
+	return *l->n >= l->max;
+}
+
+/* add_addrs - append the A or AAAA records of name */
+static enum dns_result add_addrs(const struct dns_config *cfg, const char *name,
+                                 int type, struct sockaddr_storage *addrs,
+                                 size_t max, size_t *n)
+{
+	struct addr_list l = { addrs, max, n };
+
+	if (*n >= max)
+		return DNS_OK;
+	return each_record(cfg, name, type, add_addr, &l);
 }
 
 /* dns_addrs - A then AAAA */
@@ -210,6 +242,56 @@ enum dns_result dns_addrs(const struct dns_config *cfg, const char *name,
 	if (a == DNS_TEMP || aaaa == DNS_TEMP)
 		return DNS_TEMP;
 	return aaaa == DNS_NXDOMAIN ? DNS_NXDOMAIN : DNS_NODATA;
+}
+
+/* txt_join - one TXT record's character-strings, joined, into out */
+static void txt_join(const unsigned char *rd, size_t len, char *out)
+{
+	size_t i = 0, used = 0;
+
+	while (i < len) {
+		size_t n = rd[i++];
+
+		if (n > len - i)
+			n = len - i;
+		if (n > DNS_TXT_MAX - 1 - used)
+			n = DNS_TXT_MAX - 1 - used;
+		memcpy(out + used, rd + i, n);
+		used += n;
+		i += rd[i - 1];
+	}
+	out[used] = '\0';
+}
+
+/* the records add_txt collects */
+struct txt_list {
+	char (*txt)[DNS_TXT_MAX];
+	size_t max, *n;
+};
+
+/* add_txt - one TXT record; nonzero when the list is full */
+static int add_txt(const ns_rr *rr, void *arg)
+{
+	struct txt_list *l = arg;
+
+	txt_join(ns_rr_rdata(*rr), ns_rr_rdlen(*rr), l->txt[(*l->n)++]);
+	return *l->n >= l->max;
+}
+
+/* dns_txt - TXT records */
+enum dns_result dns_txt(const struct dns_config *cfg, const char *name,
+                        char (*txt)[DNS_TXT_MAX], size_t max, size_t *n)
+{
+	struct txt_list l = { txt, max, n };
+	enum dns_result r;
+
+	*n = 0;
+	if (max == 0)
+		return DNS_NODATA;
+	r = each_record(cfg, name, ns_t_txt, add_txt, &l);
+	if (r != DNS_OK)
+		*n = 0;                 /* a damaged answer: trust none of it */
+	return r != DNS_OK ? r : *n > 0 ? DNS_OK : DNS_NODATA;
 }
 
 /* by_pref - qsort order */

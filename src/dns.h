@@ -1,5 +1,5 @@
-/* dns - the DNS lookups remote delivery needs: MX records (RFC 5321 5.1)
- * and a host's addresses, thread-safe.
+/* dns - the DNS lookups remote delivery needs: MX records (RFC 5321 5.1),
+ * a host's addresses, TXT records (MTA-STS), thread-safe.
  *
  * Uses the C library's reentrant resolver (res_ninit/res_nquery with a
  * resolver state per call), never libowfat's dns_* functions, which keep
@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-enum { DNS_NAME_MAX = 256, DNS_MX_MAX = 32, DNS_ADDR_MAX = 16 };
+enum { DNS_NAME_MAX = 256, DNS_MX_MAX = 32, DNS_ADDR_MAX = 16,
+       DNS_TXT_MAX = 512 };
 
 enum dns_result { DNS_OK = 0, DNS_NODATA, DNS_NXDOMAIN, DNS_TEMP };
 
@@ -44,6 +45,10 @@ enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
 enum dns_result dns_addrs(const struct dns_config *cfg, const char *name,
                           struct sockaddr_storage *addrs, size_t max,
                           size_t *n);
+/* dns_txt - the TXT records of name, up to max of them, each one's
+ * character-strings joined (RFC 7208 3.3) and cut to DNS_TXT_MAX - 1 */
+enum dns_result dns_txt(const struct dns_config *cfg, const char *name,
+                        char (*txt)[DNS_TXT_MAX], size_t max, size_t *n);
 /* dns_mx_sort - by preference; equal preferences in random order, from
  * seed (RFC 5321 5.1) */
 void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned seed);

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "mtasts_fetch.h"
 #include "options.h"
 #include "policy.h"
 #include "queue.h"
@@ -284,6 +285,13 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		fprintf(stderr, "mta-smtpd: %s%s", err, err[strlen(err) ? strlen(err) - 1 : 0] == '\n' ? "" : "\n");
+		return 1;
+	}
+	/* before any thread (libunbound's contexts, made by config_load_tls,
+	 * may start some): curl_global_init is not thread-safe */
+	if (mtasts_fetch_init() < 0) {
+		fprintf(stderr, "mta-smtpd: libcurl cannot be initialised\n");
+		config_free(loaded);
 		return 1;
 	}
 	/* the log first: loading the tables logs what they refuse */

@@ -70,6 +70,8 @@ static const struct opt opts[] = {
 	{ "tls-ca", 0, STR(tls_ca), .arg = "FILE" },
 	{ "tls-client", 0, .kind = K_SET, .add = optval_tls_client, .dflt = "may",
 	  .want = "none, may, encrypt or verify", .arg = "MODE" },
+	{ "mta-sts", 0, .kind = K_SET, .add = optval_mta_sts, .dflt = "yes",
+	  .want = "yes or no", .arg = "yes|no" },
 	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS",
 	  .strings = 1 },
 	{ "mailroot", 'm', STR(mailroot), .dflt = "./mail", .arg = "DIR" },

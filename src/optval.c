@@ -200,6 +200,18 @@ int optval_route(struct config *cfg, const char *text)
 	return 0;
 }
 
+/* optval_mta_sts - MTA-STS on outbound delivery, or not */
+int optval_mta_sts(struct config *cfg, const char *v)
+{
+	if (strcmp(v, "yes") == 0)
+		cfg->mta_sts = 1;
+	else if (strcmp(v, "no") == 0)
+		cfg->mta_sts = 0;
+	else
+		return -1;
+	return 0;
+}
+
 /* optval_tls_client - the client's TLS policy */
 int optval_tls_client(struct config *cfg, const char *v)
 {

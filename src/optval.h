@@ -29,6 +29,8 @@ int optval_relay(struct config *cfg, const char *v);
 /* optval_route - one "DOMAIN=HOST[:PORT] [tls=MODE]", appended (MODE:
  * a tls.h policy name, for this route instead of --tls-client) */
 int optval_route(struct config *cfg, const char *text);
+/* optval_mta_sts - --mta-sts yes|no */
+int optval_mta_sts(struct config *cfg, const char *v);
 /* optval_tls_client - --tls-client: none, may, encrypt or verify */
 int optval_tls_client(struct config *cfg, const char *v);
 /* optval_dns - is v an address the resolver accepts (dns.h)? */

@@ -14,10 +14,29 @@
 #include "dane.h"
 #include "localaddr.h"
 #include "log.h"
+#include "mtasts_lookup.h"
 #include "netaddr.h"
 #include "remote.h"
 
 enum { HOPS_MAX = 32 };
+
+/* The TLS policy of a host, decided in one place (remote_tls_host and
+ * the round's part, remote_tls_round), strongest first:
+ *   1. a --route's own tls= (its host is ours to name, not the domain's),
+ *      else, for a route or an address literal, --tls-client: DANE and
+ *      MTA-STS apply only to a domain's MX hosts;
+ *   2. DANE (RFC 7672, with --dane, under a secure MX RRset): a host with
+ *      usable TLSA records gets dane (it takes precedence over MTA-STS,
+ *      RFC 8461 section 2); bogus or failed: that host is not tried now;
+ *   3. MTA-STS (RFC 8461, unless --mta-sts no): in enforce mode only the
+ *      MX hosts the policy lists are tried (remote_tls_sts_hops, once per
+ *      round before any host), each under verify with its MX host name;
+ *      in testing mode what enforce would refuse is logged;
+ *   4. a host with only unusable TLSA records: encrypt;
+ *   5. --tls-client.
+ * The log's policy= says which: dane, mta-sts, or the policy's own name
+ * (may, encrypt, verify, none).
+ */
 
 /* one address to try, and the name it was found under */
 struct hop {
@@ -29,11 +48,15 @@ struct hop {
 };
 
 /* the TLS of one host: the policy and the client context (with the
- * server's name, the key a kept connection must match: tls_key), and
- * under DANE the TLSA records its certificate must match */
+ * server's name, the key a kept connection must match: tls_key), where
+ * the policy came from, and under DANE the TLSA records its certificate
+ * must match */
 struct round_tls {
 	enum tls_policy policy;
 	struct tls_ctx *ctx;
+	const char *source;         /* the log's policy=: NULL = the policy's
+	                             * own name; "mta-sts" */
+	const struct mtasts_policy *sts;  /* the round's, or NULL */
 	struct tls_dane dane;
 };
 
@@ -49,12 +72,263 @@ struct round_dane {
 	char why[LOG_VALUE_MAX];
 };
 
+/* the TLS of one round: what decides each host's.  All zero (calloc) is
+ * a round not yet decided, safe to free. */
+struct remote_tls {
+	struct round_tls base;      /* the route's tls=, else --tls-client */
+	struct mtasts_policy *sts;  /* the domain's MTA-STS policy in enforce
+	                             * or testing mode, or NULL; owned */
+	struct round_dane dane;
+};
+
 /* what the lookups left out: the most preferred MX host whose address
  * lookup failed temporarily (pref UINT_MAX: none) */
 struct dns_gap {
 	unsigned pref;
 	char name[DNS_NAME_MAX];
 };
+
+/* remote_hop_is_address - the hop's name is its address ("[192.0.2.1]"
+ * from a domain literal, or a --route by address) */
+static int remote_hop_is_address(const struct hop *h)
+{
+	char name[DNS_NAME_MAX];
+	size_t len;
+	const char *p = netaddr_unliteral(h->name, strlen(h->name), &len);
+
+	snprintf(name, sizeof name, "%.*s", (int)len, p);
+	return strcasecmp(name, h->ip) == 0;
+}
+
+/* remote_tls_name - the name h's certificate must be valid for: its MX
+ * host or route host name, its address when it has none (a literal) */
+static const char *remote_tls_name(const struct hop *h)
+{
+	return remote_hop_is_address(h) ? h->ip : h->name;
+}
+
+/* dane_round - does DANE apply to this round (RFC 7672 2.2.1)?  Only
+ * with --dane and when the MX RRset of the recipient's domain is secure
+ * (the caller has ruled out routes and literals).  ST_TEMP when DNSSEC
+ * cannot say (bogus, a failed lookup): the round must wait, plaintext
+ * could be a downgrade */
+static struct status dane_round(const struct remote_ctx *rc,
+                                const char *domain, struct round_dane *dn)
+{
+	char qd[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	enum dane_status s;
+
+	dn->on = 0;
+	if (rc->cfg->dane_resolver == NULL)
+		return status_ok();
+	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
+	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
+	          log_quote(qd, sizeof qd, domain),
+	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
+	          log_quote(qw, sizeof qw, dn->why));
+	if (s == DANE_FAILED)
+		return status_make(ST_TEMP, 7, 5, "DANE: %s", dn->why);
+	dn->on = s == DANE_SECURE;
+	snprintf(dn->domain, sizeof dn->domain, "%s", domain);
+	return status_ok();
+}
+
+/* sts_round - the domain's MTA-STS policy in enforce or testing mode
+ * into rt->sts (none: NULL); 0, or -1 out of memory */
+static int sts_round(const struct remote_ctx *rc, const char *domain,
+                     struct remote_tls *rt)
+{
+	struct mtasts_env env;
+
+	if (!rc->cfg->mta_sts)
+		return 0;
+	env.queue = rc->cfg->queue;
+	env.dns = &rc->dns;
+	env.ca = rc->cfg->tls_ca;
+	env.timeout_s = REMOTE_STS_SECONDS;
+	if ((rt->sts = malloc(sizeof *rt->sts)) == NULL)
+		return -1;
+	if (!mtasts_lookup(&env, domain, rt->sts) || rt->sts->mode == MTASTS_NONE) {
+		free(rt->sts);
+		rt->sts = NULL;
+	}
+	return 0;
+}
+
+/* remote_tls_round - the round's part of the decision for mail to rcpt
+ * (route: its --route, or NULL): the base policy, DANE's word on the MX
+ * RRset, the MTA-STS policy.  ST_OK, or ST_TEMP (DNSSEC cannot say, 4.7.5;
+ * out of memory): the round must wait */
+static struct status remote_tls_round(const struct remote_ctx *rc,
+                                      const struct mailbox *rcpt,
+                                      const struct route *route, struct remote_tls *rt)
+{
+	const char *domain = addr_domain(rcpt);
+	struct status st;
+
+	rt->base.policy = rc->cfg->tls_client_policy;
+	rt->base.ctx = rc->cfg->tls_client;
+	rt->base.source = NULL;
+	rt->base.sts = NULL;
+	rt->base.dane.n = 0;
+	rt->sts = NULL;
+	rt->dane.on = 0;
+	rt->dane.host[0] = '\0';
+	if (route != NULL && route->has_tls)
+		rt->base.policy = route->tls;
+	/* a route's host and a literal are ours to name, not the domain's */
+	if (rcpt->literal || route != NULL)
+		return status_ok();
+	if ((st = dane_round(rc, domain, &rt->dane)).kind != ST_OK)
+		return st;
+	if (sts_round(rc, domain, rt) < 0)
+		return status_make(ST_TEMP, 3, 0, "Out of memory");
+	rt->base.sts = rt->sts;
+	return status_ok();
+}
+
+/* remote_tls_sts_hops - the MX hosts rt's MTA-STS policy does not list
+ * (RFC 8461 4.1): enforce drops them from hops (none left: ST_TEMP
+ * 4.7.5), testing only logs them (relay-sts ... would-refuse=) */
+static struct status remote_tls_sts_hops(const struct remote_tls *rt,
+                                         const char *domain, struct hop *hops,
+                                         size_t *n)
+{
+	int enforce = rt->sts->mode == MTASTS_ENFORCE;
+	char refused[LOG_VALUE_MAX / 2], last[DNS_NAME_MAX] = "";
+	char qd[LOG_VALUE_MAX], qr[LOG_VALUE_MAX];
+	size_t i, kept = 0, used = 0;
+
+	refused[0] = '\0';
+	for (i = 0; i < *n; i++) {
+		if (mtasts_mx_match(rt->sts, hops[i].name)) {
+			if (enforce)
+				hops[kept++] = hops[i];
+			continue;
+		}
+		/* a host's addresses are next to each other: named once */
+		if (strcasecmp(last, hops[i].name) != 0 && used < sizeof refused)
+			used += (size_t)snprintf(refused + used, sizeof refused - used,
+			                         "%s%s", used ? "," : "", hops[i].name);
+		snprintf(last, sizeof last, "%s", hops[i].name);
+	}
+	if (refused[0] == '\0')
+		return status_ok();
+	log_event("relay-sts", "domain=%s sts=%s %s=%s id=%s",
+	          log_quote(qd, sizeof qd, domain), mtasts_mode_name(rt->sts->mode),
+	          enforce ? "refused" : "would-refuse",
+	          log_quote(qr, sizeof qr, refused), rt->sts->id);
+	if (!enforce)
+		return status_ok();
+	*n = kept;
+	if (kept > 0)
+		return status_ok();
+	return status_make(ST_TEMP, 7, 5, "No MX host of %s matches its MTA-STS "
+	                   "policy (%s not listed)", domain, refused);
+}
+
+/* dane_host_verdict - DANE's verdict on h (one TLSA lookup per host:
+ * its addresses follow each other), logged when looked up */
+static enum dane_verdict dane_host_verdict(const struct remote_ctx *rc,
+                                           struct round_dane *dn,
+                                           const struct hop *h)
+{
+	static const char *const verdicts[] = { "none", "dane", "encrypt", "defer" };
+	char qm[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+
+	if (strcasecmp(dn->host, h->name) != 0) {
+		snprintf(dn->host, sizeof dn->host, "%s", h->name);
+		dn->verdict = dane_host(rc->cfg->dane_resolver, h->name, h->port,
+		                        &dn->recs, dn->why, sizeof dn->why);
+		log_event("relay-dane", "mx=%s tlsa=%s why=%s",
+		          log_quote(qm, sizeof qm, h->name), verdicts[dn->verdict],
+		          log_quote(qw, sizeof qw, dn->why));
+	}
+	return dn->verdict;
+}
+
+/* remote_tls_host - THE decision for host h (see the top): ST_OK with *t
+ * set, or ST_TEMP 4.7.5 why h must not be tried now (DANE) */
+static struct status remote_tls_host(const struct remote_ctx *rc,
+                                     struct remote_tls *rt, const struct hop *h,
+                                     struct round_tls *t)
+{
+	enum dane_verdict v = DANE_NONE;
+
+	t->policy = rt->base.policy;
+	t->ctx = rt->base.ctx;
+	t->source = NULL;
+	t->sts = rt->sts;
+	t->dane.n = 0;
+	if (rt->dane.on && !remote_hop_is_address(h))
+		v = dane_host_verdict(rc, &rt->dane, h);
+	switch (v) {
+	case DANE_MANDATORY:
+		t->policy = TLS_POLICY_DANE;
+		t->dane = rt->dane.recs;
+		snprintf(t->dane.nexthop, sizeof t->dane.nexthop, "%s", rt->dane.domain);
+		return status_ok();
+	case DANE_DEFER:
+		return status_make(ST_TEMP, 7, 5, "%s [%s]: DANE: %s", h->name,
+		                   h->ip, rt->dane.why);
+	case DANE_ENCRYPT:          /* TLS at least; MTA-STS may ask more */
+		t->policy = TLS_POLICY_ENCRYPT;
+		break;
+	case DANE_NONE:
+		break;
+	}
+	if (rt->sts != NULL && rt->sts->mode == MTASTS_ENFORCE) {
+		t->policy = TLS_POLICY_VERIFY;
+		t->source = "mta-sts";
+	}
+	return status_ok();
+}
+
+/* remote_tls_free - what rt owns; rt itself stays the caller's */
+static void remote_tls_free(struct remote_tls *rt)
+{
+	free(rt->sts);
+	rt->sts = NULL;
+	rt->base.sts = NULL;
+}
+
+/* remote_tls_text - the log's TLS fields of c (NULL: none yet) under t;
+ * the policy named as where it came from */
+static void remote_tls_text(const struct smtp_client *c, const struct round_tls *t,
+                            char *buf, size_t len)
+{
+	char *p;
+
+	if (c != NULL)
+		smtp_client_tls_text(c, buf, len);
+	else
+		snprintf(buf, len, "tls=none verify=none policy=%s",
+		         tls_policy_name(t->policy));
+	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL)
+		snprintf(p, len - (size_t)(p - buf), " policy=%s", t->source);
+}
+
+/* remote_tls_testing_note - under an MTA-STS policy in testing mode, a
+ * listed MX host reached without a verified certificate is what enforce
+ * would refuse: logged (relay-sts ... would-refuse= ... reason=) */
+static void remote_tls_testing_note(const struct round_tls *t, const struct hop *h,
+                                    const struct smtp_client *c, const char *domain)
+{
+	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	struct tls_info info;
+	int tls;
+
+	if (t->sts == NULL || t->sts->mode != MTASTS_TESTING ||
+	    !mtasts_mx_match(t->sts, h->name))
+		return;
+	tls = stream_tls_info(&c->io, &info);
+	if (tls && c->tls_verified)
+		return;
+	log_event("relay-sts", "domain=%s sts=testing would-refuse=%s addr=%s "
+	          "id=%s reason=%s", log_quote(qd, sizeof qd, domain),
+	          log_quote(qm, sizeof qm, h->name), h->ip, t->sts->id,
+	          log_quote(qw, sizeof qw, tls ? c->tls_why : "no TLS"));
+}
 
 /* remote_ctx_init - DNS server and client time limits */
 int remote_ctx_init(struct remote_ctx *rc, const struct config *cfg)
@@ -282,18 +556,6 @@ static void describe(const struct smtp_result *r, char *buf, size_t len)
 		snprintf(buf, len, "%d %s", r->reply.code, first);
 }
 
-/* hop_is_address - the hop's name is its address ("[192.0.2.1]" from a
- * domain literal, or a --route by address): not worth repeating */
-static int hop_is_address(const struct hop *h)
-{
-	char name[DNS_NAME_MAX];
-	size_t len;
-	const char *p = netaddr_unliteral(h->name, strlen(h->name), &len);
-
-	snprintf(name, sizeof name, "%.*s", (int)len, p);
-	return strcasecmp(name, h->ip) == 0;
-}
-
 /* failure - the status for a failed step at h.  A proper refusal (4xx,
  * 5xx) reads "NAME [IP] said: REPLY", res->diag quotes it for the DSN
  * and res->remote_mta names the server.  Anything else (no reply, a
@@ -305,7 +567,7 @@ static struct status failure(const struct hop *h, const struct smtp_result *r,
                              enum status_kind kind, int subject,
                              int detail, struct remote_result *res)
 {
-	const char *name = hop_is_address(h) ? "" : h->name;
+	const char *name = remote_hop_is_address(h) ? "" : h->name;
 	const char *sep = name[0] ? " " : "";
 
 	res->diag[0] = '\0';
@@ -341,19 +603,12 @@ static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 	return !smtp_client_connected(c);
 }
 
-/* tls_name - the name h's certificate must be valid for: its MX host or
- * route host name, its address when it has none (a literal) */
-static const char *tls_name(const struct hop *h)
-{
-	return hop_is_address(h) ? h->ip : h->name;
-}
-
 /* tls_key - the TLS policy a kept connection to h must have been
  * opened with to carry this round's delivery */
 static void tls_key(const struct round_tls *t, const struct hop *h,
                     char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s %llu", tls_policy_name(t->policy), tls_name(h),
+	snprintf(buf, len, "%s %s %llu", tls_policy_name(t->policy), remote_tls_name(h),
 	         tls_ctx_id(t->ctx));
 }
 
@@ -377,7 +632,7 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	}
 	smtp_client_init(c, &rc->timeouts);
 	snprintf(port, sizeof port, "%u", h->port);
-	smtp_client_tls(c, t->policy, t->ctx, tls_name(h));
+	smtp_client_tls(c, t->policy, t->ctx, remote_tls_name(h));
 	if (t->policy == TLS_POLICY_DANE)
 		smtp_client_tls_dane(c, &t->dane);
 	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
@@ -388,7 +643,7 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 		          log_quote(qm, sizeof qm, h->name), h->ip, h->port,
 		          log_quote(qe, sizeof qe, r.st.text));
 		smtp_client_init(c, &rc->timeouts);
-		smtp_client_tls(c, TLS_POLICY_MAY, NULL, tls_name(h));
+		smtp_client_tls(c, TLS_POLICY_MAY, NULL, remote_tls_name(h));
 		if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
 			return c;
 	}
@@ -427,8 +682,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	c = conncache_take(rc->cache, h->ip, h->port, key);
 	kept = c != NULL;
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
-	snprintf(res->tls, sizeof res->tls, "tls=none verify=none policy=%s",
-	         tls_policy_name(t->policy));
+	remote_tls_text(NULL, t, res->tls, sizeof res->tls);
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = rcpts;
@@ -440,7 +694,8 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	for (;;) {
 		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
 			return out;
-		smtp_client_tls_text(c, res->tls, sizeof res->tls);
+		remote_tls_text(c, t, res->tls, sizeof res->tls);
+		remote_tls_testing_note(t, h, c, addr_domain(rcpt));
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
 			                  strerror(errno));
@@ -501,82 +756,6 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 	return status_make(ST_PERM, 4, 6, "mail for %s loops back to myself", domain);
 }
 
-/* dane_round - does DANE apply to this round (RFC 7672 2.2.1)?  Only
- * with --dane, to a domain's MX hosts (not a route, not a literal), and
- * when its MX RRset is secure.  ST_TEMP when DNSSEC cannot say (bogus,
- * a failed lookup): the round must wait, plaintext could be a downgrade */
-static struct status dane_round(const struct remote_ctx *rc,
-                                const struct mailbox *rcpt,
-                                struct round_dane *dn)
-{
-	const char *domain = addr_domain(rcpt);
-	char qd[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
-	enum dane_status s;
-
-	memset(dn, 0, sizeof *dn);
-	if (rc->cfg->dane_resolver == NULL || rcpt->literal ||
-	    find_route(rc->cfg, domain) != NULL)
-		return status_ok();
-	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
-	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
-	          log_quote(qd, sizeof qd, domain),
-	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
-	          log_quote(qw, sizeof qw, dn->why));
-	if (s == DANE_FAILED)
-		return status_make(ST_TEMP, 7, 5, "DANE: %s", dn->why);
-	dn->on = s == DANE_SECURE;
-	snprintf(dn->domain, sizeof dn->domain, "%s", domain);
-	return status_ok();
-}
-
-/* hop_tls - THE decision of the TLS policy for host h, strongest first:
- *   1. DANE (RFC 7672), when the round's MX RRset is secure: the host's
- *      TLSA records, usable ones: dane (TLS, the certificate matching
- *      one); only unusable ones: encrypt; none or insecure: on to 2;
- *      bogus or failed: this host is not tried (ST_TEMP 4.7.5);
- *   2. MTA-STS (RFC 8461 section 2: DANE takes precedence over it);
- *   3. the route's tls=, else --tls-client (base).
- * ST_OK with *t set, or why h must not be tried now. */
-static struct status hop_tls(const struct remote_ctx *rc,
-                             const struct round_tls *base, unsigned port,
-                             struct round_dane *dn, const struct hop *h,
-                             struct round_tls *t)
-{
-	char qm[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
-	static const char *const verdicts[] = { "none", "dane", "encrypt", "defer" };
-
-	t->policy = base->policy;
-	t->ctx = base->ctx;
-	t->dane.n = 0;
-	if (dn->on && !hop_is_address(h)) {
-		if (strcasecmp(dn->host, h->name) != 0) {
-			snprintf(dn->host, sizeof dn->host, "%s", h->name);
-			dn->verdict = dane_host(rc->cfg->dane_resolver, h->name, port,
-			                        &dn->recs, dn->why, sizeof dn->why);
-			log_event("relay-dane", "mx=%s tlsa=%s why=%s",
-			          log_quote(qm, sizeof qm, h->name), verdicts[dn->verdict],
-			          log_quote(qw, sizeof qw, dn->why));
-		}
-		switch (dn->verdict) {
-		case DANE_MANDATORY:
-			t->policy = TLS_POLICY_DANE;
-			t->dane = dn->recs;
-			snprintf(t->dane.nexthop, sizeof t->dane.nexthop, "%s", dn->domain);
-			return status_ok();
-		case DANE_ENCRYPT:
-			t->policy = TLS_POLICY_ENCRYPT;
-			return status_ok();
-		case DANE_DEFER:
-			return status_make(ST_TEMP, 7, 5, "%s [%s]: DANE: %s", h->name,
-			                   h->ip, dn->why);
-		case DANE_NONE:
-			break;
-		}
-	}
-	/* MTA-STS goes here, under DANE */
-	return status_ok();
-}
-
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
                     const struct mailbox *rcpt, int body_8bit, int fd,
@@ -585,34 +764,31 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
-	struct round_tls base, *t = malloc(sizeof *t);
-	struct round_dane *dn = malloc(sizeof *dn);
-	const struct route *route;
+	struct round_tls *t = malloc(sizeof *t);
+	struct remote_tls *rt = calloc(1, sizeof *rt);
+	const struct route *route = NULL;
 	size_t n = 0, i;
-	int silent = 0, all_silent = 1;
+	int silent = 0, all_silent = 1, sts_refused = 0;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
 	res->counted = res->unreachable = 0;
 	res->tls[0] = '\0';
-	if (hops == NULL || t == NULL || dn == NULL) {
+	if (hops == NULL || t == NULL || rt == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
-		free(hops);
-		free(t);
-		free(dn);
-		return;
+		goto done;
 	}
-	/* a route's own TLS policy wins over --tls-client */
-	base.policy = rc->cfg->tls_client_policy;
-	base.ctx = rc->cfg->tls_client;
-	if (!rcpt->literal && (route = find_route(rc->cfg, addr_domain(rcpt))) &&
-	    route->has_tls)
-		base.policy = route->tls;
+	if (!rcpt->literal)
+		route = find_route(rc->cfg, addr_domain(rcpt));
 	res->st = route_hops(rc, rcpt, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
 	if (res->st.kind == ST_OK)
-		res->st = dane_round(rc, rcpt, dn);
+		res->st = remote_tls_round(rc, rcpt, route, rt);
+	if (res->st.kind == ST_OK && rt->sts != NULL) {
+		res->st = remote_tls_sts_hops(rt, addr_domain(rcpt), hops, &n);
+		sts_refused = res->st.kind != ST_OK;
+	}
 	if (res->st.kind != ST_OK)
 		n = 0;
 	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
@@ -620,7 +796,7 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		                      gap.name);
 	for (i = 0; i < n; i++) {
 		silent = 0;
-		res->st = hop_tls(rc, &base, hops[i].port, dn, &hops[i], t);
+		res->st = remote_tls_host(rc, rt, &hops[i], t);
 		if (res->st.kind == ST_OK) {
 			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, fd,
 			                  offset, res, &silent);
@@ -639,17 +815,23 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */
 	}
-	/* A round counts towards --attempts only when every MX was tried:
-	 * a DNS outage is no verdict on the destination. */
-	res->counted = n > 0 && gap.name[0] == '\0';
-	res->unreachable = res->counted && res->st.kind == ST_TEMP && all_silent;
+	/* A round counts towards --attempts only when every MX was tried
+	 * (or MTA-STS refused them all): a DNS outage is no verdict on the
+	 * destination. */
+	res->counted = (n > 0 || sts_refused) && gap.name[0] == '\0';
+	/* a refusal by MTA-STS tried no server: none was found silent */
+	res->unreachable = res->counted && n > 0 && res->st.kind == ST_TEMP &&
+	                   all_silent;
 	if (res->st.kind == ST_TEMP && n > 0 && gap.name[0]) {
 		struct status st = res->st;
 
 		res->st = status_make(st.kind, st.subject, st.detail, "%s; DNS lookup "
 		                      "of MX host %s failed", st.text, gap.name);
 	}
-	free(hops);
+done:
+	if (rt != NULL)
+		remote_tls_free(rt);
+	free(rt);
 	free(t);
-	free(dn);
+	free(hops);
 }

@@ -37,10 +37,18 @@
  * plaintext; under encrypt and verify a TLS failure is ST_TEMP 4.7.x for
  * that server, and the next one is tried.  The log line of each attempt
  * (relayed, relay-attempt) carries res->tls.
- * TLS, decided per host (remote.c hop_tls): with --dane, for a domain's
- * MX hosts under a secure MX RRset, DNSSEC-validated TLSA records first
- * (dane.h: dane, encrypt, or a 4.7.5 deferral of that host; a bogus MX
- * RRset defers the round); else the route's tls=, else --tls-client.
+ * TLS, decided per host in one place (remote.c remote_tls_host; the
+ * order is written there), for a domain's MX hosts only (not a route, not a
+ * literal): with --dane, under a secure MX RRset, DNSSEC-validated TLSA
+ * records first (dane.h: dane, encrypt, or a 4.7.5 deferral of that
+ * host; a bogus MX RRset defers the round); then the domain's MTA-STS
+ * policy (RFC 8461, mtasts_lookup.h) unless --mta-sts no: in enforce mode
+ * only the MX hosts it lists are tried, each with verify against its MX
+ * host name (none listed: deferred, 4.7.5; logged relay-sts ...
+ * refused=), logged policy=mta-sts; in testing mode the hosts it would
+ * refuse (not listed, or reached without a verified certificate) are
+ * logged (relay-sts ... would-refuse=) and the delivery goes on as
+ * --tls-client says; else the route's tls=, else --tls-client.
  * A connection still usable after a delivery is kept for the next one to
  * the same address and port under the same TLS policy, name and client
  * context (conncache.h) for REMOTE_IDLE_SECONDS.
@@ -60,7 +68,8 @@
 #include "smtp_client.h"
 #include "status.h"
 
-enum { REMOTE_IDLE_SECONDS = 5 };
+/* a kept connection's idle time; the limit of one MTA-STS policy fetch */
+enum { REMOTE_IDLE_SECONDS = 5, REMOTE_STS_SECONDS = 20 };
 
 struct remote_ctx {
 	const struct config *cfg;

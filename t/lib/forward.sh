@@ -24,13 +24,17 @@
 #       BAD_DIR, BAD_PID
 #   dns_start [dnsmasq options...]
 #       dnsmasq answering on 127.0.0.1 and a free UDP/TCP port from its
-#       command-line records only; sets DNS_PORT, DNS_PID
+#       command-line records only; sets DNS_PORT, DNS_PID.  DNS_WANT=PORT
+#       dns_start ... picks the port (a restart with other records)
 #   user_msg SUBJECT          a small message from user@test.example whose
 #                             Subject, Message-ID and body name SUBJECT
 #   inject PORT FROM RCPT... < MESSAGE
 #       send MESSAGE (LF or CRLF line ends; dots stuffed here) to the mta
 #       at 127.0.0.1:PORT; prints the final reply ("250 2.0.0 ... queued
 #       as ID") or the first refusal
+#   relay_log EVENT RCPT_RE   the last log line EVENT (relayed,
+#                             relay-attempt) of a recipient matching RCPT_RE
+#   logline REGEX             the last line of $MTA_LOG matching REGEX
 #   maildir_wait DIR N SECS   until the Maildir DIR holds at least N
 #   maildir_files DIR         its messages, oldest first
 #   dsn_check FILE [dsncheck.py options]
@@ -113,7 +117,7 @@ bad_start() {
 }
 
 dns_start() {
-	DNS_PORT=$(free_port)
+	DNS_PORT=${DNS_WANT:-$(free_port)}
 	/usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
 		--no-resolv --no-hosts --no-poll --pid-file= --user=root --group=root \
@@ -133,6 +137,8 @@ inject() { $PY "$TLIB/inject.py" "$@"; }
 user_msg() {
 	printf 'From: <user@test.example>\nSubject: %s\nMessage-ID: <%s@client.test>\n\nbody %s\n' "$1" "$1" "$1"
 }
+relay_log() { grep -E -- "$1 rcpt=<$2>" "$MTA_LOG" | tail -1; }
+logline() { grep -E -- "$1" "$MTA_LOG" | tail -1; }
 
 _maildir_has() { [ "$(maildir_count "$1")" -ge "$2" ]; }
 maildir_wait() { wait_until "$3" _maildir_has "$1" "$2"; }

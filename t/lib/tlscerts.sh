@@ -10,6 +10,9 @@
 #                               cannot name the host check) and
 #                               DIR/NAME-chain.crt (certificate, then the
 #                               CA); TYPE rsa or ec; SERIAL in hex
+#   make_cert_names DIR NAME TYPE HOST...
+#                               the same for several names: CN the first
+#                               HOST, subjectAltName DNS: each HOST
 # Both print nothing and fail (with openssl's words on stderr) on error.
 
 make_ca() {
@@ -27,7 +30,7 @@ make_cert() {
 	ec)  newkey="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
 	*)   echo "make_cert: type rsa or ec" >&2; return 1 ;;
 	esac
-	printf 'subjectAltName=DNS:%s,IP:127.0.0.1\n' "$cn" >"$dir/$name.ext"
+	printf 'subjectAltName=%s\n' "${CERT_SAN:-DNS:$cn,IP:127.0.0.1}" >"$dir/$name.ext"
 	# shellcheck disable=SC2086
 	openssl req $newkey -nodes -keyout "$dir/$name.key" -out "$dir/$name.csr" \
 		-subj "/CN=$cn" 2>"$dir/$name.err" >/dev/null &&
@@ -36,4 +39,11 @@ make_cert() {
 		-days 2 -extfile "$dir/$name.ext" -out "$dir/$name.crt" \
 		2>>"$dir/$name.err" >/dev/null &&
 	cat "$dir/$name.crt" "$dir/ca.crt" >"$dir/$name-chain.crt"
+}
+
+make_cert_names() {
+	local dir=$1 name=$2 type=$3 san="" h
+	shift 3
+	for h in "$@"; do san="$san${san:+,}DNS:$h"; done
+	CERT_SAN=$san make_cert "$dir" "$name" "$1" "$type"
 }

@@ -278,6 +278,7 @@ Test(options, file_errors_name_file_and_line)
 	         "1: bad value 'a.example=h:25 verify' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
 	bad_file("tls-client always\n",
 	         "1: bad value 'always' for --tls-client (want none, may, encrypt or verify)");
+	bad_file("mta-sts off\n", "1: bad value 'off' for --mta-sts (want yes or no)");
 	bad_file("relay-from 10.0.0.0/99\n",
 	         "1: bad value '10.0.0.0/99' for --relay-from (want ADDR/BITS)");
 	bad_file("dns dns.example\n",
@@ -340,7 +341,7 @@ Test(options, usage_names_every_option)
 		"--smtp-timeout", "--data-timeout", "--session-timeout", "--hostname",
 		"-L FILE", "--user", "--hold", "--version", "--smtps ADDR:PORT]...",
 		"--tls-cert FILE]...", "--tls-key FILE]...", "--tls-ca FILE]",
-		"--tls-client MODE]"
+		"--tls-client MODE]", "--mta-sts yes|no]"
 	};
 	const char *u = options_usage();
 	size_t i;
@@ -368,6 +369,7 @@ Test(options, tls_client_options)
 	cr_assert_not_null(c, "%s", err);
 	cr_assert_eq(c->tls_client_policy, TLS_POLICY_MAY);
 	cr_assert_null(c->tls_ca);
+	cr_assert(c->mta_sts, "MTA-STS on by default");
 	cr_assert_not_null(d, "%s", err);
 	cr_assert_eq(d->tls_client_policy, TLS_POLICY_ENCRYPT, "the command line wins");
 	cr_assert_str_eq(d->tls_ca, "/ca.pem");
@@ -381,6 +383,21 @@ Test(options, tls_client_options)
 	cr_assert_str_eq(d->routes[2].host, "h.example");
 	cr_assert_eq(d->routes[2].port, 26);
 	cr_assert(!d->routes[2].has_tls);
+	config_free(c);
+	config_free(d);
+}
+
+/* --mta-sts: yes by default, no from the file, yes again on the command
+ * line */
+Test(options, mta_sts_option)
+{
+	struct config *c = load("--config", file("mta-sts no\n"), NULL);
+	struct config *d = load("--config", file("mta-sts no\n"), "--mta-sts", "yes", NULL);
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_not_null(d, "%s", err);
+	cr_expect_eq(c->mta_sts, 0);
+	cr_expect_eq(d->mta_sts, 1, "the command line wins");
 	config_free(c);
 	config_free(d);
 }

@@ -1,0 +1,106 @@
+/* mtasts_cache.c - policies in QUEUE/sts; see mtasts_cache.h */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mtasts_cache.h"
+
+/* the cache file of a policy with MTASTS_MX_MAX long patterns fits */
+enum { CACHE_FILE_MAX = 8192 };
+
+/* tmp_seq - makes each temporary name of this process unique across
+ * threads; atomic, no lock */
+static atomic_uint tmp_seq;
+
+/* safe_domain - a name fit to be a file name (see the header) */
+static int safe_domain(const char *d)
+{
+	size_t i;
+
+	if (d[0] == '\0' || d[0] == '.' || strlen(d) >= MTASTS_NAME_MAX)
+		return 0;
+	for (i = 0; d[i]; i++)
+		if (!(islower((unsigned char)d[i]) || isdigit((unsigned char)d[i]) ||
+		      d[i] == '-' || d[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/* mtasts_cache_load - read and parse QUEUE/sts/DOMAIN */
+int mtasts_cache_load(const char *queue, const char *domain,
+                      struct mtasts_policy *p)
+{
+	char path[PATH_MAX], text[CACHE_FILE_MAX];
+	ssize_t n;
+	int fd;
+
+	if (!safe_domain(domain) ||
+	    snprintf(path, sizeof path, "%s/sts/%s", queue, domain) >= (int)sizeof path)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, text, sizeof text);
+	close(fd);
+	if (n <= 0 || (size_t)n == sizeof text)
+		return -1;
+	return mtasts_cache_parse(text, (size_t)n, p);
+}
+
+/* write_all - the whole buffer; 0 or -1 */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* mtasts_cache_store - temporary file, then rename */
+int mtasts_cache_store(const char *queue, const char *domain,
+                       const struct mtasts_policy *p)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX], text[CACHE_FILE_MAX];
+	int len, fd, err;
+
+	if (!safe_domain(domain) ||
+	    (len = mtasts_cache_format(p, text, sizeof text)) < 0 ||
+	    snprintf(dir, sizeof dir, "%s/sts", queue) >= (int)sizeof dir ||
+	    snprintf(path, sizeof path, "%s/%s", dir, domain) >= (int)sizeof path ||
+	    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld.%u", dir, domain, (long)getpid(),
+	             atomic_fetch_add(&tmp_seq, 1)) >= (int)sizeof tmp) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (write_all(fd, text, (size_t)len) < 0 || fsync(fd) < 0) {
+		err = errno;
+		close(fd);
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err = errno;
+		unlink(tmp);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}

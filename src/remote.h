@@ -37,8 +37,8 @@
  * plaintext; under encrypt and verify a TLS failure is ST_TEMP 4.7.x for
  * that server, and the next one is tried.  The log line of each attempt
  * (relayed, relay-attempt) carries res->tls.
- * TLS, decided per host in one place (remote.c remote_tls_host; the
- * order is written there), for a domain's MX hosts only (not a route, not a
+ * TLS, decided per host in one place (remote_tls.c; the order in
+ * remote_priv.h), for a domain's MX hosts only (not a route, not a
  * literal): with --dane, under a secure MX RRset, DNSSEC-validated TLSA
  * records first (dane.h: dane, encrypt, or a 4.7.5 deferral of that
  * host; a bogus MX RRset defers the round); then the domain's MTA-STS

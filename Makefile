@@ -14,6 +14,8 @@
 #   make fuzz-replay the harnesses built by cc to replay their corpus once
 #                   (t/60-fuzz.t; no clang needed)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-sendmail  the sendmail, mailq, newaliases links to mta-send
+#                   (never by make install: they would replace another MTA's)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -42,16 +44,19 @@ DEPFLAGS = -MMD -MP
 # clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
 # when they are there: t/60-fuzz.t replays the corpus without them).
 # The TLS tests (t/9x) make their certificates with openssl and talk TLS
-# with swaks (which needs libnet-ssleay-perl for it) and msmtp.
+# with swaks (which needs libnet-ssleay-perl for it) and msmtp.  t/54
+# calls mta-send from s-nail, bsd-mailx, mutt and git.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl \
              postfix strace perl iproute2 procps \
-             libfuse3-dev fuse3 pkg-config
+             libfuse3-dev fuse3 pkg-config \
+             s-nail bsd-mailx mutt git
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix
 
-.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
+.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install \
+        install-sendmail clean
 all: $(PROGRAMS)
 
 $(O)/%.o: src/%.c | $(O)
@@ -220,6 +225,15 @@ install: all
 	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(DESTDIR)$(PREFIX)/bin/
 	for m in man/*.[158]; do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# Debian's places (its sendmail alternatives): sbin/sendmail, bin/mailq,
+# bin/newaliases, each a relative link to bin/mta-send, which tells the
+# three apart by the name it is called by (mta-send(1)).  Asked for by
+# name only: they replace whatever MTA provides them now.
+install-sendmail: install
+	ln -sf ../bin/mta-send $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf mta-send $(DESTDIR)$(PREFIX)/bin/mailq
+	ln -sf mta-send $(DESTDIR)$(PREFIX)/bin/newaliases
 
 clean:
 	rm -rf build bin

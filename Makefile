@@ -13,12 +13,17 @@
 #   make fuzz-smoke the same for a few seconds each
 #   make fuzz-replay the harnesses built by cc to replay their corpus once
 #                   (t/60-fuzz.t; no clang needed)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the programs, the manual,
+#                   the systemd unit into UNITDIR, the logrotate snippet
+#                   into SYSCONFDIR/logrotate.d)
 #   make install-sendmail  the sendmail, mailq, newaliases links to mta-send
 #                   (never by make install: they would replace another MTA's)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# the systemd unit and the logrotate snippet (etc/) go here
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 O       ?= build/release
 BIN     ?= bin
 
@@ -45,13 +50,14 @@ DEPFLAGS = -MMD -MP
 # when they are there: t/60-fuzz.t replays the corpus without them).
 # The TLS tests (t/9x) make their certificates with openssl and talk TLS
 # with swaks (which needs libnet-ssleay-perl for it) and msmtp.  t/54
-# calls mta-send from s-nail, bsd-mailx, mutt and git.
+# calls mta-send from s-nail, bsd-mailx, mutt and git; t/55 checks the
+# unit with systemd-analyze (systemd) and the snippet with logrotate.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git
+             s-nail bsd-mailx mutt git logrotate systemd
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix
 
@@ -225,6 +231,11 @@ install: all
 	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(DESTDIR)$(PREFIX)/bin/
 	for m in man/*.[158]; do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' etc/mta-smtpd.service \
+	    >$(DESTDIR)$(UNITDIR)/mta-smtpd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/mta-smtpd.service
+	install -m 644 etc/logrotate.d/mta $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mta
 
 # Debian's places (its sendmail alternatives): sbin/sendmail, bin/mailq,
 # bin/newaliases, each a relative link to bin/mta-send, which tells the

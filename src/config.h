@@ -60,6 +60,8 @@ struct config {
 	size_t nroutes;
 	int mbox, system_users;
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
+	int syslog;                /* --syslog: log through syslog(3), not
+	                              --log (restart only) */
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */
 	unsigned retry, attempts, smtp_port;

@@ -105,6 +105,7 @@ static const struct opt opts[] = {
 	  .arg = "SECONDS" },
 	{ "hostname", 0, K_HOST, .want = "1 to 255 characters", .arg = "NAME" },
 	{ "log", 'L', STR(log), .arg = "FILE" },
+	{ "syslog", 0, FLAG(syslog), .restart = 1 },
 	{ "user", 0, STR(user), .arg = "NAME", .restart = 1 },
 	{ "hold", 0, FLAG(hold), .restart = 1 },
 	{ "help", 0, K_HELP, .arg = NULL },

@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 		parse_server(&o, "127.0.0.1:2525");
 	}
 	while ((ch = getopt_long(argc, argv,
-	                         "s:f:r:tio:c:n:T:F:B:N:R:V:b:vmUO:C:L:X:q::I",
+	                         ":s:f:r:tio:c:n:T:F:B:N:R:V:b:vmUO:C:L:X:q::I",
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': parse_server(&o, optarg); server_given = 1; break;
@@ -293,7 +293,17 @@ int main(int argc, char **argv)
 		case 'U': case 'L': case 'X':
 			o.sendmail_opts = 1;
 			break;
+		case ':':
+			/* sendmail's -n last: its value was never there */
+			if (optopt == 'n') {
+				o.sendmail_opts = 1;
+				break;
+			}
+			send_say("option needs a value: %s", argv[optind - 1]);
+			usage(NULL);
+			break;
 		default:
+			send_say("bad option: %s", argv[optind - 1]);
 			usage(NULL);
 		}
 	}

@@ -129,8 +129,8 @@ MTA_DIR=$T start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 S=127.0.0.1:$MTA_PORT
 printf 'Subject: t54 ignored\n\nignored flags\n' |
 	timeout 30 "$SEND" -s "$S" -L mylabel -X /dev/null -O DeliveryMode=b -n -oi \
-	-f carol@example.org alice@test.example
-is "$?" 0 "-L LABEL -X FILE -O OPT=V -n: accepted (and ignored)"
+	-f carol@example.org alice@test.example -n
+is "$?" 0 "-L LABEL -X FILE -O OPT=V -n (before an option, and last): accepted (and ignored)"
 like "$(inbox alice 't54 ignored')" '\|ignored flags$' "... and the message arrives"
 printf 'Subject: t54 dsn\n\ndsn dropped\n' |
 	timeout 30 "$SEND" -s "$S" -N success,failure -R hdrs -V 'env 1' \

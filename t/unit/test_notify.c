@@ -42,11 +42,11 @@ static const char *got(int fd)
 
 Test(notify, a_path_gets_each_state_and_the_variable_is_gone)
 {
-	char path[] = "/tmp/test_notify.XXXXXX";
+	char path[64] = "/tmp/test_notify.XXXXXX";
 	int fd;
 
 	cr_assert_not_null(mkdtemp(path));
-	strcat(path, "/s");
+	strcat(path, "/s");      /* room: 64 > the name plus "/s" */
 	fd = listen_at(path);
 	setenv("NOTIFY_SOCKET", path, 1);
 	notify_init();

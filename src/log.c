@@ -40,10 +40,10 @@ int log_open(const char *path)
 }
 
 /* log_open_syslog - log through syslog(3), facility mail.  openlog()
- * once, here, before threads start: LOG_NDELAY connects now, so the
- * socket is open before the daemon gives up root and chroot-like
- * protections; glibc's syslog() is MT-Safe (a lock of its own around its
- * one socket, which it reconnects when the log daemon restarts). */
+ * once, here, before threads start: LOG_NDELAY connects now, while the
+ * daemon is still root; glibc's syslog() is MT-Safe (a lock of its own
+ * around its one socket, which it reconnects when the log daemon
+ * restarts). */
 void log_open_syslog(const char *ident)
 {
 	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);

@@ -355,6 +355,7 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 		if (bad == SP_MESSAGE_UNUSABLE) {
 			if (queue_exists(s->q, QUEUE_MESS, d->id))
 				queue_quarantine(s->q, QUEUE_MESS, d->id, d->result.text);
+			sched_unlist(s, j);
 			jobtab_remove(s->t, j);
 		} else {
 			sched_forget_job(s, j);  /* a sound message goes with its last job */

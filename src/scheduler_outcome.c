@@ -228,23 +228,38 @@ static void job_removed(struct sched *s, struct jt_job *j)
 		report_failures(s, m);
 }
 
-/* sched_unwait - j leaves its waiting line: due already, it goes now */
-void sched_unwait(struct sched *s, struct jt_job *j)
+/* sched_unwait - j leaves its waiting line: due already, it goes now.
+ * 1 when it went back to the heap due now, to take a slot at the next
+ * dispatch; 0 when it will not (NULL; removed by hand; held by hand,
+ * renamed to a later due, while it waited) */
+int sched_unwait(struct sched *s, struct jt_job *j)
 {
 	if (j == NULL)
-		return;
+		return 0;
 	j->state = JT_RUNNING;       /* out of the heap, in no line */
 	if (j->gone) {
 		/* removed while it waited: its failed siblings may have
 		 * waited for it to report */
 		job_removed(s, j);
-		return;
+		return 0;
 	}
 	/* Parked, it counted as running, and failed siblings wait for it
 	 * still: it is due and goes next, and its outcome (sched_completed)
 	 * reports them, its own failure with theirs.  Reporting them now
 	 * would send the sender a second bounce for j, were it to fail. */
 	jobtab_stop(s->t, j, j->due);
+	return j->due <= (long long)time(NULL);
+}
+
+/* sched_unwait_transport - the first job in transport tr's line that
+ * goes back to the heap due (those that will not are let go on the way) */
+void sched_unwait_transport(struct sched *s, enum transport_id tr)
+{
+	struct jt_job *k;
+
+	while ((k = destlimit_unwait_transport(s->dests, tr)) != NULL)
+		if (sched_unwait(s, k))
+			return;
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -266,8 +281,10 @@ static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
 	size_t i;
 
 	for (i = 0; i < s->nfreed; i++)
-		if (s->freed[i].tr == tr && strcasecmp(s->freed[i].hop, hop) == 0)
+		if (s->freed[i].tr == tr && strcasecmp(s->freed[i].hop, hop) == 0) {
+			s->freed[i].released = 0;
 			return;
+		}
 	if (s->nfreed == s->freed_cap) {
 		size_t cap = s->freed_cap ? s->freed_cap * 2 : 16;
 		struct freed_hop *f = realloc(s->freed, cap * sizeof *f);
@@ -278,27 +295,69 @@ static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
 		s->freed_cap = cap;
 	}
 	s->freed[s->nfreed].tr = tr;
+	s->freed[s->nfreed].released = 0;
 	snprintf(s->freed[s->nfreed].hop, sizeof s->freed[s->nfreed].hop, "%s", hop);
 	s->nfreed++;
 }
 
+/* release_hop - f's line lets go as many jobs as its hop has free slots,
+ * counting only those that go back to the heap due: one removed or held
+ * by hand while it waited takes no slot */
+static void release_hop(struct sched *s, struct freed_hop *f)
+{
+	unsigned running = destlimit_hop_running(s->dests, f->hop);
+	unsigned limit = transport_hop_limit(s->cfg, f->tr);
+	struct jt_job *k;
+
+	while (running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL)
+		running += (unsigned)sched_unwait(s, k);
+	f->released = 1;
+}
+
 /* sched_release_freed - the hops whose slots came free since the last
- * call let go as many waiting jobs as they have free slots */
+ * call let go as many waiting jobs as they have free slots; the hops are
+ * kept for sched_recheck_freed */
 void sched_release_freed(struct sched *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->nfreed; i++) {
-		const struct freed_hop *f = &s->freed[i];
-		unsigned running = destlimit_hop_running(s->dests, f->hop);
-		unsigned limit = transport_hop_limit(s->cfg, f->tr);
-		struct jt_job *k;
+	for (i = 0; i < s->nfreed; i++)
+		if (!s->freed[i].released)
+			release_hop(s, &s->freed[i]);
+}
 
-		for (; running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL;
-		     running++)
-			sched_unwait(s, k);
-	}
+/* sched_recheck_freed - once the jobs let go have all been dispatched
+ * (nothing due is left in the heap), the counts are exact again: a job
+ * that took no slot of its hop after all (routed to another hop since a
+ * reload) left it free, so each hop freed lets go again while it has a
+ * free slot; then the hops are done with */
+void sched_recheck_freed(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfreed; i++)
+		release_hop(s, &s->freed[i]);
 	s->nfreed = 0;
+}
+
+/* note_line - destlimit_each_line: a hop with a line is looked at again */
+static void note_line(void *arg, enum transport_id tr, const char *hop)
+{
+	note_freed(arg, tr, hop);
+}
+
+/* sched_recheck_lines - the backstop (each rescan): every hop with a
+ * line is looked at again at the next dispatch, and every transport's
+ * line lets a job go if it has a free slot */
+void sched_recheck_lines(struct sched *s)
+{
+	int tr;
+
+	destlimit_each_line(s->dests, note_line, s);
+	for (tr = 0; tr < TRANSPORT_COUNT; tr++)
+		if (destlimit_running(s->dests, (enum transport_id)tr) <
+		    transport_limit(s->cfg, (enum transport_id)tr))
+			sched_unwait_transport(s, (enum transport_id)tr);
 }
 
 /* release_slots - d's delivery ended: give its slots back and let the
@@ -330,7 +389,7 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	/* one for the slot freed; one that finds its hop full hands its
 	 * turn on (sched_dispatch) */
 	if (destlimit_running(s->dests, tr) < transport_limit(s->cfg, tr))
-		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+		sched_unwait_transport(s, tr);
 }
 
 /* apply_outcome - d's job delivered, deferred, failed or quarantined */

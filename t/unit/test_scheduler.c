@@ -136,3 +136,99 @@ Test(scheduler, removing_a_failed_job_and_its_waiting_sibling_settles_both)
 	snprintf(path, sizeof path, "%s/mess/%s", dir, ID);
 	cr_assert_neq(access(path, F_OK), 0, "the message is released");
 }
+
+/* park - j waits in hop's line */
+static void park(struct jt_job *j, const char *hop)
+{
+	jobtab_start(s->t, j);
+	j->state = JT_PARKED;
+	cr_assert_eq(destlimit_wait(s->dests, DL_HOP, TRANSPORT_SMTP, hop, j), 0);
+}
+
+/* complete - the delivery of j to hop, which held a slot, ended well */
+static void complete(struct jt_job *j, const char *hop)
+{
+	struct delivery *d = calloc(1, sizeof *d);
+
+	cr_assert_not_null(d);
+	d->owner = s;
+	d->job = j;
+	d->transport = TRANSPORT_SMTP;
+	d->slotted = 1;
+	snprintf(d->hop, sizeof d->hop, "%s", hop);
+	memcpy(d->id, j->msg->id, sizeof d->id);
+	d->result = status_ok();
+	sched_completed(s, d);
+	free(d);
+}
+
+/* a delivery to a hop ends while two jobs wait in its line, the first of
+ * them removed (gone) or held (renamed to a far due) by hand: it takes
+ * no slot, so the second goes */
+static void first_in_line_takes_no_slot(int gone)
+{
+	struct jt_msg *ma = jobtab_add_msg(s->t, "AAAA");
+	struct jt_msg *mb = jobtab_add_msg(s->t, "BBBB");
+	struct jt_msg *mc = jobtab_add_msg(s->t, "CCCC");
+	struct jt_job *a0 = jobtab_add(s->t, ma, 0, 1);
+	struct jt_job *b0 = jobtab_add(s->t, mb, 0, 2);
+	struct jt_job *c0 = jobtab_add(s->t, mc, 0, 3);
+
+	jobtab_start(s->t, a0);
+	cr_assert_eq(destlimit_take(s->dests, TRANSPORT_SMTP, "h.example:25"), 0);
+	s->running = 1;
+	park(b0, "h.example:25");
+	park(c0, "h.example:25");
+	if (gone)
+		b0->gone = 1;
+	else
+		b0->due = 9999999999LL;
+	complete(a0, "h.example:25");
+	sched_release_freed(s);
+	cr_assert_eq(c0->state, JT_WAITING, "the next in line goes");
+	cr_assert_eq(destlimit_hop_running(s->dests, "h.example:25"), 0);
+}
+
+Test(scheduler, a_job_removed_in_a_line_takes_no_slot)
+{
+	first_in_line_takes_no_slot(1);
+}
+
+Test(scheduler, a_job_held_in_a_line_takes_no_slot)
+{
+	first_in_line_takes_no_slot(0);
+}
+
+/* the backstop: a hop with nothing running and a line lets it go at the
+ * rescan, however it came to be idle */
+Test(scheduler, an_idle_hop_with_a_line_lets_it_go_at_the_rescan)
+{
+	struct jt_msg *m = jobtab_add_msg(s->t, "CCCC");
+	struct jt_job *c0 = jobtab_add(s->t, m, 0, 3);
+
+	park(c0, "h.example:25");
+	sched_recheck_lines(s);
+	sched_release_freed(s);
+	cr_assert_eq(c0->state, JT_WAITING);
+	sched_recheck_freed(s);
+	cr_assert_eq(s->nfreed, 0);
+}
+
+/* the transport line: a held job let out of it takes no slot either */
+Test(scheduler, a_job_held_in_a_transport_line_takes_no_slot)
+{
+	struct jt_msg *ma = jobtab_add_msg(s->t, "AAAA");
+	struct jt_msg *mb = jobtab_add_msg(s->t, "BBBB");
+	struct jt_job *a0 = jobtab_add(s->t, ma, 0, 2);
+	struct jt_job *b0 = jobtab_add(s->t, mb, 0, 3);
+
+	jobtab_start(s->t, a0);
+	a0->state = JT_PARKED;
+	cr_assert_eq(destlimit_wait(s->dests, DL_TRANSPORT, TRANSPORT_SMTP, "", a0), 0);
+	jobtab_start(s->t, b0);
+	b0->state = JT_PARKED;
+	cr_assert_eq(destlimit_wait(s->dests, DL_TRANSPORT, TRANSPORT_SMTP, "", b0), 0);
+	a0->due = 9999999999LL;
+	sched_unwait_transport(s, TRANSPORT_SMTP);
+	cr_assert_eq(b0->state, JT_WAITING, "the next in line goes");
+}

@@ -105,10 +105,10 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
-		struct delivery *d = calloc(1, sizeof *d);
+		struct delivery *d;
 		pthread_t t;
 
-		if (d == NULL)
+		if (sched_reserve_freed(s) < 0 || (d = calloc(1, sizeof *d)) == NULL)
 			break;
 		d->owner = s;
 		/* the delivery keeps this round's snapshot to its end */

@@ -269,13 +269,37 @@ void sched_report_failures(struct sched *s, struct jt_msg *m)
 	report_failures(s, m);
 }
 
+/* sched_reserve_freed - room in s->freed for one entry per delivery
+ * running and one more: called before a delivery starts, so that
+ * note_freed, when it ends, never needs memory (out of memory there the
+ * hop's last delivery would leave its line waiting for good); 0, or -1
+ * when out of memory (then no delivery should start) */
+int sched_reserve_freed(struct sched *s)
+{
+	size_t need = s->nfreed + s->running + 1, cap;
+	struct freed_hop *f;
+
+	if (s->freed_cap >= need)
+		return 0;
+	cap = s->freed_cap ? s->freed_cap * 2 : 16;
+	if (cap < need)
+		cap = need;
+	if ((f = realloc(s->freed, cap * sizeof *f)) == NULL)
+		return -1;
+	s->freed = f;
+	s->freed_cap = cap;
+	return 0;
+}
+
 /* note_freed - a slot of hop (transport tr) came free: its line moves at
  * the next sched_release_freed.  Not at once: a job let go is not running
  * until the next dispatch, so a second delivery to the same hop ending
  * in the same batch would count its slot as free as well and let go one
  * job too many, then two, ... (each sent back into the line, at the end
  * of it, and routed and logged again); once per hop per batch counts
- * right.  Out of memory: the slot is given at the next completion. */
+ * right.  The room was reserved when the delivery started
+ * (sched_reserve_freed); were it not, and memory is out, the next
+ * rescan looks again, at once. */
 static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
 {
 	size_t i;
@@ -285,14 +309,9 @@ static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
 			s->freed[i].released = 0;
 			return;
 		}
-	if (s->nfreed == s->freed_cap) {
-		size_t cap = s->freed_cap ? s->freed_cap * 2 : 16;
-		struct freed_hop *f = realloc(s->freed, cap * sizeof *f);
-
-		if (f == NULL)
-			return;
-		s->freed = f;
-		s->freed_cap = cap;
+	if (s->nfreed == s->freed_cap && sched_reserve_freed(s) < 0) {
+		s->next_rescan = 0;  /* not reserved, and out of memory */
+		return;
 	}
 	s->freed[s->nfreed].tr = tr;
 	s->freed[s->nfreed].released = 0;
@@ -343,7 +362,11 @@ void sched_recheck_freed(struct sched *s)
 /* note_line - destlimit_each_line: a hop with a line is looked at again */
 static void note_line(void *arg, enum transport_id tr, const char *hop)
 {
-	note_freed(arg, tr, hop);
+	struct sched *s = arg;
+
+	/* the room of the deliveries running is theirs */
+	if (sched_reserve_freed(s) == 0)
+		note_freed(s, tr, hop);
 }
 
 /* sched_recheck_lines - the backstop (each rescan): every hop with a

@@ -20,6 +20,10 @@ int sched_unwait(struct sched *s, struct jt_job *j);
 /* sched_unwait_transport - let go the first job of tr's line that goes
  * back to the heap due (sched_unwait 1) */
 void sched_unwait_transport(struct sched *s, enum transport_id tr);
+/* sched_reserve_freed - before a delivery starts: room for the note
+ * that its slot came free, so that none is lost to a lack of memory
+ * when it ends; 0, or -1 when out of memory (start none) */
+int sched_reserve_freed(struct sched *s);
 /* sched_release_freed - let go the jobs waiting for the hop slots that
  * came free since the last call (once per hop: see scheduler_outcome.c) */
 void sched_release_freed(struct sched *s);

@@ -232,3 +232,31 @@ Test(scheduler, a_job_held_in_a_transport_line_takes_no_slot)
 	sched_unwait_transport(s, TRANSPORT_SMTP);
 	cr_assert_eq(b0->state, JT_WAITING, "the next in line goes");
 }
+
+/* the note that a hop's slot came free needs no memory when the
+ * delivery ends (out of memory then, its line would wait for good): the
+ * room is taken before the delivery starts */
+Test(scheduler, a_slot_coming_free_is_noted_without_allocating)
+{
+	struct jt_msg *ma = jobtab_add_msg(s->t, "AAAA");
+	struct jt_msg *mc = jobtab_add_msg(s->t, "CCCC");
+	struct jt_job *a0 = jobtab_add(s->t, ma, 0, 1);
+	struct jt_job *c0 = jobtab_add(s->t, mc, 0, 3);
+	struct freed_hop *room;
+	size_t cap;
+
+	cr_assert_eq(sched_reserve_freed(s), 0);   /* as sched_dispatch does */
+	jobtab_start(s->t, a0);
+	cr_assert_eq(destlimit_take(s->dests, TRANSPORT_SMTP, "h.example:25"), 0);
+	s->running = 1;
+	park(c0, "h.example:25");
+	room = s->freed;
+	cap = s->freed_cap;
+	cr_assert_geq(cap, s->nfreed + s->running);
+	complete(a0, "h.example:25");
+	cr_assert_eq(s->freed, room);
+	cr_assert_eq(s->freed_cap, cap, "no allocation on the way");
+	cr_assert_eq(s->nfreed, 1);
+	sched_release_freed(s);
+	cr_assert_eq(c0->state, JT_WAITING);
+}

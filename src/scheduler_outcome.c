@@ -244,11 +244,16 @@ int sched_unwait(struct sched *s, struct jt_job *j)
 		return 0;
 	}
 	/* Parked, it counted as running, and failed siblings wait for it
-	 * still: it is due and goes next, and its outcome (sched_completed)
+	 * still: due, it goes next, and its outcome (sched_completed)
 	 * reports them, its own failure with theirs.  Reporting them now
-	 * would send the sender a second bounce for j, were it to fail. */
+	 * would send the sender a second bounce for j, were it to fail.
+	 * Held by hand while it waited (renamed to a later due), it goes
+	 * nowhere soon: they are reported now. */
 	jobtab_stop(s->t, j, j->due);
-	return j->due <= (long long)time(NULL);
+	if (j->due <= (long long)time(NULL))
+		return 1;
+	sched_report_failures(s, j->msg);
+	return 0;
 }
 
 /* sched_unwait_transport - the first job in transport tr's line that

@@ -69,6 +69,21 @@ static void rm(const char *sub, const char *name)
 	cr_assert_eq(unlink(path), 0, "%s", path);
 }
 
+/* message - queue/mess/ID from the null sender to two recipients (a
+ * report about it is logged and dropped) */
+static void message(const char *id)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof path, "%s/mess/%s", dir, id);
+	fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	fprintf(fp, "mta-envelope 1\nid %s\narrival 50\nclient local\nhelo x\n"
+	        "sender \nrcpt a@x.example\nrcpt b@x.example\n\nSubject: t\n\nbody\n", id);
+	fclose(fp);
+}
+
 /* fail - j failed for good, waiting for its report */
 static void fail(struct jt_job *j, const char *rcpt)
 {
@@ -108,14 +123,8 @@ Test(scheduler, removing_a_failed_job_and_its_waiting_sibling_settles_both)
 	char path[256];
 	struct jt_msg *m;
 	struct jt_job *a;
-	FILE *fp;
 
-	snprintf(path, sizeof path, "%s/mess/%s", dir, ID);
-	fp = fopen(path, "w");
-	cr_assert_not_null(fp);
-	fprintf(fp, "mta-envelope 1\nid " ID "\narrival 50\nclient local\nhelo x\n"
-	        "sender \nrcpt a@x.example\nrcpt b@x.example\n\nSubject: t\n\nbody\n");
-	fclose(fp);
+	message(ID);
 	touch("rcpt", "100." ID ".0");
 	touch("rcpt", "50." ID ".1");
 	snprintf(path, sizeof path, "%s/new", dir);
@@ -259,4 +268,30 @@ Test(scheduler, a_slot_coming_free_is_noted_without_allocating)
 	cr_assert_eq(s->nfreed, 1);
 	sched_release_freed(s);
 	cr_assert_eq(c0->state, JT_WAITING);
+}
+
+/* a failed recipient waits for its report behind a sibling parked in a
+ * line; the sibling is held by hand meanwhile: let out of the line, it
+ * goes nowhere soon, and the failure is reported then */
+Test(scheduler, a_sibling_held_in_a_line_does_not_hold_back_a_report)
+{
+	struct jt_msg *mx = jobtab_add_msg(s->t, "0000000000001X");
+	struct jt_msg *m = jobtab_add_msg(s->t, ID);
+	struct jt_job *x0 = jobtab_add(s->t, mx, 0, 1);
+	struct jt_job *a = jobtab_add(s->t, m, 0, 2);
+	struct jt_job *b = jobtab_add(s->t, m, 1, 2);
+
+	message(ID);
+	jobtab_start(s->t, x0);
+	cr_assert_eq(destlimit_take(s->dests, TRANSPORT_SMTP, "h:25"), 0);
+	s->running = 1;
+	park(b, "h:25");
+	fail(a, "a@x.example");
+	b->due = 9999999999LL;
+	complete(x0, "h:25");
+	cr_assert_not_null(m->fails, "b is parked: the report waits for it");
+	sched_release_freed(s);
+	cr_assert_eq(b->state, JT_WAITING);
+	cr_assert_null(m->fails, "reported");
+	cr_assert_null(jobtab_job(m, 0), "the failed job is done");
 }

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "scheduler_explode.h"
 #include "scheduler_files.h"
 #include "scheduler_outcome.h"
 #include "scheduler_priv.h"
@@ -294,4 +297,25 @@ Test(scheduler, a_sibling_held_in_a_line_does_not_hold_back_a_report)
 	cr_assert_eq(b->state, JT_WAITING);
 	cr_assert_null(m->fails, "reported");
 	cr_assert_null(jobtab_job(m, 0), "the failed job is done");
+}
+
+/* a message in new/ that cannot be read now is tried again shortly, not
+ * at the next whole rescan (a directory under its name: read fails) */
+Test(scheduler, an_unreadable_new_message_is_tried_again_shortly)
+{
+	char path[256];
+	long long later = (long long)time(NULL) + SCHED_RESCAN;
+
+	snprintf(path, sizeof path, "%s/new/%s", dir, ID);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	s->arrived = calloc(1, sizeof *s->arrived);
+	s->created = calloc(1, 1);
+	cr_assert(s->arrived && s->created);
+	s->arrived_cap = 1;
+	snprintf(s->arrived[0], sizeof s->arrived[0], "%s", ID);
+	s->narrived = 1;
+	s->next_rescan = later;
+	sched_explode(s);
+	cr_assert_null(jobtab_msg(s->t, ID));
+	cr_assert_leq(s->next_rescan, (long long)time(NULL) + EXPLODE_RETRY);
 }

@@ -7,9 +7,11 @@
  * what the kernel would not take waits for EPOLLOUT.  A session whose
  * connection ends opens a new one unless the dialogue has no more
  * messages, or GUN_CONNECT_TRIES attempts in a row never got past
- * EHLO/HELO (a connection that has had cfg->per_connection messages ends
- * with QUIT and is followed by a new one in the same way; with such a
- * limit a session connects only for a message it has already taken).
+ * EHLO/HELO, with STARTTLS the EHLO over TLS, so that a handshake that
+ * fails is a failed attempt (a connection that has had
+ * cfg->per_connection messages ends with QUIT and is followed by a new
+ * one in the same way; with such a limit a session connects only for a
+ * message it has already taken).
  *
  * TLS: with implicit TLS the handshake starts as soon as the connection
  * is up; with STARTTLS when the dialogue has its 220

@@ -2,6 +2,7 @@
  * server.h */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -276,6 +277,15 @@ static void accept_one(struct server *s, int lfd, int implicit,
 			nanosleep(&pause, NULL);
 		}
 		return;
+	}
+	/* Replies are whole writes already, so Nagle only delays them: after
+	 * a TLS 1.3 handshake the session tickets go out in a segment of
+	 * their own, and the next reply would wait for its ACK, which the
+	 * client delays (~40 ms a connection). */
+	{
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
 	/* the snapshot of this session, put by conn_finished() */
 	if ((cfg = config_get()) == NULL)

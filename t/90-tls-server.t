@@ -9,8 +9,9 @@
 # for missing or broken certificate files.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
+. "$TLIB/strace.sh"
 
-plan 72
+plan 73
 
 C=$T/certs
 mkdir -p "$C"
@@ -279,6 +280,23 @@ out=$(swaks --server "127.0.0.1:$MTA_PORT" --tls --from alice@example.org \
 	--to after@test.example --timeout 10 2>&1)
 like "$out" '<~  250 2\.0\.0 Ok: queued as' "the daemon serves the next client over TLS"
 ok "$(mta_running; echo $?)" "the daemon is still running"
+
+# ---- accepted connections have TCP_NODELAY ---------------------------------
+# (without it a reply after the TLS 1.3 session tickets waits for the
+# client's delayed ACK)
+if [ -z "$STRACE" ]; then
+	skip "strace is not installed" 1
+elif ! strace_attach "$T/nodelay.strace" -e trace=accept4,setsockopt; then
+	skip "strace cannot attach here: $(head -1 "$T/strace.err")" 1
+else
+	printf 'QUIT\r\n' | smtp_chat "$MTA_PORT" >/dev/null
+	printf 'QUIT\r\n' | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$SMTPS" \
+		>/dev/null 2>&1
+	wait_until 10 test "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" -ge 2
+	strace_detach
+	is "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" 2 \
+		"TCP_NODELAY set on both accepted connections (STARTTLS port, --smtps)"
+fi
 
 is "$(stop_mta)" 0 "the daemon stops with status 0"
 

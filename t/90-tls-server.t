@@ -6,12 +6,13 @@
 # garbage handshake ends that connection only; the Received: field and the
 # log name the version and cipher; the message is delivered byte-exactly;
 # ECDSA and RSA pairs side by side; TLS below 1.2 refused; start-up errors
-# for missing or broken certificate files.
+# for missing or broken certificate files; handshakes stalled at SIGTERM
+# do not hold the shutdown.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 73
+plan 75
 
 C=$T/certs
 mkdir -p "$C"
@@ -193,6 +194,8 @@ wait_until 30 many_delivered
 is "$(maildir_count "$MTA_MAIL/many")" 72 "all 72 messages delivered"
 
 # ---- msmtp with tls on: STARTTLS and implicit ----------------------------
+# has_mail BOX - BOX has a message (a function: wait_until runs it anew)
+has_mail() { [ "$(maildir_count "$MTA_MAIL/$1")" -ge 1 ]; }
 if command -v msmtp >/dev/null; then
 	for mode in starttls smtps; do
 		if [ $mode = starttls ]; then p=$MTA_PORT st=on; else p=$SMTPS st=off; fi
@@ -211,7 +214,7 @@ if command -v msmtp >/dev/null; then
 		printf 'From: alice@example.org\nTo: msmtp-%s@test.example\nSubject: msmtp\n\nbody\n' $mode |
 			timeout 20 msmtp -C "$T/msmtprc.$mode" "msmtp-$mode@test.example" >"$T/msmtp.$mode" 2>&1
 		ok $? "msmtp tls on ($mode): sent, certificate verified"
-		wait_until 20 test -n "$(maildir_count "$MTA_MAIL/msmtp-$mode" | grep -v '^0$')"
+		wait_until 20 has_mail "msmtp-$mode"
 		is "$(maildir_count "$MTA_MAIL/msmtp-$mode")" 1 "msmtp ($mode): delivered"
 	done
 else
@@ -273,7 +276,8 @@ check("plaintext on --smtps: the connection is closed", str(c.closed(10)), "True
 EOF
 )
 tap_from "$res"
-wait_until 10 test "$(log_count 'reason=tls-failed')" -ge $((failed0 + 2))
+tls_failed_at_least() { [ "$(log_count 'reason=tls-failed')" -ge "$1" ]; }
+wait_until 10 tls_failed_at_least $((failed0 + 2))
 is "$(log_count 'tls-error error=')" $((errors0 + 2)) "both failed handshakes logged with their reason"
 is "$(log_count 'reason=tls-failed')" $((failed0 + 2)) "both connections ended reason=tls-failed"
 out=$(swaks --server "127.0.0.1:$MTA_PORT" --tls --from alice@example.org \
@@ -292,13 +296,44 @@ else
 	printf 'QUIT\r\n' | smtp_chat "$MTA_PORT" >/dev/null
 	printf 'QUIT\r\n' | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$SMTPS" \
 		>/dev/null 2>&1
-	wait_until 10 test "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" -ge 2
+	nodelay_twice() { [ "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" -ge 2; }
+	wait_until 10 nodelay_twice
 	strace_detach
 	is "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" 2 \
 		"TCP_NODELAY set on both accepted connections (STARTTLS port, --smtps)"
 fi
 
+# ---- SIGTERM with handshakes stalled: they do not hold the shutdown ---------
+# one client silent on --smtps, one silent after STARTTLS's 220; the
+# daemon must not wait for them (--timeout, 300 s) nor the 30 s grace
+$PY - "$MTA_PORT" "$SMTPS" "$T/stalled.ready" >"$T/stalled.out" 2>&1 <<'EOF' &
+import socket, sys
+from smtpraw import Client
+port, smtps, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+quiet = socket.create_connection(("127.0.0.1", smtps), 10)
+c = Client(port, timeout=10)
+c.reply()
+c.cmd("EHLO stall.example")
+print(c.cmd("STARTTLS").strip(), flush=True)
+open(ready, "w").close()
+# held until the daemon closes them (at most 60 s)
+for sock in (quiet, c.s):
+    sock.settimeout(60)
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+EOF
+track $!
+wait_until 20 test -f "$T/stalled.ready"
+two_open() { [ "$(log_count ' connect ')" -ge $(($(log_count ' disconnect ') + 2)) ]; }
+wait_until 20 two_open
+kill -TERM "$MTA_PID"
+wait_for 10 test -f "$MTA_STATUS_FILE"
+ok $? "SIGTERM with two handshakes stalled: the daemon exits within 10 s"
 is "$(stop_mta)" 0 "the daemon stops with status 0"
+is "$(log_count 'disconnect .*reason=stopping')" 2 "both stalled connections ended reason=stopping"
 
 # ---- start-up errors: exit 1 with a clear message --------------------------
 # start_up_error EXPECTED-REGEX NAME OPTIONS... - mta-smtpd exits 1 at once

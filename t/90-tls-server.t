@@ -5,14 +5,14 @@
 # behind STARTTLS is never executed (CVE-2011-0411); STARTTLS twice; a
 # garbage handshake ends that connection only; the Received: field and the
 # log name the version and cipher; the message is delivered byte-exactly;
-# ECDSA and RSA pairs side by side; TLS below 1.2 refused; start-up errors
+# ECDSA and RSA pairs side by side; messages over 64 KiB both ways; TLS below 1.2 refused; start-up errors
 # for missing or broken certificate files; handshakes stalled at SIGTERM
 # do not hold the shutdown.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 75
+plan 85
 
 C=$T/certs
 mkdir -p "$C"
@@ -63,6 +63,29 @@ msg = (b"From: Alice <alice@example.org>\nTo: py@test.example\n"
        b"Subject: over TLS\nDate: Mon, 02 Jan 2023 10:00:00 +0000\n"
        b"Message-ID: <t90-py@example.org>\n\nline one\n.leading dot\n"
        b"8bit: caf\xc3\xa9\n\n  spaces  \nlast\n")
+# over 64 KiB: many full TLS records, read 4 KiB at a time by the daemon
+# (decrypted bytes left waiting inside the stream must be read)
+big = (b"From: Alice <alice@example.org>\nTo: big@test.example\n"
+       b"Subject: big over TLS\nDate: Mon, 02 Jan 2023 10:00:00 +0000\n"
+       b"Message-ID: <t90-big@example.org>\n\n" +
+       b"".join(b"line %06d %s\n" % (i, b"y" * 60) for i in range(4000)))
+
+def send_big(s, rcpt):
+    """big to rcpt in TLS records of 5000 bytes, the last one full: the
+    daemon reads 4 KiB at a time, so the final dot waits decrypted inside
+    its stream, where a poll of the socket alone would never see it"""
+    s.mail("alice@example.org")
+    s.rcpt(rcpt)
+    check("%s: DATA" % rcpt, "%d" % s.docmd("DATA")[0], "^354$")
+    data = crlf(big) + b".\r\n"
+    first = len(data) % 5000
+    chunks = [data[:first]] if first else []
+    chunks += [data[i:i + 5000] for i in range(first, len(data), 5000)]
+    for c in chunks:
+        s.sock.sendall(c)
+    code, text = s.getreply()
+    check("%s: the message over 64 KiB is queued" % rcpt, "%d %s" % (code, text.decode()),
+          r"^250 2\.0\.0 ")
 
 s = smtplib.SMTP("127.0.0.1", port, local_hostname="py.example", timeout=10)
 s.ehlo()
@@ -76,6 +99,7 @@ code, text = s.docmd("STARTTLS")
 check("smtplib: STARTTLS twice is 503", "%d %s" % (code, text.decode()),
       r"^503 5\.5\.1 ")
 s.sendmail("alice@example.org", ["py@test.example"], crlf(msg))
+send_big(s, "pybig@test.example")
 s.quit()
 
 s = smtplib.SMTP_SSL("127.0.0.1", smtps, local_hostname="pyssl.example",
@@ -85,6 +109,7 @@ check("SMTP_SSL: no STARTTLS on --smtps", str(s.has_extn("starttls")), "False")
 code, text = s.docmd("STARTTLS")
 check("SMTP_SSL: STARTTLS on --smtps is 503", "%d" % code, "^503$")
 s.sendmail("alice@example.org", ["pyssl@test.example"], crlf(msg))
+send_big(s, "pysslbig@test.example")
 s.quit()
 
 def delivered(box):
@@ -96,7 +121,9 @@ def delivered(box):
         time.sleep(0.1)
     return []
 
-for box, helo in (("py", "py.example"), ("pyssl", "pyssl.example")):
+for box, helo, want in (("py", "py.example", msg), ("pyssl", "pyssl.example", msg),
+                        ("pybig", "py.example", big),
+                        ("pysslbig", "pyssl.example", big)):
     m = delivered(box)
     check_eq("%s: delivered once" % box, len(m), 1)
     if not m:
@@ -111,7 +138,8 @@ for box, helo in (("py", "py.example"), ("pyssl", "pyssl.example")):
           r"\t\(using TLSv1\.3 with cipher TLS_[A-Z0-9_]+ \(\d+/\d+ bits\)\)\n"
           r"\tby mx\.test\.example \(mta\) with ESMTPS id [A-Za-z0-9]+\n"
           r"\tfor <%s@test\.example>; " % (re.escape(helo), box))
-    check_eq("%s: the message after the trace fields, byte for byte" % box, rest, msg)
+    check_eq("%s: the message after the trace fields, byte for byte (%d bytes)"
+             % (box, len(want)), rest, want)
 EOF
 )
 tap_from "$res"

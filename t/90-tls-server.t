@@ -12,7 +12,7 @@
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 85
+plan 88
 
 C=$T/certs
 mkdir -p "$C"
@@ -257,8 +257,11 @@ port, ca = int(sys.argv[1]), sys.argv[2]
 c = Client(port, timeout=10)
 check("inject: greeting", c.reply(), "^220 ")
 check("inject: EHLO", c.cmd("EHLO inj.example"), "250-STARTTLS")
-# one write: STARTTLS and commands behind it, in the clear
-c.send("STARTTLS\r\nMAIL FROM:<injected@example.org>\r\nRCPT TO:<inj@test.example>\r\n")
+# one write: STARTTLS and a whole transaction behind it, in the clear,
+# EHLO first, so that a server that ran it would queue a message
+c.send("STARTTLS\r\nEHLO injected.example\r\nMAIL FROM:<injected@example.org>\r\n"
+       "RCPT TO:<inj@test.example>\r\nDATA\r\nSubject: injected\r\n\r\n"
+       "injected\r\n.\r\n")
 check_eq("inject: only the 220 comes back, nothing for the injected lines",
          c.reply(), "220 2.0.0 Ready to start TLS\r\n")
 check_eq("inject: nothing more in the clear", c.buf, b"")
@@ -273,7 +276,10 @@ def cmd(line):
         out += l
         if len(l) < 4 or l[3:4] != b"-":
             return out.decode("latin-1")
-# the session is reset to before EHLO: the injected MAIL did not happen
+# the first reply over TLS answers the first command sent over TLS (214),
+# not one of the injected commands (EHLO's 250, MAIL's...)
+check("inject: the first reply over TLS is HELP's", cmd("HELP"), r"^214 ")
+# the session is reset to before EHLO: the injected EHLO and MAIL did not happen
 check("inject: after TLS, MAIL needs EHLO first", cmd("MAIL FROM:<x@example.org>"),
       r"^503 5\.5\.1 Send HELO or EHLO first")
 check("inject: EHLO over TLS", cmd("EHLO inj.example"), r"^250-")
@@ -284,6 +290,8 @@ EOF
 )
 tap_from "$res"
 lacks -q 'injected@example.org' "$MTA_LOG"; ok $? "inject: the injected sender never reached the log"
+is "$(log_count ' queued .*injected')" 0 "inject: nothing queued from the injected transaction"
+is "$(maildir_count "$MTA_MAIL/inj")" 0 "inject: nothing delivered to the injected recipient"
 
 # ---- a failed handshake closes that connection only -----------------------
 errors0=$(log_count 'tls-error error=')

@@ -7,12 +7,13 @@
 # log name the version and cipher; the message is delivered byte-exactly;
 # ECDSA and RSA pairs side by side; messages over 64 KiB both ways; TLS below 1.2 refused; start-up errors
 # for missing or broken certificate files; handshakes stalled at SIGTERM
-# do not hold the shutdown.
+# do not hold the shutdown; over --max-clients an --smtps client is
+# closed without a plaintext 421.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 88
+plan 92
 
 C=$T/certs
 mkdir -p "$C"
@@ -370,6 +371,39 @@ wait_for 10 test -f "$MTA_STATUS_FILE"
 ok $? "SIGTERM with two handshakes stalled: the daemon exits within 10 s"
 is "$(stop_mta)" 0 "the daemon stops with status 0"
 is "$(log_count 'disconnect .*reason=stopping')" 2 "both stalled connections ended reason=stopping"
+
+# ---- over the limit on --smtps: closed without a word in the clear -------
+SMTPS2=$(free_port)
+MTA_DIR=$T/limit start_mta --max-clients 1 --smtps "127.0.0.1:$SMTPS2" \
+	--tls-cert "$C/ec-chain.crt" --tls-key "$C/ec.key" ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+res=$($PY - "$MTA_PORT" "$SMTPS2" <<'EOF'
+import socket, sys
+from smtpraw import Client, check
+port, smtps = int(sys.argv[1]), int(sys.argv[2])
+held = Client(port, timeout=10)
+check("limit: the one client allowed is greeted", held.reply(), "^220 ")
+def refused(p):
+    s = socket.create_connection(("127.0.0.1", p), 10)
+    s.settimeout(10)
+    got = b""
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+    except OSError:
+        pass
+    return got.decode("latin-1")
+check("limit: one more on the STARTTLS port gets 421", refused(port), r"^421 4\.7\.0 ")
+check("limit: one more on --smtps is closed without a byte in the clear",
+      repr(refused(smtps)), r"^''$")
+held.cmd("QUIT")
+EOF
+)
+tap_from "$res"
+is "$(stop_mta)" 0 "the daemon with --max-clients 1 stops with status 0"
 
 # ---- start-up errors: exit 1 with a clear message --------------------------
 # start_up_error EXPECTED-REGEX NAME OPTIONS... - mta-smtpd exits 1 at once

@@ -158,6 +158,19 @@ fail:
 	return NULL;
 }
 
+/* no_passphrase - OpenSSL's passphrase callback: a daemon has no one to
+ * ask (the default would prompt on the terminal and hang the start-up);
+ * notes that a key wanted one, and gives none */
+static int no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (asked != NULL)
+		*(int *)asked = 1;
+	return 0;
+}
+
 /* tls_server_ctx - see tls.h */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen)
@@ -167,6 +180,7 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 	SSL_CTX *c = NULL;
 	char why[160];
 	size_t i;
+	int asked = 0;
 
 	ERR_clear_error();
 	if (n == 0) {
@@ -181,6 +195,8 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 	 * TLS 1.2 session IDs, both keyed to this context */
 	SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_default_passwd_cb(c, no_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(c, &asked);
 	for (i = 0; i < n; i++) {
 		if (readable("--tls-cert", certs[i], err, errlen) < 0 ||
 		    readable("--tls-key", keys[i], err, errlen) < 0)
@@ -190,7 +206,13 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 			snprintf(err, errlen, "--tls-cert %s: %s", certs[i], why);
 			goto fail;
 		}
+		asked = 0;
 		if (SSL_CTX_use_PrivateKey_file(c, keys[i], SSL_FILETYPE_PEM) != 1) {
+			if (asked) {
+				snprintf(err, errlen, "--tls-key %s: encrypted keys are not "
+				         "supported", keys[i]);
+				goto fail;
+			}
 			ssl_error_text(why, sizeof why, "no key");
 			snprintf(err, errlen, "--tls-key %s: %s", keys[i], why);
 			goto fail;
@@ -203,6 +225,8 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 			goto fail;
 		}
 	}
+	/* asked lives on this stack: the context must not keep it */
+	SSL_CTX_set_default_passwd_cb_userdata(c, NULL);
 	ctx->ssl_ctx = c;
 	atomic_init(&ctx->refs, 1);
 	return ctx;

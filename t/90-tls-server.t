@@ -6,14 +6,14 @@
 # garbage handshake ends that connection only; the Received: field and the
 # log name the version and cipher; the message is delivered byte-exactly;
 # ECDSA and RSA pairs side by side; messages over 64 KiB both ways; TLS below 1.2 refused; start-up errors
-# for missing or broken certificate files; handshakes stalled at SIGTERM
+# for missing, broken or encrypted certificate files; handshakes stalled at SIGTERM
 # do not hold the shutdown; over --max-clients an --smtps client is
 # closed without a plaintext 421.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 92
+plan 95
 
 C=$T/certs
 mkdir -p "$C"
@@ -425,6 +425,19 @@ start_up_error "^mta-smtpd: --tls-key $C/ec\\.key.*(mismatch|match)" \
 	"a key that is not the certificate's" --tls-cert "$C/rsa.crt" --tls-key "$C/ec.key"
 start_up_error "^mta-smtpd: --tls-cert $C/rsa\\.key: " \
 	"a key given as the certificate" --tls-cert "$C/rsa.key" --tls-key "$C/rsa.key"
+openssl pkey -in "$C/rsa.key" -aes256 -passout pass:secret -out "$C/enc.key" 2>/dev/null
+start_up_error "^mta-smtpd: --tls-key $C/enc\\.key: encrypted keys are not supported\$" \
+	"an encrypted key (no passphrase prompt)" --tls-cert "$C/rsa.crt" --tls-key "$C/enc.key"
+# on a terminal too, where OpenSSL's own prompt would wait for a passphrase
+if command -v script >/dev/null; then
+	mkdir -p "$T/tty/q" "$T/tty/m"
+	timeout 20 script -qec "'$MTA_BIN/mta-smtpd' -q '$T/tty/q' -m '$T/tty/m' \
+		-l 127.0.0.1:$(free_port) -L '$T/tty/log' --tls-cert '$C/rsa.crt' \
+		--tls-key '$C/enc.key'" /dev/null >"$T/tty.out" 2>&1 </dev/null
+	is "$?" 1 "an encrypted key on a terminal: exit 1, no prompt waiting"
+else
+	skip "script(1) is not installed" 1
+fi
 start_up_error "^mta-smtpd: 1 --tls-cert but 0 --tls-key" \
 	"a certificate without a key" --tls-cert "$C/rsa.crt"
 start_up_error "^mta-smtpd: --smtps 127\\.0\\.0\\.1:[0-9]+ needs --tls-cert" \

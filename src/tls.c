@@ -191,6 +191,9 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 	    (c = new_ssl_ctx(TLS_server_method(), err, errlen)) == NULL)
 		goto fail;
 	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* the DHE suites of cipher_list need DH parameters: OpenSSL's,
+	 * sized to the certificate's key */
+	SSL_CTX_set_dh_auto(c, 1);
 	/* resumption: tickets (on by default) and the internal cache of
 	 * TLS 1.2 session IDs, both keyed to this context */
 	SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);

@@ -13,7 +13,7 @@
 . "$TLIB/tlscerts.sh"
 . "$TLIB/strace.sh"
 
-plan 95
+plan 97
 
 C=$T/certs
 mkdir -p "$C"
@@ -164,6 +164,11 @@ out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -connect "127.0.0.
 	-CAfile "$C/ca.crt" -ign_eof 2>&1)
 like "$out" 'Protocol *: TLSv1\.2' "s_client -tls1_2: TLS 1.2 accepted"
 like "$out" 'Cipher *: ECDHE-' "s_client -tls1_2: a forward-secret suite"
+# the DHE suites of the list work: the server has DH parameters
+out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256 \
+	-connect "127.0.0.1:$SMTPS" -CAfile "$C/ca.crt" -ign_eof 2>&1)
+like "$out" 'Cipher *: DHE-RSA-AES128-GCM-SHA256' "s_client -tls1_2 with a DHE suite only: agreed"
+like "$out" '220 mx\.test\.example ESMTP' "s_client -tls1_2 with a DHE suite only: greeted"
 out=$(printf 'QUIT\r\n' | timeout 20 openssl s_client -tls1_1 -cipher 'DEFAULT@SECLEVEL=0' \
 	-connect "127.0.0.1:$SMTPS" -ign_eof 2>&1)
 like "$out" 'alert protocol version|no protocols available|wrong version|unsupported protocol' \

@@ -29,6 +29,7 @@ struct tls_conn {
 	SSL *ssl;
 	short want;                /* POLLIN/POLLOUT after EAGAIN */
 	char error[160];           /* the last failure's text */
+	int fatal;                 /* SSL_ERROR_SYSCALL or _SSL: no SSL_shutdown */
 };
 
 /* TLS 1.2 suites for the server's preference: forward secrecy and AEAD
@@ -338,8 +339,10 @@ void tls_conn_free(struct tls_conn *t)
 	if (t == NULL)
 		return;
 	/* only after a finished handshake; a failed one has nothing to
-	 * notify, and SSL_shutdown would only queue errors */
-	if (SSL_is_init_finished(t->ssl))
+	 * notify, and SSL_shutdown would only queue errors.  Nor after a
+	 * fatal error, which OpenSSL forbids: the connection is broken (a
+	 * reset, a bad record), its close_notify would go to a dead peer. */
+	if (!t->fatal && SSL_is_init_finished(t->ssl))
 		(void)SSL_shutdown(t->ssl);
 	ERR_clear_error();
 	SSL_free(t->ssl);
@@ -371,6 +374,7 @@ static int result(struct tls_conn *t, int r, int *eof)
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		/* the socket's own error; none at all: the peer left */
+		t->fatal = 1;
 		ssl_error_text(t->error, sizeof t->error,
 		               saved ? strerror(saved) : "connection closed");
 		if (saved == 0) {
@@ -380,6 +384,7 @@ static int result(struct tls_conn *t, int r, int *eof)
 		errno = saved;
 		return -1;
 	default:
+		t->fatal = 1;
 		ssl_error_text(t->error, sizeof t->error, "TLS protocol error");
 		errno = EPROTO;
 		return -1;

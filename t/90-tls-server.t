@@ -338,7 +338,7 @@ else
 	printf 'QUIT\r\n' | smtp_chat "$MTA_PORT" >/dev/null
 	printf 'QUIT\r\n' | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$SMTPS" \
 		>/dev/null 2>&1
-	nodelay_twice() { [ "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" -ge 2; }
+	nodelay_twice() { [ "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" -ge 2 ]; }
 	wait_until 10 nodelay_twice
 	strace_detach
 	is "$(grep -c 'TCP_NODELAY, \[1\]' "$T/nodelay.strace")" 2 \

@@ -38,7 +38,8 @@ struct round_tls {
 };
 
 /* DANE in one round: off (not --dane, or not an MX-based next hop, or
- * an insecure MX RRset), or on with the last host's verdict (the hops of
+ * an insecure MX RRset), or on with the validated MX lookup (the hosts
+ * the round tries) and the last host's verdict (the hops of
  * one host follow each other: one TLSA lookup per host) */
 struct round_dane {
 	int on;
@@ -47,6 +48,10 @@ struct round_dane {
 	enum dane_verdict verdict;
 	struct tls_dane recs;
 	char why[LOG_VALUE_MAX];
+	/* on: the validated MX lookup, the one the round goes by */
+	enum dns_result found;
+	size_t nmx;
+	struct dns_mx mx[DNS_MX_MAX];
 };
 
 /* what the lookups left out: the most preferred MX host whose address
@@ -194,15 +199,20 @@ void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
 }
 
 /* route_hops - where to try, in order; ST_OK with *n > 0, or why not.
- * An MX host whose address lookup fails temporarily goes into *gap. */
+ * An MX host whose address lookup fails temporarily goes into *gap.
+ * Under DANE (dn->on) the MX hosts are those DNSSEC vouched for, not
+ * what the plain resolver says: a forged MX (or NXDOMAIN) there would
+ * otherwise take the mail past DANE (RFC 7672 2.2.1). */
 static struct status route_hops(const struct remote_ctx *rc,
-                                const struct mailbox *rcpt, struct hop *hops,
+                                const struct mailbox *rcpt,
+                                const struct round_dane *dn, struct hop *hops,
                                 size_t *n, struct dns_gap *gap)
 {
 	const char *domain = addr_domain(rcpt);
 	const struct route *route;
 	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX];
-	struct dns_mx mx[DNS_MX_MAX];
+	struct dns_mx plain[DNS_MX_MAX];
+	const struct dns_mx *mx = plain;
 	size_t nmx, i;
 	enum dns_result r;
 
@@ -226,7 +236,13 @@ static struct status route_hops(const struct remote_ctx *rc,
 			return status_make(ST_TEMP, 4, 3, "Cannot look up route host %s", route->host);
 		return status_make(ST_PERM, 4, 4, "Route host %s has no address", route->host);
 	}
-	r = dns_mx(&rc->dns, domain, mx, DNS_MX_MAX, &nmx);
+	if (dn->on) {
+		r = dn->found;
+		mx = dn->mx;
+		nmx = dn->nmx;
+	} else {
+		r = dns_mx(&rc->dns, domain, plain, DNS_MX_MAX, &nmx);
+	}
 	if (r == DNS_NXDOMAIN)
 		return status_make(ST_PERM, 1, 2, "Domain %s does not exist", domain);
 	if (r == DNS_TEMP)
@@ -503,7 +519,8 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 
 /* dane_round - does DANE apply to this round (RFC 7672 2.2.1)?  Only
  * with --dane, to a domain's MX hosts (not a route, not a literal), and
- * when its MX RRset is secure.  ST_TEMP when DNSSEC cannot say (bogus,
+ * when its MX RRset is secure; then dn keeps that validated answer for
+ * route_hops.  ST_TEMP when DNSSEC cannot say (bogus,
  * a failed lookup): the round must wait, plaintext could be a downgrade */
 static struct status dane_round(const struct remote_ctx *rc,
                                 const struct mailbox *rcpt,
@@ -517,7 +534,8 @@ static struct status dane_round(const struct remote_ctx *rc,
 	if (rc->cfg->dane_resolver == NULL || rcpt->literal ||
 	    find_route(rc->cfg, domain) != NULL)
 		return status_ok();
-	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
+	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->mx, DNS_MX_MAX,
+	                   &dn->nmx, &dn->found, dn->why, sizeof dn->why);
 	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
 	          log_quote(qd, sizeof qd, domain),
 	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
@@ -608,11 +626,14 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	if (!rcpt->literal && (route = find_route(rc->cfg, addr_domain(rcpt))) &&
 	    route->has_tls)
 		base.policy = route->tls;
-	res->st = route_hops(rc, rcpt, hops, &n, &gap);
+	/* DANE first: under it, the validated MX lookup is the one to use */
+	gap.pref = UINT_MAX;
+	gap.name[0] = '\0';
+	res->st = dane_round(rc, rcpt, dn);
+	if (res->st.kind == ST_OK)
+		res->st = route_hops(rc, rcpt, dn, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
-	if (res->st.kind == ST_OK)
-		res->st = dane_round(rc, rcpt, dn);
 	if (res->st.kind != ST_OK)
 		n = 0;
 	if (gap.name[0] && res->st.kind == ST_OK && n == 0)

@@ -550,7 +550,8 @@ static struct status dane_round(const struct remote_ctx *rc,
 /* hop_tls - THE decision of the TLS policy for host h, strongest first:
  *   1. DANE (RFC 7672), when the round's MX RRset is secure: the host's
  *      TLSA records, usable ones: dane (TLS, the certificate matching
- *      one); only unusable ones: encrypt; none or insecure: on to 2;
+ *      one); only unusable ones: encrypt (verify, when the base is);
+ *      none or insecure: on to 2;
  *      bogus or failed: this host is not tried (ST_TEMP 4.7.5);
  *   2. MTA-STS (RFC 8461 section 2: DANE takes precedence over it);
  *   3. the route's tls=, else --tls-client (base).
@@ -581,8 +582,8 @@ static struct status hop_tls(const struct remote_ctx *rc,
 			t->dane = dn->recs;
 			snprintf(t->dane.nexthop, sizeof t->dane.nexthop, "%s", dn->domain);
 			return status_ok();
-		case DANE_ENCRYPT:
-			t->policy = TLS_POLICY_ENCRYPT;
+		case DANE_ENCRYPT:      /* at least encrypt: verify stays verify */
+			t->policy = t->policy == TLS_POLICY_VERIFY ? t->policy : TLS_POLICY_ENCRYPT;
 			return status_ok();
 		case DANE_DEFER:
 			return status_make(ST_TEMP, 7, 5, "%s [%s]: DANE: %s", h->name,

@@ -20,6 +20,8 @@
 #   eight deliveries at once (one message, eight recipients) share the
 #     resolver (make tsan);
 #   SIGHUP: a new resolver, DANE as before;
+#   --tls-client verify and only unusable TLSA records (PKIX-EE): verify
+#     stays (encrypt would drop the certificate check): deferred;
 #   mta's DNS questions pass a forwarder that forges answers to those
 #     without the DO bit (t/lib/dnsforge.py: what an attacker could do to
 #     the plain resolver): a forged MX, or a forged NXDOMAIN, for a domain
@@ -37,7 +39,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 50
+plan 55
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -232,6 +234,16 @@ relayed_by forgednx1 'n@forgednx.dane.example' "a forged NXDOMAIN for a secure d
 lacks -E 'rcpt=<n@forgednx\.dane\.example>.*(does not exist|5\.1\.2)' "$MTA_LOG"
 ok $? "a forged NXDOMAIN for a secure domain: no bounce"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+# ---- --tls-client verify: unusable TLSA records keep the certificate check ----
+MTA_DIR=$T/v start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry 300 \
+	--dane --dns-trust-anchor "$Z/anchor.ds" --tls-client verify ||
+	{ sed 's/^/# /' "$T/v/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
+n=$(peer_count "$TLS")
+deferred_by_tls pkix2 'p@pkix.dane.example' "--tls-client verify, TLSA 1 1 1 only: verify" \
+	'policy=verify result=".*certificate not trusted' 'mx3\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted'
+is "$(peer_count "$TLS")" "$n" "--tls-client verify, TLSA 1 1 1 only: nothing arrived"
+is "$(stop_mta)" 0 "--tls-client verify: SIGTERM: exit 0"
 
 # ---- --dane without a usable validating resolver: exit 1 ------------------------
 mkdir -p "$T/c/q" "$T/c/m"

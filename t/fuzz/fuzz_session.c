@@ -78,6 +78,7 @@ struct fake {
 	size_t nrcpt;
 	struct fbuf log;         /* every op and its data, to compare runs */
 	int done;                /* session_done() at the end */
+	int tls;                 /* TLS started: Received: says ESMTPS */
 };
 
 /* fixed_now - the session's clock */
@@ -310,6 +311,7 @@ static void check_data_end(const struct session *s, const struct fake *fk,
                            const uint8_t *in, size_t n, int crlf)
 {
 	const struct params *pa = fk->pa;
+	static const struct tls_info no_details;
 	struct header_info info;
 	enum header_result hr;
 	struct fbuf clean = { 0 };
@@ -330,6 +332,8 @@ static void check_data_end(const struct session *s, const struct fake *fk,
 	info.sender = fk->sender;
 	info.rcpt = fk->nrcpt == 1 ? fk->rcpt1 : NULL;
 	info.esmtp = -1;
+	/* the harness gives the session no TLS details: no "(using" line */
+	info.tls = fk->tls ? &no_details : NULL;
 	info.arrival = NOW;
 	info.max_received = pa->cfg.max_received;
 	hr = oracle_header_result(lines, nl, &info);
@@ -443,6 +447,7 @@ static void run_bytes(const uint8_t *in, size_t n, struct fake *fk,
 			    session_in_data(s) || !last_is(s, "220 2.0.0 "))
 				oracle_fail("START_TLS without a STARTTLS accepted");
 			session_tls_started(s);
+			fk->tls = 1;
 		}
 		if (fk->opened == 1 && (!session_in_data(s) ||
 		                        !last_is(s, "354 ")))
@@ -500,6 +505,7 @@ static void run_frags(const uint8_t *in, size_t n, struct fake *fk,
 			    !last_is(s, "220 2.0.0 "))
 				oracle_fail("START_TLS not right after STARTTLS");
 			session_tls_started(s);
+			fk->tls = 1;
 		}
 		/* after CLOSE nothing more is used: skip the rest */
 		i += a == SESSION_CLOSE ? k : used;

@@ -310,10 +310,15 @@ static void check_received(const struct oline *o, size_t r,
 	const char *ip = info->client_ip ? info->client_ip : "";
 	const char *tag = strchr(ip, ':') ? " ([IPv6:" : " ([";
 	size_t i, k = strlen(date);
+	/* under TLS with its version known, a "(using ...)" line comes
+	 * before "by", and "with" says ESMTPS or SMTPS (RFC 3848) */
+	size_t by = 1 + (info->tls != NULL && info->tls->version[0] != '\0');
 	int ok_with;
 
 	if (!line_is(&o[0], "Received: from ", helo, tag, ip, "])", NULL))
 		oracle_fail("first line is not our Received: from");
+	if (by == 2 && !starts(&o[1], "\t(using "))
+		oracle_fail("Received: under TLS has no \"(using\" line");
 	ok_with = 0;
 	for (i = 0; i < 2; i++) {
 		char want[600];
@@ -321,9 +326,10 @@ static void check_received(const struct oline *o, size_t r,
 
 		if (info->esmtp >= 0 && esmtp != info->esmtp)
 			continue;
-		snprintf(want, sizeof want, "\tby %s (mta) with %s id %s",
-		         info->hostname, esmtp ? "ESMTP" : "SMTP", info->id);
-		ok_with |= starts(&o[1], want);
+		snprintf(want, sizeof want, "\tby %s (mta) with %s%s id %s",
+		         info->hostname, esmtp ? "ESMTP" : "SMTP",
+		         info->tls != NULL ? "S" : "", info->id);
+		ok_with |= starts(&o[by], want);
 	}
 	if (!ok_with)
 		oracle_fail("Received: has a bad \"by\" line");
@@ -331,10 +337,10 @@ static void check_received(const struct oline *o, size_t r,
 		if (o[i].n == 0 || o[i].p[0] != '\t')
 			oracle_fail("Received: line %zu is not folded with a tab", i);
 	if (info->rcpt != NULL &&
-	    (r < 3 || !starts(&o[2], "\tfor <") ||
-	     o[2].n < 6 + strlen(info->rcpt) + 2 ||
-	     memcmp(o[2].p + 6, info->rcpt, strlen(info->rcpt)) != 0 ||
-	     memcmp(o[2].p + 6 + strlen(info->rcpt), ">;", 2) != 0))
+	    (r < by + 2 || !starts(&o[by + 1], "\tfor <") ||
+	     o[by + 1].n < 6 + strlen(info->rcpt) + 2 ||
+	     memcmp(o[by + 1].p + 6, info->rcpt, strlen(info->rcpt)) != 0 ||
+	     memcmp(o[by + 1].p + 6 + strlen(info->rcpt), ">;", 2) != 0))
 		oracle_fail("Received: has no \"for <rcpt>;\" line");
 	if (o[r - 1].n < k || memcmp(o[r - 1].p + o[r - 1].n - k, date, k) != 0)
 		oracle_fail("Received: does not end with the date");
@@ -349,6 +355,7 @@ void oracle_header(const struct oline *msg, size_t nl,
 	struct oline *o;
 	char date[64];
 	size_t no, r, others, idx, i;
+	size_t using = info->tls != NULL && info->tls->version[0] != '\0';
 
 	if (n == 0 || out[n - 1] != '\n')
 		oracle_fail("output does not end with LF");
@@ -357,7 +364,7 @@ void oracle_header(const struct oline *msg, size_t nl,
 	o = oracle_split(out, n, &no);
 	others = nl + !m.date + (!m.from && info->sender && info->sender[0]) +
 	         !m.msgid + (size_t)m.nonfield;
-	if (no < others + 2 || no > others + 4)
+	if (no < others + 2 + using || no > others + 4 + using)
 		oracle_fail("%zu output lines for %zu message lines", no, nl);
 	r = no - others;
 	check_received(o, r, info, date);

@@ -25,6 +25,14 @@
 
 enum { JOB_NAME_MAX = 64, JOB_ERROR_MAX = 512 };
 
+/* Two DUEs say more than a time (mta-queue(5), JOB FILES): a job due at
+ * JOB_DUE_HELD or later is held (never tried; mta-queue --flush leaves
+ * it, a restart keeps it, only a rename releases it), and a job due at
+ * JOB_DUE_BOUNCE is failed with a bounce at once instead of being tried.
+ * Either is set by one rename in rcpt/, like any reschedule. */
+#define JOB_DUE_HELD 9999999999LL
+#define JOB_DUE_BOUNCE 0LL
+
 struct job_name {
 	long long due;
 	char id[ENVELOPE_ID_MAX];

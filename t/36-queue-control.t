@@ -1,0 +1,186 @@
+#!/bin/bash
+# t/36-queue-control.t - mta-queue's control of queued messages beside a
+# running daemon (mta-queue(1), mta-queue(5) JOB FILES), every change a
+# rename or unlink in rcpt/ that the daemon sees:
+#   * the listing and --json parse (python3 json: one object a line, the
+#     recipients with attempts, next attempt and last error)
+#   * --hold: the job is renamed to DUE 9999999999 (seen with ls); it
+#     stays held across --flush and a restart; --release delivers it
+#   * --requeue: due now with its attempts kept (checked while the daemon
+#     is stopped), delivered when the daemon is back
+#   * --bounce: the daemon fails the job untried and the sender gets an
+#     RFC 3464 report (read with python3 mailbox from the local Maildir)
+#   * --delete ALL --from: every message of one sender goes, no other
+#   * --config: the queue named by the configuration file
+. "$(dirname "$0")/lib/common.sh"
+. "$here/lib/forward.sh"
+
+plan 50
+
+P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
+OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
+start_mta "${OPTS[@]}" || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+
+mq() {
+	out=$("$MTA_BIN/mta-queue" "$@" 2>"$T/mq.err"); rc=$?
+	err=$(cat "$T/mq.err")
+}
+send() {   # send FROM RCPT SUBJECT: prints the queue ID
+	queued_id "$(user_msg "$3" | inject "$MTA_PORT" "$1" "$2")"
+}
+attempts_of() { sed -n 's/^attempts //p' "$MTA_QUEUE"/rcpt/*."$1".0 2>/dev/null; }
+# deferred: tried (or, its next hop known dead, deferred untried: attempts
+# 0), the error recorded
+deferred() { grep -qs '^error ' "$MTA_QUEUE"/rcpt/*."$1".0; }
+gone() { ! ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" "$MTA_QUEUE/new" | grep -qF "$1"; }
+
+held=$(send alice@test.example 'r1@[127.0.0.2]' held)
+requeued=$(send bob@test.example 'r2@[127.0.0.2]' requeued)
+returned=$(send carol@test.example 'r3@[127.0.0.2]' returned)
+spam1=$(send spam@test.example 'r4@[127.0.0.2]' spam1)
+spam2=$(send SPAM@test.example 'r5@[127.0.0.2]' spam2)
+kept=$(send keep@test.example 'r6@[127.0.0.2]' kept)
+for id in "$held" "$requeued" "$returned" "$spam1" "$spam2" "$kept"; do
+	wait_until 20 deferred "$id" || diag "$id was not deferred"
+done
+is "$(for id in "$held" "$requeued" "$returned" "$spam1" "$spam2" "$kept"; do
+	deferred "$id" && echo d; done | tr -d '\n')" dddddd "six messages queued and deferred"
+
+# ---- the listing and --json, parsed ----------------------------------------
+mq -q "$MTA_QUEUE"
+is "$($PY -c '
+import re, sys
+msgs = {}
+for line in sys.stdin.read().splitlines():
+    m = re.match(r"^([A-Za-z0-9]+)  age \S+  (\d+) bytes  from <(.*)>$", line)
+    if m:
+        cur = msgs.setdefault(m.group(1), [m.group(3)])
+        continue
+    m = re.match(r"^  to <(.*)>  attempts (\d+), due in \S+, last error: (.+)$", line)
+    if m:
+        cur.append(m.group(1) + ":" + m.group(2))
+print(msgs[sys.argv[1]][0], msgs[sys.argv[1]][1], len(msgs))' "$held" <<<"$out")" \
+	"alice@test.example r1@[127.0.0.2]:$(attempts_of "$held") 6" \
+	"listing: parsed, the held-to-be message with its recipient and attempts"
+mq -q "$MTA_QUEUE" --json
+now=$(date +%s)
+is "$($PY -c '
+import json, sys
+now, want = int(sys.argv[1]), sys.argv[2]
+objs = [json.loads(l) for l in sys.stdin.read().splitlines()]
+o = [x for x in objs if x["id"] == want][0]
+r = o["recipients"][0]
+print(len(objs), o["sender"], o["scheduled"], r["n"], r["address"], r["state"], r["attempts"],
+      r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"])' \
+	"$now" "$held" <<<"$out")" \
+	"6 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True None" \
+	"--json: one object a line, recipient with attempts, next attempt, last error"
+mq -q "$MTA_QUEUE" --json --from spam@test.example
+is "$($PY -c 'import json, sys; print(sorted(json.loads(l)["id"] for l in sys.stdin.read().splitlines()))' <<<"$out")" \
+	"$($PY -c 'import sys; print(sorted(sys.argv[1:]))' "$spam1" "$spam2")" \
+	"--json --from: the sender's messages only (case does not matter)"
+
+# ---- hold: survives --flush and a restart ----------------------------------
+held_attempts=$(attempts_of "$held")
+mq -q "$MTA_QUEUE" --hold "$held"
+is "$rc:$out" "0:held 1 job of 1 message" "hold: exit 0, says what it did"
+ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$held.0" ]; echo $?)" "hold: ls shows rcpt/9999999999.ID.0"
+is "$(attempts_of "$held")" "$held_attempts" "hold: the job keeps its content"
+mq -q "$MTA_QUEUE" --json
+like "$(grep "\"$held\"" <<<"$out")" '"state":"held","attempts":[0-9]+,"next_attempt":null' "hold: --json says held"
+mq -q "$MTA_QUEUE"
+like "$out" "to <r1@\\[127.0.0.2\\]>  attempts [0-9]+, held" "hold: the listing says held"
+mq -q "$MTA_QUEUE" --flush
+is "$rc:$out" "0:flushed 5 jobs (0 already due, 1 held)" "flush: every job but the held one"
+retried() { [ "$(log_count "retry id=($requeued|$kept) ")" -ge 4 ]; }
+wait_until 20 retried; ok $? "flush: the daemon tried the flushed jobs again"
+is "$(log_count "retry id=$held ")" 1 "flush: the held job was not tried again"
+ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$held.0" ]; echo $?)" "flush: still held"
+is "$(stop_mta)" 0 "restart: the daemon stops"
+
+# ---- while it is stopped: requeue keeps the attempts -----------------------
+requeued_attempts=$(attempts_of "$requeued")
+mq -q "$MTA_QUEUE" --requeue "$requeued"
+is "$rc:$out" "0:requeued 1 job of 1 message" "requeue: exit 0"
+j=$(ls "$MTA_QUEUE/rcpt" | grep "\\.$requeued\\.0\$")
+ok "$([ "${j%%.*}" -le "$(date +%s)" ]; echo $?)" "requeue: its DUE is now ($j)"
+is "$(attempts_of "$requeued")" "$requeued_attempts" "requeue: the attempt count is kept"
+mq -q "$MTA_QUEUE" --requeue NOSUCH0ID
+is "$rc" 1 "requeue: an unknown ID is exit 1"
+like "$err" "no such message: NOSUCH0ID" "requeue: says so"
+
+PEER_WANT=$P peer_start peer 127.0.0.2 || { echo "Bail out! aiosmtpd did not start"; exit 1; }
+PEER=$PEER_DIR
+start_mta "${OPTS[@]}" || { echo "Bail out! mta-smtpd did not restart"; exit 1; }
+peer_wait "$PEER" 1 20; ok $? "restart: the requeued message is delivered"
+is "$(peer_json "$PEER" 1 rcpt_tos)" "r2@[127.0.0.2]" "restart: the first delivery is the requeued one"
+wait_until 10 gone "$requeued"; ok $? "restart: the requeued message left the queue"
+ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$held.0" ]; echo $?)" "restart: the held job is still held"
+is "$(log_count "retry id=$held ")" 1 "restart: the held job was not tried"
+
+# ---- release delivers --------------------------------------------------------
+mq -q "$MTA_QUEUE" --release "$held"
+is "$rc:$out" "0:released 1 job of 1 message" "release: exit 0"
+peer_wait "$PEER" 2 20; ok $? "release: delivered"
+is "$(peer_json "$PEER" 2 rcpt_tos)" "r1@[127.0.0.2]" "release: the held message"
+wait_until 10 gone "$held"; ok $? "release: the message left the queue"
+
+# ---- bounce: the daemon returns it with a DSN ---------------------------------
+mq -q "$MTA_QUEUE" --bounce "$returned"
+is "$rc:$out" "0:returned to the sender 1 job of 1 message" "bounce: exit 0"
+maildir_wait "$MTA_MAIL/carol" 1 20; ok $? "bounce: a report in the sender's Maildir"
+is "$($PY -c '
+import mailbox, sys
+box = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+msgs = [box[k] for k in box.keys()]
+m = msgs[0]
+parts = m.get_payload()
+status = parts[1].get_payload()
+fields = {}
+for block in status:
+    for k, v in block.items():
+        fields[k.lower()] = v
+print(len(msgs), m.get_content_type(), m["To"].strip(), fields.get("action"),
+      fields.get("status"), fields.get("final-recipient"), "untried" in parts[0].get_payload(decode=True).decode())' \
+	"$MTA_MAIL/carol")" \
+	"1 multipart/report <carol@test.example> failed 5.0.0 rfc822; r3@[127.0.0.2] True" \
+	"bounce: RFC 3464 report, Action failed, 5.0.0, the recipient, the reason"
+wait_until 10 gone "$returned"; ok $? "bounce: the message left the queue"
+is "$(peer_count "$PEER")" 2 "bounce: nothing was sent to the peer"
+like "$(grep "bounce id=$returned " "$MTA_LOG")" "to=<carol@test.example>" "bounce: logged"
+
+# ---- delete by sender ---------------------------------------------------------
+mq -q "$MTA_QUEUE" --delete ALL --from '<spam@test.example>'
+is "$rc:$out" "0:deleted 2 jobs of 2 messages (2 with the message file)" "delete --from: exit 0, two messages"
+ok "$(gone "$spam1" && gone "$spam2"; echo $?)" "delete --from: both of the sender's messages are gone"
+ok "$([ -f "$MTA_QUEUE/mess/$kept" ] && [ -n "$(ls "$MTA_QUEUE/rcpt" | grep "\\.$kept\\.0\$")" ]; echo $?)" \
+	"delete --from: the other sender's message is kept"
+mq -q "$MTA_QUEUE" --delete ALL --from nobody@test.example
+is "$rc:$out" "0:deleted 0 jobs of 0 messages" "delete --from nobody: nothing"
+mq -q "$MTA_QUEUE" --from x@y
+is "$rc" 64 "a selection without an operation: usage"
+mq -q "$MTA_QUEUE" --hold ALL --bounce ALL
+is "$rc" 64 "two operations: usage"
+
+# ---- hold by domain, release ALL ----------------------------------------------
+mq -q "$MTA_QUEUE" --hold ALL --domain '[127.0.0.2]'
+is "$rc:$out" "0:held 1 job of 1 message" "hold --domain: the kept message's job"
+ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$kept.0" ]; echo $?)" "hold --domain: renamed"
+
+# ---- --config: the queue from the configuration file --------------------------
+printf '# mta-queue reads the daemon'"'"'s file\nqueue %s\nretry 60\n' "$MTA_QUEUE" >"$T/mta.conf"
+(cd "$T" && "$MTA_BIN/mta-queue" --config "$T/mta.conf" --json >"$T/conf.out" 2>"$T/conf.err"); rc=$?
+is "$rc:$(grep -c "\"$kept\"" "$T/conf.out")" "0:1" "--config: the file's queue is listed"
+printf 'no-such-option 1\n' >"$T/bad.conf"
+mq --config "$T/bad.conf"
+is "$rc" 1 "--config: a bad file is exit 1"
+like "$err" "bad.conf:1: unknown option" "--config: says where"
+
+mq -q "$MTA_QUEUE" --release ALL
+is "$rc:$out" "0:released 1 job of 1 message" "release ALL"
+peer_wait "$PEER" 3 20; ok $? "release ALL: delivered"
+wait_until 10 queue_empty; ok $? "the queue is empty"
+ok "$(mta_running; echo $?)" "the daemon is still running"
+is "$(stop_mta)" 0 "SIGTERM exit 0"
+
+done_testing

@@ -11,11 +11,14 @@
 #   * --bounce: the daemon fails the job untried and the sender gets an
 #     RFC 3464 report (read with python3 mailbox from the local Maildir)
 #   * --delete ALL --from: every message of one sender goes, no other
+#   * held or returned while its delivery runs (a peer that answers the
+#     end of DATA with 451 only after 10 s): the deferral keeps the job
+#     held; a returned one fails with the bounce instead of waiting
 #   * --config: the queue named by the configuration file
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 50
+plan 58
 
 P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
 OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
@@ -166,6 +169,26 @@ is "$rc" 64 "two operations: usage"
 mq -q "$MTA_QUEUE" --hold ALL --domain '[127.0.0.2]'
 is "$rc:$out" "0:held 1 job of 1 message" "hold --domain: the kept message's job"
 ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$kept.0" ]; echo $?)" "hold --domain: renamed"
+
+# ---- held or returned while the delivery runs ---------------------------------
+PEER_WANT=$P peer_start slow 127.0.0.3 --hold 10 --data-reply '451 4.3.0 later' ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+SLOW=$PEER_DIR
+in_flight() { [ "$(grep -c '^mail ' "$SLOW/events" 2>/dev/null)" -ge "$1" ]; }
+late=$(send dave@test.example 'r7@[127.0.0.3]' late)
+wait_until 20 in_flight 1; ok $? "running: the delivery is under way"
+mq -q "$MTA_QUEUE" --hold "$late"
+wait_log 30 "retry id=$late "; ok $? "running: the delivery was deferred"
+like "$(grep "retry id=$late " "$MTA_LOG")" "next=9999999999\$" "running: the deferral kept the hold"
+ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$late.0" ] && [ "$(attempts_of "$late")" = 1 ]; echo $?)" \
+	"running: still held, the attempt counted"
+ret=$(send erin@test.example 'r8@[127.0.0.3]' ret)
+wait_until 20 in_flight 2; ok $? "running: the second delivery is under way"
+mq -q "$MTA_QUEUE" --bounce "$ret"
+maildir_wait "$MTA_MAIL/erin" 1 30; ok $? "running: returned while it ran, the deferral bounces it"
+like "$(grep "bounce id=$ret " "$MTA_LOG")" "to=<erin@test.example>" "running: the bounce is logged"
+wait_until 10 gone "$ret"; ok $? "running: the returned message left the queue"
+mq -q "$MTA_QUEUE" --delete "$late"
 
 # ---- --config: the queue from the configuration file --------------------------
 printf '# mta-queue reads the daemon'"'"'s file\nqueue %s\nretry 60\n' "$MTA_QUEUE" >"$T/mta.conf"

@@ -8,7 +8,8 @@
 #     stays held across --flush and a restart; --release delivers it
 #   * --requeue: due now with its attempts kept (checked while the daemon
 #     is stopped), delivered when the daemon is back
-#   * --bounce: the daemon fails the job untried and the sender gets an
+#   * --bounce (daemon running, or stopped: done when it starts): the
+#     daemon fails the job untried and the sender gets an
 #     RFC 3464 report (read with python3 mailbox from the local Maildir)
 #   * --delete ALL --from: every message of one sender goes, no other
 #   * held or returned while its delivery runs (a peer that answers the
@@ -18,7 +19,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 58
+plan 61
 
 P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
 OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
@@ -43,6 +44,8 @@ returned=$(send carol@test.example 'r3@[127.0.0.2]' returned)
 spam1=$(send spam@test.example 'r4@[127.0.0.2]' spam1)
 spam2=$(send SPAM@test.example 'r5@[127.0.0.2]' spam2)
 kept=$(send keep@test.example 'r6@[127.0.0.2]' kept)
+offline=$(send frank@test.example 'r9@[127.0.0.2]' offline)
+wait_until 20 deferred "$offline" || diag "$offline was not deferred"
 for id in "$held" "$requeued" "$returned" "$spam1" "$spam2" "$kept"; do
 	wait_until 20 deferred "$id" || diag "$id was not deferred"
 done
@@ -63,7 +66,7 @@ for line in sys.stdin.read().splitlines():
     if m:
         cur.append(m.group(1) + ":" + m.group(2))
 print(msgs[sys.argv[1]][0], msgs[sys.argv[1]][1], len(msgs))' "$held" <<<"$out")" \
-	"alice@test.example r1@[127.0.0.2]:$(attempts_of "$held") 6" \
+	"alice@test.example r1@[127.0.0.2]:$(attempts_of "$held") 7" \
 	"listing: parsed, the held-to-be message with its recipient and attempts"
 mq -q "$MTA_QUEUE" --json
 now=$(date +%s)
@@ -76,7 +79,7 @@ r = o["recipients"][0]
 print(len(objs), o["sender"], o["scheduled"], r["n"], r["address"], r["state"], r["attempts"],
       r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"])' \
 	"$now" "$held" <<<"$out")" \
-	"6 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True None" \
+	"7 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True None" \
 	"--json: one object a line, recipient with attempts, next attempt, last error"
 mq -q "$MTA_QUEUE" --json --from spam@test.example
 is "$($PY -c 'import json, sys; print(sorted(json.loads(l)["id"] for l in sys.stdin.read().splitlines()))' <<<"$out")" \
@@ -94,7 +97,7 @@ like "$(grep "\"$held\"" <<<"$out")" '"state":"held","attempts":[0-9]+,"next_att
 mq -q "$MTA_QUEUE"
 like "$out" "to <r1@\\[127.0.0.2\\]>  attempts [0-9]+, held" "hold: the listing says held"
 mq -q "$MTA_QUEUE" --flush
-is "$rc:$out" "0:flushed 5 jobs (0 already due, 1 held)" "flush: every job but the held one"
+is "$rc:$out" "0:flushed 6 jobs (0 already due, 1 held)" "flush: every job but the held one"
 retried() { [ "$(log_count "retry id=($requeued|$kept) ")" -ge 4 ]; }
 wait_until 20 retried; ok $? "flush: the daemon tried the flushed jobs again"
 is "$(log_count "retry id=$held ")" 1 "flush: the held job was not tried again"
@@ -108,6 +111,8 @@ is "$rc:$out" "0:requeued 1 job of 1 message" "requeue: exit 0"
 j=$(ls "$MTA_QUEUE/rcpt" | grep "\\.$requeued\\.0\$")
 ok "$([ "${j%%.*}" -le "$(date +%s)" ]; echo $?)" "requeue: its DUE is now ($j)"
 is "$(attempts_of "$requeued")" "$requeued_attempts" "requeue: the attempt count is kept"
+mq -q "$MTA_QUEUE" --bounce "$offline"
+ok "$([ -f "$MTA_QUEUE/rcpt/0.$offline.0" ]; echo $?)" "bounce while stopped: ls shows rcpt/0.ID.0"
 mq -q "$MTA_QUEUE" --requeue NOSUCH0ID
 is "$rc" 1 "requeue: an unknown ID is exit 1"
 like "$err" "no such message: NOSUCH0ID" "requeue: says so"
@@ -120,6 +125,8 @@ is "$(peer_json "$PEER" 1 rcpt_tos)" "r2@[127.0.0.2]" "restart: the first delive
 wait_until 10 gone "$requeued"; ok $? "restart: the requeued message left the queue"
 ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$held.0" ]; echo $?)" "restart: the held job is still held"
 is "$(log_count "retry id=$held ")" 1 "restart: the held job was not tried"
+maildir_wait "$MTA_MAIL/frank" 1 20; ok $? "restart: the job returned while the daemon was stopped is bounced"
+wait_until 10 gone "$offline"; ok $? "restart: and it left the queue"
 
 # ---- release delivers --------------------------------------------------------
 mq -q "$MTA_QUEUE" --release "$held"

@@ -26,7 +26,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
-LDLIBS_ALL   = -lowfat -lssl -lcrypto -lresolv -pthread $(LDLIBS)
+LDLIBS_ALL   = -lowfat -lunbound -lssl -lcrypto -lresolv -pthread $(LDLIBS)
 
 LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
@@ -42,14 +42,16 @@ DEPFLAGS = -MMD -MP
 # clang and its libFuzzer only make fuzz, make fuzz-smoke (and make test
 # when they are there: t/60-fuzz.t replays the corpus without them).
 # The TLS tests (t/9x) make their certificates with openssl and talk TLS
-# with swaks (which needs libnet-ssleay-perl for it) and msmtp.
-BUILD_DEBS = gcc make libowfat-dev libssl-dev
+# with swaks (which needs libnet-ssleay-perl for it) and msmtp; the DANE
+# test (t/95) signs a zone with ldnsutils and serves it with nsd.
+BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
-             openssl msmtp libnet-ssleay-perl \
+             openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
+             dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config
 FUZZ_DEBS  = clang libclang-rt-14-dev
-BENCH_DEBS = postfix
+BENCH_DEBS = postfix time
 
 .PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
 all: $(PROGRAMS)

@@ -8,6 +8,7 @@
 
 #include "bounce.h"
 #include "header.h"
+#include "policy.h"
 
 enum { HEADER_COPY_MAX = 64 * 1024 };   /* of the original, in the report */
 enum { BOUNDARY_MAX = 70 };             /* RFC 2046 5.1.1 */
@@ -70,6 +71,18 @@ static void status_code(const struct status *st, char *buf, size_t len)
 	         st->subject, st->detail);
 }
 
+/* original - the RCPT address a failed recipient came of (an alias, a
+ * subaddress: envelope.h orcpt), or NULL when it is its own */
+static const char *original(const struct envelope *env, const char *rcpt)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpt; i++)
+		if (strcmp(env->rcpt[i].text, rcpt) == 0)
+			return env->orcpt != NULL ? env->orcpt[i] : NULL;
+	return NULL;
+}
+
 /* bounce_compose - the report */
 void bounce_compose(const char *hostname, const char *id,
                     const struct envelope *env, int fd, off_t offset,
@@ -101,15 +114,26 @@ void bounce_compose(const char *hostname, const char *id,
 	        "Your message (queue ID %s, received %s) could not be delivered\n"
 	        "to %s:\n\n", hostname, env->id, arrival,
 	        n == 1 ? "this recipient" : "these recipients");
-	for (i = 0; i < n; i++)
-		put(&s, "<%s>: %s\n\n", r[i].rcpt, r[i].st.text);
+	for (i = 0; i < n; i++) {
+		const char *o = original(env, r[i].rcpt);
+
+		if (o != NULL)
+			put(&s, "<%s> (sent to <%s>): %s\n\n", r[i].rcpt, o, r[i].st.text);
+		else
+			put(&s, "<%s>: %s\n\n", r[i].rcpt, r[i].st.text);
+	}
 
 	put(&s, "--%s\nContent-Type: message/delivery-status\n\n", b);
 	put(&s, "Reporting-MTA: dns; %s\nX-Queue-ID: %s\nArrival-Date: %s\n",
 	    hostname, env->id, arrival);
 	for (i = 0; i < n; i++) {
+		const char *o = original(env, r[i].rcpt);
+
 		status_code(&r[i].st, code, sizeof code);
-		put(&s, "\nFinal-Recipient: rfc822; %s\nAction: failed\nStatus: %s\n",
+		put(&s, "\n");
+		if (o != NULL)              /* RFC 3464 2.3.1: the address as given */
+			put(&s, "Original-Recipient: rfc822; %s\n", o);
+		put(&s, "Final-Recipient: rfc822; %s\nAction: failed\nStatus: %s\n",
 		    r[i].rcpt, code);
 		if (r[i].remote_mta && r[i].remote_mta[0])
 			put(&s, "Remote-MTA: dns; %s\n", r[i].remote_mta);
@@ -126,6 +150,21 @@ void bounce_compose(const char *hostname, const char *id,
 static void to_queue(void *ctx, const char *p, size_t len)
 {
 	queue_msg_write(ctx, p, len);
+}
+
+/* bounce_rcpt_add - the report's recipient: the sender, resolved as RCPT
+ * would resolve it when it is local (postmaster@ to root's mailbox,
+ * bob+tag@ to bob's), by the current snapshot; as it is without one */
+static int bounce_rcpt_add(struct envelope *benv, const struct mailbox *sender)
+{
+	const struct config *cfg = config_get();
+	int rc;
+
+	if (cfg == NULL)
+		return envelope_add_rcpt(benv, sender) < 0 ? -1 : 0;
+	rc = policy_add_rcpt(cfg, benv, sender, 1);
+	config_put(cfg);
+	return rc;
 }
 
 /* bounce_send - compose and queue */
@@ -145,7 +184,7 @@ int bounce_send(struct queue *q, const char *hostname,
 	snprintf(benv.client, sizeof benv.client, "local");
 	snprintf(benv.helo, sizeof benv.helo, "%s", hostname);
 	benv.body_8bit = env->body_8bit;   /* the returned header may be 8-bit */
-	if (envelope_add_rcpt(&benv, &env->sender) < 0) {
+	if (bounce_rcpt_add(&benv, &env->sender) < 0) {
 		*st = status_make(ST_TEMP, 3, 0, "Out of memory");
 		return -1;
 	}

@@ -5,14 +5,17 @@
  * The report (RFC 3462 multipart/report; report-type=delivery-status):
  *   1. text/plain: what happened, for people, one paragraph per recipient;
  *   2. message/delivery-status: Reporting-MTA and Arrival-Date, then per
- *      recipient Final-Recipient, Action: failed, Status, Remote-MTA and
+ *      recipient Original-Recipient (the address the client gave, when
+ *      the recipient came of another: envelope.h orcpt), Final-Recipient,
+ *      Action: failed, Status, Remote-MTA and
  *      Diagnostic-Code (the remote reply, quoted) when a server replied;
  *   3. text/rfc822-headers: the original message's header.
  * Header: From: MAILER-DAEMON@HOSTNAME, To: the sender, Subject,
  * Auto-Submitted: auto-replied (RFC 3834), Date, Message-ID, MIME.
  *
  * Several recipients of one message that failed together go in one
- * report.  A message from the null sender is never bounced (the caller
+ * report.  The report goes to the sender resolved as at RCPT (policy.h,
+ * with the current configuration): a local sender's aliases apply.  A message from the null sender is never bounced (the caller
  * logs and drops it): bounce_send() refuses it with -1/EINVAL.
  *
  * Contract: thread-safe (the queue write is); everything passed in is

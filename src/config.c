@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "dane.h"
 #include "tls.h"
 
 /* The current snapshot; the lock makes taking a reference and replacing
@@ -27,6 +28,16 @@ void config_free(struct config *cfg)
 	free(cfg->log);
 	free(cfg->user);
 	free(cfg->dns);
+	free(cfg->aliases);
+	free(cfg->virtual);
+	free(cfg->local_users);
+	free(cfg->root_alias);
+	free(cfg->recipient_delimiter);
+	free(cfg->check_address);
+	if (cfg->tables != NULL && cfg->tables_free != NULL)
+		cfg->tables_free(cfg->tables);
+	free(cfg->dns_trust_anchor);
+	dane_resolver_free(cfg->dane_resolver);
 	free(cfg->listen);
 	free(cfg->smtps);
 	for (i = 0; i < cfg->ntls_cert; i++)
@@ -36,6 +47,8 @@ void config_free(struct config *cfg)
 		free(cfg->tls_key[i]);
 	free(cfg->tls_key);
 	tls_ctx_put(cfg->tls_server);
+	tls_ctx_put(cfg->tls_client);
+	free(cfg->tls_ca);
 	for (i = 0; i < cfg->ndomains; i++)
 		free(cfg->domains[i]);
 	free(cfg->domains);
@@ -52,17 +65,22 @@ int config_load_tls(struct config *cfg, char *err, size_t errlen)
 		         "pairs", cfg->ntls_cert, cfg->ntls_key);
 		return -1;
 	}
-	if (cfg->ntls_cert == 0) {
-		if (cfg->nsmtps > 0) {
-			snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
-			         cfg->smtps[0].text);
-			return -1;
-		}
-		return 0;
+	if (cfg->ntls_cert == 0 && cfg->nsmtps > 0) {
+		snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
+		         cfg->smtps[0].text);
+		return -1;
 	}
-	cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key, cfg->ntls_cert,
-	                                 err, errlen);
-	return cfg->tls_server ? 0 : -1;
+	if (cfg->ntls_cert > 0 &&
+	    (cfg->tls_server = tls_server_ctx(cfg->tls_cert, cfg->tls_key,
+	                                      cfg->ntls_cert, err, errlen)) == NULL)
+		return -1;
+	if ((cfg->tls_client = tls_client_ctx(cfg->tls_ca, err, errlen)) == NULL)
+		return -1;
+	if (cfg->dane &&
+	    (cfg->dane_resolver = dane_resolver_new(cfg->dns_trust_anchor, cfg->dns,
+	                                            err, errlen)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* config_publish - cfg becomes current */

@@ -11,7 +11,8 @@
  * delivery one of its own.  SIGHUP publishes a new snapshot; holders of
  * the old one keep it until they put it.  Every string belongs to the
  * snapshot, and so does its TLS context (tls.h: one reference, put by
- * config_free; connections in progress keep their own TLS objects).
+ * config_free; connections in progress keep their own TLS objects) and
+ * its DANE resolver (dane.h; freed with the snapshot).
  */
 #ifndef MTA_CONFIG_H
 #define MTA_CONFIG_H
@@ -21,8 +22,10 @@
 #include <sys/socket.h>
 
 #include "netaddr.h"
+#include "tls.h"
 
 struct tls_ctx;
+struct dane_resolver;
 
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -34,7 +37,11 @@ struct route {
 	char domain[256];          /* "*" = every non-local domain */
 	char host[256];
 	unsigned port;             /* 0 = --smtp-port */
+	int has_tls;               /* tls= given: its policy wins */
+	enum tls_policy tls;
 };
+
+struct resolve_tables;
 
 struct config {
 	char *queue;               /* -q, --queue (restart only) */
@@ -42,6 +49,11 @@ struct config {
 	char *log;                 /* -L, --log; NULL = stderr */
 	char *user;                /* --user (restart only) */
 	char *dns;                 /* --dns; NULL = /etc/resolv.conf */
+	int dane;                  /* --dane: DANE outbound (RFC 7672) */
+	char *dns_trust_anchor;    /* --dns-trust-anchor: DNSSEC's anchor */
+	/* --dane's validating resolver (config_load_tls), for this
+	 * snapshot; NULL without --dane */
+	struct dane_resolver *dane_resolver;
 	char hostname[256];        /* --hostname or gethostname() */
 	struct listen_addr *listen; /* restart only */
 	size_t nlisten;
@@ -52,6 +64,10 @@ struct config {
 	/* the server's TLS context made from the pairs (config_load_tls);
 	 * NULL: no certificate, no STARTTLS */
 	struct tls_ctx *tls_server;
+	char *tls_ca;              /* --tls-ca; NULL = the system's CAs */
+	enum tls_policy tls_client_policy;  /* --tls-client */
+	/* the client's TLS context (config_load_tls), for every snapshot */
+	struct tls_ctx *tls_client;
 	char **domains;            /* lower case */
 	size_t ndomains;
 	struct cidr *relay;
@@ -59,6 +75,17 @@ struct config {
 	struct route *routes;
 	size_t nroutes;
 	int mbox, system_users;
+	char *aliases;             /* --aliases FILE, or NULL */
+	char *virtual;             /* --virtual FILE, or NULL */
+	char *local_users;         /* --local-users FILE, or NULL */
+	char *root_alias;          /* --root-alias ADDR, or NULL */
+	char *recipient_delimiter; /* "" = no subaddresses */
+	char *check_address;       /* --check-address ADDR (command line) */
+	/* the tables the files above name, read with the snapshot by
+	 * policy_load_tables() (policy.h) and freed by tables_free: the
+	 * snapshot stays below the layer that knows them */
+	struct resolve_tables *tables;
+	void (*tables_free)(struct resolve_tables *t);
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */
@@ -81,10 +108,13 @@ struct config {
 	atomic_uint refs;          /* config_get/config_put */
 };
 
-/* config_load_tls - make cfg's TLS context from its --tls-cert and
- * --tls-key pairs (none: no context); 0, or -1 with err set (a file
- * missing, unreadable or broken, pairs unmatched, --smtps without a
- * certificate) */
+/* config_load_tls - make cfg's TLS contexts: the server's from its
+ * --tls-cert and --tls-key pairs (none: no context), the client's with
+ * --tls-ca's trust anchors (or the system's), and with --dane DANE's
+ * validating resolver (dane.h: --dns-trust-anchor, --dns); 0, or -1 with
+ * err set (a file missing, unreadable or broken, pairs unmatched,
+ * --smtps without a certificate, --dane without a resolver that
+ * validates) */
 int config_load_tls(struct config *cfg, char *err, size_t errlen);
 /* config_publish - make cfg (one reference, which passes to the
  * publication) the current snapshot; the previous one is put */

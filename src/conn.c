@@ -40,7 +40,15 @@ static struct status ops_check_rcpt(void *ctx, const struct mailbox *rcpt)
 {
 	struct conn_ctx *x = ctx;
 
-	return policy_check_rcpt(x->c->env->cfg, rcpt, x->may_relay);
+	return policy_check_rcpt(x->c->env->cfg, rcpt, x->may_relay, NULL);
+}
+
+/* ops_add_rcpt - the final recipients of an accepted one */
+static int ops_add_rcpt(void *ctx, struct envelope *env, const struct mailbox *rcpt)
+{
+	struct conn_ctx *x = ctx;
+
+	return policy_add_rcpt(x->c->env->cfg, env, rcpt, x->may_relay);
 }
 
 /* ops_tx_open - create the queue file */
@@ -112,7 +120,7 @@ static struct status ops_tls_prepare(void *ctx)
 
 static const struct session_ops conn_ops = {
 	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
-	ops_tls_prepare
+	ops_tls_prepare, ops_add_rcpt
 };
 
 /* log_refusals - log each 4xx/5xx reply line in out[0..n) */

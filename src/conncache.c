@@ -14,6 +14,7 @@ struct entry {
 	struct smtp_client *c;       /* NULL: a free slot */
 	char ip[NETADDR_TEXT_MAX];
 	unsigned port;
+	char tls[CONNCACHE_TLS_MAX + 1];  /* the TLS policy it was opened with */
 	long long given_ms;          /* monotonic, when it was given back */
 };
 
@@ -122,7 +123,7 @@ struct conncache *conncache_new(unsigned max_idle, unsigned idle_seconds)
 /* conncache_take - the most recently given connection to ip:port: the
  * freshest is the least likely to have been closed by the server */
 struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
-                                   unsigned port)
+                                   unsigned port, const char *tls)
 {
 	struct smtp_client *c = NULL;
 	struct entry *best = NULL;
@@ -133,7 +134,7 @@ struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
 		struct entry *e = &cc->e[i];
 
 		if (e->c != NULL && e->port == port && strcmp(e->ip, ip) == 0 &&
-		    (best == NULL || e->given_ms > best->given_ms))
+		    strcmp(e->tls, tls) == 0 && (best == NULL || e->given_ms > best->given_ms))
 			best = e;
 	}
 	if (best != NULL) {
@@ -146,11 +147,12 @@ struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
 
 /* conncache_give - keep c in a free slot, or let it go */
 void conncache_give(struct conncache *cc, const char *ip, unsigned port,
-                    struct smtp_client *c)
+                    const char *tls, struct smtp_client *c)
 {
 	unsigned i;
 
 	if (smtp_client_connected(c) && strlen(ip) < sizeof cc->e[0].ip &&
+	    strlen(tls) < sizeof cc->e[0].tls &&
 	    monotonic_ms() - c->opened_ms < CONNCACHE_MAX_AGE_MS) {
 		pthread_mutex_lock(&cc->lock);
 		for (i = 0; i < cc->max_idle; i++) {
@@ -159,6 +161,7 @@ void conncache_give(struct conncache *cc, const char *ip, unsigned port,
 			if (e->c == NULL) {
 				e->c = c;
 				snprintf(e->ip, sizeof e->ip, "%s", ip);
+				snprintf(e->tls, sizeof e->tls, "%s", tls);
 				e->port = port;
 				e->given_ms = monotonic_ms();
 				pthread_cond_signal(&cc->wake);

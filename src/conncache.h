@@ -12,6 +12,13 @@
  * connection lives for ever, so a server that was replaced, or an MX or
  * address that changed, is noticed within that time.
  *
+ * A connection is kept under its server's address and port and the TLS
+ * policy it was opened with (a short text of the caller's, e.g. the
+ * policy, the name checked and the context): it is taken only under the
+ * same one, so a connection made in plaintext or with a certificate left
+ * unchecked never carries a delivery that asks for more, and none
+ * outlives a change of policy.
+ *
  * A taken connection may have been closed by the server meanwhile: the
  * caller must be ready to retry its transaction once on a new connection
  * when the first reply is missing (remote.c does, before any message
@@ -32,7 +39,8 @@
 enum {
 	CONNCACHE_QUIT_MS = 2000,     /* QUIT of an idle connection */
 	CONNCACHE_SHUTDOWN_MS = 200,  /* QUIT of each one at conncache_free */
-	CONNCACHE_MAX_AGE_MS = 300 * 1000  /* older connections are not kept */
+	CONNCACHE_MAX_AGE_MS = 300 * 1000, /* older connections are not kept */
+	CONNCACHE_TLS_MAX = 320       /* a TLS policy key's length */
 };
 
 struct conncache;
@@ -41,17 +49,19 @@ struct conncache;
  * each for at most idle_seconds; NULL when out of memory or the reaper
  * thread cannot start.  max_idle 0: a cache that keeps nothing. */
 struct conncache *conncache_new(unsigned max_idle, unsigned idle_seconds);
-/* conncache_take - an idle connection to ip:port (as given to
- * conncache_give), now the caller's; NULL when there is none */
+/* conncache_take - an idle connection to ip:port under TLS policy key
+ * tls (as given to conncache_give), now the caller's; NULL when there is
+ * none */
 struct smtp_client *conncache_take(struct conncache *cc, const char *ip,
-                                   unsigned port);
-/* conncache_give - keep c, a connected client to ip:port between two
- * transactions; when the cache is full, c is not connected or c was
+                                   unsigned port, const char *tls);
+/* conncache_give - keep c, a connected client to ip:port opened under
+ * TLS policy key tls, between two transactions; when the cache is full,
+ * c is not connected, tls is longer than CONNCACHE_TLS_MAX or c was
  * opened CONNCACHE_MAX_AGE_MS ago or more, c is closed (with QUIT when
  * connected) and freed.  Either way c is no
  * longer the caller's. */
 void conncache_give(struct conncache *cc, const char *ip, unsigned port,
-                    struct smtp_client *c);
+                    const char *tls, struct smtp_client *c);
 /* conncache_idle - connections kept now */
 unsigned conncache_idle(struct conncache *cc);
 /* conncache_free - QUIT every kept connection, stop the reaper, free;

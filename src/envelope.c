@@ -17,6 +17,11 @@ void envelope_init(struct envelope *env)
 /* envelope_free - release the recipients */
 void envelope_free(struct envelope *env)
 {
+	size_t i;
+
+	for (i = 0; env->orcpt != NULL && i < env->nrcpt; i++)
+		free(env->orcpt[i]);
+	free(env->orcpt);
 	free(env->rcpt);
 	envelope_init(env);
 }
@@ -36,11 +41,17 @@ static int rcpt_append(struct envelope *env, const struct mailbox *rcpt)
 		size_t cap = env->rcpt_cap ? env->rcpt_cap * 2 : 4;
 		struct mailbox *r = realloc(env->rcpt, cap * sizeof *r);
 
+		char **o;
+
 		if (r == NULL)
 			return -1;
 		env->rcpt = r;
+		if ((o = realloc(env->orcpt, cap * sizeof *o)) == NULL)
+			return -1;
+		env->orcpt = o;
 		env->rcpt_cap = cap;
 	}
+	env->orcpt[env->nrcpt] = NULL;
 	env->rcpt[env->nrcpt++] = *rcpt;
 	return 0;
 }
@@ -56,6 +67,31 @@ int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt)
 	return rcpt_append(env, rcpt) < 0 ? -1 : 1;
 }
 
+/* envelope_add_final - a final recipient and the RCPT address it came of */
+int envelope_add_final(struct envelope *env, const struct mailbox *rcpt,
+                       const char *orcpt)
+{
+	int r = envelope_add_rcpt(env, rcpt);
+	char *copy;
+
+	if (r != 1 || orcpt == NULL || strcmp(orcpt, rcpt->text) == 0)
+		return r;
+	if ((copy = strdup(orcpt)) == NULL) {
+		env->nrcpt--;
+		return -1;
+	}
+	env->orcpt[env->nrcpt - 1] = copy;
+	return 1;
+}
+
+/* envelope_orcpt - the RCPT address of recipient n */
+const char *envelope_orcpt(const struct envelope *env, size_t n)
+{
+	if (env->orcpt != NULL && env->orcpt[n] != NULL)
+		return env->orcpt[n];
+	return env->rcpt[n].text;
+}
+
 /* envelope_format - the text form, ending in the empty line */
 int envelope_format(const struct envelope *env, char **out, size_t *len)
 {
@@ -64,7 +100,8 @@ int envelope_format(const struct envelope *env, char **out, size_t *len)
 	int k;
 
 	for (i = 0; i < env->nrcpt; i++)
-		cap += 6 + strlen(env->rcpt[i].text);
+		cap += 6 + strlen(env->rcpt[i].text) +
+		       (env->orcpt && env->orcpt[i] ? 7 + strlen(env->orcpt[i]) : 0);
 	buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
@@ -73,8 +110,11 @@ int envelope_format(const struct envelope *env, char **out, size_t *len)
 	             env->client, env->helo, env->sender.text,
 	             env->body_8bit ? "body 8BITMIME\n" : "");
 	n = (size_t)k;
-	for (i = 0; i < env->nrcpt; i++)
+	for (i = 0; i < env->nrcpt; i++) {
 		n += (size_t)snprintf(buf + n, cap - n, "rcpt %s\n", env->rcpt[i].text);
+		if (env->orcpt && env->orcpt[i])
+			n += (size_t)snprintf(buf + n, cap - n, "orcpt %s\n", env->orcpt[i]);
+	}
 	buf[n++] = '\n';
 	buf[n] = '\0';     /* cap has room: it counted 256 for the fixed keys */
 	*out = buf;
@@ -176,6 +216,14 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 			if (vlen != 8 || memcmp(v, "8BITMIME", 8) != 0)
 				goto fail;
 			env->body_8bit = 1;
+		} else if ((v = field(line, len, "orcpt", &vlen)) && seen == 6 &&
+		           env->nrcpt > 0 && env->orcpt[env->nrcpt - 1] == NULL) {
+			if (vlen == 0 || vlen >= ADDR_MAX)
+				goto fail;
+			if ((env->orcpt[env->nrcpt - 1] = strndup(v, vlen)) == NULL) {
+				err = ENOMEM;
+				goto fail;
+			}
 		} else if ((v = field(line, len, "rcpt", &vlen)) && seen == 6) {
 			struct mailbox mb;
 

@@ -13,11 +13,16 @@
  *                           without it the body type was not declared
  *   rcpt ADDR               one line per recipient, recipient N is the
  *                           N-th rcpt line counting from 0
+ *   orcpt ADDR              optional, right after a rcpt line: the address
+ *                           the client gave at RCPT, when aliases, a
+ *                           virtual table or a subaddress made that
+ *                           recipient of it (resolve.h); files without
+ *                           it (older ones) read as before
  * Values never hold CR or LF (the session refuses them), so a line is
  * always one field.
  *
- * Contract: an envelope owns its recipient array; envelope_free() releases
- * it.  Not shared between threads.
+ * Contract: an envelope owns its recipient arrays; envelope_free() releases
+ * them.  Not shared between threads.
  */
 #ifndef MTA_ENVELOPE_H
 #define MTA_ENVELOPE_H
@@ -37,6 +42,8 @@ struct envelope {
 	struct mailbox sender;
 	int body_8bit;             /* MAIL had BODY=8BITMIME */
 	struct mailbox *rcpt;
+	char **orcpt;              /* per recipient: its RCPT address, or NULL
+	                            * when the same (malloc'ed strings) */
 	size_t nrcpt, rcpt_cap;
 };
 
@@ -48,6 +55,14 @@ void envelope_free(struct envelope *env);
  * same address (domain compared without case) is already there, -1 when
  * out of memory */
 int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt);
+/* envelope_add_final - append a final recipient reached from the RCPT
+ * address orcpt (NULL or the same: none recorded); as
+ * envelope_add_rcpt, a recipient already there is not added again */
+int envelope_add_final(struct envelope *env, const struct mailbox *rcpt,
+                       const char *orcpt);
+/* envelope_orcpt - recipient n's RCPT address (its own when none was
+ * recorded) */
+const char *envelope_orcpt(const struct envelope *env, size_t n);
 /* envelope_format - the text form, ending with the empty line, into a
  * malloc'ed, NUL-terminated buffer *out of length *len (the NUL not
  * counted); returns 0 or -1 (ENOMEM) */

@@ -19,7 +19,15 @@
  * RSET owed, which goes out pipelined with the next MAIL when the server
  * offers PIPELINING); after a network failure it reconnects for its next
  * message; after GUN_CONNECT_TRIES connection attempts in a row that
- * never got past EHLO/HELO it stops.
+ * never got past EHLO/HELO it stops.  cfg->per_connection > 0 bounds the
+ * messages of one connection: after that many it says QUIT and opens a
+ * new one (1: a new connection, and with TLS a new handshake, for every
+ * message); each such connection is opened for a message its session
+ * has already taken, so there are never more connections than needed.  cfg->connect_only makes each message stand for one
+ * connection that sends nothing: connect, greeting, EHLO (STARTTLS, the
+ * handshake and EHLO again with cfg->tls), QUIT; such a "message" is sent
+ * once the hello is done, its latency measured from the connection's
+ * start (TCP connected) to the reply to the last EHLO.
  *
  * Each message counts once:
  *   sent     the server accepted it for every recipient;
@@ -36,9 +44,11 @@
  * on each connection (a server's --smtps port), GUN_TLS_STARTTLS says
  * STARTTLS after EHLO whenever the server offers it (and goes on in the
  * clear where it does not, or refuses it: noted as a failure).  Every
- * connection is a full handshake with cfg->tls_ctx (tls_client_ctx: no
- * certificate checked); a failed one counts as a failed connection
- * attempt.  tls_connects counts the handshakes done.
+ * connection is a full handshake with cfg->tls_ctx (tls_client_ctx, the
+ * one client context of delivery too; the gun sets no host: no
+ * certificate checked; no session kept, so never a resumption); a failed
+ * one counts as a failed connection attempt.  tls_connects counts the
+ * handshakes done.
  *
  * Time limits (cfg->timeouts): each wait has the limit of what it waits
  * for (the greeting, MAIL's reply, the writing of a block of the
@@ -102,6 +112,8 @@ struct gun_config {
 	unsigned long repeat;          /* >= 1 */
 	unsigned sessions;             /* >= 1 */
 	unsigned threads;              /* event-loop threads; 0: automatic */
+	unsigned per_connection;       /* messages per connection; 0: no limit */
+	int connect_only;              /* connections only, no message sent */
 	struct smtp_timeouts timeouts; /* the handshake has timeouts.hello */
 	enum gun_tls { GUN_TLS_NONE, GUN_TLS_IMPLICIT, GUN_TLS_STARTTLS } tls;
 	struct tls_ctx *tls_ctx;       /* for tls; borrowed, shared by the

@@ -71,18 +71,37 @@ static void on_note(void *ctx, const struct smtp_result *r)
 	g->feed->note(g->feed->ctx, &st);
 }
 
-/* next - while the engine is ready: the next message, or QUIT */
+/* next - while the engine is ready: the next message, or QUIT (the
+ * feed ran dry, or this connection has had its share: then the next
+ * connection's first message is taken now, so that a session reconnects
+ * only for a message it has) */
 static void next(struct gun_dialog *g)
 {
 	const struct gun_msg *m;
 
 	while (smtp_dialog_ready(&g->sd)) {
-		if (g->feed->take(g->feed->ctx, &m, &g->idx) < 0) {
+		if (g->per_conn > 0 && g->taken >= g->per_conn) {
+			if (gun_dialog_reserve(g, g->feed) < 0)
+				g->finished = 1;
+			smtp_dialog_quit(&g->sd);
+			return;
+		}
+		if (g->held != NULL) {
+			m = g->held;
+			g->idx = g->held_idx;
+			g->held = NULL;
+		} else if (g->feed->take(g->feed->ctx, &m, &g->idx) < 0) {
 			g->finished = 1;
 			smtp_dialog_quit(&g->sd);
 			return;
 		}
+		g->taken++;
 		g->msg = m;
+		if (g->connect_only) {
+			/* the hello was the point: t0_us is the connection's */
+			report(g, GUN_SENT, NULL, 1);
+			continue;
+		}
 		g->have_temp = g->have_perm = 0;
 		g->body_off = 0;
 		memset(&g->tx, 0, sizeof g->tx);
@@ -107,12 +126,29 @@ void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
 {
 	g->feed = feed;
 	g->finished = 0;
+	g->per_conn = 0;
+	g->taken = 0;
+	g->connect_only = 0;
 	g->msg = NULL;
+	g->t0_us = feed->now_us(feed->ctx);
 	g->ops.rcpt = on_rcpt;
 	g->ops.done = on_done;
 	g->ops.note = on_note;
 	g->ops.ctx = g;
 	smtp_dialog_start(&g->sd, SMTP_DIALOG_SMTP, &g->ops, helo, peer);
+}
+
+/* gun_dialog_per_connection - a bound on this connection's messages */
+void gun_dialog_per_connection(struct gun_dialog *g, unsigned max)
+{
+	g->per_conn = max;
+}
+
+/* gun_dialog_connect_only - the connection is the load, not the message */
+void gun_dialog_connect_only(struct gun_dialog *g)
+{
+	g->connect_only = 1;
+	g->per_conn = 1;
 }
 
 /* gun_dialog_use_starttls - STARTTLS when the server offers it */
@@ -190,6 +226,23 @@ int gun_dialog_timeout(const struct gun_dialog *g,
 int gun_dialog_finished(const struct gun_dialog *g)
 {
 	return g->finished;
+}
+
+/* gun_dialog_reserve - the next connection's first message, taken now */
+int gun_dialog_reserve(struct gun_dialog *g, const struct gun_feed *feed)
+{
+	if (g->held == NULL &&
+	    feed->take(feed->ctx, &g->held, &g->held_idx) < 0) {
+		g->held = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* gun_dialog_held - a message waits for the next connection */
+int gun_dialog_held(const struct gun_dialog *g)
+{
+	return g->held != NULL;
 }
 
 /* gun_dialog_busy - a message is under way */

@@ -7,7 +7,19 @@
  * gets a 5xx); this layer then takes message after message from its feed
  * and hands each to the engine as one transaction (its message from
  * memory, lines sent as they are however long), until the feed has none
- * left; then QUIT.  The transactions are the engine's: PIPELINING, the
+ * left; then QUIT.  gun_dialog_per_connection() bounds the messages of one
+ * connection: once that many are taken, the dialogue takes the next one
+ * for the next connection (gun_dialog_held() says so; it is kept through
+ * gun_dialog_start(), and the first message sent there), says QUIT, and
+ * the caller opens that connection; when the feed has none left, the
+ * session is finished instead.  The caller takes the first connection's
+ * message the same way (gun_dialog_reserve()), so that with a limit no
+ * connection is opened for nothing.  With
+ * gun_dialog_connect_only() a connection takes one message and sends
+ * nothing of it: once the hello is done (STARTTLS and the EHLO over TLS
+ * included) the message is reported GUN_SENT, its latency from
+ * gun_dialog_start(), and the dialogue says QUIT; what is measured is the
+ * server's handling of connections.  The transactions are the engine's: PIPELINING, the
  * RSET owed after a refusal, SIZE= and BODY=8BITMIME as smtp_dialog.h
  * says.
  *
@@ -77,6 +89,11 @@ struct gun_dialog {
 	struct smtp_dialog_ops ops;      /* ctx: this struct gun_dialog */
 	const struct gun_feed *feed;
 	int finished;                    /* the feed had no more messages */
+	unsigned per_conn;               /* messages per connection; 0: no limit */
+	unsigned taken;                  /* messages taken on this connection */
+	const struct gun_msg *held;      /* taken for the next connection */
+	unsigned long long held_idx;
+	int connect_only;                /* take one, send nothing, QUIT */
 
 	/* the message under way (msg != NULL) */
 	const struct gun_msg *msg;
@@ -89,9 +106,17 @@ struct gun_dialog {
 };
 
 /* gun_dialog_start - a fresh connection to peer ("addr:port", for the
- * texts): wait for the greeting */
+ * texts): wait for the greeting.  g must be zeroed before its first
+ * start (a held message is kept from one connection to the next) */
 void gun_dialog_start(struct gun_dialog *g, const struct gun_feed *feed,
                       const char *helo, const char *peer);
+
+/* gun_dialog_per_connection - at most max messages on this connection
+ * (0: no limit); after gun_dialog_start */
+void gun_dialog_per_connection(struct gun_dialog *g, unsigned max);
+/* gun_dialog_connect_only - one message per connection, not sent; after
+ * gun_dialog_start */
+void gun_dialog_connect_only(struct gun_dialog *g);
 
 /* gun_dialog_use_starttls, gun_dialog_tls_wanted, gun_dialog_tls_started,
  * gun_dialog_tls_failed - STARTTLS as the engine does it
@@ -122,6 +147,13 @@ int gun_dialog_timeout(const struct gun_dialog *g,
 
 /* gun_dialog_finished - no message is left for this session */
 int gun_dialog_finished(const struct gun_dialog *g);
+/* gun_dialog_reserve - take the next connection's first message now,
+ * from feed (the one gun_dialog_start will be given): 0, or -1 when the
+ * feed has none left */
+int gun_dialog_reserve(struct gun_dialog *g, const struct gun_feed *feed);
+/* gun_dialog_held - a message waits for the next connection (taken, not
+ * yet sent, not reported: it counts as failed if it is never sent) */
+int gun_dialog_held(const struct gun_dialog *g);
 /* gun_dialog_busy - a message is under way (taken, not yet reported) */
 int gun_dialog_busy(const struct gun_dialog *g);
 /* gun_dialog_replies - complete replies read on this connection: a change

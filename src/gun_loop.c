@@ -7,7 +7,9 @@
  * what the kernel would not take waits for EPOLLOUT.  A session whose
  * connection ends opens a new one unless the dialogue has no more
  * messages, or GUN_CONNECT_TRIES attempts in a row never got past
- * EHLO/HELO.
+ * EHLO/HELO (a connection that has had cfg->per_connection messages ends
+ * with QUIT and is followed by a new one in the same way; with such a
+ * limit a session connects only for a message it has already taken).
  *
  * TLS: with implicit TLS the handshake starts as soon as the connection
  * is up; with STARTTLS when the dialogue has its 220
@@ -104,6 +106,15 @@ static void arm(struct loop *L, struct slot *s)
 	s->deadline = L->now + s->limit_ms;
 }
 
+/* more_for - is there a message for s to connect for: one it holds
+ * (the run not stopped) or one still to take */
+static int more_for(struct loop *L, struct slot *s)
+{
+	if (gun_dialog_held(&s->d))
+		return !atomic_load(&L->g->stop);
+	return gun_more_to_take(L->g);
+}
+
 /* slot_over - this session is done */
 static void slot_over(struct loop *L, struct slot *s)
 {
@@ -116,7 +127,7 @@ static void slot_closed(struct loop *L, struct slot *s)
 {
 	stream_close(&s->io);            /* leaves the epoll set too */
 	s->connecting = s->want_out = s->handshaking = 0;
-	if (gun_dialog_finished(&s->d) || !gun_more_to_take(L->g)) {
+	if (gun_dialog_finished(&s->d) || !more_for(L, s)) {
 		slot_over(L, s);
 		return;
 	}
@@ -189,7 +200,7 @@ static void connect_failed(struct loop *L, struct slot *s, int err)
 	st = status_make(ST_TEMP, 4, 1, "connect to %s: %s", s->peer,
 	                 strerror_r(err, eb, sizeof eb));
 	L->g->feed.note(L->g->feed.ctx, &st);
-	if (++s->tries >= GUN_CONNECT_TRIES || !gun_more_to_take(L->g)) {
+	if (++s->tries >= GUN_CONNECT_TRIES || !more_for(L, s)) {
 		slot_over(L, s);
 		return;
 	}
@@ -256,6 +267,10 @@ static void connected(struct loop *L, struct slot *s)
 	s->connecting = 0;
 	s->counted = 0;
 	gun_dialog_start(&s->d, &L->g->feed, L->cfg->helo, s->peer);
+	if (L->cfg->connect_only)
+		gun_dialog_connect_only(&s->d);
+	else
+		gun_dialog_per_connection(&s->d, L->cfg->per_connection);
 	if (L->cfg->tls == GUN_TLS_STARTTLS)
 		gun_dialog_use_starttls(&s->d);
 	arm(L, s);
@@ -431,8 +446,17 @@ static void run(struct loop *L)
 
 	L->now = monotonic_ms();
 	for (i = 0; i < L->n; i++) {
-		stream_init(&L->slots[i].io, -1);
-		slot_connect(L, &L->slots[i]);
+		struct slot *s = &L->slots[i];
+
+		stream_init(&s->io, -1);
+		/* with a limit per connection, each connection is opened for a
+		 * message it already has (gun_dialog.h), the first one too */
+		if ((L->cfg->per_connection > 0 || L->cfg->connect_only) &&
+		    gun_dialog_reserve(&s->d, &L->g->feed) < 0) {
+			slot_over(L, s);
+			continue;
+		}
+		slot_connect(L, s);
 	}
 	next_check = L->now + GUN_POLL_MS;
 	while (L->live > 0) {

@@ -134,30 +134,40 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 	char *home = NULL;
 	int rootfd = -1, boxfd = -1;
 
-	if (!name_is_safe(name))
+	if (!name_is_safe(name) || (cfg->domain != NULL && !name_is_safe(cfg->domain)))
 		return status_make(ST_TEMP, 3, 0, "refusing unsafe mailbox name");
 	/* Checked at RCPT too; again here for jobs queued before --mbox. */
 	if (cfg->mbox && policy_is_lock_name(name))
 		return status_make(ST_PERM, 1, 1, "no such mailbox here: %s is the "
 		                   "name of an mbox lock", name);
-	if (cfg->system_users) {
+	if (cfg->system_users && cfg->domain == NULL) {
 		st = find_user(name, !cfg->mbox, &home, &own);
 		if (st.kind != ST_OK)
 			goto out;
 		name = sysuser_account(name);   /* postmaster: root's mbox */
 	}
-	if (cfg->mbox || !cfg->system_users) {
+	if (cfg->mbox || !cfg->system_users || cfg->domain != NULL) {
 		rootfd = open_root(cfg->mailroot);
 		if (rootfd < 0) {
 			st = local_io_status(errno, "mail root %s", cfg->mailroot);
 			goto out;
 		}
 	}
+	if (cfg->domain != NULL) {        /* MAILROOT/DOMAIN is the root */
+		int domfd = local_io_opendir(rootfd, cfg->domain, 1, &own);
+
+		if (domfd < 0) {
+			st = local_io_status(errno, "domain directory %s", cfg->domain);
+			goto out;
+		}
+		close(rootfd);
+		rootfd = domfd;
+	}
 	if (cfg->mbox) {
 		st = mbox_deliver(rootfd, name, &m, &own, cfg->lock_wait);
 		goto out;
 	}
-	if (cfg->system_users) {
+	if (cfg->system_users && cfg->domain == NULL) {
 		snprintf(what, sizeof what, "~%s/Maildir", name);
 		rootfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (rootfd < 0) {

@@ -15,11 +15,15 @@
  * ">From " lines stay as they are), and an
  * empty line; fsync before unlocking; on a failed append the file is
  * truncated back to its old length.
+ * Virtual domains (local_config.domain): MAILROOT/DOMAIN/NAME/ (Maildir)
+ * or MAILROOT/DOMAIN/NAME (mbox), DOMAIN created on demand (0700); never
+ * a system user's, whatever --system-users says.
  * System users (--system-users): ~USER/Maildir/, created owned by the user;
  * only accounts that receive mail (sysuser.h: not system accounts such as
  * bin or daemon), and postmaster is root.
  *
- * Every delivery prepends "Return-Path: <SENDER>" and "Delivered-To: RCPT".
+ * Every delivery prepends "Return-Path: <SENDER>" and "Delivered-To: RCPT"
+ * (RCPT as the caller gives it: the address the client sent at RCPT).
  * Nothing outside the mail root is ever written: the mailbox name comes
  * from policy_mailbox_name() (no '/', no leading '.'), and every path
  * component under the root is opened with O_NOFOLLOW, so a symlink where a
@@ -50,6 +54,8 @@ struct local_config {
 	int mbox;
 	int system_users;
 	unsigned lock_wait;     /* mbox: seconds for the locks; 0 = default */
+	const char *domain;     /* a virtual domain (lower case): the mailbox
+	                         * is under MAILROOT/DOMAIN/; NULL = none */
 };
 
 /* local_deliver - deliver the message in fd[offset..EOF) to mailbox

@@ -24,7 +24,8 @@ static const char usage_text[] =
 "options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
-"  --tls  --starttls  --inject  --quiet  --help; see mta-send(1)\n";
+"  --tls  --starttls  --per-connection N  --connect-only  --inject  --quiet\n"
+"  --help; see mta-send(1)\n";
 
 /* usage - the synopsis on stderr, exit EX_USAGE */
 static void usage(const char *why)
@@ -117,7 +118,7 @@ static void parse_server(struct send_opts *o, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
-	       O_THREADS, O_TLS, O_STARTTLS };
+	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
 		{ "gun", no_argument, NULL, O_GUN },
 		{ "tls", no_argument, NULL, O_TLS },
 		{ "starttls", no_argument, NULL, O_STARTTLS },
+		{ "per-connection", required_argument, NULL, O_PER_CONN },
+		{ "connect-only", no_argument, NULL, O_CONNECT_ONLY },
 		{ "inject", no_argument, NULL, O_INJECT },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
@@ -191,6 +194,11 @@ int main(int argc, char **argv)
 			o.tls = ch == O_TLS ? 1 : 2;
 			o.gun_opts = 1;
 			break;
+		case O_PER_CONN:
+			o.per_connection = number(optarg, "messages per connection");
+			o.gun_opts = 1;
+			break;
+		case O_CONNECT_ONLY: o.connect_only = 1; o.gun_opts = 1; break;
 		case O_INJECT: o.inject = 1; break;
 		case O_QUIET: o.quiet = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return EX_OK;
@@ -217,6 +225,8 @@ int main(int argc, char **argv)
 	if (!smtp_helo_ok(o.helo))
 		usage("bad EHLO name: printable ASCII without spaces or angle "
 		      "brackets, at most 255 octets");
+	if (o.connect_only && o.per_connection)
+		usage("--connect-only and --per-connection together");
 	if (o.gun && o.inject)
 		usage("--gun and --inject together");
 	if ((o.gun || o.gun_opts) && (o.inject || o.tflag))

@@ -15,9 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "log.h"
 #include "options.h"
+#include "policy.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
@@ -135,6 +137,70 @@ static const char *public_in(const struct listen_addr *list, size_t n)
 	return NULL;
 }
 
+/* table_warning - a refused table target, logged at each load */
+static void table_warning(void *ctx, const char *text)
+{
+	char q[LOG_VALUE_MAX];
+
+	(void)ctx;
+	log_event("table-warning", "text=%s", log_quote(q, sizeof q, text));
+}
+
+/* mailbox_path - where a final local recipient's mail is kept */
+static void mailbox_path(const struct config *cfg, const struct resolve_target *t,
+                         char *buf, size_t len)
+{
+	char name[ADDR_MAX];
+
+	if (policy_mailbox_name(&t->addr, name, sizeof name) < 0)
+		snprintf(name, sizeof name, "?");
+	if (t->kind == RESOLVE_VIRTUAL)
+		snprintf(buf, len, "%s/%s/%s%s", cfg->mailroot, addr_domain(&t->addr),
+		         name, cfg->mbox ? "" : "/");
+	else if (cfg->system_users && !cfg->mbox)
+		snprintf(buf, len, "~%s/Maildir/", name);
+	else
+		snprintf(buf, len, "%s/%s%s", cfg->mailroot, name, cfg->mbox ? "" : "/");
+}
+
+/* check_address - --check-address: how one address resolves, and why;
+ * 0 when mail to it would be accepted, else 1 */
+static int check_address(const struct config *cfg, const char *addr)
+{
+	char path[ADDR_MAX + 4], where[4096 + ADDR_MAX];
+	struct resolve_result r;
+	struct mailbox mb;
+	struct status st;
+	size_t used, i;
+
+	snprintf(path, sizeof path, addr[0] == '<' ? "%s" : "<%s>", addr);
+	if (addr_parse_path(path, strlen(path), &mb, &used, 0, 1) != ADDR_OK ||
+	    used != strlen(path)) {
+		printf("%s: not an address\n", addr);
+		return 1;
+	}
+	st = policy_check_rcpt(cfg, &mb, 1, &r);
+	if (r.why != NULL)
+		fputs(r.why, stdout);
+	else if (st.kind == ST_OK)
+		printf("%s: remote address (relayed for --relay-from clients only)\n",
+		       mb.text);
+	if (st.kind != ST_OK)
+		printf("refused: %d.%u.%u %s\n", st.kind == ST_TEMP ? 4 : 5,
+		       st.subject, st.detail, st.text);
+	for (i = 0; st.kind == ST_OK && i < r.n; i++) {
+		if (r.t[i].kind == RESOLVE_REMOTE) {
+			printf("remote %s\n", r.t[i].addr.text);
+			continue;
+		}
+		mailbox_path(cfg, &r.t[i], where, sizeof where);
+		printf("%s %s %s\n", r.t[i].kind == RESOLVE_VIRTUAL ? "virtual" : "mailbox",
+		       r.t[i].addr.text, where);
+	}
+	resolve_result_free(&r);
+	return st.kind == ST_OK ? 0 : 1;
+}
+
 /* public_listener - a --listen or --smtps address other than loopback,
  * or NULL */
 static const char *public_listener(const struct config *cfg)
@@ -156,6 +222,11 @@ static void reload(int argc, char **argv)
 	struct config *next = options_load(argc, argv, &action, err, sizeof err);
 	int reopened;
 
+	/* the tables belong to the snapshot: a broken one keeps the old */
+	if (next && policy_load_tables(next, table_warning, NULL, err, sizeof err) < 0) {
+		config_free(next);
+		next = NULL;
+	}
 	if (next && options_keep_restart_only(next, running, changed, sizeof changed) < 0) {
 		config_free(next);
 		next = NULL;
@@ -215,6 +286,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s%s", err, err[strlen(err) ? strlen(err) - 1 : 0] == '\n' ? "" : "\n");
 		return 1;
 	}
+	/* the log first: loading the tables logs what they refuse */
+	tzset();   /* before threads: localtime_r() then needs no lock */
+	if (loaded->check_address == NULL && log_open(loaded->log) < 0) {
+		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", loaded->log,
+		        strerror(errno));
+		return 1;
+	}
+	if (policy_load_tables(loaded, table_warning, NULL, err, sizeof err) < 0) {
+		fprintf(stderr, "mta-smtpd: %s\n", err);
+		return 1;
+	}
+	if (loaded->check_address != NULL) {
+		int rc = check_address(loaded, loaded->check_address);
+
+		config_free(loaded);
+		return rc;
+	}
 	if (config_load_tls(loaded, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		config_free(loaded);
@@ -227,11 +315,6 @@ int main(int argc, char **argv)
 	if (geteuid() == 0 && cfg->user == NULL && public_listener(cfg)) {
 		fprintf(stderr, "mta-smtpd: refusing to run as root while listening on %s;"
 		        " give --user NAME\n", public_listener(cfg));
-		return 1;
-	}
-	tzset();   /* before threads: localtime_r() then needs no lock */
-	if (log_open(cfg->log) < 0) {
-		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", cfg->log, strerror(errno));
 		return 1;
 	}
 	raise_fd_limit(cfg);

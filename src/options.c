@@ -18,6 +18,7 @@ enum kind {
 	K_FLAG,     /* an int field set to 1; no value */
 	K_LIST,     /* repeatable: each value added by add() */
 	K_HOST,     /* --hostname: into the char array */
+	K_SET,      /* a value parsed into its field by add() */
 	K_CONFIG,   /* --config FILE: command line only */
 	K_HELP, K_VERSION
 };
@@ -30,7 +31,7 @@ struct opt {
 	                            * the size of one element) */
 	size_t count_off;          /* K_LIST: its element count */
 	unsigned long long min, max;
-	int (*add)(struct config *cfg, const char *value);   /* K_LIST */
+	int (*add)(struct config *cfg, const char *value);   /* K_LIST, K_SET */
 	int (*check)(const char *value);                     /* K_STR */
 	const char *want;          /* the form a bad value should have had */
 	const char *dflt;          /* parsed like a given value; NULL = none
@@ -40,6 +41,7 @@ struct opt {
 	int restart;               /* a change needs a restart */
 	int marks_per_ip;          /* sets max_per_ip_set when given */
 	int strings;               /* K_LIST of strings the list owns */
+	int cmdline;               /* the command line only, not the file */
 };
 
 #define FIELD(f) .off = offsetof(struct config, f), \
@@ -65,22 +67,35 @@ static const struct opt opts[] = {
 	  .arg = "FILE", .strings = 1 },
 	{ "tls-key", 0, LIST(tls_key, tls_key, ntls_key), .want = "a file name",
 	  .arg = "FILE", .strings = 1 },
+	{ "tls-ca", 0, STR(tls_ca), .arg = "FILE" },
+	{ "tls-client", 0, .kind = K_SET, .add = optval_tls_client, .dflt = "may",
+	  .want = "none, may, encrypt or verify", .arg = "MODE" },
 	{ "domains", 'd', LIST(domains, domains, ndomains), .arg = "DOMAINS",
 	  .strings = 1 },
 	{ "mailroot", 'm', STR(mailroot), .dflt = "./mail", .arg = "DIR" },
 	{ "mbox", 0, FLAG(mbox) },
 	{ "mbox-lock-wait", 0, NUM(mbox_lock_wait, 1, 3600), .dflt = "5", .arg = "SECONDS" },
 	{ "system-users", 0, FLAG(system_users) },
+	{ "aliases", 0, STR(aliases), .arg = "FILE" },
+	{ "virtual", 0, STR(virtual), .arg = "FILE" },
+	{ "local-users", 0, STR(local_users), .arg = "FILE" },
+	{ "root-alias", 0, STR(root_alias), .check = optval_address,
+	  .want = "an address user@domain", .arg = "ADDR" },
+	{ "recipient-delimiter", 0, STR(recipient_delimiter), .dflt = "+",
+	  .check = optval_delimiter, .want = "one character, or empty", .arg = "C" },
 	{ "retry", 'r', NUM(retry, 0, 100000000), .dflt = "300", .arg = "SECONDS" },
 	{ "attempts", 'a', NUM(attempts, 1, 1000), .dflt = "2", .arg = "N" },
 	/* five days, as Postfix */
 	{ "max-queue-time", 0, NUM(max_queue_time, 1, 100000000), .dflt = "432000",
 	  .arg = "SECONDS" },
-	{ "route", 0, LIST(route, routes, nroutes), .want = "DOMAIN=HOST[:PORT]",
-	  .arg = "D=HOST[:PORT]" },
+	{ "route", 0, LIST(route, routes, nroutes),
+	  .want = "DOMAIN=HOST[:PORT] [tls=MODE]", .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },
 	{ "dns", 0, STR(dns), .check = optval_dns, .want = "an IPv4 ADDR[:PORT]",
 	  .arg = "ADDR[:PORT]" },
+	{ "dane", 0, FLAG(dane) },
+	{ "dns-trust-anchor", 0, STR(dns_trust_anchor),
+	  .dflt = "/usr/share/dns/root.key", .arg = "FILE" },
 	{ "relay-from", 0, LIST(relay, relay, nrelay), .dflt = "127.0.0.0/8 ::1/128",
 	  .want = "ADDR/BITS", .arg = "CIDR" },
 	{ "max-clients", 'c', NUM(max_clients, 1, 1000000), .dflt = "1000", .arg = "N" },
@@ -107,6 +122,7 @@ static const struct opt opts[] = {
 	{ "log", 'L', STR(log), .arg = "FILE" },
 	{ "user", 0, STR(user), .arg = "NAME", .restart = 1 },
 	{ "hold", 0, FLAG(hold), .restart = 1 },
+	{ "check-address", 0, STR(check_address), .arg = "ADDR", .cmdline = 1 },
 	{ "help", 0, K_HELP, .arg = NULL },
 	{ "version", 0, K_VERSION, .arg = NULL },
 };
@@ -177,6 +193,10 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v,
 			return 0;
 		if (o->want == NULL)
 			goto oom;
+		break;
+	case K_SET:
+		if (o->add(cfg, v) == 0)
+			return 0;
 		break;
 	case K_HOST:
 		if (*v == '\0' || strlen(v) >= sizeof cfg->hostname)
@@ -404,7 +424,8 @@ static int read_file(struct config *cfg, const char *path, char *err, size_t err
 		if (o == NULL) {
 			fail(err, errlen, "%s:%u: unknown option '%s'", path, lineno, name);
 			rc = -1;
-		} else if (o->kind == K_CONFIG || o->kind == K_HELP || o->kind == K_VERSION) {
+		} else if (o->kind == K_CONFIG || o->kind == K_HELP || o->kind == K_VERSION ||
+		           o->cmdline) {
 			fail(err, errlen, "%s:%u: '%s' is for the command line only", path,
 			     lineno, name);
 			rc = -1;

@@ -129,10 +129,34 @@ int optval_relay(struct config *cfg, const char *v)
 	return 0;
 }
 
-/* optval_route - "DOMAIN=HOST[:PORT]" */
+/* route_attrs - the route's words after HOST[:PORT]: "tls=MODE"; 0 or -1 */
+static int route_attrs(struct route *r, const char *p)
+{
+	char word[32];
+	size_t n;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return 0;
+		n = strcspn(p, " \t");
+		if (n >= sizeof word)
+			return -1;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		p += n;
+		if (strncmp(word, "tls=", 4) != 0 || r->has_tls ||
+		    tls_policy_parse(word + 4, &r->tls) < 0)
+			return -1;
+		r->has_tls = 1;
+	}
+}
+
+/* optval_route - "DOMAIN=HOST[:PORT] [tls=MODE]" */
 int optval_route(struct config *cfg, const char *text)
 {
-	const char *eq = strchr(text, '='), *colon;
+	const char *eq = strchr(text, '='), *colon, *end;
 	struct route r;
 	size_t n;
 
@@ -140,30 +164,46 @@ int optval_route(struct config *cfg, const char *text)
 	if (eq == NULL || eq == text || eq[1] == '\0')
 		return -1;
 	n = (size_t)(eq - text);
-	if (n >= sizeof r.domain)
+	if (n >= sizeof r.domain || strcspn(text, " \t") < n)
 		return -1;
 	memcpy(r.domain, text, n);
-	colon = strrchr(eq + 1, ':');
+	end = eq + 1 + strcspn(eq + 1, " \t");      /* HOST[:PORT] ends here */
+	colon = memrchr(eq + 1, ':', (size_t)(end - eq - 1));
 	if (eq[1] == '[') {                      /* [IPv6]:port */
-		const char *close = strchr(eq + 1, ']');
+		const char *close = memchr(eq + 1, ']', (size_t)(end - eq - 1));
 		if (close == NULL)
 			return -1;
 		colon = close[1] == ':' ? close + 1 : NULL;
 	}
-	n = colon ? (size_t)(colon - eq - 1) : strlen(eq + 1);
+	n = (size_t)((colon ? colon : end) - eq - 1);
 	if (n == 0 || n >= sizeof r.host)
 		return -1;
 	memcpy(r.host, eq + 1, n);
 	if (colon) {
+		char port[8];
 		unsigned long long v;
-		if (optval_number(colon + 1, 1, 65535, &v) < 0)
+
+		n = (size_t)(end - colon - 1);
+		if (n >= sizeof port)
+			return -1;
+		memcpy(port, colon + 1, n);
+		port[n] = '\0';
+		if (optval_number(port, 1, 65535, &v) < 0)
 			return -1;
 		r.port = (unsigned)v;
 	}
+	if (route_attrs(&r, end) < 0)
+		return -1;
 	if (grow(&cfg->routes, &cfg->nroutes, sizeof r) == NULL)
 		return -1;
 	cfg->routes[cfg->nroutes - 1] = r;
 	return 0;
+}
+
+/* optval_tls_client - the client's TLS policy */
+int optval_tls_client(struct config *cfg, const char *v)
+{
+	return tls_policy_parse(v, &cfg->tls_client_policy);
 }
 
 /* optval_dns - the form the resolver accepts (else the scheduler would
@@ -173,4 +213,29 @@ int optval_dns(const char *v)
 	struct dns_config d;
 
 	return dns_config_parse(&d, v);
+}
+
+/* optval_address - local@domain, printable, no blanks; policy.c checks
+ * the rest of RFC 5321 when it reads the tables (this layer knows no
+ * addresses) */
+int optval_address(const char *v)
+{
+	const char *at = strrchr(v, '@'), *p;
+
+	if (at == NULL || at == v || at[1] == '\0' || strlen(v) >= 254)
+		return -1;
+	for (p = v; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return -1;
+	return 0;
+}
+
+/* optval_delimiter - one character, or none */
+int optval_delimiter(const char *v)
+{
+	if (v[0] == '\0')
+		return 0;
+	if (v[1] != '\0' || v[0] <= ' ' || v[0] >= 0x7f || strchr("@\"\\", v[0]))
+		return -1;
+	return 0;
 }

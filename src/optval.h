@@ -26,9 +26,18 @@ int optval_tls_key(struct config *cfg, const char *v);
 int optval_domains(struct config *cfg, const char *list);
 /* optval_relay - one ADDR/BITS, appended */
 int optval_relay(struct config *cfg, const char *v);
-/* optval_route - one DOMAIN=HOST[:PORT], appended */
+/* optval_route - one "DOMAIN=HOST[:PORT] [tls=MODE]", appended (MODE:
+ * a tls.h policy name, for this route instead of --tls-client) */
 int optval_route(struct config *cfg, const char *text);
+/* optval_tls_client - --tls-client: none, may, encrypt or verify */
+int optval_tls_client(struct config *cfg, const char *v);
 /* optval_dns - is v an address the resolver accepts (dns.h)? */
 int optval_dns(const char *v);
+
+/* optval_address - is v an address user@domain (--root-alias)? */
+int optval_address(const char *v);
+/* optval_delimiter - is v one character to split subaddresses at
+ * (printable, not '@', '"', '\\' or a blank), or empty? */
+int optval_delimiter(const char *v);
 
 #endif

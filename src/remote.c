@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dane.h"
 #include "localaddr.h"
 #include "log.h"
 #include "netaddr.h"
@@ -25,6 +26,27 @@ struct hop {
 	unsigned port;
 	unsigned pref;              /* its MX preference; 0 for the others */
 	struct sockaddr_storage sa;
+};
+
+/* the TLS of one host: the policy and the client context (with the
+ * server's name, the key a kept connection must match: tls_key), and
+ * under DANE the TLSA records its certificate must match */
+struct round_tls {
+	enum tls_policy policy;
+	struct tls_ctx *ctx;
+	struct tls_dane dane;
+};
+
+/* DANE in one round: off (not --dane, or not an MX-based next hop, or
+ * an insecure MX RRset), or on with the last host's verdict (the hops of
+ * one host follow each other: one TLSA lookup per host) */
+struct round_dane {
+	int on;
+	char domain[DNS_NAME_MAX];  /* the next hop: the recipient's domain */
+	char host[DNS_NAME_MAX];    /* "" none looked up yet */
+	enum dane_verdict verdict;
+	struct tls_dane recs;
+	char why[LOG_VALUE_MAX];
 };
 
 /* what the lookups left out: the most preferred MX host whose address
@@ -319,14 +341,33 @@ static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 	return !smtp_client_connected(c);
 }
 
-/* connect_hop - a new connection to h, greeted and EHLO'd; NULL with
- * *out saying why */
+/* tls_name - the name h's certificate must be valid for: its MX host or
+ * route host name, its address when it has none (a literal) */
+static const char *tls_name(const struct hop *h)
+{
+	return hop_is_address(h) ? h->ip : h->name;
+}
+
+/* tls_key - the TLS policy a kept connection to h must have been
+ * opened with to carry this round's delivery */
+static void tls_key(const struct round_tls *t, const struct hop *h,
+                    char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s %llu", tls_policy_name(t->policy), tls_name(h),
+	         tls_ctx_id(t->ctx));
+}
+
+/* connect_hop - a new connection to h, greeted and EHLO'd, with TLS as
+ * t says; under may a failed handshake is tried once more at once, in
+ * plaintext; NULL with *out saying why */
 static struct smtp_client *connect_hop(const struct remote_ctx *rc,
                                        const struct hop *h,
+                                       const struct round_tls *t,
                                        struct remote_result *res,
                                        struct status *out, int *silent)
 {
 	struct smtp_client *c = malloc(sizeof *c);
+	char qm[LOG_VALUE_MAX], qe[LOG_VALUE_MAX];
 	struct smtp_result r;
 	char port[8];
 
@@ -336,35 +377,58 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	}
 	smtp_client_init(c, &rc->timeouts);
 	snprintf(port, sizeof port, "%u", h->port);
-	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) < 0) {
-		/* Even a 5xx greeting only means this host will not talk to us
-		 * now: the next one may (RFC 5321 3.1). */
-		*out = failure(h, &r, ST_TEMP, 4, 1, res);
-		*silent = r.reply.code == 0;   /* refused, unreachable, no greeting */
-		smtp_client_close(c);
-		free(c);
-		return NULL;
+	smtp_client_tls(c, t->policy, t->ctx, tls_name(h));
+	if (t->policy == TLS_POLICY_DANE)
+		smtp_client_tls_dane(c, &t->dane);
+	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
+		return c;
+	if (c->tls_failed && t->policy == TLS_POLICY_MAY) {
+		/* a broken TLS stack at the peer must not block the mail */
+		log_event("relay-tls-fallback", "mx=%s addr=%s port=%u error=%s",
+		          log_quote(qm, sizeof qm, h->name), h->ip, h->port,
+		          log_quote(qe, sizeof qe, r.st.text));
+		smtp_client_init(c, &rc->timeouts);
+		smtp_client_tls(c, TLS_POLICY_MAY, NULL, tls_name(h));
+		if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
+			return c;
 	}
-	return c;
+	/* Even a 5xx greeting only means this host will not talk to us
+	 * now: the next one may (RFC 5321 3.1).  A TLS failure says its
+	 * own 4.7.x. */
+	if (r.reply.code == 0 && r.st.subject == 7)
+		*out = failure(h, &r, ST_TEMP, 7, r.st.detail, res);
+	else
+		*out = failure(h, &r, ST_TEMP, 4, 1, res);
+	*silent = r.reply.code == 0 && !c->tls_failed && r.st.subject != 7;
+	smtp_client_close(c);
+	free(c);
+	return NULL;
 }
 
 /* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
  * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
-                             const char *sender, const struct mailbox *rcpt,
-                             int body_8bit, int fd, off_t offset,
-                             struct remote_result *res, int *silent)
+                             const struct round_tls *t, const char *sender,
+                             const struct mailbox *rcpt, int body_8bit, int fd,
+                             off_t offset, struct remote_result *res,
+                             int *silent)
 {
-	struct smtp_client *c = conncache_take(rc->cache, h->ip, h->port);
+	char key[CONNCACHE_TLS_MAX + 1];
+	struct smtp_client *c;
 	char qm[LOG_VALUE_MAX];
-	int kept = c != NULL;
+	int kept;
 	struct smtp_result r, rr;
 	const char *rcpts[1] = { rcpt->text };
 	struct smtp_tx tx;
 	struct stat st;
 	struct status out;
 
+	tls_key(t, h, key, sizeof key);
+	c = conncache_take(rc->cache, h->ip, h->port, key);
+	kept = c != NULL;
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
+	snprintf(res->tls, sizeof res->tls, "tls=none verify=none policy=%s",
+	         tls_policy_name(t->policy));
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = rcpts;
@@ -374,12 +438,13 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
-		if (c == NULL && (c = connect_hop(rc, h, res, &out, silent)) == NULL)
+		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
 			return out;
+		smtp_client_tls_text(c, res->tls, sizeof res->tls);
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
 			                  strerror(errno));
-			conncache_give(rc->cache, h->ip, h->port, c);
+			conncache_give(rc->cache, h->ip, h->port, key, c);
 			return out;
 		}
 		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(c, &r))
@@ -399,7 +464,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		              rr.reply.enh_class ? rr.reply.enh_subject : rr.st.subject,
 		              rr.reply.enh_class ? rr.reply.enh_detail : rr.st.detail, res);
 	/* still usable (delivered, or refused with a reply): kept for the next */
-	conncache_give(rc->cache, h->ip, h->port, c);
+	conncache_give(rc->cache, h->ip, h->port, key, c);
 	return out;
 }
 
@@ -436,6 +501,82 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 	return status_make(ST_PERM, 4, 6, "mail for %s loops back to myself", domain);
 }
 
+/* dane_round - does DANE apply to this round (RFC 7672 2.2.1)?  Only
+ * with --dane, to a domain's MX hosts (not a route, not a literal), and
+ * when its MX RRset is secure.  ST_TEMP when DNSSEC cannot say (bogus,
+ * a failed lookup): the round must wait, plaintext could be a downgrade */
+static struct status dane_round(const struct remote_ctx *rc,
+                                const struct mailbox *rcpt,
+                                struct round_dane *dn)
+{
+	const char *domain = addr_domain(rcpt);
+	char qd[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	enum dane_status s;
+
+	memset(dn, 0, sizeof *dn);
+	if (rc->cfg->dane_resolver == NULL || rcpt->literal ||
+	    find_route(rc->cfg, domain) != NULL)
+		return status_ok();
+	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
+	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
+	          log_quote(qd, sizeof qd, domain),
+	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
+	          log_quote(qw, sizeof qw, dn->why));
+	if (s == DANE_FAILED)
+		return status_make(ST_TEMP, 7, 5, "DANE: %s", dn->why);
+	dn->on = s == DANE_SECURE;
+	snprintf(dn->domain, sizeof dn->domain, "%s", domain);
+	return status_ok();
+}
+
+/* hop_tls - THE decision of the TLS policy for host h, strongest first:
+ *   1. DANE (RFC 7672), when the round's MX RRset is secure: the host's
+ *      TLSA records, usable ones: dane (TLS, the certificate matching
+ *      one); only unusable ones: encrypt; none or insecure: on to 2;
+ *      bogus or failed: this host is not tried (ST_TEMP 4.7.5);
+ *   2. MTA-STS (RFC 8461 section 2: DANE takes precedence over it);
+ *   3. the route's tls=, else --tls-client (base).
+ * ST_OK with *t set, or why h must not be tried now. */
+static struct status hop_tls(const struct remote_ctx *rc,
+                             const struct round_tls *base, unsigned port,
+                             struct round_dane *dn, const struct hop *h,
+                             struct round_tls *t)
+{
+	char qm[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	static const char *const verdicts[] = { "none", "dane", "encrypt", "defer" };
+
+	t->policy = base->policy;
+	t->ctx = base->ctx;
+	t->dane.n = 0;
+	if (dn->on && !hop_is_address(h)) {
+		if (strcasecmp(dn->host, h->name) != 0) {
+			snprintf(dn->host, sizeof dn->host, "%s", h->name);
+			dn->verdict = dane_host(rc->cfg->dane_resolver, h->name, port,
+			                        &dn->recs, dn->why, sizeof dn->why);
+			log_event("relay-dane", "mx=%s tlsa=%s why=%s",
+			          log_quote(qm, sizeof qm, h->name), verdicts[dn->verdict],
+			          log_quote(qw, sizeof qw, dn->why));
+		}
+		switch (dn->verdict) {
+		case DANE_MANDATORY:
+			t->policy = TLS_POLICY_DANE;
+			t->dane = dn->recs;
+			snprintf(t->dane.nexthop, sizeof t->dane.nexthop, "%s", dn->domain);
+			return status_ok();
+		case DANE_ENCRYPT:
+			t->policy = TLS_POLICY_ENCRYPT;
+			return status_ok();
+		case DANE_DEFER:
+			return status_make(ST_TEMP, 7, 5, "%s [%s]: DANE: %s", h->name,
+			                   h->ip, dn->why);
+		case DANE_NONE:
+			break;
+		}
+	}
+	/* MTA-STS goes here, under DANE */
+	return status_ok();
+}
+
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
                     const struct mailbox *rcpt, int body_8bit, int fd,
@@ -444,19 +585,34 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
+	struct round_tls base, *t = malloc(sizeof *t);
+	struct round_dane *dn = malloc(sizeof *dn);
+	const struct route *route;
 	size_t n = 0, i;
 	int silent = 0, all_silent = 1;
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
 	res->counted = res->unreachable = 0;
-	if (hops == NULL) {
+	res->tls[0] = '\0';
+	if (hops == NULL || t == NULL || dn == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		free(hops);
+		free(t);
+		free(dn);
 		return;
 	}
+	/* a route's own TLS policy wins over --tls-client */
+	base.policy = rc->cfg->tls_client_policy;
+	base.ctx = rc->cfg->tls_client;
+	if (!rcpt->literal && (route = find_route(rc->cfg, addr_domain(rcpt))) &&
+	    route->has_tls)
+		base.policy = route->tls;
 	res->st = route_hops(rc, rcpt, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
+	if (res->st.kind == ST_OK)
+		res->st = dane_round(rc, rcpt, dn);
 	if (res->st.kind != ST_OK)
 		n = 0;
 	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
@@ -464,13 +620,21 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		                      gap.name);
 	for (i = 0; i < n; i++) {
 		silent = 0;
-		res->st = try_hop(rc, &hops[i], sender, rcpt, body_8bit, fd, offset,
-		                  res, &silent);
+		res->st = hop_tls(rc, &base, hops[i].port, dn, &hops[i], t);
+		if (res->st.kind == ST_OK) {
+			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, fd,
+			                  offset, res, &silent);
+		} else {                /* DANE said: not this host, not now */
+			res->remote_mta[0] = res->diag[0] = '\0';
+			snprintf(res->tls, sizeof res->tls, "tls=none verify=none "
+			         "policy=%s", tls_policy_name(TLS_POLICY_DANE));
+		}
 		all_silent &= silent;
 		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
-		          "rcpt=%s mx=%s addr=%s port=%u result=%s",
+		          "rcpt=%s mx=%s addr=%s port=%u %s result=%s",
 		          log_addr(qr, sizeof qr, rcpt->text),
 		          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip, hops[i].port,
+		          res->tls,
 		          log_quote(qt, sizeof qt, res->st.kind == ST_OK ? "ok" : res->st.text));
 		if (res->st.kind != ST_TEMP)
 			break;              /* delivered, or refused for good */
@@ -486,4 +650,6 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		                      "of MX host %s failed", st.text, gap.name);
 	}
 	free(hops);
+	free(t);
+	free(dn);
 }

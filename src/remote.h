@@ -29,8 +29,21 @@
  * "HOST:PORT" of a --route (an address as "IP:PORT" or "[IPv6]:PORT"),
  * the same of an address literal with --smtp-port, else the domain in
  * lower case (its MX set; no domain has a ':').
+ * TLS (smtp_client.h): the policy of the domain's --route when it has
+ * its own tls=, else --tls-client, with the snapshot's client context;
+ * the name checked is the MX or route host's (the address for a literal
+ * or a route by address).  Under may a failed handshake is logged
+ * (relay-tls-fallback) and that server is tried once more at once in
+ * plaintext; under encrypt and verify a TLS failure is ST_TEMP 4.7.x for
+ * that server, and the next one is tried.  The log line of each attempt
+ * (relayed, relay-attempt) carries res->tls.
+ * TLS, decided per host (remote.c hop_tls): with --dane, for a domain's
+ * MX hosts under a secure MX RRset, DNSSEC-validated TLSA records first
+ * (dane.h: dane, encrypt, or a 4.7.5 deferral of that host; a bogus MX
+ * RRset defers the round); else the route's tls=, else --tls-client.
  * A connection still usable after a delivery is kept for the next one to
- * the same address and port (conncache.h) for REMOTE_IDLE_SECONDS.
+ * the same address and port under the same TLS policy, name and client
+ * context (conncache.h) for REMOTE_IDLE_SECONDS.
  *
  * Contract: thread-safe; the config and dns config are borrowed.  The
  * message is read from fd[offset..EOF); fd's offset is changed.
@@ -60,6 +73,8 @@ struct remote_result {
 	struct status st;
 	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
+	char tls[160];                  /* the last server's TLS for the log:
+	                                 * smtp_client_tls_text */
 	int counted;                    /* every MX was tried: an attempt */
 	int unreachable;                /* ... and none of them answered */
 };

@@ -35,7 +35,8 @@ struct send_opts {
 	int tflag;                   /* -t */
 	int gun, inject;             /* --gun, --inject */
 	int quiet;                   /* --quiet: no progress */
-	int gun_opts;                /* -c, -n, --rcpt, --tls or --starttls
+	int gun_opts;                /* -c, -n, --rcpt, --tls, --starttls,
+	                                --per-connection or --connect-only
 	                                was given */
 	int tls;                     /* --tls 1, --starttls 2 (gun.h's
 	                                GUN_TLS_IMPLICIT, GUN_TLS_STARTTLS) */
@@ -43,6 +44,8 @@ struct send_opts {
 	unsigned sessions;           /* -c */
 	unsigned threads;            /* --threads; 0: the gun chooses */
 	unsigned long repeat;        /* -n */
+	unsigned per_connection;     /* --per-connection; 0: no limit */
+	int connect_only;            /* --connect-only */
 	struct smtp_timeouts to;     /* -T, else the RFC 5321 defaults */
 	struct addrlist rcpt;        /* --rcpt, as given */
 	char hostname[256];          /* gethostname(): qualifies bare names */

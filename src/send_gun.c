@@ -236,7 +236,7 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	ex = load_files(o, &L, files, nfiles);
 	if (ex != 0)
 		goto out;
-	if (o->tls && (tls = tls_client_ctx(err, sizeof err)) == NULL) {
+	if (o->tls && (tls = tls_client_ctx(NULL, err, sizeof err)) == NULL) {
 		send_say("TLS: %s", err);
 		ex = EX_OSERR;
 		goto out;
@@ -259,6 +259,8 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	cfg.repeat = o->repeat;
 	cfg.sessions = o->sessions;
 	cfg.threads = o->threads;
+	cfg.per_connection = o->per_connection;
+	cfg.connect_only = o->connect_only;
 	cfg.timeouts = o->to;
 	cfg.tls = o->tls == 1 ? GUN_TLS_IMPLICIT : o->tls == 2 ? GUN_TLS_STARTTLS
 	          : GUN_TLS_NONE;
@@ -272,10 +274,17 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 		ex = EX_OSERR;
 		goto out;
 	}
-	printf("sent %llu refused %llu failed %llu in %.2f s: %.1f messages/s, "
-	       "latency p50 %.1f ms p99 %.1f ms\n", st.sent, st.refused,
-	       st.failed, st.elapsed, st.elapsed > 0 ?
-	       (st.sent + st.refused) / st.elapsed : 0.0, st.p50_ms, st.p99_ms);
+	if (o->connect_only)
+		printf("connected %llu failed %llu in %.2f s: %.1f connections/s, "
+		       "hello p50 %.1f ms p99 %.1f ms\n", st.sent, st.failed,
+		       st.elapsed, st.elapsed > 0 ? st.sent / st.elapsed : 0.0,
+		       st.p50_ms, st.p99_ms);
+	else
+		printf("sent %llu refused %llu failed %llu in %.2f s: %.1f "
+		       "messages/s, latency p50 %.1f ms p99 %.1f ms\n", st.sent,
+		       st.refused, st.failed, st.elapsed, st.elapsed > 0 ?
+		       (st.sent + st.refused) / st.elapsed : 0.0, st.p50_ms,
+		       st.p99_ms);
 	if (o->tls)
 		printf("TLS handshakes %llu of %llu connections\n", st.tls_connects,
 		       st.connects);

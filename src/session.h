@@ -89,6 +89,10 @@ struct session_ops {
 	 * cannot be now (ST_TEMP: 454 4.7.0, the session goes on in the
 	 * clear); NULL: always ready */
 	struct status (*tls_prepare)(void *ctx);
+	/* add the recipient check_rcpt accepted to env, as its final
+	 * recipients (aliases expanded: resolve.h); -1 when out of memory.
+	 * NULL: the session adds the address itself */
+	int (*add_rcpt)(void *ctx, struct envelope *env, const struct mailbox *rcpt);
 };
 
 struct session;

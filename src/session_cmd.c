@@ -267,7 +267,8 @@ static int check_rcpt(struct session *s, const char *arg, struct cmd_args *a)
 /* proceed_rcpt - one more recipient */
 static void proceed_rcpt(struct session *s, struct cmd_args *a)
 {
-	if (envelope_add_rcpt(&s->env, &a->mb) < 0) {
+	if ((s->ops->add_rcpt ? s->ops->add_rcpt(s->ctx, &s->env, &a->mb)
+	                      : envelope_add_rcpt(&s->env, &a->mb)) < 0) {
 		sess_reply(s, 452, "4.3.0 Out of memory");
 		return;
 	}

@@ -50,7 +50,7 @@ void sess_data_begin(struct session *s)
 	s->hinfo.client_ip = s->client_ip;
 	s->hinfo.id = s->env.id;
 	s->hinfo.sender = s->env.sender.text;
-	s->hinfo.rcpt = s->env.nrcpt == 1 ? s->env.rcpt[0].text : NULL;
+	s->hinfo.rcpt = s->env.nrcpt == 1 ? envelope_orcpt(&s->env, 0) : NULL;
 	s->hinfo.esmtp = s->esmtp;
 	s->hinfo.tls = s->tls ? &s->tls_info : NULL;
 	s->hinfo.arrival = s->env.arrival;

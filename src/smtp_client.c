@@ -264,17 +264,109 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 	return -1;
 }
 
-/* ready_or_closed - the handshake is over */
-static int ready_or_closed(const struct smtp_client *c)
+/* smtp_client_tls - the policy of the next handshake */
+void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
+                     struct tls_ctx *ctx, const char *host)
 {
-	return c->d.state == SD_READY || c->d.state == SD_CLOSED;
+	c->tls_policy = policy;
+	c->tls_ctx = ctx;
+	c->tls_dane = NULL;
+	snprintf(c->tls_host, sizeof c->tls_host, "%s", host ? host : "");
 }
 
-/* smtp_client_handshake - greeting, EHLO/HELO */
+/* smtp_client_tls_dane - the TLSA records of the next handshake */
+void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d)
+{
+	c->tls_dane = d;
+}
+
+/* smtp_client_tls_text - the log's TLS fields */
+void smtp_client_tls_text(const struct smtp_client *c, char *buf, size_t len)
+{
+	struct tls_info info;
+
+	if (stream_tls_info(&c->io, &info))
+		snprintf(buf, len, "tls=%s/%s verify=%s policy=%s", info.version,
+		         info.cipher, c->tls_verified ? "ok" : "fail",
+		         tls_policy_name(c->tls_policy));
+	else
+		snprintf(buf, len, "tls=none verify=none policy=%s",
+		         tls_policy_name(c->tls_policy));
+}
+
+/* hello_over - ready, closed, or the TLS handshake is the driver's turn */
+static int hello_over(const struct smtp_client *c)
+{
+	return c->d.state == SD_READY || c->d.state == SD_CLOSED ||
+	       smtp_dialog_tls_wanted(&c->d);
+}
+
+/* start_tls - the handshake after STARTTLS's 220, within the hello's
+ * limit; 0, or -1 (noted by the engine, the dialogue closed) */
+static int start_tls(struct smtp_client *c)
+{
+	char err[160];
+
+	if (stream_tls_client(&c->io, c->tls_ctx, c->tls_host,
+	                      c->tls_policy >= TLS_POLICY_VERIFY) < 0 ||
+	    (c->tls_policy == TLS_POLICY_DANE &&
+	     (c->tls_dane == NULL ||
+	      stream_tls_dane(&c->io, c->tls_host, c->tls_dane) < 0))) {
+		snprintf(err, sizeof err, "cannot make a TLS object: %s",
+		         c->tls_dane ? strerror(errno) : "no TLSA records");
+		stream_close(&c->io);
+	} else if (stream_start_tls(&c->io, c->tls_ctx, 0,
+	                            monotonic_ms() + c->to.hello, err,
+	                            sizeof err) == 0) {
+		c->tls_verified = stream_tls_verified(&c->io, c->tls_why,
+		                                      sizeof c->tls_why);
+		smtp_dialog_tls_started(&c->d);
+		return 0;
+	}
+	c->tls_failed = 1;
+	smtp_dialog_tls_failed(&c->d, err);
+	return -1;
+}
+
+/* tls_missing - ready but in plaintext where the policy wants TLS: res
+ * says why (4.7.4); 0 when all is well */
+static int tls_missing(struct smtp_client *c, struct smtp_result *res)
+{
+	const struct smtp_reply *r = &res->reply;
+	char enh[24] = "";
+
+	if (c->tls_policy < TLS_POLICY_ENCRYPT || c->io.tls != NULL)
+		return 0;
+	if (r->enh_class)
+		snprintf(enh, sizeof enh, "%d.%d.%d ", r->enh_class, r->enh_subject,
+		         r->enh_detail);
+	if (c->noted && r->code != 0)      /* the refusal of STARTTLS, noted */
+		res->st = status_make(ST_TEMP, 7, 4, "%s: TLS is required (%s), but "
+		                      "STARTTLS was refused: %d %s%s", c->peer,
+		                      tls_policy_name(c->tls_policy), r->code, enh,
+		                      r->text);
+	else
+		res->st = status_make(ST_TEMP, 7, 4, "%s: TLS is required (%s), but "
+		                      "the server offers no STARTTLS", c->peer,
+		                      tls_policy_name(c->tls_policy));
+	smtp_reply_clear(&res->reply);
+	res->stage = SMTP_STAGE_HELLO;
+	return -1;
+}
+
+/* closed - the dialogue is over */
+static int closed(const struct smtp_client *c)
+{
+	return c->d.state == SD_CLOSED;
+}
+
+/* smtp_client_handshake - greeting, EHLO/HELO, STARTTLS and EHLO again */
 int smtp_client_handshake(struct smtp_client *c, const char *name,
                           struct smtp_result *res)
 {
 	smtpc_expect(c, NULL, res);
+	c->tls_failed = c->tls_verified = 0;
+	snprintf(c->tls_why, sizeof c->tls_why, "no TLS");
 	if (!smtp_client_connected(c)) {
 		smtp_result_local(res, SMTP_STAGE_GREETING, ST_TEMP, 4, 2,
 		                  "not connected");
@@ -290,13 +382,29 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 	}
 	memcpy(c->helo, name, strlen(name) + 1);
 	smtp_dialog_start(&c->d, SMTP_DIALOG_SMTP, &c->ops, c->helo, c->peer);
-	if (smtpc_drive(c, ready_or_closed) == 0 && c->d.state == SD_READY)
-		return 0;
+	if (c->tls_policy != TLS_POLICY_NONE && c->tls_ctx != NULL)
+		smtp_dialog_use_starttls(&c->d);
+	while (smtpc_drive(c, hello_over) == 0 && smtp_dialog_tls_wanted(&c->d) &&
+	       start_tls(c) == 0)
+		;
+	c->tls_ctx = NULL;          /* the snapshot's: not kept beyond here */
+	c->tls_dane = NULL;         /* the round's, likewise */
+	if (c->d.state == SD_READY) {
+		if (tls_missing(c, res) == 0)
+			return 0;
+		smtp_dialog_quit(&c->d);   /* a polite end, its reply not awaited */
+		smtpc_flush(c);
+		smtp_client_close(c);
+		errno = EPROTO;
+		return -1;
+	}
 	if (c->d.state == SD_QUIT)    /* refused: the QUIT's reply ends it */
-		smtpc_drive(c, ready_or_closed);
+		smtpc_drive(c, hello_over);
 	smtp_client_close(c);
 	if (res->reply.code != 0)
 		errno = ECONNREFUSED;
+	else if (c->tls_failed)
+		errno = EPROTO;
 	return -1;
 }
 
@@ -333,12 +441,6 @@ int smtp_client_rset(struct smtp_client *c, struct smtp_result *res)
 	}
 	smtp_result_from_reply(res, SMTP_STAGE_RSET, &c->d.cur.reply);
 	return 0;
-}
-
-/* closed - the dialogue is over */
-static int closed(const struct smtp_client *c)
-{
-	return c->d.state == SD_CLOSED;
 }
 
 /* smtp_client_quit - QUIT, then close */

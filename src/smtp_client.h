@@ -18,6 +18,19 @@
  * octets is split (smtp_dot_encode), lines starting with '.' are
  * dot-stuffed, a missing last line end is added, and CRLF.CRLF ends it.
  *
+ * TLS (smtp_client_tls, before the handshake; none unless asked): with
+ * a policy other than none, STARTTLS (RFC 3207) when the server offers
+ * it, the handshake within the hello's time limit, the certificate
+ * checked against the host name given (a failed check fails the
+ * handshake under verify; else it is only recorded: tls_verified), then
+ * EHLO again.  Under may a refused STARTTLS goes on in plaintext and a
+ * failed handshake fails the handshake call with tls_failed set (the
+ * caller may try again in plaintext); under encrypt and verify no
+ * STARTTLS offered, a refused one or a failed handshake fails it with
+ * 4.7.4 or 4.7.5 (ST_TEMP), never plaintext; dane (smtp_client_tls_dane)
+ * is verify with the certificate matched against TLSA records.  A kept connection keeps
+ * what it agreed (io.tls, tls_verified, tls_policy).
+ *
  * Time limits (struct smtp_timeouts, milliseconds): each wait for a reply
  * has one deadline for the whole reply, from when the wait began (bytes
  * trickling in do not extend it); each block of commands or message data
@@ -49,6 +62,7 @@
 #include "smtp_dialog.h"
 #include "status.h"
 #include "stream.h"
+#include "tls.h"
 
 enum {
 	SMTP_CLIENT_IN_MAX = 4096,    /* input buffer */
@@ -66,6 +80,15 @@ struct smtp_client {
 	char helo[SMTP_CLIENT_HELO_MAX];
 	/* where the engine's reports of the call under way go */
 	struct smtp_result *rres, *res;
+	/* TLS: the policy of the handshake (smtp_client_tls), and after it */
+	enum tls_policy tls_policy;
+	struct tls_ctx *tls_ctx;     /* borrowed until the handshake ends */
+	char tls_host[256];          /* SNI, the name checked; "" none */
+	const struct tls_dane *tls_dane; /* TLS_POLICY_DANE: the TLSA records
+	                             * (borrowed until the handshake ends) */
+	int tls_failed;              /* the TLS handshake failed */
+	int tls_verified;            /* certificate trusted, valid for host */
+	char tls_why[96];            /* "ok", or why it was not verified */
 	int tx_over;                 /* the transaction has been reported */
 	int noted;                   /* res holds a note */
 	char in[SMTP_CLIENT_IN_MAX];
@@ -90,11 +113,27 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
                         const char *port, struct smtp_result *res);
 /* smtp_client_handshake - on the connection c->io (smtp_client_connect's,
  * or a connected socket given to stream_init): the greeting, then EHLO
- * name (HELO when EHLO is refused with a 5xx); 0 when the server is
+ * name (HELO when EHLO is refused with a 5xx), and STARTTLS and EHLO
+ * again as smtp_client_tls asked (tls_failed set when the TLS handshake
+ * failed, errno EPROTO); 0 when the server is
  * ready for mail, else -1 with res saying why (the connection is closed,
  * after a QUIT when the server is still there) */
 int smtp_client_handshake(struct smtp_client *c, const char *name,
                           struct smtp_result *res);
+/* smtp_client_tls - the TLS policy of the next handshake: policy, the
+ * client context ctx (borrowed until the handshake is over; NULL: no
+ * STARTTLS, e.g. the plaintext retry under may, which keeps its name)
+ * and host (SNI and the name the certificate must be valid for: the MX
+ * host name; an address text is checked as an address) */
+void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
+                     struct tls_ctx *ctx, const char *host);
+/* smtp_client_tls_dane - under TLS_POLICY_DANE (after smtp_client_tls):
+ * the TLSA records the certificate must match (RFC 7672), borrowed until
+ * the handshake is over; a mismatch fails the handshake (4.7.5) */
+void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d);
+/* smtp_client_tls_text - "tls=VERSION/CIPHER verify=ok|fail|none
+ * policy=NAME" for the log (tls=none: plaintext) into buf */
+void smtp_client_tls_text(const struct smtp_client *c, char *buf, size_t len);
 /* smtp_client_open - connect and handshake in one; 0 or -1 */
 int smtp_client_open(struct smtp_client *c, const char *host,
                      const char *port, const char *helo,

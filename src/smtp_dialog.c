@@ -198,7 +198,7 @@ void smtp_dialog_tls_failed(struct smtp_dialog *d, const char *why)
 		return;
 	smtp_reply_clear(&d->cur.reply);
 	d->cur.stage = SMTP_STAGE_HELLO;
-	d->cur.st = status_make(ST_TEMP, 7, 10, "%s: TLS handshake: %s", d->peer, why);
+	d->cur.st = status_make(ST_TEMP, 7, 5, "%s: TLS handshake: %s", d->peer, why);
 	d->state = SD_CLOSED;
 	d->ops->note(d->ops->ctx, &d->cur);
 }

@@ -30,7 +30,7 @@
  * TLS is up (smtp_dialog_tls_started) it says EHLO again and forgets
  * what the first EHLO offered.  A STARTTLS refused leaves the dialogue
  * ready in the clear, the refusal noted; a failed handshake ends the
- * connection (smtp_dialog_tls_failed).  AUTH will be a state there too
+ * connection (smtp_dialog_tls_failed, 4.7.5).  AUTH will be a state there too
  * (SD_AUTH: reserved, never entered yet).
  *
  * Outcomes, through the ops table: ops->rcpt is called exactly once for

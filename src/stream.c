@@ -192,6 +192,38 @@ int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server)
 	return 0;
 }
 
+/* stream_tls_client - a client's TLS object, made ahead with its host */
+int stream_tls_client(struct stream *s, struct tls_ctx *ctx, const char *host,
+                      int verify)
+{
+	if (s->fd < 0 || s->tls != NULL || s->tls_next != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	s->tls_next = tls_conn_client(ctx, s->fd, host, verify);
+	return s->tls_next ? 0 : -1;
+}
+
+/* stream_tls_dane - TLSA records on the TLS object made ahead */
+int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d)
+{
+	if (s->tls_next == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return tls_conn_dane(s->tls_next, host, d);
+}
+
+/* stream_tls_verified - the certificate's check, under TLS */
+int stream_tls_verified(const struct stream *s, char *why, size_t len)
+{
+	if (s->tls == NULL) {
+		snprintf(why, len, "no TLS");
+		return 0;
+	}
+	return tls_conn_verified(s->tls, why, len);
+}
+
 /* stream_tls_begin - the TLS object in place, no byte moved yet */
 int stream_tls_begin(struct stream *s, struct tls_ctx *ctx, int server)
 {

@@ -101,6 +101,22 @@ size_t stream_pending(const struct stream *s);
  * now, so that a server can refuse STARTTLS (454) instead of failing
  * after its 220; 0, or -1 with errno (ENOMEM).  Harmless twice. */
 int stream_tls_prepare(struct stream *s, struct tls_ctx *ctx, int server);
+/* stream_tls_client - make the client's TLS object of the
+ * stream_start_tls (role client) to come, for host (SNI and the name its
+ * certificate is checked against; verify: a failed check fails the
+ * handshake) (tls.h tls_conn_client); 0, or -1 with errno (EINVAL: closed,
+ * or one made already; ENOMEM) */
+int stream_tls_client(struct stream *s, struct tls_ctx *ctx, const char *host,
+                      int verify);
+/* stream_tls_dane - after stream_tls_client (verify 1): the TLSA records
+ * (borrowed for the call) the certificate must match (tls.h
+ * tls_conn_dane); 0, or -1 with errno (EINVAL: no TLS object made) */
+struct tls_dane;
+int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d);
+/* stream_tls_verified - under TLS: 1 when the server's certificate was
+ * found trusted and valid for the host, else 0; why "ok" or the reason
+ * ("no TLS" without it) */
+int stream_tls_verified(const struct stream *s, char *why, size_t len);
 /* stream_start_tls - put a TLS layer under the stream (STARTTLS, or
  * implicit TLS from the first byte): the handshake with ctx's settings
  * in role server (1) or client (0) (or the prepared one), by deadline, then s->read and

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 #include <openssl/ssl.h>
 
 #include "tls.h"
@@ -15,7 +18,12 @@
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	atomic_uint refs;
+	unsigned long long id;     /* tls_ctx_id */
 };
+
+/* the ids of the contexts made so far: an atomic counter, the only
+ * mutable file-scope state here */
+static atomic_ullong ctx_ids;
 
 struct tls_conn {
 	SSL *ssl;
@@ -86,28 +94,76 @@ static SSL_CTX *new_ssl_ctx(const SSL_METHOD *method, char *err, size_t errlen)
 	return c;
 }
 
+static const char *const policy_names[] = { "none", "may", "encrypt", "verify",
+                                            "dane" };
+
+/* tls_policy_parse - a policy by name */
+int tls_policy_parse(const char *s, enum tls_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i <= TLS_POLICY_VERIFY; i++)   /* the modes one may choose */
+		if (strcmp(s, policy_names[i]) == 0) {
+			*p = (enum tls_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* tls_policy_name - its name */
+const char *tls_policy_name(enum tls_policy p)
+{
+	return (unsigned)p < sizeof policy_names / sizeof policy_names[0] ?
+	       policy_names[p] : "?";
+}
+
 /* tls_client_ctx - see tls.h */
-struct tls_ctx *tls_client_ctx(char *err, size_t errlen)
+struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 {
 	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+	char why[160];
 
 	ERR_clear_error();
 	if (ctx == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL) {
-		free(ctx);
-		ERR_clear_error();
-		return NULL;
+	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL)
+		goto fail;
+	/* the trust anchors for the connections that verify (tls_conn_client);
+	 * the context itself checks nothing: a mail gun talks to the server
+	 * it is told to, and opportunistic TLS takes any certificate */
+	if (ca_file != NULL) {
+		if (readable("--tls-ca", ca_file, err, errlen) < 0)
+			goto fail;
+		if (SSL_CTX_load_verify_locations(ctx->ssl_ctx, ca_file, NULL) != 1) {
+			ssl_error_text(why, sizeof why, "no certificate");
+			snprintf(err, errlen, "--tls-ca %s: %s", ca_file, why);
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+		ssl_error_text(why, sizeof why, "cannot be read");
+		snprintf(err, errlen, "the system's CA certificates: %s", why);
+		goto fail;
 	}
-	/* no verification: a load generator talks to the server it is
-	 * told to, whatever its certificate; no session cache: each
-	 * connection a full handshake */
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE, NULL);
+	/* DANE's digests (SHA-256, SHA-512); only a connection that
+	 * tls_conn_dane() makes a DANE one matches TLSA records */
+	if (SSL_CTX_dane_enable(ctx->ssl_ctx) <= 0) {
+		ssl_error_text(why, sizeof why, "failed");
+		snprintf(err, errlen, "DANE set-up: %s", why);
+		goto fail;
+	}
+	/* no session cache: each connection a full handshake */
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
 	atomic_init(&ctx->refs, 1);
+	ctx->id = atomic_fetch_add(&ctx_ids, 1) + 1;
 	return ctx;
+fail:
+	SSL_CTX_free(ctx->ssl_ctx);
+	free(ctx);
+	ERR_clear_error();
+	return NULL;
 }
 
 /* tls_server_ctx - see tls.h */
@@ -172,6 +228,12 @@ struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx)
 	return ctx;
 }
 
+/* tls_ctx_id - which context */
+unsigned long long tls_ctx_id(const struct tls_ctx *ctx)
+{
+	return ctx ? ctx->id : 0;
+}
+
 /* tls_ctx_put - the last reference frees the context */
 void tls_ctx_put(struct tls_ctx *ctx)
 {
@@ -201,6 +263,87 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server)
 	else
 		SSL_set_connect_state(t->ssl);
 	return t;
+}
+
+/* tls_conn_client - a client's SSL object: SNI, the name checked */
+struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
+                                 int verify)
+{
+	struct tls_conn *t = tls_conn_new(ctx, fd, 0);
+	unsigned char addr[16];
+	int ok, ip;
+
+	if (t == NULL || host == NULL || *host == '\0')
+		return t;
+	ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+	/* SNI names a host, never an address (RFC 6066 3); the expected
+	 * name or address is checked against the certificate, and the
+	 * result kept for tls_conn_verified() even when not required */
+	ok = ip || SSL_set_tlsext_host_name(t->ssl, host) == 1;
+	if (ok && ip)
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) == 1;
+	else if (ok)
+		ok = SSL_set1_host(t->ssl, host) == 1;
+	if (!ok) {
+		tls_conn_free(t);
+		ERR_clear_error();
+		errno = ENOMEM;
+		return NULL;
+	}
+	SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	SSL_set_verify(t->ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	return t;
+}
+
+/* tls_conn_dane - TLSA records on a client's SSL object */
+int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d)
+{
+	size_t i;
+	int added = 0;
+
+	ERR_clear_error();
+	if (SSL_dane_enable(t->ssl, host) <= 0) {
+		ERR_clear_error();
+		errno = ENOMEM;
+		return -1;
+	}
+	/* RFC 7672 3.1.1: a DANE-EE(3) record binds the key itself, whatever
+	 * names the certificate holds (and however old it is) */
+	SSL_dane_set_flags(t->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	if (d->nexthop[0] && SSL_add1_host(t->ssl, d->nexthop) != 1) {
+		ERR_clear_error();
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < d->n; i++)
+		if (SSL_dane_tlsa_add(t->ssl, d->rec[i].usage, d->rec[i].selector,
+		                      d->rec[i].mtype, d->rec[i].data,
+		                      d->rec[i].len) > 0)
+			added++;
+	ERR_clear_error();
+	if (added == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* tls_conn_verified - the certificate's verification, after the handshake */
+int tls_conn_verified(const struct tls_conn *t, char *why, size_t len)
+{
+	X509 *peer = SSL_get0_peer_certificate(t->ssl);
+	long r = SSL_get_verify_result(t->ssl);
+
+	if (peer == NULL) {
+		snprintf(why, len, "no certificate");
+		return 0;
+	}
+	if (r != X509_V_OK) {
+		snprintf(why, len, "%s", X509_verify_cert_error_string(r));
+		return 0;
+	}
+	snprintf(why, len, "ok");
+	return 1;
 }
 
 /* tls_conn_free - close_notify if it goes at once, then free */
@@ -269,8 +412,16 @@ int tls_conn_handshake(struct tls_conn *t)
 		t->want = 0;
 		return 0;
 	}
-	if (result(t, r, &eof) < 0)
+	if (result(t, r, &eof) < 0) {
+		long v = SSL_get_verify_result(t->ssl);
+
+		/* a certificate refused (SSL_VERIFY_PEER): say why in X.509's
+		 * words rather than OpenSSL's "certificate verify failed" */
+		if (errno == EPROTO && v != X509_V_OK)
+			snprintf(t->error, sizeof t->error, "certificate not trusted: %s",
+			         X509_verify_cert_error_string(v));
 		return -1;
+	}
 	/* the peer closed in the middle of it */
 	if (t->error[0] == '\0')
 		snprintf(t->error, sizeof t->error, "connection closed in the handshake");

@@ -1,5 +1,6 @@
 /* tls - TLS with OpenSSL 3: the server's context (certificates and
- * settings), the mail gun's client context, and one TLS object per
+ * settings), the client's context (remote delivery and the mail gun:
+ * trust anchors), the client's policies, and one TLS object per
  * connection.
  *
  * A context (struct tls_ctx) is built once from its certificate/key
@@ -21,8 +22,14 @@
  * (stream.h) does the waiting.  The peer closing without close_notify
  * reads as the end of the stream, as mail clients often do it.
  *
+ * The client's context checks no certificate by itself: a connection
+ * that must verify says so (tls_conn_client), with the host name it
+ * expects set on its own SSL object (SNI and the name check are per
+ * connection, never on the shared context).
+ *
  * Thread safety (OpenSSL 3 is thread-safe by itself, no locking
- * callbacks): a context is read-only after tls_server_ctx() returns and
+ * callbacks): a context is read-only after tls_server_ctx() or
+ * tls_client_ctx() returns and
  * may be shared by every thread (SSL_new and the session cache of a
  * shared SSL_CTX are safe; its setters are never called again); a
  * tls_conn is used by one thread at a time.  OpenSSL's error queue is
@@ -49,17 +56,62 @@ struct tls_info {
 	int alg_bits;              /* bits of the algorithm */
 };
 
+/* a client's TLS policy for a next hop (--tls-client, a --route's tls=),
+ * weakest first */
+enum tls_policy {
+	TLS_POLICY_NONE,      /* plaintext: STARTTLS never said */
+	TLS_POLICY_MAY,       /* STARTTLS when offered, any certificate; a
+	                       * failed handshake: once more in plaintext */
+	TLS_POLICY_ENCRYPT,   /* TLS required, any certificate */
+	TLS_POLICY_VERIFY,    /* TLS required, a certificate trusted and
+	                       * valid for the host's name */
+	TLS_POLICY_DANE       /* TLS required, the certificate matching one
+	                       * of the host's TLSA records (RFC 7672; set by
+	                       * remote delivery only, never by name) */
+};
+
+enum { TLS_TLSA_MAX = 16, TLS_TLSA_DATA_MAX = 64 };
+
+/* one usable TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),
+ * selector 0 (certificate) or 1 (public key), matching type 1 (SHA-256)
+ * or 2 (SHA-512) */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	unsigned char data[TLS_TLSA_DATA_MAX];
+	size_t len;
+};
+
+/* the TLSA records a DANE connection must match one of, and the
+ * next-hop domain: a name a certificate found by DANE-TA(2) may hold
+ * besides the MX host's (RFC 7672 3.2.2; "" none) */
+struct tls_dane {
+	struct tls_tlsa rec[TLS_TLSA_MAX];
+	size_t n;
+	char nexthop[256];
+};
+
+/* tls_policy_parse - "none", "may", "encrypt", "verify" ("dane" is not
+ * a mode to choose: DNSSEC decides it); 0 or -1 */
+int tls_policy_parse(const char *s, enum tls_policy *p);
+/* tls_policy_name - the policy's name */
+const char *tls_policy_name(enum tls_policy p);
+
 /* tls_server_ctx - a server context from n certificate/key pairs
  * (certs[i] with keys[i]); NULL with a message in err naming the file
  * and what is wrong (missing, unreadable, not PEM, key not matching) */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen);
-/* tls_client_ctx - a client context that checks no certificate and
- * resumes no session (the mail gun: every connection a full handshake,
- * whatever the server presents); NULL with err set */
-struct tls_ctx *tls_client_ctx(char *err, size_t errlen);
+/* tls_client_ctx - the client context (remote delivery and the mail
+ * gun): trust anchors from ca_file (PEM; NULL: the system's CAs), but no
+ * certificate checked unless a connection asks (tls_conn_client); no
+ * session cache.  NULL with err set (the file missing or no PEM) */
+struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
 /* tls_ctx_hold - one more reference; returns ctx */
 struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx);
+/* tls_ctx_id - a number no other client context of the process has (0
+ * for NULL): what a kept connection remembers of the trust anchors it
+ * was checked against */
+unsigned long long tls_ctx_id(const struct tls_ctx *ctx);
 /* tls_ctx_put - give a reference back; NULL is ignored */
 void tls_ctx_put(struct tls_ctx *ctx);
 
@@ -67,6 +119,25 @@ void tls_ctx_put(struct tls_ctx *ctx);
  * caller closes it after tls_conn_free) as server (1) or client (0);
  * NULL with errno (ENOMEM) */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server);
+/* tls_conn_client - a client's TLS object for fd, to host (a name or an
+ * IP address text; NULL or "": none): SNI names it (not an address),
+ * and the certificate is checked against ctx's trust anchors and host;
+ * verify 1: the handshake fails when that check fails, 0: the result
+ * is only kept (tls_conn_verified).  NULL with errno (ENOMEM) */
+struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
+                                 int verify);
+/* tls_conn_dane - make t (a tls_conn_client's, before its handshake)
+ * a DANE connection (RFC 7672): host (the MX host name) and d->nexthop
+ * are the reference identifiers for DANE-TA(2), DANE-EE(3) records
+ * match without a name
+ * check, and the handshake fails unless the certificate matches one of
+ * d's records (call tls_conn_client with verify 1); 0, or -1 with errno
+ * (ENOMEM, EINVAL: OpenSSL took no record) */
+int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d);
+/* tls_conn_verified - after the handshake: 1 when the server's
+ * certificate is trusted and valid for the host given to
+ * tls_conn_client, else 0; why gets "ok" or the reason */
+int tls_conn_verified(const struct tls_conn *t, char *why, size_t len);
 /* tls_conn_free - a quiet close_notify (one non-blocking attempt), then
  * free; NULL is ignored */
 void tls_conn_free(struct tls_conn *t);

@@ -14,13 +14,17 @@
 static void local_key(const struct config *cfg, const struct mailbox *rcpt,
                       char *hop)
 {
-	char name[ADDR_MAX];
+	char name[ADDR_MAX], dom[ADDR_MAX];
+	const char *vdom = policy_virtual_domain(cfg, rcpt, dom);
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
 		name[0] = '\0';
-	/* local parts are at most 64 octets: it fits */
-	snprintf(hop, TRANSPORT_HOP_MAX, "%s%s", TRANSPORT_LOCAL_KEY,
-	         cfg->system_users && name[0] ? sysuser_account(name) : name);
+	/* local parts are at most 64 octets, domains 255: it fits */
+	if (vdom != NULL)
+		snprintf(hop, TRANSPORT_HOP_MAX, "%s%s/%s", TRANSPORT_LOCAL_KEY, vdom, name);
+	else
+		snprintf(hop, TRANSPORT_HOP_MAX, "%s%s", TRANSPORT_LOCAL_KEY,
+		         cfg->system_users && name[0] ? sysuser_account(name) : name);
 }
 
 /* transport_route - which transport, which next hop */
@@ -71,18 +75,19 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 {
 	const struct config *cfg = d->cfg;
 	const struct mailbox *rcpt = &env->rcpt[d->n];
+	char name[ADDR_MAX], dom[ADDR_MAX];
 	struct local_config lc = {
 		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
-		cfg->mbox_lock_wait
+		cfg->mbox_lock_wait, policy_virtual_domain(cfg, rcpt, dom)
 	};
-	char name[ADDR_MAX];
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {
 		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;
 	}
-	d->result = local_deliver(&lc, name, rcpt->text, env->sender.text, fd,
-	                          (off_t)offset);
+	/* Delivered-To: the address the client sent, subaddress and all */
+	d->result = local_deliver(&lc, name, envelope_orcpt(env, d->n),
+	                          env->sender.text, fd, (off_t)offset);
 }
 
 /* deliver_smtp - one round over the next hop's servers */

@@ -4,7 +4,8 @@
 # with Return-Path: and Delivered-To: prepended, and the queue empties
 # (new/, mess/, rcpt/, tmp/); several recipients of one message each get
 # it once (a repeated RCPT too); an upper-case local part goes to the
-# lower-case mailbox; the null sender and a bare <postmaster>.
+# lower-case mailbox; the null sender and a bare <postmaster>, delivered
+# to root's mailbox.
 . "$(dirname "$0")/lib/common.sh"
 
 plan 36
@@ -136,7 +137,8 @@ EOF
 like "$res" '^ALICE@[Tt]est\.[Ee]xample$' "upper: Delivered-To keeps the address as given"
 
 # ---- the null sender, to a bare <postmaster> -----------------------------
-res=$($PY - "$MTA_PORT" "$MTA_MAIL/postmaster" <<'EOF'
+# postmaster is a built-in alias of root (mta-aliases(5))
+res=$($PY - "$MTA_PORT" "$MTA_MAIL/root" <<'EOF'
 import smtplib, sys, time
 from smtpraw import check, check_eq
 from mailcheck import make_message, crlf, maildir_messages, split_trace
@@ -151,7 +153,7 @@ end = time.time() + 15
 while time.time() < end and not maildir_messages(box):
     time.sleep(0.05)
 got = maildir_messages(box)
-check_eq("null sender: one message in postmaster/", len(got), 1)
+check_eq("null sender: one message in root/ (postmaster is root's)", len(got), 1)
 p = split_trace(got[0][1]) if got else None
 check_eq("null sender: Return-Path: <>, Delivered-To: postmaster",
          p[:2] if p else None, ("<>", "postmaster"))

@@ -3,13 +3,16 @@
 # STARTTLS port and --tls to an --smtps port of mta-smtpd; every message
 # arrives, every connection was a handshake on both sides (the gun's
 # summary and the daemon's log), the Received: fields say ESMTPS.
+# --per-connection 1 makes every message a connection and a handshake of
+# its own, --per-connection 7 gives no connection more than 7;
+# --connect-only makes connections with their handshake and sends nothing.
 # --starttls to a server without STARTTLS goes on in the clear; --tls to a
 # port in the clear fails with the handshake's reason; --tls with
 # --starttls is a usage error.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 
-plan 17
+plan 32
 
 C=$T/certs
 mkdir -p "$C"
@@ -53,6 +56,56 @@ wait_until 30 delivered
 is "$(maildir_count "$MTA_MAIL/gun")" 80 "all 80 messages delivered"
 is "$(grep -l 'with ESMTPS id' "$MTA_MAIL"/gun/new/* "$MTA_MAIL"/gun/cur/* 2>/dev/null | wc -l | tr -d ' ')" 80 \
 	"every one with ESMTPS in its Received: field"
+
+# since_log N - the daemon's log from line N+1 on
+since_log() { tail -n +"$(($1 + 1))" "$MTA_LOG"; }
+# disconnects_by_messages N - "MESSAGES COUNT" for each messages= value of
+# the disconnect lines from line N+1 on
+disconnects_by_messages() {
+	since_log "$1" | sed -n 's/.* disconnect .* messages=\([0-9]*\) .*/\1/p' |
+		sort -n | uniq -c | awk '{ print $2, $1 }' | tr '\n' ' '
+}
+
+# --per-connection 1: a connection, and so a full handshake, per message,
+# and not one more (a session takes its message before it connects)
+mark=$(wc -l <"$MTA_LOG")
+gun per1 -s "127.0.0.1:$MTA_PORT" --starttls --per-connection 1
+is "$(cat "$T/per1.rc")" 0 "--per-connection 1: exit 0"
+like "$(cat "$T/per1.out")" '^sent 40 refused 0 failed 0 ' "--per-connection 1: 40 sent"
+like "$(cat "$T/per1.out")" 'TLS handshakes 40 of 40 connections' \
+	"--per-connection 1: a handshake for every message"
+is "$(disconnects_by_messages "$mark")" '1 40 ' \
+	"--per-connection 1: the daemon saw 40 connections of one message each"
+
+# --per-connection 7: no connection carries more
+mark=$(wc -l <"$MTA_LOG")
+gun per7 -s "127.0.0.1:$MTA_PORT" --starttls --per-connection 7
+like "$(cat "$T/per7.out")" '^sent 40 refused 0 failed 0 ' "--per-connection 7: 40 sent"
+is "$(since_log "$mark" | sed -n 's/.* disconnect .* messages=\([0-9]*\) .*/\1/p' |
+	awk '$1 > 7 { big++ } { n += $1 } END { print n + 0, big + 0 }')" "40 0" \
+	"--per-connection 7: 40 messages, no connection with more than 7"
+
+# --connect-only: connect, STARTTLS, handshake, EHLO, QUIT; nothing sent
+mark=$(wc -l <"$MTA_LOG")
+gun conn -s "127.0.0.1:$MTA_PORT" --starttls --connect-only
+is "$(cat "$T/conn.rc")" 0 "--connect-only: exit 0"
+like "$(cat "$T/conn.out")" '^connected 40 failed 0 in [0-9.]+ s: [0-9.]+ connections/s, hello p50 ' \
+	"--connect-only: 40 connections counted"
+like "$(cat "$T/conn.out")" 'TLS handshakes 40 of 40 connections' \
+	"--connect-only: a handshake for every one"
+is "$(disconnects_by_messages "$mark")" '0 40 ' \
+	"--connect-only: the daemon saw 40 connections and no message"
+is "$(since_log "$mark" | grep -c ' disconnect .* reason=done ')" \
+	"$(since_log "$mark" | grep -c ' disconnect ')" "--connect-only: each one ended with QUIT"
+is "$(since_log "$mark" | grep -c ' queued ')" 0 "--connect-only: nothing queued"
+# as many sessions as connections: each connects once, none for nothing
+gun conn40 -s "127.0.0.1:$MTA_PORT" --starttls --connect-only -c 40
+like "$(tr '\n' ' ' <"$T/conn40.out")" '^connected 40 failed 0 .* TLS handshakes 40 of 40 connections' \
+	"--connect-only with 40 sessions: 40 connections, not one more"
+"$MTA_BIN/mta-send" --gun --connect-only --per-connection 2 "$T/msg.eml" >/dev/null 2>&1
+is "$?" 64 "--connect-only with --per-connection: usage error"
+"$MTA_BIN/mta-send" --gun --per-connection 0 "$T/msg.eml" >/dev/null 2>&1
+is "$?" 64 "--per-connection 0: usage error"
 
 # --tls to the STARTTLS port, which speaks in the clear: the handshake fails
 gun wrong -s "127.0.0.1:$MTA_PORT" --tls

@@ -158,14 +158,10 @@ mta_drain() {
 mta_log_check() {
     local log=$1 variant=$2 odd
     [ -s "$log" ] || { note "mta-smtpd wrote no log ($variant)"; return 0; }
-    odd=$(awk '$3 == "connect" || $3 == "queued" || $3 == "listen" ||
-               $3 == "start" || $3 == "stopping" || $3 == "stop" ||
-               $3 == "recovered" || $3 == "explode" || $3 == "delivery-start" ||
-               $3 == "delivered" || $3 == "message-done" { next }
-               $3 == "disconnect" && / reason=done / { next }
-               { print }' "$log")
+    odd=$(mta_log_unusual "$log" connect queued listen start stopping stop fd-limit \
+          recovered explode delivery-start delivered message-done)
     if [ -n "$odd" ]; then
-        note "mta-smtpd log ($variant): $(printf '%s\n' "$odd" | wc -l) unusual lines, by event: $(printf '%s\n' "$odd" | awk '{ e = $3; if ($3 == "disconnect") { for (i = 4; i <= NF; i++) if ($i ~ /^reason=/) e = e " " $i } print e }' | sort | uniq -c | sort -rn | head -n 5 | tr -s ' ' | tr '\n' ';')"
+        note "mta-smtpd log ($variant): $(printf '%s\n' "$odd" | wc -l) unusual lines, by event: $(printf '%s\n' "$odd" | by_event)"
         printf '%s\n' "$odd" | head -n 5 | sed 's/^/    /' >&2
         printf '%s\n' "$odd" | head -n 3 > "$log.odd"
     fi
@@ -178,14 +174,9 @@ run_mta() {
     mkdir -p "$d"
     port=$(free_port)
     # shellcheck disable=SC2086 # MTA_ARGS is a list of options
-    "$MTA" -q "$d/queue" -m "$d/mail" -l "127.0.0.1:$port" -d "$DOMAIN" \
-        -L "$d/log" $MTA_ARGS > "$d/stderr" 2>&1 &
-    pid=$!
-    track_pid "$pid"
-    if ! wait_until 20 listening "$port"; then
-        cat "$d/stderr" >&2
-        die "mta-smtpd did not listen on 127.0.0.1:$port within 20s"
-    fi
+    mta_start "$d" "$port" -q "$d/queue" -m "$d/mail" -l "127.0.0.1:$port" \
+        -d "$DOMAIN" $MTA_ARGS
+    pid=$MTA_PID
     sync
     run_source "$port" "$variant" "$d/source.out" || rc=$?
     # Every 250 is already on disk: let the scheduler finish delivering.
@@ -257,18 +248,7 @@ if want postfix; then
 fi
 want mta && say "  mta-smtpd: $MTA"
 
-for variant in $VARIANTS; do
-    for ((round = 1; round <= ROUNDS; round++)); do
-        say "round $round/$ROUNDS, variant $variant"
-        if ((round % 2)); then
-            run_mta "$variant" "$round"
-            run_postfix "$variant" "$round"
-        else
-            run_postfix "$variant" "$round"
-            run_mta "$variant" "$round"
-        fi
-    done
-done
+bench_rounds "$VARIANTS"
 if want postfix && [ "$PF_MODE" = hold ]; then pf_clear_hold "$PF"; fi
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -300,17 +280,9 @@ if want mta; then
     fi
 fi
 echo "median messages/s over $ROUNDS rounds; mta/postfix > 1: mta is faster"
-printf '%-30s %12s %12s %12s\n' variant mta postfix mta/postfix
-lost=0
-for variant in $VARIANTS; do
-    # shellcheck disable=SC2086 # the rate lists are space-separated
-    m=$(median ${RATES[mta/$variant]:-})
-    # shellcheck disable=SC2086
-    p=$(median ${RATES[postfix/$variant]:-})
-    printf '%-30s %12s %12s %12s\n' "$(describe "$variant")" "$m" "$p" "$(ratio "$m" "$p")"
-    printf '%-30s mta:%s  postfix:%s\n' "  (each round)" "${RATES[mta/$variant]:- -}" "${RATES[postfix/$variant]:- -}"
-    lost=$(( lost + ${BAD[mta/$variant]:-0} + ${BAD[postfix/$variant]:-0} ))
-done
+rate_table "$VARIANTS"
+# shellcheck disable=SC2153 # LOST is set by rate_table
+lost=$LOST
 for key in mta/new mta/reuse postfix/new postfix/reuse; do
     [ -n "${DRAIN[$key]:-}" ] || continue
     # shellcheck disable=SC2086
@@ -318,16 +290,9 @@ for key in mta/new mta/reuse postfix/new postfix/reuse; do
 done
 echo "load average (1 5 15 min): $LOAD_BEFORE before, $LOAD_AFTER after; $(nproc) CPUs"
 echo
+where=
 if [ "$lost" = 0 ]; then
-    where=
-    want mta && where="mta: queued or delivered"
-    want postfix && where="${where:+$where; }postfix: $([ "$PF_MODE" = hold ] && echo "in its hold queue" || echo "delivered")"
-    echo "counts verified: in every run all $MSGS messages arrived ($where)"
-else
-    echo "COUNTS NOT VERIFIED: $lost run(s) lost messages or failed; left out of the medians (see notes)"
+    ! want mta || where="mta: queued or delivered"
+    ! want postfix || where="${where:+$where; }postfix: $([ "$PF_MODE" = hold ] && echo "in its hold queue" || echo "delivered")"
 fi
-if [ "${#NOTES[@]}" -gt 0 ]; then
-    echo "notes:"
-    printf '  %s\n' "${NOTES[@]}"
-fi
-[ "$lost" = 0 ]
+report_verdict "$lost" "in every run all $MSGS messages arrived ($where)"

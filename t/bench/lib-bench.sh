@@ -26,6 +26,32 @@
 #   rate COUNT START END   COUNT / (END - START), one decimal
 #   ratio A B              A / B, two decimals ("-" if B is 0 or missing)
 #   count_files DIR...     number of regular files directly in the DIRs
+#   mta_start DIR PORT ARG...  start $MTA_BIN/mta-smtpd ARG... -L DIR/log
+#                          (stderr to DIR/stderr), tracked, its PID in
+#                          MTA_PID; wait (20 s) until 127.0.0.1:PORT listens
+#   smtp_source_payload SIZE   the body smtp-source sends with -l SIZE, LF
+#                          line ends: lines of 78 characters, the first a
+#                          running digit (1, 2, ... mod 10), the rest X's,
+#                          80 bytes each with CRLF; what is left of SIZE as
+#                          one last line of X's
+#   bench_rounds VARIANTS  ROUNDS rounds of each variant in turn: the
+#                          caller's run_mta VARIANT ROUND and run_postfix
+#                          VARIANT ROUND, odd rounds mta first
+#   mta_log_unusual LOG EVENT...  the lines of an mta-smtpd log whose event
+#                          is none of the EVENTs (a disconnect with
+#                          reason=done is never unusual)
+#   by_event               log lines on stdin: "N EVENT;" for the 5
+#                          commonest events (disconnects by their reason)
+#   rate_rows LABEL MTA_RATES POSTFIX_RATES   two lines of a report table:
+#                          LABEL, both medians and their ratio; each round
+#   rate_table VARIANTS    a report table: its header, then rate_rows for
+#                          each variant V, labelled "describe V" and taken
+#                          from the caller's RATES[mta/V], RATES[postfix/V];
+#                          sets LOST to the sum of the caller's BAD[...]
+#   report_verdict LOST TEXT   the end of a report: "counts verified: TEXT"
+#                          when LOST (runs that failed) is 0, else COUNTS NOT
+#                          VERIFIED; then the caller's NOTES array; true
+#                          when LOST is 0
 #
 # Variables (all may be set in the environment beforehand):
 #   TOP        the source tree (two levels above this file)
@@ -203,4 +229,91 @@ count_files() {
         n=$(( n + $(find "$d" -mindepth 1 -maxdepth 1 -type f | wc -l) ))
     done
     printf '%s\n' "$n"
+}
+
+# ---- mta-smtpd ----------------------------------------------------------------
+mta_start() {
+    local d=$1 port=$2
+    shift 2
+    "$MTA_BIN/mta-smtpd" "$@" -L "$d/log" > "$d/stderr" 2>&1 &
+    MTA_PID=$!
+    track_pid "$MTA_PID"
+    if ! wait_until 20 listening "$port"; then
+        cat "$d/stderr" >&2
+        die "mta-smtpd did not listen on 127.0.0.1:$port within 20s"
+    fi
+}
+
+# ---- messages ---------------------------------------------------------------
+smtp_source_payload() {
+    awk -v size="$1" 'BEGIN {
+        x = sprintf("%77s", ""); gsub(/ /, "X", x)
+        for (i = 1; size >= 80; i++) { print (i % 10) x; size -= 80 }
+        if (size > 0) print substr(x x, 1, size) }'
+}
+
+# ---- the rounds and their report ---------------------------------------------
+bench_rounds() {
+    local variant round
+    for variant in $1; do
+        for ((round = 1; round <= ROUNDS; round++)); do
+            say "round $round/$ROUNDS, variant $variant"
+            if ((round % 2)); then
+                run_mta "$variant" "$round"
+                run_postfix "$variant" "$round"
+            else
+                run_postfix "$variant" "$round"
+                run_mta "$variant" "$round"
+            fi
+        done
+    done
+}
+
+mta_log_unusual() {
+    local log=$1
+    shift
+    awk -v ok="$*" 'BEGIN { n = split(ok, a, " "); for (i = 1; i <= n; i++) allowed[a[i]] = 1 }
+        $3 in allowed { next }
+        $3 == "disconnect" && / reason=done / { next }
+        { print }' "$log"
+}
+
+by_event() {
+    awk '{ e = $3
+           if ($3 == "disconnect")
+               for (i = 4; i <= NF; i++) if ($i ~ /^reason=/) e = e " " $i
+           print e }' | sort | uniq -c | sort -rn | head -n 5 | tr -s ' ' | tr '\n' ';'
+}
+
+rate_rows() {
+    local m p
+    # shellcheck disable=SC2086 # the rate lists are space-separated
+    m=$(median $2)
+    # shellcheck disable=SC2086
+    p=$(median $3)
+    printf '%-30s %12s %12s %12s\n' "$1" "$m" "$p" "$(ratio "$m" "$p")"
+    printf '%-30s mta:%s  postfix:%s\n' "  (each round)" "${2:- -}" "${3:- -}"
+}
+
+rate_table() {
+    local variant
+    printf '%-30s %12s %12s %12s\n' variant mta postfix mta/postfix
+    LOST=0
+    for variant in $1; do
+        rate_rows "$(describe "$variant")" "${RATES[mta/$variant]:-}" "${RATES[postfix/$variant]:-}"
+        LOST=$(( LOST + ${BAD[mta/$variant]:-0} + ${BAD[postfix/$variant]:-0} ))
+    done
+}
+
+report_verdict() {
+    if [ "$1" = 0 ]; then
+        echo "counts verified: $2"
+    else
+        echo "COUNTS NOT VERIFIED: $1 run(s) lost messages or failed; left out of the medians (see notes)"
+    fi
+    if [ "${#NOTES[@]}" -gt 0 ]; then
+        echo "notes:"
+        printf '  %s\n' "${NOTES[@]}"
+    fi
+    [ "$1" = 0 ]
 }

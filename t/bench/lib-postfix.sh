@@ -34,6 +34,12 @@
 #       HOST must be a 127.x.y.z address.  The peer must not greet with
 #       our myhostname, or Postfix rejects it as a mail loop.
 #   pf_set DIR 'name = value'...   change main.cf (postconf -e); before pf_start
+#   pf_tls DIR CERT KEY [LEVEL]
+#       offer STARTTLS with the certificate file CERT (PEM, chain
+#       allowed) and its key KEY: smtpd_tls_cert_file, smtpd_tls_key_file,
+#       smtpd_tls_security_level = LEVEL (default may), and the tlsmgr
+#       service in master.cf (smtpd asks it for its PRNG seed and session
+#       cache); before pf_start.  Both files are read by smtpd as root.
 #   pf_start DIR        start it; wait (bounded) until the port listens
 #   pf_stop DIR         stop it (bounded; falls back to killing our master)
 #   pf_hold_count DIR       messages in the hold queue
@@ -191,6 +197,18 @@ pf_set() {
     local dir=$1
     shift
     "$PF_POSTCONF" -c "$dir/etc" -e "$@"
+}
+
+pf_tls() {
+    local dir=$1 cert=$2 key=$3 level=${4:-may}
+    if [ ! -r "$cert" ] || [ ! -r "$key" ]; then
+        die "pf_tls: cannot read $cert or $key"
+    fi
+    pf_set "$dir" "smtpd_tls_cert_file = $cert" "smtpd_tls_key_file = $key" \
+        "smtpd_tls_security_level = $level"
+    grep -q '^tlsmgr ' "$dir/etc/master.cf" ||
+        printf '%s\n' 'tlsmgr    unix  -       -       n       1000?   1       tlsmgr' \
+            >> "$dir/etc/master.cf"
 }
 
 _pf_master_pid() {

@@ -6,7 +6,7 @@
 # lib-idle-clients.py, ...).  A new benchmark is picked up by dropping a
 # NAME.sh here; it is run with bash, in name order.
 #
-# usage: t/bench/run-all.sh [NAME...]   (NAME: accept, idle-rss, ...; default all)
+# usage: t/bench/run-all.sh [NAME...]   (NAME: accept, idle-rss, tls, ...; default all)
 #
 # A benchmark prints its results on stdout and its progress on stderr;
 # exits 0 when done, 77 when it cannot run here (skipped), anything else

@@ -31,6 +31,9 @@ client closes it (at most 120 s).
     longlines a correct server whose every reply line carries 5000 bytes
     lf        a correct server whose replies end in a bare LF
     seven     a correct server that does not offer 8BITMIME (only SIZE)
+    tlsjunk   offers STARTTLS, answers it "220" and then sends garbage
+              where the TLS handshake should be, and closes
+    tls454    offers STARTTLS and refuses it: "454 4.7.0 ..."
 
 What each client sent goes to DIR/MODE.N.in (N counts its connections);
 a message a server read goes to DIR/MODE.N.msg.  Prints "ready" once all
@@ -134,6 +137,13 @@ def garbage(c):
     return False
 
 
+def tlsjunk(c):
+    c.send(b"220 2.0.0 go ahead\r\n")
+    time.sleep(0.1)
+    c.send(b"this is no TLS server hello\r\n" * 4)
+    return False
+
+
 def nocont(c):
     c.send(b"250-2.1.5 ok, and there is more\r\n")
     c.stall()
@@ -168,6 +178,10 @@ OVERRIDES = {
                         b"550-5.7.1 second line\r\n550 5.7.1 third line\r\n"},
     "mismatch": {"RCPT": b"550 4.1.1 an enhanced code of the wrong class\r\n"},
     "bytewise": {},
+    "tlsjunk": {"EHLO": b"250-bad.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+                "STARTTLS": tlsjunk},
+    "tls454": {"EHLO": b"250-bad.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+               "STARTTLS": b"454 4.7.0 TLS not available now\r\n"},
     "seven": {"EHLO": b"250-bad.test\r\n250 SIZE 100000000\r\n"},
     "longlines": {"GREET": b"220 " + L + b"\r\n",
                   "EHLO": b"250-" + L + b"\r\n250 " + L + b"\r\n",
@@ -212,7 +226,7 @@ def serve(c):
             c.reply(o.get("QUIT"), b"221 2.0.0 bye\r\n")
             return
         else:
-            go = c.reply(None, b"250 2.0.0 ok\r\n")
+            go = c.reply(o.get(cmd), b"250 2.0.0 ok\r\n")
         if not go:
             return
 

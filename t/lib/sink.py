@@ -42,6 +42,13 @@ Options (regexes are searched case-blind):
                              client-to-server bytes go to DIR/wire.N
                              (written as they come; N counts connections)
 
+    --tls-cert FILE --tls-key FILE
+                             offer STARTTLS with that certificate (chain
+                             first) and key; each .json then says what
+                             the session agreed: "tls" [cipher, version,
+                             bits] or null, "sni" the name the client
+                             asked for or null
+
 It prints "ready" once it listens and stops on SIGTERM/SIGINT.
 aiosmtpd does not offer PIPELINING.
 """
@@ -52,6 +59,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import threading
 
 from aiosmtpd.controller import Controller
@@ -171,12 +179,30 @@ class Handler:
                "rcpt_tos": envelope.rcpt_tos,
                "rcpt_options": envelope.rcpt_options,
                "helo": session.host_name,
-               "peer": session.peer[0] if session.peer else ""}
+               "peer": session.peer[0] if session.peer else "",
+               "tls": None, "sni": None}
+        if session.ssl:
+            rec["tls"] = [str(x) for x in session.ssl.get("cipher") or ()]
+            obj = session.ssl.get("ssl_object")
+            rec["sni"] = SNI.get(id(obj)) if obj is not None else None
         with open(base + ".json.tmp", "w") as f:
             json.dump(rec, f)
         os.rename(base + ".json.tmp", base + ".json")
         self.event("data 250")
         return "250 2.0.0 stored as %d" % n
+
+
+SNI = {}     # id of a server-side SSL object: the name its client asked for
+
+
+def tls_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+
+    def sni(obj, name, _ctx):
+        SNI[id(obj)] = name
+    ctx.sni_callback = sni
+    return ctx
 
 
 def pump(src, dst, record):
@@ -232,6 +258,8 @@ def main():
     ap.add_argument("--wire", action="store_true")
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     host, port = a.host, a.port
@@ -246,8 +274,10 @@ def main():
         s.bind((host, 0))
         port = s.getsockname()[1]
         s.close()
+    tls = tls_context(a.tls_cert, a.tls_key) if a.tls_cert else None
     c = Controller(Handler(a), hostname=host, port=port,
-                   data_size_limit=a.size, server_hostname="sink.test")
+                   data_size_limit=a.size, server_hostname="sink.test",
+                   tls_context=tls)
     c.start()
     if listener is not None:
         threading.Thread(target=proxy, args=(listener, (host, port), a.dir),

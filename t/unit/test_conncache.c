@@ -46,6 +46,30 @@ static const char *heard(int peer, int ms)
 	return buf;
 }
 
+/* a connection is taken only under the TLS policy it was opened with */
+Test(conncache, kept_per_tls_policy)
+{
+	struct conncache *cc = conncache_new(4, 60);
+	int p1, p2;
+	struct smtp_client *a = connected(&p1), *b = connected(&p2);
+
+	cr_assert_not_null(cc);
+	conncache_give(cc, "192.0.2.1", 25, "may mx.example", a);
+	conncache_give(cc, "192.0.2.1", 25, "verify mx.example", b);
+	cr_assert_null(conncache_take(cc, "192.0.2.1", 25, "encrypt mx.example"));
+	cr_assert_null(conncache_take(cc, "192.0.2.1", 25, "verify mx2.example"));
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25, "verify mx.example"), b);
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25, "may mx.example"), a);
+	cr_assert_eq(conncache_idle(cc), 0);
+	conncache_free(cc);
+	smtp_client_close(a);
+	smtp_client_close(b);
+	free(a);
+	free(b);
+	close(p1);
+	close(p2);
+}
+
 Test(conncache, kept_per_address_and_port)
 {
 	struct conncache *cc = conncache_new(4, 60);
@@ -53,17 +77,17 @@ Test(conncache, kept_per_address_and_port)
 	struct smtp_client *a = connected(&p1), *b = connected(&p2);
 
 	cr_assert_not_null(cc);
-	cr_assert_null(conncache_take(cc, "192.0.2.1", 25));
-	conncache_give(cc, "192.0.2.1", 25, a);
-	conncache_give(cc, "192.0.2.1", 2525, b);
+	cr_assert_null(conncache_take(cc, "192.0.2.1", 25, "may"));
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
+	conncache_give(cc, "192.0.2.1", 2525, "may", b);
 	cr_assert_eq(conncache_idle(cc), 2);
-	cr_assert_null(conncache_take(cc, "192.0.2.2", 25));
-	cr_assert_eq(conncache_take(cc, "192.0.2.1", 2525), b);
-	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25), a);
-	cr_assert_null(conncache_take(cc, "192.0.2.1", 25));
+	cr_assert_null(conncache_take(cc, "192.0.2.2", 25, "may"));
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 2525, "may"), b);
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25, "may"), a);
+	cr_assert_null(conncache_take(cc, "192.0.2.1", 25, "may"));
 	cr_assert_eq(conncache_idle(cc), 0);
-	conncache_give(cc, "192.0.2.1", 25, a);
-	conncache_give(cc, "192.0.2.1", 25, b);
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
+	conncache_give(cc, "192.0.2.1", 25, "may", b);
 	conncache_free(cc);                 /* QUITs both: nobody answers */
 	cr_assert_str_eq(heard(p1, 3000), "QUIT\r\n");
 	cr_assert_str_eq(heard(p2, 3000), "QUIT\r\n");
@@ -77,11 +101,11 @@ Test(conncache, freshest_first)
 	int p1, p2;
 	struct smtp_client *a = connected(&p1), *b = connected(&p2);
 
-	conncache_give(cc, "192.0.2.1", 25, a);
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
 	usleep(5000);
-	conncache_give(cc, "192.0.2.1", 25, b);
-	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25), b);
-	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25), a);
+	conncache_give(cc, "192.0.2.1", 25, "may", b);
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25, "may"), b);
+	cr_assert_eq(conncache_take(cc, "192.0.2.1", 25, "may"), a);
 	smtp_client_close(a);
 	smtp_client_close(b);
 	free(a);
@@ -99,10 +123,10 @@ Test(conncache, full_or_closed_is_let_go)
 	struct smtp_client *a = connected(&p1), *b = connected(&p2);
 
 	smtp_client_init(gone, NULL);          /* not connected: just freed */
-	conncache_give(cc, "192.0.2.1", 25, gone);
+	conncache_give(cc, "192.0.2.1", 25, "may", gone);
 	cr_assert_eq(conncache_idle(cc), 0);
-	conncache_give(cc, "192.0.2.1", 25, a);
-	conncache_give(cc, "192.0.2.1", 25, b); /* no room: QUIT at once */
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
+	conncache_give(cc, "192.0.2.1", 25, "may", b); /* no room: QUIT at once */
 	cr_assert_eq(conncache_idle(cc), 1);
 	cr_assert_str_eq(heard(p2, 3000), "QUIT\r\n");
 	cr_assert_str_eq(heard(p1, 100), "");   /* the kept one hears nothing */
@@ -117,7 +141,7 @@ Test(conncache, reaper_quits_the_idle)
 	int p1;
 	struct smtp_client *a = connected(&p1);
 
-	conncache_give(cc, "192.0.2.1", 25, a);
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
 	cr_assert_str_eq(heard(p1, 500), "");
 	cr_assert_str_eq(heard(p1, 5000), "QUIT\r\n");
 	cr_assert_eq(conncache_idle(cc), 0);
@@ -131,7 +155,7 @@ Test(conncache, keeps_nothing_when_max_is_zero)
 	int p1;
 	struct smtp_client *a = connected(&p1);
 
-	conncache_give(cc, "192.0.2.1", 25, a);
+	conncache_give(cc, "192.0.2.1", 25, "may", a);
 	cr_assert_eq(conncache_idle(cc), 0);
 	cr_assert_str_eq(heard(p1, 3000), "QUIT\r\n");
 	conncache_free(cc);
@@ -146,10 +170,10 @@ Test(conncache, an_old_connection_is_not_kept)
 
 	old->opened_ms -= CONNCACHE_MAX_AGE_MS;   /* opened that long ago */
 	young->opened_ms -= CONNCACHE_MAX_AGE_MS - 60 * 1000;
-	conncache_give(cc, "192.0.2.1", 25, old);
+	conncache_give(cc, "192.0.2.1", 25, "may", old);
 	cr_assert_eq(conncache_idle(cc), 0, "past its age: not kept");
 	cr_assert_str_eq(heard(p1, 3000), "QUIT\r\n");
-	conncache_give(cc, "192.0.2.1", 25, young);
+	conncache_give(cc, "192.0.2.1", 25, "may", young);
 	cr_assert_eq(conncache_idle(cc), 1, "a minute short of it: kept");
 	cr_assert_str_eq(heard(p2, 100), "");
 	conncache_free(cc);

@@ -612,3 +612,34 @@ Test(bounce, boundary_fits_rfc2046_with_a_long_hostname)
 	free(b.p);
 	envelope_free(&env);
 }
+
+Test(bounce, original_recipient_of_an_alias)
+{
+	static const char msg[] = "Subject: to a list\n\nbody\n";
+	struct bounce_rcpt r = { "dave@elsewhere.example", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct envelope env;
+	struct mailbox mb;
+	struct report rep;
+	struct buf b = { 0 };
+	char *ds, *text;
+	int fd;
+
+	sample_env(&env);
+	cr_assert_eq(mailbox_from_text(&mb, "dave@elsewhere.example", 22), 0);
+	cr_assert_eq(envelope_add_final(&env, &mb, "team@test.example"), 1);
+	fd = message_file("", msg, strlen(msg));
+	bounce_compose("mx.test.example", "660EE00000000F", &env, fd, 0, &r, 1,
+	               1795422300, collect, &b);
+	close(fd);
+	parse_report(&b, &rep);
+	ds = part_body(&rep, 1);
+	cr_assert_not_null(strstr(ds, "\nOriginal-Recipient: rfc822; team@test.example\n"
+	                              "Final-Recipient: rfc822; dave@elsewhere.example\n"), "%s", ds);
+	text = part_body(&rep, 0);
+	cr_assert_not_null(strstr(text, "<dave@elsewhere.example> (sent to <team@test.example>): no"),
+	                   "%s", text);
+	free(ds);
+	free(text);
+	free(b.p);
+	envelope_free(&env);
+}

@@ -163,3 +163,43 @@ Test(envelope, body_type_misplaced_or_unknown_is_refused)
 	for (i = 0; i < 3; i++)
 		cr_assert_eq(envelope_parse(bad[i], strlen(bad[i]), &env, &used), -1, "%s", bad[i]);
 }
+
+Test(envelope, orcpt_round_trip_and_old_files)
+{
+	struct envelope env, back;
+	struct mailbox r;
+	char *text;
+	size_t len, used;
+	static const char *bad[] = {
+		/* before any rcpt, twice for one, empty */
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\norcpt c@d\nrcpt c@d\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\nrcpt c@d\norcpt e@d\norcpt f@d\n\n",
+		"mta-envelope 1\nid A\narrival 1\nclient x\nhelo h\nsender a@b\nrcpt c@d\norcpt \n\n",
+	};
+	size_t i;
+
+	sample(&env);
+	mailbox_from_text(&r, "root@test.example", 17);
+	cr_assert_eq(envelope_add_final(&env, &r, "postmaster@TEST.example"), 1);
+	/* the same final recipient again, from another address: one copy */
+	cr_assert_eq(envelope_add_final(&env, &r, "abuse@test.example"), 0);
+	mailbox_from_text(&r, "bob@test.example", 16);
+	cr_assert_eq(envelope_add_final(&env, &r, "bob@test.example"), 1);
+	cr_assert_eq(env.nrcpt, 2);
+	cr_assert_str_eq(envelope_orcpt(&env, 0), "postmaster@TEST.example");
+	cr_assert_str_eq(envelope_orcpt(&env, 1), "bob@test.example");
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert(strstr(text, "rcpt root@test.example\norcpt postmaster@TEST.example\n"
+	                 "rcpt bob@test.example\n\n"), "%s", text);
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert_eq(back.nrcpt, 2);
+	cr_assert_str_eq(back.rcpt[0].text, "root@test.example");
+	cr_assert_str_eq(envelope_orcpt(&back, 0), "postmaster@TEST.example");
+	cr_assert_str_eq(envelope_orcpt(&back, 1), "bob@test.example");
+	envelope_free(&back);
+	free(text);
+	envelope_free(&env);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		cr_assert_eq(envelope_parse(bad[i], strlen(bad[i]), &back, &used), -1,
+		             "case %zu", i);
+}

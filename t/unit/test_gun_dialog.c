@@ -79,6 +79,7 @@ static void setup(const struct gun_msg *msgs, size_t n)
 	F.n = n;
 	for (i = 0; i < MAXMSG; i++)
 		F.outcome[i] = -1;
+	memset(&D, 0, sizeof D);         /* as gun_dialog_start wants it first */
 	gun_dialog_start(&D, &FEED, "gun.test", "192.0.2.1:25");
 }
 
@@ -423,4 +424,73 @@ Test(gun_dialog, a_reply_before_the_dot_is_written_ends_it)
 	cr_assert_eq(F.outcome[0], GUN_FAILED, "not sent: the dot never went");
 	cr_assert_eq(F.outcome[1], -1, "the next message waits for a new connection");
 	cr_assert_eq(F.next, 1);
+}
+
+/* one_message - a pipelined transaction of one recipient, all accepted */
+static void one_message(void)
+{
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.example> SIZE=2\r\n"
+	                 "RCPT TO:<b@y.example>\r\nDATA\r\n");
+	cr_assert_eq(in("250 ok\r\n250 ok\r\n354 go\r\n"), 0);
+	cr_assert_str_eq(out(), "x\r\n.\r\n");
+	cr_assert_eq(in("250 ok\r\n"), 0);
+}
+
+Test(gun_dialog, per_connection_limit_quits_holding_the_next_message)
+{
+	struct gun_msg m[3] = {
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+	};
+
+	setup(m, 3);
+	gun_dialog_per_connection(&D, 2);
+	greet(EHLO_PIPE);
+	one_message();
+	one_message();
+	cr_assert_eq(F.outcome[1], GUN_SENT);
+	cr_assert_str_eq(out(), "QUIT\r\n", "two on this connection: QUIT");
+	cr_assert(gun_dialog_held(&D), "the third taken for the next connection");
+	cr_assert_eq(F.next, 3);
+	cr_assert(!gun_dialog_finished(&D), "the session goes on");
+	cr_assert_eq(in("221 bye\r\n"), -1);
+
+	gun_dialog_start(&D, &FEED, "gun.test", "192.0.2.1:25");
+	gun_dialog_per_connection(&D, 2);
+	cr_assert(gun_dialog_held(&D), "kept through the new start");
+	greet(EHLO_PIPE);
+	one_message();
+	cr_assert_eq(F.outcome[2], GUN_SENT, "the held message goes first");
+	cr_assert_str_eq(out(), "QUIT\r\n");
+	cr_assert(gun_dialog_finished(&D), "nothing left to hold: finished");
+	cr_assert(!gun_dialog_held(&D));
+	cr_assert_eq(F.reports[0] + F.reports[1] + F.reports[2], 3);
+}
+
+Test(gun_dialog, connect_only_reports_the_hello_and_quits)
+{
+	struct gun_msg m[2] = {
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+		{ "x\n", 2, "a@x.example", RCPT1, 1, 0 },
+	};
+
+	setup(m, 2);
+	cr_assert_eq(gun_dialog_reserve(&D, &FEED), 0, "the first, before connecting");
+	gun_dialog_connect_only(&D);
+	greet(EHLO_PLAIN);
+	cr_assert_eq(F.outcome[0], GUN_SENT, "the hello done: counted");
+	cr_assert_gt(F.lat[0], 0, "its latency from the start");
+	cr_assert_str_eq(out(), "QUIT\r\n", "and nothing of the message sent");
+	cr_assert(gun_dialog_held(&D));
+	cr_assert_eq(in("221 bye\r\n"), -1);
+
+	gun_dialog_start(&D, &FEED, "gun.test", "192.0.2.1:25");
+	gun_dialog_connect_only(&D);
+	greet(EHLO_PLAIN);
+	cr_assert_eq(F.outcome[1], GUN_SENT);
+	cr_assert_str_eq(out(), "QUIT\r\n");
+	cr_assert(gun_dialog_finished(&D));
+	cr_assert_eq(gun_dialog_reserve(&D, &FEED), -1, "the feed is dry");
+	cr_assert(!gun_dialog_held(&D));
 }

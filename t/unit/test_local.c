@@ -1444,3 +1444,22 @@ Test(local, system_account_refused)
 	             (int)sizeof path);
 	cr_assert_eq(access(path, F_OK), -1, "%s was created", path);
 }
+
+Test(local, virtual_domain_mailboxes_are_under_their_domain)
+{
+	struct local_config c = config(0);
+	char path[PATH_MAX], first[NAME_MAX + 1];
+
+	c.domain = "one.example";
+	c.system_users = 1;              /* never a system user's, even so */
+	cr_assert_eq(deliver(&c, "bob", SENDER, MSG, strlen(MSG)).kind, ST_OK);
+	cr_assert_eq(entries(path_of(path, root, "one.example/bob/new"), first), 1);
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), first), -1,
+	             "the local bob's mailbox is another");
+	c.mbox = 1;
+	cr_assert_eq(deliver(&c, "carol", SENDER, MSG, strlen(MSG)).kind, ST_OK);
+	cr_assert_eq(access(path_of(path, root, "one.example/carol"), F_OK), 0, "an mbox file");
+	c.domain = "../escape";
+	cr_assert_eq(deliver(&c, "bob", SENDER, MSG, strlen(MSG)).kind, ST_TEMP,
+	             "an unsafe domain directory is refused");
+}

@@ -77,7 +77,7 @@ static const char every_file[] =
 	"attempts 3\n"
 	"max-queue-time 1000\n"
 	"route x.example=relay.example:2525\n"
-	"route *=[::1]:26\n"
+	"route *=[::1]:26 tls=verify\n"
 	"smtp-port 2526\n"
 	"dns 127.0.0.9:5353\n"
 	"relay-from 10.0.0.0/8\n"
@@ -126,6 +126,8 @@ static void check_every(const struct config *c)
 	cr_assert_eq(c->routes[0].port, 2525);
 	cr_assert_str_eq(c->routes[1].host, "[::1]");
 	cr_assert_eq(c->routes[1].port, 26);
+	cr_assert(!c->routes[0].has_tls && c->routes[1].has_tls);
+	cr_assert_eq(c->routes[1].tls, TLS_POLICY_VERIFY);
 	cr_assert_eq(c->smtp_port, 2526);
 	cr_assert_str_eq(c->dns, "127.0.0.9:5353");
 	cr_assert_eq(c->nrelay, 1);
@@ -207,7 +209,7 @@ Test(options, every_option_from_the_command_line)
 	struct config *c = load("-q", "/q", "-l", "127.0.0.2:2600", "--listen", "[::1]:2601",
 		"-d", "A.example,b.example", "-m", "/m", "--mbox", "--mbox-lock-wait", "7",
 		"--system-users", "-r", "11", "-a", "3", "--max-queue-time", "1000",
-		"--route", "x.example=relay.example:2525", "--route", "*=[::1]:26",
+		"--route", "x.example=relay.example:2525", "--route", "*=[::1]:26 tls=verify",
 		"--smtp-port", "2526", "--dns", "127.0.0.9:5353", "--relay-from", "10.0.0.0/8",
 		"-c", "12", "--max-per-ip", "13", "--max-deliveries", "14",
 		"--max-per-dest", "15", "--max-size", "16000", "--max-rcpt", "17",
@@ -267,7 +269,15 @@ Test(options, file_errors_name_file_and_line)
 	bad_file("listen 127.0.0.1:99999\n",
 	         "1: bad value '127.0.0.1:99999' for --listen (want ADDR:PORT or [IPv6]:PORT)");
 	bad_file("retry 1\nroute nohost\n",
-	         "2: bad value 'nohost' for --route (want DOMAIN=HOST[:PORT])");
+	         "2: bad value 'nohost' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	bad_file("route a.example=h:25 tls=maybe\n",
+	         "1: bad value 'a.example=h:25 tls=maybe' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	bad_file("route a.example=h:25 tls=may tls=verify\n",
+	         "1: bad value 'a.example=h:25 tls=may tls=verify' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	bad_file("route a.example=h:25 verify\n",
+	         "1: bad value 'a.example=h:25 verify' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	bad_file("tls-client always\n",
+	         "1: bad value 'always' for --tls-client (want none, may, encrypt or verify)");
 	bad_file("relay-from 10.0.0.0/99\n",
 	         "1: bad value '10.0.0.0/99' for --relay-from (want ADDR/BITS)");
 	bad_file("dns dns.example\n",
@@ -329,7 +339,8 @@ Test(options, usage_names_every_option)
 		"--error-delay", "--max-junk", "--max-received", "--timeout",
 		"--smtp-timeout", "--data-timeout", "--session-timeout", "--hostname",
 		"-L FILE", "--user", "--hold", "--version", "--smtps ADDR:PORT]...",
-		"--tls-cert FILE]...", "--tls-key FILE]..."
+		"--tls-cert FILE]...", "--tls-key FILE]...", "--tls-ca FILE]",
+		"--tls-client MODE]"
 	};
 	const char *u = options_usage();
 	size_t i;
@@ -340,6 +351,38 @@ Test(options, usage_names_every_option)
 	cr_assert(options_restart_only("smtps") && !options_restart_only("tls-cert"));
 	cr_assert(options_restart_only("listen") && options_restart_only("queue") &&
 	          options_restart_only("user") && !options_restart_only("domains"));
+}
+
+/* The client's TLS: may by default, --tls-client and --tls-ca from the
+ * file or the command line; a route's own tls= (with or without a port,
+ * an IPv6 host) */
+Test(options, tls_client_options)
+{
+	struct config *c = load(NULL);
+	struct config *d = load("--config", file("tls-client verify\ntls-ca /ca.pem\n"),
+	                        "--tls-client", "encrypt",
+	                        "--route", "a.example=smart.example tls=none",
+	                        "--route", "b.example=[::1]:2525  tls=verify ",
+	                        "--route", "c.example=h.example:26", NULL);
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_eq(c->tls_client_policy, TLS_POLICY_MAY);
+	cr_assert_null(c->tls_ca);
+	cr_assert_not_null(d, "%s", err);
+	cr_assert_eq(d->tls_client_policy, TLS_POLICY_ENCRYPT, "the command line wins");
+	cr_assert_str_eq(d->tls_ca, "/ca.pem");
+	cr_assert_eq(d->nroutes, 3);
+	cr_assert_str_eq(d->routes[0].host, "smart.example");
+	cr_assert_eq(d->routes[0].port, 0);
+	cr_assert(d->routes[0].has_tls && d->routes[0].tls == TLS_POLICY_NONE);
+	cr_assert_str_eq(d->routes[1].host, "[::1]");
+	cr_assert_eq(d->routes[1].port, 2525);
+	cr_assert(d->routes[1].has_tls && d->routes[1].tls == TLS_POLICY_VERIFY);
+	cr_assert_str_eq(d->routes[2].host, "h.example");
+	cr_assert_eq(d->routes[2].port, 26);
+	cr_assert(!d->routes[2].has_tls);
+	config_free(c);
+	config_free(d);
 }
 
 /* The TLS options: pairs of files in order, --smtps listeners; the
@@ -418,4 +461,36 @@ Test(options, snapshots_live_while_held)
 	cr_assert(config_is_local(now, "B.example"));
 	config_put(held);            /* frees a (ASan: no use after free above) */
 	config_put(now);
+}
+
+Test(options, address_tables)
+{
+	struct config *c = load("--config", file("aliases /etc/a\nvirtual /etc/v\n"
+	                        "local-users /etc/u\nroot-alias admin@example.org\n"
+	                        "recipient-delimiter -\n"), NULL);
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(c->aliases, "/etc/a");
+	cr_assert_str_eq(c->virtual, "/etc/v");
+	cr_assert_str_eq(c->local_users, "/etc/u");
+	cr_assert_str_eq(c->root_alias, "admin@example.org");
+	cr_assert_str_eq(c->recipient_delimiter, "-");
+	cr_assert_null(c->check_address);
+	cr_assert_null(c->tables, "the tables are read by policy_load_tables");
+	config_free(c);
+	c = load("--recipient-delimiter", "", "--check-address", "a@b.example", NULL);
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(c->recipient_delimiter, "", "empty: no subaddresses");
+	cr_assert_str_eq(c->check_address, "a@b.example");
+	config_free(c);
+	c = load(NULL);
+	cr_assert_str_eq(c->recipient_delimiter, "+", "the default");
+	config_free(c);
+	bad_file("recipient-delimiter ++\n", "1: bad value '++' for --recipient-delimiter "
+	         "(want one character, or empty)");
+	bad_file("recipient-delimiter @\n", "1: bad value '@' for --recipient-delimiter "
+	         "(want one character, or empty)");
+	bad_file("root-alias root\n", "1: bad value 'root' for --root-alias "
+	         "(want an address user@domain)");
+	bad_file("check-address a@b.example\n", "1: 'check-address' is for the command line only");
 }

@@ -8,6 +8,7 @@
 #include <criterion/parameterized.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,16 +209,13 @@ static struct server srv;
 static pthread_t srv_thread;
 static struct smtp_client cli;
 
-/* start - client and server on a socketpair; greeting and EHLO done */
-static void start(const struct step *steps, size_t n, int batch,
-                  const char *ehlo_reply)
+/* start_server - the server thread on a socketpair answering EHLO with
+ * ehlo_reply, then steps (copied into all, n + 1 room); the client
+ * initialised on the other end */
+static void start_server(struct step *all, const char *ehlo_reply,
+                         const struct step *steps, size_t n, int batch,
+                         struct smtp_timeouts *to, int sv[2])
 {
-	static struct step all[32];
-	struct smtp_timeouts to;
-	struct smtp_result res;
-	int sv[2];
-
-	cr_assert_lt(n, 31);
 	all[0].expect = "EHLO client.example";
 	all[0].reply = ehlo_reply;
 	memcpy(all + 1, steps, n * sizeof *steps);
@@ -228,11 +226,24 @@ static void start(const struct step *steps, size_t n, int batch,
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	srv.fd = sv[1];
 	cr_assert_eq(pthread_create(&srv_thread, NULL, server_main, &srv), 0);
-	smtp_timeouts_all(&to, 2000);
-	smtp_client_init(&cli, &to);
+	smtp_timeouts_all(to, 2000);
+	smtp_client_init(&cli, to);
 	stream_init(&cli.io, sv[0]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	strcpy(cli.peer, "test");
+}
+
+/* start - client and server on a socketpair; greeting and EHLO done */
+static void start(const struct step *steps, size_t n, int batch,
+                  const char *ehlo_reply)
+{
+	static struct step all[32];
+	struct smtp_timeouts to;
+	struct smtp_result res;
+	int sv[2];
+
+	cr_assert_lt(n, 31);
+	start_server(all, ehlo_reply, steps, n, batch, &to, sv);
 	cr_assert_eq(smtp_client_handshake(&cli, "client.example", &res), 0,
 	             "%s", res.st.text);
 }
@@ -508,4 +519,80 @@ Test(smtp_client, resolve_takes_address_literals)
 	             "the IPv6: tag of an RFC 5321 literal: %s", why.text);
 	cr_assert_eq(ai->ai_family, AF_INET6);
 	freeaddrinfo(ai);
+}
+
+/* ---- TLS policies that decide before any handshake -------------------- */
+
+/* tls_hello - greeting and EHLO (ehlo_reply), then steps, under policy
+ * with a client context; the handshake's result, res its reason */
+static int tls_hello(enum tls_policy policy, const char *ehlo_reply,
+                     const struct step *steps, size_t n,
+                     struct smtp_result *res)
+{
+	static struct step all[8];
+	struct smtp_timeouts to;
+	char err[200];
+	int sv[2], rc;
+
+	cr_assert_lt(n, 7);
+	struct tls_ctx *ctx = tls_client_ctx(NULL, err, sizeof err);
+
+	cr_assert_not_null(ctx, "%s", err);
+	/* the client leaves after its QUIT without awaiting the 221: the
+	 * server's write of it may find the socket closed */
+	signal(SIGPIPE, SIG_IGN);
+	start_server(all, ehlo_reply, steps, n, 0, &to, sv);
+	smtp_client_tls(&cli, policy, ctx, "mx.example");
+	rc = smtp_client_handshake(&cli, "client.example", res);
+	cr_assert_null(cli.tls_ctx, "the context is not kept past the handshake");
+	tls_ctx_put(ctx);
+	return rc;
+}
+
+static const char *EHLO_TLS = "250-test\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+static const struct step refuse_tls[] = {
+	{ "STARTTLS", "454 4.7.0 TLS not available\r\n" },
+	{ "QUIT", "221 bye\r\n" },
+};
+static const struct step just_quit[] = { { "QUIT", "221 bye\r\n" } };
+
+/* encrypt: not offered, or refused: 4.7.4, a QUIT, never a MAIL */
+Test(smtp_client, tls_encrypt_needs_starttls)
+{
+	struct smtp_result res;
+
+	cr_assert_eq(tls_hello(TLS_POLICY_ENCRYPT, EHLO_PIPE, just_quit, 1, &res), -1);
+	cr_assert_eq(res.st.kind, ST_TEMP);
+	cr_assert(res.st.subject == 7 && res.st.detail == 4, "%d.%d",
+	          res.st.subject, res.st.detail);
+	cr_assert(strstr(res.st.text, "TLS is required (encrypt), but the server "
+	                 "offers no STARTTLS"), "%s", res.st.text);
+	cr_assert_eq(res.reply.code, 0, "no server reply to quote");
+	finish();
+	cr_assert(!smtp_client_connected(&cli));
+
+	cr_assert_eq(tls_hello(TLS_POLICY_VERIFY, EHLO_TLS, refuse_tls, 2, &res), -1);
+	cr_assert(res.st.subject == 7 && res.st.detail == 4);
+	cr_assert(strstr(res.st.text, "TLS is required (verify), but STARTTLS was "
+	                 "refused: 454 4.7.0 TLS not available"), "%s", res.st.text);
+	finish();
+}
+
+/* may: not offered, or refused: on in plaintext; none: no STARTTLS said */
+Test(smtp_client, tls_may_goes_on_in_plaintext)
+{
+	struct smtp_result res;
+	char text[200];
+
+	cr_assert_eq(tls_hello(TLS_POLICY_MAY, EHLO_PIPE, just_quit, 1, &res), 0);
+	cr_assert(smtp_client_connected(&cli) && cli.io.tls == NULL);
+	smtp_client_tls_text(&cli, text, sizeof text);
+	cr_assert_str_eq(text, "tls=none verify=none policy=may");
+	finish();
+	cr_assert_eq(tls_hello(TLS_POLICY_MAY, EHLO_TLS, refuse_tls, 2, &res), 0);
+	cr_assert(smtp_client_connected(&cli) && cli.io.tls == NULL);
+	finish();
+	cr_assert_eq(tls_hello(TLS_POLICY_NONE, EHLO_TLS, just_quit, 1, &res), 0);
+	finish();
+	cr_assert(strstr(srv.got, "STARTTLS") == NULL, "none: %s", srv.got);
 }

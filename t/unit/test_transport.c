@@ -6,15 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "transport.h"
 #include "remote.h"
+#include "resolve.h"
+#include "transport.h"
 
 static char *local_domains[] = { "test.example" };
 static struct route routes[] = {
-	{ "routed.example", "relay.example", 2525 },
-	{ "byip.example", "127.0.0.2", 2600 },
-	{ "byip6.example", "[IPv6:::1]", 0 },
-	{ "*", "Smart.Example", 0 },
+	{ "routed.example", "relay.example", 2525, 0, TLS_POLICY_NONE },
+	{ "byip.example", "127.0.0.2", 2600, 0, TLS_POLICY_NONE },
+	{ "byip6.example", "[IPv6:::1]", 0, 0, TLS_POLICY_NONE },
+	{ "*", "Smart.Example", 0, 0, TLS_POLICY_NONE },
 };
 
 /* cfg - a configuration: with or without the "*" route */
@@ -145,4 +146,21 @@ Test(transport, hop_limits)
 	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 1);
 	c.max_deliveries = 1;
 	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 1);
+}
+
+Test(transport, virtual_mailboxes_have_their_domain_in_the_key)
+{
+	struct config c = cfg(1);
+	struct resolve_tables t;
+	char hop[TRANSPORT_HOP_MAX], *vdomains[] = { "one.example" };
+
+	memset(&t, 0, sizeof t);
+	t.vdomains = vdomains;
+	t.nvdomains = 1;
+	c.tables = &t;              /* not freed: tables_free stays NULL */
+	cr_assert_eq(route(&c, "Alice@One.Example", hop), TRANSPORT_LOCAL);
+	cr_assert_str_eq(hop, "local:one.example/alice");
+	cr_assert_eq(route(&c, "alice@test.example", hop), TRANSPORT_LOCAL);
+	cr_assert_str_eq(hop, "local:alice", "a local domain's mailbox is another");
+	cr_assert_eq(route(&c, "alice@two.example", hop), TRANSPORT_SMTP);
 }

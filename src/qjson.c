@@ -48,7 +48,12 @@ static int put_recipient(struct qlist *ql, FILE *out, unsigned n, const char *rc
 		json_put_string(out, info.error);
 	else
 		fputs("null", out);
-	fputs(",\"tls\":null}", out);
+	fputs(",\"tls\":", out);
+	if (info.tls[0])
+		json_put_string(out, info.tls);
+	else
+		fputs("null", out);
+	putc('}', out);
 	return 1;
 }
 

@@ -66,7 +66,7 @@
 #include "job.h"
 #include "status.h"
 
-enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 600 bytes */
+enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 800 bytes */
 
 struct queue;
 struct queue_msg;

@@ -189,7 +189,7 @@ enum queue_job_state queue_job_read(const struct queue *q, const char *name,
 /* queue_job_write - new content under the job's name (tmp + rename) */
 int queue_job_write(struct queue *q, const char *name, const struct job_info *info)
 {
-	char text[JOB_ERROR_MAX + 128], tmp[JOB_NAME_MAX + 8];
+	char text[JOB_ERROR_MAX + JOB_TLS_MAX + 128], tmp[JOB_NAME_MAX + 8];
 	int len = job_info_format(info, text, sizeof text), fd, e = 0;
 
 	if (len < 0)

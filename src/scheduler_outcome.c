@@ -108,6 +108,7 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	info.attempts = r.attempts;
 	info.first = r.first;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
+	snprintf(info.tls, sizeof info.tls, "%s", d->tls);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, r.due) == 0) {

@@ -3,7 +3,7 @@
 # running daemon (mta-queue(1), mta-queue(5) JOB FILES), every change a
 # rename or unlink in rcpt/ that the daemon sees:
 #   * the listing and --json parse (python3 json: one object a line, the
-#     recipients with attempts, next attempt and last error)
+#     recipients with attempts, next attempt, last error and TLS)
 #   * --hold: the job is renamed to DUE 9999999999 (seen with ls); it
 #     stays held across --flush and a restart; --release delivers it
 #   * --requeue: due now with its attempts kept (checked while the daemon
@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 61
+plan 62
 
 P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
 OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
@@ -77,10 +77,10 @@ objs = [json.loads(l) for l in sys.stdin.read().splitlines()]
 o = [x for x in objs if x["id"] == want][0]
 r = o["recipients"][0]
 print(len(objs), o["sender"], o["scheduled"], r["n"], r["address"], r["state"], r["attempts"],
-      r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"])' \
+      r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"].startswith("tls=none "))' \
 	"$now" "$held" <<<"$out")" \
-	"7 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True None" \
-	"--json: one object a line, recipient with attempts, next attempt, last error"
+	"7 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True True" \
+	"--json: one object a line, recipient with attempts, next attempt, last error, TLS"
 mq -q "$MTA_QUEUE" --json --from spam@test.example
 is "$($PY -c 'import json, sys; print(sorted(json.loads(l)["id"] for l in sys.stdin.read().splitlines()))' <<<"$out")" \
 	"$($PY -c 'import sys; print(sorted(sys.argv[1:]))' "$spam1" "$spam2")" \
@@ -189,6 +189,9 @@ wait_log 30 "retry id=$late "; ok $? "running: the delivery was deferred"
 like "$(grep "retry id=$late " "$MTA_LOG")" "next=9999999999\$" "running: the deferral kept the hold"
 ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$late.0" ] && [ "$(attempts_of "$late")" = 1 ]; echo $?)" \
 	"running: still held, the attempt counted"
+mq -q "$MTA_QUEUE" --json --from dave@test.example
+like "$($PY -c 'import json, sys; print(json.loads(sys.stdin.read())["recipients"][0]["tls"])' <<<"$out")" \
+	"^tls=none verify=none policy=" "--json: the TLS of the last attempt (the peer offers no STARTTLS)"
 ret=$(send erin@test.example 'r8@[127.0.0.3]' ret)
 wait_until 20 in_flight 2; ok $? "running: the second delivery is under way"
 mq -q "$MTA_QUEUE" --bounce "$ret"

@@ -2,13 +2,14 @@
 # t/30-mta-queue.t - mta-queue(1) on a queue built by hand (mta-queue(5)):
 # the listing (IDs, ages, sizes, senders, recipients, attempts, due times,
 # errors, order, summary, bad/ count); garbage files are skipped with a
-# warning and crash nothing; --flush renames every job to a DUE <= now
+# warning (--json too: it parses as strict UTF-8, hostile text escaped)
+# and crash nothing; --flush renames every job to a DUE <= now
 # and keeps its content; --delete removes jobs and message and nothing
 # else; unknown IDs, missing queues and bad usage give 1 and 64.  Then,
 # if mta-smtpd runs, the same three commands beside a live daemon.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 92
+plan 95
 
 Q=$T/hand/queue
 mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad"
@@ -139,6 +140,15 @@ ls -R "$Q" >"$T/before"
 mq -q "$Q"
 ls -R "$Q" >"$T/after"
 is "$(diff "$T/before" "$T/after")" "" "garbage: listing changed nothing in the queue"
+mq -q "$Q" --json
+is "$rc" 0 "garbage: --json exit 0 all the same"
+is "$($PY -c 'import json, sys
+objs = [json.loads(l) for l in sys.stdin.buffer.read().decode("utf-8").splitlines()]
+errs = [r["last_error"] for o in objs for r in o["recipients"]]
+print(len(objs), "421 \x1b[31mred\x1b[0m \x07bell" in errs)' <<<"$out")" "3 True" \
+	"garbage: --json parses (strict UTF-8), the good messages only, a hostile error kept whole"
+ok "$(! printf '%s' "$out" | LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')"; echo $?)" \
+	"garbage: --json puts no control character on stdout"
 
 # clean up the garbage again (bad/ stays)
 rm -rf "$Q/rcpt/not-a-job" "$Q/rcpt/.hidden" "$Q/rcpt/$now.0009ZZZZ0009.0" \

@@ -87,6 +87,8 @@ struct config {
 	struct resolve_tables *tables;
 	void (*tables_free)(struct resolve_tables *t);
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
+	int syslog;                /* --syslog: log through syslog(3), not
+	                              --log (restart only) */
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */
 	unsigned retry, attempts, smtp_port;

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "options.h"
 #include "policy.h"
 #include "queue.h"
@@ -288,7 +289,14 @@ int main(int argc, char **argv)
 	}
 	/* the log first: loading the tables logs what they refuse */
 	tzset();   /* before threads: localtime_r() then needs no lock */
-	if (loaded->check_address == NULL && log_open(loaded->log) < 0) {
+	notify_init();
+	if (loaded->syslog && loaded->log) {
+		fprintf(stderr, "mta-smtpd: --log and --syslog exclude each other\n");
+		return 1;
+	}
+	if (loaded->check_address == NULL && loaded->syslog)
+		log_open_syslog("mta-smtpd");
+	else if (loaded->check_address == NULL && log_open(loaded->log) < 0) {
 		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", loaded->log,
 		        strerror(errno));
 		return 1;
@@ -349,14 +357,19 @@ int main(int argc, char **argv)
 	log_event("start", "queue=%s hostname=%s pid=%ld%s",
 	          log_quote(err, sizeof err, cfg->queue), cfg->hostname,
 	          (long)getpid(), cfg->hold ? " hold=yes" : "");
+	/* listening and delivering: what Type=notify waits for */
+	notify_send("READY=1");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		log_event("signal", "sig=HUP action=reload");
+		notify_send("RELOADING=1");
 		reload(argc, argv);
+		notify_send("READY=1");
 	}
+	notify_send("STOPPING=1");
 	log_event("stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_stop(srv, 30);
 	if (sch != NULL)

@@ -15,11 +15,12 @@
 #   * held or returned while its delivery runs (a peer that answers the
 #     end of DATA with 451 only after 10 s): the deferral keeps the job
 #     held; a returned one fails with the bounce instead of waiting
-#   * --config: the queue named by the configuration file
+#   * --config: the queue named by the configuration file; mta-send -bp
+#     with it lists the queue (parsed: the held recipient shown held)
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 62
+plan 64
 
 P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
 OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
@@ -204,6 +205,16 @@ mq -q "$MTA_QUEUE" --delete "$late"
 printf '# mta-queue reads the daemon'"'"'s file\nqueue %s\nretry 60\n' "$MTA_QUEUE" >"$T/mta.conf"
 (cd "$T" && "$MTA_BIN/mta-queue" --config "$T/mta.conf" --json >"$T/conf.out" 2>"$T/conf.err"); rc=$?
 is "$rc:$(grep -c "\"$kept\"" "$T/conf.out")" "0:1" "--config: the file's queue is listed"
+# mta-send -bp (mailq) lists the same queue through mta-queue: parsed
+out=$(timeout 10 "$MTA_BIN/mta-send" -C "$T/mta.conf" -bp 2>"$T/bp.err"); rc=$?
+is "$rc" 0 "-bp: exit 0"
+is "$($PY -c '
+import re, sys
+lines, want = sys.stdin.read().splitlines(), sys.argv[1]
+i = [k for k, l in enumerate(lines) if re.match(r"^%s  age \S+  \d+ bytes  from <keep@test.example>$" % want, l)][0]
+m = re.match(r"^  to <(.*)>  attempts (\d+), ([^,]*)(, last error: .*)?$", lines[i + 1])
+print(m.group(1), m.group(3), lines[-1])' "$kept" <<<"$out")" \
+	"r6@[127.0.0.2] held 1 message, 1 recipient pending" "-bp: parsed, the held recipient shown as held"
 printf 'no-such-option 1\n' >"$T/bad.conf"
 mq --config "$T/bad.conf"
 is "$rc" 1 "--config: a bad file is exit 1"

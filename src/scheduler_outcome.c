@@ -113,7 +113,9 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, r.due) == 0) {
 		sched_job_file(j, name);
-		if (queue_job_write(s->q, name, &info) < 0)
+		/* ENOENT: renamed away by an operator since (mta-queue --hold):
+		 * found under its new name, this attempt uncounted */
+		if (queue_job_write(s->q, name, &info) < 0 && errno != ENOENT)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}

@@ -15,12 +15,14 @@
 #   * held or returned while its delivery runs (a peer that answers the
 #     end of DATA with 451 only after 10 s): the deferral keeps the job
 #     held; a returned one fails with the bounce instead of waiting
+#   * --hold ALL races a daemon renaming 20 jobs every second (--retry 1):
+#     every job ends held; --release ALL delivers them all
 #   * --config: the queue named by the configuration file; mta-send -bp
 #     with it lists the queue (parsed: the held recipient shown held)
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 64
+plan 71
 
 P=$(free_port_on 127.0.0.2)   # nobody listens yet: every delivery defers
 OPTS=(--smtp-port "$P" --retry 3600 --attempts 20)
@@ -224,6 +226,27 @@ mq -q "$MTA_QUEUE" --release ALL
 is "$rc:$out" "0:released 1 job of 1 message" "release ALL"
 peer_wait "$PEER" 3 20; ok $? "release ALL: delivered"
 wait_until 10 queue_empty; ok $? "the queue is empty"
+is "$(stop_mta)" 0 "SIGTERM exit 0"
+
+# ---- hold ALL against a daemon renaming the same jobs every second -----------
+# --retry 1, no dead-hop memory: each of 20 jobs is tried and renamed to
+# a new DUE every second; the hold must win every race (the daemon's
+# deferral keeps a held job held, or finds it renamed away; mta-queue
+# passes again when it finds a job renamed away), then release delivers.
+start_mta --smtp-port "$P" --retry 1 --dead-hop-time 0 --attempts 1000 ||
+	{ echo "Bail out! mta-smtpd did not restart"; exit 1; }
+for i in $(seq 20); do send churn@test.example "c$i@[127.0.0.4]" "churn$i" >/dev/null; done
+churning() { [ "$(log_count "retry id=.* rcpt=<c[0-9]+@\[127.0.0.4\]> attempt=[2-9]")" -ge 20 ]; }
+wait_until 30 churning; ok $? "churn: 20 jobs deferred and renamed over and over"
+mq -q "$MTA_QUEUE" --hold ALL --domain '[127.0.0.4]'
+is "$rc" 0 "churn: hold ALL exit 0"
+is "$(ls "$MTA_QUEUE/rcpt" | grep -c '^9999999999\.')/$(ls "$MTA_QUEUE/rcpt" | wc -l)" "20/20" \
+	"churn: every job held, none left under a time"
+PEER_WANT=$P peer_start churn 127.0.0.4 || { echo "Bail out! aiosmtpd did not start"; exit 1; }
+mq -q "$MTA_QUEUE" --release ALL --from churn@test.example
+is "$rc:$out" "0:released 20 jobs of 20 messages" "churn: release ALL --from"
+peer_wait "$T/churn" 20 30; ok $? "churn: all 20 delivered"
+wait_until 10 queue_empty; ok $? "churn: the queue is empty"
 ok "$(mta_running; echo $?)" "the daemon is still running"
 is "$(stop_mta)" 0 "SIGTERM exit 0"
 

@@ -219,6 +219,7 @@ static void reload(int argc, char **argv)
 {
 	enum options_action action;
 	char err[1024], changed[200], q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	char tls_kept[1024] = "";
 	const struct config *running = config_get(), *now;
 	struct config *next = options_load(argc, argv, &action, err, sizeof err);
 	int reopened;
@@ -234,8 +235,10 @@ static void reload(int argc, char **argv)
 		snprintf(err, sizeof err, "out of memory");
 	}
 	/* the certificates are read again (a renewed one takes effect for
-	 * new handshakes); a broken pair keeps the running snapshot whole */
-	if (next && config_load_tls(next, err, sizeof err) < 0) {
+	 * new handshakes); a broken pair keeps the running snapshot whole,
+	 * a file this user may not read keeps only the running certificates */
+	if (next && config_reload_tls(next, running, tls_kept, sizeof tls_kept,
+	                              err, sizeof err) < 0) {
 		config_free(next);
 		next = NULL;
 	}
@@ -254,6 +257,10 @@ static void reload(int argc, char **argv)
 		if (changed[0])
 			log_event("reload-warning", "options=%s action=kept reason=%s",
 			          log_quote(q, sizeof q, changed), "\"a restart is needed\"");
+		if (tls_kept[0])
+			log_event("reload-warning", "tls=kept error=%s reason=%s",
+			          log_quote(q, sizeof q, tls_kept),
+			          "\"readable only by another user: a restart takes it\"");
 		if (config_fds_needed(now) != config_fds_needed(running))
 			raise_fd_limit(now);
 		log_event("reload", "status=ok log=%s", reopened < 0 ? "kept" : "reopened");

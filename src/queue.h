@@ -112,12 +112,13 @@ void queue_set_sync(struct queue *q, queue_sync_fn *sync);
 
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),
- * or where the file system lacks it (EINVAL), link, fsync of ndir (on a
- * descriptor of its own, so that ndir's own fsync still reports a lost
- * write), unlink of old; without hard links either, a check that new is free, then
+ * or where the file system lacks it (EINVAL), link, sync of ndir (the
+ * queue's sync, on a descriptor of its own, so that ndir's own fsync
+ * still reports a lost write), unlink of old; without hard links either, a check that new is free, then
  * renameat().  Every rename that gives a queue file a new name goes through
  * it.  0, or -1 with errno.  Thread-safe. */
-int queue_rename_excl(int odir, const char *old, int ndir, const char *new);
+int queue_rename_excl(queue_sync_fn *sync, int odir, const char *old, int ndir,
+                      const char *new);
 
 /* queue_mkdir_durable - make directory path (mode) unless it exists, and
  * fsync the directory above it, so that its name survives a power cut

@@ -88,7 +88,7 @@ int queue_take(struct queue *q, const char *id)
 	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
 		/* No hard links here: a rename, whose two sides a crash may
 		 * tear apart where new/ is synced before mess/. */
-		if (queue_rename_excl(nfd, id, mfd, id) == 0)
+		if (queue_rename_excl(q->sync, nfd, id, mfd, id) == 0)
 			return 2;
 	}
 	return -1;
@@ -118,8 +118,8 @@ void queue_quarantine(struct queue *q, enum queue_dir d, const char *name,
 	int r;
 
 	snprintf(target, sizeof target, "%s.%s", dir, name);
-	for (k = 1; (r = queue_rename_excl(q->fd[d], name, q->fd[QUEUE_BAD], target)) < 0 &&
-	            errno == EEXIST && k < 1000; k++)
+	for (k = 1; (r = queue_rename_excl(q->sync, q->fd[d], name, q->fd[QUEUE_BAD],
+	                                   target)) < 0 && errno == EEXIST && k < 1000; k++)
 		snprintf(target, sizeof target, "%s.%s.%u", dir, name, k);
 	snprintf(from, sizeof from, "%s/%s", dir, name);
 	snprintf(to, sizeof to, "bad/%s", target);
@@ -150,7 +150,7 @@ int queue_job_create(struct queue *q, const struct job_name *jn)
 /* queue_job_rename - a job to another name, never over a file */
 int queue_job_rename(struct queue *q, const char *from, const char *to)
 {
-	return queue_rename_excl(q->fd[QUEUE_RCPT], from, q->fd[QUEUE_RCPT], to);
+	return queue_rename_excl(q->sync, q->fd[QUEUE_RCPT], from, q->fd[QUEUE_RCPT], to);
 }
 
 /* queue_job_read - a job's content */

@@ -44,7 +44,7 @@ static void hand_on(struct sched *s, enum transport_id tr,
                     const struct config *cfg)
 {
 	if (destlimit_running(s->dests, tr) < transport_limit(cfg, tr))
-		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+		sched_unwait_transport(s, tr);
 }
 
 /* dead_hop_defer - j's next hop did not answer lately: defer j now,
@@ -116,10 +116,10 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
-		struct delivery *d = calloc(1, sizeof *d);
+		struct delivery *d;
 		pthread_t t;
 
-		if (d == NULL)
+		if (sched_reserve_freed(s) < 0 || (d = calloc(1, sizeof *d)) == NULL)
 			break;
 		d->owner = s;
 		/* the delivery keeps this round's snapshot to its end */
@@ -185,4 +185,9 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		}
 		s->running++;
 	}
+	/* every job let go is running or back in a line: are the hops
+	 * freed still idle with jobs waiting? */
+	if (now >= s->paused_until && s->running < s->cfg->max_deliveries &&
+	    ((j = jobtab_next(s->t)) == NULL || j->due > now))
+		sched_recheck_freed(s);
 }

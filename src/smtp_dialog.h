@@ -187,7 +187,8 @@ struct smtp_dialog {
 	unsigned ext;                    /* SMTP_EXT_* from EHLO */
 	unsigned long long size_max;     /* SIZE limit, 0: none announced */
 	int esmtp;                       /* EHLO (LHLO) was accepted */
-	int opened;                      /* EHLO/HELO was accepted */
+	int opened;                      /* ready for mail: EHLO/HELO accepted
+	                                  * (after STARTTLS: the second one) */
 	int need_rset;                   /* a refused transaction is open */
 	int starttls;                    /* say STARTTLS when offered */
 	int tls;                         /* TLS is on (STARTTLS done) */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -371,4 +372,37 @@ Test(queue_job, mta_queue_attaches_without_the_lock_or_bad)
 	cr_assert_eq(rmdir(path), 0);
 	cr_assert_eq(queue_attach(&a, dir, err, sizeof err), -1);
 	cr_assert_not_null(strstr(err, "is not a queue"), "%s", err);
+}
+
+/* renameat2 as a file system without RENAME_NOREPLACE answers it, while
+ * no_noreplace is set: queue_rename_excl falls back to link, sync, unlink */
+static int no_noreplace;
+int renameat2(int odir, const char *old, int ndir, const char *new, unsigned flags)
+{
+	if (no_noreplace && flags != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(SYS_renameat2, odir, old, ndir, new, flags);
+}
+
+/* the fallback's directory sync is the queue's: injected, it fails the
+ * rename, which leaves the job under its old name */
+Test(queue_job, a_rename_by_link_syncs_through_the_queue)
+{
+	char name[JOB_NAME_MAX], later[JOB_NAME_MAX];
+	struct job_name jn = job("ABC1", 0, 100, name);
+
+	job("ABC1", 0, 200, later);
+	cr_assert_eq(queue_job_create(q, &jn), 0);
+	no_noreplace = 1;
+	queue_set_sync(q, failing_sync);
+	errno = 0;
+	cr_assert_eq(queue_job_rename(q, name, later), -1, "a lost directory write is a failure");
+	cr_assert_eq(errno, EIO);
+	cr_assert(there("rcpt", name) && !there("rcpt", later));
+	queue_set_sync(q, fsync);
+	cr_assert_eq(queue_job_rename(q, name, later), 0);
+	cr_assert(!there("rcpt", name) && there("rcpt", later));
+	no_noreplace = 0;
 }

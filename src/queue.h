@@ -66,7 +66,7 @@
 #include "job.h"
 #include "status.h"
 
-enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 600 bytes */
+enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 800 bytes */
 
 struct queue;
 struct queue_msg;
@@ -265,7 +265,10 @@ enum queue_job_state {
 enum queue_job_state queue_job_read(const struct queue *q, const char *name,
                                     struct job_info *info, int regular_only);
 /* queue_job_write - replace the content of rcpt/name with info: written
- * to tmp/job.NAME, fdatasync'd, renamed over it; 0, or -1 with errno */
+ * to tmp/job.NAME, fdatasync'd, exchanged with it (RENAME_EXCHANGE: a job
+ * renamed away meanwhile is not made again; renamed over it where the
+ * file system cannot exchange), the old content unlinked; 0, or -1 with
+ * errno (ENOENT: rcpt/name is gone) */
 int queue_job_write(struct queue *q, const char *name,
                     const struct job_info *info);
 

@@ -66,6 +66,17 @@ static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d
 	sched_completed(s, d);
 }
 
+/* returned_by_operator - j was renamed to DUE JOB_DUE_BOUNCE (mta-queue
+ * --bounce): it fails now, untried, and its sender gets the bounce */
+static void returned_by_operator(struct sched *s, struct jt_job *j,
+                                 struct delivery *d)
+{
+	d->result = sched_returned_status();
+	jobtab_start(s->t, j);
+	s->running++;               /* as if it ran: sched_completed counts it off */
+	sched_completed(s, d);
+}
+
 /* wait_for_slot - j waits in the line of what is full (why) */
 static void wait_for_slot(struct sched *s, struct jt_job *j,
                           const struct delivery *d, enum dl_verdict why,
@@ -120,6 +131,14 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		d->n = j->n;
 		d->job = j;
 		sched_use_route(s, j, d);
+		if (j->due == JOB_DUE_BOUNCE && d->transport >= 0) {
+			returned_by_operator(s, j, d);
+			config_put(d->cfg);
+			free(d);
+			if (s->nmissing > 0)
+				break;
+			continue;
+		}
 		if (d->transport >= 0) {
 			enum transport_id tr = (enum transport_id)d->transport;
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,

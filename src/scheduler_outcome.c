@@ -61,6 +61,14 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 	return 0;
 }
 
+/* sched_returned_status - the failure of a job an operator returned to
+ * its sender (DUE JOB_DUE_BOUNCE, mta-queue --bounce) */
+struct status sched_returned_status(void)
+{
+	return status_make(ST_PERM, 0, 0, "Returned to the sender by the "
+	                   "postmaster of this system, untried");
+}
+
 /* defer - a round failed for a while: rename the job to its next DUE,
  * then record the attempt in it.  A round that could not try every MX
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
@@ -75,6 +83,11 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	struct job_info info;
 	struct sp_retry r;
 
+	/* renamed while it ran: returned by the operator, it fails now */
+	if (j->due == JOB_DUE_BOUNCE) {
+		d->result = sched_returned_status();
+		return -1;
+	}
 	sched_job_file(j, name);
 	/* an unreadable content counts as none: the attempts start again */
 	queue_job_read(s->q, name, &info, 0);
@@ -90,14 +103,19 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		                        "in the queue: %s", now - d->arrival, last.text);
 		return -1;
 	}
+	if (j->due >= JOB_DUE_HELD)
+		r.due = j->due;     /* held while it ran: it stays held */
 	info.attempts = r.attempts;
 	info.first = r.first;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
+	snprintf(info.tls, sizeof info.tls, "%s", d->tls);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, r.due) == 0) {
 		sched_job_file(j, name);
-		if (queue_job_write(s->q, name, &info) < 0)
+		/* ENOENT: renamed away by an operator since (mta-queue --hold):
+		 * found under its new name, this attempt uncounted */
+		if (queue_job_write(s->q, name, &info) < 0 && errno != ENOENT)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}

@@ -10,6 +10,9 @@
 /* sched_postpone - a job taken from the heap waits again until due, its
  * file renamed to match; 0, or -1 (logged) when it keeps its old name */
 int sched_postpone(struct sched *s, struct jt_job *j, long long due);
+/* sched_returned_status - the failure of a job returned to its sender by
+ * an operator (DUE JOB_DUE_BOUNCE, mta-queue --bounce) */
+struct status sched_returned_status(void);
 /* sched_report_failures - report m's failed recipients in one bounce
  * once none of m's deliveries is running (or parked) any more */
 void sched_report_failures(struct sched *s, struct jt_msg *m);

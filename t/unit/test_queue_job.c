@@ -3,6 +3,7 @@
  * unlink new/), every job transition (create, content, rename, unlink,
  * bad/), the one directory reader and the listing of mta-queue */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -218,6 +219,39 @@ Test(queue_job, every_job_transition)
 	cr_assert_eq(errno, ENOENT);
 	snprintf(path, sizeof path, "%s/rcpt/%s", dir, later);
 	cr_assert_neq(access(path, F_OK), 0);
+}
+
+Test(queue_job, content_is_never_written_to_a_job_renamed_away)
+{
+	char name[JOB_NAME_MAX], held[JOB_NAME_MAX], tmp[128];
+	struct job_name jn = job("ABC2", 0, 100, name), jh = job("ABC2", 0, 9999999999LL, held);
+	struct job_info info, got;
+	DIR *d;
+	struct dirent *e;
+	int files = 0;
+
+	(void)jh;
+	cr_assert_eq(queue_job_create(q, &jn), 0);
+	/* an operator holds it between the scheduler's rename and its write */
+	cr_assert_eq(queue_job_rename(q, name, held), 0);
+	memset(&info, 0, sizeof info);
+	info.attempts = 1;
+	strcpy(info.error, "451 later");
+	cr_assert_eq(queue_job_write(q, name, &info), -1);
+	cr_assert_eq(errno, ENOENT, "the name is gone: nothing written");
+	cr_assert(!there("rcpt", name), "the job is not made again under its old name");
+	cr_assert_eq(queue_job_read(q, held, &got, 0), QUEUE_JOB_READ);
+	cr_assert_eq(got.attempts, 0, "the held job keeps its content");
+	/* and the write under the name that is there leaves nothing behind */
+	cr_assert_eq(queue_job_write(q, held, &info), 0);
+	cr_assert_eq(queue_job_read(q, held, &got, 0), QUEUE_JOB_READ);
+	cr_assert_eq(got.attempts, 1);
+	snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+	cr_assert_not_null(d = opendir(tmp));
+	while ((e = readdir(d)) != NULL)
+		files += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(files, 0, "no old content left in tmp/");
 }
 
 Test(queue_job, a_job_that_is_no_job_file_is_told_apart)

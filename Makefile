@@ -13,10 +13,17 @@
 #   make fuzz-smoke the same for a few seconds each
 #   make fuzz-replay the harnesses built by cc to replay their corpus once
 #                   (t/60-fuzz.t; no clang needed)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the programs, the manual,
+#                   the systemd unit into UNITDIR, the logrotate snippet
+#                   into SYSCONFDIR/logrotate.d)
+#   make install-sendmail  the sendmail, mailq, newaliases links to mta-send
+#                   (never by make install: they would replace another MTA's)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# the systemd unit and the logrotate snippet (etc/) go here
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 O       ?= build/release
 BIN     ?= bin
 
@@ -43,18 +50,22 @@ DEPFLAGS = -MMD -MP
 # when they are there: t/60-fuzz.t replays the corpus without them).
 # The TLS tests (t/9x) make their certificates with openssl and talk TLS
 # with swaks (which needs libnet-ssleay-perl for it) and msmtp; the DANE
-# test (t/95) signs a zone with ldnsutils and serves it with nsd.
+# test (t/95) signs a zone with ldnsutils and serves it with nsd.  t/54
+# calls mta-send from s-nail, bsd-mailx, mutt and git; t/55 checks the
+# unit with systemd-analyze (systemd) and the snippet with logrotate.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
              libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
              dns-root-data \
              postfix strace perl iproute2 procps \
-             libfuse3-dev fuse3 pkg-config
+             libfuse3-dev fuse3 pkg-config \
+             s-nail bsd-mailx mutt git logrotate systemd
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix time
 
-.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install clean
+.PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install \
+        install-sendmail clean
 all: $(PROGRAMS)
 
 $(O)/%.o: src/%.c | $(O)
@@ -223,6 +234,20 @@ install: all
 	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(DESTDIR)$(PREFIX)/bin/
 	for m in man/*.[158]; do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' etc/mta-smtpd.service \
+	    >$(DESTDIR)$(UNITDIR)/mta-smtpd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/mta-smtpd.service
+	install -m 644 etc/logrotate.d/mta $(DESTDIR)$(SYSCONFDIR)/logrotate.d/mta
+
+# Debian's places (its sendmail alternatives): sbin/sendmail, bin/mailq,
+# bin/newaliases, each a relative link to bin/mta-send, which tells the
+# three apart by the name it is called by (mta-send(1)).  Asked for by
+# name only: they replace whatever MTA provides them now.
+install-sendmail: install
+	ln -sf ../bin/mta-send $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf mta-send $(DESTDIR)$(PREFIX)/bin/mailq
+	ln -sf mta-send $(DESTDIR)$(PREFIX)/bin/newaliases
 
 clean:
 	rm -rf build bin

@@ -1,5 +1,6 @@
 /* config.c - the configuration snapshot and its queries; see config.h.
  * The option table and its readers are in options.c. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +82,48 @@ int config_load_tls(struct config *cfg, char *err, size_t errlen)
 	                                            err, errlen)) == NULL)
 		return -1;
 	return 0;
+}
+
+/* denied - the first --tls-cert or --tls-key file of cfg that cannot be
+ * opened for lack of permission, its option in *what; NULL: none */
+static const char *denied(const struct config *cfg, const char **what)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->ntls_cert && i < cfg->ntls_key; i++) {
+		const char *files[2] = { cfg->tls_cert[i], cfg->tls_key[i] };
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			FILE *f = fopen(files[k], "re");
+
+			if (f != NULL) {
+				fclose(f);
+				continue;
+			}
+			if (errno == EACCES || errno == EPERM) {
+				*what = k == 0 ? "--tls-cert" : "--tls-key";
+				return files[k];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* config_reload_tls - see config.h */
+int config_reload_tls(struct config *next, const struct config *running,
+                      char *warn, size_t warnlen, char *err, size_t errlen)
+{
+	const char *what = NULL, *file;
+
+	warn[0] = '\0';
+	if (running->tls_server == NULL || next->ntls_cert == 0 ||
+	    next->ntls_cert != next->ntls_key || (file = denied(next, &what)) == NULL)
+		return config_load_tls(next, err, errlen);
+	snprintf(warn, warnlen, "%s %s: %s", what, file, strerror(EACCES));
+	next->tls_server = tls_ctx_hold(running->tls_server);
+	next->tls_client = tls_client_ctx(next->tls_ca, err, errlen);
+	return next->tls_client ? 0 : -1;
 }
 
 /* config_publish - cfg becomes current */

@@ -88,6 +88,8 @@ struct config {
 	struct resolve_tables *tables;
 	void (*tables_free)(struct resolve_tables *t);
 	unsigned mbox_lock_wait;   /* seconds to wait for an mbox's locks */
+	int syslog;                /* --syslog: log through syslog(3), not
+	                              --log (restart only) */
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */
 	unsigned retry, attempts, smtp_port;
@@ -117,6 +119,15 @@ struct config {
  * --smtps without a certificate, --dane without a resolver that
  * validates) */
 int config_load_tls(struct config *cfg, char *err, size_t errlen);
+/* config_reload_tls - config_load_tls for a reload (next replaces
+ * running), but when a --tls-cert or --tls-key file cannot be read for
+ * lack of permission (after --user the daemon is no longer root) and
+ * running has a server context, next takes running's server context and
+ * warn says which file ("" when nothing was kept): the rest of a reload
+ * must not fail for a renewed key only root can read.  0, or -1 with err
+ * set */
+int config_reload_tls(struct config *next, const struct config *running,
+                      char *warn, size_t warnlen, char *err, size_t errlen);
 /* config_publish - make cfg (one reference, which passes to the
  * publication) the current snapshot; the previous one is put */
 void config_publish(struct config *cfg);

@@ -1,6 +1,7 @@
 /* conn.c - a connection's I/O loop and its session callbacks; see conn.h */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -223,23 +224,68 @@ static int pause_for(const struct conn_ctx *x, unsigned long long ms)
 	}
 }
 
-/* start_tls - the handshake on the client's socket (--timeout), then the
- * session learns what it agreed; 0, or -1 (logged): the connection ends */
+/* handshake - the handshake step by step, by deadline, watching the
+ * stop descriptor too (a client silent in its handshake must not hold
+ * the shutdown for the whole grace period); 0, -1 failed (why in err),
+ * or -2: the server is stopping (the handshake abandoned) */
+static int handshake(struct conn_ctx *x, long long deadline, char *err, size_t errlen)
+{
+	const struct config *cfg = x->c->env->cfg;
+
+	if (stream_tls_begin(&x->io, cfg->tls_server, 1) < 0) {
+		snprintf(err, errlen, "%s", errno == EINVAL ? "TLS already on" : "out of memory");
+		return -1;
+	}
+	while (stream_tls_step(&x->io, err, errlen) < 0) {
+		struct pollfd pfd[2] = {
+			{ x->io.fd, 0, 0 }, { x->c->env->stop_fd, POLLIN, 0 }
+		};
+		long long now = monotonic_ms();
+		int r;
+
+		if (errno != EAGAIN)
+			return -1;
+		if (now >= deadline) {
+			stream_tls_abandon(&x->io, err, errlen, ETIMEDOUT);
+			return -1;
+		}
+		pfd[0].events = stream_poll_events(&x->io, POLLIN);
+		r = poll(pfd, 2, (int)(deadline - now));
+		if (r < 0 && errno != EINTR) {
+			int e = errno;
+
+			stream_tls_abandon(&x->io, err, errlen, e);
+			return -1;
+		}
+		if (r > 0 && (pfd[1].revents & POLLIN)) {
+			stream_tls_abandon(&x->io, err, errlen, ECANCELED);
+			return -2;
+		}
+	}
+	return 0;
+}
+
+/* start_tls - the handshake on the client's socket (--timeout, never
+ * past the session's end), then the session learns what it agreed; 0,
+ * -1 (logged): the connection ends, or -2: the server is stopping */
 static int start_tls(struct conn_ctx *x, struct session *s)
 {
 	const struct config *cfg = x->c->env->cfg;
 	struct tls_info info;
 	char err[200], q[LOG_VALUE_MAX];
+	long long deadline = monotonic_ms() + (long long)cfg->timeout * 1000;
+	int r;
 
 	if (cfg->tls_server == NULL) {
 		log_event("tls-error", "error=\"no certificate\"");
 		return -1;
 	}
-	if (stream_start_tls(&x->io, cfg->tls_server, 1,
-	                     monotonic_ms() + (long long)cfg->timeout * 1000,
-	                     err, sizeof err) < 0) {
-		log_event("tls-error", "error=%s", log_quote(q, sizeof q, err));
-		return -1;
+	if (deadline > x->session_deadline)
+		deadline = x->session_deadline;
+	if ((r = handshake(x, deadline, err, sizeof err)) < 0) {
+		if (r == -1)
+			log_event("tls-error", "error=%s", log_quote(q, sizeof q, err));
+		return r;
 	}
 	stream_tls_info(&x->io, &info);
 	session_tls_info(s, &info);
@@ -257,8 +303,12 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 	char buf[READ_BUF];
 
 	/* implicit TLS: encrypted from the first byte, greeting included */
-	if (c->implicit_tls && start_tls(x, s) < 0)
-		return "tls-failed";
+	if (c->implicit_tls) {
+		switch (start_tls(x, s)) {
+		case -1: return "tls-failed";
+		case -2: return "stopping";
+		}
+	}
 	session_greet(s);
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -281,8 +331,10 @@ static const char *serve(struct conn *c, struct conn_ctx *x, struct session *s)
 			/* the 220 went out in the clear; a failed handshake
 			 * cannot go back to it */
 			tls_asked = 0;
-			if (start_tls(x, s) < 0)
-				return "tls-failed";
+			switch (start_tls(x, s)) {
+			case -1: return "tls-failed";
+			case -2: return "stopping";
+			}
 			session_tls_started(s);
 			continue;
 		}

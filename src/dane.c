@@ -1,5 +1,7 @@
 /* dane.c - DNSSEC-validated MX, address and TLSA lookups; see dane.h */
+#include <arpa/nameser.h>
 #include <errno.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,16 +157,61 @@ void dane_resolver_free(struct dane_resolver *r)
 	free(r);
 }
 
+/* mx_records - the MX records of a validated answer into mx; 0, or -1
+ * when one is damaged */
+static int mx_records(const struct ub_result *res, struct dns_mx *mx,
+                      size_t max, size_t *n)
+{
+	int i;
+
+	*n = 0;
+	for (i = 0; res->data[i] != NULL; i++) {
+		const unsigned char *rd = (const unsigned char *)res->data[i];
+		size_t at = 2, rdlen = (size_t)res->len[i];
+		struct dns_mx rec;
+
+		/* the name in the RDATA is uncompressed: its labels must end
+		 * inside it, before ns_name_ntop reads it */
+		while (at < rdlen && rd[at] != 0 && rd[at] < 64)
+			at += 1 + rd[at];
+		if (rdlen < 3 || at >= rdlen || rd[at] != 0)
+			return -1;
+		rec.pref = (unsigned)rd[0] << 8 | rd[1];
+		if (ns_name_ntop(rd + 2, rec.name, sizeof rec.name) < 0)
+			return -1;
+		if (strcmp(rec.name, ".") == 0)
+			rec.name[0] = '\0';
+		dns_mx_keep(mx, max, n, &rec);
+	}
+	dns_mx_order(mx, *n);
+	return 0;
+}
+
 /* dane_mx_status - MX RRset (or its absence) validated? */
 enum dane_status dane_mx_status(struct dane_resolver *r, const char *domain,
-                                char *why, size_t len)
+                                struct dns_mx *mx, size_t max, size_t *n,
+                                enum dns_result *found, char *why, size_t len)
 {
 	struct ub_result *res;
 	enum dane_status s;
 
+	*n = 0;
+	*found = DNS_TEMP;
 	if (resolve(r, domain, RR_MX, &res, why, len) < 0)
 		return DANE_FAILED;
 	s = status_of(res, domain, "MX", why, len);
+	if (s == DANE_SECURE) {
+		if (res->nxdomain)
+			*found = DNS_NXDOMAIN;
+		else if (!res->havedata)
+			*found = DNS_NODATA;
+		else if (mx_records(res, mx, max, n) == 0)
+			*found = *n > 0 ? DNS_OK : DNS_NODATA;
+		else {
+			snprintf(why, len, "MX of %s is secure but damaged", domain);
+			s = DANE_FAILED;
+		}
+	}
 	ub_resolve_free(res);
 	return s;
 }

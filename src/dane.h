@@ -11,7 +11,8 @@
  *
  * What DNSSEC says (RFC 7672 2.1):
  *   dane_mx_status - the MX RRset of a domain (or its proven absence):
- *     secure, insecure, or failed (bogus, or the lookup failed);
+ *     secure (with the MX hosts it names), insecure, or failed (bogus,
+ *     or the lookup failed);
  *   dane_host - for an MX host of a secure MX RRset: its address records
  *     must be secure too, then its TLSA records (_PORT._tcp.HOST) decide:
  *       DANE_MANDATORY  secure and usable: TLS required, the certificate
@@ -39,6 +40,7 @@
 
 #include <stddef.h>
 
+#include "dns.h"
 #include "tls.h"
 
 struct dane_resolver;
@@ -54,9 +56,14 @@ struct dane_resolver *dane_resolver_new(const char *anchor, const char *fwd,
                                         char *err, size_t errlen);
 /* dane_resolver_free - NULL is ignored */
 void dane_resolver_free(struct dane_resolver *r);
-/* dane_mx_status - the DNSSEC status of domain's MX lookup */
+/* dane_mx_status - the DNSSEC status of domain's MX lookup; when secure,
+ * also its validated answer, which is the one to deliver by (the plain
+ * resolver of dns.h can be lied to): *found DNS_OK with the MX records in
+ * mx (at most max of them, *n, sorted as dns_mx sorts them), DNS_NODATA
+ * or DNS_NXDOMAIN */
 enum dane_status dane_mx_status(struct dane_resolver *r, const char *domain,
-                                char *why, size_t len);
+                                struct dns_mx *mx, size_t max, size_t *n,
+                                enum dns_result *found, char *why, size_t len);
 /* dane_host - the DANE verdict for MX host host at port port; out gets
  * the usable TLSA records under DANE_MANDATORY */
 enum dane_verdict dane_host(struct dane_resolver *r, const char *host,

@@ -24,7 +24,7 @@ void deliver_run(struct delivery *d)
 	d->bad = d->unreachable = 0;
 	d->uncounted = 0;
 	d->arrival = 0;
-	d->rcpt[0] = d->remote_mta[0] = d->diag[0] = '\0';
+	d->rcpt[0] = d->remote_mta[0] = d->diag[0] = d->tls[0] = '\0';
 	/* A symbolic link in mess/ is no message of ours: never followed. */
 	fd = queue_msg_open_read(d->q, QUEUE_MESS, d->id);
 	if (fd < 0) {

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "envelope.h"
+#include "job.h"
 #include "remote.h"
 #include "status.h"
 #include "transport.h"
@@ -48,6 +49,7 @@ struct delivery {
 	char rcpt[ADDR_MAX];       /* the recipient, for the log and bounces */
 	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* its reply, or "" */
+	char tls[JOB_TLS_MAX];     /* its TLS (remote_result.tls), or "" */
 	struct delivery *next;     /* completion queue link */
 };
 

@@ -17,6 +17,7 @@ struct line {
 struct hop {
 	struct hop *next;          /* hash chain */
 	unsigned active;
+	enum transport_id tr;      /* of the job last put in its line */
 	long long dead_until;      /* epoch seconds; 0: not dead */
 	struct line waiting;
 	char key[];
@@ -205,6 +206,7 @@ int destlimit_wait(struct destlimit *t, enum dl_verdict why,
 		return line_push(&t->waiting[tr], job);
 	if ((h = get(t, hop)) == NULL)
 		return -1;
+	h->tr = tr;
 	if (line_push(&h->waiting, job) == 0)
 		return 0;
 	tidy(find(t, hop));
@@ -228,6 +230,20 @@ void *destlimit_unwait_hop(struct destlimit *t, const char *hop)
 void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr)
 {
 	return line_pop(&t->waiting[tr]);
+}
+
+/* destlimit_each_line - the hops with a line */
+void destlimit_each_line(struct destlimit *t,
+                         void (*fn)(void *arg, enum transport_id tr, const char *hop),
+                         void *arg)
+{
+	size_t i;
+	struct hop *h;
+
+	for (i = 0; i < BUCKETS; i++)
+		for (h = t->buckets[i]; h; h = h->next)
+			if (h->waiting.n > 0)
+				fn(arg, h->tr, h->key);
 }
 
 /* destlimit_set_dead - remember */

@@ -58,6 +58,13 @@ void *destlimit_unwait_hop(struct destlimit *t, const char *hop);
 /* destlimit_unwait_transport - the same for transport tr's line */
 void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr);
 
+/* destlimit_each_line - fn(arg, tr, hop) for every hop with jobs in its
+ * line (tr: the transport of the job last put in it); fn must not
+ * change the table */
+void destlimit_each_line(struct destlimit *t,
+                         void (*fn)(void *arg, enum transport_id tr, const char *hop),
+                         void *arg);
+
 /* destlimit_set_dead - hop did not answer: dead until until */
 void destlimit_set_dead(struct destlimit *t, const char *hop, long long until);
 /* destlimit_dead_until - the time hop was last set dead until (0: never,

@@ -89,20 +89,23 @@ static unsigned char *query(const struct dns_config *cfg, const char *name,
 	return answer;
 }
 
-/* mx_slot - where the next record of preference pref goes: the end while
- * there is room, then over the least preferred one kept if pref is better
- * (answers are in no order: the best max must survive); NULL: drop it */
-static struct dns_mx *mx_slot(struct dns_mx *mx, size_t max, size_t *n,
-                              unsigned pref)
+/* dns_mx_keep - at the end while there is room, then over the least
+ * preferred one kept if rec is better (answers are in no order: the best
+ * max must survive), else dropped */
+void dns_mx_keep(struct dns_mx *mx, size_t max, size_t *n,
+                 const struct dns_mx *rec)
 {
 	size_t i, worst = 0;
 
-	if (*n < max)
-		return &mx[(*n)++];
+	if (*n < max) {
+		mx[(*n)++] = *rec;
+		return;
+	}
 	for (i = 1; i < max; i++)
 		if (mx[i].pref > mx[worst].pref)
 			worst = i;
-	return max > 0 && pref < mx[worst].pref ? &mx[worst] : NULL;
+	if (max > 0 && rec->pref < mx[worst].pref)
+		mx[worst] = *rec;
 }
 
 /* dns_mx - MX records */
@@ -119,7 +122,7 @@ enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
 		return res;
 	count = ns_msg_count(msg, ns_s_an);
 	for (i = 0; i < count; i++) {
-		struct dns_mx *slot, rec;
+		struct dns_mx rec;
 		const unsigned char *rd;
 		ns_rr rr;
 
@@ -134,8 +137,7 @@ enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
 			break;
 		if (strcmp(rec.name, ".") == 0)
 			rec.name[0] = '\0';
-		if ((slot = mx_slot(mx, max, n, rec.pref)) != NULL)
-			*slot = rec;
+		dns_mx_keep(mx, max, n, &rec);
 	}
 	free(answer);
 	if (i < count) {
@@ -144,12 +146,7 @@ enum dns_result dns_mx(const struct dns_config *cfg, const char *domain,
 	}
 	if (*n == 0)
 		return DNS_NODATA;
-	{
-		struct timespec now;   /* any varying seed spreads the load */
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		dns_mx_sort(mx, *n, (unsigned)now.tv_nsec);
-	}
+	dns_mx_order(mx, *n);
 	return DNS_OK;
 }
 
@@ -300,6 +297,15 @@ static int by_pref(const void *a, const void *b)
 	const struct dns_mx *x = a, *y = b;
 
 	return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+/* dns_mx_order - sorted with a seed that varies */
+void dns_mx_order(struct dns_mx *mx, size_t n)
+{
+	struct timespec now;   /* any varying seed spreads the load */
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	dns_mx_sort(mx, n, (unsigned)now.tv_nsec);
 }
 
 /* dns_mx_sort - preference order, shuffling equal preferences */

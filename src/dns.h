@@ -52,6 +52,12 @@ enum dns_result dns_txt(const struct dns_config *cfg, const char *name,
 /* dns_mx_sort - by preference; equal preferences in random order, from
  * seed (RFC 5321 5.1) */
 void dns_mx_sort(struct dns_mx *mx, size_t n, unsigned seed);
+/* dns_mx_order - dns_mx_sort with a seed of its own (the time) */
+void dns_mx_order(struct dns_mx *mx, size_t n);
+/* dns_mx_keep - rec into mx, n of max used: appended, or when full in
+ * place of the least preferred one if rec is preferred to it */
+void dns_mx_keep(struct dns_mx *mx, size_t max, size_t *n,
+                 const struct dns_mx *rec);
 /* dns_mx_is_null - the domain declares it takes no mail (RFC 7505) */
 int dns_mx_is_null(const struct dns_mx *mx, size_t n);
 

@@ -8,11 +8,16 @@
  * process syncs the directory above, and only the first: each later
  * delivery finds it here.
  *
- * A directory is known by device and inode number (struct stat): the
- * same directory under any name.  A directory removed and another made
- * by some other program that gets its inode number would be taken for
- * known: mta never removes mailboxes, and one made by mta itself is
- * synced when it is made.  The set holds at most DURABLE_DIRS_MAX
+ * A directory is known by device, inode number and birth time (statx
+ * STATX_BTIME): the same directory under any name.  The inode number
+ * alone is not enough: a directory removed and made again by another
+ * program (rm -rf Maildir; mkdir Maildir) gets the same number at once on
+ * ext4, and its new name would be taken for durable.  Where the file
+ * system gives no birth time, nothing is noted: each use syncs.  (Birth
+ * times have the file system's clock granularity: one removed and made
+ * again within the same tick is still taken for the old one.)  mta never
+ * removes mailboxes, and one made by mta itself is synced when it is
+ * made.  The set holds at most DURABLE_DIRS_MAX
  * directories; past that nothing more is noted, and a directory not
  * noted costs a sync at each use: slower, never less safe.
  *
@@ -26,10 +31,22 @@
 
 enum { DURABLE_DIRS_MAX = 1 << 20 };
 
-/* durable_dirs_known - 1 if the directory st describes was noted, else 0 */
-int durable_dirs_known(const struct stat *st);
+/* a directory's identity: device, inode number, birth time */
+struct durable_dir {
+	dev_t dev;
+	ino_t ino;
+	long long btime_sec;
+	unsigned btime_nsec;
+};
 
-/* durable_dirs_note - the directory st describes has a durable name now */
-void durable_dirs_note(const struct stat *st);
+/* durable_dirs_id - the identity of the directory open as fd; 0, or -1
+ * when it cannot be told (no birth time): then it is not to be noted */
+int durable_dirs_id(int fd, struct durable_dir *id);
+
+/* durable_dirs_known - 1 if the directory id was noted, else 0 */
+int durable_dirs_known(const struct durable_dir *id);
+
+/* durable_dirs_note - the directory id has a durable name now */
+void durable_dirs_note(const struct durable_dir *id);
 
 #endif

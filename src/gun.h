@@ -19,7 +19,7 @@
  * RSET owed, which goes out pipelined with the next MAIL when the server
  * offers PIPELINING); after a network failure it reconnects for its next
  * message; after GUN_CONNECT_TRIES connection attempts in a row that
- * never got past EHLO/HELO it stops.  cfg->per_connection > 0 bounds the
+ * never got past EHLO/HELO (with STARTTLS: the EHLO over TLS) it stops.  cfg->per_connection > 0 bounds the
  * messages of one connection: after that many it says QUIT and opens a
  * new one (1: a new connection, and with TLS a new handshake, for every
  * message); each such connection is opened for a message its session

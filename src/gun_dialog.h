@@ -44,7 +44,8 @@
  * has been reported before it returns.  Afterwards gun_dialog_finished()
  * says whether the feed ran dry (the session is over) and
  * gun_dialog_opened() whether EHLO/HELO was ever accepted on this
- * connection (the caller counts failed attempts).
+ * connection, with STARTTLS the EHLO over TLS (the caller counts failed
+ * attempts: a failed handshake is one).
  *
  * Contract: one struct gun_dialog per connection, used by one thread; no
  * I/O, no allocation, no globals.  The messages, helo and peer strings
@@ -159,7 +160,8 @@ int gun_dialog_busy(const struct gun_dialog *g);
 /* gun_dialog_replies - complete replies read on this connection: a change
  * means the dialogue moved on */
 unsigned long gun_dialog_replies(const struct gun_dialog *g);
-/* gun_dialog_opened - EHLO or HELO was accepted on this connection */
+/* gun_dialog_opened - EHLO or HELO was accepted on this connection (when
+ * STARTTLS goes ahead, the one over TLS) */
 int gun_dialog_opened(const struct gun_dialog *g);
 
 #endif

@@ -7,9 +7,11 @@
  * what the kernel would not take waits for EPOLLOUT.  A session whose
  * connection ends opens a new one unless the dialogue has no more
  * messages, or GUN_CONNECT_TRIES attempts in a row never got past
- * EHLO/HELO (a connection that has had cfg->per_connection messages ends
- * with QUIT and is followed by a new one in the same way; with such a
- * limit a session connects only for a message it has already taken).
+ * EHLO/HELO, with STARTTLS the EHLO over TLS, so that a handshake that
+ * fails is a failed attempt (a connection that has had
+ * cfg->per_connection messages ends with QUIT and is followed by a new
+ * one in the same way; with such a limit a session connects only for a
+ * message it has already taken).
  *
  * TLS: with implicit TLS the handshake starts as soon as the connection
  * is up; with STARTTLS when the dialogue has its 220
@@ -17,7 +19,8 @@
  * (stream_tls_step), watching for what OpenSSL needs, under the hello
  * time limit; then the dialogue goes on (EHLO again after STARTTLS).
  * Decrypted bytes can wait inside the stream after a read: they are read
- * before the loop sleeps again (epoll sees only the socket).
+ * before the loop sleeps again (epoll sees only the socket); a read that
+ * must write first (stream_poll_events says POLLOUT) waits for EPOLLOUT.
  *
  * Time limits: each session has a deadline, set from the dialogue's limit
  * for what it waits for when that wait begins: when the connection is
@@ -58,7 +61,8 @@ enum { EVENTS_MAX = 64, INPUT_MAX = 4096 };
 struct slot {
 	struct stream io;                /* io.fd -1: no connection */
 	int connecting;                  /* connect() under way */
-	int want_out;                    /* EPOLLOUT is armed */
+	int want_out;                    /* EPOLLOUT is armed for a write */
+	int read_out;                    /* ... for a TLS read that must write */
 	int handshaking;                 /* a TLS handshake is under way */
 	int counted;                     /* this connection's open was counted */
 	int over;                        /* the session has ended */
@@ -93,7 +97,7 @@ static int watch(struct loop *L, struct slot *s, int op)
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN | (s->connecting || s->want_out ? EPOLLOUT : 0);
+	ev.events = EPOLLIN | (s->connecting || s->want_out || s->read_out ? EPOLLOUT : 0);
 	ev.data.ptr = s;
 	return epoll_ctl(L->ep, op, s->io.fd, &ev);
 }
@@ -126,7 +130,7 @@ static void slot_over(struct loop *L, struct slot *s)
 static void slot_closed(struct loop *L, struct slot *s)
 {
 	stream_close(&s->io);            /* leaves the epoll set too */
-	s->connecting = s->want_out = s->handshaking = 0;
+	s->connecting = s->want_out = s->read_out = s->handshaking = 0;
 	if (gun_dialog_finished(&s->d) || !more_for(L, s)) {
 		slot_over(L, s);
 		return;
@@ -321,6 +325,17 @@ static void opened(struct loop *L, struct slot *s)
 	}
 }
 
+/* read_waits_out - whether the last read waits for the socket to be
+ * writable (under TLS a read may have to write first: a key update's
+ * answer), which EPOLLOUT must then report */
+static void read_waits_out(struct loop *L, struct slot *s, int out)
+{
+	if (out != s->read_out) {
+		s->read_out = out;
+		watch(L, s, EPOLL_CTL_MOD);
+	}
+}
+
 /* readable - the server sent something (or hung up); under TLS, until
  * no decrypted byte waits inside the stream */
 static void readable(struct loop *L, struct slot *s)
@@ -330,13 +345,16 @@ static void readable(struct loop *L, struct slot *s)
 		unsigned long replies = gun_dialog_replies(&s->d);
 		int rc;
 
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			read_waits_out(L, s, (stream_poll_events(&s->io, POLLIN) & POLLOUT) != 0);
 			return;
+		}
 		if (r <= 0) {
 			gun_dialog_lost(&s->d, r == 0 ? 0 : errno, s->limit_ms);
 			slot_closed(L, s);
 			return;
 		}
+		read_waits_out(L, s, 0);
 		rc = gun_dialog_input(&s->d, L->in, (size_t)r);
 		opened(L, s);
 		if (rc < 0) {
@@ -379,7 +397,8 @@ static void event(struct loop *L, struct slot *s, unsigned events)
 		handshake_step(L, s);
 		return;
 	}
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) ||
+	    ((events & EPOLLOUT) && s->read_out)) {
 		readable(L, s);
 		if (s->io.fd < 0 || s->over)
 			return;

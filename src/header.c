@@ -113,8 +113,10 @@ static void write_received(struct header *h)
 	col += put_str(h, in->hostname);
 	col += put_str(h, " (mta) with ");
 	col += put_str(h, in->esmtp ? "ESMTP" : "SMTP");
-	if (in->tls != NULL)
-		col += put_str(h, "S");      /* RFC 3848 */
+	/* RFC 3848 defines ESMTPS; there is no "SMTPS": after HELO a
+	 * session under TLS is plain SMTP (the TLS clause above says it) */
+	if (in->tls != NULL && in->esmtp)
+		col += put_str(h, "S");
 	col += put_str(h, " id ");
 	col += put_str(h, in->id);
 	if (in->rcpt != NULL) {

@@ -31,7 +31,8 @@
  *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1])
  *       \t(using VERSION with cipher CIPHER (BITS/ALG bits))   under TLS
  *       \tby HOSTNAME (mta) with ESMTP id ID  SMTP after plain HELO;
- *                                            ESMTPS, SMTPS under TLS
+ *                                            ESMTPS under TLS
+ *                                            (after HELO still SMTP)
  *       \tfor <RCPT>; DATE                    only for a single recipient
  *     (an empty HELO is written "unknown"); without a recipient the
  *     "; DATE" ends the "by" line; the date goes to a line of its own

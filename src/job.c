@@ -71,16 +71,21 @@ int job_name_parse(const char *name, struct job_name *j)
 /* job_info_format - the content */
 int job_info_format(const struct job_info *info, char *buf, size_t len)
 {
-	char err[JOB_ERROR_MAX];
+	char err[JOB_ERROR_MAX], tls[JOB_TLS_MAX];
 	size_t i;
 	int n;
 
 	snprintf(err, sizeof err, "%s", info->error);
+	snprintf(tls, sizeof tls, "%s", info->tls);
 	for (i = 0; err[i]; i++)
 		if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
 			err[i] = '?';
-	n = snprintf(buf, len, "attempts %u\nfirst %lld\nerror %s\n",
-	             info->attempts, info->first, err);
+	for (i = 0; tls[i]; i++)
+		if ((unsigned char)tls[i] < 0x20 || tls[i] == 0x7f)
+			tls[i] = '?';
+	n = snprintf(buf, len, "attempts %u\nfirst %lld\nerror %s\n%s%s%s",
+	             info->attempts, info->first, err, tls[0] ? "tls " : "", tls,
+	             tls[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return n;
@@ -110,6 +115,10 @@ int job_info_parse(const char *buf, size_t n, struct job_info *info)
 			size_t k = len - 6 < JOB_ERROR_MAX - 1 ? len - 6 : JOB_ERROR_MAX - 1;
 			memcpy(info->error, line + 6, k);
 			info->error[k] = '\0';
+		} else if (len >= 4 && memcmp(line, "tls ", 4) == 0) {
+			size_t k = len - 4 < JOB_TLS_MAX - 1 ? len - 4 : JOB_TLS_MAX - 1;
+			memcpy(info->tls, line + 4, k);
+			info->tls[k] = '\0';
 		} else if (len != 0 && memchr(line, ' ', len) == NULL) {
 			return -1;   /* not "key value" at all */
 		}

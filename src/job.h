@@ -12,6 +12,8 @@
  *   attempts N        rounds tried so far
  *   first SECONDS     epoch seconds of the first failed attempt
  *   error TEXT        the last error, one line (a reply or a local error)
+ *   tls TEXT          the TLS of the last server tried (remote.h: "tls=...
+ *                     verify=... policy=..."); only when there was one
  *
  * Contract: pure functions on caller buffers; thread-safe.
  */
@@ -23,7 +25,15 @@
 
 #include "envelope.h"
 
-enum { JOB_NAME_MAX = 64, JOB_ERROR_MAX = 512 };
+enum { JOB_NAME_MAX = 64, JOB_ERROR_MAX = 512, JOB_TLS_MAX = 160 };
+
+/* Two DUEs say more than a time (mta-queue(5), JOB FILES): a job due at
+ * JOB_DUE_HELD or later is held (never tried; mta-queue --flush leaves
+ * it, a restart keeps it, only a rename releases it), and a job due at
+ * JOB_DUE_BOUNCE is failed with a bounce at once instead of being tried.
+ * Either is set by one rename in rcpt/, like any reschedule. */
+#define JOB_DUE_HELD 9999999999LL
+#define JOB_DUE_BOUNCE 0LL
 
 struct job_name {
 	long long due;
@@ -35,6 +45,7 @@ struct job_info {
 	unsigned attempts;
 	long long first;             /* 0 = never failed */
 	char error[JOB_ERROR_MAX];   /* "" = none */
+	char tls[JOB_TLS_MAX];       /* the last attempt's TLS, "" = not known */
 };
 
 /* job_name_format - "DUE.ID.N" into buf[JOB_NAME_MAX]; its length */

@@ -87,13 +87,13 @@ static struct status find_user(const char *name, int want_home, char **home,
  * (best effort when it cannot be opened: the administrator's). */
 static int open_root(const char *path)
 {
-	struct stat st;
+	struct durable_dir id;
 	int fd, known;
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT)
 		return fd;
-	known = fd >= 0 && fstat(fd, &st) == 0 && durable_dirs_known(&st);
+	known = fd >= 0 && durable_dirs_id(fd, &id) == 0 && durable_dirs_known(&id);
 	if (known)
 		return fd;
 	/* (mkdir of an existing root fails with EEXIST, and the directory
@@ -105,8 +105,8 @@ static int open_root(const char *path)
 	}
 	if (fd < 0)
 		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &st) == 0)
-		durable_dirs_note(&st);
+	if (fd >= 0 && durable_dirs_id(fd, &id) == 0)
+		durable_dirs_note(&id);
 	return fd;
 }
 

@@ -169,7 +169,7 @@ static int open_nofollow(int dirfd, const char *name)
  * directory as durable (durable_dirs.h); fd, or -1 with errno (fd closed) */
 static int sync_and_note(int dirfd, int fd)
 {
-	struct stat st;
+	struct durable_dir id;
 	int err;
 
 	if (fsync(dirfd) < 0) {
@@ -178,8 +178,8 @@ static int sync_and_note(int dirfd, int fd)
 		errno = err;
 		return -1;
 	}
-	if (fstat(fd, &st) == 0)
-		durable_dirs_note(&st);
+	if (durable_dirs_id(fd, &id) == 0)
+		durable_dirs_note(&id);
 	return fd;
 }
 
@@ -189,9 +189,9 @@ static int sync_and_note(int dirfd, int fd)
  * first (once per directory and process); fd, or -1 (fd closed) */
 static int sync_first_use(int dirfd, int fd)
 {
-	struct stat st;
+	struct durable_dir id;
 
-	if (fstat(fd, &st) == 0 && durable_dirs_known(&st))
+	if (durable_dirs_id(fd, &id) == 0 && durable_dirs_known(&id))
 		return fd;
 	return sync_and_note(dirfd, fd);
 }

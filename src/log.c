@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +14,9 @@
 /* Written once by log_open() before threads start, read-only afterwards:
  * log_reopen() changes what the descriptor refers to, never its number. */
 static int log_fd = 2;
+/* Set once by log_open_syslog() before threads start: lines go to
+ * syslog(3) instead of log_fd. */
+static int log_to_syslog;
 /* Each thread's own tag: no lock needed. */
 static __thread char log_tag[16] = "main";
 
@@ -35,6 +39,17 @@ int log_open(const char *path)
 	return 0;
 }
 
+/* log_open_syslog - log through syslog(3), facility mail.  openlog()
+ * once, here, before threads start: LOG_NDELAY connects now, while the
+ * daemon is still root; glibc's syslog() is MT-Safe (a lock of its own
+ * around its one socket, which it reconnects when the log daemon
+ * restarts). */
+void log_open_syslog(const char *ident)
+{
+	openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	log_to_syslog = 1;
+}
+
 /* log_reopen - the same descriptor number now refers to a fresh open of
  * path (or stderr): dup2() swaps it in one step, so a writer in another
  * thread writes to the old file or to the new one, never to a closed or
@@ -43,6 +58,8 @@ int log_reopen(const char *path)
 {
 	int fd, saved;
 
+	if (log_to_syslog)           /* syslog's own socket, nothing to reopen */
+		return 0;
 	if (log_fd == 2)             /* no descriptor of our own to replace */
 		return path == NULL ? 0 : (errno = EBADF, -1);
 	fd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
@@ -81,10 +98,15 @@ void log_event(const char *event, const char *fmt, ...)
 
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	n = snprintf(line, sizeof line,
-	             "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s ",
-	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	             tm.tm_min, tm.tm_sec, (long)tv.tv_usec, log_tag, event);
+	/* syslog stamps its records itself */
+	if (log_to_syslog)
+		n = snprintf(line, sizeof line, "%s %s ", log_tag, event);
+	else
+		n = snprintf(line, sizeof line,
+		             "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s %s ",
+		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		             tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
+		             log_tag, event);
 	len = (n < 0) ? 0 : (size_t)n;
 	if (len < sizeof line - 1) {
 		va_start(ap, fmt);
@@ -100,6 +122,12 @@ void log_event(const char *event, const char *fmt, ...)
 	for (i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
+	if (log_to_syslog) {
+		line[len] = '\0';
+		syslog(LOG_INFO, "%s", line);
+		errno = saved_errno;
+		return;
+	}
 	line[len++] = '\n';
 	/* One write: O_APPEND makes it atomic with respect to other lines. */
 	if (write(log_fd, line, len) < 0) {

@@ -15,6 +15,12 @@
  * log_reopen() (SIGHUP, for logrotate) may run while other threads log:
  * each line goes wholly to the old file or wholly to the new one.
  *
+ * Syslog (log_open_syslog, mta-smtpd --syslog): the same line without
+ * its timestamp (syslog adds its own), one syslog(3) record per event,
+ * facility mail, priority info.  glibc's syslog() is MT-Safe (its
+ * attributes in syslog(3); it locks around its socket), so every function
+ * stays callable from any thread.
+ *
  * Values: every value that comes from outside (an address, a HELO name,
  * reply text, an error message quoting either) goes through log_quote(),
  * log_quoteb() or log_addr(), so that it is one value and cannot fake a
@@ -36,9 +42,12 @@ enum { LOG_VALUE_MAX = 4 * 258 + 3 };
 
 /* log_open - log to path (appending; created 0640), or stderr when NULL */
 int log_open(const char *path);
+/* log_open_syslog - log through syslog(3) as ident, facility mail; before
+ * any other thread starts, instead of log_open() */
+void log_open_syslog(const char *ident);
 /* log_reopen - open path (or stderr, when NULL) again, in place of the
  * current destination; 0, or -1 with errno (the old one is kept).  One
- * thread at a time. */
+ * thread at a time.  With syslog: nothing to do, 0. */
 int log_reopen(const char *path);
 /* log_set_tag - name the calling thread in its log lines (printf format) */
 void log_set_tag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,8 @@
 /* main_send.c - mta-send(1): options, the choice of mode, main().  The
- * modes themselves are send_inject.c and send_gun.c (send.h).
+ * modes themselves are send_inject.c, send_gun.c and send_compat.c
+ * (send.h).  Called as mailq it is -bp, as newaliases -bi.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -18,14 +20,16 @@
 #include "smtp_client.h"
 
 static const char usage_text[] =
-"usage: mta-send [-s HOST:PORT] [-f SENDER] [-F NAME] [-t] [-i] [RCPT...] < message\n"
+"usage: mta-send [-s HOST:PORT] [-C FILE] [-f SENDER] [-F NAME] [-t] [-i]\n"
+"                [-N DSN] [-R RET] [-V ENVID] [RCPT...] < message\n"
+"       mta-send [-C FILE] -bs | -bp | -q | -bi\n"
 "       mta-send [-s HOST:PORT] [-c SESSIONS] [-n REPEAT] [-f SENDER]\n"
 "                [--rcpt ADDR]... FILE...\n"
 "options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
 "  --tls  --starttls  --per-connection N  --connect-only  --inject  --quiet\n"
-"  --help; see mta-send(1)\n";
+"  -C/--config FILE  --help; see mta-send(1)\n";
 
 /* usage - the synopsis on stderr, exit EX_USAGE */
 static void usage(const char *why)
@@ -114,11 +118,43 @@ static void parse_server(struct send_opts *o, const char *s)
 	}
 }
 
+/* the sendmail modes besides sending one message (-b, -q, -I) */
+enum bmode { B_SEND, B_SMTP, B_LIST, B_FLUSH, B_ALIASES };
+
+/* set_mode - one of -bs, -bp, -q, -bi at a time */
+static void set_mode(enum bmode *m, enum bmode want)
+{
+	if (*m != B_SEND && *m != want)
+		usage("one of -bm, -bs, -bp, -bi and -q at a time");
+	*m = want;
+}
+
+/* b_mode - the -b argument */
+static enum bmode b_mode(const char *arg)
+{
+	if (strcmp(arg, "m") == 0)
+		return B_SEND;
+	if (strcmp(arg, "s") == 0)
+		return B_SMTP;
+	if (strcmp(arg, "p") == 0)
+		return B_LIST;
+	if (strcmp(arg, "i") == 0)
+		return B_ALIASES;
+	usage("only -bm, -bs, -bp and -bi are supported");
+	return B_SEND;
+}
+
+/* is_number - all digits, at least one */
+static int is_number(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s);
+}
+
 /* main - parse the options, choose the mode, run it */
 int main(int argc, char **argv)
 {
 	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
-	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY };
+	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY, O_CONFIG };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
@@ -136,12 +172,14 @@ int main(int argc, char **argv)
 		{ "inject", no_argument, NULL, O_INJECT },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct send_opts o;
 	static char sender[MSG_ADDR_MAX + 1];
-	const char *server = getenv("MTA_SERVER");
-	int ch, i, nfiles = 0, ex;
+	const char *server = getenv("MTA_SERVER"), *config = NULL, *me;
+	enum bmode mode = B_SEND;
+	int ch, i, nfiles = 0, ex, server_given = 0, first;
 	unsigned long t;
 
 	memset(&o, 0, sizeof o);
@@ -150,11 +188,23 @@ int main(int argc, char **argv)
 	smtp_timeouts_default(&o.to);
 	addrlist_init(&o.rcpt);
 	signal(SIGPIPE, SIG_IGN);
-	parse_server(&o, server && *server ? server : "127.0.0.1:2525");
-	while ((ch = getopt_long(argc, argv, "s:f:r:tio:c:n:T:F:B:N:R:V:b:vmU",
+	me = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(me, "mailq") == 0)
+		mode = B_LIST;
+	else if (strcmp(me, "newaliases") == 0)
+		mode = B_ALIASES;
+	if (server && *server) {
+		parse_server(&o, server);
+		server_given = 1;
+	} else {
+		parse_server(&o, "127.0.0.1:2525");
+	}
+	while ((ch = getopt_long(argc, argv,
+	                         ":s:f:r:tio:c:n:T:F:B:N:R:V:b:vmUO:C:L:X:q::I",
 	                         longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': parse_server(&o, optarg); break;
+		case 's': parse_server(&o, optarg); server_given = 1; break;
+		case 'C': case O_CONFIG: config = optarg; break;
 		case 'f': case 'r':
 			o.sender = parse_sender(optarg, sender, sizeof sender);
 			break;
@@ -171,8 +221,19 @@ int main(int argc, char **argv)
 		case 't': o.tflag = 1; break;
 		case 'c': o.sessions = number(optarg, "session count");
 		          o.gun_opts = 1; break;
-		case 'n': o.repeat = number(optarg, "repeat count");
-		          o.gun_opts = 1; break;
+		case 'n':
+			/* the gun's -n REPEAT, or sendmail's -n (no aliasing:
+			 * ignored), which takes no value: what follows a
+			 * sendmail -n is given back to the parser */
+			if (is_number(optarg)) {
+				o.repeat = number(optarg, "repeat count");
+			} else if (optarg == argv[optind - 1]) {
+				optind--;
+				o.sendmail_opts = 1;
+			} else {
+				usage("-n takes a repeat count or nothing");
+			}
+			break;
 		case O_THREADS: o.threads = number(optarg, "thread count");
 		          o.gun_opts = 1; break;
 		case 'T':
@@ -203,19 +264,76 @@ int main(int argc, char **argv)
 		case O_QUIET: o.quiet = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return EX_OK;
 		case 'b':
-			if (strcmp(optarg, "m") != 0)
-				usage("only -bm (deliver mail) is supported");
+			set_mode(&mode, b_mode(optarg));
 			o.sendmail_opts = 1;
 			break;
-		/* sendmail compatibility, harmless here: -i -oX -B -N -R -V
-		 * -v -m -U.  The message is always read to end of file. */
-		case 'i': case 'o': case 'B': case 'N': case 'R':
-		case 'V': case 'v': case 'm': case 'U':
+		case 'I': set_mode(&mode, B_ALIASES); break;
+		case 'q':
+			/* -q, or -q with an interval (meaningless without a
+			 * sendmail daemon: the same flush); -qR, -qS, -qI
+			 * select messages, which mta-queue --flush cannot */
+			if (optarg && !isdigit((unsigned char)optarg[0]))
+				usage("-q with a selection (-qR, -qS, -qI) is not "
+				      "supported; -q flushes the whole queue");
+			set_mode(&mode, B_FLUSH);
+			break;
+		case 'N':
+			if (send_dsn_notify(&o, optarg) < 0)
+				usage("-N takes NEVER, or SUCCESS, FAILURE, DELAY "
+				      "separated by commas");
 			o.sendmail_opts = 1;
+			break;
+		case 'R':
+			if (send_dsn_ret(&o, optarg) < 0)
+				usage("-R takes FULL or HDRS");
+			o.sendmail_opts = 1;
+			break;
+		case 'V':
+			if (send_dsn_envid(&o, optarg) < 0)
+				usage("-V takes printable ASCII, at most 100 octets");
+			o.sendmail_opts = 1;
+			break;
+		/* sendmail compatibility, harmless here: -i -oX -OOPT=V -B
+		 * -v -m -U, and -L LABEL -X FILE as Postfix ignores them.
+		 * The message is always read to end of file. */
+		case 'i': case 'o': case 'O': case 'B': case 'v': case 'm':
+		case 'U': case 'L': case 'X':
+			o.sendmail_opts = 1;
+			break;
+		case ':':
+			/* sendmail's -n last: its value was never there */
+			if (optopt == 'n') {
+				o.sendmail_opts = 1;
+				break;
+			}
+			send_say("option needs a value: %s", argv[optind - 1]);
+			usage(NULL);
 			break;
 		default:
+			send_say("bad option: %s", argv[optind - 1]);
 			usage(NULL);
 		}
+	}
+	/* options_load (send_config) runs getopt_long over its own argv */
+	first = optind;
+	if (send_config(&o, config) < 0)
+		return EX_CONFIG;
+	optind = first;
+	if (!server_given && o.config_server[0])
+		parse_server(&o, o.config_server);
+	switch (mode) {
+	case B_ALIASES:
+		/* nothing to rebuild: mta-smtpd reads its tables itself */
+		free(o.queue);
+		return EX_OK;
+	case B_LIST: case B_FLUSH:
+		if (optind < argc)
+			usage("-bp and -q take no arguments");
+		ex = send_queue_tool(&o, mode == B_FLUSH);
+		free(o.queue);
+		return ex;
+	default:
+		break;
 	}
 	if (gethostname(o.hostname, sizeof o.hostname - 1) < 0 ||
 	    o.hostname[0] == '\0')
@@ -231,6 +349,13 @@ int main(int argc, char **argv)
 		usage("--gun and --inject together");
 	if ((o.gun || o.gun_opts) && (o.inject || o.tflag))
 		usage("-t/--inject and the gun's options together");
+	if (mode == B_SMTP) {
+		if (optind < argc || o.gun || o.gun_opts)
+			usage("-bs takes no arguments");
+		ex = send_session(&o);
+		free(o.queue);
+		return ex;
+	}
 	for (i = optind; i < argc; i++)
 		nfiles += looks_like_file(argv[i]);
 	if (!o.gun && !o.gun_opts && (o.inject || o.tflag || o.sendmail_opts ||
@@ -241,5 +366,6 @@ int main(int argc, char **argv)
 	else
 		ex = send_fire(&o, argv + optind, argc - optind);
 	addrlist_free(&o.rcpt);
+	free(o.queue);
 	return ex;
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "mtasts_fetch.h"
+#include "notify.h"
 #include "options.h"
 #include "policy.h"
 #include "queue.h"
@@ -219,6 +220,7 @@ static void reload(int argc, char **argv)
 {
 	enum options_action action;
 	char err[1024], changed[200], q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	char tls_kept[1024] = "";
 	const struct config *running = config_get(), *now;
 	struct config *next = options_load(argc, argv, &action, err, sizeof err);
 	int reopened;
@@ -234,8 +236,10 @@ static void reload(int argc, char **argv)
 		snprintf(err, sizeof err, "out of memory");
 	}
 	/* the certificates are read again (a renewed one takes effect for
-	 * new handshakes); a broken pair keeps the running snapshot whole */
-	if (next && config_load_tls(next, err, sizeof err) < 0) {
+	 * new handshakes); a broken pair keeps the running snapshot whole,
+	 * a file this user may not read keeps only the running certificates */
+	if (next && config_reload_tls(next, running, tls_kept, sizeof tls_kept,
+	                              err, sizeof err) < 0) {
 		config_free(next);
 		next = NULL;
 	}
@@ -254,6 +258,10 @@ static void reload(int argc, char **argv)
 		if (changed[0])
 			log_event("reload-warning", "options=%s action=kept reason=%s",
 			          log_quote(q, sizeof q, changed), "\"a restart is needed\"");
+		if (tls_kept[0])
+			log_event("reload-warning", "tls=kept error=%s reason=%s",
+			          log_quote(q, sizeof q, tls_kept),
+			          "\"readable only by another user: a restart takes it\"");
 		if (config_fds_needed(now) != config_fds_needed(running))
 			raise_fd_limit(now);
 		log_event("reload", "status=ok log=%s", reopened < 0 ? "kept" : "reopened");
@@ -296,7 +304,14 @@ int main(int argc, char **argv)
 	}
 	/* the log first: loading the tables logs what they refuse */
 	tzset();   /* before threads: localtime_r() then needs no lock */
-	if (loaded->check_address == NULL && log_open(loaded->log) < 0) {
+	notify_init();
+	if (loaded->syslog && loaded->log) {
+		fprintf(stderr, "mta-smtpd: --log and --syslog exclude each other\n");
+		return 1;
+	}
+	if (loaded->check_address == NULL && loaded->syslog)
+		log_open_syslog("mta-smtpd");
+	else if (loaded->check_address == NULL && log_open(loaded->log) < 0) {
 		fprintf(stderr, "mta-smtpd: cannot open log %s: %s\n", loaded->log,
 		        strerror(errno));
 		return 1;
@@ -357,14 +372,19 @@ int main(int argc, char **argv)
 	log_event("start", "queue=%s hostname=%s pid=%ld%s",
 	          log_quote(err, sizeof err, cfg->queue), cfg->hostname,
 	          (long)getpid(), cfg->hold ? " hold=yes" : "");
+	/* listening and delivering: what Type=notify waits for */
+	notify_send("READY=1");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		log_event("signal", "sig=HUP action=reload");
+		notify_send("RELOADING=1");
 		reload(argc, argv);
+		notify_send("READY=1");
 	}
+	notify_send("STOPPING=1");
 	log_event("stopping", "signal=%s", sig == SIGTERM ? "TERM" : "INT");
 	server_stop(srv, 30);
 	if (sch != NULL)

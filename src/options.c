@@ -122,6 +122,7 @@ static const struct opt opts[] = {
 	  .arg = "SECONDS" },
 	{ "hostname", 0, K_HOST, .want = "1 to 255 characters", .arg = "NAME" },
 	{ "log", 'L', STR(log), .arg = "FILE" },
+	{ "syslog", 0, FLAG(syslog), .restart = 1 },
 	{ "user", 0, STR(user), .arg = "NAME", .restart = 1 },
 	{ "hold", 0, FLAG(hold), .restart = 1 },
 	{ "check-address", 0, STR(check_address), .arg = "ADDR", .cmdline = 1 },

@@ -54,10 +54,9 @@ struct del_pass {
 	int err;                    /* errno of the first failed unlink */
 };
 
-/* warn - one warning line; file names may hold anything, so control
- * characters become '?' */
-static void __attribute__((format(printf, 2, 3)))
-warn(struct qlist *ql, const char *fmt, ...)
+/* qlist_warn - one warning line; file names may hold anything, so
+ * control characters become '?' */
+void qlist_warn(struct qlist *ql, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -98,12 +97,17 @@ static void span(char *buf, size_t len, long long s)
 }
 
 /* due_text - when a job is due, relative to now: "due in 4m", "due now",
- * "overdue 2h" (the daemon is not running, or is behind) */
+ * "overdue 2h" (the daemon is not running, or is behind); "held", or "to
+ * be returned to the sender" for the two DUEs that say so (job.h) */
 static void due_text(char *buf, size_t len, long long due, long long now)
 {
 	char s[32];
 
-	if (due > now) {
+	if (due >= JOB_DUE_HELD) {
+		snprintf(buf, len, "held");
+	} else if (due == JOB_DUE_BOUNCE) {
+		snprintf(buf, len, "to be returned to the sender");
+	} else if (due > now) {
 		span(s, sizeof s, due - now);
 		snprintf(buf, len, "due in %s", s);
 	} else if (now - due < NOW_SLACK) {
@@ -133,6 +137,12 @@ int qlist_open(struct qlist **qlp, const char *dir, FILE *warnf, char *err,
 	return 0;
 }
 
+/* qlist_queue - see qlist.h */
+struct queue *qlist_queue(struct qlist *ql)
+{
+	return ql->q;
+}
+
 /* qlist_close - close and free */
 void qlist_close(struct qlist *ql)
 {
@@ -148,9 +158,9 @@ static void skipped(void *arg, enum queue_dir d, const char *name)
 	struct qlist *ql = arg;
 
 	if (d == QUEUE_RCPT)
-		warn(ql, "skipping rcpt/%s: not a job name (DUE.ID.N)", name);
+		qlist_warn(ql, "skipping rcpt/%s: not a job name (DUE.ID.N)", name);
 	else
-		warn(ql, "skipping %s/%s: not a queue ID", queue_dir_name[d], name);
+		qlist_warn(ql, "skipping %s/%s: not a queue ID", queue_dir_name[d], name);
 }
 
 /* cmp_msg_arrival - shown messages by arrival, then ID; the rest last */
@@ -165,44 +175,56 @@ static int cmp_msg_arrival(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* qlist_read_envelope - see qlist.h */
+int qlist_read_envelope(struct qlist *ql, enum queue_dir d, const char *id,
+                        struct envelope *env, long long *size)
+{
+	const char *where = queue_dir_name[d];
+	struct stat st;
+	long long off;
+	int fd;
+
+	envelope_init(env);
+	fd = queue_msg_open_read(ql->q, d, id);
+	if (fd < 0) {
+		if (errno != ENOENT)   /* ENOENT: done or moved since the scan */
+			qlist_warn(ql, "skipping %s/%s: %s", where, id, strerror(errno));
+		return 1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		qlist_warn(ql, "skipping %s/%s: not a regular file", where, id);
+		close(fd);
+		return 1;
+	}
+	if (envelope_read(fd, env, &off) < 0) {
+		qlist_warn(ql, "skipping %s/%s: %s", where, id,
+		           errno == EINVAL ? "no valid envelope" : strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	if (strcmp(env->id, id) != 0) {
+		qlist_warn(ql, "skipping %s/%s: its envelope says id %s", where, id, env->id);
+		return 1;
+	}
+	*size = (long long)st.st_size - off;
+	return 0;
+}
+
 /* read_msg - read m's envelope: arrival, size, sender and the recipients
  * that will be shown; 0 (m->live set), 1 when it is gone or unusable
  * (warned), -1 when out of memory */
 static int read_msg(struct qlist *ql, struct ql_msg *m)
 {
-	enum queue_dir d = m->in_new ? QUEUE_NEW : QUEUE_MESS;
-	const char *where = queue_dir_name[d];
 	struct envelope env;
-	struct stat st;
-	long long off;
 	size_t i;
-	int fd;
 
-	fd = queue_msg_open_read(ql->q, d, m->id);
-	if (fd < 0) {
-		if (errno != ENOENT)   /* ENOENT: done or moved since the scan */
-			warn(ql, "skipping %s/%s: %s", where, m->id, strerror(errno));
-		return 1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		warn(ql, "skipping %s/%s: not a regular file", where, m->id);
-		close(fd);
-		return 1;
-	}
-	if (envelope_read(fd, &env, &off) < 0) {
-		warn(ql, "skipping %s/%s: %s", where, m->id,
-		     errno == EINVAL ? "no valid envelope" : strerror(errno));
-		close(fd);
-		return 1;
-	}
-	close(fd);
-	if (strcmp(env.id, m->id) != 0) {
-		warn(ql, "skipping %s/%s: its envelope says id %s", where, m->id, env.id);
+	if (qlist_read_envelope(ql, m->in_new ? QUEUE_NEW : QUEUE_MESS, m->id,
+	                        &env, &m->size) != 0) {
 		envelope_free(&env);
 		return 1;
 	}
 	m->arrival = env.arrival;
-	m->size = (long long)st.st_size - off;
 	m->nrcpt = env.nrcpt;
 	if ((m->sender = strdup(env.sender.text)) == NULL ||
 	    (m->rcpt = calloc(env.nrcpt, sizeof *m->rcpt)) == NULL)
@@ -212,8 +234,8 @@ static int read_msg(struct qlist *ql, struct ql_msg *m)
 		size_t r = m->in_new ? i : m->jobs[i].jn.n;
 
 		if (r >= env.nrcpt)
-			warn(ql, "rcpt/%s: message %s has no recipient %zu",
-			     m->jobs[i].name, m->id, r);
+			qlist_warn(ql, "rcpt/%s: message %s has no recipient %zu",
+			           m->jobs[i].name, m->id, r);
 		else if (!m->rcpt[r] && !(m->rcpt[r] = strdup(env.rcpt[r].text)))
 			goto nomem;
 	}
@@ -241,7 +263,7 @@ static void warn_orphans(struct qlist *ql, const struct queue_entry_job *jobs,
 		    queue_exists(ql->q, QUEUE_MESS, j->jn.id) ||
 		    !queue_exists(ql->q, QUEUE_RCPT, j->name))
 			continue;
-		warn(ql, "rcpt/%s: no message %s in new/ or mess/ (orphan job)",
+		qlist_warn(ql, "rcpt/%s: no message %s in new/ or mess/ (orphan job)",
 		     j->name, j->jn.id);
 	}
 }
@@ -257,13 +279,13 @@ static int read_job(struct qlist *ql, const struct queue_entry_job *j,
 	case QUEUE_JOB_GONE:
 		return 1;
 	case QUEUE_JOB_NOT_FILE:
-		warn(ql, "rcpt/%s: not a job file (not regular, or too large)", j->name);
+		qlist_warn(ql, "rcpt/%s: not a job file (not regular, or too large)", j->name);
 		return -1;
 	case QUEUE_JOB_BAD:
-		warn(ql, "rcpt/%s: content is not job lines (mta-queue(5))", j->name);
+		qlist_warn(ql, "rcpt/%s: content is not job lines (mta-queue(5))", j->name);
 		return -1;
 	default:
-		warn(ql, "rcpt/%s: %s", j->name, strerror(errno));
+		qlist_warn(ql, "rcpt/%s: %s", j->name, strerror(errno));
 		return -1;
 	}
 }
@@ -408,7 +430,7 @@ static int move_job(struct qlist *ql, const struct queue_entry_job *j, long long
 	return errno == ENOENT ? 1 : -1;
 }
 
-/* qlist_flush - every job due after now becomes due now */
+/* qlist_flush - every job due after now becomes due now, but a held one */
 int qlist_flush(struct qlist *ql, long long now, struct qlist_flushed *res)
 {
 	struct queue_listing l;
@@ -428,6 +450,10 @@ int qlist_flush(struct qlist *ql, long long now, struct qlist_flushed *res)
 			res->already++;
 			continue;
 		}
+		if (l.jobs[i].jn.due >= JOB_DUE_HELD) {
+			res->held++;
+			continue;
+		}
 		switch (move_job(ql, &l.jobs[i], now)) {
 		case 0:
 			res->moved++;
@@ -435,7 +461,7 @@ int qlist_flush(struct qlist *ql, long long now, struct qlist_flushed *res)
 		case 1:
 			break;   /* delivered or deleted meanwhile */
 		default:
-			warn(ql, "cannot rename rcpt/%s: %s", l.jobs[i].name, strerror(errno));
+			qlist_warn(ql, "cannot rename rcpt/%s: %s", l.jobs[i].name, strerror(errno));
 			res->failed++;
 		}
 	}
@@ -458,7 +484,7 @@ static int del_job(void *arg, const char *name, unsigned char type)
 	if (queue_unlink(p->ql->q, QUEUE_RCPT, name) == 0) {
 		p->removed++;
 	} else if (errno != ENOENT) {
-		warn(p->ql, "cannot remove rcpt/%s: %s", name, strerror(errno));
+		qlist_warn(p->ql, "cannot remove rcpt/%s: %s", name, strerror(errno));
 		if (!p->err)
 			p->err = errno;
 	}
@@ -499,14 +525,14 @@ int qlist_delete(struct qlist *ql, const char *id, struct qlist_deleted *res)
 			if (queue_unlink(ql->q, msg_dirs[d], id) == 0) {
 				res->from = queue_dir_name[msg_dirs[d]];
 			} else if (errno != ENOENT) {
-				warn(ql, "cannot remove %s/%s: %s", queue_dir_name[msg_dirs[d]],
+				qlist_warn(ql, "cannot remove %s/%s: %s", queue_dir_name[msg_dirs[d]],
 				     id, strerror(errno));
 				return -1;
 			}
 		}
 	}
 	if (pass == DELETE_PASSES)
-		warn(ql, "jobs of %s kept reappearing; run mta-queue --delete %s again",
+		qlist_warn(ql, "jobs of %s kept reappearing; run mta-queue --delete %s again",
 		     id, id);
 	res->jobs = p.removed;
 	if (p.err) {

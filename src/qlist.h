@@ -28,12 +28,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "envelope.h"
+#include "queue.h"
+
 struct qlist;
 
 /* what qlist_flush() did */
 struct qlist_flushed {
 	unsigned moved;      /* renamed to DUE = now */
 	unsigned already;    /* already due: left alone */
+	unsigned held;       /* held (job.h, JOB_DUE_HELD): left alone */
 	unsigned failed;     /* rename failed (warned) */
 };
 
@@ -51,11 +55,25 @@ int qlist_open(struct qlist **ql, const char *dir, FILE *warn, char *err,
 /* qlist_close - close the directories and free ql */
 void qlist_close(struct qlist *ql);
 
+/* qlist_queue - the queue store ql is attached to (borrowed) */
+struct queue *qlist_queue(struct qlist *ql);
+/* qlist_warn - one "mta-queue: warning: ..." line on ql's warning
+ * stream, control characters shown as '?' */
+void qlist_warn(struct qlist *ql, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* qlist_read_envelope - the envelope of message d/id (new/ or mess/)
+ * into env (envelope_free it in any case) and the message's size
+ * without it; 0, or 1 when it is gone or unusable (warned unless gone:
+ * not a regular file, no valid envelope, another ID's) */
+int qlist_read_envelope(struct qlist *ql, enum queue_dir d, const char *id,
+                        struct envelope *env, long long *size);
+
 /* qlist_print - the listing of mta-queue(1), OUTPUT, to out, ages and
  * due times relative to now (epoch seconds); 0, or -1 with errno (a
  * directory could not be read, or out of memory) */
 int qlist_print(struct qlist *ql, FILE *out, long long now);
-/* qlist_flush - rename every job due after now to DUE = now; 0, or -1
+/* qlist_flush - rename every job due after now to DUE = now, but those
+ * held (job.h: JOB_DUE_HELD); 0, or -1
  * with errno when rcpt/ cannot be read (single failed renames are
  * counted in res and warned about, not fatal) */
 int qlist_flush(struct qlist *ql, long long now, struct qlist_flushed *res);

@@ -250,7 +250,8 @@ void queue_new_id(struct queue *q, char *id)
 }
 
 /* queue_rename_excl - rename, never over an existing name */
-int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
+int queue_rename_excl(queue_sync_fn *sync, int odir, const char *old, int ndir,
+                      const char *new)
 {
 	int e, fd;
 
@@ -279,7 +280,7 @@ int queue_rename_excl(int odir, const char *old, int ndir, const char *new)
 	 * would take the report from the group commit of new/ (which must
 	 * fail every receiver it lost). */
 	if ((fd = openat(ndir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fsync(fd) < 0) {
+	    sync(fd) < 0) {
 		e = errno;
 		if (fd >= 0)
 			close(fd);

@@ -66,7 +66,7 @@
 #include "job.h"
 #include "status.h"
 
-enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 600 bytes */
+enum { JOB_FILE_MAX = 8192 };  /* job_info_format() never writes 800 bytes */
 
 struct queue;
 struct queue_msg;
@@ -112,12 +112,13 @@ void queue_set_sync(struct queue *q, queue_sync_fn *sync);
 
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),
- * or where the file system lacks it (EINVAL), link, fsync of ndir (on a
- * descriptor of its own, so that ndir's own fsync still reports a lost
- * write), unlink of old; without hard links either, a check that new is free, then
+ * or where the file system lacks it (EINVAL), link, sync of ndir (the
+ * queue's sync, on a descriptor of its own, so that ndir's own fsync
+ * still reports a lost write), unlink of old; without hard links either, a check that new is free, then
  * renameat().  Every rename that gives a queue file a new name goes through
  * it.  0, or -1 with errno.  Thread-safe. */
-int queue_rename_excl(int odir, const char *old, int ndir, const char *new);
+int queue_rename_excl(queue_sync_fn *sync, int odir, const char *old, int ndir,
+                      const char *new);
 
 /* queue_mkdir_durable - make directory path (mode) unless it exists, and
  * fsync the directory above it, so that its name survives a power cut
@@ -264,7 +265,10 @@ enum queue_job_state {
 enum queue_job_state queue_job_read(const struct queue *q, const char *name,
                                     struct job_info *info, int regular_only);
 /* queue_job_write - replace the content of rcpt/name with info: written
- * to tmp/job.NAME, fdatasync'd, renamed over it; 0, or -1 with errno */
+ * to tmp/job.NAME, fdatasync'd, exchanged with it (RENAME_EXCHANGE: a job
+ * renamed away meanwhile is not made again; renamed over it where the
+ * file system cannot exchange), the old content unlinked; 0, or -1 with
+ * errno (ENOENT: rcpt/name is gone) */
 int queue_job_write(struct queue *q, const char *name,
                     const struct job_info *info);
 

@@ -228,7 +228,7 @@ struct status queue_msg_commit(struct queue_msg *m)
 	/* Never over another message: its ID was free when tmp/ID was made,
 	 * so a name here now was put there by hand; the client tries again
 	 * and its message gets a fresh ID. */
-	if (queue_rename_excl(q->fd[QUEUE_TMP], m->id, q->fd[QUEUE_NEW], m->id) < 0) {
+	if (queue_rename_excl(q->sync, q->fd[QUEUE_TMP], m->id, q->fd[QUEUE_NEW], m->id) < 0) {
 		e = errno;
 		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
 		queue_msg_abort(m);

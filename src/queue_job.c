@@ -88,7 +88,7 @@ int queue_take(struct queue *q, const char *id)
 	if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {
 		/* No hard links here: a rename, whose two sides a crash may
 		 * tear apart where new/ is synced before mess/. */
-		if (queue_rename_excl(nfd, id, mfd, id) == 0)
+		if (queue_rename_excl(q->sync, nfd, id, mfd, id) == 0)
 			return 2;
 	}
 	return -1;
@@ -118,8 +118,8 @@ void queue_quarantine(struct queue *q, enum queue_dir d, const char *name,
 	int r;
 
 	snprintf(target, sizeof target, "%s.%s", dir, name);
-	for (k = 1; (r = queue_rename_excl(q->fd[d], name, q->fd[QUEUE_BAD], target)) < 0 &&
-	            errno == EEXIST && k < 1000; k++)
+	for (k = 1; (r = queue_rename_excl(q->sync, q->fd[d], name, q->fd[QUEUE_BAD],
+	                                   target)) < 0 && errno == EEXIST && k < 1000; k++)
 		snprintf(target, sizeof target, "%s.%s.%u", dir, name, k);
 	snprintf(from, sizeof from, "%s/%s", dir, name);
 	snprintf(to, sizeof to, "bad/%s", target);
@@ -150,7 +150,7 @@ int queue_job_create(struct queue *q, const struct job_name *jn)
 /* queue_job_rename - a job to another name, never over a file */
 int queue_job_rename(struct queue *q, const char *from, const char *to)
 {
-	return queue_rename_excl(q->fd[QUEUE_RCPT], from, q->fd[QUEUE_RCPT], to);
+	return queue_rename_excl(q->sync, q->fd[QUEUE_RCPT], from, q->fd[QUEUE_RCPT], to);
 }
 
 /* queue_job_read - a job's content */
@@ -189,7 +189,7 @@ enum queue_job_state queue_job_read(const struct queue *q, const char *name,
 /* queue_job_write - new content under the job's name (tmp + rename) */
 int queue_job_write(struct queue *q, const char *name, const struct job_info *info)
 {
-	char text[JOB_ERROR_MAX + 128], tmp[JOB_NAME_MAX + 8];
+	char text[JOB_ERROR_MAX + JOB_TLS_MAX + 128], tmp[JOB_NAME_MAX + 8];
 	int len = job_info_format(info, text, sizeof text), fd, e = 0;
 
 	if (len < 0)
@@ -201,11 +201,20 @@ int queue_job_write(struct queue *q, const char *name, const struct job_info *in
 	if (write(fd, text, (size_t)len) != len || fdatasync(fd) < 0)
 		e = errno ? errno : EIO;
 	close(fd);
-	/* over the job's own old content: the one rename that replaces */
-	if (e == 0 && renameat(q->fd[QUEUE_TMP], tmp, q->fd[QUEUE_RCPT], name) < 0)
+	/* Swapped with the job's old content, not renamed over it: an
+	 * operator (mta-queue --hold) may have renamed the job away since the
+	 * scheduler named it, and a rename would make it again under the old
+	 * name, a second job for one recipient.  The exchange fails (ENOENT)
+	 * when the name is gone.  Where the file system cannot exchange
+	 * (EINVAL), the replacing rename: the one rename that replaces. */
+	if (e == 0 && renameat2(q->fd[QUEUE_TMP], tmp, q->fd[QUEUE_RCPT], name,
+	                        RENAME_EXCHANGE) < 0 &&
+	    (errno != EINVAL ||
+	     renameat(q->fd[QUEUE_TMP], tmp, q->fd[QUEUE_RCPT], name) < 0))
 		e = errno;
+	/* the old content, after an exchange; nothing after a rename */
+	unlinkat(q->fd[QUEUE_TMP], tmp, 0);
 	if (e != 0) {
-		unlinkat(q->fd[QUEUE_TMP], tmp, 0);
 		errno = e;
 		return -1;
 	}

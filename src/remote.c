@@ -163,15 +163,20 @@ void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
 }
 
 /* route_hops - where to try, in order; ST_OK with *n > 0, or why not.
- * An MX host whose address lookup fails temporarily goes into *gap. */
+ * An MX host whose address lookup fails temporarily goes into *gap.
+ * Under DANE (dn->on) the MX hosts are those DNSSEC vouched for, not
+ * what the plain resolver says: a forged MX (or NXDOMAIN) there would
+ * otherwise take the mail past DANE (RFC 7672 2.2.1). */
 static struct status route_hops(const struct remote_ctx *rc,
-                                const struct mailbox *rcpt, struct hop *hops,
+                                const struct mailbox *rcpt,
+                                const struct round_dane *dn, struct hop *hops,
                                 size_t *n, struct dns_gap *gap)
 {
 	const char *domain = addr_domain(rcpt);
 	const struct route *route;
 	char qd[LOG_VALUE_MAX], qm[LOG_VALUE_MAX];
-	struct dns_mx mx[DNS_MX_MAX];
+	struct dns_mx plain[DNS_MX_MAX];
+	const struct dns_mx *mx = plain;
 	size_t nmx, i;
 	enum dns_result r;
 
@@ -195,7 +200,13 @@ static struct status route_hops(const struct remote_ctx *rc,
 			return status_make(ST_TEMP, 4, 3, "Cannot look up route host %s", route->host);
 		return status_make(ST_PERM, 4, 4, "Route host %s has no address", route->host);
 	}
-	r = dns_mx(&rc->dns, domain, mx, DNS_MX_MAX, &nmx);
+	if (dn->on) {
+		r = dn->found;
+		mx = dn->mx;
+		nmx = dn->nmx;
+	} else {
+		r = dns_mx(&rc->dns, domain, plain, DNS_MX_MAX, &nmx);
+	}
 	if (r == DNS_NXDOMAIN)
 		return status_make(ST_PERM, 1, 2, "Domain %s does not exist", domain);
 	if (r == DNS_TEMP)
@@ -475,11 +486,16 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	}
 	if (!rcpt->literal)
 		route = find_route(rc->cfg, addr_domain(rcpt));
-	res->st = route_hops(rc, rcpt, hops, &n, &gap);
+	/* DANE first: under it, the validated MX lookup is the one to use */
+	gap.pref = UINT_MAX;
+	gap.name[0] = '\0';
+	res->st = remote_tls_dane_round(rc, rcpt, route, rt);
+	if (res->st.kind == ST_OK)
+		res->st = route_hops(rc, rcpt, &rt->dane, hops, &n, &gap);
 	if (res->st.kind == ST_OK)
 		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
 	if (res->st.kind == ST_OK)
-		res->st = remote_tls_round(rc, rcpt, route, rt);
+		res->st = remote_tls_sts_round(rc, rcpt, route, rt);
 	if (res->st.kind == ST_OK && rt->sts != NULL) {
 		res->st = remote_tls_sts_hops(rt, addr_domain(rcpt), hops, &n);
 		sts_refused = res->st.kind != ST_OK;

@@ -14,7 +14,8 @@
  *      MX hosts the policy lists are tried (remote_tls_sts_hops, once per
  *      round before any host), each under verify with its MX host name;
  *      in testing mode what enforce would refuse is logged;
- *   4. a host with only unusable TLSA records: encrypt;
+ *   4. a host with only unusable TLSA records: encrypt (verify, when
+ *      the base policy is verify);
  *   5. --tls-client.
  * The log's policy= says which: dane, mta-sts, or the policy's own name
  * (may, encrypt, verify, none).
@@ -55,8 +56,9 @@ struct round_tls {
 };
 
 /* DANE in one round: off (not --dane, or not an MX-based next hop, or
- * an insecure MX RRset), or on with the last host's verdict (the hops of
- * one host follow each other: one TLSA lookup per host) */
+ * an insecure MX RRset), or on with the validated MX lookup (the hosts
+ * the round tries) and the last host's verdict (the hops of one host
+ * follow each other: one TLSA lookup per host) */
 struct round_dane {
 	int on;
 	char domain[DNS_NAME_MAX];  /* the next hop: the recipient's domain */
@@ -64,6 +66,10 @@ struct round_dane {
 	enum dane_verdict verdict;
 	struct tls_dane recs;
 	char why[LOG_VALUE_MAX];
+	/* on: the validated MX lookup, the one the round goes by */
+	enum dns_result found;
+	size_t nmx;
+	struct dns_mx mx[DNS_MX_MAX];
 };
 
 /* the TLS of one round: what decides each host's.  All zero (calloc) is
@@ -75,13 +81,23 @@ struct remote_tls {
 	struct round_dane dane;
 };
 
-/* remote_tls_round - the round's part of the decision for mail to rcpt
- * (route: its --route, or NULL): the base policy, DANE's word on the MX
- * RRset, the MTA-STS policy.  ST_OK, or ST_TEMP (DNSSEC cannot say, 4.7.5;
- * out of memory): the round must wait */
-struct status remote_tls_round(const struct remote_ctx *rc,
-                               const struct mailbox *rcpt,
-                               const struct route *route, struct remote_tls *rt);
+/* remote_tls_dane_round - the round's first part of the decision for
+ * mail to rcpt (route: its --route, or NULL), made before the MX hosts
+ * are looked up: the base policy and DANE's word on the MX RRset; when
+ * secure, rt->dane holds its validated answer, which names the MX hosts
+ * (the plain resolver's could be forged: RFC 7672 2.2.1).  ST_OK, or
+ * ST_TEMP 4.7.5 (DNSSEC cannot say): the round must wait */
+struct status remote_tls_dane_round(const struct remote_ctx *rc,
+                                    const struct mailbox *rcpt,
+                                    const struct route *route,
+                                    struct remote_tls *rt);
+/* remote_tls_sts_round - the round's MTA-STS policy (RFC 8461) for mail
+ * to rcpt into rt->sts, once the hops are known not to loop to us; ST_OK,
+ * or ST_TEMP (out of memory) */
+struct status remote_tls_sts_round(const struct remote_ctx *rc,
+                                   const struct mailbox *rcpt,
+                                   const struct route *route,
+                                   struct remote_tls *rt);
 /* remote_tls_sts_hops - the MX hosts rt's MTA-STS policy does not list
  * (RFC 8461 4.1): enforce drops them from hops (none left: ST_TEMP
  * 4.7.5), testing only logs them (relay-sts ... would-refuse=) */

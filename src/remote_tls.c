@@ -27,9 +27,10 @@ const char *remote_tls_name(const struct hop *h)
 
 /* dane_round - does DANE apply to this round (RFC 7672 2.2.1)?  Only
  * with --dane and when the MX RRset of the recipient's domain is secure
- * (the caller has ruled out routes and literals).  ST_TEMP when DNSSEC
- * cannot say (bogus, a failed lookup): the round must wait, plaintext
- * could be a downgrade */
+ * (the caller has ruled out routes and literals); then dn keeps that
+ * validated answer for the MX hosts.  ST_TEMP when DNSSEC cannot say
+ * (bogus, a failed lookup): the round must wait, plaintext could be a
+ * downgrade */
 static struct status dane_round(const struct remote_ctx *rc,
                                 const char *domain, struct round_dane *dn)
 {
@@ -39,7 +40,8 @@ static struct status dane_round(const struct remote_ctx *rc,
 	dn->on = 0;
 	if (rc->cfg->dane_resolver == NULL)
 		return status_ok();
-	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->why, sizeof dn->why);
+	s = dane_mx_status(rc->cfg->dane_resolver, domain, dn->mx, DNS_MX_MAX,
+	                   &dn->nmx, &dn->found, dn->why, sizeof dn->why);
 	log_event("relay-dane", "domain=%s dnssec=%s why=%s",
 	          log_quote(qd, sizeof qd, domain),
 	          s == DANE_SECURE ? "secure" : s == DANE_INSECURE ? "insecure" : "failed",
@@ -73,14 +75,12 @@ static int sts_round(const struct remote_ctx *rc, const char *domain,
 	return 0;
 }
 
-/* remote_tls_round - see remote_priv.h */
-struct status remote_tls_round(const struct remote_ctx *rc,
-                               const struct mailbox *rcpt,
-                               const struct route *route, struct remote_tls *rt)
+/* remote_tls_dane_round - see remote_priv.h */
+struct status remote_tls_dane_round(const struct remote_ctx *rc,
+                                    const struct mailbox *rcpt,
+                                    const struct route *route,
+                                    struct remote_tls *rt)
 {
-	const char *domain = addr_domain(rcpt);
-	struct status st;
-
 	rt->base.policy = rc->cfg->tls_client_policy;
 	rt->base.ctx = rc->cfg->tls_client;
 	rt->base.source = NULL;
@@ -94,9 +94,18 @@ struct status remote_tls_round(const struct remote_ctx *rc,
 	/* a route's host and a literal are ours to name, not the domain's */
 	if (rcpt->literal || route != NULL)
 		return status_ok();
-	if ((st = dane_round(rc, domain, &rt->dane)).kind != ST_OK)
-		return st;
-	if (sts_round(rc, domain, rt) < 0)
+	return dane_round(rc, addr_domain(rcpt), &rt->dane);
+}
+
+/* remote_tls_sts_round - see remote_priv.h */
+struct status remote_tls_sts_round(const struct remote_ctx *rc,
+                                   const struct mailbox *rcpt,
+                                   const struct route *route,
+                                   struct remote_tls *rt)
+{
+	if (rcpt->literal || route != NULL)
+		return status_ok();
+	if (sts_round(rc, addr_domain(rcpt), rt) < 0)
 		return status_make(ST_TEMP, 3, 0, "Out of memory");
 	rt->base.sts = rt->sts;
 	return status_ok();
@@ -183,8 +192,10 @@ struct status remote_tls_host(const struct remote_ctx *rc,
 	case DANE_DEFER:
 		return status_make(ST_TEMP, 7, 5, "%s [%s]: DANE: %s", h->name,
 		                   h->ip, rt->dane.why);
-	case DANE_ENCRYPT:          /* TLS at least; MTA-STS may ask more */
-		t->policy = TLS_POLICY_ENCRYPT;
+	case DANE_ENCRYPT:          /* TLS at least (verify stays verify);
+	                             * MTA-STS may ask more */
+		if (t->policy != TLS_POLICY_VERIFY)
+			t->policy = TLS_POLICY_ENCRYPT;
 		break;
 	case DANE_NONE:
 		break;

@@ -173,12 +173,15 @@ void sched_unlist(struct sched *s, struct jt_job *j)
 	j->listed = j->missing = 0;
 }
 
-/* sched_forget_job - drop j from memory; the message with its last job */
+/* sched_forget_job - drop j from memory; the message with its last job.
+ * Off the missing list first: a job freed there would be met again when
+ * the list settles. */
 void sched_forget_job(struct sched *s, struct jt_job *j)
 {
 	char id[ENVELOPE_ID_MAX];
 	int held = j->msg->held;
 
+	sched_unlist(s, j);
 	memcpy(id, j->msg->id, sizeof id);
 	if (jobtab_remove(s->t, j) == 0)
 		sched_release_message(s, id, held, 0);
@@ -192,6 +195,7 @@ void sched_drop_removed(struct sched *s, struct jt_job *j, int named)
 	char id[ENVELOPE_ID_MAX];
 	int held = j->msg->held;
 
+	sched_unlist(s, j);          /* as sched_forget_job */
 	memcpy(id, j->msg->id, sizeof id);
 	if (jobtab_remove(s->t, j) == 0)
 		sched_release_message(s, id, held, named);

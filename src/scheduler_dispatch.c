@@ -44,7 +44,7 @@ static void hand_on(struct sched *s, enum transport_id tr,
                     const struct config *cfg)
 {
 	if (destlimit_running(s->dests, tr) < transport_limit(cfg, tr))
-		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+		sched_unwait_transport(s, tr);
 }
 
 /* dead_hop_defer - j's next hop did not answer lately: defer j now,
@@ -61,6 +61,17 @@ static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d
 	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
 	          transport_table[d->transport].name,
 	          log_quote(qerr, sizeof qerr, d->result.text));
+	jobtab_start(s->t, j);
+	s->running++;               /* as if it ran: sched_completed counts it off */
+	sched_completed(s, d);
+}
+
+/* returned_by_operator - j was renamed to DUE JOB_DUE_BOUNCE (mta-queue
+ * --bounce): it fails now, untried, and its sender gets the bounce */
+static void returned_by_operator(struct sched *s, struct jt_job *j,
+                                 struct delivery *d)
+{
+	d->result = sched_returned_status();
 	jobtab_start(s->t, j);
 	s->running++;               /* as if it ran: sched_completed counts it off */
 	sched_completed(s, d);
@@ -105,10 +116,10 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 	while (budget-- > 0 && now >= s->paused_until &&
 	       s->running < s->cfg->max_deliveries &&
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
-		struct delivery *d = calloc(1, sizeof *d);
+		struct delivery *d;
 		pthread_t t;
 
-		if (d == NULL)
+		if (sched_reserve_freed(s) < 0 || (d = calloc(1, sizeof *d)) == NULL)
 			break;
 		d->owner = s;
 		/* the delivery keeps this round's snapshot to its end */
@@ -120,6 +131,14 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		d->n = j->n;
 		d->job = j;
 		sched_use_route(s, j, d);
+		if (j->due == JOB_DUE_BOUNCE && d->transport >= 0) {
+			returned_by_operator(s, j, d);
+			config_put(d->cfg);
+			free(d);
+			if (s->nmissing > 0)
+				break;
+			continue;
+		}
 		if (d->transport >= 0) {
 			enum transport_id tr = (enum transport_id)d->transport;
 			enum dl_verdict v = destlimit_check(s->dests, tr, d->hop,
@@ -166,4 +185,9 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		}
 		s->running++;
 	}
+	/* every job let go is running or back in a line: are the hops
+	 * freed still idle with jobs waiting? */
+	if (now >= s->paused_until && s->running < s->cfg->max_deliveries &&
+	    ((j = jobtab_next(s->t)) == NULL || j->due > now))
+		sched_recheck_freed(s);
 }

@@ -101,7 +101,11 @@ static int create_jobs(struct sched *s, const char *id, int created)
 			queue_quarantine(s->q, QUEUE_NEW, id, "bad envelope");
 		return 1;
 	default:
+		/* not readable now (an I/O error, memory short): soon again */
+		log_event("queue-error", "op=read file=new/%s error=\"%s\" action=retry seconds=%d",
+		          id, strerror(errno), EXPLODE_RETRY);
 		envelope_free(&env);
+		s->next_rescan = time(NULL) + EXPLODE_RETRY;
 		return -1;
 	}
 	if ((m = jobtab_add_msg(s->t, id)) == NULL)

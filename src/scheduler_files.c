@@ -333,8 +333,11 @@ static void settle_missing(struct sched *s)
 		s->nmissing = 0;
 		return;
 	}
-	for (i = 0; i < s->nmissing; i++) {
-		struct jt_job *j = s->missing[i].job;
+	/* Taken from the end: settling one job can forget others still
+	 * listed (its failed siblings, reported), and forgetting takes them
+	 * off the list (sched_unlist), which moves its last entry. */
+	while (s->nmissing > 0) {
+		struct jt_job *j = s->missing[--s->nmissing].job;
 		char name[JOB_NAME_MAX];
 
 		j->listed = 0;
@@ -360,7 +363,6 @@ static void settle_missing(struct sched *s)
 		sched_drop_removed(s, j, j->msg->pending != 1 ? 0 : unsure ? SP_NAMED_UNKNOWN
 		                         : j->msg->named_gen == s->name_gen ? j->msg->named : 0);
 	}
-	s->nmissing = 0;
 }
 
 /* sched_read_events - drain inotify */

@@ -61,6 +61,14 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 	return 0;
 }
 
+/* sched_returned_status - the failure of a job an operator returned to
+ * its sender (DUE JOB_DUE_BOUNCE, mta-queue --bounce) */
+struct status sched_returned_status(void)
+{
+	return status_make(ST_PERM, 0, 0, "Returned to the sender by the "
+	                   "postmaster of this system, untried");
+}
+
 /* defer - a round failed for a while: rename the job to its next DUE,
  * then record the attempt in it.  A round that could not try every MX
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
@@ -75,6 +83,11 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	struct job_info info;
 	struct sp_retry r;
 
+	/* renamed while it ran: returned by the operator, it fails now */
+	if (j->due == JOB_DUE_BOUNCE) {
+		d->result = sched_returned_status();
+		return -1;
+	}
 	sched_job_file(j, name);
 	/* an unreadable content counts as none: the attempts start again */
 	queue_job_read(s->q, name, &info, 0);
@@ -90,14 +103,19 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		                        "in the queue: %s", now - d->arrival, last.text);
 		return -1;
 	}
+	if (j->due >= JOB_DUE_HELD)
+		r.due = j->due;     /* held while it ran: it stays held */
 	info.attempts = r.attempts;
 	info.first = r.first;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
+	snprintf(info.tls, sizeof info.tls, "%s", d->tls);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, r.due) == 0) {
 		sched_job_file(j, name);
-		if (queue_job_write(s->q, name, &info) < 0)
+		/* ENOENT: renamed away by an operator since (mta-queue --hold):
+		 * found under its new name, this attempt uncounted */
+		if (queue_job_write(s->q, name, &info) < 0 && errno != ENOENT)
 			log_event("queue-error", "op=write file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
 	}
@@ -228,23 +246,43 @@ static void job_removed(struct sched *s, struct jt_job *j)
 		report_failures(s, m);
 }
 
-/* sched_unwait - j leaves its waiting line: due already, it goes now */
-void sched_unwait(struct sched *s, struct jt_job *j)
+/* sched_unwait - j leaves its waiting line: due already, it goes now.
+ * 1 when it went back to the heap due now, to take a slot at the next
+ * dispatch; 0 when it will not (NULL; removed by hand; held by hand,
+ * renamed to a later due, while it waited) */
+int sched_unwait(struct sched *s, struct jt_job *j)
 {
 	if (j == NULL)
-		return;
+		return 0;
 	j->state = JT_RUNNING;       /* out of the heap, in no line */
 	if (j->gone) {
 		/* removed while it waited: its failed siblings may have
 		 * waited for it to report */
 		job_removed(s, j);
-		return;
+		return 0;
 	}
 	/* Parked, it counted as running, and failed siblings wait for it
-	 * still: it is due and goes next, and its outcome (sched_completed)
+	 * still: due, it goes next, and its outcome (sched_completed)
 	 * reports them, its own failure with theirs.  Reporting them now
-	 * would send the sender a second bounce for j, were it to fail. */
+	 * would send the sender a second bounce for j, were it to fail.
+	 * Held by hand while it waited (renamed to a later due), it goes
+	 * nowhere soon: they are reported now. */
 	jobtab_stop(s->t, j, j->due);
+	if (j->due <= (long long)time(NULL))
+		return 1;
+	sched_report_failures(s, j->msg);
+	return 0;
+}
+
+/* sched_unwait_transport - the first job in transport tr's line that
+ * goes back to the heap due (those that will not are let go on the way) */
+void sched_unwait_transport(struct sched *s, enum transport_id tr)
+{
+	struct jt_job *k;
+
+	while ((k = destlimit_unwait_transport(s->dests, tr)) != NULL)
+		if (sched_unwait(s, k))
+			return;
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -254,51 +292,118 @@ void sched_report_failures(struct sched *s, struct jt_msg *m)
 	report_failures(s, m);
 }
 
+/* sched_reserve_freed - room in s->freed for one entry per delivery
+ * running and one more: called before a delivery starts, so that
+ * note_freed, when it ends, never needs memory (out of memory there the
+ * hop's last delivery would leave its line waiting for good); 0, or -1
+ * when out of memory (then no delivery should start) */
+int sched_reserve_freed(struct sched *s)
+{
+	size_t need = s->nfreed + s->running + 1, cap;
+	struct freed_hop *f;
+
+	if (s->freed_cap >= need)
+		return 0;
+	cap = s->freed_cap ? s->freed_cap * 2 : 16;
+	if (cap < need)
+		cap = need;
+	if ((f = realloc(s->freed, cap * sizeof *f)) == NULL)
+		return -1;
+	s->freed = f;
+	s->freed_cap = cap;
+	return 0;
+}
+
 /* note_freed - a slot of hop (transport tr) came free: its line moves at
  * the next sched_release_freed.  Not at once: a job let go is not running
  * until the next dispatch, so a second delivery to the same hop ending
  * in the same batch would count its slot as free as well and let go one
  * job too many, then two, ... (each sent back into the line, at the end
  * of it, and routed and logged again); once per hop per batch counts
- * right.  Out of memory: the slot is given at the next completion. */
+ * right.  The room was reserved when the delivery started
+ * (sched_reserve_freed); were it not, and memory is out, the next
+ * rescan looks again, at once. */
 static void note_freed(struct sched *s, enum transport_id tr, const char *hop)
 {
 	size_t i;
 
 	for (i = 0; i < s->nfreed; i++)
-		if (s->freed[i].tr == tr && strcasecmp(s->freed[i].hop, hop) == 0)
+		if (s->freed[i].tr == tr && strcasecmp(s->freed[i].hop, hop) == 0) {
+			s->freed[i].released = 0;
 			return;
-	if (s->nfreed == s->freed_cap) {
-		size_t cap = s->freed_cap ? s->freed_cap * 2 : 16;
-		struct freed_hop *f = realloc(s->freed, cap * sizeof *f);
-
-		if (f == NULL)
-			return;
-		s->freed = f;
-		s->freed_cap = cap;
+		}
+	if (s->nfreed == s->freed_cap && sched_reserve_freed(s) < 0) {
+		s->next_rescan = 0;  /* not reserved, and out of memory */
+		return;
 	}
 	s->freed[s->nfreed].tr = tr;
+	s->freed[s->nfreed].released = 0;
 	snprintf(s->freed[s->nfreed].hop, sizeof s->freed[s->nfreed].hop, "%s", hop);
 	s->nfreed++;
 }
 
+/* release_hop - f's line lets go as many jobs as its hop has free slots,
+ * counting only those that go back to the heap due: one removed or held
+ * by hand while it waited takes no slot */
+static void release_hop(struct sched *s, struct freed_hop *f)
+{
+	unsigned running = destlimit_hop_running(s->dests, f->hop);
+	unsigned limit = transport_hop_limit(s->cfg, f->tr);
+	struct jt_job *k;
+
+	while (running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL)
+		running += (unsigned)sched_unwait(s, k);
+	f->released = 1;
+}
+
 /* sched_release_freed - the hops whose slots came free since the last
- * call let go as many waiting jobs as they have free slots */
+ * call let go as many waiting jobs as they have free slots; the hops are
+ * kept for sched_recheck_freed */
 void sched_release_freed(struct sched *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->nfreed; i++) {
-		const struct freed_hop *f = &s->freed[i];
-		unsigned running = destlimit_hop_running(s->dests, f->hop);
-		unsigned limit = transport_hop_limit(s->cfg, f->tr);
-		struct jt_job *k;
+	for (i = 0; i < s->nfreed; i++)
+		if (!s->freed[i].released)
+			release_hop(s, &s->freed[i]);
+}
 
-		for (; running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL;
-		     running++)
-			sched_unwait(s, k);
-	}
+/* sched_recheck_freed - once the jobs let go have all been dispatched
+ * (nothing due is left in the heap), the counts are exact again: a job
+ * that took no slot of its hop after all (routed to another hop since a
+ * reload) left it free, so each hop freed lets go again while it has a
+ * free slot; then the hops are done with */
+void sched_recheck_freed(struct sched *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfreed; i++)
+		release_hop(s, &s->freed[i]);
 	s->nfreed = 0;
+}
+
+/* note_line - destlimit_each_line: a hop with a line is looked at again */
+static void note_line(void *arg, enum transport_id tr, const char *hop)
+{
+	struct sched *s = arg;
+
+	/* the room of the deliveries running is theirs */
+	if (sched_reserve_freed(s) == 0)
+		note_freed(s, tr, hop);
+}
+
+/* sched_recheck_lines - the backstop (each rescan): every hop with a
+ * line is looked at again at the next dispatch, and every transport's
+ * line lets a job go if it has a free slot */
+void sched_recheck_lines(struct sched *s)
+{
+	int tr;
+
+	destlimit_each_line(s->dests, note_line, s);
+	for (tr = 0; tr < TRANSPORT_COUNT; tr++)
+		if (destlimit_running(s->dests, (enum transport_id)tr) <
+		    transport_limit(s->cfg, (enum transport_id)tr))
+			sched_unwait_transport(s, (enum transport_id)tr);
 }
 
 /* release_slots - d's delivery ended: give its slots back and let the
@@ -330,7 +435,7 @@ static void release_slots(struct sched *s, const struct delivery *d)
 	/* one for the slot freed; one that finds its hop full hands its
 	 * turn on (sched_dispatch) */
 	if (destlimit_running(s->dests, tr) < transport_limit(s->cfg, tr))
-		sched_unwait(s, destlimit_unwait_transport(s->dests, tr));
+		sched_unwait_transport(s, tr);
 }
 
 /* apply_outcome - d's job delivered, deferred, failed or quarantined */
@@ -355,6 +460,7 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 		if (bad == SP_MESSAGE_UNUSABLE) {
 			if (queue_exists(s->q, QUEUE_MESS, d->id))
 				queue_quarantine(s->q, QUEUE_MESS, d->id, d->result.text);
+			sched_unlist(s, j);
 			jobtab_remove(s->t, j);
 		} else {
 			sched_forget_job(s, j);  /* a sound message goes with its last job */

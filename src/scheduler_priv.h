@@ -49,6 +49,7 @@ struct missing {
 /* a next hop whose slot came free in this batch of completions */
 struct freed_hop {
 	enum transport_id tr;
+	int released;                /* its line was let go since it came free */
 	char hop[TRANSPORT_HOP_MAX];
 };
 

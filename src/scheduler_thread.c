@@ -135,6 +135,7 @@ static void *sched_thread(void *arg)
 		if (!stopping && (long long)time(NULL) >= s->next_rescan) {
 			destlimit_prune(s->dests, (long long)time(NULL));
 			sched_rescan(s);
+			sched_recheck_lines(s);  /* a line stalled, were it missed */
 		}
 		if (stopping == 2)
 			break;          /* grace time over */

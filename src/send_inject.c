@@ -226,6 +226,9 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 	tx.len = sa.len;
 	tx.fd = -1;
 	tx.body_8bit = msg_has_8bit(tx.data, tx.len);
+	tx.dsn_notify = o->dsn_notify[0] ? o->dsn_notify : NULL;
+	tx.dsn_ret = o->dsn_ret[0] ? o->dsn_ret : NULL;
+	tx.dsn_envid = o->dsn_envid[0] ? o->dsn_envid : NULL;
 	ex = EX_OK;
 	if (smtp_client_send(c, &tx, rres, &res) < 0 &&
 	    res.stage != SMTP_STAGE_RCPT) {

@@ -2,6 +2,7 @@
  * server.h */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -235,14 +236,20 @@ static int hand_over(struct server *s, struct conn *c)
 	return taken ? 0 : -1;
 }
 
-/* refuse - tell a client over the limit to come back later */
-static void refuse(int fd, const char *why)
+/* refuse - tell a client over the limit to come back later; on an
+ * implicit TLS listener only by the close: a line in the clear would
+ * reach the client's TLS layer as a broken record */
+static void refuse(int fd, int implicit, const char *why)
 {
 	char line[128];
 	int n = snprintf(line, sizeof line, "421 4.7.0 %s, try again later\r\n", why);
 	struct stream io;
 
 	stream_init(&io, fd);
+	if (implicit) {
+		stream_close(&io);
+		return;
+	}
 	/* Non-blocking: the acceptor must never wait for one client. */
 	stream_nonblock(&io, 1);
 	if (stream_write(&io, line, (size_t)n) < 0) {
@@ -277,6 +284,15 @@ static void accept_one(struct server *s, int lfd, int implicit,
 		}
 		return;
 	}
+	/* Replies are whole writes already, so Nagle only delays them: after
+	 * a TLS 1.3 handshake the session tickets go out in a segment of
+	 * their own, and the next reply would wait for its ACK, which the
+	 * client delays (~40 ms a connection). */
+	{
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	/* the snapshot of this session, put by conn_finished() */
 	if ((cfg = config_get()) == NULL)
 		cfg = config_hold(s->cfg);
@@ -285,12 +301,12 @@ static void accept_one(struct server *s, int lfd, int implicit,
 
 		netaddr_text((struct sockaddr *)&peer, text, sizeof text);
 		log_event("refuse-connection", "client=%s reason=limit", text);
-		refuse(fd, "Too many connections");
+		refuse(fd, implicit, "Too many connections");
 		config_put(cfg);
 		return;
 	}
 	if ((sc = calloc(1, sizeof *sc)) == NULL) {
-		refuse(fd, "Out of memory");
+		refuse(fd, implicit, "Out of memory");
 		release(s, cfg, &peer);
 		config_put(cfg);
 		return;
@@ -313,7 +329,7 @@ static void accept_one(struct server *s, int lfd, int implicit,
 	if (pthread_create(&t, attr, conn_thread, c) != 0) {
 		log_event("thread-error", "error=\"cannot create connection thread\"");
 		free(sc);
-		refuse(fd, "Out of resources");
+		refuse(fd, implicit, "Out of resources");
 		release(s, cfg, &peer);
 		config_put(cfg);
 		pthread_mutex_lock(&s->count_lock);

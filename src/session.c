@@ -249,9 +249,11 @@ void session_tls_started(struct session *s)
 	s->tls_pending = 0;
 	s->tls = 1;
 	/* Nothing learnt in the clear survives (RFC 3207 4.2): not the
-	 * HELO name, not a transaction (STARTTLS is refused inside one, so
-	 * there is none), not part of a line (STARTTLS ended the last). */
+	 * HELO name, not an authentication, not a transaction (STARTTLS is
+	 * refused inside one, so there is none), not part of a line
+	 * (STARTTLS ended the last). */
 	sess_tx_reset(s);
+	s->authenticated = 0;
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	s->line_len = 0;

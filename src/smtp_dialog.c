@@ -89,11 +89,12 @@ static int on_reply(struct smtp_dialog *d)
 			d->esmtp = d->state == SD_EHLO;
 			if (d->esmtp)
 				smtp_ehlo_parse(r, &d->ext, &d->size_max);
-			d->opened = 1;
 			d->state = SD_READY;
 			if (d->starttls && !d->tls && (d->ext & SMTP_EXT_STARTTLS) &&
 			    d->mode == SMTP_DIALOG_SMTP && sd_put(d, "STARTTLS\r\n") == 0)
 				d->state = SD_STARTTLS;
+			else
+				d->opened = 1;   /* not before TLS is up, when it comes */
 			return 0;
 		}
 		if (d->state == SD_EHLO && d->mode == SMTP_DIALOG_SMTP &&
@@ -109,6 +110,7 @@ static int on_reply(struct smtp_dialog *d)
 		}
 		/* refused (454, 5xx): on in the clear, the refusal noted */
 		note_temp(d, SMTP_STAGE_HELLO, 220);
+		d->opened = 1;
 		d->state = SD_READY;
 		return 0;
 	case SD_RSET:

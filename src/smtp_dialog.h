@@ -84,7 +84,8 @@ enum {
 	SMTP_EXT_8BITMIME = 1 << 2,
 	SMTP_EXT_ENHANCED = 1 << 3,
 	SMTP_EXT_SMTPUTF8 = 1 << 4,
-	SMTP_EXT_STARTTLS = 1 << 5
+	SMTP_EXT_STARTTLS = 1 << 5,
+	SMTP_EXT_DSN = 1 << 6
 };
 
 enum smtp_stage {
@@ -123,6 +124,11 @@ struct smtp_tx {
 	int body_8bit;               /* send BODY=8BITMIME when offered */
 	int long_lines;              /* send lines over SMTP_LINE_MAX as they
 	                              * are (the gun); 0: split them */
+	/* RFC 3461 requests, sent only when the server offers DSN (else
+	 * dropped, as sendmail does); NULL: none.  Given ready for the wire:
+	 * notify "NEVER" or a list of SUCCESS,FAILURE,DELAY (on every RCPT),
+	 * ret "FULL" or "HDRS", envid xtext-encoded (both on MAIL) */
+	const char *dsn_notify, *dsn_ret, *dsn_envid;
 };
 
 struct smtp_dialog_ops {
@@ -181,7 +187,8 @@ struct smtp_dialog {
 	unsigned ext;                    /* SMTP_EXT_* from EHLO */
 	unsigned long long size_max;     /* SIZE limit, 0: none announced */
 	int esmtp;                       /* EHLO (LHLO) was accepted */
-	int opened;                      /* EHLO/HELO was accepted */
+	int opened;                      /* ready for mail: EHLO/HELO accepted
+	                                  * (after STARTTLS: the second one) */
 	int need_rset;                   /* a refused transaction is open */
 	int starttls;                    /* say STARTTLS when offered */
 	int tls;                         /* TLS is on (STARTTLS done) */

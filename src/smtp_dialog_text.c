@@ -93,6 +93,8 @@ void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
 			*ext |= SMTP_EXT_SMTPUTF8;
 		else if (strcasecmp(line, "STARTTLS") == 0)
 			*ext |= SMTP_EXT_STARTTLS;
+		else if (strcasecmp(line, "DSN") == 0)
+			*ext |= SMTP_EXT_DSN;
 		else if (strncasecmp(line, "SIZE", 4) == 0 &&
 		         (line[4] == '\0' || line[4] == ' ')) {
 			*ext |= SMTP_EXT_SIZE;

@@ -85,6 +85,8 @@ void sd_finish(struct smtp_dialog *d)
 static void queue_rcpts(struct smtp_dialog *d, size_t cap)
 {
 	const struct smtp_tx *tx = d->tx;
+	/* one sd_put per command: a refused one leaves no half line */
+	const char *notify = (d->ext & SMTP_EXT_DSN) ? tx->dsn_notify : NULL;
 
 	while (d->next_rcpt < tx->nrcpt && d->pend_n < cap) {
 		size_t i = d->next_rcpt++;
@@ -93,7 +95,9 @@ static void queue_rcpts(struct smtp_dialog *d, size_t cap)
 		if (i >= SMTP_DIALOG_RCPT_MAX)
 			refused(d, i, sd_local(d, SMTP_STAGE_RCPT, ST_TEMP, 5, 3,
 			        "too many recipients in one transaction"));
-		else if (!smtp_rcpt_ok(r) || sd_put(d, "RCPT TO:<%s>\r\n", r) < 0)
+		else if (!smtp_rcpt_ok(r) ||
+		         sd_put(d, "RCPT TO:<%s>%s%s\r\n", r, notify ? " NOTIFY=" : "",
+		                notify ? notify : "") < 0)
 			refused(d, i, sd_local(d, SMTP_STAGE_RCPT, ST_PERM, 1, 3,
 			        "bad recipient address syntax"));
 		else {
@@ -122,6 +126,10 @@ static int queue_mail(struct smtp_dialog *d)
 	     sd_put(d, " SIZE=%llu", d->size) < 0) ||
 	    (tx->body_8bit && (d->ext & SMTP_EXT_8BITMIME) &&
 	     sd_put(d, " BODY=8BITMIME") < 0) ||
+	    (tx->dsn_ret && (d->ext & SMTP_EXT_DSN) &&
+	     sd_put(d, " RET=%s", tx->dsn_ret) < 0) ||
+	    (tx->dsn_envid && (d->ext & SMTP_EXT_DSN) &&
+	     sd_put(d, " ENVID=%s", tx->dsn_envid) < 0) ||
 	    sd_put(d, "\r\n") < 0)
 		return -1;
 	sd_expect(d, SP_MAIL);

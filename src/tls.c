@@ -29,6 +29,7 @@ struct tls_conn {
 	SSL *ssl;
 	short want;                /* POLLIN/POLLOUT after EAGAIN */
 	char error[160];           /* the last failure's text */
+	int fatal;                 /* SSL_ERROR_SYSCALL or _SSL: no SSL_shutdown */
 };
 
 /* TLS 1.2 suites for the server's preference: forward secrecy and AEAD
@@ -166,6 +167,19 @@ fail:
 	return NULL;
 }
 
+/* no_passphrase - OpenSSL's passphrase callback: a daemon has no one to
+ * ask (the default would prompt on the terminal and hang the start-up);
+ * notes that a key wanted one, and gives none */
+static int no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	if (asked != NULL)
+		*(int *)asked = 1;
+	return 0;
+}
+
 /* tls_server_ctx - see tls.h */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen)
@@ -175,6 +189,7 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 	SSL_CTX *c = NULL;
 	char why[160];
 	size_t i;
+	int asked = 0;
 
 	ERR_clear_error();
 	if (n == 0) {
@@ -185,10 +200,15 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 	    (c = new_ssl_ctx(TLS_server_method(), err, errlen)) == NULL)
 		goto fail;
 	SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* the DHE suites of cipher_list need DH parameters: OpenSSL's,
+	 * sized to the certificate's key */
+	SSL_CTX_set_dh_auto(c, 1);
 	/* resumption: tickets (on by default) and the internal cache of
 	 * TLS 1.2 session IDs, both keyed to this context */
 	SSL_CTX_set_session_id_context(c, sid_ctx, sizeof sid_ctx - 1);
 	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_default_passwd_cb(c, no_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(c, &asked);
 	for (i = 0; i < n; i++) {
 		if (readable("--tls-cert", certs[i], err, errlen) < 0 ||
 		    readable("--tls-key", keys[i], err, errlen) < 0)
@@ -198,7 +218,13 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 			snprintf(err, errlen, "--tls-cert %s: %s", certs[i], why);
 			goto fail;
 		}
+		asked = 0;
 		if (SSL_CTX_use_PrivateKey_file(c, keys[i], SSL_FILETYPE_PEM) != 1) {
+			if (asked) {
+				snprintf(err, errlen, "--tls-key %s: encrypted keys are not "
+				         "supported", keys[i]);
+				goto fail;
+			}
 			ssl_error_text(why, sizeof why, "no key");
 			snprintf(err, errlen, "--tls-key %s: %s", keys[i], why);
 			goto fail;
@@ -211,6 +237,8 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
 			goto fail;
 		}
 	}
+	/* asked lives on this stack: the context must not keep it */
+	SSL_CTX_set_default_passwd_cb_userdata(c, NULL);
 	ctx->ssl_ctx = c;
 	atomic_init(&ctx->refs, 1);
 	return ctx;
@@ -352,8 +380,10 @@ void tls_conn_free(struct tls_conn *t)
 	if (t == NULL)
 		return;
 	/* only after a finished handshake; a failed one has nothing to
-	 * notify, and SSL_shutdown would only queue errors */
-	if (SSL_is_init_finished(t->ssl))
+	 * notify, and SSL_shutdown would only queue errors.  Nor after a
+	 * fatal error, which OpenSSL forbids: the connection is broken (a
+	 * reset, a bad record), its close_notify would go to a dead peer. */
+	if (!t->fatal && SSL_is_init_finished(t->ssl))
 		(void)SSL_shutdown(t->ssl);
 	ERR_clear_error();
 	SSL_free(t->ssl);
@@ -385,6 +415,7 @@ static int result(struct tls_conn *t, int r, int *eof)
 		return 0;
 	case SSL_ERROR_SYSCALL:
 		/* the socket's own error; none at all: the peer left */
+		t->fatal = 1;
 		ssl_error_text(t->error, sizeof t->error,
 		               saved ? strerror(saved) : "connection closed");
 		if (saved == 0) {
@@ -394,6 +425,7 @@ static int result(struct tls_conn *t, int r, int *eof)
 		errno = saved;
 		return -1;
 	default:
+		t->fatal = 1;
 		ssl_error_text(t->error, sizeof t->error, "TLS protocol error");
 		errno = EPROTO;
 		return -1;

@@ -98,7 +98,8 @@ const char *tls_policy_name(enum tls_policy p);
 
 /* tls_server_ctx - a server context from n certificate/key pairs
  * (certs[i] with keys[i]); NULL with a message in err naming the file
- * and what is wrong (missing, unreadable, not PEM, key not matching) */
+ * and what is wrong (missing, unreadable, not PEM, key not matching, key
+ * encrypted: never a passphrase prompt) */
 struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen);
 /* tls_client_ctx - the client context (remote delivery and the mail

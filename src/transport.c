@@ -103,6 +103,7 @@ static void deliver_smtp(struct delivery *d, const struct envelope *env,
 	d->unreachable = rr.unreachable;
 	memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
 	memcpy(d->diag, rr.diag, sizeof d->diag);
+	snprintf(d->tls, sizeof d->tls, "%s", rr.tls);
 }
 
 const struct transport transport_table[TRANSPORT_COUNT] = {

@@ -2,13 +2,14 @@
 # t/30-mta-queue.t - mta-queue(1) on a queue built by hand (mta-queue(5)):
 # the listing (IDs, ages, sizes, senders, recipients, attempts, due times,
 # errors, order, summary, bad/ count); garbage files are skipped with a
-# warning and crash nothing; --flush renames every job to a DUE <= now
+# warning (--json too: it parses as strict UTF-8, hostile text escaped)
+# and crash nothing; --flush renames every job to a DUE <= now
 # and keeps its content; --delete removes jobs and message and nothing
 # else; unknown IDs, missing queues and bad usage give 1 and 64.  Then,
 # if mta-smtpd runs, the same three commands beside a live daemon.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 92
+plan 95
 
 Q=$T/hand/queue
 mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad"
@@ -139,6 +140,15 @@ ls -R "$Q" >"$T/before"
 mq -q "$Q"
 ls -R "$Q" >"$T/after"
 is "$(diff "$T/before" "$T/after")" "" "garbage: listing changed nothing in the queue"
+mq -q "$Q" --json
+is "$rc" 0 "garbage: --json exit 0 all the same"
+is "$($PY -c 'import json, sys
+objs = [json.loads(l) for l in sys.stdin.buffer.read().decode("utf-8").splitlines()]
+errs = [r["last_error"] for o in objs for r in o["recipients"]]
+print(len(objs), "421 \x1b[31mred\x1b[0m \x07bell" in errs)' <<<"$out")" "3 True" \
+	"garbage: --json parses (strict UTF-8), the good messages only, a hostile error kept whole"
+ok "$(! printf '%s' "$out" | LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')"; echo $?)" \
+	"garbage: --json puts no control character on stdout"
 
 # clean up the garbage again (bad/ stays)
 rm -rf "$Q/rcpt/not-a-job" "$Q/rcpt/.hidden" "$Q/rcpt/$now.0009ZZZZ0009.0" \
@@ -146,9 +156,10 @@ rm -rf "$Q/rcpt/not-a-job" "$Q/rcpt/.hidden" "$Q/rcpt/$now.0009ZZZZ0009.0" \
 	"$Q"/mess/000[4-7]* "$Q"/new/000[89]* "$Q/new/not-an-id!" "$Q"/new/esc*
 
 # ---- --flush ---------------------------------------------------------------
-# A/0 is due in 2 h and A/2 (dave) is held far in the future: both move;
+# A/0 is due in 2 h and A/2 (dave) in a year: both move (a held job, DUE
+# 9999999999, stays: t/36-queue-control.t);
 # A/1 and B/0 are already due and stay.
-printf 'attempts 1\nfirst 1\nerror 452 4.2.2 mailbox full\n' >"$Q/rcpt/9999999999.$A.2"
+printf 'attempts 1\nfirst 1\nerror 452 4.2.2 mailbox full\n' >"$Q/rcpt/$((now + 86400 * 365)).$A.2"
 before_a=$(jobs_of $A) before_b=$(jobs_of $B)
 content_a0=$(cat "$Q"/rcpt/*.$A.0)
 mq -q "$Q" --flush
@@ -161,7 +172,7 @@ ok "$([ -e "$Q/rcpt/$((now - 5)).$A.1" ] && [ -e "$Q/rcpt/$((now - 7200)).$B.0" 
 	"flush: jobs already due keep their names"
 is "$(jobs_of $A)|$(jobs_of $B)" "$before_a|$before_b" "flush: the same jobs, none lost or added"
 is "$(cat "$Q"/rcpt/*.$A.0)" "$content_a0" "flush: a job's content goes with it"
-like "$(cat "$Q"/rcpt/*.$A.2)" "attempts 1" "flush: the held job was released with its content"
+like "$(cat "$Q"/rcpt/*.$A.2)" "attempts 1" "flush: the job due in a year came due with its content"
 is "$(ls "$Q/mess" | tr '\n' ' ')|$(ls "$Q/new")" "$A $B |$C" "flush: message files untouched"
 mq -q "$Q" --flush
 is "$out" "flushed 0 jobs (4 already due)" "flush: a second flush has nothing to do"

@@ -5,11 +5,13 @@
 # began before the reload keeps its snapshot (its STARTTLS after the
 # reload still presents the old certificate, and its mail goes through);
 # a broken pair, or a missing key, at SIGHUP is logged and the running
-# certificate stays.
+# certificate stays.  As root with --user nobody and a key only root may
+# read, SIGHUP keeps the running certificates with a reload-warning that
+# names the key, and applies the rest of the reload.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 
-plan 19
+plan 25
 
 C=$T/certs
 mkdir -p "$C"
@@ -130,5 +132,49 @@ is "$(reloads)" 2 "repaired files: reload status=ok"
 is "$(serial "$MTA_PORT" starttls)" "serial=0A" "the repaired pair is presented"
 ok "$(mta_running; echo $?)" "the daemon ran through every reload"
 is "$(stop_mta)" 0 "the daemon stops with status 0"
+
+# ---- --user nobody, a key only root may read -------------------------------
+if [ "$(id -u)" != 0 ]; then
+	skip "needs root" 6
+elif ! id -u nobody >/dev/null 2>&1; then
+	skip "no user nobody" 6
+else
+	chmod 755 "$T" "$C"
+	P=$T/priv
+	mkdir -p "$P"
+	chmod 755 "$P"
+	cp "$C/one-chain.crt" "$P/live.crt"
+	cp "$C/one.key" "$P/live.key"
+	chmod 644 "$P/live.crt"
+	chmod 600 "$P/live.key"          # root's, as a renewal tool leaves it
+	touch "$P/log"
+	chown nobody "$P/log"
+	PP=$(free_port)
+	printf 'tls-cert %s\ntls-key %s\nmax-size 1000000\n' "$P/live.crt" "$P/live.key" >"$P/mta.conf"
+	chmod 644 "$P/mta.conf"
+	"$MTA_BIN/mta-smtpd" --config "$P/mta.conf" -q "$P/q" -m "$P/m" -L "$P/log" \
+		-l "127.0.0.1:$PP" --user nobody --hostname mx.test.example -d test.example 2>"$P/err" &
+	PRIV_PID=$!
+	track "$PRIV_PID"
+	wait_port 127.0.0.1 "$PP" 10 || { echo "Bail out! mta-smtpd --user nobody did not start"; exit 1; }
+	is "$(serial "$PP" starttls)" "serial=0A" "--user nobody: the key read as root at start"
+	# renewed by root (0600), and an unrelated change in the file
+	cp "$C/two-chain.crt" "$P/live.crt"
+	cp "$C/two.key" "$P/live.key"
+	sed -i 's/^max-size .*/max-size 2000000/' "$P/mta.conf"
+	kill -HUP "$PRIV_PID"
+	wait_until 20 grep -q ' reload status=' "$P/log"
+	like "$(grep ' reload status=' "$P/log")" 'reload status=ok' \
+		"SIGHUP as nobody with a key only root reads: reload status=ok"
+	like "$(grep ' reload-warning' "$P/log")" \
+		"tls=kept error=\"--tls-key $P/live\\.key: Permission denied\"" \
+		"a reload-warning names the key that could not be read"
+	like "$(printf 'EHLO c.example\r\nQUIT\r\n' | smtp_chat "$PP")" 'SIZE 2000000' \
+		"the rest of the reload was applied (max-size)"
+	is "$(serial "$PP" starttls)" "serial=0A" "the running certificate stays"
+	kill -TERM "$PRIV_PID"
+	wait "$PRIV_PID"
+	is "$?" 0 "--user nobody: SIGTERM, exit 0"
+fi
 
 done_testing

@@ -7,12 +7,15 @@
 # its own, --per-connection 7 gives no connection more than 7;
 # --connect-only makes connections with their handshake and sends nothing.
 # --starttls to a server without STARTTLS goes on in the clear; --tls to a
-# port in the clear fails with the handshake's reason; --tls with
-# --starttls is a usage error.
+# port in the clear fails with the handshake's reason; --starttls to a
+# server whose handshake fails after its 220 ends after 3 attempts (a
+# failed handshake is a failed attempt, though EHLO came before it);
+# --tls with --starttls is a usage error.
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
+. "$TLIB/forward.sh"
 
-plan 32
+plan 35
 
 C=$T/certs
 mkdir -p "$C"
@@ -120,6 +123,18 @@ MTA_DIR=$T/plain start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1
 gun plain -s "127.0.0.1:$MTA_PORT" --starttls
 like "$(cat "$T/plain.out")" '^sent 40 refused 0 failed 0 ' "--starttls without STARTTLS offered: sent in the clear"
 like "$(cat "$T/plain.out")" 'TLS handshakes 0 of 4 connections' "--starttls without STARTTLS offered: no handshake"
+
+# --starttls to a server that answers STARTTLS 220 and then sends garbage:
+# every handshake fails after an accepted EHLO; 3 attempts, then the end
+JP=$(free_port)
+bad_start junk "tlsjunk=127.0.0.1:$JP" || { echo "Bail out! badsmtp.py did not start"; exit 1; }
+timeout 30 "$MTA_BIN/mta-send" --gun -c 1 -n 2 --rcpt gun@test.example -T 5 \
+	-s "127.0.0.1:$JP" --starttls "$T/msg.eml" >"$T/junk.out" 2>&1
+is "$?" 69 "--starttls, every handshake failing: the run ends, exit 69"
+like "$(cat "$T/junk.out")" 'first failure: 127\.0\.0\.1:[0-9]+: TLS handshake: ' \
+	"--starttls, every handshake failing: the handshake's reason"
+is "$(ls "$BAD_DIR" | grep -c '^tlsjunk\..*\.in$')" 3 \
+	"--starttls, every handshake failing: 3 connections, no more"
 
 "$MTA_BIN/mta-send" --gun --tls --starttls "$T/msg.eml" >/dev/null 2>&1
 is "$?" 64 "--tls and --starttls together: usage error"

@@ -20,6 +20,13 @@
 #   eight deliveries at once (one message, eight recipients) share the
 #     resolver (make tsan);
 #   SIGHUP: a new resolver, DANE as before;
+#   --tls-client verify and only unusable TLSA records (PKIX-EE): verify
+#     stays (encrypt would drop the certificate check): deferred;
+#   mta's DNS questions pass a forwarder that forges answers to those
+#     without the DO bit (t/lib/dnsforge.py: what an attacker could do to
+#     the plain resolver): a forged MX, or a forged NXDOMAIN, for a domain
+#     whose MX RRset is secure is not believed: delivered to the validated
+#     MX host under DANE;
 #   --dane with the trust anchor file missing, an anchor the zone's keys
 #     do not match, or no DNS server at --dns: exit 1 at start, with a
 #     message.
@@ -32,7 +39,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 44
+plan 55
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -64,6 +71,8 @@ zone_head() {
 }
 { zone_head dane.example; cat <<EOF
 good IN MX 10 mx1.dane.example.
+forged IN MX 10 mx1.dane.example.
+forgednx IN MX 10 mx1.dane.example.
 bad IN MX 10 mx2.dane.example.
 pkix IN MX 10 mx3.dane.example.
 none IN MX 10 mx4.dane.example.
@@ -135,7 +144,15 @@ track $!
 wait_port 127.0.0.1 "$NS_PORT" 10 ||
 	{ sed 's/^/# /' "$T/nsd.out" "$Z/nsd.log"; echo "Bail out! nsd did not start"; exit 1; }
 
-start_mta --dns "127.0.0.1:$NS_PORT" --smtp-port "$PORT" --retry 300 \
+# the forwarder lies to the plain resolver only (no DO bit)
+FORGE_PORT=$(free_port)
+$PY "$here/lib/dnsforge.py" "$FORGE_PORT" "$NS_PORT" forged.dane.example=mx.plain.example \
+	forgednx.dane.example=NXDOMAIN >"$T/forge.out" 2>&1 &
+track $!
+wait_until 10 grep -q ready "$T/forge.out" ||
+	{ sed 's/^/# /' "$T/forge.out"; echo "Bail out! dnsforge.py did not start"; exit 1; }
+
+start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry 300 \
 	--dane --dns-trust-anchor "$Z/anchor.ds" ||
 	{ sed 's/^/# /' "$T/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
 
@@ -206,7 +223,27 @@ kill -HUP "$MTA_PID"
 wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"
 relayed_by good2 'i@good.dane.example' "after the reload, DANE" \
 	'verify=ok policy=dane result=ok' 
+
+# ---- forged answers to the plain resolver: the validated MX RRset wins ---------
+relayed_by forged1 'm@forged.dane.example' "a forged MX for a secure domain: not believed" \
+	'mx=mx1\.dane\.example .* verify=ok policy=dane result=ok'
+lacks -E 'rcpt=<m@forged\.dane\.example> mx=mx\.plain\.example' "$MTA_LOG"
+ok $? "a forged MX for a secure domain: its host never tried"
+relayed_by forgednx1 'n@forgednx.dane.example' "a forged NXDOMAIN for a secure domain: not believed" \
+	'mx=mx1\.dane\.example .* verify=ok policy=dane result=ok'
+lacks -E 'rcpt=<n@forgednx\.dane\.example>.*(does not exist|5\.1\.2)' "$MTA_LOG"
+ok $? "a forged NXDOMAIN for a secure domain: no bounce"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+# ---- --tls-client verify: unusable TLSA records keep the certificate check ----
+MTA_DIR=$T/v start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry 300 \
+	--dane --dns-trust-anchor "$Z/anchor.ds" --tls-client verify ||
+	{ sed 's/^/# /' "$T/v/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
+n=$(peer_count "$TLS")
+deferred_by_tls pkix2 'p@pkix.dane.example' "--tls-client verify, TLSA 1 1 1 only: verify" \
+	'policy=verify result=".*certificate not trusted' 'mx3\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted'
+is "$(peer_count "$TLS")" "$n" "--tls-client verify, TLSA 1 1 1 only: nothing arrived"
+is "$(stop_mta)" 0 "--tls-client verify: SIGTERM: exit 0"
 
 # ---- --dane without a usable validating resolver: exit 1 ------------------------
 mkdir -p "$T/c/q" "$T/c/m"

@@ -311,7 +311,8 @@ static void check_received(const struct oline *o, size_t r,
 	const char *tag = strchr(ip, ':') ? " ([IPv6:" : " ([";
 	size_t i, k = strlen(date);
 	/* under TLS with its version known, a "(using ...)" line comes
-	 * before "by", and "with" says ESMTPS or SMTPS (RFC 3848) */
+	 * before "by", and after EHLO "with" says ESMTPS (RFC 3848; after
+	 * HELO it stays SMTP: RFC 3848 has no SMTPS) */
 	size_t by = 1 + (info->tls != NULL && info->tls->version[0] != '\0');
 	int ok_with;
 
@@ -328,7 +329,7 @@ static void check_received(const struct oline *o, size_t r,
 			continue;
 		snprintf(want, sizeof want, "\tby %s (mta) with %s%s id %s",
 		         info->hostname, esmtp ? "ESMTP" : "SMTP",
-		         info->tls != NULL ? "S" : "", info->id);
+		         info->tls != NULL && esmtp ? "S" : "", info->id);
 		ok_with |= starts(&o[by], want);
 	}
 	if (!ok_with)

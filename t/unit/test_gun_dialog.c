@@ -494,3 +494,48 @@ Test(gun_dialog, connect_only_reports_the_hello_and_quits)
 	cr_assert_eq(gun_dialog_reserve(&D, &FEED), -1, "the feed is dry");
 	cr_assert(!gun_dialog_held(&D));
 }
+
+/* up_to_starttls - a dialogue with STARTTLS: greeting, EHLO offering it,
+ * STARTTLS said; not open yet */
+static void up_to_starttls(const struct gun_msg *m)
+{
+	setup(m, 1);
+	gun_dialog_use_starttls(&D);
+	cr_assert_eq(in("220 sink ESMTP\r\n"), 0);
+	cr_assert_str_eq(out(), "EHLO gun.test\r\n");
+	cr_assert_eq(in("250-sink.example\r\n250 STARTTLS\r\n"), 0);
+	cr_assert_str_eq(out(), "STARTTLS\r\n");
+	cr_assert(!gun_dialog_opened(&D), "not open before TLS");
+}
+
+/* With STARTTLS the connection is open for mail only after the EHLO over
+ * TLS: a handshake that fails after the first EHLO is a failed attempt
+ * (the gun would otherwise reconnect for ever) */
+Test(gun_dialog, starttls_opens_only_after_the_ehlo_over_tls)
+{
+	struct gun_msg m = { "x\n", 2, "a@x.example", RCPT1, 1, 0 };
+
+	up_to_starttls(&m);
+	cr_assert_eq(in("220 go ahead\r\n"), 0);
+	cr_assert(gun_dialog_tls_wanted(&D));
+	cr_assert(!gun_dialog_opened(&D));
+	gun_dialog_tls_failed(&D, "bad record");
+	cr_assert(!gun_dialog_opened(&D), "a failed handshake: a failed attempt");
+}
+
+Test(gun_dialog, starttls_opens_after_the_second_ehlo_or_a_refusal)
+{
+	struct gun_msg m = { "x\n", 2, "a@x.example", RCPT1, 1, 0 };
+
+	up_to_starttls(&m);
+	in("220 go ahead\r\n");
+	gun_dialog_tls_started(&D);
+	cr_assert_str_eq(out(), "EHLO gun.test\r\n");
+	cr_assert(!gun_dialog_opened(&D));
+	cr_assert_eq(in(EHLO_PLAIN), 0);
+	cr_assert(gun_dialog_opened(&D), "open once EHLO over TLS is accepted");
+
+	up_to_starttls(&m);
+	cr_assert_eq(in("454 4.7.0 not now\r\n"), 0);
+	cr_assert(gun_dialog_opened(&D), "STARTTLS refused: on in the clear, open");
+}

@@ -408,7 +408,8 @@ static const struct {
 
 /* The TLS clause, as Postfix writes it: its own line after "from",
  * and the protocol with an S (RFC 3848); a TLS 1.2 suite with its OpenSSL
- * name and fewer bits than its algorithm's; HELO over TLS is "SMTPS"; a
+ * name and fewer bits than its algorithm's; HELO over TLS is plain "SMTP"
+ * (RFC 3848 defines no "SMTPS": only ESMTP takes the S); a
  * TLS session with no description has no clause, only the S. */
 Test(header, received_field_under_tls)
 {
@@ -425,7 +426,7 @@ Test(header, received_field_under_tls)
 		{ { "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128, 256 }, 0,
 		  "Received: from client.example.com ([192.0.2.1])\n"
 		  "\t(using TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/256 bits))\n"
-		  "\tby mx.example.org (mta) with SMTPS id ABC123\n"
+		  "\tby mx.example.org (mta) with SMTP id ABC123\n"
 		  "\tfor <bob@example.org>; " DATE "\n" },
 		{ { "", "", 0, 0 }, 1,
 		  "Received: from client.example.com ([192.0.2.1])\n"

@@ -34,7 +34,7 @@ Test(job, bad_names_are_refused)
 
 Test(job, info_round_trip_and_sanitizing)
 {
-	struct job_info in = { 2, 1795422268, "451 4.3.0 a\nb\rc" }, out;
+	struct job_info in = { 2, 1795422268, "451 4.3.0 a\nb\rc", "" }, out;
 	char buf[1024];
 	int n = job_info_format(&in, buf, sizeof buf);
 
@@ -44,6 +44,22 @@ Test(job, info_round_trip_and_sanitizing)
 	cr_assert_eq(out.attempts, 2);
 	cr_assert_eq(out.first, 1795422268);
 	cr_assert_str_eq(out.error, "451 4.3.0 a?b?c");
+}
+
+Test(job, info_tls_round_trip)
+{
+	struct job_info in = { 1, 5, "451 later", "tls=TLSv1.3 verify=none\npolicy=may" }, out;
+	char buf[1024];
+	int n = job_info_format(&in, buf, sizeof buf);
+
+	cr_assert_gt(n, 0);
+	cr_assert_str_eq(buf, "attempts 1\nfirst 5\nerror 451 later\n"
+	                      "tls tls=TLSv1.3 verify=none?policy=may\n");
+	cr_assert_eq(job_info_parse(buf, (size_t)n, &out), 0);
+	cr_assert_str_eq(out.tls, "tls=TLSv1.3 verify=none?policy=may");
+	cr_assert_str_eq(out.error, "451 later");
+	cr_assert_eq(job_info_parse("attempts 1\n", 11, &out), 0);
+	cr_assert_str_eq(out.tls, "", "no tls line: not known");
 }
 
 Test(job, empty_content_is_a_fresh_job)

@@ -480,6 +480,21 @@ Test(options, snapshots_live_while_held)
 	config_put(now);
 }
 
+/* --syslog: a flag, from the file or the command line, restart only */
+Test(options, syslog_is_a_flag_that_needs_a_restart)
+{
+	static char *argv[] = { "mta-smtpd", "--syslog", NULL };
+	enum options_action a;
+	char why[256];
+	struct config *c = options_load(2, argv, &a, why, sizeof why);
+
+	cr_assert_not_null(c, "%s", why);
+	cr_assert_eq(c->syslog, 1);
+	config_free(c);
+	cr_assert(strstr(options_usage(), "--syslog") != NULL);
+	cr_assert(options_restart_only("syslog"));
+}
+
 Test(options, address_tables)
 {
 	struct config *c = load("--config", file("aliases /etc/a\nvirtual /etc/v\n"

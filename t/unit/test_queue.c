@@ -151,7 +151,7 @@ Test(queue, rename_excl_refuses_an_existing_name)
 	cr_assert_eq(write(fd, "BB", 2), 2);
 	close(fd);
 	errno = 0;
-	cr_assert_eq(queue_rename_excl(d, "a", d, "b"), -1);
+	cr_assert_eq(queue_rename_excl(fsync, d, "a", d, "b"), -1);
 	cr_assert_eq(errno, EEXIST);
 	cr_assert_eq(faccessat(d, "a", F_OK, 0), 0, "the source stays");
 	{
@@ -160,7 +160,7 @@ Test(queue, rename_excl_refuses_an_existing_name)
 		cr_assert_eq(fstatat(d, "b", &sb, 0), 0);
 		cr_assert_eq(sb.st_size, 2, "the target is not replaced");
 	}
-	cr_assert_eq(queue_rename_excl(d, "a", d, "c"), 0);
+	cr_assert_eq(queue_rename_excl(fsync, d, "a", d, "c"), 0);
 	cr_assert_neq(faccessat(d, "a", F_OK, 0), 0);
 	cr_assert_eq(faccessat(d, "c", F_OK, 0), 0);
 	close(d);

@@ -3,12 +3,14 @@
  * unlink new/), every job transition (create, content, rename, unlink,
  * bad/), the one directory reader and the listing of mta-queue */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -219,6 +221,39 @@ Test(queue_job, every_job_transition)
 	cr_assert_neq(access(path, F_OK), 0);
 }
 
+Test(queue_job, content_is_never_written_to_a_job_renamed_away)
+{
+	char name[JOB_NAME_MAX], held[JOB_NAME_MAX], tmp[128];
+	struct job_name jn = job("ABC2", 0, 100, name), jh = job("ABC2", 0, 9999999999LL, held);
+	struct job_info info, got;
+	DIR *d;
+	struct dirent *e;
+	int files = 0;
+
+	(void)jh;
+	cr_assert_eq(queue_job_create(q, &jn), 0);
+	/* an operator holds it between the scheduler's rename and its write */
+	cr_assert_eq(queue_job_rename(q, name, held), 0);
+	memset(&info, 0, sizeof info);
+	info.attempts = 1;
+	strcpy(info.error, "451 later");
+	cr_assert_eq(queue_job_write(q, name, &info), -1);
+	cr_assert_eq(errno, ENOENT, "the name is gone: nothing written");
+	cr_assert(!there("rcpt", name), "the job is not made again under its old name");
+	cr_assert_eq(queue_job_read(q, held, &got, 0), QUEUE_JOB_READ);
+	cr_assert_eq(got.attempts, 0, "the held job keeps its content");
+	/* and the write under the name that is there leaves nothing behind */
+	cr_assert_eq(queue_job_write(q, held, &info), 0);
+	cr_assert_eq(queue_job_read(q, held, &got, 0), QUEUE_JOB_READ);
+	cr_assert_eq(got.attempts, 1);
+	snprintf(tmp, sizeof tmp, "%s/tmp", dir);
+	cr_assert_not_null(d = opendir(tmp));
+	while ((e = readdir(d)) != NULL)
+		files += e->d_name[0] != '.';
+	closedir(d);
+	cr_assert_eq(files, 0, "no old content left in tmp/");
+}
+
 Test(queue_job, a_job_that_is_no_job_file_is_told_apart)
 {
 	char path[256];
@@ -337,4 +372,37 @@ Test(queue_job, mta_queue_attaches_without_the_lock_or_bad)
 	cr_assert_eq(rmdir(path), 0);
 	cr_assert_eq(queue_attach(&a, dir, err, sizeof err), -1);
 	cr_assert_not_null(strstr(err, "is not a queue"), "%s", err);
+}
+
+/* renameat2 as a file system without RENAME_NOREPLACE answers it, while
+ * no_noreplace is set: queue_rename_excl falls back to link, sync, unlink */
+static int no_noreplace;
+int renameat2(int odir, const char *old, int ndir, const char *new, unsigned flags)
+{
+	if (no_noreplace && flags != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)syscall(SYS_renameat2, odir, old, ndir, new, flags);
+}
+
+/* the fallback's directory sync is the queue's: injected, it fails the
+ * rename, which leaves the job under its old name */
+Test(queue_job, a_rename_by_link_syncs_through_the_queue)
+{
+	char name[JOB_NAME_MAX], later[JOB_NAME_MAX];
+	struct job_name jn = job("ABC1", 0, 100, name);
+
+	job("ABC1", 0, 200, later);
+	cr_assert_eq(queue_job_create(q, &jn), 0);
+	no_noreplace = 1;
+	queue_set_sync(q, failing_sync);
+	errno = 0;
+	cr_assert_eq(queue_job_rename(q, name, later), -1, "a lost directory write is a failure");
+	cr_assert_eq(errno, EIO);
+	cr_assert(there("rcpt", name) && !there("rcpt", later));
+	queue_set_sync(q, fsync);
+	cr_assert_eq(queue_job_rename(q, name, later), 0);
+	cr_assert(!there("rcpt", name) && there("rcpt", later));
+	no_noreplace = 0;
 }

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "session.h"
+#include "session_priv.h"   /* authenticated, set as AUTH will */
 
 /* 2023-11-14 22:13:20 UTC, a Tuesday: every date below depends on it */
 #define NOW     ((time_t)1700000000)
@@ -1916,13 +1917,31 @@ static void starttls_forgets(struct fake *fx)
 	SAYS(fx, MAIL "HELO " CLIENT "\r\n" MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n",
 	     "503 250 250 250 354 250");
 	cr_assert_str_eq(fx->helo, CLIENT);
-	/* TLS without a description: "SMTPS", no "(using ...)" */
+	/* TLS without a description: no "(using ...)"; after HELO "SMTP"
+	 * (RFC 3848 has no "SMTPS") */
 	STORED(fx, "Received: from " CLIENT " ([" IP "])\n"
-	           "\tby " HOST " (mta) with SMTPS id TESTID1\n"
+	           "\tby " HOST " (mta) with SMTP id TESTID1\n"
 	           "\tfor <alice@test.example>; " DATE "\n" HDR_LF "x\n");
 }
 
 EACH_MODE(starttls_forgets_the_helo_name, starttls_forgets)
+
+/* starttls_forgets_auth - an authentication in the clear does not
+ * survive STARTTLS (RFC 3207 4.2): MAIL needs AUTH again */
+static void starttls_forgets_auth(struct fake *fx)
+{
+	fx->cfg.tls_available = 1;
+	fx->cfg.auth_required = 1;
+	start(fx);
+	SUMS(fx, EHLO, "250");
+	fx->s->authenticated = 1;        /* as AUTH in the clear would */
+	SAYS(fx, STARTTLS, "220");
+	session_tls_started(fx->s);
+	cr_assert_eq(fx->s->authenticated, 0);
+	SUMS(fx, EHLO MAIL, "250,530 5.7.0");
+}
+
+EACH_MODE(starttls_forgets_the_authentication, starttls_forgets_auth)
 
 /* implicit_tls - a connection encrypted from its first byte (--smtps):
  * EHLO offers no STARTTLS, STARTTLS is 503, a tls_required session

@@ -579,3 +579,26 @@ Test(smtp_dialog, starttls_refused_or_handshake_failed)
 	          "%s", R.note.st.text);
 	cr_assert_eq(smtp_dialog_input(&D, "250 x\r\n", 7), -1, "closed");
 }
+
+static const char EHLO_DSN[] = "250-server\r\n250-PIPELINING\r\n"
+	"250-DSN\r\n250 SIZE 1000\r\n";
+
+Test(smtp_dialog, dsn_requests_go_out_only_when_dsn_is_offered)
+{
+	struct smtp_tx t = tx3();
+
+	t.nrcpt = 1;
+	t.body_8bit = 0;
+	t.dsn_notify = "SUCCESS,FAILURE";
+	t.dsn_ret = "HDRS";
+	t.dsn_envid = "id+2B1";
+	open_with(SMTP_DIALOG_SMTP, EHLO_DSN);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.test> SIZE=9 RET=HDRS ENVID=id+2B1\r\n"
+	                 "RCPT TO:<b@y.test> NOTIFY=SUCCESS,FAILURE\r\nDATA\r\n");
+	open_with(SMTP_DIALOG_SMTP, EHLO_PIPE);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.test> SIZE=9\r\n"
+	                 "RCPT TO:<b@y.test>\r\nDATA\r\n",
+	                 "no DSN offered: the requests are dropped");
+}

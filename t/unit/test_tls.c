@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ struct client {
 	size_t big;                /* bytes sent after the handshake */
 	char got[64];              /* what came back */
 	char cn[64];               /* the server certificate's CN */
+	int no_close_notify;       /* leave without SSL_shutdown */
 	int ok;
 };
 
@@ -146,7 +148,8 @@ static void *client_main(void *arg)
 	if (n > 0)
 		cl->got[n] = '\0';
 	cl->ok = off == cl->big;
-	SSL_shutdown(ssl);
+	if (!cl->no_close_notify)
+		SSL_shutdown(ssl);
 out:
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
@@ -175,6 +178,7 @@ Test(tls, handshake_and_bytes_both_ways)
 	char err[200];
 	struct tls_ctx *ctx = server_ctx("one.crt", "one.key", err, sizeof err);
 	size_t got = 0;
+	unsigned pending_seen = 0;
 	ssize_t n;
 
 	cr_assert_not_null(ctx, "%s", err);
@@ -192,10 +196,15 @@ Test(tls, handshake_and_bytes_both_ways)
 		n = stream_read_deadline(&s, buf + got, 4096, monotonic_ms() + 10000);
 		cr_assert(n > 0, "read: %zd", n);
 		got += (size_t)n;
-		if (got < cl.big && stream_pending(&s) > 0)
+		if (got < cl.big && stream_pending(&s) > 0) {
+			pending_seen++;
 			cr_assert_eq(stream_wait(&s, POLLIN, monotonic_ms()), 0);
+		}
 	}
 	cr_assert_eq(got, cl.big);
+	/* the case above happened: a stream that hid its decrypted bytes
+	 * would leave a reader waiting on a socket that has nothing */
+	cr_assert(pending_seen > 0, "no decrypted bytes were ever seen waiting");
 	cr_assert_eq(buf[0], 'x');
 	cr_assert_eq(buf[got - 1], 'x');
 	cr_assert_eq(stream_write_all_deadline(&s, "220 fine", 8,
@@ -386,4 +395,54 @@ Test(tls, policy_names)
 	cr_assert_str_eq(tls_policy_name(TLS_POLICY_MAY), "may");
 	cr_assert_eq(tls_policy_parse("VERIFY", &p), -1);
 	cr_assert_eq(tls_policy_parse("dane", &p), -1);
+}
+
+
+/* After a fatal error (here a read that met a reset connection, OpenSSL's
+ * SSL_ERROR_SYSCALL) SSL_shutdown must not be called: closing the stream
+ * then writes nothing more, not even close_notify (the socket is swapped
+ * for a pipe to see what would be written) */
+Test(tls, no_close_notify_after_a_fatal_error)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
+	struct linger reset = { 1, 0 };
+	struct client cl = { .big = 1, .no_close_notify = 1 };
+	struct stream s;
+	pthread_t t;
+	char err[200], buf[16];
+	struct tls_ctx *ctx = server_ctx("one.crt", "one.key", err, sizeof err);
+	int l, p[2];
+
+	cr_assert_not_null(ctx, "%s", err);
+	/* TCP on loopback: a socket pair cannot be reset */
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert((l = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	cr_assert_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+	cr_assert_eq(listen(l, 1), 0);
+	cr_assert_eq(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	cr_assert((cl.fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	cr_assert_eq(connect(cl.fd, (struct sockaddr *)&a, sizeof a), 0);
+	stream_init(&s, accept(l, NULL, NULL));
+	close(l);
+	cr_assert(s.fd >= 0);
+	cr_assert_eq(stream_nonblock(&s, 1), 0);
+	cr_assert_eq(pthread_create(&t, NULL, client_main, &cl), 0);
+	cr_assert_eq(stream_start_tls(&s, ctx, 1, monotonic_ms() + 10000, err,
+	                              sizeof err), 0, "%s", err);
+	tls_ctx_put(ctx);
+	cr_assert_eq(stream_read_deadline(&s, buf, 1, monotonic_ms() + 10000), 1);
+	cr_assert_eq(stream_write_all_deadline(&s, "220 fine", 8,
+	                                       monotonic_ms() + 10000), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(setsockopt(cl.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+	close(cl.fd);                    /* RST */
+	cr_assert_eq(stream_read_deadline(&s, buf, sizeof buf, monotonic_ms() + 10000), -1);
+	cr_assert_eq(errno, ECONNRESET, "%s", strerror(errno));
+	cr_assert_eq(pipe(p), 0);
+	cr_assert(dup2(p[1], s.fd) >= 0);
+	close(p[1]);
+	stream_close(&s);                /* closes the pipe's last writer */
+	cr_assert_eq(read(p[0], buf, sizeof buf), 0, "bytes written after a fatal error");
+	close(p[0]);
 }

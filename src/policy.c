@@ -283,29 +283,32 @@ struct status policy_check_rcpt(const struct config *cfg,
 
 /* policy_add_rcpt - the final recipients into the envelope.  They are
  * resolved again (check and add are two steps of the session): with the
- * same snapshot the answer is the same, but for a lookup that changed in
- * between, when rcpt itself is kept and delivery decides. */
-int policy_add_rcpt(const struct config *cfg, struct envelope *env,
-                    const struct mailbox *rcpt, int may_relay)
+ * same snapshot the answer is the same, but a lookup may fail now that
+ * worked then (a .forward that cannot be opened under load).  Then
+ * nothing is added and the caller refuses: rcpt as it was sent would
+ * skip the tables, the .forward and --local-users at delivery. */
+struct status policy_add_rcpt(const struct config *cfg, struct envelope *env,
+                              const struct mailbox *rcpt, int may_relay)
 {
 	struct resolve_result r;
 	char q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	struct status st;
 	size_t i;
-	int rc = 0;
 
-	if (check(cfg, rcpt, may_relay, &r, 1).kind != ST_OK) {
+	st = check(cfg, rcpt, may_relay, &r, 1);
+	if (st.kind != ST_OK) {
 		resolve_result_free(&r);
-		return envelope_add_rcpt(env, rcpt) < 0 ? -1 : 0;
+		return st;
 	}
 	if (r.dropped > 0)
 		log_event("resolve-dropped", "rcpt=%s dropped=%u why=%s",
 		          log_addr(q, sizeof q, rcpt->text), r.dropped,
 		          log_quote(q2, sizeof q2, r.why ? r.why : ""));
-	for (i = 0; i < r.n && rc == 0; i++)
+	for (i = 0; i < r.n && st.kind == ST_OK; i++)
 		if (envelope_add_final(env, &r.t[i].addr, rcpt->text) < 0)
-			rc = -1;
+			st = status_make(ST_TEMP, 3, 0, "Out of memory");
 	resolve_result_free(&r);
-	return rc;
+	return st;
 }
 
 /* policy_load_tables - the snapshot's tables */

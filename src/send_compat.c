@@ -144,7 +144,8 @@ static int blocking(int fd)
 /* send_session - -bs: the SMTP session on stdin/stdout relayed, byte for
  * byte, to the server; ends when the server closes (after QUIT) or the
  * client's side has ended and the server has closed too.  When the
- * server cannot be reached the client gets a 421 and we exit 69. */
+ * server cannot be reached the client gets a 421 and we exit 75 (68 when
+ * its name does not exist): the client may try again. */
 int send_session(struct send_opts *o)
 {
 	struct smtp_client *c = malloc(sizeof *c);
@@ -167,7 +168,7 @@ int send_session(struct send_opts *o)
 		(void)write_all(1, buf, strlen(buf));
 		smtp_client_close(c);
 		free(c);
-		return EX_UNAVAILABLE;
+		return res.st.kind == ST_PERM ? EX_NOHOST : EX_TEMPFAIL;
 	}
 	fd = c->io.fd;
 	for (;;) {

@@ -9,7 +9,7 @@
 # format-patch output; every message read back with python's mailbox.
 . "$(dirname "$0")/lib/common.sh"
 
-EX_USAGE=64 EX_UNAVAILABLE=69 EX_CONFIG=78
+EX_USAGE=64 EX_TEMPFAIL=75 EX_CONFIG=78
 
 plan 42
 
@@ -67,7 +67,7 @@ is "$(inbox alice 't54 bs')" "carol@example.org|alice@test.example|t54 bs|over -
 out=$(printf 'QUIT\r\n' | timeout 30 "$SEND" -bs -s "127.0.0.1:$(free_port)" 2>/dev/null)
 rc=$?
 like "$out" '^421 ' "-bs, no server: the client gets a 421"
-is "$rc" "$EX_UNAVAILABLE" "-bs, no server: exit 69"
+is "$rc" "$EX_TEMPFAIL" "-bs, no server: exit 75"
 
 # the configuration file names the server (its first listen address) and
 # the queue; -s and \$MTA_SERVER still win

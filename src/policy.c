@@ -175,18 +175,25 @@ static struct status read_forward(const char *name, struct addrtab *list, int lo
 			return forward_ignored(account, why, log);
 		return status_make(ST_TEMP, 3, 0, "%s", why);
 	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+	why[0] = '\0';
+	if (fstat(fd, &sb) < 0)
+		st = status_make(ST_TEMP, 3, 0, "%s: %s", path, strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
 		snprintf(why, sizeof why, "%s: not a regular file", path);
 	else if (sb.st_uid != u.uid)
 		snprintf(why, sizeof why, "%s: not owned by %s", path, account);
 	else if ((sb.st_mode & 022) != 0)
 		snprintf(why, sizeof why, "%s: writable by others than %s", path, account);
-	else if ((text = addrtab_read_fd(fd, &n)) == NULL)
+	else if ((text = addrtab_read_fd(fd, &n)) == NULL && errno == EFBIG)
 		snprintf(why, sizeof why, "%s: %s", path, strerror(errno));
-	else
-		why[0] = '\0';
+	else if (text == NULL)
+		/* EIO, ENOMEM: the file may be fine the next time; used
+		 * now, the mail would bypass it */
+		st = status_make(ST_TEMP, 3, 0, "%s: %s", path, strerror(errno));
 	close(fd);
 	sysuser_free(&u);
+	if (st.kind != ST_OK)
+		return st;
 	if (why[0] != '\0')
 		return forward_ignored(account, why, log);
 	if (addrtab_parse(list, ADDRTAB_LIST, path, text, n, why, sizeof why) < 0)

@@ -14,6 +14,8 @@
 #   - a .forward that opens at RCPT's check and fails to open (EMFILE)
 #     when the recipients are added: 452 4.3.0, never the address as it
 #     was sent (which would skip the .forward), and the retry forwards;
+#   - a .forward that cannot be read (EIO): 451 4.3.0, not ignored (the
+#     mail would bypass it);
 #   - mta-smtpd --check-address shows the forwarding.
 . "$(dirname "$0")/lib/common.sh"
 
@@ -88,18 +90,39 @@ int open(const char *path, int flags, ...)
 	return real(path, flags, mode);
 }
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+/* read - a read of t38rdeio's .forward (found by its name)
+ * fails with EIO; every other read as the C library does it */
+ssize_t read(int fd, void *buf, size_t len)
+{
+	ssize_t (*real)(int, void *, size_t) = dlsym(RTLD_NEXT, "read");
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		if (strstr(path, "/t38rdeio/.forward") != NULL) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return real(fd, buf, len);
+}
 EOF
 cc -shared -fPIC -o "$T/shim.so" "$T/shim.c" -ldl 2>"$T/shim.err" ||
 	{ sed 's/^/# /' "$T/shim.err"; echo "Bail out! cannot build the getpwnam_r shim"; exit 1; }
 export T38_HOMES=$T/homes
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 H=$T38_HOMES
-for u in t38fwd t38copy t38open t38other t38link t38flip; do mkdir -p "$H/$u"; done
+for u in t38fwd t38copy t38open t38other t38link t38flip t38rdeio; do mkdir -p "$H/$u"; done
 printf '# forwarded, and a copy kept\n\\t38fwd, t38copy\n"|/bin/touch %s/ran"\n' "$T" >"$H/t38fwd/.forward"
 printf 't38copy\n' >"$H/t38open/.forward"
 chmod 666 "$H/t38open/.forward"
 printf 't38copy\n' >"$H/t38other/.forward"
 printf 't38copy\n' >"$H/t38flip/.forward"
+printf 't38copy\n' >"$H/t38rdeio/.forward"
 printf 't38copy\n' >"$T/elsewhere"
 ln -s "$T/elsewhere" "$H/t38link/.forward"
 other=0
@@ -122,7 +145,8 @@ import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
 s.ehlo()
 s.mail("sender@example.org")
-for r in ("team@test.example", "t38eio@test.example", "nosuchuser38@test.example"):
+for r in ("team@test.example", "t38eio@test.example", "nosuchuser38@test.example",
+          "t38rdeio@test.example"):
     code, text = s.rcpt(r)
     print(code, text.decode().split()[0])
 s.quit()
@@ -130,7 +154,8 @@ EOF
 )
 is "$res" "451 4.3.0
 451 4.3.0
-550 5.1.1" "a list with a member whose lookup fails: 451 4.3.0 for all of it (as for the member), never 550; an unknown user: 550"
+550 5.1.1
+451 4.3.0" "a list with a member whose lookup fails: 451 4.3.0 for all of it (as for the member), never 550; an unknown user: 550; a .forward that cannot be read: 451"
 
 subjects() {
 	$PY - "$H/$1/Maildir" <<'EOF'

@@ -154,17 +154,24 @@ static void to_queue(void *ctx, const char *p, size_t len)
 
 /* bounce_rcpt_add - the report's recipient: the sender, resolved as RCPT
  * would resolve it when it is local (postmaster@ to root's mailbox,
- * bob+tag@ to bob's), by the current snapshot; as it is without one */
-static int bounce_rcpt_add(struct envelope *benv, const struct mailbox *sender)
+ * bob+tag@ to bob's), by the current snapshot; as it is without one, or
+ * when the snapshot refuses it for good (delivery then fails, and a
+ * bounce is never bounced).  0, or -1 with st: try again later */
+static int bounce_rcpt_add(struct envelope *benv, const struct mailbox *sender,
+                           struct status *st)
 {
 	const struct config *cfg = config_get();
-	int rc;
 
-	if (cfg == NULL)
-		return envelope_add_rcpt(benv, sender) < 0 ? -1 : 0;
-	rc = policy_add_rcpt(cfg, benv, sender, 1);
-	config_put(cfg);
-	return rc;
+	*st = cfg == NULL ? status_make(ST_PERM, 0, 0, "no snapshot")
+	                  : policy_add_rcpt(cfg, benv, sender, 1);
+	if (cfg != NULL)
+		config_put(cfg);
+	if (st->kind == ST_PERM && benv->nrcpt == 0 &&
+	    envelope_add_rcpt(benv, sender) < 0)
+		*st = status_make(ST_TEMP, 3, 0, "Out of memory");
+	else if (st->kind == ST_PERM)
+		*st = status_ok();
+	return st->kind == ST_OK ? 0 : -1;
 }
 
 /* bounce_send - compose and queue */
@@ -184,8 +191,8 @@ int bounce_send(struct queue *q, const char *hostname,
 	snprintf(benv.client, sizeof benv.client, "local");
 	snprintf(benv.helo, sizeof benv.helo, "%s", hostname);
 	benv.body_8bit = env->body_8bit;   /* the returned header may be 8-bit */
-	if (bounce_rcpt_add(&benv, &env->sender) < 0) {
-		*st = status_make(ST_TEMP, 3, 0, "Out of memory");
+	if (bounce_rcpt_add(&benv, &env->sender, st) < 0) {
+		envelope_free(&benv);
 		return -1;
 	}
 	*st = queue_msg_open(q, &benv, &m);

@@ -49,7 +49,9 @@ static int ops_add_rcpt(void *ctx, struct envelope *env, const struct mailbox *r
 {
 	struct conn_ctx *x = ctx;
 
-	return policy_add_rcpt(x->c->env->cfg, env, rcpt, x->may_relay);
+	/* refused now (a lookup that failed since the check): 452, and the
+	 * client tries again */
+	return policy_add_rcpt(x->c->env->cfg, env, rcpt, x->may_relay).kind == ST_OK ? 0 : -1;
 }
 
 /* ops_tx_open - create the queue file */

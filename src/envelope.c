@@ -97,16 +97,21 @@ int envelope_format(const struct envelope *env, char **out, size_t *len)
 {
 	size_t cap = 256 + strlen(env->helo) + strlen(env->sender.text), i, n;
 	char *buf;
-	int k;
+	int k, version = 1;
 
 	for (i = 0; i < env->nrcpt; i++)
 		cap += 6 + strlen(env->rcpt[i].text) +
 		       (env->orcpt && env->orcpt[i] ? 7 + strlen(env->orcpt[i]) : 0);
+	/* version 2 only when it has orcpt lines, which a version 1 reader
+	 * refuses: its files stay readable after a downgrade */
+	for (i = 0; i < env->nrcpt && env->orcpt; i++)
+		if (env->orcpt[i])
+			version = 2;
 	buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
-	k = snprintf(buf, cap, "mta-envelope 1\nid %s\narrival %lld\nclient %s\n"
-	             "helo %s\nsender %s\n%s", env->id, (long long)env->arrival,
+	k = snprintf(buf, cap, "mta-envelope %d\nid %s\narrival %lld\nclient %s\n"
+	             "helo %s\nsender %s\n%s", version, env->id, (long long)env->arrival,
 	             env->client, env->helo, env->sender.text,
 	             env->body_8bit ? "body 8BITMIME\n" : "");
 	n = (size_t)k;
@@ -173,7 +178,10 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 		if (memchr(line, '\0', len) || memchr(line, '\r', len))
 			goto fail;
 		if (seen == 0) {
-			if (len != 14 || memcmp(line, "mta-envelope 1", 14) != 0)
+			/* 2: with orcpt lines (envelope.h); 1 may hold them too
+			 * (written so before version 2 existed) */
+			if (len != 14 || (memcmp(line, "mta-envelope 1", 14) != 0 &&
+			                  memcmp(line, "mta-envelope 2", 14) != 0))
 				goto fail;
 			seen = 1;
 		} else if ((v = field(line, len, "id", &vlen)) && seen == 1) {

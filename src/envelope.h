@@ -3,7 +3,9 @@
  * The envelope is the head of every message file in the queue
  * (mta-queue(5)): text lines "key value", then an empty line, then the
  * message.  Keys, in this order:
- *   mta-envelope 1          format version
+ *   mta-envelope V          format version: 2 when there is an orcpt
+ *                           line (older readers refuse those), else 1;
+ *                           both are read, and 1 with orcpt lines too
  *   id ID                   queue ID
  *   arrival SECONDS         epoch seconds when DATA began
  *   client IP               the client's address ("local" for bounces)

@@ -175,18 +175,25 @@ static struct status read_forward(const char *name, struct addrtab *list, int lo
 			return forward_ignored(account, why, log);
 		return status_make(ST_TEMP, 3, 0, "%s", why);
 	}
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+	why[0] = '\0';
+	if (fstat(fd, &sb) < 0)
+		st = status_make(ST_TEMP, 3, 0, "%s: %s", path, strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
 		snprintf(why, sizeof why, "%s: not a regular file", path);
 	else if (sb.st_uid != u.uid)
 		snprintf(why, sizeof why, "%s: not owned by %s", path, account);
 	else if ((sb.st_mode & 022) != 0)
 		snprintf(why, sizeof why, "%s: writable by others than %s", path, account);
-	else if ((text = addrtab_read_fd(fd, &n)) == NULL)
+	else if ((text = addrtab_read_fd(fd, &n)) == NULL && errno == EFBIG)
 		snprintf(why, sizeof why, "%s: %s", path, strerror(errno));
-	else
-		why[0] = '\0';
+	else if (text == NULL)
+		/* EIO, ENOMEM: the file may be fine the next time; used
+		 * now, the mail would bypass it */
+		st = status_make(ST_TEMP, 3, 0, "%s: %s", path, strerror(errno));
 	close(fd);
 	sysuser_free(&u);
+	if (st.kind != ST_OK)
+		return st;
 	if (why[0] != '\0')
 		return forward_ignored(account, why, log);
 	if (addrtab_parse(list, ADDRTAB_LIST, path, text, n, why, sizeof why) < 0)
@@ -283,29 +290,32 @@ struct status policy_check_rcpt(const struct config *cfg,
 
 /* policy_add_rcpt - the final recipients into the envelope.  They are
  * resolved again (check and add are two steps of the session): with the
- * same snapshot the answer is the same, but for a lookup that changed in
- * between, when rcpt itself is kept and delivery decides. */
-int policy_add_rcpt(const struct config *cfg, struct envelope *env,
-                    const struct mailbox *rcpt, int may_relay)
+ * same snapshot the answer is the same, but a lookup may fail now that
+ * worked then (a .forward that cannot be opened under load).  Then
+ * nothing is added and the caller refuses: rcpt as it was sent would
+ * skip the tables, the .forward and --local-users at delivery. */
+struct status policy_add_rcpt(const struct config *cfg, struct envelope *env,
+                              const struct mailbox *rcpt, int may_relay)
 {
 	struct resolve_result r;
 	char q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	struct status st;
 	size_t i;
-	int rc = 0;
 
-	if (check(cfg, rcpt, may_relay, &r, 1).kind != ST_OK) {
+	st = check(cfg, rcpt, may_relay, &r, 1);
+	if (st.kind != ST_OK) {
 		resolve_result_free(&r);
-		return envelope_add_rcpt(env, rcpt) < 0 ? -1 : 0;
+		return st;
 	}
 	if (r.dropped > 0)
 		log_event("resolve-dropped", "rcpt=%s dropped=%u why=%s",
 		          log_addr(q, sizeof q, rcpt->text), r.dropped,
 		          log_quote(q2, sizeof q2, r.why ? r.why : ""));
-	for (i = 0; i < r.n && rc == 0; i++)
+	for (i = 0; i < r.n && st.kind == ST_OK; i++)
 		if (envelope_add_final(env, &r.t[i].addr, rcpt->text) < 0)
-			rc = -1;
+			st = status_make(ST_TEMP, 3, 0, "Out of memory");
 	resolve_result_free(&r);
-	return rc;
+	return st;
 }
 
 /* policy_load_tables - the snapshot's tables */

@@ -60,10 +60,11 @@ struct status policy_check_rcpt(const struct config *cfg,
                                 struct resolve_result *r);
 /* policy_add_rcpt - add the final recipients of rcpt, which
  * policy_check_rcpt accepted, to env (each with rcpt as its RCPT
- * address); recipients dropped on the way are logged.  0, or -1 when out
- * of memory */
-int policy_add_rcpt(const struct config *cfg, struct envelope *env,
-                    const struct mailbox *rcpt, int may_relay);
+ * address); recipients dropped on the way are logged.  ST_OK, or why
+ * rcpt cannot be resolved now (ST_TEMP also when out of memory): then
+ * env may hold some of them, and the caller refuses rcpt */
+struct status policy_add_rcpt(const struct config *cfg, struct envelope *env,
+                              const struct mailbox *rcpt, int may_relay);
 /* policy_load_tables - read the tables cfg names (--aliases, --virtual,
  * --local-users) into cfg and check --root-alias; each refused target
  * goes to warn.  0, or -1 with err ("FILE:LINE: why") */

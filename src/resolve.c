@@ -23,6 +23,7 @@ struct walk {
 	struct status first;         /* the first reason a branch was dropped */
 	struct status temp;          /* a temporary failure, if any */
 	int oom;
+	int too_many;                /* over RESOLVE_FINAL_MAX: stop */
 };
 
 /* ---- the tables ---- */
@@ -215,11 +216,18 @@ static void final(struct walk *w, enum resolve_kind kind, const char *text)
 		drop(w, status_make(ST_PERM, 1, 3, "Address too long"));
 		return;
 	}
+	/* linear, but over at most RESOLVE_FINAL_MAX targets */
 	for (i = 0; i < r->n; i++)
 		if (strcmp(r->t[i].addr.text, text) == 0) {
 			note(w, "%s: the same again, one copy", text);
 			return;
 		}
+	if (r->n >= RESOLVE_FINAL_MAX) {
+		note(w, "%s: more than %d final targets: refused", text,
+		     RESOLVE_FINAL_MAX);
+		w->too_many = 1;
+		return;
+	}
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 4;
 		struct resolve_target *g = realloc(r->t, cap * sizeof *g);
@@ -450,6 +458,8 @@ static void expand(struct walk *w, const char *text)
 	size_t i;
 	int is_local, is_virtual;
 
+	if (w->too_many)
+		return;          /* refused whole: the rest costs nothing */
 	if (mailbox_from_text(&mb, text, strlen(text)) < 0) {
 		drop(w, status_make(ST_PERM, 1, 3, "Address too long"));
 		return;
@@ -546,6 +556,9 @@ struct status resolve(const struct resolve_params *p, const struct mailbox *rcpt
 		r->st = status_make(ST_TEMP, 3, 0, "Out of memory");
 	else if (w.temp.kind != ST_OK)
 		r->st = status_make(ST_TEMP, 3, 0, "%s", w.temp.text);
+	else if (w.too_many)
+		r->st = status_make(ST_PERM, 5, 3, "Too many final recipients "
+		                    "(more than %d)", RESOLVE_FINAL_MAX);
 	else if (r->n > 0)
 		r->st = status_ok();
 	else if (w.first.kind != ST_OK)

@@ -23,7 +23,8 @@
  * deeper than RESOLVE_DEPTH_MAX.  Pipe and file targets are dropped and
  * reported.  The result keeps what it could deliver; it is refused only
  * when nothing is left: 5.1.1 no such user, 5.7.1 only refused targets,
- * 5.4.6 only loops.  Any temporary failure (a lookup that failed) makes
+ * 5.4.6 only loops; or when it has more than RESOLVE_FINAL_MAX final
+ * targets: 5.5.3.  Any temporary failure (a lookup that failed) makes
  * the whole result temporary (4.3.0): a recipient is never cut short.
  * Local mailboxes are named NAME@HOME_DOMAIN (params->home_domain, the
  * first of --domains), so one mailbox has one name whatever local domain
@@ -44,7 +45,10 @@
 #include "addrtab.h"
 #include "status.h"
 
-enum { RESOLVE_DEPTH_MAX = 20, RESOLVE_SEEN_MAX = 10000 };
+/* RESOLVE_FINAL_MAX: distinct final targets of one recipient; more
+ * refuse it whole (5.5.3), before the rest is even looked at: a list of
+ * 10^5 addresses would otherwise cost 10^10 comparisons per RCPT */
+enum { RESOLVE_DEPTH_MAX = 20, RESOLVE_SEEN_MAX = 10000, RESOLVE_FINAL_MAX = 1000 };
 
 struct resolve_tables {
 	struct addrtab aliases, virt, users;

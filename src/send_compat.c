@@ -116,66 +116,91 @@ int send_queue_tool(const struct send_opts *o, int flush)
 	return EX_UNAVAILABLE;
 }
 
-/* write_all - all of p[0..n) to fd (blocking); 0 or -1 */
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
+/* one way of the -bs relay: bytes read from one side, not yet all
+ * written to the other */
+struct relay_buf {
+	char b[16384];
+	size_t len, off;
+};
 
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
+/* relay_write - write some of what x holds to fd: at most PIPE_BUF at a
+ * time, which a pipe that polled writable takes without blocking (our
+ * standard output may be a blocking pipe we must not make non-blocking:
+ * its file description is shared); 0, or -1 when fd failed */
+static int relay_write(int fd, struct relay_buf *x)
+{
+	size_t n = x->len - x->off;
+	ssize_t w = write(fd, x->b + x->off, n < PIPE_BUF ? n : PIPE_BUF);
+
+	if (w < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	x->off += (size_t)w;
+	if (x->off == x->len)
+		x->off = x->len = 0;
 	return 0;
 }
 
-/* blocking - make fd blocking again (the client's socket is not) */
-static int blocking(int fd)
+/* relay_read - fill the empty x from fd: 1, 0 at the end (or an error
+ * that ends it), -1 for nothing now */
+static int relay_read(int fd, struct relay_buf *x)
 {
-	int fl = fcntl(fd, F_GETFL);
+	ssize_t r = read(fd, x->b, sizeof x->b);
 
-	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return -1;
+	if (r <= 0)
+		return 0;
+	x->len = (size_t)r;
+	return 1;
 }
 
 /* send_session - -bs: the SMTP session on stdin/stdout relayed, byte for
- * byte, to the server; ends when the server closes (after QUIT) or the
- * client's side has ended and the server has closed too.  When the
- * server cannot be reached the client gets a 421 and we exit 69. */
+ * byte, to the server; ends when the server closes (after QUIT) and what
+ * it said has been written, or the client's side has ended and the
+ * server has closed too.  Every wait, reading or writing either side, is
+ * bounded by the longest a server may make us sit through: a server that
+ * stops reading, or a client that stops reading our output, ends it.
+ * When the server cannot be reached the client gets a 421 and we exit 75
+ * (68 when its name does not exist): the client may try again. */
 int send_session(struct send_opts *o)
 {
 	struct smtp_client *c = malloc(sizeof *c);
 	struct smtp_result res;
-	struct pollfd p[2];
-	char buf[16384];
-	int fd, in_open = 1, ex = EX_OK;
-	ssize_t r;
+	struct relay_buf up, down;   /* to the server; to the client */
+	struct pollfd p[3];
+	int fd, in_open = 1, srv_open = 1, shut = 0, ex = EX_OK, wait_ms;
+	int r;
 
 	if (c == NULL) {
 		send_say("out of memory");
 		return EX_OSERR;
 	}
+	up.len = up.off = down.len = down.off = 0;
+	wait_ms = o->to.data > o->to.dot ? o->to.data : o->to.dot;
 	smtp_client_init(c, &o->to);
-	if (smtp_client_connect(c, o->host, o->port, &res) < 0 ||
-	    blocking(c->io.fd) < 0) {
+	if (smtp_client_connect(c, o->host, o->port, &res) < 0) {
 		send_say("cannot reach %s:%s: %s", o->host, o->port, res.st.text);
-		snprintf(buf, sizeof buf, "421 4.3.0 mail server %s:%s unavailable"
-		         "\r\n", o->host, o->port);
-		(void)write_all(1, buf, strlen(buf));
+		down.len = (size_t)snprintf(down.b, sizeof down.b,
+		        "421 4.3.0 mail server %s:%s unavailable\r\n", o->host, o->port);
+		while (down.len > 0 && poll(&(struct pollfd){ .fd = 1, .events = POLLOUT },
+		                            1, wait_ms) > 0 && relay_write(1, &down) == 0)
+			;
 		smtp_client_close(c);
 		free(c);
-		return EX_UNAVAILABLE;
+		return res.st.kind == ST_PERM ? EX_NOHOST : EX_TEMPFAIL;
 	}
-	fd = c->io.fd;
-	for (;;) {
-		p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
-		p[1] = (struct pollfd){ .fd = 0, .events = POLLIN };
-		/* bounded: the longest wait a server may make us sit through */
-		r = poll(p, in_open ? 2 : 1, o->to.data > o->to.dot ? o->to.data
-		                                                    : o->to.dot);
+	fd = c->io.fd;               /* non-blocking, as the client left it */
+	while (srv_open || down.len > 0) {
+		/* a side with nothing to do is left out (fd -1): its hang-up
+		 * would wake poll again and again */
+		p[0].events = (srv_open && down.len == 0 ? POLLIN : 0) |
+		              (up.len > 0 ? POLLOUT : 0);
+		p[0].fd = p[0].events ? fd : -1;
+		p[1].events = POLLIN;
+		p[1].fd = in_open && up.len == 0 && srv_open ? 0 : -1;
+		p[2].events = POLLOUT;
+		p[2].fd = down.len > 0 ? 1 : -1;
+		r = poll(p, 3, wait_ms);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -183,30 +208,24 @@ int send_session(struct send_opts *o)
 			ex = EX_TEMPFAIL;
 			break;
 		}
-		if (p[0].revents) {
-			r = read(fd, buf, sizeof buf);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;       /* the server closed: the session is over */
-			if (write_all(1, buf, (size_t)r) < 0) {
-				ex = EX_IOERR;
-				break;
-			}
+		if (p[2].revents && relay_write(1, &down) < 0) {
+			ex = EX_IOERR;
+			break;
 		}
-		if (in_open && p[1].revents) {
-			r = read(0, buf, sizeof buf);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				/* the client is done: the server sees end of
-				 * input and closes, which ends the loop */
-				in_open = 0;
-				shutdown(fd, SHUT_WR);
-			} else if (write_all(fd, buf, (size_t)r) < 0) {
-				ex = EX_IOERR;
-				break;
-			}
+		if ((p[0].revents & POLLOUT) && relay_write(fd, &up) < 0) {
+			ex = EX_IOERR;
+			break;
+		}
+		if ((p[0].revents & ~POLLOUT) && down.len == 0 && srv_open &&
+		    relay_read(fd, &down) == 0)
+			srv_open = 0;    /* the server closed: the session is over */
+		if (p[1].revents && relay_read(0, &up) == 0)
+			in_open = 0;
+		if (!in_open && up.len == 0 && !shut && srv_open) {
+			/* the client is done: the server sees end of input and
+			 * closes, which ends the loop */
+			shutdown(fd, SHUT_WR);
+			shut = 1;
 		}
 	}
 	smtp_client_close(c);

@@ -104,15 +104,19 @@ static int worse(int a, int b)
 	return a;
 }
 
-/* open_fail_exit - the exit code when no session could be had */
+/* open_fail_exit - the exit code when no session could be had: a server
+ * down, slow or unresolvable for now is EX_TEMPFAIL, as callers (pipe(8),
+ * procmail, fetchmail) bounce or drop the message on EX_UNAVAILABLE and
+ * EX_NOHOST; those stay for a name that does not exist and a 5xx
+ * greeting */
 static int open_fail_exit(const struct smtp_result *r)
 {
 	if (r->reply.error != SMTP_REPLY_OK)
 		return EX_PROTOCOL;
 	if (r->stage == SMTP_STAGE_CONNECT)
-		return r->st.kind == ST_PERM ? EX_NOHOST : EX_UNAVAILABLE;
+		return r->st.kind == ST_PERM ? EX_NOHOST : EX_TEMPFAIL;
 	if (r->stage == SMTP_STAGE_GREETING)
-		return r->reply.code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE;
+		return r->reply.code / 100 == 5 ? EX_UNAVAILABLE : EX_TEMPFAIL;
 	if (r->reply.code / 100 == 5)
 		return EX_PROTOCOL;       /* EHLO and HELO refused */
 	return EX_TEMPFAIL;

@@ -11,6 +11,11 @@
 #     with a forward-ignored log line saying why;
 #   - a list with a member whose account cannot be looked up now (EIO):
 #     451 4.3.0 for the whole list, never 550;
+#   - a .forward that opens at RCPT's check and fails to open (EMFILE)
+#     when the recipients are added: 452 4.3.0, never the address as it
+#     was sent (which would skip the .forward), and the retry forwards;
+#   - a .forward that cannot be read (EIO): 451 4.3.0, not ignored (the
+#     mail would bypass it);
 #   - mta-smtpd --check-address shows the forwarding.
 . "$(dirname "$0")/lib/common.sh"
 
@@ -18,12 +23,15 @@ uid_min=$(sed -n 's/^[ \t]*UID_MIN[ \t]\+\([0-9]\+\)[ \t]*$/\1/p' /etc/login.def
 if [ "$(id -u)" != 0 ] && [ "$(id -u)" -lt "${uid_min:-1000}" ]; then
 	skip_all "uid $(id -u) is below UID_MIN: such accounts receive no mail"
 fi
-plan 14
+plan 16
 
 cat >"$T/shim.c" <<'EOF'
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +69,60 @@ int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 	*res = pw;
 	return 0;
 }
+
+/* open, open64 - the second open of t38flip's .forward fails with EMFILE
+ * (as under load); every other open as the C library does it */
+int open(const char *path, int flags, ...)
+{
+	static int flips;
+	int (*real)(const char *, int, ...) = dlsym(RTLD_NEXT, "open");
+	size_t n = strlen(path), k = strlen("/t38flip/.forward");
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	if (n >= k && strcmp(path + n - k, "/t38flip/.forward") == 0 && ++flips == 2) {
+		errno = EMFILE;
+		return -1;
+	}
+	return real(path, flags, mode);
+}
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+/* read - a read of t38rdeio's .forward (found by its name)
+ * fails with EIO; every other read as the C library does it */
+ssize_t read(int fd, void *buf, size_t len)
+{
+	ssize_t (*real)(int, void *, size_t) = dlsym(RTLD_NEXT, "read");
+	char link[64], path[512];
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof path - 1);
+	if (n > 0) {
+		path[n] = '\0';
+		if (strstr(path, "/t38rdeio/.forward") != NULL) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return real(fd, buf, len);
+}
 EOF
 cc -shared -fPIC -o "$T/shim.so" "$T/shim.c" -ldl 2>"$T/shim.err" ||
 	{ sed 's/^/# /' "$T/shim.err"; echo "Bail out! cannot build the getpwnam_r shim"; exit 1; }
 export T38_HOMES=$T/homes
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 H=$T38_HOMES
-for u in t38fwd t38copy t38open t38other t38link; do mkdir -p "$H/$u"; done
+for u in t38fwd t38copy t38open t38other t38link t38flip t38rdeio; do mkdir -p "$H/$u"; done
 printf '# forwarded, and a copy kept\n\\t38fwd, t38copy\n"|/bin/touch %s/ran"\n' "$T" >"$H/t38fwd/.forward"
 printf 't38copy\n' >"$H/t38open/.forward"
 chmod 666 "$H/t38open/.forward"
 printf 't38copy\n' >"$H/t38other/.forward"
+printf 't38copy\n' >"$H/t38flip/.forward"
+printf 't38copy\n' >"$H/t38rdeio/.forward"
 printf 't38copy\n' >"$T/elsewhere"
 ln -s "$T/elsewhere" "$H/t38link/.forward"
 other=0
@@ -94,7 +145,8 @@ import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
 s.ehlo()
 s.mail("sender@example.org")
-for r in ("team@test.example", "t38eio@test.example", "nosuchuser38@test.example"):
+for r in ("team@test.example", "t38eio@test.example", "nosuchuser38@test.example",
+          "t38rdeio@test.example"):
     code, text = s.rcpt(r)
     print(code, text.decode().split()[0])
 s.quit()
@@ -102,7 +154,8 @@ EOF
 )
 is "$res" "451 4.3.0
 451 4.3.0
-550 5.1.1" "a list with a member whose lookup fails: 451 4.3.0 for all of it (as for the member), never 550; an unknown user: 550"
+550 5.1.1
+451 4.3.0" "a list with a member whose lookup fails: 451 4.3.0 for all of it (as for the member), never 550; an unknown user: 550; a .forward that cannot be read: 451"
 
 subjects() {
 	$PY - "$H/$1/Maildir" <<'EOF'
@@ -132,6 +185,23 @@ if [ "$other" = 1 ]; then
 else
 	skip "not root: cannot give .forward to another uid" 2
 fi
+res=$($PY - "$MTA_PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo()
+s.mail("sender@example.org")
+for i in range(2):
+    code, text = s.rcpt("t38flip@test.example")
+    print(code, text.decode().split()[0])
+s.data(b"Subject: to flip\r\n\r\nhello\r\n")
+s.quit()
+EOF
+)
+is "$res" "452 4.3.0
+250 2.1.5" ".forward that fails to open after the check: 452 4.3.0, then the retry is accepted"
+wait_for 20 queue_empty
+is "$(subjects t38flip)/$(subjects t38copy | grep -o flip)" "/flip" \
+	"... and forwarded: nothing in t38flip's own Maildir"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 out=$(LD_PRELOAD=$T/shim.so "$MTA_BIN/mta-smtpd" -m "$T/mail" -d test.example --system-users \

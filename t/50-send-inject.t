@@ -207,7 +207,7 @@ like "$out" "end of data: .*said: 554 5\.6\.0 content refused" "5xx after the do
 
 port=$(free_port)
 out=$("$SEND" -s "127.0.0.1:$port" bob@example.net <"$T/one.eml" 2>&1)
-is "$?" "$EX_UNAVAILABLE" "no server: EX_UNAVAILABLE (69)"
+is "$?" "$EX_TEMPFAIL" "no server: EX_TEMPFAIL (75), which callers retry"
 like "$out" "connect to 127\.0\.0\.1:$port: Connection refused" "no server: says so"
 out=$("$SEND" -s "$S" -bs bob@example.net <"$T/one.eml" 2>&1)
 is "$?" "$EX_USAGE" "-bs (not supported): EX_USAGE"

@@ -10,7 +10,7 @@
 
 EX_DATAERR=65 EX_NOUSER=67 EX_UNAVAILABLE=69 EX_TEMPFAIL=75 EX_PROTOCOL=76
 
-plan 82
+plan 83
 
 SEND=$MTA_BIN/mta-send
 
@@ -49,6 +49,8 @@ def serve(c):
                     c.sendall(bytes([b])); time.sleep(0.2)
         except OSError:
             return
+    if mode == "greet554":
+        reply(b"554 5.3.2 no service here\r\n"); time.sleep(1); return
     if mode == "garbage":
         reply(b"SSH-2.0-OpenSSH_9.2\r\n"); time.sleep(1); return
     reply(b"220 raw ESMTP\r\n")
@@ -188,12 +190,16 @@ out=$({ msg; head -c 20000000 /dev/zero | tr '\0' 'x' | fold -w 998; } |
 is "$?" "$EX_DATAERR" "552 and hang-up in the middle of a big message: EX_DATAERR"
 like "$out" "552 5\.3\.4 message too big" "... the server's reason, not just a broken pipe"
 
+raw greet554
+out=$(msg | "$SEND" -s "$S" -T 5 b@example.net 2>&1)
+is "$?" "$EX_UNAVAILABLE" "a 554 greeting: EX_UNAVAILABLE (the server refuses)"
+
 raw silent
 t0=$(date +%s.%N)
 out=$(msg | "$SEND" -s "$S" -T 1 b@example.net 2>&1)
 rc=$?
 t1=$(date +%s.%N)
-is "$rc" "$EX_UNAVAILABLE" "a server that never greets: EX_UNAVAILABLE"
+is "$rc" "$EX_TEMPFAIL" "a server that never greets: EX_TEMPFAIL (try again, not a bounce)"
 like "$out" "greeting: no answer within 1 s" "silent server: timed out, says so"
 ok "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a < 10) ? 0 : 1 }')" \
 	"-T 1 bounds the wait (took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"

@@ -9,9 +9,9 @@
 # format-patch output; every message read back with python's mailbox.
 . "$(dirname "$0")/lib/common.sh"
 
-EX_USAGE=64 EX_UNAVAILABLE=69 EX_CONFIG=78
+EX_USAGE=64 EX_TEMPFAIL=75 EX_CONFIG=78
 
-plan 42
+plan 44
 
 SEND=$MTA_BIN/mta-send
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
@@ -67,7 +67,47 @@ is "$(inbox alice 't54 bs')" "carol@example.org|alice@test.example|t54 bs|over -
 out=$(printf 'QUIT\r\n' | timeout 30 "$SEND" -bs -s "127.0.0.1:$(free_port)" 2>/dev/null)
 rc=$?
 like "$out" '^421 ' "-bs, no server: the client gets a 421"
-is "$rc" "$EX_UNAVAILABLE" "-bs, no server: exit 69"
+is "$rc" "$EX_TEMPFAIL" "-bs, no server: exit 75"
+
+# -bs with a side that stops reading: a server that greets and never
+# reads while the client sends on, a client that never reads what a
+# flooding server says; each wait ends after -T 2: exit 75, not a hang
+cat >"$T/stuck.py" <<'PYEOF'
+import socket, subprocess, sys, threading, time
+mode, send = sys.argv[1], sys.argv[2:]
+ls = socket.socket()
+ls.bind(("127.0.0.1", 0))
+ls.listen(1)
+def serve():
+    c, _ = ls.accept()
+    c.sendall(b"220 stuck ESMTP\r\n")
+    try:
+        while mode == "flood":
+            c.sendall(b"250-" + b"x" * 996 + b"\r\n")
+    except OSError:
+        pass
+    time.sleep(90)
+threading.Thread(target=serve, daemon=True).start()
+p = subprocess.Popen(send + ["-bs", "-T", "2", "-s", "127.0.0.1:%d" % ls.getsockname()[1]],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def feed():
+    try:
+        p.stdin.write(b"EHLO x\r\n")
+        while mode == "noread":
+            p.stdin.write(b"a" * 65536)
+    except OSError:
+        pass
+threading.Thread(target=feed, daemon=True).start()
+try:
+    print(p.wait(timeout=30))
+except subprocess.TimeoutExpired:
+    p.kill()
+    print("still running after 30 s")
+PYEOF
+is "$(timeout 60 $PY "$T/stuck.py" noread "$SEND")" "$EX_TEMPFAIL" \
+	"-bs, a server that stops reading: exit 75 after the time limit, not a hang"
+is "$(timeout 60 $PY "$T/stuck.py" flood "$SEND")" "$EX_TEMPFAIL" \
+	"-bs, a client that stops reading: exit 75 after the time limit, not a hang"
 
 # the configuration file names the server (its first listen address) and
 # the queue; -s and \$MTA_SERVER still win

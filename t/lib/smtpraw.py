@@ -220,8 +220,10 @@ def expected_queue_file(qid, arrival, client, helo, sender, rcpts, message,
                         host="mx.test.example", esmtp=True):
     """the whole queue file for a message whose header needs nothing added
     (message: bytes with LF line ends, as the client meant it)"""
-    env = "mta-envelope 1\nid %s\narrival %d\nclient %s\nhelo %s\nsender %s\n" % (
-        qid, arrival, client, helo, sender)
+    # version 2 when a recipient carries an orcpt line ("ADDR\norcpt RCPT")
+    version = 2 if any("\norcpt " in r for r in rcpts) else 1
+    env = "mta-envelope %d\nid %s\narrival %d\nclient %s\nhelo %s\nsender %s\n" % (
+        version, qid, arrival, client, helo, sender)
     env += "".join("rcpt %s\n" % r for r in rcpts) + "\n"
     return (env.encode("latin-1") +
             received_field(helo, client, host, esmtp, qid, rcpts, arrival) +

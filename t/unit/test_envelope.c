@@ -81,7 +81,7 @@ Test(envelope, damaged_text_is_refused)
 	static const char bad[][160] = {
 		"",
 		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n",
-		"mta-envelope 2\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n\n",
+		"mta-envelope 3\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n\n",
 		"mta-envelope 1\nid A\narrival x\nclient c\nhelo h\nsender s\nrcpt r\n\n",
 		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\n\n",
 		"mta-envelope 1\narrival 1\nid A\nclient c\nhelo h\nsender s\nrcpt r\n\n",
@@ -191,6 +191,9 @@ Test(envelope, orcpt_round_trip_and_old_files)
 	cr_assert_eq(envelope_format(&env, &text, &len), 0);
 	cr_assert(strstr(text, "rcpt root@test.example\norcpt postmaster@TEST.example\n"
 	                 "rcpt bob@test.example\n\n"), "%s", text);
+	/* orcpt lines: version 2, which older readers refuse as a whole
+	 * instead of misreading it */
+	cr_assert(strncmp(text, "mta-envelope 2\n", 15) == 0, "%s", text);
 	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
 	cr_assert_eq(back.nrcpt, 2);
 	cr_assert_str_eq(back.rcpt[0].text, "root@test.example");
@@ -202,4 +205,31 @@ Test(envelope, orcpt_round_trip_and_old_files)
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		cr_assert_eq(envelope_parse(bad[i], strlen(bad[i]), &back, &used), -1,
 		             "case %zu", i);
+}
+
+Test(envelope, version_1_without_orcpt_2_with)
+{
+	struct envelope env, back;
+	struct mailbox r;
+	char *text;
+	size_t len, used;
+	static const char v1_orcpt[] = "mta-envelope 1\nid A\narrival 1\nclient x\n"
+	                               "helo h\nsender a@b\nrcpt c@d\norcpt C@d\n\n";
+	static const char v3[] = "mta-envelope 3\nid A\narrival 1\nclient x\n"
+	                         "helo h\nsender a@b\nrcpt c@d\n\n";
+
+	sample(&env);
+	mailbox_from_text(&r, "bob@test.example", 16);
+	cr_assert_eq(envelope_add_final(&env, &r, "bob@test.example"), 1);
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert(strncmp(text, "mta-envelope 1\n", 15) == 0, "%s", text);
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	envelope_free(&back);
+	free(text);
+	envelope_free(&env);
+	/* written before version 2: still read */
+	cr_assert_eq(envelope_parse(v1_orcpt, sizeof v1_orcpt - 1, &back, &used), 0);
+	cr_assert_str_eq(envelope_orcpt(&back, 0), "C@d");
+	envelope_free(&back);
+	cr_assert_eq(envelope_parse(v3, sizeof v3 - 1, &back, &used), -1);
 }

@@ -242,6 +242,42 @@ Test(resolve, forward_files)
 	cr_assert_str_eq(got("bob@here.test"), "L:carol@here.test");
 }
 
+/* many - a .forward for "many" of n distinct remote addresses, each
+ * listed twice */
+static char *many(size_t n)
+{
+	size_t i, len = 0, cap = 16 + 2 * n * 32;
+	char *text = malloc(cap);
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap, "many=");
+	for (i = 0; i < 2 * n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%sr%zu@far.example",
+		                        i ? ", " : "", i % n);
+	return text;
+}
+
+Test(resolve, final_targets_bounded)
+{
+	struct resolve_result r;
+	struct mailbox mb;
+	char *text;
+
+	setup("list: alice\n", NULL);
+	mailbox_from_text(&mb, "many@here.test", 14);
+	/* as many as allowed (duplicates count once): all of them */
+	forwards = text = many(RESOLVE_FINAL_MAX);
+	cr_assert_eq(resolve(&params, &mb, &r).kind, ST_OK);
+	cr_assert_eq(r.n, RESOLVE_FINAL_MAX);
+	resolve_result_free(&r);
+	free(text);
+	/* one more: refused whole, never cut short */
+	forwards = text = many(RESOLVE_FINAL_MAX + 1);
+	cr_assert_str_eq(got("many@here.test"), "PERM 5.5.3");
+	free(text);
+	forwards = NULL;
+}
+
 Test(resolve, quoted_local_parts_stay_addresses)
 {
 	setup(NULL, "@one.example \"a b\"@two.example\n@two.example \"a b\"@two.example\n");

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "monotonic.h"
@@ -264,6 +265,50 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 	return -1;
 }
 
+/* smtp_client_connect_unix - connect to a local stream socket.  A
+ * listener's backlog full (EAGAIN on a non-blocking socket) is a server
+ * too busy now: temporary, as a refused TCP connection. */
+int smtp_client_connect_unix(struct smtp_client *c, const char *path,
+                             struct smtp_result *res)
+{
+	struct sockaddr_un sun;
+	char eb[128];
+	int fd, err;
+
+	smtp_client_close(c);
+	smtp_reply_clear(&res->reply);
+	res->stage = SMTP_STAGE_CONNECT;
+	snprintf(c->peer, sizeof c->peer, "unix:%s", path);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		res->st = status_make(ST_PERM, 4, 2, "socket path too long: %s", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		stream_init(&c->io, fd);
+		c->opened_ms = monotonic_ms();
+		res->st = status_ok();
+		return 0;
+	}
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	res->st = status_make(ST_TEMP, 4, 1, "connect to %s: %s", c->peer,
+	                      strerror_r(err, eb, sizeof eb));
+	errno = err;
+	return -1;
+}
+
+/* smtp_client_lmtp - LMTP from the next handshake on */
+void smtp_client_lmtp(struct smtp_client *c)
+{
+	c->lmtp = 1;
+}
+
 /* smtp_client_tls - the policy of the next handshake */
 void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
                      struct tls_ctx *ctx, const char *host)
@@ -381,7 +426,8 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 		return -1;
 	}
 	memcpy(c->helo, name, strlen(name) + 1);
-	smtp_dialog_start(&c->d, SMTP_DIALOG_SMTP, &c->ops, c->helo, c->peer);
+	smtp_dialog_start(&c->d, c->lmtp ? SMTP_DIALOG_LMTP : SMTP_DIALOG_SMTP,
+	                  &c->ops, c->helo, c->peer);
 	if (c->tls_policy != TLS_POLICY_NONE && c->tls_ctx != NULL)
 		smtp_dialog_use_starttls(&c->d);
 	while (smtpc_drive(c, hello_over) == 0 && smtp_dialog_tls_wanted(&c->d) &&

@@ -89,6 +89,8 @@ struct smtp_client {
 	int tls_failed;              /* the TLS handshake failed */
 	int tls_verified;            /* certificate trusted, valid for host */
 	char tls_why[96];            /* "ok", or why it was not verified */
+	int lmtp;                    /* LMTP (smtp_client_lmtp): LHLO, and
+	                              * one reply per recipient after the dot */
 	int tx_over;                 /* the transaction has been reported */
 	int noted;                   /* res holds a note */
 	char in[SMTP_CLIENT_IN_MAX];
@@ -111,6 +113,16 @@ int smtp_resolve(const char *host, const char *port, struct addrinfo **ai,
  * address; returns 0, or -1 with res saying why (the last failure) */
 int smtp_client_connect(struct smtp_client *c, const char *host,
                         const char *port, struct smtp_result *res);
+/* smtp_client_connect_unix - connect to the stream socket at path (an
+ * LMTP server's); 0, or -1 with res saying why (ST_TEMP: a server not
+ * there, or too busy to take the connection now) */
+int smtp_client_connect_unix(struct smtp_client *c, const char *path,
+                             struct smtp_result *res);
+/* smtp_client_lmtp - after smtp_client_init: speak LMTP (RFC 2033) in
+ * the handshakes to come: LHLO instead of EHLO (no HELO fallback), and
+ * smtp_client_send's rcpt_res get each recipient's own reply after the
+ * dot */
+void smtp_client_lmtp(struct smtp_client *c);
 /* smtp_client_handshake - on the connection c->io (smtp_client_connect's,
  * or a connected socket given to stream_init): the greeting, then EHLO
  * name (HELO when EHLO is refused with a 5xx), and STARTTLS and EHLO

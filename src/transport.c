@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "deliver.h"
+#include "lmtp.h"
 #include "local.h"
 #include "policy.h"
 #include "remote.h"
@@ -32,6 +33,11 @@ enum transport_id transport_route(const struct config *cfg,
                                   const struct mailbox *rcpt, char *hop)
 {
 	if (policy_is_local(cfg, rcpt)) {
+		if (cfg->lmtp != NULL) {
+			snprintf(hop, TRANSPORT_HOP_MAX, "%s%s", TRANSPORT_LMTP_KEY,
+			         cfg->lmtp);
+			return TRANSPORT_LMTP;
+		}
 		local_key(cfg, rcpt, hop);
 		return TRANSPORT_LOCAL;
 	}
@@ -45,12 +51,14 @@ unsigned transport_limit(const struct config *cfg, enum transport_id t)
 {
 	unsigned all = cfg->max_deliveries, keep = all / 4;
 
-	(void)t;                   /* one share for each, for now */
-	if (all < 2)
-		return all;
-	if (keep < 1)
-		keep = 1;
-	return all - keep;
+	if (all >= 2) {
+		if (keep < 1)
+			keep = 1;
+		all -= keep;
+	}
+	if (t == TRANSPORT_LMTP && cfg->max_lmtp < all)
+		return cfg->max_lmtp;
+	return all;
 }
 
 /* transport_hop_limit - per next hop */
@@ -58,6 +66,8 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 {
 	unsigned n, half;
 
+	if (t == TRANSPORT_LMTP)      /* one server: the transport's limit */
+		return transport_limit(cfg, t);
 	if (t != TRANSPORT_LOCAL)
 		return cfg->max_per_dest;
 	/* An mbox's appends take turns under its lock anyway, and a program
@@ -106,7 +116,45 @@ static void deliver_smtp(struct delivery *d, const struct envelope *env,
 	snprintf(d->tls, sizeof d->tls, "%s", rr.tls);
 }
 
+/* transport_lmtp_user - USER@DOMAIN for a virtual domain, else USER */
+int transport_lmtp_user(const struct config *cfg, const struct mailbox *rcpt,
+                        char *buf)
+{
+	char name[ADDR_MAX], dom[ADDR_MAX];
+	const char *vdom = policy_virtual_domain(cfg, rcpt, dom);
+
+	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
+		return -1;
+	/* an address the client could send fits; checked all the same */
+	if (vdom != NULL)
+		return snprintf(buf, ADDR_MAX, "%s@%s", name, vdom) < ADDR_MAX ? 0 : -1;
+	snprintf(buf, ADDR_MAX, "%s", cfg->system_users ? sysuser_account(name) : name);
+	return 0;
+}
+
+/* deliver_lmtp - to the LMTP server, in a transaction of its own */
+static void deliver_lmtp(struct delivery *d, const struct envelope *env,
+                         int fd, long long offset)
+{
+	char user[ADDR_MAX];
+	const char *rcpt[1] = { user };
+	struct lmtp_result r;
+
+	if (transport_lmtp_user(d->cfg, &env->rcpt[d->n], user) < 0) {
+		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+		return;
+	}
+	lmtp_deliver(d->remote, d->cfg->lmtp, env->sender.text, rcpt, 1,
+	             env->body_8bit, fd, (off_t)offset, &r, &d->unreachable);
+	d->result = r.st;
+	/* the server that answered, for the DSN's Remote-MTA */
+	if (r.diag[0])
+		snprintf(d->remote_mta, sizeof d->remote_mta, "%s", d->cfg->lmtp);
+	memcpy(d->diag, r.diag, sizeof d->diag);
+}
+
 const struct transport transport_table[TRANSPORT_COUNT] = {
 	[TRANSPORT_LOCAL] = { "local", deliver_local },
 	[TRANSPORT_SMTP] = { "smtp", deliver_smtp },
+	[TRANSPORT_LMTP] = { "lmtp", deliver_lmtp },
 };

@@ -78,9 +78,11 @@ static void outcome(const char *addr, const struct smtp_result *r,
 		                      "LMTP server %s said: %s", addr, out->diag);
 		return;
 	}
+	/* the client's texts name the server mostly ("unix:PATH", IP:port) */
 	out->st = status_make(r->st.kind == ST_PERM && r->reply.code == 0
 	                      ? ST_PERM : ST_TEMP, r->st.subject, r->st.detail,
-	                      "LMTP server %s: %s", addr, r->st.text);
+	                      "LMTP server%s%s: %s", strstr(r->st.text, addr) ? "" : " ",
+	                      strstr(r->st.text, addr) ? "" : addr, r->st.text);
 }
 
 /* stale - a kept connection the server had closed before the message

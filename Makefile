@@ -53,6 +53,8 @@ DEPFLAGS = -MMD -MP
 # test (t/95) signs a zone with ldnsutils and serves it with nsd.  t/54
 # calls mta-send from s-nail, bsd-mailx, mutt and git; t/55 checks the
 # unit with systemd-analyze (systemd) and the snippet with logrotate.
+# t/39 (and t/bench/lmtp.sh) run a private Dovecot: LMTP to deliver,
+# IMAP to read back.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
              libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
@@ -60,9 +62,10 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd
+             s-nail bsd-mailx mutt git logrotate systemd \
+             dovecot-core dovecot-lmtpd dovecot-imapd
 FUZZ_DEBS  = clang libclang-rt-14-dev
-BENCH_DEBS = postfix time
+BENCH_DEBS = postfix time dovecot-core dovecot-lmtpd
 
 .PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install \
         install-sendmail clean

@@ -4,7 +4,8 @@
 # its IMAP with python3 imaplib as a user would:
 #   - one message to several users, over the unix socket: local users as
 #     bare logins, a virtual domain's as user@domain; each body read back
-#     through IMAP equals what was sent;
+#     through IMAP equals what was sent; Dovecot wrote Return-Path:
+#     and Delivered-To:; --check-address shows the user asked for;
 #   - a user over quota gets 452 4.2.2 after the dot for that recipient
 #     only: deferred (still queued), the others delivered;
 #   - the deliveries to one server share one connection (kept between
@@ -16,7 +17,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/dovecot-lmtp.sh"
 
-plan 18
+plan 20
 
 [ "$(id -u)" = 0 ] || skip_all "needs root to run a private Dovecot"
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/lmtp ] ||
@@ -101,6 +102,17 @@ is "$(count_queued)" 1 "... its message still queued"
 is "$(imap_check alice pa tok-one) $(imap_check bob pb tok-one) $(imap_check dave@virt.example pd tok-one)" \
 	"tok-one ok tok-one ok tok-one ok" \
 	"IMAP: each user's message, body as sent (a virtual user as user@domain)"
+like "$($PY - "$DOVECOT_IP" "$DOVECOT_IMAP_PORT" <<'EOF'
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+m.login("alice", "pa")
+m.select("INBOX", readonly=True)
+typ, data = m.search(None, "SUBJECT", "tok-one")
+typ, d = m.fetch(data[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (RETURN-PATH DELIVERED-TO)])")
+print(" ".join(d[0][1].decode().split()))
+EOF
+)" "^Return-Path: <carol@test\.example> Delivered-To: alice$" \
+	"Dovecot wrote Return-Path: (the sender) and Delivered-To: (the user asked for)"
 is "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DOVECOT_LOG")" 1 \
 	"the deliveries shared one LMTP connection"
 
@@ -135,6 +147,10 @@ is "$(count_queued)" 2 "... the message kept (and full's)"
 dovecot_lmtp_start || diag "Dovecot did not start again"
 wait_log 'delivered .*rcpt=<?bob@test.example' 2 30
 is "$(imap_check bob pb tok-down)" "tok-down ok" "Dovecot back: delivered, read back through IMAP"
+
+like "$("$MTA_BIN/mta-smtpd" -d test.example --virtual "$T/virtual" --lmtp "$DOVECOT_LMTP_SOCKET" \
+	--check-address dave@virt.example)" "^virtual dave@virt\.example lmtp:$DOVECOT_LMTP_SOCKET <dave@virt\.example>$" \
+	"--check-address names the LMTP server and the user asked for"
 
 # 4. over TCP, from a second daemon
 main_log=$MTA_LOG

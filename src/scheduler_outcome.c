@@ -69,6 +69,54 @@ struct status sched_returned_status(void)
 	                   "postmaster of this system, untried");
 }
 
+/* warn_delay - d's recipient has waited --delay-warning since its
+ * message arrived and was not warned of yet: the sender is sent one
+ * report (bounce.h, "delayed") saying until when it will be tried, the
+ * earlier of --max-queue-time after arrival and the rounds --attempts
+ * has left (an estimate: uncounted rounds add to it).  Returns 1 when
+ * the warning is done with (sent; or none wanted: the null sender,
+ * NOTIFY= without DELAY), to be marked in the job (job.h warned); 0
+ * when it could not be written (tried again at the next deferral) or
+ * is not due. */
+static int warn_delay(struct sched *s, const struct delivery *d,
+                      const struct job_info *info, long long now)
+{
+	long long until = d->arrival + (long long)s->cfg->max_queue_time;
+	long long by_rounds = now + (long long)(s->cfg->attempts > info->attempts
+	                      ? s->cfg->attempts - info->attempts : 0) * s->cfg->retry;
+	char qaddr[LOG_VALUE_MAX], qerr[LOG_VALUE_MAX];
+	struct bounce_rcpt br;
+	struct envelope env;
+	long long offset;
+	struct status st;
+	int fd, r = -1;
+
+	if (s->cfg->delay_warning == 0 || info->warned != 0 || d->arrival <= 0 ||
+	    now - d->arrival < (long long)s->cfg->delay_warning)
+		return 0;
+	if (by_rounds < until)
+		until = by_rounds;
+	br = (struct bounce_rcpt){ d->rcpt, d->result, d->remote_mta, d->diag,
+	                           BOUNCE_DELAYED, (time_t)until };
+	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
+		envelope_free(&env);
+		return 0;
+	}
+	if (env.sender.text[0] == '\0')
+		r = 1;              /* never to the null sender */
+	else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset, &br,
+	                          1, &st)) == 0)
+		log_event("delay-warning", "id=%s rcpt=%s to=%s until=%lld", d->id,
+		          log_addr(qaddr, sizeof qaddr, d->rcpt),
+		          log_addr(qerr, sizeof qerr, env.sender.text), until);
+	else if (r < 0)
+		log_event("bounce-error", "id=%s error=%s", d->id,
+		          log_quote(qerr, sizeof qerr, st.text));
+	close(fd);
+	envelope_free(&env);
+	return r >= 0;
+}
+
 /* defer - a round failed for a while: rename the job to its next DUE,
  * then record the attempt in it.  A round that could not try every MX
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
@@ -105,6 +153,10 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	}
 	if (j->due >= JOB_DUE_HELD)
 		r.due = j->due;     /* held while it ran: it stays held */
+	/* before the job is written: the mark goes with this attempt's
+	 * record (a crash between the two warns again, never not at all) */
+	if (warn_delay(s, d, &info, now))
+		info.warned = now;
 	info.attempts = r.attempts;
 	info.first = r.first;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
@@ -160,7 +212,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	long long offset;
 	struct status st;
 	size_t n = 0, i;
-	int fd, ok = 0;
+	int fd, ok = 0, r;
 
 	if (!sched_policy_report_now(list != NULL, running_siblings(m, NULL)))
 		return;
@@ -171,16 +223,22 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
 	if (br != NULL && fd >= 0) {
 		for (f = list, i = 0; f; f = f->next, i++)
-			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
+			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag,
+			                              BOUNCE_FAILED, 0 };
 		if (env.sender.text[0] == '\0') {
 			/* a bounce that bounced: log it, never bounce it again */
 			for (f = list; f; f = f->next)
 				log_event("bounce-dropped", "id=%s rcpt=%s reason=null-sender",
 				          m->id, log_addr(qaddr, sizeof qaddr, f->rcpt));
 			ok = 1;
-		} else if (bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n, &st) == 0) {
-			log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
-			          log_addr(qaddr, sizeof qaddr, env.sender.text), n);
+		} else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset,
+		                            br, n, &st)) >= 0) {
+			if (r == 0)
+				log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
+				          log_addr(qaddr, sizeof qaddr, env.sender.text), n);
+			else         /* NOTIFY= without FAILURE, or NEVER */
+				log_event("bounce-dropped", "id=%s rcpts=%zu reason=notify",
+				          m->id, n);
 			ok = 1;
 		} else {
 			log_event("bounce-error", "id=%s error=%s", m->id,

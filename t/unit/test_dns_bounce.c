@@ -380,11 +380,11 @@ Test(bounce, compose_structure)
 	fd = message_file("mta-envelope 1\nid 660ED52886B890\n\n", sample_msg,
 	                  strlen(sample_msg));
 	r[0] = (struct bounce_rcpt){ "bob@example.net", { ST_PERM, 1, 1, "mx said: 550" },
-	                             "mx.example.net", "550 5.1.1 <bob@example.net>: no such user" };
+	                             "mx.example.net", "550 5.1.1 <bob@example.net>: no such user" , BOUNCE_FAILED, 0 };
 	r[1] = (struct bounce_rcpt){ "carol@example.com", { ST_TEMP, 4, 1, "connect: refused" },
-	                             "", "" };
+	                             "", "" , BOUNCE_FAILED, 0 };
 	r[2] = (struct bounce_rcpt){ "dave@[192.0.2.7]", { ST_PERM, 1, 10, "null MX" },
-	                             NULL, NULL };
+	                             NULL, NULL , BOUNCE_FAILED, 0 };
 	bounce_compose("mx.test.example", "660EE00000000A", &env, fd,
 	               (off_t)strlen("mta-envelope 1\nid 660ED52886B890\n\n"), r, 3,
 	               1795422300, collect, &b);
@@ -492,7 +492,7 @@ Test(bounce, compose_structure)
 
 Test(bounce, long_header_over_several_reads)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -525,7 +525,7 @@ Test(bounce, long_header_over_several_reads)
 
 Test(bounce, huge_header_is_cut_and_report_stays_whole)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -553,7 +553,7 @@ Test(bounce, huge_header_is_cut_and_report_stays_whole)
 Test(bounce, header_only_message_without_final_newline)
 {
 	static const char msg[] = "Subject: no body\nFrom: a@example.org";
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -577,7 +577,7 @@ Test(bounce, header_only_message_without_final_newline)
 
 Test(bounce, never_for_the_null_sender)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct status st;
 
@@ -592,7 +592,7 @@ Test(bounce, never_for_the_null_sender)
 
 Test(bounce, boundary_fits_rfc2046_with_a_long_hostname)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	char host[128];
 	struct envelope env;
 	struct report rep;
@@ -616,7 +616,7 @@ Test(bounce, boundary_fits_rfc2046_with_a_long_hostname)
 Test(bounce, original_recipient_of_an_alias)
 {
 	static const char msg[] = "Subject: to a list\n\nbody\n";
-	struct bounce_rcpt r = { "dave@elsewhere.example", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "dave@elsewhere.example", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct mailbox mb;
 	struct report rep;

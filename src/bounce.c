@@ -65,6 +65,23 @@ static void copy_header(struct sink *s, int fd, off_t offset)
 		s->out(s->ctx, "\n", 1);
 }
 
+/* copy_message - the whole original message, ending in a line end */
+static void copy_message(struct sink *s, int fd, off_t offset)
+{
+	char buf[8192];
+	off_t at = offset;
+	int at_bol = 1;
+	ssize_t r;
+
+	while ((r = pread(fd, buf, sizeof buf, at)) > 0) {
+		s->out(s->ctx, buf, (size_t)r);
+		at_bol = buf[r - 1] == '\n';
+		at += r;
+	}
+	if (!at_bol)
+		s->out(s->ctx, "\n", 1);
+}
+
 /* status_code - "5.1.1" for a failure (temporary ones that ran out of
  * attempts keep their class 4, as RFC 3464 2.3.4 allows) */
 static void status_code(const struct status *st, char *buf, size_t len)
@@ -212,8 +229,15 @@ void bounce_compose(const char *hostname, const char *id,
 		if (act == BOUNCE_DELAYED)
 			put(&s, "Will-Retry-Until: %s\n", until);
 	}
-	put(&s, "\n--%s\nContent-Type: text/rfc822-headers\n\n", b);
-	copy_header(&s, fd, offset);
+	/* RET=FULL: the whole message, in a failure report only (RFC 3461
+	 * 4.3); else its header, as without RET */
+	if (env->ret == DSN_RET_FULL && act == BOUNCE_FAILED) {
+		put(&s, "\n--%s\nContent-Type: message/rfc822\n\n", b);
+		copy_message(&s, fd, offset);
+	} else {
+		put(&s, "\n--%s\nContent-Type: text/rfc822-headers\n\n", b);
+		copy_header(&s, fd, offset);
+	}
 	put(&s, "\n--%s--\n", b);
 }
 

@@ -13,6 +13,7 @@
 
 #include "bounce.h"
 #include "log.h"
+#include "scheduler_notice.h"
 #include "scheduler_outcome.h"
 
 /* sched_postpone - job j (taken out of the heap) waits again until due.
@@ -69,54 +70,6 @@ struct status sched_returned_status(void)
 	                   "postmaster of this system, untried");
 }
 
-/* warn_delay - d's recipient has waited --delay-warning since its
- * message arrived and was not warned of yet: the sender is sent one
- * report (bounce.h, "delayed") saying until when it will be tried, the
- * earlier of --max-queue-time after arrival and the rounds --attempts
- * has left (an estimate: uncounted rounds add to it).  Returns 1 when
- * the warning is done with (sent; or none wanted: the null sender,
- * NOTIFY= without DELAY), to be marked in the job (job.h warned); 0
- * when it could not be written (tried again at the next deferral) or
- * is not due. */
-static int warn_delay(struct sched *s, const struct delivery *d,
-                      const struct job_info *info, long long now)
-{
-	long long until = d->arrival + (long long)s->cfg->max_queue_time;
-	long long by_rounds = now + (long long)(s->cfg->attempts > info->attempts
-	                      ? s->cfg->attempts - info->attempts : 0) * s->cfg->retry;
-	char qaddr[LOG_VALUE_MAX], qerr[LOG_VALUE_MAX];
-	struct bounce_rcpt br;
-	struct envelope env;
-	long long offset;
-	struct status st;
-	int fd, r = -1;
-
-	if (s->cfg->delay_warning == 0 || info->warned != 0 || d->arrival <= 0 ||
-	    now - d->arrival < (long long)s->cfg->delay_warning)
-		return 0;
-	if (by_rounds < until)
-		until = by_rounds;
-	br = (struct bounce_rcpt){ d->rcpt, d->result, d->remote_mta, d->diag,
-	                           BOUNCE_DELAYED, (time_t)until };
-	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
-		envelope_free(&env);
-		return 0;
-	}
-	if (env.sender.text[0] == '\0')
-		r = 1;              /* never to the null sender */
-	else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset, &br,
-	                          1, &st)) == 0)
-		log_event("delay-warning", "id=%s rcpt=%s to=%s until=%lld", d->id,
-		          log_addr(qaddr, sizeof qaddr, d->rcpt),
-		          log_addr(qerr, sizeof qerr, env.sender.text), until);
-	else if (r < 0)
-		log_event("bounce-error", "id=%s error=%s", d->id,
-		          log_quote(qerr, sizeof qerr, st.text));
-	close(fd);
-	envelope_free(&env);
-	return r >= 0;
-}
-
 /* defer - a round failed for a while: rename the job to its next DUE,
  * then record the attempt in it.  A round that could not try every MX
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
@@ -155,7 +108,7 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		r.due = j->due;     /* held while it ran: it stays held */
 	/* before the job is written: the mark goes with this attempt's
 	 * record (a crash between the two warns again, never not at all) */
-	if (warn_delay(s, d, &info, now))
+	if (sched_warn_delay(s, d, &info, now))
 		info.warned = now;
 	info.attempts = r.attempts;
 	info.first = r.first;
@@ -531,6 +484,7 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 	case SP_DONE:
 		/* The message outlives this job while failed recipients of it
 		 * wait for their report (they are jobs too). */
+		sched_report_success(s, d);
 		finish_job(s, j);
 		if ((m = jobtab_msg(s->t, d->id)) != NULL)
 			report_failures(s, m);

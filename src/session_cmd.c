@@ -294,6 +294,8 @@ static int check_rcpt(struct session *s, const char *arg, struct cmd_args *a)
 	/* "<a@b>junk" is a bad address, not a parameter (as in MAIL) */
 	if (p[used] != '\0' && p[used] != ' ')
 		return refuse(a, 501, "5.1.3 Bad recipient address syntax");
+	if (!s->esmtp && *skip_spaces(p + used) != '\0')
+		return refuse(a, 501, "5.5.4 RCPT parameters need EHLO");
 	if ((code = rcpt_params(p + used, a)) != 0)
 		return code;
 	if (s->env.nrcpt >= s->cfg->max_rcpt) {

@@ -643,3 +643,62 @@ Test(bounce, original_recipient_of_an_alias)
 	free(b.p);
 	envelope_free(&env);
 }
+
+/* a delay warning: Action delayed, Will-Retry-Until, the last reply; the
+ * RFC 3461 requests of the envelope: ENVID as Original-Envelope-Id and
+ * ORCPT as Original-Recipient (decoded), header only whatever RET */
+Test(bounce, delay_warning_with_dsn_requests)
+{
+	static const char msg[] = "Subject: slow\n\nbody slow\n";
+	struct bounce_rcpt r = { "bob@example.net", { ST_TEMP, 3, 0, "try later" },
+	                         "mx.example.net", "451 4.3.0 try later",
+	                         BOUNCE_DELAYED, 1795440000 };
+	struct mailbox rcpt;
+	struct envelope env;
+	struct report rep;
+	struct buf b = { 0 };
+	char *ds, *head;
+	int fd;
+
+	sample_env(&env);
+	env.ret = DSN_RET_FULL;
+	snprintf(env.envid, sizeof env.envid, "e+2B1");
+	mailbox_from_text(&rcpt, "bob@example.net", 15);
+	cr_assert_eq(envelope_add_rcpt(&env, &rcpt), 1);
+	cr_assert_eq(envelope_set_dsn(&env, 0, DSN_DELAY, "rfc822;Bob+2Bx@example.net"), 0);
+	fd = message_file("", msg, strlen(msg));
+	bounce_compose("mx.test.example", "660EE00000000F", &env, fd, 0, &r, 1,
+	               1795422300, collect, &b);
+	close(fd);
+	parse_report(&b, &rep);
+	part_type(&rep, 2, "text/rfc822-headers");   /* RET=FULL: failures only */
+	head = strndup(b.p, (size_t)(strstr(b.p, "\n\n") - b.p));
+	cr_assert(strstr(head, "Subject: Delayed mail") != NULL, "%s", head);
+	ds = part_body(&rep, 1);
+	cr_assert(strstr(ds, "Original-Envelope-Id: e+1\n") != NULL, "%s", ds);
+	cr_assert(strstr(ds, "Original-Recipient: rfc822; Bob+x@example.net\n"), "%s", ds);
+	cr_assert(strstr(ds, "Action: delayed\nStatus: 4.3.0\n") != NULL, "%s", ds);
+	cr_assert(strstr(ds, "Diagnostic-Code: smtp; 451 4.3.0 try later\n"), "%s", ds);
+	cr_assert(strstr(ds, "Will-Retry-Until: ") != NULL, "%s", ds);
+	free(ds);
+	free(head);
+	free(b.p);
+	/* a failure under RET=FULL: the whole message */
+	b = (struct buf){ 0 };
+	r.action = BOUNCE_FAILED;
+	fd = message_file("", msg, strlen(msg));
+	bounce_compose("mx.test.example", "660EE000000010", &env, fd, 0, &r, 1,
+	               1795422300, collect, &b);
+	close(fd);
+	parse_report(&b, &rep);
+	part_type(&rep, 2, "message/rfc822");
+	ds = part_body(&rep, 2);
+	cr_assert_str_eq(ds, msg);
+	free(ds);
+	free(b.p);
+	/* NOTIFY=DELAY: no failure report, a delay report */
+	cr_assert_not(bounce_wanted(&env, "bob@example.net", BOUNCE_FAILED));
+	cr_assert(bounce_wanted(&env, "bob@example.net", BOUNCE_DELAYED));
+	cr_assert_not(bounce_wanted(&env, "bob@example.net", BOUNCE_DELIVERED));
+	envelope_free(&env);
+}

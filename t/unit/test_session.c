@@ -714,6 +714,9 @@ static const struct script scripts[] = {
 	  "MAIL FROM:<bob@test.example> BODY=8BITMIME\r\n" MAIL,
 	  "250 501 501 250", "250,501 5.5.4,501 5.5.4,250 2.1.0" },
 	{ "helo after ehlo", EHLO "HELO c\r\nMAIL FROM:<> SIZE=1\r\n", "250 250 501", "" },
+	{ "rcpt parameters need ehlo", "HELO c\r\n" MAIL
+	  "RCPT TO:<alice@test.example> NOTIFY=NEVER\r\n" RCPT,
+	  "250 250 501 250", "250,250 2.1.0,501 5.5.4,250 2.1.5" },
 	{ "null sender with size", EHLO "MAIL FROM:<> SIZE=100\r\n", "250 250", "" },
 	/* control characters and line ends */
 	{ "bare cr in command", "NO\rOP\r\nNOOP\r\n", "500 250", "" },

@@ -186,12 +186,16 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 			ok = 1;
 		} else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset,
 		                            br, n, &st)) >= 0) {
-			if (r == 0)
+			size_t wanted = 0;
+
+			for (i = 0; i < n; i++)
+				wanted += (size_t)bounce_wanted(&env, br[i].rcpt, BOUNCE_FAILED);
+			if (wanted > 0)
 				log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
-				          log_addr(qaddr, sizeof qaddr, env.sender.text), n);
-			else         /* NOTIFY= without FAILURE, or NEVER */
+				          log_addr(qaddr, sizeof qaddr, env.sender.text), wanted);
+			if (wanted < n)  /* NOTIFY= without FAILURE, or NEVER */
 				log_event("bounce-dropped", "id=%s rcpts=%zu reason=notify",
-				          m->id, n);
+				          m->id, n - wanted);
 			ok = 1;
 		} else {
 			log_event("bounce-error", "id=%s error=%s", m->id,

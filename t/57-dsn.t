@@ -22,7 +22,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 64
+plan 69
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
@@ -105,6 +105,16 @@ grep -q '^body of full-bounce' "$(maildir_files "$MTA_MAIL/full")"; ok $? "RET=F
 like "$w" '\|Original-Envelope-Id=env\+full\|' "ENVID: Original-Envelope-Id, decoded"
 like "$w" '\|R1:Original-Recipient=rfc822; Bad\+tag@example\.org\|' "ORCPT: Original-Recipient, decoded"
 like "$w" '\|R1:Action=failed\|R1:Status=5\.1\.1\|' "NOTIFY=FAILURE: Action failed, 5.1.1"
+# two failures, one of them NOTIFY=NEVER: a bounce for the other only
+r=$(msg mixed mixed | send mixed@test.example "" 'bad3@[127.0.0.57]' "NOTIFY=NEVER" \
+	'bad4@[127.0.0.57]' "")
+id=$(queued_id "$r")
+maildir_wait "$MTA_MAIL/mixed" 1 10; ok $? "mixed NOTIFY: a bounce"
+w=$(reports mixed)
+like "$w" '\|R1:Final-Recipient=rfc822; bad4@\[127\.0\.0\.57\]\|' "mixed NOTIFY: it reports the one without NEVER"
+lacks -q bad3 <<<"$w"; ok $? "mixed NOTIFY: and not the NEVER one"
+like "$(logline "bounce id=$id ")" 'rcpts=1$' "mixed NOTIFY: logged bounce rcpts=1"
+like "$(logline "bounce-dropped id=$id ")" 'rcpts=1 reason=notify' "mixed NOTIFY: logged bounce-dropped rcpts=1"
 
 # ---- NOTIFY=SUCCESS ------------------------------------------------------------
 r=$(msg succ local-success | send succ@test.example "RET=HDRS ENVID=e4" \

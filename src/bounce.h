@@ -7,9 +7,11 @@
  *   2. message/delivery-status: Reporting-MTA and Arrival-Date, then per
  *      recipient Original-Recipient (the address the client gave, when
  *      the recipient came of another: envelope.h orcpt), Final-Recipient,
- *      Action: failed, Status, Remote-MTA and
+ *      Action (failed, or as below), Status, Remote-MTA and
  *      Diagnostic-Code (the remote reply, quoted) when a server replied;
- *   3. text/rfc822-headers: the original message's header.
+ *   3. text/rfc822-headers: the original message's header; in a failure
+ *      report for a message sent with RET=FULL, message/rfc822: the
+ *      whole message.
  * Header: From: MAILER-DAEMON@HOSTNAME, To: the sender, Subject,
  * Auto-Submitted: auto-replied (RFC 3834), Date, Message-ID, MIME.
  *

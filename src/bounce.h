@@ -21,9 +21,11 @@
  * action per report.  RCPT's NOTIFY= (envelope.h, dsn.h) decides which
  * recipients are reported at all (none for NEVER; failures and delays
  * without NOTIFY); ORCPT= is the Original-Recipient, preferred to the
- * alias's address; ENVID= the Original-Envelope-Id.  The report goes to the sender resolved as at RCPT (policy.h,
- * with the current configuration): a local sender's aliases apply.  A message from the null sender is never bounced (the caller
- * logs and drops it): bounce_send() refuses it with -1/EINVAL.
+ * alias's address; ENVID= the Original-Envelope-Id.  The report goes
+ * to the sender resolved as at RCPT (policy.h, with the current
+ * configuration): a local sender's aliases apply.  A message from the
+ * null sender is never bounced (the caller logs and drops it):
+ * bounce_send() refuses it with -1/EINVAL.
  *
  * Contract: thread-safe (the queue write is); everything passed in is
  * borrowed.

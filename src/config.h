@@ -98,6 +98,8 @@ struct config {
 	                            * (restart only) */
 	unsigned retry, attempts, smtp_port;
 	unsigned max_queue_time;   /* seconds a message may wait in the queue */
+	unsigned delay_warning;    /* seconds deferred before the sender is
+	                            * warned (bounce.h "delayed"); 0 = never */
 	unsigned max_clients, max_per_ip, max_deliveries, max_per_dest, max_rcpt;
 	unsigned dead_hop_time;    /* seconds a silent next hop is skipped */
 	unsigned timeout, max_errors, max_received;

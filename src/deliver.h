@@ -50,6 +50,8 @@ struct delivery {
 	char remote_mta[DNS_NAME_MAX]; /* the server that answered last, or "" */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* its reply, or "" */
 	char tls[JOB_TLS_MAX];     /* its TLS (remote_result.tls), or "" */
+	unsigned notify;           /* the recipient's NOTIFY= (dsn.h), and */
+	int dsn_passed;            /* the server that took it offered DSN */
 	struct delivery *next;     /* completion queue link */
 };
 

@@ -21,7 +21,10 @@ void envelope_free(struct envelope *env)
 
 	for (i = 0; env->orcpt != NULL && i < env->nrcpt; i++)
 		free(env->orcpt[i]);
+	for (i = 0; env->dsn != NULL && i < env->nrcpt; i++)
+		free(env->dsn[i].orcpt);
 	free(env->orcpt);
+	free(env->dsn);
 	free(env->rcpt);
 	envelope_init(env);
 }
@@ -41,6 +44,7 @@ static int rcpt_append(struct envelope *env, const struct mailbox *rcpt)
 		size_t cap = env->rcpt_cap ? env->rcpt_cap * 2 : 4;
 		struct mailbox *r = realloc(env->rcpt, cap * sizeof *r);
 
+		struct envelope_dsn *d;
 		char **o;
 
 		if (r == NULL)
@@ -49,9 +53,13 @@ static int rcpt_append(struct envelope *env, const struct mailbox *rcpt)
 		if ((o = realloc(env->orcpt, cap * sizeof *o)) == NULL)
 			return -1;
 		env->orcpt = o;
+		if ((d = realloc(env->dsn, cap * sizeof *d)) == NULL)
+			return -1;
+		env->dsn = d;
 		env->rcpt_cap = cap;
 	}
 	env->orcpt[env->nrcpt] = NULL;
+	env->dsn[env->nrcpt] = (struct envelope_dsn){ 0, NULL };
 	env->rcpt[env->nrcpt++] = *rcpt;
 	return 0;
 }
@@ -84,6 +92,24 @@ int envelope_add_final(struct envelope *env, const struct mailbox *rcpt,
 	return 1;
 }
 
+/* envelope_set_dsn - the DSN parameters of the recipients from on */
+int envelope_set_dsn(struct envelope *env, size_t from, unsigned notify,
+                     const char *orcpt)
+{
+	size_t i;
+
+	for (i = from; i < env->nrcpt; i++) {
+		char *copy = NULL;
+
+		if (orcpt != NULL && (copy = strdup(orcpt)) == NULL)
+			return -1;
+		free(env->dsn[i].orcpt);
+		env->dsn[i].orcpt = copy;
+		env->dsn[i].notify = notify;
+	}
+	return 0;
+}
+
 /* envelope_orcpt - the RCPT address of recipient n */
 const char *envelope_orcpt(const struct envelope *env, size_t n)
 {
@@ -92,33 +118,63 @@ const char *envelope_orcpt(const struct envelope *env, size_t n)
 	return env->rcpt[n].text;
 }
 
+/* envelope_has_dsn - does env hold a DSN parameter (version 3)? */
+int envelope_has_dsn(const struct envelope *env)
+{
+	size_t i;
+
+	if (env->ret != DSN_RET_NONE || env->envid[0])
+		return 1;
+	for (i = 0; i < env->nrcpt && env->dsn; i++)
+		if (env->dsn[i].notify || env->dsn[i].orcpt)
+			return 1;
+	return 0;
+}
+
 /* envelope_format - the text form, ending in the empty line */
 int envelope_format(const struct envelope *env, char **out, size_t *len)
 {
-	size_t cap = 256 + strlen(env->helo) + strlen(env->sender.text), i, n;
-	char *buf;
+	size_t cap = 256 + strlen(env->helo) + strlen(env->sender.text) +
+	             strlen(env->envid), i, n;
+	char *buf, notify[DSN_NOTIFY_TEXT_MAX];
 	int k, version = 1;
 
 	for (i = 0; i < env->nrcpt; i++)
 		cap += 6 + strlen(env->rcpt[i].text) +
-		       (env->orcpt && env->orcpt[i] ? 7 + strlen(env->orcpt[i]) : 0);
+		       (env->orcpt && env->orcpt[i] ? 7 + strlen(env->orcpt[i]) : 0) +
+		       (env->dsn && env->dsn[i].orcpt ? 11 + strlen(env->dsn[i].orcpt) : 0) +
+		       8 + DSN_NOTIFY_TEXT_MAX;
 	/* version 2 only when it has orcpt lines, which a version 1 reader
-	 * refuses: its files stay readable after a downgrade */
+	 * refuses, 3 only with DSN lines, which a version 2 reader refuses:
+	 * files stay readable after a downgrade when they can be */
 	for (i = 0; i < env->nrcpt && env->orcpt; i++)
 		if (env->orcpt[i])
 			version = 2;
+	if (envelope_has_dsn(env))
+		version = 3;
 	buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
 	k = snprintf(buf, cap, "mta-envelope %d\nid %s\narrival %lld\nclient %s\n"
-	             "helo %s\nsender %s\n%s", version, env->id, (long long)env->arrival,
-	             env->client, env->helo, env->sender.text,
-	             env->body_8bit ? "body 8BITMIME\n" : "");
+	             "helo %s\nsender %s\n%s%s%s%s%s", version, env->id,
+	             (long long)env->arrival, env->client, env->helo, env->sender.text,
+	             env->body_8bit ? "body 8BITMIME\n" : "",
+	             env->ret == DSN_RET_FULL ? "ret FULL\n" :
+	             env->ret == DSN_RET_HDRS ? "ret HDRS\n" : "",
+	             env->envid[0] ? "envid " : "", env->envid,
+	             env->envid[0] ? "\n" : "");
 	n = (size_t)k;
 	for (i = 0; i < env->nrcpt; i++) {
 		n += (size_t)snprintf(buf + n, cap - n, "rcpt %s\n", env->rcpt[i].text);
 		if (env->orcpt && env->orcpt[i])
 			n += (size_t)snprintf(buf + n, cap - n, "orcpt %s\n", env->orcpt[i]);
+		if (env->dsn && env->dsn[i].orcpt)
+			n += (size_t)snprintf(buf + n, cap - n, "dsn-orcpt %s\n",
+			                      env->dsn[i].orcpt);
+		if (env->dsn && env->dsn[i].notify) {
+			dsn_notify_format(env->dsn[i].notify, notify);
+			n += (size_t)snprintf(buf + n, cap - n, "notify %s\n", notify);
+		}
 	}
 	buf[n++] = '\n';
 	buf[n] = '\0';     /* cap has room: it counted 256 for the fixed keys */
@@ -161,6 +217,8 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 {
 	size_t pos = 0, len, vlen;
 	int seen = 0;   /* bit per required key, in order of appearance */
+	int head = 0;   /* optional keys before rcpt: 1 body, 2 ret, 3 envid */
+	int tail = 0;   /* a recipient's: 1 orcpt, 2 dsn-orcpt, 3 notify */
 	int err = EINVAL;
 	const char *v;
 
@@ -180,8 +238,8 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 		if (seen == 0) {
 			/* 2: with orcpt lines (envelope.h); 1 may hold them too
 			 * (written so before version 2 existed) */
-			if (len != 14 || (memcmp(line, "mta-envelope 1", 14) != 0 &&
-			                  memcmp(line, "mta-envelope 2", 14) != 0))
+			if (len != 14 || memcmp(line, "mta-envelope ", 13) != 0 ||
+			    line[13] < '1' || line[13] > '3')
 				goto fail;
 			seen = 1;
 		} else if ((v = field(line, len, "id", &vlen)) && seen == 1) {
@@ -219,19 +277,60 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 				goto fail;
 			seen = 6;
 		} else if ((v = field(line, len, "body", &vlen)) && seen == 6 &&
-		           env->nrcpt == 0 && !env->body_8bit) {
+		           env->nrcpt == 0 && head < 1) {
 			/* the only body type worth writing down (envelope.h) */
 			if (vlen != 8 || memcmp(v, "8BITMIME", 8) != 0)
 				goto fail;
 			env->body_8bit = 1;
+			head = 1;
+		} else if ((v = field(line, len, "ret", &vlen)) && seen == 6 &&
+		           env->nrcpt == 0 && head < 2) {
+			/* as written: upper case */
+			if (vlen != 4 || (memcmp(v, "FULL", 4) != 0 &&
+			                  memcmp(v, "HDRS", 4) != 0))
+				goto fail;
+			env->ret = dsn_ret_parse(v, vlen);
+			head = 2;
+		} else if ((v = field(line, len, "envid", &vlen)) && seen == 6 &&
+		           env->nrcpt == 0 && head < 3) {
+			if (vlen == 0 || vlen >= sizeof env->envid ||
+			    !dsn_xtext_valid(v, vlen))
+				goto fail;
+			memcpy(env->envid, v, vlen);
+			env->envid[vlen] = '\0';
+			head = 3;
 		} else if ((v = field(line, len, "orcpt", &vlen)) && seen == 6 &&
-		           env->nrcpt > 0 && env->orcpt[env->nrcpt - 1] == NULL) {
+		           env->nrcpt > 0 && tail < 1) {
 			if (vlen == 0 || vlen >= ADDR_MAX)
 				goto fail;
 			if ((env->orcpt[env->nrcpt - 1] = strndup(v, vlen)) == NULL) {
 				err = ENOMEM;
 				goto fail;
 			}
+			tail = 1;
+		} else if ((v = field(line, len, "dsn-orcpt", &vlen)) && seen == 6 &&
+		           env->nrcpt > 0 && tail < 2) {
+			if (!dsn_orcpt_valid(v, vlen))
+				goto fail;
+			if ((env->dsn[env->nrcpt - 1].orcpt = strndup(v, vlen)) == NULL) {
+				err = ENOMEM;
+				goto fail;
+			}
+			tail = 2;
+		} else if ((v = field(line, len, "notify", &vlen)) && seen == 6 &&
+		           env->nrcpt > 0 && tail < 3) {
+			char canon[DSN_NOTIFY_TEXT_MAX];
+			unsigned bits;
+
+			/* only as written (upper case, in order): a rewritten file
+			 * reads back the same */
+			if (dsn_notify_parse(v, vlen, &bits) < 0)
+				goto fail;
+			dsn_notify_format(bits, canon);
+			if (strlen(canon) != vlen || memcmp(canon, v, vlen) != 0)
+				goto fail;
+			env->dsn[env->nrcpt - 1].notify = bits;
+			tail = 3;
 		} else if ((v = field(line, len, "rcpt", &vlen)) && seen == 6) {
 			struct mailbox mb;
 
@@ -242,6 +341,8 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 				err = ENOMEM;   /* a good file: no reason to quarantine */
 				goto fail;
 			}
+			tail = 0;
+			head = 4;
 		} else {
 			goto fail;
 		}

@@ -3,9 +3,11 @@
  * The envelope is the head of every message file in the queue
  * (mta-queue(5)): text lines "key value", then an empty line, then the
  * message.  Keys, in this order:
- *   mta-envelope V          format version: 2 when there is an orcpt
- *                           line (older readers refuse those), else 1;
- *                           both are read, and 1 with orcpt lines too
+ *   mta-envelope V          format version: 3 when there is a ret,
+ *                           envid, notify or dsn-orcpt line, else 2 when
+ *                           there is an orcpt line (older readers refuse
+ *                           those), else 1; all are read, and 1 or 2
+ *                           with any of those lines too
  *   id ID                   queue ID
  *   arrival SECONDS         epoch seconds when DATA began
  *   client IP               the client's address ("local" for bounces)
@@ -13,6 +15,9 @@
  *   sender ADDR             the envelope sender; empty for the null sender
  *   body 8BITMIME           only when MAIL had BODY=8BITMIME (RFC 6152);
  *                           without it the body type was not declared
+ *   ret FULL|HDRS           only when MAIL had RET= (RFC 3461 4.3)
+ *   envid XTEXT             only when MAIL had ENVID= (RFC 3461 4.4), as
+ *                           the client wrote it
  *   rcpt ADDR               one line per recipient, recipient N is the
  *                           N-th rcpt line counting from 0
  *   orcpt ADDR              optional, right after a rcpt line: the address
@@ -20,6 +25,11 @@
  *                           virtual table or a subaddress made that
  *                           recipient of it (resolve.h); files without
  *                           it (older ones) read as before
+ *   dsn-orcpt TYPE;XTEXT    optional, after the rcpt line and its orcpt:
+ *                           RCPT's ORCPT= (RFC 3461 4.2) as written
+ *   notify WORDS            optional, last of a recipient's lines: RCPT's
+ *                           NOTIFY=, written NEVER or as a list of SUCCESS,
+ *                           FAILURE, DELAY in this order (dsn.h)
  * Values never hold CR or LF (the session refuses them), so a line is
  * always one field.
  *
@@ -33,8 +43,15 @@
 #include <time.h>
 
 #include "addr.h"
+#include "dsn.h"
 
 enum { ENVELOPE_ID_MAX = 32, ENVELOPE_HELO_MAX = 256, ENVELOPE_CLIENT_MAX = 64 };
+
+/* the DSN parameters of one recipient's RCPT */
+struct envelope_dsn {
+	unsigned notify;           /* DSN_NEVER... bits, 0 = not given */
+	char *orcpt;               /* ORCPT= "type;xtext" (malloc'ed), or NULL */
+};
 
 struct envelope {
 	char id[ENVELOPE_ID_MAX];
@@ -43,9 +60,12 @@ struct envelope {
 	char helo[ENVELOPE_HELO_MAX];
 	struct mailbox sender;
 	int body_8bit;             /* MAIL had BODY=8BITMIME */
+	int ret;                   /* MAIL's RET=: DSN_RET_* */
+	char envid[DSN_ENVID_MAX]; /* MAIL's ENVID= (xtext), "" = none */
 	struct mailbox *rcpt;
 	char **orcpt;              /* per recipient: its RCPT address, or NULL
 	                            * when the same (malloc'ed strings) */
+	struct envelope_dsn *dsn;  /* per recipient: RCPT's DSN parameters */
 	size_t nrcpt, rcpt_cap;
 };
 
@@ -62,9 +82,16 @@ int envelope_add_rcpt(struct envelope *env, const struct mailbox *rcpt);
  * envelope_add_rcpt, a recipient already there is not added again */
 int envelope_add_final(struct envelope *env, const struct mailbox *rcpt,
                        const char *orcpt);
+/* envelope_set_dsn - give recipients [from, env->nrcpt) the DSN
+ * parameters notify and orcpt (NULL: none; copied); 0, or -1 (ENOMEM) */
+int envelope_set_dsn(struct envelope *env, size_t from, unsigned notify,
+                     const char *orcpt);
 /* envelope_orcpt - recipient n's RCPT address (its own when none was
  * recorded) */
 const char *envelope_orcpt(const struct envelope *env, size_t n);
+/* envelope_has_dsn - does env hold any DSN parameter (ret, envid,
+ * notify, dsn-orcpt)? */
+int envelope_has_dsn(const struct envelope *env);
 /* envelope_format - the text form, ending with the empty line, into a
  * malloc'ed, NUL-terminated buffer *out of length *len (the NUL not
  * counted); returns 0 or -1 (ENOMEM) */

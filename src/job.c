@@ -86,6 +86,8 @@ int job_info_format(const struct job_info *info, char *buf, size_t len)
 	n = snprintf(buf, len, "attempts %u\nfirst %lld\nerror %s\n%s%s%s",
 	             info->attempts, info->first, err, tls[0] ? "tls " : "", tls,
 	             tls[0] ? "\n" : "");
+	if (n >= 0 && (size_t)n < len && info->warned > 0)
+		n += snprintf(buf + n, len - (size_t)n, "warned %lld\n", info->warned);
 	if (n < 0 || (size_t)n >= len)
 		return -1;
 	return n;
@@ -115,6 +117,10 @@ int job_info_parse(const char *buf, size_t n, struct job_info *info)
 			size_t k = len - 6 < JOB_ERROR_MAX - 1 ? len - 6 : JOB_ERROR_MAX - 1;
 			memcpy(info->error, line + 6, k);
 			info->error[k] = '\0';
+		} else if (len >= 7 && memcmp(line, "warned ", 7) == 0) {
+			if (decimal(line + 7, len - 7, (1ULL << 62), &v) < 0)
+				return -1;
+			info->warned = (long long)v;
 		} else if (len >= 4 && memcmp(line, "tls ", 4) == 0) {
 			size_t k = len - 4 < JOB_TLS_MAX - 1 ? len - 4 : JOB_TLS_MAX - 1;
 			memcpy(info->tls, line + 4, k);

@@ -14,6 +14,9 @@
  *   error TEXT        the last error, one line (a reply or a local error)
  *   tls TEXT          the TLS of the last server tried (remote.h: "tls=...
  *                     verify=... policy=..."); only when there was one
+ *   warned SECONDS    epoch seconds when the sender was sent the delay
+ *                     warning for this recipient (--delay-warning); only
+ *                     once there was one, and never a second one after
  *
  * Contract: pure functions on caller buffers; thread-safe.
  */
@@ -46,6 +49,7 @@ struct job_info {
 	long long first;             /* 0 = never failed */
 	char error[JOB_ERROR_MAX];   /* "" = none */
 	char tls[JOB_TLS_MAX];       /* the last attempt's TLS, "" = not known */
+	long long warned;            /* delay warning sent at; 0 = not yet */
 };
 
 /* job_name_format - "DUE.ID.N" into buf[JOB_NAME_MAX]; its length */

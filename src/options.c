@@ -93,6 +93,9 @@ static const struct opt opts[] = {
 	/* five days, as Postfix */
 	{ "max-queue-time", 0, NUM(max_queue_time, 1, 100000000), .dflt = "432000",
 	  .arg = "SECONDS" },
+	/* four hours, as Postfix's delay_warning_time when set; 0 = none */
+	{ "delay-warning", 0, NUM(delay_warning, 0, 100000000), .dflt = "14400",
+	  .arg = "SECONDS" },
 	{ "route", 0, LIST(route, routes, nroutes),
 	  .want = "DOMAIN=HOST[:PORT] [tls=MODE]", .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },

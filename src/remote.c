@@ -370,7 +370,8 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
  * *silent set when it never answered */
 static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
                              const struct round_tls *t, const char *sender,
-                             const struct mailbox *rcpt, int body_8bit, int fd,
+                             const struct mailbox *rcpt, int body_8bit,
+                             const struct remote_dsn *dsn, int fd,
                              off_t offset, struct remote_result *res,
                              int *silent)
 {
@@ -395,6 +396,12 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 	tx.nrcpt = 1;
 	tx.fd = fd;
 	tx.body_8bit = body_8bit;
+	if (dsn != NULL) {
+		tx.dsn_notify = dsn->notify;
+		tx.dsn_ret = dsn->ret;
+		tx.dsn_envid = dsn->envid;
+		tx.dsn_orcpt = &dsn->orcpt;
+	}
 	if (fstat(fd, &st) == 0 && st.st_size > offset)
 		tx.size = (unsigned long long)(st.st_size - offset);
 	for (;;) {
@@ -419,6 +426,7 @@ static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
 		kept = 0;
 	}
 	out = rr.st;
+	res->dsn_offered = (c->d.ext & SMTP_EXT_DSN) != 0;
 	res->diag[0] = '\0';        /* nothing to quote after a success */
 	if (rr.st.kind != ST_OK)
 		out = failure(h, &rr, rr.st.kind,
@@ -464,7 +472,8 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 
 /* remote_deliver - one round over every address */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    const struct mailbox *rcpt, int body_8bit,
+                    const struct remote_dsn *dsn, int fd,
                     off_t offset, struct remote_result *res)
 {
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
@@ -478,7 +487,7 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 
 	res->remote_mta[0] = '\0';
 	res->diag[0] = '\0';
-	res->counted = res->unreachable = 0;
+	res->counted = res->unreachable = res->dsn_offered = 0;
 	res->tls[0] = '\0';
 	if (hops == NULL || t == NULL || rt == NULL) {
 		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
@@ -509,8 +518,8 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 		silent = 0;
 		res->st = remote_tls_host(rc, rt, &hops[i], t);
 		if (res->st.kind == ST_OK) {
-			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, fd,
-			                  offset, res, &silent);
+			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, dsn,
+			                  fd, offset, res, &silent);
 		} else {                /* DANE said: not this host, not now */
 			res->remote_mta[0] = res->diag[0] = '\0';
 			snprintf(res->tls, sizeof res->tls, "tls=none verify=none "

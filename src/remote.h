@@ -84,6 +84,8 @@ struct remote_result {
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
 	char tls[160];                  /* the last server's TLS for the log:
 	                                 * smtp_client_tls_text */
+	int dsn_offered;                /* the server that took it offered DSN
+	                                 * (RFC 3461: reports are its business) */
 	int counted;                    /* every MX was tried: an attempt */
 	int unreachable;                /* ... and none of them answered */
 };
@@ -101,11 +103,19 @@ void remote_ctx_free(struct remote_ctx *rc);
 /* remote_next_hop - rcpt's next hop under cfg into buf[len] */
 void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
                      char *buf, size_t len);
+/* the RFC 3461 requests of a recipient, passed on to a server that
+ * offers DSN (as written, envelope.h; NULL: none) */
+struct remote_dsn {
+	const char *notify, *orcpt, *ret, *envid;
+};
+
 /* remote_deliver - one round for one recipient; body_8bit: the message
  * was declared BODY=8BITMIME (sent on to servers that offer it; to the
- * others any 8-bit message goes downgraded, smtp_client.h) */
+ * others any 8-bit message goes downgraded, smtp_client.h); dsn: its
+ * DSN requests (NULL: none) */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int body_8bit, int fd,
+                    const struct mailbox *rcpt, int body_8bit,
+                    const struct remote_dsn *dsn, int fd,
                     off_t offset, struct remote_result *res);
 
 #endif

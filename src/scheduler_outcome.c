@@ -13,6 +13,7 @@
 
 #include "bounce.h"
 #include "log.h"
+#include "scheduler_notice.h"
 #include "scheduler_outcome.h"
 
 /* sched_postpone - job j (taken out of the heap) waits again until due.
@@ -105,6 +106,10 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 	}
 	if (j->due >= JOB_DUE_HELD)
 		r.due = j->due;     /* held while it ran: it stays held */
+	/* before the job is written: the mark goes with this attempt's
+	 * record (a crash between the two warns again, never not at all) */
+	if (sched_warn_delay(s, d, &info, now))
+		info.warned = now;
 	info.attempts = r.attempts;
 	info.first = r.first;
 	snprintf(info.error, sizeof info.error, "%s", d->result.text);
@@ -160,7 +165,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	long long offset;
 	struct status st;
 	size_t n = 0, i;
-	int fd, ok = 0;
+	int fd, ok = 0, r;
 
 	if (!sched_policy_report_now(list != NULL, running_siblings(m, NULL)))
 		return;
@@ -171,16 +176,26 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
 	if (br != NULL && fd >= 0) {
 		for (f = list, i = 0; f; f = f->next, i++)
-			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag };
+			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag,
+			                              BOUNCE_FAILED, 0 };
 		if (env.sender.text[0] == '\0') {
 			/* a bounce that bounced: log it, never bounce it again */
 			for (f = list; f; f = f->next)
 				log_event("bounce-dropped", "id=%s rcpt=%s reason=null-sender",
 				          m->id, log_addr(qaddr, sizeof qaddr, f->rcpt));
 			ok = 1;
-		} else if (bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n, &st) == 0) {
-			log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
-			          log_addr(qaddr, sizeof qaddr, env.sender.text), n);
+		} else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset,
+		                            br, n, &st)) >= 0) {
+			size_t wanted = 0;
+
+			for (i = 0; i < n; i++)
+				wanted += (size_t)bounce_wanted(&env, br[i].rcpt, BOUNCE_FAILED);
+			if (wanted > 0)
+				log_event("bounce", "id=%s to=%s rcpts=%zu", m->id,
+				          log_addr(qaddr, sizeof qaddr, env.sender.text), wanted);
+			if (wanted < n)  /* NOTIFY= without FAILURE, or NEVER */
+				log_event("bounce-dropped", "id=%s rcpts=%zu reason=notify",
+				          m->id, n - wanted);
 			ok = 1;
 		} else {
 			log_event("bounce-error", "id=%s error=%s", m->id,
@@ -473,6 +488,7 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 	case SP_DONE:
 		/* The message outlives this job while failed recipients of it
 		 * wait for their report (they are jobs too). */
+		sched_report_success(s, d);
 		finish_job(s, j);
 		if ((m = jobtab_msg(s->t, d->id)) != NULL)
 			report_failures(s, m);

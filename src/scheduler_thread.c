@@ -8,6 +8,7 @@
  *   scheduler_dispatch.c starting deliveries: routes, limits, dead hops
  *   scheduler_files.c    reading the queue: scans, inotify events
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
+ *   scheduler_notice.c   delay warnings and success reports (bounce.h)
  *   scheduler_explode.c  new messages into jobs, in batches
  *   scheduler_route.c    each job's transport and next hop, made at
  *                        explode and kept with the job

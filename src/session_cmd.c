@@ -127,6 +127,7 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a)
 	sess_reply_more(s, 250, "PIPELINING");
 	sess_reply_more(s, 250, "SIZE %llu", s->cfg->max_size);
 	sess_reply_more(s, 250, "8BITMIME");
+	sess_reply_more(s, 250, "DSN");
 	if (s->cfg->tls_available && !s->tls)
 		sess_reply_more(s, 250, "STARTTLS");
 	sess_reply_more(s, 250, "ENHANCEDSTATUSCODES");
@@ -157,6 +158,22 @@ static int mail_params(const struct session *s, const char *p,
 		while (*end && *end != ' ')
 			end++;
 		n = (size_t)(end - p);
+		if (n >= 4 && strncasecmp(p, "RET=", 4) == 0) {
+			/* RFC 3461 4.3, 4.4; each at most once */
+			if (a->ret || (a->ret = dsn_ret_parse(p + 4, n - 4)) < 0)
+				return refuse(a, 501, "5.5.4 Bad RET parameter");
+			p = end;
+			continue;
+		}
+		if (n >= 6 && strncasecmp(p, "ENVID=", 6) == 0) {
+			if (a->envid[0] || n == 6 || n - 6 >= sizeof a->envid ||
+			    !dsn_xtext_valid(p + 6, n - 6))
+				return refuse(a, 501, "5.5.4 Bad ENVID parameter");
+			memcpy(a->envid, p + 6, n - 6);
+			a->envid[n - 6] = '\0';
+			p = end;
+			continue;
+		}
 		if (n >= sizeof word)
 			goto bad;
 		memcpy(word, p, n);
@@ -212,6 +229,8 @@ static int check_mail(struct session *s, const char *arg, struct cmd_args *a)
 	if (!s->esmtp && *skip_spaces(p + used) != '\0')
 		return refuse(a, 501, "5.5.4 MAIL parameters need EHLO");
 	a->body_8bit = 0;
+	a->ret = DSN_RET_NONE;
+	a->envid[0] = '\0';
 	return mail_params(s, p + used, a);
 }
 
@@ -220,14 +239,45 @@ static void proceed_mail(struct session *s, struct cmd_args *a)
 {
 	s->env.sender = a->mb;
 	s->env.body_8bit = a->body_8bit;
+	s->env.ret = a->ret;
+	memcpy(s->env.envid, a->envid, sizeof s->env.envid);
 	s->in_mail = 1;
 	sess_reply(s, 250, "2.1.0 Ok");
+}
+
+/* rcpt_params - RCPT's NOTIFY= and ORCPT= (RFC 3461 4.1, 4.2), each at
+ * most once, into a; 0, or 501 with the refusal (as mail_params, a
+ * parameter not known is 555) */
+static int rcpt_params(const char *p, struct cmd_args *a)
+{
+	a->notify = 0;
+	a->orcpt[0] = '\0';
+	while (*(p = skip_spaces(p))) {
+		const char *end = strchr(p, ' ');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n >= 7 && strncasecmp(p, "NOTIFY=", 7) == 0) {
+			if (a->notify || dsn_notify_parse(p + 7, n - 7, &a->notify) < 0)
+				return refuse(a, 501, "5.5.4 Bad NOTIFY parameter");
+		} else if (n >= 6 && strncasecmp(p, "ORCPT=", 6) == 0) {
+			if (a->orcpt[0] || !dsn_orcpt_valid(p + 6, n - 6))
+				return refuse(a, 501, "5.5.4 Bad ORCPT parameter");
+			memcpy(a->orcpt, p + 6, n - 6);
+			a->orcpt[n - 6] = '\0';
+		} else {
+			refuse(a, 555, "5.5.4 Unsupported parameter %.40s", p);
+			return 555;
+		}
+		p += n;
+	}
+	return 0;
 }
 
 /* check_rcpt - RCPT TO:<path>, and may it be accepted? */
 static int check_rcpt(struct session *s, const char *arg, struct cmd_args *a)
 {
 	struct status st;
+	int code;
 	enum addr_error e;
 	const char *p;
 	size_t used;
@@ -244,8 +294,10 @@ static int check_rcpt(struct session *s, const char *arg, struct cmd_args *a)
 	/* "<a@b>junk" is a bad address, not a parameter (as in MAIL) */
 	if (p[used] != '\0' && p[used] != ' ')
 		return refuse(a, 501, "5.1.3 Bad recipient address syntax");
-	if (*skip_spaces(p + used) != '\0')
-		return refuse(a, 555, "5.5.4 RCPT parameters not supported");
+	if (!s->esmtp && *skip_spaces(p + used) != '\0')
+		return refuse(a, 501, "5.5.4 RCPT parameters need EHLO");
+	if ((code = rcpt_params(p + used, a)) != 0)
+		return code;
 	if (s->env.nrcpt >= s->cfg->max_rcpt) {
 		/* a client that sends its recipients in several transactions,
 		 * as it should (RFC 5321 4.5.3.1.10), errs only past as many
@@ -267,8 +319,13 @@ static int check_rcpt(struct session *s, const char *arg, struct cmd_args *a)
 /* proceed_rcpt - one more recipient */
 static void proceed_rcpt(struct session *s, struct cmd_args *a)
 {
+	size_t from = s->env.nrcpt;
+
+	/* the DSN parameters go with every recipient the address made */
 	if ((s->ops->add_rcpt ? s->ops->add_rcpt(s->ctx, &s->env, &a->mb)
-	                      : envelope_add_rcpt(&s->env, &a->mb)) < 0) {
+	                      : envelope_add_rcpt(&s->env, &a->mb)) < 0 ||
+	    envelope_set_dsn(&s->env, from, a->notify,
+	                     a->orcpt[0] ? a->orcpt : NULL) < 0) {
 		sess_reply(s, 452, "4.3.0 Out of memory");
 		return;
 	}

@@ -115,6 +115,10 @@ struct cmd_args {
 	char name[ENVELOPE_HELO_MAX]; /* HELO, EHLO */
 	struct mailbox mb;          /* MAIL, RCPT */
 	int body_8bit;              /* MAIL: BODY=8BITMIME */
+	int ret;                    /* MAIL: RET= (dsn.h DSN_RET_*) */
+	char envid[DSN_ENVID_MAX];  /* MAIL: ENVID= as written, "" = none */
+	unsigned notify;            /* RCPT: NOTIFY= bits, 0 = none */
+	char orcpt[DSN_ORCPT_MAX];  /* RCPT: ORCPT= as written, "" = none */
 };
 
 struct session_cmd {

@@ -129,6 +129,9 @@ struct smtp_tx {
 	 * notify "NEVER" or a list of SUCCESS,FAILURE,DELAY (on every RCPT),
 	 * ret "FULL" or "HDRS", envid xtext-encoded (both on MAIL) */
 	const char *dsn_notify, *dsn_ret, *dsn_envid;
+	/* per recipient (NULL, or a NULL entry: none; under DSN as above):
+	 * NOTIFY= in place of dsn_notify, and ORCPT= "type;xtext" */
+	const char *const *dsn_rcpt_notify, *const *dsn_orcpt;
 };
 
 struct smtp_dialog_ops {

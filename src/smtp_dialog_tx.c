@@ -86,18 +86,23 @@ static void queue_rcpts(struct smtp_dialog *d, size_t cap)
 {
 	const struct smtp_tx *tx = d->tx;
 	/* one sd_put per command: a refused one leaves no half line */
-	const char *notify = (d->ext & SMTP_EXT_DSN) ? tx->dsn_notify : NULL;
+	int dsn = (d->ext & SMTP_EXT_DSN) != 0;
 
 	while (d->next_rcpt < tx->nrcpt && d->pend_n < cap) {
 		size_t i = d->next_rcpt++;
 		const char *r = tx->rcpt[i];
+		const char *notify = !dsn ? NULL : tx->dsn_rcpt_notify &&
+		                     tx->dsn_rcpt_notify[i] ? tx->dsn_rcpt_notify[i]
+		                     : tx->dsn_notify;
+		const char *orcpt = dsn && tx->dsn_orcpt ? tx->dsn_orcpt[i] : NULL;
 
 		if (i >= SMTP_DIALOG_RCPT_MAX)
 			refused(d, i, sd_local(d, SMTP_STAGE_RCPT, ST_TEMP, 5, 3,
 			        "too many recipients in one transaction"));
 		else if (!smtp_rcpt_ok(r) ||
-		         sd_put(d, "RCPT TO:<%s>%s%s\r\n", r, notify ? " NOTIFY=" : "",
-		                notify ? notify : "") < 0)
+		         sd_put(d, "RCPT TO:<%s>%s%s%s%s\r\n", r,
+		                notify ? " NOTIFY=" : "", notify ? notify : "",
+		                orcpt ? " ORCPT=" : "", orcpt ? orcpt : "") < 0)
 			refused(d, i, sd_local(d, SMTP_STAGE_RCPT, ST_PERM, 1, 3,
 			        "bad recipient address syntax"));
 		else {

@@ -95,6 +95,7 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;
 	}
+	d->notify = env->dsn[d->n].notify;
 	/* Delivered-To: the address the client sent, subaddress and all */
 	d->result = local_deliver(&lc, name, envelope_orcpt(env, d->n),
 	                          env->sender.text, fd, (off_t)offset);
@@ -104,10 +105,22 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 static void deliver_smtp(struct delivery *d, const struct envelope *env,
                          int fd, long long offset)
 {
+	char notify[DSN_NOTIFY_TEXT_MAX];
 	struct remote_result rr;
+	struct remote_dsn dsn = {
+		notify, env->dsn[d->n].orcpt,
+		env->ret == DSN_RET_FULL ? "FULL" : env->ret == DSN_RET_HDRS ? "HDRS"
+		                                  : NULL,
+		env->envid[0] ? env->envid : NULL
+	};
 
+	d->notify = env->dsn[d->n].notify;
+	dsn_notify_format(d->notify, notify);
+	if (notify[0] == '\0')
+		dsn.notify = NULL;
 	remote_deliver(d->remote, env->sender.text, &env->rcpt[d->n],
-	               env->body_8bit, fd, (off_t)offset, &rr);
+	               env->body_8bit, &dsn, fd, (off_t)offset, &rr);
+	d->dsn_passed = rr.st.kind == ST_OK && rr.dsn_offered;
 	d->result = rr.st;
 	d->uncounted = rr.counted ? 0 : UNCOUNTED_DNS;
 	d->unreachable = rr.unreachable;

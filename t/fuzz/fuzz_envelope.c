@@ -18,8 +18,9 @@
  *     not parse;
  *   - envelope_format() of it is the input up to the offset, but for the
  *     arrival line written canonically and the version line, which says
- *     2 when a recipient has an orcpt line and 1 otherwise (both are
- *     read either way), and parses back to the same envelope (a queue
+ *     3 when there is a DSN line (ret, envid, dsn-orcpt, notify), else 2
+ *     when a recipient has an orcpt line and 1 otherwise (all are read
+ *     either way), and parses back to the same envelope (a queue
  *     file rewritten keeps its meaning);
  *   - envelope_add_rcpt() of its recipients keeps each address once, the
  *     local part compared exactly and the domain without ASCII case.
@@ -66,11 +67,18 @@ static int same_envelope(const struct envelope *a, const struct envelope *b)
 	if (strcmp(a->id, b->id) != 0 || a->arrival != b->arrival ||
 	    strcmp(a->client, b->client) != 0 || strcmp(a->helo, b->helo) != 0 ||
 	    !same_mailbox(&a->sender, &b->sender) || a->nrcpt != b->nrcpt ||
-	    a->body_8bit != b->body_8bit)
+	    a->body_8bit != b->body_8bit || a->ret != b->ret ||
+	    strcmp(a->envid, b->envid) != 0)
 		return 0;
-	for (i = 0; i < a->nrcpt; i++)
-		if (!same_mailbox(&a->rcpt[i], &b->rcpt[i]))
+	for (i = 0; i < a->nrcpt; i++) {
+		const char *ao = a->dsn[i].orcpt, *bo = b->dsn[i].orcpt;
+
+		if (!same_mailbox(&a->rcpt[i], &b->rcpt[i]) ||
+		    strcmp(envelope_orcpt(a, i), envelope_orcpt(b, i)) != 0 ||
+		    a->dsn[i].notify != b->dsn[i].notify ||
+		    (ao == NULL) != (bo == NULL) || (ao && strcmp(ao, bo) != 0))
 			return 0;
+	}
 	return 1;
 }
 
@@ -163,6 +171,8 @@ static void check_format(const struct envelope *env, const char *in,
 	for (i = 0; i < env->nrcpt && env->orcpt; i++)
 		if (env->orcpt[i])
 			version = 2;
+	if (envelope_has_dsn(env))
+		version = 3;
 	/* the input with its version line (the first, "mta-envelope N":
 	 * 15 octets, as the parse found it) written as the content asks and
 	 * its arrival line (the third) written as %lld */

@@ -380,11 +380,11 @@ Test(bounce, compose_structure)
 	fd = message_file("mta-envelope 1\nid 660ED52886B890\n\n", sample_msg,
 	                  strlen(sample_msg));
 	r[0] = (struct bounce_rcpt){ "bob@example.net", { ST_PERM, 1, 1, "mx said: 550" },
-	                             "mx.example.net", "550 5.1.1 <bob@example.net>: no such user" };
+	                             "mx.example.net", "550 5.1.1 <bob@example.net>: no such user" , BOUNCE_FAILED, 0 };
 	r[1] = (struct bounce_rcpt){ "carol@example.com", { ST_TEMP, 4, 1, "connect: refused" },
-	                             "", "" };
+	                             "", "" , BOUNCE_FAILED, 0 };
 	r[2] = (struct bounce_rcpt){ "dave@[192.0.2.7]", { ST_PERM, 1, 10, "null MX" },
-	                             NULL, NULL };
+	                             NULL, NULL , BOUNCE_FAILED, 0 };
 	bounce_compose("mx.test.example", "660EE00000000A", &env, fd,
 	               (off_t)strlen("mta-envelope 1\nid 660ED52886B890\n\n"), r, 3,
 	               1795422300, collect, &b);
@@ -492,7 +492,7 @@ Test(bounce, compose_structure)
 
 Test(bounce, long_header_over_several_reads)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -525,7 +525,7 @@ Test(bounce, long_header_over_several_reads)
 
 Test(bounce, huge_header_is_cut_and_report_stays_whole)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -553,7 +553,7 @@ Test(bounce, huge_header_is_cut_and_report_stays_whole)
 Test(bounce, header_only_message_without_final_newline)
 {
 	static const char msg[] = "Subject: no body\nFrom: a@example.org";
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct report rep;
 	struct buf b = { 0 };
@@ -577,7 +577,7 @@ Test(bounce, header_only_message_without_final_newline)
 
 Test(bounce, never_for_the_null_sender)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct status st;
 
@@ -592,7 +592,7 @@ Test(bounce, never_for_the_null_sender)
 
 Test(bounce, boundary_fits_rfc2046_with_a_long_hostname)
 {
-	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "bob@example.net", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	char host[128];
 	struct envelope env;
 	struct report rep;
@@ -616,7 +616,7 @@ Test(bounce, boundary_fits_rfc2046_with_a_long_hostname)
 Test(bounce, original_recipient_of_an_alias)
 {
 	static const char msg[] = "Subject: to a list\n\nbody\n";
-	struct bounce_rcpt r = { "dave@elsewhere.example", { ST_PERM, 1, 1, "no" }, "", "" };
+	struct bounce_rcpt r = { "dave@elsewhere.example", { ST_PERM, 1, 1, "no" }, "", "", BOUNCE_FAILED, 0 };
 	struct envelope env;
 	struct mailbox mb;
 	struct report rep;
@@ -641,5 +641,64 @@ Test(bounce, original_recipient_of_an_alias)
 	free(ds);
 	free(text);
 	free(b.p);
+	envelope_free(&env);
+}
+
+/* a delay warning: Action delayed, Will-Retry-Until, the last reply; the
+ * RFC 3461 requests of the envelope: ENVID as Original-Envelope-Id and
+ * ORCPT as Original-Recipient (decoded), header only whatever RET */
+Test(bounce, delay_warning_with_dsn_requests)
+{
+	static const char msg[] = "Subject: slow\n\nbody slow\n";
+	struct bounce_rcpt r = { "bob@example.net", { ST_TEMP, 3, 0, "try later" },
+	                         "mx.example.net", "451 4.3.0 try later",
+	                         BOUNCE_DELAYED, 1795440000 };
+	struct mailbox rcpt;
+	struct envelope env;
+	struct report rep;
+	struct buf b = { 0 };
+	char *ds, *head;
+	int fd;
+
+	sample_env(&env);
+	env.ret = DSN_RET_FULL;
+	snprintf(env.envid, sizeof env.envid, "e+2B1");
+	mailbox_from_text(&rcpt, "bob@example.net", 15);
+	cr_assert_eq(envelope_add_rcpt(&env, &rcpt), 1);
+	cr_assert_eq(envelope_set_dsn(&env, 0, DSN_DELAY, "rfc822;Bob+2Bx@example.net"), 0);
+	fd = message_file("", msg, strlen(msg));
+	bounce_compose("mx.test.example", "660EE00000000F", &env, fd, 0, &r, 1,
+	               1795422300, collect, &b);
+	close(fd);
+	parse_report(&b, &rep);
+	part_type(&rep, 2, "text/rfc822-headers");   /* RET=FULL: failures only */
+	head = strndup(b.p, (size_t)(strstr(b.p, "\n\n") - b.p));
+	cr_assert(strstr(head, "Subject: Delayed mail") != NULL, "%s", head);
+	ds = part_body(&rep, 1);
+	cr_assert(strstr(ds, "Original-Envelope-Id: e+1\n") != NULL, "%s", ds);
+	cr_assert(strstr(ds, "Original-Recipient: rfc822; Bob+x@example.net\n"), "%s", ds);
+	cr_assert(strstr(ds, "Action: delayed\nStatus: 4.3.0\n") != NULL, "%s", ds);
+	cr_assert(strstr(ds, "Diagnostic-Code: smtp; 451 4.3.0 try later\n"), "%s", ds);
+	cr_assert(strstr(ds, "Will-Retry-Until: ") != NULL, "%s", ds);
+	free(ds);
+	free(head);
+	free(b.p);
+	/* a failure under RET=FULL: the whole message */
+	b = (struct buf){ 0 };
+	r.action = BOUNCE_FAILED;
+	fd = message_file("", msg, strlen(msg));
+	bounce_compose("mx.test.example", "660EE000000010", &env, fd, 0, &r, 1,
+	               1795422300, collect, &b);
+	close(fd);
+	parse_report(&b, &rep);
+	part_type(&rep, 2, "message/rfc822");
+	ds = part_body(&rep, 2);
+	cr_assert_str_eq(ds, msg);
+	free(ds);
+	free(b.p);
+	/* NOTIFY=DELAY: no failure report, a delay report */
+	cr_assert_not(bounce_wanted(&env, "bob@example.net", BOUNCE_FAILED));
+	cr_assert(bounce_wanted(&env, "bob@example.net", BOUNCE_DELAYED));
+	cr_assert_not(bounce_wanted(&env, "bob@example.net", BOUNCE_DELIVERED));
 	envelope_free(&env);
 }

@@ -81,7 +81,7 @@ Test(envelope, damaged_text_is_refused)
 	static const char bad[][160] = {
 		"",
 		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n",
-		"mta-envelope 3\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n\n",
+		"mta-envelope 4\nid A\narrival 1\nclient c\nhelo h\nsender s\nrcpt r\n\n",
 		"mta-envelope 1\nid A\narrival x\nclient c\nhelo h\nsender s\nrcpt r\n\n",
 		"mta-envelope 1\nid A\narrival 1\nclient c\nhelo h\nsender s\n\n",
 		"mta-envelope 1\narrival 1\nid A\nclient c\nhelo h\nsender s\nrcpt r\n\n",
@@ -207,7 +207,7 @@ Test(envelope, orcpt_round_trip_and_old_files)
 		             "case %zu", i);
 }
 
-Test(envelope, version_1_without_orcpt_2_with)
+Test(envelope, version_1_without_orcpt_2_with_4_unknown)
 {
 	struct envelope env, back;
 	struct mailbox r;
@@ -215,7 +215,7 @@ Test(envelope, version_1_without_orcpt_2_with)
 	size_t len, used;
 	static const char v1_orcpt[] = "mta-envelope 1\nid A\narrival 1\nclient x\n"
 	                               "helo h\nsender a@b\nrcpt c@d\norcpt C@d\n\n";
-	static const char v3[] = "mta-envelope 3\nid A\narrival 1\nclient x\n"
+	static const char v3[] = "mta-envelope 4\nid A\narrival 1\nclient x\n"
 	                         "helo h\nsender a@b\nrcpt c@d\n\n";
 
 	sample(&env);
@@ -232,4 +232,87 @@ Test(envelope, version_1_without_orcpt_2_with)
 	cr_assert_str_eq(envelope_orcpt(&back, 0), "C@d");
 	envelope_free(&back);
 	cr_assert_eq(envelope_parse(v3, sizeof v3 - 1, &back, &used), -1);
+}
+
+Test(envelope, dsn_parameters_round_trip)
+{
+	struct envelope env, back;
+	struct mailbox r;
+	char *text;
+	size_t len, used;
+	static const char want[] = "mta-envelope 3\nid A\narrival 1\nclient x\n"
+		"helo h\nsender a@b\nret HDRS\nenvid q+2Bz\nrcpt c@d\norcpt C@d\n"
+		"dsn-orcpt rfc822;C@d\nnotify SUCCESS,FAILURE\nrcpt e@f\n"
+		"notify NEVER\nrcpt g@h\n\n";
+
+	envelope_init(&env);
+	snprintf(env.id, sizeof env.id, "A");
+	env.arrival = 1;
+	snprintf(env.client, sizeof env.client, "x");
+	snprintf(env.helo, sizeof env.helo, "h");
+	mailbox_from_text(&env.sender, "a@b", 3);
+	env.ret = DSN_RET_HDRS;
+	snprintf(env.envid, sizeof env.envid, "q+2Bz");
+	mailbox_from_text(&r, "c@d", 3);
+	cr_assert_eq(envelope_add_final(&env, &r, "C@d"), 1);
+	cr_assert_eq(envelope_set_dsn(&env, 0, DSN_FAILURE | DSN_SUCCESS, "rfc822;C@d"), 0);
+	mailbox_from_text(&r, "e@f", 3);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	cr_assert_eq(envelope_set_dsn(&env, 1, DSN_NEVER, NULL), 0);
+	mailbox_from_text(&r, "g@h", 3);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	cr_assert_eq(envelope_format(&env, &text, &len), 0);
+	cr_assert_str_eq(text, want);
+	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert_eq(used, len);
+	cr_assert_eq(back.ret, DSN_RET_HDRS);
+	cr_assert_str_eq(back.envid, "q+2Bz");
+	cr_assert_eq(back.dsn[0].notify, DSN_FAILURE | DSN_SUCCESS);
+	cr_assert_str_eq(back.dsn[0].orcpt, "rfc822;C@d");
+	cr_assert_eq(back.dsn[1].notify, DSN_NEVER);
+	cr_assert_null(back.dsn[1].orcpt);
+	cr_assert_eq(back.dsn[2].notify, 0);
+	envelope_free(&back);
+	free(text);
+	envelope_free(&env);
+}
+
+Test(envelope, dsn_lines_only_as_written)
+{
+	static const char *const bad[] = {
+		/* out of order, twice, lower case, not xtext, NEVER with more */
+		"ret HDRS\nbody 8BITMIME\nrcpt c@d\n",
+		"envid x\nret FULL\nrcpt c@d\n",
+		"ret HDRS\nret HDRS\nrcpt c@d\n",
+		"ret hdrs\nrcpt c@d\n",
+		"envid a+zz\nrcpt c@d\n",
+		"envid \nrcpt c@d\n",
+		"rcpt c@d\nnotify FAILURE,SUCCESS\n",
+		"rcpt c@d\nnotify failure\n",
+		"rcpt c@d\nnotify NEVER,DELAY\n",
+		"rcpt c@d\nnotify DELAY\norcpt x@y\n",
+		"rcpt c@d\nnotify DELAY\ndsn-orcpt rfc822;x\n",
+		"rcpt c@d\ndsn-orcpt rfc822\n",
+		"rcpt c@d\ndsn-orcpt ;x\n",
+		"rcpt c@d\ndsn-orcpt rfc822;a b\n",
+		"notify DELAY\nrcpt c@d\n",
+	};
+	struct envelope env;
+	char text[512];
+	size_t i, used;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "mta-envelope 3\nid A\narrival 1\nclient x\n"
+		         "helo h\nsender a@b\n%s\n", bad[i]);
+		cr_assert_eq(envelope_parse(text, strlen(text), &env, &used), -1,
+		             "accepted %s", bad[i]);
+	}
+	/* version 1 and 2 files may hold them too (as orcpt in 1) */
+	snprintf(text, sizeof text, "mta-envelope 1\nid A\narrival 1\nclient x\n"
+	         "helo h\nsender a@b\nbody 8BITMIME\nret FULL\nenvid e\nrcpt c@d\n"
+	         "orcpt C@d\ndsn-orcpt rfc822;C@d\nnotify DELAY\n\n");
+	cr_assert_eq(envelope_parse(text, strlen(text), &env, &used), 0);
+	cr_assert_eq(env.ret, DSN_RET_FULL);
+	cr_assert_eq(env.dsn[0].notify, DSN_DELAY);
+	envelope_free(&env);
 }

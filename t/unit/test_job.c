@@ -34,7 +34,7 @@ Test(job, bad_names_are_refused)
 
 Test(job, info_round_trip_and_sanitizing)
 {
-	struct job_info in = { 2, 1795422268, "451 4.3.0 a\nb\rc", "" }, out;
+	struct job_info in = { 2, 1795422268, "451 4.3.0 a\nb\rc", "", 0 }, out;
 	char buf[1024];
 	int n = job_info_format(&in, buf, sizeof buf);
 
@@ -48,7 +48,7 @@ Test(job, info_round_trip_and_sanitizing)
 
 Test(job, info_tls_round_trip)
 {
-	struct job_info in = { 1, 5, "451 later", "tls=TLSv1.3 verify=none\npolicy=may" }, out;
+	struct job_info in = { 1, 5, "451 later", "tls=TLSv1.3 verify=none\npolicy=may", 0 }, out;
 	char buf[1024];
 	int n = job_info_format(&in, buf, sizeof buf);
 

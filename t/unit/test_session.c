@@ -115,6 +115,10 @@ struct fake {
 	size_t nrcpt;
 	char rcpt[MAXRCPT][ADDR_MAX];
 	int body_8bit;
+	int ret;
+	char envid[DSN_ENVID_MAX];
+	unsigned notify[MAXRCPT];
+	char orcpt[MAXRCPT][DSN_ORCPT_MAX];
 
 	struct buf msg;            /* bytes written to the open message */
 	struct buf stored;         /* the last committed message */
@@ -188,8 +192,14 @@ static struct status fk_tx_open(void *ctx, struct envelope *env)
 	snprintf(fx->sender, sizeof fx->sender, "%s", env->sender.text);
 	fx->nrcpt = env->nrcpt;
 	fx->body_8bit = env->body_8bit;
-	for (i = 0; i < env->nrcpt && i < MAXRCPT; i++)
+	fx->ret = env->ret;
+	snprintf(fx->envid, sizeof fx->envid, "%s", env->envid);
+	for (i = 0; i < env->nrcpt && i < MAXRCPT; i++) {
 		snprintf(fx->rcpt[i], sizeof fx->rcpt[i], "%s", env->rcpt[i].text);
+		fx->notify[i] = env->dsn[i].notify;
+		snprintf(fx->orcpt[i], sizeof fx->orcpt[i], "%s",
+		         env->dsn[i].orcpt ? env->dsn[i].orcpt : "");
+	}
 	snprintf(env->id, sizeof env->id, "TESTID%d", ++fx->ids);
 	return status_ok();
 }
@@ -636,8 +646,42 @@ static const struct script scripts[] = {
 	{ "junk after recipient", EHLO MAIL "RCPT TO:<alice@test.example>junk\r\n"
 	  "RCPT TO:<alice@test.example><x@test.example>\r\n", "250 250 501 501",
 	  "250,250 2.1.0,501 5.1.3,501 5.1.3" },
-	{ "recipient parameters", EHLO MAIL "RCPT TO:<alice@test.example> NOTIFY=NEVER\r\n",
+	{ "recipient parameters", EHLO MAIL "RCPT TO:<alice@test.example> FOO=BAR\r\n",
 	  "250 250 555", "250,250 2.1.0,555 5.5.4" },
+	/* RFC 3461: bad values are 501 5.5.4, each parameter at most once */
+	{ "dsn rcpt parameters", EHLO MAIL
+	  "RCPT TO:<alice@test.example> NOTIFY=NEVER\r\n"
+	  "RCPT TO:<bob@test.example> notify=success,Delay ORCPT=rfc822;b+2Bx@y\r\n"
+	  "RCPT TO:<carol@test.example> NOTIFY=NEVER,DELAY\r\n"
+	  "RCPT TO:<carol@test.example> NOTIFY=SOMETIMES\r\n"
+	  "RCPT TO:<carol@test.example> NOTIFY=\r\n"
+	  "RCPT TO:<carol@test.example> NOTIFY=DELAY NOTIFY=DELAY\r\n",
+	  "250 250 250 250 501 501 501 501",
+	  "250,250 2.1.0,250 2.1.5,250 2.1.5,501 5.5.4,501 5.5.4,501 5.5.4,501 5.5.4" },
+	{ "dsn orcpt", EHLO MAIL
+	  "RCPT TO:<carol@test.example> ORCPT=rfc822\r\n"
+	  "RCPT TO:<carol@test.example> ORCPT=rfc822;a=b\r\n"
+	  "RCPT TO:<carol@test.example> ORCPT=\r\n"
+	  "RCPT TO:<carol@test.example> ORCPT=rfc822;x ORCPT=rfc822;y\r\n",
+	  "250 250 501 501 501 501",
+	  "250,250 2.1.0,501 5.5.4,501 5.5.4,501 5.5.4,501 5.5.4" },
+	{ "dsn mail parameters", EHLO
+	  "MAIL FROM:<bob@test.example> RET=HDRS ENVID=a+2Bb\r\nRSET\r\n"
+	  "MAIL FROM:<bob@test.example> RET=full\r\nRSET\r\n"
+	  "MAIL FROM:<bob@test.example> RET=HEAD\r\n"
+	  "MAIL FROM:<bob@test.example> RET=\r\n"
+	  "MAIL FROM:<bob@test.example> RET=FULL RET=HDRS\r\n",
+	  "250 250 250 250 250 501 501 501",
+	  "250,250 2.1.0,250 2.0.0,250 2.1.0,250 2.0.0,501 5.5.4,501 5.5.4,501 5.5.4" },
+	{ "dsn envid", EHLO
+	  "MAIL FROM:<bob@test.example> ENVID=a+zz\r\n"
+	  "MAIL FROM:<bob@test.example> ENVID=a=b\r\n"
+	  "MAIL FROM:<bob@test.example> ENVID=\r\n"
+	  "MAIL FROM:<bob@test.example> ENVID=x ENVID=y\r\n"
+	  "MAIL FROM:<bob@test.example> ENVID=" "0123456789012345678901234567890123456789"
+	  "01234567890123456789012345678901234567890123456789012345678901\r\n",
+	  "250 501 501 501 501 501",
+	  "250,501 5.5.4,501 5.5.4,501 5.5.4,501 5.5.4,501 5.5.4" },
 	/* recipient policy answers, each with its own code */
 	{ "rcpt refusals", EHLO MAIL
 	  "RCPT TO:<x@other.example>\r\nRCPT TO:<full@test.example>\r\n"
@@ -670,6 +714,9 @@ static const struct script scripts[] = {
 	  "MAIL FROM:<bob@test.example> BODY=8BITMIME\r\n" MAIL,
 	  "250 501 501 250", "250,501 5.5.4,501 5.5.4,250 2.1.0" },
 	{ "helo after ehlo", EHLO "HELO c\r\nMAIL FROM:<> SIZE=1\r\n", "250 250 501", "" },
+	{ "rcpt parameters need ehlo", "HELO c\r\n" MAIL
+	  "RCPT TO:<alice@test.example> NOTIFY=NEVER\r\n" RCPT,
+	  "250 250 501 250", "250,250 2.1.0,501 5.5.4,250 2.1.5" },
 	{ "null sender with size", EHLO "MAIL FROM:<> SIZE=100\r\n", "250 250", "" },
 	/* control characters and line ends */
 	{ "bare cr in command", "NO\rOP\r\nNOOP\r\n", "500 250", "" },
@@ -754,6 +801,7 @@ Test(session, helo_and_ehlo_replies)
 	                 "250-PIPELINING\r\n"
 	                 "250-SIZE 10000\r\n"
 	                 "250-8BITMIME\r\n"
+	                 "250-DSN\r\n"
 	                 "250-ENHANCEDSTATUSCODES\r\n"
 	                 "250 HELP\r\n");
 	fx_end(&fx);
@@ -1716,6 +1764,34 @@ static void body_type(struct fake *fx)
 
 EACH_MODE(body_type_in_the_envelope, body_type)
 
+/* dsn_params - RET=, ENVID=, NOTIFY= and ORCPT= reach the envelope as
+ * written, each recipient with its own; nothing is left for the next
+ * transaction */
+static void dsn_params(struct fake *fx)
+{
+	start(fx);
+	SAYS(fx, EHLO "MAIL FROM:<bob@test.example> RET=hdrs ENVID=q+2Bz\r\n"
+	     "RCPT TO:<alice@test.example> NOTIFY=failure,SUCCESS "
+	     "ORCPT=rfc822;Alice+2Bx@test.example\r\n"
+	     "RCPT TO:<carol@test.example> NOTIFY=NEVER\r\n"
+	     "RCPT TO:<dave@test.example>\r\n"
+	     "DATA\r\n" HDR "x\r\n.\r\n", "250 250 250 250 250 354 250");
+	cr_assert_eq(fx->ret, DSN_RET_HDRS);
+	cr_assert_str_eq(fx->envid, "q+2Bz");
+	cr_assert_eq(fx->nrcpt, 3);
+	cr_assert_eq(fx->notify[0], DSN_FAILURE | DSN_SUCCESS);
+	cr_assert_str_eq(fx->orcpt[0], "rfc822;Alice+2Bx@test.example");
+	cr_assert_eq(fx->notify[1], DSN_NEVER);
+	cr_assert_str_eq(fx->orcpt[1], "");
+	cr_assert_eq(fx->notify[2], 0);
+	SAYS(fx, MAIL RCPT "DATA\r\n" HDR "x\r\n.\r\n", "250 250 354 250");
+	cr_assert_eq(fx->ret, DSN_RET_NONE);
+	cr_assert_str_eq(fx->envid, "");
+	cr_assert_eq(fx->notify[0], 0);
+}
+
+EACH_MODE(dsn_params_in_the_envelope, dsn_params)
+
 /* ---- the command table's flags ---- */
 
 /* tls_required - before TLS only HELO, EHLO, STARTTLS, NOOP, RSET and
@@ -1797,10 +1873,10 @@ Test(session, each_junk_command_counts)
 
 #define STARTTLS "STARTTLS\r\n"
 #define EHLO_TLS "250-" HOST " Hello " CLIENT " [" IP "]\r\n250-PIPELINING\r\n" \
-                 "250-SIZE 10000\r\n250-8BITMIME\r\n250-STARTTLS\r\n" \
+                 "250-SIZE 10000\r\n250-8BITMIME\r\n250-DSN\r\n250-STARTTLS\r\n" \
                  "250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
 #define EHLO_PLAIN "250-" HOST " Hello " CLIENT " [" IP "]\r\n250-PIPELINING\r\n" \
-                   "250-SIZE 10000\r\n250-8BITMIME\r\n" \
+                   "250-SIZE 10000\r\n250-8BITMIME\r\n250-DSN\r\n" \
                    "250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n"
 
 /* actions_continue - anything short of QUIT, a 421 or STARTTLS uses all

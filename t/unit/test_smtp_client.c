@@ -276,7 +276,7 @@ Test(smtp_client, pipelined_transaction_with_one_refusal)
 	};
 	const char *rcpt[] = { "b@y.example", "c@y.example", "d@y.example" };
 	struct smtp_result rres[3], res;
-	struct smtp_tx tx = { "a@x.example", rcpt, 3, ".hi\nthere", 9, -1, 0, 0, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "a@x.example", rcpt, 3, ".hi\nthere", 9, -1, 0, 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	/* batch: replies only come after DATA, so this only works pipelined */
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
@@ -317,7 +317,7 @@ Test(smtp_client, all_refused_then_rset_rides_with_next_mail)
 	const char *r1[] = { "b@y.example", "c@y.example" };
 	const char *r2[] = { "d@y.example" };
 	struct smtp_result rres[2], res;
-	struct smtp_tx tx = { "", r1, 2, "x\n", 2, -1, 0, 0, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "", r1, 2, "x\n", 2, -1, 0, 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), -1);
@@ -347,7 +347,7 @@ Test(smtp_client, dot_sent_when_354_comes_with_no_recipient)
 	};
 	const char *r[] = { "b@y.example" };
 	struct smtp_result rres[1], res;
-	struct smtp_tx tx = { "a@x.example", r, 1, "secret\n", 7, -1, 0, 0, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "a@x.example", r, 1, "secret\n", 7, -1, 0, 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	start(st, sizeof st / sizeof st[0], 1, EHLO_PIPE);
 	cr_assert_eq(smtp_client_send(&cli, &tx, rres, &res), -1);
@@ -371,7 +371,7 @@ Test(smtp_client, without_pipelining_one_at_a_time)
 	};
 	const char *r[] = { "b@y.example" };
 	struct smtp_result rres[1], res;
-	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	/* not batch: a pipelining client would trip the script order */
 	start(st, sizeof st / sizeof st[0], 0, "250 test\r\n");
@@ -397,7 +397,7 @@ Test(smtp_client, message_from_fd_and_local_refusals)
 	};
 	const char *r[] = { "evil@y.example>\r\nRSET", "good@y.example" };
 	struct smtp_result rres[2], res;
-	struct smtp_tx tx = { "a@x.example", r, 2, NULL, 0, -1, 0, 1, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "a@x.example", r, 2, NULL, 0, -1, 0, 1, 0, NULL, NULL, NULL, NULL, NULL };
 	FILE *f = tmpfile();
 	char big[2000];
 
@@ -434,7 +434,7 @@ Test(smtp_client, closed_client_fails_fast)
 	struct smtp_client c;
 	struct smtp_result res, rres[1];
 	const char *r[] = { "b@y.example" };
-	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0, NULL, NULL, NULL };
+	struct smtp_tx tx = { "a@x.example", r, 1, "a\n", 2, -1, 0, 0, 0, NULL, NULL, NULL, NULL, NULL };
 
 	smtp_client_init(&c, NULL);
 	cr_assert_eq(smtp_client_send(&c, &tx, rres, &res), -1);

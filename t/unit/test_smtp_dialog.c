@@ -602,3 +602,29 @@ Test(smtp_dialog, dsn_requests_go_out_only_when_dsn_is_offered)
 	                 "RCPT TO:<b@y.test>\r\nDATA\r\n",
 	                 "no DSN offered: the requests are dropped");
 }
+
+/* per recipient: NOTIFY= in place of the shared one, and ORCPT= (a
+ * relayed queue file's recipients each carry their own) */
+Test(smtp_dialog, dsn_per_recipient_notify_and_orcpt)
+{
+	struct smtp_tx t = tx3();
+	const char *notify[] = { "NEVER", NULL };
+	const char *orcpt[] = { NULL, "rfc822;C+2Bx@y.test" };
+
+	t.nrcpt = 2;
+	t.body_8bit = 0;
+	t.dsn_notify = "FAILURE";
+	t.dsn_rcpt_notify = notify;
+	t.dsn_orcpt = orcpt;
+	open_with(SMTP_DIALOG_SMTP, EHLO_DSN);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.test> SIZE=9\r\n"
+	                 "RCPT TO:<b@y.test> NOTIFY=NEVER\r\n"
+	                 "RCPT TO:<c@y.test> NOTIFY=FAILURE ORCPT=rfc822;C+2Bx@y.test\r\n"
+	                 "DATA\r\n");
+	open_with(SMTP_DIALOG_SMTP, EHLO_PIPE);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	cr_assert_str_eq(out(), "MAIL FROM:<a@x.test> SIZE=9\r\n"
+	                 "RCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n",
+	                 "no DSN offered: none of them");
+}

@@ -1,0 +1,24 @@
+/* scheduler_notice - the scheduler's reports to a sender that are not
+ * bounces (bounce.h composes them all): a delay warning once a recipient
+ * has waited --delay-warning, a success report for NOTIFY=SUCCESS.
+ * Private to scheduler*.c; the scheduler thread only.  Both read the
+ * message from mess/, so they are called while its job still holds it.
+ */
+#ifndef MTA_SCHEDULER_NOTICE_H
+#define MTA_SCHEDULER_NOTICE_H
+
+#include "scheduler_priv.h"
+
+/* sched_warn_delay - d deferred at now, its job's record info: send the
+ * delay warning if it is due and was not sent (info->warned); 1 when it
+ * is done with (sent, or none wanted: null sender, NOTIFY= without
+ * DELAY): the caller marks the job warned; 0 when not due, or not
+ * written (tried again at the next deferral) */
+int sched_warn_delay(struct sched *s, const struct delivery *d,
+                     const struct job_info *info, long long now);
+/* sched_report_success - d delivered: a "delivered" or "relayed" report
+ * when its recipient asked for NOTIFY=SUCCESS and the server that took
+ * it does not report itself (no DSN); failures are logged only */
+void sched_report_success(struct sched *s, const struct delivery *d);
+
+#endif

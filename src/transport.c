@@ -153,6 +153,10 @@ static void deliver_lmtp(struct delivery *d, const struct envelope *env,
 	const char *rcpt[1] = { user };
 	struct lmtp_result r;
 
+	/* NOTIFY= is not passed on: the LMTP server is the mailbox, so a
+	 * success report is ours to make ("delivered", scheduler_notice.c) */
+	d->notify = env->dsn[d->n].notify;
+	d->dsn_passed = 0;
 	if (transport_lmtp_user(d->cfg, &env->rcpt[d->n], user) < 0) {
 		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;

@@ -12,12 +12,13 @@
 #     them, --max-lmtp 1);
 #   - a user unknown to Dovecot: 550 5.1.1 -> failed -> a bounce, itself
 #     delivered over LMTP into the sender's mailbox;
+#   - NOTIFY=SUCCESS: a "delivered" report (the LMTP server is final);
 #   - Dovecot stopped: deferred (nothing lost); started again: delivered;
 #   - the same over TCP (HOST:PORT), from a second mta-smtpd.
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/dovecot-lmtp.sh"
 
-plan 20
+plan 21
 
 [ "$(id -u)" = 0 ] || skip_all "needs root to run a private Dovecot"
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/lmtp ] ||
@@ -134,6 +135,20 @@ for i in data[0].split():
 EOF
 )" "nosuch@test\.example" "the bounce reached the sender's mailbox through LMTP"
 
+# 2b. NOTIFY=SUCCESS: the LMTP server is the mailbox, the report says
+# "delivered" (made here: the server takes no DSN parameters)
+$PY - "$MTA_PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+s.ehlo()
+s.sendmail("carol@test.example", ["bob@test.example"],
+           b"Subject: tok-notify\r\n\r\nnotify me\r\n", rcpt_options=["NOTIFY=SUCCESS"])
+s.quit()
+EOF
+wait_log 'success-report ' 1
+like "$(grep 'success-report ' "$MTA_LOG")" "rcpt=<?bob@test\.example>? to=<?carol@test\.example>? action=delivered" \
+	"NOTIFY=SUCCESS over LMTP: a 'delivered' report to the sender"
+
 # 3. Dovecot stopped: deferred; back: delivered
 dovecot_lmtp_stop
 send "$MTA_PORT" carol@test.example tok-down bob@test.example
@@ -145,7 +160,7 @@ like "$(grep 'deferred .*via=lmtp' "$MTA_LOG" | grep -v 452)" \
 	"Dovecot down (or going): deferred, the socket refusing or closing"
 is "$(count_queued)" 2 "... the message kept (and full's)"
 dovecot_lmtp_start || diag "Dovecot did not start again"
-wait_log 'delivered .*rcpt=<?bob@test.example' 2 30
+wait_log 'delivered .*rcpt=<?bob@test.example' 3 30   # tok-one, tok-notify, tok-down
 is "$(imap_check bob pb tok-down)" "tok-down ok" "Dovecot back: delivered, read back through IMAP"
 
 like "$("$MTA_BIN/mta-smtpd" -d test.example --virtual "$T/virtual" --lmtp "$DOVECOT_LMTP_SOCKET" \

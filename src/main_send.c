@@ -319,6 +319,9 @@ int main(int argc, char **argv)
 	if (send_config(&o, config) < 0)
 		return EX_CONFIG;
 	optind = first;
+	/* one message without a server named: the queue's maildrop, which
+	 * works with the daemon down; -bs and the gun need a server */
+	o.maildrop = !server_given;
 	if (!server_given && o.config_server[0])
 		parse_server(&o, o.config_server);
 	switch (mode) {

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,38 +68,74 @@ static int write_all(int fd, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
+/* the kernel's binary form of an access ACL (system.posix_acl_access),
+ * so that no library is needed: a version word, then entries sorted by
+ * tag */
+struct acl_entry { uint16_t tag, perm; uint32_t id; };
+enum { ACL_VERSION = 2, ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4,
+       ACL_MASK = 0x10, ACL_OTHER = 0x20, ACL_R = 4, ACL_W = 2 };
+
+/* readable_by - let the daemon (owner of maildrop/, uid) and nobody else
+ * but the owner read fd: mode 0600, and where the daemon is another user
+ * than root and the submitter, an ACL entry granting it read; where the
+ * file system has no ACLs, 0644 (the name is the secret then: nobody can
+ * list maildrop/).  0, or -1 with errno. */
+static int readable_by(int fd, uid_t daemon)
+{
+	struct {
+		uint32_t version;
+		struct acl_entry e[5];
+	} __attribute__((packed)) acl = {
+		ACL_VERSION, {
+			{ ACL_USER_OBJ, ACL_R | ACL_W, UINT32_MAX },
+			{ ACL_USER, ACL_R, (uint32_t)daemon },
+			{ ACL_GROUP_OBJ, 0, UINT32_MAX },
+			{ ACL_MASK, ACL_R, UINT32_MAX },
+			{ ACL_OTHER, 0, UINT32_MAX },
+		}
+	};
+
+	if (fchmod(fd, 0600) < 0)
+		return -1;
+	if (daemon == 0 || daemon == geteuid())
+		return 0;
+	if (fsetxattr(fd, "system.posix_acl_access", &acl, sizeof acl, 0) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -1;
+	return fchmod(fd, 0644);
+}
+
 /* queue_maildrop_put - a submission, durable when it returns 0 */
 int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
                        char *id)
 {
 	char path[QUEUE_PATH_MAX + 16], tmp[ENVELOPE_ID_MAX + 8];
 	int dfd, fd = -1, e, renamed = 0;
+	struct stat dst;
 
 	if (snprintf(path, sizeof path, "%s/maildrop", dir) >= (int)sizeof path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* O_NOFOLLOW: maildrop/ itself is never a link someone put there */
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_PATH: the submitter may search maildrop/, not read it (1733);
+	 * O_NOFOLLOW: maildrop/ itself is never a link someone put there */
+	dfd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
+	if (fstat(dfd, &dst) < 0)
+		goto fail;
 	if (new_name(id) < 0)
 		goto fail;
 	snprintf(tmp, sizeof tmp, "%s%s", QUEUE_MAILDROP_TMP, id);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	            0644);
+	            0600);
 	if (fd < 0)
 		goto fail;
-	/* 0644 whatever the umask: the daemon may run as another user, and
-	 * nobody else can find the name (maildrop/ is not listable) */
-	if (fchmod(fd, 0644) < 0 || write_all(fd, iov, iovcnt) < 0 ||
+	/* the daemon is maildrop/'s owner, whatever user it runs as */
+	if (readable_by(fd, dst.st_uid) < 0 || write_all(fd, iov, iovcnt) < 0 ||
 	    fsync(fd) < 0)
 		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
 	if (renameat2(dfd, tmp, dfd, id, RENAME_NOREPLACE) < 0) {
 		if (errno != EINVAL && errno != ENOSYS)
 			goto fail;
@@ -110,8 +148,15 @@ int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
 			goto fail;
 	}
 	renamed = 1;
-	if (fsync(dfd) < 0)
+	/* The new name is durable at a sync of maildrop/, which the
+	 * submitter cannot open to fsync (no read permission): syncfs of the
+	 * file system it is on covers it. */
+	if (syncfs(fd) < 0)
 		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
 	close(dfd);
 	return 0;
 fail:

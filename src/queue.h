@@ -287,16 +287,18 @@ int queue_job_write(struct queue *q, const char *name,
  * in it and open one whose name they know, nobody but its owner (and the
  * queue's owner) may list it, rename or unlink a file there.  The queue
  * directory itself is searchable by all (0711), its other directories
- * 0700.  A submission is a file ID (queue_maildrop_name: the time and 64
- * random bits, so that nobody can guess another's name), mode 0644 so
- * that the daemon can read it whatever user it runs as; its owner, as
- * the kernel keeps it, is the submitting user.  Format: mta-queue(5). */
+ * 0700.  A submission is a file ID (the time and 64 random bits, so that
+ * nobody can guess another's name), mode 0600 with an ACL entry letting
+ * maildrop/'s owner (the daemon's user) read it, or 0644 where the file
+ * system has no ACLs; its owner, as the kernel keeps it, is the
+ * submitting user.  Format: maildrop.h, mta-queue(5) MAILDROP. */
 enum { QUEUE_MAILDROP_MODE = 01733 };
 /* the prefix of a submission still being written (ignored by the daemon) */
 #define QUEUE_MAILDROP_TMP "tmp."
 /* queue_maildrop_put - called by any user (mta-send): write the iovcnt
- * pieces of iov to dir/maildrop/tmp.ID (O_EXCL, 0644), fsync, rename to
- * dir/maildrop/ID (never over a file), fsync maildrop/; the ID in
+ * pieces of iov to dir/maildrop/tmp.ID (O_EXCL, modes above), fsync,
+ * rename to dir/maildrop/ID (never over a file), syncfs (the user cannot
+ * open maildrop/ to fsync it); the ID in
  * id[ENVELOPE_ID_MAX].  0 when durable, or -1 with errno (the file
  * removed again). */
 struct iovec;

@@ -14,6 +14,8 @@
 #     with a usable sender: bad/, and the sender gets a report;
 #   - the daemon started: each message delivered exactly once, with
 #     "Received: by ... (mta, from userid UID)" naming the file's owner;
+#   - the daemon killed between the commit of a submission and the
+#     unlink of its file (strace): after a restart, delivered once;
 #   - kill -9 of the daemon while it takes 300 files: after a restart
 #     every message delivered exactly once.
 . "$(dirname "$0")/lib/common.sh"
@@ -23,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 46
+plan 50
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -178,6 +180,31 @@ ok $? "delivered at once (inotify), once"
 
 # ---- kill -9 while maildrop files are being taken -------------------------
 is "$(stop_mta)" 0 "stopped"
+# killed exactly between the commit of new/ID and the unlink of the
+# maildrop file (strace kills it at its first unlinkat, which is that
+# one: nothing else in the queue is unlinked at this start)
+if command -v strace >/dev/null; then
+	cron_send crash
+	mkdir -p "$T/wrap"
+	printf '#!/bin/sh\nexec strace -f -qq -y -o %s -e trace=unlinkat -e inject=unlinkat:signal=KILL:when=1 %s/mta-smtpd "$@"\n' \
+		"$T/strace.out" "$MTA_BIN" >"$T/wrap/mta-smtpd"
+	chmod +x "$T/wrap/mta-smtpd"
+	MTA_BIN=$T/wrap daemon 2>/dev/null
+	wait_for 20 test -f "$MTA_STATUS_FILE"
+	id=$(ls "$MD")
+	ok "$([ -n "$id" ] && [ -f "$T/queue/new/$id" ]; echo $?)" \
+		"killed after the commit, before the unlink: the file both in maildrop/ and new/"
+	daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+	wait_for 20 eval '[ "$(inbox root "Cron <$UA@$H> echo crash" | wc -l)" != 0 ] && md_empty'
+	sleep 1
+	is "$(inbox root "Cron <$UA@$H> echo crash" | wc -l)" 1 "restarted: delivered once, not twice"
+	like "$(grep "maildrop-taken-before id=$id" "$MTA_LOG")" 'action=unlink' \
+		"the file of a queued ID only unlinked (logged)"
+	is "$(stop_mta)" 0 "stopped"
+else
+	skip 4 "strace is not installed"
+fi
+
 fails=0
 for i in $(seq 300); do
 	printf 'Subject: t56 k%s\n\nx\n' "$i" | as_a "$SEND" -C "$T/mta.conf" kill@test.example || fails=$((fails+1))

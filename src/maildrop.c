@@ -371,7 +371,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 	unsigned long long limit;
 	size_t nr = 0;
 	enum outcome out = DEFER;
-	int fd;
+	int fd, ran = 0;
 
 	if (strncmp(name, QUEUE_MAILDROP_TMP, strlen(QUEUE_MAILDROP_TMP)) == 0)
 		return;
@@ -414,6 +414,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		diag = calloc(e.nrcpt, sizeof *diag);
 		if (r && diag)
 			out = submit(&d, &st, &sa, &e, r, diag, &nr);
+		ran = 1;
 		if (d.s)
 			session_free(d.s);
 		if (out == REFUSE && nr > 0)
@@ -436,7 +437,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		if (nr > 0)
 			bounce_refused(&d, &e, fd, r, nr);
 		queue_quarantine(q, QUEUE_MAILDROP, name, why);
-	} else if (out == DEFER && sa.len > 0) {
+	} else if (ran) {
 		log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,
 		          (unsigned long)st.st_uid,
 		          log_quote(qw, sizeof qw, d.reply[0] ? d.reply : "local error"));

@@ -25,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 50
+plan 52
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -52,8 +52,12 @@ cron_mail() {
 	printf 'Content-Transfer-Encoding: 8bit\nX-Cron-Env: <SHELL=/bin/sh>\n'
 	printf 'X-Cron-Env: <HOME=/>\n\n%s caf\303\251\n' "$1"
 }
-# cron_send - as cron runs its mailer for the user's crontab
+# cron_send - as Debian's cron runs its mailer for the user's crontab
+# (MAILARGS "%s -FCronDaemon -i -B8BITMIME -oem %s", MAILTO unset)
 cron_send() { cron_mail "$1" | as_a "$SEND" -C "$T/mta.conf" -FCronDaemon -i -B8BITMIME -oem root; }
+# cron_send_t - as upstream Vixie cron does ("%s -FCronDaemon -odi -oem
+# -oi -t": the recipient from the To: field)
+cron_send_t() { cron_mail "$1" | as_a "$SEND" -C "$T/mta.conf" -FCronDaemon -odi -oem -oi -t; }
 
 # ---- the daemon never started: no queue yet ------------------------------
 cron_send never 2>"$T/err"
@@ -122,6 +126,9 @@ as_b sh -c "printf 'mta-maildrop 1\nsender <b@test.example>\nrcpt <forged@test.e
 as_a sh -c "printf 'Subject: no envelope\n\nx\n' >$MD/1ABCDEF0000006"
 as_a sh -c "printf 'mta-maildrop 1\nsender <carol@test.example>\nrcpt <a b@@x>\n\nSubject: t56 bad rcpt\n\nx\n' >$MD/1ABCDEF0000007"
 
+cron_send_t vixie
+is "$?" 0 "upstream cron's call (-odi -oem -oi -t), the daemon down: exit 0"
+
 # ---- the daemon started: everything taken --------------------------------
 daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 md_empty() { [ -z "$(ls -A "$MD")" ]; }
@@ -140,6 +147,7 @@ is "$(grep -m1 '^Received:' "$m")" \
 like "$(grep '^Return-Path:' "$m")" "<$UA@$H>" "the envelope sender: the user at this host"
 like "$(cat "$m")" 'one caf'$'\303\251' "8-bit body intact"
 is "$(grep -c '^Message-ID:' "$m") $(grep -c '^Date:' "$m")" "1 1" "Date: and Message-ID: added"
+is "$(inbox root "Cron <$UA@$H> echo vixie" | wc -l)" 1 "upstream cron's message delivered once (To: root)"
 if command -v s-nail >/dev/null; then
 	is "$(inbox alice 't56 s-nail' | wc -l)" 1 "s-nail's message delivered once"
 else

@@ -25,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 52
+plan 53
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -98,6 +98,9 @@ if [ -x /usr/bin/bsd-mailx ]; then
 else
 	skip 1 "bsd-mailx is not installed (TEST_DEBS)"
 fi
+
+like "$("$MTA_BIN/mta-queue" -q "$T/queue" 2>&1)" "[0-9]+ submissions in $T/queue/maildrop, not yet taken" \
+	"mta-queue lists the submissions waiting"
 
 # ---- the second user against the first one's file ------------------------
 as_b ls "$MD" >/dev/null 2>&1

@@ -148,13 +148,14 @@ struct drop_env {
 	size_t body;                /* offset of the message */
 };
 
-/* line_ok - an envelope line "KEY <ADDR>": printable ASCII or UTF-8
- * octets, no control characters; the address (NUL-ended in place) */
+/* line_addr - an envelope line "KEY <ADDR>" (ADDR may be empty: the
+ * null sender), octets without control characters; the address, NUL-ended
+ * in place, or NULL */
 static const char *line_addr(char *line, size_t n, const char *key)
 {
 	size_t k = strlen(key), i;
 
-	if (n < k + 3 || memcmp(line, key, k) != 0 || line[k] != '<' ||
+	if (n < k + 2 || memcmp(line, key, k) != 0 || line[k] != '<' ||
 	    line[n - 1] != '>')
 		return NULL;
 	for (i = 0; i < n; i++)

@@ -25,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 53
+plan 55
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -131,6 +131,9 @@ as_a sh -c "printf 'mta-maildrop 1\nsender <carol@test.example>\nrcpt <a b@@x>\n
 
 cron_send_t vixie
 is "$?" 0 "upstream cron's call (-odi -oem -oi -t), the daemon down: exit 0"
+printf 'From: daemon@test.example\nSubject: t56 null sender\n\nx\n' |
+	as_a "$SEND" -C "$T/mta.conf" -f '<>' alice@test.example
+is "$?" 0 "the null sender (-f '<>'): exit 0"
 
 # ---- the daemon started: everything taken --------------------------------
 daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
@@ -151,6 +154,8 @@ like "$(grep '^Return-Path:' "$m")" "<$UA@$H>" "the envelope sender: the user at
 like "$(cat "$m")" 'one caf'$'\303\251' "8-bit body intact"
 is "$(grep -c '^Message-ID:' "$m") $(grep -c '^Date:' "$m")" "1 1" "Date: and Message-ID: added"
 is "$(inbox root "Cron <$UA@$H> echo vixie" | wc -l)" 1 "upstream cron's message delivered once (To: root)"
+m=$(inbox alice 't56 null sender')
+is "$(grep -h '^Return-Path:' $m)" "Return-Path: <>" "the null sender's message delivered once, from <>"
 if command -v s-nail >/dev/null; then
 	is "$(inbox alice 't56 s-nail' | wc -l)" 1 "s-nail's message delivered once"
 else

@@ -308,7 +308,9 @@ static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
 		.max_size = d->cfg->max_size, .max_rcpt = d->cfg->max_rcpt,
 		.max_received = d->cfg->max_received
 	};
-	char cmd[ADDR_MAX + 64];
+	/* room for any envelope line: a long address reaches the session
+	 * whole and is refused there, as from a client */
+	char cmd[ENV_LINE_MAX + 64];
 	size_t i, accepted = 0;
 	int code;
 

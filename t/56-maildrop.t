@@ -25,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 55
+plan 56
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -128,6 +128,8 @@ as_b sh -c "printf 'mta-maildrop 1\nsender <b@test.example>\nrcpt <forged@test.e
 # recipient) with a usable sender
 as_a sh -c "printf 'Subject: no envelope\n\nx\n' >$MD/1ABCDEF0000006"
 as_a sh -c "printf 'mta-maildrop 1\nsender <carol@test.example>\nrcpt <a b@@x>\n\nSubject: t56 bad rcpt\n\nx\n' >$MD/1ABCDEF0000007"
+long=$(printf '%0900d' 0)
+as_a sh -c "printf 'mta-maildrop 1\nsender <$long@test.example>\nrcpt <alice@test.example>\n\nSubject: t56 long sender\n\nx\n' >$MD/1ABCDEF0000008"
 
 cron_send_t vixie
 is "$?" 0 "upstream cron's call (-odi -oem -oi -t), the daemon down: exit 0"
@@ -186,6 +188,8 @@ ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000007" ]; echo $?)" "refused by the s
 wait_for 20 eval '[ -n "$(inbox carol "Undeliverable mail: returned to sender")" ]'
 m=$(inbox carol "Undeliverable mail: returned to sender" | head -1)
 ok "$([ -n "$m" ] && grep -q 'a b@@x' "$m"; echo $?)" "... and its sender gets a report naming the recipient"
+ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000008" ]; echo $?)" \
+	"a 900-octet sender: refused by the session, set aside (not left to retry)"
 is "$(find "$T/queue" -path "$MD" -prune -o -type f -perm /077 -print | grep -v '/bad/' | wc -l)" 0 \
 	"no queue file readable by others"
 

@@ -315,6 +315,15 @@ static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
 	int code;
 
 	*nr = 0;
+	/* A client would send the recipients over --max-rcpt (452) in a
+	 * second transaction; a file is one message under one ID (the crash
+	 * argument), so it is refused whole rather than deferred for ever. */
+	if (e->nrcpt > d->cfg->max_rcpt) {
+		snprintf(d->reply, sizeof d->reply, "552 5.5.3 More than %u "
+		         "recipients (--max-rcpt)", d->cfg->max_rcpt);
+		code = 552;
+		goto refused_all;
+	}
 	d->s = session_new(&scfg, &drop_ops, d, "local", now_seconds);
 	if (d->s == NULL)
 		return DEFER;

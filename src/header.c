@@ -80,6 +80,36 @@ size_t header_format_date(char *buf, size_t len, time_t t)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* write_local_received - the trace field of a local submission
+ * (maildrop): no client host, the submitting user as the kernel named
+ * it, in a comment as RFC 5322 allows anything there */
+static void write_local_received(struct header *h)
+{
+	const struct header_info *in = h->info;
+	char date[DATE_MAX], uid[64];
+	size_t dlen, col;
+
+	dlen = header_format_date(date, sizeof date, in->arrival);
+	snprintf(uid, sizeof uid, "%lu", in->uid);
+	put_str(h, "Received: by ");
+	put_str(h, in->hostname);
+	put_str(h, " (mta, from userid ");
+	put_str(h, uid);
+	put_str(h, ")\n");
+	col = put_str(h, "\tid ");
+	col += put_str(h, in->id);
+	if (in->rcpt != NULL) {
+		put_str(h, "\n");
+		col = put_str(h, "\tfor <");
+		col += put_str(h, in->rcpt);
+		col += put_str(h, ">");
+	}
+	col += put_str(h, ";");
+	put_str(h, col + 1 + dlen <= FOLD_AT ? " " : "\n\t");
+	put(h, date, dlen);
+	put_str(h, "\n");
+}
+
 /* write_received - our trace field (RFC 5321 4.4), folded */
 static void write_received(struct header *h)
 {
@@ -89,6 +119,11 @@ static void write_received(struct header *h)
 	const char *ip = in->client_ip != NULL ? in->client_ip : "";
 	char date[DATE_MAX];
 	size_t dlen, col;
+
+	if (in->local) {
+		write_local_received(h);
+		return;
+	}
 
 	dlen = header_format_date(date, sizeof date, in->arrival);
 	put_str(h, "Received: from ");

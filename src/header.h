@@ -34,7 +34,12 @@
  *                                            ESMTPS under TLS
  *                                            (after HELO still SMTP)
  *       \tfor <RCPT>; DATE                    only for a single recipient
- *     (an empty HELO is written "unknown"); without a recipient the
+ *     (an empty HELO is written "unknown"); a local submission (maildrop,
+ *     info->local) has instead
+ *       Received: by HOSTNAME (mta, from userid UID)
+ *       \tid ID
+ *       \tfor <RCPT>; DATE                    as above
+ *     without a recipient the
  *     "; DATE" ends the "by" line; the date goes to a line of its own
  *     when it would make its line longer than the 78 characters RFC 5322
  *     2.1.1 recommends;
@@ -73,6 +78,9 @@ struct header_info {
 	                          * in the clear */
 	time_t arrival;          /* date used in Received: and a missing Date: */
 	unsigned max_received;   /* more Received: fields than this = a loop */
+	int local;               /* a local submission (maildrop) by uid:
+	                          * helo, client_ip, esmtp, tls unused */
+	unsigned long uid;
 };
 
 enum header_result {

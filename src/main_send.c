@@ -25,7 +25,9 @@ static const char usage_text[] =
 "       mta-send [-C FILE] -bs | -bp | -q | -bi\n"
 "       mta-send [-s HOST:PORT] [-c SESSIONS] [-n REPEAT] [-f SENDER]\n"
 "                [--rcpt ADDR]... FILE...\n"
-"options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
+"options: -s/--server HOST:PORT (default $MTA_SERVER; without either one\n"
+"  message goes into the queue's maildrop/, -bs and the gun use the\n"
+"  configuration file's listen address or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
 "  --tls  --starttls  --per-connection N  --connect-only  --inject  --quiet\n"
@@ -319,6 +321,9 @@ int main(int argc, char **argv)
 	if (send_config(&o, config) < 0)
 		return EX_CONFIG;
 	optind = first;
+	/* one message without a server named: the queue's maildrop, which
+	 * works with the daemon down; -bs and the gun need a server */
+	o.maildrop = !server_given;
 	if (!server_given && o.config_server[0])
 		parse_server(&o, o.config_server);
 	switch (mode) {

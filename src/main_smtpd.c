@@ -33,7 +33,7 @@ static int give_to_user(const struct config *cfg, const struct passwd *pw,
                         char *err, size_t errlen)
 {
 	static const char *const parts[] = { "", "/tmp", "/new", "/mess", "/rcpt",
-	                                     "/bad", "/lock" };
+	                                     "/bad", "/lock", "/maildrop" };
 	char path[4096];
 	size_t i;
 

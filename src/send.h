@@ -3,6 +3,9 @@
  * report on stderr and stdout, and return a sysexits.h code.
  *
  *   send_inject  one message from standard input to the recipients given
+ *                (without a server named by -s or $MTA_SERVER: written
+ *                into the queue's maildrop/ for mta-smtpd to take,
+ *                queue_maildrop_put, whether the daemon runs or not)
  *                (and, with -t, those of its To/Cc/Bcc, Bcc removed); a
  *                first line starting "From " (mbox From_ line) is left
  *                out, and a From: field added when there is none
@@ -51,6 +54,9 @@ struct send_opts {
 	                                (gun) or user@host */
 	const char *fullname;        /* -F; NULL: none */
 	const char *helo;            /* our EHLO name */
+	int maildrop;                /* no server named (-s, $MTA_SERVER):
+	                                one message goes into the queue's
+	                                maildrop/ (queue.h) */
 	int tflag;                   /* -t */
 	int gun, inject;             /* --gun, --inject */
 	int quiet;                   /* --quiet: no progress */

@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include <stralloc.h>
 
 #include "fromfield.h"
+#include "maildrop.h"
+#include "queue.h"
 #include "msghdr.h"
 #include "send.h"
 #include "send_priv.h"
@@ -135,6 +138,42 @@ static int refuse_dropped(const struct addrlist *d, const char *where, int ex)
 	return ex;
 }
 
+/* drop - the message into the queue's maildrop/ (no server named):
+ * EX_OK once it is durable there, EX_TEMPFAIL when it could not be
+ * written (nothing left behind) */
+static int drop(const struct send_opts *o, const char *sender, char **rv,
+                size_t nrcpt, const stralloc *msg)
+{
+	stralloc env = { 0, 0, 0 };
+	struct iovec iov[2];
+	char id[ENVELOPE_ID_MAX];
+	size_t i;
+	int ok;
+
+	if (o->dsn_notify[0] || o->dsn_ret[0] || o->dsn_envid[0])
+		send_say("-N, -R and -V are not kept by the local queue: ignored");
+	ok = stralloc_copys(&env, MAILDROP_MAGIC) && stralloc_cats(&env, "sender <") &&
+	     stralloc_cats(&env, sender) && stralloc_cats(&env, ">\n");
+	for (i = 0; ok && i < nrcpt; i++)
+		ok = stralloc_cats(&env, "rcpt <") && stralloc_cats(&env, rv[i]) &&
+		     stralloc_cats(&env, ">\n");
+	if (!ok || !stralloc_cats(&env, "\n")) {
+		stralloc_free(&env);
+		send_say("out of memory");
+		return EX_OSERR;
+	}
+	iov[0] = (struct iovec){ env.s, env.len };
+	iov[1] = (struct iovec){ msg->s ? msg->s : "", msg->len };
+	if (queue_maildrop_put(o->queue, iov, 2, id) < 0) {
+		send_say("cannot queue the message in %s/maildrop: %s (is mta-smtpd "
+		         "set up there?)", o->queue, strerror(errno));
+		stralloc_free(&env);
+		return EX_TEMPFAIL;
+	}
+	stralloc_free(&env);
+	return EX_OK;
+}
+
 /* send_inject - send the message on stdin; returns the exit status */
 int send_inject(struct send_opts *o, char **args, int nargs)
 {
@@ -216,6 +255,10 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 		goto out;
 	}
 
+	if (o->maildrop) {
+		ex = drop(o, sender, rv, rl.n, &sa);
+		goto out;
+	}
 	smtp_client_init(c, &o->to);
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
 		report(c, res.reply.code ? smtp_stage_name(res.stage) : NULL, &res);

@@ -81,6 +81,13 @@ void session_tls_info(struct session *s, const struct tls_info *info)
 	s->tls_info = *info;
 }
 
+/* session_local_user - a local submission, not a network client */
+void session_local_user(struct session *s, unsigned long uid)
+{
+	s->local = 1;
+	s->uid = uid;
+}
+
 /* session_timeout - idle too long */
 void session_timeout(struct session *s)
 {

@@ -135,6 +135,10 @@ void session_tls_started(struct session *s);
 /* session_tls_info - what the TLS in use is (after the handshake, of
  * STARTTLS or of implicit TLS), named in each message's Received: */
 void session_tls_info(struct session *s, const struct tls_info *info);
+/* session_local_user - the "client" is a local user's submission
+ * (maildrop.h), by the user uid as the kernel says: its messages'
+ * Received: names the user, not a host (header.h) */
+void session_local_user(struct session *s, unsigned long uid);
 /* session_timeout - the client was idle too long: 421, then done */
 void session_timeout(struct session *s);
 /* session_shutdown - the server is stopping: 421, then done */

@@ -55,6 +55,8 @@ void sess_data_begin(struct session *s)
 	s->hinfo.tls = s->tls ? &s->tls_info : NULL;
 	s->hinfo.arrival = s->env.arrival;
 	s->hinfo.max_received = s->cfg->max_received;
+	s->hinfo.local = s->local;
+	s->hinfo.uid = s->uid;
 	header_begin(&s->hdr, &s->hinfo, hdr_out, s);
 	s->in_data = 1;
 	s->dstate = D_BOL;

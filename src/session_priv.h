@@ -38,6 +38,8 @@ struct session {
 	struct tls_info tls_info;   /* its version and cipher ("" unknown) */
 	int tls_pending;            /* STARTTLS accepted, TLS not yet up */
 	int authenticated;          /* the client authenticated (AUTH) */
+	int local;                  /* a local submission (session_local_user) */
+	unsigned long uid;          /* ... by this user */
 	int done;
 	unsigned errors;
 	unsigned junk;              /* junk commands since the last message */

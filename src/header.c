@@ -95,9 +95,13 @@ static void write_received(struct header *h)
 	put_str(h, helo);
 	/* RFC 5321 4.1.3: an IPv6 address literal is tagged; only IPv6
 	 * addresses have a ':' */
-	put_str(h, strchr(ip, ':') != NULL ? " ([IPv6:" : " ([");
-	put_str(h, ip);
-	put_str(h, "])\n");
+	if (in->hide_client) {
+		put_str(h, "\n");
+	} else {
+		put_str(h, strchr(ip, ':') != NULL ? " ([IPv6:" : " ([");
+		put_str(h, ip);
+		put_str(h, "])\n");
+	}
 	if (in->tls != NULL && in->tls->version[0] != '\0') {
 		char clause[200];
 		int n = snprintf(clause, sizeof clause,
@@ -117,6 +121,9 @@ static void write_received(struct header *h)
 	 * session under TLS is plain SMTP (the TLS clause above says it) */
 	if (in->tls != NULL && in->esmtp)
 		col += put_str(h, "S");
+	/* RFC 3848: AUTH needs EHLO, so it is always ESMTP here */
+	if (in->authenticated && in->esmtp)
+		col += put_str(h, "A");
 	col += put_str(h, " id ");
 	col += put_str(h, in->id);
 	if (in->rcpt != NULL) {

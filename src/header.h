@@ -28,11 +28,15 @@
  *     the very first line it continues nothing and starts the body;
  *   - names are matched without regard to ASCII case;
  *   - Received: is
- *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1])
+ *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1]);
+ *                                            no ([IP]) with hide_client
  *       \t(using VERSION with cipher CIPHER (BITS/ALG bits))   under TLS
  *       \tby HOSTNAME (mta) with ESMTP id ID  SMTP after plain HELO;
  *                                            ESMTPS under TLS
- *                                            (after HELO still SMTP)
+ *                                            (after HELO still SMTP);
+ *                                            ESMTPA, ESMTPSA when the
+ *                                            client authenticated (RFC
+ *                                            3848; never the login)
  *       \tfor <RCPT>; DATE                    only for a single recipient
  *     (an empty HELO is written "unknown"); without a recipient the
  *     "; DATE" ends the "by" line; the date goes to a line of its own
@@ -71,6 +75,8 @@ struct header_info {
 	const struct tls_info *tls; /* the session's TLS (as Postfix names
 	                          * it: "(using ...)", "with ESMTPS"); NULL:
 	                          * in the clear */
+	int authenticated;       /* AUTH succeeded: "with ESMTPA"/"ESMTPSA" */
+	int hide_client;         /* the client's address is left out */
 	time_t arrival;          /* date used in Received: and a missing Date: */
 	unsigned max_received;   /* more Received: fields than this = a loop */
 };

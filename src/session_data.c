@@ -53,6 +53,8 @@ void sess_data_begin(struct session *s)
 	s->hinfo.rcpt = s->env.nrcpt == 1 ? envelope_orcpt(&s->env, 0) : NULL;
 	s->hinfo.esmtp = s->esmtp;
 	s->hinfo.tls = s->tls ? &s->tls_info : NULL;
+	s->hinfo.authenticated = s->authenticated;
+	s->hinfo.hide_client = s->cfg->hide_client;
 	s->hinfo.arrival = s->env.arrival;
 	s->hinfo.max_received = s->cfg->max_received;
 	header_begin(&s->hdr, &s->hinfo, hdr_out, s);

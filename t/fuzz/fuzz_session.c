@@ -216,7 +216,8 @@ static void fk_tx_abort(void *ctx)
 static const struct session_ops fake_ops = {
 	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort,
 	NULL,                             /* TLS always ready */
-	NULL              /* add_rcpt: the session adds the address itself */
+	NULL,             /* add_rcpt: the session adds the address itself */
+	NULL, NULL        /* no AUTH */
 };
 
 /* last_line - the last reply line in the session's output, or NULL */

@@ -421,3 +421,37 @@ BOTH(starttls_then_auth)
 	cr_assert_str_eq(talk(&x, "AUTH PLAIN " PLAIN_GOOD "\r\n"), "235");
 	session_free(x.s);
 }
+
+/* the message's own From: must be the login's too (550 5.7.1), folded,
+ * with display names, several fields; none at all is fine (the added
+ * one is the envelope sender) */
+BOTH(from_field_bound_to_login)
+{
+	static const struct { const char *hdr; const char *codes; } cases[] = {
+		{ "From: Alice <alice@test.example>\r\n", "250" },
+		{ "From: \"A, Lice\"\r\n <alice@test.example> (me)\r\n", "250" },
+		{ "Subject: no From at all\r\n", "250" },
+		{ "From: Mallory <mallory@test.example>\r\n", "550" },
+		{ "From: alice@test.example, mallory@test.example\r\n", "550" },
+		{ "From: alice@test.example\r\nFrom: mallory@test.example\r\n", "550" },
+		{ "From: (alice@test.example)\r\n <mallory@test.example>\r\n", "550" },
+		{ "From: undisclosed:;\r\n", "550" },
+	};
+	char in[1000], want[64];
+	size_t i;
+	struct afx x;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		start(&x, bytes);
+		open_session(&x);
+		talk(&x, EHLO "AUTH PLAIN " PLAIN_GOOD "\r\n");
+		snprintf(in, sizeof in, "MAIL FROM:<alice@test.example>\r\n"
+		         "RCPT TO:<r@example.org>\r\nDATA\r\n%s\r\nbody\r\n.\r\n",
+		         cases[i].hdr);
+		snprintf(want, sizeof want, "250 250 354 %s", cases[i].codes);
+		cr_assert_str_eq(talk(&x, in), want, "case %zu: %s", i, x.out);
+		if (cases[i].codes[0] == '5')
+			cr_assert(strstr(x.out, "550 5.7.1 "), "%s", x.out);
+		session_free(x.s);
+	}
+}

@@ -10,12 +10,13 @@
 # sink) and none for an unauthenticated one on the --listen port,
 # Received: with ESMTPSA and --hide-client, login= in the log, and the
 # users file reloaded on SIGHUP (a broken one keeps the old); --any-sender
-# and --auth-on-smtp on a second daemon.
+# and --auth-on-smtp on a second daemon; 12 logins at once (crypt_rn per
+# call, no lock: clean under ThreadSanitizer with build/tsan).
 . "$(dirname "$0")/lib/common.sh"
 . "$TLIB/tlscerts.sh"
 . "$TLIB/sink.sh"
 
-plan 64
+plan 65
 
 C=$T/certs
 mkdir -p "$C"
@@ -120,6 +121,37 @@ r = s.sendmail("carol@test.example", ["friend2@remote.example"],
                msg.replace("From: alice@test.example", "From: Carol <carol@test.example>"))
 check_eq("smtplib SMTP_SSL: login() and relay", r, {})
 s.quit()
+EOF
+)
+tap_from "$res"
+
+# ---- logins in parallel: crypt_rn per call, no lock around it -------------
+res=$($PY - "$SUB" "$C/ca.crt" <<'EOF'
+import smtplib, ssl, sys, threading, time
+from smtpraw import check, check_eq
+sub, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+codes, lock = [], threading.Lock()
+
+def one(user, pw):
+    s = smtplib.SMTP("127.0.0.1", sub, timeout=30)
+    s.starttls(context=ctx)
+    for i in range(3):
+        s.ehlo("par.example")
+        code, _ = s.docmd("AUTH", "PLAIN " + __import__("base64").b64encode(
+            b"\0" + user.encode() + b"\0" + pw.encode()).decode())
+        with lock:
+            codes.append(code)
+        if code == 235:
+            break
+    s.quit()
+
+t0 = time.time()
+ts = [threading.Thread(target=one, args=(("alice@test.example", "alice-pw") if i % 2 else ("carol", "carol-pw"))) for i in range(12)]
+for t in ts: t.start()
+for t in ts: t.join()
+check_eq("12 logins at once, all accepted", sorted(codes), [235] * 12)
+print("# 12 parallel yescrypt logins took %.2f s" % (time.time() - t0))
 EOF
 )
 tap_from "$res"

@@ -203,12 +203,15 @@ static int check_address(const struct config *cfg, const char *addr)
 	return st.kind == ST_OK ? 0 : 1;
 }
 
-/* public_listener - a --listen or --smtps address other than loopback,
+/* public_listener - a --listen, --submission or --smtps address other
+ * than loopback,
  * or NULL */
 static const char *public_listener(const struct config *cfg)
 {
 	const char *a = public_in(cfg->listen, cfg->nlisten);
 
+	if (a == NULL)
+		a = public_in(cfg->submission, cfg->nsubmission);
 	return a ? a : public_in(cfg->smtps, cfg->nsmtps);
 }
 
@@ -283,7 +286,7 @@ int main(int argc, char **argv)
 	struct server *srv = NULL;
 	struct config *loaded;
 	enum options_action action;
-	char err[1024];
+	char err[4096];              /* --help's usage text comes in it */
 	sigset_t sigs;
 	int sig;
 

@@ -63,6 +63,12 @@ int optval_smtps(struct config *cfg, const char *v)
 	return add_address(&cfg->smtps, &cfg->nsmtps, v);
 }
 
+/* optval_submission - one ADDR:PORT of the submission service */
+int optval_submission(struct config *cfg, const char *v)
+{
+	return add_address(&cfg->submission, &cfg->nsubmission, v);
+}
+
 /* add_path - a copy of a file name appended to a list of them */
 static int add_path(char ***list, size_t *n, const char *v)
 {

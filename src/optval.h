@@ -18,6 +18,8 @@ int optval_number(const char *text, unsigned long long min,
 int optval_listen(struct config *cfg, const char *v);
 /* optval_smtps - one ADDR:PORT or [IPv6]:PORT for --smtps, appended */
 int optval_smtps(struct config *cfg, const char *v);
+/* optval_submission - one ADDR:PORT or [IPv6]:PORT for --submission */
+int optval_submission(struct config *cfg, const char *v);
 /* optval_tls_cert, optval_tls_key - one file name, appended (read when
  * the snapshot is complete: config_load_tls) */
 int optval_tls_cert(struct config *cfg, const char *v);

@@ -86,8 +86,9 @@ static void ops_tx_abort(void *ctx)
 }
 
 static const struct session_ops drop_ops = {
-	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
-	NULL, ops_add_rcpt
+	.check_rcpt = ops_check_rcpt, .tx_open = ops_tx_open,
+	.tx_write = ops_tx_write, .tx_commit = ops_tx_commit,
+	.tx_abort = ops_tx_abort, .add_rcpt = ops_add_rcpt
 };
 
 static time_t now_seconds(void) { return time(NULL); }
@@ -343,8 +344,8 @@ static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
 			accepted++;
 		} else if (code / 100 == 5) {
 			snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
-			r[*nr] = (struct bounce_rcpt){ e->rcpt[i], reply_status(d), "",
-			                               diag[*nr] };
+			r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+			                               .remote_mta = "", .diag = diag[*nr] };
 			(*nr)++;
 		} else {
 			return DEFER;
@@ -364,7 +365,8 @@ refused_all:
 	*nr = 0;
 	for (i = 0; i < e->nrcpt; i++) {
 		snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
-		r[*nr] = (struct bounce_rcpt){ e->rcpt[i], reply_status(d), "", diag[*nr] };
+		r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+		                               .remote_mta = "", .diag = diag[*nr] };
 		(*nr)++;
 	}
 	return REFUSE;

@@ -105,6 +105,13 @@ $(CRASHFS): t/tools/crashfs.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
 	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
+# t/tools/dovecot-auth: drives dovecot_auth_check() (libmta) for
+# t/98-dovecot-auth.t, next to crashfs (the test finds it there)
+DOVECOT_AUTH_TOOL = $(O)/tools/dovecot-auth
+$(DOVECOT_AUTH_TOOL): t/tools/dovecot-auth.c $(O)/libmta.a
+	mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(O)/libmta.a $(LDLIBS_ALL)
+
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
 	@missing=""; for p in $(1); do \
@@ -127,7 +134,7 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit $(CRASHFS) fuzz-replay
+prove: all unit $(CRASHFS) $(DOVECOT_AUTH_TOOL) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
 	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
 	    prove -v --exec $(abspath t/lib/run-test) t/*.t

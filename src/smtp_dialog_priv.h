@@ -6,6 +6,7 @@
  *
  *   smtp_dialog.c       the connection: greeting, hello, RSET, QUIT,
  *                       the body's output, a lost connection
+ *   smtp_dialog_auth.c  AUTH PLAIN and LOGIN, after the hello
  *   smtp_dialog_tx.c    the transaction: MAIL, RCPT, DATA, the dot
  *   smtp_dialog_wire.c  commands queued, replies expected, results
  */
@@ -37,6 +38,15 @@ const struct smtp_result *sd_cur_as(struct smtp_dialog *d,
 struct smtp_result *sd_local(struct smtp_dialog *d, enum smtp_stage stage,
                              enum status_kind kind, int subject, int detail,
                              const char *text);
+
+/* ---- smtp_dialog_auth.c ---- */
+
+/* sd_auth_begin - the last hello was accepted and credentials are set:
+ * AUTH (state SD_AUTH), or the failure noted and QUIT (SD_QUIT) */
+void sd_auth_begin(struct smtp_dialog *d);
+/* sd_auth_reply - d->cur answers AUTH or a continuation: 235 ready,
+ * 334 the next step, else noted (temporary) and QUIT; always 0 */
+int sd_auth_reply(struct smtp_dialog *d);
 
 /* ---- smtp_dialog_tx.c ---- */
 

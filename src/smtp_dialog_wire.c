@@ -21,8 +21,8 @@ enum smtp_stage smtp_dialog_stage(const struct smtp_dialog *d)
 	case SD_EHLO:
 	case SD_HELO:
 	case SD_STARTTLS:
-	case SD_HANDSHAKE:
-	case SD_AUTH:     return SMTP_STAGE_HELLO;
+	case SD_HANDSHAKE: return SMTP_STAGE_HELLO;
+	case SD_AUTH:     return SMTP_STAGE_AUTH;
 	case SD_BODY:
 	case SD_DOT:      return SMTP_STAGE_DOT;
 	case SD_RSET:     return SMTP_STAGE_RSET;

@@ -15,9 +15,7 @@
 /* quit - say QUIT; the reply (or the server closing) ends the connection */
 static void quit(struct smtp_dialog *d)
 {
-	if (sd_put(d, "QUIT\r\n") < 0)
-		d->out_len = d->out_pos = 0;
-	d->state = SD_QUIT;
+	sd_quit(d);
 }
 
 /* broken - a reply that ends the connection: a 421, a malformed one, or

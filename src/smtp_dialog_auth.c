@@ -39,7 +39,7 @@ static void fail(struct smtp_dialog *d, int detail, const char *text)
 {
 	d->ops->note(d->ops->ctx, sd_local(d, SMTP_STAGE_AUTH, ST_TEMP, 7, detail,
 	                                   text));
-	smtp_dialog_quit(d);
+	sd_quit(d);
 }
 
 /* put_b64 - queue base64(p[0..n)) CRLF, after prefix; 0 or -1 */
@@ -130,7 +130,7 @@ int sd_auth_reply(struct smtp_dialog *d)
 		sd_cur_as(d, SMTP_STAGE_AUTH, 235);
 		d->cur.st.kind = ST_TEMP;
 		d->ops->note(d->ops->ctx, &d->cur);
-		smtp_dialog_quit(d);
+		sd_quit(d);
 		return 0;
 	}
 	switch (d->auth_step) {

@@ -25,6 +25,8 @@ void sd_compact(struct smtp_dialog *d);
 /* sd_put - queue a command; -1 when it does not fit */
 int sd_put(struct smtp_dialog *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* sd_quit - say QUIT; its reply (or the server closing) ends it */
+void sd_quit(struct smtp_dialog *d);
 /* sd_expect - a reply to what was just queued will come */
 void sd_expect(struct smtp_dialog *d, enum smtp_pending what);
 /* sd_is_class - does code belong to the class want (2 for 2xx) */

@@ -73,6 +73,15 @@ int sd_put(struct smtp_dialog *d, const char *fmt, ...)
 	return 0;
 }
 
+/* sd_quit - QUIT (when it does not fit, the output is dropped: the
+ * connection is to end anyway) */
+void sd_quit(struct smtp_dialog *d)
+{
+	if (sd_put(d, "QUIT\r\n") < 0)
+		d->out_len = d->out_pos = 0;
+	d->state = SD_QUIT;
+}
+
 /* sd_expect - a reply to what was just queued will come */
 void sd_expect(struct smtp_dialog *d, enum smtp_pending what)
 {

@@ -53,6 +53,8 @@ DEPFLAGS = -MMD -MP
 # test (t/95) signs a zone with ldnsutils and serves it with nsd.  t/54
 # calls mta-send from s-nail, bsd-mailx, mutt and git; t/55 checks the
 # unit with systemd-analyze (systemd) and the snippet with logrotate.
+# t/98 and t/99-smarthost-postfix start a private Dovecot (dovecot-core:
+# its auth socket, for mta and as Postfix's SASL).
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
              libcurl4-openssl-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
@@ -60,7 +62,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd
+             s-nail bsd-mailx mutt git logrotate systemd dovecot-core
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix time
 

@@ -298,7 +298,7 @@ int dovecot_auth_check(const char *socket_path, const char *login,
 		return say(err, errlen, 0, "dovecot auth: login or password empty "
 		           "or too long");
 	if (client_ip != NULL && !ip_ok(client_ip))
-		return say(err, errlen, 0, "dovecot auth: bad client address");
+		client_ip = NULL;            /* not for Dovecot's log: left out */
 	if (strlen(socket_path) >= sizeof sa.sun_path)
 		return say(err, errlen, -1, "dovecot auth: socket path too long");
 	strcpy(sa.sun_path, socket_path);

@@ -19,13 +19,16 @@
  * unexpected answer, a major version other than 1, no PLAIN, a temporary
  * FAIL): never taken for bad credentials.  err (errlen bytes, may be
  * NULL) gets a line for the log on 0 and -1 (the server's reason when it
- * gave one); it never holds the password.  A login or password with a
- * NUL, or over DOVECOT_AUTH_FIELD_MAX octets, or a client_ip with a
- * character outside an address literal's: 0 (refused, no connection).
+ * gave one); it never holds the password.  An empty login, or a login
+ * or password over DOVECOT_AUTH_FIELD_MAX octets: 0 (refused, no
+ * connection); a client_ip with a character outside an address
+ * literal's (hex digits, '.', ':') is not sent.
  *
- * Contract: thread-safe, no globals: each call has its own socket
- * (SOCK_CLOEXEC, closed before the return) and buffers on the stack
- * (about 20 KB); many threads may call it at once.  A blocking call of
+ * Contract: thread-safe: each call has its own connection (socket
+ * SOCK_CLOEXEC, closed before the return) and buffers on the stack
+ * (about 20 KB); many threads may call it at once.  The one shared
+ * thing is an atomic counter of calls (for the CPID: Dovecot refuses a
+ * second connection with the CPID of one it has open).  A blocking call of
  * at most the deadline; no signals (MSG_NOSIGNAL).  The password is
  * wiped from the stack before the return.
  */

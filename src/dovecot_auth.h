@@ -27,8 +27,8 @@
  * Contract: thread-safe: each call has its own connection (socket
  * SOCK_CLOEXEC, closed before the return) and buffers on the stack
  * (about 20 KB); many threads may call it at once.  The one shared
- * thing is an atomic counter of calls (for the CPID: Dovecot refuses a
- * second connection with the CPID of one it has open).  A blocking call of
+ * thing is an atomic counter of calls (a CPID of its own for each
+ * connection: dovecot_auth.c).  A blocking call of
  * at most the deadline; no signals (MSG_NOSIGNAL).  The password is
  * wiped from the stack before the return.
  */

@@ -56,6 +56,8 @@ DEPFLAGS = -MMD -MP
 # t/97 drives nodemailer (node, npm): its version is pinned in
 # t/package.json and t/package-lock.json, installed into t/node_modules
 # (npm ci, not in git).
+# t/98 and t/99-smarthost-postfix start a private Dovecot (dovecot-core:
+# its auth socket, for mta and as Postfix's SASL).
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
              libcurl4-openssl-dev libcrypt-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
@@ -63,7 +65,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd nodejs
+             s-nail bsd-mailx mutt git logrotate systemd nodejs dovecot-core
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix time
 
@@ -108,6 +110,13 @@ $(CRASHFS): t/tools/crashfs.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
 	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
+# t/tools/dovecot-auth: drives dovecot_auth_check() (libmta) for
+# t/98-dovecot-auth.t, next to crashfs (the test finds it there)
+DOVECOT_AUTH_TOOL = $(O)/tools/dovecot-auth
+$(DOVECOT_AUTH_TOOL): t/tools/dovecot-auth.c $(O)/libmta.a
+	mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(O)/libmta.a $(LDLIBS_ALL)
+
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
 	@missing=""; for p in $(1); do \
@@ -136,7 +145,7 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit $(CRASHFS) fuzz-replay
+prove: all unit $(CRASHFS) $(DOVECOT_AUTH_TOOL) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
 	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
 	    prove -v --exec $(abspath t/lib/run-test) t/*.t

@@ -58,6 +58,8 @@ void config_free(struct config *cfg)
 		free(cfg->domains[i]);
 	free(cfg->domains);
 	free(cfg->relay);
+	for (i = 0; i < cfg->nroutes; i++)
+		explicit_bzero(cfg->routes[i].auth_pass, sizeof cfg->routes[i].auth_pass);
 	free(cfg->routes);
 	free(cfg);
 }

@@ -40,6 +40,13 @@ struct route {
 	unsigned port;             /* 0 = --smtp-port */
 	int has_tls;               /* tls= given: its policy wins */
 	enum tls_policy tls;
+	/* auth=FILE: the smarthost's credentials (route_auth.h reads the
+	 * file into auth_user, auth_pass with the snapshot); "" none.
+	 * auth-insecure: they may go without a verified certificate */
+	char auth_file[1024];
+	int auth_insecure;
+	char auth_user[256];
+	char auth_pass[513];       /* SMTP_AUTH_FIELD_MAX + 1; wiped at free */
 };
 
 struct resolve_tables;

@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "options.h"
 #include "policy.h"
+#include "route_auth.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
@@ -233,6 +234,11 @@ static void reload(int argc, char **argv)
 		config_free(next);
 		next = NULL;
 	}
+	/* so are the smarthosts' credentials: a changed password is taken */
+	if (next && route_auth_load(next, err, sizeof err) < 0) {
+		config_free(next);
+		next = NULL;
+	}
 	if (next && options_keep_restart_only(next, running, changed, sizeof changed) < 0) {
 		config_free(next);
 		next = NULL;
@@ -329,7 +335,8 @@ int main(int argc, char **argv)
 		config_free(loaded);
 		return rc;
 	}
-	if (config_load_tls(loaded, err, sizeof err) < 0) {
+	if (config_load_tls(loaded, err, sizeof err) < 0 ||
+	    route_auth_load(loaded, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		config_free(loaded);
 		return 1;

@@ -102,7 +102,8 @@ static const struct opt opts[] = {
 	{ "delay-warning", 0, NUM(delay_warning, 0, 100000000), .dflt = "14400",
 	  .arg = "SECONDS" },
 	{ "route", 0, LIST(route, routes, nroutes),
-	  .want = "DOMAIN=HOST[:PORT] [tls=MODE]", .arg = "D=HOST[:PORT]" },
+	  .want = "DOMAIN=HOST[:PORT] [tls=MODE] [auth=FILE [auth-insecure]]; "
+	  "auth= wants tls=verify or auth-insecure", .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },
 	{ "dns", 0, STR(dns), .check = optval_dns, .want = "an IPv4 ADDR[:PORT]",
 	  .arg = "ADDR[:PORT]" },

@@ -73,6 +73,10 @@ struct send_opts {
 	int connect_only;            /* --connect-only */
 	struct smtp_timeouts to;     /* -T, else the RFC 5321 defaults */
 	struct addrlist rcpt;        /* --rcpt, as given */
+	const char *auth_user;       /* --auth-user; NULL: no AUTH */
+	char auth_pass[513];         /* its password (send_auth_password) */
+	const char *tls_ca;          /* --tls-ca: -s's trust anchors for AUTH;
+	                                NULL: the system's */
 	char hostname[256];          /* gethostname(): qualifies bare names */
 };
 
@@ -86,6 +90,11 @@ int send_fire(struct send_opts *o, char **files, int nfiles);
  * when it exists and is readable, else none) into o->queue and
  * o->config_server; 0, or -1 said on stderr */
 int send_config(struct send_opts *o, const char *path);
+/* send_auth_password - --auth-user's password into o->auth_pass: the
+ * first line of file (--auth-password-file; NULL: none), else the
+ * environment's MTA_AUTH_PASSWORD (never the command line, where ps
+ * would show it); 0, or -1 said on stderr */
+int send_auth_password(struct send_opts *o, const char *file);
 /* send_session - -bs; returns the exit status */
 int send_session(struct send_opts *o);
 /* send_queue_tool - exec mta-queue on o->queue (with flush: --flush);

@@ -20,6 +20,7 @@
 #include "send.h"
 #include "send_priv.h"
 #include "smtp_client.h"
+#include "tls.h"
 
 /* addrlist_merge - add every address of b to a; 0 or -1 */
 static int addrlist_merge(struct addrlist *a, const struct addrlist *b)
@@ -116,6 +117,10 @@ static int open_fail_exit(const struct smtp_result *r)
 {
 	if (r->reply.error != SMTP_REPLY_OK)
 		return EX_PROTOCOL;
+	/* the login refused (535): the user's to mend; the rest of AUTH's
+	 * failures (no TLS, no mechanism, 454) may pass */
+	if (r->stage == SMTP_STAGE_AUTH)
+		return r->reply.code == 535 ? EX_NOPERM : EX_TEMPFAIL;
 	if (r->stage == SMTP_STAGE_CONNECT)
 		return r->st.kind == ST_PERM ? EX_NOHOST : EX_TEMPFAIL;
 	if (r->stage == SMTP_STAGE_GREETING)
@@ -183,6 +188,7 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 	struct smtp_result res, *rres = NULL, q;
 	struct smtp_tx tx;
 	char **rv = NULL, *sender = NULL, what[300];
+	struct tls_ctx *tls = NULL;
 	int i, ex = EX_OSERR;
 	size_t k;
 
@@ -260,6 +266,19 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 		goto out;
 	}
 	smtp_client_init(c, &o->to);
+	/* a login goes only over STARTTLS to a certificate valid for the
+	 * server's name (verify): mta-send checks it as a mail client would */
+	if (o->auth_user != NULL) {
+		char err[256];
+
+		if ((tls = tls_client_ctx(o->tls_ca, err, sizeof err)) == NULL) {
+			send_say("TLS: %s", err);
+			ex = EX_CONFIG;
+			goto out;
+		}
+		smtp_client_tls(c, TLS_POLICY_VERIFY, tls, o->host);
+		smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
+	}
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
 		report(c, res.reply.code ? smtp_stage_name(res.stage) : NULL, &res);
 		ex = open_fail_exit(&res);
@@ -304,6 +323,7 @@ nomem:
 	send_say("out of memory");
 	ex = EX_OSERR;
 out:
+	tls_ctx_put(tls);
 	send_free_list(rv);
 	free(sender);
 	free(rres);

@@ -33,7 +33,7 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual
 CPPFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -Isrc $(CPPFLAGS)
 CFLAGS_ALL   = $(CFLAGS) $(WARN) $(SANFLAGS) -pthread
-LDLIBS_ALL   = -lowfat -lunbound -lcurl -lssl -lcrypto -lresolv -pthread $(LDLIBS)
+LDLIBS_ALL   = -lowfat -lunbound -lcurl -lssl -lcrypto -lcrypt -lresolv -pthread $(LDLIBS)
 
 LIB_SRC  = $(filter-out src/main_%.c,$(wildcard src/*.c))
 LIB_OBJ  = $(LIB_SRC:src/%.c=$(O)/%.o)
@@ -53,16 +53,21 @@ DEPFLAGS = -MMD -MP
 # test (t/95) signs a zone with ldnsutils and serves it with nsd.  t/54
 # calls mta-send from s-nail, bsd-mailx, mutt and git; t/55 checks the
 # unit with systemd-analyze (systemd) and the snippet with logrotate.
+# t/97 drives nodemailer (node, npm): its version is pinned in
+# t/package.json and t/package-lock.json, installed into t/node_modules
+# (npm ci, not in git).
+# t/98 and t/99-smarthost-postfix start a private Dovecot (dovecot-core:
+# its auth socket, for mta and as Postfix's SASL).
 # t/39 (and t/bench/lmtp.sh) run a private Dovecot: LMTP to deliver,
 # IMAP to read back.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
-             libcurl4-openssl-dev
+             libcurl4-openssl-dev libcrypt-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd \
+             s-nail bsd-mailx mutt git logrotate systemd nodejs \
              dovecot-core dovecot-lmtpd dovecot-imapd
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix time dovecot-core dovecot-lmtpd
@@ -108,6 +113,13 @@ $(CRASHFS): t/tools/crashfs.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
 	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
+# t/tools/dovecot-auth: drives dovecot_auth_check() (libmta) for
+# t/98-dovecot-auth.t, next to crashfs (the test finds it there)
+DOVECOT_AUTH_TOOL = $(O)/tools/dovecot-auth
+$(DOVECOT_AUTH_TOOL): t/tools/dovecot-auth.c $(O)/libmta.a
+	mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(O)/libmta.a $(LDLIBS_ALL)
+
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
 	@missing=""; for p in $(1); do \
@@ -123,6 +135,12 @@ deps:
 	$(call need_debs,$(BUILD_DEBS))
 test-deps: deps
 	$(call need_debs,$(TEST_DEBS))
+	@command -v npm >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends npm; }
+	@[ t/node_modules/.package-lock.json -nt t/package-lock.json ] || \
+	    (cd t && npm ci --no-audit --no-fund --ignore-scripts) || \
+	    echo "warning: npm ci in t/ failed: t/97's nodemailer part is skipped"
 
 run: deps
 	$(MAKE) all
@@ -130,7 +148,7 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit $(CRASHFS) fuzz-replay
+prove: all unit $(CRASHFS) $(DOVECOT_AUTH_TOOL) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
 	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
 	    prove -v --exec $(abspath t/lib/run-test) t/*.t
@@ -234,7 +252,8 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BIN)/mta-smtpd $(DESTDIR)$(PREFIX)/sbin/
-	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN)/mta-send $(BIN)/mta-queue $(BIN)/mta-passwd \
+	    $(DESTDIR)$(PREFIX)/bin/
 	for m in man/*.[158]; do \
 	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d

@@ -42,6 +42,10 @@ void config_free(struct config *cfg)
 	dane_resolver_free(cfg->dane_resolver);
 	free(cfg->listen);
 	free(cfg->smtps);
+	free(cfg->submission);
+	free(cfg->users);
+	if (cfg->authdb != NULL && cfg->authdb_free != NULL)
+		cfg->authdb_free(cfg->authdb);
 	for (i = 0; i < cfg->ntls_cert; i++)
 		free(cfg->tls_cert[i]);
 	free(cfg->tls_cert);
@@ -55,6 +59,8 @@ void config_free(struct config *cfg)
 		free(cfg->domains[i]);
 	free(cfg->domains);
 	free(cfg->relay);
+	for (i = 0; i < cfg->nroutes; i++)
+		explicit_bzero(cfg->routes[i].auth_pass, sizeof cfg->routes[i].auth_pass);
 	free(cfg->routes);
 	free(cfg);
 }
@@ -70,6 +76,12 @@ int config_load_tls(struct config *cfg, char *err, size_t errlen)
 	if (cfg->ntls_cert == 0 && cfg->nsmtps > 0) {
 		snprintf(err, errlen, "--smtps %s needs --tls-cert and --tls-key",
 		         cfg->smtps[0].text);
+		return -1;
+	}
+	/* submission takes passwords only under TLS */
+	if (cfg->ntls_cert == 0 && cfg->nsubmission > 0) {
+		snprintf(err, errlen, "--submission %s needs --tls-cert and --tls-key",
+		         cfg->submission[0].text);
 		return -1;
 	}
 	if (cfg->ntls_cert > 0 &&
@@ -205,5 +217,6 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 unsigned long config_fds_needed(const struct config *cfg)
 {
 	return 2UL * cfg->max_clients + 6UL * cfg->max_deliveries +
-	       (unsigned long)cfg->nlisten + (unsigned long)cfg->nsmtps + 64;
+	       (unsigned long)cfg->nlisten + (unsigned long)cfg->nsmtps +
+	       (unsigned long)cfg->nsubmission + 64;
 }

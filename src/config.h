@@ -26,6 +26,7 @@
 
 struct tls_ctx;
 struct dane_resolver;
+struct authdb;
 
 struct listen_addr {
 	struct sockaddr_storage ss;
@@ -39,6 +40,13 @@ struct route {
 	unsigned port;             /* 0 = --smtp-port */
 	int has_tls;               /* tls= given: its policy wins */
 	enum tls_policy tls;
+	/* auth=FILE: the smarthost's credentials (route_auth.h reads the
+	 * file into auth_user, auth_pass with the snapshot); "" none.
+	 * auth-insecure: they may go without a verified certificate */
+	char auth_file[1024];
+	int auth_insecure;
+	char auth_user[256];
+	char auth_pass[513];       /* SMTP_AUTH_FIELD_MAX + 1; wiped at free */
 };
 
 struct resolve_tables;
@@ -59,6 +67,19 @@ struct config {
 	size_t nlisten;
 	struct listen_addr *smtps; /* --smtps: implicit TLS (restart only) */
 	size_t nsmtps;
+	struct listen_addr *submission; /* --submission: STARTTLS, AUTH, MAIL
+	                            * only after AUTH (restart only) */
+	size_t nsubmission;
+	char *users;               /* --users FILE, or NULL */
+	/* its logins, read with the snapshot by policy_load_tables() and
+	 * freed by authdb_free (authdb.h) */
+	struct authdb *authdb;
+	void (*authdb_free)(struct authdb *db);
+	int auth_on_smtp;          /* --auth-on-smtp: AUTH on --listen too */
+	int any_sender;            /* --any-sender: logins not bound to senders */
+	int hide_client;           /* --hide-client: no client address in
+	                            * Received: on submission and smtps */
+	unsigned max_auth_failures; /* --max-auth-failures per connection */
 	char **tls_cert, **tls_key; /* --tls-cert, --tls-key: paths, in pairs */
 	size_t ntls_cert, ntls_key;
 	/* the server's TLS context made from the pairs (config_load_tls);
@@ -122,7 +143,7 @@ struct config {
  * --tls-ca's trust anchors (or the system's), and with --dane DANE's
  * validating resolver (dane.h: --dns-trust-anchor, --dns); 0, or -1 with
  * err set (a file missing, unreadable or broken, pairs unmatched,
- * --smtps without a certificate, --dane without a resolver that
+ * --smtps or --submission without a certificate, --dane without a resolver that
  * validates) */
 int config_load_tls(struct config *cfg, char *err, size_t errlen);
 /* config_reload_tls - config_load_tls for a reload (next replaces

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authguard.h"
+#include "authsrc.h"
 #include "conn.h"
 #include "log.h"
 #include "monotonic.h"
@@ -22,6 +24,8 @@ struct conn_ctx {
 	struct conn *c;
 	struct stream io;           /* the client's bytes, both ways */
 	int may_relay;
+	char ip[NETADDR_TEXT_MAX];  /* the client's, for AUTH's checks */
+	char login[256];            /* "" until AUTH succeeded */
 	struct queue_msg *msg;      /* the message being stored, or NULL */
 	struct envelope *env;       /* borrowed from the session during DATA */
 	/* monotonic ms by which the message in DATA must be complete: set at
@@ -41,7 +45,9 @@ static struct status ops_check_rcpt(void *ctx, const struct mailbox *rcpt)
 {
 	struct conn_ctx *x = ctx;
 
-	return policy_check_rcpt(x->c->env->cfg, rcpt, x->may_relay, NULL);
+	/* an authenticated client relays (RFC 6409 submission) */
+	return policy_check_rcpt(x->c->env->cfg, rcpt, x->may_relay || x->login[0],
+	                         NULL);
 }
 
 /* ops_add_rcpt - the final recipients of an accepted one */
@@ -51,7 +57,8 @@ static int ops_add_rcpt(void *ctx, struct envelope *env, const struct mailbox *r
 
 	/* refused now (a lookup that failed since the check): 452, and the
 	 * client tries again */
-	return policy_add_rcpt(x->c->env->cfg, env, rcpt, x->may_relay).kind == ST_OK ? 0 : -1;
+	return policy_add_rcpt(x->c->env->cfg, env, rcpt,
+	                       x->may_relay || x->login[0]).kind == ST_OK ? 0 : -1;
 }
 
 /* ops_tx_open - create the queue file */
@@ -87,10 +94,16 @@ static struct status ops_tx_commit(void *ctx)
 	if (st.kind == ST_OK) {
 		char from[LOG_VALUE_MAX];
 
+		char login[LOG_VALUE_MAX] = "";
+
 		x->messages++;
-		log_event("queued", "id=%s from=%s rcpts=%zu time=%lldms",
+		if (x->login[0]) {
+			memcpy(login, " login=", 8);
+			log_quote(login + 7, sizeof login - 7, x->login);
+		}
+		log_event("queued", "id=%s from=%s rcpts=%zu time=%lldms%s",
 		          x->env->id, log_addr(from, sizeof from, x->env->sender.text),
-		          x->env->nrcpt, monotonic_ms() - x->data_began);
+		          x->env->nrcpt, monotonic_ms() - x->data_began, login);
 	}
 	return st;
 }
@@ -121,9 +134,59 @@ static struct status ops_tls_prepare(void *ctx)
 	return status_ok();
 }
 
+/* ops_auth_check - AUTH's credentials to the source, unless this
+ * address is blocked for its failures; every outcome logged (the
+ * auth-failed and auth-block lines are fail2ban's) */
+static struct status ops_auth_check(void *ctx, const char *mech,
+                                    const char *login, const char *password)
+{
+	struct conn_ctx *x = ctx;
+	const struct config *cfg = x->c->env->cfg;
+	long long now = monotonic_ms() / 1000, left;
+	char q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	struct status st;
+	unsigned n;
+
+	log_quote(q, sizeof q, login);
+	if ((left = authguard_blocked(x->ip, now)) > 0) {
+		log_event("auth-refused", "client=%s login=%s reason=blocked seconds=%lld",
+		          x->ip, q, left);
+		return status_make(ST_TEMP, 7, 0, "Too many failed logins from %s, "
+		                   "try again later", x->ip);
+	}
+	st = authsrc_verify(cfg, login, password, x->ip, 1);
+	switch (st.kind) {
+	case ST_OK:
+		snprintf(x->login, sizeof x->login, "%s", login);
+		log_event("auth", "client=%s login=%s mechanism=%s", x->ip, q, mech);
+		break;
+	case ST_TEMP:
+		log_event("auth-error", "client=%s login=%s mechanism=%s error=%s",
+		          x->ip, q, mech, log_quote(q2, sizeof q2, st.text));
+		break;
+	default:
+		n = authguard_failed(x->ip, now);
+		log_event("auth-failed", "client=%s login=%s mechanism=%s failures=%u",
+		          x->ip, q, mech, n);
+		if (n == AUTHGUARD_FAILURES)
+			log_event("auth-block", "client=%s failures=%u seconds=%d",
+			          x->ip, n, AUTHGUARD_BLOCK);
+	}
+	return st;
+}
+
+/* ops_check_sender - the login's senders */
+static struct status ops_check_sender(void *ctx, const char *login,
+                                      const struct mailbox *sender)
+{
+	struct conn_ctx *x = ctx;
+
+	return authsrc_sender(x->c->env->cfg, login, sender);
+}
+
 static const struct session_ops conn_ops = {
 	ops_check_rcpt, ops_tx_open, ops_tx_write, ops_tx_commit, ops_tx_abort,
-	ops_tls_prepare, ops_add_rcpt
+	ops_tls_prepare, ops_add_rcpt, ops_auth_check, ops_check_sender
 };
 
 /* log_refusals - log each 4xx/5xx reply line in out[0..n) */
@@ -416,8 +479,10 @@ void conn_run(struct conn *c)
 	stream_init(&x.io, c->fd);
 	x.session_deadline = monotonic_ms() + (long long)c->env->cfg->session_timeout * 1000;
 	x.may_relay = config_may_relay(c->env->cfg, (struct sockaddr *)&c->peer);
-	log_event("connect", "client=%s relay=%s%s", peer, x.may_relay ? "yes" : "no",
-	          c->implicit_tls ? " tls=implicit" : "");
+	memcpy(x.ip, ip, sizeof x.ip);
+	log_event("connect", "client=%s relay=%s%s%s", peer, x.may_relay ? "yes" : "no",
+	          c->implicit_tls ? " tls=implicit" : "",
+	          c->submission ? " service=submission" : "");
 	s = session_new(c->env->scfg, &conn_ops, &x, ip, now_seconds);
 	if (s == NULL) {
 		static const char busy[] = "421 4.3.0 Out of memory, try later\r\n";

@@ -13,6 +13,10 @@
  * each message's --data-timeout (from its own DATA), --session-timeout,
  * and the pauses the session asks for after errors (session_pause),
  * slept in this connection's thread alone.
+ * AUTH: the credentials go to authsrc.h (its log lines "auth", and
+ * "auth-failed" / "auth-block" for fail2ban: mta-smtpd(8), LOG); an
+ * authenticated client may relay, and its messages are logged with
+ * login=.  A client address authguard.h blocks gets 454 at AUTH.
  */
 #ifndef MTA_CONN_H
 #define MTA_CONN_H
@@ -36,6 +40,8 @@ struct conn {
 	int fd;
 	unsigned long id;     /* connection number, for the log tag */
 	int implicit_tls;     /* accepted on an --smtps listener */
+	int submission;       /* submission rules: --submission, and --smtps
+	                       * when there is a credential source */
 	struct sockaddr_storage peer;
 	void (*on_exit)(struct conn *c);   /* called last, before free */
 	void *owner;          /* for on_exit */

@@ -118,6 +118,8 @@ struct gun_config {
 	enum gun_tls { GUN_TLS_NONE, GUN_TLS_IMPLICIT, GUN_TLS_STARTTLS } tls;
 	struct tls_ctx *tls_ctx;       /* for tls; borrowed, shared by the
 	                                * loops (read-only: tls.h) */
+	const char *auth_user;         /* AUTH on every connection; NULL: none */
+	const char *auth_pass;         /* (borrowed for the run) */
 	int progress_ms;               /* > 0 */
 	void (*progress)(void *ctx, const struct gun_stats *now, int final);
 	int (*should_stop)(void *ctx); /* 0 go on, 1 stop, 2 give up now */

@@ -157,6 +157,13 @@ void gun_dialog_use_starttls(struct gun_dialog *g)
 	smtp_dialog_use_starttls(&g->sd);
 }
 
+/* gun_dialog_use_auth - AUTH after the hello */
+void gun_dialog_use_auth(struct gun_dialog *g, const char *user,
+                         const char *pass)
+{
+	smtp_dialog_use_auth(&g->sd, user, pass, 1);
+}
+
 /* gun_dialog_tls_wanted - the handshake is the loop's turn */
 int gun_dialog_tls_wanted(const struct gun_dialog *g)
 {

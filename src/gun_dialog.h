@@ -123,6 +123,11 @@ void gun_dialog_connect_only(struct gun_dialog *g);
  * gun_dialog_tls_failed - STARTTLS as the engine does it
  * (smtp_dialog_use_starttls and the rest) */
 void gun_dialog_use_starttls(struct gun_dialog *g);
+/* gun_dialog_use_auth - after gun_dialog_start: AUTH as user with pass
+ * (borrowed for the connection) after the hello, in plaintext too (the
+ * gun checks no certificate anyway: a load tool's test account) */
+void gun_dialog_use_auth(struct gun_dialog *g, const char *user,
+                         const char *pass);
 int gun_dialog_tls_wanted(const struct gun_dialog *g);
 void gun_dialog_tls_started(struct gun_dialog *g);
 void gun_dialog_tls_failed(struct gun_dialog *g, const char *why);

@@ -277,6 +277,8 @@ static void connected(struct loop *L, struct slot *s)
 		gun_dialog_per_connection(&s->d, L->cfg->per_connection);
 	if (L->cfg->tls == GUN_TLS_STARTTLS)
 		gun_dialog_use_starttls(&s->d);
+	if (L->cfg->auth_user != NULL)
+		gun_dialog_use_auth(&s->d, L->cfg->auth_user, L->cfg->auth_pass);
 	arm(L, s);
 	if (L->cfg->tls == GUN_TLS_IMPLICIT)
 		begin_tls(L, s);

@@ -80,6 +80,36 @@ size_t header_format_date(char *buf, size_t len, time_t t)
 	return n < 0 ? 0 : (size_t)n;
 }
 
+/* write_local_received - the trace field of a local submission
+ * (maildrop): no client host, the submitting user as the kernel named
+ * it, in a comment as RFC 5322 allows anything there */
+static void write_local_received(struct header *h)
+{
+	const struct header_info *in = h->info;
+	char date[DATE_MAX], uid[64];
+	size_t dlen, col;
+
+	dlen = header_format_date(date, sizeof date, in->arrival);
+	snprintf(uid, sizeof uid, "%lu", in->uid);
+	put_str(h, "Received: by ");
+	put_str(h, in->hostname);
+	put_str(h, " (mta, from userid ");
+	put_str(h, uid);
+	put_str(h, ")\n");
+	col = put_str(h, "\tid ");
+	col += put_str(h, in->id);
+	if (in->rcpt != NULL) {
+		put_str(h, "\n");
+		col = put_str(h, "\tfor <");
+		col += put_str(h, in->rcpt);
+		col += put_str(h, ">");
+	}
+	col += put_str(h, ";");
+	put_str(h, col + 1 + dlen <= FOLD_AT ? " " : "\n\t");
+	put(h, date, dlen);
+	put_str(h, "\n");
+}
+
 /* write_received - our trace field (RFC 5321 4.4), folded */
 static void write_received(struct header *h)
 {
@@ -90,14 +120,23 @@ static void write_received(struct header *h)
 	char date[DATE_MAX];
 	size_t dlen, col;
 
+	if (in->local) {
+		write_local_received(h);
+		return;
+	}
+
 	dlen = header_format_date(date, sizeof date, in->arrival);
 	put_str(h, "Received: from ");
 	put_str(h, helo);
 	/* RFC 5321 4.1.3: an IPv6 address literal is tagged; only IPv6
 	 * addresses have a ':' */
-	put_str(h, strchr(ip, ':') != NULL ? " ([IPv6:" : " ([");
-	put_str(h, ip);
-	put_str(h, "])\n");
+	if (in->hide_client) {
+		put_str(h, "\n");
+	} else {
+		put_str(h, strchr(ip, ':') != NULL ? " ([IPv6:" : " ([");
+		put_str(h, ip);
+		put_str(h, "])\n");
+	}
 	if (in->tls != NULL && in->tls->version[0] != '\0') {
 		char clause[200];
 		int n = snprintf(clause, sizeof clause,
@@ -117,6 +156,9 @@ static void write_received(struct header *h)
 	 * session under TLS is plain SMTP (the TLS clause above says it) */
 	if (in->tls != NULL && in->esmtp)
 		col += put_str(h, "S");
+	/* RFC 3848: AUTH needs EHLO, so it is always ESMTP here */
+	if (in->authenticated && in->esmtp)
+		col += put_str(h, "A");
 	col += put_str(h, " id ");
 	col += put_str(h, in->id);
 	if (in->rcpt != NULL) {
@@ -198,16 +240,33 @@ static int name_is(const struct header *h, const char *name)
 	return name[i] == '\0';
 }
 
+/* from_add - keep p[0..n) of a From: body */
+static void from_add(struct header *h, const char *p, size_t n)
+{
+	if (h->from_over || n == 0)
+		return;
+	if (h->from_len + n > sizeof h->from) {
+		h->from_over = 1;
+		return;
+	}
+	memcpy(h->from + h->from_len, p, n);
+	h->from_len += n;
+}
+
 /* field_starts - the line is a field named pending[0..name_len) */
 static void field_starts(struct header *h)
 {
+	h->in_from = 0;
 	if (name_is(h, "Received")) {
 		if (h->received < UINT_MAX)
 			h->received++;
 	} else if (name_is(h, "Date")) {
 		h->seen_date = 1;
 	} else if (name_is(h, "From")) {
+		if (h->seen_from)
+			from_add(h, ", ", 2);
 		h->seen_from = 1;
+		h->in_from = 2;        /* 2: its ':' is still to come */
 	} else if (name_is(h, "Message-ID")) {
 		h->seen_msgid = 1;
 	}
@@ -279,6 +338,15 @@ void header_feed(struct header *h, const char *p, size_t n, int eol)
 	}
 	if (h->state == ST_FIELD || h->state == ST_BODY)
 		put(h, p + i, n - i);
+	if (h->state == ST_FIELD && h->in_from) {
+		size_t k = i;
+
+		if (h->in_from == 2 && k < n && p[k] == ':') {
+			k++;
+			h->in_from = 1;
+		}
+		from_add(h, p + k, n - k);
+	}
 	if (!eol) {
 		if (n > 0)
 			h->mid_line = 1;
@@ -296,12 +364,26 @@ void header_feed(struct header *h, const char *p, size_t n, int eol)
 		break;
 	case ST_FIELD:
 		put_str(h, "\n");
+		if (h->in_from)
+			from_add(h, " ", 1);      /* unfolded: the line end is a space */
 		h->state = ST_LINE;
 		break;
 	default:
 		put_str(h, "\n");
 		break;
 	}
+}
+
+/* header_from - the From: bodies kept */
+int header_from(const struct header *h, const char **p, size_t *n)
+{
+	if (!h->seen_from)
+		return 0;
+	if (h->from_over)
+		return -1;
+	*p = h->from;
+	*n = h->from_len;
+	return 1;
 }
 
 /* header_end - the message is complete; see header.h */

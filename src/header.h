@@ -28,13 +28,22 @@
  *     the very first line it continues nothing and starts the body;
  *   - names are matched without regard to ASCII case;
  *   - Received: is
- *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1])
+ *       Received: from HELO ([IP])            IPv6: ([IPv6:2001:db8::1]);
+ *                                            no ([IP]) with hide_client
  *       \t(using VERSION with cipher CIPHER (BITS/ALG bits))   under TLS
  *       \tby HOSTNAME (mta) with ESMTP id ID  SMTP after plain HELO;
  *                                            ESMTPS under TLS
- *                                            (after HELO still SMTP)
+ *                                            (after HELO still SMTP);
+ *                                            ESMTPA, ESMTPSA when the
+ *                                            client authenticated (RFC
+ *                                            3848; never the login)
  *       \tfor <RCPT>; DATE                    only for a single recipient
- *     (an empty HELO is written "unknown"); without a recipient the
+ *     (an empty HELO is written "unknown"); a local submission (maildrop,
+ *     info->local) has instead
+ *       Received: by HOSTNAME (mta, from userid UID)
+ *       \tid ID
+ *       \tfor <RCPT>; DATE                    as above
+ *     without a recipient the
  *     "; DATE" ends the "by" line; the date goes to a line of its own
  *     when it would make its line longer than the 78 characters RFC 5322
  *     2.1.1 recommends;
@@ -59,6 +68,8 @@
 /* A field name, with any white space before its colon, longer than this
  * makes the line not a field; it is also the size of the line buffer. */
 enum { HEADER_NAME_MAX = 1000 };
+/* The From: field bodies kept for header_from(), unfolded */
+enum { HEADER_FROM_MAX = 2048 };
 
 struct header_info {
 	const char *hostname;    /* ours: "by" in Received, right side of Message-ID */
@@ -71,8 +82,13 @@ struct header_info {
 	const struct tls_info *tls; /* the session's TLS (as Postfix names
 	                          * it: "(using ...)", "with ESMTPS"); NULL:
 	                          * in the clear */
+	int authenticated;       /* AUTH succeeded: "with ESMTPA"/"ESMTPSA" */
+	int hide_client;         /* the client's address is left out */
 	time_t arrival;          /* date used in Received: and a missing Date: */
 	unsigned max_received;   /* more Received: fields than this = a loop */
+	int local;               /* a local submission (maildrop) by uid:
+	                          * helo, client_ip, esmtp, tls unused */
+	unsigned long uid;
 };
 
 enum header_result {
@@ -97,6 +113,10 @@ struct header {
 	size_t name_len;           /* octets of pending that are the name */
 	size_t pending_len;        /* undecided start of the current line */
 	char pending[HEADER_NAME_MAX];
+	int in_from;               /* the current field is a From: */
+	int from_over;             /* the From: bodies passed HEADER_FROM_MAX */
+	size_t from_len;
+	char from[HEADER_FROM_MAX]; /* every From: body, unfolded, ", " between */
 };
 
 /* header_begin - start a message: writes the Received: field at once */
@@ -109,6 +129,12 @@ void header_feed(struct header *h, const char *p, size_t n, int eol);
  * tells whether the message may be accepted.  An unfinished last line is
  * ended with LF first.  HEADER_LOOP wins over HEADER_NO_FROM. */
 enum header_result header_end(struct header *h);
+
+/* header_from - the message's own From: field bodies (every From:
+ * field, unfolded, joined by ", ") in *p, *n: 1; 0 when it has none;
+ * -1 when they are longer than HEADER_FROM_MAX.  Valid after header_end
+ * until the next header_begin. */
+int header_from(const struct header *h, const char **p, size_t *n);
 
 /* header_format_date - an RFC 5322 date-time for t in local time
  * ("Mon, 23 Nov 2026 08:14:27 +0000") into buf; returns its length.

@@ -25,10 +25,13 @@ static const char usage_text[] =
 "       mta-send [-C FILE] -bs | -bp | -q | -bi\n"
 "       mta-send [-s HOST:PORT] [-c SESSIONS] [-n REPEAT] [-f SENDER]\n"
 "                [--rcpt ADDR]... FILE...\n"
-"options: -s/--server HOST:PORT (default $MTA_SERVER or 127.0.0.1:2525)\n"
+"options: -s/--server HOST:PORT (default $MTA_SERVER; without either one\n"
+"  message goes into the queue's maildrop/, -bs and the gun use the\n"
+"  configuration file's listen address or 127.0.0.1:2525)\n"
 "  -f/--from SENDER  -F NAME  -t  -i  -o OPT  -c/--sessions N  -n/--repeat N\n"
 "  --rcpt ADDR  --threads N  -T/--timeout SECONDS  --helo NAME  --gun\n"
 "  --tls  --starttls  --per-connection N  --connect-only  --inject  --quiet\n"
+"  --auth-user LOGIN [--auth-password-file FILE]  --tls-ca FILE\n"
 "  -C/--config FILE  --help; see mta-send(1)\n";
 
 /* usage - the synopsis on stderr, exit EX_USAGE */
@@ -154,7 +157,8 @@ static int is_number(const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
-	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY, O_CONFIG };
+	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY, O_CONFIG,
+	       O_AUTH_USER, O_AUTH_PWFILE, O_TLS_CA };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
@@ -173,11 +177,15 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "auth-user", required_argument, NULL, O_AUTH_USER },
+		{ "auth-password-file", required_argument, NULL, O_AUTH_PWFILE },
+		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct send_opts o;
 	static char sender[MSG_ADDR_MAX + 1];
 	const char *server = getenv("MTA_SERVER"), *config = NULL, *me;
+	const char *pwfile = NULL;
 	enum bmode mode = B_SEND;
 	int ch, i, nfiles = 0, ex, server_given = 0, first;
 	unsigned long t;
@@ -260,6 +268,13 @@ int main(int argc, char **argv)
 			o.gun_opts = 1;
 			break;
 		case O_CONNECT_ONLY: o.connect_only = 1; o.gun_opts = 1; break;
+		case O_AUTH_USER:
+			if (optarg[0] == '\0' || strlen(optarg) > 512)
+				usage("--auth-user takes a login of 1 to 512 octets");
+			o.auth_user = optarg;
+			break;
+		case O_AUTH_PWFILE: pwfile = optarg; break;
+		case O_TLS_CA: o.tls_ca = optarg; break;
 		case O_INJECT: o.inject = 1; break;
 		case O_QUIET: o.quiet = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return EX_OK;
@@ -319,6 +334,9 @@ int main(int argc, char **argv)
 	if (send_config(&o, config) < 0)
 		return EX_CONFIG;
 	optind = first;
+	/* one message without a server named: the queue's maildrop, which
+	 * works with the daemon down; -bs and the gun need a server */
+	o.maildrop = !server_given;
 	if (!server_given && o.config_server[0])
 		parse_server(&o, o.config_server);
 	switch (mode) {
@@ -349,6 +367,13 @@ int main(int argc, char **argv)
 		usage("--gun and --inject together");
 	if ((o.gun || o.gun_opts) && (o.inject || o.tflag))
 		usage("-t/--inject and the gun's options together");
+	if (pwfile != NULL && o.auth_user == NULL)
+		usage("--auth-password-file without --auth-user");
+	if (o.auth_user != NULL && (o.inject || mode == B_SMTP))
+		usage("--auth-user is for SMTP sending (-s, the gun), not "
+		      "--inject or -bs");
+	if (o.auth_user != NULL && send_auth_password(&o, pwfile) < 0)
+		return EX_USAGE;
 	if (mode == B_SMTP) {
 		if (optind < argc || o.gun || o.gun_opts)
 			usage("-bs takes no arguments");

@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "options.h"
 #include "policy.h"
+#include "route_auth.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
@@ -34,7 +35,7 @@ static int give_to_user(const struct config *cfg, const struct passwd *pw,
                         char *err, size_t errlen)
 {
 	static const char *const parts[] = { "", "/tmp", "/new", "/mess", "/rcpt",
-	                                     "/bad", "/lock" };
+	                                     "/bad", "/lock", "/maildrop" };
 	char path[4096];
 	size_t i;
 
@@ -208,12 +209,15 @@ static int check_address(const struct config *cfg, const char *addr)
 	return st.kind == ST_OK ? 0 : 1;
 }
 
-/* public_listener - a --listen or --smtps address other than loopback,
+/* public_listener - a --listen, --submission or --smtps address other
+ * than loopback,
  * or NULL */
 static const char *public_listener(const struct config *cfg)
 {
 	const char *a = public_in(cfg->listen, cfg->nlisten);
 
+	if (a == NULL)
+		a = public_in(cfg->submission, cfg->nsubmission);
 	return a ? a : public_in(cfg->smtps, cfg->nsmtps);
 }
 
@@ -232,6 +236,11 @@ static void reload(int argc, char **argv)
 
 	/* the tables belong to the snapshot: a broken one keeps the old */
 	if (next && policy_load_tables(next, table_warning, NULL, err, sizeof err) < 0) {
+		config_free(next);
+		next = NULL;
+	}
+	/* so are the smarthosts' credentials: a changed password is taken */
+	if (next && route_auth_load(next, err, sizeof err) < 0) {
 		config_free(next);
 		next = NULL;
 	}
@@ -288,7 +297,7 @@ int main(int argc, char **argv)
 	struct server *srv = NULL;
 	struct config *loaded;
 	enum options_action action;
-	char err[1024];
+	char err[4096];              /* --help's usage text comes in it */
 	sigset_t sigs;
 	int sig;
 
@@ -331,7 +340,8 @@ int main(int argc, char **argv)
 		config_free(loaded);
 		return rc;
 	}
-	if (config_load_tls(loaded, err, sizeof err) < 0) {
+	if (config_load_tls(loaded, err, sizeof err) < 0 ||
+	    route_auth_load(loaded, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		config_free(loaded);
 		return 1;

@@ -63,6 +63,14 @@ static const struct opt opts[] = {
 	  .want = "ADDR:PORT or [IPv6]:PORT", .arg = "ADDR:PORT", .restart = 1 },
 	{ "smtps", 0, LIST(smtps, smtps, nsmtps), .want = "ADDR:PORT or [IPv6]:PORT",
 	  .arg = "ADDR:PORT", .restart = 1 },
+	{ "submission", 0, LIST(submission, submission, nsubmission),
+	  .want = "ADDR:PORT or [IPv6]:PORT", .arg = "ADDR:PORT", .restart = 1 },
+	{ "users", 0, STR(users), .arg = "FILE" },
+	{ "auth-on-smtp", 0, FLAG(auth_on_smtp) },
+	{ "any-sender", 0, FLAG(any_sender) },
+	{ "hide-client", 0, FLAG(hide_client) },
+	{ "max-auth-failures", 0, NUM(max_auth_failures, 1, 1000), .dflt = "3",
+	  .arg = "N" },
 	{ "tls-cert", 0, LIST(tls_cert, tls_cert, ntls_cert), .want = "a file name",
 	  .arg = "FILE", .strings = 1 },
 	{ "tls-key", 0, LIST(tls_key, tls_key, ntls_key), .want = "a file name",
@@ -97,7 +105,8 @@ static const struct opt opts[] = {
 	{ "delay-warning", 0, NUM(delay_warning, 0, 100000000), .dflt = "14400",
 	  .arg = "SECONDS" },
 	{ "route", 0, LIST(route, routes, nroutes),
-	  .want = "DOMAIN=HOST[:PORT] [tls=MODE]", .arg = "D=HOST[:PORT]" },
+	  .want = "DOMAIN=HOST[:PORT] [tls=MODE] [auth=FILE [auth-insecure]]; "
+	  "auth= wants tls=verify or auth-insecure", .arg = "D=HOST[:PORT]" },
 	{ "smtp-port", 0, NUM(smtp_port, 1, 65535), .dflt = "25", .arg = "PORT" },
 	{ "dns", 0, STR(dns), .check = optval_dns, .want = "an IPv4 ADDR[:PORT]",
 	  .arg = "ADDR[:PORT]" },
@@ -303,7 +312,7 @@ int options_keep_restart_only(struct config *cfg, const struct config *running,
 }
 
 /* usage_text, build_usage - the usage text, wrapped, made once */
-static char usage_text[2048];
+static char usage_text[4096];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
 
 static void build_usage(void)

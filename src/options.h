@@ -33,7 +33,8 @@ const char *options_usage(void);
 /* options_restart_only - does option `name` need a restart to change? */
 int options_restart_only(const char *name);
 /* options_keep_restart_only - copy into cfg, from running, the settings
- * of every option that needs a restart (--listen, --smtps, --queue,
+ * of every option that needs a restart (--listen, --smtps, --submission,
+ * --queue,
  * --user, --hold) where they differ; their names, space-separated in table
  * order, into changed ("" when none); 0, or -1 when out of memory */
 int options_keep_restart_only(struct config *cfg, const struct config *running,

@@ -63,6 +63,12 @@ int optval_smtps(struct config *cfg, const char *v)
 	return add_address(&cfg->smtps, &cfg->nsmtps, v);
 }
 
+/* optval_submission - one ADDR:PORT of the submission service */
+int optval_submission(struct config *cfg, const char *v)
+{
+	return add_address(&cfg->submission, &cfg->nsubmission, v);
+}
+
 /* add_path - a copy of a file name appended to a list of them */
 static int add_path(char ***list, size_t *n, const char *v)
 {
@@ -129,31 +135,52 @@ int optval_relay(struct config *cfg, const char *v)
 	return 0;
 }
 
-/* route_attrs - the route's words after HOST[:PORT]: "tls=MODE"; 0 or -1 */
+/* route_attrs - the route's words after HOST[:PORT]: "tls=MODE",
+ * "auth=FILE", "auth-insecure"; 0 or -1.  Credentials go only where the
+ * certificate is verified: with auth= the route's policy is verify
+ * unless tls= says otherwise, and a weaker tls= needs auth-insecure. */
 static int route_attrs(struct route *r, const char *p)
 {
-	char word[32];
+	char word[sizeof r->auth_file + 8];
 	size_t n;
 
 	for (;;) {
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p == '\0')
-			return 0;
+			break;
 		n = strcspn(p, " \t");
 		if (n >= sizeof word)
 			return -1;
 		memcpy(word, p, n);
 		word[n] = '\0';
 		p += n;
+		if (strncmp(word, "auth=", 5) == 0 && word[5] != '\0' &&
+		    r->auth_file[0] == '\0') {
+			memcpy(r->auth_file, word + 5, n - 5 + 1);
+			continue;
+		}
+		if (strcmp(word, "auth-insecure") == 0 && !r->auth_insecure) {
+			r->auth_insecure = 1;
+			continue;
+		}
 		if (strncmp(word, "tls=", 4) != 0 || r->has_tls ||
 		    tls_policy_parse(word + 4, &r->tls) < 0)
 			return -1;
 		r->has_tls = 1;
 	}
+	if (r->auth_insecure && r->auth_file[0] == '\0')
+		return -1;
+	if (r->auth_file[0] && !r->has_tls) {
+		r->has_tls = 1;
+		r->tls = TLS_POLICY_VERIFY;
+	}
+	if (r->auth_file[0] && r->tls < TLS_POLICY_VERIFY && !r->auth_insecure)
+		return -1;
+	return 0;
 }
 
-/* optval_route - "DOMAIN=HOST[:PORT] [tls=MODE]" */
+/* optval_route - "DOMAIN=HOST[:PORT] [tls=MODE] [auth=FILE [auth-insecure]]" */
 int optval_route(struct config *cfg, const char *text)
 {
 	const char *eq = strchr(text, '='), *colon, *end;

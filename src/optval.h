@@ -18,6 +18,8 @@ int optval_number(const char *text, unsigned long long min,
 int optval_listen(struct config *cfg, const char *v);
 /* optval_smtps - one ADDR:PORT or [IPv6]:PORT for --smtps, appended */
 int optval_smtps(struct config *cfg, const char *v);
+/* optval_submission - one ADDR:PORT or [IPv6]:PORT for --submission */
+int optval_submission(struct config *cfg, const char *v);
 /* optval_tls_cert, optval_tls_key - one file name, appended (read when
  * the snapshot is complete: config_load_tls) */
 int optval_tls_cert(struct config *cfg, const char *v);
@@ -26,8 +28,11 @@ int optval_tls_key(struct config *cfg, const char *v);
 int optval_domains(struct config *cfg, const char *list);
 /* optval_relay - one ADDR/BITS, appended */
 int optval_relay(struct config *cfg, const char *v);
-/* optval_route - one "DOMAIN=HOST[:PORT] [tls=MODE]", appended (MODE:
- * a tls.h policy name, for this route instead of --tls-client) */
+/* optval_route - one "DOMAIN=HOST[:PORT] [tls=MODE] [auth=FILE
+ * [auth-insecure]]", appended (MODE: a tls.h policy name, for this route
+ * instead of --tls-client; FILE: the smarthost's credentials, read by
+ * route_auth_load; with it MODE is verify unless given, and a MODE
+ * below verify needs auth-insecure) */
 int optval_route(struct config *cfg, const char *text);
 /* optval_mta_sts - --mta-sts yes|no */
 int optval_mta_sts(struct config *cfg, const char *v);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "authdb.h"
 #include "policy.h"
 #include "sysuser.h"
 
@@ -339,6 +340,13 @@ int policy_load_tables(struct config *cfg, void (*warn)(void *ctx, const char *t
 	if (resolve_tables_load(&t, cfg->aliases, cfg->virtual, cfg->local_users,
 	                        warn, ctx, err, errlen) < 0)
 		return -1;
+	if (cfg->users != NULL && cfg->authdb == NULL) {
+		if (authdb_load(&cfg->authdb, cfg->users, err, errlen) < 0) {
+			resolve_tables_free(t);
+			return -1;
+		}
+		cfg->authdb_free = authdb_free;
+	}
 	for (i = 0; i < t->nvdomains; i++)
 		if (config_is_local(cfg, t->vdomains[i])) {
 			snprintf(err, errlen, "%s: domain %s is in --domains too: a "

@@ -66,7 +66,7 @@ struct status policy_check_rcpt(const struct config *cfg,
 struct status policy_add_rcpt(const struct config *cfg, struct envelope *env,
                               const struct mailbox *rcpt, int may_relay);
 /* policy_load_tables - read the tables cfg names (--aliases, --virtual,
- * --local-users) into cfg and check --root-alias; each refused target
+ * --local-users, and --users' logins: authdb.h) into cfg and check --root-alias; each refused target
  * goes to warn.  0, or -1 with err ("FILE:LINE: why") */
 int policy_load_tables(struct config *cfg, void (*warn)(void *ctx, const char *text),
                        void *ctx, char *err, size_t errlen);

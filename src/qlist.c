@@ -359,6 +359,16 @@ static int count_name(void *arg, const char *name, unsigned char type)
 	return 0;
 }
 
+/* count_drop - a submission waiting in maildrop/ (queue_scan): not
+ * one still being written */
+static int count_drop(void *arg, const char *name, unsigned char type)
+{
+	(void)type;
+	if (queue_maildrop_name(name))
+		++*(size_t *)arg;
+	return 0;
+}
+
 /* free_msgs - the n messages of m and what they hold */
 static void free_msgs(struct ql_msg *m, size_t n)
 {
@@ -378,7 +388,7 @@ int qlist_print(struct qlist *ql, FILE *out, long long now)
 {
 	struct queue_listing l;
 	struct ql_msg *m = NULL;
-	size_t i, pending = 0, shown = 0, nbad = 0;
+	size_t i, pending = 0, shown = 0, nbad = 0, ndrop = 0;
 	int rc = -1, e;
 
 	if (queue_list(ql->q, &l, skipped, ql) < 0 ||
@@ -405,6 +415,11 @@ int qlist_print(struct qlist *ql, FILE *out, long long now)
 	    queue_scan(ql->q, QUEUE_BAD, count_name, &nbad) == 0 && nbad)
 		fprintf(out, "%zu file%s in %s/bad (never delivered; see mta-queue(5))\n",
 		        nbad, nbad == 1 ? "" : "s", queue_dir(ql->q));
+	if (queue_has_dir(ql->q, QUEUE_MAILDROP) &&
+	    queue_scan(ql->q, QUEUE_MAILDROP, count_drop, &ndrop) == 0 && ndrop)
+		fprintf(out, "%zu submission%s in %s/maildrop, not yet taken by "
+		        "mta-smtpd (mta-queue(5), MAILDROP)\n", ndrop,
+		        ndrop == 1 ? "" : "s", queue_dir(ql->q));
 	rc = 0;
 done:
 	e = errno;

@@ -17,7 +17,8 @@
 #include "log.h"
 #include "queue_priv.h"
 
-const char *const queue_dir_name[QUEUE_NDIRS] = { "tmp", "new", "mess", "rcpt", "bad" };
+const char *const queue_dir_name[QUEUE_NDIRS] = { "tmp", "new", "mess", "rcpt", "bad",
+                                                  "maildrop" };
 
 /* unlink_stale - a file left in tmp/ (queue_scan) */
 static int unlink_stale(void *arg, const char *name, unsigned char type)
@@ -113,10 +114,34 @@ static int open_dirs(struct queue *q, int need_all, const char **which)
 	for (i = 0; i < QUEUE_NDIRS; i++) {
 		snprintf(path, sizeof path, "%s/%s", q->dir, queue_dir_name[i]);
 		q->fd[i] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (q->fd[i] < 0 && (need_all || (i != QUEUE_TMP && i != QUEUE_BAD))) {
+		if (q->fd[i] < 0 && (need_all || (i != QUEUE_TMP && i != QUEUE_BAD &&
+		                                   i != QUEUE_MAILDROP))) {
 			*which = queue_dir_name[i];
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* maildrop_modes - the permission model of maildrop/ (queue.h): the
+ * queue searchable by all, maildrop/ 1733, whatever the umask made of
+ * them; a chmod that fails (not ours) is an error, as local users could
+ * not submit */
+static int maildrop_modes(const char *dir, char *err, size_t errlen)
+{
+	char path[QUEUE_PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/maildrop", dir);
+	if (stat(dir, &st) < 0 ||
+	    ((st.st_mode & 0777) != ((st.st_mode & 0777) | 0011) &&
+	     chmod(dir, (st.st_mode & 0777) | 0011) < 0) ||
+	    lstat(path, &st) < 0 || (!S_ISDIR(st.st_mode) && (errno = ENOTDIR)) ||
+	    ((st.st_mode & 07777) != QUEUE_MAILDROP_MODE &&
+	     chmod(path, QUEUE_MAILDROP_MODE) < 0)) {
+		snprintf(err, errlen, "cannot set the modes of %s: %s", path,
+		         strerror(errno));
+		return -1;
 	}
 	return 0;
 }
@@ -161,6 +186,8 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (maildrop_modes(dir, err, errlen) < 0)
+		goto fail;
 	if (syncdir(dir) < 0) {
 		snprintf(err, errlen, "cannot fsync queue %s: %s", dir, strerror(errno));
 		goto fail;

@@ -8,9 +8,11 @@
  *   queue/new/ID      complete and durable, waiting for the scheduler
  *   queue/mess/ID     taken by the scheduler
  *   queue/rcpt/DUE.ID.N, queue/bad/, queue/lock
+ *   queue/maildrop/ID  a local user's submission (mta-send without a
+ *                      server), mode 1733: see queue_maildrop_put
  *
  * Files: queue.c (opening, IDs, the rename that never replaces, the one
- * directory reader), queue_commit.c (a message's create and commit with
+ * directory reader), queue_maildrop.c (maildrop/), queue_commit.c (a message's create and commit with
  * the group fsync of new/), queue_job.c (reading messages and jobs,
  * explode's steps, job files, moves to bad/), queue_list.c (the listing
  * of mta-queue).  Each of the last three calls only queue.c.
@@ -60,6 +62,7 @@
 #define MTA_QUEUE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "envelope.h"
@@ -73,8 +76,9 @@ struct queue_msg;
 
 /* the queue's directories, in the order a message moves through them */
 enum queue_dir { QUEUE_TMP, QUEUE_NEW, QUEUE_MESS, QUEUE_RCPT, QUEUE_BAD,
-                 QUEUE_NDIRS };
-/* their names: "tmp", "new", ... */
+                 QUEUE_MAILDROP, QUEUE_NDIRS };
+/* their names: "tmp", "new", ..., "maildrop" (local users' submissions,
+ * queue_maildrop.c; not on the way of a queued message) */
 extern const char *const queue_dir_name[QUEUE_NDIRS];
 
 /* queue_open - create the directories if needed, take queue/lock (a
@@ -133,6 +137,11 @@ int queue_mkdir_durable(const char *path, mode_t mode);
 /* queue_msg_open - give env a new ID, create tmp/ID, write the envelope */
 struct status queue_msg_open(struct queue *q, struct envelope *env,
                              struct queue_msg **m);
+/* queue_msg_open_as - the same under the ID given (a maildrop file's:
+ * letters and digits); ST_TEMP when a message of that ID is in new/ or
+ * mess/, or tmp/ID exists */
+struct status queue_msg_open_as(struct queue *q, struct envelope *env,
+                                const char *id, struct queue_msg **m);
 /* queue_msg_write - append message bytes; an error is kept for commit */
 void queue_msg_write(struct queue_msg *m, const char *p, size_t n);
 /* queue_msg_commit - make the message durable in new/; frees m */
@@ -271,5 +280,44 @@ enum queue_job_state queue_job_read(const struct queue *q, const char *name,
  * errno (ENOENT: rcpt/name is gone) */
 int queue_job_write(struct queue *q, const char *name,
                     const struct job_info *info);
+
+/* ---- maildrop (queue_maildrop.c) ----
+ *
+ * maildrop/ is mode 1733 (QUEUE_MAILDROP_MODE): anyone may create a file
+ * in it and open one whose name they know, nobody but its owner (and the
+ * queue's owner) may list it, rename or unlink a file there.  The queue
+ * directory itself is searchable by all (0711), its other directories
+ * 0700.  A submission is a file ID (the time and 64 random bits, so that
+ * nobody can guess another's name), mode 0600 with an ACL entry letting
+ * maildrop/'s owner (the daemon's user) read it, or 0644 where the file
+ * system has no ACLs; its owner, as the kernel keeps it, is the
+ * submitting user.  Format: maildrop.h, mta-queue(5) MAILDROP. */
+enum { QUEUE_MAILDROP_MODE = 01733 };
+/* the prefix of a submission still being written (ignored by the daemon) */
+#define QUEUE_MAILDROP_TMP "tmp."
+/* queue_maildrop_put - called by any user (mta-send): write the iovcnt
+ * pieces of iov to dir/maildrop/tmp.ID (O_EXCL, modes above), fsync,
+ * rename to dir/maildrop/ID (never over a file), syncfs (the user cannot
+ * open maildrop/ to fsync it); the ID in
+ * id[ENVELOPE_ID_MAX].  0 when durable, or -1 with errno (the file
+ * removed again). */
+struct iovec;
+int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
+                       char *id);
+/* queue_maildrop_name - is name a submission's (an ID), not one being
+ * written (QUEUE_MAILDROP_TMP) nor anything else? */
+int queue_maildrop_name(const char *name);
+/* queue_maildrop_open - open maildrop/name to read: never a symbolic
+ * link (ELOOP), never blocking (a FIFO), only a regular file with one
+ * link (else EINVAL; EMLINK for more links: another file linked in);
+ * its stat in *st; a descriptor, or -1 with errno */
+int queue_maildrop_open(const struct queue *q, const char *name,
+                        struct stat *st);
+/* queue_maildrop_remove - unlink maildrop/name and fsync maildrop/; 0,
+ * or -1 with errno (not known to be gone for good) */
+int queue_maildrop_remove(struct queue *q, const char *name);
+/* queue_maildrop_stale - unlink maildrop/tmp.* files older than age
+ * seconds (a writer killed half-way); none younger */
+void queue_maildrop_stale(struct queue *q, long age);
 
 #endif

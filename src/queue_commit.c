@@ -83,9 +83,9 @@ void queue_msg_write(struct queue_msg *m, const char *p, size_t n)
 	}
 }
 
-/* queue_msg_open - new ID, tmp file, envelope */
-struct status queue_msg_open(struct queue *q, struct envelope *env,
-                             struct queue_msg **mp)
+/* msg_open - queue_msg_open, under the ID fixed when it is not NULL */
+static struct status msg_open(struct queue *q, struct envelope *env,
+                              const char *fixed, struct queue_msg **mp)
 {
 	struct queue_msg *m;
 	char *text;
@@ -97,18 +97,23 @@ struct status queue_msg_open(struct queue *q, struct envelope *env,
 	m->q = q;
 	m->err = 0;
 	m->len = 0;
-	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/. */
+	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/; a
+	 * fixed one is tried once. */
 	for (tries = 0; ; tries++) {
-		queue_new_id(q, m->id);
+		if (fixed)
+			snprintf(m->id, sizeof m->id, "%s", fixed);
+		else
+			queue_new_id(q, m->id);
 		if (id_in_use(q, m->id)) {
-			log_event("queue-id-in-use", "id=%s action=next-id", m->id);
+			log_event("queue-id-in-use", "id=%s action=%s", m->id,
+			          fixed ? "refuse" : "next-id");
 			m->fd = -1;
 			errno = EEXIST;
 		} else {
 			m->fd = openat(q->fd[QUEUE_TMP], m->id,
 			               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		}
-		if (m->fd >= 0 || errno != EEXIST || tries == ID_TRIES)
+		if (m->fd >= 0 || errno != EEXIST || tries == ID_TRIES || fixed)
 			break;
 	}
 	memcpy(env->id, m->id, sizeof env->id);
@@ -127,6 +132,20 @@ struct status queue_msg_open(struct queue *q, struct envelope *env,
 	free(text);
 	*mp = m;
 	return status_ok();
+}
+
+/* queue_msg_open - a message under a fresh ID */
+struct status queue_msg_open(struct queue *q, struct envelope *env,
+                             struct queue_msg **mp)
+{
+	return msg_open(q, env, NULL, mp);
+}
+
+/* queue_msg_open_as - a message under the ID given */
+struct status queue_msg_open_as(struct queue *q, struct envelope *env,
+                                const char *id, struct queue_msg **mp)
+{
+	return msg_open(q, env, id, mp);
 }
 
 /* queue_msg_abort - forget the message */

@@ -281,8 +281,10 @@ static struct status failure(const struct hop *h, const struct smtp_result *r,
 		res->remote_mta[0] = '\0';
 	if (r->reply.code >= 400 && r->reply.error == SMTP_REPLY_OK) {
 		describe(r, res->diag, sizeof res->diag);
-		return status_make(kind, subject, detail, "%s%s[%s] said: %s",
-		                   name, sep, h->ip, res->diag);
+		return status_make(kind, subject, detail, "%s%s[%s] said: %s%s",
+		                   name, sep, h->ip, res->diag,
+		                   r->stage == SMTP_STAGE_AUTH ? " (in reply to AUTH "
+		                   "with the route's credentials)" : "");
 	}
 	if (r->reply.code != 0 && r->reply.error == SMTP_REPLY_OK)
 		return status_make(kind, subject, detail, "%s%s[%s]: unexpected "
@@ -309,13 +311,32 @@ static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
 	return !smtp_client_connected(c);
 }
 
-/* tls_key - the TLS policy a kept connection to h must have been
- * opened with to carry this round's delivery */
+/* auth_id - which credentials a connection logged in with, as a number
+ * (FNV-1a over the file's name, the login and the password): two routes
+ * to one smarthost with other logins or passwords never share one, and
+ * no secret goes into the key */
+static unsigned long long auth_id(const struct route *r)
+{
+	const char *parts[3] = { r->auth_file, r->auth_user, r->auth_pass };
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < 3; i++)
+		for (const char *p = parts[i]; ; p++) {
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+			if (*p == '\0')
+				break;
+		}
+	return h;
+}
+
+/* tls_key - the TLS policy (and login) a kept connection to h must have
+ * been opened with to carry this round's delivery */
 static void tls_key(const struct round_tls *t, const struct hop *h,
                     char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s %llu", tls_policy_name(t->policy), remote_tls_name(h),
-	         tls_ctx_id(t->ctx));
+	snprintf(buf, len, "%s %s %llu auth=%llx", tls_policy_name(t->policy),
+	         remote_tls_name(h), tls_ctx_id(t->ctx),
+	         t->auth ? auth_id(t->auth) : 0ULL);
 }
 
 /* connect_hop - a new connection to h, greeted and EHLO'd, with TLS as
@@ -341,6 +362,9 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 	smtp_client_tls(c, t->policy, t->ctx, remote_tls_name(h));
 	if (t->policy == TLS_POLICY_DANE)
 		smtp_client_tls_dane(c, &t->dane);
+	if (t->auth != NULL)
+		smtp_client_auth(c, t->auth->auth_user, t->auth->auth_pass,
+		                 t->auth->auth_insecure);
 	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
 		return c;
 	if (c->tls_failed && t->policy == TLS_POLICY_MAY) {
@@ -350,6 +374,9 @@ static struct smtp_client *connect_hop(const struct remote_ctx *rc,
 		          log_quote(qe, sizeof qe, r.st.text));
 		smtp_client_init(c, &rc->timeouts);
 		smtp_client_tls(c, TLS_POLICY_MAY, NULL, remote_tls_name(h));
+		if (t->auth != NULL)       /* in plaintext: auth-insecure said so */
+			smtp_client_auth(c, t->auth->auth_user, t->auth->auth_pass,
+			                 t->auth->auth_insecure);
 		if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
 			return c;
 	}
@@ -517,6 +544,7 @@ void remote_deliver(const struct remote_ctx *rc, const char *sender,
 	for (i = 0; i < n; i++) {
 		silent = 0;
 		res->st = remote_tls_host(rc, rt, &hops[i], t);
+		t->auth = route != NULL && route->auth_file[0] ? route : NULL;
 		if (res->st.kind == ST_OK) {
 			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, dsn,
 			                  fd, offset, res, &silent);

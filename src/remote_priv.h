@@ -53,6 +53,9 @@ struct round_tls {
 	                             * own name; "mta-sts" */
 	const struct mtasts_policy *sts;  /* the round's, or NULL */
 	struct tls_dane dane;
+	/* the route whose credentials (auth=) the connection logs in with,
+	 * or NULL; the snapshot's */
+	const struct route *auth;
 };
 
 /* DANE in one round: off (not --dane, or not an MX-based next hop, or

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maildrop.h"
 #include "scheduler_explode.h"
 #include "scheduler_files.h"
 #include "scheduler_outcome.h"
@@ -278,6 +279,11 @@ int sched_rescan(struct sched *s)
 	 * whose file is not under its name now is noted again. */
 	if (s->scan_owed)
 		jobtab_each_msg(s->t, note_if_gone, s);
+	/* Local submissions first: each taken goes to new/, read below.  A
+	 * maildrop/ that cannot be read holds nothing else up. */
+	if (maildrop_scan(s->q, s->cfg) < 0)
+		log_event("queue-error", "op=scan dir=maildrop error=\"%s\" action=retry",
+		          strerror(errno));
 	s->next_rescan = time(NULL) + SCHED_RESCAN;
 	if (queue_scan(s->q, QUEUE_RCPT, scanned_job, s) < 0) {
 		/* A job not seen is no job gone: settle nothing, and deliver
@@ -397,6 +403,8 @@ void sched_read_events(struct sched *s)
 			}
 			else if (ev->wd == s->wd_rcpt)
 				note_missing(s, ev->name, ev->cookie);
+			else if (ev->wd == s->wd_maildrop && (ev->mask & IN_MOVED_TO))
+				maildrop_take(s->q, s->cfg, ev->name);
 		}
 	}
 	/* Events were dropped, perhaps the IN_MOVED_TO half of a rename: a job

@@ -247,7 +247,9 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	 * replace (queue_rename_excl) */
 	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE);
 	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
-	if (s->wd_new < 0 || s->wd_rcpt < 0) {
+	/* local submissions: mta-send renames each into place */
+	s->wd_maildrop = watch(s, "maildrop", IN_MOVED_TO);
+	if (s->wd_new < 0 || s->wd_rcpt < 0 || s->wd_maildrop < 0) {
 		snprintf(err, errlen, "inotify on %s: %s", cfg->queue, strerror(errno));
 		return start_failed(s, 1);
 	}

@@ -3,6 +3,8 @@
  * The modes are send_inject.c (one message) and send_gun.c (the mail
  * gun); both call down to this file, which calls neither.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,4 +107,50 @@ void send_say_dropped(const struct addrlist *d, const char *where)
 		         "characters, or over %d octets (no SMTPUTF8)", where,
 		         d->v[i], MSG_ADDR_MAX);
 	}
+}
+
+/* send_auth_password - the password from a file or the environment */
+int send_auth_password(struct send_opts *o, const char *file)
+{
+	const char *env = getenv("MTA_AUTH_PASSWORD");
+	char buf[sizeof o->auth_pass + 2];
+	size_t n = 0;
+
+	if (file != NULL) {
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		ssize_t r = 0;
+
+		if (fd < 0) {
+			send_say("--auth-password-file %s: %s", file, strerror(errno));
+			return -1;
+		}
+		while (n < sizeof buf - 1 &&
+		       (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+			n += (size_t)r;
+		close(fd);
+		if (r < 0) {
+			send_say("--auth-password-file %s: %s", file, strerror(errno));
+			return -1;
+		}
+		buf[n] = '\0';
+		n = strcspn(buf, "\r\n");        /* the first line */
+		buf[n] = '\0';
+	} else if (env != NULL) {
+		n = strlen(env);
+		if (n < sizeof buf)
+			memcpy(buf, env, n + 1);
+	} else {
+		send_say("--auth-user needs a password: --auth-password-file FILE "
+		         "or MTA_AUTH_PASSWORD");
+		return -1;
+	}
+	if (n == 0 || n >= sizeof o->auth_pass) {
+		explicit_bzero(buf, sizeof buf);
+		send_say("the password for --auth-user is empty or over %zu octets",
+		         sizeof o->auth_pass - 1);
+		return -1;
+	}
+	memcpy(o->auth_pass, buf, n + 1);
+	explicit_bzero(buf, sizeof buf);
+	return 0;
 }

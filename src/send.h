@@ -3,6 +3,9 @@
  * report on stderr and stdout, and return a sysexits.h code.
  *
  *   send_inject  one message from standard input to the recipients given
+ *                (without a server named by -s or $MTA_SERVER: written
+ *                into the queue's maildrop/ for mta-smtpd to take,
+ *                queue_maildrop_put, whether the daemon runs or not)
  *                (and, with -t, those of its To/Cc/Bcc, Bcc removed); a
  *                first line starting "From " (mbox From_ line) is left
  *                out, and a From: field added when there is none
@@ -51,6 +54,9 @@ struct send_opts {
 	                                (gun) or user@host */
 	const char *fullname;        /* -F; NULL: none */
 	const char *helo;            /* our EHLO name */
+	int maildrop;                /* no server named (-s, $MTA_SERVER):
+	                                one message goes into the queue's
+	                                maildrop/ (queue.h) */
 	int tflag;                   /* -t */
 	int gun, inject;             /* --gun, --inject */
 	int quiet;                   /* --quiet: no progress */
@@ -67,6 +73,10 @@ struct send_opts {
 	int connect_only;            /* --connect-only */
 	struct smtp_timeouts to;     /* -T, else the RFC 5321 defaults */
 	struct addrlist rcpt;        /* --rcpt, as given */
+	const char *auth_user;       /* --auth-user; NULL: no AUTH */
+	char auth_pass[513];         /* its password (send_auth_password) */
+	const char *tls_ca;          /* --tls-ca: -s's trust anchors for AUTH;
+	                                NULL: the system's */
 	char hostname[256];          /* gethostname(): qualifies bare names */
 };
 
@@ -80,6 +90,11 @@ int send_fire(struct send_opts *o, char **files, int nfiles);
  * when it exists and is readable, else none) into o->queue and
  * o->config_server; 0, or -1 said on stderr */
 int send_config(struct send_opts *o, const char *path);
+/* send_auth_password - --auth-user's password into o->auth_pass: the
+ * first line of file (--auth-password-file; NULL: none), else the
+ * environment's MTA_AUTH_PASSWORD (never the command line, where ps
+ * would show it); 0, or -1 said on stderr */
+int send_auth_password(struct send_opts *o, const char *file);
 /* send_session - -bs; returns the exit status */
 int send_session(struct send_opts *o);
 /* send_queue_tool - exec mta-queue on o->queue (with flush: --flush);

@@ -265,6 +265,8 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	cfg.tls = o->tls == 1 ? GUN_TLS_IMPLICIT : o->tls == 2 ? GUN_TLS_STARTTLS
 	          : GUN_TLS_NONE;
 	cfg.tls_ctx = tls;
+	cfg.auth_user = o->auth_user;
+	cfg.auth_pass = o->auth_pass;
 	cfg.progress_ms = sh.tty ? 200 : 5000;
 	cfg.progress = progress;
 	cfg.should_stop = should_stop;

@@ -7,16 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include <stralloc.h>
 
 #include "fromfield.h"
+#include "maildrop.h"
+#include "queue.h"
 #include "msghdr.h"
 #include "send.h"
 #include "send_priv.h"
 #include "smtp_client.h"
+#include "tls.h"
 
 /* addrlist_merge - add every address of b to a; 0 or -1 */
 static int addrlist_merge(struct addrlist *a, const struct addrlist *b)
@@ -113,6 +117,10 @@ static int open_fail_exit(const struct smtp_result *r)
 {
 	if (r->reply.error != SMTP_REPLY_OK)
 		return EX_PROTOCOL;
+	/* the login refused (535): the user's to mend; the rest of AUTH's
+	 * failures (no TLS, no mechanism, 454) may pass */
+	if (r->stage == SMTP_STAGE_AUTH)
+		return r->reply.code == 535 ? EX_NOPERM : EX_TEMPFAIL;
 	if (r->stage == SMTP_STAGE_CONNECT)
 		return r->st.kind == ST_PERM ? EX_NOHOST : EX_TEMPFAIL;
 	if (r->stage == SMTP_STAGE_GREETING)
@@ -135,6 +143,42 @@ static int refuse_dropped(const struct addrlist *d, const char *where, int ex)
 	return ex;
 }
 
+/* drop - the message into the queue's maildrop/ (no server named):
+ * EX_OK once it is durable there, EX_TEMPFAIL when it could not be
+ * written (nothing left behind) */
+static int drop(const struct send_opts *o, const char *sender, char **rv,
+                size_t nrcpt, const stralloc *msg)
+{
+	stralloc env = { 0, 0, 0 };
+	struct iovec iov[2];
+	char id[ENVELOPE_ID_MAX];
+	size_t i;
+	int ok;
+
+	if (o->dsn_notify[0] || o->dsn_ret[0] || o->dsn_envid[0])
+		send_say("-N, -R and -V are not kept by the local queue: ignored");
+	ok = stralloc_copys(&env, MAILDROP_MAGIC) && stralloc_cats(&env, "sender <") &&
+	     stralloc_cats(&env, sender) && stralloc_cats(&env, ">\n");
+	for (i = 0; ok && i < nrcpt; i++)
+		ok = stralloc_cats(&env, "rcpt <") && stralloc_cats(&env, rv[i]) &&
+		     stralloc_cats(&env, ">\n");
+	if (!ok || !stralloc_cats(&env, "\n")) {
+		stralloc_free(&env);
+		send_say("out of memory");
+		return EX_OSERR;
+	}
+	iov[0] = (struct iovec){ env.s, env.len };
+	iov[1] = (struct iovec){ msg->s ? msg->s : "", msg->len };
+	if (queue_maildrop_put(o->queue, iov, 2, id) < 0) {
+		send_say("cannot queue the message in %s/maildrop: %s (is mta-smtpd "
+		         "set up there?)", o->queue, strerror(errno));
+		stralloc_free(&env);
+		return EX_TEMPFAIL;
+	}
+	stralloc_free(&env);
+	return EX_OK;
+}
+
 /* send_inject - send the message on stdin; returns the exit status */
 int send_inject(struct send_opts *o, char **args, int nargs)
 {
@@ -144,6 +188,7 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 	struct smtp_result res, *rres = NULL, q;
 	struct smtp_tx tx;
 	char **rv = NULL, *sender = NULL, what[300];
+	struct tls_ctx *tls = NULL;
 	int i, ex = EX_OSERR;
 	size_t k;
 
@@ -216,7 +261,24 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 		goto out;
 	}
 
+	if (o->maildrop) {
+		ex = drop(o, sender, rv, rl.n, &sa);
+		goto out;
+	}
 	smtp_client_init(c, &o->to);
+	/* a login goes only over STARTTLS to a certificate valid for the
+	 * server's name (verify): mta-send checks it as a mail client would */
+	if (o->auth_user != NULL) {
+		char err[256];
+
+		if ((tls = tls_client_ctx(o->tls_ca, err, sizeof err)) == NULL) {
+			send_say("TLS: %s", err);
+			ex = EX_CONFIG;
+			goto out;
+		}
+		smtp_client_tls(c, TLS_POLICY_VERIFY, tls, o->host);
+		smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
+	}
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
 		report(c, res.reply.code ? smtp_stage_name(res.stage) : NULL, &res);
 		ex = open_fail_exit(&res);
@@ -261,6 +323,7 @@ nomem:
 	send_say("out of memory");
 	ex = EX_OSERR;
 out:
+	tls_ctx_put(tls);
 	send_free_list(rv);
 	free(sender);
 	free(rres);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authsrc.h"
 #include "conn.h"
 #include "log.h"
 #include "server.h"
@@ -38,9 +39,11 @@ struct server {
 	const struct config *cfg;
 	struct session_config scfg;
 	struct conn_env cenv;
-	int *fds;                   /* listening sockets: --listen, then --smtps */
+	int *fds;                   /* listening sockets: --listen, then
+	                             * --submission, then --smtps */
 	size_t nfds;
-	size_t nplain;              /* fds[nplain..]: --smtps (implicit TLS) */
+	size_t nplain;              /* fds[nplain..]: --submission */
+	size_t nsub_end;            /* fds[nsub_end..]: --smtps (implicit TLS) */
 	int stop_fd;                /* eventfd: readable once stopping */
 	pthread_t acceptor;
 	int acceptor_running;
@@ -70,15 +73,38 @@ struct server_conn {
 	struct session_config scfg;
 };
 
-/* session_settings - what the SMTP session needs from a snapshot */
-static struct session_config session_settings(const struct config *cfg)
+/* the kinds of listener */
+enum service { SVC_SMTP, SVC_SUBMISSION, SVC_SMTPS };
+
+/* submission_rules - does a client of this service need AUTH before
+ * MAIL?  --submission always (start-up needs a credential source for
+ * it); --smtps when there is a credential source, else it keeps port-25
+ * rules (there would be no way to send on it at all) */
+static int submission_rules(const struct config *cfg, enum service svc)
 {
+	return svc == SVC_SUBMISSION || (svc == SVC_SMTPS && authsrc_configured(cfg));
+}
+
+/* session_settings - what the SMTP session needs from a snapshot for a
+ * client of service svc */
+static struct session_config session_settings(const struct config *cfg,
+                                              enum service svc)
+{
+	int sub = submission_rules(cfg, svc);
+
 	return (struct session_config){
 		.hostname = cfg->hostname, .max_line = cfg->max_line,
 		.max_size = cfg->max_size, .max_rcpt = cfg->max_rcpt,
 		.max_received = cfg->max_received, .max_errors = cfg->max_errors,
 		.soft_errors = cfg->soft_errors, .error_delay = cfg->error_delay,
-		.max_junk = cfg->max_junk, .tls_available = cfg->tls_server != NULL
+		.max_junk = cfg->max_junk, .tls_available = cfg->tls_server != NULL,
+		.tls_implicit = svc == SVC_SMTPS,
+		.auth_required = sub,
+		.auth_offered = sub || (cfg->auth_on_smtp && authsrc_configured(cfg)),
+		.max_auth_failures = cfg->max_auth_failures,
+		/* a failed login pauses ten times an error's first pause */
+		.auth_delay = cfg->error_delay * 10,
+		.hide_client = sub && cfg->hide_client,
 	};
 }
 
@@ -258,11 +284,11 @@ static void refuse(int fd, int implicit, const char *why)
 	stream_close(&io);
 }
 
-/* accept_one - accept a client on listening socket lfd (implicit: an
- * --smtps one) */
-static void accept_one(struct server *s, int lfd, int implicit,
+/* accept_one - accept a client on listening socket lfd of service svc */
+static void accept_one(struct server *s, int lfd, enum service svc,
                        pthread_attr_t *attr)
 {
+	int implicit = svc == SVC_SMTPS;
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
 	const struct config *cfg;
@@ -312,8 +338,7 @@ static void accept_one(struct server *s, int lfd, int implicit,
 		return;
 	}
 	c = &sc->c;
-	sc->scfg = session_settings(cfg);
-	sc->scfg.tls_implicit = implicit;
+	sc->scfg = session_settings(cfg, svc);
 	sc->env = s->cenv;
 	sc->env.cfg = cfg;
 	sc->env.scfg = &sc->scfg;
@@ -321,6 +346,7 @@ static void accept_one(struct server *s, int lfd, int implicit,
 	c->fd = fd;
 	c->id = ++s->next_id;
 	c->implicit_tls = implicit;
+	c->submission = sc->scfg.auth_required;
 	c->peer = peer;
 	c->on_exit = conn_finished;
 	c->owner = s;
@@ -368,7 +394,8 @@ static void *acceptor(void *arg)
 			break;
 		for (i = 0; i < s->nfds; i++)
 			if (pfd[i].revents & POLLIN)
-				accept_one(s, s->fds[i], i >= s->nplain, &attr);
+				accept_one(s, s->fds[i], i >= s->nsub_end ? SVC_SMTPS
+				           : i >= s->nplain ? SVC_SUBMISSION : SVC_SMTP, &attr);
 	}
 	pthread_attr_destroy(&attr);
 	free(pfd);
@@ -412,12 +439,20 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	size_t i;
 
 	if (s == NULL ||
-	    (s->fds = calloc(cfg->nlisten + cfg->nsmtps, sizeof *s->fds)) == NULL) {
+	    (s->fds = calloc(cfg->nlisten + cfg->nsubmission + cfg->nsmtps,
+	                     sizeof *s->fds)) == NULL) {
 		free(s);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	s->cfg = cfg;
+	if (cfg->nsubmission > 0 && !authsrc_configured(cfg)) {
+		snprintf(err, errlen, "--submission %s needs a credential source "
+		         "(--users)", cfg->submission[0].text);
+		free(s->fds);
+		free(s);
+		return -1;
+	}
 	for (i = 0; i < cfg->nlisten; i++) {
 		int fd = listen_on(&cfg->listen[i], err, errlen);
 
@@ -426,6 +461,14 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 		s->fds[s->nfds++] = fd;
 	}
 	s->nplain = s->nfds;
+	for (i = 0; i < cfg->nsubmission; i++) {
+		int fd = listen_on(&cfg->submission[i], err, errlen);
+
+		if (fd < 0)
+			goto fail;
+		s->fds[s->nfds++] = fd;
+	}
+	s->nsub_end = s->nfds;
 	for (i = 0; i < cfg->nsmtps; i++) {
 		int fd = listen_on(&cfg->smtps[i], err, errlen);
 
@@ -439,7 +482,7 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 		goto fail;
 	}
 	/* the template of each connection's; cfg and scfg are its own */
-	s->scfg = session_settings(cfg);
+	s->scfg = session_settings(cfg, SVC_SMTP);
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);
 	/* idle and shutdown waits keep their length if the clock is set */
@@ -471,8 +514,12 @@ int server_start(struct server *s, char *err, size_t errlen)
 	for (i = 0; i < s->cfg->nlisten; i++)
 		log_event("listen", "address=%s%s", s->cfg->listen[i].text,
 		          s->cfg->tls_server ? " starttls=yes" : "");
+	for (i = 0; i < s->cfg->nsubmission; i++)
+		log_event("listen", "address=%s starttls=yes service=submission",
+		          s->cfg->submission[i].text);
 	for (i = 0; i < s->cfg->nsmtps; i++)
-		log_event("listen", "address=%s tls=implicit", s->cfg->smtps[i].text);
+		log_event("listen", "address=%s tls=implicit%s", s->cfg->smtps[i].text,
+		          submission_rules(s->cfg, SVC_SMTPS) ? " service=submission" : "");
 	return 0;
 }
 

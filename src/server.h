@@ -1,6 +1,7 @@
 /* server - the listening sockets and the connection threads.
  *
- * server_bind() opens every --listen and --smtps socket (so privileges can be dropped
+ * server_bind() opens every --listen, --submission and --smtps socket
+ * (so privileges can be dropped
  * before any client is served); server_start() starts one acceptor
  * thread, which gives each client a detached thread with a small stack:
  * a thread whose client has gone waits CONN_THREAD_IDLE seconds for the

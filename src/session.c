@@ -81,6 +81,13 @@ void session_tls_info(struct session *s, const struct tls_info *info)
 	s->tls_info = *info;
 }
 
+/* session_local_user - a local submission, not a network client */
+void session_local_user(struct session *s, unsigned long uid)
+{
+	s->local = 1;
+	s->uid = uid;
+}
+
 /* session_timeout - idle too long */
 void session_timeout(struct session *s)
 {
@@ -113,6 +120,12 @@ void session_output_done(struct session *s, size_t n)
 
 /* session_done - wants the connection closed */
 int session_done(const struct session *s) { return s->done; }
+/* session_login - the authenticated login */
+const char *session_login(const struct session *s)
+{
+	return s->authenticated ? s->login : NULL;
+}
+
 /* session_in_data - receiving a message */
 int session_in_data(const struct session *s) { return s->in_data; }
 
@@ -186,6 +199,21 @@ static void line_complete(struct session *s)
 	size_t n = s->line_len;
 
 	s->line_len = 0;
+	if (s->auth != A_NONE) {
+		/* an answer to 334, not a command; bad octets are undecodable */
+		int too_long = s->line_too_long;
+
+		s->line_too_long = 0;
+		if (n > 0 && s->line[n - 1] == '\r')
+			n--;
+		if (too_long || memchr(s->line, '\0', n) != NULL ||
+		    memchr(s->line, '\r', n) != NULL)
+			n = 0;
+		s->line[n] = '\0';
+		sess_auth_line(s, s->line, too_long);
+		explicit_bzero(s->line, n);
+		return;
+	}
 	if (s->line_too_long) {
 		s->line_too_long = 0;
 		sess_reply(s, 500, "5.5.2 Line too long (limit %zu octets)",
@@ -254,6 +282,8 @@ void session_tls_started(struct session *s)
 	 * (STARTTLS ended the last). */
 	sess_tx_reset(s);
 	s->authenticated = 0;
+	s->login[0] = '\0';
+	s->auth = A_NONE;
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	s->line_len = 0;

@@ -7,7 +7,8 @@
  * header module, one LF per line; nothing holds the whole message.
  *
  * Protocol (mta-smtpd(8), SMTP SERVICE): HELO EHLO MAIL RCPT DATA RSET NOOP
- * QUIT VRFY HELP, case-insensitive, and STARTTLS when the caller can start
+ * QUIT VRFY HELP, case-insensitive, AUTH PLAIN and LOGIN (RFC 4954) where
+ * cfg->auth_offered and only under TLS, and STARTTLS when the caller can start
  * TLS (454 when it cannot at that moment: ops->tls_prepare); 503 for commands out of order; 500 for unknown commands and
  * over-long lines; PIPELINING (input is consumed up to what ends the
  * session or starts TLS, replies are queued in order); DATA ends only at
@@ -68,7 +69,16 @@ struct session_config {
 	                            * RSET QUIT; the rest gets 530 5.7.0 (so
 	                            * without tls_available no mail comes) */
 	int auth_required;         /* MAIL needs an authenticated client
-	                            * (530 5.7.0); no AUTH yet, so none is */
+	                            * (530 5.7.0) */
+	int auth_offered;          /* AUTH PLAIN LOGIN is served, under TLS
+	                            * only (538 5.7.11 in the clear); else
+	                            * AUTH is 502 */
+	unsigned max_auth_failures; /* failed AUTH (535) before 421 4.7.0;
+	                            * 0 = no limit.  Each failure is an error
+	                            * too, and pauses auth_delay ms, doubled
+	                            * with each further failure */
+	unsigned auth_delay;
+	int hide_client;           /* Received: names no client address */
 };
 
 /* the longest pause one error adds (below every client's reply timeout) */
@@ -93,6 +103,17 @@ struct session_ops {
 	 * recipients (aliases expanded: resolve.h); -1 when out of memory.
 	 * NULL: the session adds the address itself */
 	int (*add_rcpt)(void *ctx, struct envelope *env, const struct mailbox *rcpt);
+	/* AUTH: are these credentials good?  ST_OK accepted (235), ST_PERM
+	 * refused (535 5.7.8), ST_TEMP the credential source cannot tell now
+	 * (454 4.7.0, its text shown; not the client's error).  mech is
+	 * "PLAIN" or "LOGIN"; the strings are the session's and wiped after
+	 * the call.  NULL: every AUTH is 454 */
+	struct status (*auth_check)(void *ctx, const char *mech, const char *login,
+	                            const char *password);
+	/* MAIL of an authenticated client: may login use sender?  ST_PERM:
+	 * 553 5.7.1 (the status's text); NULL: any sender */
+	struct status (*check_sender)(void *ctx, const char *login,
+	                              const struct mailbox *sender);
 };
 
 struct session;
@@ -135,6 +156,10 @@ void session_tls_started(struct session *s);
 /* session_tls_info - what the TLS in use is (after the handshake, of
  * STARTTLS or of implicit TLS), named in each message's Received: */
 void session_tls_info(struct session *s, const struct tls_info *info);
+/* session_local_user - the "client" is a local user's submission
+ * (maildrop.h), by the user uid as the kernel says: its messages'
+ * Received: names the user, not a host (header.h) */
+void session_local_user(struct session *s, unsigned long uid);
 /* session_timeout - the client was idle too long: 421, then done */
 void session_timeout(struct session *s);
 /* session_shutdown - the server is stopping: 421, then done */
@@ -150,6 +175,8 @@ void session_output_done(struct session *s, size_t n);
  * (after QUIT, a timeout, a shutdown or too many errors); the caller
  * sends the remaining output first */
 int session_done(const struct session *s);
+/* session_login - the login the client authenticated as, or NULL */
+const char *session_login(const struct session *s);
 /* session_in_data - true while a message is being received */
 int session_in_data(const struct session *s);
 /* session_pause - milliseconds the caller must wait before it sends the

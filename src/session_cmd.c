@@ -130,6 +130,8 @@ static void proceed_ehlo(struct session *s, struct cmd_args *a)
 	sess_reply_more(s, 250, "DSN");
 	if (s->cfg->tls_available && !s->tls)
 		sess_reply_more(s, 250, "STARTTLS");
+	if (sess_auth_ehlo(s) != NULL)
+		sess_reply_more(s, 250, "%s", sess_auth_ehlo(s));
 	sess_reply_more(s, 250, "ENHANCEDSTATUSCODES");
 	sess_reply(s, 250, "HELP");
 }
@@ -212,6 +214,7 @@ static int check_mail(struct session *s, const char *arg, struct cmd_args *a)
 	enum addr_error e;
 	const char *p;
 	size_t used;
+	int code;
 
 	if (!s->helo[0])
 		return refuse(a, 503, "5.5.1 Send HELO or EHLO first");
@@ -231,7 +234,19 @@ static int check_mail(struct session *s, const char *arg, struct cmd_args *a)
 	a->body_8bit = 0;
 	a->ret = DSN_RET_NONE;
 	a->envid[0] = '\0';
-	return mail_params(s, p + used, a);
+	if ((code = mail_params(s, p + used, a)) != 0)
+		return code;
+	/* an authenticated client sends as itself (RFC 6409 6.1); the null
+	 * sender names no one */
+	if (s->authenticated && a->mb.text[0] && s->ops->check_sender != NULL) {
+		struct status st = s->ops->check_sender(s->ctx, s->login, &a->mb);
+
+		if (st.kind == ST_PERM)
+			return refuse(a, 553, "5.7.1 %s", st.text);
+		if (st.kind == ST_TEMP)
+			return refuse_status(a, &st, 553, 451);
+	}
+	return 0;
 }
 
 /* proceed_mail - the transaction begins */
@@ -397,7 +412,7 @@ static void proceed_help(struct session *s, struct cmd_args *a)
 {
 	(void)a;
 	sess_reply(s, 214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP "
-	           "QUIT VRFY HELP");
+	           "QUIT VRFY HELP%s", s->cfg->auth_offered ? " AUTH" : "");
 }
 
 /* proceed_quit - 221, and the end */
@@ -469,7 +484,8 @@ static const struct session_cmd commands[] = {
 	{ "TURN", 0, check_not_impl, NULL },
 	{ "ETRN", 0, check_not_impl, NULL },
 	{ "BDAT", 0, check_not_impl, NULL },
-	{ "AUTH", 0, check_not_impl, NULL },
+	/* in the clear: 538 from its check (530 first when TLS is required) */
+	{ "AUTH", 0, sess_auth_check, sess_auth_proceed },
 	{ "SEND", 0, check_not_impl, NULL },
 	{ "SOML", 0, check_not_impl, NULL },
 	{ "SAML", 0, check_not_impl, NULL },

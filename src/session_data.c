@@ -8,7 +8,9 @@
  * after the end marker are commands again.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "msghdr.h"
 #include "session_priv.h"
 
 /* data_put - pass a piece of the message on, minding the size limit */
@@ -53,8 +55,12 @@ void sess_data_begin(struct session *s)
 	s->hinfo.rcpt = s->env.nrcpt == 1 ? envelope_orcpt(&s->env, 0) : NULL;
 	s->hinfo.esmtp = s->esmtp;
 	s->hinfo.tls = s->tls ? &s->tls_info : NULL;
+	s->hinfo.authenticated = s->authenticated;
+	s->hinfo.hide_client = s->cfg->hide_client;
 	s->hinfo.arrival = s->env.arrival;
 	s->hinfo.max_received = s->cfg->max_received;
+	s->hinfo.local = s->local;
+	s->hinfo.uid = s->uid;
 	header_begin(&s->hdr, &s->hinfo, hdr_out, s);
 	s->in_data = 1;
 	s->dstate = D_BOL;
@@ -66,11 +72,72 @@ void sess_data_begin(struct session *s)
 	sess_reply(s, 354, "End data with <CR><LF>.<CR><LF>");
 }
 
+/* from_owned - an authenticated client's From: names only senders its
+ * login may use (ops->check_sender, as for MAIL): 0, or -1 with the
+ * refusal queued.  No From: of its own is fine: the one added is the
+ * envelope sender, checked at MAIL.  -2: a temporary failure (451
+ * queued), the server's condition and no error. */
+static int from_owned(struct session *s)
+{
+	struct addrlist l;
+	const char *p;
+	size_t n, i;
+	int r = 0;
+
+	if (!s->authenticated || s->ops->check_sender == NULL)
+		return 0;
+	switch (header_from(&s->hdr, &p, &n)) {
+	case 0:
+		return 0;
+	case -1:
+		sess_reply(s, 550, "5.7.1 From: field too long to check");
+		return -1;
+	}
+	addrlist_init(&l);
+	if (msg_parse_addresses(p, n, &l) < 0) {
+		sess_reply(s, 451, "4.3.0 Out of memory");
+		addrlist_free(&l);
+		return -2;
+	}
+	if (l.n == 0) {
+		sess_reply(s, 550, "5.7.1 From: names no address of the "
+		           "authenticated user");
+		r = -1;
+	}
+	for (i = 0; i < l.n && r == 0; i++) {
+		char path[ADDR_MAX + 2];
+		struct mailbox mb;
+		struct status st;
+		size_t used;
+
+		snprintf(path, sizeof path, "<%s>", l.v[i]);
+		if (addr_parse_path(path, strlen(path), &mb, &used, 0, 0) != ADDR_OK ||
+		    used != strlen(path)) {
+			sess_reply(s, 550, "5.7.1 From: address not usable: %.100s", l.v[i]);
+			r = -1;
+			break;
+		}
+		st = s->ops->check_sender(s->ctx, s->login, &mb);
+		if (st.kind != ST_OK) {
+			if (st.kind == ST_PERM) {
+				sess_reply(s, 550, "5.7.1 From: %s", st.text);
+				r = -1;
+			} else {
+				sess_reply_status(s, &st, 550, 451);
+				r = -2;
+			}
+		}
+	}
+	addrlist_free(&l);
+	return r;
+}
+
 /* data_end - the end marker arrived: accept or refuse the message */
 static void data_end(struct session *s)
 {
 	enum header_result hr;
 	struct status st;
+	int r;
 
 	s->in_data = 0;
 	if (s->oversize) {
@@ -88,6 +155,12 @@ static void data_end(struct session *s)
 		else
 			sess_reply(s, 554, "5.6.0 No From: field and null sender");
 		sess_error(s);
+		goto out;
+	}
+	if ((r = from_owned(s)) < 0) {
+		s->ops->tx_abort(s->ctx);
+		if (r == -1)
+			sess_error(s);
 		goto out;
 	}
 	st = s->ops->tx_commit(s->ctx);

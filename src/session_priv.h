@@ -6,12 +6,13 @@
  *   session.c       the engine: life cycle, output, line assembly,
  *                   feeding and the actions it returns
  *   session_cmd.c   the commands: one check and one proceed step each
+ *   session_auth.c  AUTH: its mechanisms and 334 continuations
  *   session_data.c  DATA: the end-marker automaton, the message's start
  *                   and end
  *   session_reply.c replies, error counting, the transaction's reset
  *
  * Each file calls only the ones below it in this order: session.c,
- * session_cmd.c, session_data.c, session_reply.c.
+ * session_cmd.c, session_auth.c, session_data.c, session_reply.c.
  */
 #ifndef MTA_SESSION_PRIV_H
 #define MTA_SESSION_PRIV_H
@@ -20,6 +21,12 @@
 
 #include "header.h"
 #include "session.h"
+
+/* AUTH exchange states: what the next line from the client answers */
+enum auth_state { A_NONE, A_PLAIN, A_LOGIN_USER, A_LOGIN_PASS };
+
+/* the longest login kept (an address fits) */
+enum { SESSION_LOGIN_MAX = 256 };
 
 /* DATA automaton states; "bol" = at the beginning of a line */
 enum data_state { D_BOL, D_DOT, D_DOT_CR, D_MID, D_CR };
@@ -38,6 +45,11 @@ struct session {
 	struct tls_info tls_info;   /* its version and cipher ("" unknown) */
 	int tls_pending;            /* STARTTLS accepted, TLS not yet up */
 	int authenticated;          /* the client authenticated (AUTH) */
+	int local;                  /* a local submission (session_local_user) */
+	unsigned long uid;          /* ... by this user */
+	char login[SESSION_LOGIN_MAX]; /* as whom ("" until then) */
+	enum auth_state auth;       /* inside an AUTH exchange */
+	unsigned auth_failures;     /* 535 replies in this session */
 	int done;
 	unsigned errors;
 	unsigned junk;              /* junk commands since the last message */
@@ -119,6 +131,8 @@ struct cmd_args {
 	char envid[DSN_ENVID_MAX];  /* MAIL: ENVID= as written, "" = none */
 	unsigned notify;            /* RCPT: NOTIFY= bits, 0 = none */
 	char orcpt[DSN_ORCPT_MAX];  /* RCPT: ORCPT= as written, "" = none */
+	int mech;                   /* AUTH: 'P' PLAIN, 'L' LOGIN */
+	const char *initial;        /* AUTH: the initial response, or NULL */
 };
 
 struct session_cmd {
@@ -132,6 +146,19 @@ struct session_cmd {
 
 /* sess_cmd_find - the table's entry for verb (any case), or NULL */
 const struct session_cmd *sess_cmd_find(const char *verb);
+
+/* ---- AUTH (session_auth.c) ---- */
+
+/* sess_auth_check - AUTH's check step (a command table entry) */
+int sess_auth_check(struct session *s, const char *arg, struct cmd_args *a);
+/* sess_auth_proceed - AUTH's proceed step: verify an initial response,
+ * or ask for the next with 334 */
+void sess_auth_proceed(struct session *s, struct cmd_args *a);
+/* sess_auth_line - a line answering a 334 (CRLF gone, NUL-free); too_long:
+ * the line was over cfg->max_line and is lost */
+void sess_auth_line(struct session *s, const char *line, int too_long);
+/* sess_auth_ehlo - the AUTH keyword for EHLO's reply, or NULL */
+const char *sess_auth_ehlo(const struct session *s);
 
 /* sess_data_begin - DATA accepted: open the message, 354 (or refuse) */
 void sess_data_begin(struct session *s);

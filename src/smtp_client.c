@@ -319,6 +319,15 @@ void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
 	snprintf(c->tls_host, sizeof c->tls_host, "%s", host ? host : "");
 }
 
+/* smtp_client_auth - credentials for the next handshake */
+void smtp_client_auth(struct smtp_client *c, const char *user,
+                      const char *pass, int insecure)
+{
+	c->auth_user = user;
+	c->auth_pass = pass;
+	c->auth_insecure = insecure;
+}
+
 /* smtp_client_tls_dane - the TLSA records of the next handshake */
 void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d)
 {
@@ -430,10 +439,14 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 	                  &c->ops, c->helo, c->peer);
 	if (c->tls_policy != TLS_POLICY_NONE && c->tls_ctx != NULL)
 		smtp_dialog_use_starttls(&c->d);
+	if (c->auth_user != NULL)
+		smtp_dialog_use_auth(&c->d, c->auth_user, c->auth_pass,
+		                     c->auth_insecure);
 	while (smtpc_drive(c, hello_over) == 0 && smtp_dialog_tls_wanted(&c->d) &&
 	       start_tls(c) == 0)
 		;
 	c->tls_ctx = NULL;          /* the snapshot's: not kept beyond here */
+	c->auth_user = c->auth_pass = NULL;   /* likewise */
 	c->tls_dane = NULL;         /* the round's, likewise */
 	if (c->d.state == SD_READY) {
 		if (tls_missing(c, res) == 0)

@@ -89,6 +89,9 @@ struct smtp_client {
 	int tls_failed;              /* the TLS handshake failed */
 	int tls_verified;            /* certificate trusted, valid for host */
 	char tls_why[96];            /* "ok", or why it was not verified */
+	/* AUTH (smtp_client_auth): borrowed until the handshake ends */
+	const char *auth_user, *auth_pass;
+	int auth_insecure;
 	int lmtp;                    /* LMTP (smtp_client_lmtp): LHLO, and
 	                              * one reply per recipient after the dot */
 	int tx_over;                 /* the transaction has been reported */
@@ -107,6 +110,15 @@ struct addrinfo;
  * with errno and *why saying why (ST_PERM when the name does not exist) */
 int smtp_resolve(const char *host, const char *port, struct addrinfo **ai,
                  struct status *why);
+
+/* smtp_client_auth - before the handshake: authenticate as user with
+ * pass (both borrowed until smtp_client_handshake returns) after the
+ * hello (smtp_dialog_use_auth); insecure 0: only once TLS is on (what TLS
+ * is good enough is the policy's word: verify for a smarthost).  Any
+ * failure of it fails the handshake, temporary (4.7.x or the server's
+ * reply, 535 included) */
+void smtp_client_auth(struct smtp_client *c, const char *user,
+                      const char *pass, int insecure);
 
 /* smtp_client_connect - connect to host (name or address literal, with
  * or without brackets) and port (number or service name), trying each

@@ -15,9 +15,7 @@
 /* quit - say QUIT; the reply (or the server closing) ends the connection */
 static void quit(struct smtp_dialog *d)
 {
-	if (sd_put(d, "QUIT\r\n") < 0)
-		d->out_len = d->out_pos = 0;
-	d->state = SD_QUIT;
+	sd_quit(d);
 }
 
 /* broken - a reply that ends the connection: a 421, a malformed one, or
@@ -93,6 +91,8 @@ static int on_reply(struct smtp_dialog *d)
 			if (d->starttls && !d->tls && (d->ext & SMTP_EXT_STARTTLS) &&
 			    d->mode == SMTP_DIALOG_SMTP && sd_put(d, "STARTTLS\r\n") == 0)
 				d->state = SD_STARTTLS;
+			else if (d->auth_user != NULL && !d->authed)
+				sd_auth_begin(d);  /* opened at its 235 */
 			else
 				d->opened = 1;   /* not before TLS is up, when it comes */
 			return 0;
@@ -110,9 +110,14 @@ static int on_reply(struct smtp_dialog *d)
 		}
 		/* refused (454, 5xx): on in the clear, the refusal noted */
 		note_temp(d, SMTP_STAGE_HELLO, 220);
-		d->opened = 1;
 		d->state = SD_READY;
+		if (d->auth_user != NULL && !d->authed)
+			sd_auth_begin(d);      /* in the clear: only if allowed */
+		else
+			d->opened = 1;
 		return 0;
+	case SD_AUTH:
+		return sd_auth_reply(d);
 	case SD_RSET:
 		if (sd_is_class(r->code, 2)) {
 			d->need_rset = 0;
@@ -154,6 +159,8 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
 	d->size_max = 0;
 	d->esmtp = d->opened = d->need_rset = 0;
 	d->starttls = d->tls = 0;
+	d->auth_user = d->auth_pass = NULL;
+	d->auth_insecure = d->auth_step = d->authed = 0;
 	d->tx = NULL;
 	d->replies = 0;
 	d->pend_head = d->pend_n = 0;
@@ -343,7 +350,8 @@ int smtp_dialog_timeout(const struct smtp_dialog *d,
 {
 	switch (smtp_dialog_stage(d)) {
 	case SMTP_STAGE_GREETING: return to->greeting;
-	case SMTP_STAGE_HELLO:    return to->hello;
+	case SMTP_STAGE_HELLO:
+	case SMTP_STAGE_AUTH:     return to->hello;
 	case SMTP_STAGE_MAIL:     return to->mail;
 	case SMTP_STAGE_RCPT:     return to->rcpt;
 	case SMTP_STAGE_DATA:     return to->data;

@@ -30,8 +30,17 @@
  * TLS is up (smtp_dialog_tls_started) it says EHLO again and forgets
  * what the first EHLO offered.  A STARTTLS refused leaves the dialogue
  * ready in the clear, the refusal noted; a failed handshake ends the
- * connection (smtp_dialog_tls_failed, 4.7.5).  AUTH will be a state there too
- * (SD_AUTH: reserved, never entered yet).
+ * connection (smtp_dialog_tls_failed, 4.7.5).  AUTH (RFC 4954), when the
+ * driver gave credentials (smtp_dialog_use_auth), comes next, after the
+ * last hello (the one after STARTTLS when TLS was started), before
+ * ready: AUTH PLAIN with the initial response when the server offers
+ * PLAIN, else AUTH LOGIN and the login and password at its two 334s;
+ * ready at 235.  Every failure of it is noted as temporary (the driver
+ * defers: a password changed at the provider must not bounce mail) and
+ * ends the connection with QUIT: AUTH refused (535 and the rest, the
+ * reply in the note), neither PLAIN nor LOGIN offered, the server asking
+ * for more than the mechanism has (answered "*"), and no TLS when the
+ * credentials may not go in the clear (then nothing is sent).
  *
  * Outcomes, through the ops table: ops->rcpt is called exactly once for
  * every recipient of a transaction with its fate: its RCPT refusal (or a
@@ -74,7 +83,8 @@ enum {
 	SMTP_DIALOG_OUT_MAX = 32768,  /* output buffer: commands, message */
 	SMTP_DIALOG_RCPT_GROUP = 64,  /* RCPTs pipelined before reading */
 	SMTP_DIALOG_RCPT_MAX = 1000,  /* recipients per transaction */
-	SMTP_ADDR_MAX = 254           /* longest address sent (RFC 5321) */
+	SMTP_ADDR_MAX = 254,          /* longest address sent (RFC 5321) */
+	SMTP_AUTH_FIELD_MAX = 512     /* longest login, password sent */
 };
 
 /* what the server offered in its EHLO reply */
@@ -85,7 +95,9 @@ enum {
 	SMTP_EXT_ENHANCED = 1 << 3,
 	SMTP_EXT_SMTPUTF8 = 1 << 4,
 	SMTP_EXT_STARTTLS = 1 << 5,
-	SMTP_EXT_DSN = 1 << 6
+	SMTP_EXT_DSN = 1 << 6,
+	SMTP_EXT_AUTH_PLAIN = 1 << 7,   /* AUTH (or AUTH=) names PLAIN */
+	SMTP_EXT_AUTH_LOGIN = 1 << 8    /* ... LOGIN */
 };
 
 enum smtp_stage {
@@ -98,7 +110,8 @@ enum smtp_stage {
 	SMTP_STAGE_DATA,      /* the DATA command */
 	SMTP_STAGE_DOT,       /* the message and the final dot */
 	SMTP_STAGE_RSET,
-	SMTP_STAGE_QUIT
+	SMTP_STAGE_QUIT,
+	SMTP_STAGE_AUTH       /* AUTH and its continuations */
 };
 
 struct smtp_timeouts {          /* milliseconds, > 0 */
@@ -152,7 +165,7 @@ enum smtp_dialog_state {
 	SD_EHLO, SD_HELO,     /* waiting for their replies (LHLO: SD_EHLO) */
 	SD_STARTTLS,          /* STARTTLS sent: waiting for its 220 */
 	SD_HANDSHAKE,         /* the 220 came: the driver's handshake */
-	SD_AUTH,              /* reserved: AUTH under way */
+	SD_AUTH,              /* AUTH sent: 235, 334 or a refusal */
 	SD_READY,             /* idle: the driver's turn */
 	SD_TX,                /* a transaction: replies in pend[] */
 	SD_BODY,              /* the driver pushes the message */
@@ -195,6 +208,12 @@ struct smtp_dialog {
 	int need_rset;                   /* a refused transaction is open */
 	int starttls;                    /* say STARTTLS when offered */
 	int tls;                         /* TLS is on (STARTTLS done) */
+	/* AUTH (smtp_dialog_use_auth): the login and password (borrowed),
+	 * whether they may go in the clear, the step reached */
+	const char *auth_user, *auth_pass;
+	int auth_insecure;
+	int auth_step;                   /* SD_AUTH: what the next reply answers */
+	int authed;                      /* the server said 235 */
 	unsigned long replies;           /* complete replies read */
 
 	/* the transaction under way (tx != NULL) */
@@ -237,6 +256,16 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
 /* smtp_dialog_use_starttls - after smtp_dialog_start: say STARTTLS after
  * EHLO when the server offers it (SMTP only, once per connection) */
 void smtp_dialog_use_starttls(struct smtp_dialog *d);
+/* smtp_dialog_use_auth - after smtp_dialog_start: authenticate as user
+ * with pass (borrowed for the connection; each at most
+ * SMTP_AUTH_FIELD_MAX octets, no NUL of course) before ready; insecure
+ * 0: only over TLS (the driver decides what TLS is good enough: its
+ * policy) */
+void smtp_dialog_use_auth(struct smtp_dialog *d, const char *user,
+                          const char *pass, int insecure);
+/* smtp_dialog_authed - the server accepted our AUTH on this connection */
+int smtp_dialog_authed(const struct smtp_dialog *d);
+
 /* smtp_dialog_tls_wanted - the server said 220 to STARTTLS: the driver
  * starts TLS now, feeding nothing meanwhile, then calls
  * smtp_dialog_tls_started (or smtp_dialog_tls_failed) */

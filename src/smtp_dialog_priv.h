@@ -6,6 +6,7 @@
  *
  *   smtp_dialog.c       the connection: greeting, hello, RSET, QUIT,
  *                       the body's output, a lost connection
+ *   smtp_dialog_auth.c  AUTH PLAIN and LOGIN, after the hello
  *   smtp_dialog_tx.c    the transaction: MAIL, RCPT, DATA, the dot
  *   smtp_dialog_wire.c  commands queued, replies expected, results
  */
@@ -24,6 +25,8 @@ void sd_compact(struct smtp_dialog *d);
 /* sd_put - queue a command; -1 when it does not fit */
 int sd_put(struct smtp_dialog *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* sd_quit - say QUIT; its reply (or the server closing) ends it */
+void sd_quit(struct smtp_dialog *d);
 /* sd_expect - a reply to what was just queued will come */
 void sd_expect(struct smtp_dialog *d, enum smtp_pending what);
 /* sd_is_class - does code belong to the class want (2 for 2xx) */
@@ -37,6 +40,15 @@ const struct smtp_result *sd_cur_as(struct smtp_dialog *d,
 struct smtp_result *sd_local(struct smtp_dialog *d, enum smtp_stage stage,
                              enum status_kind kind, int subject, int detail,
                              const char *text);
+
+/* ---- smtp_dialog_auth.c ---- */
+
+/* sd_auth_begin - the last hello was accepted and credentials are set:
+ * AUTH (state SD_AUTH), or the failure noted and QUIT (SD_QUIT) */
+void sd_auth_begin(struct smtp_dialog *d);
+/* sd_auth_reply - d->cur answers AUTH or a continuation: 235 ready,
+ * 334 the next step, else noted (temporary) and QUIT; always 0 */
+int sd_auth_reply(struct smtp_dialog *d);
 
 /* ---- smtp_dialog_tx.c ---- */
 

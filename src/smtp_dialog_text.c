@@ -42,6 +42,7 @@ const char *smtp_stage_name(enum smtp_stage stage)
 	case SMTP_STAGE_DOT:      return "end of data";
 	case SMTP_STAGE_RSET:     return "RSET";
 	case SMTP_STAGE_QUIT:     return "QUIT";
+	case SMTP_STAGE_AUTH:     return "AUTH";
 	}
 	return "unknown stage";
 }
@@ -71,6 +72,25 @@ int smtp_helo_ok(const char *name)
 	       smtp_text_ok(name, 255);
 }
 
+/* auth_mechs - SMTP_EXT_AUTH_* for the mechanisms named in s ("PLAIN
+ * LOGIN CRAM-MD5"; "AUTH=" is the old form some servers still send) */
+static unsigned auth_mechs(const char *s)
+{
+	unsigned ext = 0;
+
+	while (*s) {
+		size_t n = strcspn(s, " ");
+
+		if (n == 5 && strncasecmp(s, "PLAIN", 5) == 0)
+			ext |= SMTP_EXT_AUTH_PLAIN;
+		else if (n == 5 && strncasecmp(s, "LOGIN", 5) == 0)
+			ext |= SMTP_EXT_AUTH_LOGIN;
+		s += n;
+		s += strspn(s, " ");
+	}
+	return ext;
+}
+
 /* smtp_ehlo_parse - the extensions an EHLO reply offers */
 void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
                      unsigned long long *size_max)
@@ -95,6 +115,9 @@ void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
 			*ext |= SMTP_EXT_STARTTLS;
 		else if (strcasecmp(line, "DSN") == 0)
 			*ext |= SMTP_EXT_DSN;
+		else if (strncasecmp(line, "AUTH", 4) == 0 &&
+		         (line[4] == ' ' || line[4] == '='))
+			*ext |= auth_mechs(line + 5);
 		else if (strncasecmp(line, "SIZE", 4) == 0 &&
 		         (line[4] == '\0' || line[4] == ' ')) {
 			*ext |= SMTP_EXT_SIZE;

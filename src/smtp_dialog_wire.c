@@ -21,8 +21,8 @@ enum smtp_stage smtp_dialog_stage(const struct smtp_dialog *d)
 	case SD_EHLO:
 	case SD_HELO:
 	case SD_STARTTLS:
-	case SD_HANDSHAKE:
-	case SD_AUTH:     return SMTP_STAGE_HELLO;
+	case SD_HANDSHAKE: return SMTP_STAGE_HELLO;
+	case SD_AUTH:     return SMTP_STAGE_AUTH;
 	case SD_BODY:
 	case SD_DOT:      return SMTP_STAGE_DOT;
 	case SD_RSET:     return SMTP_STAGE_RSET;
@@ -71,6 +71,15 @@ int sd_put(struct smtp_dialog *d, const char *fmt, ...)
 		return -1;
 	d->out_len += (size_t)n;
 	return 0;
+}
+
+/* sd_quit - QUIT (when it does not fit, the output is dropped: the
+ * connection is to end anyway) */
+void sd_quit(struct smtp_dialog *d)
+{
+	if (sd_put(d, "QUIT\r\n") < 0)
+		d->out_len = d->out_pos = 0;
+	d->state = SD_QUIT;
 }
 
 /* sd_expect - a reply to what was just queued will come */

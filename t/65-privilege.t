@@ -4,7 +4,8 @@
 #   loopback (port 25 needs root only for bind) and then runs as nobody:
 #   every uid and gid of the process, and it serves and delivers;
 #   the queue, the mail root, queue files and delivered mail are owned
-#   by nobody, directories 0700 and files 0600;
+#   by nobody, directories 0700 (the queue 0711 and its maildrop/ 1733
+#   for local submission) and files 0600;
 #   as root without --user it refuses to listen on a non-loopback
 #   address (exit 1, before any socket is opened), and with an unknown
 #   --user it refuses to start.
@@ -14,7 +15,7 @@
 NOBODY_UID=$(id -u nobody 2>/dev/null) || skip_all "no user nobody"
 NOBODY_GID=$(id -g nobody)
 
-plan 13
+plan 14
 
 chmod 755 "$T"               # nobody must reach its queue and mail root
 # a privileged port nobody listens on now
@@ -46,8 +47,10 @@ out=$(printf 'EHLO c.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<priv@test.
 like "$out" '250 2\.0\.0 Ok: queued as' "serves as nobody: the message is queued"
 delivered() { [ "$(find "$M/priv/new" -type f 2>/dev/null | wc -l)" = 1 ]; }
 wait_until 10 delivered; ok $? "and delivered"
-is "$(stat -c '%U %a' "$Q" "$M" "$M/priv" "$M/priv/new" | sort -u | tr '\n' ' ')" "nobody 700 " \
-	"queue, mail root and Maildir: nobody's, 0700"
+is "$(stat -c '%U %a' "$Q/new" "$Q/mess" "$Q/rcpt" "$M" "$M/priv" "$M/priv/new" | sort -u | tr '\n' ' ')" "nobody 700 " \
+	"queue directories, mail root and Maildir: nobody's, 0700"
+is "$(stat -c '%U %a' "$Q" "$Q/maildrop" | tr '\n' ' ')" "nobody 711 nobody 1733 " \
+	"the queue searchable by all (0711), maildrop/ 1733 (mta-queue(5)): nobody's"
 f=$(find "$M/priv/new" -type f | head -1)
 is "$(stat -c '%U %a' "$f")" "nobody 600" "the delivered message: nobody's, 0600"
 is "$(find "$Q" -mindepth 1 -not -user nobody | wc -l)" 0 "nothing in the queue belongs to anyone else"

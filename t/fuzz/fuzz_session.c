@@ -79,6 +79,7 @@ struct fake {
 	struct fbuf log;         /* every op and its data, to compare runs */
 	int done;                /* session_done() at the end */
 	int tls;                 /* TLS started: Received: says ESMTPS */
+	int authenticated;       /* AUTH accepted: Received: says ESMTPSA */
 };
 
 /* fixed_now - the session's clock */
@@ -213,10 +214,33 @@ static void fk_tx_abort(void *ctx)
 	fbuf_adds(&fk->log, "A");
 }
 
+/* fk_auth_check - "u"/"p" is good, a login starting with 't' finds the
+ * source down, the rest is wrong; only under TLS (AUTH needs it) */
+static struct status fk_auth_check(void *ctx, const char *mech,
+                                   const char *login, const char *password)
+{
+	struct fake *fk = ctx;
+
+	if (!fk->tls)
+		oracle_fail("credentials checked in the clear");
+	fbuf_adds(&fk->log, "U");
+	fbuf_adds(&fk->log, mech);
+	fbuf_adds(&fk->log, login);
+	if (login[0] == 't')
+		return status_make(ST_TEMP, 7, 0, "source down");
+	if (strcmp(login, "u") == 0 && strcmp(password, "p") == 0) {
+		fk->authenticated = 1;
+		return status_ok();
+	}
+	return status_make(ST_PERM, 7, 8, "bad");
+}
+
 static const struct session_ops fake_ops = {
 	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort,
 	NULL,                             /* TLS always ready */
-	NULL              /* add_rcpt: the session adds the address itself */
+	NULL,             /* add_rcpt: the session adds the address itself */
+	fk_auth_check,
+	NULL              /* any sender: the From: check is the unit tests' */
 };
 
 /* last_line - the last reply line in the session's output, or NULL */
@@ -334,6 +358,7 @@ static void check_data_end(const struct session *s, const struct fake *fk,
 	info.esmtp = -1;
 	/* the harness gives the session no TLS details: no "(using" line */
 	info.tls = fk->tls ? &no_details : NULL;
+	info.authenticated = fk->authenticated;
 	info.arrival = NOW;
 	info.max_received = pa->cfg.max_received;
 	hr = oracle_header_result(lines, nl, &info);
@@ -567,6 +592,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pa.open_fail = ((data[5] >> 2) & 7) == 7 ? -1 : (data[5] >> 2) & 7;
 	pa.cfg.tls_available = (data[5] >> 5) & 1;
 	pa.cfg.tls_required = (data[5] >> 6) & 1;
+	pa.cfg.auth_offered = (data[5] >> 7) & 1;
+	pa.cfg.auth_required = pa.cfg.auth_offered && (data[0] & 1);
+	pa.cfg.max_auth_failures = 3;
+	pa.cfg.auth_delay = 1;
 	pa.action_at = (size_t)data[6] * n / 255;
 	rng_seed(&pa.rng, data + 7, 1);
 

@@ -327,9 +327,10 @@ static void check_received(const struct oline *o, size_t r,
 
 		if (info->esmtp >= 0 && esmtp != info->esmtp)
 			continue;
-		snprintf(want, sizeof want, "\tby %s (mta) with %s%s id %s",
+		snprintf(want, sizeof want, "\tby %s (mta) with %s%s%s id %s",
 		         info->hostname, esmtp ? "ESMTP" : "SMTP",
-		         info->tls != NULL && esmtp ? "S" : "", info->id);
+		         info->tls != NULL && esmtp ? "S" : "",
+		         info->authenticated && esmtp ? "A" : "", info->id);
 		ok_with |= starts(&o[by], want);
 	}
 	if (!ok_with)

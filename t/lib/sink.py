@@ -49,6 +49,14 @@ Options (regexes are searched case-blind):
                              bits] or null, "sni" the name the client
                              asked for or null
 
+    --auth LOGIN:PASSWORD    offer AUTH PLAIN and LOGIN (aiosmtpd's
+                             authenticator) and refuse MAIL before it;
+                             only after STARTTLS unless --auth-plaintext;
+                             DIR/events gets "auth MECH LOGIN ok|fail",
+                             each .json "login" (who authenticated)
+    --auth-plaintext         offer AUTH in plaintext too
+    --auth-no-plain          offer LOGIN only (not PLAIN)
+
 It prints "ready" once it listens and stops on SIGTERM/SIGINT.
 aiosmtpd does not offer PIPELINING.
 """
@@ -63,6 +71,22 @@ import ssl
 import threading
 
 from aiosmtpd.controller import Controller
+
+
+class Authenticator:
+    """--auth: one login and password; every attempt logged in events"""
+    def __init__(self, handler, login, password):
+        self.handler, self.login, self.password = handler, login, password
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+        login = auth_data.login.decode("utf-8", "replace")
+        good = (login == self.login and
+                auth_data.password.decode("utf-8", "replace") == self.password)
+        self.handler.event("auth %s %s %s" % (mechanism, login,
+                                               "ok" if good else "fail"))
+        return AuthResult(success=good, handled=False,
+                          auth_data=login if good else None)
 
 
 class Handler:
@@ -180,7 +204,8 @@ class Handler:
                "rcpt_options": envelope.rcpt_options,
                "helo": session.host_name,
                "peer": session.peer[0] if session.peer else "",
-               "tls": None, "sni": None}
+               "tls": None, "sni": None,
+               "login": session.auth_data if session.authenticated else None}
         if session.ssl:
             rec["tls"] = [str(x) for x in session.ssl.get("cipher") or ()]
             obj = session.ssl.get("ssl_object")
@@ -260,6 +285,9 @@ def main():
     ap.add_argument("--size", type=int, default=64 * 1024 * 1024)
     ap.add_argument("--tls-cert", default="")
     ap.add_argument("--tls-key", default="")
+    ap.add_argument("--auth", default="")
+    ap.add_argument("--auth-plaintext", action="store_true")
+    ap.add_argument("--auth-no-plain", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     host, port = a.host, a.port
@@ -275,9 +303,17 @@ def main():
         port = s.getsockname()[1]
         s.close()
     tls = tls_context(a.tls_cert, a.tls_key) if a.tls_cert else None
-    c = Controller(Handler(a), hostname=host, port=port,
+    handler = Handler(a)
+    auth = {}
+    if a.auth:
+        login, password = a.auth.split(":", 1)
+        auth = dict(authenticator=Authenticator(handler, login, password),
+                    auth_required=True,
+                    auth_require_tls=not a.auth_plaintext,
+                    auth_exclude_mechanism=["PLAIN"] if a.auth_no_plain else [])
+    c = Controller(handler, hostname=host, port=port,
                    data_size_limit=a.size, server_hostname="sink.test",
-                   tls_context=tls)
+                   tls_context=tls, **auth)
     c.start()
     if listener is not None:
         threading.Thread(target=proxy, args=(listener, (host, port), a.dir),

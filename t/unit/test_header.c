@@ -728,3 +728,32 @@ Test(header, format_date_short_buffer)
 	cr_assert_str_eq(buf, DATE);
 	cr_assert_eq(header_format_date(NULL, 0, ARRIVAL), 31);
 }
+
+/* A local submission (maildrop): no host, no address, the user's uid;
+ * a long ID folds the date onto its own line, several recipients leave
+ * "for" out, and the fields a message lacks are added as from a client. */
+Test(header, received_field_local)
+{
+	struct header_info in;
+	struct sink s = { 0 };
+
+	in = info();
+	in.local = 1;
+	in.uid = 1000;
+	in.helo = "ignored";
+	cr_assert_eq(run_str(&in, "Subject: x\n\nbody\n", &s), HEADER_OK);
+	cr_assert_str_eq(s.buf,
+	    "Received: by mx.example.org (mta, from userid 1000)\n"
+	    "\tid ABC123\n"
+	    "\tfor <bob@example.org>; " DATE "\n"
+	    "Subject: x\n" ADD_ALL "\nbody\n");
+	in.uid = 0;
+	in.rcpt = NULL;
+	in.id = "661A6985D266D40DC221151E4A224";
+	cr_assert_eq(run_str(&in, FULL "\nx\n", &s), HEADER_OK);
+	cr_assert_str_eq(s.buf,
+	    "Received: by mx.example.org (mta, from userid 0)\n"
+	    "\tid 661A6985D266D40DC221151E4A224; " DATE "\n"
+	    FULL "\nx\n");
+	free(s.buf);
+}

@@ -268,6 +268,9 @@ static void bad_file(const char *text, const char *want)
 	drop();
 }
 
+#define ROUTE_WANT "DOMAIN=HOST[:PORT] [tls=MODE] [auth=FILE [auth-insecure]]; " \
+	"auth= wants tls=verify or auth-insecure"
+
 Test(options, file_errors_name_file_and_line)
 {
 	bad_file("# ok\nqueue /q\nbogus 1\n", "3: unknown option 'bogus'");
@@ -276,13 +279,23 @@ Test(options, file_errors_name_file_and_line)
 	bad_file("listen 127.0.0.1:99999\n",
 	         "1: bad value '127.0.0.1:99999' for --listen (want ADDR:PORT or [IPv6]:PORT)");
 	bad_file("retry 1\nroute nohost\n",
-	         "2: bad value 'nohost' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	         "2: bad value 'nohost' for --route (want " ROUTE_WANT ")");
 	bad_file("route a.example=h:25 tls=maybe\n",
-	         "1: bad value 'a.example=h:25 tls=maybe' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	         "1: bad value 'a.example=h:25 tls=maybe' for --route (want " ROUTE_WANT ")");
 	bad_file("route a.example=h:25 tls=may tls=verify\n",
-	         "1: bad value 'a.example=h:25 tls=may tls=verify' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	         "1: bad value 'a.example=h:25 tls=may tls=verify' for --route (want " ROUTE_WANT ")");
 	bad_file("route a.example=h:25 verify\n",
-	         "1: bad value 'a.example=h:25 verify' for --route (want DOMAIN=HOST[:PORT] [tls=MODE])");
+	         "1: bad value 'a.example=h:25 verify' for --route (want " ROUTE_WANT ")");
+	/* credentials only where the certificate is verified, unless asked */
+	bad_file("route *=h:587 auth=/etc/c tls=encrypt\n",
+	         "1: bad value '*=h:587 auth=/etc/c tls=encrypt' for --route (want "
+	         ROUTE_WANT ")");
+	bad_file("route *=h:587 tls=may auth-insecure\n",
+	         "1: bad value '*=h:587 tls=may auth-insecure' for --route (want "
+	         ROUTE_WANT ")");
+	bad_file("route *=h:587 auth=/a auth=/b\n",
+	         "1: bad value '*=h:587 auth=/a auth=/b' for --route (want "
+	         ROUTE_WANT ")");
 	bad_file("tls-client always\n",
 	         "1: bad value 'always' for --tls-client (want none, may, encrypt or verify)");
 	bad_file("mta-sts off\n", "1: bad value 'off' for --mta-sts (want yes or no)");
@@ -532,4 +545,25 @@ Test(options, address_tables)
 	bad_file("root-alias root\n", "1: bad value 'root' for --root-alias "
 	         "(want an address user@domain)");
 	bad_file("check-address a@b.example\n", "1: 'check-address' is for the command line only");
+}
+
+/* auth=FILE: verify unless tls= says otherwise; a weaker tls= only with
+ * auth-insecure */
+Test(options, route_auth)
+{
+	struct config *c = load("--route", "*=smart.example:587 auth=/etc/mta/smart",
+	                        "--route", "a.example=h tls=none auth=/x auth-insecure",
+	                        "--route", "b.example=h auth=/y tls=verify", NULL);
+
+	cr_assert_not_null(c, "%s", err);
+	cr_assert_str_eq(c->routes[0].auth_file, "/etc/mta/smart");
+	cr_assert(c->routes[0].has_tls);
+	cr_assert_eq(c->routes[0].tls, TLS_POLICY_VERIFY);
+	cr_assert_eq(c->routes[0].auth_insecure, 0);
+	cr_assert_str_eq(c->routes[1].auth_file, "/x");
+	cr_assert_eq(c->routes[1].tls, TLS_POLICY_NONE);
+	cr_assert_eq(c->routes[1].auth_insecure, 1);
+	cr_assert_eq(c->routes[2].tls, TLS_POLICY_VERIFY);
+	cr_assert_str_eq(c->routes[0].auth_user, "", "read later, by route_auth");
+	drop();
 }

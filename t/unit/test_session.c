@@ -260,7 +260,8 @@ static struct status fk_tls_prepare(void *ctx)
 static const struct session_ops fake_ops = {
 	fk_check_rcpt, fk_tx_open, fk_tx_write, fk_tx_commit, fk_tx_abort,
 	fk_tls_prepare,
-	NULL            /* add_rcpt: the session adds the address itself */
+	NULL,           /* add_rcpt: the session adds the address itself */
+	NULL, NULL      /* auth_check, check_sender: AUTH in test_session_auth */
 };
 
 /* fx_init - default limits, before start(); tests may change cfg */

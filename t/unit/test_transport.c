@@ -12,10 +12,10 @@
 
 static char *local_domains[] = { "test.example" };
 static struct route routes[] = {
-	{ "routed.example", "relay.example", 2525, 0, TLS_POLICY_NONE },
-	{ "byip.example", "127.0.0.2", 2600, 0, TLS_POLICY_NONE },
-	{ "byip6.example", "[IPv6:::1]", 0, 0, TLS_POLICY_NONE },
-	{ "*", "Smart.Example", 0, 0, TLS_POLICY_NONE },
+	{ .domain = "routed.example", .host = "relay.example", .port = 2525 },
+	{ .domain = "byip.example", .host = "127.0.0.2", .port = 2600 },
+	{ .domain = "byip6.example", .host = "[IPv6:::1]" },
+	{ .domain = "*", .host = "Smart.Example" },
 };
 
 /* cfg - a configuration: with or without the "*" route */

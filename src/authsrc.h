@@ -1,0 +1,34 @@
+/* authsrc - where the daemon's logins are checked (mta-smtpd(8),
+ * AUTHENTICATION): the credential sources of a snapshot, behind one call,
+ * so the connection code does not know which source answered.
+ *
+ * Today one source: --users FILE (authdb.h).  The seam for another (the
+ * Dovecot auth protocol, --dovecot-auth PATH) is authsrc_verify(): a
+ * source answers accepted, refused or "cannot tell now" for one login,
+ * password and client, and authsrc_configured() says whether any source
+ * is there.
+ *
+ * Contract: reads the snapshot only; thread-safe (authdb_verify is).
+ */
+#ifndef MTA_AUTHSRC_H
+#define MTA_AUTHSRC_H
+
+#include "addr.h"
+#include "config.h"
+#include "status.h"
+
+/* authsrc_configured - does cfg name a credential source? */
+int authsrc_configured(const struct config *cfg);
+/* authsrc_verify - ST_OK: the password is login's; ST_PERM: it is not
+ * (or no such login); ST_TEMP: the source cannot tell now (text says
+ * why, shown to the client).  client_ip and secured (the connection is
+ * under TLS) are for sources that want them */
+struct status authsrc_verify(const struct config *cfg, const char *login,
+                             const char *password, const char *client_ip,
+                             int secured);
+/* authsrc_sender - may login use sender?  ST_OK, or ST_PERM with the
+ * refusal's text (--any-sender: always ST_OK) */
+struct status authsrc_sender(const struct config *cfg, const char *login,
+                             const struct mailbox *sender);
+
+#endif

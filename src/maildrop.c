@@ -1,0 +1,490 @@
+/* maildrop.c - local submissions taken into the queue through the SMTP
+ * session engine; see maildrop.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stralloc.h>
+
+#include "bounce.h"
+#include "log.h"
+#include "maildrop.h"
+#include "policy.h"
+#include "session.h"
+
+enum {
+	ENV_LINE_MAX = 1000,    /* an envelope line of the file, LF included */
+	ENV_MAX = 1024 * 1024,  /* the envelope part of a file */
+	STALE_AGE = 86400       /* seconds before a tmp.* is a dead writer's */
+};
+
+/* one file being taken */
+struct drop {
+	struct queue *q;
+	const struct config *cfg;
+	const char *name;
+	struct queue_msg *msg;
+	struct envelope *env;       /* the session's, during DATA */
+	struct session *s;
+	char reply[600];            /* the last reply's last line */
+	int code;                   /* ... and its code */
+};
+
+/* the session's ops: the queue under the file's name, relaying allowed */
+static struct status ops_check_rcpt(void *ctx, const struct mailbox *rcpt)
+{
+	struct drop *d = ctx;
+
+	return policy_check_rcpt(d->cfg, rcpt, 1, NULL);
+}
+
+static int ops_add_rcpt(void *ctx, struct envelope *env, const struct mailbox *rcpt)
+{
+	struct drop *d = ctx;
+
+	return policy_add_rcpt(d->cfg, env, rcpt, 1).kind == ST_OK ? 0 : -1;
+}
+
+static struct status ops_tx_open(void *ctx, struct envelope *env)
+{
+	struct drop *d = ctx;
+	struct status st = queue_msg_open_as(d->q, env, d->name, &d->msg);
+
+	if (st.kind == ST_OK)
+		d->env = env;
+	return st;
+}
+
+static void ops_tx_write(void *ctx, const char *p, size_t n)
+{
+	struct drop *d = ctx;
+
+	queue_msg_write(d->msg, p, n);
+}
+
+static struct status ops_tx_commit(void *ctx)
+{
+	struct drop *d = ctx;
+	struct status st = queue_msg_commit(d->msg);
+
+	d->msg = NULL;
+	return st;
+}
+
+static void ops_tx_abort(void *ctx)
+{
+	struct drop *d = ctx;
+
+	if (d->msg) {
+		queue_msg_abort(d->msg);
+		d->msg = NULL;
+	}
+}
+
+static const struct session_ops drop_ops = {
+	.check_rcpt = ops_check_rcpt, .tx_open = ops_tx_open,
+	.tx_write = ops_tx_write, .tx_commit = ops_tx_commit,
+	.tx_abort = ops_tx_abort, .add_rcpt = ops_add_rcpt
+};
+
+static time_t now_seconds(void) { return time(NULL); }
+
+/* feed - bytes to the session; the code of its last reply line (0: no
+ * reply yet), the line kept in d->reply */
+static int feed(struct drop *d, const char *p, size_t n)
+{
+	const char *out, *last, *end;
+	size_t used, len;
+
+	session_feed(d->s, p, n, &used);
+	out = session_output(d->s, &len);
+	if (len == 0)
+		return 0;
+	/* the last line of the output, without its line end */
+	end = out + len;
+	while (end > out && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	for (last = end; last > out && last[-1] != '\n'; last--)
+		;
+	snprintf(d->reply, sizeof d->reply, "%.*s", (int)(end - last), last);
+	d->code = atoi(d->reply);
+	session_output_done(d->s, len);
+	return d->code;
+}
+
+/* read_file - the whole file (at most limit octets: more is ERANGE) */
+static int read_file(int fd, stralloc *sa, unsigned long long limit)
+{
+	char buf[65536];
+	ssize_t r;
+
+	for (;;) {
+		r = read(fd, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		if ((unsigned long long)sa->len + (unsigned long long)r > limit) {
+			errno = ERANGE;
+			return -1;
+		}
+		if (!stralloc_catb(sa, buf, (size_t)r)) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+}
+
+/* the envelope of a file, pointing into its text */
+struct drop_env {
+	const char *sender;         /* inside the brackets, NUL-ended */
+	const char **rcpt;
+	size_t nrcpt;
+	size_t body;                /* offset of the message */
+};
+
+/* line_addr - an envelope line "KEY <ADDR>" (ADDR may be empty: the
+ * null sender), octets without control characters; the address, NUL-ended
+ * in place, or NULL */
+static const char *line_addr(char *line, size_t n, const char *key)
+{
+	size_t k = strlen(key), i;
+
+	if (n < k + 2 || memcmp(line, key, k) != 0 || line[k] != '<' ||
+	    line[n - 1] != '>')
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			return NULL;
+	line[n - 1] = '\0';
+	return line + k + 1;
+}
+
+/* parse_env - the envelope part of sa; 0, or -1 with why */
+static int parse_env(stralloc *sa, struct drop_env *e, const char **why)
+{
+	size_t pos = sizeof MAILDROP_MAGIC - 1;
+	const char **v;
+
+	memset(e, 0, sizeof *e);
+	if (sa->len < pos || memcmp(sa->s, MAILDROP_MAGIC, pos) != 0) {
+		*why = "no mta-maildrop 1 line";
+		return -1;
+	}
+	for (;;) {
+		char *nl = memchr(sa->s + pos, '\n', sa->len - pos), *line = sa->s + pos;
+		size_t n;
+		const char *a;
+
+		if (nl == NULL || pos > ENV_MAX) {
+			*why = "the envelope does not end";
+			return -1;
+		}
+		n = (size_t)(nl - line);
+		pos += n + 1;
+		if (n == 0)
+			break;
+		if (n >= ENV_LINE_MAX) {
+			*why = "an envelope line is too long";
+			return -1;
+		}
+		if (e->sender == NULL && (a = line_addr(line, n, "sender ")) != NULL) {
+			e->sender = a;
+		} else if (e->sender != NULL && (a = line_addr(line, n, "rcpt ")) != NULL) {
+			if ((v = realloc(e->rcpt, (e->nrcpt + 1) * sizeof *v)) == NULL) {
+				*why = "out of memory";
+				return -1;
+			}
+			e->rcpt = v;
+			e->rcpt[e->nrcpt++] = a;
+		} else {
+			*why = "a bad envelope line";
+			return -1;
+		}
+	}
+	if (e->sender == NULL || e->nrcpt == 0) {
+		*why = e->sender ? "no recipients" : "no sender";
+		return -1;
+	}
+	e->body = pos;
+	return 0;
+}
+
+/* feed_message - the message as DATA: CRLF lines, dot-stuffed, ended */
+static int feed_message(struct drop *d, const char *p, size_t n)
+{
+	stralloc out = { 0, 0, 0 };
+	size_t i = 0;
+	int code = 0;
+
+	while (i < n) {
+		const char *nl = memchr(p + i, '\n', n - i);
+		size_t len = nl ? (size_t)(nl - (p + i)) : n - i;
+		size_t k = len;
+
+		if (k > 0 && p[i + k - 1] == '\r')
+			k--;
+		if ((p[i] == '.' && k > 0 && !stralloc_catb(&out, ".", 1)) ||
+		    !stralloc_catb(&out, p + i, k) || !stralloc_catb(&out, "\r\n", 2))
+			goto nomem;
+		i += len + (nl ? 1 : 0);
+		if (out.len >= 65536) {
+			feed(d, out.s, out.len);
+			out.len = 0;
+		}
+	}
+	if (!stralloc_catb(&out, ".\r\n", 3))
+		goto nomem;
+	code = feed(d, out.s, out.len);
+	stralloc_free(&out);
+	return code;
+nomem:
+	stralloc_free(&out);
+	return -1;
+}
+
+/* bounce_refused - the report of the recipients the session refused;
+ * the message is read from fd at body */
+static void bounce_refused(struct drop *d, const struct drop_env *e, int fd,
+                           const struct bounce_rcpt *r, size_t n)
+{
+	struct envelope env;
+	struct status st;
+	char q1[LOG_VALUE_MAX], path[ADDR_MAX + 3];
+	size_t used;
+	int len = snprintf(path, sizeof path, "<%s>", e->sender);
+
+	if (len < 0 || (size_t)len >= sizeof path)
+		return;
+	envelope_init(&env);
+	snprintf(env.id, sizeof env.id, "%s", d->name);
+	env.arrival = time(NULL);
+	snprintf(env.client, sizeof env.client, "local");
+	if (addr_parse_path(path, (size_t)len, &env.sender, &used, 0, 0) == ADDR_OK &&
+	    env.sender.text[0] != '\0' &&
+	    bounce_send(d->q, d->cfg->hostname, &env, fd, (off_t)e->body, r, n, &st) < 0)
+		log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
+		          d->name, log_quote(q1, sizeof q1, st.text));
+	envelope_free(&env);
+}
+
+/* reply_status - the permanent status of the last reply, for a report */
+static struct status reply_status(const struct drop *d)
+{
+	int c = 0, subject = 0, detail = 0;
+
+	if (sscanf(d->reply, "%*d %d.%d.%d", &c, &subject, &detail) != 3)
+		subject = detail = 0;
+	return status_make(ST_PERM, subject, detail, "%s", d->reply);
+}
+
+/* has_8bit - any octet above 127 in p[0..n)? */
+static int has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] > 127)
+			return 1;
+	return 0;
+}
+
+/* the outcome of one file */
+enum outcome { TAKEN, DEFER, REFUSE };
+
+/* submit - the session's dialogue over the envelope and message of sa;
+ * the recipients it refused (5xx) in r[0..*nr), each with its reply */
+static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
+                           const struct drop_env *e, struct bounce_rcpt *r,
+                           char (*diag)[600], size_t *nr)
+{
+	struct session_config scfg = {
+		.hostname = d->cfg->hostname, .max_line = d->cfg->max_line,
+		.max_size = d->cfg->max_size, .max_rcpt = d->cfg->max_rcpt,
+		.max_received = d->cfg->max_received
+	};
+	/* room for any envelope line: a long address reaches the session
+	 * whole and is refused there, as from a client */
+	char cmd[ENV_LINE_MAX + 64];
+	size_t i, accepted = 0;
+	int code;
+
+	*nr = 0;
+	/* A client would send the recipients over --max-rcpt (452) in a
+	 * second transaction; a file is one message under one ID (the crash
+	 * argument), so it is refused whole rather than deferred for ever. */
+	if (e->nrcpt > d->cfg->max_rcpt) {
+		snprintf(d->reply, sizeof d->reply, "552 5.5.3 More than %u "
+		         "recipients (--max-rcpt)", d->cfg->max_rcpt);
+		code = 552;
+		goto refused_all;
+	}
+	d->s = session_new(&scfg, &drop_ops, d, "local", now_seconds);
+	if (d->s == NULL)
+		return DEFER;
+	session_local_user(d->s, (unsigned long)st->st_uid);
+	session_greet(d->s);
+	if (feed(d, "", 0) != 220 || feed(d, "EHLO localhost\r\n", 16) != 250)
+		return DEFER;
+	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>%s\r\n", e->sender,
+	         has_8bit(sa->s + e->body, sa->len - e->body) ? " BODY=8BITMIME" : "");
+	code = feed(d, cmd, strlen(cmd));
+	if (code / 100 != 2)
+		goto refused_all;
+	for (i = 0; i < e->nrcpt; i++) {
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", e->rcpt[i]);
+		code = feed(d, cmd, strlen(cmd));
+		if (code / 100 == 2) {
+			accepted++;
+		} else if (code / 100 == 5) {
+			snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
+			r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+			                               .remote_mta = "", .diag = diag[*nr] };
+			(*nr)++;
+		} else {
+			return DEFER;
+		}
+	}
+	if (accepted == 0)
+		return REFUSE;
+	code = feed(d, "DATA\r\n", 6);
+	if (code == 354)
+		code = feed_message(d, sa->s + e->body, sa->len - e->body);
+	if (code / 100 == 2)
+		return TAKEN;
+refused_all:
+	if (code / 100 != 5)
+		return DEFER;
+	/* every recipient shares the refusal of the sender or the message */
+	*nr = 0;
+	for (i = 0; i < e->nrcpt; i++) {
+		snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
+		r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+		                               .remote_mta = "", .diag = diag[*nr] };
+		(*nr)++;
+	}
+	return REFUSE;
+}
+
+/* maildrop_take - one submission */
+void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
+{
+	struct drop d = { .q = q, .cfg = cfg, .name = name };
+	struct drop_env e = { 0 };
+	stralloc sa = { 0, 0, 0 };
+	struct stat st;
+	struct bounce_rcpt *r = NULL;
+	char (*diag)[600] = NULL, qs[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	const char *why = NULL;
+	unsigned long long limit;
+	size_t nr = 0;
+	enum outcome out = DEFER;
+	int fd, ran = 0;
+
+	if (strncmp(name, QUEUE_MAILDROP_TMP, strlen(QUEUE_MAILDROP_TMP)) == 0)
+		return;
+	if (!queue_maildrop_name(name)) {
+		queue_quarantine(q, QUEUE_MAILDROP, name, "not the name of a submission");
+		return;
+	}
+	/* taken before a crash, its unlink not durable (maildrop.h); or a
+	 * name chosen to clash with a queued message: its owner's loss */
+	if (queue_exists(q, QUEUE_NEW, name) || queue_exists(q, QUEUE_MESS, name)) {
+		log_event("maildrop-taken-before", "id=%s action=unlink", name);
+		if (queue_maildrop_remove(q, name) < 0 && errno != ENOENT)
+			log_event("queue-error", "op=unlink file=maildrop/%s error=\"%s\"",
+			          name, strerror(errno));
+		return;
+	}
+	if ((fd = queue_maildrop_open(q, name, &st)) < 0) {
+		if (errno == ENOENT)
+			return;
+		if (errno == ELOOP || errno == EINVAL || errno == EMLINK ||
+		    errno == EACCES || errno == EPERM) {
+			queue_quarantine(q, QUEUE_MAILDROP, name, errno == EMLINK ?
+			                 "more than one link" : errno == EACCES ||
+			                 errno == EPERM ? "not readable" :
+			                 "not a regular file");
+			return;
+		}
+		log_event("maildrop-deferred", "id=%s error=\"%s\"", name, strerror(errno));
+		return;
+	}
+	limit = cfg->max_size > ~0ULL - ENV_MAX ? ~0ULL : cfg->max_size + ENV_MAX;
+	if (read_file(fd, &sa, limit) < 0) {
+		if (errno == ERANGE)
+			why = "larger than --max-size";
+		else
+			log_event("maildrop-deferred", "id=%s error=\"%s\"", name,
+			          strerror(errno));
+	} else if (parse_env(&sa, &e, &why) == 0) {
+		r = calloc(e.nrcpt, sizeof *r);
+		diag = calloc(e.nrcpt, sizeof *diag);
+		if (r && diag)
+			out = submit(&d, &st, &sa, &e, r, diag, &nr);
+		ran = 1;
+		if (d.s)
+			session_free(d.s);
+		if (out == REFUSE && nr > 0)
+			why = r[0].diag;
+		else if (out == REFUSE)
+			why = d.reply;
+	}
+	if (out == TAKEN) {
+		log_event("maildrop", "id=%s uid=%lu from=%s rcpts=%zu refused=%zu", name,
+		          (unsigned long)st.st_uid, log_addr(qs, sizeof qs, e.sender),
+		          e.nrcpt - nr, nr);
+		if (nr > 0)
+			bounce_refused(&d, &e, fd, r, nr);
+		if (queue_maildrop_remove(q, name) < 0)
+			log_event("queue-error", "op=unlink file=maildrop/%s error=\"%s\"",
+			          name, strerror(errno));
+	} else if (why != NULL) {
+		log_event("maildrop-refused", "id=%s uid=%lu reason=%s", name,
+		          (unsigned long)st.st_uid, log_quote(qw, sizeof qw, why));
+		if (nr > 0)
+			bounce_refused(&d, &e, fd, r, nr);
+		queue_quarantine(q, QUEUE_MAILDROP, name, why);
+	} else if (ran) {
+		log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,
+		          (unsigned long)st.st_uid,
+		          log_quote(qw, sizeof qw, d.reply[0] ? d.reply : "local error"));
+	}
+	close(fd);
+	free(e.rcpt);
+	free(r);
+	free(diag);
+	stralloc_free(&sa);
+}
+
+struct scan_arg {
+	struct queue *q;
+	const struct config *cfg;
+};
+
+/* scanned - one name of maildrop/ (queue_scan) */
+static int scanned(void *arg, const char *name, unsigned char type)
+{
+	struct scan_arg *a = arg;
+
+	(void)type;
+	maildrop_take(a->q, a->cfg, name);
+	return 0;
+}
+
+/* maildrop_scan - every submission waiting */
+int maildrop_scan(struct queue *q, const struct config *cfg)
+{
+	struct scan_arg a = { q, cfg };
+
+	if (!queue_has_dir(q, QUEUE_MAILDROP))
+		return 0;
+	queue_maildrop_stale(q, STALE_AGE);
+	return queue_scan(q, QUEUE_MAILDROP, scanned, &a);
+}

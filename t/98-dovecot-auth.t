@@ -1,0 +1,100 @@
+#!/bin/bash
+# t/98-dovecot-auth.t - dovecot_auth_check() (src/dovecot_auth.h), the
+# client of Dovecot's auth-client socket behind --dovecot-auth, against a
+# real private Dovecot (t/lib/dovecot.sh: a passwd-file with SHA512-CRYPT
+# hashes), driven by t/tools/dovecot-auth:
+#   the right password: 1; a wrong one: 0 with Dovecot's "Password
+#   mismatch" in its log (the request reached the passdb); an unknown
+#   login: 0; the client address and the secured flag reach Dovecot;
+#   many threads at once (a connection each, a CPID each): all accepted,
+#   and all refused with a wrong password;
+#   temporary failures, never 0: a passdb failing (Dovecot's FAIL with
+#   temp), Dovecot stopped (its socket left: refused), no socket at
+#   all, a server that never answers (the deadline), one that speaks
+#   another major version, one that does not offer PLAIN.
+. "$(dirname "$0")/lib/common.sh"
+. "$here/lib/dovecot.sh"
+
+[ "$(id -u)" = 0 ] || skip_all "Dovecot's master must start as root"
+command -v dovecot >/dev/null || skip_all "dovecot-core is not installed"
+TOOL=${MTA_DOVECOT_AUTH:-$(dirname "${MTA_CRASHFS:-$here/../build/release/tools/crashfs}")/dovecot-auth}
+[ -x "$TOOL" ] || { echo "Bail out! $TOOL missing: make build/release/tools/dovecot-auth"; exit 1; }
+
+plan 16
+
+DV=$T/dv
+dovecot_user "$DV" alice 'correct horse'
+dovecot_user "$DV" bob@example.org 'sp ace and ünïcode'
+mkdir -p "$DV"
+printf '#!/bin/sh\nexit 111\n' >"$DV/tempfail"
+chmod 755 "$DV/tempfail"
+start_dovecot "$DV" "auth_verbose = yes
+passdb {
+  driver = checkpassword
+  args = $DV/tempfail
+  username_filter = *@gone.example
+}" || { echo "Bail out! dovecot"; exit 1; }
+
+check() { DOVECOT_AUTH_PASSWORD=$2 "$TOOL" "${@:3}" "$DOVECOT_AUTH_SOCKET" "$1"; }
+
+like "$(check alice 'correct horse')" '^1 ' "the right password: accepted"
+like "$(check bob@example.org 'sp ace and ünïcode' -s -r 127.0.0.9)" '^1 ' \
+	"a password with spaces and UTF-8, a login with @, secured, rip: accepted"
+out=$(check alice 'correct hors' -r 127.0.0.7)
+like "$out" '^0 dovecot auth: refused for alice' "a wrong password: refused (0)"
+like "$(cat "$DOVECOT_LOG")" 'passwd-file\(alice,127\.0\.0\.7\).*Password mismatch' \
+	"Dovecot checked it, and logged the client address given"
+like "$(check mallory 'correct horse')" '^0 ' "an unknown login: refused (0)"
+like "$(check alice '')" '^0 ' "an empty password: refused (0)"
+
+out=$(DOVECOT_AUTH_PASSWORD='correct horse' "$TOOL" -n 40 "$DOVECOT_AUTH_SOCKET" alice)
+like "$out" '^accepted=40 refused=0 temp=0' "40 threads at once, right password: all accepted"
+out=$(DOVECOT_AUTH_PASSWORD='nope' "$TOOL" -n 20 "$DOVECOT_AUTH_SOCKET" alice)
+like "$out" '^accepted=0 refused=20 temp=0' "20 threads at once, wrong password: all refused"
+
+# a passdb that fails (checkpassword's exit 111, for logins @gone.example
+# once passwd-file does not know them): Dovecot's FAIL with temp, no "no"
+like "$(check carol@gone.example 'correct horse')" '^-1 dovecot auth: temporary failure' \
+	"the passdb failing: temporary (-1), not refused"
+like "$(cat "$DOVECOT_LOG")" 'checkpassword\(carol@gone.example\).*status 111' \
+	"(Dovecot's passdb did fail)"
+
+stop_dovecot
+like "$(check alice 'correct horse')" '^-1 .*Connection refused' "Dovecot stopped: temporary (-1)"
+like "$(DOVECOT_AUTH_PASSWORD=x "$TOOL" "$T/no-such-socket" alice)" '^-1 .*No such file' \
+	"no socket: temporary (-1)"
+
+# fake servers on a socket: silent, another major version, no PLAIN
+fake() {
+	$PY - "$T/fake.sock" "$1" <<'PYEOF' &
+import os, socket, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+if os.path.exists(path): os.unlink(path)
+s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(5)
+c, _ = s.accept()
+if mode == "silent": time.sleep(30)
+elif mode == "v2": c.sendall(b"VERSION\t2\t0\nMECH\tPLAIN\nDONE\n"); time.sleep(2)
+elif mode == "noplain": c.sendall(b"VERSION\t1\t2\nMECH\tLOGIN\tplaintext\nSPID\t1\nDONE\n"); time.sleep(2)
+PYEOF
+	FAKE=$!
+	track "$FAKE"
+	wait_until 5 test -S "$T/fake.sock"
+}
+fake v2
+like "$(DOVECOT_AUTH_PASSWORD=x "$TOOL" "$T/fake.sock" alice)" '^-1 .*version 2' \
+	"a server of major version 2: temporary (-1)"
+kill $FAKE 2>/dev/null; wait $FAKE 2>/dev/null; rm -f "$T/fake.sock"
+fake noplain
+like "$(DOVECOT_AUTH_PASSWORD=x "$TOOL" "$T/fake.sock" alice)" '^-1 .*does not offer PLAIN' \
+	"a server without PLAIN: temporary (-1)"
+kill $FAKE 2>/dev/null; wait $FAKE 2>/dev/null; rm -f "$T/fake.sock"
+fake silent
+start=$(date +%s)
+out=$(DOVECOT_AUTH_PASSWORD=x "$TOOL" "$T/fake.sock" alice)
+took=$(( $(date +%s) - start ))
+like "$out" '^-1 .*timed out' "a server that never answers: temporary (-1) at the deadline"
+ok $([ "$took" -ge 19 ] && [ "$took" -le 25 ] && echo 0 || echo 1) \
+	"the deadline is about 20 s (took $took s)"
+kill $FAKE 2>/dev/null; wait $FAKE 2>/dev/null
+
+done_testing

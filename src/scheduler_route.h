@@ -19,4 +19,13 @@ void sched_forget_routes(struct sched *s);
  * -1 when it cannot be known: the delivery finds out why */
 void sched_use_route(struct sched *s, struct jt_job *j, struct delivery *d);
 
+/* sched_group - d is about to carry job j (admitted, its route in d):
+ * the other jobs of j's message that may ride along
+ * (sched_policy_joins: waiting, due at now, same transport, next hop and,
+ * when the transport says, domain; up to its group) leave the heap
+ * (JT_RUNNING) and join d->r[], which is put in recipient order.  Returns
+ * d, moved when it grew; out of memory, d as it was (j alone). */
+struct delivery *sched_group(struct sched *s, struct jt_job *j,
+                             struct delivery *d, long long now);
+
 #endif

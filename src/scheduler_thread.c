@@ -63,7 +63,7 @@ static void take_completions(struct sched *s)
 		next = d->next;
 		sched_completed(s, d);
 		config_put(d->cfg);
-		free(d);
+		delivery_free(d);
 	}
 }
 

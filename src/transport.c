@@ -1,5 +1,6 @@
 /* transport.c - the transport table and next hops; see transport.h */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deliver.h"
@@ -69,12 +70,13 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 	return n < half ? n : half;
 }
 
-/* deliver_local - to a mailbox here */
+/* deliver_local - to a mailbox here (one recipient: group 1) */
 static void deliver_local(struct delivery *d, const struct envelope *env,
                           int fd, long long offset)
 {
 	const struct config *cfg = d->cfg;
-	const struct mailbox *rcpt = &env->rcpt[d->n];
+	struct delivery_rcpt *r = &d->r[0];
+	const struct mailbox *rcpt = &env->rcpt[r->n];
 	char name[ADDR_MAX], dom[ADDR_MAX];
 	struct local_config lc = {
 		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
@@ -82,31 +84,47 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 	};
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {
-		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+		r->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;
 	}
 	/* Delivered-To: the address the client sent, subaddress and all */
-	d->result = local_deliver(&lc, name, envelope_orcpt(env, d->n),
+	r->result = local_deliver(&lc, name, envelope_orcpt(env, r->n),
 	                          env->sender.text, fd, (off_t)offset);
 }
 
-/* deliver_smtp - one round over the next hop's servers */
+/* deliver_smtp - one round over the next hop's servers for all of d's
+ * recipients: one transaction with several RCPTs (remote.h) */
 static void deliver_smtp(struct delivery *d, const struct envelope *env,
                          int fd, long long offset)
 {
-	struct remote_result rr;
+	struct remote_rcpt *rr = calloc(d->ntry, sizeof *rr);
+	struct remote_result res;
+	size_t i;
 
-	remote_deliver(d->remote, env->sender.text, &env->rcpt[d->n],
-	               env->body_8bit, fd, (off_t)offset, &rr);
-	d->result = rr.st;
-	d->uncounted = rr.counted ? 0 : UNCOUNTED_DNS;
-	d->unreachable = rr.unreachable;
-	memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
-	memcpy(d->diag, rr.diag, sizeof d->diag);
-	snprintf(d->tls, sizeof d->tls, "%s", rr.tls);
+	if (rr == NULL) {
+		for (i = 0; i < d->ntry; i++)
+			d->r[i].result = status_make(ST_TEMP, 3, 0, "Out of memory");
+		d->uncounted = UNCOUNTED_DNS;   /* no verdict on the hop */
+		return;
+	}
+	for (i = 0; i < d->ntry; i++)
+		rr[i].rcpt = &env->rcpt[d->r[i].n];
+	remote_deliver(d->remote, env->sender.text, rr, d->ntry, env->body_8bit,
+	               fd, (off_t)offset, &res);
+	d->uncounted = res.counted ? 0 : UNCOUNTED_DNS;
+	d->unreachable = res.unreachable;
+	for (i = 0; i < d->ntry; i++) {
+		struct delivery_rcpt *r = &d->r[i];
+
+		r->result = rr[i].st;
+		memcpy(r->remote_mta, rr[i].remote_mta, sizeof r->remote_mta);
+		memcpy(r->diag, rr[i].diag, sizeof r->diag);
+		snprintf(r->tls, sizeof r->tls, "%s", rr[i].tls);
+	}
+	free(rr);
 }
 
 const struct transport transport_table[TRANSPORT_COUNT] = {
-	[TRANSPORT_LOCAL] = { "local", deliver_local },
-	[TRANSPORT_SMTP] = { "smtp", deliver_smtp },
+	[TRANSPORT_LOCAL] = { "local", 1, 0, deliver_local },
+	[TRANSPORT_SMTP] = { "smtp", SMTP_DIALOG_RCPT_MAX, 1, deliver_smtp },
 };

@@ -160,18 +160,19 @@ static void park(struct jt_job *j, const char *hop)
 /* complete - the delivery of j to hop, which held a slot, ended well */
 static void complete(struct jt_job *j, const char *hop)
 {
-	struct delivery *d = calloc(1, sizeof *d);
+	struct delivery *d = delivery_new(1);
 
 	cr_assert_not_null(d);
 	d->owner = s;
-	d->job = j;
+	d->r[0].job = j;
+	d->r[0].n = j->n;
 	d->transport = TRANSPORT_SMTP;
 	d->slotted = 1;
 	snprintf(d->hop, sizeof d->hop, "%s", hop);
 	memcpy(d->id, j->msg->id, sizeof d->id);
-	d->result = status_ok();
+	d->r[0].result = status_ok();
 	sched_completed(s, d);
-	free(d);
+	delivery_free(d);
 }
 
 /* a delivery to a hop ends while two jobs wait in its line, the first of

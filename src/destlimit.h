@@ -9,6 +9,9 @@
  * connect timeout.  destlimit_check() says, in this order: DL_DEAD, DL_HOP
  * (the hop has its limit), DL_TRANSPORT (the transport has its limit),
  * or DL_GO.  The global limit (--max-deliveries) is the scheduler's.
+ * What is counted is deliveries, not recipients: a delivery that carries
+ * several recipients of one message (transport.h, grouping) takes one
+ * slot of its transport and one of its hop, as one connection does.
  *
  * Contract: pure bookkeeping, no I/O, no clock (times are passed in),
  * no threads: owned and used by the scheduler thread only.  An entry for

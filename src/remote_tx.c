@@ -200,7 +200,7 @@ void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
 	struct smtp_tx tx;
 	struct stat st;
 	struct status out;
-	int kept = 0, answered = 0;
+	int kept = 0, answered = 0, fresh;
 
 	*silent = 0;
 	remote_tls_text(NULL, t, tls, sizeof tls);
@@ -212,7 +212,7 @@ void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
 	memcpy(todo, idx, np * sizeof *todo);
 	tls_key(t, h, key, sizeof key);
 	c = conncache_take(rc->cache, h->ip, h->port, key);
-	kept = c != NULL;
+	kept = fresh = c != NULL;
 	memset(&tx, 0, sizeof tx);
 	tx.sender = sender;
 	tx.rcpt = texts;
@@ -225,13 +225,18 @@ void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
 
 		if (c == NULL) {
 			snprintf(tmpl.remote_mta, sizeof tmpl.remote_mta, "%s", h->name);
+			tmpl.diag[0] = '\0';
 			if ((c = connect_hop(rc, h, t, &tmpl, &out, silent)) == NULL) {
 				*silent &= !answered;
 				settle_open(rr, todo, ntodo, out, &tmpl, tls);
 				break;
 			}
+			fresh = 1;
+		}
+		if (fresh) {            /* kept or new: what it agreed */
 			remote_tls_text(c, t, tls, sizeof tls);
 			remote_tls_testing_note(t, h, c, addr_domain(rr[todo[0]].rcpt));
+			fresh = 0;
 		}
 		if (lseek(fd, offset, SEEK_SET) < 0) {
 			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",

@@ -61,6 +61,11 @@ void *destlimit_unwait_hop(struct destlimit *t, const char *hop);
 /* destlimit_unwait_transport - the same for transport tr's line */
 void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr);
 
+/* destlimit_first_hop / destlimit_first_transport - the job that waited
+ * longest in hop's (tr's) line, left there; NULL when none waits */
+void *destlimit_first_hop(struct destlimit *t, const char *hop);
+void *destlimit_first_transport(struct destlimit *t, enum transport_id tr);
+
 /* destlimit_each_line - fn(arg, tr, hop) for every hop with jobs in its
  * line (tr: the transport of the job last put in it); fn must not
  * change the table */

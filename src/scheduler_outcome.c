@@ -14,6 +14,7 @@
 #include "bounce.h"
 #include "log.h"
 #include "scheduler_outcome.h"
+#include "scheduler_route.h"
 
 /* sched_postpone - job j (taken out of the heap) waits again until due.
  * Its file is renamed to the new DUE first: the name is where the due
@@ -276,15 +277,41 @@ int sched_unwait(struct sched *s, struct jt_job *j)
 	return 0;
 }
 
+/* riders_go - k left the line of hop (NULL: of transport tr) for a
+ * slot: the siblings parked right behind it on its route (a message's
+ * jobs park one after the other) leave with it and take no slot of their
+ * own, as k's delivery carries them (sched_group); else each would take
+ * a slot, and go alone */
+static void riders_go(struct sched *s, const struct jt_job *k, const char *hop,
+                      enum transport_id tr)
+{
+	unsigned left = transport_table[tr].group;
+	struct jt_job *n;
+
+	while (--left > 0 &&
+	       (n = hop ? destlimit_first_hop(s->dests, hop)
+	                : destlimit_first_transport(s->dests, tr)) != NULL &&
+	       sched_rides_with(n, k)) {
+		if (hop)
+			destlimit_unwait_hop(s->dests, hop);
+		else
+			destlimit_unwait_transport(s->dests, tr);
+		sched_unwait(s, n);
+	}
+}
+
 /* sched_unwait_transport - the first job in transport tr's line that
- * goes back to the heap due (those that will not are let go on the way) */
+ * goes back to the heap due (those that will not are let go on the way),
+ * with its riders */
 void sched_unwait_transport(struct sched *s, enum transport_id tr)
 {
 	struct jt_job *k;
 
 	while ((k = destlimit_unwait_transport(s->dests, tr)) != NULL)
-		if (sched_unwait(s, k))
+		if (sched_unwait(s, k)) {
+			riders_go(s, k, NULL, tr);
 			return;
+		}
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -354,7 +381,10 @@ static void release_hop(struct sched *s, struct freed_hop *f)
 	struct jt_job *k;
 
 	while (running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL)
-		running += (unsigned)sched_unwait(s, k);
+		if (sched_unwait(s, k)) {
+			running++;
+			riders_go(s, k, f->hop, f->tr);
+		}
 	f->released = 1;
 }
 

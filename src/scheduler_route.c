@@ -178,3 +178,12 @@ struct delivery *sched_group(struct sched *s, struct jt_job *j,
 	qsort(d->r, d->nrcpt, sizeof d->r[0], by_number);
 	return d;
 }
+
+/* sched_rides_with - k is j's sibling on j's route, and it groups */
+int sched_rides_with(const struct jt_job *k, const struct jt_job *j)
+{
+	const struct job_route *r = j->route;
+
+	return k != j && k->msg == j->msg && r != NULL &&
+	       transport_table[r->transport].group > 1 && same_route(r, k->route);
+}

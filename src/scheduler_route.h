@@ -19,6 +19,9 @@ void sched_forget_routes(struct sched *s);
  * -1 when it cannot be known: the delivery finds out why */
 void sched_use_route(struct sched *s, struct jt_job *j, struct delivery *d);
 
+/* sched_rides_with - may k (parked, say) go in a delivery of j, route-
+ * wise?  A sibling of j on j's route, for a transport that groups */
+int sched_rides_with(const struct jt_job *k, const struct jt_job *j);
 /* sched_group - d is about to carry job j (admitted, its route in d):
  * the other jobs of j's message that may ride along
  * (sched_policy_joins: waiting, due at now, same transport, next hop and,

@@ -9,13 +9,17 @@
 #   and every recipient once;
 #   each recipient's outcome goes to its own job: one refused with 550
 #   is bounced alone, one refused with 451 is retried alone and
-#   delivered, the others are done once, never sent again.
+#   delivered, the others are done once, never sent again;
+#   a message whose jobs wait in the line of a full next hop
+#   (--max-per-dest 1, a slow peer) still goes in one transaction when
+#   the slot comes free: the siblings parked behind the first ride along
+#   (scheduler_outcome.c riders_go).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 34
+plan 40
 
-# fresh addresses: 127.0.0.21-23 (no other test uses them)
+# fresh addresses: 127.0.0.21-24 (no other test uses them)
 PEER_WANT=$(free_port_on 127.0.0.21) peer_start a 127.0.0.21 ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 A=$PEER_DIR PA=$PEER_PORT
@@ -107,4 +111,22 @@ maildir_wait "$BOX" 1 10; ok $? "550 and 451: a bounce came"
 b=$(maildir_files "$BOX" | head -1)
 grep -q 'r3@c\.example' "$b" && ! grep -Eq 'r[124567]@c\.example' "$b"
 ok $? "550 and 451: the bounce names r3 only"
+
+# ---- parked siblings ride along ----------------------------------------
+PEER_WANT=$(free_port_on 127.0.0.24) peer_start d 127.0.0.24 --hold 2 ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+D=$PEER_DIR PD=$PEER_PORT
+stop_mta >/dev/null
+MTA_DIR=$T/line start_mta --retry 300 --max-per-dest 1 --route "d.example=127.0.0.24:$PD" ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+r=$(msg slow | inject "$MTA_PORT" user@test.example slow@d.example)
+like "$(queued_id "$r")" '^[A-Za-z0-9]+$' "line: a slow message holds the hop's one slot"
+wait_log 10 'delivery-start id=.* rcpt=<slow@d\.example>'
+r=$(msg parked | inject "$MTA_PORT" user@test.example $(rcpts d.example 6))
+id=$(queued_id "$r")
+like "$id" '^[A-Za-z0-9]+$' "line: six recipients queued behind it"
+peer_wait "$D" 2 20; ok $? "line: both relayed"
+wait_until 10 queue_empty; ok $? "line: queue empty"
+is "$(log_count "delivery-busy id=$id ")" 6 "line: all six waited in the hop's line"
+is "$(sizes "$D")" "1 6" "line: then one transaction carried the six"
 done_testing

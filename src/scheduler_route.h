@@ -2,8 +2,9 @@
  * recipient), made from its message's envelope once, at explode or at
  * the first dispatch of a job a scan found, and kept with the job
  * (jt_job.route), so that dispatching reads no file.  A new
- * configuration forgets every route.  Private to scheduler*.c; the
- * scheduler thread only. */
+ * configuration forgets every route.  Routes also say which jobs may
+ * share a delivery (sched_group, sched_rides_with).  Private to
+ * scheduler*.c; the scheduler thread only. */
 #ifndef MTA_SCHEDULER_ROUTE_H
 #define MTA_SCHEDULER_ROUTE_H
 

@@ -10,7 +10,8 @@
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *   scheduler_explode.c  new messages into jobs, in batches
  *   scheduler_route.c    each job's transport and next hop, made at
- *                        explode and kept with the job
+ *                        explode and kept with the job; the siblings
+ *                        that ride along in a job's delivery
  *   scheduler.c          memory against files: forgetting jobs,
  *                        releasing messages, jobs gone missing, names in
  *                        bad/ (scheduler_priv.h: the state they share)

@@ -56,9 +56,9 @@ static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d
 {
 	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 
-	d->r[0].result = status_make(ST_TEMP, 4, 4, "Not tried: next hop %s did not "
-	                        "answer lately (remembered until %lld)", d->hop,
-	                        destlimit_dead_until(s->dests, d->hop));
+	d->r[0].result = status_make(ST_TEMP, 4, 4, "Not tried: next hop %s did "
+	                             "not answer lately (remembered until %lld)",
+	                             d->hop, destlimit_dead_until(s->dests, d->hop));
 	d->uncounted = UNCOUNTED_DEAD_HOP;
 	log_event("deferred", "id=%s rcpt=%s via=%s time=0ms error=%s", d->id,
 	          log_addr(qrcpt, sizeof qrcpt, d->r[0].rcpt),

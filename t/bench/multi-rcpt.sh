@@ -161,8 +161,10 @@ run_mta() {
     kill -0 "$MTA_PID" 2>/dev/null || note "mta-smtpd died in round $round: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"
     stop_pid "$MTA_PID" 40
     n=$(awk '$3 == "delivered"' "$d/log" | wc -l)
+    # delivery-busy: jobs waiting for a slot of the one next hop (20)
     odd=$(mta_log_unusual "$d/log" connect queued listen start stopping stop recovered \
-          explode delivery-start delivery-group relayed delivered message-done | head -n 3)
+          fd-limit explode delivery-start delivery-group delivery-busy relayed \
+          delivered message-done | head -n 3)
     [ -z "$odd" ] || note "mta-smtpd log ($r rcpts, round $round), unusual: $(printf '%s\n' "$odd" | tr '\n' ';')"
     record mta "$r" "$r rcpts, round $round" "$n"
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$d/queue" "$d/mail"
@@ -222,7 +224,7 @@ echo "median over $ROUNDS rounds; mta/postfix > 1: mta is faster; spread = large
 rate_table "$RCPTS"
 # shellcheck disable=SC2086 # the lists are space-separated numbers
 for r in $RCPTS; do
-    printf '%-30s mta:%s  postfix:%s\n' "  (spread; transactions/run)" \
+    printf '%-30s mta:%s  postfix:%s\n' "  ($r rcpts: spread; tx/run)" \
         "$(spread ${RATES[mta/$r]:-}); $(median ${TX[mta/$r]:-} | sed 's/\.0$//')" \
         "$(spread ${RATES[postfix/$r]:-}); $(median ${TX[postfix/$r]:-} | sed 's/\.0$//')"
 done

@@ -1,8 +1,10 @@
 /* transport.c - the transport table and next hops; see transport.h */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deliver.h"
+#include "dsn.h"
 #include "local.h"
 #include "policy.h"
 #include "remote.h"
@@ -69,12 +71,13 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 	return n < half ? n : half;
 }
 
-/* deliver_local - to a mailbox here */
+/* deliver_local - to a mailbox here (one recipient: group 1) */
 static void deliver_local(struct delivery *d, const struct envelope *env,
                           int fd, long long offset)
 {
 	const struct config *cfg = d->cfg;
-	const struct mailbox *rcpt = &env->rcpt[d->n];
+	struct delivery_rcpt *r = &d->r[0];
+	const struct mailbox *rcpt = &env->rcpt[r->n];
 	char name[ADDR_MAX], dom[ADDR_MAX];
 	struct local_config lc = {
 		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
@@ -82,44 +85,65 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 	};
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {
-		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+		r->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;
 	}
-	d->notify = env->dsn[d->n].notify;
+	r->notify = env->dsn[r->n].notify;
 	/* Delivered-To: the address the client sent, subaddress and all */
-	d->result = local_deliver(&lc, name, envelope_orcpt(env, d->n),
+	r->result = local_deliver(&lc, name, envelope_orcpt(env, r->n),
 	                          env->sender.text, fd, (off_t)offset);
 }
 
-/* deliver_smtp - one round over the next hop's servers */
+/* deliver_smtp - one round over the next hop's servers for all of d's
+ * recipients: one transaction with several RCPTs (remote.h) */
 static void deliver_smtp(struct delivery *d, const struct envelope *env,
                          int fd, long long offset)
 {
-	char notify[DSN_NOTIFY_TEXT_MAX];
-	struct remote_result rr;
+	struct remote_rcpt *rr = calloc(d->ntry, sizeof *rr);
+	char (*notify)[DSN_NOTIFY_TEXT_MAX] = calloc(d->ntry, sizeof *notify);
 	struct remote_dsn dsn = {
-		notify, env->dsn[d->n].orcpt,
 		env->ret == DSN_RET_FULL ? "FULL" : env->ret == DSN_RET_HDRS ? "HDRS"
 		                                  : NULL,
 		env->envid[0] ? env->envid : NULL
 	};
+	struct remote_result res;
+	size_t i;
 
-	d->notify = env->dsn[d->n].notify;
-	dsn_notify_format(d->notify, notify);
-	if (notify[0] == '\0')
-		dsn.notify = NULL;
-	remote_deliver(d->remote, env->sender.text, &env->rcpt[d->n],
-	               env->body_8bit, &dsn, fd, (off_t)offset, &rr);
-	d->dsn_passed = rr.st.kind == ST_OK && rr.dsn_offered;
-	d->result = rr.st;
-	d->uncounted = rr.counted ? 0 : UNCOUNTED_DNS;
-	d->unreachable = rr.unreachable;
-	memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
-	memcpy(d->diag, rr.diag, sizeof d->diag);
-	snprintf(d->tls, sizeof d->tls, "%s", rr.tls);
+	if (rr == NULL || notify == NULL) {
+		for (i = 0; i < d->ntry; i++)
+			d->r[i].result = status_make(ST_TEMP, 3, 0, "Out of memory");
+		d->uncounted = UNCOUNTED_DNS;   /* no verdict on the hop */
+		free(notify);
+		free(rr);
+		return;
+	}
+	for (i = 0; i < d->ntry; i++) {
+		unsigned n = d->r[i].n;
+
+		rr[i].rcpt = &env->rcpt[n];
+		d->r[i].notify = env->dsn[n].notify;
+		dsn_notify_format(d->r[i].notify, notify[i]);
+		rr[i].dsn_notify = notify[i][0] ? notify[i] : NULL;
+		rr[i].dsn_orcpt = env->dsn[n].orcpt;
+	}
+	remote_deliver(d->remote, env->sender.text, rr, d->ntry, env->body_8bit,
+	               &dsn, fd, (off_t)offset, &res);
+	d->uncounted = res.counted ? 0 : UNCOUNTED_DNS;
+	d->unreachable = res.unreachable;
+	for (i = 0; i < d->ntry; i++) {
+		struct delivery_rcpt *r = &d->r[i];
+
+		r->result = rr[i].st;
+		r->dsn_passed = rr[i].st.kind == ST_OK && rr[i].dsn_offered;
+		memcpy(r->remote_mta, rr[i].remote_mta, sizeof r->remote_mta);
+		memcpy(r->diag, rr[i].diag, sizeof r->diag);
+		snprintf(r->tls, sizeof r->tls, "%s", rr[i].tls);
+	}
+	free(notify);
+	free(rr);
 }
 
 const struct transport transport_table[TRANSPORT_COUNT] = {
-	[TRANSPORT_LOCAL] = { "local", deliver_local },
-	[TRANSPORT_SMTP] = { "smtp", deliver_smtp },
+	[TRANSPORT_LOCAL] = { "local", 1, 0, deliver_local },
+	[TRANSPORT_SMTP] = { "smtp", SMTP_DIALOG_RCPT_MAX, 1, deliver_smtp },
 };

@@ -42,8 +42,12 @@ struct envelope;
 
 struct transport {
 	const char *name;          /* "local", "smtp": the log's via= */
-	/* deliver - one attempt to d's recipient of env (its message at
-	 * fd[offset..]); fills d's results (deliver.h) */
+	unsigned group;            /* recipients one delivery may carry (1:
+	                            * one at a time) */
+	int group_domain;          /* group only recipients of one domain */
+	/* deliver - one attempt to d's recipients d->r[0..d->ntry) of env
+	 * (its message at fd[offset..]), at most group of them; fills each
+	 * one's results and the round's (deliver.h) */
 	void (*deliver)(struct delivery *d, const struct envelope *env, int fd,
 	                long long offset);
 };

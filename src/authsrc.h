@@ -2,11 +2,11 @@
  * AUTHENTICATION): the credential sources of a snapshot, behind one call,
  * so the connection code does not know which source answered.
  *
- * Today one source: --users FILE (authdb.h).  The seam for another (the
- * Dovecot auth protocol, --dovecot-auth PATH) is authsrc_verify(): a
- * source answers accepted, refused or "cannot tell now" for one login,
- * password and client, and authsrc_configured() says whether any source
- * is there.
+ * Two sources: --users FILE (authdb.h) and Dovecot's authentication
+ * service (--dovecot-auth PATH, dovecot_auth.h), asked in that order.
+ * Each answers accepted, refused or "cannot tell now" for one login,
+ * password and client; authsrc_configured() says whether any source is
+ * there.
  *
  * Contract: reads the snapshot only; thread-safe (authdb_verify is).
  */

@@ -44,6 +44,7 @@ void config_free(struct config *cfg)
 	free(cfg->smtps);
 	free(cfg->submission);
 	free(cfg->users);
+	free(cfg->dovecot_auth);
 	if (cfg->authdb != NULL && cfg->authdb_free != NULL)
 		cfg->authdb_free(cfg->authdb);
 	for (i = 0; i < cfg->ntls_cert; i++)

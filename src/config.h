@@ -71,6 +71,7 @@ struct config {
 	                            * only after AUTH (restart only) */
 	size_t nsubmission;
 	char *users;               /* --users FILE, or NULL */
+	char *dovecot_auth;        /* --dovecot-auth PATH (a socket), or NULL */
 	/* its logins, read with the snapshot by policy_load_tables() and
 	 * freed by authdb_free (authdb.h) */
 	struct authdb *authdb;

@@ -232,6 +232,26 @@ void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr)
 	return line_pop(&t->waiting[tr]);
 }
 
+/* line_first - the first, left in the line, or NULL */
+static void *line_first(const struct line *l)
+{
+	return l->n > 0 ? l->jobs[l->head] : NULL;
+}
+
+/* destlimit_first_hop - the first of hop's line */
+void *destlimit_first_hop(struct destlimit *t, const char *hop)
+{
+	struct hop **pp = find(t, hop);
+
+	return *pp != NULL ? line_first(&(*pp)->waiting) : NULL;
+}
+
+/* destlimit_first_transport - the first of tr's line */
+void *destlimit_first_transport(struct destlimit *t, enum transport_id tr)
+{
+	return line_first(&t->waiting[tr]);
+}
+
 /* destlimit_each_line - the hops with a line */
 void destlimit_each_line(struct destlimit *t,
                          void (*fn)(void *arg, enum transport_id tr, const char *hop),

@@ -9,6 +9,9 @@
  * connect timeout.  destlimit_check() says, in this order: DL_DEAD, DL_HOP
  * (the hop has its limit), DL_TRANSPORT (the transport has its limit),
  * or DL_GO.  The global limit (--max-deliveries) is the scheduler's.
+ * What is counted is deliveries, not recipients: a delivery that carries
+ * several recipients of one message (transport.h, grouping) takes one
+ * slot of its transport and one of its hop, as one connection does.
  *
  * Contract: pure bookkeeping, no I/O, no clock (times are passed in),
  * no threads: owned and used by the scheduler thread only.  An entry for
@@ -57,6 +60,11 @@ int destlimit_wait(struct destlimit *t, enum dl_verdict why,
 void *destlimit_unwait_hop(struct destlimit *t, const char *hop);
 /* destlimit_unwait_transport - the same for transport tr's line */
 void *destlimit_unwait_transport(struct destlimit *t, enum transport_id tr);
+
+/* destlimit_first_hop / destlimit_first_transport - the job that waited
+ * longest in hop's (tr's) line, left there; NULL when none waits */
+void *destlimit_first_hop(struct destlimit *t, const char *hop);
+void *destlimit_first_transport(struct destlimit *t, enum transport_id tr);
 
 /* destlimit_each_line - fn(arg, tr, hop) for every hop with jobs in its
  * line (tr: the transport of the job last put in it); fn must not

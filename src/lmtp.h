@@ -10,10 +10,9 @@
  * own: a 452 (over quota) for one recipient defers that one only, a 550
  * (no such user) fails that one only.
  *
- * One call carries the recipients of one message to the server: today
- * the scheduler hands a delivery one recipient; the interface takes an
- * array so that a delivery carrying several (one transaction per message
- * and server) needs no change here.
+ * One call carries the recipients of one message to the server: the
+ * scheduler groups them (deliver.h), one delivery per message and
+ * server, one transaction.
  *
  * Connections are kept between deliveries (conncache.h, the same cache
  * as remote delivery's, under the key "lmtp ADDR": never mixed with an

@@ -66,6 +66,7 @@ static const struct opt opts[] = {
 	{ "submission", 0, LIST(submission, submission, nsubmission),
 	  .want = "ADDR:PORT or [IPv6]:PORT", .arg = "ADDR:PORT", .restart = 1 },
 	{ "users", 0, STR(users), .arg = "FILE" },
+	{ "dovecot-auth", 0, STR(dovecot_auth), .arg = "PATH" },
 	{ "auth-on-smtp", 0, FLAG(auth_on_smtp) },
 	{ "any-sender", 0, FLAG(any_sender) },
 	{ "hide-client", 0, FLAG(hide_client) },

@@ -244,226 +244,6 @@ static struct status route_hops(const struct remote_ctx *rc,
 	return status_make(ST_PERM, 4, 4, "No MX host of %s has an address", domain);
 }
 
-/* describe - "550 5.1.1 text" for a server reply, or the local reason */
-static void describe(const struct smtp_result *r, char *buf, size_t len)
-{
-	char first[SMTP_REPLY_LINE_MAX];
-
-	if (r->reply.code == 0) {
-		snprintf(buf, len, "%s", r->st.text);
-		return;
-	}
-	if (smtp_reply_line(&r->reply, 0, first, sizeof first) < 0)
-		first[0] = '\0';
-	if (r->reply.enh_class)
-		snprintf(buf, len, "%d %d.%d.%d %s", r->reply.code, r->reply.enh_class,
-		         r->reply.enh_subject, r->reply.enh_detail, first);
-	else
-		snprintf(buf, len, "%d %s", r->reply.code, first);
-}
-
-/* failure - the status for a failed step at h.  A proper refusal (4xx,
- * 5xx) reads "NAME [IP] said: REPLY", res->diag quotes it for the DSN
- * and res->remote_mta names the server.  Anything else (no reply, a
- * malformed one, a 2xx/3xx where it makes no sense, a refusal of the
- * client's own) is described by the client, whose text mostly names
- * IP:port already; then there is no reply worth quoting, and with no
- * reply no remote MTA either (RFC 3464 2.3.5). */
-static struct status failure(const struct hop *h, const struct smtp_result *r,
-                             enum status_kind kind, int subject,
-                             int detail, struct remote_result *res)
-{
-	const char *name = remote_hop_is_address(h) ? "" : h->name;
-	const char *sep = name[0] ? " " : "";
-
-	res->diag[0] = '\0';
-	if (r->reply.code == 0)
-		res->remote_mta[0] = '\0';
-	if (r->reply.code >= 400 && r->reply.error == SMTP_REPLY_OK) {
-		describe(r, res->diag, sizeof res->diag);
-		return status_make(kind, subject, detail, "%s%s[%s] said: %s%s",
-		                   name, sep, h->ip, res->diag,
-		                   r->stage == SMTP_STAGE_AUTH ? " (in reply to AUTH "
-		                   "with the route's credentials)" : "");
-	}
-	if (r->reply.code != 0 && r->reply.error == SMTP_REPLY_OK)
-		return status_make(kind, subject, detail, "%s%s[%s]: unexpected "
-		                   "reply to %s: %s", name, sep, h->ip,
-		                   smtp_stage_name(r->stage), r->st.text);
-	/* the client's own refusals (SIZE, syntax) do not name the server */
-	if (strstr(r->st.text, h->ip) == NULL)
-		return status_make(kind, subject, detail, "%s%s[%s]: %s", name, sep,
-		                   h->ip, r->st.text);
-	return status_make(kind, subject, detail, "%s%s%s", name,
-	                   name[0] ? ": " : "", r->st.text);
-}
-
-/* went_stale - did a kept connection turn out to be closed by the server
- * (silently, or with a 421 or any other last word) before the message
- * data went out?  Then nothing was accepted, and the transaction
- * deserves a fresh connection.  A refusal on a connection still open is
- * an answer, not staleness. */
-static int went_stale(const struct smtp_client *c, const struct smtp_result *r)
-{
-	if (r->stage != SMTP_STAGE_RSET && r->stage != SMTP_STAGE_MAIL &&
-	    r->stage != SMTP_STAGE_RCPT && r->stage != SMTP_STAGE_DATA)
-		return 0;
-	return !smtp_client_connected(c);
-}
-
-/* auth_id - which credentials a connection logged in with, as a number
- * (FNV-1a over the file's name, the login and the password): two routes
- * to one smarthost with other logins or passwords never share one, and
- * no secret goes into the key */
-static unsigned long long auth_id(const struct route *r)
-{
-	const char *parts[3] = { r->auth_file, r->auth_user, r->auth_pass };
-	unsigned long long h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < 3; i++)
-		for (const char *p = parts[i]; ; p++) {
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-			if (*p == '\0')
-				break;
-		}
-	return h;
-}
-
-/* tls_key - the TLS policy (and login) a kept connection to h must have
- * been opened with to carry this round's delivery */
-static void tls_key(const struct round_tls *t, const struct hop *h,
-                    char *buf, size_t len)
-{
-	snprintf(buf, len, "%s %s %llu auth=%llx", tls_policy_name(t->policy),
-	         remote_tls_name(h), tls_ctx_id(t->ctx),
-	         t->auth ? auth_id(t->auth) : 0ULL);
-}
-
-/* connect_hop - a new connection to h, greeted and EHLO'd, with TLS as
- * t says; under may a failed handshake is tried once more at once, in
- * plaintext; NULL with *out saying why */
-static struct smtp_client *connect_hop(const struct remote_ctx *rc,
-                                       const struct hop *h,
-                                       const struct round_tls *t,
-                                       struct remote_result *res,
-                                       struct status *out, int *silent)
-{
-	struct smtp_client *c = malloc(sizeof *c);
-	char qm[LOG_VALUE_MAX], qe[LOG_VALUE_MAX];
-	struct smtp_result r;
-	char port[8];
-
-	if (c == NULL) {
-		*out = status_make(ST_TEMP, 3, 0, "Out of memory");
-		return NULL;
-	}
-	smtp_client_init(c, &rc->timeouts);
-	snprintf(port, sizeof port, "%u", h->port);
-	smtp_client_tls(c, t->policy, t->ctx, remote_tls_name(h));
-	if (t->policy == TLS_POLICY_DANE)
-		smtp_client_tls_dane(c, &t->dane);
-	if (t->auth != NULL)
-		smtp_client_auth(c, t->auth->auth_user, t->auth->auth_pass,
-		                 t->auth->auth_insecure);
-	if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
-		return c;
-	if (c->tls_failed && t->policy == TLS_POLICY_MAY) {
-		/* a broken TLS stack at the peer must not block the mail */
-		log_event("relay-tls-fallback", "mx=%s addr=%s port=%u error=%s",
-		          log_quote(qm, sizeof qm, h->name), h->ip, h->port,
-		          log_quote(qe, sizeof qe, r.st.text));
-		smtp_client_init(c, &rc->timeouts);
-		smtp_client_tls(c, TLS_POLICY_MAY, NULL, remote_tls_name(h));
-		if (t->auth != NULL)       /* in plaintext: auth-insecure said so */
-			smtp_client_auth(c, t->auth->auth_user, t->auth->auth_pass,
-			                 t->auth->auth_insecure);
-		if (smtp_client_open(c, h->ip, port, rc->cfg->hostname, &r) == 0)
-			return c;
-	}
-	/* Even a 5xx greeting only means this host will not talk to us
-	 * now: the next one may (RFC 5321 3.1).  A TLS failure says its
-	 * own 4.7.x. */
-	if (r.reply.code == 0 && r.st.subject == 7)
-		*out = failure(h, &r, ST_TEMP, 7, r.st.detail, res);
-	else
-		*out = failure(h, &r, ST_TEMP, 4, 1, res);
-	*silent = r.reply.code == 0 && !c->tls_failed && r.st.subject != 7;
-	smtp_client_close(c);
-	free(c);
-	return NULL;
-}
-
-/* try_hop - one server; ST_OK, ST_PERM (give up), ST_TEMP (next one);
- * *silent set when it never answered */
-static struct status try_hop(const struct remote_ctx *rc, const struct hop *h,
-                             const struct round_tls *t, const char *sender,
-                             const struct mailbox *rcpt, int body_8bit,
-                             const struct remote_dsn *dsn, int fd,
-                             off_t offset, struct remote_result *res,
-                             int *silent)
-{
-	char key[CONNCACHE_TLS_MAX + 1];
-	struct smtp_client *c;
-	char qm[LOG_VALUE_MAX];
-	int kept;
-	struct smtp_result r, rr;
-	const char *rcpts[1] = { rcpt->text };
-	struct smtp_tx tx;
-	struct stat st;
-	struct status out;
-
-	tls_key(t, h, key, sizeof key);
-	c = conncache_take(rc->cache, h->ip, h->port, key);
-	kept = c != NULL;
-	snprintf(res->remote_mta, sizeof res->remote_mta, "%s", h->name);
-	remote_tls_text(NULL, t, res->tls, sizeof res->tls);
-	memset(&tx, 0, sizeof tx);
-	tx.sender = sender;
-	tx.rcpt = rcpts;
-	tx.nrcpt = 1;
-	tx.fd = fd;
-	tx.body_8bit = body_8bit;
-	if (dsn != NULL) {
-		tx.dsn_notify = dsn->notify;
-		tx.dsn_ret = dsn->ret;
-		tx.dsn_envid = dsn->envid;
-		tx.dsn_orcpt = &dsn->orcpt;
-	}
-	if (fstat(fd, &st) == 0 && st.st_size > offset)
-		tx.size = (unsigned long long)(st.st_size - offset);
-	for (;;) {
-		if (c == NULL && (c = connect_hop(rc, h, t, res, &out, silent)) == NULL)
-			return out;
-		remote_tls_text(c, t, res->tls, sizeof res->tls);
-		remote_tls_testing_note(t, h, c, addr_domain(rcpt));
-		if (lseek(fd, offset, SEEK_SET) < 0) {
-			out = status_make(ST_TEMP, 3, 0, "Cannot read the queue file: %s",
-			                  strerror(errno));
-			conncache_give(rc->cache, h->ip, h->port, key, c);
-			return out;
-		}
-		if (smtp_client_send(c, &tx, &rr, &r) == 0 || !kept || !went_stale(c, &r))
-			break;
-		/* the server had closed the kept connection: once more, anew */
-		log_event("relay-stale", "mx=%s addr=%s port=%u",
-		          log_quote(qm, sizeof qm, h->name), h->ip, h->port);
-		smtp_client_close(c);
-		free(c);
-		c = NULL;
-		kept = 0;
-	}
-	out = rr.st;
-	res->dsn_offered = (c->d.ext & SMTP_EXT_DSN) != 0;
-	res->diag[0] = '\0';        /* nothing to quote after a success */
-	if (rr.st.kind != ST_OK)
-		out = failure(h, &rr, rr.st.kind,
-		              rr.reply.enh_class ? rr.reply.enh_subject : rr.st.subject,
-		              rr.reply.enh_class ? rr.reply.enh_detail : rr.st.detail, res);
-	/* still usable (delivered, or refused with a reply): kept for the next */
-	conncache_give(rc->cache, h->ip, h->port, key, c);
-	return out;
-}
-
 /* not_self - RFC 5321 5.1: of the hops, only those more preferred than
  * this host itself may be tried (the others would send the mail back
  * here); none left means the domain's best MX is us, and the mail would
@@ -497,84 +277,109 @@ static struct status not_self(const struct remote_ctx *rc, const char *domain,
 	return status_make(ST_PERM, 4, 6, "mail for %s loops back to myself", domain);
 }
 
-/* remote_deliver - one round over every address */
+/* settle_rest - every recipient in open[0..n) gets st, from no server */
+static void settle_rest(struct remote_rcpt *rr, const size_t *open, size_t n,
+                        struct status st, const char *tls)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct remote_rcpt *o = &rr[open[i]];
+
+		o->st = st;
+		o->remote_mta[0] = o->diag[0] = '\0';
+		snprintf(o->tls, sizeof o->tls, "%s", tls);
+	}
+}
+
+/* remote_deliver - one round over every address, for all of rr[] */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int body_8bit,
-                    const struct remote_dsn *dsn, int fd,
-                    off_t offset, struct remote_result *res)
+                    struct remote_rcpt *rr, size_t nr, int body_8bit,
+                    const struct remote_dsn *dsn, int fd, off_t offset,
+                    struct remote_result *res)
 {
 	struct hop *hops = malloc(HOPS_MAX * sizeof *hops);
 	char qr[LOG_VALUE_MAX], qm[LOG_VALUE_MAX], qt[LOG_LINE_MAX / 2];
 	struct dns_gap gap;
 	struct round_tls *t = malloc(sizeof *t);
 	struct remote_tls *rt = calloc(1, sizeof *rt);
+	size_t *open = malloc(nr * sizeof *open);
+	const struct mailbox *rcpt = rr[0].rcpt;  /* all of one domain */
 	const struct route *route = NULL;
-	size_t n = 0, i;
+	struct status st;
+	size_t n = 0, i, k, nopen = nr;
 	int silent = 0, all_silent = 1, sts_refused = 0;
 
-	res->remote_mta[0] = '\0';
-	res->diag[0] = '\0';
-	res->counted = res->unreachable = res->dsn_offered = 0;
-	res->tls[0] = '\0';
-	if (hops == NULL || t == NULL || rt == NULL) {
-		res->st = status_make(ST_TEMP, 3, 0, "Out of memory");
-		goto done;
+	res->counted = res->unreachable = 0;
+	for (i = 0; i < nr; i++) {
+		rr[i].remote_mta[0] = rr[i].diag[0] = rr[i].tls[0] = '\0';
+		rr[i].dsn_offered = 0;
+		rr[i].st = status_make(ST_TEMP, 3, 0, "Out of memory");
+		if (open != NULL)
+			open[i] = i;
 	}
+	if (hops == NULL || t == NULL || rt == NULL || open == NULL)
+		goto done;
 	if (!rcpt->literal)
 		route = find_route(rc->cfg, addr_domain(rcpt));
 	/* DANE first: under it, the validated MX lookup is the one to use */
 	gap.pref = UINT_MAX;
 	gap.name[0] = '\0';
-	res->st = remote_tls_dane_round(rc, rcpt, route, rt);
-	if (res->st.kind == ST_OK)
-		res->st = route_hops(rc, rcpt, &rt->dane, hops, &n, &gap);
-	if (res->st.kind == ST_OK)
-		res->st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
-	if (res->st.kind == ST_OK)
-		res->st = remote_tls_sts_round(rc, rcpt, route, rt);
-	if (res->st.kind == ST_OK && rt->sts != NULL) {
-		res->st = remote_tls_sts_hops(rt, addr_domain(rcpt), hops, &n);
-		sts_refused = res->st.kind != ST_OK;
+	st = remote_tls_dane_round(rc, rcpt, route, rt);
+	if (st.kind == ST_OK)
+		st = route_hops(rc, rcpt, &rt->dane, hops, &n, &gap);
+	if (st.kind == ST_OK)
+		st = not_self(rc, addr_domain(rcpt), hops, &n, &gap);
+	if (st.kind == ST_OK)
+		st = remote_tls_sts_round(rc, rcpt, route, rt);
+	if (st.kind == ST_OK && rt->sts != NULL) {
+		st = remote_tls_sts_hops(rt, addr_domain(rcpt), hops, &n);
+		sts_refused = st.kind != ST_OK;
 	}
-	if (res->st.kind != ST_OK)
+	if (st.kind != ST_OK)
 		n = 0;
-	if (gap.name[0] && res->st.kind == ST_OK && n == 0)
-		res->st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s failed",
-		                      gap.name);
-	for (i = 0; i < n; i++) {
+	if (gap.name[0] && st.kind == ST_OK && n == 0)
+		st = status_make(ST_TEMP, 4, 3, "DNS lookup of MX host %s failed",
+		                 gap.name);
+	if (st.kind != ST_OK)
+		settle_rest(rr, open, nopen, st, "");
+	for (i = 0; i < n && nopen > 0; i++) {
 		silent = 0;
-		res->st = remote_tls_host(rc, rt, &hops[i], t);
+		st = remote_tls_host(rc, rt, &hops[i], t);
 		t->auth = route != NULL && route->auth_file[0] ? route : NULL;
-		if (res->st.kind == ST_OK) {
-			res->st = try_hop(rc, &hops[i], t, sender, rcpt, body_8bit, dsn,
-			                  fd, offset, res, &silent);
-		} else {                /* DANE said: not this host, not now */
-			res->remote_mta[0] = res->diag[0] = '\0';
-			snprintf(res->tls, sizeof res->tls, "tls=none verify=none "
-			         "policy=%s", tls_policy_name(TLS_POLICY_DANE));
-		}
+		if (st.kind == ST_OK)
+			remote_try_hop(rc, &hops[i], t, sender, rr, open, nopen, body_8bit,
+			               dsn, fd, offset, &silent);
+		else                    /* DANE said: not this host, not now */
+			settle_rest(rr, open, nopen, st, "tls=none verify=none policy=dane");
 		all_silent &= silent;
-		log_event(res->st.kind == ST_OK ? "relayed" : "relay-attempt",
-		          "rcpt=%s mx=%s addr=%s port=%u %s result=%s",
-		          log_addr(qr, sizeof qr, rcpt->text),
-		          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip, hops[i].port,
-		          res->tls,
-		          log_quote(qt, sizeof qt, res->st.kind == ST_OK ? "ok" : res->st.text));
-		if (res->st.kind != ST_TEMP)
-			break;              /* delivered, or refused for good */
+		/* each recipient's word from this host; the open ones go on */
+		for (k = 0; k < nopen; k++) {
+			const struct remote_rcpt *o = &rr[open[k]];
+
+			log_event(o->st.kind == ST_OK ? "relayed" : "relay-attempt",
+			          "rcpt=%s mx=%s addr=%s port=%u %s result=%s",
+			          log_addr(qr, sizeof qr, o->rcpt->text),
+			          log_quote(qm, sizeof qm, hops[i].name), hops[i].ip,
+			          hops[i].port, o->tls,
+			          log_quote(qt, sizeof qt, o->st.kind == ST_OK ? "ok" : o->st.text));
+		}
+		for (k = 0, nopen = 0; k < nr; k++)
+			if (rr[k].st.kind == ST_TEMP)
+				open[nopen++] = k;
 	}
 	/* A round counts towards --attempts only when every MX was tried
 	 * (or MTA-STS refused them all): a DNS outage is no verdict on the
 	 * destination. */
 	res->counted = (n > 0 || sts_refused) && gap.name[0] == '\0';
 	/* a refusal by MTA-STS tried no server: none was found silent */
-	res->unreachable = res->counted && n > 0 && res->st.kind == ST_TEMP &&
-	                   all_silent;
-	if (res->st.kind == ST_TEMP && n > 0 && gap.name[0]) {
-		struct status st = res->st;
+	res->unreachable = res->counted && n > 0 && nopen > 0 && all_silent;
+	for (k = 0; k < nopen && n > 0 && gap.name[0]; k++) {
+		struct remote_rcpt *o = &rr[open[k]];
 
-		res->st = status_make(st.kind, st.subject, st.detail, "%s; DNS lookup "
-		                      "of MX host %s failed", st.text, gap.name);
+		st = o->st;
+		o->st = status_make(st.kind, st.subject, st.detail, "%s; DNS lookup "
+		                    "of MX host %s failed", st.text, gap.name);
 	}
 done:
 	if (rt != NULL)
@@ -582,4 +387,5 @@ done:
 	free(rt);
 	free(t);
 	free(hops);
+	free(open);
 }

@@ -1,4 +1,4 @@
-/* remote - deliver one recipient to another host over SMTP.
+/* remote - deliver recipients of one message to another host over SMTP.
  *
  * Where to (RFC 5321 5.1), in this order:
  *   1. a domain literal ("user@[192.0.2.7]", "[IPv6:...]"): that address,
@@ -17,6 +17,15 @@
  * Each address is tried in order; a 5xx reply fails the recipient for
  * good, a 4xx, a refused connection or a timeout moves on to the next.
  * When every address has been tried the round has failed temporarily.
+ * Several recipients (of one domain: they share the next hop, its route
+ * and its TLS decisions) go in one round: each server gets those still
+ * open in one transaction with one RCPT each (at most
+ * SMTP_DIALOG_RCPT_MAX), and each recipient gets its own outcome (its
+ * RCPT refusal, or the reply after the dot); those refused with 452 (too
+ * many recipients, RFC 5321 4.5.3.1.10) when the transaction delivered
+ * to others go in a next transaction on the same connection, and so on
+ * while each one delivers to some; only the recipients whose outcome is
+ * temporary move on to the next server.
  * The round counts as an attempt (res->counted) only when every MX host
  * was tried: when the MX lookup or the address lookup of a (more
  * preferred than us) MX host failed temporarily, it does not, and the
@@ -78,14 +87,23 @@ struct remote_ctx {
 	struct conncache *cache;        /* connections kept between deliveries */
 };
 
-struct remote_result {
+/* one recipient of a round, and its outcome */
+struct remote_rcpt {
+	const struct mailbox *rcpt;     /* given (borrowed) */
 	struct status st;
 	char remote_mta[DNS_NAME_MAX];  /* who said the last word, "" = nobody */
 	char diag[SMTP_REPLY_TEXT_MAX]; /* "550 5.1.1 text" when a server replied */
-	char tls[160];                  /* the last server's TLS for the log:
+	char tls[160];                  /* that server's TLS for the log:
 	                                 * smtp_client_tls_text */
+	/* RFC 3461, given: NOTIFY= and ORCPT= ready for the wire (NULL:
+	 * none), passed on only to a server that offers DSN */
+	const char *dsn_notify, *dsn_orcpt;
 	int dsn_offered;                /* the server that took it offered DSN
 	                                 * (RFC 3461: reports are its business) */
+};
+
+/* the round's facts, shared by its recipients */
+struct remote_result {
 	int counted;                    /* every MX was tried: an attempt */
 	int unreachable;                /* ... and none of them answered */
 };
@@ -103,18 +121,19 @@ void remote_ctx_free(struct remote_ctx *rc);
 /* remote_next_hop - rcpt's next hop under cfg into buf[len] */
 void remote_next_hop(const struct config *cfg, const struct mailbox *rcpt,
                      char *buf, size_t len);
-/* the RFC 3461 requests of a recipient, passed on to a server that
- * offers DSN (as written, envelope.h; NULL: none) */
+/* the message's RFC 3461 requests (RET=, ENVID=, as written; NULL:
+ * none), passed on to a server that offers DSN */
 struct remote_dsn {
-	const char *notify, *orcpt, *ret, *envid;
+	const char *ret, *envid;
 };
 
-/* remote_deliver - one round for one recipient; body_8bit: the message
- * was declared BODY=8BITMIME (sent on to servers that offer it; to the
- * others any 8-bit message goes downgraded, smtp_client.h); dsn: its
- * DSN requests (NULL: none) */
+/* remote_deliver - one round for the n recipients rr[] (n >= 1, all of
+ * one domain); each rr[i] gets its outcome, res the round's facts.
+ * body_8bit: the message was declared BODY=8BITMIME (sent on to servers
+ * that offer it; to the others any 8-bit message goes downgraded,
+ * smtp_client.h); dsn: the message's DSN requests (NULL: none) */
 void remote_deliver(const struct remote_ctx *rc, const char *sender,
-                    const struct mailbox *rcpt, int body_8bit,
+                    struct remote_rcpt *rr, size_t n, int body_8bit,
                     const struct remote_dsn *dsn, int fd,
                     off_t offset, struct remote_result *res);
 

@@ -1,8 +1,10 @@
-/* remote_priv - what remote.c and remote_tls.c share: a hop, and the TLS
- * policy of a round and of each host in it.
+/* remote_priv - what remote.c, remote_tx.c and remote_tls.c share: a
+ * hop, the TLS policy of a round and of each host in it, and the
+ * transactions at one host (remote_tx.c).
  *
  * Not for other modules: the public interface is remote.h.  remote.c
- * finds the hops and tries them; remote_tls.c is the one place where a
+ * finds the hops and tries them; remote_tx.c talks to one of them;
+ * remote_tls.c is the one place where a
  * host's TLS policy is decided, strongest first:
  *   1. a --route's own tls= (its host is ours to name, not the domain's),
  *      else, for a route or an address literal, --tls-client: DANE and
@@ -123,6 +125,16 @@ void remote_tls_text(const struct smtp_client *c, const struct round_tls *t,
  * would refuse: logged (relay-sts ... would-refuse= ... reason=) */
 void remote_tls_testing_note(const struct round_tls *t, const struct hop *h,
                              const struct smtp_client *c, const char *domain);
+/* remote_try_hop - one server h, under TLS t, for the round's open
+ * recipients rr[idx[0..np)] (np >= 1): each of them gets its outcome
+ * there (st ST_OK, ST_PERM, or ST_TEMP: open for the next server), its
+ * server, reply and TLS; *silent set when h never answered.  The message
+ * is read from fd[offset..] for each transaction. */
+void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
+                    const struct round_tls *t, const char *sender,
+                    struct remote_rcpt *rr, const size_t *idx, size_t np,
+                    int body_8bit, const struct remote_dsn *dsn, int fd,
+                    off_t offset, int *silent);
 /* remote_hop_is_address - the hop's name is its address ("[192.0.2.1]"
  * from a domain literal, or a --route by address) */
 int remote_hop_is_address(const struct hop *h);

@@ -1,4 +1,5 @@
 /* sched_policy.c - the scheduler's decisions; see sched_policy.h */
+#include "job.h"
 #include "sched_policy.h"
 
 /* sched_policy_outcome - a finished attempt's fate */
@@ -61,4 +62,14 @@ enum sp_admit sched_policy_admit(int dead, int full, int forced)
 unsigned sched_policy_dead_time(const struct sp_limits *l)
 {
 	return l->dead_hop_time < l->retry ? l->dead_hop_time : l->retry;
+}
+
+/* sched_policy_joins - a sibling rides along when waiting, due, on the
+ * same route, and the delivery has room */
+int sched_policy_joins(const struct sp_sibling *k, long long now,
+                       unsigned carried, unsigned group)
+{
+	return carried < group && k->waiting && k->same_route &&
+	       !k->missing && !k->gone && k->due <= now &&
+	       k->due != JOB_DUE_BOUNCE;
 }

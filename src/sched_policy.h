@@ -86,6 +86,24 @@ enum sp_admit {
  * forced: an operator's rename made it due */
 enum sp_admit sched_policy_admit(int dead, int full, int forced);
 
+/* what is known of a sibling of a job about to start, for grouping */
+struct sp_sibling {
+	int waiting;               /* in the heap (jt_state JT_WAITING) */
+	long long due;             /* its due time */
+	int missing, gone;         /* its file vanished, or was removed */
+	int same_route;            /* same transport and next hop as the
+	                            * delivery (and domain, when the
+	                            * transport groups by domain) */
+};
+/* sched_policy_joins - may a sibling ride along in the delivery of a job
+ * of its message starting at now, which carries carried recipients of at
+ * most group (the transport's, transport.h)?  Only a job waiting and due
+ * (not one returned by an operator, DUE 0: it is bounced untried, not
+ * delivered; not one whose file went away) on the same route, while
+ * there is room.  A held job is never due. */
+int sched_policy_joins(const struct sp_sibling *k, long long now,
+                       unsigned carried, unsigned group);
+
 /* sched_policy_dead_time - how long a next hop that did not answer is
  * remembered: --dead-hop-time, never longer than --retry, so that the
  * job that found it dead is tried at its own next due time */

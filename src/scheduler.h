@@ -14,7 +14,9 @@
  *   dispatch: while fewer than --max-deliveries run, route each job
  *     whose DUE has come (transport and next hop, transport.h) and check
  *     its limits (destlimit.h): within them, start a detached delivery
- *     thread; over one, the job waits in a line, out of the heap, until a
+ *     thread, which for a transport that groups (transport.h) carries
+ *     the job's waiting, due siblings on the same route too (one thread,
+ *     one slot, several recipients, each outcome its own job's); over one, the job waits in a line, out of the heap, until a
  *     slot frees; for a next hop known dead, defer it at once, uncounted.
  *   outcome (from a delivery thread, through the completion queue):
  *     delivered -> unlink the job; deferred -> rename it to now+--retry

@@ -4,7 +4,10 @@
  * checked before any thread starts (destlimit.h): a job over a limit
  * waits in a line, out of the heap and keeping its file name, until a
  * delivery that holds a slot it needs ends; a job for a dead next hop is
- * deferred at once, not counted as an attempt.  See scheduler_priv.h. */
+ * deferred at once, not counted as an attempt.  A job of a transport
+ * that groups (transport.h) takes the other due jobs of its message on
+ * its route along in its delivery (sched_group): one thread, one slot,
+ * several recipients.  See scheduler_priv.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -53,14 +56,14 @@ static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d
 {
 	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 
-	d->result = status_make(ST_TEMP, 4, 4, "Not tried: next hop %s did not "
-	                        "answer lately (remembered until %lld)", d->hop,
-	                        destlimit_dead_until(s->dests, d->hop));
+	d->r[0].result = status_make(ST_TEMP, 4, 4, "Not tried: next hop %s did "
+	                             "not answer lately (remembered until %lld)",
+	                             d->hop, destlimit_dead_until(s->dests, d->hop));
 	d->uncounted = UNCOUNTED_DEAD_HOP;
 	log_event("deferred", "id=%s rcpt=%s via=%s time=0ms error=%s", d->id,
-	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
+	          log_addr(qrcpt, sizeof qrcpt, d->r[0].rcpt),
 	          transport_table[d->transport].name,
-	          log_quote(qerr, sizeof qerr, d->result.text));
+	          log_quote(qerr, sizeof qerr, d->r[0].result.text));
 	jobtab_start(s->t, j);
 	s->running++;               /* as if it ran: sched_completed counts it off */
 	sched_completed(s, d);
@@ -71,7 +74,7 @@ static void dead_hop_defer(struct sched *s, struct jt_job *j, struct delivery *d
 static void returned_by_operator(struct sched *s, struct jt_job *j,
                                  struct delivery *d)
 {
-	d->result = sched_returned_status();
+	d->r[0].result = sched_returned_status();
 	jobtab_start(s->t, j);
 	s->running++;               /* as if it ran: sched_completed counts it off */
 	sched_completed(s, d);
@@ -85,7 +88,7 @@ static void wait_for_slot(struct sched *s, struct jt_job *j,
 	char qrcpt[LOG_VALUE_MAX], qhop[LOG_VALUE_MAX];
 	enum transport_id tr = (enum transport_id)d->transport;
 
-	log_addr(qrcpt, sizeof qrcpt, d->rcpt);
+	log_addr(qrcpt, sizeof qrcpt, d->r[0].rcpt);
 	if (why == DL_HOP)
 		log_event("delivery-busy", "id=%s rcpt=%s dest=%s", d->id, qrcpt,
 		          log_quote(qhop, sizeof qhop, d->hop));
@@ -117,24 +120,24 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 	       s->running < s->cfg->max_deliveries &&
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
 		struct delivery *d;
+		char qhop[LOG_VALUE_MAX];
 		pthread_t t;
 
-		if (sched_reserve_freed(s) < 0 || (d = calloc(1, sizeof *d)) == NULL)
+		if (sched_reserve_freed(s) < 0 || (d = delivery_new(1)) == NULL)
 			break;
 		d->owner = s;
 		/* the delivery keeps this round's snapshot to its end */
 		d->cfg = config_hold(s->cfg);
 		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
-		d->remote = &d->own_remote;
 		d->q = s->q;
 		memcpy(d->id, j->msg->id, sizeof d->id);
-		d->n = j->n;
-		d->job = j;
+		d->r[0].n = j->n;
+		d->r[0].job = j;
 		sched_use_route(s, j, d);
 		if (j->due == JOB_DUE_BOUNCE && d->transport >= 0) {
 			returned_by_operator(s, j, d);
 			config_put(d->cfg);
-			free(d);
+			delivery_free(d);
 			if (s->nmissing > 0)
 				break;
 			continue;
@@ -156,7 +159,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 				dead_hop_defer(s, j, d);
 				hand_on(s, tr, s->cfg);
 				config_put(d->cfg);
-				free(d);
+				delivery_free(d);
 				/* a job found gone is back in the heap, due, until the
 				 * events of its removal are read: not again before */
 				if (s->nmissing > 0)
@@ -166,21 +169,31 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			if (a == SP_PARK) {
 				wait_for_slot(s, j, d, v, now);
 				config_put(d->cfg);
-				free(d);
+				delivery_free(d);
 				continue;
 			}
+			/* one slot for the delivery, however many it carries */
 			d->slotted = destlimit_take(s->dests, tr, d->hop) == 0;
 		}
 		d->seq = ++s->seq;
 		j->forced = 0;
 		jobtab_start(s->t, j);
+		d = sched_group(s, j, d, now);
+		d->remote = &d->own_remote;   /* where d is now */
+		if (d->nrcpt > 1)
+			log_event("delivery-group", "id=%s rcpts=%zu via=%s dest=%s", d->id,
+			          d->nrcpt, transport_table[d->transport].name,
+			          log_quote(qhop, sizeof qhop, d->hop));
 		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
+			size_t i;
+
 			log_event("sched-error", "error=\"cannot start a delivery thread\"");
 			if (d->slotted)
 				destlimit_give(s->dests, (enum transport_id)d->transport, d->hop);
-			sched_postpone(s, j, now + 1);
+			for (i = 0; i < d->nrcpt; i++)
+				sched_postpone(s, d->r[i].job, now + 1);
 			config_put(d->cfg);
-			free(d);
+			delivery_free(d);
 			break;
 		}
 		s->running++;

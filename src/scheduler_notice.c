@@ -8,7 +8,7 @@
 #include "log.h"
 #include "scheduler_notice.h"
 
-/* sched_warn_delay - d's recipient has waited --delay-warning since its
+/* sched_warn_delay - d's recipient x has waited --delay-warning since its
  * message arrived and was not warned of yet: the sender is sent one
  * report (bounce.h, "delayed") saying until when it will be tried, the
  * earlier of --max-queue-time after arrival and the rounds --attempts
@@ -18,6 +18,7 @@
  * when it could not be written (tried again at the next deferral) or
  * is not due. */
 int sched_warn_delay(struct sched *s, const struct delivery *d,
+                     const struct delivery_rcpt *x,
                      const struct job_info *info, long long now)
 {
 	long long until = d->arrival + (long long)s->cfg->max_queue_time;
@@ -35,7 +36,7 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 		return 0;
 	if (by_rounds < until)
 		until = by_rounds;
-	br = (struct bounce_rcpt){ d->rcpt, d->result, d->remote_mta, d->diag,
+	br = (struct bounce_rcpt){ x->rcpt, x->result, x->remote_mta, x->diag,
 	                           BOUNCE_DELAYED, (time_t)until };
 	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
 		envelope_free(&env);
@@ -46,7 +47,7 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 	else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset, &br,
 	                          1, &st)) == 0)
 		log_event("delay-warning", "id=%s rcpt=%s to=%s until=%lld", d->id,
-		          log_addr(qaddr, sizeof qaddr, d->rcpt),
+		          log_addr(qaddr, sizeof qaddr, x->rcpt),
 		          log_addr(qerr, sizeof qerr, env.sender.text), until);
 	else if (r < 0)
 		log_event("bounce-error", "id=%s error=%s", d->id,
@@ -56,25 +57,27 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 	return r >= 0;
 }
 
-/* sched_report_success - d's recipient asked for NOTIFY=SUCCESS and was
- * delivered here or over LMTP ("delivered") or to a server that does not offer DSN
+/* sched_report_success - d's recipient x asked for NOTIFY=SUCCESS and was
+ * delivered here or over LMTP ("delivered") or to a server that does not
+ * offer DSN
  * ("relayed"; one that does reports itself).  Best effort, before the
  * job (and maybe the message) is gone: a report that cannot be written
  * is logged, the delivery stands. */
-void sched_report_success(struct sched *s, const struct delivery *d)
+void sched_report_success(struct sched *s, const struct delivery *d,
+                          const struct delivery_rcpt *x)
 {
 	char qaddr[LOG_VALUE_MAX], qerr[LOG_VALUE_MAX];
 	/* LMTP delivers into the mailbox too: its server is the final one */
 	enum bounce_action act = d->transport == TRANSPORT_LOCAL ||
 	                         d->transport == TRANSPORT_LMTP
 	                         ? BOUNCE_DELIVERED : BOUNCE_RELAYED;
-	struct bounce_rcpt br = { d->rcpt, status_ok(), d->remote_mta, "", act, 0 };
+	struct bounce_rcpt br = { x->rcpt, status_ok(), x->remote_mta, "", act, 0 };
 	struct envelope env;
 	long long offset;
 	struct status st;
 	int fd, r;
 
-	if (!(d->notify & DSN_SUCCESS) || d->dsn_passed)
+	if (!(x->notify & DSN_SUCCESS) || x->dsn_passed)
 		return;
 	snprintf(br.st.text, sizeof br.st.text, "%s", act == BOUNCE_DELIVERED
 	         ? "delivered to the mailbox" : "passed on; no further reports "
@@ -89,7 +92,7 @@ void sched_report_success(struct sched *s, const struct delivery *d)
 		r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset, &br, 1, &st);
 	if (r == 0)
 		log_event("success-report", "id=%s rcpt=%s to=%s action=%s", d->id,
-		          log_addr(qaddr, sizeof qaddr, d->rcpt),
+		          log_addr(qaddr, sizeof qaddr, x->rcpt),
 		          log_addr(qerr, sizeof qerr, env.sender.text),
 		          act == BOUNCE_DELIVERED ? "delivered" : "relayed");
 	else if (r < 0)

@@ -9,16 +9,18 @@
 
 #include "scheduler_priv.h"
 
-/* sched_warn_delay - d deferred at now, its job's record info: send the
- * delay warning if it is due and was not sent (info->warned); 1 when it
- * is done with (sent, or none wanted: null sender, NOTIFY= without
+/* sched_warn_delay - d's recipient x deferred at now, its job's record
+ * info: send the delay warning if it is due and was not sent
+ * (info->warned); 1 when it is done with (sent, or none wanted: null sender, NOTIFY= without
  * DELAY): the caller marks the job warned; 0 when not due, or not
  * written (tried again at the next deferral) */
 int sched_warn_delay(struct sched *s, const struct delivery *d,
+                     const struct delivery_rcpt *x,
                      const struct job_info *info, long long now);
-/* sched_report_success - d delivered: a "delivered" or "relayed" report
- * when its recipient asked for NOTIFY=SUCCESS and the server that took
+/* sched_report_success - d's recipient x delivered: a "delivered" or
+ * "relayed" report when it asked for NOTIFY=SUCCESS and the server that took
  * it does not report itself (no DSN); failures are logged only */
-void sched_report_success(struct sched *s, const struct delivery *d);
+void sched_report_success(struct sched *s, const struct delivery *d,
+                          const struct delivery_rcpt *x);
 
 #endif

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "scheduler_notice.h"
 #include "scheduler_outcome.h"
+#include "scheduler_route.h"
 
 /* sched_postpone - job j (taken out of the heap) waits again until due.
  * Its file is renamed to the new DUE first: the name is where the due
@@ -74,9 +75,10 @@ struct status sched_returned_status(void)
  * then record the attempt in it.  A round that could not try every MX
  * (a DNS failure, remote.h) is recorded but not counted.  Returns 0, or
  * -1 when the attempts are used up or the message has been queued for
- * --max-queue-time (then d->result says so; the caller fails the
+ * --max-queue-time (then x->result says so; the caller fails the
  * recipient): sched_policy_retry decides. */
-static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
+static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
+                 struct delivery_rcpt *x)
 {
 	long long now = (long long)time(NULL);
 	struct sp_limits lim = sched_limits(s);
@@ -86,7 +88,7 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 
 	/* renamed while it ran: returned by the operator, it fails now */
 	if (j->due == JOB_DUE_BOUNCE) {
-		d->result = sched_returned_status();
+		x->result = sched_returned_status();
 		return -1;
 	}
 	sched_job_file(j, name);
@@ -98,9 +100,9 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		return -1;
 	if (r.verdict == SP_EXPIRED) {
 		/* RFC 3463 4.4.7: delivery time expired, the last error kept */
-		struct status last = d->result;
+		struct status last = x->result;
 
-		d->result = status_make(ST_TEMP, 4, 7, "Gave up after %lld seconds "
+		x->result = status_make(ST_TEMP, 4, 7, "Gave up after %lld seconds "
 		                        "in the queue: %s", now - d->arrival, last.text);
 		return -1;
 	}
@@ -108,12 +110,12 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 		r.due = j->due;     /* held while it ran: it stays held */
 	/* before the job is written: the mark goes with this attempt's
 	 * record (a crash between the two warns again, never not at all) */
-	if (sched_warn_delay(s, d, &info, now))
+	if (sched_warn_delay(s, d, x, &info, now))
 		info.warned = now;
 	info.attempts = r.attempts;
 	info.first = r.first;
-	snprintf(info.error, sizeof info.error, "%s", d->result.text);
-	snprintf(info.tls, sizeof info.tls, "%s", d->tls);
+	snprintf(info.error, sizeof info.error, "%s", x->result.text);
+	snprintf(info.tls, sizeof info.tls, "%s", x->tls);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
 	if (sched_postpone(s, j, r.due) == 0) {
@@ -125,7 +127,7 @@ static int defer(struct sched *s, struct jt_job *j, struct delivery *d)
 			          strerror(errno));
 	}
 	log_event("retry", "id=%s rcpt=%s attempt=%u%s next=%lld", d->id,
-	          log_addr(qrcpt, sizeof qrcpt, d->rcpt), info.attempts,
+	          log_addr(qrcpt, sizeof qrcpt, x->rcpt), info.attempts,
 	          d->uncounted == UNCOUNTED_DNS ? " uncounted=dns"
 	          : d->uncounted ? " uncounted=dead-hop" : "", r.due);
 	return 0;
@@ -223,25 +225,26 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 }
 
 /* fail_job - a recipient failed for good: keep it until reported */
-static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d)
+static void fail_job(struct sched *s, struct jt_job *j, const struct delivery *d,
+                     const struct delivery_rcpt *x)
 {
 	struct failed_rcpt *f = calloc(1, sizeof *f);
 	char qrcpt[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 
 	log_event("failed-rcpt", "id=%s rcpt=%s error=%s", d->id,
-	          log_addr(qrcpt, sizeof qrcpt, d->rcpt),
-	          log_quote(qerr, sizeof qerr, d->result.text));
+	          log_addr(qrcpt, sizeof qrcpt, x->rcpt),
+	          log_quote(qerr, sizeof qerr, x->result.text));
 	if (f == NULL) {
 		sched_postpone(s, j, (long long)time(NULL) + s->cfg->retry);
 		return;
 	}
 	f->job = j;
-	f->st = d->result;
+	f->st = x->result;
 	if (f->st.kind == ST_OK)
 		f->st.kind = ST_PERM;
-	memcpy(f->rcpt, d->rcpt, sizeof f->rcpt);
-	memcpy(f->remote_mta, d->remote_mta, sizeof f->remote_mta);
-	memcpy(f->diag, d->diag, sizeof f->diag);
+	memcpy(f->rcpt, x->rcpt, sizeof f->rcpt);
+	memcpy(f->remote_mta, x->remote_mta, sizeof f->remote_mta);
+	memcpy(f->diag, x->diag, sizeof f->diag);
 	j->state = JT_FAILED;        /* stays out of the heap */
 	f->next = j->msg->fails;
 	j->msg->fails = f;
@@ -289,15 +292,41 @@ int sched_unwait(struct sched *s, struct jt_job *j)
 	return 0;
 }
 
+/* riders_go - k left the line of hop (NULL: of transport tr) for a
+ * slot: the siblings parked right behind it on its route (a message's
+ * jobs park one after the other) leave with it and take no slot of their
+ * own, as k's delivery carries them (sched_group); else each would take
+ * a slot, and go alone */
+static void riders_go(struct sched *s, const struct jt_job *k, const char *hop,
+                      enum transport_id tr)
+{
+	unsigned left = transport_table[tr].group;
+	struct jt_job *n;
+
+	while (--left > 0 &&
+	       (n = hop ? destlimit_first_hop(s->dests, hop)
+	                : destlimit_first_transport(s->dests, tr)) != NULL &&
+	       sched_rides_with(n, k)) {
+		if (hop)
+			destlimit_unwait_hop(s->dests, hop);
+		else
+			destlimit_unwait_transport(s->dests, tr);
+		sched_unwait(s, n);
+	}
+}
+
 /* sched_unwait_transport - the first job in transport tr's line that
- * goes back to the heap due (those that will not are let go on the way) */
+ * goes back to the heap due (those that will not are let go on the way),
+ * with its riders */
 void sched_unwait_transport(struct sched *s, enum transport_id tr)
 {
 	struct jt_job *k;
 
 	while ((k = destlimit_unwait_transport(s->dests, tr)) != NULL)
-		if (sched_unwait(s, k))
+		if (sched_unwait(s, k)) {
+			riders_go(s, k, NULL, tr);
 			return;
+		}
 }
 
 /* sched_report_failures - report m's failed recipients if no delivery of
@@ -367,7 +396,10 @@ static void release_hop(struct sched *s, struct freed_hop *f)
 	struct jt_job *k;
 
 	while (running < limit && (k = destlimit_unwait_hop(s->dests, f->hop)) != NULL)
-		running += (unsigned)sched_unwait(s, k);
+		if (sched_unwait(s, k)) {
+			running++;
+			riders_go(s, k, f->hop, f->tr);
+		}
 	f->released = 1;
 }
 
@@ -453,28 +485,30 @@ static void release_slots(struct sched *s, const struct delivery *d)
 		sched_unwait_transport(s, tr);
 }
 
-/* apply_outcome - d's job delivered, deferred, failed or quarantined */
-static void apply_outcome(struct sched *s, struct delivery *d)
+/* apply_outcome - x's job (one recipient of d) delivered, deferred,
+ * failed or quarantined */
+static void apply_outcome(struct sched *s, const struct delivery *d,
+                          struct delivery_rcpt *x)
 {
-	struct jt_job *j = d->job;
+	struct jt_job *j = x->job;
 	struct jt_msg *m = j->msg;
 	char name[JOB_NAME_MAX];
-	enum sp_bad bad = d->bad == DELIVERY_BAD_MESSAGE ? SP_MESSAGE_UNUSABLE
-	                : d->bad ? SP_JOB_UNUSABLE : SP_SOUND;
+	enum sp_bad bad = x->bad == DELIVERY_BAD_MESSAGE ? SP_MESSAGE_UNUSABLE
+	                : x->bad ? SP_JOB_UNUSABLE : SP_SOUND;
 
 	/* j is still out of the heap here (JT_RUNNING): removing it must
 	 * not touch the heap, which it left when it started. */
-	switch (sched_policy_outcome(d->result.kind, bad, j->gone)) {
+	switch (sched_policy_outcome(x->result.kind, bad, j->gone)) {
 	case SP_DROP:
 		job_removed(s, j);           /* removed by an operator meanwhile */
 		return;
 	case SP_BAD_MESSAGE:
 	case SP_BAD_JOB:
 		sched_job_file(j, name);
-		queue_quarantine(s->q, QUEUE_RCPT, name, d->result.text);
+		queue_quarantine(s->q, QUEUE_RCPT, name, x->result.text);
 		if (bad == SP_MESSAGE_UNUSABLE) {
 			if (queue_exists(s->q, QUEUE_MESS, d->id))
-				queue_quarantine(s->q, QUEUE_MESS, d->id, d->result.text);
+				queue_quarantine(s->q, QUEUE_MESS, d->id, x->result.text);
 			sched_unlist(s, j);
 			jobtab_remove(s->t, j);
 		} else {
@@ -488,13 +522,13 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 	case SP_DONE:
 		/* The message outlives this job while failed recipients of it
 		 * wait for their report (they are jobs too). */
-		sched_report_success(s, d);
+		sched_report_success(s, d, x);
 		finish_job(s, j);
 		if ((m = jobtab_msg(s->t, d->id)) != NULL)
 			report_failures(s, m);
 		return;
 	case SP_RETRY:
-		if (defer(s, j, d) == 0) {
+		if (defer(s, j, d, x) == 0) {
 			/* (j may be gone meanwhile, and m with it) */
 			if ((m = jobtab_msg(s->t, d->id)) != NULL)
 				report_failures(s, m);
@@ -504,18 +538,24 @@ static void apply_outcome(struct sched *s, struct delivery *d)
 	case SP_FAIL:
 		break;
 	}
-	fail_job(s, j, d);
+	fail_job(s, j, d, x);
 	report_failures(s, m);
 }
 
-/* sched_completed - apply one delivery's outcome, then give its slots to
- * the jobs waiting for them: in this order, a sibling of a failed job
- * still waits in its line (and counts as running) when the failure is
- * reported, so the report waits for it too; let go first, it would be
- * neither, and fail later in a bounce of its own */
+/* sched_completed - apply one delivery's outcomes, each recipient's to
+ * its own job (in recipient order: the jobs of a group still to come are
+ * JT_RUNNING, so a failure's report waits for them and takes theirs
+ * along, one bounce), then give its slots to the jobs waiting for them:
+ * in this order, a sibling of a failed job still waits in its line (and
+ * counts as running) when the failure is reported, so the report waits
+ * for it too; let go first, it would be neither, and fail later in a
+ * bounce of its own */
 void sched_completed(struct sched *s, struct delivery *d)
 {
+	size_t i;
+
 	s->running--;
-	apply_outcome(s, d);
+	for (i = 0; i < d->nrcpt; i++)
+		apply_outcome(s, d, &d->r[i]);
 	release_slots(s, d);
 }

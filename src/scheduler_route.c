@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "scheduler_route.h"
@@ -102,6 +103,87 @@ void sched_use_route(struct sched *s, struct jt_job *j, struct delivery *d)
 		return;
 	d->transport = r->transport;
 	snprintf(d->hop, sizeof d->hop, "%s", r->text);
-	snprintf(d->rcpt, sizeof d->rcpt, "%s", r->rcpt);
+	snprintf(d->r[0].rcpt, sizeof d->r[0].rcpt, "%s", r->rcpt);
 	d->arrival = j->msg->arrival;
+}
+
+/* same_route - does job route b go the way of a?  The same transport and
+ * next hop, and for a transport that groups by domain the same domain
+ * (the part after the last '@', without case) */
+static int same_route(const struct job_route *a, const struct job_route *b)
+{
+	const char *da, *db;
+
+	if (b == NULL || a->transport != b->transport || strcasecmp(a->text, b->text) != 0)
+		return 0;
+	if (!transport_table[a->transport].group_domain)
+		return 1;
+	da = strrchr(a->rcpt, '@');
+	db = strrchr(b->rcpt, '@');
+	return da != NULL && db != NULL && strcasecmp(da, db) == 0;
+}
+
+/* joins - may k ride along with a delivery on route r carrying carried */
+static int joins(const struct jt_job *k, const struct job_route *r,
+                 long long now, size_t carried, unsigned group)
+{
+	struct sp_sibling f = {
+		k->state == JT_WAITING, k->due, k->missing, k->gone,
+		same_route(r, k->route)
+	};
+
+	return sched_policy_joins(&f, now, (unsigned)carried, group);
+}
+
+/* by_number - qsort: recipients in the order of the envelope */
+static int by_number(const void *a, const void *b)
+{
+	const struct delivery_rcpt *x = a, *y = b;
+
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* sched_group - j's siblings on its route join its delivery d */
+struct delivery *sched_group(struct sched *s, struct jt_job *j,
+                             struct delivery *d, long long now)
+{
+	const struct job_route *r = j->route;
+	struct delivery *g;
+	struct jt_job *k;
+	unsigned group;
+	size_t count = 1;
+
+	if (r == NULL || d->transport != (int)r->transport ||
+	    (group = transport_table[r->transport].group) <= 1)
+		return d;
+	for (k = j->msg->jobs; k; k = k->next)
+		if (k != j && joins(k, r, now, count, group))
+			count++;
+	if (count == 1 || (g = delivery_grow(d, count)) == NULL)
+		return d;
+	d = g;
+	for (k = j->msg->jobs; k && d->nrcpt < count; k = k->next) {
+		struct delivery_rcpt *x;
+
+		if (k == j || !joins(k, r, now, d->nrcpt, group))
+			continue;
+		jobtab_start(s->t, k);
+		k->forced = 0;
+		x = &d->r[d->nrcpt++];
+		x->n = k->n;
+		x->job = k;
+		snprintf(x->rcpt, sizeof x->rcpt, "%s",
+		         ((const struct job_route *)k->route)->rcpt);
+	}
+	qsort(d->r, d->nrcpt, sizeof d->r[0], by_number);
+	return d;
+}
+
+/* sched_rides_with - k is j's sibling on j's route, and it groups */
+int sched_rides_with(const struct jt_job *k, const struct jt_job *j)
+{
+	const struct job_route *r = j->route;
+
+	return k != j && k->msg == j->msg && r != NULL &&
+	       transport_table[r->transport].group > 1 && same_route(r, k->route);
 }

@@ -11,7 +11,8 @@
  *   scheduler_notice.c   delay warnings and success reports (bounce.h)
  *   scheduler_explode.c  new messages into jobs, in batches
  *   scheduler_route.c    each job's transport and next hop, made at
- *                        explode and kept with the job
+ *                        explode and kept with the job; the siblings
+ *                        that ride along in a job's delivery
  *   scheduler.c          memory against files: forgetting jobs,
  *                        releasing messages, jobs gone missing, names in
  *                        bad/ (scheduler_priv.h: the state they share)
@@ -64,7 +65,7 @@ static void take_completions(struct sched *s)
 		next = d->next;
 		sched_completed(s, d);
 		config_put(d->cfg);
-		free(d);
+		delivery_free(d);
 	}
 }
 

@@ -448,7 +448,7 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	s->cfg = cfg;
 	if (cfg->nsubmission > 0 && !authsrc_configured(cfg)) {
 		snprintf(err, errlen, "--submission %s needs a credential source "
-		         "(--users)", cfg->submission[0].text);
+		         "(--users or --dovecot-auth)", cfg->submission[0].text);
 		free(s->fds);
 		free(s);
 		return -1;

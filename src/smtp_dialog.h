@@ -351,6 +351,13 @@ void smtp_ehlo_parse(const struct smtp_reply *r, unsigned *ext,
 /* smtp_result_from_reply - fill res from a server reply at stage */
 void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,
                             const struct smtp_reply *r);
+/* smtp_result_too_many - was a recipient refused at RCPT for being one
+ * too many for this transaction?  A 452 there (RFC 5321 4.5.3.1.10; its
+ * enhanced code, when any, 4.5.3): the client may send it in a next
+ * transaction, once this one has delivered to others.  A 452 with
+ * another enhanced code (4.2.2 mailbox full, 4.3.1 storage) is the
+ * recipient's own temporary refusal. */
+int smtp_result_too_many(const struct smtp_result *r);
 /* smtp_result_local - an outcome decided here, without a server reply */
 void smtp_result_local(struct smtp_result *res, enum smtp_stage stage,
                        enum status_kind kind, int subject, int detail,

@@ -219,3 +219,13 @@ size_t smtp_dot_finish(struct smtp_dot *d, char *out)
 	d->col = 0;
 	return n + 3;
 }
+
+/* smtp_result_too_many - a 452 to RCPT, enhanced code 4.5.3 or none */
+int smtp_result_too_many(const struct smtp_result *r)
+{
+	if (r->stage != SMTP_STAGE_RCPT || r->reply.code != 452 ||
+	    r->reply.error != SMTP_REPLY_OK)
+		return 0;
+	return r->reply.enh_class == 0 ||
+	       (r->reply.enh_subject == 5 && r->reply.enh_detail == 3);
+}

@@ -1,8 +1,10 @@
 /* transport.c - the transport table and next hops; see transport.h */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deliver.h"
+#include "dsn.h"
 #include "lmtp.h"
 #include "local.h"
 #include "policy.h"
@@ -79,12 +81,13 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 	return n < half ? n : half;
 }
 
-/* deliver_local - to a mailbox here */
+/* deliver_local - to a mailbox here (one recipient: group 1) */
 static void deliver_local(struct delivery *d, const struct envelope *env,
                           int fd, long long offset)
 {
 	const struct config *cfg = d->cfg;
-	const struct mailbox *rcpt = &env->rcpt[d->n];
+	struct delivery_rcpt *r = &d->r[0];
+	const struct mailbox *rcpt = &env->rcpt[r->n];
 	char name[ADDR_MAX], dom[ADDR_MAX];
 	struct local_config lc = {
 		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
@@ -92,41 +95,62 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 	};
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {
-		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+		r->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
 		return;
 	}
-	d->notify = env->dsn[d->n].notify;
+	r->notify = env->dsn[r->n].notify;
 	/* Delivered-To: the address the client sent, subaddress and all */
-	d->result = local_deliver(&lc, name, envelope_orcpt(env, d->n),
+	r->result = local_deliver(&lc, name, envelope_orcpt(env, r->n),
 	                          env->sender.text, fd, (off_t)offset);
 }
 
-/* deliver_smtp - one round over the next hop's servers */
+/* deliver_smtp - one round over the next hop's servers for all of d's
+ * recipients: one transaction with several RCPTs (remote.h) */
 static void deliver_smtp(struct delivery *d, const struct envelope *env,
                          int fd, long long offset)
 {
-	char notify[DSN_NOTIFY_TEXT_MAX];
-	struct remote_result rr;
+	struct remote_rcpt *rr = calloc(d->ntry, sizeof *rr);
+	char (*notify)[DSN_NOTIFY_TEXT_MAX] = calloc(d->ntry, sizeof *notify);
 	struct remote_dsn dsn = {
-		notify, env->dsn[d->n].orcpt,
 		env->ret == DSN_RET_FULL ? "FULL" : env->ret == DSN_RET_HDRS ? "HDRS"
 		                                  : NULL,
 		env->envid[0] ? env->envid : NULL
 	};
+	struct remote_result res;
+	size_t i;
 
-	d->notify = env->dsn[d->n].notify;
-	dsn_notify_format(d->notify, notify);
-	if (notify[0] == '\0')
-		dsn.notify = NULL;
-	remote_deliver(d->remote, env->sender.text, &env->rcpt[d->n],
-	               env->body_8bit, &dsn, fd, (off_t)offset, &rr);
-	d->dsn_passed = rr.st.kind == ST_OK && rr.dsn_offered;
-	d->result = rr.st;
-	d->uncounted = rr.counted ? 0 : UNCOUNTED_DNS;
-	d->unreachable = rr.unreachable;
-	memcpy(d->remote_mta, rr.remote_mta, sizeof d->remote_mta);
-	memcpy(d->diag, rr.diag, sizeof d->diag);
-	snprintf(d->tls, sizeof d->tls, "%s", rr.tls);
+	if (rr == NULL || notify == NULL) {
+		for (i = 0; i < d->ntry; i++)
+			d->r[i].result = status_make(ST_TEMP, 3, 0, "Out of memory");
+		d->uncounted = UNCOUNTED_DNS;   /* no verdict on the hop */
+		free(notify);
+		free(rr);
+		return;
+	}
+	for (i = 0; i < d->ntry; i++) {
+		unsigned n = d->r[i].n;
+
+		rr[i].rcpt = &env->rcpt[n];
+		d->r[i].notify = env->dsn[n].notify;
+		dsn_notify_format(d->r[i].notify, notify[i]);
+		rr[i].dsn_notify = notify[i][0] ? notify[i] : NULL;
+		rr[i].dsn_orcpt = env->dsn[n].orcpt;
+	}
+	remote_deliver(d->remote, env->sender.text, rr, d->ntry, env->body_8bit,
+	               &dsn, fd, (off_t)offset, &res);
+	d->uncounted = res.counted ? 0 : UNCOUNTED_DNS;
+	d->unreachable = res.unreachable;
+	for (i = 0; i < d->ntry; i++) {
+		struct delivery_rcpt *r = &d->r[i];
+
+		r->result = rr[i].st;
+		r->dsn_passed = rr[i].st.kind == ST_OK && rr[i].dsn_offered;
+		memcpy(r->remote_mta, rr[i].remote_mta, sizeof r->remote_mta);
+		memcpy(r->diag, rr[i].diag, sizeof r->diag);
+		snprintf(r->tls, sizeof r->tls, "%s", rr[i].tls);
+	}
+	free(notify);
+	free(rr);
 }
 
 /* transport_lmtp_user - USER@DOMAIN for a virtual domain, else USER */
@@ -145,33 +169,60 @@ int transport_lmtp_user(const struct config *cfg, const struct mailbox *rcpt,
 	return 0;
 }
 
-/* deliver_lmtp - to the LMTP server, in a transaction of its own */
+/* deliver_lmtp - d's recipients to the LMTP server in one transaction,
+ * each with the server's own reply (lmtp.h); one whose mailbox has no
+ * usable name fails alone, before it */
 static void deliver_lmtp(struct delivery *d, const struct envelope *env,
                          int fd, long long offset)
 {
-	char user[ADDR_MAX];
-	const char *rcpt[1] = { user };
-	struct lmtp_result r;
+	char (*user)[ADDR_MAX] = calloc(d->ntry, sizeof *user);
+	const char **rcpt = calloc(d->ntry, sizeof *rcpt);
+	struct lmtp_result *res = calloc(d->ntry, sizeof *res);
+	size_t *idx = calloc(d->ntry, sizeof *idx), i, n = 0;
 
-	/* NOTIFY= is not passed on: the LMTP server is the mailbox, so a
-	 * success report is ours to make ("delivered", scheduler_notice.c) */
-	d->notify = env->dsn[d->n].notify;
-	d->dsn_passed = 0;
-	if (transport_lmtp_user(d->cfg, &env->rcpt[d->n], user) < 0) {
-		d->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
-		return;
+	if (user == NULL || rcpt == NULL || res == NULL || idx == NULL) {
+		for (i = 0; i < d->ntry; i++)
+			d->r[i].result = status_make(ST_TEMP, 3, 0, "Out of memory");
+		d->uncounted = UNCOUNTED_DNS;   /* no verdict on the hop */
+		goto out;
 	}
-	lmtp_deliver(d->remote, d->cfg->lmtp, env->sender.text, rcpt, 1,
-	             env->body_8bit, fd, (off_t)offset, &r, &d->unreachable);
-	d->result = r.st;
-	/* the server that answered, for the DSN's Remote-MTA */
-	if (r.diag[0])
-		snprintf(d->remote_mta, sizeof d->remote_mta, "%s", d->cfg->lmtp);
-	memcpy(d->diag, r.diag, sizeof d->diag);
+	for (i = 0; i < d->ntry; i++) {
+		struct delivery_rcpt *r = &d->r[i];
+
+		/* NOTIFY= is not passed on: the LMTP server is the mailbox, so
+		 * a success report is ours ("delivered", scheduler_notice.c) */
+		r->notify = env->dsn[r->n].notify;
+		r->dsn_passed = 0;
+		if (transport_lmtp_user(d->cfg, &env->rcpt[r->n], user[i]) < 0) {
+			r->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+			continue;
+		}
+		rcpt[n] = user[i];
+		idx[n++] = i;
+	}
+	if (n > 0)
+		lmtp_deliver(d->remote, d->cfg->lmtp, env->sender.text, rcpt, n,
+		             env->body_8bit, fd, (off_t)offset, res, &d->unreachable);
+	for (i = 0; i < n; i++) {
+		struct delivery_rcpt *r = &d->r[idx[i]];
+
+		r->result = res[i].st;
+		/* the server that answered, for the DSN's Remote-MTA */
+		if (res[i].diag[0])
+			snprintf(r->remote_mta, sizeof r->remote_mta, "%s", d->cfg->lmtp);
+		memcpy(r->diag, res[i].diag, sizeof r->diag);
+	}
+out:
+	free(user);
+	free(rcpt);
+	free(res);
+	free(idx);
 }
 
 const struct transport transport_table[TRANSPORT_COUNT] = {
-	[TRANSPORT_LOCAL] = { "local", deliver_local },
-	[TRANSPORT_SMTP] = { "smtp", deliver_smtp },
-	[TRANSPORT_LMTP] = { "lmtp", deliver_lmtp },
+	[TRANSPORT_LOCAL] = { "local", 1, 0, deliver_local },
+	[TRANSPORT_SMTP] = { "smtp", SMTP_DIALOG_RCPT_MAX, 1, deliver_smtp },
+	/* one transaction for every local recipient of a message, whatever
+	 * its domain: they share the one server */
+	[TRANSPORT_LMTP] = { "lmtp", SMTP_DIALOG_RCPT_MAX, 0, deliver_lmtp },
 };

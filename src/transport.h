@@ -8,7 +8,8 @@
  *   local   "local:NAME", the mailbox (postmaster shares root's with
  *           --system-users);
  *   lmtp    "lmtp:ADDR", the --lmtp server: every local recipient of a
- *           message shares it, so that they can share its transaction;
+ *           message shares it, and they go in one delivery, one
+ *           transaction (group: the row's, whatever their domains);
  *   smtp    remote_next_hop() (remote.h): "HOST:PORT" of a --route,
  *           "IP:PORT" of an address literal, else the domain (its MX set).
  * The limits (mta-smtpd(8), --max-deliveries): each transport may use at
@@ -54,8 +55,12 @@ struct envelope;
 
 struct transport {
 	const char *name;          /* "local", "smtp", "lmtp": the log's via= */
-	/* deliver - one attempt to d's recipient of env (its message at
-	 * fd[offset..]); fills d's results (deliver.h) */
+	unsigned group;            /* recipients one delivery may carry (1:
+	                            * one at a time) */
+	int group_domain;          /* group only recipients of one domain */
+	/* deliver - one attempt to d's recipients d->r[0..d->ntry) of env
+	 * (its message at fd[offset..]), at most group of them; fills each
+	 * one's results and the round's (deliver.h) */
 	void (*deliver)(struct delivery *d, const struct envelope *env, int fd,
 	                long long offset);
 };

@@ -6,7 +6,9 @@
 # them once (src/scheduler_outcome.c).
 #   line     one message to four recipients at one destination that
 #            refuses them all (550 at RCPT), --max-per-dest 1: one
-#            delivery at a time, the others parked; a failure waits for
+#            delivery at a time, the others parked (four domains routed
+#            to one host: one next hop, but no grouping, which keeps to
+#            one domain); a failure waits for
 #            the siblings still in the line, and for the last one let go
 #            from it (sched_unwait), then one bounce names all four
 #   removed  a message to a recipient refused at once and one parked
@@ -32,7 +34,9 @@ bad_start stall2 "stalldot=127.0.0.4:$P" || { echo "Bail out! badsmtp did not st
 STALL2_PID=$BAD_PID
 bad_start stall "stalldot=127.0.0.3:$P" || { echo "Bail out! badsmtp did not start"; exit 1; }
 start_mta --smtp-port "$P" --max-per-dest 1 --retry 300 \
-	--route "stall.example=127.0.0.3:$P" --route "stall2.example=127.0.0.4:$P" ||
+	--route "stall.example=127.0.0.3:$P" --route "stall2.example=127.0.0.4:$P" \
+	--route "l1.example=127.0.0.2:$P" --route "l2.example=127.0.0.2:$P" \
+	--route "l3.example=127.0.0.2:$P" --route "l4.example=127.0.0.2:$P" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 BOX=$MTA_MAIL/user
 
@@ -41,8 +45,8 @@ bounces_of() { log_count " bounce id=$1 "; }
 bounce_file() { grep -l "^X-Queue-ID: $1\$" $(maildir_files "$BOX") | head -1; }
 
 # ---- line: four recipients, one slot ---------------------------------------
-r=$(user_msg line | inject "$MTA_PORT" user@test.example 'dead1@[127.0.0.2]' \
-	'dead2@[127.0.0.2]' 'dead3@[127.0.0.2]' 'dead4@[127.0.0.2]')
+r=$(user_msg line | inject "$MTA_PORT" user@test.example dead1@l1.example \
+	dead2@l2.example dead3@l3.example dead4@l4.example)
 id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "line: queued"
 wait_until 20 queue_empty; ok $? "line: the queue is empty"
@@ -56,10 +60,10 @@ like "$(grep " bounce id=$id " "$MTA_LOG")" 'to=<user@test.example> rcpts=4$' \
 f=$(bounce_file "$id")
 tap_from "$(dsn_check "$f" --name line-dsn --sender user@test.example --orig-id "$id" \
 	--orig-header 'Subject: line' \
-	--rcpt 'dead1@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
-	--rcpt 'dead2@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
-	--rcpt 'dead3@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
-	--rcpt 'dead4@[127.0.0.2]' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
+	--rcpt 'dead1@l1.example' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
+	--rcpt 'dead2@l2.example' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
+	--rcpt 'dead3@l3.example' --status '^5\.1\.1$' --diag '550 5\.1\.1' \
+	--rcpt 'dead4@l4.example' --status '^5\.1\.1$' --diag '550 5\.1\.1')"
 
 # sibling_removed CASE SIBLING EVENT STATE SERVER_PID - a message CASE to
 # deadCASE@[127.0.0.2] (refused) and SIBLING; once the first has failed

@@ -2,10 +2,12 @@
 # t/39-lmtp.t - --lmtp: local mailboxes delivered to a real Dovecot
 # (private instance, t/lib/dovecot-lmtp.sh) over LMTP, read back through
 # its IMAP with python3 imaplib as a user would:
-#   - one message to several users, over the unix socket: local users as
+#   - one message to several users, over the unix socket, in one
+#     delivery and one LMTP transaction (grouped): local users as
 #     bare logins, a virtual domain's as user@domain; each body read back
 #     through IMAP equals what was sent; Dovecot wrote Return-Path:
-#     and Delivered-To:; --check-address shows the user asked for;
+#     (and Delivered-To: for a lone recipient); --check-address shows
+#     the user asked for;
 #   - a user over quota gets 452 4.2.2 after the dot for that recipient
 #     only: deferred (still queued), the others delivered;
 #   - the deliveries to one server share one connection (kept between
@@ -18,7 +20,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/dovecot-lmtp.sh"
 
-plan 21
+plan 24
 
 [ "$(id -u)" = 0 ] || skip_all "needs root to run a private Dovecot"
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/lmtp ] ||
@@ -71,6 +73,20 @@ print(" ".join(out))
 EOF
 }
 
+# hdrs USER PASS TOKEN - the Return-Path: and Delivered-To: fields of the
+# message TOKEN in USER's INBOX, on one line
+hdrs() {
+	$PY - "$DOVECOT_IP" "$DOVECOT_IMAP_PORT" "$@" <<'EOF'
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
+m.login(sys.argv[3], sys.argv[4])
+m.select("INBOX", readonly=True)
+typ, data = m.search(None, "SUBJECT", sys.argv[5])
+typ, d = m.fetch(data[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (RETURN-PATH DELIVERED-TO)])")
+print(" ".join(d[0][1].decode().split()))
+EOF
+}
+
 # wait_log PATTERN COUNT [SECONDS] - until the log has COUNT lines
 # matching PATTERN (extended regex)
 wait_log() {
@@ -99,21 +115,18 @@ like "$(grep 'rcpt=<\?full@' "$MTA_LOG")" \
 	'deferred .*via=lmtp .*452 4\.2\.2 <full> Quota exceeded' \
 	"the user over quota: 452 4.2.2 for that recipient, deferred"
 is "$(grep -c 'delivered .*rcpt=<\?full@' "$MTA_LOG")" 0 "... and not delivered"
+like "$log" "delivery-group id=[^ ]* rcpts=4 via=lmtp dest=lmtp:$DOVECOT_LMTP_SOCKET" \
+	"the four recipients of the message (two domains): one delivery"
+is "$(grep 'msgid=<tok-one@example.org>: saved mail' "$DOVECOT_LOG" |
+	sed -n 's/^.*lmtp([^)]*)<[0-9]*><\([^>:]*\)[^>]*>.*/\1/p' | sort | uniq -c | awk '{print $1}')" 3 \
+	"Dovecot: the three saved in one LMTP transaction (one session id)"
 is "$(count_queued)" 1 "... its message still queued"
 is "$(imap_check alice pa tok-one) $(imap_check bob pb tok-one) $(imap_check dave@virt.example pd tok-one)" \
 	"tok-one ok tok-one ok tok-one ok" \
 	"IMAP: each user's message, body as sent (a virtual user as user@domain)"
-like "$($PY - "$DOVECOT_IP" "$DOVECOT_IMAP_PORT" <<'EOF'
-import imaplib, sys
-m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
-m.login("alice", "pa")
-m.select("INBOX", readonly=True)
-typ, data = m.search(None, "SUBJECT", "tok-one")
-typ, d = m.fetch(data[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (RETURN-PATH DELIVERED-TO)])")
-print(" ".join(d[0][1].decode().split()))
-EOF
-)" "^Return-Path: <carol@test\.example> Delivered-To: alice$" \
-	"Dovecot wrote Return-Path: (the sender) and Delivered-To: (the user asked for)"
+# Dovecot writes Delivered-To: only for a transaction of one recipient
+is "$(hdrs alice pa tok-one)" "Return-Path: <carol@test.example>" \
+	"Dovecot wrote Return-Path: (the sender), no Delivered-To: (several recipients)"
 is "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DOVECOT_LOG")" 1 \
 	"the deliveries shared one LMTP connection"
 
@@ -148,6 +161,8 @@ EOF
 wait_log 'success-report ' 1
 like "$(grep 'success-report ' "$MTA_LOG")" "rcpt=<?bob@test\.example>? to=<?carol@test\.example>? action=delivered" \
 	"NOTIFY=SUCCESS over LMTP: a 'delivered' report to the sender"
+is "$(hdrs bob pb tok-notify)" "Return-Path: <carol@test.example> Delivered-To: bob" \
+	"alone in its transaction: Delivered-To: the user asked for"
 
 # 3. Dovecot stopped: deferred; back: delivered
 dovecot_lmtp_stop

@@ -3,7 +3,7 @@
 # the records from its command line on a loopback port (--dns):
 #   two MX, the preferred one dead (nothing listens) -> the second one;
 #   preference order, whatever order the answer lists them in;
-#   equal preferences: all used (spread over many jobs);
+#   equal preferences: all used (spread over many deliveries);
 #   no MX but an A record -> the domain itself;
 #   null MX, NXDOMAIN, no MX and no address, MX hosts without address ->
 #     permanent at once: one bounce for them all, without a retry;
@@ -83,15 +83,16 @@ like "$(grep 'relayed rcpt=<d@big.example>' "$MTA_LOG")" 'mx=best\.big\.example 
 	"300 MX records: logged"
 
 # ---- equal preferences --------------------------------------------------
-rcpts=
-for i in $(seq 16); do rcpts="$rcpts e$i@eq.example"; done
-# shellcheck disable=SC2086
-user_msg equal | inject "$MTA_PORT" user@test.example $rcpts >/dev/null
+# 16 messages of one recipient each: the recipients of one message at
+# one domain go together, in one delivery (one transaction)
+for i in $(seq 16); do
+	user_msg "equal$i" | inject "$MTA_PORT" user@test.example "e$i@eq.example" >/dev/null
+done
 _eq_total() { [ $(( $(peer_count "$GOOD") - 4 + $(peer_count "$OTHER") )) -ge 16 ]; }
 wait_until 20 _eq_total; ok $? "equal preferences: all 16 recipients delivered"
 a=$(( $(peer_count "$GOOD") - 4 )) b=$(peer_count "$OTHER")
 diag "equal preferences: $a to a.eq.example, $b to b.eq.example"
-[ "$a" -ge 1 ] && [ "$b" -ge 1 ]; ok $? "equal preferences: both MX used (16 jobs; all on one: p = 2^-15)"
+[ "$a" -ge 1 ] && [ "$b" -ge 1 ]; ok $? "equal preferences: both MX used (16 deliveries; all on one: p = 2^-15)"
 
 # ---- permanent DNS outcomes, and a temporary one, in one message ---------
 start=$(date +%s)

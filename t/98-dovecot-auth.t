@@ -11,16 +11,20 @@
 #   temporary failures, never 0: a passdb failing (Dovecot's FAIL with
 #   temp), Dovecot stopped (its socket left: refused), no socket at
 #   all, a server that never answers (the deadline), one that speaks
-#   another major version, one that does not offer PLAIN.
+#   another major version, one that does not offer PLAIN;
+# and mta-smtpd --dovecot-auth on a submission port, with swaks: Dovecot's
+# login accepted (235), a wrong password 535, Dovecot stopped 454 (a
+# temporary failure, logged as auth-source-error), never 535.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/dovecot.sh"
+. "$TLIB/tlscerts.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "Dovecot's master must start as root"
 command -v dovecot >/dev/null || skip_all "dovecot-core is not installed"
 TOOL=${MTA_DOVECOT_AUTH:-$(dirname "${MTA_CRASHFS:-$here/../build/release/tools/crashfs}")/dovecot-auth}
 [ -x "$TOOL" ] || { echo "Bail out! $TOOL missing: make build/release/tools/dovecot-auth"; exit 1; }
 
-plan 16
+plan 21
 
 DV=$T/dv
 dovecot_user "$DV" alice 'correct horse'
@@ -59,7 +63,34 @@ like "$(check carol@gone.example 'correct horse')" '^-1 dovecot auth: temporary 
 like "$(cat "$DOVECOT_LOG")" 'checkpassword\(carol@gone.example\).*status 111' \
 	"(Dovecot's passdb did fail)"
 
+# ---- mta-smtpd --dovecot-auth: the same accounts for SMTP submission ----
+C=$T/certs
+mkdir -p "$C"
+if ! make_ca "$C" || ! make_cert "$C" ec mx.test.example ec; then
+	echo "Bail out! openssl could not make the test certificates"
+	exit 1
+fi
+SUB=$(free_port)
+start_mta --submission "127.0.0.1:$SUB" --dovecot-auth "$DOVECOT_AUTH_SOCKET" \
+	--tls-cert "$C/ec-chain.crt" --tls-key "$C/ec.key" --error-delay 0 ||
+	{ echo "Bail out! mta-smtpd did not start"; cat "$T/mta.stderr"; exit 1; }
+wait_port 127.0.0.1 "$SUB" || { echo "Bail out! no --submission listener"; exit 1; }
+submit() {   # USER PASS -> swaks's output
+	swaks --server "127.0.0.1:$SUB" --tls --auth PLAIN --auth-user "$1" \
+		--auth-password "$2" --from "$1@test.example" --to "$1@test.example" \
+		--quit-after AUTH 2>&1
+}
+like "$(submit alice 'correct horse')" '<~  235 2\.7\.0 ' \
+	"--dovecot-auth: Dovecot's login and password accepted (235)"
+like "$(submit alice 'wrong')" '<~\* 535 5\.7\.8 ' "--dovecot-auth: a wrong password, 535"
+
 stop_dovecot
+out=$(submit alice 'correct horse')
+like "$out" '<~\* 454 4\.7\.0 ' "--dovecot-auth, Dovecot stopped: 454, a temporary failure"
+ok $(printf '%s' "$out" | grep -q ' 535 ' && echo 1 || echo 0) "(and no 535)"
+like "$(cat "$MTA_LOG")" 'auth-source-error source=dovecot' "(logged as auth-source-error)"
+stop_mta
+
 like "$(check alice 'correct horse')" '^-1 .*Connection refused' "Dovecot stopped: temporary (-1)"
 like "$(DOVECOT_AUTH_PASSWORD=x "$TOOL" "$T/no-such-socket" alice)" '^-1 .*No such file' \
 	"no socket: temporary (-1)"

@@ -30,6 +30,8 @@ Options (regexes are searched case-blind):
     --defer-match REGEX      which addresses --defer-first applies to
                              (default: all)
     --data-reply REPLY       answer the end of DATA with REPLY (not stored)
+    --max-rcpt N             accept at most N recipients per transaction:
+                             "452 4.5.3 Too many recipients" to the others
     --size BYTES             announce SIZE BYTES in EHLO and refuse larger
                              messages (default 64 MiB)
     --hold SECONDS           wait SECONDS before answering the end of DATA;
@@ -105,6 +107,7 @@ class Handler:
         self.defer_first = a.defer_first
         self.defer_match = re.compile(a.defer_match, re.I)
         self.data_reply = a.data_reply
+        self.max_rcpt = a.max_rcpt
         self.hold = a.hold
         self.inflight = set()
         self.inflight_max = 0
@@ -156,6 +159,8 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         reply = self.refusal("rcpt", address)
+        if reply is None and self.max_rcpt and len(envelope.rcpt_tos) >= self.max_rcpt:
+            reply = "452 4.5.3 Too many recipients"
         if reply is None and self.defer_first and self.defer_match.search(address):
             with self.lock:
                 k = address.lower()
@@ -280,6 +285,7 @@ def main():
     ap.add_argument("--defer-first", type=int, default=0)
     ap.add_argument("--defer-match", default="")
     ap.add_argument("--data-reply", default="")
+    ap.add_argument("--max-rcpt", type=int, default=0)
     ap.add_argument("--wire", action="store_true")
     ap.add_argument("--hold", type=float, default=0)
     ap.add_argument("--size", type=int, default=64 * 1024 * 1024)

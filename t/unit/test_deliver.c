@@ -46,37 +46,43 @@ static void teardown(void)
 
 TestSuite(deliver, .init = setup, .fini = teardown, .timeout = 30);
 
-/* run - deliver_run for recipient 0 of mess/id */
-static void run(struct delivery *d, const char *id)
+/* run - deliver_run for recipient 0 of mess/id; the caller frees it */
+static struct delivery *run(const char *id)
 {
-	memset(d, 0, sizeof *d);
+	struct delivery *d = delivery_new(1);
+
+	cr_assert_not_null(d);
 	d->transport = -1;
 	d->q = q;
 	snprintf(d->id, sizeof d->id, "%s", id);
 	deliver_run(d);
+	return d;
 }
 
 Test(deliver, damaged_envelope_is_bad)
 {
-	struct delivery d;
+	struct delivery *d;
 	int fd = openat(mess_fd, "DAMAGED", O_WRONLY | O_CREAT | O_EXCL, 0600);
 
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "no envelope here\n\nbody\n", 23), 23);
 	close(fd);
-	run(&d, "DAMAGED");
-	cr_assert_eq(d.result.kind, ST_PERM);
-	cr_assert_eq(d.bad, DELIVERY_BAD_MESSAGE);
+	d = run("DAMAGED");
+	cr_assert_eq(d->r[0].result.kind, ST_PERM);
+	cr_assert_eq(d->r[0].bad, DELIVERY_BAD_MESSAGE);
+	delivery_free(d);
 }
 
 /* A read error (here EISDIR: the name is a directory) says nothing about
  * the file's content: deferred, never quarantined. */
 Test(deliver, read_error_is_temporary)
 {
-	struct delivery d;
+	struct delivery *d;
 
 	cr_assert_eq(mkdirat(mess_fd, "UNREADABLE", 0700), 0);
-	run(&d, "UNREADABLE");
-	cr_assert_eq(d.result.kind, ST_TEMP, "kind %d: %s", d.result.kind, d.result.text);
-	cr_assert_eq(d.bad, 0);
+	d = run("UNREADABLE");
+	cr_assert_eq(d->r[0].result.kind, ST_TEMP, "kind %d: %s", d->r[0].result.kind,
+	             d->r[0].result.text);
+	cr_assert_eq(d->r[0].bad, 0);
+	delivery_free(d);
 }

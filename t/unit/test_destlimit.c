@@ -144,3 +144,25 @@ Test(destlimit, a_dead_hop_is_dead_until_its_time)
 	cr_assert_eq(destlimit_hop_running(t, "busy.example"), 0);
 	destlimit_free(t);
 }
+
+/* the first of a line can be looked at without taking it out (the
+ * scheduler lets a job's parked siblings go with it) */
+Test(destlimit, the_first_in_a_line_is_seen_and_left)
+{
+	struct destlimit *t = destlimit_new();
+	int a, b, c;
+
+	cr_assert_null(destlimit_first_hop(t, "h.example"));
+	cr_assert_null(destlimit_first_transport(t, TRANSPORT_SMTP));
+	cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "h.example", &a), 0);
+	cr_assert_eq(destlimit_wait(t, DL_HOP, TRANSPORT_SMTP, "h.example", &b), 0);
+	cr_assert_eq(destlimit_wait(t, DL_TRANSPORT, TRANSPORT_SMTP, "x", &c), 0);
+	cr_assert_eq(destlimit_first_hop(t, "H.Example"), &a);
+	cr_assert_eq(destlimit_first_hop(t, "h.example"), &a, "left in the line");
+	cr_assert_eq(destlimit_unwait_hop(t, "h.example"), &a);
+	cr_assert_eq(destlimit_first_hop(t, "h.example"), &b);
+	cr_assert_eq(destlimit_first_transport(t, TRANSPORT_SMTP), &c);
+	cr_assert_eq(destlimit_unwait_transport(t, TRANSPORT_SMTP), &c);
+	cr_assert_null(destlimit_first_transport(t, TRANSPORT_SMTP));
+	destlimit_free(t);
+}

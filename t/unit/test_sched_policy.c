@@ -111,3 +111,28 @@ Test(sched_policy, a_dead_hop_is_remembered_no_longer_than_retry)
 	l.dead_hop_time = 0;
 	cr_assert_eq(sched_policy_dead_time(&l), 0);
 }
+
+/* grouping: a sibling rides along in its message's delivery only when it
+ * waits, is due, goes the same way, and there is room */
+Test(sched_policy, a_sibling_joins_a_delivery_when_due_on_its_route_with_room)
+{
+	struct sp_sibling k = { 1, 100, 0, 0, 1 };
+	struct sp_sibling f;
+
+	cr_assert(sched_policy_joins(&k, 100, 1, 1000));
+	cr_assert_not(sched_policy_joins(&k, 100, 1, 1), "a transport of one at a time");
+	cr_assert_not(sched_policy_joins(&k, 100, 1000, 1000), "full");
+	cr_assert_not(sched_policy_joins(&k, 99, 1, 1000), "not due yet");
+	f = k; f.waiting = 0;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "running, parked or failed");
+	f = k; f.same_route = 0;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "another hop");
+	f = k; f.missing = 1;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "its file vanished");
+	f = k; f.gone = 1;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "removed");
+	f = k; f.due = 0;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "returned: bounced, not delivered");
+	f = k; f.due = 9999999999LL;
+	cr_assert_not(sched_policy_joins(&f, 100, 1, 1000), "held");
+}

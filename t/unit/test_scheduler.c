@@ -15,6 +15,7 @@
 #include "scheduler_files.h"
 #include "scheduler_outcome.h"
 #include "scheduler_priv.h"
+#include "scheduler_route.h"
 
 #define ID "0000000000001A"
 
@@ -160,18 +161,19 @@ static void park(struct jt_job *j, const char *hop)
 /* complete - the delivery of j to hop, which held a slot, ended well */
 static void complete(struct jt_job *j, const char *hop)
 {
-	struct delivery *d = calloc(1, sizeof *d);
+	struct delivery *d = delivery_new(1);
 
 	cr_assert_not_null(d);
 	d->owner = s;
-	d->job = j;
+	d->r[0].job = j;
+	d->r[0].n = j->n;
 	d->transport = TRANSPORT_SMTP;
 	d->slotted = 1;
 	snprintf(d->hop, sizeof d->hop, "%s", hop);
 	memcpy(d->id, j->msg->id, sizeof d->id);
-	d->result = status_ok();
+	d->r[0].result = status_ok();
 	sched_completed(s, d);
-	free(d);
+	delivery_free(d);
 }
 
 /* a delivery to a hop ends while two jobs wait in its line, the first of
@@ -318,4 +320,61 @@ Test(scheduler, an_unreadable_new_message_is_tried_again_shortly)
 	sched_explode(s);
 	cr_assert_null(jobtab_msg(s->t, ID));
 	cr_assert_leq(s->next_rescan, (long long)time(NULL) + EXPLODE_RETRY);
+}
+
+/* grouping (scheduler_route.c sched_group): a delivery of a job relayed
+ * over SMTP takes along the message's other jobs that wait, are due, and
+ * go to the same next hop and domain (without case), in recipient order;
+ * not one due later, held, returned by an operator (due 0), of another
+ * domain, or local */
+Test(scheduler, a_delivery_gathers_the_due_siblings_on_its_route)
+{
+	static char local[] = "local.example";
+	static char *domains[] = { local };
+	const char *to[] = { "a@g.example", "b@G.Example", "c@g.example",
+	                     "d@h.example", "e@g.example", "f@g.example",
+	                     "g@g.example", "h@g.example", "user@local.example" };
+	enum { N = sizeof to / sizeof to[0] };
+	struct jt_msg *m = jobtab_add_msg(s->t, ID);
+	struct jt_job *j[N];
+	struct envelope env;
+	struct delivery *d;
+	struct mailbox mb;
+	long long now = 1000;
+	size_t i;
+
+	cfg.domains = domains;
+	cfg.ndomains = 1;
+	envelope_init(&env);
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(mailbox_from_text(&mb, to[i], strlen(to[i])), 0, "%s", to[i]);
+		cr_assert_eq(envelope_add_rcpt(&env, &mb), 1);
+		/* made in reverse order: the delivery sorts them */
+		j[N - 1 - i] = jobtab_add(s->t, m, (unsigned)(N - 1 - i), now - 10);
+	}
+	j[5]->due = now + 1;             /* f: due later */
+	j[6]->due = 9999999999LL;        /* g: held */
+	j[7]->due = 0;                   /* h: returned by an operator */
+	sched_route_message(s, m, &env);
+	envelope_free(&env);
+	jobtab_start(s->t, j[2]);        /* c is the one dispatched */
+	d = delivery_new(1);
+	cr_assert_not_null(d);
+	sched_use_route(s, j[2], d);
+	cr_assert_eq(d->transport, TRANSPORT_SMTP);
+	d->r[0].n = 2;
+	d->r[0].job = j[2];
+	d = sched_group(s, j[2], d, now);
+	cr_assert_eq(d->nrcpt, 4, "c with a, b and e: %zu", d->nrcpt);
+	cr_assert_eq(d->r[0].n, 0);
+	cr_assert_eq(d->r[1].n, 1);
+	cr_assert_eq(d->r[2].n, 2);
+	cr_assert_eq(d->r[3].n, 4);
+	cr_assert_str_eq(d->r[1].rcpt, "b@G.Example");
+	for (i = 0; i < 4; i++)
+		cr_assert_eq(((struct jt_job *)d->r[i].job)->state, JT_RUNNING);
+	cr_assert_eq(j[3]->state, JT_WAITING, "another domain stays");
+	cr_assert_eq(j[5]->state, JT_WAITING, "not due yet stays");
+	cr_assert_eq(j[8]->state, JT_WAITING, "local stays");
+	delivery_free(d);
 }

@@ -628,3 +628,38 @@ Test(smtp_dialog, dsn_per_recipient_notify_and_orcpt)
 	                 "RCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\nDATA\r\n",
 	                 "no DSN offered: none of them");
 }
+
+/* a 452 4.5.3 (or a bare 452) to RCPT is "too many recipients": the
+ * delivery sends that recipient in a next transaction; a 452 with another
+ * code, a 451, or a 452 at another stage is not */
+Test(smtp_dialog, a_452_to_rcpt_means_too_many)
+{
+	struct smtp_tx t = tx3();
+
+	open_with(SMTP_DIALOG_SMTP, EHLO_PIPE);
+	cr_assert_eq(smtp_dialog_send(&D, &t), 0);
+	out();
+	cr_assert_eq(in("250 ok\r\n250 ok\r\n452 4.5.3 too many recipients\r\n"
+	                "452 4.2.2 mailbox full\r\n354 go\r\n"), 0);
+	cr_assert_eq(R.fate[1].st.kind, ST_TEMP);
+	cr_assert(smtp_result_too_many(&R.fate[1]), "452 4.5.3");
+	cr_assert_not(smtp_result_too_many(&R.fate[2]), "452 4.2.2 is the mailbox's");
+	body(t.data);
+	out();
+	cr_assert_eq(in("250 2.0.0 queued\r\n"), 0);
+	cr_assert_not(smtp_result_too_many(&R.fate[0]), "delivered");
+	{
+		struct smtp_result r;
+		struct smtp_reply rep;
+
+		memset(&rep, 0, sizeof rep);
+		rep.code = 452;
+		smtp_result_from_reply(&r, SMTP_STAGE_RCPT, &rep);
+		cr_assert(smtp_result_too_many(&r), "a bare 452 to RCPT");
+		smtp_result_from_reply(&r, SMTP_STAGE_MAIL, &rep);
+		cr_assert_not(smtp_result_too_many(&r), "452 to MAIL");
+		rep.code = 451;
+		smtp_result_from_reply(&r, SMTP_STAGE_RCPT, &rep);
+		cr_assert_not(smtp_result_too_many(&r), "451");
+	}
+}

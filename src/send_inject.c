@@ -155,6 +155,11 @@ static int drop(const struct send_opts *o, const char *sender, char **rv,
 	size_t i;
 	int ok;
 
+	if (o->max_rcpt > 0 && nrcpt > o->max_rcpt) {
+		send_say("%zu recipients, more than max-rcpt (%u) in the configuration "
+		         "file allows: message not sent", nrcpt, o->max_rcpt);
+		return EX_UNAVAILABLE;
+	}
 	/* -R, -V and -N as the file's ret, envid and notify lines (checked
 	 * by send_dsn_*, and again by the daemon as a client's RET=, ENVID=,
 	 * NOTIFY=) */

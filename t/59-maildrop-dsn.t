@@ -8,6 +8,8 @@
 #   - -N never to a recipient a peer refuses (550): no bounce, logged
 #     bounce-dropped; the same without -N: a bounce (the control);
 #   - a bad -N value: exit 64 and a message naming -N, no file written;
+#   - more recipients than the configuration file's max-rcpt: exit 69,
+#     no file written;
 #   - files written by hand, checked by the session as a client's
 #     parameters: a bad NOTIFY refuses that recipient alone (501 5.5.4,
 #     reported to the sender), a recipient the session refuses with
@@ -16,7 +18,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 23
+plan 27
 
 SEND=$MTA_BIN/mta-send
 P=$(free_port_on 127.0.0.59)
@@ -48,6 +50,16 @@ msg t59-badn | drop -N sometimes -f x@test.example rcv@test.example 2>"$T/err"
 is "$?" 64 "-N sometimes: exit 64 (EX_USAGE)"
 like "$(cat "$T/err")" '-N takes NEVER, or SUCCESS, FAILURE, DELAY' "... with a message naming -N and its values"
 is "$(ls "$MD" | wc -l)" "$n0" "... and no file written"
+
+# max-rcpt in the configuration file: known before writing
+printf 'queue %s\nmax-rcpt 2\n' "$T/queue" >"$T/mta2.conf"
+msg t59-many | "$SEND" -C "$T/mta2.conf" -f many@test.example m1@test.example m2@test.example m3@test.example 2>"$T/err"
+is "$?" 69 "3 recipients, max-rcpt 2 in the configuration file: exit 69"
+like "$(cat "$T/err")" 'more than max-rcpt \(2\)' "... saying why"
+is "$(ls "$MD" | wc -l)" "$n0" "... and no file written"
+msg t59-two | "$SEND" -C "$T/mta2.conf" -f many@test.example m1@test.example m2@test.example
+is "$?" 0 "2 recipients: exit 0"
+n0=$(ls "$MD" | wc -l)
 
 # by hand: a bad NOTIFY for one recipient, a refused one with NEVER,
 # parameters smuggled in a value

@@ -6,7 +6,8 @@
 #   a recipient a peer always answers 451 gets its sender one delay
 #     warning (Action: delayed, Status 4.3.0 from the reply,
 #     Diagnostic-Code, Will-Retry-Until) after --delay-warning, and only
-#     one, across a daemon restart too (the job file's warned line);
+#     one, across a daemon restart too (the job file's warned line, also
+#     in mta-queue --json);
 #     none for the null sender, none with NOTIFY=NEVER or NOTIFY=FAILURE;
 #   NOTIFY=NEVER: no bounce; NOTIFY=FAILURE with RET=FULL: the bounce
 #     holds the whole message; ORCPT= and ENVID= appear in the reports;
@@ -22,7 +23,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 69
+plan 70
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
@@ -68,6 +69,13 @@ like "$w" '\|R1:Will-Retry-Until=[A-Z][a-z][a-z], [0-9]' "delayed: Will-Retry-Un
 grep -q "^Will-Retry-Until: " "$(maildir_files "$MTA_MAIL/warn")"; ok $? "delayed: Will-Retry-Until in the file"
 like "$(logline "delay-warning id=$wid ")" 'to=<warn@test\.example>' "delayed: logged"
 grep -q '^warned [0-9]' "$MTA_QUEUE/rcpt/$(job_of "$wid")"; ok $? "delayed: the job file says warned"
+wline=$(sed -n 's/^warned //p' "$MTA_QUEUE/rcpt/$(job_of "$wid")")
+is "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" --json | $PY -c '
+import json, sys
+for l in sys.stdin.read().splitlines():
+    o = json.loads(l)
+    if o["id"] == sys.argv[1]:
+        print(o["recipients"][0]["warned"])' "$wid")" "$wline" "delayed: mta-queue --json shows warned, the job file's epoch seconds"
 ls "$MTA_QUEUE/rcpt" | grep -q "$wid"; ok $? "delayed: still queued"
 
 # a few more rounds (--retry 1) for all four, then a restart, then more

@@ -18,12 +18,15 @@
 #     (postcat of a message it holds shows them; its own "delivered"
 #     report comes back carrying our ORCPT and ENVID), and we send no
 #     "relayed" report of our own.
+# swaks drives the same parameters by hand: EHLO offers DSN, NOTIFY=,
+# ORCPT=, RET=, ENVID= accepted and carried into the report, bad values
+# 501 5.5.4.
 # The Postfix part needs root and the postfix package (else skipped, the
 # rest still runs).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 70
+plan 78
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
@@ -157,6 +160,32 @@ peer_wait "$PEER" 1 10
 js=$(cat "$PEER"/*.json)
 lacks -E 'RET=|ENVID=' <<<"$js"; ok $? "no DSN offered: no RET or ENVID sent"
 like "$js" '"rcpt_options": \[\]' "no DSN offered: no RCPT parameters sent"
+
+# ---- swaks ------------------------------------------------------------------
+# Debian's swaks (20201014) has no DSN options of its own, so the
+# parameters follow the address, and the '>' swaks closes it with ends
+# the last one: ENVID=<sw57 becomes ENVID=<sw57>, ORCPT=rfc822;<Sws@...
+# becomes ORCPT=rfc822;<Sws@...> (both xtext).  No comma: swaks splits
+# --to there.
+sw() { swaks --server "127.0.0.1:$MTA_PORT" --helo client.example --timeout 10 \
+	--data 'Subject: swaks dsn\n\nbody\n' "$@" 2>&1; }
+out=$(sw --from 'sws@test.example> RET=HDRS ENVID=<sw57' \
+	--to 'swr@test.example> NOTIFY=SUCCESS ORCPT=rfc822;<Swr@test.example')
+like "$out" '<-  250-DSN' "swaks: EHLO offers DSN"
+flat=$(printf '%s' "$out" | tr '\r\n' '  ')
+like "$flat" '-> MAIL FROM:<sws@test\.example> RET=HDRS ENVID=<sw57> +<-  250 ' "swaks: MAIL with RET= and ENVID=: 250"
+like "$flat" '-> RCPT TO:<swr@test\.example> NOTIFY=SUCCESS ORCPT=rfc822;<Swr@test\.example> +<-  250 ' \
+	"swaks: RCPT with NOTIFY= and ORCPT=: 250"
+maildir_wait "$MTA_MAIL/sws" 1 10; ok $? "swaks: NOTIFY=SUCCESS, a report"
+w=$(reports sws)
+like "$w" '\|Original-Envelope-Id=<sw57>\|.*\|R1:Original-Recipient=rfc822; <Swr@test\.example>\|.*\|R1:Action=delivered\|' \
+	"swaks: the report carries its ENVID and ORCPT, Action delivered"
+out=$(sw --from 'sws@test.example' --to 'swbad@test.example> NOTIFY=SOMETIMES ORCPT=rfc822;<Swbad@test.example')
+like "$out" '<\*\* +501 5\.5\.4 Bad NOTIFY parameter' "swaks: a bad NOTIFY value: 501 5.5.4"
+out=$(sw --from 'sws@test.example> RET=PARTS ENVID=<x' --to 'swr@test.example')
+like "$out" '<\*\* +501 5\.5\.4 Bad RET parameter' "swaks: a bad RET value: 501 5.5.4"
+out=$(sw --from 'sws@test.example> NOTIFY=SUCCESS ENVID=<x' --to 'swr@test.example')
+like "$out" '<\*\* +5[0-9][0-9] ' "swaks: NOTIFY= on MAIL (an RCPT parameter): refused"
 
 # ---- a real Postfix as the next hop -----------------------------------------
 if [ "$have_postfix" = 1 ]; then

@@ -9,6 +9,8 @@
 #     one, across a daemon restart too (the job file's warned line, also
 #     in mta-queue --json);
 #     none for the null sender, none with NOTIFY=NEVER or NOTIFY=FAILURE;
+#   three recipients deferred together in one grouped transaction: one
+#     warning each, three in all, none more in later rounds;
 #   NOTIFY=NEVER: no bounce; NOTIFY=FAILURE with RET=FULL: the bounce
 #     holds the whole message; ORCPT= and ENVID= appear in the reports;
 #   NOTIFY=SUCCESS: "delivered" for a local mailbox (mta-send -N -V too),
@@ -26,13 +28,19 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 78
+plan 83
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
 	--refuse '^bad=550 5.1.1 no such user' ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 PEER=$PEER_DIR
+# three recipients of one message at one next hop, each answered 451:
+# one grouped transaction per round (src/remote_tx.c)
+PG=$(free_port_on 127.0.0.58)
+PEER_WANT=$PG peer_start grp 127.0.0.58 --wire --refuse '^g[0-9]@=451 4.3.0 try again later' ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+GRP=$PEER_DIR
 
 have_postfix=0
 if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postcat ] &&
@@ -41,7 +49,7 @@ if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postcat ] &&
 fi
 PF=$T/pf PF_PORT=$(free_port)
 MTA_ARGS=(--smtp-port "$P" --retry 1 --attempts 1000 --delay-warning 3
-	--route "pf.example=127.0.0.1:$PF_PORT")
+	--route "pf.example=127.0.0.1:$PF_PORT" --route "grp.example=127.0.0.58:$PG")
 start_mta "${MTA_ARGS[@]}" || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 send() { $PY "$TLIB/dsninject.py" "$MTA_PORT" "$@"; }
@@ -100,6 +108,27 @@ is "$(log_count "delay-warning id=($nid|$vid|$fid) ")" 0 "no warning for <>, NOT
 is "$(maildir_count "$MTA_MAIL/never")" 0 "NOTIFY=NEVER: nothing in the sender's Maildir"
 is "$(maildir_count "$MTA_MAIL/fail")" 0 "NOTIFY=FAILURE: nothing in the sender's Maildir"
 grep -q '^warned [0-9]' "$MTA_QUEUE/rcpt/$(job_of "$fid")"; ok $? "NOTIFY=FAILURE: the job is marked done with"
+
+# ---- delay warnings of a grouped transaction ---------------------------------
+# one warning per recipient (bounce.h: a report per recipient deferred,
+# scheduler_notice.h), however many share the transaction: three, and
+# no more in later rounds
+r=$(msg grpw grouped | send grpw@test.example "" g1@grp.example "" g2@grp.example "" g3@grp.example "")
+gid=$(queued_id "$r"); like "$gid" '^[A-Za-z0-9]+$' "grouped: queued"
+maildir_wait "$MTA_MAIL/grpw" 3 20; ok $? "grouped: three warnings"
+n0=$(log_count "retry id=$gid ")
+wait_until 20 sh -c "[ \$(grep -c 'retry id=$gid ' '$MTA_LOG') -ge $((n0 + 9)) ]"
+ok $? "grouped: three more rounds of all three"
+is "$(reports grpw | sed -n 's/.*|R1:Final-Recipient=rfc822; \([^|]*\)|.*/\1/p' | sort | tr '\n' ' ')" \
+	"g1@grp.example g2@grp.example g3@grp.example " "grouped: one warning per recipient, no more after the rounds"
+is "$($PY -c '
+import glob, re, sys
+best = 0
+for f in glob.glob(sys.argv[1] + "/wire.*"):
+    for tx in re.split(rb"\r\nMAIL FROM:", open(f, "rb").read())[1:]:
+        if tx.startswith(b"<grpw@"):
+            best = max(best, len(re.findall(rb"\r\nRCPT TO:", tx.split(b"\r\nRSET")[0])))
+print(best)' "$GRP")" 3 "grouped: the three RCPTs went in one transaction"
 
 # ---- failures: NOTIFY=NEVER, RET=FULL, ORCPT, ENVID --------------------------
 r=$(msg never never-bounce | send never@test.example "" 'bad1@[127.0.0.57]' "NOTIFY=NEVER")
@@ -221,7 +250,7 @@ else
 	skip "Postfix part: needs root and the postfix package" 12
 fi
 
-wait_until 10 sh -c "! ls '$MTA_QUEUE/rcpt' | grep -qv '\.\($wid\|$nid\|$vid\|$fid\)\.'"
-ok $? "only the four 451 recipients left in the queue"
+wait_until 10 sh -c "! ls '$MTA_QUEUE/rcpt' | grep -qv '\.\($wid\|$nid\|$vid\|$fid\|$gid\)\.'"
+ok $? "only the 451 recipients left in the queue"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 done_testing

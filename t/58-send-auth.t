@@ -15,7 +15,10 @@
 # from mta-passwd): -s with STARTTLS, the certificate verified, queued
 # with login= and delivered; a wrong password 535 (exit 77); no login:
 # MAIL refused 530; the gun with --starttls --auth-user: every message
-# queued, login= on each, an auth line per connection.
+# queued, login= on each, an auth line per connection; -s --tls to its
+# --smtps port (implicit TLS, RFC 8314): logged in and queued, the
+# certificate checked (not trusted: exit 75, nothing sent); --tls to the
+# STARTTLS port: the handshake fails, exit 75; --tls without -s: usage.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/sink.sh"
 . "$here/lib/tlscerts.sh"
@@ -24,7 +27,7 @@ EX_USAGE=64 EX_TEMPFAIL=75 EX_NOPERM=77
 SEND=$MTA_BIN/mta-send
 PW='s3nd-Pw 9d1e'
 
-plan 39
+plan 48
 
 make_ca "$T" && make_cert "$T" sub submit.test ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -93,7 +96,8 @@ lacks -F "$PW" <<<"$out"; ok $? "gun: no password in the output"
 UHASH=$(printf '%s\n' "$PW" | "$MTA_BIN/mta-passwd")
 printf 'alice@test.example:%s\n' "$UHASH" >"$T/users"
 SUB=$(free_port)
-start_mta --submission "127.0.0.1:$SUB" --users "$T/users" \
+SMTPS=$(free_port)
+start_mta --submission "127.0.0.1:$SUB" --smtps "127.0.0.1:$SMTPS" --users "$T/users" \
 	--tls-cert "$T/sub-chain.crt" --tls-key "$T/sub.key" ||
 	{ echo "Bail out! mta-smtpd did not start"; cat "$T/mta.stderr"; exit 1; }
 wait_port 127.0.0.1 "$SUB" || { echo "Bail out! no --submission listener"; exit 1; }
@@ -130,5 +134,26 @@ like "$out" '^sent 5 refused 0 failed 0' "gun: all 5 sent"
 is "$(queued_logins)" 6 "gun: all 5 queued, each with login="
 is "$(grep -c ' auth .*login=alice@test\.example' "$MTA_LOG")" 3 \
 	"gun: one AUTH per connection (2 sessions, 1 before)"
+
+# -s --tls: implicit TLS to the --smtps port
+sps() {   # PASSWORD SUBJECT PORT [mta-send options...]
+	msg "$2" | sed 's/alice@example\.org/alice@test.example/' |
+		MTA_AUTH_PASSWORD=$1 "$SEND" -s "127.0.0.1:$3" "${@:4}" \
+		-f alice@test.example bob@test.example 2>&1
+}
+out=$(sps "$PW" tls1 "$SMTPS" --tls --auth-user alice@test.example --tls-ca "$T/ca.crt")
+is "$?" 0 "-s --tls --auth-user to the --smtps port: sent (exit 0)"
+is "$(queued_logins)" 7 "--smtps: queued with login="
+like "$(grep ' connect ' "$MTA_LOG" | tail -1)" 'tls=implicit' "--smtps: the connection was implicit TLS"
+n=$(grep -c ' auth ' "$MTA_LOG")
+out=$(sps "$PW" tls2 "$SMTPS" --tls --auth-user alice@test.example)
+is "$?" $EX_TEMPFAIL "--tls, the certificate not trusted: exit 75"
+like "$out" 'certificate' "--tls, not trusted: says why"
+is "$(grep -c ' auth ' "$MTA_LOG")" "$n" "--tls, not trusted: no AUTH sent"
+out=$(sps "$PW" tls3 "$SUB" --tls --auth-user alice@test.example --tls-ca "$T/ca.crt")
+is "$?" $EX_TEMPFAIL "--tls to a STARTTLS port: the handshake fails, exit 75"
+is "$(queued_logins)" 7 "--tls failures: nothing more queued"
+out=$(msg tls4 | "$SEND" --tls bob@test.example 2>&1)
+is "$?" $EX_USAGE "--tls without a server: usage (exit 64)"
 
 done_testing

@@ -91,7 +91,10 @@ sha512) PWHASH=$(doveadm pw -s SHA512-CRYPT -p "$PASSWORD" | sed 's/^{SHA512-CRY
 *) die "HASH must be yescrypt or sha512" ;;
 esac
 case $PWHASH in '$'*'$'*) ;; *) die "no password hash made ($HASH)" ;; esac
-HASH_PARAMS=$(printf '%s\n' "$PWHASH" | awk -F'$' '{ print "$" $2 "$" $3 "$" }')
+# the method and its cost parameters, not the salt: $y$PARAMS$ for
+# yescrypt, $6$ (or $6$rounds=N$) for sha512-crypt
+HASH_PARAMS=$(printf '%s\n' "$PWHASH" | awk -F'$' '{
+    if ($2 ~ /y$/ || $3 ~ /^rounds=/) print "$" $2 "$" $3 "$"; else print "$" $2 "$" }')
 # one verification, as the servers do it (libcrypt through Python's crypt):
 # the median of 5, in milliseconds
 HASH_MS=$("$PYTHON" -W ignore -c 'import crypt, sys, time

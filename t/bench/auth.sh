@@ -307,7 +307,7 @@ for sys in $SYSTEMS; do
     LOST=$(( LOST + ${BAD[$sys]:-0} ))
 done
 for sys in mta-dovecot mta-users; do
-    want "$sys" && want postfix || continue
+    if ! want "$sys" || ! want postfix; then continue; fi
     # shellcheck disable=SC2086
     echo "ratio $sys/postfix: $(ratio "$(median ${RATES[$sys]:-})" "$(median ${RATES[postfix]:-})")" \
         "$([ "$sys" = mta-dovecot ] && echo "(like for like: both ask Dovecot)" || echo "(mta checks the hash itself)")"

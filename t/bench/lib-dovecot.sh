@@ -23,7 +23,7 @@
 # the default auth processes.  Dovecot's master runs as root and drops
 # to its users (dovecot, dovenull): DIR must be traversable by them.
 
-DV_SOCKET= DV_LOG= DV_PID=
+DV_SOCKET="" DV_LOG="" DV_PID=""
 
 dv_user() {
     local dir=$1

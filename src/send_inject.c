@@ -282,9 +282,10 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 		goto out;
 	}
 	smtp_client_init(c, &o->to);
-	/* a login goes only over STARTTLS to a certificate valid for the
-	 * server's name (verify): mta-send checks it as a mail client would */
-	if (o->auth_user != NULL) {
+	/* a login goes only over TLS (STARTTLS, or implicit with --tls) to
+	 * a certificate valid for the server's name (verify): mta-send
+	 * checks it as a mail client would; so does --tls without a login */
+	if (o->auth_user != NULL || o->tls == 1) {
 		char err[256];
 
 		if ((tls = tls_client_ctx(o->tls_ca, err, sizeof err)) == NULL) {
@@ -293,7 +294,10 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 			goto out;
 		}
 		smtp_client_tls(c, TLS_POLICY_VERIFY, tls, o->host);
-		smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
+		if (o->tls == 1)
+			smtp_client_tls_implicit(c);
+		if (o->auth_user != NULL)
+			smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
 	}
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
 		report(c, res.reply.code ? smtp_stage_name(res.stage) : NULL, &res);

@@ -86,6 +86,7 @@ struct smtp_client {
 	char tls_host[256];          /* SNI, the name checked; "" none */
 	const struct tls_dane *tls_dane; /* TLS_POLICY_DANE: the TLSA records
 	                             * (borrowed until the handshake ends) */
+	int tls_implicit;            /* TLS from the first byte (smtps) */
 	int tls_failed;              /* the TLS handshake failed */
 	int tls_verified;            /* certificate trusted, valid for host */
 	char tls_why[96];            /* "ok", or why it was not verified */
@@ -151,6 +152,12 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
  * host name; an address text is checked as an address) */
 void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
                      struct tls_ctx *ctx, const char *host);
+/* smtp_client_tls_implicit - after smtp_client_tls (a policy other than
+ * none, a context): the next handshakes begin with TLS from the first
+ * byte (implicit TLS, RFC 8314: a submissions port, 465) instead of
+ * STARTTLS; the same checks of the certificate; a failed handshake fails
+ * the handshake call, 4.7.5 (ST_TEMP), tls_failed set */
+void smtp_client_tls_implicit(struct smtp_client *c);
 /* smtp_client_tls_dane - under TLS_POLICY_DANE (after smtp_client_tls):
  * the TLSA records the certificate must match (RFC 7672), borrowed until
  * the handshake is over; a mismatch fails the handshake (4.7.5) */

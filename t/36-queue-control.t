@@ -186,7 +186,7 @@ ok "$([ -f "$MTA_QUEUE/rcpt/9999999999.$kept.0" ]; echo $?)" "hold --domain: ren
 PEER_WANT=$P peer_start slow 127.0.0.3 --hold 10 --data-reply '451 4.3.0 later' ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 SLOW=$PEER_DIR
-in_flight() { [ "$(grep -c '^mail ' "$SLOW/events" 2>/dev/null)" -ge "$1" ]; }
+in_flight() { [ "$(cat "$SLOW/events" 2>/dev/null | grep -c '^mail ')" -ge "$1" ]; }
 late=$(send dave@test.example 'r7@[127.0.0.3]' late)
 wait_until 20 in_flight 1; ok $? "running: the delivery is under way"
 mq -q "$MTA_QUEUE" --hold "$late"

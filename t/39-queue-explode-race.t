@@ -9,9 +9,16 @@
 #     it (an LD_PRELOAD shim built here does the move on the open of
 #     new/ID): --hold ALL reads the queue again and holds the job, where
 #     it used to pass over the message silently
+#   * a running daemon, a job held (renamed to DUE 9999999999) at the
+#     instant its delivery's outcome comes, before the scheduler has read
+#     the rename's event (a shim in the daemon does the rename just before
+#     the unlink of the delivered job): the outcome holds under the new
+#     name, the held job goes; it used to stay (or end in bad/) and the
+#     message would be delivered again once released
 . "$(dirname "$0")/lib/common.sh"
+. "$here/lib/forward.sh"
 
-plan 6
+plan 10
 
 Q=$T/q/queue
 mkdir -p "$Q/tmp" "$Q/new" "$Q/mess" "$Q/rcpt" "$Q/bad"
@@ -94,6 +101,60 @@ else
 	is "$(ls "$Q/new" "$Q/mess" | grep -c $B)" 1 "the shim moved $B to mess/ under mta-queue"
 	is "$(ls "$Q/rcpt")" "$HELD.$B.0" "moved while read: its job is held, not passed over ($out)"
 	is "$rc" 0 "moved while read: --hold ALL exits 0"
+fi
+
+# ---- a job held as its delivery's outcome comes ---------------------------
+cat >"$T/hold.c" <<'SHIM'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* the first unlinkat of a job DUE.ID.0 in rcpt/ (a delivered job being
+ * finished): an operator's hold renames it a moment before, once */
+int unlinkat(int dir, const char *name, int flags)
+{
+	static int (*real)(int, const char *, int);
+	static int done;
+	char link[64], path[4096], held[256];
+	size_t n = strlen(name), digits = strspn(name, "0123456789");
+	ssize_t len;
+
+	if (real == NULL)
+		real = (int (*)(int, const char *, int))dlsym(RTLD_NEXT, "unlinkat");
+	snprintf(link, sizeof link, "/proc/self/fd/%d", dir);
+	if (!done && digits > 0 && strncmp(name, "9999999999", 10) != 0 &&
+	    name[digits] == '.' && n > 2 &&
+	    strcmp(name + n - 2, ".0") == 0 && n < 200 &&
+	    (len = readlink(link, path, sizeof path - 1)) > 5) {
+		path[len] = '\0';
+		if (strcmp(path + len - 5, "/rcpt") == 0) {
+			done = 1;
+			snprintf(held, sizeof held, "9999999999%s", name + digits);
+			renameat(dir, name, dir, held);
+		}
+	}
+	return real(dir, name, flags);
+}
+SHIM
+if [ -z "$CC" ] || ! "$CC" -shared -fPIC -O1 -o "$T/hold.so" "$T/hold.c" -ldl; then
+	skip "no C compiler for the shim" 4
+elif ! LD_PRELOAD=$T/hold.so start_mta; then
+	skip "mta-smtpd did not start" 4
+else
+	id=$(queued_id "$(user_msg held-late | inject "$MTA_PORT" a@example.org alice@test.example)")
+	maildir_wait "$MTA_MAIL/alice" 1 15
+	wait_until 10 grep -q "job-renamed job=[0-9]*\.$id\.0 now=9999999999\.$id\.0" "$MTA_LOG"
+	is "$(maildir_count "$MTA_MAIL/alice")" 1 "held as delivered: delivered once"
+	like "$(grep "job-renamed" "$MTA_LOG")" "now=9999999999\.$id\.0 outcome=applied" \
+		"held as delivered: the outcome applied under the new name, logged"
+	sleep 1
+	is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/bad" | grep -c "$id")" 0 \
+		"held as delivered: no job left in rcpt/ or bad/ to deliver it again"
+	stop_mta >/dev/null
+	is "$(ls "$MTA_QUEUE/rcpt" "$MTA_QUEUE/mess" "$MTA_QUEUE/bad" | grep -c "$id")" 0 \
+		"held as delivered: after a stop, nothing of the message left"
 fi
 
 done_testing

@@ -54,6 +54,10 @@ void json_put_string(FILE *out, const char *s)
 			putc(*p++, out);
 		} else if (*p < 0x20 || *p == 0x7f) {
 			fprintf(out, "\\u%04x", *p++);
+		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			/* a C1 control (U+0080..U+009F): U+009B is a terminal's CSI */
+			fprintf(out, "\\u%04x", p[1]);
+			p += 2;
 		} else {
 			fwrite(p, 1, (size_t)n, out);
 			p += n;

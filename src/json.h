@@ -1,8 +1,8 @@
 /* json - writing JSON text (RFC 8259) from strings nobody vouches for.
  *
  * json_put_string() writes s as one JSON string, quotes included: '"'
- * and '\' escaped, every control character (below 0x20, and DEL) as
- * \u00XX, so a queue file can neither break the syntax nor drive a
+ * and '\' escaped, every control character (below 0x20, DEL, and the
+ * C1 controls U+0080..U+009F) as \u00XX, so a queue file can neither break the syntax nor drive a
  * terminal; valid UTF-8 passes through; each byte that is not part of a
  * valid UTF-8 sequence (a stray continuation byte, an overlong form, a
  * surrogate, a code point above U+10FFFF, a cut sequence) becomes

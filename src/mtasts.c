@@ -148,8 +148,11 @@ int mtasts_policy_parse(const char *text, size_t len, struct mtasts_policy *p)
 		} else if (strcmp(key, "mx") == 0) {
 			if (val[0] == '\0')
 				return -1;
-			if (p->nmx < MTASTS_MX_MAX)
-				snprintf(p->mx[p->nmx++], MTASTS_NAME_MAX, "%s", val);
+			/* more than we hold: refused, not cut short (the hosts
+			 * past the cut would be refused in enforce mode) */
+			if (p->nmx == MTASTS_MX_MAX)
+				return -1;
+			snprintf(p->mx[p->nmx++], MTASTS_NAME_MAX, "%s", val);
 		}
 	}
 	if (!have_version || !have_mode || !have_age)

@@ -5,8 +5,10 @@
  * to 32 letters and digits.  The policy (3.2): "key: value" lines (LF or
  * CRLF) with version STSv1, mode enforce|testing|none, max_age seconds
  * (at most MTASTS_MAX_AGE; more is cut to it) and, unless the mode is
- * none, one or more mx patterns; unknown keys are ignored, a repeated
- * key other than mx keeps its first value.  An mx pattern (4.1) is a
+ * none, one or more mx patterns (at most MTASTS_MX_MAX: a policy with
+ * more is refused whole, since enforcing a part of its list would refuse
+ * MX hosts it names); unknown keys are ignored, a repeated key other
+ * than mx keeps its first value.  An mx pattern (4.1) is a
  * host name, or "*." and a name, which stands for exactly one more label
  * in front: "*.example.net" matches "mx.example.net", neither
  * "example.net" nor "a.mx.example.net".  Names compare without case and
@@ -25,7 +27,7 @@
 
 enum {
 	MTASTS_ID_MAX = 33,             /* 32 characters and the NUL */
-	MTASTS_MX_MAX = 16,             /* mx lines kept; more are ignored */
+	MTASTS_MX_MAX = 64,             /* mx lines taken; more: invalid */
 	MTASTS_NAME_MAX = 256,
 	MTASTS_MAX_AGE = 31557600,      /* one year (3.2) */
 	MTASTS_POLICY_MAX = 64 * 1024   /* the largest policy file taken */

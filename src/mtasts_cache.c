@@ -12,8 +12,10 @@
 
 #include "mtasts_cache.h"
 
-/* the cache file of a policy with MTASTS_MX_MAX long patterns fits */
-enum { CACHE_FILE_MAX = 8192 };
+/* the cache file of a policy with MTASTS_MX_MAX patterns of the longest
+ * name ("mx: " NAME "\n") and the other lines fits; on the heap, since
+ * a delivery thread's stack is small */
+enum { CACHE_FILE_MAX = MTASTS_MX_MAX * (MTASTS_NAME_MAX + 8) + 512 };
 
 /* tmp_seq - makes each temporary name of this process unique across
  * threads; atomic, no lock */
@@ -37,20 +39,25 @@ static int safe_domain(const char *d)
 int mtasts_cache_load(const char *queue, const char *domain,
                       struct mtasts_policy *p)
 {
-	char path[PATH_MAX], text[CACHE_FILE_MAX];
+	char path[PATH_MAX], *text;
 	ssize_t n;
-	int fd;
+	int fd, r = -1;
 
 	if (!safe_domain(domain) ||
 	    snprintf(path, sizeof path, "%s/sts/%s", queue, domain) >= (int)sizeof path)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	n = read(fd, text, sizeof text);
-	close(fd);
-	if (n <= 0 || (size_t)n == sizeof text)
+	if ((text = malloc(CACHE_FILE_MAX)) == NULL) {
+		close(fd);
 		return -1;
-	return mtasts_cache_parse(text, (size_t)n, p);
+	}
+	n = read(fd, text, CACHE_FILE_MAX);
+	close(fd);
+	if (n > 0 && n < CACHE_FILE_MAX)
+		r = mtasts_cache_parse(text, (size_t)n, p);
+	free(text);
+	return r;
 }
 
 /* write_all - the whole buffer; 0 or -1 */
@@ -69,15 +76,16 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* mtasts_cache_store - temporary file, then rename */
-int mtasts_cache_store(const char *queue, const char *domain,
-                       const struct mtasts_policy *p)
+/* write_file - temporary file, then rename; text[CACHE_FILE_MAX] is
+ * the caller's */
+static int write_file(const char *queue, const char *domain,
+                      const struct mtasts_policy *p, char *text)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX], text[CACHE_FILE_MAX];
+	char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
 	int len, fd, err;
 
 	if (!safe_domain(domain) ||
-	    (len = mtasts_cache_format(p, text, sizeof text)) < 0 ||
+	    (len = mtasts_cache_format(p, text, CACHE_FILE_MAX)) < 0 ||
 	    snprintf(dir, sizeof dir, "%s/sts", queue) >= (int)sizeof dir ||
 	    snprintf(path, sizeof path, "%s/%s", dir, domain) >= (int)sizeof path ||
 	    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld.%u", dir, domain, (long)getpid(),
@@ -103,4 +111,20 @@ int mtasts_cache_store(const char *queue, const char *domain,
 		return -1;
 	}
 	return 0;
+}
+
+/* mtasts_cache_store - write_file with a buffer of its own */
+int mtasts_cache_store(const char *queue, const char *domain,
+                       const struct mtasts_policy *p)
+{
+	char *text;
+	int err, r;
+
+	if ((text = malloc(CACHE_FILE_MAX)) == NULL)
+		return -1;
+	r = write_file(queue, domain, p, text);
+	err = errno;
+	free(text);
+	errno = err;
+	return r;
 }

@@ -98,15 +98,27 @@ static int steer_message(struct pass *p, const struct queue_listing *l,
 	long long size;
 	size_t i, picked = 0, changed = 0;
 
-	if (qlist_read_envelope(p->ql, e->where, e->id, &env, &size) != 0 ||
-	    (picked = qselect_picked(p->sel, &env)) == 0)
+	if (qlist_read_envelope(p->ql, e->where, e->id, &env, &size) != 0) {
+		/* listed in new/ but taken by the daemon since (explode moved
+		 * it to mess/ and made its jobs): not to be passed over, the
+		 * next pass finds it in mess/ with its jobs */
+		if (e->where == QUEUE_NEW &&
+		    queue_exists(qlist_queue(p->ql), QUEUE_MESS, e->id))
+			p->raced = 1;
+		goto done;
+	}
+	if ((picked = qselect_picked(p->sel, &env)) == 0)
 		goto done;
 	p->found = 1;
 	if (p->op == QCTL_DELETE && picked == env.nrcpt) {
 		whole_message(p, e->id);
 		goto done;
 	}
-	if (e->where == QUEUE_NEW) {
+	/* in new/ with jobs listed: the daemon is exploding it (jobs first,
+	 * then its name in mess/), and may dispatch them any moment; they
+	 * are steered like any other (explode keeps a job it finds under
+	 * any DUE) */
+	if (e->where == QUEUE_NEW && e->njobs == 0) {
 		p->res->unscheduled++;
 		goto done;
 	}

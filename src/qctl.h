@@ -10,7 +10,10 @@
  * job); delete unlinks jobs, and a whole message's file after its jobs
  * (qlist_delete).  A job's content (its attempts) goes with it.  Only
  * jobs are steered: a message still in new/ has none until the daemon
- * takes it; it is counted as not yet scheduled (delete removes it).
+ * takes it; it is counted as not yet scheduled (delete removes it).  One
+ * caught in the middle of being taken (its jobs made, its name still in
+ * new/) has its jobs steered; one listed in new/ and gone to mess/ when
+ * read makes the pass count as a lost race, so it is not passed over.
  *
  * A rename can lose a race with the daemon, which renames a job whose
  * delivery was deferred: the listing is read again and the operation

@@ -133,15 +133,49 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
 	return 0;
 }
 
-/* finish_job - the recipient is done (delivered or failed): unlink it */
+/* a job's file sought under any DUE (renamed_to) */
+struct seek {
+	struct job_name jn;
+	char found[JOB_NAME_MAX];
+};
+
+/* renamed_to - queue_scan: is name the sought job under another DUE? */
+static int renamed_to(void *arg, const char *name, unsigned char type)
+{
+	struct seek *k = arg;
+	struct job_name jn;
+
+	(void)type;
+	if (k->found[0] == '\0' && strlen(name) < JOB_NAME_MAX &&
+	    job_name_parse(name, &jn) == 0 && jn.n == k->jn.n &&
+	    strcmp(jn.id, k->jn.id) == 0)
+		memcpy(k->found, name, strlen(name) + 1);
+	return 0;
+}
+
+/* finish_job - the recipient is done (delivered or failed): unlink it.
+ * Gone from its name, it may have been renamed by an operator as the
+ * outcome came (mta-queue --hold), the event not read yet: the outcome
+ * holds under the new name (mta-queue(5)), or a held job would deliver
+ * the message again once released. */
 static void finish_job(struct sched *s, struct jt_job *j)
 {
 	char name[JOB_NAME_MAX];
+	struct seek k;
 
 	sched_job_file(j, name);
-	if (queue_unlink(s->q, QUEUE_RCPT, name) < 0 && errno != ENOENT)
-		log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"", name,
-		          strerror(errno));
+	if (queue_unlink(s->q, QUEUE_RCPT, name) < 0) {
+		if (errno != ENOENT)
+			log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"", name,
+			          strerror(errno));
+		else if (job_name_parse(name, &k.jn) == 0) {
+			k.found[0] = '\0';
+			if (queue_scan(s->q, QUEUE_RCPT, renamed_to, &k) == 0 && k.found[0] &&
+			    queue_unlink(s->q, QUEUE_RCPT, k.found) == 0)
+				log_event("job-renamed", "job=%s now=%s outcome=applied", name,
+				          k.found);
+		}
+	}
 	sched_forget_job(s, j);
 }
 

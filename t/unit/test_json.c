@@ -38,6 +38,8 @@ Test(json, control_characters_escaped)
 {
 	expect("451 \x1b[31mred\x1b[0m \a", "\"451 \\u001b[31mred\\u001b[0m \\u0007\"");
 	expect("a\r\nb\tc\x7f", "\"a\\u000d\\u000ab\\u0009c\\u007f\"");
+	/* C1 controls in UTF-8: U+009B is CSI to a terminal, U+0085 NEL */
+	expect("x\xc2\x9b" "31my\xc2\x85" "z\xc2\xa0", "\"x\\u009b31my\\u0085z\xc2\xa0\"");
 	expect("\x01", "\"\\u0001\"");
 }
 

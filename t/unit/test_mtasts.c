@@ -123,20 +123,6 @@ Test(mtasts, policy_value_ends)
 	cr_expect_str_eq(p.mx[1], "b.example");
 }
 
-Test(mtasts, policy_many_mx)
-{
-	char text[4096];
-	struct mtasts_policy p;
-	size_t len;
-	int i;
-
-	len = (size_t)snprintf(text, sizeof text, "version: STSv1\nmode: enforce\nmax_age: 5\n");
-	for (i = 0; i < MTASTS_MX_MAX + 4; i++)
-		len += (size_t)snprintf(text + len, sizeof text - len, "mx: mx%d.example\n", i);
-	cr_assert_eq(mtasts_policy_parse(text, len, &p), 0);
-	cr_expect_eq(p.nmx, MTASTS_MX_MAX, "the first MTASTS_MX_MAX kept");
-}
-
 /* ---- MX patterns (4.1) -------------------------------------------------- */
 
 Test(mtasts, patterns)
@@ -258,4 +244,79 @@ Test(mtasts, cache_files)
 	snprintf(path, sizeof path, "%s/sts", dir);
 	cr_expect_eq(rmdir(path), 0, "no temporary file left");
 	rmdir(dir);
+}
+
+/* ---- many mx patterns ---------------------------------------------------- */
+
+/* many_mx - a policy in enforce mode with n patterns mxI.example, each
+ * padded to len characters with labels of "a"s when len is given */
+static char *many_mx(unsigned n, size_t len)
+{
+	size_t cap = 128 + (size_t)n * (len + 32), used;
+	char *t = malloc(cap);
+	unsigned i;
+
+	cr_assert_not_null(t);
+	used = (size_t)snprintf(t, cap, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+	for (i = 0; i < n; i++) {
+		char name[MTASTS_NAME_MAX];
+		size_t k = (size_t)snprintf(name, sizeof name, "mx%u", i);
+
+		while (len > 0 && k + 12 < len) {   /* ".aaaaaaaaa" labels */
+			memcpy(name + k, ".aaaaaaaaa", 10);
+			k += 10;
+		}
+		snprintf(name + k, sizeof name - k, ".example");
+		used += (size_t)snprintf(t + used, cap - used, "mx: %s\n", name);
+	}
+	return t;
+}
+
+Test(mtasts, policy_many_mx)
+{
+	struct mtasts_policy *p = malloc(sizeof *p);
+	char *t;
+
+	cr_assert_not_null(p);
+	t = many_mx(20, 0);
+	cr_assert_eq(parse(t, p), 0);
+	cr_expect_eq(p->nmx, 20);
+	cr_expect(mtasts_mx_match(p, "mx19.example"),
+	          "the 20th pattern is enforced like the first (no MX listed refused)");
+	cr_expect(mtasts_mx_match(p, "mx0.example"));
+	free(t);
+	t = many_mx(MTASTS_MX_MAX, 0);
+	cr_expect_eq(parse(t, p), 0, "as many as are held");
+	free(t);
+	t = many_mx(MTASTS_MX_MAX + 1, 0);
+	cr_expect_eq(parse(t, p), -1, "more than are held: refused, not cut short");
+	free(t);
+	free(p);
+}
+
+Test(mtasts, cache_files_many_long_mx)
+{
+	char dir[] = "/tmp/test_mtasts.XXXXXX", path[256];
+	struct mtasts_policy *p = malloc(sizeof *p), *q = malloc(sizeof *q);
+	char *t = many_mx(MTASTS_MX_MAX, 250);
+
+	cr_assert(p != NULL && q != NULL);
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(parse(t, p), 0);
+	cr_assert_gt(strlen(p->mx[MTASTS_MX_MAX - 1]), 240);
+	snprintf(p->id, sizeof p->id, "big");
+	p->fetched = 1234;
+	cr_assert_eq(mtasts_cache_store(dir, "example.org", p), 0,
+	             "the largest policy held fits a cache file");
+	cr_assert_eq(mtasts_cache_load(dir, "example.org", q), 0);
+	cr_expect_eq(q->nmx, MTASTS_MX_MAX);
+	cr_expect_str_eq(q->mx[MTASTS_MX_MAX - 1], p->mx[MTASTS_MX_MAX - 1]);
+	snprintf(path, sizeof path, "%s/sts/example.org", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/sts", dir);
+	rmdir(path);
+	rmdir(dir);
+	free(t);
+	free(p);
+	free(q);
 }

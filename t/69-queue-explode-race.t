@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/39-queue-explode-race.t - mta-queue's operations on a message the
+# t/69-queue-explode-race.t - mta-queue's operations on a message the
 # daemon is taking from new/ at that moment (explode: its jobs made in
 # rcpt/ first, then its name linked into mess/, then new/ID unlinked;
 # mta-queue(5) CRASH SAFETY), on a queue built by hand, no daemon:

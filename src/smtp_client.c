@@ -373,16 +373,6 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 	return -1;
 }
 
-/* smtp_client_open - connect and handshake in one */
-int smtp_client_open(struct smtp_client *c, const char *host,
-                     const char *port, const char *helo,
-                     struct smtp_result *res)
-{
-	if (smtp_client_connect(c, host, port, res) < 0)
-		return -1;
-	return smtp_client_handshake(c, helo, res);
-}
-
 /* rset_over - the RSET was answered, or the connection is gone */
 static int rset_over(const struct smtp_client *c)
 {

@@ -1,6 +1,7 @@
 /* smtp_client_connect.c - the client engine's connections: name and
  * address lookup, a TCP connect with a deadline, the LMTP server's unix
- * socket, and "host:port" parsing; see smtp_client.h */
+ * socket, connect and hello in one call (smtp_client_open), and
+ * "host:port" parsing; see smtp_client.h */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -148,6 +149,16 @@ int smtp_client_connect_unix(struct smtp_client *c, const char *path,
 	                      strerror_r(err, eb, sizeof eb));
 	errno = err;
 	return -1;
+}
+
+/* smtp_client_open - connect and handshake in one */
+int smtp_client_open(struct smtp_client *c, const char *host,
+                     const char *port, const char *helo,
+                     struct smtp_result *res)
+{
+	if (smtp_client_connect(c, host, port, res) < 0)
+		return -1;
+	return smtp_client_handshake(c, helo, res);
 }
 
 /* copy_part - s[0..n) into buf of size len as a string; 0 or -1 */

@@ -26,7 +26,7 @@
 # mta/Postfix (> 1 means mta is faster), plus whether every message of
 # every run arrived.  Nothing is asserted about timing.
 #
-# Environment: ROUNDS (3), MSGS (5000), SESSIONS (20), SIZE (1024),
+# Environment: ROUNDS (5), MSGS (5000), SESSIONS (20), SIZE (1024),
 # VARIANTS ("new reuse"), MTA_HOLD (1: mta-smtpd --hold, the default
 # with PF_MODE=hold; 0: it delivers while receiving), SYSTEMS ("mta postfix"; one alone is allowed,
 # e.g. to try the Postfix side), PF_MODE (hold or maildir), DOMAIN
@@ -39,7 +39,7 @@ set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 . "$BENCH_DIR/lib-postfix.sh"
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}

@@ -26,7 +26,7 @@
 set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}

@@ -43,7 +43,7 @@
 # messages/s over ROUNDS rounds and the ratio mta/Postfix (> 1 means mta
 # is faster).  Nothing is asserted about timing.
 #
-# Environment: ROUNDS (3), MSGS (5000), SESSIONS (20), SIZE (1024), REUSE
+# Environment: ROUNDS (5), MSGS (5000), SESSIONS (20), SIZE (1024), REUSE
 # (1), SYSTEMS ("mta postfix"), DOMAIN (bench.example), POLL (0.05),
 # DEADLINE (600 s from the start of smtp-source to the last delivery),
 # RUN_TIMEOUT (900 s for smtp-source), DRAIN_TIMEOUT (300 s), MTA_ARGS
@@ -54,7 +54,7 @@ set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 . "$BENCH_DIR/lib-postfix.sh"
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}

@@ -30,7 +30,7 @@
 # round's messages/s, the median and the spread (min..max) per system,
 # and the ratio of the medians (> 1: mta is faster).  Nothing asserted.
 #
-# Environment: ROUNDS (3), MSGS (2000), SESSIONS (20), SIZE (1024),
+# Environment: ROUNDS (5), MSGS (2000), SESSIONS (20), SIZE (1024),
 # SYSTEMS ("mta postfix"), DOMAIN (bench.example), POLL (0.05), DEADLINE
 # (600 s), DRAIN_TIMEOUT (300 s), MTA_ARGS, and those of lib-bench.sh
 # (BENCH_FS=ext4: the scratch directory is a journaled ext4 loop mount).
@@ -39,7 +39,7 @@ set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 . "$BENCH_DIR/lib-postfix.sh"
 
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 MSGS=${MSGS:-2000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}

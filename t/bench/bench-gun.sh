@@ -5,7 +5,7 @@
 # smtp-sink on a loopback port (it throws every message away, so the
 # clients are what is measured), SESSIONS concurrent sessions (20), MSGS
 # messages (5000) of SIZE bytes of body (1024), connections reused
-# (smtp-source -d; the gun always reuses them).  ROUNDS rounds (3),
+# (smtp-source -d; the gun always reuses them).  ROUNDS rounds (5),
 # alternating which client goes first; medians.  Two variants: the sink
 # offering PIPELINING (the gun uses it, smtp-source cannot), and the sink
 # started with -p (no PIPELINING: both clients wait for every reply).

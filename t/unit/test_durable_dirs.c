@@ -132,32 +132,58 @@ Test(durable_dirs, opendir_notes_what_it_made_and_found)
 	rmdir(dir);
 }
 
+/* remade_on_its_inode - make dirfd/name (noted durable, as mta makes a
+ * mailbox), remove it and make it again a clock tick later, until the new
+ * one has the old one's inode number: 1 then, 0 if it never does.  ext4
+ * gives the freed number back at once, but any other program making or
+ * removing files on the same file system meanwhile (a second test job, a
+ * loaded build machine) may take it or free a lower one, so one try is not
+ * enough (under a busy loop making and removing files here it took up to
+ * 50); a try that misses is not a result. */
+static int remade_on_its_inode(int dirfd, const char *name)
+{
+	struct stat before, after;
+	int fd, tries;
+
+	for (tries = 0; tries < 300; tries++) {
+		fd = local_io_opendir(dirfd, name, 1, NULL);
+		cr_assert_geq(fd, 0);
+		close(fd);
+		cr_assert_eq(known_at(dirfd, name), 1);
+		cr_assert_eq(fstatat(dirfd, name, &before, 0), 0);
+		cr_assert_eq(unlinkat(dirfd, name, AT_REMOVEDIR), 0);
+		/* a birth time has the clock tick of the file system: a tick
+		 * later */
+		usleep(20000);
+		cr_assert_eq(mkdirat(dirfd, name, 0700), 0);
+		cr_assert_eq(fstatat(dirfd, name, &after, 0), 0);
+		if (after.st_ino == before.st_ino)
+			return 1;
+		cr_assert_eq(unlinkat(dirfd, name, AT_REMOVEDIR), 0);
+	}
+	return 0;
+}
+
 /* a mailbox removed and made again by another program gets the same
  * inode number at once (ext4): it is a new directory, its name not known
- * durable */
+ * durable.  Where the number never comes back (another file system) the
+ * case cannot be made: a skip, not a warning, for Criterion's runner
+ * counts a warning as a failure of the whole run (exit 1 with every test
+ * ok). */
 Test(durable_dirs, a_directory_made_again_is_not_known)
 {
 	char dir[] = "/tmp/mta-unit-dd.XXXXXX";
-	struct stat before, after;
-	int top, fd;
+	int top, remade;
 
 	cr_assert_not_null(mkdtemp(dir));
 	top = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(top, 0);
-	fd = local_io_opendir(top, "bob", 1, NULL);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	cr_assert_eq(known_at(top, "bob"), 1);
-	cr_assert_eq(fstatat(top, "bob", &before, 0), 0);
-	cr_assert_eq(unlinkat(top, "bob", AT_REMOVEDIR), 0);
-	/* a birth time has the clock tick of the file system: a tick later */
-	usleep(20000);
-	cr_assert_eq(mkdirat(top, "bob", 0700), 0);
-	cr_assert_eq(fstatat(top, "bob", &after, 0), 0);
-	if (after.st_ino != before.st_ino)
-		cr_log_warn("inode number not reused here: the case is not met");
-	cr_assert_eq(known_at(top, "bob"), 0, "a new directory under an old inode number");
+	remade = remade_on_its_inode(top, "bob");
+	if (remade)
+		cr_expect_eq(known_at(top, "bob"), 0, "a new directory under an old inode number");
 	unlinkat(top, "bob", AT_REMOVEDIR);
 	close(top);
 	rmdir(dir);
+	if (!remade)
+		cr_skip_test("the inode number of a directory removed is never given again here");
 }

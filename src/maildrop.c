@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,11 +151,17 @@ struct drop_env {
 };
 
 /* line_addr - an envelope line "KEY <ADDR>" (ADDR may be empty: the
- * null sender), octets without control characters; the address, NUL-ended
- * in place, or NULL */
+ * null sender), octets without control characters, and no angle bracket
+ * in ADDR but inside a quoted string: the address goes into MAIL FROM:<>
+ * and RCPT TO:<>, where "<a> NOTIFY=NEVER>" would end it early and pass
+ * the rest as parameters no writer of the format meant (RET, ENVID,
+ * NOTIFY, ORCPT, SIZE, BODY).  The address, NUL-ended in place, or NULL.
+ * Whether it is a good address is the session's to say (a refusal that
+ * its sender hears of). */
 static const char *line_addr(char *line, size_t n, const char *key)
 {
 	size_t k = strlen(key), i;
+	int quoted = 0;
 
 	if (n < k + 2 || memcmp(line, key, k) != 0 || line[k] != '<' ||
 	    line[n - 1] != '>')
@@ -162,6 +169,16 @@ static const char *line_addr(char *line, size_t n, const char *key)
 	for (i = 0; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			return NULL;
+	for (i = k + 1; i < n - 1; i++) {
+		if (quoted && line[i] == '\\' && i + 1 < n - 1)
+			i++;                /* a quoted pair: the next octet as is */
+		else if (line[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && (line[i] == '<' || line[i] == '>'))
+			return NULL;
+	}
+	if (quoted)
+		return NULL;
 	line[n - 1] = '\0';
 	return line + k + 1;
 }
@@ -249,29 +266,65 @@ nomem:
 	return -1;
 }
 
+/* checked_copy - the message exactly as it was read and checked, in a
+ * file of its own (memfd): the submitter still holds its file open for
+ * writing and may grow or rewrite it after the daemon read it, so a
+ * report read from that file again would carry what no check saw, and
+ * of any size (a sparse terabyte).  The descriptor, or -1 with errno. */
+static int checked_copy(const char *p, size_t n)
+{
+	int fd = memfd_create("maildrop-report", MFD_CLOEXEC);
+	size_t done = 0;
+
+	if (fd < 0)
+		return -1;
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return fd;
+}
+
 /* bounce_refused - the report of the recipients the session refused;
- * the message is read from fd at body */
-static void bounce_refused(struct drop *d, const struct drop_env *e, int fd,
-                           const struct bounce_rcpt *r, size_t n)
+ * the message is the body of sa, as checked (never the file again) */
+static void bounce_refused(struct drop *d, const struct drop_env *e,
+                           const stralloc *sa, const struct bounce_rcpt *r,
+                           size_t n)
 {
 	struct envelope env;
 	struct status st;
 	char q1[LOG_VALUE_MAX], path[ADDR_MAX + 3];
 	size_t used;
-	int len = snprintf(path, sizeof path, "<%s>", e->sender);
+	int fd, len = snprintf(path, sizeof path, "<%s>", e->sender);
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return;
+	if ((fd = checked_copy(sa->s + e->body, sa->len - e->body)) < 0) {
+		log_event("maildrop-error", "file=maildrop/%s op=bounce error=\"%s\"",
+		          d->name, strerror(errno));
+		return;
+	}
 	envelope_init(&env);
 	snprintf(env.id, sizeof env.id, "%s", d->name);
 	env.arrival = time(NULL);
 	snprintf(env.client, sizeof env.client, "local");
 	if (addr_parse_path(path, (size_t)len, &env.sender, &used, 0, 0) == ADDR_OK &&
 	    env.sender.text[0] != '\0' &&
-	    bounce_send(d->q, d->cfg->hostname, &env, fd, (off_t)e->body, r, n, &st) < 0)
+	    bounce_send(d->q, d->cfg->hostname, &env, fd, 0, r, n, &st) < 0)
 		log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
 		          d->name, log_quote(q1, sizeof q1, st.text));
 	envelope_free(&env);
+	close(fd);
 }
 
 /* reply_status - the permanent status of the last reply, for a report */
@@ -441,7 +494,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		          (unsigned long)st.st_uid, log_addr(qs, sizeof qs, e.sender),
 		          e.nrcpt - nr, nr);
 		if (nr > 0)
-			bounce_refused(&d, &e, fd, r, nr);
+			bounce_refused(&d, &e, &sa, r, nr);
 		if (queue_maildrop_remove(q, name) < 0)
 			log_event("queue-error", "op=unlink file=maildrop/%s error=\"%s\"",
 			          name, strerror(errno));
@@ -449,7 +502,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		log_event("maildrop-refused", "id=%s uid=%lu reason=%s", name,
 		          (unsigned long)st.st_uid, log_quote(qw, sizeof qw, why));
 		if (nr > 0)
-			bounce_refused(&d, &e, fd, r, nr);
+			bounce_refused(&d, &e, &sa, r, nr);
 		queue_quarantine(q, QUEUE_MAILDROP, name, why);
 	} else if (ran) {
 		log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,

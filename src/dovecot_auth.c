@@ -6,7 +6,8 @@
  *   we:     VERSION 1 2 / CPID n                  (sent at once)
  *   server: VERSION 1 x / MECH name... / SPID / CUID / COOKIE / DONE
  *   we:     AUTH 1 PLAIN service=smtp [secured] [rip=IP] resp=B64
- *   server: OK 1 ... | FAIL 1 ... [temp] [code=...] [reason=...] | CONT 1 B64
+ *   server: OK 1 ... [nologin] | FAIL 1 ... [temp] [code=...] [reason=...]
+ *           | CONT 1 B64
  *
  * The CPID names the client process to Dovecot (its own login processes
  * send their pid; the auth master's lookups go by it).  Each call sends
@@ -256,12 +257,16 @@ static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
 		if (field(line, 0, word, sizeof word) < 0 ||
 		    field(line, 1, id, sizeof id) < 0 || strcmp(id, "1") != 0)
 			continue;             /* not about our request */
-		if (strcmp(word, "OK") == 0)
+		/* An OK flagged nologin is Dovecot saying the password matched
+		 * but the user may not log in (a suspended account, one to be
+		 * proxied or referred elsewhere): a refusal, as Dovecot's own
+		 * login processes take it. */
+		if (strcmp(word, "OK") == 0 && !has_param(line, "nologin", NULL))
 			return 1;
 		if (strcmp(word, "CONT") == 0)
 			return say(err, errlen, -1, "dovecot auth: the server asked for "
 			           "more than PLAIN gives (CONT)");
-		if (strcmp(word, "FAIL") != 0)
+		if (strcmp(word, "FAIL") != 0 && strcmp(word, "OK") != 0)
 			return say(err, errlen, -1, "dovecot auth: unexpected reply %.15s",
 			           word);
 		reason[0] = '\0';
@@ -273,6 +278,9 @@ static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
 		for (char *p = reason; *p; p++)      /* a log line: no controls */
 			if ((unsigned char)*p < 32 || *p == 127)
 				*p = '?';
+		if (strcmp(word, "OK") == 0)
+			return say(err, errlen, 0, "dovecot auth: refused for %s "
+			           "(nologin)%s%s", lb, reason[7] ? ": " : "", reason + 7);
 		if (has_param(line, "temp", NULL) ||
 		    has_param(line, "code", "temp_fail"))
 			return say(err, errlen, -1, "dovecot auth: temporary failure "

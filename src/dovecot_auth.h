@@ -7,7 +7,8 @@
  * DONE; SPID, CUID, COOKIE and anything unknown are skipped), check that
  * the server offers PLAIN, send one request
  *   AUTH <id> PLAIN service=smtp [secured] [rip=IP] resp=<base64>
- * and read its answer: OK (accepted), FAIL (refused; but a FAIL flagged
+ * and read its answer: OK (accepted; but an OK flagged nologin, the
+ * password right and the login not allowed, is refused), FAIL (refused; but a FAIL flagged
  * temp or code=temp_fail is a temporary failure of the server: its
  * passdb could not be asked), CONT (the server wants more: PLAIN never
  * does, so a protocol error).  The whole exchange has one deadline,

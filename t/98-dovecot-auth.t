@@ -5,7 +5,8 @@
 # hashes), driven by t/tools/dovecot-auth:
 #   the right password: 1; a wrong one: 0 with Dovecot's "Password
 #   mismatch" in its log (the request reached the passdb); an unknown
-#   login: 0; the client address and the secured flag reach Dovecot;
+#   login: 0; the right password of a login the passdb flags nologin
+#   (Dovecot's OK with nologin): 0; the client address and the secured flag reach Dovecot;
 #   many threads at once (a connection each, a CPID each): all accepted,
 #   and all refused with a wrong password;
 #   temporary failures, never 0: a passdb failing (Dovecot's FAIL with
@@ -24,11 +25,15 @@ command -v dovecot >/dev/null || skip_all "dovecot-core is not installed"
 TOOL=${MTA_DOVECOT_AUTH:-$(dirname "${MTA_CRASHFS:-$here/../build/release/tools/crashfs}")/dovecot-auth}
 [ -x "$TOOL" ] || { echo "Bail out! $TOOL missing: make build/release/tools/dovecot-auth"; exit 1; }
 
-plan 21
+plan 22
 
 DV=$T/dv
 dovecot_user "$DV" alice 'correct horse'
 dovecot_user "$DV" bob@example.org 'sp ace and ünïcode'
+# suspended: the password matches, the passdb says nologin (Dovecot
+# answers OK ... nologin)
+dovecot_user "$DV" carol 'right one' \
+	":$(id -u nobody):$(id -g nobody)::$DV/home/carol::nologin=y reason=suspended"
 mkdir -p "$DV"
 printf '#!/bin/sh\nexit 111\n' >"$DV/tempfail"
 chmod 755 "$DV/tempfail"
@@ -49,6 +54,8 @@ like "$out" '^0 dovecot auth: refused for alice' "a wrong password: refused (0)"
 like "$(cat "$DOVECOT_LOG")" 'passwd-file\(alice,127\.0\.0\.7\).*Password mismatch' \
 	"Dovecot checked it, and logged the client address given"
 like "$(check mallory 'correct horse')" '^0 ' "an unknown login: refused (0)"
+like "$(check carol 'right one')" '^0 dovecot auth: refused for carol \(nologin\): suspended' \
+	"the right password of a login flagged nologin: refused (0), with Dovecot's reason"
 like "$(check alice '')" '^0 ' "an empty password: refused (0)"
 
 out=$(DOVECOT_AUTH_PASSWORD='correct horse' "$TOOL" -n 40 "$DOVECOT_AUTH_SOCKET" alice)

@@ -58,6 +58,8 @@ DEPFLAGS = -MMD -MP
 # (npm ci, not in git).
 # t/98 and t/99-smarthost-postfix start a private Dovecot (dovecot-core:
 # its auth socket, for mta and as Postfix's SASL).
+# t/39 (and t/bench/lmtp.sh) run a private Dovecot: LMTP to deliver,
+# IMAP to read back.
 BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
              libcurl4-openssl-dev libcrypt-dev
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
@@ -65,9 +67,10 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd nodejs dovecot-core
+             s-nail bsd-mailx mutt git logrotate systemd nodejs \
+             dovecot-core dovecot-lmtpd dovecot-imapd
 FUZZ_DEBS  = clang libclang-rt-14-dev
-BENCH_DEBS = postfix time
+BENCH_DEBS = postfix time dovecot-core dovecot-lmtpd
 
 .PHONY: all run test unit prove asan tsan crash valgrind deps test-deps bench install \
         install-sendmail clean

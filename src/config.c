@@ -33,6 +33,7 @@ void config_free(struct config *cfg)
 	free(cfg->virtual);
 	free(cfg->local_users);
 	free(cfg->root_alias);
+	free(cfg->lmtp);
 	free(cfg->recipient_delimiter);
 	free(cfg->check_address);
 	if (cfg->tables != NULL && cfg->tables_free != NULL)

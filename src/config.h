@@ -104,6 +104,10 @@ struct config {
 	char *root_alias;          /* --root-alias ADDR, or NULL */
 	char *recipient_delimiter; /* "" = no subaddresses */
 	char *check_address;       /* --check-address ADDR (command line) */
+	char *lmtp;                /* --lmtp ADDR: local mailboxes go to this
+	                            * LMTP server (a unix socket path, or
+	                            * HOST:PORT); NULL: Maildir/mbox here */
+	unsigned max_lmtp;         /* --max-lmtp: LMTP deliveries at once */
 	/* the tables the files above name, read with the snapshot by
 	 * policy_load_tables() (policy.h) and freed by tables_free: the
 	 * snapshot stays below the layer that knows them */

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <stralloc.h>
 
+#include "addr.h"
 #include "bounce.h"
 #include "log.h"
 #include "maildrop.h"
@@ -142,52 +142,97 @@ static int read_file(int fd, stralloc *sa, unsigned long long limit)
 	}
 }
 
-/* the envelope of a file, pointing into its text */
+/* one recipient of a file, with its DSN lines (NULL: none) */
+struct drop_rcpt {
+	const char *addr, *notify, *orcpt;
+};
+
+/* the envelope of a file, pointing into its text, NUL-ended in place */
 struct drop_env {
-	const char *sender;         /* inside the brackets, NUL-ended */
-	const char **rcpt;
+	const char *sender;         /* inside the brackets */
+	const char *ret, *envid;    /* the DSN lines of MAIL, NULL: none */
+	struct drop_rcpt *rcpt;
 	size_t nrcpt;
 	size_t body;                /* offset of the message */
 };
 
 /* line_addr - an envelope line "KEY <ADDR>" (ADDR may be empty: the
- * null sender), octets without control characters, and no angle bracket
- * in ADDR but inside a quoted string: the address goes into MAIL FROM:<>
- * and RCPT TO:<>, where "<a> NOTIFY=NEVER>" would end it early and pass
- * the rest as parameters no writer of the format meant (RET, ENVID,
- * NOTIFY, ORCPT, SIZE, BODY).  The address, NUL-ended in place, or NULL.
- * Whether it is a good address is the session's to say (a refusal that
- * its sender hears of). */
+ * null sender), octets without control characters, no < or > in ADDR but
+ * quoted (else "<a> NOTIFY=NEVER>" passes MAIL or RCPT parameters no
+ * line gave); the address, NUL-ended in place, or NULL */
 static const char *line_addr(char *line, size_t n, const char *key)
 {
 	size_t k = strlen(key), i;
-	int quoted = 0;
 
 	if (n < k + 2 || memcmp(line, key, k) != 0 || line[k] != '<' ||
-	    line[n - 1] != '>')
+	    line[n - 1] != '>' || !addr_angle_free(line + k + 1, n - k - 2))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			return NULL;
-	for (i = k + 1; i < n - 1; i++) {
-		if (quoted && line[i] == '\\' && i + 1 < n - 1)
-			i++;                /* a quoted pair: the next octet as is */
-		else if (line[i] == '"')
-			quoted = !quoted;
-		else if (!quoted && (line[i] == '<' || line[i] == '>'))
-			return NULL;
-	}
-	if (quoted)
-		return NULL;
 	line[n - 1] = '\0';
 	return line + k + 1;
+}
+
+/* line_value - an envelope line "KEY VALUE", VALUE an SMTP parameter
+ * value (RFC 5321 4.1.2 esmtp-value: printable ASCII but '=', no
+ * space), so that it cannot add a parameter of its own to the command
+ * it goes into; what it means is the session's to check.  The value,
+ * NUL-ended in place (over the LF at line[n]), or NULL */
+static const char *line_value(char *line, size_t n, const char *key)
+{
+	size_t k = strlen(key), i;
+
+	if (n <= k || memcmp(line, key, k) != 0)
+		return NULL;
+	for (i = k; i < n; i++)
+		if ((unsigned char)line[i] < 0x21 || (unsigned char)line[i] > 0x7e ||
+		    line[i] == '=')
+			return NULL;
+	line[n] = '\0';
+	return line + k;
+}
+
+/* parse_line - one envelope line into e: sender first, then at most one
+ * ret and envid line, then the recipients, each followed by at most one
+ * notify and orcpt line; 0, or -1 for a line out of place */
+static int parse_line(char *line, size_t n, struct drop_env *e, const char **why)
+{
+	struct drop_rcpt *v, *last = e->nrcpt ? &e->rcpt[e->nrcpt - 1] : NULL;
+	const char *a;
+
+	if (e->sender == NULL) {
+		if ((e->sender = line_addr(line, n, "sender ")) != NULL)
+			return 0;
+	} else if ((a = line_addr(line, n, "rcpt ")) != NULL) {
+		if ((v = realloc(e->rcpt, (e->nrcpt + 1) * sizeof *v)) == NULL) {
+			*why = "out of memory";
+			return -1;
+		}
+		e->rcpt = v;
+		e->rcpt[e->nrcpt++] = (struct drop_rcpt){ .addr = a };
+		return 0;
+	} else if (last == NULL && e->ret == NULL &&
+	           (e->ret = line_value(line, n, "ret ")) != NULL) {
+		return 0;
+	} else if (last == NULL && e->envid == NULL &&
+	           (e->envid = line_value(line, n, "envid ")) != NULL) {
+		return 0;
+	} else if (last && last->notify == NULL &&
+	           (last->notify = line_value(line, n, "notify ")) != NULL) {
+		return 0;
+	} else if (last && last->orcpt == NULL &&
+	           (last->orcpt = line_value(line, n, "orcpt ")) != NULL) {
+		return 0;
+	}
+	*why = "a bad envelope line";
+	return -1;
 }
 
 /* parse_env - the envelope part of sa; 0, or -1 with why */
 static int parse_env(stralloc *sa, struct drop_env *e, const char **why)
 {
 	size_t pos = sizeof MAILDROP_MAGIC - 1;
-	const char **v;
 
 	memset(e, 0, sizeof *e);
 	if (sa->len < pos || memcmp(sa->s, MAILDROP_MAGIC, pos) != 0) {
@@ -197,7 +242,6 @@ static int parse_env(stralloc *sa, struct drop_env *e, const char **why)
 	for (;;) {
 		char *nl = memchr(sa->s + pos, '\n', sa->len - pos), *line = sa->s + pos;
 		size_t n;
-		const char *a;
 
 		if (nl == NULL || pos > ENV_MAX) {
 			*why = "the envelope does not end";
@@ -211,19 +255,8 @@ static int parse_env(stralloc *sa, struct drop_env *e, const char **why)
 			*why = "an envelope line is too long";
 			return -1;
 		}
-		if (e->sender == NULL && (a = line_addr(line, n, "sender ")) != NULL) {
-			e->sender = a;
-		} else if (e->sender != NULL && (a = line_addr(line, n, "rcpt ")) != NULL) {
-			if ((v = realloc(e->rcpt, (e->nrcpt + 1) * sizeof *v)) == NULL) {
-				*why = "out of memory";
-				return -1;
-			}
-			e->rcpt = v;
-			e->rcpt[e->nrcpt++] = a;
-		} else {
-			*why = "a bad envelope line";
+		if (parse_line(line, n, e, why) < 0)
 			return -1;
-		}
 	}
 	if (e->sender == NULL || e->nrcpt == 0) {
 		*why = e->sender ? "no recipients" : "no sender";
@@ -266,37 +299,45 @@ nomem:
 	return -1;
 }
 
-/* checked_copy - the message exactly as it was read and checked, in a
- * file of its own (memfd): the submitter still holds its file open for
- * writing and may grow or rewrite it after the daemon read it, so a
- * report read from that file again would carry what no check saw, and
- * of any size (a sparse terabyte).  The descriptor, or -1 with errno. */
-static int checked_copy(const char *p, size_t n)
+/* env_dsn - the DSN lines of e that the session would have taken, on
+ * the refused recipients r[0..n) of env: a report of the refusal honours
+ * NOTIFY=NEVER, RET= and ENVID= as one from the queue does; a line the
+ * session refused counts as not given */
+static void env_dsn(struct envelope *env, const struct drop_env *e,
+                    const struct bounce_rcpt *r, size_t n)
 {
-	int fd = memfd_create("maildrop-report", MFD_CLOEXEC);
-	size_t done = 0;
+	struct mailbox mb;
+	unsigned bits;
+	size_t i, k;
+	int ret;
 
-	if (fd < 0)
-		return -1;
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
+	if (e->ret && (ret = dsn_ret_parse(e->ret, strlen(e->ret))) > 0)
+		env->ret = ret;
+	if (e->envid && strlen(e->envid) < sizeof env->envid &&
+	    dsn_xtext_valid(e->envid, strlen(e->envid)))
+		snprintf(env->envid, sizeof env->envid, "%s", e->envid);
+	for (k = 0; k < n; k++)
+		for (i = 0; i < e->nrcpt; i++) {
+			const struct drop_rcpt *dr = &e->rcpt[i];
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-
-			close(fd);
-			errno = e;
-			return -1;
+			if (dr->addr != r[k].rcpt)
+				continue;
+			if (mailbox_from_text(&mb, dr->addr, strlen(dr->addr)) < 0 ||
+			    envelope_add_rcpt(env, &mb) != 1)
+				break;
+			if (dr->notify == NULL ||
+			    dsn_notify_parse(dr->notify, strlen(dr->notify), &bits) < 0)
+				bits = 0;
+			envelope_set_dsn(env, env->nrcpt - 1, bits,
+			                 dr->orcpt && dsn_orcpt_valid(dr->orcpt, strlen(dr->orcpt))
+			                 ? dr->orcpt : NULL);
+			break;
 		}
-		done += (size_t)w;
-	}
-	return fd;
 }
 
-/* bounce_refused - the report of the recipients the session refused;
- * the message is the body of sa, as checked (never the file again) */
+/* bounce_refused - the report of the recipients the session refused; the
+ * message is sa's as read and checked, never the file again: its owner
+ * may have rewritten or grown it since (a sparse terabyte, RET=FULL) */
 static void bounce_refused(struct drop *d, const struct drop_env *e,
                            const stralloc *sa, const struct bounce_rcpt *r,
                            size_t n)
@@ -305,26 +346,28 @@ static void bounce_refused(struct drop *d, const struct drop_env *e,
 	struct status st;
 	char q1[LOG_VALUE_MAX], path[ADDR_MAX + 3];
 	size_t used;
-	int fd, len = snprintf(path, sizeof path, "<%s>", e->sender);
+	int len = snprintf(path, sizeof path, "<%s>", e->sender);
 
 	if (len < 0 || (size_t)len >= sizeof path)
 		return;
-	if ((fd = checked_copy(sa->s + e->body, sa->len - e->body)) < 0) {
-		log_event("maildrop-error", "file=maildrop/%s op=bounce error=\"%s\"",
-		          d->name, strerror(errno));
-		return;
-	}
 	envelope_init(&env);
 	snprintf(env.id, sizeof env.id, "%s", d->name);
 	env.arrival = time(NULL);
 	snprintf(env.client, sizeof env.client, "local");
+	env_dsn(&env, e, r, n);
 	if (addr_parse_path(path, (size_t)len, &env.sender, &used, 0, 0) == ADDR_OK &&
-	    env.sender.text[0] != '\0' &&
-	    bounce_send(d->q, d->cfg->hostname, &env, fd, 0, r, n, &st) < 0)
-		log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
-		          d->name, log_quote(q1, sizeof q1, st.text));
+	    env.sender.text[0] != '\0') {
+		int got = bounce_send_mem(d->q, d->cfg->hostname, &env, sa->s + e->body,
+		                          sa->len - e->body, r, n, &st);
+
+		if (got < 0)
+			log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
+			          d->name, log_quote(q1, sizeof q1, st.text));
+		else if (got == 1)
+			log_event("bounce-dropped", "id=%s rcpts=%zu reason=notify",
+			          d->name, n);
+	}
 	envelope_free(&env);
-	close(fd);
 }
 
 /* reply_status - the permanent status of the last reply, for a report */
@@ -362,9 +405,9 @@ static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
 		.max_size = d->cfg->max_size, .max_rcpt = d->cfg->max_rcpt,
 		.max_received = d->cfg->max_received
 	};
-	/* room for any envelope line: a long address reaches the session
-	 * whole and is refused there, as from a client */
-	char cmd[ENV_LINE_MAX + 64];
+	/* room for any three envelope lines: a long address or parameter
+	 * reaches the session whole and is refused there, as from a client */
+	char cmd[3 * ENV_LINE_MAX + 64];
 	size_t i, accepted = 0;
 	int code;
 
@@ -385,19 +428,28 @@ static enum outcome submit(struct drop *d, const struct stat *st, stralloc *sa,
 	session_greet(d->s);
 	if (feed(d, "", 0) != 220 || feed(d, "EHLO localhost\r\n", 16) != 250)
 		return DEFER;
-	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>%s\r\n", e->sender,
-	         has_8bit(sa->s + e->body, sa->len - e->body) ? " BODY=8BITMIME" : "");
+	/* the DSN lines as the parameters they stand for: the session
+	 * checks them as it checks a client's (line_value keeps each one
+	 * parameter) */
+	snprintf(cmd, sizeof cmd, "MAIL FROM:<%s>%s%s%s%s%s\r\n", e->sender,
+	         has_8bit(sa->s + e->body, sa->len - e->body) ? " BODY=8BITMIME" : "",
+	         e->ret ? " RET=" : "", e->ret ? e->ret : "",
+	         e->envid ? " ENVID=" : "", e->envid ? e->envid : "");
 	code = feed(d, cmd, strlen(cmd));
 	if (code / 100 != 2)
 		goto refused_all;
 	for (i = 0; i < e->nrcpt; i++) {
-		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>\r\n", e->rcpt[i]);
+		const struct drop_rcpt *dr = &e->rcpt[i];
+
+		snprintf(cmd, sizeof cmd, "RCPT TO:<%s>%s%s%s%s\r\n", dr->addr,
+		         dr->notify ? " NOTIFY=" : "", dr->notify ? dr->notify : "",
+		         dr->orcpt ? " ORCPT=" : "", dr->orcpt ? dr->orcpt : "");
 		code = feed(d, cmd, strlen(cmd));
 		if (code / 100 == 2) {
 			accepted++;
 		} else if (code / 100 == 5) {
 			snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
-			r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+			r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i].addr, .st = reply_status(d),
 			                               .remote_mta = "", .diag = diag[*nr] };
 			(*nr)++;
 		} else {
@@ -418,7 +470,7 @@ refused_all:
 	*nr = 0;
 	for (i = 0; i < e->nrcpt; i++) {
 		snprintf(diag[*nr], sizeof diag[*nr], "%s", d->reply);
-		r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i], .st = reply_status(d),
+		r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i].addr, .st = reply_status(d),
 		                               .remote_mta = "", .diag = diag[*nr] };
 		(*nr)++;
 	}

@@ -19,8 +19,12 @@
  *              readable, the sender gets a report (bounce.h); recipients
  *              refused alone are reported and the others delivered.
  * Format of a file (written by mta-send, queue_maildrop_put):
- *   "mta-maildrop 1" LF, "sender <ADDR>" LF, one "rcpt <ADDR>" LF per
- *   recipient, an empty line, then the message (LF or CRLF lines).
+ *   "mta-maildrop 1" LF, "sender <ADDR>" LF, optional "ret VALUE" LF
+ *   and "envid VALUE" LF (MAIL's RET=, ENVID=), one "rcpt <ADDR>" LF per
+ *   recipient, each followed by optional "notify VALUE" LF and "orcpt
+ *   VALUE" LF (RCPT's NOTIFY=, ORCPT=), an empty line, then the message
+ *   (LF or CRLF lines).  A VALUE is one SMTP parameter value; it goes to
+ *   the session as that parameter and is checked there like a client's.
  *
  * Contract: the scheduler thread's (it runs the queue store's maildrop
  * calls and, through the session's ops, a receiver's queue_msg_* calls);

@@ -21,7 +21,7 @@
 
 static const char usage_text[] =
 "usage: mta-send [-s HOST:PORT] [-C FILE] [-f SENDER] [-F NAME] [-t] [-i]\n"
-"                [-N DSN] [-R RET] [-V ENVID] [RCPT...] < message\n"
+"                [-N DSN] [-R RET] [-V ENVID] [--tls] [RCPT...] < message\n"
 "       mta-send [-C FILE] -bs | -bp | -q | -bi\n"
 "       mta-send [-s HOST:PORT] [-c SESSIONS] [-n REPEAT] [-f SENDER]\n"
 "                [--rcpt ADDR]... FILE...\n"
@@ -261,7 +261,10 @@ int main(int argc, char **argv)
 			if (o.tls && o.tls != (ch == O_TLS ? 1 : 2))
 				usage("--tls and --starttls together");
 			o.tls = ch == O_TLS ? 1 : 2;
-			o.gun_opts = 1;
+			/* --tls also serves one message (-s to a
+			 * submissions port): the arguments decide */
+			if (ch == O_STARTTLS)
+				o.gun_opts = 1;
 			break;
 		case O_PER_CONN:
 			o.per_connection = number(optarg, "messages per connection");
@@ -375,7 +378,7 @@ int main(int argc, char **argv)
 	if (o.auth_user != NULL && send_auth_password(&o, pwfile) < 0)
 		return EX_USAGE;
 	if (mode == B_SMTP) {
-		if (optind < argc || o.gun || o.gun_opts)
+		if (optind < argc || o.gun || o.gun_opts || o.tls)
 			usage("-bs takes no arguments");
 		ex = send_session(&o);
 		free(o.queue);
@@ -384,9 +387,11 @@ int main(int argc, char **argv)
 	for (i = optind; i < argc; i++)
 		nfiles += looks_like_file(argv[i]);
 	if (!o.gun && !o.gun_opts && (o.inject || o.tflag || o.sendmail_opts ||
-	                              nfiles == 0 || nfiles < argc - optind))
+	                              nfiles == 0 || nfiles < argc - optind)) {
+		if (o.tls && o.maildrop)
+			usage("--tls needs a server (-s HOST:PORT)");
 		ex = send_inject(&o, argv + optind, argc - optind);
-	else if (optind == argc)
+	} else if (optind == argc)
 		usage("the gun needs FILEs");
 	else
 		ex = send_fire(&o, argv + optind, argc - optind);

@@ -26,6 +26,7 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
+#include "transport.h"
 #include "version.h"
 
 /* give_to_user - make the queue and mail root usable by --user: the
@@ -170,7 +171,7 @@ static void mailbox_path(const struct config *cfg, const struct resolve_target *
  * 0 when mail to it would be accepted, else 1 */
 static int check_address(const struct config *cfg, const char *addr)
 {
-	char path[ADDR_MAX + 4], where[4096 + ADDR_MAX];
+	char path[ADDR_MAX + 4], where[4096 + ADDR_MAX], user[ADDR_MAX];
 	struct resolve_result r;
 	struct mailbox mb;
 	struct status st;
@@ -196,7 +197,11 @@ static int check_address(const struct config *cfg, const char *addr)
 			printf("remote %s\n", r.t[i].addr.text);
 			continue;
 		}
-		mailbox_path(cfg, &r.t[i], where, sizeof where);
+		/* under --lmtp: the server, and the user it is asked for */
+		if (cfg->lmtp != NULL && transport_lmtp_user(cfg, &r.t[i].addr, user) == 0)
+			snprintf(where, sizeof where, "lmtp:%s <%s>", cfg->lmtp, user);
+		else
+			mailbox_path(cfg, &r.t[i], where, sizeof where);
 		printf("%s %s %s\n", r.t[i].kind == RESOLVE_VIRTUAL ? "virtual" : "mailbox",
 		       r.t[i].addr.text, where);
 	}

@@ -94,6 +94,9 @@ static const struct opt opts[] = {
 	  .want = "an address user@domain", .arg = "ADDR" },
 	{ "recipient-delimiter", 0, STR(recipient_delimiter), .dflt = "+",
 	  .check = optval_delimiter, .want = "one character, or empty", .arg = "C" },
+	{ "lmtp", 0, STR(lmtp), .check = optval_lmtp,
+	  .want = "a socket path /PATH, or HOST:PORT", .arg = "ADDR" },
+	{ "max-lmtp", 0, NUM(max_lmtp, 1, 100000), .dflt = "10", .arg = "N" },
 	{ "retry", 'r', NUM(retry, 0, 100000000), .dflt = "300", .arg = "SECONDS" },
 	{ "attempts", 'a', NUM(attempts, 1, 1000), .dflt = "2", .arg = "N" },
 	/* five days, as Postfix */

@@ -269,6 +269,24 @@ int optval_address(const char *v)
 	return 0;
 }
 
+/* optval_lmtp - "/PATH" (shorter than sun_path: 108 octets on Linux), or
+ * HOST:PORT with a port number; a host with no blanks or slashes */
+int optval_lmtp(const char *v)
+{
+	const char *colon = strrchr(v, ':'), *p;
+	unsigned long long port;
+
+	if (v[0] == '/')
+		return strlen(v) < 108 && strchr(v, '\n') == NULL ? 0 : -1;
+	if (colon == NULL || colon == v || colon - v > 255 ||
+	    optval_number(colon + 1, 1, 65535, &port) < 0)
+		return -1;
+	for (p = v; p < colon; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '/')
+			return -1;
+	return 0;
+}
+
 /* optval_delimiter - one character, or none */
 int optval_delimiter(const char *v)
 {

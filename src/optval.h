@@ -41,6 +41,9 @@ int optval_tls_client(struct config *cfg, const char *v);
 /* optval_dns - is v an address the resolver accepts (dns.h)? */
 int optval_dns(const char *v);
 
+/* optval_lmtp - is v an LMTP server for --lmtp: an absolute path that
+ * fits a unix socket address, or HOST:PORT / [IPv6]:PORT? */
+int optval_lmtp(const char *v);
 /* optval_address - is v an address user@domain (--root-alias)? */
 int optval_address(const char *v);
 /* optval_delimiter - is v one character to split subaddresses at

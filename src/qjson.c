@@ -53,6 +53,11 @@ static int put_recipient(struct qlist *ql, FILE *out, unsigned n, const char *rc
 		json_put_string(out, info.tls);
 	else
 		fputs("null", out);
+	fputs(",\"warned\":", out);
+	if (info.warned > 0)
+		fprintf(out, "%lld", info.warned);
+	else
+		fputs("null", out);
 	putc('}', out);
 	return 1;
 }

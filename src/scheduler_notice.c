@@ -58,7 +58,8 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 }
 
 /* sched_report_success - d's recipient x asked for NOTIFY=SUCCESS and was
- * delivered here ("delivered") or to a server that does not offer DSN
+ * delivered here or over LMTP ("delivered") or to a server that does not
+ * offer DSN
  * ("relayed"; one that does reports itself).  Best effort, before the
  * job (and maybe the message) is gone: a report that cannot be written
  * is logged, the delivery stands. */
@@ -66,8 +67,10 @@ void sched_report_success(struct sched *s, const struct delivery *d,
                           const struct delivery_rcpt *x)
 {
 	char qaddr[LOG_VALUE_MAX], qerr[LOG_VALUE_MAX];
-	enum bounce_action act = d->transport == TRANSPORT_LOCAL ? BOUNCE_DELIVERED
-	                                                         : BOUNCE_RELAYED;
+	/* LMTP delivers into the mailbox too: its server is the final one */
+	enum bounce_action act = d->transport == TRANSPORT_LOCAL ||
+	                         d->transport == TRANSPORT_LMTP
+	                         ? BOUNCE_DELIVERED : BOUNCE_RELAYED;
 	struct bounce_rcpt br = { x->rcpt, status_ok(), x->remote_mta, "", act, 0 };
 	struct envelope env;
 	long long offset;

@@ -48,6 +48,8 @@ struct send_opts {
 	char *queue;                 /* the file's queue (mta-queue's default
 	                                without one); send_config's, freed by
 	                                main */
+	unsigned max_rcpt;           /* the file's max-rcpt, 0: not given
+	                                there (checked for maildrop/ only) */
 	/* -N, -R, -V checked (send_dsn_*); "": not given */
 	char dsn_notify[32], dsn_ret[8], dsn_envid[301];
 	const char *sender;          /* -f, the address alone; NULL: From:

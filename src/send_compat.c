@@ -43,6 +43,30 @@ static void loopback_for(const struct listen_addr *la, char *buf, size_t size)
 	netaddr_text((const struct sockaddr *)&ss, buf, size);
 }
 
+/* file_names - does the configuration file at path have a line setting
+ * option name (options.h: "name value", '#' comment lines)?  The
+ * snapshot alone cannot tell a value given from the default. */
+static int file_names(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, k = strlen(name);
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && getline(&line, &cap, f) >= 0) {
+		const char *p = line;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		found = strncmp(p, name, k) == 0 && (p[k] == ' ' || p[k] == '\t');
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 /* send_config - read the configuration file: explicit (-C, --config) or
  * SEND_CONFIG_DEFAULT when it exists and can be read */
 int send_config(struct send_opts *o, const char *path)
@@ -69,6 +93,10 @@ int send_config(struct send_opts *o, const char *path)
 		return -1;
 	}
 	o->queue = strdup(cfg->queue);
+	/* the daemon reading the same file refuses a submission over it
+	 * whole (mta-queue(5), MAILDROP): better said now than bounced */
+	if (path && file_names(path, "max-rcpt"))
+		o->max_rcpt = cfg->max_rcpt;
 	if (path && cfg->nlisten > 0)
 		loopback_for(&cfg->listen[0], o->config_server,
 		             sizeof o->config_server);

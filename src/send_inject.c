@@ -155,13 +155,29 @@ static int drop(const struct send_opts *o, const char *sender, char **rv,
 	size_t i;
 	int ok;
 
-	if (o->dsn_notify[0] || o->dsn_ret[0] || o->dsn_envid[0])
-		send_say("-N, -R and -V are not kept by the local queue: ignored");
+	if (o->max_rcpt > 0 && nrcpt > o->max_rcpt) {
+		send_say("%zu recipients, more than max-rcpt (%u) in the configuration "
+		         "file allows: message not sent", nrcpt, o->max_rcpt);
+		return EX_UNAVAILABLE;
+	}
+	/* -R, -V and -N as the file's ret, envid and notify lines (checked
+	 * by send_dsn_*, and again by the daemon as a client's RET=, ENVID=,
+	 * NOTIFY=) */
 	ok = stralloc_copys(&env, MAILDROP_MAGIC) && stralloc_cats(&env, "sender <") &&
 	     stralloc_cats(&env, sender) && stralloc_cats(&env, ">\n");
-	for (i = 0; ok && i < nrcpt; i++)
+	if (ok && o->dsn_ret[0])
+		ok = stralloc_cats(&env, "ret ") && stralloc_cats(&env, o->dsn_ret) &&
+		     stralloc_cats(&env, "\n");
+	if (ok && o->dsn_envid[0])
+		ok = stralloc_cats(&env, "envid ") && stralloc_cats(&env, o->dsn_envid) &&
+		     stralloc_cats(&env, "\n");
+	for (i = 0; ok && i < nrcpt; i++) {
 		ok = stralloc_cats(&env, "rcpt <") && stralloc_cats(&env, rv[i]) &&
 		     stralloc_cats(&env, ">\n");
+		if (ok && o->dsn_notify[0])
+			ok = stralloc_cats(&env, "notify ") &&
+			     stralloc_cats(&env, o->dsn_notify) && stralloc_cats(&env, "\n");
+	}
 	if (!ok || !stralloc_cats(&env, "\n")) {
 		stralloc_free(&env);
 		send_say("out of memory");
@@ -266,9 +282,10 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 		goto out;
 	}
 	smtp_client_init(c, &o->to);
-	/* a login goes only over STARTTLS to a certificate valid for the
-	 * server's name (verify): mta-send checks it as a mail client would */
-	if (o->auth_user != NULL) {
+	/* a login goes only over TLS (STARTTLS, or implicit with --tls) to
+	 * a certificate valid for the server's name (verify): mta-send
+	 * checks it as a mail client would; so does --tls without a login */
+	if (o->auth_user != NULL || o->tls == 1) {
 		char err[256];
 
 		if ((tls = tls_client_ctx(o->tls_ca, err, sizeof err)) == NULL) {
@@ -277,7 +294,10 @@ int send_inject(struct send_opts *o, char **args, int nargs)
 			goto out;
 		}
 		smtp_client_tls(c, TLS_POLICY_VERIFY, tls, o->host);
-		smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
+		if (o->tls == 1)
+			smtp_client_tls_implicit(c);
+		if (o->auth_user != NULL)
+			smtp_client_auth(c, o->auth_user, o->auth_pass, 0);
 	}
 	if (smtp_client_open(c, o->host, o->port, o->helo, &res) < 0) {
 		report(c, res.reply.code ? smtp_stage_name(res.stage) : NULL, &res);

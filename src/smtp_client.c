@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "monotonic.h"
@@ -264,6 +265,50 @@ int smtp_client_connect(struct smtp_client *c, const char *host,
 	return -1;
 }
 
+/* smtp_client_connect_unix - connect to a local stream socket.  A
+ * listener's backlog full (EAGAIN on a non-blocking socket) is a server
+ * too busy now: temporary, as a refused TCP connection. */
+int smtp_client_connect_unix(struct smtp_client *c, const char *path,
+                             struct smtp_result *res)
+{
+	struct sockaddr_un sun;
+	char eb[128];
+	int fd, err;
+
+	smtp_client_close(c);
+	smtp_reply_clear(&res->reply);
+	res->stage = SMTP_STAGE_CONNECT;
+	snprintf(c->peer, sizeof c->peer, "unix:%s", path);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		res->st = status_make(ST_PERM, 4, 2, "socket path too long: %s", path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0) {
+		stream_init(&c->io, fd);
+		c->opened_ms = monotonic_ms();
+		res->st = status_ok();
+		return 0;
+	}
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	res->st = status_make(ST_TEMP, 4, 1, "connect to %s: %s", c->peer,
+	                      strerror_r(err, eb, sizeof eb));
+	errno = err;
+	return -1;
+}
+
+/* smtp_client_lmtp - LMTP from the next handshake on */
+void smtp_client_lmtp(struct smtp_client *c)
+{
+	c->lmtp = 1;
+}
+
 /* smtp_client_tls - the policy of the next handshake */
 void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
                      struct tls_ctx *ctx, const char *host)
@@ -281,6 +326,12 @@ void smtp_client_auth(struct smtp_client *c, const char *user,
 	c->auth_user = user;
 	c->auth_pass = pass;
 	c->auth_insecure = insecure;
+}
+
+/* smtp_client_tls_implicit - TLS from the first byte from now on */
+void smtp_client_tls_implicit(struct smtp_client *c)
+{
+	c->tls_implicit = 1;
 }
 
 /* smtp_client_tls_dane - the TLSA records of the next handshake */
@@ -310,30 +361,58 @@ static int hello_over(const struct smtp_client *c)
 	       smtp_dialog_tls_wanted(&c->d);
 }
 
-/* start_tls - the handshake after STARTTLS's 220, within the hello's
- * limit; 0, or -1 (noted by the engine, the dialogue closed) */
-static int start_tls(struct smtp_client *c)
+/* tls_up - the client's TLS handshake on c->io, within the hello's
+ * limit, the certificate checked as the policy says; 0, or -1 with why
+ * in err (tls_failed set; the stream closed or plain again) */
+static int tls_up(struct smtp_client *c, char *err, size_t errlen)
 {
-	char err[160];
-
 	if (stream_tls_client(&c->io, c->tls_ctx, c->tls_host,
 	                      c->tls_policy >= TLS_POLICY_VERIFY) < 0 ||
 	    (c->tls_policy == TLS_POLICY_DANE &&
 	     (c->tls_dane == NULL ||
 	      stream_tls_dane(&c->io, c->tls_host, c->tls_dane) < 0))) {
-		snprintf(err, sizeof err, "cannot make a TLS object: %s",
+		snprintf(err, errlen, "cannot make a TLS object: %s",
 		         c->tls_dane ? strerror(errno) : "no TLSA records");
 		stream_close(&c->io);
 	} else if (stream_start_tls(&c->io, c->tls_ctx, 0,
 	                            monotonic_ms() + c->to.hello, err,
-	                            sizeof err) == 0) {
+	                            errlen) == 0) {
 		c->tls_verified = stream_tls_verified(&c->io, c->tls_why,
 		                                      sizeof c->tls_why);
-		smtp_dialog_tls_started(&c->d);
 		return 0;
 	}
 	c->tls_failed = 1;
+	return -1;
+}
+
+/* start_tls - the handshake after STARTTLS's 220; 0, or -1 (noted by
+ * the engine, the dialogue closed) */
+static int start_tls(struct smtp_client *c)
+{
+	char err[160];
+
+	if (tls_up(c, err, sizeof err) == 0) {
+		smtp_dialog_tls_started(&c->d);
+		return 0;
+	}
 	smtp_dialog_tls_failed(&c->d, err);
+	return -1;
+}
+
+/* implicit_tls - the handshake before the greeting (smtps); 0, or -1
+ * with res saying why (4.7.5, temporary) and the connection closed */
+static int implicit_tls(struct smtp_client *c, struct smtp_result *res)
+{
+	char err[160], text[sizeof err + sizeof c->peer + 32];
+
+	if (tls_up(c, err, sizeof err) == 0) {
+		smtp_dialog_tls_implicit(&c->d);
+		return 0;
+	}
+	snprintf(text, sizeof text, "%s: TLS handshake failed: %s", c->peer, err);
+	smtp_result_local(res, SMTP_STAGE_GREETING, ST_TEMP, 7, 5, text);
+	smtp_client_close(c);
+	errno = EPROTO;
 	return -1;
 }
 
@@ -390,9 +469,18 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
 		return -1;
 	}
 	memcpy(c->helo, name, strlen(name) + 1);
-	smtp_dialog_start(&c->d, SMTP_DIALOG_SMTP, &c->ops, c->helo, c->peer);
-	if (c->tls_policy != TLS_POLICY_NONE && c->tls_ctx != NULL)
-		smtp_dialog_use_starttls(&c->d);
+	smtp_dialog_start(&c->d, c->lmtp ? SMTP_DIALOG_LMTP : SMTP_DIALOG_SMTP,
+	                  &c->ops, c->helo, c->peer);
+	if (c->tls_policy != TLS_POLICY_NONE && c->tls_ctx != NULL) {
+		if (!c->tls_implicit)
+			smtp_dialog_use_starttls(&c->d);
+		else if (implicit_tls(c, res) < 0) {
+			c->tls_ctx = NULL;
+			c->auth_user = c->auth_pass = NULL;
+			c->tls_dane = NULL;
+			return -1;
+		}
+	}
 	if (c->auth_user != NULL)
 		smtp_dialog_use_auth(&c->d, c->auth_user, c->auth_pass,
 		                     c->auth_insecure);

@@ -86,12 +86,15 @@ struct smtp_client {
 	char tls_host[256];          /* SNI, the name checked; "" none */
 	const struct tls_dane *tls_dane; /* TLS_POLICY_DANE: the TLSA records
 	                             * (borrowed until the handshake ends) */
+	int tls_implicit;            /* TLS from the first byte (smtps) */
 	int tls_failed;              /* the TLS handshake failed */
 	int tls_verified;            /* certificate trusted, valid for host */
 	char tls_why[96];            /* "ok", or why it was not verified */
 	/* AUTH (smtp_client_auth): borrowed until the handshake ends */
 	const char *auth_user, *auth_pass;
 	int auth_insecure;
+	int lmtp;                    /* LMTP (smtp_client_lmtp): LHLO, and
+	                              * one reply per recipient after the dot */
 	int tx_over;                 /* the transaction has been reported */
 	int noted;                   /* res holds a note */
 	char in[SMTP_CLIENT_IN_MAX];
@@ -123,6 +126,16 @@ void smtp_client_auth(struct smtp_client *c, const char *user,
  * address; returns 0, or -1 with res saying why (the last failure) */
 int smtp_client_connect(struct smtp_client *c, const char *host,
                         const char *port, struct smtp_result *res);
+/* smtp_client_connect_unix - connect to the stream socket at path (an
+ * LMTP server's); 0, or -1 with res saying why (ST_TEMP: a server not
+ * there, or too busy to take the connection now) */
+int smtp_client_connect_unix(struct smtp_client *c, const char *path,
+                             struct smtp_result *res);
+/* smtp_client_lmtp - after smtp_client_init: speak LMTP (RFC 2033) in
+ * the handshakes to come: LHLO instead of EHLO (no HELO fallback), and
+ * smtp_client_send's rcpt_res get each recipient's own reply after the
+ * dot */
+void smtp_client_lmtp(struct smtp_client *c);
 /* smtp_client_handshake - on the connection c->io (smtp_client_connect's,
  * or a connected socket given to stream_init): the greeting, then EHLO
  * name (HELO when EHLO is refused with a 5xx), and STARTTLS and EHLO
@@ -139,6 +152,12 @@ int smtp_client_handshake(struct smtp_client *c, const char *name,
  * host name; an address text is checked as an address) */
 void smtp_client_tls(struct smtp_client *c, enum tls_policy policy,
                      struct tls_ctx *ctx, const char *host);
+/* smtp_client_tls_implicit - after smtp_client_tls (a policy other than
+ * none, a context): the next handshakes begin with TLS from the first
+ * byte (implicit TLS, RFC 8314: a submissions port, 465) instead of
+ * STARTTLS; the same checks of the certificate; a failed handshake fails
+ * the handshake call, 4.7.5 (ST_TEMP), tls_failed set */
+void smtp_client_tls_implicit(struct smtp_client *c);
 /* smtp_client_tls_dane - under TLS_POLICY_DANE (after smtp_client_tls):
  * the TLSA records the certificate must match (RFC 7672), borrowed until
  * the handshake is over; a mismatch fails the handshake (4.7.5) */

@@ -175,6 +175,13 @@ void smtp_dialog_use_starttls(struct smtp_dialog *d)
 	d->starttls = 1;
 }
 
+/* smtp_dialog_tls_implicit - TLS from the first byte: nothing to ask */
+void smtp_dialog_tls_implicit(struct smtp_dialog *d)
+{
+	if (d->state == SD_GREETING)
+		d->tls = 1;
+}
+
 /* smtp_dialog_tls_wanted - the handshake is the driver's turn */
 int smtp_dialog_tls_wanted(const struct smtp_dialog *d)
 {

@@ -256,6 +256,10 @@ void smtp_dialog_start(struct smtp_dialog *d, enum smtp_dialog_mode mode,
 /* smtp_dialog_use_starttls - after smtp_dialog_start: say STARTTLS after
  * EHLO when the server offers it (SMTP only, once per connection) */
 void smtp_dialog_use_starttls(struct smtp_dialog *d);
+/* smtp_dialog_tls_implicit - after smtp_dialog_start, before the
+ * greeting: the driver has put TLS under the connection from its first
+ * byte (implicit TLS, RFC 8314): no STARTTLS, and AUTH counts it as TLS */
+void smtp_dialog_tls_implicit(struct smtp_dialog *d);
 /* smtp_dialog_use_auth - after smtp_dialog_start: authenticate as user
  * with pass (borrowed for the connection; each at most
  * SMTP_AUTH_FIELD_MAX octets, no NUL of course) before ready; insecure

@@ -5,6 +5,7 @@
 
 #include "deliver.h"
 #include "dsn.h"
+#include "lmtp.h"
 #include "local.h"
 #include "policy.h"
 #include "remote.h"
@@ -34,6 +35,11 @@ enum transport_id transport_route(const struct config *cfg,
                                   const struct mailbox *rcpt, char *hop)
 {
 	if (policy_is_local(cfg, rcpt)) {
+		if (cfg->lmtp != NULL) {
+			snprintf(hop, TRANSPORT_HOP_MAX, "%s%s", TRANSPORT_LMTP_KEY,
+			         cfg->lmtp);
+			return TRANSPORT_LMTP;
+		}
 		local_key(cfg, rcpt, hop);
 		return TRANSPORT_LOCAL;
 	}
@@ -47,12 +53,14 @@ unsigned transport_limit(const struct config *cfg, enum transport_id t)
 {
 	unsigned all = cfg->max_deliveries, keep = all / 4;
 
-	(void)t;                   /* one share for each, for now */
-	if (all < 2)
-		return all;
-	if (keep < 1)
-		keep = 1;
-	return all - keep;
+	if (all >= 2) {
+		if (keep < 1)
+			keep = 1;
+		all -= keep;
+	}
+	if (t == TRANSPORT_LMTP && cfg->max_lmtp < all)
+		return cfg->max_lmtp;
+	return all;
 }
 
 /* transport_hop_limit - per next hop */
@@ -60,6 +68,8 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 {
 	unsigned n, half;
 
+	if (t == TRANSPORT_LMTP)      /* one server: the transport's limit */
+		return transport_limit(cfg, t);
 	if (t != TRANSPORT_LOCAL)
 		return cfg->max_per_dest;
 	/* An mbox's appends take turns under its lock anyway, and a program
@@ -143,7 +153,76 @@ static void deliver_smtp(struct delivery *d, const struct envelope *env,
 	free(rr);
 }
 
+/* transport_lmtp_user - USER@DOMAIN for a virtual domain, else USER */
+int transport_lmtp_user(const struct config *cfg, const struct mailbox *rcpt,
+                        char *buf)
+{
+	char name[ADDR_MAX], dom[ADDR_MAX];
+	const char *vdom = policy_virtual_domain(cfg, rcpt, dom);
+
+	if (policy_mailbox_name(rcpt, name, sizeof name) < 0)
+		return -1;
+	/* an address the client could send fits; checked all the same */
+	if (vdom != NULL)
+		return snprintf(buf, ADDR_MAX, "%s@%s", name, vdom) < ADDR_MAX ? 0 : -1;
+	snprintf(buf, ADDR_MAX, "%s", cfg->system_users ? sysuser_account(name) : name);
+	return 0;
+}
+
+/* deliver_lmtp - d's recipients to the LMTP server in one transaction,
+ * each with the server's own reply (lmtp.h); one whose mailbox has no
+ * usable name fails alone, before it */
+static void deliver_lmtp(struct delivery *d, const struct envelope *env,
+                         int fd, long long offset)
+{
+	char (*user)[ADDR_MAX] = calloc(d->ntry, sizeof *user);
+	const char **rcpt = calloc(d->ntry, sizeof *rcpt);
+	struct lmtp_result *res = calloc(d->ntry, sizeof *res);
+	size_t *idx = calloc(d->ntry, sizeof *idx), i, n = 0;
+
+	if (user == NULL || rcpt == NULL || res == NULL || idx == NULL) {
+		for (i = 0; i < d->ntry; i++)
+			d->r[i].result = status_make(ST_TEMP, 3, 0, "Out of memory");
+		d->uncounted = UNCOUNTED_DNS;   /* no verdict on the hop */
+		goto out;
+	}
+	for (i = 0; i < d->ntry; i++) {
+		struct delivery_rcpt *r = &d->r[i];
+
+		/* NOTIFY= is not passed on: the LMTP server is the mailbox, so
+		 * a success report is ours ("delivered", scheduler_notice.c) */
+		r->notify = env->dsn[r->n].notify;
+		r->dsn_passed = 0;
+		if (transport_lmtp_user(d->cfg, &env->rcpt[r->n], user[i]) < 0) {
+			r->result = status_make(ST_PERM, 1, 3, "Bad mailbox name");
+			continue;
+		}
+		rcpt[n] = user[i];
+		idx[n++] = i;
+	}
+	if (n > 0)
+		lmtp_deliver(d->remote, d->cfg->lmtp, env->sender.text, rcpt, n,
+		             env->body_8bit, fd, (off_t)offset, res, &d->unreachable);
+	for (i = 0; i < n; i++) {
+		struct delivery_rcpt *r = &d->r[idx[i]];
+
+		r->result = res[i].st;
+		/* the server that answered, for the DSN's Remote-MTA */
+		if (res[i].diag[0])
+			snprintf(r->remote_mta, sizeof r->remote_mta, "%s", d->cfg->lmtp);
+		memcpy(r->diag, res[i].diag, sizeof r->diag);
+	}
+out:
+	free(user);
+	free(rcpt);
+	free(res);
+	free(idx);
+}
+
 const struct transport transport_table[TRANSPORT_COUNT] = {
 	[TRANSPORT_LOCAL] = { "local", 1, 0, deliver_local },
 	[TRANSPORT_SMTP] = { "smtp", SMTP_DIALOG_RCPT_MAX, 1, deliver_smtp },
+	/* one transaction for every local recipient of a message, whatever
+	 * its domain: they share the one server */
+	[TRANSPORT_LMTP] = { "lmtp", SMTP_DIALOG_RCPT_MAX, 0, deliver_lmtp },
 };

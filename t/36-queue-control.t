@@ -3,7 +3,8 @@
 # running daemon (mta-queue(1), mta-queue(5) JOB FILES), every change a
 # rename or unlink in rcpt/ that the daemon sees:
 #   * the listing and --json parse (python3 json: one object a line, the
-#     recipients with attempts, next attempt, last error and TLS)
+#     recipients with attempts, next attempt, last error, TLS and the
+#     delay-warning mark, null before any warning)
 #   * --hold: the job is renamed to DUE 9999999999 (seen with ls); it
 #     stays held across --flush and a restart; --release delivers it
 #   * --requeue: due now with its attempts kept (checked while the daemon
@@ -80,10 +81,11 @@ objs = [json.loads(l) for l in sys.stdin.read().splitlines()]
 o = [x for x in objs if x["id"] == want][0]
 r = o["recipients"][0]
 print(len(objs), o["sender"], o["scheduled"], r["n"], r["address"], r["state"], r["attempts"],
-      r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"].startswith("tls=none "))' \
+      r["next_attempt"] > now, r["first_failure"] <= now, bool(r["last_error"]), r["tls"].startswith("tls=none "),
+      "warned" in r and r["warned"] is None)' \
 	"$now" "$held" <<<"$out")" \
-	"7 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True True" \
-	"--json: one object a line, recipient with attempts, next attempt, last error, TLS"
+	"7 alice@test.example True 0 r1@[127.0.0.2] queued $(attempts_of "$held") True True True True True" \
+	"--json: one object a line, recipient with attempts, next attempt, last error, TLS, warned null (not yet)"
 mq -q "$MTA_QUEUE" --json --from spam@test.example
 is "$($PY -c 'import json, sys; print(sorted(json.loads(l)["id"] for l in sys.stdin.read().splitlines()))' <<<"$out")" \
 	"$($PY -c 'import sys; print(sorted(sys.argv[1:]))' "$spam1" "$spam2")" \

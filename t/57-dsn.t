@@ -6,8 +6,11 @@
 #   a recipient a peer always answers 451 gets its sender one delay
 #     warning (Action: delayed, Status 4.3.0 from the reply,
 #     Diagnostic-Code, Will-Retry-Until) after --delay-warning, and only
-#     one, across a daemon restart too (the job file's warned line);
+#     one, across a daemon restart too (the job file's warned line, also
+#     in mta-queue --json);
 #     none for the null sender, none with NOTIFY=NEVER or NOTIFY=FAILURE;
+#   three recipients deferred together in one grouped transaction: one
+#     warning each, three in all, none more in later rounds;
 #   NOTIFY=NEVER: no bounce; NOTIFY=FAILURE with RET=FULL: the bounce
 #     holds the whole message; ORCPT= and ENVID= appear in the reports;
 #   NOTIFY=SUCCESS: "delivered" for a local mailbox (mta-send -N -V too),
@@ -17,18 +20,27 @@
 #     (postcat of a message it holds shows them; its own "delivered"
 #     report comes back carrying our ORCPT and ENVID), and we send no
 #     "relayed" report of our own.
+# swaks drives the same parameters by hand: EHLO offers DSN, NOTIFY=,
+# ORCPT=, RET=, ENVID= accepted and carried into the report, bad values
+# 501 5.5.4.
 # The Postfix part needs root and the postfix package (else skipped, the
 # rest still runs).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 69
+plan 83
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
 	--refuse '^bad=550 5.1.1 no such user' ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 PEER=$PEER_DIR
+# three recipients of one message at one next hop, each answered 451:
+# one grouped transaction per round (src/remote_tx.c)
+PG=$(free_port_on 127.0.0.58)
+PEER_WANT=$PG peer_start grp 127.0.0.58 --wire --refuse '^g[0-9]@=451 4.3.0 try again later' ||
+	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
+GRP=$PEER_DIR
 
 have_postfix=0
 if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postcat ] &&
@@ -37,7 +49,7 @@ if [ "$(id -u)" = 0 ] && [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/postcat ] &&
 fi
 PF=$T/pf PF_PORT=$(free_port)
 MTA_ARGS=(--smtp-port "$P" --retry 1 --attempts 1000 --delay-warning 3
-	--route "pf.example=127.0.0.1:$PF_PORT")
+	--route "pf.example=127.0.0.1:$PF_PORT" --route "grp.example=127.0.0.58:$PG")
 start_mta "${MTA_ARGS[@]}" || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 send() { $PY "$TLIB/dsninject.py" "$MTA_PORT" "$@"; }
@@ -68,6 +80,13 @@ like "$w" '\|R1:Will-Retry-Until=[A-Z][a-z][a-z], [0-9]' "delayed: Will-Retry-Un
 grep -q "^Will-Retry-Until: " "$(maildir_files "$MTA_MAIL/warn")"; ok $? "delayed: Will-Retry-Until in the file"
 like "$(logline "delay-warning id=$wid ")" 'to=<warn@test\.example>' "delayed: logged"
 grep -q '^warned [0-9]' "$MTA_QUEUE/rcpt/$(job_of "$wid")"; ok $? "delayed: the job file says warned"
+wline=$(sed -n 's/^warned //p' "$MTA_QUEUE/rcpt/$(job_of "$wid")")
+is "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" --json | $PY -c '
+import json, sys
+for l in sys.stdin.read().splitlines():
+    o = json.loads(l)
+    if o["id"] == sys.argv[1]:
+        print(o["recipients"][0]["warned"])' "$wid")" "$wline" "delayed: mta-queue --json shows warned, the job file's epoch seconds"
 ls "$MTA_QUEUE/rcpt" | grep -q "$wid"; ok $? "delayed: still queued"
 
 # a few more rounds (--retry 1) for all four, then a restart, then more
@@ -89,6 +108,27 @@ is "$(log_count "delay-warning id=($nid|$vid|$fid) ")" 0 "no warning for <>, NOT
 is "$(maildir_count "$MTA_MAIL/never")" 0 "NOTIFY=NEVER: nothing in the sender's Maildir"
 is "$(maildir_count "$MTA_MAIL/fail")" 0 "NOTIFY=FAILURE: nothing in the sender's Maildir"
 grep -q '^warned [0-9]' "$MTA_QUEUE/rcpt/$(job_of "$fid")"; ok $? "NOTIFY=FAILURE: the job is marked done with"
+
+# ---- delay warnings of a grouped transaction ---------------------------------
+# one warning per recipient (bounce.h: a report per recipient deferred,
+# scheduler_notice.h), however many share the transaction: three, and
+# no more in later rounds
+r=$(msg grpw grouped | send grpw@test.example "" g1@grp.example "" g2@grp.example "" g3@grp.example "")
+gid=$(queued_id "$r"); like "$gid" '^[A-Za-z0-9]+$' "grouped: queued"
+maildir_wait "$MTA_MAIL/grpw" 3 20; ok $? "grouped: three warnings"
+n0=$(log_count "retry id=$gid ")
+wait_until 20 sh -c "[ \$(grep -c 'retry id=$gid ' '$MTA_LOG') -ge $((n0 + 9)) ]"
+ok $? "grouped: three more rounds of all three"
+is "$(reports grpw | sed -n 's/.*|R1:Final-Recipient=rfc822; \([^|]*\)|.*/\1/p' | sort | tr '\n' ' ')" \
+	"g1@grp.example g2@grp.example g3@grp.example " "grouped: one warning per recipient, no more after the rounds"
+is "$($PY -c '
+import glob, re, sys
+best = 0
+for f in glob.glob(sys.argv[1] + "/wire.*"):
+    for tx in re.split(rb"\r\nMAIL FROM:", open(f, "rb").read())[1:]:
+        if tx.startswith(b"<grpw@"):
+            best = max(best, len(re.findall(rb"\r\nRCPT TO:", tx.split(b"\r\nRSET")[0])))
+print(best)' "$GRP")" 3 "grouped: the three RCPTs went in one transaction"
 
 # ---- failures: NOTIFY=NEVER, RET=FULL, ORCPT, ENVID --------------------------
 r=$(msg never never-bounce | send never@test.example "" 'bad1@[127.0.0.57]' "NOTIFY=NEVER")
@@ -150,6 +190,32 @@ js=$(cat "$PEER"/*.json)
 lacks -E 'RET=|ENVID=' <<<"$js"; ok $? "no DSN offered: no RET or ENVID sent"
 like "$js" '"rcpt_options": \[\]' "no DSN offered: no RCPT parameters sent"
 
+# ---- swaks ------------------------------------------------------------------
+# Debian's swaks (20201014) has no DSN options of its own, so the
+# parameters follow the address, and the '>' swaks closes it with ends
+# the last one: ENVID=<sw57 becomes ENVID=<sw57>, ORCPT=rfc822;<Sws@...
+# becomes ORCPT=rfc822;<Sws@...> (both xtext).  No comma: swaks splits
+# --to there.
+sw() { swaks --server "127.0.0.1:$MTA_PORT" --helo client.example --timeout 10 \
+	--data 'Subject: swaks dsn\n\nbody\n' "$@" 2>&1; }
+out=$(sw --from 'sws@test.example> RET=HDRS ENVID=<sw57' \
+	--to 'swr@test.example> NOTIFY=SUCCESS ORCPT=rfc822;<Swr@test.example')
+like "$out" '<-  250-DSN' "swaks: EHLO offers DSN"
+flat=$(printf '%s' "$out" | tr '\r\n' '  ')
+like "$flat" '-> MAIL FROM:<sws@test\.example> RET=HDRS ENVID=<sw57> +<-  250 ' "swaks: MAIL with RET= and ENVID=: 250"
+like "$flat" '-> RCPT TO:<swr@test\.example> NOTIFY=SUCCESS ORCPT=rfc822;<Swr@test\.example> +<-  250 ' \
+	"swaks: RCPT with NOTIFY= and ORCPT=: 250"
+maildir_wait "$MTA_MAIL/sws" 1 10; ok $? "swaks: NOTIFY=SUCCESS, a report"
+w=$(reports sws)
+like "$w" '\|Original-Envelope-Id=<sw57>\|.*\|R1:Original-Recipient=rfc822; <Swr@test\.example>\|.*\|R1:Action=delivered\|' \
+	"swaks: the report carries its ENVID and ORCPT, Action delivered"
+out=$(sw --from 'sws@test.example' --to 'swbad@test.example> NOTIFY=SOMETIMES ORCPT=rfc822;<Swbad@test.example')
+like "$out" '<\*\* +501 5\.5\.4 Bad NOTIFY parameter' "swaks: a bad NOTIFY value: 501 5.5.4"
+out=$(sw --from 'sws@test.example> RET=PARTS ENVID=<x' --to 'swr@test.example')
+like "$out" '<\*\* +501 5\.5\.4 Bad RET parameter' "swaks: a bad RET value: 501 5.5.4"
+out=$(sw --from 'sws@test.example> NOTIFY=SUCCESS ENVID=<x' --to 'swr@test.example')
+like "$out" '<\*\* +5[0-9][0-9] ' "swaks: NOTIFY= on MAIL (an RCPT parameter): refused"
+
 # ---- a real Postfix as the next hop -----------------------------------------
 if [ "$have_postfix" = 1 ]; then
 	. "$here/lib/postfix-peer.sh"
@@ -184,7 +250,7 @@ else
 	skip "Postfix part: needs root and the postfix package" 12
 fi
 
-wait_until 10 sh -c "! ls '$MTA_QUEUE/rcpt' | grep -qv '\.\($wid\|$nid\|$vid\|$fid\)\.'"
-ok $? "only the four 451 recipients left in the queue"
+wait_until 10 sh -c "! ls '$MTA_QUEUE/rcpt' | grep -qv '\.\($wid\|$nid\|$vid\|$fid\|$gid\)\.'"
+ok $? "only the 451 recipients left in the queue"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 done_testing

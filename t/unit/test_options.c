@@ -97,6 +97,8 @@ static const char every_file[] =
 	"smtp-timeout 25\n"
 	"data-timeout 26\n"
 	"session-timeout 27\n"
+	"lmtp /run/dovecot/lmtp\n"
+	"max-lmtp 28\n"
 	"   hostname   mx.example   \n"
 	"\n"
 	"log /l\n"
@@ -118,6 +120,8 @@ static void check_every(const struct config *c)
 	cr_assert_eq(c->mbox_lock_wait, 7);
 	cr_assert_eq(c->system_users, 1);
 	cr_assert_eq(c->retry, 11);
+	cr_assert_str_eq(c->lmtp, "/run/dovecot/lmtp");
+	cr_assert_eq(c->max_lmtp, 28);
 	cr_assert_eq(c->attempts, 3);
 	cr_assert_eq(c->max_queue_time, 1000);
 	cr_assert_eq(c->nroutes, 2);
@@ -178,6 +182,8 @@ Test(options, defaults)
 	cr_assert_eq(c->max_per_ip_set, 0, "the default binds relay clients not");
 	cr_assert_eq(c->max_deliveries, 100);
 	cr_assert_eq(c->max_per_dest, 20);
+	cr_assert_eq(c->max_lmtp, 10);
+	cr_assert_null(c->lmtp, "no --lmtp: Maildir/mbox here");
 	cr_assert_eq(c->mbox_lock_wait, 5);
 	cr_assert_eq(c->max_size, 33554432);
 	cr_assert_eq(c->max_rcpt, 1000);
@@ -216,7 +222,8 @@ Test(options, every_option_from_the_command_line)
 		"--max-line", "1018", "--max-errors", "19", "--soft-errors", "20",
 		"--error-delay", "21", "--max-junk", "22", "--max-received", "23",
 		"--timeout", "24", "--smtp-timeout", "25", "--data-timeout", "26",
-		"--session-timeout", "27", "--hostname", "mx.example", "-L", "/l",
+		"--session-timeout", "27", "--lmtp", "/run/dovecot/lmtp",
+		"--max-lmtp", "28", "--hostname", "mx.example", "-L", "/l",
 		"--user", "nobody", "--hold", NULL);
 
 	cr_assert_not_null(c, "%s", err);

@@ -164,3 +164,50 @@ Test(transport, virtual_mailboxes_have_their_domain_in_the_key)
 	cr_assert_str_eq(hop, "local:alice", "a local domain's mailbox is another");
 	cr_assert_eq(route(&c, "alice@two.example", hop), TRANSPORT_SMTP);
 }
+
+Test(transport, lmtp_takes_every_local_mailbox_to_one_hop)
+{
+	struct config c = cfg(1);
+	struct resolve_tables t;
+	char hop[TRANSPORT_HOP_MAX], user[ADDR_MAX], *vdomains[] = { "one.example" };
+	struct mailbox mb;
+	size_t used;
+
+	memset(&t, 0, sizeof t);
+	t.vdomains = vdomains;
+	t.nvdomains = 1;
+	c.tables = &t;
+	c.lmtp = "/run/dovecot/lmtp";
+	c.max_lmtp = 10;
+	cr_assert_eq(route(&c, "Bob@Test.Example", hop), TRANSPORT_LMTP);
+	cr_assert_str_eq(hop, "lmtp:/run/dovecot/lmtp");
+	cr_assert_eq(route(&c, "alice@one.example", hop), TRANSPORT_LMTP);
+	cr_assert_str_eq(hop, "lmtp:/run/dovecot/lmtp", "a virtual mailbox: the same server");
+	cr_assert_eq(route(&c, "a@routed.example", hop), TRANSPORT_SMTP,
+	             "a remote recipient still goes by SMTP");
+	/* the user the server is asked for: bare login, or user@domain */
+	cr_assert_eq(addr_parse_path("<Bob@Test.Example>", 18, &mb, &used, 0, 1), ADDR_OK);
+	cr_assert_eq(transport_lmtp_user(&c, &mb, user), 0);
+	cr_assert_str_eq(user, "bob");
+	cr_assert_eq(addr_parse_path("<Alice@One.Example>", 19, &mb, &used, 0, 1), ADDR_OK);
+	cr_assert_eq(transport_lmtp_user(&c, &mb, user), 0);
+	cr_assert_str_eq(user, "alice@one.example");
+	cr_assert_eq(addr_parse_path("<postmaster>", 12, &mb, &used, 0, 1), ADDR_OK);
+	c.system_users = 1;
+	cr_assert_eq(transport_lmtp_user(&c, &mb, user), 0);
+	cr_assert_str_eq(user, "root", "with --system-users: the account");
+}
+
+Test(transport, lmtp_limit)
+{
+	struct config c = cfg(1);
+
+	c.max_lmtp = 10;
+	cr_assert_eq(transport_limit(&c, TRANSPORT_LMTP), 10);
+	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LMTP), 10, "one server: all of it");
+	c.max_deliveries = 4;
+	cr_assert_eq(transport_limit(&c, TRANSPORT_LMTP), 3, "never over three quarters");
+	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LMTP), 3);
+	c.max_deliveries = 1;
+	cr_assert_eq(transport_limit(&c, TRANSPORT_LMTP), 1);
+}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/58-maildrop-attack.t - a local user against the daemon through
+# t/69-maildrop-attack.t - a local user against the daemon through
 # maildrop/ (mta-queue(5), MAILDROP), with files written by hand rather
 # than by mta-send:
 #   - a file rewritten after the daemon read it: the report to its
@@ -36,9 +36,11 @@ is "$(stop_mta)" 0 "the daemon made its queue and stopped"
 
 # ---- a file grown between the daemon's read and its report ---------------
 # one good recipient and one the session refuses: the good one committed
-# (new/ID, then the fsync of new/), then the report to carol
+# (new/ID, then the fsync of new/), then the report to carol, the whole
+# message returned (ret FULL: grown to a sparse terabyte, the report
+# would copy all of it)
 ID=1ABCDEF0000101
-as_a sh -c "printf 'mta-maildrop 1\nsender <carol@test.example>\nrcpt <alice@test.example>\nrcpt <a b@@x>\n\nSubject: t58 grown\n\nas checked\n' >$MD/$ID"
+as_a sh -c "printf 'mta-maildrop 1\nsender <carol@test.example>\nret FULL\nrcpt <alice@test.example>\nrcpt <a b@@x>\n\nSubject: t58 grown\n\nas checked\n' >$MD/$ID"
 if command -v strace >/dev/null; then
 	mkdir -p "$T/wrap"
 	printf '#!/bin/sh\nexec strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:delay_exit=500000 %s/mta-smtpd "$@"\n' \
@@ -63,8 +65,9 @@ PYEOF
 	wait_for 30 eval 'inbox carol "Undeliverable mail: returned to sender" | grep -q .'
 	ok $? "carol gets a report on the refused recipient"
 	r=$(inbox carol "Undeliverable mail: returned to sender" | head -1)
-	ok "$(grep -q '^Subject: t58 grown$' "$r" && ! grep -q 'T58 EVIL\|GROWN AFTER' "$r"; echo $?)" \
-		"the report carries the header as read, nothing written after"
+	ok "$(grep -q '^Subject: t58 grown$' "$r" && grep -q '^as checked$' "$r" &&
+		! grep -q 'T58 EVIL\|GROWN AFTER' "$r"; echo $?)" \
+		"the report (ret FULL) carries the message as read, nothing written after"
 	is "$(inbox alice 't58 grown' | wc -l)" 1 "the accepted recipient gets the message as checked"
 	# strace passes SIGTERM on to its tracee badly: the daemon itself
 	# is asked to stop

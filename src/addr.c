@@ -429,3 +429,19 @@ const char *addr_error_text(enum addr_error e)
 	}
 	return "unknown address error";
 }
+
+/* addr_angle_free - text that fits between a path's brackets */
+int addr_angle_free(const char *p, size_t n)
+{
+	int quoted = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (quoted && p[i] == '\\')
+			i++;                /* a quoted pair: the next octet as is */
+		else if (p[i] == '"')
+			quoted = !quoted;
+		else if (!quoted && (p[i] == '<' || p[i] == '>'))
+			return 0;
+	return !quoted;
+}

@@ -72,6 +72,10 @@ int addr_local(const struct mailbox *mb, char *buf, size_t len);
 
 /* addr_domain_valid - is d[0..n) a Domain as in the grammar above? */
 int addr_domain_valid(const char *d, size_t n);
+/* addr_angle_free - no '<' or '>' in p[0..n) outside a quoted string,
+ * and no quoted string left open: text that cannot end a path's <...>
+ * early when put between its brackets.  1 or 0 */
+int addr_angle_free(const char *p, size_t n);
 
 /* addr_literal_valid - is d[0..n) an address-literal "[1.2.3.4]" or
  * "[IPv6:...]" as in the grammar above? */

@@ -1,4 +1,5 @@
 /* authguard.c - the table of failed logins per address; see authguard.h */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,27 @@ static int expired(const struct slot *s, long long now)
 	       (s->first + AUTHGUARD_WINDOW <= now && s->blocked_until <= now);
 }
 
+/* guard_key - what ip's failures count against: an IPv6 address's /64
+ * (one host is given a whole /64 and may take any address in it, so a
+ * count per address would never block it), an IPv4 address itself;
+ * key has room for 64 octets */
+static void guard_key(const char *ip, char *key)
+{
+	struct in6_addr a;
+
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a)) {
+		char text[INET6_ADDRSTRLEN];
+
+		memset(a.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof text) != NULL) {
+			snprintf(key, 64, "%s/64", text);
+			return;
+		}
+	}
+	snprintf(key, 64, "%s", ip);
+}
+
 /* find - ip's slot or NULL; lock held */
 static struct slot *find(const char *ip, long long now)
 {
@@ -38,9 +60,11 @@ long long authguard_blocked(const char *ip, long long now)
 {
 	struct slot *s;
 	long long left = 0;
+	char key[64];
 
+	guard_key(ip, key);
 	pthread_mutex_lock(&lock);
-	if ((s = find(ip, now)) != NULL && s->blocked_until > now)
+	if ((s = find(key, now)) != NULL && s->blocked_until > now)
 		left = s->blocked_until - now;
 	pthread_mutex_unlock(&lock);
 	return left;
@@ -53,9 +77,11 @@ unsigned authguard_failed(const char *ip, long long now)
 	struct slot *s;
 	unsigned n;
 	size_t i;
+	char key[64];
 
+	guard_key(ip, key);
 	pthread_mutex_lock(&lock);
-	if ((s = find(ip, now)) == NULL) {
+	if ((s = find(key, now)) == NULL) {
 		for (i = 0; i < AUTHGUARD_SLOTS; i++) {
 			if (expired(&slots[i], now)) {
 				s = &slots[i];
@@ -65,7 +91,7 @@ unsigned authguard_failed(const char *ip, long long now)
 				s = &slots[i];
 		}
 		memset(s, 0, sizeof *s);
-		snprintf(s->ip, sizeof s->ip, "%s", ip);
+		snprintf(s->ip, sizeof s->ip, "%s", key);
 		s->first = now;
 	}
 	if (s->first + AUTHGUARD_WINDOW <= now) {    /* a new window */

@@ -1,7 +1,9 @@
 /* authguard - failed logins per client address, across connections
  * (mta-smtpd(8), AUTHENTICATION): an address with AUTHGUARD_FAILURES
  * failed AUTH within AUTHGUARD_WINDOW seconds is refused AUTH for
- * AUTHGUARD_BLOCK seconds, whatever connection it comes back on.
+ * AUTHGUARD_BLOCK seconds, whatever connection it comes back on.  An
+ * IPv6 address counts as its /64 (a host has a whole /64 to pick
+ * addresses from), an IPv4 address as itself.
  *
  * The table is bounded (AUTHGUARD_SLOTS addresses): when it is full the
  * address seen longest ago is forgotten, so a flood of addresses costs

@@ -1,4 +1,6 @@
 /* authsrc.c - the credential sources of a snapshot; see authsrc.h */
+#include <stdio.h>
+
 #include "authdb.h"
 #include "authsrc.h"
 #include "dovecot_auth.h"
@@ -15,9 +17,11 @@ int authsrc_configured(const struct config *cfg)
  * answer temporary (a refusal is final only when every source said no) */
 struct status authsrc_verify(const struct config *cfg, const char *login,
                              const char *password, const char *client_ip,
-                             int secured)
+                             int secured, char *user, size_t userlen)
 {
 	char err[256];
+
+	snprintf(user, userlen, "%s", login);
 
 	if (cfg->authdb == NULL && cfg->dovecot_auth == NULL)
 		return status_make(ST_TEMP, 7, 0, "no credential source");
@@ -32,8 +36,9 @@ struct status authsrc_verify(const struct config *cfg, const char *login,
 		}
 	}
 	if (cfg->dovecot_auth != NULL) {
-		switch (dovecot_auth_check(cfg->dovecot_auth, login, password,
-		                           client_ip, secured, err, sizeof err)) {
+		switch (dovecot_auth_verify(cfg->dovecot_auth, login, password,
+		                            client_ip, secured, user, userlen,
+		                            err, sizeof err)) {
 		case 1:
 			return status_ok();
 		case 0:

@@ -19,13 +19,17 @@
 
 /* authsrc_configured - does cfg name a credential source? */
 int authsrc_configured(const struct config *cfg);
-/* authsrc_verify - ST_OK: the password is login's; ST_PERM: it is not
- * (or no such login); ST_TEMP: the source cannot tell now (text says
- * why, shown to the client).  client_ip and secured (the connection is
- * under TLS) are for sources that want them */
+/* authsrc_verify - ST_OK: the password is login's, and user (userlen
+ * octets, > 0) holds the name the source settled on, the one to give
+ * authsrc_sender (Dovecot's user=, which its auth_username_format may
+ * make of the login: "Alice@any.example" can be "alice"; the login
+ * itself for --users); ST_PERM: it is not (or no such login); ST_TEMP:
+ * the source cannot tell now (text says why, shown to the client).
+ * client_ip and secured (the connection is under TLS) are for sources
+ * that want them */
 struct status authsrc_verify(const struct config *cfg, const char *login,
                              const char *password, const char *client_ip,
-                             int secured);
+                             int secured, char *user, size_t userlen);
 /* authsrc_sender - may login use sender?  ST_OK, or ST_PERM with the
  * refusal's text (--any-sender: always ST_OK) */
 struct status authsrc_sender(const struct config *cfg, const char *login,

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,4 +321,33 @@ int bounce_send(struct queue *q, const char *hostname,
 	envelope_free(&benv);
 	free(want);
 	return st->kind == ST_OK ? 0 : -1;
+}
+
+/* bounce_send_mem - bounce_send of a message held in memory, through a
+ * memfd copy (bounce_send reads the original with pread) */
+int bounce_send_mem(struct queue *q, const char *hostname,
+                    const struct envelope *env, const char *p, size_t len,
+                    const struct bounce_rcpt *r, size_t n, struct status *st)
+{
+	int fd = memfd_create("bounce-original", MFD_CLOEXEC), got;
+	size_t done = 0;
+
+	while (fd >= 0 && done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+
+		if (w < 0 && errno != EINTR) {
+			close(fd);
+			fd = -1;
+		} else if (w > 0) {
+			done += (size_t)w;
+		}
+	}
+	if (fd < 0) {
+		*st = status_make(ST_TEMP, 3, 0, "cannot copy the message: %s",
+		                  strerror(errno));
+		return -1;
+	}
+	got = bounce_send(q, hostname, env, fd, 0, r, n, st);
+	close(fd);
+	return got;
 }

@@ -76,5 +76,11 @@ int bounce_wanted(const struct envelope *env, const char *rcpt,
 int bounce_send(struct queue *q, const char *hostname,
                 const struct envelope *env, int fd, off_t offset,
                 const struct bounce_rcpt *r, size_t n, struct status *st);
+/* bounce_send_mem - bounce_send with the original message p[0..len) in
+ * memory rather than a file (what a caller read and checked, when the
+ * file may have changed since); -1 also when it cannot be copied */
+int bounce_send_mem(struct queue *q, const char *hostname,
+                    const struct envelope *env, const char *p, size_t len,
+                    const struct bounce_rcpt *r, size_t n, struct status *st);
 
 #endif

@@ -143,7 +143,7 @@ static struct status ops_auth_check(void *ctx, const char *mech,
 	struct conn_ctx *x = ctx;
 	const struct config *cfg = x->c->env->cfg;
 	long long now = monotonic_ms() / 1000, left;
-	char q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX];
+	char q[LOG_VALUE_MAX], q2[LOG_VALUE_MAX], user[sizeof x->login];
 	struct status st;
 	unsigned n;
 
@@ -154,11 +154,16 @@ static struct status ops_auth_check(void *ctx, const char *mech,
 		return status_make(ST_TEMP, 7, 0, "Too many failed logins from %s, "
 		                   "try again later", x->ip);
 	}
-	st = authsrc_verify(cfg, login, password, x->ip, 1);
+	/* x->login is set on success only: non-empty, it lets the client relay */
+	st = authsrc_verify(cfg, login, password, x->ip, 1, user, sizeof user);
 	switch (st.kind) {
 	case ST_OK:
-		snprintf(x->login, sizeof x->login, "%s", login);
-		log_event("auth", "client=%s login=%s mechanism=%s", x->ip, q, mech);
+		snprintf(x->login, sizeof x->login, "%s", user);
+		if (strcmp(x->login, login) != 0)
+			log_event("auth", "client=%s login=%s mechanism=%s user=%s", x->ip,
+			          q, mech, log_quote(q2, sizeof q2, x->login));
+		else
+			log_event("auth", "client=%s login=%s mechanism=%s", x->ip, q, mech);
 		break;
 	case ST_TEMP:
 		log_event("auth-error", "client=%s login=%s mechanism=%s error=%s",
@@ -175,13 +180,16 @@ static struct status ops_auth_check(void *ctx, const char *mech,
 	return st;
 }
 
-/* ops_check_sender - the login's senders */
+/* ops_check_sender - the senders of the user the source settled on at
+ * AUTH (x->login), not of the login as the client typed it: Dovecot may
+ * have checked the password of "alice" for "alice@any.example" */
 static struct status ops_check_sender(void *ctx, const char *login,
                                       const struct mailbox *sender)
 {
 	struct conn_ctx *x = ctx;
 
-	return authsrc_sender(x->c->env->cfg, login, sender);
+	(void)login;
+	return authsrc_sender(x->c->env->cfg, x->login, sender);
 }
 
 static const struct session_ops conn_ops = {

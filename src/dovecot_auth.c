@@ -6,7 +6,8 @@
  *   we:     VERSION 1 2 / CPID n                  (sent at once)
  *   server: VERSION 1 x / MECH name... / SPID / CUID / COOKIE / DONE
  *   we:     AUTH 1 PLAIN service=smtp [secured] [rip=IP] resp=B64
- *   server: OK 1 ... | FAIL 1 ... [temp] [code=...] [reason=...] | CONT 1 B64
+ *   server: OK 1 ... [nologin] | FAIL 1 ... [temp] [code=...] [reason=...]
+ *           | CONT 1 B64
  *
  * The CPID names the client process to Dovecot (its own login processes
  * send their pid; the auth master's lookups go by it).  Each call sends
@@ -240,8 +241,11 @@ static int handshake(struct dconn *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* answer - the server's reply to AUTH 1; 1, 0 or -1 with err set */
-static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
+/* answer - the server's reply to AUTH 1; 1 (the user= of an OK into
+ * user when there is one and it is printable, else left alone), 0 or -1
+ * with err set */
+static int answer(struct dconn *c, const char *login, char *user,
+                  size_t userlen, char *err, size_t errlen)
 {
 	char eb[96], lb[65];
 
@@ -256,12 +260,33 @@ static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
 		if (field(line, 0, word, sizeof word) < 0 ||
 		    field(line, 1, id, sizeof id) < 0 || strcmp(id, "1") != 0)
 			continue;             /* not about our request */
-		if (strcmp(word, "OK") == 0)
+		/* An OK flagged nologin is Dovecot saying the password matched
+		 * but the user may not log in (a suspended account, one to be
+		 * proxied or referred elsewhere): a refusal, as Dovecot's own
+		 * login processes take it. */
+		if (strcmp(word, "OK") == 0 && !has_param(line, "nologin", NULL)) {
+			char u[DOVECOT_AUTH_FIELD_MAX + 6];
+			size_t k;
+
+			for (int i = 2; user != NULL && field(line, i, u, sizeof u) == 0; i++) {
+				if (strncmp(u, "user=", 5) != 0 || u[5] == '\0')
+					continue;
+				for (k = 5; u[k] && (unsigned char)u[k] > 32 && u[k] != 127; k++)
+					;
+				/* a name that does not fit is no name to bind the
+				 * senders to: refused rather than the login kept */
+				if (u[k] != '\0' || k - 5 >= userlen || k - 5 >= sizeof u - 6)
+					return say(err, errlen, 0, "dovecot auth: refused for "
+					           "%s: its user name from Dovecot is unusable", lb);
+				memcpy(user, u + 5, k - 4);
+				break;
+			}
 			return 1;
+		}
 		if (strcmp(word, "CONT") == 0)
 			return say(err, errlen, -1, "dovecot auth: the server asked for "
 			           "more than PLAIN gives (CONT)");
-		if (strcmp(word, "FAIL") != 0)
+		if (strcmp(word, "FAIL") != 0 && strcmp(word, "OK") != 0)
 			return say(err, errlen, -1, "dovecot auth: unexpected reply %.15s",
 			           word);
 		reason[0] = '\0';
@@ -273,6 +298,9 @@ static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
 		for (char *p = reason; *p; p++)      /* a log line: no controls */
 			if ((unsigned char)*p < 32 || *p == 127)
 				*p = '?';
+		if (strcmp(word, "OK") == 0)
+			return say(err, errlen, 0, "dovecot auth: refused for %s "
+			           "(nologin)%s%s", lb, reason[7] ? ": " : "", reason + 7);
 		if (has_param(line, "temp", NULL) ||
 		    has_param(line, "code", "temp_fail"))
 			return say(err, errlen, -1, "dovecot auth: temporary failure "
@@ -282,10 +310,20 @@ static int answer(struct dconn *c, const char *login, char *err, size_t errlen)
 	}
 }
 
-/* dovecot_auth_check - one request on a connection of its own */
+/* dovecot_auth_check - dovecot_auth_verify without the user name */
 int dovecot_auth_check(const char *socket_path, const char *login,
                        const char *password, const char *client_ip,
                        int secured, char *err, size_t errlen)
+{
+	return dovecot_auth_verify(socket_path, login, password, client_ip,
+	                           secured, NULL, 0, err, errlen);
+}
+
+/* dovecot_auth_verify - one request on a connection of its own */
+int dovecot_auth_verify(const char *socket_path, const char *login,
+                        const char *password, const char *client_ip,
+                        int secured, char *user, size_t userlen,
+                        char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct dconn c;
@@ -347,7 +385,9 @@ int dovecot_auth_check(const char *socket_path, const char *login,
 		ret = say(err, errlen, -1, "dovecot auth: request: %s", why(errno, eb, sizeof eb));
 		goto out;
 	}
-	ret = answer(&c, login, err, errlen);
+	if (user != NULL && userlen > 0)
+		snprintf(user, userlen, "%s", login);
+	ret = answer(&c, login, user, userlen, err, errlen);
 out:
 	close(c.fd);
 	return ret;

@@ -7,7 +7,8 @@
  * DONE; SPID, CUID, COOKIE and anything unknown are skipped), check that
  * the server offers PLAIN, send one request
  *   AUTH <id> PLAIN service=smtp [secured] [rip=IP] resp=<base64>
- * and read its answer: OK (accepted), FAIL (refused; but a FAIL flagged
+ * and read its answer: OK (accepted; but an OK flagged nologin, the
+ * password right and the login not allowed, is refused), FAIL (refused; but a FAIL flagged
  * temp or code=temp_fail is a temporary failure of the server: its
  * passdb could not be asked), CONT (the server wants more: PLAIN never
  * does, so a protocol error).  The whole exchange has one deadline,
@@ -49,5 +50,15 @@ enum {
 int dovecot_auth_check(const char *socket_path, const char *login,
                        const char *password, const char *client_ip,
                        int secured, char *err, size_t errlen);
+/* dovecot_auth_verify - dovecot_auth_check, and on 1 the user name
+ * Dovecot settled on into user (userlen octets): its OK's user= field
+ * (auth_username_format, a passdb's user field may make "alice" of
+ * "Alice@any.example"), else the login as given.  That is the name the
+ * password was checked for, so the one to bind senders to.  A user=
+ * with a control character, or too long for user: 0, refused. */
+int dovecot_auth_verify(const char *socket_path, const char *login,
+                        const char *password, const char *client_ip,
+                        int secured, char *user, size_t userlen,
+                        char *err, size_t errlen);
 
 #endif

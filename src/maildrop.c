@@ -10,6 +10,7 @@
 
 #include <stralloc.h>
 
+#include "addr.h"
 #include "bounce.h"
 #include "log.h"
 #include "maildrop.h"
@@ -156,14 +157,15 @@ struct drop_env {
 };
 
 /* line_addr - an envelope line "KEY <ADDR>" (ADDR may be empty: the
- * null sender), octets without control characters; the address, NUL-ended
- * in place, or NULL */
+ * null sender), octets without control characters, no < or > in ADDR but
+ * quoted (else "<a> NOTIFY=NEVER>" passes MAIL or RCPT parameters no
+ * line gave); the address, NUL-ended in place, or NULL */
 static const char *line_addr(char *line, size_t n, const char *key)
 {
 	size_t k = strlen(key), i;
 
 	if (n < k + 2 || memcmp(line, key, k) != 0 || line[k] != '<' ||
-	    line[n - 1] != '>')
+	    line[n - 1] != '>' || !addr_angle_free(line + k + 1, n - k - 2))
 		return NULL;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
@@ -333,10 +335,12 @@ static void env_dsn(struct envelope *env, const struct drop_env *e,
 		}
 }
 
-/* bounce_refused - the report of the recipients the session refused;
- * the message is read from fd at body */
-static void bounce_refused(struct drop *d, const struct drop_env *e, int fd,
-                           const struct bounce_rcpt *r, size_t n)
+/* bounce_refused - the report of the recipients the session refused; the
+ * message is sa's as read and checked, never the file again: its owner
+ * may have rewritten or grown it since (a sparse terabyte, RET=FULL) */
+static void bounce_refused(struct drop *d, const struct drop_env *e,
+                           const stralloc *sa, const struct bounce_rcpt *r,
+                           size_t n)
 {
 	struct envelope env;
 	struct status st;
@@ -353,8 +357,8 @@ static void bounce_refused(struct drop *d, const struct drop_env *e, int fd,
 	env_dsn(&env, e, r, n);
 	if (addr_parse_path(path, (size_t)len, &env.sender, &used, 0, 0) == ADDR_OK &&
 	    env.sender.text[0] != '\0') {
-		int got = bounce_send(d->q, d->cfg->hostname, &env, fd, (off_t)e->body,
-		                      r, n, &st);
+		int got = bounce_send_mem(d->q, d->cfg->hostname, &env, sa->s + e->body,
+		                          sa->len - e->body, r, n, &st);
 
 		if (got < 0)
 			log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
@@ -542,7 +546,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		          (unsigned long)st.st_uid, log_addr(qs, sizeof qs, e.sender),
 		          e.nrcpt - nr, nr);
 		if (nr > 0)
-			bounce_refused(&d, &e, fd, r, nr);
+			bounce_refused(&d, &e, &sa, r, nr);
 		if (queue_maildrop_remove(q, name) < 0)
 			log_event("queue-error", "op=unlink file=maildrop/%s error=\"%s\"",
 			          name, strerror(errno));
@@ -550,7 +554,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		log_event("maildrop-refused", "id=%s uid=%lu reason=%s", name,
 		          (unsigned long)st.st_uid, log_quote(qw, sizeof qw, why));
 		if (nr > 0)
-			bounce_refused(&d, &e, fd, r, nr);
+			bounce_refused(&d, &e, &sa, r, nr);
 		queue_quarantine(q, QUEUE_MAILDROP, name, why);
 	} else if (ran) {
 		log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,

@@ -5,7 +5,8 @@
 # hashes), driven by t/tools/dovecot-auth:
 #   the right password: 1; a wrong one: 0 with Dovecot's "Password
 #   mismatch" in its log (the request reached the passdb); an unknown
-#   login: 0; the client address and the secured flag reach Dovecot;
+#   login: 0; the right password of a login the passdb flags nologin
+#   (Dovecot's OK with nologin): 0; the client address and the secured flag reach Dovecot;
 #   many threads at once (a connection each, a CPID each): all accepted,
 #   and all refused with a wrong password;
 #   temporary failures, never 0: a passdb failing (Dovecot's FAIL with
@@ -13,7 +14,8 @@
 #   all, a server that never answers (the deadline), one that speaks
 #   another major version, one that does not offer PLAIN;
 # and mta-smtpd --dovecot-auth on a submission port, with swaks: Dovecot's
-# login accepted (235), a wrong password 535, Dovecot stopped 454 (a
+# login accepted (235), a wrong password 535, a login Dovecot renames
+# (its OK's user=) bound to the senders of the new name, not the typed one, Dovecot stopped 454 (a
 # temporary failure, logged as auth-source-error), never 535.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/dovecot.sh"
@@ -24,11 +26,19 @@ command -v dovecot >/dev/null || skip_all "dovecot-core is not installed"
 TOOL=${MTA_DOVECOT_AUTH:-$(dirname "${MTA_CRASHFS:-$here/../build/release/tools/crashfs}")/dovecot-auth}
 [ -x "$TOOL" ] || { echo "Bail out! $TOOL missing: make build/release/tools/dovecot-auth"; exit 1; }
 
-plan 21
+plan 25
 
 DV=$T/dv
 dovecot_user "$DV" alice 'correct horse'
 dovecot_user "$DV" bob@example.org 'sp ace and ünïcode'
+# suspended: the password matches, the passdb says nologin (Dovecot
+# answers OK ... nologin)
+dovecot_user "$DV" carol 'right one' \
+	":$(id -u nobody):$(id -g nobody)::$DV/home/carol::nologin=y reason=suspended"
+# a login Dovecot renames (the passdb's user field; auth_username_format
+# %n does the same to any "dan@DOMAIN"): the password is dan's
+dovecot_user "$DV" dan@any.example 'dans pw' \
+	":$(id -u nobody):$(id -g nobody)::$DV/home/dan::user=dan"
 mkdir -p "$DV"
 printf '#!/bin/sh\nexit 111\n' >"$DV/tempfail"
 chmod 755 "$DV/tempfail"
@@ -49,6 +59,8 @@ like "$out" '^0 dovecot auth: refused for alice' "a wrong password: refused (0)"
 like "$(cat "$DOVECOT_LOG")" 'passwd-file\(alice,127\.0\.0\.7\).*Password mismatch' \
 	"Dovecot checked it, and logged the client address given"
 like "$(check mallory 'correct horse')" '^0 ' "an unknown login: refused (0)"
+like "$(check carol 'right one')" '^0 dovecot auth: refused for carol \(nologin\): suspended' \
+	"the right password of a login flagged nologin: refused (0), with Dovecot's reason"
 like "$(check alice '')" '^0 ' "an empty password: refused (0)"
 
 out=$(DOVECOT_AUTH_PASSWORD='correct horse' "$TOOL" -n 40 "$DOVECOT_AUTH_SOCKET" alice)
@@ -83,6 +95,15 @@ submit() {   # USER PASS -> swaks's output
 like "$(submit alice 'correct horse')" '<~  235 2\.7\.0 ' \
 	"--dovecot-auth: Dovecot's login and password accepted (235)"
 like "$(submit alice 'wrong')" '<~\* 535 5\.7\.8 ' "--dovecot-auth: a wrong password, 535"
+# the senders are bound to the user Dovecot checked the password of
+# (dan), not to the login typed (dan@any.example)
+out=$(swaks --server "127.0.0.1:$SUB" --tls --auth PLAIN --auth-user dan@any.example \
+	--auth-password 'dans pw' --from dan@any.example --to alice@test.example \
+	--quit-after MAIL 2>&1)
+like "$out" '<~  235 2\.7\.0 ' "a login Dovecot renames (dan@any.example: dan): accepted"
+like "$out" '<~\* 553 5\.7\.1 ' "... but it may not send as the login typed, only as dan's"
+like "$(cat "$MTA_LOG")" 'auth client=127\.0\.0\.1 login=dan@any\.example mechanism=PLAIN user=dan' \
+	"(logged with the user Dovecot settled on)"
 
 stop_dovecot
 out=$(submit alice 'correct horse')

@@ -2,7 +2,7 @@
  * number), verification through crypt_rn for yescrypt, sha512-crypt and
  * bcrypt hashes (made here with crypt_gensalt_rn), locked and unknown
  * logins, the senders a login may use; and the per-address failure
- * table (authguard) with its window, block and bounded size.
+ * table (authguard) with its window, block, bounded size and IPv6 /64s.
  */
 #include <criterion/criterion.h>
 #include <crypt.h>
@@ -174,6 +174,30 @@ Test(authguard, window_block_and_expiry)
 		authguard_failed("192.0.2.3", 10000 + (long long)i * (AUTHGUARD_WINDOW / 5 + 1));
 	cr_assert_eq(authguard_blocked("192.0.2.3", 10000 + 3LL * AUTHGUARD_FAILURES *
 	             (AUTHGUARD_WINDOW / 5 + 1)), 0);
+}
+
+/* an IPv6 host has a /64 to take addresses from: a new address for
+ * each guess must not start a new count */
+Test(authguard, ipv6_counts_per_64)
+{
+	char ip[64];
+	unsigned i;
+
+	authguard_reset();
+	for (i = 1; i <= AUTHGUARD_FAILURES; i++) {
+		snprintf(ip, sizeof ip, "2001:db8:1:2::%x", i);
+		cr_assert_eq(authguard_failed(ip, 2000), i, "%s", ip);
+	}
+	cr_assert_eq(authguard_blocked("2001:db8:1:2:ffff:1:2:3", 2001), AUTHGUARD_BLOCK - 1,
+	             "the whole /64 blocked");
+	cr_assert_eq(authguard_blocked("2001:db8:1:3::1", 2001), 0, "the next /64 not");
+	cr_assert_eq(authguard_blocked("192.0.2.9", 2001), 0);
+	/* IPv4, and IPv4 written as mapped IPv6, stay per address */
+	for (i = 1; i <= AUTHGUARD_FAILURES; i++)
+		authguard_failed("::ffff:192.0.2.10", 3000);
+	cr_assert_gt(authguard_blocked("::ffff:192.0.2.10", 3001), 0);
+	cr_assert_eq(authguard_blocked("::ffff:192.0.2.11", 3001), 0);
+	authguard_reset();
 }
 
 Test(authguard, bounded_table_forgets_the_oldest)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/69-maildrop-attack.t - a local user against the daemon through
+# t/72-maildrop-attack.t - a local user against the daemon through
 # maildrop/ (mta-queue(5), MAILDROP), with files written by hand rather
 # than by mta-send:
 #   - a file rewritten after the daemon read it: the report to its

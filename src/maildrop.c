@@ -511,10 +511,11 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		if (errno == ENOENT)
 			return;
 		if (errno == ELOOP || errno == EINVAL || errno == EMLINK ||
-		    errno == EACCES || errno == EPERM) {
+		    errno == EACCES || errno == EPERM || errno == EXDEV) {
 			queue_quarantine(q, QUEUE_MAILDROP, name, errno == EMLINK ?
 			                 "more than one link" : errno == EACCES ||
 			                 errno == EPERM ? "not readable" :
+			                 errno == EXDEV ? "a mount point" :
 			                 "not a regular file");
 			return;
 		}

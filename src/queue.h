@@ -308,8 +308,10 @@ int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
  * written (QUEUE_MAILDROP_TMP) nor anything else? */
 int queue_maildrop_name(const char *name);
 /* queue_maildrop_open - open maildrop/name to read: never a symbolic
- * link (ELOOP), never blocking (a FIFO), only a regular file with one
- * link (else EINVAL; EMLINK for more links: another file linked in);
+ * link (ELOOP), never through a mount point (EXDEV: a user's FUSE mount
+ * could block the reader), never blocking (a FIFO), only a regular file
+ * with one link (else EINVAL; EMLINK for more links: another file linked
+ * in);
  * its stat in *st; a descriptor, or -1 with errno */
 int queue_maildrop_open(const struct queue *q, const char *name,
                         struct stat *st);

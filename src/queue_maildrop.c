@@ -11,9 +11,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -178,13 +180,31 @@ int queue_maildrop_name(const char *name)
 	return job_id_valid(name, strlen(name));
 }
 
+/* open_beneath - name in dfd, never through a mount point: a user may
+ * mount a FUSE file system of theirs on a file they put in maildrop/,
+ * and an open (or read) there waits on their server as long as it
+ * likes; on a kernel without openat2 (before 5.6), a plain openat */
+static int open_beneath(int dfd, const char *name, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)flags,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS |
+		           RESOLVE_NO_MAGICLINKS
+	};
+	long fd = syscall(SYS_openat2, dfd, name, &how, sizeof how);
+
+	if (fd < 0 && errno == ENOSYS)
+		return openat(dfd, name, flags);
+	return (int)fd;
+}
+
 /* queue_maildrop_open - a submission to read, checked */
 int queue_maildrop_open(const struct queue *q, const char *name, struct stat *st)
 {
 	int fd, e;
 
-	fd = openat(q->fd[QUEUE_MAILDROP], name,
-	            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = open_beneath(q->fd[QUEUE_MAILDROP], name,
+	                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, st) < 0)

@@ -8,7 +8,9 @@
 #     and the report while the file changes);
 #   - SMTP parameters smuggled after an envelope address ("sender <a>
 #     ENVID=x>", "rcpt <b> NOTIFY=NEVER>"): a bad envelope line, set
-#     aside, not passed to the session as MAIL or RCPT parameters.
+#     aside, not passed to the session as MAIL or RCPT parameters;
+#   - a mount point in maildrop/ (a user's FUSE mount could block the
+#     reader for ever; a bind mount stands in): never opened, set aside.
 . "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (useradd, setpriv)"
@@ -16,7 +18,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 8
+plan 10
 
 UA=t58a$$
 useradd -M -N -s /usr/sbin/nologin "$UA" || { echo "Bail out! useradd failed"; exit 1; }
@@ -87,5 +89,27 @@ ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000102" ] && [ -z "$(inbox alice 't58 
 	"a MAIL parameter after the sender: set aside, not delivered"
 ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000103" ] && [ -z "$(inbox alice 't58 notify')" ]; echo $?)" \
 	"an RCPT parameter after a recipient: set aside, not delivered"
+stop_mta >/dev/null
+
+# ---- a mount point in maildrop/ ------------------------------------------
+# a user may mount a FUSE file system of theirs on a file they put in
+# maildrop/ (fusermount3 is set-user-ID), where an open or a read waits
+# on their server for ever: the daemon never opens through a mount point.
+# A bind mount (we are root) stands in for it: before, its file was read
+# and delivered.
+printf 'mta-maildrop 1\nsender <carol@test.example>\nrcpt <alice@test.example>\n\nSubject: t72 mounted\n\nx\n' >"$T/mounted.src"
+: >"$MD/1ABCDEF0000104"
+if mount --bind "$T/mounted.src" "$MD/1ABCDEF0000104" 2>/dev/null; then
+	daemon || { umount "$MD/1ABCDEF0000104"; echo "Bail out! mta-smtpd did not start"; exit 1; }
+	wait_log 20 'file=maildrop/1ABCDEF0000104'
+	like "$(grep 'maildrop/1ABCDEF0000104' "$MTA_LOG")" 'quarantine' \
+		"a mount point in maildrop/: not opened, set aside (or said why not)"
+	sleep 1
+	ok "$([ -z "$(inbox alice 't72 mounted')" ]; echo $?)" "a mount point in maildrop/: not delivered"
+	stop_mta >/dev/null
+	umount "$MD/1ABCDEF0000104"
+else
+	skip 2 "cannot bind-mount here"
+fi
 
 done_testing

@@ -245,13 +245,19 @@ static int unlink_stale(void *arg, const char *name, unsigned char type)
 {
 	struct stale *st = arg;
 	struct stat sb;
-	int dfd = st->q->fd[QUEUE_MAILDROP];
+	int dfd = st->q->fd[QUEUE_MAILDROP], fd;
 
 	(void)type;
-	if (strncmp(name, QUEUE_MAILDROP_TMP, strlen(QUEUE_MAILDROP_TMP)) != 0 ||
-	    fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    sb.st_mtime >= st->before)
+	if (strncmp(name, QUEUE_MAILDROP_TMP, strlen(QUEUE_MAILDROP_TMP)) != 0)
 		return 0;
+	/* not a stat by name: a mount point there would ask its server */
+	if ((fd = open_beneath(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	if (fstat(fd, &sb) < 0 || sb.st_mtime >= st->before) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
 	if (unlinkat(dfd, name, S_ISDIR(sb.st_mode) ? AT_REMOVEDIR : 0) == 0) {
 		char qname[LOG_VALUE_MAX];
 

@@ -18,7 +18,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 10
+plan 11
 
 UA=t58a$$
 useradd -M -N -s /usr/sbin/nologin "$UA" || { echo "Bail out! useradd failed"; exit 1; }
@@ -90,6 +90,16 @@ ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000102" ] && [ -z "$(inbox alice 't58 
 ok "$([ -f "$T/queue/bad/maildrop.1ABCDEF0000103" ] && [ -z "$(inbox alice 't58 notify')" ]; echo $?)" \
 	"an RCPT parameter after a recipient: set aside, not delivered"
 stop_mta >/dev/null
+
+# ---- what a killed writer left: tmp.* a day old goes, a fresh one stays --
+as_a sh -c "echo half >$MD/tmp.t72old; echo half >$MD/tmp.t72new"
+touch -d '2 days ago' "$MD/tmp.t72old"
+daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+wait_log 20 'stale-tmp file=maildrop/tmp.t72old'
+ok "$([ ! -e "$MD/tmp.t72old" ] && [ -e "$MD/tmp.t72new" ]; echo $?)" \
+	"a writer's tmp.* file two days old removed at start, a fresh one kept"
+stop_mta >/dev/null
+rm -f "$MD/tmp.t72new"
 
 # ---- a mount point in maildrop/ ------------------------------------------
 # a user may mount a FUSE file system of theirs on a file they put in

@@ -219,15 +219,21 @@ void remote_tls_free(struct remote_tls *rt)
 void remote_tls_text(const struct smtp_client *c, const struct round_tls *t,
                      char *buf, size_t len)
 {
-	char *p;
+	char rest[64] = "", *p;
 
 	if (c != NULL)
 		smtp_client_tls_text(c, buf, len);
 	else
 		snprintf(buf, len, "tls=none verify=none policy=%s",
 		         tls_policy_name(t->policy));
-	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL)
-		snprintf(p, len - (size_t)(p - buf), " policy=%s", t->source);
+	/* the policy's name replaced by where it came from, what follows
+	 * it (resumed=) kept */
+	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL) {
+		const char *after = strchr(p + 1, ' ');
+
+		snprintf(rest, sizeof rest, "%s", after ? after : "");
+		snprintf(p, len - (size_t)(p - buf), " policy=%s%s", t->source, rest);
+	}
 }
 
 /* remote_tls_testing_note - see remote_priv.h */

@@ -17,6 +17,9 @@
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
 #   an unsigned zone (insecure) with a wrong TLSA record: ignored, may;
+#   a --route's host (no tls=): its own TLSA records, matching: dane,
+#     mismatching: deferred (4.7.5); a route with tls=may: may all the
+#     same; a route to an address, or to a host in the insecure zone: may;
 #   eight deliveries at once (one message, eight recipients) share the
 #     resolver (make tsan);
 #   SIGHUP: a new resolver, DANE as before;
@@ -39,7 +42,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 55
+plan 69
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -153,7 +156,10 @@ wait_until 10 grep -q ready "$T/forge.out" ||
 	{ sed 's/^/# /' "$T/forge.out"; echo "Bail out! dnsforge.py did not start"; exit 1; }
 
 start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry 300 \
-	--dane --dns-trust-anchor "$Z/anchor.ds" ||
+	--dane --dns-trust-anchor "$Z/anchor.ds" \
+	--route "routed.example=mx1.dane.example:$PORT" --route "routebad.example=mx2.dane.example:$PORT" \
+	--route "routemay.example=mx2.dane.example:$PORT tls=may" --route "routeip.example=127.0.0.2:$PORT" \
+	--route "routeplain.example=mx.plain.example:$PORT" ||
 	{ sed 's/^/# /' "$T/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 # ---- TLSA 3 1 1 matching: delivered under DANE -------------------------------
@@ -233,6 +239,24 @@ relayed_by forgednx1 'n@forgednx.dane.example' "a forged NXDOMAIN for a secure d
 	'mx=mx1\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
 lacks -E 'rcpt=<n@forgednx\.dane\.example>.*(does not exist|5\.1\.2)' "$MTA_LOG"
 ok $? "a forged NXDOMAIN for a secure domain: no bounce"
+
+# ---- a route's host: its own TLSA records when its addresses are secure --------
+relayed_by route1 'r1@routed.example' "a route's host with a matching TLSA record: dane" \
+	'mx=mx1\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
+like "$(grep 'relay-dane route-host=mx1' "$MTA_LOG" | head -1)" 'tlsa=dane why=".*1 TLSA record, 1 usable"' \
+	"a route's host: its TLSA lookup logged"
+deferred_by_tls route2 'r2@routebad.example' "a route's host with a mismatching TLSA record" \
+	'policy=dane( resumed=[a-z]+)? result=".*no matching DANE TLSA records' \
+	'mx2\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted: no matching DANE TLSA records'
+relayed_by route3 'r3@routemay.example' "a route with tls=may: its own word wins, no DANE" \
+	'mx=mx2\.dane\.example .* verify=fail policy=may( resumed=[a-z]+)? result=ok'
+relayed_by route4 'r4@routeip.example' "a route to an address: no name, no DANE" \
+	'verify=fail policy=may( resumed=[a-z]+)? result=ok'
+lacks 'relay-dane route-host=127' "$MTA_LOG"; ok $? "a route to an address: no TLSA lookup"
+relayed_by route5 'r5@routeplain.example' "a route's host in an insecure zone: may" \
+	'mx=mx\.plain\.example .* verify=fail policy=may( resumed=[a-z]+)? result=ok'
+like "$(grep 'relay-dane route-host=mx\.plain' "$MTA_LOG" | head -1)" 'tlsa=none' \
+	"a route's host in an insecure zone: its wrong TLSA record not taken"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --tls-client verify: unusable TLSA records keep the certificate check ----

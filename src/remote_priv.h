@@ -7,11 +7,13 @@
  * remote_tls.c is the one place where a
  * host's TLS policy is decided, strongest first:
  *   1. a --route's own tls= (its host is ours to name, not the domain's),
- *      else, for a route or an address literal, --tls-client: DANE and
- *      MTA-STS apply only to a domain's MX hosts;
- *   2. DANE (RFC 7672, with --dane, under a secure MX RRset): a host with
- *      usable TLSA records gets dane (it takes precedence over MTA-STS,
- *      RFC 8461 section 2); bogus or failed: that host is not tried now;
+ *      else, for an address literal, --tls-client: MTA-STS applies only
+ *      to a domain's MX hosts, DANE to them and to a route's host named
+ *      (not an address) without tls=;
+ *   2. DANE (RFC 7672, with --dane, under a secure MX RRset, or for a
+ *      route's host whose addresses are secure): a host with usable
+ *      TLSA records gets dane (it takes precedence over MTA-STS, RFC
+ *      8461 section 2); bogus or failed: that host is not tried now;
  *   3. MTA-STS (RFC 8461, unless --mta-sts no): in enforce mode only the
  *      MX hosts the policy lists are tried (remote_tls_sts_hops, once per
  *      round before any host), each under verify with its MX host name;
@@ -60,13 +62,15 @@ struct round_tls {
 	const struct route *auth;
 };
 
-/* DANE in one round: off (not --dane, or not an MX-based next hop, or
- * an insecure MX RRset), or on with the validated MX lookup (the hosts
- * the round tries) and the last host's verdict (the hops of one host
- * follow each other: one TLSA lookup per host) */
+/* DANE in one round: off (not --dane, an address literal, a route with
+ * tls=, or an insecure MX RRset), or on with the validated MX lookup
+ * (the hosts the round tries) or for a route's host, and the last host's
+ * verdict (the hops of one host follow each other: one TLSA lookup per
+ * host) */
 struct round_dane {
 	int on;
-	char domain[DNS_NAME_MAX];  /* the next hop: the recipient's domain */
+	char domain[DNS_NAME_MAX];  /* the next hop: the recipient's domain;
+	                             * "" for a route (its host is the hop) */
 	char host[DNS_NAME_MAX];    /* "" none looked up yet */
 	enum dane_verdict verdict;
 	struct tls_dane recs;
@@ -90,7 +94,8 @@ struct remote_tls {
  * mail to rcpt (route: its --route, or NULL), made before the MX hosts
  * are looked up: the base policy and DANE's word on the MX RRset; when
  * secure, rt->dane holds its validated answer, which names the MX hosts
- * (the plain resolver's could be forged: RFC 7672 2.2.1).  ST_OK, or
+ * (the plain resolver's could be forged: RFC 7672 2.2.1); for a route
+ * without tls=, DANE on for its host (remote_tls_host looks it up).  ST_OK, or
  * ST_TEMP 4.7.5 (DNSSEC cannot say): the round must wait */
 struct status remote_tls_dane_round(const struct remote_ctx *rc,
                                     const struct mailbox *rcpt,

@@ -91,9 +91,17 @@ struct status remote_tls_dane_round(const struct remote_ctx *rc,
 	rt->dane.host[0] = '\0';
 	if (route != NULL && route->has_tls)
 		rt->base.policy = route->tls;
-	/* a route's host and a literal are ours to name, not the domain's */
-	if (rcpt->literal || route != NULL)
+	if (rcpt->literal)
 		return status_ok();
+	/* a route's host is ours to name, not the domain's: its own TLSA
+	 * records decide when its addresses are secure (RFC 7672 2.2.2,
+	 * dane_host), the next hop is the host itself; unless the route
+	 * says tls=, which wins as it does over --tls-client */
+	if (route != NULL) {
+		rt->dane.on = rc->cfg->dane_resolver != NULL && !route->has_tls;
+		rt->dane.domain[0] = '\0';
+		return status_ok();
+	}
 	return dane_round(rc, addr_domain(rcpt), &rt->dane);
 }
 
@@ -162,7 +170,8 @@ static enum dane_verdict dane_host_verdict(const struct remote_ctx *rc,
 		snprintf(dn->host, sizeof dn->host, "%s", h->name);
 		dn->verdict = dane_host(rc->cfg->dane_resolver, h->name, h->port,
 		                        &dn->recs, dn->why, sizeof dn->why);
-		log_event("relay-dane", "mx=%s tlsa=%s why=%s",
+		log_event("relay-dane", "%s=%s tlsa=%s why=%s",
+		          dn->domain[0] ? "mx" : "route-host",
 		          log_quote(qm, sizeof qm, h->name), verdicts[dn->verdict],
 		          log_quote(qw, sizeof qw, dn->why));
 	}
@@ -219,15 +228,21 @@ void remote_tls_free(struct remote_tls *rt)
 void remote_tls_text(const struct smtp_client *c, const struct round_tls *t,
                      char *buf, size_t len)
 {
-	char *p;
+	char rest[64] = "", *p;
 
 	if (c != NULL)
 		smtp_client_tls_text(c, buf, len);
 	else
 		snprintf(buf, len, "tls=none verify=none policy=%s",
 		         tls_policy_name(t->policy));
-	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL)
-		snprintf(p, len - (size_t)(p - buf), " policy=%s", t->source);
+	/* the policy's name replaced by where it came from, what follows
+	 * it (resumed=) kept */
+	if (t->source != NULL && (p = strstr(buf, " policy=")) != NULL) {
+		const char *after = strchr(p + 1, ' ');
+
+		snprintf(rest, sizeof rest, "%s", after ? after : "");
+		snprintf(p, len - (size_t)(p - buf), " policy=%s%s", t->source, rest);
+	}
 }
 
 /* remote_tls_testing_note - see remote_priv.h */

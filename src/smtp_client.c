@@ -210,9 +210,9 @@ void smtp_client_tls_text(const struct smtp_client *c, char *buf, size_t len)
 	struct tls_info info;
 
 	if (stream_tls_info(&c->io, &info))
-		snprintf(buf, len, "tls=%s/%s verify=%s policy=%s", info.version,
-		         info.cipher, c->tls_verified ? "ok" : "fail",
-		         tls_policy_name(c->tls_policy));
+		snprintf(buf, len, "tls=%s/%s verify=%s policy=%s resumed=%s",
+		         info.version, info.cipher, c->tls_verified ? "ok" : "fail",
+		         tls_policy_name(c->tls_policy), info.resumed ? "yes" : "no");
 	else
 		snprintf(buf, len, "tls=none verify=none policy=%s",
 		         tls_policy_name(c->tls_policy));
@@ -225,18 +225,52 @@ static int hello_over(const struct smtp_client *c)
 	       smtp_dialog_tls_wanted(&c->d);
 }
 
+/* resume_key - the key of the sessions this handshake may resume and
+ * make (tls_sess.h): the address and port, the policy, the name checked
+ * and a digest (FNV-1a) of the TLSA records, so that no session crosses
+ * to another server, a weaker check or other records; 0, or -1 when the
+ * peer is unknown (a socket given to stream_init): no resumption */
+static int resume_key(const struct smtp_client *c, char *key, size_t len)
+{
+	unsigned long long h = 14695981039346656037ULL;
+	const struct tls_dane *d = c->tls_dane;
+	size_t i, j;
+
+	if (c->peer[0] == '\0')
+		return -1;
+	for (i = 0; d != NULL && i < d->n; i++) {
+		const struct tls_tlsa *r = &d->rec[i];
+		unsigned char head[4] = { r->usage, r->selector, r->mtype,
+		                          (unsigned char)r->len };
+
+		for (j = 0; j < sizeof head + r->len; j++)
+			h = (h ^ (j < sizeof head ? head[j] : r->data[j - sizeof head])) *
+			    1099511628211ULL;
+	}
+	for (j = 0; d != NULL && d->nexthop[j]; j++)
+		h = (h ^ (unsigned char)d->nexthop[j]) * 1099511628211ULL;
+	snprintf(key, len, "%s %s %s %016llx", c->peer,
+	         tls_policy_name(c->tls_policy), c->tls_host, d ? h : 0ULL);
+	return 0;
+}
+
 /* tls_up - the client's TLS handshake on c->io, within the hello's
  * limit, the certificate checked as the policy says; 0, or -1 with why
  * in err (tls_failed set; the stream closed or plain again) */
 static int tls_up(struct smtp_client *c, char *err, size_t errlen)
 {
+	char key[400];
+
 	if (stream_tls_client(&c->io, c->tls_ctx, c->tls_host,
 	                      c->tls_policy >= TLS_POLICY_VERIFY) < 0 ||
 	    (c->tls_policy == TLS_POLICY_DANE &&
 	     (c->tls_dane == NULL ||
-	      stream_tls_dane(&c->io, c->tls_host, c->tls_dane) < 0))) {
+	      stream_tls_dane(&c->io, c->tls_host, c->tls_dane) < 0)) ||
+	    (resume_key(c, key, sizeof key) == 0 &&
+	     stream_tls_resume(&c->io, key) < 0 && errno == ENOMEM)) {
 		snprintf(err, errlen, "cannot make a TLS object: %s",
-		         c->tls_dane ? strerror(errno) : "no TLSA records");
+		         c->tls_dane || c->tls_policy != TLS_POLICY_DANE ?
+		         strerror(errno) : "no TLSA records");
 		stream_close(&c->io);
 	} else if (stream_start_tls(&c->io, c->tls_ctx, 0,
 	                            monotonic_ms() + c->to.hello, err,

@@ -28,7 +28,11 @@
  * caller may try again in plaintext); under encrypt and verify no
  * STARTTLS offered, a refused one or a failed handshake fails it with
  * 4.7.4 or 4.7.5 (ST_TEMP), never plaintext; dane (smtp_client_tls_dane)
- * is verify with the certificate matched against TLSA records.  A kept connection keeps
+ * is verify with the certificate matched against TLSA records.  Each
+ * handshake of a connection made by smtp_client_connect offers the
+ * session the context kept from the last one with the same address,
+ * port, policy, name and TLSA records (tls.h tls_conn_resume; the log
+ * says resumed=yes), and keeps the server's new ones.  A kept connection keeps
  * what it agreed (io.tls, tls_verified, tls_policy).
  *
  * Time limits (struct smtp_timeouts, milliseconds): each wait for a reply
@@ -162,8 +166,9 @@ void smtp_client_tls_implicit(struct smtp_client *c);
  * the TLSA records the certificate must match (RFC 7672), borrowed until
  * the handshake is over; a mismatch fails the handshake (4.7.5) */
 void smtp_client_tls_dane(struct smtp_client *c, const struct tls_dane *d);
-/* smtp_client_tls_text - "tls=VERSION/CIPHER verify=ok|fail|none
- * policy=NAME" for the log (tls=none: plaintext) into buf */
+/* smtp_client_tls_text - "tls=VERSION/CIPHER verify=ok|fail
+ * policy=NAME resumed=yes|no" for the log, or "tls=none verify=none
+ * policy=NAME" in plaintext, into buf */
 void smtp_client_tls_text(const struct smtp_client *c, char *buf, size_t len);
 /* smtp_client_open - connect and handshake in one; 0 or -1 */
 int smtp_client_open(struct smtp_client *c, const char *host,

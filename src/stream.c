@@ -214,6 +214,16 @@ int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d
 	return tls_conn_dane(s->tls_next, host, d);
 }
 
+/* stream_tls_resume - a session offered by the TLS object made ahead */
+int stream_tls_resume(struct stream *s, const char *key)
+{
+	if (s->tls_next == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return tls_conn_resume(s->tls_next, key);
+}
+
 /* stream_tls_verified - the certificate's check, under TLS */
 int stream_tls_verified(const struct stream *s, char *why, size_t len)
 {

@@ -113,6 +113,9 @@ int stream_tls_client(struct stream *s, struct tls_ctx *ctx, const char *host,
  * tls_conn_dane); 0, or -1 with errno (EINVAL: no TLS object made) */
 struct tls_dane;
 int stream_tls_dane(struct stream *s, const char *host, const struct tls_dane *d);
+/* stream_tls_resume - after stream_tls_client: resume by key (tls.h
+ * tls_conn_resume); 1, 0, or -1 with errno (EINVAL: no TLS object made) */
+int stream_tls_resume(struct stream *s, const char *key);
 /* stream_tls_verified - under TLS: 1 when the server's certificate was
  * found trusted and valid for the host, else 0; why "ok" or the reason
  * ("no TLS" without it) */

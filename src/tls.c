@@ -14,11 +14,13 @@
 #include <openssl/ssl.h>
 
 #include "tls.h"
+#include "tls_sess.h"
 
 struct tls_ctx {
 	SSL_CTX *ssl_ctx;
 	atomic_uint refs;
 	unsigned long long id;     /* tls_ctx_id */
+	struct tls_sess_cache *sessions; /* a client's; NULL for a server */
 };
 
 /* the ids of the contexts made so far: an atomic counter, the only
@@ -30,6 +32,8 @@ struct tls_conn {
 	short want;                /* POLLIN/POLLOUT after EAGAIN */
 	char error[160];           /* the last failure's text */
 	int fatal;                 /* SSL_ERROR_SYSCALL or _SSL: no SSL_shutdown */
+	struct tls_ctx *ctx;       /* borrowed; held while sess_key is set */
+	char *sess_key;            /* tls_conn_resume's key, or NULL */
 };
 
 /* TLS 1.2 suites for the server's preference: forward secrecy and AEAD
@@ -118,6 +122,20 @@ const char *tls_policy_name(enum tls_policy p)
 	       policy_names[p] : "?";
 }
 
+/* new_session - OpenSSL's word that a server gave a session (in the
+ * handshake under TLS 1.2; a TLS 1.3 ticket may come with any later
+ * read): kept under the connection's key when it has one.  1: the
+ * reference is ours now */
+static int new_session(SSL *ssl, SSL_SESSION *s)
+{
+	struct tls_conn *t = SSL_get_app_data(ssl);
+
+	if (t == NULL || t->sess_key == NULL)
+		return 0;
+	tls_sess_put(t->ctx->sessions, t->sess_key, s);
+	return 1;
+}
+
 /* tls_client_ctx - see tls.h */
 struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 {
@@ -155,13 +173,22 @@ struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 		snprintf(err, errlen, "DANE set-up: %s", why);
 		goto fail;
 	}
-	/* no session cache: each connection a full handshake */
-	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
+	/* sessions kept by us, not OpenSSL (whose cache is keyed by the
+	 * session id alone): new_session() files each under its
+	 * connection's key, tls_conn_resume() offers it again */
+	if ((ctx->sessions = tls_sess_cache_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT |
+	                               SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, new_session);
 	atomic_init(&ctx->refs, 1);
 	ctx->id = atomic_fetch_add(&ctx_ids, 1) + 1;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx->ssl_ctx);
+	tls_sess_cache_free(ctx->sessions);
 	free(ctx);
 	ERR_clear_error();
 	return NULL;
@@ -267,6 +294,7 @@ void tls_ctx_put(struct tls_ctx *ctx)
 {
 	if (ctx != NULL && atomic_fetch_sub(&ctx->refs, 1) == 1) {
 		SSL_CTX_free(ctx->ssl_ctx);
+		tls_sess_cache_free(ctx->sessions);
 		free(ctx);
 	}
 }
@@ -286,6 +314,8 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server)
 		errno = ENOMEM;
 		return NULL;
 	}
+	t->ctx = ctx;
+	SSL_set_app_data(t->ssl, t);
 	if (server)
 		SSL_set_accept_state(t->ssl);
 	else
@@ -387,8 +417,37 @@ void tls_conn_free(struct tls_conn *t)
 		(void)SSL_shutdown(t->ssl);
 	ERR_clear_error();
 	SSL_free(t->ssl);
+	if (t->sess_key != NULL) {
+		free(t->sess_key);
+		tls_ctx_put(t->ctx);
+	}
 	free(t);
 }
+
+/* tls_conn_resume - offer key's session, file new ones under it */
+int tls_conn_resume(struct tls_conn *t, const char *key)
+{
+	SSL_SESSION *s;
+	int ok;
+
+	if (t->ctx->sessions == NULL || t->sess_key != NULL ||
+	    strlen(key) >= TLS_SESS_KEY_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((t->sess_key = strdup(key)) == NULL)
+		return -1;
+	/* the cache lives in the context: held until this object is freed,
+	 * as a ticket may arrive after the caller has let go of it */
+	tls_ctx_hold(t->ctx);
+	if ((s = tls_sess_get(t->ctx->sessions, key)) == NULL)
+		return 0;
+	ok = SSL_set_session(t->ssl, s) == 1;
+	SSL_SESSION_free(s);
+	ERR_clear_error();
+	return ok;
+}
+
 
 /* result - map an SSL call's return r to ours: the value, or -1 with
  * errno and t->want / t->error set */
@@ -447,17 +506,24 @@ int tls_conn_handshake(struct tls_conn *t)
 	if (result(t, r, &eof) < 0) {
 		long v = SSL_get_verify_result(t->ssl);
 
+		if (errno == EAGAIN)
+			return -1;
 		/* a certificate refused (SSL_VERIFY_PEER): say why in X.509's
 		 * words rather than OpenSSL's "certificate verify failed" */
 		if (errno == EPROTO && v != X509_V_OK)
 			snprintf(t->error, sizeof t->error, "certificate not trusted: %s",
 			         X509_verify_cert_error_string(v));
-		return -1;
+	} else {                   /* the peer closed in the middle of it */
+		if (t->error[0] == '\0')
+			snprintf(t->error, sizeof t->error, "connection closed in the handshake");
+		errno = EPROTO;
 	}
-	/* the peer closed in the middle of it */
-	if (t->error[0] == '\0')
-		snprintf(t->error, sizeof t->error, "connection closed in the handshake");
-	errno = EPROTO;
+	if (t->sess_key != NULL) {   /* a failed session is not offered again */
+		int e = errno;
+
+		tls_sess_drop(t->ctx->sessions, t->sess_key);
+		errno = e;
+	}
 	return -1;
 }
 
@@ -523,6 +589,7 @@ void tls_conn_info(const struct tls_conn *t, struct tls_info *info)
 	snprintf(info->cipher, sizeof info->cipher, "%s",
 	         c ? SSL_CIPHER_get_name(c) : "NONE");
 	info->bits = c ? SSL_CIPHER_get_bits(c, &info->alg_bits) : 0;
+	info->resumed = SSL_session_reused(t->ssl) == 1;
 }
 
 /* tls_conn_error - the last failure's text */

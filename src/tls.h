@@ -54,6 +54,8 @@ struct tls_info {
 	char cipher[64];           /* "TLS_AES_256_GCM_SHA384" */
 	int bits;                  /* secret bits the cipher uses */
 	int alg_bits;              /* bits of the algorithm */
+	int resumed;               /* an abbreviated handshake: a session
+	                            * offered again (tls_conn_resume) */
 };
 
 /* a client's TLS policy for a next hop (--tls-client, a --route's tls=),
@@ -104,8 +106,9 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
                                char *err, size_t errlen);
 /* tls_client_ctx - the client context (remote delivery and the mail
  * gun): trust anchors from ca_file (PEM; NULL: the system's CAs), but no
- * certificate checked unless a connection asks (tls_conn_client); no
- * session cache.  NULL with err set (the file missing or no PEM) */
+ * certificate checked unless a connection asks (tls_conn_client); its
+ * own cache of the sessions servers give (tls_sess.h), used by the
+ * connections that ask (tls_conn_resume).  NULL with err set (the file missing or no PEM) */
 struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
 /* tls_ctx_hold - one more reference; returns ctx */
 struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx);
@@ -135,6 +138,13 @@ struct tls_conn *tls_conn_client(struct tls_ctx *ctx, int fd, const char *host,
  * d's records (call tls_conn_client with verify 1); 0, or -1 with errno
  * (ENOMEM, EINVAL: OpenSSL took no record) */
 int tls_conn_dane(struct tls_conn *t, const char *host, const struct tls_dane *d);
+/* tls_conn_resume - before a client's handshake: offer the session
+ * kept under key (tls_sess.h: key names all that must match: address,
+ * port, policy, the name checked, TLSA records), and keep the sessions
+ * the server gives under key; a failed handshake drops key's session.
+ * 1 offered, 0 none kept, -1 with errno (ENOMEM; EINVAL: a server's
+ * context, a key already set or too long) */
+int tls_conn_resume(struct tls_conn *t, const char *key);
 /* tls_conn_verified - after the handshake: 1 when the server's
  * certificate is trusted and valid for the host given to
  * tls_conn_client, else 0; why gets "ok" or the reason */

@@ -75,7 +75,7 @@ peer_wait "$TLS" 1 20; ok $? "may: delivered"
 like "$(peer_json "$TLS" 1 tls | tr '\n' ' ')" '^TLS_[A-Z0-9_]+ TLSv1\.3 [0-9]+' \
 	"may: the peer saw TLS 1.3 (STARTTLS)"
 is "$(peer_json "$TLS" 1 sni)" "None" "may: no SNI for a route by address"
-like "$(relayed 'a@may\.example')" 'port=[0-9]+ tls=TLSv1\.3/TLS_[A-Z0-9_]+ verify=fail policy=may result=ok' \
+like "$(relayed 'a@may\.example')" 'port=[0-9]+ tls=TLSv1\.3/TLS_[A-Z0-9_]+ verify=fail policy=may( resumed=[a-z]+)? result=ok' \
 	"may: the log names version, cipher, an unchecked certificate and the policy"
 grep -q '^body of may1' "$(peer_eml "$TLS" 1)"; ok $? "may: the message came through"
 
@@ -83,7 +83,7 @@ grep -q '^body of may1' "$(peer_eml "$TLS" 1)"; ok $? "may: the message came thr
 r=$(send none1 'b@none.example')
 peer_wait "$TLS" 2 20; ok $? "tls=none to the same server: delivered"
 is "$(peer_json "$TLS" 2 tls)" "None" "tls=none: not over the kept TLS connection"
-like "$(relayed 'b@none\.example')" 'tls=none verify=none policy=none result=ok' \
+like "$(relayed 'b@none\.example')" 'tls=none verify=none policy=none( resumed=[a-z]+)? result=ok' \
 	"tls=none: logged so"
 r=$(send may2 'c@may.example')
 peer_wait "$TLS" 3 20; ok $? "may again: delivered"
@@ -109,7 +109,7 @@ print(sum(1 for l in d if json.loads(l)["rcpt_tos"][0].startswith("many")
 # ---- may, no STARTTLS offered / STARTTLS refused ------------------------
 r=$(send plain1 'e@plain.example')
 peer_wait "$PLAIN" 1 20; ok $? "may, no STARTTLS offered: delivered in plaintext"
-like "$(relayed 'e@plain\.example')" 'tls=none verify=none policy=may result=ok' \
+like "$(relayed 'e@plain\.example')" 'tls=none verify=none policy=may( resumed=[a-z]+)? result=ok' \
 	"may, no STARTTLS: logged as plaintext under may"
 r=$(send refused1 'f@refused.example')
 wait_until 20 _relayed 'f@refused\.example'; ok $? "may, STARTTLS refused (454): delivered"
@@ -127,7 +127,7 @@ like "$(head -c 300 "$BAD"/tlsjunk.1.in | tr '\r\n' '  ')" 'STARTTLS' \
 grep -q 'body of junk1' "$BAD"/tlsjunk.2.msg 2>/dev/null; ok $? \
 	"may, handshake failed: the second connection carried the message"
 lacks STARTTLS "$BAD"/tlsjunk.2.in; ok $? "may, the plaintext retry: no STARTTLS"
-like "$(relayed 'g@junk\.example')" 'tls=none verify=none policy=may result=ok' \
+like "$(relayed 'g@junk\.example')" 'tls=none verify=none policy=may( resumed=[a-z]+)? result=ok' \
 	"may, handshake failed: logged as plaintext under may"
 
 # ---- encrypt: never plaintext ------------------------------------------
@@ -136,7 +136,7 @@ r=$(send encplain 'h@encplain.example')
 id_h=$(queued_id "$r")
 wait_until 20 _attempted 'h@encplain\.example'; ok $? "encrypt, no STARTTLS: an attempt"
 like "$(attempt 'h@encplain\.example')" \
-	'tls=none verify=none policy=encrypt result=".*TLS is required \(encrypt\), but the server offers no STARTTLS"' \
+	'tls=none verify=none policy=encrypt( resumed=[a-z]+)? result=".*TLS is required \(encrypt\), but the server offers no STARTTLS"' \
 	"encrypt, no STARTTLS: 'TLS is required' logged"
 is "$(peer_count "$PLAIN")" "$n_plain" "encrypt, no STARTTLS: nothing delivered"
 lacks 'MAIL FROM' "$PLAIN/events"; ok $? "encrypt, no STARTTLS: no MAIL FROM said"
@@ -154,7 +154,7 @@ like "$(attempt 'i@encrefused\.example')" \
 lacks 'body of encrefused' "$BAD"/tls454.*.msg; ok $? "encrypt, STARTTLS refused: nothing sent"
 
 deferred_by_tls encjunk 'j@encjunk.example' "encrypt, handshake failed" \
-	'policy=encrypt result=".*TLS handshake' 'TLS handshake'
+	'policy=encrypt( resumed=[a-z]+)? result=".*TLS handshake' 'TLS handshake'
 lacks 'body of encjunk' "$BAD"/tlsjunk.*.msg; ok $? "encrypt, handshake failed: no plaintext retry"
 
 # ---- verify ------------------------------------------------------------
@@ -162,10 +162,10 @@ n=$(peer_count "$TLS")
 r=$(send verified 'k@verified.example')
 peer_wait "$TLS" $((n + 1)) 20; ok $? "verify, the right name: delivered"
 is "$(peer_json "$TLS" 0 sni)" "mx.tls.example" "verify: SNI names the route host"
-like "$(relayed 'k@verified\.example')" 'mx=mx\.tls\.example .*tls=TLSv1\.3/[A-Z0-9_]+ verify=ok policy=verify result=ok' \
+like "$(relayed 'k@verified\.example')" 'mx=mx\.tls\.example .*tls=TLSv1\.3/[A-Z0-9_]+ verify=ok policy=verify( resumed=[a-z]+)? result=ok' \
 	"verify: verify=ok logged"
 deferred_by_tls wrong 'l@wrong.example' "verify, a name the certificate lacks" \
-	'policy=verify result=".*TLS handshake: certificate not trusted: [Hh]ostname mismatch' \
+	'policy=verify( resumed=[a-z]+)? result=".*TLS handshake: certificate not trusted: [Hh]ostname mismatch' \
 	'hostname mismatch'
 is "$(peer_count "$TLS")" $((n + 1)) "verify, wrong name: nothing delivered"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
@@ -187,7 +187,7 @@ like "$(grep 'reload status=error' "$MTA_LOG" | head -1)" 'missing-ca\.pem: No s
 r=$(send sysca 'm@verified.example')
 id_m=$(queued_id "$r")
 wait_until 20 _attempted 'm@verified\.example'; ok $? "--tls-client verify, system CAs: an attempt"
-like "$(attempt 'm@verified\.example')" 'policy=verify result=".*certificate not trusted: self-signed certificate in certificate chain' \
+like "$(attempt 'm@verified\.example')" 'policy=verify( resumed=[a-z]+)? result=".*certificate not trusted: self-signed certificate in certificate chain' \
 	"--tls-client verify, system CAs: the test CA is not trusted"
 maildir_wait "$MTA_MAIL/user" 1 20; ok $? "verify failed, -a 1: a DSN"
 tap_from "$(dsn_check "$(maildir_files "$MTA_MAIL/user" | head -1)" --name "verify DSN" \
@@ -205,18 +205,18 @@ wait_log 20 'reload status=ok'; ok $? "SIGHUP, the test CA as --tls-ca: reloaded
 n=$(peer_count "$TLS")
 r=$(send reloaded 'o@verified.example')
 peer_wait "$TLS" $((n + 1)) 20; ok $? "after the reload: verified and delivered"
-like "$(relayed 'o@verified\.example')" 'verify=ok policy=verify result=ok' \
+like "$(relayed 'o@verified\.example')" 'verify=ok policy=verify( resumed=[a-z]+)? result=ok' \
 	"after the reload: verify=ok"
 r=$(send mx 'p@mxdomain.example')
 peer_wait "$TLS" $((n + 2)) 20; ok $? "--tls-client verify, by MX: delivered"
 is "$(peer_json "$TLS" 0 sni)" "mx.tls.example" "by MX: SNI names the MX host"
-like "$(relayed 'p@mxdomain\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+like "$(relayed 'p@mxdomain\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify( resumed=[a-z]+)? result=ok' \
 	"by MX: the certificate valid for the MX host name"
 r=$(send twomx 'q@twomx.example')
 peer_wait "$TLS" $((n + 3)) 20; ok $? "verify, the best MX without STARTTLS: the next MX took it"
-like "$(attempt 'q@twomx\.example')" 'mx=mx1\.plain\.example .*tls=none verify=none policy=verify result=".*TLS is required \(verify\), but the server offers no STARTTLS' \
+like "$(attempt 'q@twomx\.example')" 'mx=mx1\.plain\.example .*tls=none verify=none policy=verify( resumed=[a-z]+)? result=".*TLS is required \(verify\), but the server offers no STARTTLS' \
 	"verify, the best MX without STARTTLS: its attempt logged"
-like "$(relayed 'q@twomx\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify result=ok' \
+like "$(relayed 'q@twomx\.example')" 'mx=mx\.tls\.example .*verify=ok policy=verify( resumed=[a-z]+)? result=ok' \
 	"verify: the second MX verified"
 is "$(peer_count "$PLAINMX")" 0 "verify: nothing in plaintext to the best MX"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"

@@ -57,7 +57,7 @@ f=$(maildir_files "$PFBOX" | head -1)
 like "$(sed -n '/^Received: from mx\.test\.example/,/^[^[:space:]]/p' "$f" | tr '\n\t' '  ')" \
 	'\(using TLSv1\.[23] with cipher [A-Z0-9_-]+ .*with ESMTPS' \
 	"may: Postfix's Received: names TLS and ESMTPS"
-like "$(relayed 'user@pf\.example')" "port=$PF_PORT tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=may result=ok" \
+like "$(relayed 'user@pf\.example')" "port=$PF_PORT tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=may( resumed=[a-z]+)? result=ok" \
 	"may: our log line names the TLS (the certificate checked, not required)"
 grep -q "TLS connection established from .*127\.0\.0\.1" "$PF/maillog"; ok $? \
 	"may: Postfix logged the TLS connection"
@@ -67,7 +67,7 @@ r=$(body x@verify.pf.example verify | inject "$MTA_PORT" user@test.example x@ver
 like "$r" '^250 ' "verify: queued at the mta"
 _pf_took() { grep -q "to=<$1>" "$PF/maillog"; }
 wait_until 30 _pf_took 'x@verify\.pf\.example'; ok $? "verify: taken by Postfix"
-like "$(relayed 'x@verify\.pf\.example')" 'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=verify result=ok' \
+like "$(relayed 'x@verify\.pf\.example')" 'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=verify( resumed=[a-z]+)? result=ok' \
 	"verify: the certificate checked for 127.0.0.1 with --tls-ca: verify=ok"
 
 # ---- none: Postfix will not take plaintext ----------------------------------
@@ -75,7 +75,7 @@ r=$(body y@none.pf.example none | inject "$MTA_PORT" user@test.example y@none.pf
 like "$r" '^250 ' "none: queued at the mta"
 wait_log 30 'relay-attempt rcpt=<y@none\.pf\.example>'; ok $? "none: an attempt"
 like "$(grep 'relay-attempt rcpt=<y@none\.pf\.example>' "$MTA_LOG" | tail -1)" \
-	'tls=none verify=none policy=none result=".*said: 530 5\.7\.0 Must issue a STARTTLS command first' \
+	'tls=none verify=none policy=none( resumed=[a-z]+)? result=".*said: 530 5\.7\.0 Must issue a STARTTLS command first' \
 	"none: Postfix refused MAIL in plaintext, as it says"
 ! _pf_took 'y@none\.pf\.example'; ok $? "none: nothing taken by Postfix"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"

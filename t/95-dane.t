@@ -17,6 +17,9 @@
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
 #   an unsigned zone (insecure) with a wrong TLSA record: ignored, may;
+#   a --route's host (no tls=): its own TLSA records, matching: dane,
+#     mismatching: deferred (4.7.5); a route with tls=may: may all the
+#     same; a route to an address, or to a host in the insecure zone: may;
 #   eight deliveries at once (one message, eight recipients) share the
 #     resolver (make tsan);
 #   SIGHUP: a new resolver, DANE as before;
@@ -39,7 +42,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 55
+plan 69
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -153,7 +156,10 @@ wait_until 10 grep -q ready "$T/forge.out" ||
 	{ sed 's/^/# /' "$T/forge.out"; echo "Bail out! dnsforge.py did not start"; exit 1; }
 
 start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry 300 \
-	--dane --dns-trust-anchor "$Z/anchor.ds" ||
+	--dane --dns-trust-anchor "$Z/anchor.ds" \
+	--route "routed.example=mx1.dane.example:$PORT" --route "routebad.example=mx2.dane.example:$PORT" \
+	--route "routemay.example=mx2.dane.example:$PORT tls=may" --route "routeip.example=127.0.0.2:$PORT" \
+	--route "routeplain.example=mx.plain.example:$PORT" ||
 	{ sed 's/^/# /' "$T/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 # ---- TLSA 3 1 1 matching: delivered under DANE -------------------------------
@@ -161,7 +167,7 @@ r=$(send good1 'a@good.dane.example')
 like "$r" '^250 ' "matching TLSA: queued"
 peer_wait "$TLS" 1 20; ok $? "matching TLSA: delivered"
 like "$(relayed 'a@good\.dane\.example')" \
-	'mx=mx1\.dane\.example addr=127\.0\.0\.2 .* tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=dane result=ok' \
+	'mx=mx1\.dane\.example addr=127\.0\.0\.2 .* tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=ok policy=dane( resumed=[a-z]+)? result=ok' \
 	"matching TLSA: the log says policy=dane, verify=ok"
 grep -q '^body of good1' "$(peer_eml "$TLS" 1)"; ok $? "matching TLSA: the message came through"
 is "$(peer_json "$TLS" 1 sni)" "mx1.dane.example" "matching TLSA: SNI names the MX host"
@@ -173,7 +179,7 @@ like "$(grep 'relay-dane domain=good' "$MTA_LOG" | head -1)" \
 
 # ---- TLSA 3 1 1 not matching: deferred, nothing sent --------------------------
 deferred_by_tls bad1 'b@bad.dane.example' "mismatching TLSA" \
-	'policy=dane result=".*no matching DANE TLSA records' \
+	'policy=dane( resumed=[a-z]+)? result=".*no matching DANE TLSA records' \
 	'mx2\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted: no matching DANE TLSA records'
 like "$("$MTA_BIN/mta-queue" -q "$MTA_QUEUE" 2>&1 | tr '\n' ' ')" \
 	'b@bad\.dane\.example.*last error: .*no matching DANE TLSA records' \
@@ -182,30 +188,30 @@ is "$(peer_count "$TLS")" 1 "mismatching TLSA: nothing arrived"
 
 # ---- PKIX-EE only: encrypt, any certificate -----------------------------------
 relayed_by pkix1 'c@pkix.dane.example' "TLSA 1 1 1 only (unusable): encrypt" \
-	'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=fail policy=encrypt result=ok' 
+	'tls=TLSv1\.[23]/[A-Z0-9_-]+ verify=fail policy=encrypt( resumed=[a-z]+)? result=ok' 
 
 # ---- secure, no TLSA: the other policies --------------------------------------
 relayed_by none1 'd@none.dane.example' "secure MX host without TLSA: --tls-client's may" \
-	'policy=may result=ok' 
+	'policy=may( resumed=[a-z]+)? result=ok' 
 
 # ---- bogus TLSA: deferred, nothing sent ----------------------------------------
 deferred_by_tls bogus1 'e@bogus.dane.example' "bogus TLSA" \
-	'tls=none verify=none policy=dane result=".*DANE: TLSA of _[0-9]+\._tcp\.mx5\.dane\.example is bogus' \
+	'tls=none verify=none policy=dane( resumed=[a-z]+)? result=".*DANE: TLSA of _[0-9]+\._tcp\.mx5\.dane\.example is bogus' \
 	'mx5\.dane\.example \[127\.0\.0\.2\]: DANE: TLSA of .* is bogus'
 
 # ---- DANE-TA: the issuer matches, and the name must -------------------------------
 relayed_by ta1 'g@ta.dane.example' "TLSA 2 0 1 (the issuer), the MX host's name" \
-	'mx=mx6\.dane\.example .* verify=ok policy=dane result=ok' 
+	'mx=mx6\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok' 
 deferred_by_tls taname1 'h@taname.dane.example' "TLSA 2 0 1, a name the certificate lacks" \
-	'policy=dane result=".*certificate not trusted' \
+	'policy=dane( resumed=[a-z]+)? result=".*certificate not trusted' \
 	'mx7\.dane\.example: 127\.0\.0\.3:[0-9]+: TLS handshake: certificate not trusted: hostname mismatch'
 is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
 relayed_by tanexthop1 'j@mx6.dane.example' "TLSA 2 0 1, the certificate names the next-hop domain" \
-	'mx=mx8\.dane\.example .* verify=ok policy=dane result=ok'
+	'mx=mx8\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
 
 # ---- insecure zone: falls back ------------------------------------------------
 relayed_by plain1 'f@plain.example' "insecure zone, a wrong TLSA record ignored: may" \
-	'verify=fail policy=may result=ok' 
+	'verify=fail policy=may( resumed=[a-z]+)? result=ok' 
 like "$(grep 'relay-dane domain=plain' "$MTA_LOG" | head -1)" \
 	'domain=plain\.example dnssec=insecure' "insecure zone: the MX RRset logged as insecure"
 lacks 'relay-dane mx=mx\.plain\.example' "$MTA_LOG"; ok $? "insecure zone: no TLSA lookup"
@@ -217,22 +223,40 @@ msg burst | inject "$MTA_PORT" user@test.example k1@good.dane.example \
 	k5@none.dane.example k6@ta.dane.example k7@mx6.dane.example \
 	k8@pkix.dane.example >/dev/null
 wait_until 30 _all_relayed; ok $? "eight deliveries at once, each with its lookups: all relayed"
-is "$(grep 'relayed rcpt=<k[1-4]@' "$MTA_LOG" | grep -c 'verify=ok policy=dane result=ok')" 4 \
+is "$(grep 'relayed rcpt=<k[1-4]@' "$MTA_LOG" | grep -cE 'verify=ok policy=dane( resumed=[a-z]+)? result=ok')" 4 \
 	"eight at once: the four to good.dane.example under DANE"
 kill -HUP "$MTA_PID"
 wait_log 20 'reload status=ok'; ok $? "SIGHUP: reloaded, with a new validating resolver"
 relayed_by good2 'i@good.dane.example' "after the reload, DANE" \
-	'verify=ok policy=dane result=ok' 
+	'verify=ok policy=dane( resumed=[a-z]+)? result=ok' 
 
 # ---- forged answers to the plain resolver: the validated MX RRset wins ---------
 relayed_by forged1 'm@forged.dane.example' "a forged MX for a secure domain: not believed" \
-	'mx=mx1\.dane\.example .* verify=ok policy=dane result=ok'
+	'mx=mx1\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
 lacks -E 'rcpt=<m@forged\.dane\.example> mx=mx\.plain\.example' "$MTA_LOG"
 ok $? "a forged MX for a secure domain: its host never tried"
 relayed_by forgednx1 'n@forgednx.dane.example' "a forged NXDOMAIN for a secure domain: not believed" \
-	'mx=mx1\.dane\.example .* verify=ok policy=dane result=ok'
+	'mx=mx1\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
 lacks -E 'rcpt=<n@forgednx\.dane\.example>.*(does not exist|5\.1\.2)' "$MTA_LOG"
 ok $? "a forged NXDOMAIN for a secure domain: no bounce"
+
+# ---- a route's host: its own TLSA records when its addresses are secure --------
+relayed_by route1 'r1@routed.example' "a route's host with a matching TLSA record: dane" \
+	'mx=mx1\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
+like "$(grep 'relay-dane route-host=mx1' "$MTA_LOG" | head -1)" 'tlsa=dane why=".*1 TLSA record, 1 usable"' \
+	"a route's host: its TLSA lookup logged"
+deferred_by_tls route2 'r2@routebad.example' "a route's host with a mismatching TLSA record" \
+	'policy=dane( resumed=[a-z]+)? result=".*no matching DANE TLSA records' \
+	'mx2\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted: no matching DANE TLSA records'
+relayed_by route3 'r3@routemay.example' "a route with tls=may: its own word wins, no DANE" \
+	'mx=mx2\.dane\.example .* verify=fail policy=may( resumed=[a-z]+)? result=ok'
+relayed_by route4 'r4@routeip.example' "a route to an address: no name, no DANE" \
+	'verify=fail policy=may( resumed=[a-z]+)? result=ok'
+lacks 'relay-dane route-host=127' "$MTA_LOG"; ok $? "a route to an address: no TLSA lookup"
+relayed_by route5 'r5@routeplain.example' "a route's host in an insecure zone: may" \
+	'mx=mx\.plain\.example .* verify=fail policy=may( resumed=[a-z]+)? result=ok'
+like "$(grep 'relay-dane route-host=mx\.plain' "$MTA_LOG" | head -1)" 'tlsa=none' \
+	"a route's host in an insecure zone: its wrong TLSA record not taken"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- --tls-client verify: unusable TLSA records keep the certificate check ----
@@ -241,7 +265,7 @@ MTA_DIR=$T/v start_mta --dns "127.0.0.1:$FORGE_PORT" --smtp-port "$PORT" --retry
 	{ sed 's/^/# /' "$T/v/mta.stderr"; echo "Bail out! mta-smtpd did not start"; exit 1; }
 n=$(peer_count "$TLS")
 deferred_by_tls pkix2 'p@pkix.dane.example' "--tls-client verify, TLSA 1 1 1 only: verify" \
-	'policy=verify result=".*certificate not trusted' 'mx3\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted'
+	'policy=verify( resumed=[a-z]+)? result=".*certificate not trusted' 'mx3\.dane\.example: 127\.0\.0\.2:[0-9]+: TLS handshake: certificate not trusted'
 is "$(peer_count "$TLS")" "$n" "--tls-client verify, TLSA 1 1 1 only: nothing arrived"
 is "$(stop_mta)" 0 "--tls-client verify: SIGTERM: exit 0"
 

@@ -126,7 +126,7 @@ r=$(send enf1 'a@enforce.example')
 like "$r" '^250 ' "enforce: queued"
 peer_wait "$MX" 1 20; ok $? "enforce, a matching MX with a valid certificate: delivered"
 like "$(relay_log relayed 'a@enforce\.example')" \
-	'mx=mx\.enforce\.example .*tls=TLSv1\.[23]/[A-Z0-9_]+ verify=ok policy=mta-sts result=ok' \
+	'mx=mx\.enforce\.example .*tls=TLSv1\.[23]/[A-Z0-9_]+ verify=ok policy=mta-sts( resumed=[a-z]+)? result=ok' \
 	"enforce: over TLS, verified, the policy named mta-sts"
 is "$(peer_json "$MX" 1 sni)" "mx.enforce.example" "enforce: SNI names the MX host"
 like "$(logline 'mta-sts domain=enforce\.example')" \
@@ -151,7 +151,7 @@ is "$(peer_count "$MX")" 1 "enforce, outside: nothing delivered"
 # ---- enforce, a certificate without the MX's name ------------------------
 deferred bad1 'c@badcert.example' "enforce, a bad certificate: deferred"
 like "$(relay_log relay-attempt 'c@badcert\.example')" \
-	'mx=mx\.badcert\.example .*policy=mta-sts result=".*certificate not trusted: [Hh]ostname mismatch' \
+	'mx=mx\.badcert\.example .*policy=mta-sts( resumed=[a-z]+)? result=".*certificate not trusted: [Hh]ostname mismatch' \
 	"enforce, bad certificate: the verification failure logged"
 like "$(logline "deferred id=$ID")" 'error=".*[Hh]ostname mismatch' "enforce, bad certificate: the reason"
 is "$(peer_count "$MX")" 1 "enforce, bad certificate: nothing delivered"
@@ -162,7 +162,7 @@ delivered test1 'd@testing.example' 2 "testing, an MX outside the policy: delive
 like "$(logline 'relay-sts domain=testing')" \
 	'relay-sts domain=testing\.example sts=testing would-refuse=mx\.testing\.example id=1' \
 	"testing: what enforce would refuse logged"
-like "$(relay_log relayed 'd@testing\.example')" 'mx=mx\.testing\.example .*verify=fail policy=may result=ok' \
+like "$(relay_log relayed 'd@testing\.example')" 'mx=mx\.testing\.example .*verify=fail policy=may( resumed=[a-z]+)? result=ok' \
 	"testing: delivered as may"
 delivered test2 'd2@testing2.example' 3 "testing, a listed MX with a bad certificate: delivered"
 like "$(logline 'relay-sts domain=testing2')" \
@@ -178,7 +178,7 @@ unfetched() {
 	re=$(printf '%s' "$2" | sed 's/\./\\./g')
 	delivered "$1" "x@$2" "$3" "$5: delivered"
 	like "$(logline "mta-sts-error domain=$re ")" "id=1 error=\".*$4" "$5: the failure logged"
-	like "$(relay_log relayed "x@$re")" 'policy=may result=ok' "$5: no policy applied"
+	like "$(relay_log relayed "x@$re")" 'policy=may( resumed=[a-z]+)? result=ok' "$5: no policy applied"
 }
 unfetched web1 badweb.example 4 'mta-sts\.badweb\.example' \
 	"the policy host's certificate lacks its name"
@@ -199,7 +199,7 @@ like "$(logline 'mta-sts domain=enforce\.example')" \
 like "$(tr '\n' ' ' <"$MTA_QUEUE/sts/enforce.example")" \
 	'^id: 2 .*max_age: 3600 mx: mx\.enforce\.example mx: \*\.enforce\.example $' \
 	"a new id: the new policy cached"
-like "$(relay_log relayed 'f@enforce\.example')" 'verify=ok policy=mta-sts result=ok' \
+like "$(relay_log relayed 'f@enforce\.example')" 'verify=ok policy=mta-sts( resumed=[a-z]+)? result=ok' \
 	"a new id: delivered under it"
 
 # ---- the HTTPS server down: the cached policy ------------------------------
@@ -209,12 +209,12 @@ delivered enf4 'g@enforce.example' 10 "the HTTPS server down: delivered"
 like "$(logline 'mta-sts-error domain=enforce\.example')" \
 	'mta-sts-error domain=enforce\.example id=3 error=".*mta-sts\.enforce\.example' \
 	"the HTTPS server down: the failed fetch logged"
-like "$(relay_log relayed 'g@enforce\.example')" 'mx=mx\.enforce\.example .*verify=ok policy=mta-sts result=ok' \
+like "$(relay_log relayed 'g@enforce\.example')" 'mx=mx\.enforce\.example .*verify=ok policy=mta-sts( resumed=[a-z]+)? result=ok' \
 	"the HTTPS server down: delivered under the cached policy"
 like "$(head -1 "$MTA_QUEUE/sts/enforce.example")" '^id: 2$' \
 	"the HTTPS server down: the cached policy kept"
 delivered enf5 'g2@enforce.example' 11 "the HTTPS server down, once more: delivered"
-like "$(relay_log relayed 'g2@enforce\.example')" 'verify=ok policy=mta-sts result=ok' \
+like "$(relay_log relayed 'g2@enforce\.example')" 'verify=ok policy=mta-sts( resumed=[a-z]+)? result=ok' \
 	"the HTTPS server down, once more: under the cached policy"
 is "$(grep -c 'mta-sts-error domain=enforce\.example' "$MTA_LOG")" 1 \
 	"the HTTPS server down, once more: no second fetch of the same id so soon"
@@ -234,7 +234,7 @@ MTA_DIR=$T/b start_mta --dns "127.0.0.1:$DNS_PORT" --smtp-port "$MX_PORT" --retr
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 n=$(wc -l <"$POL/requests")
 delivered off1 'i@outside.example' 12 "--mta-sts no: the MX outside the policy delivered to"
-like "$(relay_log relayed 'i@outside\.example')" 'policy=may result=ok' "--mta-sts no: as may"
+like "$(relay_log relayed 'i@outside\.example')" 'policy=may( resumed=[a-z]+)? result=ok' "--mta-sts no: as may"
 lacks relay-sts "$MTA_LOG"; ok $? "--mta-sts no: no policy applied"
 is "$(wc -l <"$POL/requests")" "$n" "--mta-sts no: nothing fetched"
 [ ! -e "$MTA_QUEUE/sts" ]; ok $? "--mta-sts no: nothing cached"

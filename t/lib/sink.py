@@ -209,12 +209,14 @@ class Handler:
                "rcpt_options": envelope.rcpt_options,
                "helo": session.host_name,
                "peer": session.peer[0] if session.peer else "",
-               "tls": None, "sni": None,
+               "tls": None, "sni": None, "resumed": None,
                "login": session.auth_data if session.authenticated else None}
         if session.ssl:
             rec["tls"] = [str(x) for x in session.ssl.get("cipher") or ()]
             obj = session.ssl.get("ssl_object")
             rec["sni"] = SNI.get(id(obj)) if obj is not None else None
+            # the handshake abbreviated: a session the client offered again
+            rec["resumed"] = obj.session_reused if obj is not None else None
         with open(base + ".json.tmp", "w") as f:
             json.dump(rec, f)
         os.rename(base + ".json.tmp", base + ".json")

@@ -418,17 +418,17 @@ Test(header, received_field_under_tls)
 		int esmtp;
 		const char *out;
 	} tls_cases[] = {
-		{ { "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, 256 }, 1,
+		{ { "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, 256, 0 }, 1,
 		  "Received: from client.example.com ([192.0.2.1])\n"
 		  "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n"
 		  "\tby mx.example.org (mta) with ESMTPS id ABC123\n"
 		  "\tfor <bob@example.org>; " DATE "\n" },
-		{ { "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128, 256 }, 0,
+		{ { "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128, 256, 0 }, 0,
 		  "Received: from client.example.com ([192.0.2.1])\n"
 		  "\t(using TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/256 bits))\n"
 		  "\tby mx.example.org (mta) with SMTP id ABC123\n"
 		  "\tfor <bob@example.org>; " DATE "\n" },
-		{ { "", "", 0, 0 }, 1,
+		{ { "", "", 0, 0, 0 }, 1,
 		  "Received: from client.example.com ([192.0.2.1])\n"
 		  "\tby mx.example.org (mta) with ESMTPS id ABC123\n"
 		  "\tfor <bob@example.org>; " DATE "\n" },

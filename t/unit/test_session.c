@@ -1938,7 +1938,7 @@ EACH_MODE(feed_closes_after_421, actions_close_421)
 
 /* what the TLS layer reports, and the Received: field that names it */
 static const struct tls_info tls13 = { "TLSv1.3", "TLS_AES_256_GCM_SHA384",
-                                       256, 256 };
+                                       256, 256, 0 };
 #define RCVD_TLS \
 	"Received: from " CLIENT " ([" IP "])\n" \
 	"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\n" \

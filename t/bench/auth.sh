@@ -71,7 +71,6 @@ for s in $SYSTEMS; do
     case $s in mta-dovecot|mta-users|postfix) ;; *) die "unknown system $s" ;; esac
 done
 case $CERT_TYPE in ec|rsa) ;; *) die "CERT_TYPE must be ec or rsa" ;; esac
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 bench_tmpdir W auth
 
@@ -121,8 +120,6 @@ MSG=$W/message.eml
 declare -A RATES=()      # system -> " r1 r2 ..." messages/s of good runs
 declare -A BAD=()        # system -> runs that failed or lost messages
 declare -A CPU=()        # system -> " s ..." the gun's CPU seconds
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # run_gun PORT OUT SYSTEM: one gun run; sets ELAPSED_START/END; returns 0
 # when the gun sent every message over as many TLS handshakes
@@ -183,6 +180,7 @@ run_mta() {   # SYSTEM ROUND
     esac
     # shellcheck disable=SC2086 # MTA_ARGS is a list of options
     mta_start "$d" "$port" --hold -q "$d/queue" -m "$d/mail" -d "$DOMAIN" \
+        -l "127.0.0.1:$(free_port)" \
         --submission "127.0.0.1:$port" "${src[@]}" \
         --tls-cert "$CERT" --tls-key "$KEY" $MTA_ARGS
     pid=$MTA_PID

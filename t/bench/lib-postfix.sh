@@ -34,6 +34,8 @@
 #       HOST must be a 127.x.y.z address.  The peer must not greet with
 #       our myhostname, or Postfix rejects it as a mail loop.
 #   pf_set DIR 'name = value'...   change main.cf (postconf -e); before pf_start
+#   pf_set_list DIR 'name = value; name = value...'   the same for a
+#       list in one string (the benchmarks' PF_SETTINGS); nothing if empty
 #   pf_tls DIR CERT KEY [LEVEL]
 #       offer STARTTLS with the certificate file CERT (PEM, chain
 #       allowed) and its key KEY: smtpd_tls_cert_file, smtpd_tls_key_file,
@@ -197,6 +199,13 @@ pf_set() {
     local dir=$1
     shift
     "$PF_POSTCONF" -c "$dir/etc" -e "$@"
+}
+
+pf_set_list() {
+    local pfset
+    [ -n "$2" ] || return 0
+    IFS=';' read -r -a pfset <<< "$2"
+    pf_set "$1" "${pfset[@]}"
 }
 
 pf_tls() {

@@ -55,7 +55,6 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 MTA=$MTA_BIN/mta-smtpd
 PY=$PYTHON
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "lmtp.sh: skipped: $MTA is not built (make)"; exit 77
 fi
@@ -71,8 +70,6 @@ dovecot_lmtp_setup "$W/dovecot" 127.0.0.139 user:pw
 NEW=$W/dovecot/mail/user/new
 
 declare -A RATES=() BAD=()
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # fresh_dovecot - Dovecot restarted on an empty mail directory
 fresh_dovecot() {
@@ -189,11 +186,7 @@ if want postfix; then
     pf_set "$PF" "virtual_transport = lmtp:unix:$DOVECOT_LMTP_SOCKET"
     pf_start "$PF"
 fi
-for ((round = 1; round <= ROUNDS; round++)); do
-    say "round $round/$ROUNDS"
-    if ((round % 2)); then run_mta "$round"; run_postfix "$round"
-    else run_postfix "$round"; run_mta "$round"; fi
-done
+bench_rounds
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 want postfix && pf_stop "$PF"
 stop_dovecot

@@ -71,7 +71,6 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 MTA=$MTA_BIN/mta-smtpd
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "multi-rcpt.sh: skipped: $MTA is not built (make)"
     exit 77
@@ -84,8 +83,7 @@ bench_tmpdir W multi-rcpt
 declare -A RATES=()   # SYSTEM/R -> "r1 r2 ..." recipients/s
 declare -A TX=()      # SYSTEM/R -> "n1 n2 ..." transactions at the sink per run
 declare -A BAD=()     # SYSTEM/R -> runs that failed a check
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
+
 msgs_of() { echo $(( RCPT_TOTAL / $1 )); }
 describe() { echo "$(msgs_of "$1") msgs x $1 rcpts, rcpts/s"; }
 
@@ -203,10 +201,7 @@ say "  scratch: $W ($(df -P "$W" | awk 'NR == 2 { print $1 }')); smtp-sink on 12
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if want postfix; then
     pf_create "$PF" "$PF_PORT" relay "127.0.0.1:$SINK_PORT"
-    if [ -n "$PF_SETTINGS" ]; then
-        IFS=';' read -r -a pfset <<< "$PF_SETTINGS"
-        pf_set "$PF" "${pfset[@]}"
-    fi
+    pf_set_list "$PF" "$PF_SETTINGS"
     pf_start "$PF"
     say "  private postfix (relay) on 127.0.0.1:$PF_PORT"
 fi

@@ -53,6 +53,11 @@
 #       wait until N messages have been handled in this instance's mode
 #       (hold: in the hold queue; maildir: delivered; relay: sent); false
 #       after SECS seconds.
+#   sink_start OUT      Postfix's smtp-sink (SMTP_SINK, default
+#       /usr/sbin/smtp-sink) on 127.0.0.1:SINK_PORT (a free port), -c
+#       counters to OUT, tracked; sets SINK_PORT, SINK_OUT, SINK_PID
+#   sink_counter NAME   the sink's last printed value of NAME (sess,
+#       quit, mesg); 0 before the first
 #
 # Tunables changed from Postfix defaults, and why:
 #   in_flow_delay = 0   Postfix slows down SMTP clients (up to 1 s per
@@ -206,6 +211,22 @@ pf_set_list() {
     [ -n "$2" ] || return 0
     IFS=';' read -r -a pfset <<< "$2"
     pf_set "$1" "${pfset[@]}"
+}
+
+sink_start() {
+    local user=()
+    SINK_PORT=$(free_port)
+    SINK_OUT=$1
+    [ "$(id -u)" = 0 ] && user=(-u nobody)   # smtp-sink refuses to stay root
+    "${SMTP_SINK:-/usr/sbin/smtp-sink}" -c "${user[@]}" -h sink.bench.example \
+        "127.0.0.1:$SINK_PORT" 1000 > "$SINK_OUT" 2>&1 &
+    SINK_PID=$!
+    track_pid "$SINK_PID"
+    wait_until 10 listening "$SINK_PORT" || die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"
+}
+
+sink_counter() {
+    tail -c 200 "$SINK_OUT" | tr '\r' '\n' | sed -n "s/.*$1=\([0-9]*\).*/\1/p" | tail -n 1 | grep . || echo 0
 }
 
 pf_tls() {

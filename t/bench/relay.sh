@@ -95,20 +95,8 @@ declare -A SESS=()    # system -> sink sessions per run
 declare -A BAD=()     # system -> runs that failed a check
 
 # ---- the sink ---------------------------------------------------------------
-SINK_PORT=$(free_port)
-SINK_OUT=$W/sink.out
-sink_user=()
-[ "$(id -u)" = 0 ] && sink_user=(-u nobody)   # smtp-sink refuses to stay root
-"$SMTP_SINK" -c "${sink_user[@]}" -h sink.bench.example "127.0.0.1:$SINK_PORT" 1000 \
-    > "$SINK_OUT" 2>&1 &
-SINK_PID=$!
-track_pid "$SINK_PID"
-wait_until 10 listening "$SINK_PORT" || die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"
+sink_start "$W/sink.out"
 
-# sink_counter NAME: the sink's last printed value of NAME (sess, quit, mesg).
-sink_counter() {
-    tail -c 200 "$SINK_OUT" | tr '\r' '\n' | sed -n "s/.*$1=\([0-9]*\).*/\1/p" | tail -n 1 | grep . || echo 0
-}
 sink_alive() {
     kill -0 "$SINK_PID" 2>/dev/null || die "smtp-sink died: $(tail -c 300 "$SINK_OUT" | tr '\r' '\n' | tail -n 3)"
 }

@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "addrtab.h"
+#include "readall.h"
 
 #define INCLUDE_PREFIX ":include:"
 
@@ -396,66 +397,12 @@ int addrtab_finish(struct addrtab *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* addrtab_read_fd - see addrtab.h */
-char *addrtab_read_fd(int fd, size_t *n)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = NULL, *g;
-	ssize_t r;
-	int e;
-
-	for (;;) {
-		if (buf == NULL || len + 1 >= cap) {
-			if (buf != NULL)
-				cap *= 2;
-			if (cap > ADDRTAB_FILE_MAX + 1) {
-				errno = EFBIG;
-				goto fail;
-			}
-			if ((g = realloc(buf, cap)) == NULL)
-				goto fail;
-			buf = g;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	*n = len;
-	return buf;
-fail:
-	e = errno;
-	free(buf);
-	errno = e;
-	return NULL;
-}
-
-/* read_all - a whole file, NUL-terminated, malloc'ed; NULL with errno */
-static char *read_all(const char *path, size_t *n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
-	char *buf;
-
-	if (fd < 0)
-		return NULL;
-	buf = addrtab_read_fd(fd, n);
-	e = errno;
-	close(fd);
-	errno = e;
-	return buf;
-}
-
 /* load_file - parse one file into t */
 static int load_file(struct addrtab *t, enum addrtab_format fmt, const char *path,
                      char *err, size_t errlen)
 {
 	size_t n;
-	char *text = read_all(path, &n);
+	char *text = readall_path(path, ADDRTAB_FILE_MAX, &n);
 	int rc;
 
 	if (text == NULL) {

@@ -84,9 +84,6 @@ int addrtab_finish(struct addrtab *t, char *err, size_t errlen);
  * -1 with err ("PATH: strerror" when a file cannot be read) */
 int addrtab_load(struct addrtab *t, enum addrtab_format fmt, const char *path,
                  char *err, size_t errlen);
-/* addrtab_read_fd - the rest of fd, NUL-terminated, malloc'ed, its
- * length in *n; NULL with errno (EFBIG past ADDRTAB_FILE_MAX) */
-char *addrtab_read_fd(int fd, size_t *n);
 /* addrtab_find - the entry for key (compared without case), or NULL */
 const struct addrtab_entry *addrtab_find(const struct addrtab *t, const char *key);
 /* addrtab_kind_text - "pipe", "file" ... for messages */

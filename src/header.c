@@ -80,24 +80,15 @@ size_t header_format_date(char *buf, size_t len, time_t t)
 	return n < 0 ? 0 : (size_t)n;
 }
 
-/* write_local_received - the trace field of a local submission
- * (maildrop): no client host, the submitting user as the kernel named
- * it, in a comment as RFC 5322 allows anything there */
-static void write_local_received(struct header *h)
+/* received_end - the end of a Received: field whose last line is col
+ * characters long so far: "for <rcpt>" on a line of its own, then ";"
+ * and the date, on the same line if it fits (FOLD_AT) */
+static void received_end(struct header *h, size_t col)
 {
 	const struct header_info *in = h->info;
-	char date[DATE_MAX], uid[64];
-	size_t dlen, col;
+	char date[DATE_MAX];
+	size_t dlen = header_format_date(date, sizeof date, in->arrival);
 
-	dlen = header_format_date(date, sizeof date, in->arrival);
-	snprintf(uid, sizeof uid, "%lu", in->uid);
-	put_str(h, "Received: by ");
-	put_str(h, in->hostname);
-	put_str(h, " (mta, from userid ");
-	put_str(h, uid);
-	put_str(h, ")\n");
-	col = put_str(h, "\tid ");
-	col += put_str(h, in->id);
 	if (in->rcpt != NULL) {
 		put_str(h, "\n");
 		col = put_str(h, "\tfor <");
@@ -110,6 +101,26 @@ static void write_local_received(struct header *h)
 	put_str(h, "\n");
 }
 
+/* write_local_received - the trace field of a local submission
+ * (maildrop): no client host, the submitting user as the kernel named
+ * it, in a comment as RFC 5322 allows anything there */
+static void write_local_received(struct header *h)
+{
+	const struct header_info *in = h->info;
+	char uid[64];
+	size_t col;
+
+	snprintf(uid, sizeof uid, "%lu", in->uid);
+	put_str(h, "Received: by ");
+	put_str(h, in->hostname);
+	put_str(h, " (mta, from userid ");
+	put_str(h, uid);
+	put_str(h, ")\n");
+	col = put_str(h, "\tid ");
+	col += put_str(h, in->id);
+	received_end(h, col);
+}
+
 /* write_received - our trace field (RFC 5321 4.4), folded */
 static void write_received(struct header *h)
 {
@@ -117,15 +128,13 @@ static void write_received(struct header *h)
 	const char *helo = in->helo != NULL && in->helo[0] != '\0' ?
 	                   in->helo : "unknown";
 	const char *ip = in->client_ip != NULL ? in->client_ip : "";
-	char date[DATE_MAX];
-	size_t dlen, col;
+	size_t col;
 
 	if (in->local) {
 		write_local_received(h);
 		return;
 	}
 
-	dlen = header_format_date(date, sizeof date, in->arrival);
 	put_str(h, "Received: from ");
 	put_str(h, helo);
 	/* RFC 5321 4.1.3: an IPv6 address literal is tagged; only IPv6
@@ -161,16 +170,7 @@ static void write_received(struct header *h)
 		col += put_str(h, "A");
 	col += put_str(h, " id ");
 	col += put_str(h, in->id);
-	if (in->rcpt != NULL) {
-		put_str(h, "\n");
-		col = put_str(h, "\tfor <");
-		col += put_str(h, in->rcpt);
-		col += put_str(h, ">");
-	}
-	col += put_str(h, ";");
-	put_str(h, col + 1 + dlen <= FOLD_AT ? " " : "\n\t");
-	put(h, date, dlen);
-	put_str(h, "\n");
+	received_end(h, col);
 }
 
 /* write_missing - append the fields the client left out, in a fixed order */

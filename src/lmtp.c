@@ -44,20 +44,6 @@ static struct smtp_client *open_conn(const struct remote_ctx *rc,
 	return NULL;
 }
 
-/* describe - "452 4.2.2 text" of a reply into buf */
-static void describe(const struct smtp_result *r, char *buf, size_t len)
-{
-	char first[SMTP_REPLY_LINE_MAX];
-
-	if (smtp_reply_line(&r->reply, 0, first, sizeof first) < 0)
-		first[0] = '\0';
-	if (r->reply.enh_class)
-		snprintf(buf, len, "%d %d.%d.%d %s", r->reply.code, r->reply.enh_class,
-		         r->reply.enh_subject, r->reply.enh_detail, first);
-	else
-		snprintf(buf, len, "%d %s", r->reply.code, first);
-}
-
 /* outcome - what r means for one recipient.  A proper refusal keeps
  * its class and enhanced code, quoted; anything else (no reply, a
  * malformed one) is temporary: the server may do better next time. */
@@ -71,7 +57,7 @@ static void outcome(const char *addr, const struct smtp_result *r,
 	}
 	if (r->reply.code >= 400 && r->reply.code < 600 &&
 	    r->reply.error == SMTP_REPLY_OK) {
-		describe(r, out->diag, sizeof out->diag);
+		smtp_reply_summary(&r->reply, out->diag, sizeof out->diag);
 		out->st = status_make(r->reply.code >= 500 ? ST_PERM : ST_TEMP,
 		                      r->reply.enh_class ? r->reply.enh_subject : r->st.subject,
 		                      r->reply.enh_class ? r->reply.enh_detail : r->st.detail,

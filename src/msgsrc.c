@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <stralloc.h>
 
 #include "msgsrc.h"
+#include "readall.h"
 
 struct msgsrc {
 	enum msgsrc_kind kind;
@@ -38,41 +40,14 @@ void msg_free(struct msg *m)
 /* read_file - the whole file at path into *m */
 static int read_file(const char *path, struct msg *m)
 {
-	stralloc sa = { 0, 0, 0 };
-	char buf[65536];
-	int fd, err;
-	ssize_t r;
+	size_t n;
+	char *text = readall_path(path, SIZE_MAX, &n);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (text == NULL)
 		return -1;
-	for (;;) {
-		r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		if (!stralloc_catb(&sa, buf, (size_t)r)) {
-			errno = ENOMEM;
-			goto fail;
-		}
-	}
-	close(fd);
-	if (sa.s == NULL && !stralloc_ready(&sa, 1)) {
-		errno = ENOMEM;
-		return -1;
-	}
-	m->data = sa.s;
-	m->len = sa.len;
+	m->data = text;
+	m->len = n;
 	return 0;
-fail:
-	err = errno;
-	close(fd);
-	stralloc_free(&sa);
-	errno = err;
-	return -1;
 }
 
 /* cmp_names - qsort: file names in byte order */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "authdb.h"
 #include "policy.h"
+#include "readall.h"
 #include "sysuser.h"
 
 /* literal_is_ours - is "[ip]" the address of one of our listeners? */
@@ -185,7 +186,7 @@ static struct status read_forward(const char *name, struct addrtab *list, int lo
 		snprintf(why, sizeof why, "%s: not owned by %s", path, account);
 	else if ((sb.st_mode & 022) != 0)
 		snprintf(why, sizeof why, "%s: writable by others than %s", path, account);
-	else if ((text = addrtab_read_fd(fd, &n)) == NULL && errno == EFBIG)
+	else if ((text = readall_fd(fd, ADDRTAB_FILE_MAX, &n)) == NULL && errno == EFBIG)
 		snprintf(why, sizeof why, "%s: %s", path, strerror(errno));
 	else if (text == NULL)
 		/* EIO, ENOMEM: the file may be fine the next time; used

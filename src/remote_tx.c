@@ -19,24 +19,6 @@
 
 #include "remote_priv.h"
 
-/* describe - "550 5.1.1 text" for a server reply, or the local reason */
-static void describe(const struct smtp_result *r, char *buf, size_t len)
-{
-	char first[SMTP_REPLY_LINE_MAX];
-
-	if (r->reply.code == 0) {
-		snprintf(buf, len, "%s", r->st.text);
-		return;
-	}
-	if (smtp_reply_line(&r->reply, 0, first, sizeof first) < 0)
-		first[0] = '\0';
-	if (r->reply.enh_class)
-		snprintf(buf, len, "%d %d.%d.%d %s", r->reply.code, r->reply.enh_class,
-		         r->reply.enh_subject, r->reply.enh_detail, first);
-	else
-		snprintf(buf, len, "%d %s", r->reply.code, first);
-}
-
 /* failure - the status for a failed step at h.  A proper refusal (4xx,
  * 5xx) reads "NAME [IP] said: REPLY", res->diag quotes it for the DSN
  * and res->remote_mta names the server (a recipient's, or the template
@@ -56,7 +38,7 @@ static struct status failure(const struct hop *h, const struct smtp_result *r,
 	snprintf(res->remote_mta, sizeof res->remote_mta, "%s",
 	         r->reply.code == 0 ? "" : h->name);
 	if (r->reply.code >= 400 && r->reply.error == SMTP_REPLY_OK) {
-		describe(r, res->diag, sizeof res->diag);
+		smtp_reply_summary(&r->reply, res->diag, sizeof res->diag);
 		return status_make(kind, subject, detail, "%s%s[%s] said: %s%s",
 		                   name, sep, h->ip, res->diag,
 		                   r->stage == SMTP_STAGE_AUTH ? " (in reply to AUTH "

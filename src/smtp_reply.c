@@ -247,3 +247,17 @@ struct status smtp_reply_status(const struct smtp_reply *r)
 	return status_make(kind, r->enh_subject, r->enh_detail, "%d %s%s",
 	                   r->code, enh, r->text);
 }
+
+/* smtp_reply_summary - see smtp_reply.h */
+void smtp_reply_summary(const struct smtp_reply *r, char *buf, size_t len)
+{
+	char first[SMTP_REPLY_LINE_MAX];
+
+	if (smtp_reply_line(r, 0, first, sizeof first) < 0)
+		first[0] = '\0';
+	if (r->enh_class)
+		snprintf(buf, len, "%d %d.%d.%d %s", r->code, r->enh_class,
+		         r->enh_subject, r->enh_detail, first);
+	else
+		snprintf(buf, len, "%d %s", r->code, first);
+}

@@ -106,5 +106,9 @@ const char *smtp_reply_error_text(enum smtp_reply_error e);
  * when r has no such line (or len is 0) */
 int smtp_reply_line(const struct smtp_reply *r, unsigned n, char *buf,
                     size_t len);
+/* smtp_reply_summary - "550 5.1.1 first line" (no enhanced code when r
+ * had none) into buf of size len, cut to fit: a refusal quoted in one
+ * line, for logs and DSNs */
+void smtp_reply_summary(const struct smtp_reply *r, char *buf, size_t len);
 
 #endif

@@ -1,6 +1,6 @@
 #!/bin/bash
 # t/39-lmtp.t - --lmtp: local mailboxes delivered to a real Dovecot
-# (private instance, t/lib/dovecot-lmtp.sh) over LMTP, read back through
+# (private instance, t/lib/dovecot.sh) over LMTP, read back through
 # its IMAP with python3 imaplib as a user would:
 #   - one message to several users, over the unix socket, in one
 #     delivery and one LMTP transaction (grouped): local users as
@@ -18,7 +18,7 @@
 #   - Dovecot stopped: deferred (nothing lost); started again: delivered;
 #   - the same over TCP (HOST:PORT), from a second mta-smtpd.
 . "$(dirname "$0")/lib/common.sh"
-. "$(dirname "$0")/lib/dovecot-lmtp.sh"
+. "$(dirname "$0")/lib/dovecot.sh"
 
 plan 24
 
@@ -28,9 +28,7 @@ plan 24
 
 dovecot_lmtp_setup "$T/dovecot" 127.0.0.39 alice:pa bob:pb carol:pc \
 	full:pf:1K dave@virt.example:pd
-dovecot_lmtp_start || {
-	sed 's/^/#   /' "$T/dovecot/dovecot.stderr" "$DOVECOT_LOG" >&2
-	echo "Bail out! Dovecot did not start"; exit 1; }
+dovecot_lmtp_start || { echo "Bail out! Dovecot did not start"; exit 1; }
 
 printf 'dave@virt.example dave@virt.example\n' >"$T/virtual"
 
@@ -165,7 +163,7 @@ is "$(hdrs bob pb tok-notify)" "Return-Path: <carol@test.example> Delivered-To: 
 	"alone in its transaction: Delivered-To: the user asked for"
 
 # 3. Dovecot stopped: deferred; back: delivered
-dovecot_lmtp_stop
+stop_dovecot
 send "$MTA_PORT" carol@test.example tok-down bob@test.example
 wait_log 'deferred .*rcpt=<?bob@test.example' 1
 # the first delivery to find it down may be full's retry: then bob's

@@ -64,7 +64,6 @@ if [ "$PF_MODE" = hold ]; then MTA_HOLD=${MTA_HOLD:-1}; else MTA_HOLD=${MTA_HOLD
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 MTA=$MTA_BIN/mta-smtpd
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "accept.sh: skipped: $MTA is not built (make)"
     exit 77
@@ -78,9 +77,6 @@ declare -A RATES=()      # "mta/new" -> "r1 r2 ..." (messages/s of good runs)
 declare -A BAD=()        # "mta/new" -> number of runs that lost messages/failed
 declare -A MTA_DELIVERED=()  # "new" -> " n1 n2 ..." delivered by mta per run
 declare -A DRAIN=()      # "mta/new" -> seconds from the last reply to an empty queue
-NOTES=()                 # odd things seen, printed at the end
-
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # run_source PORT VARIANT OUTFILE: one smtp-source run against
 # 127.0.0.1:PORT; sets ELAPSED_START/ELAPSED_END and returns its status.

@@ -6,7 +6,7 @@
 # this machine, under the same load, in the same run, rotating which
 # goes first, repeated.
 #
-# Three systems, one private Dovecot (lib-dovecot.sh) behind two of them:
+# Three systems, one private Dovecot (t/lib/dovecot.sh) behind two of them:
 #   mta-dovecot  mta-smtpd --submission --dovecot-auth SOCKET: the
 #                password checked by Dovecot, as Postfix does it; the
 #                like-for-like comparison
@@ -40,7 +40,7 @@
 set -eu
 . "$(dirname "${BASH_SOURCE[0]}")/lib-bench.sh"
 . "$BENCH_DIR/lib-postfix.sh"
-. "$BENCH_DIR/lib-dovecot.sh"
+. "$BENCH_DIR/../lib/dovecot.sh"
 . "$TOP/t/lib/tlscerts.sh"
 
 ROUNDS=${ROUNDS:-5}
@@ -71,7 +71,6 @@ for s in $SYSTEMS; do
     case $s in mta-dovecot|mta-users|postfix) ;; *) die "unknown system $s" ;; esac
 done
 case $CERT_TYPE in ec|rsa) ;; *) die "CERT_TYPE must be ec or rsa" ;; esac
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 bench_tmpdir W auth
 
@@ -121,8 +120,6 @@ MSG=$W/message.eml
 declare -A RATES=()      # system -> " r1 r2 ..." messages/s of good runs
 declare -A BAD=()        # system -> runs that failed or lost messages
 declare -A CPU=()        # system -> " s ..." the gun's CPU seconds
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # run_gun PORT OUT SYSTEM: one gun run; sets ELAPSED_START/END; returns 0
 # when the gun sent every message over as many TLS handshakes
@@ -178,11 +175,12 @@ run_mta() {   # SYSTEM ROUND
     mkdir -p "$d"
     port=$(free_port)
     case $sys in
-    mta-dovecot) src=(--dovecot-auth "$DV_SOCKET") ;;
+    mta-dovecot) src=(--dovecot-auth "$DOVECOT_AUTH_SOCKET") ;;
     *) src=(--users "$USERS") ;;
     esac
     # shellcheck disable=SC2086 # MTA_ARGS is a list of options
     mta_start "$d" "$port" --hold -q "$d/queue" -m "$d/mail" -d "$DOMAIN" \
+        -l "127.0.0.1:$(free_port)" \
         --submission "127.0.0.1:$port" "${src[@]}" \
         --tls-cert "$CERT" --tls-key "$KEY" $MTA_ARGS
     pid=$MTA_PID
@@ -236,16 +234,16 @@ say "  scratch: $W ($(df -P "$W" | awk 'NR == 2 { print $1 }'))"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 DV=$W/dovecot
 if want mta-dovecot || want postfix; then
-    dv_user "$DV" "$LOGIN" "$PWHASH"
-    dv_start "$DV"
-    say "  private dovecot auth: $DV_SOCKET"
+    dovecot_user_hash "$DV" "$LOGIN" "{CRYPT}$PWHASH" ":$(id -u nobody):$(id -g nobody)::$DV/home"
+    start_dovecot "$DV" || die "private dovecot did not start"
+    say "  private dovecot auth: $DOVECOT_AUTH_SOCKET"
 fi
 if want postfix; then
     pf_create "$PF" "$PF_PORT" hold
     pf_tls "$PF" "$CERT" "$KEY" encrypt
     pf_set "$PF" "smtpd_tls_loglevel = 1" \
         "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
-        "smtpd_sasl_path = $DV_SOCKET" "smtpd_tls_auth_only = yes" \
+        "smtpd_sasl_path = $DOVECOT_AUTH_SOCKET" "smtpd_tls_auth_only = yes" \
         "smtpd_client_restrictions = permit_sasl_authenticated, reject" \
         "smtpd_relay_restrictions = permit_sasl_authenticated, reject"
     pf_start "$PF"
@@ -266,8 +264,8 @@ done
 want postfix && pf_clear_hold "$PF"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 DV_PROCS=
-if [ -n "$DV_PID" ]; then
-    DV_PROCS=$(for p in $(pgrep -P "$DV_PID" || true); do cat "/proc/$p/comm" 2>/dev/null; done |
+if [ -n "$DOVECOT_PID" ]; then
+    DV_PROCS=$(for p in $(pgrep -P "$DOVECOT_PID" || true); do cat "/proc/$p/comm" 2>/dev/null; done |
         sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')
 fi
 

@@ -72,7 +72,6 @@ PF_SETTINGS=${PF_SETTINGS:-}
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 MTA=$MTA_BIN/mta-smtpd
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "e2e.sh: skipped: $MTA is not built (make)"
     exit 77
@@ -85,8 +84,6 @@ declare -A RATES=()   # system -> "r1 r2 ..." end-to-end messages/s (good runs)
 declare -A SRATES=()  # system -> smtp-source messages/s (good runs)
 declare -A LAG=()     # system -> seconds from the last reply to the last delivery
 declare -A BAD=()     # system -> runs that failed a check
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # poll_maildir DIR OUT: in the background, count the files in DIR every
 # POLL seconds until there are MSGS of them (or DEADLINE seconds have
@@ -295,23 +292,13 @@ say "  scratch: $W ($(df -P "$W" | awk 'NR == 2 { print $1 }'))"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if want postfix; then
     pf_create "$PF" "$PF_PORT" maildir "$DOMAIN" user
-    if [ -n "$PF_SETTINGS" ]; then
-        IFS=';' read -r -a pfset <<< "$PF_SETTINGS"
-        pf_set "$PF" "${pfset[@]}"
-    fi
+    pf_set_list "$PF" "$PF_SETTINGS"
     pf_start "$PF"
     say "  private postfix (maildir, virtual) on 127.0.0.1:$PF_PORT"
 fi
 want mta && say "  mta-smtpd: $MTA $MTA_ARGS"
 
-for ((round = 1; round <= ROUNDS; round++)); do
-    say "round $round/$ROUNDS"
-    if ((round % 2)); then
-        run_mta "$round"; run_postfix "$round"
-    else
-        run_postfix "$round"; run_mta "$round"
-    fi
-done
+bench_rounds
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report -----------------------------------------------------------------
@@ -336,13 +323,4 @@ echo "median over $ROUNDS rounds; mta/postfix > 1: mta is faster"
 }
 echo "load average (1 5 15 min): $LOAD_BEFORE before, $LOAD_AFTER after; $(nproc) CPUs"
 lost=$(( ${BAD[mta]:-0} + ${BAD[postfix]:-0} ))
-if [ "$lost" = 0 ]; then
-    echo "counts verified: every run delivered exactly $MSGS complete messages to user/new (bodies, Delivered-To, Return-Path, no duplicate Message-Id)"
-else
-    echo "COUNTS NOT VERIFIED: $lost run(s) failed their checks; left out of the medians (see notes)"
-fi
-if [ "${#NOTES[@]}" -gt 0 ]; then
-    echo "notes:"
-    printf '  %s\n' "${NOTES[@]}"
-fi
-[ "$lost" = 0 ]
+report_verdict "$lost" "every run delivered exactly $MSGS complete messages to user/new (bodies, Delivered-To, Return-Path, no duplicate Message-Id)"

@@ -34,9 +34,14 @@
 #                          running digit (1, 2, ... mod 10), the rest X's,
 #                          80 bytes each with CRLF; what is left of SIZE as
 #                          one last line of X's
-#   bench_rounds VARIANTS  ROUNDS rounds of each variant in turn: the
+#   want SYSTEM            true if the caller's SYSTEMS (a space-separated
+#                          list) names SYSTEM
+#   note MSG...            say MSG now and keep it in NOTES, for the report
+#   bench_rounds [VARIANTS]  ROUNDS rounds of each variant in turn: the
 #                          caller's run_mta VARIANT ROUND and run_postfix
-#                          VARIANT ROUND, odd rounds mta first
+#                          VARIANT ROUND, odd rounds mta first; without
+#                          VARIANTS, ROUNDS rounds of run_mta ROUND and
+#                          run_postfix ROUND
 #   mta_log_unusual LOG EVENT...  the lines of an mta-smtpd log whose event
 #                          is none of the EVENTs (a disconnect with
 #                          reason=done is never unusual)
@@ -253,18 +258,36 @@ smtp_source_payload() {
 }
 
 # ---- the rounds and their report ---------------------------------------------
+want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+NOTES=()   # odd things seen, printed at the end (report_verdict)
+note() { NOTES+=("$*"); say "  note: $*"; }
+
+# _bench_alternate ROUND ARG... - run_mta ARG... and run_postfix ARG...,
+# mta first in odd rounds: neither always runs on a warmer machine
+_bench_alternate() {
+    local round=$1
+    shift
+    if ((round % 2)); then
+        run_mta "$@"; run_postfix "$@"
+    else
+        run_postfix "$@"; run_mta "$@"
+    fi
+}
+
 bench_rounds() {
     local variant round
+    if [ $# = 0 ]; then
+        for ((round = 1; round <= ROUNDS; round++)); do
+            say "round $round/$ROUNDS"
+            _bench_alternate "$round" "$round"
+        done
+        return
+    fi
     for variant in $1; do
         for ((round = 1; round <= ROUNDS; round++)); do
             say "round $round/$ROUNDS, variant $variant"
-            if ((round % 2)); then
-                run_mta "$variant" "$round"
-                run_postfix "$variant" "$round"
-            else
-                run_postfix "$variant" "$round"
-                run_mta "$variant" "$round"
-            fi
+            _bench_alternate "$round" "$variant" "$round"
         done
     done
 }

@@ -34,6 +34,8 @@
 #       HOST must be a 127.x.y.z address.  The peer must not greet with
 #       our myhostname, or Postfix rejects it as a mail loop.
 #   pf_set DIR 'name = value'...   change main.cf (postconf -e); before pf_start
+#   pf_set_list DIR 'name = value; name = value...'   the same for a
+#       list in one string (the benchmarks' PF_SETTINGS); nothing if empty
 #   pf_tls DIR CERT KEY [LEVEL]
 #       offer STARTTLS with the certificate file CERT (PEM, chain
 #       allowed) and its key KEY: smtpd_tls_cert_file, smtpd_tls_key_file,
@@ -51,6 +53,11 @@
 #       wait until N messages have been handled in this instance's mode
 #       (hold: in the hold queue; maildir: delivered; relay: sent); false
 #       after SECS seconds.
+#   sink_start OUT      Postfix's smtp-sink (SMTP_SINK, default
+#       /usr/sbin/smtp-sink) on 127.0.0.1:SINK_PORT (a free port), -c
+#       counters to OUT, tracked; sets SINK_PORT, SINK_OUT, SINK_PID
+#   sink_counter NAME   the sink's last printed value of NAME (sess,
+#       quit, mesg); 0 before the first
 #
 # Tunables changed from Postfix defaults, and why:
 #   in_flow_delay = 0   Postfix slows down SMTP clients (up to 1 s per
@@ -197,6 +204,29 @@ pf_set() {
     local dir=$1
     shift
     "$PF_POSTCONF" -c "$dir/etc" -e "$@"
+}
+
+pf_set_list() {
+    local pfset
+    [ -n "$2" ] || return 0
+    IFS=';' read -r -a pfset <<< "$2"
+    pf_set "$1" "${pfset[@]}"
+}
+
+sink_start() {
+    local user=()
+    SINK_PORT=$(free_port)
+    SINK_OUT=$1
+    [ "$(id -u)" = 0 ] && user=(-u nobody)   # smtp-sink refuses to stay root
+    "${SMTP_SINK:-/usr/sbin/smtp-sink}" -c "${user[@]}" -h sink.bench.example \
+        "127.0.0.1:$SINK_PORT" 1000 > "$SINK_OUT" 2>&1 &
+    SINK_PID=$!
+    track_pid "$SINK_PID"
+    wait_until 10 listening "$SINK_PORT" || die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"
+}
+
+sink_counter() {
+    tail -c 200 "$SINK_OUT" | tr '\r' '\n' | sed -n "s/.*$1=\([0-9]*\).*/\1/p" | tail -n 1 | grep . || echo 0
 }
 
 pf_tls() {

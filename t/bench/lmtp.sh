@@ -5,7 +5,7 @@
 # private Postfix whose virtual domain goes to the same Dovecot with
 # lmtp(8) (virtual_transport = lmtp:unix:SOCKET), same run, alternating.
 #
-# Dovecot: a private instance (t/lib/dovecot-lmtp.sh) with one user,
+# Dovecot: a private instance (t/lib/dovecot.sh) with one user,
 # "user", its mail in D/mail/user (maildir); auth_username_format = %Ln,
 # so that Postfix's RCPT TO:<user@DOMAIN> and mta's bare <user> (a local
 # domain's mailbox, transport.h) are the same user.  It is started
@@ -55,17 +55,13 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 MTA=$MTA_BIN/mta-smtpd
 PY=$PYTHON
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "lmtp.sh: skipped: $MTA is not built (make)"; exit 77
 fi
 [ -x "$SMTP_SOURCE" ] || die "smtp-source not found (apt-get install postfix)"
 [ -x /usr/lib/dovecot/lmtp ] || { say "lmtp.sh: skipped: dovecot-lmtpd is not installed"; exit 77; }
 
-# what t/lib/dovecot-lmtp.sh expects of t/lib/common.sh
-track() { track_pid "$1"; }
-wait_port() { wait_until "${3:-10}" "$PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.5).close()' "$1" "$2"; }
-. "$BENCH_DIR/../lib/dovecot-lmtp.sh"
+. "$BENCH_DIR/../lib/dovecot.sh"
 
 bench_tmpdir W lmtp
 chmod 711 "$W"
@@ -74,14 +70,13 @@ dovecot_lmtp_setup "$W/dovecot" 127.0.0.139 user:pw
 NEW=$W/dovecot/mail/user/new
 
 declare -A RATES=() BAD=()
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # fresh_dovecot - Dovecot restarted on an empty mail directory
 fresh_dovecot() {
-    [ -n "${DOVECOT_PID:-}" ] && { dovecot_lmtp_stop; untrack_pid "$DOVECOT_PID"; }
+    local pid=$DOVECOT_PID
+    [ -z "$pid" ] || { stop_dovecot; untrack_pid "$pid"; }
     rm -rf "$W/dovecot/mail/user"
-    dovecot_lmtp_start || die "Dovecot did not start: $(tail -n 3 "$DOVECOT_LOG")"
+    dovecot_lmtp_start || die "Dovecot did not start"
 }
 
 # poll_new OUT: count NEW's files every POLL s until MSGS (or DEADLINE);
@@ -191,14 +186,10 @@ if want postfix; then
     pf_set "$PF" "virtual_transport = lmtp:unix:$DOVECOT_LMTP_SOCKET"
     pf_start "$PF"
 fi
-for ((round = 1; round <= ROUNDS; round++)); do
-    say "round $round/$ROUNDS"
-    if ((round % 2)); then run_mta "$round"; run_postfix "$round"
-    else run_postfix "$round"; run_mta "$round"; fi
-done
+bench_rounds
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 want postfix && pf_stop "$PF"
-dovecot_lmtp_stop
+stop_dovecot
 
 # spread - "min..max" of the numbers given
 spread() { [ $# -gt 0 ] || { echo -; return; }; printf '%s\n' "$@" | sort -g | sed -n '1h;$!d;x;G;s/\n/../;p'; }

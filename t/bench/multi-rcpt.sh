@@ -71,7 +71,6 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 MTA=$MTA_BIN/mta-smtpd
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "multi-rcpt.sh: skipped: $MTA is not built (make)"
     exit 77
@@ -84,24 +83,12 @@ bench_tmpdir W multi-rcpt
 declare -A RATES=()   # SYSTEM/R -> "r1 r2 ..." recipients/s
 declare -A TX=()      # SYSTEM/R -> "n1 n2 ..." transactions at the sink per run
 declare -A BAD=()     # SYSTEM/R -> runs that failed a check
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
+
 msgs_of() { echo $(( RCPT_TOTAL / $1 )); }
 describe() { echo "$(msgs_of "$1") msgs x $1 rcpts, rcpts/s"; }
 
 # ---- the sink ---------------------------------------------------------------
-SINK_PORT=$(free_port)
-SINK_OUT=$W/sink.out
-sink_user=()
-[ "$(id -u)" = 0 ] && sink_user=(-u nobody)   # smtp-sink refuses to stay root
-"$SMTP_SINK" -c "${sink_user[@]}" -h sink.bench.example "127.0.0.1:$SINK_PORT" 1000 \
-    > "$SINK_OUT" 2>&1 &
-SINK_PID=$!
-track_pid "$SINK_PID"
-wait_until 10 listening "$SINK_PORT" || die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"
-sink_mesg() {
-    tail -c 200 "$SINK_OUT" | tr '\r' '\n' | sed -n 's/.*mesg=\([0-9]*\).*/\1/p' | tail -n 1 | grep . || echo 0
-}
+sink_start "$W/sink.out"
 
 # one_run SYSTEM R PORT LABEL EMPTY_CMD...: smtp-source, then wait until
 # EMPTY_CMD says the queue is empty; sets T0, T_END (empty: not drained),
@@ -110,7 +97,7 @@ one_run() {
     local sys=$1 r=$2 port=$3 label=$4 n
     shift 4
     n=$(msgs_of "$r")
-    MESG0=$(sink_mesg)
+    MESG0=$(sink_counter mesg)
     T0=$(now)
     SRC_RC=0
     timeout -k 10 "$RUN_TIMEOUT" "$SMTP_SOURCE" -d -s "$SESSIONS" -m "$n" -r "$r" \
@@ -132,7 +119,7 @@ record() {
     want=$(( $(msgs_of "$r") * r ))
     # transactions are counted when the sink sees the dot: let the last land
     sleep 0.5
-    tx=$(( $(sink_mesg) - MESG0 ))
+    tx=$(( $(sink_counter mesg) - MESG0 ))
     if [ "$SRC_RC" = 0 ] && [ -n "$T_END" ] && [ "$got" = "$want" ]; then
         rate=$(rate "$want" "$T0" "$T_END")
         RATES[$sys/$r]="${RATES[$sys/$r]:-} $rate"
@@ -203,10 +190,7 @@ say "  scratch: $W ($(df -P "$W" | awk 'NR == 2 { print $1 }')); smtp-sink on 12
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if want postfix; then
     pf_create "$PF" "$PF_PORT" relay "127.0.0.1:$SINK_PORT"
-    if [ -n "$PF_SETTINGS" ]; then
-        IFS=';' read -r -a pfset <<< "$PF_SETTINGS"
-        pf_set "$PF" "${pfset[@]}"
-    fi
+    pf_set_list "$PF" "$PF_SETTINGS"
     pf_start "$PF"
     say "  private postfix (relay) on 127.0.0.1:$PF_PORT"
 fi

@@ -79,7 +79,6 @@ SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 MTA=$MTA_BIN/mta-smtpd
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 if want mta && [ ! -x "$MTA" ]; then
     say "relay.sh: skipped: $MTA is not built (make)"
     exit 77
@@ -94,24 +93,10 @@ declare -A SRATES=()  # system -> smtp-source messages/s
 declare -A LAG=()     # system -> seconds from the last reply to the last message at the sink
 declare -A SESS=()    # system -> sink sessions per run
 declare -A BAD=()     # system -> runs that failed a check
-NOTES=()
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 # ---- the sink ---------------------------------------------------------------
-SINK_PORT=$(free_port)
-SINK_OUT=$W/sink.out
-sink_user=()
-[ "$(id -u)" = 0 ] && sink_user=(-u nobody)   # smtp-sink refuses to stay root
-"$SMTP_SINK" -c "${sink_user[@]}" -h sink.bench.example "127.0.0.1:$SINK_PORT" 1000 \
-    > "$SINK_OUT" 2>&1 &
-SINK_PID=$!
-track_pid "$SINK_PID"
-wait_until 10 listening "$SINK_PORT" || die "smtp-sink did not listen on 127.0.0.1:$SINK_PORT"
+sink_start "$W/sink.out"
 
-# sink_counter NAME: the sink's last printed value of NAME (sess, quit, mesg).
-sink_counter() {
-    tail -c 200 "$SINK_OUT" | tr '\r' '\n' | sed -n "s/.*$1=\([0-9]*\).*/\1/p" | tail -n 1 | grep . || echo 0
-}
 sink_alive() {
     kill -0 "$SINK_PID" 2>/dev/null || die "smtp-sink died: $(tail -c 300 "$SINK_OUT" | tr '\r' '\n' | tail -n 3)"
 }
@@ -287,23 +272,13 @@ say "  scratch: $W ($(df -P "$W" | awk 'NR == 2 { print $1 }')); smtp-sink on 12
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if want postfix; then
     pf_create "$PF" "$PF_PORT" relay "127.0.0.1:$SINK_PORT"
-    if [ -n "$PF_SETTINGS" ]; then
-        IFS=';' read -r -a pfset <<< "$PF_SETTINGS"
-        pf_set "$PF" "${pfset[@]}"
-    fi
+    pf_set_list "$PF" "$PF_SETTINGS"
     pf_start "$PF"
     say "  private postfix (relay) on 127.0.0.1:$PF_PORT"
 fi
 want mta && say "  mta-smtpd: $MTA $MTA_ARGS"
 
-for ((round = 1; round <= ROUNDS; round++)); do
-    say "round $round/$ROUNDS"
-    if ((round % 2)); then
-        run_mta "$round"; run_postfix "$round"
-    else
-        run_postfix "$round"; run_mta "$round"
-    fi
-done
+bench_rounds
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report -----------------------------------------------------------------
@@ -330,13 +305,4 @@ echo "median over $ROUNDS rounds; mta/postfix > 1: mta is faster"
 }
 echo "load average (1 5 15 min): $LOAD_BEFORE before, $LOAD_AFTER after; $(nproc) CPUs"
 lost=$(( ${BAD[mta]:-0} + ${BAD[postfix]:-0} ))
-if [ "$lost" = 0 ]; then
-    echo "counts verified: in every run the sink received exactly $MSGS messages and the server logged $MSGS deliveries"
-else
-    echo "COUNTS NOT VERIFIED: $lost run(s) failed their checks; left out of the medians (see notes)"
-fi
-if [ "${#NOTES[@]}" -gt 0 ]; then
-    echo "notes:"
-    printf '  %s\n' "${NOTES[@]}"
-fi
-[ "$lost" = 0 ]
+report_verdict "$lost" "in every run the sink received exactly $MSGS messages and the server logged $MSGS deliveries"

@@ -59,7 +59,6 @@ MTA=$MTA_BIN/mta-smtpd
 SEND=$MTA_BIN/mta-send
 TIME=${TIME:-/usr/bin/time}
 
-want() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 for x in "$MTA" "$SEND"; do
     [ -x "$x" ] || { say "tls.sh: skipped: $x is not built (make)"; exit 77; }
 done
@@ -97,9 +96,6 @@ declare -A HS=()         # "mta/new" -> " h1 h2 ..." TLS handshakes per run
 declare -A CPU=()        # "mta/new" -> " s1 s2 ..." gun CPU seconds per run
 declare -A P50=() P99=() # "handshake" -> " ms ..." hello latency per run
 declare -A CIPHER=()     # "mta" -> "TLSv1.3 TLS_AES_..." as its log says
-NOTES=()
-
-note() { NOTES+=("$*"); say "  note: $*"; }
 
 count_of() { case $1 in handshake) echo "$HANDSHAKES" ;; *) echo "$MSGS" ;; esac; }
 

@@ -403,3 +403,18 @@ Test(smtp_reply, error_text)
 	cr_assert_str_eq(smtp_reply_error_text(SMTP_REPLY_EMIXED),
 	                 "reply lines with different codes");
 }
+
+Test(smtp_reply, summary_first_line_with_its_enhanced_code)
+{
+	struct smtp_reply r[MAXR];
+	char buf[64];
+
+	cr_assert_eq(PARSE("550-5.1.1 no such user\r\n550 5.1.1 really\r\n"
+	                   "451 try later\r\n", r), 2);
+	smtp_reply_summary(&r[0], buf, sizeof buf);
+	cr_assert_str_eq(buf, "550 5.1.1 no such user");
+	smtp_reply_summary(&r[1], buf, sizeof buf);
+	cr_assert_str_eq(buf, "451 try later");
+	smtp_reply_summary(&r[0], buf, 8);
+	cr_assert_str_eq(buf, "550 5.1");
+}

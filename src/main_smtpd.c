@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "config.h"
 #include "log.h"
+#include "mtasts_cache.h"
 #include "mtasts_fetch.h"
 #include "notify.h"
 #include "options.h"
@@ -368,6 +369,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
+	/* under the queue's lock, before any delivery stores a policy */
+	mtasts_cache_clean(cfg->queue);
 	if (server_bind(&srv, cfg, q, err, sizeof err) < 0) {
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;

@@ -13,13 +13,26 @@ static int is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
+/* mtasts_txt_is_sts - "v=STSv1" as a whole field (3.1): "v=STSv10"
+ * or "v=STSv1x" is another kind of record, discarded */
+int mtasts_txt_is_sts(const char *txt)
+{
+	const char *p = txt + 7;
+
+	if (strncmp(txt, "v=STSv1", 7) != 0)
+		return 0;
+	while (is_wsp(*p))
+		p++;
+	return *p == '\0' || *p == ';';
+}
+
 /* mtasts_txt_parse - "v=STSv1; id=ID; ..." (3.1) */
 int mtasts_txt_parse(const char *txt, char id[MTASTS_ID_MAX])
 {
 	const char *p = txt;
 	int have_id = 0;
 
-	if (strncmp(p, "v=STSv1", 7) != 0)
+	if (!mtasts_txt_is_sts(p))
 		return -1;
 	p += 7;
 	while (is_wsp(*p))
@@ -62,10 +75,13 @@ int mtasts_txt_parse(const char *txt, char id[MTASTS_ID_MAX])
 }
 
 /* next_field - the next "key: value" line of text[len] from *pos: 1 with
- * key and value (trimmed, NUL-terminated, cut to their sizes), 0 at the
- * end, -1 for a line that is not a field */
+ * key and value (trimmed, NUL-terminated), 0 at the end, -1 for a line
+ * that is not a field, or whose value holds a NUL or does not fit val
+ * (vlen - 1 bytes), with the reason in *why: a value is never cut, a
+ * policy with one is refused whole (3.2: as if there were none) */
 static int next_field(const char *text, size_t len, size_t *pos,
-                      char *key, size_t klen, char *val, size_t vlen)
+                      char *key, size_t klen, char *val, size_t vlen,
+                      const char **why)
 {
 	size_t start, end, colon, a, b;
 
@@ -83,21 +99,54 @@ static int next_field(const char *text, size_t len, size_t *pos,
 	}
 	for (colon = start; colon < end && text[colon] != ':'; colon++)
 		;
-	if (colon == end || colon == start)
+	if (colon == end || colon == start) {
+		*why = "a line that is not a key: value field";
 		return -1;
+	}
 	snprintf(key, klen, "%.*s", (int)(colon - start), text + start);
 	for (a = colon + 1; a < end && is_wsp(text[a]); a++)
 		;
-	/* the value as the C string it becomes (a NUL ends it, vlen cuts
-	 * it), then without blanks or CRs at its end: what the cache file
-	 * writes back parses to the same value */
-	b = a + strnlen(text + a, end - a);
-	if (b - a > vlen - 1)
-		b = a + vlen - 1;
-	while (b > a && (is_wsp(text[b - 1]) || text[b - 1] == '\r'))
-		b--;
+	if (memchr(text + a, '\0', end - a) != NULL) {
+		*why = "a NUL byte in a value";
+		return -1;
+	}
+	/* without blanks or CRs at its end: what the cache file writes back
+	 * parses to the same value */
+	for (b = end; b > a && (is_wsp(text[b - 1]) || text[b - 1] == '\r'); b--)
+		;
+	if (b - a > vlen - 1) {
+		*why = "a value longer than 255 bytes";
+		return -1;
+	}
 	snprintf(val, vlen, "%.*s", (int)(b - a), text + a);
 	return 1;
+}
+
+/* pattern_valid - an mx value (4.1, RFC 5321 Domain): "*." at most at
+ * its start, then labels of letters, digits and inner hyphens, at most
+ * 63 each, a trailing dot allowed; a "*" anywhere else matches nothing
+ * and is refused, not kept as a pattern that never matches */
+static int pattern_valid(const char *v)
+{
+	size_t label = 0;
+	const char *p = v;
+
+	if (p[0] == '*' && p[1] == '.')
+		p += 2;
+	if (*p == '\0' || *p == '.')
+		return 0;
+	for (; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return label == 0 || p[-1] != '-';
 }
 
 /* parse_seconds - a max_age value: digits only; 0 or -1 */
@@ -119,15 +168,25 @@ static int parse_seconds(const char *v, unsigned long *out)
 /* mtasts_policy_parse - the fields of 3.2 */
 int mtasts_policy_parse(const char *text, size_t len, struct mtasts_policy *p)
 {
+	const char *why;
+
+	return mtasts_policy_parse_why(text, len, p, &why);
+}
+
+/* mtasts_policy_parse_why - the same, and why not */
+int mtasts_policy_parse_why(const char *text, size_t len, struct mtasts_policy *p,
+                            const char **why)
+{
 	char key[32], val[MTASTS_NAME_MAX];
 	int have_version = 0, have_mode = 0, have_age = 0, r;
 	size_t pos = 0;
 
 	memset(p, 0, sizeof *p);
-	while ((r = next_field(text, len, &pos, key, sizeof key, val, sizeof val)) != 0) {
+	while ((r = next_field(text, len, &pos, key, sizeof key, val, sizeof val, why)) != 0) {
 		if (r < 0)
 			return -1;
 		if (strcmp(key, "version") == 0 && !have_version) {
+			*why = "a version other than STSv1";
 			if (strcmp(val, "STSv1") != 0)
 				return -1;
 			have_version = 1;
@@ -138,25 +197,32 @@ int mtasts_policy_parse(const char *text, size_t len, struct mtasts_policy *p)
 				p->mode = MTASTS_TESTING;
 			else if (strcmp(val, "none") == 0)
 				p->mode = MTASTS_NONE;
-			else
+			else {
+				*why = "an unknown mode";
 				return -1;
+			}
 			have_mode = 1;
 		} else if (strcmp(key, "max_age") == 0 && !have_age) {
+			*why = "a max_age that is not a number of seconds";
 			if (parse_seconds(val, &p->max_age) < 0)
 				return -1;
 			have_age = 1;
 		} else if (strcmp(key, "mx") == 0) {
-			if (val[0] == '\0')
+			*why = "a malformed mx pattern";
+			if (!pattern_valid(val))
 				return -1;
 			/* more than we hold: refused, not cut short (the hosts
 			 * past the cut would be refused in enforce mode) */
+			*why = "more than 64 mx patterns";
 			if (p->nmx == MTASTS_MX_MAX)
 				return -1;
 			snprintf(p->mx[p->nmx++], MTASTS_NAME_MAX, "%s", val);
 		}
 	}
+	*why = "no version, mode or max_age";
 	if (!have_version || !have_mode || !have_age)
 		return -1;
+	*why = "no mx pattern";
 	return p->mode == MTASTS_NONE || p->nmx > 0 ? 0 : -1;
 }
 
@@ -237,11 +303,12 @@ int mtasts_cache_parse(const char *text, size_t len, struct mtasts_policy *p)
 {
 	char key[32], val[MTASTS_NAME_MAX];
 	int have_id = 0, have_time = 0, r;
+	const char *why;
 	size_t pos = 0;
 
 	if (mtasts_policy_parse(text, len, p) < 0)
 		return -1;
-	while ((r = next_field(text, len, &pos, key, sizeof key, val, sizeof val)) > 0) {
+	while ((r = next_field(text, len, &pos, key, sizeof key, val, sizeof val, &why)) > 0) {
 		if (strcmp(key, "id") == 0 && !have_id) {
 			size_t vl = strlen(val);
 

@@ -8,9 +8,13 @@
  * none, one or more mx patterns (at most MTASTS_MX_MAX: a policy with
  * more is refused whole, since enforcing a part of its list would refuse
  * MX hosts it names); unknown keys are ignored, a repeated key other
- * than mx keeps its first value.  An mx pattern (4.1) is a
- * host name, or "*." and a name, which stands for exactly one more label
- * in front: "*.example.net" matches "mx.example.net", neither
+ * than mx keeps its first value.  A value is never cut: one longer than
+ * MTASTS_NAME_MAX - 1 bytes, or holding a NUL, makes the policy invalid
+ * (3.2: a policy that does not parse is as none).  An mx pattern (4.1)
+ * is a host name (RFC 5321 Domain: labels of letters, digits and inner
+ * hyphens; a trailing dot allowed), or "*." and a name, which stands for
+ * exactly one more label in front (a "*" elsewhere makes the policy
+ * invalid): "*.example.net" matches "mx.example.net", neither
  * "example.net" nor "a.mx.example.net".  Names compare without case and
  * without a trailing dot.
  * The cache file (mtasts_cache.h) is the policy in this same format,
@@ -44,11 +48,18 @@ struct mtasts_policy {
 	time_t fetched;                 /* the cache's: when it was fetched */
 };
 
+/* mtasts_txt_is_sts - is the TXT record an STSv1 one: "v=STSv1" then
+ * blanks and ";" or its end?  1 or 0 (others are discarded, 3.1) */
+int mtasts_txt_is_sts(const char *txt);
 /* mtasts_txt_parse - a TXT record's text: 0 with its id in id[], or -1
  * (not an STSv1 record, or a malformed one) */
 int mtasts_txt_parse(const char *txt, char id[MTASTS_ID_MAX]);
 /* mtasts_policy_parse - the policy file text[len]: 0, or -1 (invalid) */
 int mtasts_policy_parse(const char *text, size_t len, struct mtasts_policy *p);
+/* mtasts_policy_parse_why - the same; when invalid, *why says why (a
+ * static string) */
+int mtasts_policy_parse_why(const char *text, size_t len, struct mtasts_policy *p,
+                            const char **why);
 /* mtasts_mx_match - does host match one of p's mx patterns? 1 or 0 */
 int mtasts_mx_match(const struct mtasts_policy *p, const char *host);
 /* mtasts_pattern_match - does host match the one pattern? 1 or 0 */

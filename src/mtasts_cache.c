@@ -1,5 +1,6 @@
 /* mtasts_cache.c - policies in QUEUE/sts; see mtasts_cache.h */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "mtasts_cache.h"
+#include "queue.h"
 
 /* the cache file of a policy with MTASTS_MX_MAX patterns of the longest
  * name ("mx: " NAME "\n") and the other lines fits; on the heap, since
@@ -76,24 +78,40 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* write_file - temporary file, then rename; text[CACHE_FILE_MAX] is
- * the caller's */
+/* sync_dir - fsync of directory path; 0 or -1 with errno */
+static int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r, e;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* write_file - temporary file, fsync, rename, fsync of the directory;
+ * text[CACHE_FILE_MAX] is the caller's */
 static int write_file(const char *queue, const char *domain,
                       const struct mtasts_policy *p, char *text)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
 	int len, fd, err;
 
+	/* the temporary name holds no domain: ".DOMAIN.tmp.PID.N" passed
+	 * NAME_MAX (255) for domains past about 235 characters */
 	if (!safe_domain(domain) ||
 	    (len = mtasts_cache_format(p, text, CACHE_FILE_MAX)) < 0 ||
 	    snprintf(dir, sizeof dir, "%s/sts", queue) >= (int)sizeof dir ||
 	    snprintf(path, sizeof path, "%s/%s", dir, domain) >= (int)sizeof path ||
-	    snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld.%u", dir, domain, (long)getpid(),
+	    snprintf(tmp, sizeof tmp, "%s/.tmp.%ld.%u", dir, (long)getpid(),
 	             atomic_fetch_add(&tmp_seq, 1)) >= (int)sizeof tmp) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (queue_mkdir_durable(dir, 0700) < 0)
 		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		return -1;
@@ -110,7 +128,29 @@ static int write_file(const char *queue, const char *domain,
 		errno = err;
 		return -1;
 	}
-	return 0;
+	/* the new name durable: without it a power cut may bring the old
+	 * policy (or none) back */
+	return sync_dir(dir);
+}
+
+/* mtasts_cache_clean - every name starting with '.': no domain does */
+void mtasts_cache_clean(const char *queue)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (snprintf(dir, sizeof dir, "%s/sts", queue) >= (int)sizeof dir ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' || strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+			unlink(path);
+	}
+	closedir(d);
 }
 
 /* mtasts_cache_store - write_file with a buffer of its own */

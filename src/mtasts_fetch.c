@@ -95,26 +95,33 @@ int mtasts_fetch(const struct dns_config *dns, const char *domain,
 		goto out;
 	}
 	cerr[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	/* not through a proxy named by the environment: to the address our
-	 * resolver found */
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)timeout_s);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)MTASTS_POLICY_MAX);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "mta MTA-STS");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	if (ca != NULL)
-		curl_easy_setopt(h, CURLOPT_CAINFO, ca);
+	/* every option checked: one libcurl refuses (an older libcurl
+	 * without CURLOPT_PROTOCOLS_STR, no memory) would leave the fetch
+	 * less strict than this file says; a failed fetch instead */
+	if ((rc = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_RESOLVE, pin)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https")) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L)) != CURLE_OK ||
+	    /* not through a proxy named by the environment: to the address
+	     * our resolver found */
+	    (rc = curl_easy_setopt(h, CURLOPT_PROXY, "")) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)timeout_s)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_SSLVERSION,
+	                           (long)CURL_SSLVERSION_TLSv1_2)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_MAXFILESIZE, (long)MTASTS_POLICY_MAX)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_USERAGENT, "mta MTA-STS")) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, take)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &b)) != CURLE_OK ||
+	    (rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr)) != CURLE_OK ||
+	    (ca != NULL && (rc = curl_easy_setopt(h, CURLOPT_CAINFO, ca)) != CURLE_OK)) {
+		snprintf(err, errlen, "%s: libcurl refused an option: %s", url,
+		         curl_easy_strerror(rc));
+		goto out;
+	}
 	rc = curl_easy_perform(h);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "%s: %s", url,

@@ -7,7 +7,8 @@
  * must be valid for mta-sts.DOMAIN against ca (a PEM file, --tls-ca) or
  * the system's CAs.  No redirects are followed (3.3), no proxy is used;
  * only a 200 of media type text/plain with at most MTASTS_POLICY_MAX
- * bytes counts; the whole fetch is bounded by timeout_s.
+ * bytes counts; the whole fetch is bounded by timeout_s.  An option
+ * libcurl refuses (curl_easy_setopt's result) fails the fetch.
  *
  * Contract: mtasts_fetch_init() once in main() before any thread starts
  * (curl_global_init is not thread-safe); then any thread may fetch at

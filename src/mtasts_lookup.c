@@ -12,7 +12,10 @@
 #include "mtasts_fetch.h"
 #include "mtasts_lookup.h"
 
-enum { TXT_RECORDS = 8, FAILED_MAX = 64 };
+/* TXT_RECORDS: the records of _mta-sts.DOMAIN looked at, whatever else
+ * lives there (a 64 KiB answer holds a few thousand tiny ones; past this
+ * many the rest is not read), 128 KiB on the heap */
+enum { TXT_RECORDS = 256, FAILED_MAX = 64 };
 
 /* Fetches that failed lately (domain and id), so that a policy host
  * that is down or slow costs one fetch per MTASTS_RETRY_SECONDS, not one
@@ -72,6 +75,7 @@ static int record_id(const struct mtasts_env *env, const char *domain,
 {
 	char name[DNS_NAME_MAX + 16], (*txt)[DNS_TXT_MAX];
 	size_t n, i, found = 0;
+	int broken = 0;
 
 	snprintf(name, sizeof name, "_mta-sts.%s", domain);
 	if ((txt = malloc(TXT_RECORDS * sizeof *txt)) == NULL)
@@ -79,13 +83,13 @@ static int record_id(const struct mtasts_env *env, const char *domain,
 	if (dns_txt(env->dns, name, txt, TXT_RECORDS, &n) != DNS_OK)
 		n = 0;
 	for (i = 0; i < n; i++)
-		if (strncmp(txt[i], "v=STSv1", 7) == 0) {
+		if (mtasts_txt_is_sts(txt[i])) {
 			found++;
 			if (mtasts_txt_parse(txt[i], id) < 0)
-				found = TXT_RECORDS;    /* a broken one: no record */
+				broken = 1;     /* a broken one: no record */
 		}
 	free(txt);
-	return found == 1 ? 0 : -1;       /* several: none (3.1) */
+	return found == 1 && !broken ? 0 : -1;  /* several: none (3.1) */
 }
 
 /* fetch - the policy anew: 0 with *p (id and time set) stored, or -1 */
@@ -94,6 +98,7 @@ static int fetch(const struct mtasts_env *env, const char *domain,
 {
 	char qd[LOG_VALUE_MAX], qe[LOG_VALUE_MAX], err[512];
 	char *buf = malloc(MTASTS_POLICY_MAX + 1);
+	const char *why;
 	size_t len;
 	int r = -1;
 
@@ -103,8 +108,9 @@ static int fetch(const struct mtasts_env *env, const char *domain,
 	if (mtasts_fetch(env->dns, domain, env->ca, env->timeout_s, buf,
 	                 MTASTS_POLICY_MAX + 1, &len, err, sizeof err) < 0)
 		;
-	else if (mtasts_policy_parse(buf, len, p) < 0)
-		snprintf(err, sizeof err, "the policy file is not a valid STSv1 policy");
+	else if (mtasts_policy_parse_why(buf, len, p, &why) < 0)
+		snprintf(err, sizeof err, "the policy file is not a valid STSv1 policy: %s",
+		         why);
 	else
 		r = 0;
 	free(buf);

@@ -1,12 +1,14 @@
 /* mtasts_lookup - the MTA-STS policy of a mail domain for one delivery
  * round (RFC 8461 5.1), from DNS, HTTPS and the cache.
  *
- * The _mta-sts.DOMAIN TXT record (exactly one "v=STSv1" record counts)
- * names the policy's id.  A cached policy still fresh with that id is
+ * The _mta-sts.DOMAIN TXT record (exactly one STSv1 record, by
+ * mtasts_txt_is_sts, among the first TXT_RECORDS there; other records
+ * are discarded) names the policy's id.  A cached policy still fresh with that id is
  * used as it is; another id, or none cached, fetches the policy
  * (mtasts_fetch.h), stores it with the id and the time (mtasts_cache.h)
  * and uses it.  When the record cannot be had (no record, a DNS
- * failure) or the fetch fails, a cached policy still fresh is used; with
+ * failure) or the fetch fails (a policy that does not parse
+ * included: logged with the reason), a cached policy still fresh is used; with
  * none, the domain has no policy.  Fetches and their failures are
  * logged (mta-sts, mta-sts-error).  A fetch that failed is not tried
  * again for the same domain and id for MTASTS_RETRY_SECONDS (kept in

@@ -24,18 +24,32 @@
 #     policy used (delivered under it; the MX outside it still refused);
 #     the same id not fetched again at the next delivery;
 #   --mta-sts no: the MX outside the policy delivered to, nothing cached;
-#   throughout, https_proxy and ALL_PROXY name a dead proxy: not used.
+#   throughout, https_proxy and ALL_PROXY name a dead proxy: not used;
+#   libcurl refusing an option (an LD_PRELOAD shim refuses
+#     CURLOPT_PROTOCOLS_STR, as an old libcurl does): the fetch fails,
+#     logged, nothing cached;
+#   the queue on t/tools/crashfs: temporary files a crash left in
+#     QUEUE/sts removed at start-up; a stray "v=STSv10" record next to
+#     the real one, and the real one among 18 other TXT records, still
+#     name the policy; a domain of 244 characters cached; a policy with
+#     a misplaced "*" in an mx pattern refused, with the reason; after a
+#     power cut the cached policies are still there (directory fsync).
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 . "$here/lib/tlscerts.sh"
 
-plan 61
+plan 77
 
 WWW=127.0.94.43
+# a domain of 244 characters: ".DOMAIN.tmp.PID.N" would pass NAME_MAX
+A60=$(printf 'a%.0s' $(seq 60))
+LONG=$A60.$A60.$A60.$(printf 'b%.0s' $(seq 53)).example
 make_ca "$T" && make_cert "$T" mx mx.enforce.example ec &&
 	make_cert_names "$T" www ec mta-sts.enforce.example mta-sts.outside.example \
 		mta-sts.badcert.example mta-sts.testing.example mta-sts.big.example \
-		mta-sts.redirect.example mta-sts.testing2.example mta-sts.html.example ||
+		mta-sts.redirect.example mta-sts.testing2.example mta-sts.html.example \
+		mta-sts.stray.example mta-sts.many.example mta-sts.badpat.example \
+		"mta-sts.$LONG" ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
 
 peer_start mx 127.0.0.2 --tls-cert "$T/mx-chain.crt" --tls-key "$T/mx.key" ||
@@ -50,8 +64,8 @@ policy() {
 	shift 3
 	{ printf 'version: STSv1\r\nmode: %s\r\n' "$mode"
 	  for mx in "$@"; do printf 'mx: %s\r\n' "$mx"; done
-	  printf 'max_age: %s\r\n' "$age"; } >"$POL/mta-sts.$domain.new" &&
-	mv "$POL/mta-sts.$domain.new" "$POL/mta-sts.$domain"
+	  printf 'max_age: %s\r\n' "$age"; } >"$POL/.new" &&
+	mv "$POL/.new" "$POL/mta-sts.$domain"
 }
 policy enforce.example enforce 86400 mx.enforce.example
 policy outside.example enforce 86400 mx.enforce.example
@@ -62,6 +76,10 @@ policy testing2.example testing 86400 mx.testing2.example
 policy badweb.example enforce 86400 nomatch.example
 policy big.example enforce 86400 nomatch.example
 policy html.example enforce 86400 nomatch.example
+policy stray.example testing 86400 mx.stray.example
+policy many.example testing 86400 mx.many.example
+policy "$LONG" testing 86400 "mx.$LONG"
+policy badpat.example enforce 86400 'mx.*.example'
 echo text/html >"$POL/mta-sts.html.example.type"
 head -c 70000 /dev/zero | tr '\0' 'x' | sed 's/^/pad: /' >>"$POL/mta-sts.big.example"
 printf 'https://mta-sts.outside.example/.well-known/mta-sts.txt\n' \
@@ -79,12 +97,22 @@ fetches() { grep -c "^mta-sts.$1 /.well-known/mta-sts.txt 200" "$POL/requests" 2
 
 # sts_dns ID - dnsmasq with every record, enforce.example's policy id ID
 sts_dns() {
-	local d args=()
-	for d in enforce outside badcert testing testing2 badweb big redirect html; do
+	local d i args=()
+	for d in enforce outside badcert testing testing2 badweb big redirect html \
+	         stray many badpat "${LONG%.example}"; do
 		args+=(--mx-host="$d.example,mx.$d.example,10"
 		       --host-record="mx.$d.example,127.0.0.2"
 		       --host-record="mta-sts.$d.example,$WWW")
 	done
+	# a stray record that only starts like one; the real one among 18
+	# others (9 each side, whichever order the server gives them in)
+	args+=(--txt-record="_mta-sts.stray.example,v=STSv10; id=9"
+	       --txt-record="_mta-sts.stray.example,v=STSv1; id=1"
+	       --txt-record="_mta-sts.$LONG,v=STSv1; id=1"
+	       --txt-record="_mta-sts.badpat.example,v=STSv1; id=1")
+	for i in 1 2 3 4 5 6 7 8 9; do args+=(--txt-record="_mta-sts.many.example,other=$i"); done
+	args+=(--txt-record="_mta-sts.many.example,v=STSv1; id=1")
+	for i in 1 2 3 4 5 6 7 8 9; do args+=(--txt-record="_mta-sts.many.example,more=$i"); done
 	dns_start --local=/example/ "${args[@]}" \
 		--txt-record="_mta-sts.enforce.example,v=STSv1; id=$1" \
 		--txt-record="_mta-sts.outside.example,v=STSv1; id=1" \
@@ -239,3 +267,81 @@ lacks relay-sts "$MTA_LOG"; ok $? "--mta-sts no: no policy applied"
 is "$(wc -l <"$POL/requests")" "$n" "--mta-sts no: nothing fetched"
 [ ! -e "$MTA_QUEUE/sts" ]; ok $? "--mta-sts no: nothing cached"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+# ---- libcurl refusing an option: the fetch fails -------------------------
+cat >"$T/setopt.c" <<'EOF'
+/* refuses CURLOPT_PROTOCOLS_STR as a libcurl older than 7.85 does */
+#define _GNU_SOURCE
+#define CURL_DISABLE_TYPECHECK
+#include <curl/curl.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+CURLcode curl_easy_setopt(CURL *h, CURLoption o, ...)
+{
+	CURLcode (*real)(CURL *, CURLoption, ...) =
+		(CURLcode (*)(CURL *, CURLoption, ...))dlsym(RTLD_NEXT, "curl_easy_setopt");
+	va_list ap;
+	void *arg;
+
+	va_start(ap, o);
+	arg = va_arg(ap, void *);   /* each option mta uses takes one word */
+	va_end(ap);
+	return o == CURLOPT_PROTOCOLS_STR ? CURLE_UNKNOWN_OPTION : real(h, o, arg);
+}
+EOF
+cc -shared -fPIC -o "$T/setopt.so" "$T/setopt.c" -ldl ||
+	{ echo "Bail out! cc could not build the libcurl shim"; exit 1; }
+MTA_DIR=$T/s LD_PRELOAD=$T/setopt.so start_mta --dns "127.0.0.1:$DNS_PORT" \
+	--smtp-port "$MX_PORT" --retry 300 --tls-ca "$T/ca.crt" ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+send opt1 'j@enforce.example' >/dev/null
+wait_until 20 grep -q 'mta-sts-error domain=enforce\.example' "$MTA_LOG"
+like "$(logline 'mta-sts-error domain=enforce\.example')" \
+	'id=3 error=".*libcurl refused an option' "libcurl refusing an option: the fetch failed, logged"
+lacks 'mta-sts domain=enforce\.example' "$MTA_LOG"; ok $? "libcurl refusing an option: no policy taken"
+[ ! -e "$MTA_QUEUE/sts/enforce.example" ]; ok $? "libcurl refusing an option: nothing cached"
+is "$(stop_mta)" 0 "SIGTERM: exit 0"
+
+# ---- the cache on crashfs: record forms, long names, durability -----------
+. "$here/lib/crashfs.sh"
+if [ ! -c /dev/fuse ]; then
+	for i in $(seq 12); do ok 0 "# SKIP /dev/fuse is absent"; done
+	exit 0
+fi
+mkdir -p "$T/cb/queue/sts" "$T/cb/mail"
+: >"$T/cb/queue/sts/.enforce.example.tmp.4242.0"
+: >"$T/cb/queue/sts/.tmp.4242.1"
+fs_mount_on "$T/cb" || { echo "Bail out! crashfs did not mount"; exit 1; }
+MTA_DIR=$T/c start_mta -q "$M/queue" -m "$M/mail" --dns "127.0.0.1:$DNS_PORT" \
+	--smtp-port "$MX_PORT" --retry 300 --tls-ca "$T/ca.crt" ||
+	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
+is "$(ls -A "$M/queue/sts")" "" "start-up: the temporary files a crash left removed"
+send stray1 'k@stray.example' >/dev/null
+send many1 'l@many.example' >/dev/null
+send long1 "m@$LONG" >/dev/null
+send pat1 'n@badpat.example' >/dev/null
+for d in stray.example many.example "$LONG"; do
+	wait_until 20 test -s "$M/queue/sts/$d"
+done
+like "$(logline 'mta-sts domain=stray\.example')" 'id=1 mode=testing .*fetched=yes' \
+	"a stray v=STSv10 record next to the real one: discarded, the policy fetched"
+like "$(logline 'mta-sts domain=many\.example')" 'id=1 mode=testing .*fetched=yes' \
+	"the STSv1 record among 18 other TXT records: found, the policy fetched"
+like "$(logline "mta-sts domain=$LONG")" 'id=1 mode=testing .*fetched=yes' \
+	"a domain of 244 characters: the policy fetched"
+lacks 'cannot store' "$MTA_LOG"; ok $? "a domain of 244 characters: no store error"
+[ -s "$M/queue/sts/$LONG" ]; ok $? "a domain of 244 characters: cached"
+wait_until 20 grep -q 'mta-sts-error domain=badpat\.example' "$MTA_LOG"
+like "$(logline 'mta-sts-error domain=badpat\.example')" \
+	'error="the policy file is not a valid STSv1 policy: a malformed mx pattern"' \
+	"an mx pattern with a misplaced *: the policy refused, the reason logged"
+[ ! -e "$M/queue/sts/badpat.example" ]; ok $? "a refused policy: not cached"
+fs_cut
+kill -9 "$MTA_PID" 2>/dev/null
+wait_until 10 test -f "$MTA_STATUS_FILE"
+fs_umount
+for d in stray.example many.example "$LONG"; do
+	like "$(head -1 "$T/cb/queue/sts/$d" 2>/dev/null)" '^id: 1$' \
+		"after a power cut: the policy of ${d:0:20}... still cached"
+done
+is "$(ls -A "$T/cb/queue/sts" | grep -c '^\.')" 0 "after a power cut: no temporary file"

@@ -1,6 +1,8 @@
 /* test_mtasts.c - MTA-STS text (RFC 8461): the TXT record, the policy
  * file, MX patterns, freshness, the cache's format; and the cache's files */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,25 @@ Test(mtasts, txt_records)
 	cr_expect_str_eq(txt_id("v=STSv2; id=abc"), "-", "another version");
 	cr_expect_str_eq(txt_id("v=spf1 -all"), "-", "another kind of record");
 	cr_expect_str_eq(txt_id("v=STSv1; id=abc; junk"), "-", "a field without =");
+	cr_expect_str_eq(txt_id("v=STSv10; id=abc"), "-", "v=STSv10 is another version");
+	cr_expect_str_eq(txt_id("v=STSv1x; id=abc"), "-");
+}
+
+/* which TXT records are STSv1 ones at all (the others are discarded, so
+ * that a stray one next to the real one does not make two) */
+Test(mtasts, txt_is_sts)
+{
+	cr_expect(mtasts_txt_is_sts("v=STSv1; id=abc"));
+	cr_expect(mtasts_txt_is_sts("v=STSv1;id=abc"));
+	cr_expect(mtasts_txt_is_sts("v=STSv1 ; id=abc"));
+	cr_expect(mtasts_txt_is_sts("v=STSv1"), "counted, then refused as broken");
+	cr_expect(mtasts_txt_is_sts("v=STSv1 \t"));
+	cr_expect_not(mtasts_txt_is_sts("v=STSv10; id=abc"));
+	cr_expect_not(mtasts_txt_is_sts("v=STSv1x"));
+	cr_expect_not(mtasts_txt_is_sts("v=STSv1 x; id=abc"));
+	cr_expect_not(mtasts_txt_is_sts("v=STSv2; id=abc"));
+	cr_expect_not(mtasts_txt_is_sts("v=spf1 -all"));
+	cr_expect_not(mtasts_txt_is_sts(""));
 }
 
 /* ---- the policy file (3.2) ---------------------------------------------- */
@@ -110,17 +131,81 @@ Test(mtasts, policy_invalid)
 }
 
 /* what a cache file writes back must parse to the same value: a value
- * ends at a NUL, and never in a CR or a blank (found by fuzz_mtasts) */
+ * never ends in a CR or a blank (found by fuzz_mtasts); a NUL in a value
+ * refuses the policy (it used to end the value silently) */
 Test(mtasts, policy_value_ends)
 {
 	static const char text[] = "version: STSv1\nmode: enforce\nmax_age: 5\n"
-	                           "mx: a.example\r\r\nmx: b.example \0junk\n";
+	                           "mx: a.example\r\r\nmx: b.example \t\n";
+	static const char nul[] = "version: STSv1\nmode: enforce\nmax_age: 5\n"
+	                          "mx: b.example \0junk\n";
 	struct mtasts_policy p;
+	const char *why = NULL;
 
 	cr_assert_eq(mtasts_policy_parse(text, sizeof text - 1, &p), 0);
 	cr_assert_eq(p.nmx, 2);
 	cr_expect_str_eq(p.mx[0], "a.example");
 	cr_expect_str_eq(p.mx[1], "b.example");
+	cr_expect_eq(mtasts_policy_parse_why(nul, sizeof nul - 1, &p, &why), -1,
+	             "a NUL in a value: refused");
+	cr_expect_str_eq(why, "a NUL byte in a value");
+}
+
+/* a value over 255 bytes refuses the policy: cut, an mx pattern would
+ * name another host */
+Test(mtasts, policy_long_value)
+{
+	char text[1024], name[300];
+	struct mtasts_policy p;
+	const char *why = NULL;
+
+	memset(name, 'a', sizeof name);
+	memcpy(name + 250, ".example", 9);    /* 258 characters */
+	snprintf(text, sizeof text, "version: STSv1\nmode: enforce\nmax_age: 5\n"
+	         "mx: ok.example\nmx: %s\n", name);
+	cr_expect_eq(mtasts_policy_parse_why(text, strlen(text), &p, &why), -1,
+	             "a cut value: refused");
+	cr_expect_str_eq(why, "a value longer than 255 bytes");
+	snprintf(text, sizeof text, "version: STSv1\nmode: enforce\nmax_age: 5\n"
+	         "mx: %.63s.%.63s.%.63s.%.63s\n", name, name, name, name);
+	cr_expect_eq(mtasts_policy_parse_why(text, strlen(text), &p, &why), 0,
+	             "255 characters fit");
+	cr_expect_eq(strlen(p.mx[0]), 255);
+	snprintf(text, sizeof text, "version: STSv1\nmode: %0300d\nmax_age: 5\n", 0);
+	cr_expect_eq(parse(text, &p), -1, "a long value of another key");
+}
+
+/* mx patterns of the wrong form refuse the policy, with the reason */
+Test(mtasts, policy_bad_patterns)
+{
+	static const char *const bad[] = {
+		"mail.*.example", "*example.com", "*", "*.", "**.example", "a..example",
+		".example", "-a.example", "a-.example", "a b.example", "a_b.example",
+		"*.*.example", "mx.example*", "exa\tmple",
+	};
+	static const char *const good[] = {
+		"mail.example", "*.example.net", "MX1.Example.COM", "mx.example.",
+		"a-b.example", "1.2.example", "localhost",
+	};
+	struct mtasts_policy p;
+	char text[256];
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+		snprintf(text, sizeof text, "version: STSv1\nmode: testing\nmax_age: 5\n"
+		         "mx: good.example\nmx: %s\n", bad[i]);
+		why = NULL;
+		cr_expect_eq(mtasts_policy_parse_why(text, strlen(text), &p, &why), -1,
+		             "mx: %s refused", bad[i]);
+		cr_expect(why != NULL && strcmp(why, "a malformed mx pattern") == 0,
+		          "mx: %s: %s", bad[i], why ? why : "(none)");
+	}
+	for (i = 0; i < sizeof good / sizeof *good; i++) {
+		snprintf(text, sizeof text, "version: STSv1\nmode: testing\nmax_age: 5\n"
+		         "mx: %s\n", good[i]);
+		cr_expect_eq(parse(text, &p), 0, "mx: %s taken", good[i]);
+	}
 }
 
 /* ---- MX patterns (4.1) -------------------------------------------------- */
@@ -243,6 +328,66 @@ Test(mtasts, cache_files)
 	unlink(path);
 	snprintf(path, sizeof path, "%s/sts", dir);
 	cr_expect_eq(rmdir(path), 0, "no temporary file left");
+	rmdir(dir);
+}
+
+/* a domain near the longest name still gets a temporary file name that
+ * fits NAME_MAX (".DOMAIN.tmp.PID.N" did not past about 235 characters) */
+Test(mtasts, cache_files_long_domain)
+{
+	char dir[] = "/tmp/test_mtasts.XXXXXX", path[512], domain[250];
+	struct mtasts_policy p, q;
+
+	cr_assert_not_null(mkdtemp(dir));
+	memset(domain, 'a', sizeof domain);
+	memcpy(domain + 60, ".", 1);
+	memcpy(domain + 121, ".", 1);
+	memcpy(domain + 182, ".", 1);
+	memcpy(domain + 240, ".example", 9);       /* 248 characters */
+	cr_assert_eq(parse("version: STSv1\nmode: enforce\nmx: mx.example\nmax_age: 60\n", &p), 0);
+	snprintf(p.id, sizeof p.id, "long");
+	p.fetched = 1234;
+	cr_expect_eq(mtasts_cache_store(dir, domain, &p), 0, "stored: %s", strerror(errno));
+	cr_expect_eq(mtasts_cache_load(dir, domain, &q), 0);
+	cr_expect_str_eq(q.id, "long");
+	snprintf(path, sizeof path, "%s/sts/%s", dir, domain);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/sts", dir);
+	cr_expect_eq(rmdir(path), 0, "no temporary file left");
+	rmdir(dir);
+}
+
+/* temporary files a crash left, of the old form and the new, are removed
+ * at start-up; the policies stay */
+Test(mtasts, cache_clean)
+{
+	char dir[] = "/tmp/test_mtasts.XXXXXX", path[256];
+	static const char *const left[] = { ".example.org.tmp.123.4", ".tmp.77.0" };
+	struct mtasts_policy p, q;
+	size_t i;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	mtasts_cache_clean(dir);                  /* no sts/ yet: nothing */
+	cr_assert_eq(parse("version: STSv1\nmode: enforce\nmx: mx.example\nmax_age: 60\n", &p), 0);
+	snprintf(p.id, sizeof p.id, "one");
+	p.fetched = 1234;
+	cr_assert_eq(mtasts_cache_store(dir, "example.org", &p), 0);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/sts/%s", dir, left[i]);
+		cr_assert_geq(fd = open(path, O_WRONLY | O_CREAT, 0600), 0);
+		close(fd);
+	}
+	mtasts_cache_clean(dir);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s/sts/%s", dir, left[i]);
+		cr_expect_neq(access(path, F_OK), 0, "%s removed", left[i]);
+	}
+	cr_expect_eq(mtasts_cache_load(dir, "example.org", &q), 0, "the policy kept");
+	snprintf(path, sizeof path, "%s/sts/example.org", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/sts", dir);
+	cr_expect_eq(rmdir(path), 0);
 	rmdir(dir);
 }
 

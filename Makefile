@@ -67,7 +67,7 @@ TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              dns-root-data \
              postfix strace perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
-             s-nail bsd-mailx mutt git logrotate systemd nodejs \
+             s-nail bsd-mailx mutt git logrotate systemd nodejs cron at \
              dovecot-core dovecot-lmtpd dovecot-imapd
 FUZZ_DEBS  = clang libclang-rt-14-dev
 BENCH_DEBS = postfix time dovecot-core dovecot-lmtpd

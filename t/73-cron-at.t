@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/72-cron-at.t - mta-send as the host's sendmail, called by the real
+# t/73-cron-at.t - mta-send as the host's sendmail, called by the real
 # cron and at (Debian's cron -f and atd -f), not by a replay of their
 # arguments (t/56 replays cron's).  Nothing changes outside the test: the
 # callers run in a private mount namespace (unshare --mount) where

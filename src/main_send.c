@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 {
 	enum { O_RCPT = 256, O_HELO, O_GUN, O_INJECT, O_QUIET, O_HELP,
 	       O_THREADS, O_TLS, O_STARTTLS, O_PER_CONN, O_CONNECT_ONLY, O_CONFIG,
-	       O_AUTH_USER, O_AUTH_PWFILE, O_TLS_CA };
+	       O_AUTH_USER, O_AUTH_PWFILE, O_AUTH_PW, O_TLS_CA };
 	static const struct option longopts[] = {
 		{ "server", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' },
@@ -179,6 +179,10 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "auth-user", required_argument, NULL, O_AUTH_USER },
 		{ "auth-password-file", required_argument, NULL, O_AUTH_PWFILE },
+		/* named only to be refused: getopt_long would take it for an
+		 * abbreviation of --auth-password-file, the password for a
+		 * file name, there for ps to show */
+		{ "auth-password", required_argument, NULL, O_AUTH_PW },
 		{ "tls-ca", required_argument, NULL, O_TLS_CA },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -277,6 +281,10 @@ int main(int argc, char **argv)
 			o.auth_user = optarg;
 			break;
 		case O_AUTH_PWFILE: pwfile = optarg; break;
+		case O_AUTH_PW:
+			usage("no password on the command line (ps shows it to everyone): "
+			      "--auth-password-file FILE or MTA_AUTH_PASSWORD");
+			break;
 		case O_TLS_CA: o.tls_ca = optarg; break;
 		case O_INJECT: o.inject = 1; break;
 		case O_QUIET: o.quiet = 1; break;
@@ -375,8 +383,10 @@ int main(int argc, char **argv)
 	if (o.auth_user != NULL && (o.inject || mode == B_SMTP))
 		usage("--auth-user is for SMTP sending (-s, the gun), not "
 		      "--inject or -bs");
-	if (o.auth_user != NULL && send_auth_password(&o, pwfile) < 0)
+	if (o.auth_user != NULL && send_auth_password(&o, pwfile) < 0) {
+		free(o.queue);
 		return EX_USAGE;
+	}
 	if (mode == B_SMTP) {
 		if (optind < argc || o.gun || o.gun_opts || o.tls)
 			usage("-bs takes no arguments");

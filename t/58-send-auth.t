@@ -27,7 +27,7 @@ EX_USAGE=64 EX_TEMPFAIL=75 EX_NOPERM=77
 SEND=$MTA_BIN/mta-send
 PW='s3nd-Pw 9d1e'
 
-plan 48
+plan 49
 
 make_ca "$T" && make_cert "$T" sub submit.test ec ||
 	{ echo "Bail out! openssl could not make the test certificates"; exit 1; }
@@ -72,6 +72,8 @@ like "$out" 'needs a password.*--auth-password-file FILE or MTA_AUTH_PASSWORD' "
 out=$(msg six | "$SEND" -s "127.0.0.1:$SINK_PORT" --auth-user alice \
 	--auth-password "$PW" bob@example.net 2>&1)
 is "$?" $EX_USAGE "no --auth-password option (ps would show it)"
+like "$out" 'no password on the command line' \
+	"--auth-password is refused as such, not taken for --auth-password-file"
 
 # ---- the gun ------------------------------------------------------------------
 for i in 1 2 3 4 5 6; do msg "gun$i" >"$T/m$i.eml"; done

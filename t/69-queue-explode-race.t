@@ -49,6 +49,8 @@ rm -f "$Q/rcpt/"* "$Q/new/"*
 
 # ---- listed in new/, in mess/ with its job when read ---------------------
 CC=$(command -v cc || command -v gcc)
+# ASan wants to be first among the libraries; the shims come first here
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 cat >"$T/shim.c" <<'SHIM'
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -131,6 +131,12 @@ void lmtp_deliver(const struct remote_ctx *rc, const char *addr,
 			 * remembers it a while, --dead-hop-time) */
 			*unreachable = r.reply.code == 0;
 			all_fail(addr, &r, n, res);
+			/* a refused greeting or LHLO says nothing about these
+			 * recipients (a misconfigured listener, an SMTP port
+			 * given for LMTP): never a bounce for that (RFC 5321 3.1) */
+			for (i = 0; i < n; i++)
+				if (res[i].st.kind == ST_PERM)
+					res[i].st.kind = ST_TEMP;
 			free(rr);
 			return;
 		}

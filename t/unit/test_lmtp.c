@@ -18,6 +18,7 @@ struct server {
 	int lfd;
 	char path[108];
 	char heard[4096];          /* the commands it got, one per line */
+	int smtp_only;             /* an SMTP server: LHLO is 500 */
 	pthread_t tid;
 };
 
@@ -45,7 +46,8 @@ static void *serve(void *arg)
 		if (strlen(sv->heard) + strlen(line) < sizeof sv->heard)
 			strcat(sv->heard, line);
 		if (strncasecmp(line, "LHLO ", 5) == 0)
-			say(f, "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n");
+			say(f, sv->smtp_only ? "500 5.5.2 Unknown command\r\n"
+			                     : "250-fake\r\n250 ENHANCEDSTATUSCODES\r\n");
 		else if (strncasecmp(line, "MAIL FROM:", 10) == 0)
 			say(f, "250 2.1.0 ok\r\n");
 		else if (strncasecmp(line, "RCPT TO:", 8) == 0)
@@ -69,12 +71,14 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-/* server_start - listen on a fresh unix socket, serve one connection */
-static void server_start(struct server *sv)
+/* server_start - listen on a fresh unix socket, serve one connection
+ * (smtp_only: as an SMTP server would, refusing LHLO) */
+static void server_start(struct server *sv, int smtp_only)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	memset(sv, 0, sizeof *sv);
+	sv->smtp_only = smtp_only;
 	snprintf(sv->path, sizeof sv->path, "/tmp/mta-test-lmtp.%ld.sock", (long)getpid());
 	unlink(sv->path);
 	memcpy(sun.sun_path, sv->path, strlen(sv->path) + 1);
@@ -119,7 +123,7 @@ Test(lmtp, each_recipient_its_own_reply)
 	struct lmtp_result res[3];
 	int fd = message(), unreachable = -1;
 
-	server_start(&sv);
+	server_start(&sv, 0);
 	ctx(&rc, &cfg);
 	lmtp_deliver(&rc, sv.path, "carol@test.example", rcpt, 3, 0, fd, 0, res,
 	             &unreachable);
@@ -165,4 +169,32 @@ Test(lmtp, a_server_not_there_defers_everyone)
 	cr_assert_eq(res[1].st.kind, ST_TEMP);
 	cr_assert_str_eq(res[0].diag, "", "no reply to quote");
 	cr_assert(strstr(res[0].st.text, "connect to unix:") != NULL, "%s", res[0].st.text);
+}
+
+/* --lmtp given an SMTP server's socket, or a listener that refuses LHLO:
+ * nothing about the recipients was said, so nothing may bounce */
+Test(lmtp, a_refused_lhlo_defers_everyone)
+{
+	struct server sv;
+	struct remote_ctx rc;
+	struct config cfg;
+	const char *rcpt[2] = { "alice", "bob" };
+	struct lmtp_result res[2];
+	int fd = message(), unreachable = -1;
+
+	server_start(&sv, 1);
+	ctx(&rc, &cfg);
+	lmtp_deliver(&rc, sv.path, "carol@test.example", rcpt, 2, 0, fd, 0, res,
+	             &unreachable);
+	pthread_join(sv.tid, NULL);
+	close(sv.lfd);
+	unlink(sv.path);
+	conncache_free(rc.cache);
+	close(fd);
+	cr_assert_eq(unreachable, 0, "it answered: not a dead next hop");
+	cr_assert_eq(res[0].st.kind, ST_TEMP, "a 5xx to LHLO is no verdict on alice: %s",
+	             res[0].st.text);
+	cr_assert_eq(res[1].st.kind, ST_TEMP);
+	cr_assert(strstr(res[0].st.text, "500 5.5.2") != NULL, "the reply quoted: %s",
+	          res[0].st.text);
 }

@@ -4,9 +4,12 @@
  * round does and remote_priv.h for what remote.c hands in.
  *
  * Transactions on one connection: the open recipients go in one
- * transaction of at most SMTP_DIALOG_RCPT_MAX RCPTs; those the server
- * refused as too many (smtp_result_too_many) when it took others go in
- * the next one, as do the ones past SMTP_DIALOG_RCPT_MAX.  Every
+ * transaction of at most REMOTE_TX_RCPT_MAX RCPTs (100: what RFC 5321
+ * 4.5.3.1.8 obliges every server to take, so a server keeping to it
+ * never refuses one as too many; some answer 552 past their limit,
+ * which RFC 821 allowed and would be final); those the server refused
+ * as too many (smtp_result_too_many) when it took others go in the
+ * next one, as do the ones past REMOTE_TX_RCPT_MAX.  Every
  * transaction settles at least one recipient (one delivered; or, none
  * delivered, all it carried), so the loop ends.
  */
@@ -18,6 +21,8 @@
 #include <unistd.h>
 
 #include "remote_priv.h"
+
+enum { REMOTE_TX_RCPT_MAX = 100 };
 
 /* failure - the status for a failed step at h.  A proper refusal (4xx,
  * 5xx) reads "NAME [IP] said: REPLY", res->diag quotes it for the DSN
@@ -199,7 +204,7 @@ void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
                     int body_8bit, const struct remote_dsn *dsn, int fd,
                     off_t offset, int *silent)
 {
-	size_t cap = np < SMTP_DIALOG_RCPT_MAX ? np : SMTP_DIALOG_RCPT_MAX;
+	size_t cap = np < REMOTE_TX_RCPT_MAX ? np : REMOTE_TX_RCPT_MAX;
 	struct smtp_result *rres = malloc(cap * sizeof *rres);
 	const char **texts = malloc(cap * sizeof *texts);
 	const char **notify = malloc(cap * sizeof *notify);
@@ -290,6 +295,10 @@ void remote_try_hop(const struct remote_ctx *rc, const struct hop *h,
 			else {
 				outcome(h, &rres[i], &rr[todo[i]], tls);
 				rr[todo[i]].dsn_offered = (c->d.ext & SMTP_EXT_DSN) != 0;
+				/* too many with none taken (a 552 5.5.3): later, not never */
+				if (smtp_result_too_many(&rres[i]) &&
+				    rr[todo[i]].st.kind == ST_PERM)
+					rr[todo[i]].st.kind = ST_TEMP;
 			}
 		}
 		for (i = k; i < ntodo; i++)

@@ -357,7 +357,8 @@ void smtp_result_from_reply(struct smtp_result *res, enum smtp_stage stage,
                             const struct smtp_reply *r);
 /* smtp_result_too_many - was a recipient refused at RCPT for being one
  * too many for this transaction?  A 452 there (RFC 5321 4.5.3.1.10; its
- * enhanced code, when any, 4.5.3): the client may send it in a next
+ * enhanced code, when any, 4.5.3), or a 552 5.5.3 (RFC 821's code for
+ * it, temporary all the same): the client may send it in a next
  * transaction, once this one has delivered to others.  A 452 with
  * another enhanced code (4.2.2 mailbox full, 4.3.1 storage) is the
  * recipient's own temporary refusal. */

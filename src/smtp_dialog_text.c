@@ -220,11 +220,18 @@ size_t smtp_dot_finish(struct smtp_dot *d, char *out)
 	return n + 3;
 }
 
-/* smtp_result_too_many - a 452 to RCPT, enhanced code 4.5.3 or none */
+/* smtp_result_too_many - a 452 to RCPT, enhanced code 4.5.3 or none;
+ * or a 552 5.5.3 (RFC 821's code for it, which RFC 5321 4.5.3.1.10
+ * tells clients to take as temporary; a bare 552 may as well mean a
+ * full mailbox, so only with the enhanced code) */
 int smtp_result_too_many(const struct smtp_result *r)
 {
-	if (r->stage != SMTP_STAGE_RCPT || r->reply.code != 452 ||
-	    r->reply.error != SMTP_REPLY_OK)
+	if (r->stage != SMTP_STAGE_RCPT || r->reply.error != SMTP_REPLY_OK)
+		return 0;
+	if (r->reply.code == 552)
+		return r->reply.enh_class == 5 && r->reply.enh_subject == 5 &&
+		       r->reply.enh_detail == 3;
+	if (r->reply.code != 452)
 		return 0;
 	return r->reply.enh_class == 0 ||
 	       (r->reply.enh_subject == 5 && r->reply.enh_detail == 3);

@@ -661,5 +661,13 @@ Test(smtp_dialog, a_452_to_rcpt_means_too_many)
 		rep.code = 451;
 		smtp_result_from_reply(&r, SMTP_STAGE_RCPT, &rep);
 		cr_assert_not(smtp_result_too_many(&r), "451");
+		rep.code = 552;
+		smtp_result_from_reply(&r, SMTP_STAGE_RCPT, &rep);
+		cr_assert_not(smtp_result_too_many(&r), "a bare 552 may be a full mailbox");
+		rep.enh_class = 5;
+		rep.enh_subject = 5;
+		rep.enh_detail = 3;
+		smtp_result_from_reply(&r, SMTP_STAGE_RCPT, &rep);
+		cr_assert(smtp_result_too_many(&r), "552 5.5.3, RFC 821's too many");
 	}
 }

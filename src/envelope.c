@@ -29,6 +29,26 @@ void envelope_free(struct envelope *env)
 	envelope_init(env);
 }
 
+/* envelope_truncate - forget the recipients from n on */
+void envelope_truncate(struct envelope *env, size_t n)
+{
+	size_t i;
+
+	for (i = n; i < env->nrcpt; i++) {
+		if (env->orcpt != NULL) {
+			free(env->orcpt[i]);
+			env->orcpt[i] = NULL;
+		}
+		if (env->dsn != NULL) {
+			free(env->dsn[i].orcpt);
+			env->dsn[i].orcpt = NULL;
+			env->dsn[i].notify = 0;
+		}
+	}
+	if (n < env->nrcpt)
+		env->nrcpt = n;
+}
+
 /* mailbox_same - same address: local part exact, domain without case */
 static int mailbox_same(const struct mailbox *a, const struct mailbox *b)
 {

@@ -73,6 +73,9 @@ struct envelope {
 void envelope_init(struct envelope *env);
 /* envelope_free - release the recipients; the envelope is empty again */
 void envelope_free(struct envelope *env);
+/* envelope_truncate - forget the recipients from n on (none if n is
+ * nrcpt or more): what a refused RCPT had added */
+void envelope_truncate(struct envelope *env, size_t n);
 /* envelope_add_rcpt - append a recipient; returns 1 if added, 0 if the
  * same address (domain compared without case) is already there, -1 when
  * out of memory */

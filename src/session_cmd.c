@@ -341,6 +341,9 @@ static void proceed_rcpt(struct session *s, struct cmd_args *a)
 	                      : envelope_add_rcpt(&s->env, &a->mb)) < 0 ||
 	    envelope_set_dsn(&s->env, from, a->notify,
 	                     a->orcpt[0] ? a->orcpt : NULL) < 0) {
+		/* a recipient answered 452 must not be delivered all the same
+		 * (and again, when the client tries it again) */
+		envelope_truncate(&s->env, from);
 		sess_reply(s, 452, "4.3.0 Out of memory");
 		return;
 	}

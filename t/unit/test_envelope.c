@@ -63,6 +63,32 @@ Test(envelope, duplicates_are_stored_once)
 	envelope_free(&env);
 }
 
+/* a RCPT answered 452 after its recipients were added takes them back:
+ * gone from the envelope, their DSN parameters with them, and the same
+ * address may be added again (the client's retry) */
+Test(envelope, truncate_takes_back_recipients)
+{
+	struct envelope env;
+	struct mailbox r;
+
+	sample(&env);
+	mailbox_from_text(&r, "bob@test.example", 16);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	mailbox_from_text(&r, "eve@test.example", 16);
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
+	cr_assert_eq(envelope_set_dsn(&env, 1, 3, "rfc822;eve@test.example"), 0);
+	envelope_truncate(&env, 1);
+	cr_assert_eq(env.nrcpt, 1);
+	cr_assert_str_eq(env.rcpt[0].text, "bob@test.example");
+	cr_assert_eq(envelope_add_rcpt(&env, &r), 1, "eve may come again");
+	cr_assert_eq(env.nrcpt, 2);
+	cr_assert_null(env.dsn[1].orcpt, "no DSN parameter left over from before");
+	cr_assert_eq(env.dsn[1].notify, 0u);
+	envelope_truncate(&env, 5);
+	cr_assert_eq(env.nrcpt, 2, "truncating past the end changes nothing");
+	envelope_free(&env);
+}
+
 Test(envelope, null_sender)
 {
 	struct envelope back;

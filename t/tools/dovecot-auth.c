@@ -82,5 +82,8 @@ int main(int argc, char **argv)
 			first = res[i].err;
 	}
 	printf("accepted=%d refused=%d temp=%d %s\n", n[2], n[1], n[0], first);
+	pthread_barrier_destroy(&start);
+	free(tid);
+	free(res);
 	return 0;
 }

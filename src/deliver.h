@@ -55,6 +55,8 @@ struct delivery_rcpt {
 	char tls[JOB_TLS_MAX];     /* its TLS (remote_result.tls), or "" */
 	unsigned notify;           /* its NOTIFY= (dsn.h bits), and */
 	int dsn_passed;            /* the server that took it offered DSN */
+	int warned_now;            /* in the group's delay warning just sent
+	                            * (sched_warn_group) */
 };
 
 struct delivery {

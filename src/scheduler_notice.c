@@ -2,6 +2,8 @@
  * delay warning (--delay-warning) and the success report (NOTIFY=SUCCESS);
  * see scheduler_notice.h */
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bounce.h"
@@ -17,13 +19,24 @@
  * NOTIFY= without DELAY), to be marked in the job (job.h warned); 0
  * when it could not be written (tried again at the next deferral) or
  * is not due. */
-int sched_warn_delay(struct sched *s, const struct delivery *d,
-                     const struct delivery_rcpt *x,
-                     const struct job_info *info, long long now)
+/* warn_until - until when the recipient of info is tried: the earlier
+ * of --max-queue-time after arrival and the rounds --attempts has left
+ * (an estimate: uncounted rounds add to it) */
+static long long warn_until(const struct sched *s, const struct delivery *d,
+                            const struct job_info *info, long long now)
 {
 	long long until = d->arrival + (long long)s->cfg->max_queue_time;
 	long long by_rounds = now + (long long)(s->cfg->attempts > info->attempts
 	                      ? s->cfg->attempts - info->attempts : 0) * s->cfg->retry;
+
+	return by_rounds < until ? by_rounds : until;
+}
+
+int sched_warn_delay(struct sched *s, const struct delivery *d,
+                     const struct delivery_rcpt *x,
+                     const struct job_info *info, long long now)
+{
+	long long until;
 	char qaddr[LOG_VALUE_MAX], qerr[LOG_VALUE_MAX];
 	struct bounce_rcpt br;
 	struct envelope env;
@@ -34,8 +47,7 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 	if (s->cfg->delay_warning == 0 || info->warned != 0 || d->arrival <= 0 ||
 	    now - d->arrival < (long long)s->cfg->delay_warning)
 		return 0;
-	if (by_rounds < until)
-		until = by_rounds;
+	until = warn_until(s, d, info, now);
 	br = (struct bounce_rcpt){ x->rcpt, x->result, x->remote_mta, x->diag,
 	                           BOUNCE_DELAYED, (time_t)until };
 	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
@@ -100,4 +112,84 @@ void sched_report_success(struct sched *s, const struct delivery *d,
 		          log_quote(qerr, sizeof qerr, st.text));
 	close(fd);
 	envelope_free(&env);
+}
+
+/* due - is x (of d) deferred now with its warning due and not sent? */
+static int due(struct sched *s, const struct delivery *d,
+               const struct delivery_rcpt *x, struct job_info *info,
+               long long now)
+{
+	struct sp_limits lim = sched_limits(s);
+	const struct jt_job *j = x->job;
+	char name[JOB_NAME_MAX];
+	struct sp_retry r;
+
+	if (x->result.kind != ST_TEMP || x->bad || j->gone ||
+	    j->due == JOB_DUE_BOUNCE)
+		return 0;
+	sched_job_file(j, name);
+	queue_job_read(s->q, name, info, 0);
+	if (info->warned != 0)
+		return 0;
+	r = sched_policy_retry(&lim, info->attempts, info->first, d->uncounted != 0,
+	                       d->arrival, now);
+	return r.verdict != SP_GIVE_UP && r.verdict != SP_EXPIRED;
+}
+
+/* sched_warn_group - d's recipients deferred together: the delay
+ * warnings due for them go in one report (a message to two hundred
+ * recipients at one slow domain would otherwise send two hundred); each
+ * one in it is marked (x->warned_now), and defer() records the mark in
+ * its job as it would after its own warning: written after the report,
+ * so a crash between warns again, never not at all.  Nothing when fewer
+ * than two are due: defer() warns a single one itself. */
+void sched_warn_group(struct sched *s, struct delivery *d)
+{
+	long long now = (long long)time(NULL);
+	char qerr[LOG_VALUE_MAX];
+	struct bounce_rcpt *br;
+	struct envelope env;
+	struct job_info info;
+	struct status st;
+	long long offset;
+	size_t *idx, i, n = 0;
+	int fd, r;
+
+	if (d->nrcpt < 2 || s->cfg->delay_warning == 0 || d->arrival <= 0 ||
+	    now - d->arrival < (long long)s->cfg->delay_warning)
+		return;
+	br = calloc(d->nrcpt, sizeof *br);
+	idx = calloc(d->nrcpt, sizeof *idx);
+	for (i = 0; br != NULL && idx != NULL && i < d->nrcpt; i++) {
+		const struct delivery_rcpt *x = &d->r[i];
+
+		if (!due(s, d, x, &info, now))
+			continue;
+		br[n] = (struct bounce_rcpt){ x->rcpt, x->result, x->remote_mta,
+		                              x->diag, BOUNCE_DELAYED,
+		                              (time_t)warn_until(s, d, &info, now) };
+		idx[n++] = i;
+	}
+	if (n < 2 || (fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
+		if (n >= 2)
+			envelope_free(&env);
+		free(idx);
+		free(br);
+		return;
+	}
+	if (env.sender.text[0] == '\0')
+		r = 1;              /* never to the null sender */
+	else if ((r = bounce_send(s->q, s->cfg->hostname, &env, fd, offset, br, n,
+	                          &st)) == 0)
+		log_event("delay-warning", "id=%s rcpts=%zu to=%s", d->id, n,
+		          log_addr(qerr, sizeof qerr, env.sender.text));
+	else if (r < 0)
+		log_event("bounce-error", "id=%s error=%s", d->id,
+		          log_quote(qerr, sizeof qerr, st.text));
+	for (i = 0; r >= 0 && i < n; i++)
+		d->r[idx[i]].warned_now = 1;
+	close(fd);
+	envelope_free(&env);
+	free(idx);
+	free(br);
 }

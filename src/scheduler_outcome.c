@@ -110,7 +110,7 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
 		r.due = j->due;     /* held while it ran: it stays held */
 	/* before the job is written: the mark goes with this attempt's
 	 * record (a crash between the two warns again, never not at all) */
-	if (sched_warn_delay(s, d, x, &info, now))
+	if (x->warned_now || sched_warn_delay(s, d, x, &info, now))
 		info.warned = now;
 	info.attempts = r.attempts;
 	info.first = r.first;
@@ -589,6 +589,7 @@ void sched_completed(struct sched *s, struct delivery *d)
 	size_t i;
 
 	s->running--;
+	sched_warn_group(s, d);
 	for (i = 0; i < d->nrcpt; i++)
 		apply_outcome(s, d, &d->r[i]);
 	release_slots(s, d);

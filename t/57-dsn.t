@@ -10,7 +10,7 @@
 #     in mta-queue --json);
 #     none for the null sender, none with NOTIFY=NEVER or NOTIFY=FAILURE;
 #   three recipients deferred together in one grouped transaction: one
-#     warning each, three in all, none more in later rounds;
+#     warning naming the three, none more in later rounds;
 #   NOTIFY=NEVER: no bounce; NOTIFY=FAILURE with RET=FULL: the bounce
 #     holds the whole message; ORCPT= and ENVID= appear in the reports;
 #   NOTIFY=SUCCESS: "delivered" for a local mailbox (mta-send -N -V too),
@@ -28,7 +28,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 83
+plan 85
 
 P=$(free_port_on 127.0.0.57)
 PEER_WANT=$P peer_start peer 127.0.0.57 --refuse '^slow=451 4.3.0 try again later' \
@@ -110,17 +110,19 @@ is "$(maildir_count "$MTA_MAIL/fail")" 0 "NOTIFY=FAILURE: nothing in the sender'
 grep -q '^warned [0-9]' "$MTA_QUEUE/rcpt/$(job_of "$fid")"; ok $? "NOTIFY=FAILURE: the job is marked done with"
 
 # ---- delay warnings of a grouped transaction ---------------------------------
-# one warning per recipient (bounce.h: a report per recipient deferred,
-# scheduler_notice.h), however many share the transaction: three, and
-# no more in later rounds
+# recipients deferred together are warned of together: one report naming
+# the three (scheduler_notice.h, sched_warn_group), not one each, and no
+# more in later rounds
 r=$(msg grpw grouped | send grpw@test.example "" g1@grp.example "" g2@grp.example "" g3@grp.example "")
 gid=$(queued_id "$r"); like "$gid" '^[A-Za-z0-9]+$' "grouped: queued"
-maildir_wait "$MTA_MAIL/grpw" 3 20; ok $? "grouped: three warnings"
+maildir_wait "$MTA_MAIL/grpw" 1 20; ok $? "grouped: a warning"
 n0=$(log_count "retry id=$gid ")
 wait_until 20 sh -c "[ \$(grep -c 'retry id=$gid ' '$MTA_LOG') -ge $((n0 + 9)) ]"
 ok $? "grouped: three more rounds of all three"
-is "$(reports grpw | sed -n 's/.*|R1:Final-Recipient=rfc822; \([^|]*\)|.*/\1/p' | sort | tr '\n' ' ')" \
-	"g1@grp.example g2@grp.example g3@grp.example " "grouped: one warning per recipient, no more after the rounds"
+is "$(maildir_count "$MTA_MAIL/grpw")" 1 "grouped: one warning for the three, no more after the rounds"
+is "$(reports grpw | tr '|' '\n' | sed -n 's/^R[123]:Final-Recipient=rfc822; //p' | sort | tr '\n' ' ')" \
+	"g1@grp.example g2@grp.example g3@grp.example " "grouped: the warning names each of the three"
+like "$(grep "delay-warning id=$gid " "$MTA_LOG")" 'rcpts=3 ' "grouped: logged once, rcpts=3"
 is "$($PY -c '
 import glob, re, sys
 best = 0

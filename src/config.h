@@ -108,6 +108,8 @@ struct config {
 	                            * LMTP server (a unix socket path, or
 	                            * HOST:PORT); NULL: Maildir/mbox here */
 	unsigned max_lmtp;         /* --max-lmtp: LMTP deliveries at once */
+	unsigned max_per_mailbox;  /* --max-per-mailbox: into one Maildir at
+	                            * once; 0: half the local share */
 	/* the tables the files above name, read with the snapshot by
 	 * policy_load_tables() (policy.h) and freed by tables_free: the
 	 * snapshot stays below the layer that knows them */

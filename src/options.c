@@ -121,6 +121,7 @@ static const struct opt opts[] = {
 	  .marks_per_ip = 1 },
 	{ "max-deliveries", 0, NUM(max_deliveries, 1, 100000), .dflt = "100", .arg = "N" },
 	{ "max-per-dest", 0, NUM(max_per_dest, 1, 100000), .dflt = "20", .arg = "N" },
+	{ "max-per-mailbox", 0, NUM(max_per_mailbox, 0, 100000), .dflt = "0", .arg = "N" },
 	{ "dead-hop-time", 0, NUM(dead_hop_time, 0, 86400), .dflt = "60", .arg = "SECONDS" },
 	{ "max-size", 0, NUM(max_size, 1, 1ULL << 40), .dflt = "33554432", .arg = "BYTES" },
 	{ "max-rcpt", 0, NUM(max_rcpt, 1, 100000), .dflt = "1000", .arg = "N" },

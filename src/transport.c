@@ -74,10 +74,14 @@ unsigned transport_hop_limit(const struct config *cfg, enum transport_id t)
 		return cfg->max_per_dest;
 	/* An mbox's appends take turns under its lock anyway, and a program
 	 * that keeps it locked holds each of them for --mbox-lock-wait. */
-	n = cfg->mbox ? TRANSPORT_MBOX_SHARE : cfg->max_per_dest;
 	half = transport_limit(cfg, t) / 2;
 	if (half < 1)
 		half = 1;
+	/* A Maildir takes no lock: one busy mailbox may use half the local
+	 * share (what one mailbox taking everything needs, and the other
+	 * half always left to the rest) unless --max-per-mailbox says less */
+	n = cfg->mbox ? TRANSPORT_MBOX_SHARE
+	  : cfg->max_per_mailbox ? cfg->max_per_mailbox : half;
 	return n < half ? n : half;
 }
 

@@ -17,8 +17,8 @@
  * (at least 1, and at least one left for the other transport when
  * --max-deliveries is 2 or more); one next hop at most
  * transport_hop_limit(): --max-per-dest for smtp; for a local mailbox 2
- * with --mbox, --max-per-dest for a Maildir, never more than half of the
- * local transport's limit (at least 1); lmtp at most --max-lmtp
+ * with --mbox, --max-per-mailbox for a Maildir (default: half of the
+ * local transport's limit), never more than half of it (at least 1); lmtp at most --max-lmtp
  * deliveries, the transport's and its one hop's limit (within the three
  * quarters).  Adding a transport is a row of the table and a case of
  * transport_route().

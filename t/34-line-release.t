@@ -45,7 +45,7 @@ is "$(stop_mta)" 0 "SIGTERM exit 0"
 
 # ---- a Maildir: many deliveries end in one batch ------------------------------------
 M=400
-start_mta --max-per-dest 3 ||
+start_mta --max-per-mailbox 3 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 out=$($PY - "$MTA_PORT" "$M" <<'PYEOF'
 import smtplib, sys, threading

@@ -139,7 +139,13 @@ Test(transport, hop_limits)
 	struct config c = cfg(1);
 
 	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_SMTP), 20);
-	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 20, "a Maildir");
+	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 37,
+	             "a Maildir: half of local's 75 (no lock to wait for)");
+	c.max_per_mailbox = 3;
+	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 3, "--max-per-mailbox");
+	c.max_per_mailbox = 60;
+	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 37, "never over the half");
+	c.max_per_mailbox = 0;
 	c.mbox = 1;
 	cr_assert_eq(transport_hop_limit(&c, TRANSPORT_LOCAL), 2, "an mbox");
 	c.max_deliveries = 4;        /* local may use 3: a mailbox 1 */

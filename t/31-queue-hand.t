@@ -111,7 +111,7 @@ ok "$(kept R31B && kept R31C && kept R31E && kept R31F; echo $?)" \
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 # ---- a failed recipient and a removed running sibling (8) ----------------
-P=$(free_port_on 127.0.0.2)
+P=$(free_port_on_all 127.0.0.2 127.0.0.3)
 PEER_WANT=$P peer_start rej 127.0.0.2 --refuse '^rej=550 5.1.1 no such user' ||
 	{ echo "Bail out! aiosmtpd did not start"; exit 1; }
 bad_start slow "stalldot=127.0.0.3:$P" || { echo "Bail out! badsmtp.py did not start"; exit 1; }

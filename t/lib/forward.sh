@@ -6,7 +6,9 @@
 # (127.0.0.0/8: 127.0.0.2, 127.0.0.3... need no setup on Linux), is
 # tracked (stopped at exit), and every wait is bounded.
 #
-#   free_port_on HOST         a TCP port free on HOST now
+#   free_port_on HOST         a TCP port free on HOST now (and on the
+#                             peers' usual 127.0.0.2 to .6)
+#   free_port_on_all ADDR...  a TCP port free on every one of them
 #   peer_start NAME HOST [sink.py options...]
 #       an aiosmtpd sink on HOST and a free port, recording in $T/NAME;
 #       sets PEER_PORT, PEER_DIR, PEER_PID.  PEER_WANT=N peer_start ...
@@ -45,9 +47,32 @@
 #                             first and the last)
 #   mta_alive                 the daemon still runs and answers EHLO
 
+# (free on the other peer addresses the tests use too: a test often
+# starts peers on several of them on one port, as literals all go to
+# --smtp-port, and another test may be running beside it)
 free_port_on() {
+	free_port_on_all "$1" 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6
+}
+
+# free_port_on_all ADDR... - a port free on every one of the addresses
+# (peers that must share one port: literals go to --smtp-port)
+free_port_on_all() {
 	$PY -c 'import socket, sys
-s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+addrs = list(dict.fromkeys(sys.argv[1:]))
+for _ in range(100):
+    first = socket.socket(); first.bind((addrs[0], 0))
+    port, held, ok = first.getsockname()[1], [first], True
+    for a in addrs[1:]:
+        t = socket.socket()
+        try:
+            t.bind((a, port))
+        except OSError:
+            ok = False
+            break
+        held.append(t)
+    if ok:
+        print(port)
+        break' "$@"
 }
 
 peer_start() {

@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 
 #include "tls.h"
+#include "tls_cas.h"
 #include "tls_sess.h"
 
 struct tls_ctx {
@@ -160,7 +161,7 @@ struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 			snprintf(err, errlen, "--tls-ca %s: %s", ca_file, why);
 			goto fail;
 		}
-	} else if (SSL_CTX_set_default_verify_paths(ctx->ssl_ctx) != 1) {
+	} else if (!tls_system_cas(ctx->ssl_ctx)) {
 		ssl_error_text(why, sizeof why, "cannot be read");
 		snprintf(err, errlen, "the system's CA certificates: %s", why);
 		goto fail;

@@ -30,7 +30,11 @@ SMTPS=$(free_port)
 start_mta --smtps "127.0.0.1:$SMTPS" --tls-cert "$C/ec-chain.crt" --tls-key "$C/ec.key" ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 wait_port 127.0.0.1 "$SMTPS" || { echo "Bail out! no --smtps listener"; exit 1; }
-# the probes of start_mta and wait_port connected and left without a word
+# the probes of start_mta and wait_port connected and left without a word;
+# their tls-error lines are counted once every connection so far has
+# ended (the server may log a probe's after wait_port has returned)
+settled() { [ "$(log_count ' connect client=')" = "$(log_count ' disconnect client=')" ]; }
+wait_until 10 settled
 probe_errors=$(log_count 'tls-error')
 
 # gun NAME OPTIONS... - run the gun with 4 sessions and 40 messages to

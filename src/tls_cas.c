@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -14,8 +15,10 @@
  * name them.  Not SSL_CTX_set_default_verify_paths(): in OpenSSL 3 it
  * also adds a "store" lookup that reads the whole directory at every
  * certificate check, that is at every handshake (a profile of the mail
- * gun had most of its time in readdir of /etc/ssl/certs).  1, or 0 */
-int tls_system_cas(SSL_CTX *c)
+ * gun had most of its time in readdir of /etc/ssl/certs).  Best effort,
+ * as that call was: a host without them (no ca-certificates) still
+ * starts, and only the connections that verify find no anchor. */
+void tls_system_cas(SSL_CTX *c)
 {
 	const char *file = getenv(X509_get_default_cert_file_env());
 	const char *dir = getenv(X509_get_default_cert_dir_env());
@@ -28,7 +31,7 @@ int tls_system_cas(SSL_CTX *c)
 		file = NULL;
 	if (access(dir, X_OK) != 0)
 		dir = NULL;
-	if (file == NULL && dir == NULL)
-		return 0;
-	return SSL_CTX_load_verify_locations(c, file, dir) == 1;
+	if ((file != NULL || dir != NULL) &&
+	    SSL_CTX_load_verify_locations(c, file, dir) != 1)
+		ERR_clear_error();
 }

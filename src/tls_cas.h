@@ -10,8 +10,8 @@
 
 #include <openssl/ssl.h>
 
-/* tls_system_cas - the system's CA file and directory into c's store; 1,
- * or 0 when neither is there or they cannot be read */
-int tls_system_cas(SSL_CTX *c);
+/* tls_system_cas - the system's CA file and directory into c's store,
+ * those that are there and readable (best effort: none is no error) */
+void tls_system_cas(SSL_CTX *c);
 
 #endif

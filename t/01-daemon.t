@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 
-plan 39
+plan 41
 
 # run_smtpd SECONDS ARGS... - run mta-smtpd in the foreground, bounded;
 # stderr to $T/err; prints the exit status
@@ -196,5 +196,11 @@ held_delivered() { [ "$(maildir_count "$MTA_MAIL/held")" = 1 ]; }
 wait_until 10 held_delivered
 is "$(maildir_count "$MTA_MAIL/held")" 1 "restarted without --hold: delivered"
 is "$(stop_mta)" 0 "without --hold: SIGTERM exit 0"
+
+# a host without the system's CA certificates (no ca-certificates): the
+# daemon still starts; only a delivery that verifies finds no anchor
+SSL_CERT_FILE=$T/no-such-file SSL_CERT_DIR=$T/no-such-dir start_mta
+ok $? "no system CA certificates: the daemon starts all the same"
+is "$(stop_mta)" 0 "no system CA certificates: SIGTERM exit 0"
 
 done_testing

@@ -236,7 +236,7 @@ int send_fire(struct send_opts *o, char **files, int nfiles)
 	ex = load_files(o, &L, files, nfiles);
 	if (ex != 0)
 		goto out;
-	if (o->tls && (tls = tls_client_ctx(NULL, err, sizeof err)) == NULL) {
+	if (o->tls && (tls = tls_load_ctx(err, sizeof err)) == NULL) {
 		send_say("TLS: %s", err);
 		ex = EX_OSERR;
 		goto out;

@@ -110,6 +110,10 @@ struct tls_ctx *tls_server_ctx(char *const *certs, char *const *keys, size_t n,
  * own cache of the sessions servers give (tls_sess.h), used by the
  * connections that ask (tls_conn_resume).  NULL with err set (the file missing or no PEM) */
 struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen);
+/* tls_load_ctx - a client context for the mail gun: no trust anchors,
+ * no session cache, and no certificate chain built or checked at all;
+ * never for delivery.  NULL with err set */
+struct tls_ctx *tls_load_ctx(char *err, size_t errlen);
 /* tls_ctx_hold - one more reference; returns ctx */
 struct tls_ctx *tls_ctx_hold(struct tls_ctx *ctx);
 /* tls_ctx_id - a number no other client context of the process has (0

@@ -18,6 +18,7 @@
 #include "msghdr.h"
 #include "send.h"
 #include "smtp_client.h"
+#include "tls.h"
 
 static const char usage_text[] =
 "usage: mta-send [-s HOST:PORT] [-C FILE] [-f SENDER] [-F NAME] [-t] [-i]\n"
@@ -194,6 +195,10 @@ int main(int argc, char **argv)
 	int ch, i, nfiles = 0, ex, server_given = 0, first;
 	unsigned long t;
 
+	if (tls_library_init() < 0) {
+		fprintf(stderr, "mta-send: OpenSSL cannot be initialised\n");
+		return EX_OSERR;
+	}
 	memset(&o, 0, sizeof o);
 	o.sessions = 1;
 	o.repeat = 1;

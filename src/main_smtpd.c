@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "server.h"
+#include "tls.h"
 #include "transport.h"
 #include "version.h"
 
@@ -302,6 +303,10 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int sig;
 
+	if (tls_library_init() < 0) {
+		fprintf(stderr, "mta-smtpd: OpenSSL cannot be initialised\n");
+		return 1;
+	}
 	if ((loaded = options_load(argc, argv, &action, err, sizeof err)) == NULL) {
 		if (action == OPTIONS_VERSION) {
 			printf("mta-smtpd %s\n", MTA_VERSION);

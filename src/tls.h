@@ -98,6 +98,14 @@ int tls_policy_parse(const char *s, enum tls_policy *p);
 /* tls_policy_name - the policy's name */
 const char *tls_policy_name(enum tls_policy p);
 
+/* tls_library_init - first thing in main(), before OpenSSL is used
+ * (libcurl uses it too): OpenSSL is told not to free its global state at
+ * exit.  A daemon may exit with threads still finishing (a delivery the
+ * scheduler left to end on its own, a connection thread running its
+ * thread-local OpenSSL clean-up), and OpenSSL's atexit clean-up would
+ * free what they are still using.  0, or -1 */
+int tls_library_init(void);
+
 /* tls_server_ctx - a server context from n certificate/key pairs
  * (certs[i] with keys[i]); NULL with a message in err naming the file
  * and what is wrong (missing, unreadable, not PEM, key not matching, key

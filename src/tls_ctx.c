@@ -24,6 +24,12 @@ static const char cipher_list[] =
 	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AES:"
 	"!aNULL:!eNULL:!MD5:!RC4:!3DES:!DSS:!PSK:!SRP";
 
+/* tls_library_init - see tls.h */
+int tls_library_init(void)
+{
+	return OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) == 1 ? 0 : -1;
+}
+
 /* tls_ssl_error_text - see tls_priv.h */
 void tls_ssl_error_text(char *buf, size_t len, const char *fallback)
 {

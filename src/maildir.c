@@ -1,4 +1,5 @@
-/* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/;
+/* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/
+ * (shared with concurrent deliveries);
  * see maildir.h */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dir_sync.h"
 #include "maildir.h"
 
 /* Q<seq> in file names.  Atomic, so it needs no lock: two threads never
@@ -142,8 +144,10 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 		goto out;
 	}
 	intmp = 0;
-	/* The delivery is durable once the new/ entry is on disk. */
-	if (fsync(newfd) < 0)
+	/* The delivery is durable once the new/ entry is on disk: one
+	 * fsync of new/ shared with the deliveries into this Maildir that
+	 * renamed at the same time (dir_sync.h). */
+	if (dir_sync_wait(newfd) < 0)
 		st = local_io_status(errno, "%s: fsync new/", what);
 out:
 	if (winit)

@@ -101,9 +101,12 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 		st = local_io_status(errno, "%s/new", what);
 		goto out;
 	}
-	/* cur/ is for the reader; it must exist for the Maildir to be one. */
-	curfd = local_io_opendir(boxfd, "cur", 1, own);
-	if (curfd < 0) {
+	/* cur/ is for the reader; it must exist for the Maildir to be one.
+	 * Nothing is written into it: when it is there, a directory and
+	 * known durable, one statx says so; otherwise it is opened (made,
+	 * refused if a symlink, its name synced) as tmp/ and new/ are. */
+	if (!local_io_dir_known(boxfd, "cur") &&
+	    (curfd = local_io_opendir(boxfd, "cur", 1, own)) < 0) {
 		st = local_io_status(errno, "%s/cur", what);
 		goto out;
 	}

@@ -2,7 +2,9 @@
  *
  * The Maildir is an open directory; tmp/, new/ and cur/ inside it are
  * created on demand (0700, owned per struct local_owner) and opened
- * without following symlinks.  The message goes to tmp/UNIQUE (O_EXCL,
+ * without following symlinks (cur/, where nothing is written, is only
+ * looked at with one statx when it is a directory known durable, see
+ * local_io_dir_known).  The message goes to tmp/UNIQUE (O_EXCL,
  * 0600), is fsync'ed and closed, then renamed to new/UNIQUE without
  * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed:
  * by an fsync that started after the rename, shared with the other

@@ -90,6 +90,13 @@ int local_io_copy(struct local_io *w, const struct local_msg *m, int quote);
 int local_io_opendir(int dirfd, const char *name, int create,
                      const struct local_owner *own);
 
+/* local_io_dir_known - 1 when dirfd/name is a directory (a symlink is
+ * not followed: then 0) that this process knows durable (durable_dirs.h),
+ * found with one statx and no open; else 0 (missing, not a directory,
+ * not known yet, or no birth time): the caller then opens it with
+ * local_io_opendir, which makes, checks and syncs as needed */
+int local_io_dir_known(int dirfd, const char *name);
+
 /* local_io_status - the status for a failed mailbox operation: ENOSPC and
  * EDQUOT are 4.2.2 (mailbox full), ELOOP 4.2.0 (symlink), ENOTDIR and
  * EISDIR 4.2.0, anything else 4.3.0; text "WHAT: reason", WHAT

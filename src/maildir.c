@@ -1,4 +1,5 @@
-/* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/;
+/* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/
+ * (shared with concurrent deliveries);
  * see maildir.h */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dir_sync.h"
 #include "maildir.h"
 
 /* Q<seq> in file names.  Atomic, so it needs no lock: two threads never
@@ -99,9 +101,12 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 		st = local_io_status(errno, "%s/new", what);
 		goto out;
 	}
-	/* cur/ is for the reader; it must exist for the Maildir to be one. */
-	curfd = local_io_opendir(boxfd, "cur", 1, own);
-	if (curfd < 0) {
+	/* cur/ is for the reader; it must exist for the Maildir to be one.
+	 * Nothing is written into it: when it is there, a directory and
+	 * known durable, one statx says so; otherwise it is opened (made,
+	 * refused if a symlink, its name synced) as tmp/ and new/ are. */
+	if (!local_io_dir_known(boxfd, "cur") &&
+	    (curfd = local_io_opendir(boxfd, "cur", 1, own)) < 0) {
 		st = local_io_status(errno, "%s/cur", what);
 		goto out;
 	}
@@ -142,8 +147,10 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 		goto out;
 	}
 	intmp = 0;
-	/* The delivery is durable once the new/ entry is on disk. */
-	if (fsync(newfd) < 0)
+	/* The delivery is durable once the new/ entry is on disk: one
+	 * fsync of new/ shared with the deliveries into this Maildir that
+	 * renamed at the same time (dir_sync.h). */
+	if (dir_sync_wait(newfd) < 0)
 		st = local_io_status(errno, "%s: fsync new/", what);
 out:
 	if (winit)

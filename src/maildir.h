@@ -2,9 +2,14 @@
  *
  * The Maildir is an open directory; tmp/, new/ and cur/ inside it are
  * created on demand (0700, owned per struct local_owner) and opened
- * without following symlinks.  The message goes to tmp/UNIQUE (O_EXCL,
+ * without following symlinks (cur/, where nothing is written, is only
+ * looked at with one statx when it is a directory known durable, see
+ * local_io_dir_known).  The message goes to tmp/UNIQUE (O_EXCL,
  * 0600), is fsync'ed and closed, then renamed to new/UNIQUE without
- * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed.
+ * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed:
+ * by an fsync that started after the rename, shared with the other
+ * deliveries into the same new/ at that moment (dir_sync.h), so that
+ * concurrent deliveries into one mailbox do not each pay one.
  * Any failure before the rename removes tmp/UNIQUE.  A failure of the
  * final fsync of new/ is reported as ST_TEMP with the message already in
  * new/: a retry may then deliver it twice (at-least-once), never lose it.
@@ -15,7 +20,8 @@
  * "\072" (':' starts the info part of a Maildir name), and HOST is cut
  * short so that the name fits NAME_MAX.
  *
- * Contract: thread-safe; the only shared state is the atomic counter.
+ * Contract: thread-safe; the shared state is the atomic counter and
+ * dir_sync's groups.
  */
 #ifndef MTA_MAILDIR_H
 #define MTA_MAILDIR_H

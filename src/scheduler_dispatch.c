@@ -40,6 +40,76 @@ static void *delivery_thread(void *arg)
 	return NULL;
 }
 
+/* The delivery threads that stay alive between deliveries.  A thread
+ * that finished its delivery waits here up to POOL_IDLE seconds for the
+ * next one, instead of exiting and letting the next delivery pay a
+ * thread's start and end (clone, exit, a wake-up of the new thread).  It
+ * is still one thread per delivery in flight: a delivery is handed over
+ * only when an idle thread is there to take it alone (pool_free counts
+ * the idle threads that no delivery has claimed yet); otherwise a new
+ * thread starts.  Deliveries handed over wait in pool_queue (linked by
+ * d->next, unused until the completion list takes it).  Process-wide:
+ * the threads know no scheduler (a delivery names its own, d->owner).
+ * Idle threads end on their own after POOL_IDLE seconds: nothing to stop
+ * at exit.  They are named "mta-delivery" (ps -L). */
+enum { POOL_IDLE = 10 };
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static struct delivery *pool_queue;   /* handed over, not yet taken */
+static unsigned pool_free;            /* idle threads not yet claimed */
+
+/* pool_thread - deliveries, one after the other, until idle too long */
+static void *pool_thread(void *arg)
+{
+	struct delivery *d = arg;
+	struct timespec until;
+
+	/* for ps -L and top -H (at most 15 bytes) */
+	pthread_setname_np(pthread_self(), "mta-delivery");
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		pthread_mutex_unlock(&pool_lock);
+		delivery_thread(d);
+		pthread_mutex_lock(&pool_lock);
+		pool_free++;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += POOL_IDLE;
+		while (pool_queue == NULL &&
+		       pthread_cond_timedwait(&pool_work, &pool_lock, &until) == 0)
+			;
+		if (pool_queue == NULL) {   /* idle too long, none claimed it */
+			pool_free--;
+			break;
+		}
+		/* pool_free was taken when this delivery was handed over */
+		d = pool_queue;
+		pool_queue = d->next;
+		d->next = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return NULL;
+}
+
+/* pool_start - d to an idle delivery thread, or to a new one; 0, or -1
+ * when no thread could be started */
+static int pool_start(struct delivery *d, pthread_attr_t *attr)
+{
+	pthread_t t;
+
+	pthread_mutex_lock(&pool_lock);
+	if (pool_free > 0) {
+		pool_free--;
+		d->next = pool_queue;
+		pool_queue = d;
+		pthread_mutex_unlock(&pool_lock);
+		/* after the unlock: the woken thread need not wait for it */
+		pthread_cond_signal(&pool_work);
+		return 0;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return pthread_create(&t, attr, pool_thread, d) != 0 ? -1 : 0;
+}
+
 /* hand_on - a job that may have left a line of transport tr for a free
  * slot takes none (it waits for its hop, or its hop is dead): the next
  * job waiting for tr goes instead, or that slot could stay unused */
@@ -121,7 +191,6 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 	       (j = jobtab_next(s->t)) != NULL && j->due <= now) {
 		struct delivery *d;
 		char qhop[LOG_VALUE_MAX];
-		pthread_t t;
 
 		if (sched_reserve_freed(s) < 0 || (d = delivery_new(1)) == NULL)
 			break;
@@ -184,7 +253,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 			log_event("delivery-group", "id=%s rcpts=%zu via=%s dest=%s", d->id,
 			          d->nrcpt, transport_table[d->transport].name,
 			          log_quote(qhop, sizeof qhop, d->hop));
-		if (pthread_create(&t, attr, delivery_thread, d) != 0) {
+		if (pool_start(d, attr) < 0) {
 			size_t i;
 
 			log_event("sched-error", "error=\"cannot start a delivery thread\"");

@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "durable_dirs.h"
 #include "local.h"
+#include "local_io.h"
 #include "maildir.h"
 #include "mbox.h"
 
@@ -544,6 +546,55 @@ Test(local_maildir, symlink_new_refused)
 	cr_assert(strstr(st.text, "symbolic link") != NULL, "%s", st.text);
 	cr_assert_eq(entries(other, NULL), 0);
 	cr_assert_eq(entries(path_of(path, root, "bob/tmp"), NULL), 0);
+}
+
+/* cur/ is checked at every delivery, also once it is known durable (then
+ * by one statx, without opening it): replaced by a symlink it is refused,
+ * removed it is made again, made again by someone else it is synced and
+ * noted again (a new directory: new inode or birth time) */
+Test(local_maildir, cur_checked_at_every_delivery)
+{
+	struct local_config c = config(0);
+	struct durable_dir id;
+	struct status st;
+	char path[PATH_MAX], other[PATH_MAX];
+	int fd;
+
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(local_io_dir_known(AT_FDCWD, path_of(path, root, "bob/cur")), 1,
+	             "cur/ known durable after the first delivery");
+	/* replaced by a symlink to a directory elsewhere */
+	cr_assert_eq(rmdir(path_of(path, root, "bob/cur")), 0);
+	cr_assert_eq(mkdir(path_of(other, dir, "elsewhere"), 0700), 0);
+	cr_assert_eq(symlink(other, path), 0);
+	cr_assert_eq(local_io_dir_known(AT_FDCWD, path), 0, "a symlink is never known");
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert(strstr(st.text, "symbolic link") != NULL, "%s", st.text);
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 1, "nothing more delivered");
+	/* removed: made again by the next delivery */
+	cr_assert_eq(unlink(path_of(path, root, "bob/cur")), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(local_io_dir_known(AT_FDCWD, path), 1);
+	/* made again by another program: not known until a delivery syncs
+	 * the mailbox and notes it */
+	cr_assert_eq(rmdir(path), 0);
+	usleep(50000);   /* a later clock tick: another birth time */
+	cr_assert_eq(mkdir(path, 0700), 0);
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	if (durable_dirs_id(fd, &id) == 0 && durable_dirs_known(&id)) {
+		close(fd);   /* same inode and birth time tick: cannot be told */
+		cr_skip_test("cur/ made again with the same identity");
+	}
+	close(fd);
+	cr_assert_eq(local_io_dir_known(AT_FDCWD, path), 0, "a new cur/ is not known");
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(local_io_dir_known(AT_FDCWD, path), 1, "the new cur/ noted once synced");
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 3);
 }
 
 Test(local_maildir, file_where_mailbox_should_be)

@@ -1,0 +1,241 @@
+/* test_dir_sync.c - the shared fsync of a directory: concurrent waiters
+ * on one directory share fsyncs; a waiter is covered only by an fsync
+ * that started after it arrived; a failed fsync fails every waiter that
+ * had arrived; different directories are synced apart; concurrent Maildir
+ * deliveries into one mailbox share the fsync of new/. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dir_sync.h"
+#include "maildir.h"
+
+enum { THREADS = 8 };
+
+static atomic_int syncs;               /* hooked fsyncs started */
+static atomic_int fail_with;           /* errno the hook fails with, 0 none */
+static atomic_llong last_start_ns;     /* when the last hooked fsync began */
+static ino_t synced_ino[64];           /* the directories synced, in order */
+static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* slow_sync - an fsync that takes 50 ms, counted, maybe failing */
+static int slow_sync(int fd)
+{
+	struct stat sb;
+	int n = atomic_fetch_add(&syncs, 1), e;
+
+	atomic_store(&last_start_ns, now_ns());
+	if (fstat(fd, &sb) == 0 && n < 64) {
+		pthread_mutex_lock(&synced_lock);
+		synced_ino[n] = sb.st_ino;
+		pthread_mutex_unlock(&synced_lock);
+	}
+	usleep(50000);
+	e = atomic_load(&fail_with);
+	if (e != 0) {
+		errno = e;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static char dir[] = "/tmp/mta-unit-ds.XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	dir_sync_hook(slow_sync);
+}
+
+static void teardown(void)
+{
+	char cmd[64];
+
+	dir_sync_hook(NULL);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(dir_sync, .init = setup, .fini = teardown, .timeout = 30);
+
+static pthread_barrier_t start;
+
+/* waiter - open the directory arg names, wait at the barrier, sync */
+static void *waiter(void *arg)
+{
+	int fd = open(arg, O_RDONLY | O_DIRECTORY), r;
+
+	cr_assert_geq(fd, 0);
+	pthread_barrier_wait(&start);
+	r = dir_sync_wait(fd);
+	close(fd);
+	return (void *)(long)(r < 0 ? errno : 0);
+}
+
+/* run - THREADS waiters on paths[i % npaths]; each one's result in res */
+static void run(char **paths, int npaths, long *res)
+{
+	pthread_t t[THREADS];
+	void *r;
+	int i;
+
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, waiter, paths[i % npaths]), 0);
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], &r);
+		res[i] = (long)r;
+	}
+	pthread_barrier_destroy(&start);
+}
+
+Test(dir_sync, concurrent_waiters_share)
+{
+	char *paths[] = { dir };
+	long res[THREADS];
+	int i;
+
+	run(paths, 1, res);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(res[i], 0);
+	/* the first may sync alone; all who came during it share the next */
+	cr_assert_geq(atomic_load(&syncs), 1);
+	cr_assert_leq(atomic_load(&syncs), 3, "%d fsyncs for %d waiters",
+	              atomic_load(&syncs), THREADS);
+}
+
+Test(dir_sync, different_directories_apart)
+{
+	char a[64], b[64], *paths[] = { a, b };
+	struct stat sa, sb;
+	long res[THREADS];
+	int i, seen_a = 0, seen_b = 0;
+
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	cr_assert_eq(mkdir(a, 0700), 0);
+	cr_assert_eq(mkdir(b, 0700), 0);
+	stat(a, &sa);
+	stat(b, &sb);
+	run(paths, 2, res);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(res[i], 0);
+	for (i = 0; i < atomic_load(&syncs) && i < 64; i++) {
+		seen_a |= synced_ino[i] == sa.st_ino;
+		seen_b |= synced_ino[i] == sb.st_ino;
+	}
+	cr_assert(seen_a && seen_b, "each directory synced on its own");
+}
+
+/* early - one waiter that starts the first fsync */
+static void *early(void *arg)
+{
+	int fd = open(arg, O_RDONLY | O_DIRECTORY), r;
+
+	r = dir_sync_wait(fd);
+	close(fd);
+	return (void *)(long)r;
+}
+
+Test(dir_sync, covered_only_by_a_later_fsync)
+{
+	pthread_t t;
+	long long arrived;
+	int fd;
+
+	cr_assert_eq(pthread_create(&t, NULL, early, dir), 0);
+	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
+		usleep(1000);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	arrived = now_ns();
+	cr_assert_eq(dir_sync_wait(fd), 0);
+	close(fd);
+	pthread_join(t, NULL);
+	/* the fsync already running when we came cannot cover our rename */
+	cr_assert_eq(atomic_load(&syncs), 2);
+	cr_assert_gt(atomic_load(&last_start_ns), arrived);
+}
+
+Test(dir_sync, failure_fails_every_waiter)
+{
+	char *paths[] = { dir };
+	long res[THREADS];
+	int i, fd;
+
+	atomic_store(&fail_with, EIO);
+	run(paths, 1, res);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(res[i], EIO, "waiter %d: %ld", i, res[i]);
+	/* later waiters are judged by a new fsync */
+	atomic_store(&fail_with, 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(dir_sync_wait(fd), 0);
+	close(fd);
+}
+
+/* deliver_one - one Maildir delivery into dir/box of the file arg */
+static int msgfd;
+static void *deliver_one(void *arg)
+{
+	struct local_msg m = { "user@example.org", "sender@example.org", msgfd, 0 };
+	struct local_owner own = { 0, 0, 0 };
+	struct status st;
+	int boxfd = open(arg, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(boxfd, 0);
+	pthread_barrier_wait(&start);
+	st = maildir_deliver(boxfd, "box", "host.example", &m, &own);
+	close(boxfd);
+	return (void *)(long)st.kind;
+}
+
+Test(dir_sync, maildir_deliveries_share_the_fsync_of_new)
+{
+	char box[64], path[96], tmpl[] = "/tmp/mta-unit-dsmsg.XXXXXX";
+	pthread_t t[THREADS];
+	void *r;
+	int i, n = 0;
+	DIR *d;
+
+	msgfd = mkstemp(tmpl);
+	cr_assert_geq(msgfd, 0);
+	unlink(tmpl);
+	cr_assert_eq(write(msgfd, "Subject: x\n\nbody\n", 17), 17);
+	snprintf(box, sizeof box, "%s/box", dir);
+	cr_assert_eq(mkdir(box, 0700), 0);
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, deliver_one, box), 0);
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], &r);
+		cr_assert_eq((long)r, ST_OK);
+	}
+	pthread_barrier_destroy(&start);
+	snprintf(path, sizeof path, "%s/new", box);
+	cr_assert_not_null(d = opendir(path));
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	cr_assert_eq(n - 2, THREADS, "every message in new/");
+	cr_assert_geq(atomic_load(&syncs), 1, "new/ synced through dir_sync");
+	cr_assert_lt(atomic_load(&syncs), THREADS, "%d fsyncs of new/ for %d deliveries",
+	             atomic_load(&syncs), THREADS);
+	close(msgfd);
+}

@@ -231,6 +231,8 @@ enum queue_new_state {
 	                              * new/ name not unlinked yet */
 	QUEUE_NEW_CLASH,             /* another file is mess/ID */
 	QUEUE_NEW_BAD,               /* no valid envelope, or another ID's */
+	QUEUE_NEW_UNSEALED,          /* its seal not met: data lost before
+	                              * its writer's fdatasync ended */
 	QUEUE_NEW_ERROR              /* not readable now (errno) */
 };
 /* queue_read_new - open new/id and read its envelope into env (as

@@ -62,11 +62,19 @@ enum queue_new_state queue_read_new(const struct queue *q, const char *id,
 		close(fd);
 		return same ? QUEUE_NEW_TAKEN : QUEUE_NEW_CLASH;
 	}
+	/* A sealed file whose data a power cut lost (its writer's fdatasync
+	 * unfinished: never acknowledged) fails its seal: bad, not exploded. */
 	if (envelope_read(fd, env, &offset) < 0 || strcmp(env->id, id) != 0) {
 		e = errno;
 		close(fd);
 		errno = e;
 		return e == EINVAL || e == 0 ? QUEUE_NEW_BAD : QUEUE_NEW_ERROR;
+	}
+	if (envelope_verify(fd, env) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return e == EINVAL ? QUEUE_NEW_UNSEALED : QUEUE_NEW_ERROR;
 	}
 	close(fd);
 	return QUEUE_NEW_READ;

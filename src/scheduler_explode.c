@@ -95,6 +95,12 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		envelope_free(&env);
 		queue_quarantine(s->q, QUEUE_NEW, id, "queue ID in use in mess/");
 		return 1;
+	case QUEUE_NEW_UNSEALED:
+		/* Never answered 250 (mta-queue(5), CRASH SAFETY, 2): kept for
+		 * the operator, never exploded, never bounced. */
+		envelope_free(&env);
+		queue_quarantine(s->q, QUEUE_NEW, id, "incomplete: seal not met, never acknowledged");
+		return 1;
 	case QUEUE_NEW_BAD:
 		envelope_free(&env);
 		if (!created)

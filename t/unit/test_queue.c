@@ -305,3 +305,43 @@ Test(queue, a_failed_shared_fsync_fails_every_committer_it_covers)
 	cr_assert_eq(run_committers(), 1);
 	cr_assert_eq(atomic_load(&sync_calls), 2);
 }
+
+/* state_after - queue_read_new's verdict on new/id once its file is cut
+ * to len bytes (-1: left whole) */
+static enum queue_new_state state_after(struct queue *q, const char *id, long long len)
+{
+	struct envelope env;
+	enum queue_new_state st;
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/new/%s", dir, id);
+	if (len >= 0)
+		cr_assert_eq(truncate(path, (off_t)len), 0);
+	st = queue_read_new(q, id, &env);
+	envelope_free(&env);
+	return st;
+}
+
+Test(queue, a_committed_message_is_sealed_and_its_data_lost_is_found)
+{
+	struct queue *q = open_queue();
+	char small[ENVELOPE_ID_MAX], big[ENVELOPE_ID_MAX], path[256];
+	char *text = malloc(200001);
+	struct stat st;
+
+	/* one that fits the buffer (sealed in memory), one that does not
+	 * (sealed in the file) */
+	memset(text, 'x', 200000);
+	text[200000] = '\0';
+	put(q, "Subject: s\n\nsmall\n", small);
+	put(q, text, big);
+	free(text);
+	cr_assert_eq(state_after(q, small, -1), QUEUE_NEW_READ);
+	cr_assert_eq(state_after(q, big, -1), QUEUE_NEW_READ);
+	snprintf(path, sizeof path, "%s/new/%s", dir, big);
+	cr_assert_eq(stat(path, &st), 0);
+	/* a power cut that kept the name and lost the end of the data */
+	cr_assert_eq(state_after(q, big, (long long)st.st_size - 65536), QUEUE_NEW_UNSEALED);
+	cr_assert_eq(state_after(q, small, 0), QUEUE_NEW_BAD);
+	queue_close(q);
+}

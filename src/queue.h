@@ -146,6 +146,11 @@ struct status queue_msg_open_as(struct queue *q, struct envelope *env,
 void queue_msg_write(struct queue_msg *m, const char *p, size_t n);
 /* queue_msg_commit - make the message durable in new/; frees m */
 struct status queue_msg_commit(struct queue_msg *m);
+/* queue_msg_committing - is a receiver of this process between its
+ * rename of new/id and the decision of its commit (fdatasync, fsync of
+ * new/)?  The scheduler leaves such a file alone: the committer's close
+ * of it (IN_CLOSE_WRITE in new/) follows the decision.  Thread-safe. */
+int queue_msg_committing(struct queue *q, const char *id);
 /* queue_msg_abort - remove the tmp file; frees m */
 void queue_msg_abort(struct queue_msg *m);
 

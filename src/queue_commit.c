@@ -44,6 +44,7 @@ struct queue_msg {
 	size_t len;
 	unsigned long long total;     /* bytes written so far, buffer included */
 	uint32_t crc;                 /* seal_crc of those after the seal line */
+	struct queue_msg *next_committing;  /* q->committing, under sync_lock */
 	char id[ENVELOPE_ID_MAX];
 	char buf[MSG_BUF];
 };
@@ -240,6 +241,34 @@ static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 	return w->err;
 }
 
+/* uncommitting - m's commit is decided: off q->committing */
+static void uncommitting(struct queue_msg *m)
+{
+	struct queue_msg **pp;
+
+	pthread_mutex_lock(&m->q->sync_lock);
+	for (pp = &m->q->committing; *pp; pp = &(*pp)->next_committing)
+		if (*pp == m) {
+			*pp = m->next_committing;
+			break;
+		}
+	pthread_mutex_unlock(&m->q->sync_lock);
+}
+
+/* queue_msg_committing - a receiver of this process between its rename
+ * into new/ and the decision of its commit? */
+int queue_msg_committing(struct queue *q, const char *id)
+{
+	struct queue_msg *m;
+	int found = 0;
+
+	pthread_mutex_lock(&q->sync_lock);
+	for (m = q->committing; m && !found; m = m->next_committing)
+		found = strcmp(m->id, id) == 0;
+	pthread_mutex_unlock(&q->sync_lock);
+	return found;
+}
+
 /* seal - fill in the seal the envelope reserved (envelope.h): in the
  * buffer while it still holds the file's head, else in the file */
 static void seal(struct queue_msg *m)
@@ -272,12 +301,19 @@ static void seal(struct queue_msg *m)
  * message, not two).  Anywhere else the fsync of new/ still makes the
  * name durable.  Until the fdatasync returns, a power cut may keep the
  * name with its data lost: no 250 was given, and the seal makes the
- * file fail every reader's check (mta-queue(5), CRASH SAFETY, 2). */
+ * file fail every reader's check (mta-queue(5), CRASH SAFETY, 2).
+ *
+ * The scheduler sees new/ID at the rename, before the commit is decided:
+ * it leaves it alone while the committer is on q->committing
+ * (queue_msg_committing) and takes it at the close of the descriptor
+ * (IN_CLOSE_WRITE), which comes after the committer left that list.  So
+ * nothing is exploded, let alone delivered, before its 250 may be sent,
+ * and a message refused with 4xx is never delivered. */
 struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
 	struct sync_waiter w = { NULL, 0, 0, 0, 0 };
-	const char *op = "fdatasync";
+	const char *op = "write";     /* the fdatasync: as before, a write error */
 	int e;
 
 	if (!m->err)
@@ -290,9 +326,13 @@ struct status queue_msg_commit(struct queue_msg *m)
 		return storage_status(e);
 	}
 	/* Numbered before the rename: an fsync of new/ that fails from now
-	 * on fails this committer too, even if it has not come to wait yet. */
+	 * on fails this committer too, even if it has not come to wait yet.
+	 * Listed as committing before the rename too: the scheduler never
+	 * sees new/ID undecided without knowing it. */
 	pthread_mutex_lock(&q->sync_lock);
 	w.seq = ++q->registered;
+	m->next_committing = q->committing;
+	q->committing = m;
 	pthread_mutex_unlock(&q->sync_lock);
 	/* Never over another message: its ID was free when tmp/ID was made,
 	 * so a name here now was put there by hand; the client tries again
@@ -300,32 +340,27 @@ struct status queue_msg_commit(struct queue_msg *m)
 	if (queue_rename_excl(q->sync, q->fd[QUEUE_TMP], m->id, q->fd[QUEUE_NEW], m->id) < 0) {
 		e = errno;
 		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
+		uncommitting(m);
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	/* The scheduler may see new/ID from here on, and read it whole from
-	 * the page cache: what it does before this fdatasync is done is what
-	 * it would do with a message whose 250 was lost on the way (a
-	 * duplicate at worst, when the client sends it again after a 4xx). */
 	e = fdatasync(m->fd) < 0 ? errno : 0;
-	if (close(m->fd) < 0 && e == 0) {
-		e = errno;
-		op = "close";
-	}
-	m->fd = -1;
 	if (e == 0 && (e = sync_new_dir(q, &w)) != 0)
 		op = "fsync-dir";
 	if (e != 0) {
 		/* The rename may or may not survive a crash, the data may not:
-		 * refuse with 4xx and take the file back out, so the client's
-		 * retry is the only copy (if the scheduler already took it, a
-		 * duplicate is possible: at-least-once, never lost; and should
-		 * its data be lost, the seal keeps it from being delivered). */
+		 * refuse with 4xx and take the file back out (the scheduler has
+		 * left it alone), so the client's retry is the only copy; should
+		 * a cut keep the name and lose the data, the seal fails. */
 		log_event("queue-error", "op=%s id=%s error=\"%s\"", op, m->id, strerror(e));
 		unlinkat(q->fd[QUEUE_NEW], m->id, 0);
-		free(m);
-		return storage_status(e);
 	}
+	uncommitting(m);
+	/* Decided: this close tells the scheduler (IN_CLOSE_WRITE).  An error
+	 * here changes nothing: the data was synced already. */
+	if (close(m->fd) < 0)
+		log_event("queue-error", "op=close id=%s error=\"%s\" action=none",
+		          m->id, strerror(errno));
 	free(m);
-	return status_ok();
+	return e != 0 ? storage_status(e) : status_ok();
 }

@@ -27,6 +27,7 @@ struct queue {
 	int failed_err;               /* ... with this errno */
 	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
 	int syncing;                  /* a directory fsync is running */
+	struct queue_msg *committing; /* renamed into new/, commit undecided */
 };
 
 #endif

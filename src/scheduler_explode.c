@@ -3,6 +3,7 @@
  * batch at a time, so that one fsync of rcpt/ and one of mess/ cover many
  * messages.  The file steps are the store's (queue.h); the order of them
  * is mta-queue(5)'s crash argument.  See scheduler_priv.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 		queue_quarantine(s->q, QUEUE_NEW, name, "not a regular file");
 		return 0;
 	}
+	/* Its receiver is still committing it (fdatasync, fsync of new/):
+	 * the close that follows the decision brings it back (closed_new). */
+	if (queue_msg_committing(s->q, name))
+		return 0;
 	if (s->narrived == s->arrived_cap) {
 		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
 		void *a = realloc(s->arrived, cap * sizeof *s->arrived);
@@ -42,6 +47,19 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 	s->created[s->narrived] = created;
 	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
 	return 0;
+}
+
+/* sched_closed_new - a receiver closed new/name: its commit is decided
+ * (queue_msg_committing), a file left alone at its rename is taken now;
+ * one in this batch already is not queued twice */
+int sched_closed_new(struct sched *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->narrived; i++)
+		if (strcmp(s->arrived[i], name) == 0)
+			return 0;
+	return sched_arrived(s, name, DT_UNKNOWN, 0);
 }
 
 /* sched_forget_untaken - forget the jobs in memory of message id, which

@@ -393,6 +393,8 @@ void sched_read_events(struct sched *s)
 				continue;
 			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
 				found_new(s, ev->name, DT_UNKNOWN);
+			else if (ev->wd == s->wd_new && (ev->mask & IN_CLOSE_WRITE))
+				sched_closed_new(s, ev->name);
 			else if (ev->wd == s->wd_new && (ev->mask & IN_CREATE))
 				sched_arrived(s, ev->name, DT_UNKNOWN, 1);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))

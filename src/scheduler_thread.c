@@ -245,8 +245,10 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	/* Watch before scanning: a file renamed in during the scan is then
 	 * seen by the scan, by an event, or by both (handled idempotently). */
 	/* IN_CREATE: a message linked in where renameat2 cannot refuse to
-	 * replace (queue_rename_excl) */
-	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE);
+	 * replace (queue_rename_excl); IN_CLOSE_WRITE: a receiver's commit
+	 * decided (a file renamed in before its fdatasync is left alone
+	 * until then: queue_msg_committing) */
+	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE);
 	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
 	/* local submissions: mta-send renames each into place */
 	s->wd_maildrop = watch(s, "maildrop", IN_MOVED_TO);

@@ -5,7 +5,8 @@
  * (qlist.h) reads and steers the queue through it too.
  *
  *   queue/tmp/ID      being written; only its writer ever opens it
- *   queue/new/ID      complete and durable, waiting for the scheduler
+ *   queue/new/ID      complete (durable once its committer has returned
+ *                     ST_OK), waiting for the scheduler
  *   queue/mess/ID     taken by the scheduler
  *   queue/rcpt/DUE.ID.N, queue/bad/, queue/lock
  *   queue/maildrop/ID  a local user's submission (mta-send without a
@@ -17,9 +18,15 @@
  * explode's steps, job files, moves to bad/), queue_list.c (the listing
  * of mta-queue).  Each of the last three calls only queue.c.
  *
- * A message enters by: create tmp/ID (O_EXCL), write envelope and message
- * through a buffer, fdatasync, close, rename to new/ID, fsync new/.  Only
- * when queue_msg_commit() returns ST_OK may the client hear 250.  The
+ * A message enters by: create tmp/ID (O_EXCL), write envelope (its seal
+ * reserved) and message through a buffer, fill in the seal (size and
+ * CRC-32C: seal.h), rename to new/ID, fdatasync, fsync new/, close.  Only
+ * when queue_msg_commit() returns ST_OK may the client hear 250.  From
+ * before the rename until the syncs are decided the committer is listed
+ * (queue_msg_committing) and the scheduler leaves new/ID alone; the close
+ * after the decision tells it (IN_CLOSE_WRITE).  A power cut before the
+ * fdatasync returned may keep new/ID with its data lost: never
+ * acknowledged, and its seal fails (queue_read_new, delivery).  The
  * directory fsync is shared (group commit): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
  * many concurrent renames.  A directory fsync that fails fails every

@@ -129,22 +129,6 @@ void deliver_run(struct delivery *d)
 		close(fd);
 		return;
 	}
-	/* A sealed message whose data a power cut lost after explode took it
-	 * (its writer's fdatasync unfinished: never answered 250) fails its
-	 * seal: to bad/ with its jobs, never sent, never bounced. */
-	if (env.nrcpt > 0 && envelope_verify(fd, &env) < 0) {
-		int e = errno;
-
-		settle_all(d, e == EINVAL ?
-		           status_make(ST_PERM, 3, 0, "Queue file mess/%s is incomplete "
-		                       "(seal not met, never acknowledged)", d->id) :
-		           status_make(ST_TEMP, 3, 0, "Cannot read queue file mess/%s: %s",
-		                       d->id, strerror(e)),
-		           e == EINVAL ? DELIVERY_BAD_MESSAGE : DELIVERY_SOUND);
-		envelope_free(&env);
-		close(fd);
-		return;
-	}
 	if (env.nrcpt == 0) {
 		settle_all(d, status_make(ST_PERM, 3, 0, "Queue file mess/%s is damaged",
 		                          d->id), DELIVERY_BAD_MESSAGE);

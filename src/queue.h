@@ -26,7 +26,7 @@
  * (queue_msg_committing) and the scheduler leaves new/ID alone; the close
  * after the decision tells it (IN_CLOSE_WRITE).  A power cut before the
  * fdatasync returned may keep new/ID with its data lost: never
- * acknowledged, and its seal fails (queue_read_new, delivery).  The
+ * acknowledged, and its seal fails (queue_read_new).  The
  * directory fsync is shared (group commit): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
  * many concurrent renames.  A directory fsync that fails fails every
@@ -146,7 +146,9 @@ struct status queue_msg_open(struct queue *q, struct envelope *env,
                              struct queue_msg **m);
 /* queue_msg_open_as - the same under the ID given (a maildrop file's:
  * letters and digits); ST_TEMP when a message of that ID is in new/ or
- * mess/, or tmp/ID exists */
+ * mess/, or tmp/ID exists.  Its commit syncs the data before the rename
+ * (the order before the seal): new/ID never names lost data, so the
+ * maildrop copy may go once new/ID exists (maildrop.c) */
 struct status queue_msg_open_as(struct queue *q, struct envelope *env,
                                 const char *id, struct queue_msg **m);
 /* queue_msg_write - append message bytes; an error is kept for commit */
@@ -236,7 +238,8 @@ int queue_msg_read(const struct queue *q, enum queue_dir d, const char *id,
 
 /* what explode finds in new/ (queue_read_new) */
 enum queue_new_state {
-	QUEUE_NEW_READ,              /* env read: to be exploded */
+	QUEUE_NEW_READ,              /* env read, seal met, data synced
+	                              * (fdatasync): to be exploded */
 	QUEUE_NEW_GONE,              /* no such name: taken already */
 	QUEUE_NEW_LINK,              /* a symbolic link: never followed */
 	QUEUE_NEW_TAKEN,             /* the same file is mess/ID: taken, its
@@ -248,7 +251,9 @@ enum queue_new_state {
 	QUEUE_NEW_ERROR              /* not readable now (errno) */
 };
 /* queue_read_new - open new/id and read its envelope into env (as
- * queue_msg_read; env needs envelope_free in any case) */
+ * queue_msg_read; env needs envelope_free in any case), check its seal
+ * and fdatasync it: what is then linked into mess/ is durable whoever
+ * wrote it, so no reader of mess/ checks the seal (mta-queue(5)) */
 enum queue_new_state queue_read_new(const struct queue *q, const char *id,
                                     struct envelope *env);
 /* queue_take - give message id in new/ its name in mess/ too (a link; a
@@ -321,6 +326,15 @@ int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
 /* queue_maildrop_name - is name a submission's (an ID), not one being
  * written (QUEUE_MAILDROP_TMP) nor anything else? */
 int queue_maildrop_name(const char *name);
+/* queue_maildrop_taken - is submission name in the queue already (taken
+ * before a crash that kept its maildrop/ copy)?  1 when mess/name exists
+ * (mess/ holds only synced data: mta-queue(5)) or new/name reads whole
+ * (its envelope, its seal met, or a file from before the seal); 0 when
+ * neither exists, or new/name is not whole: then it is moved to bad/, and
+ * the submission is to be taken again (the pickup syncs before its
+ * rename, so its own commit never leaves that).  -1 (errno) when new/name
+ * cannot be read now, or the move failed. */
+int queue_maildrop_taken(struct queue *q, const char *name);
 /* queue_maildrop_open - open maildrop/name to read: never a symbolic
  * link (ELOOP), never through a mount point (EXDEV: a user's FUSE mount
  * could block the reader), never blocking (a FIFO), only a regular file

@@ -11,9 +11,11 @@
  * price: a power cut between the rename and the end of the fdatasync can
  * leave new/ID (or, once the scheduler took it, mess/ID and its jobs)
  * with its data lost, empty or cut short or zeroed.  Such a message was
- * never answered 250; its seal fails, and explode and delivery both
- * check the seal (envelope_verify) and quarantine it to bad/, never
- * delivering or bouncing it. */
+ * never answered 250; its seal fails, and explode checks the seal
+ * (envelope_verify) and quarantines it to bad/, never delivering or
+ * bouncing it.  A maildrop pickup (queue_msg_open_as) keeps the order
+ * data first: its maildrop copy is unlinked at restart once new/ID
+ * exists (maildrop.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -45,6 +47,7 @@ struct queue_msg {
 	unsigned long long total;     /* bytes written so far, buffer included */
 	uint32_t crc;                 /* seal_crc of those after the seal line */
 	struct queue_msg *next_committing;  /* q->committing, under sync_lock */
+	int sync_first;               /* fdatasync before the rename (maildrop) */
 	char id[ENVELOPE_ID_MAX];
 	char buf[MSG_BUF];
 };
@@ -123,6 +126,12 @@ static struct status msg_open(struct queue *q, struct envelope *env,
 	m->len = 0;
 	m->total = 0;
 	m->crc = 0;
+	/* A maildrop pickup (a fixed ID) keeps the old order, data synced
+	 * before the rename: at start-up maildrop/ID is unlinked as taken
+	 * once new/ID exists (maildrop.c), which is safe only if new/ID's
+	 * data is durable whenever its name is.  Network receivers have no
+	 * second copy to lose and take the one-commit order. */
+	m->sync_first = fixed != NULL;
 	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/; a
 	 * fixed one is tried once. */
 	for (tries = 0; ; tries++) {
@@ -301,7 +310,7 @@ static void seal(struct queue_msg *m)
  * message, not two).  Anywhere else the fsync of new/ still makes the
  * name durable.  Until the fdatasync returns, a power cut may keep the
  * name with its data lost: no 250 was given, and the seal makes the
- * file fail every reader's check (mta-queue(5), CRASH SAFETY, 2).
+ * file fail explode's check (mta-queue(5), CRASH SAFETY, 2).
  *
  * The scheduler sees new/ID at the rename, before the commit is decided:
  * it leaves it alone while the committer is on q->committing
@@ -319,6 +328,8 @@ struct status queue_msg_commit(struct queue_msg *m)
 	if (!m->err)
 		seal(m);
 	flush(m);
+	if (!m->err && m->sync_first && fdatasync(m->fd) < 0)
+		m->err = errno;
 	if (m->err) {
 		e = m->err;
 		log_event("queue-error", "op=write id=%s error=\"%s\"", m->id, strerror(e));
@@ -344,7 +355,7 @@ struct status queue_msg_commit(struct queue_msg *m)
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	e = fdatasync(m->fd) < 0 ? errno : 0;
+	e = !m->sync_first && fdatasync(m->fd) < 0 ? errno : 0;
 	if (e == 0 && (e = sync_new_dir(q, &w)) != 0)
 		op = "fsync-dir";
 	if (e != 0) {

@@ -76,6 +76,16 @@ enum queue_new_state queue_read_new(const struct queue *q, const char *id,
 		errno = e;
 		return e == EINVAL ? QUEUE_NEW_UNSEALED : QUEUE_NEW_ERROR;
 	}
+	/* Whole now, and synced before it is linked into mess/: so mess/
+	 * holds only durable data whoever wrote new/ID (a receiver's file is
+	 * synced already, and this costs it no I/O), and no reader of mess/
+	 * (delivery, bounces, reports) needs the seal again (mta-queue(5)). */
+	if (fdatasync(fd) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return QUEUE_NEW_ERROR;
+	}
 	close(fd);
 	return QUEUE_NEW_READ;
 }

@@ -115,9 +115,13 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		return 1;
 	case QUEUE_NEW_UNSEALED:
 		/* Never answered 250 (mta-queue(5), CRASH SAFETY, 2): kept for
-		 * the operator, never exploded, never bounced. */
+		 * the operator, never exploded, never bounced.  One written in
+		 * place (created) may be unfinished: its close brings it back,
+		 * as for QUEUE_NEW_BAD. */
 		envelope_free(&env);
-		queue_quarantine(s->q, QUEUE_NEW, id, "incomplete: seal not met, never acknowledged");
+		if (!created)
+			queue_quarantine(s->q, QUEUE_NEW, id,
+			                 "incomplete: seal not met, never acknowledged");
 		return 1;
 	case QUEUE_NEW_BAD:
 		envelope_free(&env);

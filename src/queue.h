@@ -160,6 +160,11 @@ struct status queue_msg_commit(struct queue_msg *m);
  * new/)?  The scheduler leaves such a file alone: the committer's close
  * of it (IN_CLOSE_WRITE in new/) follows the decision.  Thread-safe. */
 int queue_msg_committing(struct queue *q, const char *id);
+/* queue_msg_committed - did a commit of id in this process succeed (its
+ * data durable, whole as written)?  Answered once per success (then
+ * forgotten), and only for the last 256 or so: a 0 means "check it".
+ * Thread-safe. */
+int queue_msg_committed(struct queue *q, const char *id);
 /* queue_msg_abort - remove the tmp file; frees m */
 void queue_msg_abort(struct queue_msg *m);
 
@@ -256,6 +261,11 @@ enum queue_new_state {
  * wrote it, so no reader of mess/ checks the seal (mta-queue(5)) */
 enum queue_new_state queue_read_new(const struct queue *q, const char *id,
                                     struct envelope *env);
+/* queue_read_new_as - the same, but with synced set (a commit seen to
+ * succeed: queue_msg_committed) neither the seal check, which reads the
+ * whole file, nor the fdatasync */
+enum queue_new_state queue_read_new_as(const struct queue *q, const char *id,
+                                       struct envelope *env, int synced);
 /* queue_take - give message id in new/ its name in mess/ too (a link; a
  * rename where there are no hard links): 1 linked, 0 when it has it
  * already (the same file), 2 moved by a rename instead, or -1 with errno */

@@ -250,12 +250,18 @@ static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 	return w->err;
 }
 
-/* uncommitting - m's commit is decided: off q->committing */
-static void uncommitting(struct queue_msg *m)
+/* uncommitting - m's commit is decided (ok: it succeeded, its data is
+ * durable, so explode need not check nor sync it: queue_msg_committed):
+ * off q->committing */
+static void uncommitting(struct queue_msg *m, int ok)
 {
 	struct queue_msg **pp;
 
 	pthread_mutex_lock(&m->q->sync_lock);
+	if (ok) {
+		memcpy(m->q->committed[m->q->committed_next], m->id, sizeof m->id);
+		m->q->committed_next = (m->q->committed_next + 1) % QUEUE_COMMITTED_RING;
+	}
 	for (pp = &m->q->committing; *pp; pp = &(*pp)->next_committing)
 		if (*pp == m) {
 			*pp = m->next_committing;
@@ -274,6 +280,23 @@ int queue_msg_committing(struct queue *q, const char *id)
 	pthread_mutex_lock(&q->sync_lock);
 	for (m = q->committing; m && !found; m = m->next_committing)
 		found = strcmp(m->id, id) == 0;
+	pthread_mutex_unlock(&q->sync_lock);
+	return found;
+}
+
+/* queue_msg_committed - did a commit of id succeed here (and id was not
+ * asked for since)?  Forgets it. */
+int queue_msg_committed(struct queue *q, const char *id)
+{
+	unsigned i;
+	int found = 0;
+
+	pthread_mutex_lock(&q->sync_lock);
+	for (i = 0; i < QUEUE_COMMITTED_RING && !found; i++)
+		if (q->committed[i][0] && strcmp(q->committed[i], id) == 0) {
+			q->committed[i][0] = '\0';
+			found = 1;
+		}
 	pthread_mutex_unlock(&q->sync_lock);
 	return found;
 }
@@ -351,7 +374,7 @@ struct status queue_msg_commit(struct queue_msg *m)
 	if (queue_rename_excl(q->sync, q->fd[QUEUE_TMP], m->id, q->fd[QUEUE_NEW], m->id) < 0) {
 		e = errno;
 		log_event("queue-error", "op=rename id=%s error=\"%s\"", m->id, strerror(e));
-		uncommitting(m);
+		uncommitting(m, 0);
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
@@ -366,7 +389,7 @@ struct status queue_msg_commit(struct queue_msg *m)
 		log_event("queue-error", "op=%s id=%s error=\"%s\"", op, m->id, strerror(e));
 		unlinkat(q->fd[QUEUE_NEW], m->id, 0);
 	}
-	uncommitting(m);
+	uncommitting(m, e == 0);
 	/* Decided: this close tells the scheduler (IN_CLOSE_WRITE).  An error
 	 * here changes nothing: the data was synced already. */
 	if (close(m->fd) < 0)

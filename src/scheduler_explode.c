@@ -96,7 +96,10 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	struct jt_msg *m;
 	size_t n;
 
-	switch (queue_read_new(s->q, id, &env)) {
+	/* A commit seen to succeed here left its data durable and whole: no
+	 * seal check (a read of the whole file), no fdatasync; any other
+	 * file (a start-up or overflow scan, another writer) gets both */
+	switch (queue_read_new_as(s->q, id, &env, queue_msg_committed(s->q, id))) {
 	case QUEUE_NEW_READ:
 		break;
 	case QUEUE_NEW_LINK:

@@ -2,6 +2,7 @@
  * seal.h */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,13 +27,50 @@ static void table_init(void)
 	}
 }
 
-/* seal_crc - CRC-32C, table driven */
+#if defined(__x86_64__)
+/* crc_hw - the same CRC by SSE4.2's crc32 instruction (its polynomial is
+ * Castagnoli's, reflected, without the inversions): 8 bytes a step,
+ * several times the table's speed; used when the CPU has it (crc_init) */
+__attribute__((target("sse4.2")))
+static uint32_t crc_hw(uint32_t c, const unsigned char *s, size_t n)
+{
+	uint64_t c64 = c, w;
+
+	for (; n > 0 && ((uintptr_t)s & 7) != 0; n--)
+		c64 = __builtin_ia32_crc32qi((uint32_t)c64, *s++);
+	for (; n >= 8; n -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		c64 = __builtin_ia32_crc32di(c64, w);
+	}
+	for (; n > 0; n--)
+		c64 = __builtin_ia32_crc32qi((uint32_t)c64, *s++);
+	return (uint32_t)c64;
+}
+#endif
+
+static int use_hw;              /* set once by crc_init */
+
+/* crc_init - the table, and whether the CPU computes the CRC itself */
+static void crc_init(void)
+{
+	table_init();
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	use_hw = __builtin_cpu_supports("sse4.2");
+#endif
+}
+
+/* seal_crc - CRC-32C: by the CPU where it can (crc_hw), else by table */
 uint32_t seal_crc(uint32_t crc, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint32_t c = ~crc;
 
-	pthread_once(&crc_once, table_init);
+	pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+	if (use_hw)
+		return ~crc_hw(c, s, n);
+#endif
 	while (n--)
 		c = crc_table[(c ^ *s++) & 0xff] ^ (c >> 8);
 	return ~c;

@@ -143,9 +143,8 @@ static int due(struct sched *s, const struct delivery *d,
  * its job as it would after its own warning: written after the report,
  * so a crash between warns again, never not at all.  Nothing when fewer
  * than two are due: defer() warns a single one itself. */
-void sched_warn_group(struct sched *s, struct delivery *d)
+void sched_warn_group(struct sched *s, struct delivery *d, long long now)
 {
-	long long now = (long long)time(NULL);
 	char qerr[LOG_VALUE_MAX];
 	struct bounce_rcpt *br;
 	struct envelope env;

@@ -19,8 +19,10 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
                      const struct job_info *info, long long now);
 /* sched_warn_group - before d's outcomes are applied: the delay warnings
  * due for two or more of its recipients in one report, each of them
- * marked warned_now (defer() records it); nothing for fewer */
-void sched_warn_group(struct sched *s, struct delivery *d);
+ * marked warned_now (defer() records it); nothing for fewer.  now: the
+ * same clock reading the outcomes are applied with, so that the group
+ * and its recipients agree on whether a warning is due */
+void sched_warn_group(struct sched *s, struct delivery *d, long long now);
 /* sched_report_success - d's recipient x delivered: a "delivered" or
  * "relayed" report when it asked for NOTIFY=SUCCESS and the server that took
  * it does not report itself (no DSN); failures are logged only */

@@ -78,9 +78,8 @@ struct status sched_returned_status(void)
  * --max-queue-time (then x->result says so; the caller fails the
  * recipient): sched_policy_retry decides. */
 static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
-                 struct delivery_rcpt *x)
+                 struct delivery_rcpt *x, long long now)
 {
-	long long now = (long long)time(NULL);
 	struct sp_limits lim = sched_limits(s);
 	char name[JOB_NAME_MAX], qrcpt[LOG_VALUE_MAX];
 	struct job_info info;
@@ -520,9 +519,9 @@ static void release_slots(struct sched *s, const struct delivery *d)
 }
 
 /* apply_outcome - x's job (one recipient of d) delivered, deferred,
- * failed or quarantined */
+ * failed or quarantined; now: the clock of d's completion */
 static void apply_outcome(struct sched *s, const struct delivery *d,
-                          struct delivery_rcpt *x)
+                          struct delivery_rcpt *x, long long now)
 {
 	struct jt_job *j = x->job;
 	struct jt_msg *m = j->msg;
@@ -562,7 +561,7 @@ static void apply_outcome(struct sched *s, const struct delivery *d,
 			report_failures(s, m);
 		return;
 	case SP_RETRY:
-		if (defer(s, j, d, x) == 0) {
+		if (defer(s, j, d, x, now) == 0) {
 			/* (j may be gone meanwhile, and m with it) */
 			if ((m = jobtab_msg(s->t, d->id)) != NULL)
 				report_failures(s, m);
@@ -586,11 +585,15 @@ static void apply_outcome(struct sched *s, const struct delivery *d,
  * bounce of its own */
 void sched_completed(struct sched *s, struct delivery *d)
 {
+	/* One clock reading for the delivery: read twice, a second boundary
+	 * between the group's check and a recipient's made the group "not
+	 * yet due" and each recipient "due": a warning each, not one. */
+	long long now = (long long)time(NULL);
 	size_t i;
 
 	s->running--;
-	sched_warn_group(s, d);
+	sched_warn_group(s, d, now);
 	for (i = 0; i < d->nrcpt; i++)
-		apply_outcome(s, d, &d->r[i]);
+		apply_outcome(s, d, &d->r[i], now);
 	release_slots(s, d);
 }

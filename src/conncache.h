@@ -41,7 +41,8 @@ enum {
 	CONNCACHE_SHUTDOWN_MS = 200,  /* QUIT of each one at conncache_free */
 	CONNCACHE_MAX_AGE_MS = 300 * 1000, /* older connections are not kept */
 	CONNCACHE_TLS_MAX = 360       /* a connection key: TLS policy, name,
-	                               * CAs, and the route login it used */
+	                               * CAs, TLSA digest, and the route
+	                               * login it used */
 };
 
 struct conncache;

@@ -93,13 +93,16 @@ static unsigned long long auth_id(const struct route *r)
 }
 
 /* tls_key - the TLS policy (and login) a kept connection to h must have
- * been opened with to carry this round's delivery */
+ * been opened with to carry this round's delivery; under DANE, the TLSA
+ * records too: a connection verified by records since replaced (a key
+ * rollover) is not taken for one that the new records would accept */
 static void tls_key(const struct round_tls *t, const struct hop *h,
                     char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s %llu auth=%llx", tls_policy_name(t->policy),
-	         remote_tls_name(h), tls_ctx_id(t->ctx),
-	         t->auth ? auth_id(t->auth) : 0ULL);
+	snprintf(buf, len, "%s %s %llu auth=%llx dane=%016llx",
+	         tls_policy_name(t->policy), remote_tls_name(h),
+	         tls_ctx_id(t->ctx), t->auth ? auth_id(t->auth) : 0ULL,
+	         t->policy == TLS_POLICY_DANE ? tls_dane_digest(&t->dane) : 0ULL);
 }
 
 /* connect_hop - a new connection to h, greeted and EHLO'd, with TLS as

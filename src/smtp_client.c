@@ -232,25 +232,11 @@ static int hello_over(const struct smtp_client *c)
  * peer is unknown (a socket given to stream_init): no resumption */
 static int resume_key(const struct smtp_client *c, char *key, size_t len)
 {
-	unsigned long long h = 14695981039346656037ULL;
-	const struct tls_dane *d = c->tls_dane;
-	size_t i, j;
-
 	if (c->peer[0] == '\0')
 		return -1;
-	for (i = 0; d != NULL && i < d->n; i++) {
-		const struct tls_tlsa *r = &d->rec[i];
-		unsigned char head[4] = { r->usage, r->selector, r->mtype,
-		                          (unsigned char)r->len };
-
-		for (j = 0; j < sizeof head + r->len; j++)
-			h = (h ^ (j < sizeof head ? head[j] : r->data[j - sizeof head])) *
-			    1099511628211ULL;
-	}
-	for (j = 0; d != NULL && d->nexthop[j]; j++)
-		h = (h ^ (unsigned char)d->nexthop[j]) * 1099511628211ULL;
 	snprintf(key, len, "%s %s %s %016llx", c->peer,
-	         tls_policy_name(c->tls_policy), c->tls_host, d ? h : 0ULL);
+	         tls_policy_name(c->tls_policy), c->tls_host,
+	         c->tls_dane ? tls_dane_digest(c->tls_dane) : 0ULL);
 	return 0;
 }
 

@@ -41,6 +41,33 @@ const char *tls_policy_name(enum tls_policy p)
 	       policy_names[p] : "?";
 }
 
+/* fnv1a - h with n more bytes of p folded in */
+static unsigned long long fnv1a(unsigned long long h, const unsigned char *p,
+                                size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* tls_dane_digest - see tls.h; each record's length goes in with it, so
+ * that no two lists of records run together into the same bytes */
+unsigned long long tls_dane_digest(const struct tls_dane *d)
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct tls_tlsa *r = &d->rec[i];
+		unsigned char head[5] = { r->usage, r->selector, r->mtype,
+		                          (unsigned char)(r->len >> 8),
+		                          (unsigned char)r->len };
+
+		h = fnv1a(h, head, sizeof head);
+		h = fnv1a(h, r->data, r->len);
+	}
+	return fnv1a(h, (const unsigned char *)d->nexthop, strlen(d->nexthop));
+}
+
 /* tls_conn_new - an SSL object on fd */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, int server)
 {

@@ -92,6 +92,12 @@ struct tls_dane {
 	char nexthop[256];
 };
 
+/* tls_dane_digest - a digest (FNV-1a) of d's TLSA records and next-hop
+ * domain, in their order: equal for the same records, different (but
+ * for a hash collision) when any of them changes; for the keys that must
+ * not let a TLS session or a kept connection cross to other records */
+unsigned long long tls_dane_digest(const struct tls_dane *d);
+
 /* tls_policy_parse - "none", "may", "encrypt", "verify" ("dane" is not
  * a mode to choose: DNSSEC decides it); 0 or -1 */
 int tls_policy_parse(const char *s, enum tls_policy *p);

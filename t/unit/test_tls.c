@@ -397,6 +397,43 @@ Test(tls, policy_names)
 	cr_assert_eq(tls_policy_parse("dane", &p), -1);
 }
 
+/* The digest that keeps TLS sessions and kept connections to the TLSA
+ * records they were verified by: any change of a record, of their order
+ * or number, or of the next-hop domain gives another one */
+Test(tls, dane_digest_follows_every_record)
+{
+	static struct tls_dane a, b;
+	unsigned long long d;
+
+	a.n = 2;
+	a.rec[0] = (struct tls_tlsa){ 3, 1, 1, { 0x11, 0x22 }, 2 };
+	a.rec[1] = (struct tls_tlsa){ 2, 0, 1, { 0x33 }, 1 };
+	strcpy(a.nexthop, "example.org");
+	b = a;
+	d = tls_dane_digest(&a);
+	cr_assert_eq(tls_dane_digest(&b), d, "the same records, the same digest");
+	b.rec[0].data[1] = 0x23;
+	cr_assert_neq(tls_dane_digest(&b), d, "a byte of a record");
+	b = a;
+	b.rec[1].usage = 3;
+	cr_assert_neq(tls_dane_digest(&b), d, "a record's usage");
+	b = a;
+	b.rec[0] = a.rec[1];
+	b.rec[1] = a.rec[0];
+	cr_assert_neq(tls_dane_digest(&b), d, "their order");
+	b = a;
+	b.n = 1;
+	cr_assert_neq(tls_dane_digest(&b), d, "a record fewer");
+	b = a;
+	/* the bytes of the two records run together the same way */
+	b.rec[0].len = 1;
+	b.rec[1] = (struct tls_tlsa){ 0x22, 2, 0, { 1, 0x33 }, 2 };
+	cr_assert_neq(tls_dane_digest(&b), d, "another split of the bytes");
+	b = a;
+	strcpy(b.nexthop, "example.net");
+	cr_assert_neq(tls_dane_digest(&b), d, "the next-hop domain");
+}
+
 
 /* After a fatal error (here a read that met a reset connection, OpenSSL's
  * SSL_ERROR_SYSCALL) SSL_shutdown must not be called: closing the stream

@@ -1,5 +1,6 @@
 /* envelope.c - the envelope and its text form; see envelope.h */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "envelope.h"
+#include "seal.h"
 
 /* envelope_init - an empty envelope */
 void envelope_init(struct envelope *env)
@@ -154,29 +156,25 @@ int envelope_has_dsn(const struct envelope *env)
 /* envelope_format - the text form, ending in the empty line */
 int envelope_format(const struct envelope *env, char **out, size_t *len)
 {
-	size_t cap = 256 + strlen(env->helo) + strlen(env->sender.text) +
+	size_t cap = 256 + SEAL_LINE_LEN + strlen(env->helo) + strlen(env->sender.text) +
 	             strlen(env->envid), i, n;
-	char *buf, notify[DSN_NOTIFY_TEXT_MAX];
-	int k, version = 1;
+	char *buf, notify[DSN_NOTIFY_TEXT_MAX], seal[SEAL_LINE_LEN + 1];
+	int k;
 
 	for (i = 0; i < env->nrcpt; i++)
 		cap += 6 + strlen(env->rcpt[i].text) +
 		       (env->orcpt && env->orcpt[i] ? 7 + strlen(env->orcpt[i]) : 0) +
 		       (env->dsn && env->dsn[i].orcpt ? 11 + strlen(env->dsn[i].orcpt) : 0) +
 		       8 + DSN_NOTIFY_TEXT_MAX;
-	/* version 2 only when it has orcpt lines, which a version 1 reader
-	 * refuses, 3 only with DSN lines, which a version 2 reader refuses:
-	 * files stay readable after a downgrade when they can be */
-	for (i = 0; i < env->nrcpt && env->orcpt; i++)
-		if (env->orcpt[i])
-			version = 2;
-	if (envelope_has_dsn(env))
-		version = 3;
+	/* Always version 4 with its seal (a reader older than the seal
+	 * refuses the file: the price of detecting a file whose data a power
+	 * cut lost).  The seal is reserved here, filled in by the writer. */
 	buf = malloc(cap);
 	if (buf == NULL)
 		return -1;
-	k = snprintf(buf, cap, "mta-envelope %d\nid %s\narrival %lld\nclient %s\n"
-	             "helo %s\nsender %s\n%s%s%s%s%s", version, env->id,
+	seal_format(seal, 0, 0);
+	k = snprintf(buf, cap, "mta-envelope 4\n%sid %s\narrival %lld\nclient %s\n"
+	             "helo %s\nsender %s\n%s%s%s%s%s", seal, env->id,
 	             (long long)env->arrival, env->client, env->helo, env->sender.text,
 	             env->body_8bit ? "body 8BITMIME\n" : "",
 	             env->ret == DSN_RET_FULL ? "ret FULL\n" :
@@ -239,6 +237,8 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 	int seen = 0;   /* bit per required key, in order of appearance */
 	int head = 0;   /* optional keys before rcpt: 1 body, 2 ret, 3 envid */
 	int tail = 0;   /* a recipient's: 1 orcpt, 2 dsn-orcpt, 3 notify */
+	int sealed_seen = 0;
+	uint32_t seal_crc;
 	int err = EINVAL;
 	const char *v;
 
@@ -259,9 +259,17 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
 			/* 2: with orcpt lines (envelope.h); 1 may hold them too
 			 * (written so before version 2 existed) */
 			if (len != 14 || memcmp(line, "mta-envelope ", 13) != 0 ||
-			    line[13] < '1' || line[13] > '3')
+			    line[13] < '1' || line[13] > '4')
 				goto fail;
+			env->sealed = line[13] == '4';
 			seen = 1;
+		} else if (seen == 1 && env->sealed && !sealed_seen) {
+			/* version 4: the seal, right after the version, always */
+			if (pos != ENVELOPE_SEAL_END ||
+			    seal_parse(line, len, &env->seal_size, &seal_crc) < 0)
+				goto fail;
+			env->seal_crc = seal_crc;
+			sealed_seen = 1;
 		} else if ((v = field(line, len, "id", &vlen)) && seen == 1) {
 			if (vlen == 0 || vlen >= sizeof env->id)
 				goto fail;
@@ -417,4 +425,12 @@ fail:
 	free(buf);
 	errno = e;
 	return -1;
+}
+
+/* envelope_verify - the seal met, or no seal to meet */
+int envelope_verify(int fd, const struct envelope *env)
+{
+	if (!env->sealed)
+		return 0;
+	return seal_verify(fd, ENVELOPE_SEAL_END, env->seal_size, env->seal_crc);
 }

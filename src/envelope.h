@@ -3,11 +3,16 @@
  * The envelope is the head of every message file in the queue
  * (mta-queue(5)): text lines "key value", then an empty line, then the
  * message.  Keys, in this order:
- *   mta-envelope V          format version: 3 when there is a ret,
- *                           envid, notify or dsn-orcpt line, else 2 when
- *                           there is an orcpt line (older readers refuse
- *                           those), else 1; all are read, and 1 or 2
- *                           with any of those lines too
+ *   mta-envelope V          format version: 4, written always since
+ *                           the seal; 3 when there is a ret, envid,
+ *                           notify or dsn-orcpt line, else 2 when there
+ *                           is an orcpt line, else 1 (files of older
+ *                           versions, unsealed); all are read, and 1 or
+ *                           2 with any of those lines too
+ *   seal SIZE CRC           version 4 only, and required there, the
+ *                           second line (seal.h): the file's size and the
+ *                           CRC-32C of all after this line, filled in by
+ *                           its writer once the file is whole
  *   id ID                   queue ID
  *   arrival SECONDS         epoch seconds when DATA began
  *   client IP               the client's address ("local" for bounces)
@@ -67,7 +72,13 @@ struct envelope {
 	                            * when the same (malloc'ed strings) */
 	struct envelope_dsn *dsn;  /* per recipient: RCPT's DSN parameters */
 	size_t nrcpt, rcpt_cap;
+	int sealed;                /* version 4: the seal below is to be met */
+	unsigned long long seal_size;
+	unsigned seal_crc;
 };
+
+/* where a version 4 file's seal line is, and where what it covers begins */
+enum { ENVELOPE_SEAL_AT = 15, ENVELOPE_SEAL_END = 15 + 31 };
 
 /* envelope_init - an empty envelope */
 void envelope_init(struct envelope *env);
@@ -95,9 +106,11 @@ const char *envelope_orcpt(const struct envelope *env, size_t n);
 /* envelope_has_dsn - does env hold any DSN parameter (ret, envid,
  * notify, dsn-orcpt)? */
 int envelope_has_dsn(const struct envelope *env);
-/* envelope_format - the text form, ending with the empty line, into a
- * malloc'ed, NUL-terminated buffer *out of length *len (the NUL not
- * counted); returns 0 or -1 (ENOMEM) */
+/* envelope_format - the text form (version 4, its seal line a
+ * reservation of SIZE 0 for the writer to fill in at ENVELOPE_SEAL_AT:
+ * seal_format), ending with the empty line, into a malloc'ed,
+ * NUL-terminated buffer *out of length *len (the NUL not counted);
+ * returns 0 or -1 (ENOMEM) */
 int envelope_format(const struct envelope *env, char **out, size_t *len);
 /* envelope_parse - read the text form from buf[0..n); on success fills
  * env and sets *used to the offset of the message (just past the empty
@@ -111,6 +124,12 @@ int envelope_parse(const char *buf, size_t n, struct envelope *env,
  * envelope (only then is the file damaged), or the read or allocation
  * error (ENOMEM, EIO: temporary) */
 int envelope_read(int fd, struct envelope *env, long long *offset);
+/* envelope_verify - is the sealed file fd (env read from it) whole: its
+ * size and CRC as its seal says (seal_verify)?  An unsealed file (version
+ * 1 to 3, written before the seal) passes.  0; -1 with EINVAL when it is
+ * not whole (data lost to a power cut before its writer's fdatasync: it
+ * was never acknowledged), another errno when it cannot be read */
+int envelope_verify(int fd, const struct envelope *env);
 /* mailbox_from_text - fill mb from stored text "local@domain" (no
  * brackets); the last '@' splits.  Returns 0, or -1 when too long. */
 int mailbox_from_text(struct mailbox *mb, const char *text, size_t n);

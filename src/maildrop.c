@@ -490,7 +490,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 	unsigned long long limit;
 	size_t nr = 0;
 	enum outcome out = DEFER;
-	int fd, ran = 0;
+	int fd, ran = 0, taken;
 
 	if (strncmp(name, QUEUE_MAILDROP_TMP, strlen(QUEUE_MAILDROP_TMP)) == 0)
 		return;
@@ -498,9 +498,13 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		queue_quarantine(q, QUEUE_MAILDROP, name, "not the name of a submission");
 		return;
 	}
-	/* taken before a crash, its unlink not durable (maildrop.h); or a
-	 * name chosen to clash with a queued message: its owner's loss */
-	if (queue_exists(q, QUEUE_NEW, name) || queue_exists(q, QUEUE_MESS, name)) {
+	/* taken before a crash, its unlink not durable (maildrop.h), a new/ID
+	 * not whole excepted (queue_maildrop_taken); or a name chosen to clash
+	 * with a queued message: its owner's loss */
+	if ((taken = queue_maildrop_taken(q, name)) < 0) {
+		log_event("maildrop-deferred", "id=%s error=\"%s\"", name, strerror(errno));
+		return;
+	} else if (taken) {
 		log_event("maildrop-taken-before", "id=%s action=unlink", name);
 		if (queue_maildrop_remove(q, name) < 0 && errno != ENOENT)
 			log_event("queue-error", "op=unlink file=maildrop/%s error=\"%s\"",

@@ -5,7 +5,8 @@
  * (qlist.h) reads and steers the queue through it too.
  *
  *   queue/tmp/ID      being written; only its writer ever opens it
- *   queue/new/ID      complete and durable, waiting for the scheduler
+ *   queue/new/ID      complete (durable once its committer has returned
+ *                     ST_OK), waiting for the scheduler
  *   queue/mess/ID     taken by the scheduler
  *   queue/rcpt/DUE.ID.N, queue/bad/, queue/lock
  *   queue/maildrop/ID  a local user's submission (mta-send without a
@@ -17,9 +18,15 @@
  * explode's steps, job files, moves to bad/), queue_list.c (the listing
  * of mta-queue).  Each of the last three calls only queue.c.
  *
- * A message enters by: create tmp/ID (O_EXCL), write envelope and message
- * through a buffer, fdatasync, close, rename to new/ID, fsync new/.  Only
- * when queue_msg_commit() returns ST_OK may the client hear 250.  The
+ * A message enters by: create tmp/ID (O_EXCL), write envelope (its seal
+ * reserved) and message through a buffer, fill in the seal (size and
+ * CRC-32C: seal.h), rename to new/ID, fdatasync, fsync new/, close.  Only
+ * when queue_msg_commit() returns ST_OK may the client hear 250.  From
+ * before the rename until the syncs are decided the committer is listed
+ * (queue_msg_committing) and the scheduler leaves new/ID alone; the close
+ * after the decision tells it (IN_CLOSE_WRITE).  A power cut before the
+ * fdatasync returned may keep new/ID with its data lost: never
+ * acknowledged, and its seal fails (queue_read_new).  The
  * directory fsync is shared (group commit): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
  * many concurrent renames.  A directory fsync that fails fails every
@@ -139,13 +146,25 @@ struct status queue_msg_open(struct queue *q, struct envelope *env,
                              struct queue_msg **m);
 /* queue_msg_open_as - the same under the ID given (a maildrop file's:
  * letters and digits); ST_TEMP when a message of that ID is in new/ or
- * mess/, or tmp/ID exists */
+ * mess/, or tmp/ID exists.  Its commit syncs the data before the rename
+ * (the order before the seal): new/ID never names lost data, so the
+ * maildrop copy may go once new/ID exists (maildrop.c) */
 struct status queue_msg_open_as(struct queue *q, struct envelope *env,
                                 const char *id, struct queue_msg **m);
 /* queue_msg_write - append message bytes; an error is kept for commit */
 void queue_msg_write(struct queue_msg *m, const char *p, size_t n);
 /* queue_msg_commit - make the message durable in new/; frees m */
 struct status queue_msg_commit(struct queue_msg *m);
+/* queue_msg_committing - is a receiver of this process between its
+ * rename of new/id and the decision of its commit (fdatasync, fsync of
+ * new/)?  The scheduler leaves such a file alone: the committer's close
+ * of it (IN_CLOSE_WRITE in new/) follows the decision.  Thread-safe. */
+int queue_msg_committing(struct queue *q, const char *id);
+/* queue_msg_committed - did a commit of id in this process succeed (its
+ * data durable, whole as written)?  Answered once per success (then
+ * forgotten), and only for the last 256 or so: a 0 means "check it".
+ * Thread-safe. */
+int queue_msg_committed(struct queue *q, const char *id);
 /* queue_msg_abort - remove the tmp file; frees m */
 void queue_msg_abort(struct queue_msg *m);
 
@@ -224,19 +243,29 @@ int queue_msg_read(const struct queue *q, enum queue_dir d, const char *id,
 
 /* what explode finds in new/ (queue_read_new) */
 enum queue_new_state {
-	QUEUE_NEW_READ,              /* env read: to be exploded */
+	QUEUE_NEW_READ,              /* env read, seal met, data synced
+	                              * (fdatasync): to be exploded */
 	QUEUE_NEW_GONE,              /* no such name: taken already */
 	QUEUE_NEW_LINK,              /* a symbolic link: never followed */
 	QUEUE_NEW_TAKEN,             /* the same file is mess/ID: taken, its
 	                              * new/ name not unlinked yet */
 	QUEUE_NEW_CLASH,             /* another file is mess/ID */
 	QUEUE_NEW_BAD,               /* no valid envelope, or another ID's */
+	QUEUE_NEW_UNSEALED,          /* its seal not met: data lost before
+	                              * its writer's fdatasync ended */
 	QUEUE_NEW_ERROR              /* not readable now (errno) */
 };
 /* queue_read_new - open new/id and read its envelope into env (as
- * queue_msg_read; env needs envelope_free in any case) */
+ * queue_msg_read; env needs envelope_free in any case), check its seal
+ * and fdatasync it: what is then linked into mess/ is durable whoever
+ * wrote it, so no reader of mess/ checks the seal (mta-queue(5)) */
 enum queue_new_state queue_read_new(const struct queue *q, const char *id,
                                     struct envelope *env);
+/* queue_read_new_as - the same, but with synced set (a commit seen to
+ * succeed: queue_msg_committed) neither the seal check, which reads the
+ * whole file, nor the fdatasync */
+enum queue_new_state queue_read_new_as(const struct queue *q, const char *id,
+                                       struct envelope *env, int synced);
 /* queue_take - give message id in new/ its name in mess/ too (a link; a
  * rename where there are no hard links): 1 linked, 0 when it has it
  * already (the same file), 2 moved by a rename instead, or -1 with errno */
@@ -307,6 +336,15 @@ int queue_maildrop_put(const char *dir, const struct iovec *iov, int iovcnt,
 /* queue_maildrop_name - is name a submission's (an ID), not one being
  * written (QUEUE_MAILDROP_TMP) nor anything else? */
 int queue_maildrop_name(const char *name);
+/* queue_maildrop_taken - is submission name in the queue already (taken
+ * before a crash that kept its maildrop/ copy)?  1 when mess/name exists
+ * (mess/ holds only synced data: mta-queue(5)) or new/name reads whole
+ * (its envelope, its seal met, or a file from before the seal); 0 when
+ * neither exists, or new/name is not whole: then it is moved to bad/, and
+ * the submission is to be taken again (the pickup syncs before its
+ * rename, so its own commit never leaves that).  -1 (errno) when new/name
+ * cannot be read now, or the move failed. */
+int queue_maildrop_taken(struct queue *q, const char *name);
 /* queue_maildrop_open - open maildrop/name to read: never a symbolic
  * link (ELOOP), never through a mount point (EXDEV: a user's FUSE mount
  * could block the reader), never blocking (a FIFO), only a regular file

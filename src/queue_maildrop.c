@@ -277,3 +277,34 @@ void queue_maildrop_stale(struct queue *q, long age)
 		/* what is left is tried again at the next rescan */
 	}
 }
+
+/* queue_maildrop_taken - see queue.h */
+int queue_maildrop_taken(struct queue *q, const char *name)
+{
+	struct envelope env;
+	enum queue_new_state st;
+
+	if (queue_exists(q, QUEUE_MESS, name))
+		return 1;
+	st = queue_read_new(q, name, &env);
+	envelope_free(&env);
+	switch (st) {
+	case QUEUE_NEW_GONE:
+		return 0;
+	case QUEUE_NEW_ERROR:
+		return -1;
+	case QUEUE_NEW_BAD:
+	case QUEUE_NEW_UNSEALED:
+		log_event("maildrop-taken-before", "id=%s action=retake reason=\"new/%s not whole\"",
+		          name, name);
+		queue_quarantine(q, QUEUE_NEW, name, st == QUEUE_NEW_BAD ? "bad envelope" :
+		                 "incomplete: seal not met, never acknowledged");
+		if (queue_exists(q, QUEUE_NEW, name)) {
+			errno = EIO;
+			return -1;
+		}
+		return 0;
+	default:
+		return 1;
+	}
+}

@@ -8,6 +8,8 @@
 
 #include "queue.h"
 
+enum { QUEUE_COMMITTED_RING = 256 };
+
 enum { QUEUE_PATH_MAX = 4096 };
 
 struct queue {
@@ -27,6 +29,11 @@ struct queue {
 	int failed_err;               /* ... with this errno */
 	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
 	int syncing;                  /* a directory fsync is running */
+	struct queue_msg *committing; /* renamed into new/, commit undecided */
+	/* IDs whose commit succeeded here, not yet exploded (a ring: the
+	 * oldest is forgotten, and then only checked again: safe) */
+	char committed[QUEUE_COMMITTED_RING][ENVELOPE_ID_MAX];
+	unsigned committed_next;
 };
 
 #endif

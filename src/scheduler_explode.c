@@ -3,6 +3,7 @@
  * batch at a time, so that one fsync of rcpt/ and one of mess/ cover many
  * messages.  The file steps are the store's (queue.h); the order of them
  * is mta-queue(5)'s crash argument.  See scheduler_priv.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 		queue_quarantine(s->q, QUEUE_NEW, name, "not a regular file");
 		return 0;
 	}
+	/* Its receiver is still committing it (fdatasync, fsync of new/):
+	 * the close that follows the decision brings it back (closed_new). */
+	if (queue_msg_committing(s->q, name))
+		return 0;
 	if (s->narrived == s->arrived_cap) {
 		size_t cap = s->arrived_cap ? s->arrived_cap * 2 : 64;
 		void *a = realloc(s->arrived, cap * sizeof *s->arrived);
@@ -42,6 +47,19 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 	s->created[s->narrived] = created;
 	snprintf(s->arrived[s->narrived++], ENVELOPE_ID_MAX, "%s", name);
 	return 0;
+}
+
+/* sched_closed_new - a receiver closed new/name: its commit is decided
+ * (queue_msg_committing), a file left alone at its rename is taken now;
+ * one in this batch already is not queued twice */
+int sched_closed_new(struct sched *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->narrived; i++)
+		if (strcmp(s->arrived[i], name) == 0)
+			return 0;
+	return sched_arrived(s, name, DT_UNKNOWN, 0);
 }
 
 /* sched_forget_untaken - forget the jobs in memory of message id, which
@@ -78,7 +96,10 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	struct jt_msg *m;
 	size_t n;
 
-	switch (queue_read_new(s->q, id, &env)) {
+	/* A commit seen to succeed here left its data durable and whole: no
+	 * seal check (a read of the whole file), no fdatasync; any other
+	 * file (a start-up or overflow scan, another writer) gets both */
+	switch (queue_read_new_as(s->q, id, &env, queue_msg_committed(s->q, id))) {
 	case QUEUE_NEW_READ:
 		break;
 	case QUEUE_NEW_LINK:
@@ -94,6 +115,16 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	case QUEUE_NEW_CLASH:
 		envelope_free(&env);
 		queue_quarantine(s->q, QUEUE_NEW, id, "queue ID in use in mess/");
+		return 1;
+	case QUEUE_NEW_UNSEALED:
+		/* Never answered 250 (mta-queue(5), CRASH SAFETY, 2): kept for
+		 * the operator, never exploded, never bounced.  One written in
+		 * place (created) may be unfinished: its close brings it back,
+		 * as for QUEUE_NEW_BAD. */
+		envelope_free(&env);
+		if (!created)
+			queue_quarantine(s->q, QUEUE_NEW, id,
+			                 "incomplete: seal not met, never acknowledged");
 		return 1;
 	case QUEUE_NEW_BAD:
 		envelope_free(&env);

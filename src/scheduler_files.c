@@ -393,6 +393,14 @@ void sched_read_events(struct sched *s)
 				continue;
 			if (ev->wd == s->wd_new && (ev->mask & IN_MOVED_TO))
 				found_new(s, ev->name, DT_UNKNOWN);
+			else if (ev->wd == s->wd_new && (ev->mask & IN_CLOSE_WRITE))
+				sched_closed_new(s, ev->name);
+			else if (ev->wd == s->wd_tmp) {
+				/* a commit whose rename was a link: closed as tmp/ID */
+				if (job_id_valid(ev->name, strlen(ev->name)) &&
+				    queue_exists(s->q, QUEUE_NEW, ev->name))
+					sched_closed_new(s, ev->name);
+			}
 			else if (ev->wd == s->wd_new && (ev->mask & IN_CREATE))
 				sched_arrived(s, ev->name, DT_UNKNOWN, 1);
 			else if (ev->wd == s->wd_rcpt && (ev->mask & IN_MOVED_TO))

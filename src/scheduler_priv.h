@@ -58,7 +58,7 @@ struct sched {
 	struct queue *q;             /* the queue store; bounces go in by it */
 	struct remote_ctx remote;
 	struct destlimit *dests;     /* limits and waiting lines */
-	int ino_fd, wd_new, wd_rcpt, wd_maildrop;
+	int ino_fd, wd_new, wd_rcpt, wd_maildrop, wd_tmp;
 	int wake_fd;                 /* eventfd: completions or stop */
 	atomic_int stopping;
 	pthread_t thread;

@@ -245,12 +245,17 @@ int sched_start(struct sched **sp, const struct config *cfg, struct queue *q,
 	/* Watch before scanning: a file renamed in during the scan is then
 	 * seen by the scan, by an event, or by both (handled idempotently). */
 	/* IN_CREATE: a message linked in where renameat2 cannot refuse to
-	 * replace (queue_rename_excl) */
-	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE);
+	 * replace (queue_rename_excl); IN_CLOSE_WRITE: a receiver's commit
+	 * decided (a file renamed in before its fdatasync is left alone
+	 * until then: queue_msg_committing) */
+	s->wd_new = watch(s, "new", IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE);
 	s->wd_rcpt = watch(s, "rcpt", IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
 	/* local submissions: mta-send renames each into place */
 	s->wd_maildrop = watch(s, "maildrop", IN_MOVED_TO);
-	if (s->wd_new < 0 || s->wd_rcpt < 0 || s->wd_maildrop < 0) {
+	/* a receiver's close where its rename into new/ was a link (the
+	 * descriptor's name is then tmp/ID, unlinked): its commit decided */
+	s->wd_tmp = watch(s, "tmp", IN_CLOSE_WRITE);
+	if (s->wd_new < 0 || s->wd_rcpt < 0 || s->wd_maildrop < 0 || s->wd_tmp < 0) {
 		snprintf(err, errlen, "inotify on %s: %s", cfg->queue, strerror(errno));
 		return start_failed(s, 1);
 	}

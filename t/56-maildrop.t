@@ -25,7 +25,7 @@ command -v useradd >/dev/null && command -v setpriv >/dev/null ||
 	skip_all "needs useradd and setpriv"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 
-plan 58
+plan 62
 
 EX_TEMPFAIL=75
 SEND=$MTA_BIN/mta-send
@@ -232,6 +232,24 @@ if command -v strace >/dev/null; then
 else
 	skip 4 "strace is not installed"
 fi
+
+# ---- maildrop/ID beside a new/ID that is not whole ------------------------
+# The pickup syncs new/ID's data before its rename, so our own writer
+# never leaves this; but a new/ID empty (or failing its seal) is no copy
+# of the submission: it goes to bad/ and the maildrop file is taken
+# again, never unlinked for it (before: unlinked, the message lost).
+cron_send torn
+id=$(ls "$MD")
+: >"$T/queue/new/$id" && chown nobody "$T/queue/new/$id"
+daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+wait_for 20 eval '[ "$(inbox root "Cron <$UA@$H> echo torn" | wc -l)" != 0 ] && md_empty'
+sleep 1
+is "$(inbox root "Cron <$UA@$H> echo torn" | wc -l)" 1 \
+	"an empty new/ID beside its maildrop/ID: the submission delivered, once"
+ok "$([ -f "$T/queue/bad/new.$id" ]; echo $?)" "the empty new/ID moved to bad/"
+like "$(grep "maildrop-taken-before id=$id" "$MTA_LOG")" 'action=retake' \
+	"logged as taken again"
+is "$(stop_mta)" 0 "stopped"
 
 fails=0
 for i in $(seq 300); do

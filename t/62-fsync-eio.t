@@ -2,7 +2,7 @@
 # t/62-fsync-eio.t - a failing disk flush while a message is queued.  The
 # daemon runs under strace, which makes the second fdatasync(2) of every
 # thread fail with EIO (the queue flushes each message file with
-# fdatasync before its rename into new/, mta-queue(5); strace counts per
+# fdatasync after its rename into new/, mta-queue(5); strace counts per
 # thread.  A connection has a thread of its own while it is open; a thread
 # whose client has gone may serve the next one (server.h), so every
 # connection here stays open to the end, and each gets a thread that has

@@ -97,7 +97,12 @@ f.join()
 check("the message whose fsync succeeded: 250", f.replies.get("A", ""), r"^250 ")
 for t in ("B", "C", "D"):
     check("receiver %s, covered by the failed fsync: 451" % t, f.replies.get(t, ""), r"^451 4\.3\.0 ")
-check_eq("no file of a refused message is left in new/", os.listdir(os.path.join(queue, "new")), [])
+# A's file, accepted, may still be in new/ here: it is left alone until
+# A's close follows its commit's decision (queue_msg_committing), and only
+# then exploded; so the listing leaves out A's ID (from its 250)
+a_id = f.replies.get("A", "").strip().rsplit(" ", 1)[-1]
+check_eq("no file of a refused message is left in new/",
+         [n for n in os.listdir(os.path.join(queue, "new")) if n != a_id], [])
 e = ready(port, "E")
 check("the next message gets a fsync of its own: 250", e.cmd(".", timeout=30), r"^250 ")
 EOF

@@ -32,7 +32,8 @@ Test(envelope, format_and_parse_round_trip)
 	mailbox_from_text(&r, "b@[127.0.0.1]", 13);
 	cr_assert_eq(envelope_add_rcpt(&env, &r), 1);
 	cr_assert_eq(envelope_format(&env, &text, &len), 0);
-	cr_assert_str_eq(text, "mta-envelope 1\nid ABC123\narrival 1795422268\n"
+	cr_assert_str_eq(text, "mta-envelope 4\nseal 0000000000000000 00000000\n"
+	                 "id ABC123\narrival 1795422268\n"
 	                 "client 127.0.0.1\nhelo client.example\nsender a@example.org\n"
 	                 "rcpt \"x@y\"@test.example\nrcpt b@[127.0.0.1]\n\n");
 	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
@@ -217,9 +218,9 @@ Test(envelope, orcpt_round_trip_and_old_files)
 	cr_assert_eq(envelope_format(&env, &text, &len), 0);
 	cr_assert(strstr(text, "rcpt root@test.example\norcpt postmaster@TEST.example\n"
 	                 "rcpt bob@test.example\n\n"), "%s", text);
-	/* orcpt lines: version 2, which older readers refuse as a whole
-	 * instead of misreading it */
-	cr_assert(strncmp(text, "mta-envelope 2\n", 15) == 0, "%s", text);
+	/* always version 4, sealed (older readers refuse it as a whole
+	 * instead of misreading it) */
+	cr_assert(strncmp(text, "mta-envelope 4\nseal ", 20) == 0, "%s", text);
 	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
 	cr_assert_eq(back.nrcpt, 2);
 	cr_assert_str_eq(back.rcpt[0].text, "root@test.example");
@@ -233,7 +234,7 @@ Test(envelope, orcpt_round_trip_and_old_files)
 		             "case %zu", i);
 }
 
-Test(envelope, version_1_without_orcpt_2_with_4_unknown)
+Test(envelope, version_4_sealed_older_read_5_unknown)
 {
 	struct envelope env, back;
 	struct mailbox r;
@@ -241,15 +242,18 @@ Test(envelope, version_1_without_orcpt_2_with_4_unknown)
 	size_t len, used;
 	static const char v1_orcpt[] = "mta-envelope 1\nid A\narrival 1\nclient x\n"
 	                               "helo h\nsender a@b\nrcpt c@d\norcpt C@d\n\n";
-	static const char v3[] = "mta-envelope 4\nid A\narrival 1\nclient x\n"
+	static const char v5[] = "mta-envelope 5\nid A\narrival 1\nclient x\n"
 	                         "helo h\nsender a@b\nrcpt c@d\n\n";
 
 	sample(&env);
 	mailbox_from_text(&r, "bob@test.example", 16);
 	cr_assert_eq(envelope_add_final(&env, &r, "bob@test.example"), 1);
 	cr_assert_eq(envelope_format(&env, &text, &len), 0);
-	cr_assert(strncmp(text, "mta-envelope 1\n", 15) == 0, "%s", text);
+	cr_assert(strncmp(text, "mta-envelope 4\nseal 0000000000000000 00000000\nid ", 49) == 0,
+	          "%s", text);
 	cr_assert_eq(envelope_parse(text, len, &back, &used), 0);
+	cr_assert(back.sealed);
+	cr_assert_eq(back.seal_size, 0);     /* the reservation, never met */
 	envelope_free(&back);
 	free(text);
 	envelope_free(&env);
@@ -257,7 +261,9 @@ Test(envelope, version_1_without_orcpt_2_with_4_unknown)
 	cr_assert_eq(envelope_parse(v1_orcpt, sizeof v1_orcpt - 1, &back, &used), 0);
 	cr_assert_str_eq(envelope_orcpt(&back, 0), "C@d");
 	envelope_free(&back);
-	cr_assert_eq(envelope_parse(v3, sizeof v3 - 1, &back, &used), -1);
+	cr_assert_not(back.sealed);
+	envelope_free(&back);
+	cr_assert_eq(envelope_parse(v5, sizeof v5 - 1, &back, &used), -1);
 }
 
 Test(envelope, dsn_parameters_round_trip)
@@ -266,7 +272,7 @@ Test(envelope, dsn_parameters_round_trip)
 	struct mailbox r;
 	char *text;
 	size_t len, used;
-	static const char want[] = "mta-envelope 3\nid A\narrival 1\nclient x\n"
+	static const char want[] = "mta-envelope 4\nseal 0000000000000000 00000000\nid A\narrival 1\nclient x\n"
 		"helo h\nsender a@b\nret HDRS\nenvid q+2Bz\nrcpt c@d\norcpt C@d\n"
 		"dsn-orcpt rfc822;C@d\nnotify SUCCESS,FAILURE\nrcpt e@f\n"
 		"notify NEVER\nrcpt g@h\n\n";

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "queue_priv.h"
 
 static char dir[64];
 
@@ -192,15 +193,31 @@ static int names_in(const char *sub)
 	return n;
 }
 
+/* waiting - how many committers of held_q have come to wait for the
+ * fsync of new/ (renamed, and their fdatasync done: they take a ticket) */
+static struct queue *held_q;
+
+static int waiting(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&held_q->sync_lock);
+	n = held_q->renames;
+	pthread_mutex_unlock(&held_q->sync_lock);
+	return (int)n;
+}
+
 /* injected_sync - the store's directory fsync, counted, failing on call
  * fail_call, the first holding until hold_first committers have renamed
- * (a bounded wait: 30 s) */
+ * and come to wait (the rename comes before the file's fdatasync, the
+ * wait after it; a bounded wait: 30 s) */
 static int injected_sync(int fd)
 {
 	int call = atomic_fetch_add(&sync_calls, 1) + 1, tries;
 
 	if (call == 1 && hold_first > 0)
-		for (tries = 0; tries < 3000 && names_in("new") < hold_first; tries++)
+		for (tries = 0; tries < 3000 && (names_in("new") < hold_first ||
+		                                 waiting() < hold_first); tries++)
 			usleep(10000);
 	if (call == fail_call) {
 		errno = EIO;
@@ -237,6 +254,7 @@ static int run_committers(void)
 
 	queue_set_clock(q, queue_clock_real);
 	queue_set_sync(q, injected_sync);
+	held_q = q;
 	for (i = 0; i < COMMITTERS; i++) {
 		c[i].q = q;
 		cr_assert_eq(pthread_create(&c[i].t, NULL, commit_thread, &c[i]), 0);
@@ -304,4 +322,112 @@ Test(queue, a_failed_shared_fsync_fails_every_committer_it_covers)
 	reset_injection(2, COMMITTERS);
 	cr_assert_eq(run_committers(), 1);
 	cr_assert_eq(atomic_load(&sync_calls), 2);
+}
+
+/* state_after - queue_read_new's verdict on new/id once its file is cut
+ * to len bytes (-1: left whole) */
+static enum queue_new_state state_after(struct queue *q, const char *id, long long len)
+{
+	struct envelope env;
+	enum queue_new_state st;
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/new/%s", dir, id);
+	if (len >= 0)
+		cr_assert_eq(truncate(path, (off_t)len), 0);
+	st = queue_read_new(q, id, &env);
+	envelope_free(&env);
+	return st;
+}
+
+Test(queue, a_committed_message_is_sealed_and_its_data_lost_is_found)
+{
+	struct queue *q = open_queue();
+	char small[ENVELOPE_ID_MAX], big[ENVELOPE_ID_MAX], path[256];
+	char *text = malloc(200001);
+	struct stat st;
+
+	/* one that fits the buffer (sealed in memory), one that does not
+	 * (sealed in the file) */
+	memset(text, 'x', 200000);
+	text[200000] = '\0';
+	put(q, "Subject: s\n\nsmall\n", small);
+	put(q, text, big);
+	free(text);
+	cr_assert_eq(state_after(q, small, -1), QUEUE_NEW_READ);
+	cr_assert_eq(state_after(q, big, -1), QUEUE_NEW_READ);
+	snprintf(path, sizeof path, "%s/new/%s", dir, big);
+	cr_assert_eq(stat(path, &st), 0);
+	/* a power cut that kept the name and lost the end of the data */
+	cr_assert_eq(state_after(q, big, (long long)st.st_size - 65536), QUEUE_NEW_UNSEALED);
+	cr_assert_eq(state_after(q, small, 0), QUEUE_NEW_BAD);
+	queue_close(q);
+}
+
+/* the queue whose committer the probe below watches, and what it saw */
+static struct queue *probe_q;
+static int probe_seen, probe_committing;
+
+/* probe_sync - the fsync of new/: every file there is still being
+ * committed (the scheduler must leave it alone), then the real fsync */
+static int probe_sync(int fd)
+{
+	char path[256];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof path, "%s/new", dir);
+	d = opendir(path);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		probe_seen++;
+		probe_committing += queue_msg_committing(probe_q, e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	return fsync(fd);
+}
+
+Test(queue, a_message_is_committing_from_its_rename_to_the_decision)
+{
+	char id[ENVELOPE_ID_MAX];
+
+	probe_q = open_queue();
+	probe_seen = probe_committing = 0;
+	queue_set_sync(probe_q, probe_sync);
+	put(probe_q, "body\n", id);
+	cr_assert_eq(probe_seen, 1);
+	cr_assert_eq(probe_committing, 1, "in new/ and still committing at its fsync");
+	cr_assert_not(queue_msg_committing(probe_q, id), "decided once commit returns");
+	cr_assert_str_eq(body("new", id), "body\n");
+	queue_close(probe_q);
+}
+
+/* A commit seen to succeed is remembered once, so explode may skip the
+ * seal check and the fdatasync (the whole file read) for it; any other
+ * file, and the same one asked again, is checked. */
+Test(queue, a_commit_seen_to_succeed_is_trusted_once)
+{
+	struct queue *q = open_queue();
+	struct envelope env;
+	char id[ENVELOPE_ID_MAX], path[256];
+	struct stat st;
+	int fd;
+
+	put(q, "Subject: t\n\nseen committed\n", id);
+	/* its last bytes zeroed, its length kept: the seal not met */
+	snprintf(path, sizeof path, "%s/new/%s", dir, id);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert((fd = open(path, O_WRONLY)) >= 0);
+	cr_assert_eq(pwrite(fd, "\0\0\0\0", 4, st.st_size - 4), 4);
+	close(fd);
+	cr_assert_eq(queue_msg_committed(q, "NOSUCHID"), 0);
+	cr_assert_eq(queue_msg_committed(q, id), 1);
+	cr_assert_eq(queue_msg_committed(q, id), 0, "answered once");
+	cr_assert_eq(queue_read_new_as(q, id, &env, 1), QUEUE_NEW_READ);
+	envelope_free(&env);
+	cr_assert_eq(queue_read_new(q, id, &env), QUEUE_NEW_UNSEALED);
+	envelope_free(&env);
+	queue_close(q);
 }

@@ -6,7 +6,8 @@
 # SIGHUP without --config reloads harmlessly (t/02-config.t: with one);
 # stale queue/tmp files go at start; an IPv6 listener;
 # and durability: after 250 the message is in new/ (never tmp/), and the
-# file was fdatasync'ed, renamed and its directory fsync'ed before the 250.
+# file was renamed into new/, fdatasync'ed (one journal commit for both)
+# and its directory fsync'ed before the 250.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 
@@ -90,20 +91,21 @@ def first(pat, after=0):
             return i
     return -1
 r = first(r'rename(at2?)?\(.*tmp>?, "%s".*new>?, "%s"' % (qid, qid))
-d = first(r"fdatasync\(\d+</.*/tmp/%s>" % qid)
-f = first(r"fsync\(\d+</.*/queue/new>", r if r >= 0 else 0)
+# the descriptor's path as strace resolves it at the call: new/ID by then
+d = first(r"fdatasync\(\d+</.*/(tmp|new)/%s>" % qid)
+f = first(r"fsync\(\d+</.*/queue/new>", d if d >= 0 else 0)
 w = first(r'(write|sendto)\(\d+<[^>]*>, "250 2\.0\.0 [^"]*%s' % qid)
 # fsync's completion: its own line, or the "resumed" line of its pid
 done = -1
 if f >= 0:
     done = f if "unfinished" not in lines[f] else first(r"^%s .*fsync resumed" % lines[f].split()[0], f)
 print("fdatasync=%d rename=%d fsync=%d fsync_done=%d reply=%d" % (d, r, f, done, w))
-ok = 0 <= d < r < f <= done < w
+ok = 0 <= r < d < f <= done < w
 print("ORDER=" + ("ok" if ok else "wrong"))
 EOF
 )
 	diag "$(grep -v ORDER <<<"$order")"
-	is "$(field ORDER <<<"$order")" ok "strace: fdatasync(tmp/ID), rename to new/ID, fsync(new/) done, then the 250"
+	is "$(field ORDER <<<"$order")" ok "strace: rename to new/ID, its fdatasync, fsync(new/) done, then the 250"
 else
 	skip "strace cannot attach here: $(head -c 100 "$T/strace.err")"
 fi

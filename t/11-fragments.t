@@ -5,13 +5,13 @@
 # point, must give the same replies and the same queue file.
 . "$(dirname "$0")/lib/common.sh"
 
-plan 29
+plan 30
 
 start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
 res=$($PY - "$MTA_PORT" "$MTA_QUEUE" <<'EOF'
 import re, sys, time
-from smtpraw import Client, check, check_eq, read_queued, queued_bytes, diff_bytes
+from smtpraw import Client, check, check_eq, read_queued, queued_bytes, diff_bytes, seal_checked
 port, queue = sys.argv[1], sys.argv[2]
 
 CMDS = [b"EHLO frag.example", b"MAIL FROM:<alice@example.org>",
@@ -43,10 +43,12 @@ def qid_of(text):
     return m.group(1) if m else None
 
 def normal(qid):
-    """the queue file with its ID, arrival time and dates made neutral"""
+    """the queue file with its ID, arrival time and dates made neutral,
+    its seal line "seal OK" when it matches the file (seal_checked)"""
     data = queued_bytes(queue, qid)
     if not data or not qid:
         return b"(no queue file)"
+    data = seal_checked(data)
     data = data.replace(qid.encode(), b"ID")
     data = re.sub(rb"(?m)^arrival \d+$", b"arrival T", data)
     return re.sub(DATE, b"DATE", data)
@@ -70,6 +72,8 @@ ref_out = lockstep(lambda c, b: c.send(b))
 check_eq("unfragmented: replies in order", codes(ref_out), WANT_CODES)
 ref_id = qid_of(ref_out)
 ref = normal(ref_id)
+check_eq("unfragmented: the queue file's seal matches it (size, CRC-32C)",
+         ref.split(b"\n")[1], b"seal OK")
 env, msg = read_queued(queue, ref_id)
 hdr, _, body = MESSAGE.partition(b"\n\n")
 want_msg = re.sub(DATE, b"DATE", msg)

@@ -17,11 +17,10 @@
  *     truncated one (the same cut short, the final empty line first) does
  *     not parse;
  *   - envelope_format() of it is the input up to the offset, but for the
- *     arrival line written canonically and the version line, which says
- *     3 when there is a DSN line (ret, envid, dsn-orcpt, notify), else 2
- *     when a recipient has an orcpt line and 1 otherwise (all are read
- *     either way), and parses back to the same envelope (a queue
- *     file rewritten keeps its meaning);
+ *     arrival line written canonically and the head: always version 4
+ *     and its seal line reserved (zeros; versions 1 to 3, without a
+ *     seal, are read as well), and parses back to the same envelope (a
+ *     queue file rewritten keeps its meaning);
  *   - envelope_add_rcpt() of its recipients keeps each address once, the
  *     local part compared exactly and the domain without ASCII case.
  * Failed parses must not leak (LeakSanitizer).
@@ -36,6 +35,7 @@
 
 #include "envelope.h"
 #include "oracle.h"
+#include "seal.h"
 
 enum { PARAMS = 1 };
 
@@ -158,36 +158,35 @@ static void check_format(const struct envelope *env, const char *in,
                          size_t used)
 {
 	struct envelope back;
-	char *text, num[32];
+	char *text, num[32], seal0[SEAL_LINE_LEN + 1];
 	const char *a, *ae;
-	size_t len, used2, k, i;
-	int version = 1;
+	size_t len, used2, k, from, to, idlen;
 
 	if (envelope_format(env, &text, &len) != 0)
 		oracle_fail("envelope_format failed");
 	if (strlen(text) != len)
 		oracle_fail("envelope_format: length %zu, text %zu", len,
 		            strlen(text));
-	for (i = 0; i < env->nrcpt && env->orcpt; i++)
-		if (env->orcpt[i])
-			version = 2;
-	if (envelope_has_dsn(env))
-		version = 3;
-	/* the input with its version line (the first, "mta-envelope N":
-	 * 15 octets, as the parse found it) written as the content asks and
-	 * its arrival line (the third) written as %lld */
-	snprintf(num, sizeof num, "mta-envelope %d\n", version);
-	if (len < 15 || memcmp(text, num, 15) != 0)
-		oracle_fail("envelope_format: version line is not %.14s", num);
-	for (a = in, i = 0; i < 2; i++)
-		a = (const char *)memchr(a, '\n', used - (size_t)(a - in)) + 1;
+	/* Always version 4, its seal reserved (the second line, zeros: the
+	 * writer fills it in); then the input from its id line on (past its
+	 * own seal line when it is of version 4; its version line is the
+	 * first, "mta-envelope N": 15 octets, as the parse found it), its
+	 * arrival line (the one after the id) written as %lld. */
+	seal_format(seal0, 0, 0);
+	to = 15 + SEAL_LINE_LEN;
+	if (len < to || memcmp(text, "mta-envelope 4\n", 15) != 0 ||
+	    memcmp(text + 15, seal0, SEAL_LINE_LEN) != 0)
+		oracle_fail("envelope_format: not version 4 with its seal reserved");
+	from = 15 + (in[13] == '4' ? SEAL_LINE_LEN : 0);
+	a = (const char *)memchr(in + from, '\n', used - from) + 1;
 	ae = memchr(a, '\n', used - (size_t)(a - in));
+	idlen = (size_t)(a - in) - from;
 	k = (size_t)snprintf(num, sizeof num, "arrival %lld",
 	                     (long long)env->arrival);
-	if (len != used - (size_t)(ae - a) + k ||
-	    memcmp(text + 15, in + 15, (size_t)(a - in) - 15) != 0 ||
-	    memcmp(text + (a - in), num, k) != 0 ||
-	    memcmp(text + (a - in) + k, ae, used - (size_t)(ae - in)) != 0)
+	if (len != to + idlen + k + (used - (size_t)(ae - in)) ||
+	    memcmp(text + to, in + from, idlen) != 0 ||
+	    memcmp(text + to + idlen, num, k) != 0 ||
+	    memcmp(text + to + idlen + k, ae, used - (size_t)(ae - in)) != 0)
 		oracle_fail("envelope_format differs from the parsed text");
 	if (envelope_parse(text, len, &back, &used2) != 0 || used2 != len ||
 	    !same_envelope(env, &back))

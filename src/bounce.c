@@ -222,8 +222,11 @@ void bounce_compose(const char *hostname, const char *id,
 			put(&s, "Original-Recipient: rfc822; %s\n", o);
 		put(&s, "Final-Recipient: rfc822; %s\nAction: %s\nStatus: %s\n",
 		    r[i].rcpt, action_name[act], code);
+		/* RFC 3464 2.3.5: a host name is of type dns; an LMTP server
+		 * on a unix socket has no host name, only its path */
 		if (r[i].remote_mta && r[i].remote_mta[0])
-			put(&s, "Remote-MTA: dns; %s\n", r[i].remote_mta);
+			put(&s, "Remote-MTA: %s; %s\n",
+			    r[i].remote_mta[0] == '/' ? "x-unix" : "dns", r[i].remote_mta);
 		if (r[i].diag && r[i].diag[0])
 			put(&s, "Diagnostic-Code: smtp; %s\n", r[i].diag);
 		put(&s, "Last-Attempt-Date: %s\n", date);

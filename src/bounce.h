@@ -52,7 +52,8 @@ enum bounce_action {
 struct bounce_rcpt {
 	const char *rcpt;          /* the recipient reported on */
 	struct status st;          /* why: its kind and RFC 3463 code */
-	const char *remote_mta;    /* "" when no server was involved */
+	const char *remote_mta;    /* "" when no server was involved; a
+	                            * host name, or a unix socket's path */
 	const char *diag;          /* the server's reply, "" for none */
 	enum bounce_action action; /* the same for every one of a report */
 	time_t retry_until;        /* BOUNCE_DELAYED: Will-Retry-Until */

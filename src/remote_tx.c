@@ -94,8 +94,9 @@ static unsigned long long auth_id(const struct route *r)
 
 /* tls_key - the TLS policy (and login) a kept connection to h must have
  * been opened with to carry this round's delivery; under DANE, the TLSA
- * records too: a connection verified by records since replaced (a key
- * rollover) is not taken for one that the new records would accept */
+ * records and the next-hop domain too: a connection verified by records
+ * since replaced (a key rollover), or under DANE-TA by the name of one
+ * next-hop domain (RFC 7672 3.2.2), is not taken for another */
 static void tls_key(const struct round_tls *t, const struct hop *h,
                     char *buf, size_t len)
 {

@@ -9,6 +9,7 @@
 #include "local.h"
 #include "policy.h"
 #include "remote.h"
+#include "smtp_client.h"
 #include "sysuser.h"
 #include "transport.h"
 
@@ -183,6 +184,7 @@ static void deliver_lmtp(struct delivery *d, const struct envelope *env,
 	const char **rcpt = calloc(d->ntry, sizeof *rcpt);
 	struct lmtp_result *res = calloc(d->ntry, sizeof *res);
 	size_t *idx = calloc(d->ntry, sizeof *idx), i, n = 0;
+	char port[16];
 
 	if (user == NULL || rcpt == NULL || res == NULL || idx == NULL) {
 		for (i = 0; i < d->ntry; i++)
@@ -211,8 +213,11 @@ static void deliver_lmtp(struct delivery *d, const struct envelope *env,
 		struct delivery_rcpt *r = &d->r[idx[i]];
 
 		r->result = res[i].st;
-		/* the server that answered, for the DSN's Remote-MTA */
-		if (res[i].diag[0])
+		/* the server that answered, for the DSN's Remote-MTA: the
+		 * socket's path, or the host without its port */
+		if (res[i].diag[0] && (d->cfg->lmtp[0] == '/' ||
+		    smtp_parse_hostport(d->cfg->lmtp, "24", r->remote_mta,
+		                        sizeof r->remote_mta, port, sizeof port) < 0))
 			snprintf(r->remote_mta, sizeof r->remote_mta, "%s", d->cfg->lmtp);
 		memcpy(r->diag, res[i].diag, sizeof r->diag);
 	}

@@ -12,7 +12,8 @@
 #     only: deferred (still queued), the others delivered;
 #   - the deliveries to one server share one connection (kept between
 #     them, --max-lmtp 1);
-#   - a user unknown to Dovecot: 550 5.1.1 -> failed -> a bounce, itself
+#   - a user unknown to Dovecot: 550 5.1.1 -> failed -> a bounce (its
+#     Remote-MTA the socket path, type x-unix), itself
 #     delivered over LMTP into the sender's mailbox;
 #   - NOTIFY=SUCCESS: a "delivered" report (the LMTP server is final);
 #   - Dovecot stopped: deferred (nothing lost); started again: delivered;
@@ -20,7 +21,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/dovecot.sh"
 
-plan 24
+plan 25
 
 [ "$(id -u)" = 0 ] || skip_all "needs root to run a private Dovecot"
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/lmtp ] ||
@@ -134,7 +135,7 @@ wait_log 'bounce id=' 1
 like "$(grep 'rcpt=<\?nosuch@' "$MTA_LOG")" "failed .*via=lmtp .*550 5\.1\.1" \
 	"a user Dovecot does not know: 550 5.1.1, failed"
 wait_log 'delivered .*rcpt=<?carol@test.example' 1
-like "$($PY - "$DOVECOT_IP" "$DOVECOT_IMAP_PORT" <<'EOF'
+bounce=$($PY - "$DOVECOT_IP" "$DOVECOT_IMAP_PORT" <<'EOF'
 import imaplib, sys
 m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
 m.login("carol", "pc")
@@ -144,7 +145,11 @@ for i in data[0].split():
     typ, d = m.fetch(i, "(BODY.PEEK[])")
     print(d[0][1].decode(errors="replace"))
 EOF
-)" "nosuch@test\.example" "the bounce reached the sender's mailbox through LMTP"
+)
+like "$bounce" "nosuch@test\.example" "the bounce reached the sender's mailbox through LMTP"
+# RFC 3464 2.3.5: a unix socket has no host name: its path, not "dns;"
+like "$bounce" "Remote-MTA: x-unix; /[^[:space:]]*lmtp" \
+	"the bounce's Remote-MTA names the LMTP socket's path (x-unix)"
 
 # 2b. NOTIFY=SUCCESS: the LMTP server is the mailbox, the report says
 # "delivered" (made here: the server takes no DSN parameters)

@@ -13,6 +13,8 @@
 #   TLSA 2 0 1 matching the issuer (a second sink on 127.0.0.3, the same
 #     port): delivered when the certificate names the MX host or the
 #     next-hop domain (RFC 7672 3.2.2), deferred when it names another;
+#     a connection kept after a delivery verified by the next-hop domain's
+#     name is not taken for another domain with the same MX host;
 #   a secure MX host without TLSA records: the other policies (may);
 #   a TLSA RRset without signatures in the signed zone (bogus): deferred,
 #     nothing arrives;
@@ -42,7 +44,7 @@ for p in /usr/sbin/nsd /usr/bin/ldns-keygen /usr/bin/ldns-signzone; do
 	[ -x "$p" ] || skip_all "$p is not installed (make test-deps)"
 done
 
-plan 69
+plan 73
 
 make_ca "$T" && make_cert "$T" mx mx1.dane.example ec &&
 	make_cert "$T" ta mx6.dane.example ec ||
@@ -83,6 +85,7 @@ bogus IN MX 10 mx5.dane.example.
 ta IN MX 10 mx6.dane.example.
 taname IN MX 10 mx7.dane.example.
 mx6 IN MX 10 mx8.dane.example.
+other IN MX 10 mx8.dane.example.
 mx1 IN A 127.0.0.2
 mx2 IN A 127.0.0.2
 mx3 IN A 127.0.0.2
@@ -208,6 +211,13 @@ deferred_by_tls taname1 'h@taname.dane.example' "TLSA 2 0 1, a name the certific
 is "$(peer_count "$TA")" 1 "TLSA 2 0 1, wrong name: nothing arrived"
 relayed_by tanexthop1 'j@mx6.dane.example' "TLSA 2 0 1, the certificate names the next-hop domain" \
 	'mx=mx8\.dane\.example .* verify=ok policy=dane( resumed=[a-z]+)? result=ok'
+# that connection, kept, is the next-hop domain's alone: mail to another
+# domain with the same MX host, at once, does not take it (a kept
+# connection's key carries the TLSA records and the next hop)
+deferred_by_tls tanexthop2 'k@other.dane.example' "TLSA 2 0 1, the same MX host for a domain the certificate does not name" \
+	'mx=mx8\.dane\.example .*policy=dane( resumed=[a-z]+)? result=".*certificate not trusted' \
+	'mx8\.dane\.example: 127\.0\.0\.3:[0-9]+: TLS handshake: certificate not trusted: hostname mismatch'
+is "$(peer_count "$TA")" 2 "the same MX host for another domain: nothing more arrived"
 
 # ---- insecure zone: falls back ------------------------------------------------
 relayed_by plain1 'f@plain.example' "insecure zone, a wrong TLSA record ignored: may" \

@@ -74,6 +74,10 @@
 #              which makes file creation after mass deletions slow and
 #              erratic: a second configuration, not the reference)
 #   BENCH_FS_SIZE  size of that image (default 16G, sparse)
+#   BENCH_FS_OPTS  extra mount options for it, for diagnosis only: e.g.
+#              barrier=0 keeps the journal but drops its cache flushes,
+#              which shows how much of a figure is the disk's flush latency
+#              (never for the reference figures: a mail host needs them)
 #
 # Only loopback addresses are ever used.
 
@@ -139,13 +143,13 @@ bench_fs_setup() {
     rm -f "$img"
     truncate -s "${BENCH_FS_SIZE:-16G}" "$img"
     mkfs.ext4 -q -F "$img" >&2 || die "mkfs.ext4 failed"
-    mount -o loop "$img" "$mnt" || die "cannot loop-mount $img (root needed; BENCH_FS=root to skip)"
+    mount -o "loop${BENCH_FS_OPTS:+,$BENCH_FS_OPTS}" "$img" "$mnt" || die "cannot loop-mount $img (root needed; BENCH_FS=root to skip)"
     at_exit rm -f "$img"
     at_exit umount "$mnt"
     BENCH_TMP=$mnt/bench
     mkdir -p "$BENCH_TMP"
     export BENCH_TMP BENCH_FS_MOUNTED=$mnt
-    say "scratch on a journaled ext4 loop mount: $BENCH_TMP"
+    say "scratch on a journaled ext4 loop mount: $BENCH_TMP${BENCH_FS_OPTS:+ (mount options: $BENCH_FS_OPTS)}"
 }
 
 # ---- scratch directories ------------------------------------------------

@@ -253,6 +253,12 @@ enum queue_new_state {
 	QUEUE_NEW_BAD,               /* no valid envelope, or another ID's */
 	QUEUE_NEW_UNSEALED,          /* its seal not met: data lost before
 	                              * its writer's fdatasync ended */
+	QUEUE_NEW_UNSYNCED,          /* its fdatasync failed (errno): its data
+	                              * may not be on disk, and a second one
+	                              * would say 0 (Linux reports a writeback
+	                              * error once); never acknowledged, as an
+	                              * acknowledged file has nothing left to
+	                              * write */
 	QUEUE_NEW_ERROR              /* not readable now (errno) */
 };
 /* queue_read_new - open new/id and read its envelope into env (as
@@ -339,11 +345,13 @@ int queue_maildrop_name(const char *name);
 /* queue_maildrop_taken - is submission name in the queue already (taken
  * before a crash that kept its maildrop/ copy)?  1 when mess/name exists
  * (mess/ holds only synced data: mta-queue(5)) or new/name reads whole
- * (its envelope, its seal met, or a file from before the seal); 0 when
- * neither exists, or new/name is not whole: then it is moved to bad/, and
- * the submission is to be taken again (the pickup syncs before its
- * rename, so its own commit never leaves that).  -1 (errno) when new/name
- * cannot be read now, or the move failed. */
+ * (its envelope, its seal met, or a file from before the seal) and
+ * syncs, and that directory's fsync succeeds (the name must be durable
+ * before the maildrop/ copy goes); 0 when neither exists, or new/name is
+ * not whole or its fdatasync fails: then it is moved to bad/, and the
+ * submission is to be taken again (the pickup syncs before its rename,
+ * so its own commit never leaves that).  -1 (errno) when new/name cannot
+ * be read now, a directory's fsync failed, or the move failed. */
 int queue_maildrop_taken(struct queue *q, const char *name);
 /* queue_maildrop_open - open maildrop/name to read: never a symbolic
  * link (ELOOP), never through a mount point (EXDEV: a user's FUSE mount

@@ -387,7 +387,13 @@ struct status queue_msg_commit(struct queue_msg *m)
 		 * left it alone), so the client's retry is the only copy; should
 		 * a cut keep the name and lose the data, the seal fails. */
 		log_event("queue-error", "op=%s id=%s error=\"%s\"", op, m->id, strerror(e));
-		unlinkat(q->fd[QUEUE_NEW], m->id, 0);
+		/* Should the unlink fail too, bad/ at least: left in new/, the
+		 * close would bring it to explode, whose own fdatasync would
+		 * say 0 (a writeback error is reported once) and deliver what
+		 * the client was told was refused. */
+		if (unlinkat(q->fd[QUEUE_NEW], m->id, 0) < 0 && errno != ENOENT)
+			queue_quarantine(q, QUEUE_NEW, m->id,
+			                 "refused with 4xx: its sync failed");
 	}
 	uncommitting(m, e == 0);
 	/* Decided: this close tells the scheduler (IN_CLOSE_WRITE).  An error

@@ -95,7 +95,7 @@ enum queue_new_state queue_read_new_as(const struct queue *q, const char *id,
 		e = errno;
 		close(fd);
 		errno = e;
-		return QUEUE_NEW_ERROR;
+		return QUEUE_NEW_UNSYNCED;
 	}
 	close(fd);
 	return QUEUE_NEW_READ;

@@ -284,8 +284,11 @@ int queue_maildrop_taken(struct queue *q, const char *name)
 	struct envelope env;
 	enum queue_new_state st;
 
+	/* The maildrop copy goes once this returns 1: the name in mess/ or
+	 * new/ must be durable first (a pickup killed before its fsync of
+	 * new/, or an explode before its fsync of mess/, left it maybe not) */
 	if (queue_exists(q, QUEUE_MESS, name))
-		return 1;
+		return queue_sync(q, QUEUE_MESS) < 0 ? -1 : 1;
 	st = queue_read_new(q, name, &env);
 	envelope_free(&env);
 	switch (st) {
@@ -295,15 +298,20 @@ int queue_maildrop_taken(struct queue *q, const char *name)
 		return -1;
 	case QUEUE_NEW_BAD:
 	case QUEUE_NEW_UNSEALED:
+	case QUEUE_NEW_UNSYNCED:
 		log_event("maildrop-taken-before", "id=%s action=retake reason=\"new/%s not whole\"",
 		          name, name);
 		queue_quarantine(q, QUEUE_NEW, name, st == QUEUE_NEW_BAD ? "bad envelope" :
-		                 "incomplete: seal not met, never acknowledged");
+		                 st == QUEUE_NEW_UNSEALED ?
+		                 "incomplete: seal not met, never acknowledged" :
+		                 "its fdatasync failed: data may not be on disk");
 		if (queue_exists(q, QUEUE_NEW, name)) {
 			errno = EIO;
 			return -1;
 		}
 		return 0;
+	case QUEUE_NEW_READ:
+		return queue_sync(q, QUEUE_NEW) < 0 ? -1 : 1;
 	default:
 		return 1;
 	}

@@ -51,14 +51,18 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 
 /* sched_closed_new - a receiver closed new/name: its commit is decided
  * (queue_msg_committing), a file left alone at its rename is taken now;
- * one in this batch already is not queued twice */
+ * one in this batch already is not queued twice, but is finished now (no
+ * longer "created": a file that fails its checks goes to bad/ at once,
+ * not at the next rescan) */
 int sched_closed_new(struct sched *s, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < s->narrived; i++)
-		if (strcmp(s->arrived[i], name) == 0)
+		if (strcmp(s->arrived[i], name) == 0) {
+			s->created[i] = 0;
 			return 0;
+		}
 	return sched_arrived(s, name, DT_UNKNOWN, 0);
 }
 
@@ -130,6 +134,15 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		envelope_free(&env);
 		if (!created)
 			queue_quarantine(s->q, QUEUE_NEW, id, "bad envelope");
+		return 1;
+	case QUEUE_NEW_UNSYNCED:
+		/* Never tried again: the next fdatasync would say 0 for data
+		 * that may be lost.  Kept for the operator, who can move it
+		 * back once the disk is sound. */
+		log_event("queue-error", "op=fdatasync file=new/%s error=\"%s\" action=quarantine",
+		          id, strerror(errno));
+		envelope_free(&env);
+		queue_quarantine(s->q, QUEUE_NEW, id, "its fdatasync failed: data may not be on disk");
 		return 1;
 	default:
 		/* not readable now (an I/O error, memory short): soon again */

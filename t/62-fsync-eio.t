@@ -10,7 +10,10 @@
 # second message gets 451 (never 250) and leaves nothing in the queue; the
 # messages before and after it on that connection, and those on other
 # connections (open before, during and after), get 250 and are delivered
-# exactly once, intact.  The refused one is never delivered.
+# exactly once, intact.  The refused one is never delivered.  Then a
+# daemon finds two files in new/ at start, and every fdatasync of one of
+# them fails: that one goes to bad/ at once and is never tried again (a
+# second fdatasync would say 0), the other is delivered.
 . "$(dirname "$0")/lib/common.sh"
 
 STRACE=$(command -v strace) || skip_all "strace is not installed"
@@ -20,7 +23,7 @@ if ! "$STRACE" -f -qq -o /dev/null -e trace=fdatasync \
 	skip_all "strace cannot trace here: $(head -1 "$T/strace.err")"
 fi
 
-plan 16
+plan 21
 
 REAL_BIN=$MTA_BIN
 mkdir -p "$T/wrap"
@@ -108,5 +111,46 @@ ok "$(mta_running; echo $?)" "the daemon is still running"
 kill -TERM "$DPID"
 wait_for 20 test -f "$MTA_STATUS_FILE"
 is "$(cat "$MTA_STATUS_FILE" 2>/dev/null)" 0 "SIGTERM: exit 0"
+
+# ---- a failing fdatasync at explode: bad/, never tried again ----------------
+# Two files in new/ before a daemon starts (written by others: explode
+# syncs each before linking it into mess/); every fdatasync of the first
+# fails.  It goes to bad/ at once, logged: a second fdatasync would say 0
+# for data that may be lost, so it is never retried.  The other one is
+# delivered.
+D2=$T/d2
+mkdir -p "$D2/queue/new"
+now=$(date +%s)
+for id in 0062AAAA0001 0062AAAA0002; do
+	{ printf 'mta-envelope 1\nid %s\narrival %s\nclient 127.0.0.1\n' "$id" "$now"
+	  printf 'helo client.example\nsender sender@example.org\nrcpt eio@test.example\n\n'
+	  printf 'Subject: %s\n\nhello\n' "$id"; } >"$D2/queue/new/$id"
+done
+cat >"$T/wrap/mta-smtpd" <<EOF
+#!/bin/sh
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
+export ASAN_OPTIONS
+exec "$STRACE" -f -qq -o "$T/strace2.out" -P "$D2/queue/new/0062AAAA0001" \\
+	-e trace=fdatasync -e inject=fdatasync:error=EIO "$REAL_BIN/mta-smtpd" "\$@"
+EOF
+MTA_DIR=$D2 MTA_BIN=$T/wrap start_mta || { echo "Bail out! the second daemon did not start"; exit 1; }
+MTA_BIN=$REAL_BIN
+wait_log 20 'quarantine file=new/0062AAAA0001 '
+like "$(grep 'quarantine file=new/0062AAAA0001 ' "$MTA_LOG")" 'reason=.*fdatasync failed' \
+	"explode's fdatasync fails: the file goes to bad/ at once"
+like "$(grep 'op=fdatasync file=new/0062AAAA0001 ' "$MTA_LOG")" 'Input/output error.*action=quarantine' \
+	"explode's fdatasync fails: logged, action=quarantine"
+wait_for 20 eval '[ "$(ls "$MTA_MAIL/eio/new" 2>/dev/null | wc -l)" -ge 1 ]'
+is "$(grep -l '^Subject: 0062AAAA' "$MTA_MAIL"/eio/new/* 2>/dev/null | xargs -r grep -h '^Subject:')" \
+	"Subject: 0062AAAA0002" "the other file delivered, the failed one never"
+sleep 1
+lacks 'action=retry.*0062AAAA0001\|0062AAAA0001.*action=retry' "$MTA_LOG"
+ok $? "the failed one is never tried again"
+D2PID=
+wait_for 10 eval 'D2PID=$(cat /proc/$MTA_PID/task/$MTA_PID/children 2>/dev/null | cut -d" " -f1); [ -n "$D2PID" ]'
+track "$D2PID"
+kill -TERM "$D2PID"
+wait_for 20 test -f "$MTA_STATUS_FILE"
+is "$(cat "$MTA_STATUS_FILE" 2>/dev/null)" 0 "the second daemon: SIGTERM: exit 0"
 
 done_testing

@@ -587,8 +587,16 @@ void sched_completed(struct sched *s, struct delivery *d)
 {
 	/* One clock reading for the delivery: read twice, a second boundary
 	 * between the group's check and a recipient's made the group "not
-	 * yet due" and each recipient "due": a warning each, not one. */
-	long long now = (long long)time(NULL);
+	 * yet due" and each recipient "due": a warning each, not one.  Not
+	 * time(): it follows a coarser clock, which can still say the last
+	 * second a few milliseconds after the log (and the delivery's own
+	 * "deferred" line) stamped the next, and a retry's DUE would then be
+	 * a second short. */
+	struct timespec ts;
+	long long now;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (long long)ts.tv_sec;
 	size_t i;
 
 	s->running--;

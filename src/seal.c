@@ -60,20 +60,27 @@ static void crc_init(void)
 #endif
 }
 
-/* seal_crc - CRC-32C: by the CPU where it can (crc_hw), else by table */
-uint32_t seal_crc(uint32_t crc, const void *p, size_t n)
+/* seal_crc_table - CRC-32C by table, whatever the CPU */
+uint32_t seal_crc_table(uint32_t crc, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint32_t c = ~crc;
 
 	pthread_once(&crc_once, crc_init);
-#if defined(__x86_64__)
-	if (use_hw)
-		return ~crc_hw(c, s, n);
-#endif
 	while (n--)
 		c = crc_table[(c ^ *s++) & 0xff] ^ (c >> 8);
 	return ~c;
+}
+
+/* seal_crc - CRC-32C: by the CPU where it can (crc_hw), else by table */
+uint32_t seal_crc(uint32_t crc, const void *p, size_t n)
+{
+	pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+	if (use_hw)
+		return ~crc_hw(~crc, p, n);
+#endif
+	return seal_crc_table(crc, p, n);
 }
 
 /* seal_format - "seal SIZE CRC\n" */

@@ -36,7 +36,8 @@ static uint32_t bitwise(const unsigned char *s, size_t n)
 }
 
 /* every start (aligned or not) and length up to 100, and in pieces: the
- * CPU's instruction (where used) agrees with the reference */
+ * CPU's instruction (where used) and the table (what a CPU without it
+ * runs) both agree with the reference */
 Test(seal, crc32c_matches_the_bitwise_reference_at_any_alignment)
 {
 	unsigned char buf[128];
@@ -50,6 +51,11 @@ Test(seal, crc32c_matches_the_bitwise_reference_at_any_alignment)
 			             "off %zu len %zu", off, n);
 			cr_assert_eq(seal_crc(seal_crc(0, buf + off, n / 3), buf + off + n / 3,
 			                      n - n / 3), bitwise(buf + off, n));
+			cr_assert_eq(seal_crc_table(0, buf + off, n), bitwise(buf + off, n),
+			             "table: off %zu len %zu", off, n);
+			cr_assert_eq(seal_crc_table(seal_crc_table(0, buf + off, n / 3),
+			                            buf + off + n / 3, n - n / 3),
+			             bitwise(buf + off, n));
 		}
 }
 

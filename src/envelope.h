@@ -49,6 +49,7 @@
 
 #include "addr.h"
 #include "dsn.h"
+#include "seal.h"
 
 enum { ENVELOPE_ID_MAX = 32, ENVELOPE_HELO_MAX = 256, ENVELOPE_CLIENT_MAX = 64 };
 
@@ -77,8 +78,9 @@ struct envelope {
 	unsigned seal_crc;
 };
 
-/* where a version 4 file's seal line is, and where what it covers begins */
-enum { ENVELOPE_SEAL_AT = 15, ENVELOPE_SEAL_END = 15 + 31 };
+/* where a version 4 file's seal line is (after "mta-envelope 4\n"), and
+ * where what it covers begins */
+enum { ENVELOPE_SEAL_AT = 15, ENVELOPE_SEAL_END = ENVELOPE_SEAL_AT + SEAL_LINE_LEN };
 
 /* envelope_init - an empty envelope */
 void envelope_init(struct envelope *env);

@@ -594,10 +594,10 @@ void sched_completed(struct sched *s, struct delivery *d)
 	 * a second short. */
 	struct timespec ts;
 	long long now;
+	size_t i;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (long long)ts.tv_sec;
-	size_t i;
 
 	s->running--;
 	sched_warn_group(s, d, now);

@@ -119,12 +119,27 @@ static int fcntl_lock(int fd, short type, long long deadline)
 	return 0;
 }
 
-/* lock_is_ours - is rootfd/lock a dotlock this program made: a regular
- * file with one link holding exactly "PID MBOX_LOCK_TAG\n"?  1 yes (and
- * *sb is that file's), 0 no, -1 error with errno (ENOENT: gone).  A
- * mailbox never looks like this (its first line is "From "), nor does
- * another program's lock. */
-static int lock_is_ours(int rootfd, const char *lock, struct stat *sb)
+/* Kinds of file found at a dotlock's name (lock_kind) */
+enum lock_kind {
+	LOCK_FOREIGN,   /* anything else: never removed */
+	LOCK_OURS,      /* "PID mta-smtpd\n": a dotlock this program made */
+	LOCK_EMPTY      /* an empty file: created, never written */
+};
+
+/* lock_kind - what sits at rootfd/lock: a regular file with one link
+ * holding exactly "PID MBOX_LOCK_TAG\n" is LOCK_OURS, one holding nothing
+ * LOCK_EMPTY, anything else LOCK_FOREIGN (a mailbox starts "From ",
+ * another program's lock says what it says); *sb is its stat.  -1 error
+ * with errno (ENOENT: gone).
+ *
+ * LOCK_EMPTY is a dotlock whose writer stopped between creating it and
+ * writing it (ours or another program's), or one of ours whose name a
+ * power cut kept but whose text it lost: the name is made durable by any
+ * later fsync of the mail root, the text never is (a lock is not worth
+ * an fsync).  Removing an empty file loses nothing; and a program that
+ * holds an empty dotlock for minutes is not protected by it elsewhere
+ * either (other MDAs break any dotlock that old, whatever it holds). */
+static int lock_kind(int rootfd, const char *lock, struct stat *sb)
 {
 	char buf[64], want[64];
 	ssize_t n;
@@ -134,31 +149,36 @@ static int lock_is_ours(int rootfd, const char *lock, struct stat *sb)
 	/* O_NONBLOCK: whatever sits there, opening it must not hang us */
 	fd = openat(rootfd, lock, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ELOOP ? 0 : -1;
+		return errno == ELOOP ? LOCK_FOREIGN : -1;
 	if (fstat(fd, sb) < 0) {
 		err = errno;
 		close(fd);
 		errno = err;
 		return -1;
 	}
-	n = 0;
-	if (S_ISREG(sb->st_mode) && sb->st_nlink == 1 &&
-	    sb->st_size < (off_t)sizeof buf)
-		n = read(fd, buf, sizeof buf - 1);
+	if (!S_ISREG(sb->st_mode) || sb->st_nlink != 1 ||
+	    sb->st_size >= (off_t)sizeof buf) {
+		close(fd);
+		return LOCK_FOREIGN;
+	}
+	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
+	if (n == 0 && sb->st_size == 0)
+		return LOCK_EMPTY;
 	if (n <= 0)
-		return 0;
+		return LOCK_FOREIGN;
 	buf[n] = '\0';
 	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0)
-		return 0;
+		return LOCK_FOREIGN;
 	len = snprintf(want, sizeof want, "%ld " MBOX_LOCK_TAG "\n", pid);
-	return len == n && memcmp(buf, want, (size_t)n) == 0;
+	return len == n && memcmp(buf, want, (size_t)n) == 0 ? LOCK_OURS
+	                                                      : LOCK_FOREIGN;
 }
 
-/* break_stale - remove rootfd/lock, a dotlock of ours older than
- * MBOX_DOTLOCK_STALE seconds (left by a crash), and log it.  Anything
- * else there is left alone: 1 when it was removed (or is gone), 0 when it
- * stays, -1 error with errno. */
+/* break_stale - remove rootfd/lock, a dotlock of ours or an empty one
+ * older than MBOX_DOTLOCK_STALE seconds (left by a crash, see lock_kind),
+ * and log it.  Anything else there is left alone: 1 when it was removed
+ * (or is gone), 0 when it stays, -1 error with errno. */
 static int break_stale(int rootfd, const char *lock, const char *name,
                        int *told)
 {
@@ -167,13 +187,13 @@ static int break_stale(int rootfd, const char *lock, const char *name,
 	long long age;
 	int r;
 
-	r = lock_is_ours(rootfd, lock, &sb);
+	r = lock_kind(rootfd, lock, &sb);
 	if (r < 0)
 		return errno == ENOENT ? 1 : -1;
 	age = (long long)time(NULL) - (long long)sb.st_mtime;
 	if (age <= MBOX_DOTLOCK_STALE)
 		return 0;
-	if (r == 0) {
+	if (r == LOCK_FOREIGN) {
 		if (!*told)
 			log_event("mbox_foreign_lock", "mailbox=%s lock=%s age=%llds "
 			          "action=kept", log_quote(qn, sizeof qn, name),
@@ -189,9 +209,9 @@ static int break_stale(int rootfd, const char *lock, const char *name,
 		return 0;
 	if (unlinkat(rootfd, lock, 0) < 0)
 		return errno == ENOENT ? 1 : -1;
-	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds",
+	log_event("mbox_stale_lock", "mailbox=%s lock=%s age=%llds kind=%s",
 	          log_quote(qn, sizeof qn, name), log_quote(ql, sizeof ql, lock),
-	          age);
+	          age, r == LOCK_EMPTY ? "empty" : "ours");
 	return 1;
 }
 
@@ -211,9 +231,10 @@ static struct status dotlock_take(int rootfd, const char *lock,
 		            O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			/* The text makes it recognizably ours, so that only
-			 * our own leftovers are ever broken as stale.  The
-			 * lock is its existence: a failed write leaves a lock
-			 * that is only never broken after a crash. */
+			 * our own leftovers (and empty files, lock_kind) are
+			 * ever broken as stale.  The lock is its existence: a
+			 * failed write (nothing written) still locks, and is
+			 * broken as empty after a crash. */
 			n = snprintf(text, sizeof text, "%ld " MBOX_LOCK_TAG "\n",
 			             (long)getpid());
 			if (write(fd, text, (size_t)n) != n) {

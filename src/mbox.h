@@ -14,11 +14,15 @@
  *      100 ms.  A dotlock of ours (a regular file with one link and
  *      exactly that text) older than MBOX_DOTLOCK_STALE seconds is left
  *      over from a crash: it is removed and the removal logged (event
- *      mbox_stale_lock).  Anything else there is never removed, however
- *      old (logged once per delivery as mbox_foreign_lock): another
- *      program's lock, or a file that is not a lock at all.  No mailbox
- *      can be named NAME.lock (policy.h), and a mailbox that was, from
- *      before that rule, starts "From ": it is not ours, so it stays.
+ *      mbox_stale_lock kind=ours).  So is an empty one as old
+ *      (kind=empty): a writer that died between creating and writing it,
+ *      or a lock of ours whose name a power cut kept but whose text it
+ *      lost; removing an empty file loses nothing.  Anything else there
+ *      is never removed, however old (logged once per delivery as
+ *      mbox_foreign_lock): another program's lock, or a file that is not
+ *      a lock at all.  No mailbox can be named NAME.lock (policy.h), and
+ *      a mailbox that was, from before that rule, starts "From ": it is
+ *      not ours, so it stays.
  * The wait for both locks together is bounded: `wait` seconds after the
  * delivery began (--mbox-lock-wait, MBOX_LOCK_WAIT by default), an mbox
  * still locked by another program gives up with ST_TEMP, "still locked

@@ -1,6 +1,7 @@
 #!/bin/bash
 # t/27-mbox-lock.t - with --mbox no mailbox name is ever a lock name, and
-# only dotlocks mta-smtpd made are ever broken as stale (mbox.h):
+# only dotlocks mta-smtpd made, or empty ones, are ever broken as stale
+# (mbox.h):
 #   - RCPT to a local part ending in ".lock" (any case) is 550 5.1.1
 #     under --mbox (accepted in Maildir mode, where it is just a name);
 #   - a job for such a name queued before --mbox fails at delivery and
@@ -8,10 +9,11 @@
 #   - an old file at alice.lock that is not a lock of ours (a mailbox
 #     delivered there before the rule, another program's lock) is never
 #     removed: delivery to alice waits for it, and goes once somebody
-#     else moves it away; an old lock of ours is broken and logged.
+#     else moves it away; an old lock of ours is broken and logged, and
+#     so is an old empty one (a young one is kept).
 . "$(dirname "$0")/lib/common.sh"
 
-plan 19
+plan 22
 
 # send_to RCPT - one message to RCPT; prints the final reply (or refusal)
 send_to() {
@@ -86,6 +88,23 @@ wait_log 15 " delivered id=$id "
 is "$(log_count " mbox_stale_lock mailbox=alice lock=alice\.lock ")" 1 "an old lock of ours: broken and logged"
 is "$(mbox_count "$T/mail/alice"):$([ -e "$T/mail/alice.lock" ]; echo $?)" 3:1 \
 	"alice: 3 messages, no lock left"
+
+# ---- an empty lock: kept while young, broken once old ------------------------
+# (a writer that died between creating and writing it, or a lock of ours
+# whose text a power cut lost: t/71)
+: >"$T/mail/alice.lock"
+id=$(send_to alice@test.example)
+id=${id##* }
+wait_log 10 " delivery-start id=$id "
+sleep 2
+is "$(mbox_count "$T/mail/alice"):$([ -e "$T/mail/alice.lock" ]; echo $?)" 3:0 \
+	"a young empty lock: kept, alice's delivery waits"
+old "$T/mail/alice.lock"
+wait_log 15 " delivered id=$id "
+is "$(log_count " mbox_stale_lock mailbox=alice lock=alice\.lock age=[0-9]+s kind=empty")" 1 \
+	"an old empty lock: broken and logged (kind=empty)"
+is "$(mbox_count "$T/mail/alice"):$([ -e "$T/mail/alice.lock" ]; echo $?)" 4:1 \
+	"alice: 4 messages, no lock left"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"
 
 done_testing

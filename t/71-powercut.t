@@ -16,10 +16,11 @@
 # an aiosmtpd peer), and at each point of a short workload into a Maildir
 # and into an mbox, whose messages must be whole (the first
 # MTA_POWERCUT_POINTS of each, default 8; 0: all); and at the points of
-# five defects found here, each kept as a regression case: a queue and a
+# six defects found here, each kept as a regression case: a queue and a
 # mail root made on the spot, a Maildir made by another delivery that
-# had not synced it yet, a message left under both new/ and mess/, and a
-# committer's fsync of new/ while the scheduler moves a message.
+# had not synced it yet, a message left under both new/ and mess/, a
+# committer's fsync of new/ while the scheduler moves a message, and an
+# mbox's dotlock left empty by the cut.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/crashfs.sh"
 . "$here/lib/sink.sh"
@@ -27,7 +28,7 @@ crashfs_skip_unless_fuse
 
 EACH_MAX=${MTA_POWERCUT_POINTS:-8}      # 0: every point of the workload
 CLEAN="missing 0 bad 0 unsent 0"        # what check prints when all is well
-plan 16
+plan 18
 
 # workload TAG K [MTA_OPTS...] - start mta-smtpd on $M (queue, mail), send
 # K messages to alice (or to the recipients in $RCPTS); "TOKEN QUEUE-ID"
@@ -100,6 +101,7 @@ reboot() {
 	local tag=$1 opt=
 	shift
 	[ "${1:-}" = --mbox ] && opt=--mbox
+	age_empty_lock
 	MTA_DIR=$T/r.$tag start_mta -q "$B/queue" -m "$B/mail" "$@" ||
 		{ echo "daemon did not start"; return; }
 	wait_for 30 eval '[ "$(count_files "$B/queue/mess")$(count_files "$B/queue/rcpt")" = 00 ] &&
@@ -109,6 +111,16 @@ reboot() {
 	sed -n 's/^# delivered without 250: \([0-9]*\).*/\1/p' "$T/check.$tag" >>"$T/unheard"
 	echo "lingering $(count_files "$B/queue/new")"
 	stop_mta >/dev/null
+}
+
+# age_empty_lock - a cut amid an mbox append whose dotlock's name was made
+# durable by another fsync of the mail root leaves alice.lock empty (its
+# text never synced); the daemon breaks such a lock once it is
+# MBOX_DOTLOCK_STALE (5 minutes) old.  A reboot takes a while; the test
+# cannot wait 5 minutes, so the lock's time is set back as if it had
+age_empty_lock() {
+	[ -f "$B/mail/alice.lock" ] && [ ! -s "$B/mail/alice.lock" ] || return 0
+	touch -d '6 minutes ago' "$B/mail/alice.lock"
 }
 
 # seed DIR - a durable queue and mail root, as installed: a daemon started
@@ -261,6 +273,28 @@ out=$(reboot race)
 echo "$out" | sed -n 2,3p
 is "$(echo "$out" | head -1), acked $(grep -c . "$T/acked.race")" "$CLEAN, acked 1" \
 	"the cut at the fsync of mess/ after new/ was synced: the message delivered"
+
+# ---- an mbox append cut while its dotlock's name is durable, its text not --
+# The cut at the fsync of alice's mbox, with the mail root synced just
+# before (as another mailbox's first delivery would, or on ext4 any fsync
+# while the lock's creation sits in the running journal transaction):
+# alice.lock comes back empty.  It must not hold alice's mailbox for good:
+# an empty dotlock is broken as stale (kind=empty), once old enough.
+seed "$T/b.lock"
+: >"$T/b.lock/mail/alice"
+fs_mount_on "$T/b.lock"
+echo "cut-at-fsync mail/alice" >"$M/.crashfs-ctl"
+echo "sync-at-cut mail" >"$M/.crashfs-ctl"
+workload lock 1 --mbox
+wait_for 10 grep -q '^cut 1' "$M/.crashfs-ctl"
+power_fails
+is "$([ -f "$B/mail/alice.lock" ] && stat -c %s "$B/mail/alice.lock"), acked $(grep -c . "$T/acked.lock")" \
+	"0, acked 1" "mbox: the cut at the append's fsync with the mail root synced leaves alice.lock, empty"
+out=$(reboot lock --mbox)
+echo "$out" | sed -n 2,3p
+is "$(echo "$out" | head -1), stale $(grep -c ' mbox_stale_lock mailbox=alice lock=alice\.lock age=[0-9]*s kind=empty' "$T/r.lock/mta.log")" \
+	"$CLEAN, stale 1" \
+	"mbox: the empty dotlock left by the cut broken (logged kind=empty), the acked message delivered"
 
 # ---- the cut at a random durability point after the daemon's start ----------
 seed "$T/b.random"

@@ -39,9 +39,9 @@
  * fdatasync or directory fsync); writing "cut" cuts now; "cut-at N"
  * (or -o cut_at=N) makes the Nth durability call the moment of the cut:
  * it does not take effect and answers EIO, so all that the first N-1
- * made durable survives and nothing else.  "cut-at-fsync DIR" makes the
- * next fsync of directory DIR (relative to the mount) the moment of the
- * cut; "sync-at-cut DIR" makes DIR's entries durable at the moment of a
+ * made durable survives and nothing else.  "cut-at-fsync PATH" makes the
+ * next fsync (or fdatasync) of the directory or regular file PATH
+ * (relative to the mount) the moment of the cut; "sync-at-cut DIR" makes DIR's entries durable at the moment of a
  * cut at a point, as a concurrent fsync of DIR just before it would (the
  * two pin down a race between threads).  BACKING/.crashfs is hidden.
  *
@@ -96,7 +96,7 @@ static struct {
 	ino_t root;
 	struct node *tab[NBUCKET];
 	unsigned long points, cut_at, graves;
-	ino_t cut_dir, sync_dir;  /* cut-at-fsync, sync-at-cut: 0 or an inode */
+	ino_t cut_ino, sync_dir;  /* cut-at-fsync, sync-at-cut: 0 or an inode */
 	atomic_int cut;
 } fs = { .lock = PTHREAD_MUTEX_INITIALIZER, .bfd = -1 };
 
@@ -388,13 +388,13 @@ static void do_cut(void)
 	syncfs(fs.bfd);
 }
 
-/* durable_point - a durability call (of directory dir, or 0); 1 when it
- * is the moment of the cut */
-static int durable_point(ino_t dir)
+/* durable_point - a durability call (an fsync of file or directory ino);
+ * 1 when it is the moment of the cut */
+static int durable_point(ino_t ino)
 {
 	struct node *n;
 
-	if (++fs.points != fs.cut_at && !(dir != 0 && dir == fs.cut_dir)) return 0;
+	if (++fs.points != fs.cut_at && !(ino != 0 && ino == fs.cut_ino)) return 0;
 	if (fs.sync_dir && (n = node_get(fs.sync_dir, 0)) && n->dir) {
 		ents_free(n->ents, n->nents);
 		n->ents = NULL; n->nents = 0; n->dir = 0;
@@ -441,10 +441,13 @@ static int ctl_write(const char *buf, size_t size)
 		do_cut();
 	else if (sscanf(s, "cut-at %lu", &n) == 1)
 		fs.cut_at = n;
-	else if ((sscanf(s, "cut-at-fsync %4095s", d) == 1 ||
-	          sscanf(s, "sync-at-cut %4095s", d) == 1) &&
+	else if (sscanf(s, "cut-at-fsync %4095s", d) == 1 &&
+	         fstatat(fs.bfd, d, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	         (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+		fs.cut_ino = st.st_ino;
+	else if (sscanf(s, "sync-at-cut %4095s", d) == 1 &&
 	         fstatat(fs.bfd, d, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-		*(s[1] == 'u' ? &fs.cut_dir : &fs.sync_dir) = st.st_ino;
+		fs.sync_dir = st.st_ino;
 	else
 		size = 0;
 	UNLOCK();
@@ -583,8 +586,9 @@ static int cf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)path; (void)datasync;
 	if ((int)fi->fh < 0) return 0;
 	LOCK();
-	if (fs.cut || durable_point(0)) rc = -EIO;
+	if (fs.cut) rc = -EIO;
 	else if (fstat((int)fi->fh, &st) < 0) rc = -errno;
+	else if (durable_point(st.st_ino)) rc = -EIO;
 	else if ((n = node_get(st.st_ino, 0)) && n->data) {
 		if (n->copied) {
 			snprintf(p, sizeof p, PRIV "/data/%ju", (uintmax_t)n->ino);

@@ -969,31 +969,6 @@ Test(local_mbox, many_threads_no_interleaving)
 	free(got);
 }
 
-Test(local_mbox, stale_dotlock_broken)
-{
-	struct local_config c = config(1);
-	struct timespec old[2];
-	struct status st;
-	char lock[PATH_MAX], path[PATH_MAX];
-	double t0;
-	int fd;
-
-	cr_assert_eq(mkdir(root, 0700), 0);
-	fd = open(path_of(lock, root, "bob.lock"), O_WRONLY | O_CREAT, 0600);
-	cr_assert(fd >= 0);
-	cr_assert_eq(write(fd, "4242 " MBOX_LOCK_TAG "\n", 15), 15);   /* ours */
-	close(fd);
-	old[0].tv_sec = old[1].tv_sec = time(NULL) - 600;
-	old[0].tv_nsec = old[1].tv_nsec = 0;
-	cr_assert_eq(utimensat(AT_FDCWD, lock, old, 0), 0);
-	t0 = now_sec();
-	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
-	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
-	cr_assert(now_sec() - t0 < 5);
-	cr_assert_eq(access(lock, F_OK), -1);
-	cr_assert_eq(access(path_of(path, root, "bob"), F_OK), 0);
-}
-
 /* struct aside - move_later's work: rename from to to after a second */
 struct aside {
 	const char *from, *to;
@@ -1012,8 +987,8 @@ static void *move_later(void *arg)
 	return NULL;
 }
 
-/* old_file - create path holding text, last modified ten minutes ago */
-static void old_file(const char *path, const char *text)
+/* aged_file - create path holding text, last modified age seconds ago */
+static void aged_file(const char *path, const char *text, time_t age)
 {
 	struct timespec old[2];
 	int fd;
@@ -1022,15 +997,21 @@ static void old_file(const char *path, const char *text)
 	cr_assert(fd >= 0, "%s", path);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	old[0].tv_sec = old[1].tv_sec = time(NULL) - 600;
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - age;
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
 }
 
-/* stale_but_kept - a stale-looking bob.lock holding text that is not a
- * lock of ours is never removed: the delivery waits until somebody else
- * moves it away, and it keeps its content */
-static void stale_but_kept(const char *text)
+/* old_file - create path holding text, last modified ten minutes ago */
+static void old_file(const char *path, const char *text)
+{
+	aged_file(path, text, 600);
+}
+
+/* lock_kept - a bob.lock holding text, age seconds old, that must not be
+ * broken: the delivery waits until somebody else moves it away, and it
+ * keeps its content */
+static void lock_kept(const char *text, time_t age)
 {
 	struct local_config c = config(1);
 	struct aside a;
@@ -1040,7 +1021,7 @@ static void stale_but_kept(const char *text)
 	double t0, t1;
 
 	cr_assert_eq(mkdir(root, 0700), 0);
-	old_file(path_of(lock, root, "bob.lock"), text);
+	aged_file(path_of(lock, root, "bob.lock"), text, age);
 	a.from = lock;
 	a.to = path_of(saved, dir, "saved");
 	a.ok = 0;
@@ -1059,19 +1040,50 @@ static void stale_but_kept(const char *text)
 
 Test(local_mbox, stale_foreign_dotlock_kept)
 {
-	stale_but_kept("99999\n");     /* another program's */
+	lock_kept("99999\n", 600);     /* another program's */
 }
 
-Test(local_mbox, stale_empty_dotlock_kept)
+/* lock_broken - an old bob.lock holding text is broken at once */
+static void lock_broken(const char *text)
 {
-	stale_but_kept("");
+	struct local_config c = config(1);
+	struct status st;
+	char lock[PATH_MAX], path[PATH_MAX];
+	double t0;
+
+	cr_assert_eq(mkdir(root, 0700), 0);
+	old_file(path_of(lock, root, "bob.lock"), text);
+	t0 = now_sec();
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert(now_sec() - t0 < 5);
+	cr_assert_eq(access(lock, F_OK), -1);
+	cr_assert_eq(access(path_of(path, root, "bob"), F_OK), 0);
+}
+
+Test(local_mbox, stale_dotlock_broken)
+{
+	lock_broken("4242 " MBOX_LOCK_TAG "\n");     /* ours */
+}
+
+/* An old empty one (a writer that died before writing it, or a lock of
+ * ours whose text a power cut lost) too: removing it loses nothing */
+Test(local_mbox, stale_empty_dotlock_broken)
+{
+	lock_broken("");
+}
+
+/* ...but a young one is kept: its writer may be about to write it */
+Test(local_mbox, young_empty_dotlock_kept)
+{
+	lock_kept("", 0);
 }
 
 Test(local_mbox, old_mailbox_named_like_a_lock_kept)
 {
 	/* delivered into "bob.lock" before such names were refused */
-	stale_but_kept("From x@example.org Mon Nov 23 08:14:27 2026\n"
-	               "Subject: kept\n\nmail\n\n");
+	lock_kept("From x@example.org Mon Nov 23 08:14:27 2026\n"
+	          "Subject: kept\n\nmail\n\n", 600);
 }
 
 Test(local_mbox, lock_names_are_no_mailboxes)

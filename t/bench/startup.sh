@@ -45,7 +45,7 @@ run_once() {
 	track_pid "$pid"
 	# The port listens from the start (connections wait in the backlog);
 	# the daemon serves once its "start" line is logged, after recovery.
-	wait_until 120 grep -q " start " "$log" || die "mta-smtpd did not start"
+	wait_until 120 grep -qs " start " "$log" || die "mta-smtpd did not start"
 	t1=$(now)
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 	ms=$(sed -n 's/.* recovered .*time=\([0-9]*\)ms.*/\1/p' "$log" | tail -1)

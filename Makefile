@@ -120,6 +120,13 @@ $(DOVECOT_AUTH_TOOL): t/tools/dovecot-auth.c $(O)/libmta.a
 	mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -o $@ $< $(O)/libmta.a $(LDLIBS_ALL)
 
+# t/tools/commit-ceiling: t/bench/ceiling.sh's writer (durable new files
+# per second on the benchmark's file system, nothing else)
+COMMIT_CEILING = $(O)/tools/commit-ceiling
+$(COMMIT_CEILING): t/tools/commit-ceiling.c
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) -o $@ $< -pthread
+
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
 	@missing=""; for p in $(1); do \
@@ -197,7 +204,7 @@ valgrind: test-deps
 
 bench: test-deps
 	$(call need_debs,$(BENCH_DEBS))
-	$(MAKE) all
+	$(MAKE) all $(COMMIT_CEILING)
 	t/bench/run-all.sh
 
 # libFuzzer harnesses (t/fuzz/fuzz_NAME.c, seeds in t/fuzz/corpus/NAME/),

@@ -1,7 +1,8 @@
 #!/bin/bash
 # ceiling.sh - how fast could any server accept accept.sh's load on this
 # machine?  Two parts of every accepted message that do not depend on the
-# server's design, each measured alone, rounds alternating:
+# server's design, each measured alone (each round runs disk, talk with
+# new connections and talk with reused ones, in that order):
 #
 #   disk    THREADS writers (as many as accept.sh's smtp-source sessions),
 #           each making FILES/THREADS new files durable one after the
@@ -12,7 +13,8 @@
 #   talk    smtp-source (THREADS sessions, FILES messages of SIZE bytes,
 #           a new connection per message, and with -d reused ones)
 #           against smtp-sink, which answers and keeps nothing: the
-#           client's work and the kernel's TCP, nothing of a server's.
+#           client's work and the kernel's TCP, and a server doing
+#           nothing else.
 #
 # Each part's rate, and the CPU time the whole machine spent on it per
 # message (all processes and the kernel's threads: /proc/stat's busy
@@ -22,7 +24,8 @@
 # is more than it can reach, whatever it does with its own CPU (and no
 # more than the disk part's rate with THREADS writers).  End to end into
 # a Maildir (e2e.sh, reused connections) makes each message durable twice,
-# in the queue and in the mailbox: CPUS / (2 x disk + talk).  Medians of ROUNDS rounds, every round printed.
+# in the queue and in the mailbox: CPUS / (2 x disk + talk).  Medians of
+# ROUNDS rounds, every round printed.
 #
 # Environment: ROUNDS (5), FILES (5000), THREADS (20), SIZE (1024 bytes:
 # accept.sh's message; mta's queue file is some 400 bytes more).

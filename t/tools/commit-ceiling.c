@@ -32,6 +32,7 @@ static long per_thread;
 static size_t size;
 static char *body;
 
+/* now - the monotonic clock, in seconds */
 static double now(void)
 {
 	struct timespec ts;
@@ -40,12 +41,14 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* fail - say which call failed on what, and exit 1 */
 static void fail(const char *what, const char *name)
 {
 	fprintf(stderr, "commit-ceiling: %s %s: %s\n", what, name, strerror(errno));
 	exit(1);
 }
 
+/* writer - thread arg's share of the files, one durable file at a time */
 static void *writer(void *arg)
 {
 	long t = (long)arg, i;

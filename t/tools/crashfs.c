@@ -41,9 +41,10 @@
  * it does not take effect and answers EIO, so all that the first N-1
  * made durable survives and nothing else.  "cut-at-fsync PATH" makes the
  * next fsync (or fdatasync) of the directory or regular file PATH
- * (relative to the mount) the moment of the cut; "sync-at-cut DIR" makes DIR's entries durable at the moment of a
- * cut at a point, as a concurrent fsync of DIR just before it would (the
- * two pin down a race between threads).  BACKING/.crashfs is hidden.
+ * (relative to the mount) the moment of the cut; "sync-at-cut DIR" makes
+ * DIR's entries durable at the moment of a cut at a point, as a
+ * concurrent fsync of DIR just before it would (the two pin down a race
+ * between threads).  BACKING/.crashfs is hidden.
  *
  * Threads: libfuse's multithreaded loop; one mutex (fs.lock) orders every
  * change with the bookkeeping of it, and the cut.  Reads take no lock.

@@ -337,19 +337,21 @@ static void env_dsn(struct envelope *env, const struct drop_env *e,
 
 /* bounce_refused - the report of the recipients the session refused; the
  * message is sa's as read and checked, never the file again: its owner
- * may have rewritten or grown it since (a sparse terabyte, RET=FULL) */
-static void bounce_refused(struct drop *d, const struct drop_env *e,
-                           const stralloc *sa, const struct bounce_rcpt *r,
-                           size_t n)
+ * may have rewritten or grown it since (a sparse terabyte, RET=FULL).
+ * -1 when the report was wanted and could not be queued (logged), else 0
+ * (sent, nobody to send it to, or not wanted). */
+static int bounce_refused(struct drop *d, const struct drop_env *e,
+                          const stralloc *sa, const struct bounce_rcpt *r,
+                          size_t n)
 {
 	struct envelope env;
 	struct status st;
 	char q1[LOG_VALUE_MAX], path[ADDR_MAX + 3];
 	size_t used;
-	int len = snprintf(path, sizeof path, "<%s>", e->sender);
+	int len = snprintf(path, sizeof path, "<%s>", e->sender), ret = 0;
 
 	if (len < 0 || (size_t)len >= sizeof path)
-		return;
+		return 0;
 	envelope_init(&env);
 	snprintf(env.id, sizeof env.id, "%s", d->name);
 	env.arrival = time(NULL);
@@ -360,14 +362,46 @@ static void bounce_refused(struct drop *d, const struct drop_env *e,
 		int got = bounce_send_mem(d->q, d->cfg->hostname, &env, sa->s + e->body,
 		                          sa->len - e->body, r, n, &st);
 
-		if (got < 0)
+		if (got < 0) {
 			log_event("maildrop-error", "file=maildrop/%s op=bounce error=%s",
 			          d->name, log_quote(q1, sizeof q1, st.text));
-		else if (got == 1)
+			ret = -1;
+		} else if (got == 1) {
 			log_event("bounce-dropped", "id=%s rcpts=%zu reason=notify",
 			          d->name, n);
+		}
 	}
 	envelope_free(&env);
+	return ret;
+}
+
+/* waited - seconds since the submission's file was last written */
+static long long waited(const struct stat *st)
+{
+	long long age = (long long)time(NULL) - (long long)st->st_mtime;
+
+	return age > 0 ? age : 0;
+}
+
+/* give_up - a submission deferred past --max-queue-time: every recipient
+ * gets RFC 3463 4.4.7 (delivery time expired) with the last reply, in
+ * r[0..*nr) and diag, as the queue reports a recipient it gave up on;
+ * the reason, for the log and bad/, in why[0..whylen) */
+static void give_up(const struct drop *d, const struct drop_env *e,
+                    long long age, struct bounce_rcpt *r, char (*diag)[600],
+                    size_t *nr, char *why, size_t whylen)
+{
+	size_t i;
+
+	snprintf(why, whylen, "Gave up after %lld seconds in maildrop/: %.500s", age,
+	         d->reply[0] ? d->reply : "local error");
+	for (i = 0; i < e->nrcpt; i++) {
+		snprintf(diag[i], sizeof diag[i], "%s", why);
+		r[i] = (struct bounce_rcpt){ .rcpt = e->rcpt[i].addr,
+		                             .st = status_make(ST_TEMP, 4, 7, "%s", why),
+		                             .remote_mta = "", .diag = diag[i] };
+	}
+	*nr = e->nrcpt;
 }
 
 /* reply_status - the permanent status of the last reply, for a report */
@@ -485,7 +519,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 	stralloc sa = { 0, 0, 0 };
 	struct stat st;
 	struct bounce_rcpt *r = NULL;
-	char (*diag)[600] = NULL, qs[LOG_VALUE_MAX], qw[LOG_VALUE_MAX];
+	char (*diag)[600] = NULL, qs[LOG_VALUE_MAX], qw[LOG_VALUE_MAX], expired[600];
 	const char *why = NULL;
 	unsigned long long limit;
 	size_t nr = 0;
@@ -546,6 +580,24 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		else if (out == REFUSE)
 			why = d.reply;
 	}
+	/* A submission that only ever gets 4xx (a recipient's .forward that
+	 * cannot be read, say) is not tried for ever: past the queue's own
+	 * lifetime it is reported to its sender, as a queued message would
+	 * be.  Not when it could not even be read: nobody to report to. */
+	if (out == DEFER && ran && r && diag && waited(&st) >= (long long)cfg->max_queue_time) {
+		give_up(&d, &e, waited(&st), r, diag, &nr, expired, sizeof expired);
+		if (bounce_refused(&d, &e, &sa, r, nr) < 0) {
+			/* the report is the sender's only news: keep the file */
+			log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,
+			          (unsigned long)st.st_uid,
+			          log_quote(qw, sizeof qw, "expired, its report not queued"));
+			goto out;
+		}
+		log_event("maildrop-refused", "id=%s uid=%lu reason=%s", name,
+		          (unsigned long)st.st_uid, log_quote(qw, sizeof qw, expired));
+		queue_quarantine(q, QUEUE_MAILDROP, name, expired);
+		goto out;
+	}
 	if (out == TAKEN) {
 		log_event("maildrop", "id=%s uid=%lu from=%s rcpts=%zu refused=%zu", name,
 		          (unsigned long)st.st_uid, log_addr(qs, sizeof qs, e.sender),
@@ -566,6 +618,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 		          (unsigned long)st.st_uid,
 		          log_quote(qw, sizeof qw, d.reply[0] ? d.reply : "local error"));
 	}
+out:
 	close(fd);
 	free(e.rcpt);
 	free(r);

@@ -13,7 +13,12 @@
  *              the scheduler explodes it (the same thread): after a crash
  *              a file whose ID is in new/ or mess/ is only unlinked;
  *   temporary  (4xx, a read or queue error) left in place: the next
- *              rescan tries again;
+ *              rescan tries again; once the file is older than
+ *              --max-queue-time (its modification time) and the session
+ *              still answers 4xx or fails, it is given up: every
+ *              recipient reported as RFC 3463 4.4.7 with the last reply,
+ *              then the file moved to bad/ (kept where it was should the
+ *              report not be queued);
  *   refused    (5xx, or no valid maildrop format) moved to bad/ and
  *              logged; when the sender and at least one recipient were
  *              readable, the sender gets a report (bounce.h); recipients

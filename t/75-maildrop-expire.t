@@ -1,0 +1,82 @@
+#!/bin/bash
+# t/75-maildrop-expire.t - a local submission that only ever gets a
+# temporary answer (its recipient's ~/.forward is a socket: opening it
+# fails with ENXIO, which the daemon answers 451 rather than guess) is not
+# tried for ever (mta-queue(5), MAILDROP):
+#   - younger than --max-queue-time: left in maildrop/ and logged
+#     maildrop-deferred, no report;
+#   - older (its file's modification time): given up, the sender gets a
+#     report read with python's mailbox (t/lib/dsnread.py): Action failed,
+#     Status 4.4.7, the last reply in the diagnostic; the file moved to
+#     bad/ and logged maildrop-refused;
+#   - older, with the null sender: moved to bad/, no report to anyone.
+. "$(dirname "$0")/lib/common.sh"
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (useradd)"
+command -v useradd >/dev/null || skip_all "needs useradd"
+
+plan 15
+
+# U: the recipient whose .forward cannot be opened; S: a sender whose
+# reports land in $T/sender/Maildir (--system-users: ~/Maildir)
+U=t75f$$ S=t75s$$
+useradd -M -N -d "$T/home" -s /bin/sh "$U" && useradd -M -N -d "$T/sender" -s /bin/sh "$S" ||
+	{ echo "Bail out! useradd failed"; exit 1; }
+trap 'userdel "$U" 2>/dev/null; userdel "$S" 2>/dev/null; cleanup' EXIT
+mkdir -p "$T/home" "$T/sender" && chmod 755 "$T" "$T/home" && chown "$S" "$T/sender"
+$PY -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/home/.forward" ||
+	{ echo "Bail out! cannot make a socket"; exit 1; }
+chown "$U" "$T/home" "$T/home/.forward"
+
+daemon() { start_mta --system-users --max-queue-time 3600; }
+reports() { $PY "$TLIB/dsnread.py" "$T/sender/Maildir"; }
+daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+is "$(stop_mta)" 0 "the daemon made its queue and stopped"
+MD=$MTA_QUEUE/maildrop
+
+# put NAME SENDER AGE - a submission to $U, last written AGE ago, renamed
+# into maildrop/ whole (a tmp.* name is never read)
+put() {
+	printf 'mta-maildrop 1\nsender <%s>\nrcpt <%s@test.example>\n\nFrom: t75 <t75@test.example>\nSubject: t75 %s\n\nx\n' \
+		"$2" "$U" "$1" >"$MD/tmp.$1" &&
+		touch -d "$3" "$MD/tmp.$1" && mv "$MD/tmp.$1" "$MD/$1"
+}
+put 1ABCDEF0075001 young@test.example "now"
+put 1ABCDEF0075002 "$S@test.example" "2 hours ago"
+put 1ABCDEF0075003 "" "2 hours ago"
+
+daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+took() { grep -q "maildrop-[a-z]* id=1ABCDEF007500$1" "$MTA_LOG"; }
+wait_for 20 took 1 && wait_for 20 took 2 && wait_for 20 took 3
+ok $? "all three files taken up"
+
+# the young one: deferred, kept
+like "$(grep 'id=1ABCDEF0075001' "$MTA_LOG")" 'maildrop-deferred id=1ABCDEF0075001 .*reason="451 .*\.forward' \
+	"a young file the session answers 451: maildrop-deferred, with the reply"
+ok "$([ -f "$MD/1ABCDEF0075001" ]; echo $?)" "... and left in maildrop/"
+
+# the old one: given up, reported, in bad/
+like "$(grep 'id=1ABCDEF0075002' "$MTA_LOG")" \
+	'maildrop-refused id=1ABCDEF0075002 .*reason="Gave up after [0-9]+ seconds in maildrop/: 451 ' \
+	"a file older than --max-queue-time: given up (maildrop-refused), the last reply kept"
+ok "$([ ! -e "$MD/1ABCDEF0075002" ] && [ -f "$MTA_QUEUE/bad/maildrop.1ABCDEF0075002" ]; echo $?)" \
+	"... moved from maildrop/ to bad/"
+have_report() { [ -n "$(ls "$T/sender/Maildir/new" 2>/dev/null)" ]; }
+wait_for 20 have_report
+ok $? "... and its sender got a report"
+r=$(reports)
+like "$r" 'R1:Action=failed\|' "the report: Action failed"
+like "$r" 'R1:Status=4\.4\.7\|' "... Status 4.4.7 (delivery time expired)"
+like "$r" "R1:Final-Recipient=rfc822; $U@test.example" "... for the recipient"
+like "$r" 'R1:Diagnostic-Code=smtp; Gave up after [0-9]+ seconds in maildrop/: 451 ' \
+	"... with the last reply in its diagnostic"
+
+# the old one from the null sender: in bad/, no report
+ok "$([ ! -e "$MD/1ABCDEF0075003" ] && [ -f "$MTA_QUEUE/bad/maildrop.1ABCDEF0075003" ]; echo $?)" \
+	"the null sender's old file: in bad/ too"
+wait_for 20 queue_empty
+is "$(grep -l 't75 1ABCDEF0075003' "$T"/sender/Maildir/new/* "$MTA_MAIL"/*/new/* 2>/dev/null | wc -l)" 0 \
+	"... and no report of it anywhere"
+like "$(grep 'id=1ABCDEF0075003' "$MTA_LOG")" 'maildrop-refused id=1ABCDEF0075003 .*Gave up after' \
+	"... logged given up"
+is "$(stop_mta)" 0 "the daemon stopped cleanly"

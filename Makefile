@@ -127,6 +127,13 @@ $(COMMIT_CEILING): t/tools/commit-ceiling.c
 	mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) -o $@ $< -pthread
 
+# t/tools/thread-sink: t/bench/ceiling.sh's SMTP server with a thread
+# per connection that keeps nothing (the talk part of mta-smtpd's design)
+THREAD_SINK = $(O)/tools/thread-sink
+$(THREAD_SINK): t/tools/thread-sink.c
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) -o $@ $< -pthread
+
 # Install Debian packages that are not there yet (as root, on Debian).
 define need_debs
 	@missing=""; for p in $(1); do \
@@ -204,7 +211,7 @@ valgrind: test-deps
 
 bench: test-deps
 	$(call need_debs,$(BENCH_DEBS))
-	$(MAKE) all $(COMMIT_CEILING)
+	$(MAKE) all $(COMMIT_CEILING) $(THREAD_SINK)
 	t/bench/run-all.sh
 
 # libFuzzer harnesses (t/fuzz/fuzz_NAME.c, seeds in t/fuzz/corpus/NAME/),

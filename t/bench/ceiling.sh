@@ -14,7 +14,13 @@
 #           a new connection per message, and with -d reused ones)
 #           against smtp-sink, which answers and keeps nothing: the
 #           client's work and the kernel's TCP, and a server doing
-#           nothing else.
+#           nothing else;
+#   threads the same talk against t/tools/thread-sink, a server that
+#           also keeps nothing but gives each connection a thread, as
+#           mta-smtpd's design does (blocking reads and writes, threads
+#           waiting in accept4: no hand-over, none started per client).
+#           What a thread per connection costs over one event loop
+#           (a thread's sleep and wake for every command).
 #
 # Each part's rate, and the CPU time the whole machine spent on it per
 # message (all processes and the kernel's threads: /proc/stat's busy
@@ -22,7 +28,9 @@
 # its 250 does at least both for every message, so on these CPUs
 #     bound = CPUS / (disk CPU per message + talk CPU per message)
 # is more than it can reach, whatever it does with its own CPU (and no
-# more than the disk part's rate with THREADS writers).  End to end into
+# more than the disk part's rate with THREADS writers); with the talk of
+# thread-sink, the same for a server with a thread per connection.  End
+# to end into
 # a Maildir (e2e.sh, reused connections) makes each message durable twice,
 # in the queue and in the mailbox: CPUS / (2 x disk + talk).  Medians of
 # ROUNDS rounds, every round printed.
@@ -39,12 +47,15 @@ FILES=${FILES:-5000}
 THREADS=${THREADS:-20}
 SIZE=${SIZE:-1024}
 TOOL=${COMMIT_CEILING:-$TOP/build/release/tools/commit-ceiling}
+TSINK=${THREAD_SINK:-$TOP/build/release/tools/thread-sink}
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 SMTP_SINK=${SMTP_SINK:-/usr/sbin/smtp-sink}
 [ -x "$SMTP_SOURCE" ] && [ -x "$SMTP_SINK" ] ||
 	die "smtp-source and smtp-sink needed (apt-get install postfix)"
 [ -x "$TOOL" ] || make -C "$TOP" -s build/release/tools/commit-ceiling >&2 ||
 	die "cannot build $TOOL"
+[ -x "$TSINK" ] || make -C "$TOP" -s build/release/tools/thread-sink >&2 ||
+	die "cannot build $TSINK"
 CPUS=$(nproc)
 bench_tmpdir dir ceiling
 
@@ -69,6 +80,11 @@ port=$(free_port)
 sink=$!
 track_pid "$sink"
 wait_until 10 listening "$port" || die "smtp-sink did not listen on 127.0.0.1:$port"
+tport=$(free_port)
+"$TSINK" 127.0.0.1 "$tport" >"$dir/tsink.out" 2>&1 &
+tsink=$!
+track_pid "$tsink"
+wait_until 10 listening "$tport" || die "thread-sink did not listen on 127.0.0.1:$tport"
 
 declare -A RATE CPU
 # disk ROUND - one round of the disk part
@@ -82,36 +98,40 @@ disk() {
 	CPU[disk]+="$(per_msg "$c0" "$c1" "$FILES") "
 	rm -rf "$dir/r$1"
 }
-# talk VARIANT - one round of smtp-source against the sink (new or reuse)
+# talk KEY PORT - one round of smtp-source against a sink: KEY new or
+# reuse (smtp-sink), tnew or treuse (thread-sink)
 talk() {
 	local c0 c1 t0 t1 args=(-s "$THREADS" -m "$FILES" -l "$SIZE" -f a@bench.example -t u@bench.example)
-	[ "$1" = reuse ] && args=(-d "${args[@]}")
+	case $1 in *reuse) args=(-d "${args[@]}") ;; esac
 	c0=$(busy)
 	t0=$(now)
-	"$SMTP_SOURCE" "${args[@]}" "127.0.0.1:$port" >"$dir/source.out" 2>&1 ||
+	"$SMTP_SOURCE" "${args[@]}" "127.0.0.1:$2" >"$dir/source.out" 2>&1 ||
 		die "smtp-source ($1): $(head -c 300 "$dir/source.out")"
 	t1=$(now)
 	c1=$(busy)
 	RATE[$1]+="$(rate "$FILES" "$t0" "$t1") "
 	CPU[$1]+="$(per_msg "$c0" "$c1" "$FILES") "
 }
+last() { echo ${RATE[$1]} | awk '{ print $NF }'; }
 
 for r in $(seq 1 "$ROUNDS"); do
 	disk "$r"
-	talk new
-	talk reuse
-	say "round $r: disk $(echo ${RATE[disk]} | awk '{ print $NF }')/s," \
-	    "talk new $(echo ${RATE[new]} | awk '{ print $NF }')/s," \
-	    "reused $(echo ${RATE[reuse]} | awk '{ print $NF }')/s"
+	talk new "$port"
+	talk reuse "$port"
+	talk tnew "$tport"
+	talk treuse "$tport"
+	say "round $r: disk $(last disk)/s, talk new $(last new)/s, reused $(last reuse)/s;" \
+	    "thread-sink new $(last tnew)/s, reused $(last treuse)/s"
 done
 stop_pid "$sink"
+stop_pid "$tsink"
 
 echo "ceiling: $CPUS CPUs; $THREADS writers or sessions x $FILES messages of $SIZE bytes, $ROUNDS rounds"
-for k in disk new reuse; do
+for k in disk new reuse tnew treuse; do
 	echo "ceiling: $k rounds (msg/s): ${RATE[$k]}; CPU ms per message: ${CPU[$k]}"
 done
 dr=$(median ${RATE[disk]}) dc=$(median3 ${CPU[disk]})
-for k in new reuse; do
+for k in new reuse tnew treuse; do
 	tc=$(median3 ${CPU[$k]})
 	bound=$(awk -v n="$CPUS" -v a="$dc" -v b="$tc" -v d="$dr" \
 		'BEGIN { x = n * 1000 / (a + b); if (d < x) x = d; printf "%.0f", x }')
@@ -119,7 +139,9 @@ for k in new reuse; do
 done
 # End to end into a Maildir (e2e.sh: reused connections): every message
 # is made durable twice, in the queue and in the mailbox
-tc=$(median3 ${CPU[reuse]})
-bound=$(awk -v n="$CPUS" -v a="$dc" -v b="$tc" \
-	'BEGIN { printf "%.0f", n * 1000 / (2 * a + b) }')
-echo "ceiling: end to end (reused, two durable files per message): bound $bound msg/s"
+for k in reuse treuse; do
+	tc=$(median3 ${CPU[$k]})
+	bound=$(awk -v n="$CPUS" -v a="$dc" -v b="$tc" \
+		'BEGIN { printf "%.0f", n * 1000 / (2 * a + b) }')
+	echo "ceiling: end to end ($k, two durable files per message): bound $bound msg/s"
+done

@@ -99,19 +99,34 @@ static int new_session(SSL *ssl, SSL_SESSION *s)
 	return 1;
 }
 
-/* tls_client_ctx - see tls.h */
-struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
+/* client_ctx_new - what every client context starts as: one reference,
+ * an id of its own, new_ssl_ctx's settings; NULL with err set */
+static struct tls_ctx *client_ctx_new(char *err, size_t errlen)
 {
 	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
-	char why[160];
 
 	ERR_clear_error();
 	if (ctx == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL)
-		goto fail;
+	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL) {
+		free(ctx);
+		return NULL;
+	}
+	atomic_init(&ctx->refs, 1);
+	ctx->id = atomic_fetch_add(&ctx_ids, 1) + 1;
+	return ctx;
+}
+
+/* tls_client_ctx - see tls.h */
+struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
+{
+	struct tls_ctx *ctx = client_ctx_new(err, errlen);
+	char why[160];
+
+	if (ctx == NULL)
+		return NULL;
 	/* the trust anchors for the connections that verify (tls_conn_client);
 	 * the context itself checks nothing: a mail gun talks to the server
 	 * it is told to, and opportunistic TLS takes any certificate */
@@ -144,8 +159,6 @@ struct tls_ctx *tls_client_ctx(const char *ca_file, char *err, size_t errlen)
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_CLIENT |
 	                               SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx->ssl_ctx, new_session);
-	atomic_init(&ctx->refs, 1);
-	ctx->id = atomic_fetch_add(&ctx_ids, 1) + 1;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx->ssl_ctx);
@@ -170,22 +183,13 @@ static int check_nothing(X509_STORE_CTX *store, void *arg)
 /* tls_load_ctx - see tls.h */
 struct tls_ctx *tls_load_ctx(char *err, size_t errlen)
 {
-	struct tls_ctx *ctx = calloc(1, sizeof *ctx);
+	struct tls_ctx *ctx = client_ctx_new(err, errlen);
 
-	ERR_clear_error();
-	if (ctx == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (ctx == NULL)
 		return NULL;
-	}
-	if ((ctx->ssl_ctx = new_ssl_ctx(TLS_client_method(), err, errlen)) == NULL) {
-		free(ctx);
-		return NULL;
-	}
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx->ssl_ctx, check_nothing, NULL);
 	SSL_CTX_set_session_cache_mode(ctx->ssl_ctx, SSL_SESS_CACHE_OFF);
-	atomic_init(&ctx->refs, 1);
-	ctx->id = atomic_fetch_add(&ctx_ids, 1) + 1;
 	return ctx;
 }
 

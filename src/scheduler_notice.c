@@ -10,15 +10,6 @@
 #include "log.h"
 #include "scheduler_notice.h"
 
-/* sched_warn_delay - d's recipient x has waited --delay-warning since its
- * message arrived and was not warned of yet: the sender is sent one
- * report (bounce.h, "delayed") saying until when it will be tried, the
- * earlier of --max-queue-time after arrival and the rounds --attempts
- * has left (an estimate: uncounted rounds add to it).  Returns 1 when
- * the warning is done with (sent; or none wanted: the null sender,
- * NOTIFY= without DELAY), to be marked in the job (job.h warned); 0
- * when it could not be written (tried again at the next deferral) or
- * is not due. */
 /* warn_until - until when the recipient of info is tried: the earlier
  * of --max-queue-time after arrival and the rounds --attempts has left
  * (an estimate: uncounted rounds add to it) */
@@ -32,6 +23,15 @@ static long long warn_until(const struct sched *s, const struct delivery *d,
 	return by_rounds < until ? by_rounds : until;
 }
 
+/* sched_warn_delay - d's recipient x has waited --delay-warning since its
+ * message arrived and was not warned of yet: the sender is sent one
+ * report (bounce.h, "delayed") saying until when it will be tried, the
+ * earlier of --max-queue-time after arrival and the rounds --attempts
+ * has left (an estimate: uncounted rounds add to it).  Returns 1 when
+ * the warning is done with (sent; or none wanted: the null sender,
+ * NOTIFY= without DELAY), to be marked in the job (job.h warned); 0
+ * when it could not be written (tried again at the next deferral) or
+ * is not due. */
 int sched_warn_delay(struct sched *s, const struct delivery *d,
                      const struct delivery_rcpt *x,
                      const struct job_info *info, long long now)
@@ -71,10 +71,9 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 
 /* sched_report_success - d's recipient x asked for NOTIFY=SUCCESS and was
  * delivered here or over LMTP ("delivered") or to a server that does not
- * offer DSN
- * ("relayed"; one that does reports itself).  Best effort, before the
- * job (and maybe the message) is gone: a report that cannot be written
- * is logged, the delivery stands. */
+ * offer DSN ("relayed"; one that does reports itself).  Best effort,
+ * before the job (and maybe the message) is gone: a report that cannot
+ * be written is logged, the delivery stands. */
 void sched_report_success(struct sched *s, const struct delivery *d,
                           const struct delivery_rcpt *x)
 {

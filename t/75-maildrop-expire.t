@@ -9,20 +9,24 @@
 #     report read with python's mailbox (t/lib/dsnread.py): Action failed,
 #     Status 4.4.7, the last reply in the diagnostic; the file moved to
 #     bad/ and logged maildrop-refused;
-#   - older, with the null sender: moved to bad/, no report to anyone.
+#   - older, with the null sender: moved to bad/, no report to anyone;
+#   - older, its report not queued (the queue on a full tmpfs): left in
+#     maildrop/, logged; given up once there is room (the file renamed
+#     out and back in, for the daemon to look again).
 . "$(dirname "$0")/lib/common.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "needs root (useradd)"
 command -v useradd >/dev/null || skip_all "needs useradd"
 
-plan 15
+plan 22
 
 # U: the recipient whose .forward cannot be opened; S: a sender whose
 # reports land in $T/sender/Maildir (--system-users: ~/Maildir)
 U=t75f$$ S=t75s$$
 useradd -M -N -d "$T/home" -s /bin/sh "$U" && useradd -M -N -d "$T/sender" -s /bin/sh "$S" ||
 	{ echo "Bail out! useradd failed"; exit 1; }
-trap 'userdel "$U" 2>/dev/null; userdel "$S" 2>/dev/null; cleanup' EXIT
+mounts=
+trap 'for m in $mounts; do umount -l "$m"; done; userdel "$U" 2>/dev/null; userdel "$S" 2>/dev/null; cleanup' EXIT
 mkdir -p "$T/home" "$T/sender" && chmod 755 "$T" "$T/home" && chown "$S" "$T/sender"
 $PY -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$T/home/.forward" ||
 	{ echo "Bail out! cannot make a socket"; exit 1; }
@@ -34,8 +38,8 @@ daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 is "$(stop_mta)" 0 "the daemon made its queue and stopped"
 MD=$MTA_QUEUE/maildrop
 
-# put NAME SENDER AGE - a submission to $U, last written AGE ago, renamed
-# into maildrop/ whole (a tmp.* name is never read)
+# put NAME SENDER AGE - a submission to $U in $MD, last written AGE ago,
+# renamed into maildrop/ whole (a tmp.* name is never read)
 put() {
 	printf 'mta-maildrop 1\nsender <%s>\nrcpt <%s@test.example>\n\nFrom: t75 <t75@test.example>\nSubject: t75 %s\n\nx\n' \
 		"$2" "$U" "$1" >"$MD/tmp.$1" &&
@@ -80,3 +84,33 @@ is "$(grep -l 't75 1ABCDEF0075003' "$T"/sender/Maildir/new/* "$MTA_MAIL"/*/new/*
 like "$(grep 'id=1ABCDEF0075003' "$MTA_LOG")" 'maildrop-refused id=1ABCDEF0075003 .*Gave up after' \
 	"... logged given up"
 is "$(stop_mta)" 0 "the daemon stopped cleanly"
+
+# ---- the report cannot be queued: a full disk --------------------------------
+mkdir -p "$T/b/queue"
+if ! mount -t tmpfs -o size=2m,mode=0755 tmpfs "$T/b/queue" 2>"$T/mount.err"; then
+	skip "cannot mount a tmpfs: $(head -1 "$T/mount.err")" 7
+	exit 0
+fi
+mounts="$T/b/queue"
+MTA_DIR=$T/b daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+is "$(stop_mta)" 0 "a second daemon, its queue on a 2 MiB tmpfs, made its queue"
+MD=$MTA_QUEUE/maildrop
+put 1ABCDEF0075004 "$S@test.example" "2 hours ago"
+dd if=/dev/zero of="$MTA_QUEUE/filler" bs=64k 2>/dev/null   # until ENOSPC
+MTA_DIR=$T/b daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+wait_for 20 took 4
+like "$(grep 'id=1ABCDEF0075004' "$MTA_LOG")" 'maildrop-deferred id=1ABCDEF0075004 .*reason="expired, its report not queued"' \
+	"old, but its report cannot be queued (disk full): maildrop-deferred"
+like "$(grep 'maildrop-error file=maildrop/1ABCDEF0075004' "$MTA_LOG")" 'op=bounce error=".*storage' \
+	"... after the report failed for want of room (maildrop-error)"
+ok "$([ -f "$MD/1ABCDEF0075004" ] && [ ! -e "$MTA_QUEUE/bad/maildrop.1ABCDEF0075004" ]; echo $?)" \
+	"... and left in maildrop/, not in bad/"
+rm -f "$MTA_QUEUE/filler"
+mv "$MD/1ABCDEF0075004" "$MD/tmp.again" && mv "$MD/tmp.again" "$MD/1ABCDEF0075004"
+refused4() { grep -q 'maildrop-refused id=1ABCDEF0075004' "$MTA_LOG"; }
+wait_for 20 refused4
+ok $? "room again: given up (maildrop-refused)"
+two_reports() { [ "$(ls "$T/sender/Maildir/new" 2>/dev/null | wc -l)" = 2 ]; }
+wait_for 20 two_reports
+ok $? "... and its sender got the report"
+is "$(stop_mta)" 0 "the second daemon stopped cleanly"

@@ -383,25 +383,30 @@ static long long waited(const struct stat *st)
 	return age > 0 ? age : 0;
 }
 
-/* give_up - a submission deferred past --max-queue-time: every recipient
- * gets RFC 3463 4.4.7 (delivery time expired) with the last reply, in
- * r[0..*nr) and diag, as the queue reports a recipient it gave up on;
- * the reason, for the log and bad/, in why[0..whylen) */
+/* give_up - a submission deferred past --max-queue-time: each recipient
+ * not already in r[0..*nr) (refused with 5xx by this last try, which
+ * keeps its own reply) is added with RFC 3463 4.4.7 (delivery time
+ * expired) and the last reply, as the queue reports a recipient it gave
+ * up on; the reason, for the log and bad/, in why[0..whylen) */
 static void give_up(const struct drop *d, const struct drop_env *e,
                     long long age, struct bounce_rcpt *r, char (*diag)[600],
                     size_t *nr, char *why, size_t whylen)
 {
-	size_t i;
+	size_t i, k;
 
 	snprintf(why, whylen, "Gave up after %lld seconds in maildrop/: %.500s", age,
 	         d->reply[0] ? d->reply : "local error");
 	for (i = 0; i < e->nrcpt; i++) {
-		snprintf(diag[i], sizeof diag[i], "%s", why);
-		r[i] = (struct bounce_rcpt){ .rcpt = e->rcpt[i].addr,
-		                             .st = status_make(ST_TEMP, 4, 7, "%s", why),
-		                             .remote_mta = "", .diag = diag[i] };
+		for (k = 0; k < *nr && r[k].rcpt != e->rcpt[i].addr; k++)
+			;
+		if (k < *nr)
+			continue;
+		snprintf(diag[*nr], sizeof diag[*nr], "%s", why);
+		r[*nr] = (struct bounce_rcpt){ .rcpt = e->rcpt[i].addr,
+		                               .st = status_make(ST_TEMP, 4, 7, "%s", why),
+		                               .remote_mta = "", .diag = diag[*nr] };
+		(*nr)++;
 	}
-	*nr = e->nrcpt;
 }
 
 /* reply_status - the permanent status of the last reply, for a report */
@@ -522,6 +527,7 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 	char (*diag)[600] = NULL, qs[LOG_VALUE_MAX], qw[LOG_VALUE_MAX], expired[600];
 	const char *why = NULL;
 	unsigned long long limit;
+	long long age;
 	size_t nr = 0;
 	enum outcome out = DEFER;
 	int fd, ran = 0, taken;
@@ -584,8 +590,8 @@ void maildrop_take(struct queue *q, const struct config *cfg, const char *name)
 	 * cannot be read, say) is not tried for ever: past the queue's own
 	 * lifetime it is reported to its sender, as a queued message would
 	 * be.  Not when it could not even be read: nobody to report to. */
-	if (out == DEFER && ran && r && diag && waited(&st) >= (long long)cfg->max_queue_time) {
-		give_up(&d, &e, waited(&st), r, diag, &nr, expired, sizeof expired);
+	if (out == DEFER && ran && r && diag && (age = waited(&st)) >= (long long)cfg->max_queue_time) {
+		give_up(&d, &e, age, r, diag, &nr, expired, sizeof expired);
 		if (bounce_refused(&d, &e, &sa, r, nr) < 0) {
 			/* the report is the sender's only news: keep the file */
 			log_event("maildrop-deferred", "id=%s uid=%lu reason=%s", name,

@@ -18,7 +18,7 @@
 [ "$(id -u)" = 0 ] || skip_all "needs root (useradd)"
 command -v useradd >/dev/null || skip_all "needs useradd"
 
-plan 22
+plan 24
 
 # U: the recipient whose .forward cannot be opened; S: a sender whose
 # reports land in $T/sender/Maildir (--system-users: ~/Maildir)
@@ -48,11 +48,15 @@ put() {
 put 1ABCDEF0075001 young@test.example "now"
 put 1ABCDEF0075002 "$S@test.example" "2 hours ago"
 put 1ABCDEF0075003 "" "2 hours ago"
+# and one to two: a user there is none of (550 at once), then $U (451)
+printf 'mta-maildrop 1\nsender <%s>\nrcpt <nosuch%s@test.example>\nrcpt <%s@test.example>\n\nFrom: t75 <t75@test.example>\nSubject: t75 two\n\nx\n' \
+	"$S@test.example" "$$" "$U" >"$MD/tmp.two" && touch -d "2 hours ago" "$MD/tmp.two" &&
+	mv "$MD/tmp.two" "$MD/1ABCDEF0075005"
 
 daemon || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 took() { grep -q "maildrop-[a-z]* id=1ABCDEF007500$1" "$MTA_LOG"; }
-wait_for 20 took 1 && wait_for 20 took 2 && wait_for 20 took 3
-ok $? "all three files taken up"
+wait_for 20 took 1 && wait_for 20 took 2 && wait_for 20 took 3 && wait_for 20 took 5
+ok $? "all four files taken up"
 
 # the young one: deferred, kept
 like "$(grep 'id=1ABCDEF0075001' "$MTA_LOG")" 'maildrop-deferred id=1ABCDEF0075001 .*reason="451 .*\.forward' \
@@ -65,15 +69,22 @@ like "$(grep 'id=1ABCDEF0075002' "$MTA_LOG")" \
 	"a file older than --max-queue-time: given up (maildrop-refused), the last reply kept"
 ok "$([ ! -e "$MD/1ABCDEF0075002" ] && [ -f "$MTA_QUEUE/bad/maildrop.1ABCDEF0075002" ]; echo $?)" \
 	"... moved from maildrop/ to bad/"
-have_report() { [ -n "$(ls "$T/sender/Maildir/new" 2>/dev/null)" ]; }
-wait_for 20 have_report
-ok $? "... and its sender got a report"
-r=$(reports)
+have_reports() { [ "$(ls "$T/sender/Maildir/new" 2>/dev/null | wc -l)" = 2 ]; }
+wait_for 20 have_reports
+ok $? "... and its sender got a report (and one for the file to two)"
+r=$(reports | grep -v nosuch)
 like "$r" 'R1:Action=failed\|' "the report: Action failed"
 like "$r" 'R1:Status=4\.4\.7\|' "... Status 4.4.7 (delivery time expired)"
 like "$r" "R1:Final-Recipient=rfc822; $U@test.example" "... for the recipient"
 like "$r" 'R1:Diagnostic-Code=smtp; Gave up after [0-9]+ seconds in maildrop/: 451 ' \
 	"... with the last reply in its diagnostic"
+
+# the old one to two recipients: each reported with its own status
+r=$(reports | grep nosuch)
+like "$r" "R1:Final-Recipient=rfc822; nosuch$$@test.example\\|R1:Action=failed\\|R1:Status=5\\.1\\.1\\|" \
+	"to two: the one refused at once keeps its 5.1.1"
+like "$r" "R2:Final-Recipient=rfc822; $U@test.example\\|R2:Action=failed\\|R2:Status=4\\.4\\.7\\|" \
+	"... the one deferred for ever gets 4.4.7, in the same report"
 
 # the old one from the null sender: in bad/, no report
 ok "$([ ! -e "$MD/1ABCDEF0075003" ] && [ -f "$MTA_QUEUE/bad/maildrop.1ABCDEF0075003" ]; echo $?)" \
@@ -110,7 +121,7 @@ mv "$MD/1ABCDEF0075004" "$MD/tmp.again" && mv "$MD/tmp.again" "$MD/1ABCDEF007500
 refused4() { grep -q 'maildrop-refused id=1ABCDEF0075004' "$MTA_LOG"; }
 wait_for 20 refused4
 ok $? "room again: given up (maildrop-refused)"
-two_reports() { [ "$(ls "$T/sender/Maildir/new" 2>/dev/null | wc -l)" = 2 ]; }
-wait_for 20 two_reports
+three_reports() { [ "$(ls "$T/sender/Maildir/new" 2>/dev/null | wc -l)" = 3 ]; }
+wait_for 20 three_reports
 ok $? "... and its sender got the report"
 is "$(stop_mta)" 0 "the second daemon stopped cleanly"

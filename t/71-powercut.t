@@ -117,7 +117,8 @@ reboot() {
 # durable by another fsync of the mail root leaves alice.lock empty (its
 # text never synced); the daemon breaks such a lock once it is
 # MBOX_DOTLOCK_STALE (5 minutes) old.  A reboot takes a while; the test
-# cannot wait 5 minutes, so the lock's time is set back as if it had
+# cannot wait 5 minutes, so the lock's time is set back as if they had
+# passed.
 age_empty_lock() {
 	[ -f "$B/mail/alice.lock" ] && [ ! -s "$B/mail/alice.lock" ] || return 0
 	touch -d '6 minutes ago' "$B/mail/alice.lock"

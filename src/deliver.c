@@ -107,13 +107,17 @@ void deliver_run(struct delivery *d)
 		d->r[i].rcpt[0] = d->r[i].remote_mta[0] = '\0';
 		d->r[i].diag[0] = d->r[i].tls[0] = '\0';
 	}
-	/* A symbolic link in mess/ is no message of ours: never followed. */
-	fd = queue_msg_open_read(d->q, QUEUE_MESS, d->id);
+	/* A symbolic link in mess/ is no message of ours: never followed.
+	 * In its first attempt the message is in new/, unless a deferral of
+	 * a sibling has moved it to mess/ since (never the other way). */
+	fd = queue_msg_open_read(d->q, d->in_new ? QUEUE_NEW : QUEUE_MESS, d->id);
+	if (fd < 0 && errno == ENOENT && d->in_new)
+		fd = queue_msg_open_read(d->q, QUEUE_MESS, d->id);
 	if (fd < 0) {
 		int e = errno;
 
-		settle_all(d, status_make(ST_TEMP, 3, 0, "Cannot open queue file mess/%s: %s",
-		                          d->id, strerror(e)),
+		settle_all(d, status_make(ST_TEMP, 3, 0, "Cannot open queue file %s/%s: %s",
+		                          d->in_new ? "new" : "mess", d->id, strerror(e)),
 		           e == ENOENT ? DELIVERY_BAD_JOB      /* a job without message */
 		           : e == ELOOP ? DELIVERY_BAD_MESSAGE : DELIVERY_SOUND);
 		return;

@@ -67,6 +67,8 @@ struct delivery {
 	int slotted;               /* the scheduler counts it in its limits */
 	const struct queue *q;     /* the queue store, borrowed */
 	char id[ENVELOPE_ID_MAX];
+	int in_new;                /* the message was in new/ at dispatch (its
+	                            * first attempt): looked for there first */
 	unsigned long seq;         /* delivery number, for the log tag dN */
 	void *owner;               /* the scheduler, opaque here */
 	/* results of the round, shared by its recipients */

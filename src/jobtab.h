@@ -62,6 +62,13 @@ struct jt_msg {
 	struct jt_job *jobs;
 	unsigned pending;          /* jobs of this message */
 	unsigned char held;        /* a job of it went to bad/: never unlinked */
+	unsigned char in_new;      /* the scheduler's: its file is still new/ID
+	                            * (its first attempt), not mess/ID */
+	unsigned char unfiled;     /* the scheduler's: its jobs have no files
+	                            * (in_new: the file in new/ keeps every
+	                            * recipient pending) */
+	unsigned char filing;      /* the scheduler's: job files made, its move
+	                            * to mess/ queued (sched_file_batch) */
 	unsigned char in_batch;    /* the scheduler's: queued for its explode
 	                            * batch by a job file found before it */
 	unsigned char named;       /* the scheduler's: names seen in a scan, */

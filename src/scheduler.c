@@ -31,12 +31,29 @@ void sched_job_file(const struct jt_job *j, char *buf)
 	job_name_format(&jn, buf);
 }
 
-/* sched_message_done - the last job of m has gone: remove its file */
-void sched_message_done(struct sched *s, const char *id)
+/* sched_where - new/ in a message's first attempt, else mess/ */
+enum queue_dir sched_where(const struct jt_msg *m)
 {
-	if (queue_unlink(s->q, QUEUE_MESS, id) < 0 && errno != ENOENT)
-		log_event("queue-error", "op=unlink file=mess/%s error=\"%s\"", id,
-		          strerror(errno));
+	return m->in_new ? QUEUE_NEW : QUEUE_MESS;
+}
+
+/* sched_msg_where - sched_where of the message with this ID; mess/ when
+ * the table does not have it */
+enum queue_dir sched_msg_where(struct sched *s, const char *id)
+{
+	struct jt_msg *m = jobtab_msg(s->t, id);
+
+	return m != NULL ? sched_where(m) : QUEUE_MESS;
+}
+
+/* sched_message_done - the last job of m has gone: remove its file.  In
+ * new/ (its first attempt) that unlink needs no fsync either: undone by a
+ * crash, it delivers the message again, never loses it. */
+void sched_message_done(struct sched *s, const char *id, enum queue_dir where)
+{
+	if (queue_unlink(s->q, where, id) < 0 && errno != ENOENT)
+		log_event("queue-error", "op=unlink file=%s/%s error=\"%s\"",
+		          queue_dir_name[where], id, strerror(errno));
 	else
 		log_event("message-done", "id=%s", id);
 }
@@ -136,7 +153,8 @@ int sched_mark_names(struct sched *s)
  * it): then the message follows it to bad/.  A job file in rcpt/ that
  * names it is always known by now: rcpt/ is watched for created files
  * too, and the events of a batch are read before its removals settle. */
-void sched_release_message(struct sched *s, const char *id, int held, int named)
+void sched_release_message(struct sched *s, const char *id, enum queue_dir where,
+                           int held, int named)
 {
 	if (named == NAMED_LOOK) {
 		int r = named_in_bad(s, id);
@@ -147,13 +165,13 @@ void sched_release_message(struct sched *s, const char *id, int held, int named)
 	}
 	switch (sched_policy_release(held, named)) {
 	case SP_RELEASE_BAD:
-		queue_quarantine(s->q, QUEUE_MESS, id, "a job of it is in bad/");
+		queue_quarantine(s->q, where, id, "a job of it is in bad/");
 		break;
 	case SP_RELEASE_KEEP:
 		log_event("message-kept", "id=%s reason=\"bad/ could not be read\"", id);
 		break;
 	case SP_RELEASE_UNLINK:
-		sched_message_done(s, id);
+		sched_message_done(s, id, where);
 		break;
 	}
 }
@@ -180,11 +198,12 @@ void sched_forget_job(struct sched *s, struct jt_job *j)
 {
 	char id[ENVELOPE_ID_MAX];
 	int held = j->msg->held;
+	enum queue_dir where = sched_where(j->msg);
 
 	sched_unlist(s, j);
 	memcpy(id, j->msg->id, sizeof id);
 	if (jobtab_remove(s->t, j) == 0)
-		sched_release_message(s, id, held, 0);
+		sched_release_message(s, id, where, held, 0);
 }
 
 /* sched_drop_removed - forget j, whose file an operator removed or
@@ -194,11 +213,12 @@ void sched_drop_removed(struct sched *s, struct jt_job *j, int named)
 {
 	char id[ENVELOPE_ID_MAX];
 	int held = j->msg->held;
+	enum queue_dir where = sched_where(j->msg);
 
 	sched_unlist(s, j);          /* as sched_forget_job */
 	memcpy(id, j->msg->id, sizeof id);
 	if (jobtab_remove(s->t, j) == 0)
-		sched_release_message(s, id, held, named);
+		sched_release_message(s, id, where, held, named);
 }
 
 /* sched_note_missing - j is missing, taken away by the rename cookie */

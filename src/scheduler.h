@@ -6,11 +6,17 @@
  *     mess/ -> known messages; rcpt/ -> jobs (a name that does not parse,
  *     or a job whose message is nowhere, goes to bad/); new/ -> explode;
  *     finally unlink mess/ files that have no jobs left.
- *   explode (new/ID): parse its envelope (unparseable -> bad/), create an
- *     empty job file rcpt/ARRIVAL.ID.N for each recipient N that has none
- *     yet (under any DUE), fsync rcpt/, link new/ID as mess/ID, fsync
- *     mess/, unlink new/ID (never a rename: see mta-queue(5)).  Done in
- *     batches, so one directory fsync covers many messages.
+ *   explode (new/ID): parse its envelope (unparseable -> bad/) and make
+ *     a job in memory per recipient: the first attempt runs from new/ID,
+ *     writing nothing; done, new/ID is unlinked.  A job file is made
+ *     only when the message is filed: at a deferral, or when its first
+ *     attempt has run for FILE_AFTER_MS (for the operator to see): an
+ *     empty job file rcpt/DUE.ID.N for each job it still has, fsync
+ *     rcpt/, link new/ID as mess/ID, fsync mess/, unlink new/ID (never a
+ *     rename: see mta-queue(5)).  A message found in new/ with job files
+ *     (a crash while it was filed) gets one for every recipient that has
+ *     none (under any DUE) and is taken the same way before any delivery.
+ *     Done in batches, so one directory fsync covers many messages.
  *   dispatch: while fewer than --max-deliveries run, route each job
  *     whose DUE has come (transport and next hop, transport.h) and check
  *     its limits (destlimit.h): within them, start a detached delivery
@@ -24,7 +30,8 @@
  *     a permanent failure -> the recipient waits (out of the heap) until no
  *     other delivery of its message runs, then all failed recipients of
  *     the message go into one report (bounce.h) and their jobs are
- *     unlinked; the last job of a message gone -> unlink mess/ID.
+ *     unlinked; the last job of a message gone -> unlink mess/ID (new/ID
+ *     in its first attempt, whose jobs have no files to unlink).
  *   operators: a job renamed to another DUE is rescheduled; a job removed
  *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
  *     a timer every SCHED_RESCAN seconds (scheduler_priv.h) rescan the

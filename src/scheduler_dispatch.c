@@ -200,6 +200,7 @@ void sched_dispatch(struct sched *s, pthread_attr_t *attr)
 		remote_ctx_derive(&d->own_remote, &s->remote, d->cfg);
 		d->q = s->q;
 		memcpy(d->id, j->msg->id, sizeof d->id);
+		d->in_new = j->msg->in_new;
 		d->r[0].n = j->n;
 		d->r[0].job = j;
 		sched_use_route(s, j, d);

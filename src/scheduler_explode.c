@@ -1,8 +1,15 @@
-/* scheduler_explode.c - the scheduler taking new messages: each message
- * seen in new/ gets a job file per recipient and is taken into mess/, a
- * batch at a time, so that one fsync of rcpt/ and one of mess/ cover many
- * messages.  The file steps are the store's (queue.h); the order of them
- * is mta-queue(5)'s crash argument.  See scheduler_priv.h. */
+/* scheduler_explode.c - the scheduler taking new messages.  A message
+ * seen in new/ gets a job in memory per recipient and is delivered from
+ * there: its file in new/ is what keeps every recipient pending, so a
+ * first attempt that succeeds leaves no file behind but the message's
+ * own unlink.  Job files, with their retry times in their names, are made
+ * only once a recipient must wait (sched_file_message), and the message
+ * is then taken into mess/, a batch at a time (sched_file_batch), so that
+ * one fsync of rcpt/ and one of mess/ cover many messages.  A message
+ * found in new/ with job files (a crash before its move) is taken the
+ * same way at once, with a file for every recipient.  The file steps are
+ * the store's (queue.h); the order of them is mta-queue(5)'s crash
+ * argument.  See scheduler_priv.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +18,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotonic.h"
 #include "scheduler_explode.h"
 #include "scheduler_route.h"
 
@@ -18,6 +26,8 @@
 int sched_arrived(struct sched *s, const char *name, unsigned char type,
                   unsigned char created)
 {
+	struct jt_msg *m;
+
 	if (!job_id_valid(name, strlen(name))) {
 		queue_quarantine(s->q, QUEUE_NEW, name, "not a queue ID");
 		return 0;
@@ -26,6 +36,11 @@ int sched_arrived(struct sched *s, const char *name, unsigned char type,
 		queue_quarantine(s->q, QUEUE_NEW, name, "not a regular file");
 		return 0;
 	}
+	/* In its first attempt already (a rescan, a late event): exploding it
+	 * again would deliver it twice, or take it into mess/ without the job
+	 * files of its recipients. */
+	if ((m = jobtab_msg(s->t, name)) != NULL && m->in_new)
+		return 0;
 	/* Its receiver is still committing it (fdatasync, fsync of new/):
 	 * the close that follows the decision brings it back (closed_new). */
 	if (queue_msg_committing(s->q, name))
@@ -67,9 +82,8 @@ int sched_closed_new(struct sched *s, const char *name)
 }
 
 /* sched_forget_untaken - forget the jobs in memory of message id, which
- * is not (or no longer) taken into mess/: none of them has started,
- * since deliveries start only once the message is in mess/ (their files
- * stay) */
+ * explode did not finish (its files stay): none of them has started,
+ * since deliveries start only once a batch is done */
 void sched_forget_untaken(struct sched *s, const char *id)
 {
 	struct jt_msg *m = jobtab_msg(s->t, id);
@@ -88,17 +102,82 @@ void sched_forget_untaken(struct sched *s, const char *id)
 	}
 }
 
-/* create_jobs - the job files and table entries for message id in new/;
- * 0, 1 (nothing to do), 2 (the same file is in mess/ already: its new/
- * name goes once mess/ is synced), or -1 (the message stays in new/ and
- * is tried again later).  A bad envelope in a file only seen created is
- * left for the next scan: it may still be being written. */
+/* young_push - a first attempt begins now: filed at FILE_AFTER_MS if it
+ * is still under way then (sched_file_young); 0, or -1 out of memory */
+static int young_push(struct sched *s, const char *id)
+{
+	struct first_attempt *y;
+
+	if (s->nyoung == s->young_cap && s->young_head > 0) {
+		memmove(s->young, s->young + s->young_head,
+		        (s->nyoung - s->young_head) * sizeof *s->young);
+		s->nyoung -= s->young_head;
+		s->young_head = 0;
+	}
+	if (s->nyoung == s->young_cap) {
+		size_t cap = s->young_cap ? s->young_cap * 2 : 64;
+
+		if ((y = realloc(s->young, cap * sizeof *y)) == NULL)
+			return -1;
+		s->young = y;
+		s->young_cap = cap;
+	}
+	y = &s->young[s->nyoung++];
+	y->ms = monotonic_ms();
+	memcpy(y->id, id, sizeof y->id);
+	return 0;
+}
+
+/* sched_young_wait - milliseconds until the oldest first attempt is due
+ * to be filed (0: now), or -1 when none is under way; never less than
+ * 100 ms ahead, so that a burst of messages wakes the scheduler a few
+ * times a second for them, not once for each */
+long long sched_young_wait(const struct sched *s)
+{
+	long long left;
+
+	if (s->young_head == s->nyoung)
+		return -1;
+	left = s->young[s->young_head].ms + FILE_AFTER_MS - monotonic_ms();
+	return left <= 0 ? 0 : left < 100 ? 100 : left;
+}
+
+/* sched_file_young - every message whose first attempt has run for
+ * FILE_AFTER_MS is filed (sched_file_message): what takes that long is
+ * waiting for something (a slow server, a lock, a slot), and an operator
+ * may want to see it in rcpt/ and steer it (mta-queue(5), WORKING ON THE
+ * QUEUE BY HAND).  One whose filing fails stays in memory, as after a
+ * deferral that could not file it. */
+void sched_file_young(struct sched *s)
+{
+	long long now = monotonic_ms();
+
+	while (s->young_head < s->nyoung &&
+	       s->young[s->young_head].ms + FILE_AFTER_MS <= now) {
+		struct jt_msg *m = jobtab_msg(s->t, s->young[s->young_head++].id);
+
+		if (m != NULL && m->unfiled)
+			sched_file_message(s, m, "slow");
+	}
+	if (s->young_head == s->nyoung)
+		s->young_head = s->nyoung = 0;
+}
+
+/* create_jobs - the jobs of message id in new/: in memory only (3: its
+ * first attempt, from new/), or, when job files of it exist already (a
+ * crash or a failed explode before its move), with a file for every
+ * recipient (0: to be taken into mess/); 1 (nothing to do), 2 (the same
+ * file is in mess/ already: its new/ name goes once mess/ is synced), or
+ * -1 (the message stays in new/ and is tried again later).  A bad
+ * envelope in a file only seen created is left for the next scan: it may
+ * still be being written. */
 static int create_jobs(struct sched *s, const char *id, int created)
 {
 	char qfrom[LOG_VALUE_MAX];
 	struct envelope env;
 	struct jt_msg *m;
 	size_t n;
+	int first;
 
 	/* A commit seen to succeed here left its data durable and whole: no
 	 * seal check (a read of the whole file), no fdatasync; any other
@@ -154,6 +233,14 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	}
 	if ((m = jobtab_add_msg(s->t, id)) == NULL)
 		goto fail;
+	if (m->in_new) {
+		envelope_free(&env);
+		return 1;               /* in its first attempt already */
+	}
+	/* Job files of it found (add_job_file): every recipient gets one;
+	 * so does every recipient of a message that cannot be timed (out of
+	 * memory): the first attempt of either runs from mess/. */
+	first = m->pending == 0 && young_push(s, id) == 0;
 	for (n = 0; n < env.nrcpt; n++) {
 		struct job_name jn;
 
@@ -162,7 +249,7 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		jn.due = (long long)env.arrival;
 		jn.n = (unsigned)n;
 		memcpy(jn.id, id, sizeof jn.id);
-		if (queue_job_create(s->q, &jn) < 0) {
+		if (!first && queue_job_create(s->q, &jn) < 0) {
 			char name[JOB_NAME_MAX];
 			int e = errno;
 
@@ -174,11 +261,12 @@ static int create_jobs(struct sched *s, const char *id, int created)
 		if (jobtab_add(s->t, m, (unsigned)n, jn.due) == NULL)
 			goto fail;
 	}
+	m->in_new = m->unfiled = (unsigned char)first;
 	sched_route_message(s, m, &env);   /* dispatch reads no file */
 	log_event("explode", "id=%s rcpts=%zu from=%s", id, env.nrcpt,
 	          log_addr(qfrom, sizeof qfrom, env.sender.text));
 	envelope_free(&env);
-	return 0;
+	return first ? 3 : 0;
 fail:
 	/* Forget this message's jobs in memory (their files stay and are
 	 * found again by the next attempt).  Nothing can have started. */
@@ -232,8 +320,10 @@ static void unmake_jobs(struct sched *s, const char *id)
 	sched_forget_untaken(s, id);
 }
 
-/* sched_explode - turn every message seen in new/ into jobs, with one
- * fsync of rcpt/ and one of mess/ for the whole batch.  A message moves
+/* sched_explode - turn every message seen in new/ into jobs: in memory
+ * for a first attempt from new/ (nothing written), or, for one found
+ * with job files, files for all, with one fsync of rcpt/ and one of
+ * mess/ for the whole batch.  A message moves
  * from new/ to mess/ as link, fsync of mess/, unlink, never as a rename:
  * an fsync of new/ by a committer in between (queue_commit.c) could make a
  * rename's removal from new/ durable before its arrival in mess/, and a
@@ -307,4 +397,187 @@ void sched_explode(struct sched *s)
 		unlink_names(s, QUEUE_NEW, both, nboth);
 	}
 	free(both);
+}
+
+/* sched_file_message - m, in its first attempt, gets a file for each job
+ * it has left, under the job's current name, so that the outcome about
+ * to be recorded (a deferral) has a file to go in; its move into mess/
+ * is queued for sched_file_batch.  The recipients already delivered or
+ * reported have no job any more and get none: in mess/ the job files
+ * are what is pending.  0, or -1 (logged; m stays unfiled, its file in
+ * new/ still keeping every recipient pending, and the outcome is kept in
+ * memory only) */
+int sched_file_message(struct sched *s, struct jt_msg *m, const char *why)
+{
+	struct jt_job *j, *k;
+	unsigned n = 0;
+
+	if (!m->unfiled)
+		return 0;
+	if (s->nfiling == s->filing_cap) {
+		size_t cap = s->filing_cap ? s->filing_cap * 2 : 16;
+		void *a = realloc(s->filing, cap * sizeof *s->filing);
+
+		if (a == NULL) {
+			log_event("sched-error", "error=\"out of memory\" id=%s", m->id);
+			return -1;
+		}
+		s->filing = a;
+		s->filing_cap = cap;
+	}
+	for (j = m->jobs; j; j = j->next) {
+		struct job_name jn;
+
+		jn.due = j->due;
+		jn.n = j->n;
+		memcpy(jn.id, m->id, sizeof jn.id);
+		if (queue_job_create(s->q, &jn) < 0) {
+			char name[JOB_NAME_MAX];
+
+			sched_job_file(j, name);
+			log_event("queue-error", "op=create file=rcpt/%s error=\"%s\"",
+			          name, strerror(errno));
+			for (k = m->jobs; k != j; k = k->next) {
+				sched_job_file(k, name);
+				queue_unlink(s->q, QUEUE_RCPT, name);
+			}
+			return -1;
+		}
+		n++;
+	}
+	log_event("filed", "id=%s jobs=%u why=%s", m->id, n, why);
+	m->unfiled = 0;
+	m->filing = 1;
+	memcpy(s->filing[s->nfiling++], m->id, ENVELOPE_ID_MAX);
+	return 0;
+}
+
+/* unlink_job_files - unlink the file of every job m has (logged) */
+static void unlink_job_files(struct sched *s, const struct jt_msg *m)
+{
+	const struct jt_job *j;
+
+	for (j = m->jobs; j; j = j->next) {
+		char name[JOB_NAME_MAX];
+
+		sched_job_file(j, name);
+		if (queue_unlink(s->q, QUEUE_RCPT, name) < 0 && errno != ENOENT)
+			log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"",
+			          name, strerror(errno));
+	}
+}
+
+/* removed_by_hand - m's file left new/ before its move into mess/ (an
+ * operator's mta-queue --delete, or rm): its job files go too, and its
+ * jobs are settled as removed by the operator (settle_missing) */
+static void removed_by_hand(struct sched *s, struct jt_msg *m)
+{
+	struct jt_job *j;
+
+	log_event("queue-error", "op=link file=new/%s error=\"%s\" action=drop",
+	          m->id, strerror(ENOENT));
+	m->filing = 0;
+	unlink_job_files(s, m);
+	for (j = m->jobs; j; j = j->next)
+		sched_note_missing(s, j, 0);
+}
+
+/* unfile - the fsync of rcpt/ failed: m's job files are unlinked and it
+ * is unfiled again, in new/ with its jobs in memory (their due times
+ * kept; the attempts recorded in the files lost), to be filed afresh by
+ * its next deferral.  A lost directory write is reported once only, so
+ * a later fsync that succeeds would prove nothing about these names. */
+static void unfile(struct sched *s, struct jt_msg *m)
+{
+	m->filing = 0;
+	m->unfiled = 1;             /* first: their removal is no operator's */
+	unlink_job_files(s, m);
+}
+
+/* sched_file_batch - the messages filed since the last batch move into
+ * mess/ as explode moves them: their job files synced first, then a
+ * link, the fsync of mess/, and only then the unlink from new/.  Should
+ * the fsync of rcpt/ fail, the batch is unfiled again (unfile); should
+ * the one of mess/ fail, its links are undone and it stays in new/ with
+ * its job files, tried again after EXPLODE_RETRY seconds. */
+void sched_file_batch(struct sched *s)
+{
+	enum { MOVED, LINKED, AGAIN };
+	long long now = (long long)time(NULL);
+	size_t i, n = 0, linked = 0;
+	unsigned char *st;
+	int synced = 1;
+
+	if (s->nfiling == 0 || now < s->filing_retry)
+		return;
+	/* drop what needs no move any more (done, or removed) */
+	for (i = 0; i < s->nfiling; i++) {
+		struct jt_msg *m = jobtab_msg(s->t, s->filing[i]);
+
+		if (m != NULL && m->filing)
+			memmove(s->filing[n++], s->filing[i], ENVELOPE_ID_MAX);
+	}
+	s->nfiling = n;
+	if (n == 0)
+		return;
+	if ((st = malloc(n)) == NULL) {
+		log_event("sched-error", "error=\"out of memory\" action=retry seconds=%d",
+		          EXPLODE_RETRY);
+		s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+		return;
+	}
+	if (queue_sync(s->q, QUEUE_RCPT) < 0) {
+		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\" action=unfile",
+		          strerror(errno));
+		for (i = 0; i < n; i++)
+			unfile(s, jobtab_msg(s->t, s->filing[i]));
+		s->nfiling = 0;
+		free(st);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct jt_msg *m = jobtab_msg(s->t, s->filing[i]);
+		int r = queue_take(s->q, m->id);
+
+		st[i] = AGAIN;
+		if (r == 0 || r == 1) {
+			st[i] = LINKED;
+			linked++;
+		} else if (r == 2) {
+			st[i] = MOVED;      /* renamed: in mess/ only */
+		} else if (errno == ENOENT && !queue_exists(s->q, QUEUE_MESS, m->id)) {
+			removed_by_hand(s, m);
+		} else {
+			log_event("queue-error", "op=link file=new/%s error=\"%s\" action=retry seconds=%d",
+			          m->id, strerror(errno), EXPLODE_RETRY);
+			s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+		}
+	}
+	if (linked > 0 && queue_sync(s->q, QUEUE_MESS) < 0) {
+		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
+		          strerror(errno), EXPLODE_RETRY);
+		s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+		synced = 0;
+	}
+	for (i = 0, n = 0; i < s->nfiling; i++) {
+		struct jt_msg *m = jobtab_msg(s->t, s->filing[i]);
+
+		if (st[i] == LINKED && !synced) {
+			/* as in sched_explode: a link not shown durable by its
+			 * fsync is not shown so by a later one: undone, made
+			 * again later */
+			unlink_names(s, QUEUE_MESS, &s->filing[i], 1);
+			st[i] = AGAIN;
+		} else if (st[i] == LINKED) {
+			/* only now may new/ forget it */
+			unlink_names(s, QUEUE_NEW, &s->filing[i], 1);
+			st[i] = MOVED;
+		}
+		if (st[i] == MOVED)
+			m->in_new = m->filing = 0;
+		else if (st[i] == AGAIN && m->filing)
+			memmove(s->filing[n++], s->filing[i], ENVELOPE_ID_MAX);
+	}
+	s->nfiling = n;
+	free(st);
 }

@@ -234,7 +234,7 @@ void sched_drop_jobless(void *arg, struct jt_msg *m)
 		      : m->named_gen == s->name_gen ? m->named : 0;
 		memcpy(id, m->id, sizeof id);
 		jobtab_drop_msg(s->t, m);
-		sched_release_message(s, id, 0, named);
+		sched_release_message(s, id, QUEUE_MESS, 0, named);
 	}
 }
 
@@ -247,6 +247,8 @@ static void note_if_gone(void *arg, struct jt_msg *m)
 	struct sched *s = arg;
 	struct jt_job *j;
 
+	if (m->unfiled)
+		return;                 /* no files, none to miss */
 	for (j = m->jobs; j; j = j->next) {
 		char name[JOB_NAME_MAX];
 
@@ -319,6 +321,10 @@ static void note_missing(struct sched *s, const char *name, uint32_t cookie)
 	if (job_name_parse(name, &jn) < 0 || (m = jobtab_msg(s->t, jn.id)) == NULL ||
 	    (j = jobtab_job(m, jn.n)) == NULL)
 		return;
+	/* A message unfiled has no job files: one gone is the scheduler's own
+	 * undoing of a filing (sched_file_batch), never an operator's. */
+	if (m->unfiled)
+		return;
 	sched_job_file(j, current);
 	if (strcmp(current, name) != 0)
 		return;                 /* not its current name: our own rename */
@@ -350,6 +356,8 @@ static void settle_missing(struct sched *s)
 		if (!j->missing)
 			continue;           /* it reappeared under a new name */
 		j->missing = 0;
+		if (j->msg->unfiled)
+			continue;           /* it has no file now (unfiled) */
 		sched_job_file(j, name);
 		if (queue_exists(s->q, QUEUE_RCPT, name))
 			continue;

@@ -50,7 +50,7 @@ int sched_warn_delay(struct sched *s, const struct delivery *d,
 	until = warn_until(s, d, info, now);
 	br = (struct bounce_rcpt){ x->rcpt, x->result, x->remote_mta, x->diag,
 	                           BOUNCE_DELAYED, (time_t)until };
-	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
+	if ((fd = queue_msg_read(s->q, sched_msg_where(s, d->id), d->id, &env, &offset)) < 0) {
 		envelope_free(&env);
 		return 0;
 	}
@@ -93,7 +93,7 @@ void sched_report_success(struct sched *s, const struct delivery *d,
 	snprintf(br.st.text, sizeof br.st.text, "%s", act == BOUNCE_DELIVERED
 	         ? "delivered to the mailbox" : "passed on; no further reports "
 	         "will come from the next server");
-	if ((fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
+	if ((fd = queue_msg_read(s->q, sched_msg_where(s, d->id), d->id, &env, &offset)) < 0) {
 		envelope_free(&env);
 		return;
 	}
@@ -168,7 +168,8 @@ void sched_warn_group(struct sched *s, struct delivery *d, long long now)
 		                              (time_t)warn_until(s, d, &info, now) };
 		idx[n++] = i;
 	}
-	if (n < 2 || (fd = queue_msg_read(s->q, QUEUE_MESS, d->id, &env, &offset)) < 0) {
+	if (n < 2 || (fd = queue_msg_read(s->q, sched_msg_where(s, d->id), d->id, &env,
+	                                   &offset)) < 0) {
 		if (n >= 2)
 			envelope_free(&env);
 		free(idx);

@@ -13,6 +13,7 @@
 
 #include "bounce.h"
 #include "log.h"
+#include "scheduler_explode.h"
 #include "scheduler_notice.h"
 #include "scheduler_outcome.h"
 #include "scheduler_route.h"
@@ -29,7 +30,9 @@
  * rename fails otherwise the job keeps its name and its old (past) due
  * time; then the queue cannot record outcomes, and rather than deliver
  * the job again at once, and again, the scheduler starts no delivery at
- * all for --retry seconds. */
+ * all for --retry seconds.  A job of a message in its first attempt
+ * with no files (jt_msg.unfiled) waits in memory only: its message's
+ * file in new/ keeps it pending. */
 int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 {
 	char old[JOB_NAME_MAX], name[JOB_NAME_MAX];
@@ -37,6 +40,10 @@ int sched_postpone(struct sched *s, struct jt_job *j, long long due)
 	unsigned k;
 	int r = 0;
 
+	if (j->msg->unfiled) {
+		jobtab_stop(s->t, j, due);
+		return 0;
+	}
 	sched_job_file(j, old);
 	for (k = 0; k < 60; k++, due++) {
 		j->due = due;
@@ -90,6 +97,11 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
 		x->result = sched_returned_status();
 		return -1;
 	}
+	/* A first attempt's deferral is what needs job files: made now, for
+	 * every job the message has left (failing that, it waits in memory,
+	 * its file in new/ keeping it pending; its attempts then count from
+	 * nothing again, but not its time in the queue). */
+	sched_file_message(s, j->msg, "deferred");
 	sched_job_file(j, name);
 	/* an unreadable content counts as none: the attempts start again */
 	queue_job_read(s->q, name, &info, 0);
@@ -117,7 +129,7 @@ static int defer(struct sched *s, struct jt_job *j, const struct delivery *d,
 	snprintf(info.tls, sizeof info.tls, "%s", x->tls);
 	/* Rename first: a crash after it leaves the old content under the new
 	 * name (one attempt uncounted), never two files for one recipient. */
-	if (sched_postpone(s, j, r.due) == 0) {
+	if (sched_postpone(s, j, r.due) == 0 && !j->msg->unfiled) {
 		sched_job_file(j, name);
 		/* ENOENT: renamed away by an operator since (mta-queue --hold):
 		 * found under its new name, this attempt uncounted */
@@ -163,7 +175,7 @@ static void finish_job(struct sched *s, struct jt_job *j)
 	struct seek k;
 
 	sched_job_file(j, name);
-	if (queue_unlink(s->q, QUEUE_RCPT, name) < 0) {
+	if (!j->msg->unfiled && queue_unlink(s->q, QUEUE_RCPT, name) < 0) {
 		if (errno != ENOENT)
 			log_event("queue-error", "op=unlink file=rcpt/%s error=\"%s\"", name,
 			          strerror(errno));
@@ -208,7 +220,7 @@ static void report_failures(struct sched *s, struct jt_msg *m)
 	for (f = list; f; f = f->next)
 		n++;
 	br = calloc(n, sizeof *br);
-	fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
+	fd = queue_msg_read(s->q, sched_where(m), m->id, &env, &offset);
 	if (br != NULL && fd >= 0) {
 		for (f = list, i = 0; f; f = f->next, i++)
 			br[i] = (struct bounce_rcpt){ f->rcpt, f->st, f->remote_mta, f->diag,
@@ -538,10 +550,11 @@ static void apply_outcome(struct sched *s, const struct delivery *d,
 	case SP_BAD_MESSAGE:
 	case SP_BAD_JOB:
 		sched_job_file(j, name);
-		queue_quarantine(s->q, QUEUE_RCPT, name, x->result.text);
+		if (!m->unfiled)
+			queue_quarantine(s->q, QUEUE_RCPT, name, x->result.text);
 		if (bad == SP_MESSAGE_UNUSABLE) {
-			if (queue_exists(s->q, QUEUE_MESS, d->id))
-				queue_quarantine(s->q, QUEUE_MESS, d->id, x->result.text);
+			if (queue_exists(s->q, sched_where(m), d->id))
+				queue_quarantine(s->q, sched_where(m), d->id, x->result.text);
 			sched_unlist(s, j);
 			jobtab_remove(s->t, j);
 		} else {

@@ -28,6 +28,9 @@
 enum { SCHED_RESCAN = 300 };  /* seconds between whole rescans */
 enum { EXPLODE_RETRY = 10 };   /* seconds before retrying a failed explode */
 enum { SCAN_RETRY = 2 };       /* seconds before a failed scan is tried again */
+enum { FILE_AFTER_MS = 1000 }; /* a first attempt still under way after
+                                * this long gets its job files, so that
+                                * an operator can see and steer it */
 
 /* one failed recipient waiting to be reported (jt_msg.fails) */
 struct failed_rcpt {
@@ -44,6 +47,13 @@ struct failed_rcpt {
 struct missing {
 	struct jt_job *job;
 	uint32_t cookie;
+};
+
+/* a message whose first attempt began at ms (monotonic_ms): filed at
+ * ms + FILE_AFTER_MS if it is still under way (sched_file_young) */
+struct first_attempt {
+	long long ms;
+	char id[ENVELOPE_ID_MAX];
 };
 
 /* a next hop whose slot came free in this batch of completions */
@@ -84,6 +94,12 @@ struct sched {
 	char (*arrived)[ENVELOPE_ID_MAX]; /* new/ names seen by inotify */
 	unsigned char *created;      /* for each: seen created, not renamed */
 	size_t narrived, arrived_cap;
+	char (*filing)[ENVELOPE_ID_MAX]; /* messages whose job files were made
+	                             * in their first attempt, to move to mess/ */
+	size_t nfiling, filing_cap;
+	long long filing_retry;      /* no sched_file_batch before (an error) */
+	struct first_attempt *young; /* first attempts in explode order, to */
+	size_t young_head, nyoung, young_cap;  /* file after FILE_AFTER_MS */
 };
 
 
@@ -91,8 +107,14 @@ struct sched {
 struct sp_limits sched_limits(const struct sched *s);
 /* sched_job_file - the file name of job j into buf[JOB_NAME_MAX] */
 void sched_job_file(const struct jt_job *j, char *buf);
-/* sched_message_done - remove a message file whose jobs are all gone */
-void sched_message_done(struct sched *s, const char *id);
+/* sched_msg_where - where message id's file is: new/ while the table
+ * has it in its first attempt (jt_msg.in_new), else mess/ */
+enum queue_dir sched_msg_where(struct sched *s, const char *id);
+/* sched_where - the same for a message in hand */
+enum queue_dir sched_where(const struct jt_msg *m);
+/* sched_message_done - remove a message file (in where: new/ or mess/)
+ * whose jobs are all gone */
+void sched_message_done(struct sched *s, const char *id, enum queue_dir where);
 /* how a message is named by files that are not its jobs (jt_msg.named):
  * SP_NAMED_BAD, a job file in bad/ names it; SP_NAMED_UNKNOWN, bad/
  * could not be read (the message is kept); NAMED_LOOK: read bad/ now */
@@ -101,8 +123,9 @@ enum { NAMED_LOOK = -1 };
  * it, or move it to bad/ after a job of it (held, or named has
  * SP_NAMED_BAD; named is NAMED_LOOK to read bad/ now), or keep it in
  * mess/ (logged) if bad/ could not be read: start-up looks at it again
- * (sched_policy_release) */
-void sched_release_message(struct sched *s, const char *id, int held, int named);
+ * (sched_policy_release); where: its file's directory (sched_where) */
+void sched_release_message(struct sched *s, const char *id, enum queue_dir where,
+                           int held, int named);
 /* sched_mark_names - one pass over bad/: every known message
  * that a name there names (as a dot-separated part) gets its named bits,
  * valid while named_gen == name_gen; 0, or -1 (logged) when bad/ could

@@ -54,14 +54,15 @@ void sched_route_message(struct sched *s, struct jt_msg *m, const struct envelop
 			route_job(s, j, &env->rcpt[j->n]);
 }
 
-/* route_from_file - route m's jobs from its file in mess/.  A message
+/* route_from_file - route m's jobs from its file (in mess/, or new/ in
+ * its first attempt).  A message
  * that cannot be read leaves them unknown: the delivery finds out what
  * is wrong and says so (deliver.h), under the global limit only. */
 static void route_from_file(struct sched *s, struct jt_msg *m)
 {
 	struct envelope env;
 	long long offset;
-	int fd = queue_msg_read(s->q, QUEUE_MESS, m->id, &env, &offset);
+	int fd = queue_msg_read(s->q, sched_where(m), m->id, &env, &offset);
 
 	if (fd >= 0)
 		sched_route_message(s, m, &env);

@@ -9,7 +9,8 @@
  *   scheduler_files.c    reading the queue: scans, inotify events
  *   scheduler_outcome.c  applying outcomes: defer, finish, bounces, slots
  *   scheduler_notice.c   delay warnings and success reports (bounce.h)
- *   scheduler_explode.c  new messages into jobs, in batches
+ *   scheduler_explode.c  new messages into jobs; filing first attempts
+ *                        that wait into job files and mess/, in batches
  *   scheduler_route.c    each job's transport and next hop, made at
  *                        explode and kept with the job; the siblings
  *                        that ride along in a job's delivery
@@ -36,6 +37,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "scheduler_dispatch.h"
+#include "scheduler_explode.h"
 #include "scheduler_files.h"
 #include "scheduler_outcome.h"
 #include "scheduler_route.h"
@@ -72,7 +74,8 @@ static void take_completions(struct sched *s)
 /* poll_timeout - milliseconds until there is something to do */
 static int poll_timeout(struct sched *s)
 {
-	long long now = (long long)time(NULL), until = s->next_rescan;
+	long long now = (long long)time(NULL), until = s->next_rescan, ms;
+	long long young = sched_young_wait(s);
 	struct jt_job *j = jobtab_next(s->t);
 
 	if (atomic_load(&s->stopping))
@@ -86,7 +89,8 @@ static int poll_timeout(struct sched *s)
 	if (until <= now)
 		return 0;
 	/* due times are whole seconds: wake at the start of that second */
-	return (int)((until - now) * 1000);
+	ms = (until - now) * 1000;
+	return (int)(young >= 0 && young < ms ? young : ms);
 }
 
 /* refresh_config - this round's snapshot: SIGHUP may have published a
@@ -134,6 +138,10 @@ static void *sched_thread(void *arg)
 		 * queued by then, before anything is dispatched */
 		if (pfd[0].revents & POLLIN || pfd[1].revents & POLLIN)
 			sched_read_events(s);
+		/* first attempts that take long, and the deferrals of first
+		 * attempts just recorded: into job files and mess/ */
+		sched_file_young(s);
+		sched_file_batch(s);
 		if (!stopping && (long long)time(NULL) >= s->next_rescan) {
 			destlimit_prune(s->dests, (long long)time(NULL));
 			sched_rescan(s);
@@ -142,6 +150,7 @@ static void *sched_thread(void *arg)
 		if (stopping == 2)
 			break;          /* grace time over */
 	}
+	sched_file_batch(s);        /* the last outcomes' */
 	pthread_attr_destroy(&attr);
 	return NULL;
 }
@@ -170,6 +179,8 @@ static int start_failed(struct sched *s, int remote_up)
 	free(s->arrived);
 	free(s->freed);
 	free(s->created);
+	free(s->filing);
+	free(s->young);
 	free(s->missing);
 	free(s);
 	return -1;

@@ -267,6 +267,7 @@ wait_for 10 test -s "$T/locker2"
 ida=$(send_one t22mv 2000)
 idb=$(send_one t22rm 2000)
 wait_for 10 eval '[ "$(log_count " delivery-start id=($ida|$idb) ")" = 2 ]'
+wait_job "$ida"; wait_job "$idb"   # their files come after a second
 jobs_running=$(ls "$MTA_QUEUE/rcpt" | tr '\n' ' ')
 ja=$(ls "$MTA_QUEUE/rcpt" | grep "\.$ida\.0\$")
 jb=$(ls "$MTA_QUEUE/rcpt" | grep "\.$idb\.0\$")

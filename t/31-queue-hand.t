@@ -124,6 +124,7 @@ id=$(queued_id "$r")
 like "$id" '^[A-Za-z0-9]+$' "report: queued"
 wait_log 20 "failed-rcpt id=$id rcpt=<rej@\[127.0.0.2\]>"; ok $? "report: rej@ fails (550)"
 wait_log 20 "delivery-start id=$id .*slow@"
+wait_job "$id" 1        # a first attempt's files come after a second
 job=$(ls "$MTA_QUEUE/rcpt" | grep "\.$id\.1\$")
 rm -f "$MTA_QUEUE/rcpt/$job"
 wait_log 10 "job-removed job=$job"; ok $? "report: the running job of slow@ is removed"

@@ -78,6 +78,7 @@ sibling_removed() {
 	wait_log 10 "$ev id=$id rcpt=<$sib>"
 	ok $? "$what: one recipient failed, the other $state"
 	is "$(bounces_of "$id")" 0 "$what: no bounce while the other $state"
+	wait_job "$id" 1     # a first attempt's files come after a second
 	rm "$MTA_QUEUE/rcpt/"*".$id.1"
 	wait_log 10 " job-removed job=[0-9]+\.$id\.1 "; ok $? "$what: the removal of its job seen"
 	is "$(bounces_of "$id")" 0 "$what: no bounce while the removed job still $state"

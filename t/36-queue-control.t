@@ -189,6 +189,7 @@ SLOW=$PEER_DIR
 in_flight() { [ "$(cat "$SLOW/events" 2>/dev/null | grep -c '^mail ')" -ge "$1" ]; }
 late=$(send dave@test.example 'r7@[127.0.0.3]' late)
 wait_until 20 in_flight 1; ok $? "running: the delivery is under way"
+wait_job "$late"        # a first attempt's files come after a second
 mq -q "$MTA_QUEUE" --hold "$late"
 wait_log 30 "retry id=$late "; ok $? "running: the delivery was deferred"
 like "$(grep "retry id=$late " "$MTA_LOG")" "next=9999999999\$" "running: the deferral kept the hold"
@@ -199,6 +200,7 @@ like "$($PY -c 'import json, sys; print(json.loads(sys.stdin.read())["recipients
 	"^tls=none verify=none policy=" "--json: the TLS of the last attempt (the peer offers no STARTTLS)"
 ret=$(send erin@test.example 'r8@[127.0.0.3]' ret)
 wait_until 20 in_flight 2; ok $? "running: the second delivery is under way"
+wait_job "$ret"
 mq -q "$MTA_QUEUE" --bounce "$ret"
 maildir_wait "$MTA_MAIL/erin" 1 30; ok $? "running: returned while it ran, the deferral bounces it"
 like "$(grep "bounce id=$ret " "$MTA_LOG")" "to=<erin@test.example>" "running: the bounce is logged"

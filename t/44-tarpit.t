@@ -51,6 +51,8 @@ took=$(since "$t0")
 diag "fast recipients delivered ${took}s after the 250"
 lt "$took" 3; ok $? "... within 3 s (${took}s), not held up by the slow ones"
 maildir_wait "$MTA_MAIL/user" 1 2; ok $? "the local one delivered too"
+# (their job files come once their first attempt has run for a second)
+wait_until 5 eval '[ "$(job_files | grep -c "\.$id\.")" = 3 ]'
 pending=$(job_files | grep -c "\.$id\.")
 is "$pending" 3 "meanwhile the 3 slow jobs are still in queue/rcpt"
 is "$(log_count "(deferred|failed) id=$id ")" 0 "meanwhile none of them has an outcome yet"

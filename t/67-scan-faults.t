@@ -9,6 +9,9 @@
 #   rcpt/ cannot be read at all (getdents EIO) the daemon refuses to start
 #                                              (exit 1, saying why) and
 #                                              removes nothing
+# (the explode cases: a message in new/ with a job file, as a crash while
+# it was filed leaves it, so that explode makes files and takes it into
+# mess/; one without is delivered from new/ and syncs nothing)
 #   the fsync of rcpt/ fails at explode        the jobs are made again and
 #                                              synced before any delivery
 #   the fsync of mess/ fails at explode        new/ID kept, no delivery
@@ -20,11 +23,15 @@
 #   the link new/ID -> mess/ID fails (ENOENT)  its jobs are not run without
 #                                              a message; it is taken again
 #                                              and delivered, nothing in bad/
+#   the fsync of rcpt/ fails when a deferred   its job files are unlinked,
+#   first attempt is filed                     it stays in new/ (no job taken
+#                                              for removed), and is filed
+#                                              again later
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 strace_skip_unless_inject
 
-plan 25
+plan 28
 
 arrival=$(($(date +%s) - 60))
 
@@ -82,6 +89,7 @@ is "$(log_count 'message-done')/$(delivered reader)" "0/0" "read-never: nothing 
 # --- the fsync of rcpt/ fails at explode -----------------------------------
 setup rcpt-fsync
 put new R67RSYNC1 rsync
+: >"$Q/rcpt/$arrival.R67RSYNC1.0"
 start_traced -P "$Q/rcpt" -e trace=fsync -e inject=fsync:error=EIO:when=1
 ok $? "rcpt-fsync: the daemon starts"
 wait_for 60 eval '{ [ "$(delivered rsync)" -ge 1 ] && queue_empty; } || ! mta_running'
@@ -95,6 +103,7 @@ is "$(stop_traced)" 0 "rcpt-fsync: SIGTERM: exit 0"
 # --- the fsync of mess/ fails at explode -----------------------------------
 setup mess-fsync
 put new R67MSYNC1 msync
+: >"$Q/rcpt/$arrival.R67MSYNC1.0"
 start_traced -P "$Q/mess" -e trace=fsync -e inject=fsync:error=EIO:when=1
 ok $? "mess-fsync: the daemon starts"
 wait_for 60 eval '{ [ "$(delivered msync)" -ge 1 ] && queue_empty; } || ! mta_running'
@@ -123,6 +132,7 @@ is "$(stop_traced)" 0 "both: SIGTERM: exit 0"
 # --- the link into mess/ fails ----------------------------------------------
 setup link
 put new R67LINK1 linker
+: >"$Q/rcpt/$arrival.R67LINK1.0"
 start_traced -P "$Q/mess" -e trace=linkat -e inject=linkat:error=ENOENT:when=1
 ok $? "link: the daemon starts"
 wait_for 30 eval '{ [ "$(delivered linker)" -ge 1 ] && queue_empty; } || ! mta_running'
@@ -130,5 +140,19 @@ is "$(delivered linker)/$(queue_state)" "1/new=0 mess=0 rcpt=0 tmp=0 bad=0" \
 	"link: delivered once, the queue empty, nothing in bad/"
 is "$(log_count 'delivery-error')" 0 "link: no delivery of a job without its message"
 is "$(stop_traced)" 0 "link: SIGTERM exit 0"
+
+# --- the fsync of rcpt/ fails as a deferred first attempt is filed ----------
+# (the recipient's Maildir is a plain file: its delivery defers)
+setup file-fsync
+put new R67FILE1 filer
+: >"$MTA_DIR/mail/filer"
+start_traced -P "$Q/rcpt" -e trace=fsync -e inject=fsync:error=EIO:when=1 -- --retry 2
+wait_for 40 eval '{ [ -f "$Q/mess/R67FILE1" ] && [ ! -e "$Q/new/R67FILE1" ]; } || ! mta_running'
+like "$(grep -Eo 'filed id=R67FILE1 jobs=1 why=[a-z]+|queue-error op=fsync dir=rcpt error="[^"]*" action=unfile' "$MTA_LOG" | tr '\n' ,)" \
+	'^filed id=R67FILE1 jobs=1 why=deferred,queue-error op=fsync dir=rcpt error="Input/output error" action=unfile,filed id=R67FILE1 jobs=1 why=(slow|deferred),$' \
+	"file-fsync: filed, the fsync of rcpt/ fails, unfiled, filed again (a second on, or its next deferral)"
+is "$(ls "$Q/new")|$(ls "$Q/mess")|$(ls "$Q/rcpt" | sed 's/^[0-9]*\.//')" "|R67FILE1|R67FILE1.0" \
+	"file-fsync: then the message is in mess/ with its job file"
+is "$(stop_traced)" 0 "file-fsync: SIGTERM exit 0"
 
 done_testing

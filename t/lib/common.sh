@@ -287,6 +287,13 @@ wait_until() {
 	"$@"
 }
 
+# wait_job ID [N] - wait (up to 10 s) until rcpt/ has a job file of
+# message ID (of recipient N if given): a first attempt gets its job
+# files only once it has run for a second, or deferred (mta-queue(5))
+wait_job() {
+	wait_until 10 eval "ls \"\$MTA_QUEUE/rcpt\" 2>/dev/null | grep -Eq '\\.$1\\.${2:-[0-9]+}\$'"
+}
+
 # sanitizer_reports - the daemons' stderr files under $T that hold a
 # sanitizer report (ThreadSanitizer, AddressSanitizer, LeakSanitizer,
 # UBSan), one path a line; empty in an uninstrumented build

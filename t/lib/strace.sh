@@ -8,7 +8,8 @@
 #   strace_detach               strace ends (its lines are all in FILE)
 #   strace_skip_unless_inject   skip_all unless strace is there and can
 #                               inject a fault here
-#   start_traced OPTS...        start_mta in $MTA_DIR with the daemon run
+#   start_traced OPTS... [-- DAEMON_OPTS...]
+#                               start_mta in $MTA_DIR with the daemon run
 #                               by strace OPTS (its lines in
 #                               $MTA_DIR/strace.out); false if it did not
 #                               start.  $MTA_PID is then strace's pid.
@@ -60,11 +61,15 @@ start_traced() {
 		echo 'ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"'
 		echo 'export ASAN_OPTIONS'
 		printf 'exec "%s" -f -qq -y -o "%s"' "$STRACE" "$MTA_DIR/strace.out"
-		printf ' "%s"' "$@"
+		while [ $# -gt 0 ] && [ "$1" != -- ]; do
+			printf ' "%s"' "$1"
+			shift
+		done
 		printf ' "%s/mta-smtpd" "$@"\n' "$STRACE_REAL_BIN"
 	} >"$MTA_DIR/wrap/mta-smtpd"
+	if [ "${1:-}" = -- ]; then shift; fi
 	chmod +x "$MTA_DIR/wrap/mta-smtpd"
-	MTA_BIN=$MTA_DIR/wrap start_mta
+	MTA_BIN=$MTA_DIR/wrap start_mta "$@"
 }
 
 # traced_pid - the daemon's own pid (strace's child)

@@ -77,7 +77,7 @@ static void pick(struct delivery *d, const struct envelope *env)
 			continue;
 		}
 		d->r[i].result = status_make(ST_PERM, 3, 0, "Job names a recipient "
-		                             "mess/%s does not have", d->id);
+		                             "message %s does not have", d->id);
 		d->r[i].bad = DELIVERY_BAD_JOB;
 		log_event("delivery-error", "id=%s n=%u error=%s", d->id, r.n,
 		          log_quote(qerr, sizeof qerr, d->r[i].result.text));
@@ -95,6 +95,7 @@ void deliver_run(struct delivery *d)
 	char qrcpt[LOG_VALUE_MAX], qfrom[LOG_VALUE_MAX], qerr[LOG_LINE_MAX / 2];
 	size_t i;
 	int fd;
+	enum queue_dir where = d->in_new ? QUEUE_NEW : QUEUE_MESS;
 
 	log_set_tag("d%lu", d->seq);
 	start = monotonic_ms();    /* a wall clock set back makes no negative time */
@@ -110,14 +111,16 @@ void deliver_run(struct delivery *d)
 	/* A symbolic link in mess/ is no message of ours: never followed.
 	 * In its first attempt the message is in new/, unless a deferral of
 	 * a sibling has moved it to mess/ since (never the other way). */
-	fd = queue_msg_open_read(d->q, d->in_new ? QUEUE_NEW : QUEUE_MESS, d->id);
-	if (fd < 0 && errno == ENOENT && d->in_new)
-		fd = queue_msg_open_read(d->q, QUEUE_MESS, d->id);
+	fd = queue_msg_open_read(d->q, where, d->id);
+	if (fd < 0 && errno == ENOENT && where == QUEUE_NEW) {
+		where = QUEUE_MESS;
+		fd = queue_msg_open_read(d->q, where, d->id);
+	}
 	if (fd < 0) {
 		int e = errno;
 
 		settle_all(d, status_make(ST_TEMP, 3, 0, "Cannot open queue file %s/%s: %s",
-		                          d->in_new ? "new" : "mess", d->id, strerror(e)),
+		                          queue_dir_name[where], d->id, strerror(e)),
 		           e == ENOENT ? DELIVERY_BAD_JOB      /* a job without message */
 		           : e == ELOOP ? DELIVERY_BAD_MESSAGE : DELIVERY_SOUND);
 		return;
@@ -127,15 +130,16 @@ void deliver_run(struct delivery *d)
 		int e = errno;
 
 		/* EIO, ENOMEM: the file may well be good; try again later */
-		settle_all(d, status_make(ST_TEMP, 3, 0, "Cannot read queue file mess/%s: %s",
-		                          d->id, strerror(e)), DELIVERY_SOUND);
+		settle_all(d, status_make(ST_TEMP, 3, 0, "Cannot read queue file %s/%s: %s",
+		                          queue_dir_name[where], d->id, strerror(e)),
+		           DELIVERY_SOUND);
 		envelope_free(&env);
 		close(fd);
 		return;
 	}
 	if (env.nrcpt == 0) {
-		settle_all(d, status_make(ST_PERM, 3, 0, "Queue file mess/%s is damaged",
-		                          d->id), DELIVERY_BAD_MESSAGE);
+		settle_all(d, status_make(ST_PERM, 3, 0, "Queue file %s/%s is damaged",
+		                          queue_dir_name[where], d->id), DELIVERY_BAD_MESSAGE);
 		envelope_free(&env);
 		close(fd);
 		return;

@@ -69,6 +69,8 @@ struct jt_msg {
 	                            * recipient pending) */
 	unsigned char filing;      /* the scheduler's: job files made, its move
 	                            * to mess/ queued (sched_file_batch) */
+	unsigned char synced;      /* the scheduler's, while filing: its job
+	                            * files made durable by an fsync of rcpt/ */
 	unsigned char in_batch;    /* the scheduler's: queued for its explode
 	                            * batch by a job file found before it */
 	unsigned char named;       /* the scheduler's: names seen in a scan, */

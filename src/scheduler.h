@@ -31,7 +31,7 @@
  *     other delivery of its message runs, then all failed recipients of
  *     the message go into one report (bounce.h) and their jobs are
  *     unlinked; the last job of a message gone -> unlink mess/ID (new/ID
- *     in its first attempt, whose jobs have no files to unlink).
+ *     in its first attempt).
  *   operators: a job renamed to another DUE is rescheduled; a job removed
  *     is forgotten (its message too, with its last job).  IN_Q_OVERFLOW and
  *     a timer every SCHED_RESCAN seconds (scheduler_priv.h) rescan the

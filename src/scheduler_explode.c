@@ -179,6 +179,11 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	size_t n;
 	int first;
 
+	/* In its first attempt already: nothing to read (a second read would
+	 * check and sync it again, and could take it to bad/ under its
+	 * deliveries) */
+	if ((m = jobtab_msg(s->t, id)) != NULL && m->in_new)
+		return 1;
 	/* A commit seen to succeed here left its data durable and whole: no
 	 * seal check (a read of the whole file), no fdatasync; any other
 	 * file (a start-up or overflow scan, another writer) gets both */
@@ -233,10 +238,6 @@ static int create_jobs(struct sched *s, const char *id, int created)
 	}
 	if ((m = jobtab_add_msg(s->t, id)) == NULL)
 		goto fail;
-	if (m->in_new) {
-		envelope_free(&env);
-		return 1;               /* in its first attempt already */
-	}
 	/* Job files of it found (add_job_file): every recipient gets one;
 	 * so does every recipient of a message that cannot be timed (out of
 	 * memory): the first attempt of either runs from mess/. */
@@ -359,6 +360,9 @@ void sched_explode(struct sched *s)
 		          strerror(errno), EXPLODE_RETRY);
 		for (i = 0; i < ok; i++)
 			unmake_jobs(s, s->arrived[i]);
+		/* the error may be for job files of messages being filed: the
+		 * kernel reports a lost directory write once, to this fsync */
+		sched_unfile_unsynced(s);
 		ok = 0;
 		s->next_rescan = time(NULL) + EXPLODE_RETRY;
 	}
@@ -482,16 +486,48 @@ static void removed_by_hand(struct sched *s, struct jt_msg *m)
 		sched_note_missing(s, j, 0);
 }
 
-/* unfile - the fsync of rcpt/ failed: m's job files are unlinked and it
- * is unfiled again, in new/ with its jobs in memory (their due times
- * kept; the attempts recorded in the files lost), to be filed afresh by
- * its next deferral.  A lost directory write is reported once only, so
- * a later fsync that succeeds would prove nothing about these names. */
+/* unfile - an fsync of rcpt/ failed, perhaps for m's job files: they
+ * are unlinked and m is unfiled again, in new/ with its jobs in memory
+ * (their due times kept; what the files recorded lost), to be filed
+ * afresh a second on (or at its next deferral).  A lost directory write
+ * is reported once only, so a later fsync that succeeds would prove
+ * nothing about these names. */
 static void unfile(struct sched *s, struct jt_msg *m)
 {
 	m->filing = 0;
 	m->unfiled = 1;             /* first: their removal is no operator's */
 	unlink_job_files(s, m);
+	if (young_push(s, m->id) < 0)
+		log_event("sched-error", "error=\"out of memory\" id=%s action=unfiled", m->id);
+}
+
+/* retry_later - the batch's rest is tried again in EXPLODE_RETRY s */
+static void retry_later(struct sched *s, long long now)
+{
+	s->filing_retry = now + EXPLODE_RETRY;
+	if (s->next_rescan > s->filing_retry)
+		s->next_rescan = s->filing_retry;
+}
+
+/* sched_unfile_unsynced - an fsync of rcpt/ failed: every message being
+ * filed whose job files no fsync has yet covered is unfiled.  One whose
+ * files an fsync did cover keeps them: a link of it into mess/ that a
+ * failed fsync of mess/ left undone may still be on disk, with them. */
+void sched_unfile_unsynced(struct sched *s)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->nfiling; i++) {
+		struct jt_msg *m = jobtab_msg(s->t, s->filing[i]);
+
+		if (m == NULL || !m->filing)
+			continue;
+		if (m->synced)
+			memmove(s->filing[n++], s->filing[i], ENVELOPE_ID_MAX);
+		else
+			unfile(s, m);
+	}
+	s->nfiling = n;
 }
 
 /* sched_file_batch - the messages filed since the last batch move into
@@ -523,15 +559,15 @@ void sched_file_batch(struct sched *s)
 	if ((st = malloc(n)) == NULL) {
 		log_event("sched-error", "error=\"out of memory\" action=retry seconds=%d",
 		          EXPLODE_RETRY);
-		s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+		retry_later(s, now);
 		return;
 	}
 	if (queue_sync(s->q, QUEUE_RCPT) < 0) {
 		log_event("queue-error", "op=fsync dir=rcpt error=\"%s\" action=unfile",
 		          strerror(errno));
-		for (i = 0; i < n; i++)
-			unfile(s, jobtab_msg(s->t, s->filing[i]));
-		s->nfiling = 0;
+		sched_unfile_unsynced(s);
+		if (s->nfiling > 0)
+			retry_later(s, now);
 		free(st);
 		return;
 	}
@@ -539,24 +575,27 @@ void sched_file_batch(struct sched *s)
 		struct jt_msg *m = jobtab_msg(s->t, s->filing[i]);
 		int r = queue_take(s->q, m->id);
 
+		m->synced = 1;
 		st[i] = AGAIN;
 		if (r == 0 || r == 1) {
 			st[i] = LINKED;
 			linked++;
 		} else if (r == 2) {
 			st[i] = MOVED;      /* renamed: in mess/ only */
-		} else if (errno == ENOENT && !queue_exists(s->q, QUEUE_MESS, m->id)) {
+		} else if (errno == ENOENT && queue_exists(s->q, QUEUE_MESS, m->id)) {
+			st[i] = MOVED;      /* there already (by hand): its jobs are */
+		} else if (errno == ENOENT) {
 			removed_by_hand(s, m);
 		} else {
 			log_event("queue-error", "op=link file=new/%s error=\"%s\" action=retry seconds=%d",
 			          m->id, strerror(errno), EXPLODE_RETRY);
-			s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+			retry_later(s, now);
 		}
 	}
 	if (linked > 0 && queue_sync(s->q, QUEUE_MESS) < 0) {
 		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
 		          strerror(errno), EXPLODE_RETRY);
-		s->filing_retry = s->next_rescan = now + EXPLODE_RETRY;
+		retry_later(s, now);
 		synced = 0;
 	}
 	for (i = 0, n = 0; i < s->nfiling; i++) {
@@ -574,10 +613,16 @@ void sched_file_batch(struct sched *s)
 			st[i] = MOVED;
 		}
 		if (st[i] == MOVED)
-			m->in_new = m->filing = 0;
+			m->in_new = m->filing = m->synced = 0;
 		else if (st[i] == AGAIN && m->filing)
 			memmove(s->filing[n++], s->filing[i], ENVELOPE_ID_MAX);
 	}
 	s->nfiling = n;
 	free(st);
+}
+
+/* sched_filing_due - is there filing work for sched_file_batch now? */
+int sched_filing_due(const struct sched *s)
+{
+	return s->nfiling > 0 && (long long)time(NULL) >= s->filing_retry;
 }

@@ -39,6 +39,12 @@ void sched_file_young(struct sched *s);
 /* sched_young_wait - milliseconds until sched_file_young has work (0:
  * now), or -1 when no first attempt is under way */
 long long sched_young_wait(const struct sched *s);
+/* sched_unfile_unsynced - an fsync of rcpt/ failed: every message being
+ * filed whose job files no fsync has covered yet is unfiled (its job
+ * files unlinked, its jobs in memory again, filed afresh later) */
+void sched_unfile_unsynced(struct sched *s);
+/* sched_filing_due - has sched_file_batch work to do now? */
+int sched_filing_due(const struct sched *s);
 /* sched_file_batch - the messages filed since the last call move into
  * mess/ (one fsync of rcpt/ and one of mess/ for all); tried again
  * later when an fsync fails */

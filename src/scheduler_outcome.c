@@ -555,6 +555,7 @@ static void apply_outcome(struct sched *s, const struct delivery *d,
 		if (bad == SP_MESSAGE_UNUSABLE) {
 			if (queue_exists(s->q, sched_where(m), d->id))
 				queue_quarantine(s->q, sched_where(m), d->id, x->result.text);
+			m->filing = 0;      /* not to be moved: gone to bad/ */
 			sched_unlist(s, j);
 			jobtab_remove(s->t, j);
 		} else {

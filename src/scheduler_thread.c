@@ -22,6 +22,7 @@
  * (the store: every file operation; the scheduler never builds a path).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -80,6 +81,8 @@ static int poll_timeout(struct sched *s)
 
 	if (atomic_load(&s->stopping))
 		return 200;
+	if (sched_filing_due(s))
+		return 0;
 	if (j && s->running < s->cfg->max_deliveries) {
 		long long start = j->due > s->paused_until ? j->due : s->paused_until;
 
@@ -89,7 +92,7 @@ static int poll_timeout(struct sched *s)
 	if (until <= now)
 		return 0;
 	/* due times are whole seconds: wake at the start of that second */
-	ms = (until - now) * 1000;
+	ms = until - now < INT_MAX / 1000 ? (until - now) * 1000 : INT_MAX;
 	return (int)(young >= 0 && young < ms ? young : ms);
 }
 

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
 
-plan 37
+plan 36
 
 P=$(free_port_on 127.0.0.2)
 # holds every end of DATA 3 s; refuses later@ for now, and a message

@@ -88,6 +88,7 @@ stop_mta >/dev/null
 start_mta --smtp-port "$P" --retry 3600 ||
 	{ echo "Bail out! mta-smtpd did not start again"; exit 1; }
 kill -9 "$MTA_PID"
+wait_for 10 test -f "$MTA_STATUS_FILE"   # gone, its lock with it
 start_mta --smtp-port "$P" --retry 3600 ||
 	{ echo "Bail out! mta-smtpd did not start a third time"; exit 1; }
 sleep 1
@@ -106,6 +107,7 @@ r=$(msg killed | inject "$MTA_PORT" user@test.example 'killed@[127.0.0.2]')
 id=$(queued_id "$r")
 wait_log 10 " delivery-start id=$id "; ok $? "killed: its delivery started"
 kill -9 "$MTA_PID"
+wait_for 10 test -f "$MTA_STATUS_FILE"
 ok "$([ -f "$MTA_QUEUE/new/$id" ] || [ -f "$MTA_QUEUE/mess/$id" ]; echo $?)" \
 	"killed: the message is still queued (new/, or mess/ if filed)"
 start_mta --smtp-port "$P" --retry 3600 ||

@@ -621,8 +621,9 @@ void sched_file_batch(struct sched *s)
 	free(st);
 }
 
-/* sched_filing_due - is there filing work for sched_file_batch now? */
-int sched_filing_due(const struct sched *s)
+/* sched_filing_at - when sched_file_batch has work (epoch seconds; now
+ * or earlier: at once), or -1 when it has none */
+long long sched_filing_at(const struct sched *s)
 {
-	return s->nfiling > 0 && (long long)time(NULL) >= s->filing_retry;
+	return s->nfiling > 0 ? s->filing_retry : -1;
 }

@@ -43,8 +43,9 @@ long long sched_young_wait(const struct sched *s);
  * filed whose job files no fsync has covered yet is unfiled (its job
  * files unlinked, its jobs in memory again, filed afresh later) */
 void sched_unfile_unsynced(struct sched *s);
-/* sched_filing_due - has sched_file_batch work to do now? */
-int sched_filing_due(const struct sched *s);
+/* sched_filing_at - when sched_file_batch has work (epoch seconds; at
+ * once if not in the future), or -1 when it has none */
+long long sched_filing_at(const struct sched *s);
 /* sched_file_batch - the messages filed since the last call move into
  * mess/ (one fsync of rcpt/ and one of mess/ for all); tried again
  * later when an fsync fails */

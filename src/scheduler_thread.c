@@ -76,13 +76,15 @@ static void take_completions(struct sched *s)
 static int poll_timeout(struct sched *s)
 {
 	long long now = (long long)time(NULL), until = s->next_rescan, ms;
-	long long young = sched_young_wait(s);
+	long long young = sched_young_wait(s), filing = sched_filing_at(s);
 	struct jt_job *j = jobtab_next(s->t);
 
 	if (atomic_load(&s->stopping))
 		return 200;
-	if (sched_filing_due(s))
-		return 0;
+	/* a filing retry has its own time: a rescan in between moves
+	 * next_rescan on, not it */
+	if (filing >= 0 && filing < until)
+		until = filing;
 	if (j && s->running < s->cfg->max_deliveries) {
 		long long start = j->due > s->paused_until ? j->due : s->paused_until;
 

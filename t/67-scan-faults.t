@@ -27,11 +27,14 @@
 #   first attempt is filed                     it stays in new/ (no job taken
 #                                              for removed), and is filed
 #                                              again later
+#   at filing the fsync of mess/ fails, then   job files an fsync covered
+#   the next fsync of rcpt/                    stay (the undone link may be
+#                                              on disk), the move retried
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 strace_skip_unless_inject
 
-plan 28
+plan 31
 
 arrival=$(($(date +%s) - 60))
 
@@ -154,5 +157,23 @@ like "$(grep -Eo 'filed id=R67FILE1 jobs=1 why=[a-z]+|queue-error op=fsync dir=r
 is "$(ls "$Q/new")|$(ls "$Q/mess")|$(ls "$Q/rcpt" | sed 's/^[0-9]*\.//')" "|R67FILE1|R67FILE1.0" \
 	"file-fsync: then the message is in mess/ with its job file"
 is "$(stop_traced)" 0 "file-fsync: SIGTERM exit 0"
+
+# --- at filing, the fsync of mess/ fails, then the next one of rcpt/ --------
+# (the second and third fsyncs under rcpt/ and mess/: mess/ at the first
+# move, rcpt/ at its retry ten seconds on)
+setup synced
+put new R67SYNC1 synced
+: >"$MTA_DIR/mail/synced"
+start_traced -P "$Q/rcpt" -P "$Q/mess" -e trace=fsync,unlinkat \
+	-e inject=fsync:error=EIO:when=2..3 -- --retry 3600
+wait_for 40 eval '{ [ -f "$Q/mess/R67SYNC1" ] && [ ! -e "$Q/new/R67SYNC1" ]; } || ! mta_running'
+like "$(grep -Eo 'queue-error op=fsync dir=(rcpt|mess)' "$MTA_LOG" | tr '\n' ,)" \
+	'^queue-error op=fsync dir=mess,queue-error op=fsync dir=rcpt,$' \
+	"synced: the fsync of mess/ failed, then the one of rcpt/ at the retry"
+is "$(grep -c "unlinkat([0-9]*<$Q/rcpt>" "$MTA_DIR/strace.out")" 0 \
+	"synced: its job file, synced before, was never unlinked"
+is "$(ls "$Q/new")|$(ls "$Q/mess")|$(ls "$Q/rcpt" | sed 's/^[0-9]*\.//')" "|R67SYNC1|R67SYNC1.0" \
+	"synced: then moved into mess/ with its job file"
+stop_traced >/dev/null
 
 done_testing

@@ -2,11 +2,24 @@
  * arrivals and the highest arrival a finished fsync covers; see dir_sync.h */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dir_sync.h"
+
+/* a thread waiting in a group; it sleeps on a semaphore of its own,
+ * posted once by the thread that decides it or hands it the next fsync,
+ * so a finished fsync wakes only those it decided and one more, and
+ * those it decided return without taking the lock again */
+struct waiter {
+	struct waiter *next;
+	unsigned long me;             /* its arrival number */
+	int lead;                     /* woken to run the next fsync */
+	int ret, err;                 /* decided: dir_sync_wait's result */
+	sem_t wake;
+};
 
 struct group {
 	struct group *next;
@@ -18,7 +31,7 @@ struct group {
 	unsigned long covered;        /* 1..covered: an fsync succeeded after */
 	unsigned long failed;         /* 1..failed: told fsync failed */
 	int err;                      /* that fsync's errno */
-	pthread_cond_t done;          /* an fsync of it ended */
+	struct waiter *waiting;       /* undecided, asleep */
 };
 
 static pthread_mutex_t ds_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,7 +59,6 @@ static struct group *join(dev_t dev, ino_t ino)
 			return NULL;
 		g->dev = dev;
 		g->ino = ino;
-		pthread_cond_init(&g->done, NULL);
 		g->next = ds_groups;
 		ds_groups = g;
 	}
@@ -64,8 +76,76 @@ static void leave(struct group *g)
 	for (pp = &ds_groups; *pp != g; pp = &(*pp)->next)
 		;
 	*pp = g->next;
-	pthread_cond_destroy(&g->done);
 	free(g);
+}
+
+/* settled - has an fsync settled x?  Then its result is in it (a
+ * failure after an earlier success still fails it: that success may not
+ * have been about its rename's lost write).  ds_lock held. */
+static int settled(const struct group *g, struct waiter *x)
+{
+	if (x->me <= g->failed) {
+		x->ret = -1;
+		x->err = g->err;
+		return 1;
+	}
+	x->ret = x->err = 0;
+	return x->me <= g->covered;
+}
+
+/* run_sync - w leads: fsync fd for every arrival so far, settle the
+ * waiters it covers (or its failure fails), hand the next fsync to one it
+ * does not (g->syncing stays set for it) or clear g->syncing, and leave
+ * the group for w and for every waiter settled.  Called with ds_lock held
+ * and g->syncing set; returns with it released. */
+static void run_sync(struct group *g, int fd, struct waiter *w)
+{
+	unsigned long upto = g->arrived;  /* their renames are done: they came
+	                                   * here after them */
+	int (*sync)(int) = ds_sync;
+	struct waiter *wake = NULL, *next_leader, **pp;
+	int e;
+
+	pthread_mutex_unlock(&ds_lock);
+	e = sync(fd) < 0 ? errno : 0;
+	pthread_mutex_lock(&ds_lock);
+	if (e == 0) {
+		if (upto > g->covered)
+			g->covered = upto;
+	} else {
+		g->failed = g->arrived;
+		g->err = e;
+	}
+	for (pp = &g->waiting; *pp; ) {
+		struct waiter *x = *pp;
+
+		if (settled(g, x)) {
+			*pp = x->next;
+			x->next = wake;
+			wake = x;
+			g->users--;       /* for x: w is still in, so g stays */
+		} else {
+			pp = &x->next;
+		}
+	}
+	if ((next_leader = g->waiting) != NULL) {
+		g->waiting = next_leader->next;
+		next_leader->lead = 1;
+	} else {
+		g->syncing = 0;
+	}
+	settled(g, w);            /* its own fsync began after it arrived */
+	leave(g);
+	pthread_mutex_unlock(&ds_lock);
+	/* Each posted once, outside the lock; x is gone once posted. */
+	while (wake) {
+		struct waiter *x = wake;
+
+		wake = x->next;
+		sem_post(&x->wake);
+	}
+	if (next_leader)
+		sem_post(&next_leader->wake);
 }
 
 /* dir_sync_wait - wait for (or run) an fsync that starts after now */
@@ -73,9 +153,8 @@ int dir_sync_wait(int fd)
 {
 	struct stat sb;
 	struct group *g;
-	unsigned long me, upto;
+	struct waiter w;
 	int (*sync)(int);
-	int e, ret;
 
 	if (fstat(fd, &sb) < 0)
 		return -1;
@@ -85,40 +164,25 @@ int dir_sync_wait(int fd)
 		pthread_mutex_unlock(&ds_lock);
 		return sync(fd);
 	}
-	me = ++g->arrived;
-	for (;;) {
-		if (me <= g->failed) {
-			errno = g->err;
-			ret = -1;
-			break;
-		}
-		if (me <= g->covered) {
-			ret = 0;
-			break;
-		}
-		if (g->syncing) {
-			pthread_cond_wait(&g->done, &ds_lock);
-			continue;
-		}
-		/* Nobody syncs: this thread does, for all who arrived so far
-		 * (their renames are done: they came here after them). */
-		g->syncing = 1;
-		upto = g->arrived;
-		sync = ds_sync;
+	w.me = ++g->arrived;
+	w.lead = 0;
+	if (g->syncing) {
+		sem_init(&w.wake, 0, 0);
+		w.next = g->waiting;
+		g->waiting = &w;
 		pthread_mutex_unlock(&ds_lock);
-		e = sync(fd) < 0 ? errno : 0;
+		while (sem_wait(&w.wake) < 0 && errno == EINTR)
+			;
+		sem_destroy(&w.wake);
+		if (!w.lead)
+			goto done;
+		/* handed the next fsync: g->syncing was left set for it */
 		pthread_mutex_lock(&ds_lock);
-		g->syncing = 0;
-		if (e == 0) {
-			if (upto > g->covered)
-				g->covered = upto;
-		} else {
-			g->failed = g->arrived;
-			g->err = e;
-		}
-		pthread_cond_broadcast(&g->done);
+	} else {
+		g->syncing = 1;
 	}
-	leave(g);
-	pthread_mutex_unlock(&ds_lock);
-	return ret;
+	run_sync(g, fd, &w);
+done:
+	errno = w.err;
+	return w.ret;
 }

@@ -7,9 +7,11 @@
  * with its own open fd of that directory.  It returns only after an fsync
  * of the directory that *started after* the call began has succeeded: that
  * fsync covers the rename, whoever made it.  While one fsync runs, every
- * thread that arrives waits for it to end and then one of them starts the
- * next, which covers all of them: N concurrent deliveries into one
- * directory pay about two fsyncs between them instead of N.
+ * thread that arrives waits; when it ends, the thread that ran it wakes
+ * those it covered and hands the next fsync to one of the rest, which
+ * covers all of them: N concurrent deliveries into one directory pay
+ * about two fsyncs between them instead of N, and each waiter is woken
+ * once (a semaphore of its own), not at every fsync.
  *
  * Waiters are grouped by the directory's device and inode number, taken
  * with fstat on the caller's fd.  A removed directory's number cannot go

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,6 +30,53 @@ static int unlink_stale(void *arg, const char *name, unsigned char type)
 	if (name[0] != '.' && unlinkat(q->fd[QUEUE_TMP], name, 0) == 0)
 		log_event("stale-tmp", "file=tmp/%s removed", name);
 	return 0;
+}
+
+/* id_time - the time an ID (or any name) begins with: its first 13
+ * hexadecimal digits; 0 when it does not begin so (no ID made here can
+ * equal it) */
+static unsigned long long id_time(const char *name)
+{
+	unsigned long long t = 0;
+	int i;
+
+	for (i = 0; i < QUEUE_ID_TIME_DIGITS; i++) {
+		int c = name[i], v = c >= '0' && c <= '9' ? c - '0'
+		                   : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		if (v < 0)
+			return 0;
+		t = t << 4 | (unsigned)v;
+	}
+	return t;
+}
+
+/* queue_note_id - name is in new/ or mess/: IDs made while the clock is
+ * not past its time are looked for before use */
+void queue_note_id(const struct queue *q, const char *name)
+{
+	unsigned long long t = id_time(name), seen = atomic_load(q->id_floor);
+
+	while (t > seen && !atomic_compare_exchange_weak(q->id_floor, &seen, t))
+		;
+}
+
+/* note_found - queue_scan's callback: queue_note_id */
+static int note_found(void *arg, const char *name, unsigned char type)
+{
+	(void)type;
+	queue_note_id(arg, name);
+	return 0;
+}
+
+/* queue_id_in_use - does a message in new/ or mess/ have id?  One made
+ * here later than every name seen there cannot: two lookups saved per
+ * message received. */
+int queue_id_in_use(const struct queue *q, const char *id, int made_here)
+{
+	if (made_here && id_time(id) > atomic_load(q->id_floor))
+		return 0;
+	return queue_exists(q, QUEUE_NEW, id) || queue_exists(q, QUEUE_MESS, id);
 }
 
 /* remove_stale_tmp - nothing in tmp/ survives a restart (mta-queue(5)) */
@@ -99,8 +147,9 @@ static struct queue *new_queue(const char *dir, char *err, size_t errlen)
 		q->fd[i] = -1;
 	q->clock = queue_clock_real;
 	q->sync = fsync;
+	atomic_init(&q->id_floor_at, ULLONG_MAX);
+	q->id_floor = &q->id_floor_at;
 	pthread_mutex_init(&q->sync_lock, NULL);
-	pthread_cond_init(&q->sync_done, NULL);
 	return q;
 }
 
@@ -197,6 +246,14 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 		goto fail;
 	}
 	remove_stale_tmp(q);
+	/* Every name already here, made under whatever clock: should the
+	 * clock have been set back since (a restored snapshot, a corrected
+	 * clock), IDs are looked for until it passes them.  A directory that
+	 * cannot be read leaves the floor where it is: always look. */
+	atomic_store(q->id_floor, 0);
+	if (queue_scan(q, QUEUE_NEW, note_found, q) < 0 ||
+	    queue_scan(q, QUEUE_MESS, note_found, q) < 0)
+		atomic_store(q->id_floor, ULLONG_MAX);
 	*qp = q;
 	return 0;
 fail:
@@ -243,7 +300,6 @@ void queue_close(struct queue *q)
 	if (q->lock_fd >= 0)
 		close(q->lock_fd);
 	pthread_mutex_destroy(&q->sync_lock);
-	pthread_cond_destroy(&q->sync_done);
 	free(q);
 }
 
@@ -273,7 +329,7 @@ void queue_new_id(struct queue *q, char *id)
 {
 	unsigned long n = atomic_fetch_add(&q->seq, 1);
 
-	snprintf(id, ENVELOPE_ID_MAX, "%013llX%lX", q->clock(), n);
+	snprintf(id, ENVELOPE_ID_MAX, "%0*llX%lX", QUEUE_ID_TIME_DIGITS, q->clock(), n);
 }
 
 /* queue_rename_excl - rename, never over an existing name */

@@ -103,9 +103,21 @@ void queue_close(struct queue *q);
 const char *queue_dir(const struct queue *q);
 /* queue_has_dir - is directory d there (queue_attach may lack tmp/, bad/)? */
 int queue_has_dir(const struct queue *q, enum queue_dir d);
-/* queue_new_id - a fresh message ID into id[ENVELOPE_ID_MAX] (not
- * checked against the directories: queue_msg_open does that) */
+/* queue_new_id - a fresh message ID into id[ENVELOPE_ID_MAX]: the time
+ * in microseconds as QUEUE_ID_TIME_DIGITS hexadecimal digits, then a
+ * sequence number (not checked against the directories: queue_msg_open
+ * does that, with queue_id_in_use) */
+enum { QUEUE_ID_TIME_DIGITS = 13 };
 void queue_new_id(struct queue *q, char *id);
+/* queue_id_in_use - does a message in new/ or mess/ have id?  For an ID
+ * of queue_new_id's (made_here) the directories are looked at only while
+ * the clock has not passed the time of every name seen in them (at
+ * queue_open, and since by queue_note_id): a clock set back across a
+ * restart makes IDs again that messages still queued have. */
+int queue_id_in_use(const struct queue *q, const char *id, int made_here);
+/* queue_note_id - a name seen in new/ or mess/ (put there by hand, say):
+ * IDs made before the clock passes its time are looked up */
+void queue_note_id(const struct queue *q, const char *name);
 
 /* the source of an ID's time: microseconds since the epoch */
 typedef unsigned long long queue_clock_fn(void);

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,17 @@
 
 enum { MSG_BUF = 65536, ID_TRIES = 1000 };
 
-/* one committer waiting for the directory fsync that decides its fate */
+/* one committer waiting for the directory fsync that decides its fate.
+ * It sleeps on a semaphore of its own: the thread whose fsync decides it
+ * (or that hands it the next fsync to run) posts it, so a finished fsync
+ * wakes exactly those it decided and one more, not every waiter to queue
+ * again for the lock only to find most of them undecided. */
 struct sync_waiter {
 	struct sync_waiter *next;
 	unsigned long seq;            /* taken before its rename into new/ */
 	unsigned long ticket;         /* taken after its rename into new/ */
 	int done, err;                /* decided; 0 or the fsync's errno */
+	sem_t wake;                   /* posted once: decided, or to lead */
 };
 
 struct queue_msg {
@@ -51,15 +57,6 @@ struct queue_msg {
 	char id[ENVELOPE_ID_MAX];
 	char buf[MSG_BUF];
 };
-
-/* id_in_use - is id taken by a message in new/ or mess/?  An ID made of
- * the time can come round again when the clock was set back (a restored
- * snapshot, a corrected clock) across a restart. */
-static int id_in_use(struct queue *q, const char *id)
-{
-	return faccessat(q->fd[QUEUE_NEW], id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
-	       faccessat(q->fd[QUEUE_MESS], id, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
 
 /* storage_status - the status for a failed queue write */
 static struct status storage_status(int err)
@@ -139,7 +136,10 @@ static struct status msg_open(struct queue *q, struct envelope *env,
 			snprintf(m->id, sizeof m->id, "%s", fixed);
 		else
 			queue_new_id(q, m->id);
-		if (id_in_use(q, m->id)) {
+		/* An ID made of the time can come round again when the clock
+		 * was set back (a restored snapshot, a corrected clock) across a
+		 * restart; a fixed one is whatever its submitter chose. */
+		if (queue_id_in_use(q, m->id, !fixed)) {
 			log_event("queue-id-in-use", "id=%s action=%s", m->id,
 			          fixed ? "refuse" : "next-id");
 			m->fd = -1;
@@ -192,6 +192,55 @@ void queue_msg_abort(struct queue_msg *m)
 	free(m);
 }
 
+/* run_syncs - w leads: fsync new/ for everyone renamed so far, decide
+ * the waiters that fsync covers (or its failure fails), and hand the
+ * next fsync to one still undecided (q->syncing stays set for it) or
+ * clear q->syncing.  Called with sync_lock held and q->syncing set;
+ * returns with it released and w's own fate in w->err. */
+static void run_syncs(struct queue *q, struct sync_waiter *w)
+{
+	struct sync_waiter *decided = NULL, *next_leader, **pp;
+	unsigned long covers = q->renames;
+	int e;
+
+	pthread_mutex_unlock(&q->sync_lock);
+	e = q->sync(q->fd[QUEUE_NEW]) < 0 ? errno : 0;
+	pthread_mutex_lock(&q->sync_lock);
+	if (e != 0) {
+		q->failed_upto = q->registered;
+		q->failed_err = e;
+	}
+	w->err = e;       /* numbered before the failure, or renamed before covers */
+	for (pp = &q->waiters; *pp; ) {
+		struct sync_waiter *x = *pp;
+
+		if (e != 0 ? x->seq <= q->failed_upto : x->ticket <= covers) {
+			x->done = 1;
+			x->err = e;
+			*pp = x->next;
+			x->next = decided;
+			decided = x;
+		} else {
+			pp = &x->next;
+		}
+	}
+	/* one renamed after this fsync began runs the next, for all of them */
+	if ((next_leader = q->waiters) != NULL)
+		q->waiters = next_leader->next;
+	else
+		q->syncing = 0;
+	pthread_mutex_unlock(&q->sync_lock);
+	/* Each posted once, outside the lock; x is gone once posted. */
+	while (decided) {
+		struct sync_waiter *x = decided;
+
+		decided = x->next;
+		sem_post(&x->wake);
+	}
+	if (next_leader)
+		sem_post(&next_leader->wake);
+}
+
 /* sync_new_dir - wait until the directory fsync of new/ that decides w
  * has finished: the first that started after w's rename and ended well
  * (0), or one that failed after w was numbered (its errno).  A failed
@@ -199,54 +248,35 @@ void queue_msg_abort(struct queue_msg *m)
  * renaming or not yet waiting included: Linux reports a writeback error
  * once per open file, so an fsync tried again on the same directory says
  * 0 for entries the failed one lost.  Those numbered after the failure
- * wait for a new fsync. */
+ * wait for a new fsync.  One fsync runs at a time; whoever finds none
+ * running runs it, and a leader hands the next one to a waiter it did
+ * not cover. */
 static int sync_new_dir(struct queue *q, struct sync_waiter *w)
 {
 	pthread_mutex_lock(&q->sync_lock);
 	w->ticket = ++q->renames;
 	if (w->seq <= q->failed_upto) {
 		/* numbered before a failed fsync returned, whenever it renamed */
-		w->done = 1;
 		w->err = q->failed_err;
-	} else {
+		pthread_mutex_unlock(&q->sync_lock);
+		return w->err;
+	}
+	if (q->syncing) {
+		sem_init(&w->wake, 0, 0);
 		w->next = q->waiters;
 		q->waiters = w;
-	}
-	while (!w->done) {
-		struct sync_waiter **pp;
-		unsigned long covers;
-		int e;
-
-		if (q->syncing) {
-			pthread_cond_wait(&q->sync_done, &q->sync_lock);
-			continue;
-		}
-		/* Nobody is syncing: this thread does it for everyone renamed
-		 * so far, including itself. */
-		covers = q->renames;
-		q->syncing = 1;
 		pthread_mutex_unlock(&q->sync_lock);
-		e = q->sync(q->fd[QUEUE_NEW]) < 0 ? errno : 0;
+		while (sem_wait(&w->wake) < 0 && errno == EINTR)
+			;
+		sem_destroy(&w->wake);
+		if (w->done)
+			return w->err;
+		/* handed the next fsync: q->syncing was left set for it */
 		pthread_mutex_lock(&q->sync_lock);
-		q->syncing = 0;
-		if (e != 0) {
-			q->failed_upto = q->registered;
-			q->failed_err = e;
-		}
-		for (pp = &q->waiters; *pp; ) {
-			struct sync_waiter *x = *pp;
-
-			if (e != 0 ? x->seq <= q->failed_upto : x->ticket <= covers) {
-				x->done = 1;
-				x->err = e;
-				*pp = x->next;
-			} else {
-				pp = &x->next;
-			}
-		}
-		pthread_cond_broadcast(&q->sync_done);
+	} else {
+		q->syncing = 1;
 	}
-	pthread_mutex_unlock(&q->sync_lock);
+	run_syncs(q, w);
 	return w->err;
 }
 
@@ -344,7 +374,7 @@ static void seal(struct queue_msg *m)
 struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
-	struct sync_waiter w = { NULL, 0, 0, 0, 0 };
+	struct sync_waiter w = { .next = NULL };
 	const char *op = "write";     /* the fdatasync: as before, a write error */
 	int e;
 

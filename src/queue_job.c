@@ -16,7 +16,11 @@
 /* queue_msg_open_read - a message file, to read */
 int queue_msg_open_read(const struct queue *q, enum queue_dir d, const char *id)
 {
-	return openat(q->fd[d], id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(q->fd[d], id, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		queue_note_id(q, id);
+	return fd;
 }
 
 /* queue_msg_read - a message's descriptor and envelope */
@@ -57,6 +61,7 @@ enum queue_new_state queue_read_new_as(const struct queue *q, const char *id,
 	if (fd < 0)
 		return errno == ELOOP ? QUEUE_NEW_LINK      /* put there after it was seen */
 		     : errno == ENOENT ? QUEUE_NEW_GONE : QUEUE_NEW_ERROR;
+	queue_note_id(q, id);
 	if (queue_exists(q, QUEUE_MESS, id)) {
 		/* Two messages under one ID: never merge them, never replace.
 		 * One file under both names is a crash between the link and the

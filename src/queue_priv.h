@@ -17,12 +17,21 @@ struct queue {
 	int lock_fd;                  /* -1: attached, not the owner */
 	int fd[QUEUE_NDIRS];          /* the directories, for *at(); -1: absent */
 	atomic_ulong seq;             /* ID sequence number */
+	/* The highest time (in microseconds, an ID's first 13 digits) of any
+	 * name seen in new/ or mess/ that this process may not have made: an
+	 * ID made while the clock is not past it is looked for there before
+	 * use (queue_id_free); one made later cannot name an older message.
+	 * Raised at start-up and by every read of a message (queue_note_id),
+	 * through the pointer: a cache beside the files, which the readers'
+	 * const does not cover.  ULLONG_MAX: always look (a queue attached,
+	 * not opened). */
+	atomic_ullong *id_floor;      /* &id_floor_at */
+	atomic_ullong id_floor_at;
 	queue_clock_fn *clock;        /* microseconds for IDs (tests: fixed) */
 	queue_sync_fn *sync;          /* directory fsync (tests: failing) */
 
 	/* group commit of queue/new: all under sync_lock */
 	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_done;
 	unsigned long registered;     /* committers numbered before their rename */
 	unsigned long renames;        /* renames into new/ so far (tickets) */
 	unsigned long failed_upto;    /* committers numbered up to here fail */

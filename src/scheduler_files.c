@@ -113,6 +113,9 @@ static void add_job_file(struct sched *s, const char *name, unsigned char type,
 		reject_job_file(s, name, cookie, "not a regular file", 0);
 		return;
 	}
+	/* A message and job put here by hand may have an ID the clock is
+	 * about to make again: receivers look it up from now on. */
+	queue_note_id(s->q, jn.id);
 	m = jobtab_msg(s->t, jn.id);
 	if (m == NULL) {
 		/* Its message must be waiting in new/ or taken in mess/. */

@@ -1,8 +1,9 @@
 /* test_dir_sync.c - the shared fsync of a directory: concurrent waiters
  * on one directory share fsyncs; a waiter is covered only by an fsync
  * that started after it arrived; a failed fsync fails every waiter that
- * had arrived; different directories are synced apart; concurrent Maildir
- * deliveries into one mailbox share the fsync of new/. */
+ * had arrived; different directories are synced apart; waiters that keep
+ * coming all return; concurrent Maildir deliveries into one mailbox share
+ * the fsync of new/. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +23,7 @@
 enum { THREADS = 8 };
 
 static atomic_int syncs;               /* hooked fsyncs started */
+static atomic_int quick;               /* the hook does not sleep */
 static atomic_int fail_with;           /* errno the hook fails with, 0 none */
 static atomic_llong last_start_ns;     /* when the last hooked fsync began */
 static ino_t synced_ino[64];           /* the directories synced, in order */
@@ -47,7 +49,7 @@ static int slow_sync(int fd)
 		synced_ino[n] = sb.st_ino;
 		pthread_mutex_unlock(&synced_lock);
 	}
-	usleep(50000);
+	usleep(atomic_load(&quick) ? 100 : 50000);
 	e = atomic_load(&fail_with);
 	if (e != 0) {
 		errno = e;
@@ -188,6 +190,50 @@ Test(dir_sync, failure_fails_every_waiter)
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert_eq(dir_sync_wait(fd), 0);
 	close(fd);
+}
+
+/* many_waits - ROUNDS waits one after another on the directory arg
+ * names; how many failed */
+enum { ROUNDS = 300 };
+static void *many_waits(void *arg)
+{
+	int fd = open(arg, O_RDONLY | O_DIRECTORY), i;
+	long failed = 0;
+
+	cr_assert_geq(fd, 0);
+	pthread_barrier_wait(&start);
+	for (i = 0; i < ROUNDS; i++)
+		failed += dir_sync_wait(fd) < 0;
+	close(fd);
+	return (void *)failed;
+}
+
+/* Waiters keep arriving while fsyncs run, on two directories whose
+ * groups empty and fill again: every wait returns (a leader hands the
+ * next fsync on, nobody is left asleep), none fails, and they share. */
+Test(dir_sync, steady_arrivals_all_return_and_share)
+{
+	char a[64], b[64];
+	pthread_t t[THREADS];
+	void *r;
+	int i;
+
+	atomic_store(&quick, 1);
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	cr_assert_eq(mkdir(a, 0700), 0);
+	cr_assert_eq(mkdir(b, 0700), 0);
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (i = 0; i < THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, many_waits, i % 2 ? a : b), 0);
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], &r);
+		cr_assert_eq((long)r, 0, "thread %d: %ld waits failed", i, (long)r);
+	}
+	pthread_barrier_destroy(&start);
+	atomic_store(&quick, 0);
+	cr_assert_lt(atomic_load(&syncs), THREADS * ROUNDS, "%d fsyncs for %d waits",
+	             atomic_load(&syncs), THREADS * ROUNDS);
 }
 
 /* deliver_one - one Maildir delivery into dir/box of the file arg */

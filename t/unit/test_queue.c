@@ -100,7 +100,7 @@ static const char *body(const char *sub, const char *id)
 	return p ? p + 2 : "";
 }
 
-TestSuite(queue, .init = setup, .fini = teardown);
+TestSuite(queue, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(queue, a_reused_id_never_replaces_a_message_in_new)
 {
@@ -135,6 +135,64 @@ Test(queue, a_reused_id_never_names_a_message_in_mess)
 	cr_assert_str_neq(first, second);
 	cr_assert_str_eq(body("mess", first), "first\n");
 	cr_assert_str_eq(body("new", second), "second\n");
+}
+
+/* A message put into mess/ by hand while the daemon runs, under the ID
+ * the clock is about to make again: once it has been read (as a delivery
+ * or explode reads every message), IDs of its time are looked up again,
+ * and the next message takes another one. */
+Test(queue, an_id_seen_after_start_up_is_never_made_again)
+{
+	struct queue *q = open_queue();
+	char first[ENVELOPE_ID_MAX], second[ENVELOPE_ID_MAX], path[256];
+	int fd;
+
+	queue_new_id(q, first);        /* the ID the next message would get */
+	queue_close(q);
+	q = open_queue();              /* its sequence starts again */
+	snprintf(path, sizeof path, "%s/mess/%s", dir, first);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "x", 1), 1);
+	close(fd);
+	fd = queue_msg_open_read(q, QUEUE_MESS, first);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	put(q, "second\n", second);
+	cr_assert_str_neq(first, second);
+	cr_assert_str_eq(body("new", second), "second\n");
+	queue_close(q);
+}
+
+/* An ID later than every queued name is used without looking: a file
+ * with it, put there unseen, is no reason to skip it.  (What makes the
+ * saving safe is that no such file can exist but by hand.) */
+Test(queue, an_id_later_than_every_queued_name_is_not_looked_up)
+{
+	struct queue *q = open_queue();
+	char first[ENVELOPE_ID_MAX], second[ENVELOPE_ID_MAX], path[256];
+	int fd;
+
+	queue_set_clock(q, queue_clock_real);
+	snprintf(path, sizeof path, "%s/mess/%llX0", dir, queue_clock_real() + 60000000ULL);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(queue_id_in_use(q, strrchr(path, '/') + 1, 1), 0,
+	             "not looked up: a minute later than anything seen");
+	cr_assert_eq(queue_id_in_use(q, strrchr(path, '/') + 1, 0), 1,
+	             "an ID not made here is always looked up");
+	queue_note_id(q, strrchr(path, '/') + 1);
+	cr_assert_eq(queue_id_in_use(q, strrchr(path, '/') + 1, 1), 1,
+	             "looked up once a name of that time was seen");
+	put(q, "first\n", first);
+	queue_close(q);
+	q = open_queue();
+	queue_set_clock(q, queue_clock_real);
+	cr_assert_eq(queue_id_in_use(q, strrchr(path, '/') + 1, 1), 1,
+	             "looked up after a restart: the name was there at start-up");
+	put(q, "second\n", second);
+	queue_close(q);
 }
 
 Test(queue, rename_excl_refuses_an_existing_name)
@@ -322,6 +380,56 @@ Test(queue, a_failed_shared_fsync_fails_every_committer_it_covers)
 	reset_injection(2, COMMITTERS);
 	cr_assert_eq(run_committers(), 1);
 	cr_assert_eq(atomic_load(&sync_calls), 2);
+}
+
+/* counted_sync - a directory fsync, counted, a little slow */
+static int counted_sync(int fd)
+{
+	atomic_fetch_add(&sync_calls, 1);
+	usleep(200);
+	return fsync(fd);
+}
+
+enum { STEADY_ROUNDS = 150 };
+
+/* steady_committer - STEADY_ROUNDS commits one after another; how many
+ * failed */
+static void *steady_committer(void *arg)
+{
+	struct queue *q = arg;
+	char id[ENVELOPE_ID_MAX];
+	long failed = 0;
+	int i;
+
+	for (i = 0; i < STEADY_ROUNDS; i++)
+		failed += commit(q, "body\n", id).kind != ST_OK;
+	return (void *)failed;
+}
+
+/* Committers keep arriving while fsyncs of new/ run: each fsync hands
+ * the next to one it did not cover, so every commit returns (none is
+ * left asleep), succeeds, and they share the fsyncs. */
+Test(queue, steady_committers_all_return_and_share_the_fsync)
+{
+	struct queue *q = open_queue();
+	pthread_t t[COMMITTERS];
+	void *r;
+	int i;
+
+	reset_injection(0, 0);
+	queue_set_clock(q, queue_clock_real);
+	queue_set_sync(q, counted_sync);
+	for (i = 0; i < COMMITTERS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, steady_committer, q), 0);
+	for (i = 0; i < COMMITTERS; i++) {
+		pthread_join(t[i], &r);
+		cr_assert_eq((long)r, 0, "committer %d: %ld commits failed", i, (long)r);
+	}
+	cr_assert_eq(names_in("new"), COMMITTERS * STEADY_ROUNDS);
+	cr_assert_lt(atomic_load(&sync_calls), COMMITTERS * STEADY_ROUNDS,
+	             "%d fsyncs for %d commits", atomic_load(&sync_calls),
+	             COMMITTERS * STEADY_ROUNDS);
+	queue_close(q);
 }
 
 /* state_after - queue_read_new's verdict on new/id once its file is cut

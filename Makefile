@@ -26,6 +26,9 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 O       ?= build/release
 BIN     ?= bin
+# test files run at once (prove -j): a file spends most of its time
+# waiting (on daemons, deliveries, time-outs), not on a CPU
+TEST_JOBS ?= 4
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -165,7 +168,7 @@ unit: $(UNIT_BIN)
 prove: all unit $(CRASHFS) $(DOVECOT_AUTH_TOOL) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
 	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
-	    prove -v --exec $(abspath t/lib/run-test) t/*.t
+	    prove -v -j$(TEST_JOBS) --exec $(abspath t/lib/run-test) t/*.t
 
 test: test-deps
 	$(MAKE) prove

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +54,22 @@ struct server {
 	pthread_cond_t count_zero;  /* no connection, or no thread, any more */
 	unsigned active;
 	/* the pool: threads whose client has gone take the next ones */
-	pthread_cond_t work;        /* a client is waiting for a thread, or stop */
-	struct conn *waiting;       /* clients handed to idle threads */
-	unsigned nwaiting;          /* <= idle, always */
-	unsigned idle;              /* threads waiting for a client */
+	struct idle_thread *idle;   /* threads waiting for a client */
 	unsigned threads;           /* connection threads alive */
 	int stopping;
 	struct ip_count *ips;       /* clients with a --max-per-ip limit */
 	size_t nips;
+};
+
+/* A connection thread waiting for its next client.  It sleeps on a
+ * semaphore of its own: the acceptor takes it off the list, hands it the
+ * client and posts it, so one client wakes one thread, which need not
+ * queue for the lock again to find its client. */
+struct idle_thread {
+	struct idle_thread *next;
+	struct conn *c;             /* its client; NULL: the server stops */
+	int taken;                  /* off the list: a post is coming */
+	sem_t wake;
 };
 
 /* A connection and what it borrows for its whole session: the snapshot
@@ -209,26 +218,51 @@ static void conn_finished(struct conn *c)
  * The thread's last touch of s is here, under the lock. */
 static struct conn *next_client(struct server *s)
 {
+	struct idle_thread me = { .next = NULL };
 	struct timespec until;
-	struct conn *c;
+	int r = -1;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
+	/* sem_timedwait's clock is the real one: a clock set meanwhile
+	 * changes only how long an idle thread lives */
+	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += CONN_THREAD_IDLE;
+	sem_init(&me.wake, 0, 0);
 	pthread_mutex_lock(&s->count_lock);
-	s->idle++;
-	while (s->waiting == NULL && !s->stopping)
-		if (pthread_cond_timedwait(&s->work, &s->count_lock, &until) == ETIMEDOUT)
-			break;
-	/* even after a time-out: a client handed over meanwhile is ours */
-	if ((c = s->waiting) != NULL) {
-		s->waiting = c->next;
-		s->nwaiting--;
+	if (!s->stopping) {
+		me.next = s->idle;
+		s->idle = &me;
+		pthread_mutex_unlock(&s->count_lock);
+		while ((r = sem_timedwait(&me.wake, &until)) < 0 && errno == EINTR)
+			;
+		if (r == 0 && me.c != NULL) {
+			sem_destroy(&me.wake);
+			return me.c;        /* posted only once taken */
+		}
+		pthread_mutex_lock(&s->count_lock);
+		if (!me.taken) {
+			struct idle_thread **pp;
+
+			for (pp = &s->idle; *pp != &me; pp = &(*pp)->next)
+				;
+			*pp = me.next;      /* timed out, nobody came */
+		} else if (r < 0) {
+			/* taken as the wait timed out: its post is on the way,
+			 * and with it perhaps a client, which is ours */
+			pthread_mutex_unlock(&s->count_lock);
+			while (sem_wait(&me.wake) < 0 && errno == EINTR)
+				;
+			if (me.c != NULL) {
+				sem_destroy(&me.wake);
+				return me.c;
+			}
+			pthread_mutex_lock(&s->count_lock);
+		}
 	}
-	s->idle--;
-	if (c == NULL && --s->threads == 0)
+	if (--s->threads == 0)
 		pthread_cond_broadcast(&s->count_zero);
 	pthread_mutex_unlock(&s->count_lock);
-	return c;
+	sem_destroy(&me.wake);
+	return NULL;
 }
 
 /* conn_thread - pthread entry: one client after another */
@@ -237,6 +271,7 @@ static void *conn_thread(void *arg)
 	struct conn *c = arg;
 	struct server *s = c->owner;
 
+	pthread_setname_np(pthread_self(), "mta-conn");   /* top -H, ps -L */
 	do
 		conn_run(c);                 /* frees c */
 	while ((c = next_client(s)) != NULL);
@@ -246,20 +281,21 @@ static void *conn_thread(void *arg)
 /* hand_over - give c to an idle thread; 0, or -1 when none is idle */
 static int hand_over(struct server *s, struct conn *c)
 {
-	int taken = 0;
+	struct idle_thread *t;
 
 	pthread_mutex_lock(&s->count_lock);
-	if (s->idle > s->nwaiting) {
-		c->next = s->waiting;
-		s->waiting = c;
-		s->nwaiting++;
-		pthread_cond_signal(&s->work);
-		taken = 1;
+	if ((t = s->idle) != NULL) {
+		s->idle = t->next;
+		t->c = c;
+		t->taken = 1;
 	} else {
 		s->threads++;                /* the caller starts one */
 	}
 	pthread_mutex_unlock(&s->count_lock);
-	return taken ? 0 : -1;
+	/* t waits for this post, even past its time-out (next_client) */
+	if (t != NULL)
+		sem_post(&t->wake);
+	return t != NULL ? 0 : -1;
 }
 
 /* refuse - tell a client over the limit to come back later; on an
@@ -489,7 +525,6 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->count_zero, &ca);
-	pthread_cond_init(&s->work, &ca);
 	pthread_condattr_destroy(&ca);
 	*sp = s;
 	return 0;
@@ -542,7 +577,14 @@ void server_stop(struct server *s, unsigned grace_seconds)
 	deadline.tv_sec += grace_seconds;
 	pthread_mutex_lock(&s->count_lock);
 	s->stopping = 1;                 /* idle threads end now */
-	pthread_cond_broadcast(&s->work);
+	while (s->idle != NULL) {
+		struct idle_thread *t = s->idle;
+
+		s->idle = t->next;
+		t->c = NULL;
+		t->taken = 1;
+		sem_post(&t->wake);
+	}
 	while (s->active > 0 || s->threads > 0)
 		if (pthread_cond_timedwait(&s->count_zero, &s->count_lock, &deadline) == ETIMEDOUT)
 			break;
@@ -557,7 +599,6 @@ void server_stop(struct server *s, unsigned grace_seconds)
 		close(s->stop_fd);
 		pthread_mutex_destroy(&s->count_lock);
 		pthread_cond_destroy(&s->count_zero);
-		pthread_cond_destroy(&s->work);
 		free(s->ips);
 		free(s->fds);
 		free(s);

@@ -10,13 +10,7 @@ plan 8
 
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
-# delivery_tids - the daemon's delivery threads, sorted, one line
-delivery_tids() {
-	local t
-	for t in /proc/"$MTA_PID"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = mta-delivery ] && echo "${t##*/}"
-	done | sort | tr '\n' ' '
-}
+delivery_tids() { thread_ids mta-delivery; }
 
 # send N - message N to alice, wait until it is in her Maildir
 send() {

@@ -11,13 +11,7 @@ plan 12
 
 start_mta || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 
-# conn_tids - the daemon's connection threads, sorted, one line
-conn_tids() {
-	local t
-	for t in /proc/"$MTA_PID"/task/*; do
-		[ "$(cat "$t/comm" 2>/dev/null)" = mta-conn ] && echo "${t##*/}"
-	done | sort | tr '\n' ' '
-}
+conn_tids() { thread_ids mta-conn; }
 ntids() { printf '%s' "$(conn_tids)" | wc -w | tr -d ' '; }
 
 # send N - one session with message N to alice; its exit status

@@ -287,6 +287,15 @@ wait_until() {
 	"$@"
 }
 
+# thread_ids NAME - the daemon's threads named NAME (comm), sorted, on
+# one line
+thread_ids() {
+	local t
+	for t in /proc/"$MTA_PID"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = "$1" ] && echo "${t##*/}"
+	done | sort | tr '\n' ' '
+}
+
 # wait_job ID [N] - wait (up to 10 s) until rcpt/ has a job file of
 # message ID (of recipient N if given): a first attempt gets its job
 # files only once it has run for a second, or deferred (mta-queue(5))

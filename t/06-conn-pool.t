@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/89-conn-pool.t - connection threads stay alive between clients: after
+# t/06-conn-pool.t - connection threads stay alive between clients: after
 # a session its thread (named mta-conn) waits for the next client instead
 # of exiting, sessions one after another run on that same thread, a
 # burst of clients at once gets a thread each and the threads are then

@@ -79,9 +79,10 @@ static void leave(struct group *g)
 	free(g);
 }
 
-/* settled - has an fsync settled x?  Then its result is in it (a
- * failure after an earlier success still fails it: that success may not
- * have been about its rename's lost write).  ds_lock held. */
+/* settled - has an fsync settled x?  Then its result is in it.  Called
+ * when an fsync ends, for the waiters still asleep: a failure fails every
+ * one of them (failed == arrived), those it could not cover too.  ds_lock
+ * held. */
 static int settled(const struct group *g, struct waiter *x)
 {
 	if (x->me <= g->failed) {

@@ -20,10 +20,11 @@
  * through its own: so all the fds of one group, at any time, are one
  * directory, and whichever of them is fsynced, it is the right one.
  *
- * A failed fsync fails every waiter that had arrived before it returned,
- * even one an earlier fsync covered but that has not woken yet (a failed
- * fsync may consume the error, so a later success proves nothing for
- * them): too many errors, never a rename reported durable that is not.
+ * A failed fsync fails every waiter that had arrived before it returned
+ * and that no earlier fsync had covered, those that came while it ran
+ * included (a failed fsync may consume the error, so a later success
+ * proves nothing for them): too many errors, never a rename reported
+ * durable that is not.
  * A caller that cannot be grouped (fstat fails, or no memory) fsyncs its
  * own fd, as it would without this module.
  *

@@ -120,6 +120,7 @@ static void *sched_thread(void *arg)
 	pthread_attr_t attr;
 
 	log_set_tag("sched");
+	pthread_setname_np(pthread_self(), "mta-sched");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, DELIVERY_STACK);

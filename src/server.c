@@ -409,6 +409,7 @@ static void *acceptor(void *arg)
 	size_t i;
 
 	log_set_tag("accept");
+	pthread_setname_np(pthread_self(), "mta-accept");
 	if (pfd == NULL) {
 		log_event("fatal", "error=\"out of memory in acceptor\"");
 		return NULL;

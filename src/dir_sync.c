@@ -184,6 +184,7 @@ int dir_sync_wait(int fd)
 	}
 	run_sync(g, fd, &w);
 done:
-	errno = w.err;
+	if (w.ret < 0)
+		errno = w.err;
 	return w.ret;
 }

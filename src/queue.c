@@ -33,8 +33,8 @@ static int unlink_stale(void *arg, const char *name, unsigned char type)
 }
 
 /* id_time - the time an ID (or any name) begins with: its first 13
- * hexadecimal digits; 0 when it does not begin so (no ID made here can
- * equal it) */
+ * hexadecimal digits, of either case (a directory may ignore case); 0
+ * when it does not begin so (no ID made here can equal it) */
 static unsigned long long id_time(const char *name)
 {
 	unsigned long long t = 0;
@@ -42,7 +42,8 @@ static unsigned long long id_time(const char *name)
 
 	for (i = 0; i < QUEUE_ID_TIME_DIGITS; i++) {
 		int c = name[i], v = c >= '0' && c <= '9' ? c - '0'
-		                   : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                   : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 
 		if (v < 0)
 			return 0;
@@ -252,8 +253,11 @@ int queue_open(struct queue **qp, const char *dir, char *err, size_t errlen)
 	 * cannot be read leaves the floor where it is: always look. */
 	atomic_store(q->id_floor, 0);
 	if (queue_scan(q, QUEUE_NEW, note_found, q) < 0 ||
-	    queue_scan(q, QUEUE_MESS, note_found, q) < 0)
+	    queue_scan(q, QUEUE_MESS, note_found, q) < 0) {
+		log_event("queue-error", "op=scan-ids error=\"%s\" action=look-up-every-id",
+		          strerror(errno));
 		atomic_store(q->id_floor, ULLONG_MAX);
+	}
 	*qp = q;
 	return 0;
 fail:

@@ -50,13 +50,15 @@
  * then a per-process sequence number in hex: letters and digits only,
  * unique across threads (atomic counter).  Across restarts the clock may
  * have been set back, so an ID is only taken when no message in new/ or
- * mess/ has it (the next one is tried), and no rename ever replaces a
- * name (queue_rename_excl); queue_open() holds the lock that keeps a
- * second daemon away.
+ * mess/ that this process has seen (at queue_open, and since:
+ * queue_note_id) has it (the next one is tried), and no rename ever
+ * replaces a name (queue_rename_excl); queue_open() holds the lock that
+ * keeps a second daemon away.
  *
  * Thread safety: struct queue is shared by every thread after
- * queue_open(); its only mutable state is the ID counter (atomic) and the
- * group-commit state (under its own mutex).  A struct queue_msg belongs
+ * queue_open(); its only mutable state is the ID counter and the floor
+ * of the IDs to look up (atomic), and the group-commit state (under its
+ * own mutex).  A struct queue_msg belongs
  * to the one thread that opened it.  Receiver threads (and the scheduler,
  * for bounces) call the queue_msg_* functions; delivery threads only
  * open messages to read them (queue_msg_open_read); every other call

@@ -132,10 +132,14 @@ static struct status msg_open(struct queue *q, struct envelope *env,
 	/* A fresh ID until one is free in tmp/ (O_EXCL), new/ and mess/; a
 	 * fixed one is tried once. */
 	for (tries = 0; ; tries++) {
-		if (fixed)
+		if (fixed) {
 			snprintf(m->id, sizeof m->id, "%s", fixed);
-		else
+			/* a submitter may choose a name like the daemon's IDs:
+			 * receivers look that time up from now on */
+			queue_note_id(q, m->id);
+		} else {
 			queue_new_id(q, m->id);
+		}
 		/* An ID made of the time can come round again when the clock
 		 * was set back (a restored snapshot, a corrected clock) across a
 		 * restart; a fixed one is whatever its submitter chose. */

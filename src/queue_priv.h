@@ -20,7 +20,7 @@ struct queue {
 	/* The highest time (in microseconds, an ID's first 13 digits) of any
 	 * name seen in new/ or mess/ that this process may not have made: an
 	 * ID made while the clock is not past it is looked for there before
-	 * use (queue_id_free); one made later cannot name an older message.
+	 * use (queue_id_in_use); one made later cannot name an older message.
 	 * Raised at start-up and by every read of a message (queue_note_id),
 	 * through the pointer: a cache beside the files, which the readers'
 	 * const does not cover.  ULLONG_MAX: always look (a queue attached,

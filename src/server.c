@@ -223,7 +223,10 @@ static struct conn *next_client(struct server *s)
 	int r = -1;
 
 	/* sem_timedwait's clock is the real one: a clock set meanwhile
-	 * changes only how long an idle thread lives */
+	 * changes only how long an idle thread lives (set back an hour, an
+	 * idle thread may wait an hour; forward, it ends at once).
+	 * sem_clockwait would take the monotonic clock, but ThreadSanitizer
+	 * does not know it, and would take its wake-up for no ordering. */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += CONN_THREAD_IDLE;
 	sem_init(&me.wake, 0, 0);
@@ -522,7 +525,8 @@ int server_bind(struct server **sp, const struct config *cfg, struct queue *q,
 	s->scfg = session_settings(cfg, SVC_SMTP);
 	s->cenv = (struct conn_env){ cfg, &s->scfg, q, s->stop_fd };
 	pthread_mutex_init(&s->count_lock, NULL);
-	/* idle and shutdown waits keep their length if the clock is set */
+	/* the shutdown wait keeps its length if the clock is set (an idle
+	 * thread's wait is on the real clock: next_client) */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->count_zero, &ca);

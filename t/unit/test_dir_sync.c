@@ -25,6 +25,7 @@ enum { THREADS = 8 };
 static atomic_int syncs;               /* hooked fsyncs started */
 static atomic_int quick;               /* the hook does not sleep */
 static atomic_int fail_with;           /* errno the hook fails with, 0 none */
+static atomic_int fail_only;           /* only this call fails (1..), 0 all */
 static atomic_llong last_start_ns;     /* when the last hooked fsync began */
 static ino_t synced_ino[64];           /* the directories synced, in order */
 static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -51,7 +52,7 @@ static int slow_sync(int fd)
 	}
 	usleep(atomic_load(&quick) ? 100 : 50000);
 	e = atomic_load(&fail_with);
-	if (e != 0) {
+	if (e != 0 && (atomic_load(&fail_only) == 0 || atomic_load(&fail_only) == n + 1)) {
 		errno = e;
 		return -1;
 	}
@@ -190,6 +191,30 @@ Test(dir_sync, failure_fails_every_waiter)
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert_eq(dir_sync_wait(fd), 0);
 	close(fd);
+}
+
+/* The first fsync fails while a second waiter arrives: the failure
+ * fails it too (it may have taken its rename's error along), though that
+ * fsync began before it came and the next would succeed. */
+Test(dir_sync, a_failure_fails_a_waiter_that_came_while_it_ran)
+{
+	pthread_t t;
+	int fd, r;
+	void *rr;
+
+	atomic_store(&fail_with, EIO);
+	atomic_store(&fail_only, 1);
+	cr_assert_eq(pthread_create(&t, NULL, early, dir), 0);
+	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
+		usleep(1000);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	r = dir_sync_wait(fd);
+	cr_assert_eq(r, -1, "the waiter that came while it ran fails");
+	cr_assert_eq(errno, EIO);
+	close(fd);
+	pthread_join(t, &rr);
+	cr_assert_eq((long)rr, -1, "the one whose fsync failed");
+	cr_assert_eq(atomic_load(&syncs), 1, "decided by the failure: no second fsync");
 }
 
 /* many_waits - ROUNDS waits one after another on the directory arg

@@ -141,32 +141,103 @@ Test(queue, a_reused_id_never_names_a_message_in_mess)
  * the clock is about to make again: once it has been read (as a delivery
  * or explode reads every message), IDs of its time are looked up again,
  * and the next message takes another one. */
-Test(queue, an_id_seen_after_start_up_is_never_made_again)
+/* seen_then_made - new/ID or mess/ID put there by hand after start-up
+ * under the ID the clock is about to make again, then read as the daemon
+ * reads (open_read: a delivery, the mess/ case; read_new: explode): the
+ * next message takes another ID */
+static void seen_then_made(const char *sub, int read_new)
 {
 	struct queue *q = open_queue();
 	char first[ENVELOPE_ID_MAX], second[ENVELOPE_ID_MAX], path[256];
+	struct envelope env;
 	int fd;
 
 	queue_new_id(q, first);        /* the ID the next message would get */
 	queue_close(q);
 	q = open_queue();              /* its sequence starts again */
-	snprintf(path, sizeof path, "%s/mess/%s", dir, first);
+	snprintf(path, sizeof path, "%s/%s/%s", dir, sub, first);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, "x", 1), 1);
 	close(fd);
-	fd = queue_msg_open_read(q, QUEUE_MESS, first);
-	cr_assert_geq(fd, 0);
-	close(fd);
+	if (read_new) {
+		queue_read_new(q, first, &env);   /* no envelope: its verdict */
+		envelope_free(&env);
+	} else {
+		fd = queue_msg_open_read(q, QUEUE_MESS, first);
+		cr_assert_geq(fd, 0);
+		close(fd);
+	}
 	put(q, "second\n", second);
 	cr_assert_str_neq(first, second);
 	cr_assert_str_eq(body("new", second), "second\n");
 	queue_close(q);
 }
 
+/* A message put into mess/ or new/ by hand while the daemon runs, under
+ * the ID the clock is about to make again: once it has been read (as a
+ * delivery or explode reads every message), IDs of its time are looked
+ * up again, and the next message takes another one. */
+Test(queue, an_id_seen_after_start_up_is_never_made_again)
+{
+	seen_then_made("mess", 0);
+}
+
+Test(queue, an_id_seen_in_new_after_start_up_is_never_made_again)
+{
+	seen_then_made("new", 1);
+}
+
+/* A maildrop pickup under a name like the daemon's (a submitter chooses
+ * it), committed, then a receiver's fresh ID made while the scheduler is
+ * still to read it (and moves it into mess/ before the receiver's
+ * rename): the receiver's ID was looked up, and is another. */
+Test(queue, a_picked_up_name_like_an_id_is_never_made_again)
+{
+	struct queue *q = open_queue();
+	char first[ENVELOPE_ID_MAX], from[256], to[256];
+	struct envelope env, renv;
+	struct mailbox rcpt;
+	struct queue_msg *m, *r;
+	struct status st;
+
+	queue_new_id(q, first);
+	queue_close(q);
+	q = open_queue();
+	envelope_init(&env);
+	env.arrival = 1795422268;
+	cr_assert_eq(mailbox_from_text(&env.sender, "a@example.org", 13), 0);
+	cr_assert_eq(mailbox_from_text(&rcpt, "b@example.org", 13), 0);
+	cr_assert_eq(envelope_add_rcpt(&env, &rcpt), 1);
+	st = queue_msg_open_as(q, &env, first, &m);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	queue_msg_write(m, "first\n", 6);
+	st = queue_msg_commit(m);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	envelope_init(&renv);
+	renv.arrival = 1795422268;
+	cr_assert_eq(mailbox_from_text(&renv.sender, "a@example.org", 13), 0);
+	cr_assert_eq(envelope_add_rcpt(&renv, &rcpt), 1);
+	st = queue_msg_open(q, &renv, &r);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	queue_msg_write(r, "second\n", 7);
+	snprintf(from, sizeof from, "%s/new/%s", dir, first);
+	snprintf(to, sizeof to, "%s/mess/%s", dir, first);
+	cr_assert_eq(rename(from, to), 0);
+	st = queue_msg_commit(r);
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_str_neq(renv.id, first);
+	cr_assert_str_eq(body("mess", first), "first\n");
+	cr_assert_str_eq(body("new", renv.id), "second\n");
+	envelope_free(&env);
+	envelope_free(&renv);
+	queue_close(q);
+}
+
 /* An ID later than every queued name is used without looking: a file
  * with it, put there unseen, is no reason to skip it.  (What makes the
- * saving safe is that no such file can exist but by hand.) */
+ * saving safe is that such a file comes only by hand, or from maildrop/,
+ * whose pickup notes its name first.) */
 Test(queue, an_id_later_than_every_queued_name_is_not_looked_up)
 {
 	struct queue *q = open_queue();
@@ -380,6 +451,34 @@ Test(queue, a_failed_shared_fsync_fails_every_committer_it_covers)
 	reset_injection(2, COMMITTERS);
 	cr_assert_eq(run_committers(), 1);
 	cr_assert_eq(atomic_load(&sync_calls), 2);
+}
+
+/* The first fsync of new/ fails while a second committer renames: that
+ * one was numbered before the failure returned, so it fails too, though
+ * the failed fsync began before its rename and the next would succeed
+ * (the failure may have taken its entry's error with it). */
+Test(queue, a_failed_fsync_fails_a_committer_numbered_while_it_ran)
+{
+	struct queue *q = open_queue();
+	struct committer a;
+	char id[ENVELOPE_ID_MAX];
+	struct status st;
+
+	reset_injection(1, 2);
+	queue_set_clock(q, queue_clock_real);
+	queue_set_sync(q, injected_sync);
+	held_q = q;
+	a.q = q;
+	cr_assert_eq(pthread_create(&a.t, NULL, commit_thread, &a), 0);
+	while (atomic_load(&sync_calls) == 0)     /* a's fsync runs, held */
+		usleep(1000);
+	st = commit(q, "body\n", id);
+	pthread_join(a.t, NULL);
+	cr_assert_eq(a.st.kind, ST_TEMP, "the committer whose fsync failed");
+	cr_assert_eq(st.kind, ST_TEMP, "numbered while it ran: %s", st.text);
+	cr_assert_eq(atomic_load(&sync_calls), 1, "decided by the failure: no second fsync");
+	cr_assert_eq(names_in("new"), 0);
+	queue_close(q);
 }
 
 /* counted_sync - a directory fsync, counted, a little slow */

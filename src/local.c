@@ -127,7 +127,8 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
                             const char *rcpt, const char *sender,
                             int fd, off_t offset)
 {
-	struct local_msg m = { rcpt, sender != NULL ? sender : "", fd, offset };
+	struct local_msg m = { rcpt, sender != NULL ? sender : "", fd, offset,
+	                       cfg->queue };
 	struct local_owner own = { 0, 0, 0 };
 	struct status st = status_ok();
 	char hostbuf[HOST_NAME_MAX + 1], what[NAME_MAX + 32];

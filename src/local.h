@@ -2,7 +2,8 @@
  *
  * Maildir (default): MAILROOT/NAME/{tmp,new,cur} created on demand (0700);
  * the message is written to tmp/UNIQUE, fsync'ed, and renamed into
- * new/UNIQUE, then new/ is fsync'ed; the tmp file is removed on any error.
+ * new/UNIQUE, then new/ is fsync'ed (unless the queue's journal orders
+ * the rename: maildir.h); the tmp file is removed on any error.
  * UNIQUE = "SECONDS.M<usec>P<pid>Q<seq>.HOST" (maildir(5) style; '/' and
  * ':' in HOST written as \057 and \072), unique across threads (atomic
  * sequence) and restarts (time and pid).
@@ -56,6 +57,10 @@ struct local_config {
 	unsigned lock_wait;     /* mbox: seconds for the locks; 0 = default */
 	const char *domain;     /* a virtual domain (lower case): the mailbox
 	                         * is under MAILROOT/DOMAIN/; NULL = none */
+	const struct queue *queue; /* the message's queue, whose journal may
+	                         * order a Maildir's rename before the queue
+	                         * forgets the message (maildir.h); NULL:
+	                         * new/ is always fsynced */
 };
 
 /* local_deliver - deliver the message in fd[offset..EOF) to mailbox

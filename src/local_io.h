@@ -34,6 +34,8 @@
 #include "status.h"
 #include "wbuf.h"
 
+struct queue;
+
 enum { LOCAL_IO_BUF = 65536 };   /* write and read buffer, each */
 
 /* The message to deliver and the envelope facts it is delivered with. */
@@ -42,6 +44,9 @@ struct local_msg {
 	const char *sender;    /* Return-Path: <sender>; "" = null sender */
 	int fd;                /* the queue file; read with pread() only */
 	off_t offset;          /* first byte of the message in fd */
+	const struct queue *queue; /* fd's queue when its journal may stand in
+	                        * for a mailbox directory's fsync
+	                        * (queue_journal_orders); NULL: never */
 };
 
 /* Who owns what delivery creates (--system-users as root); chown == 0

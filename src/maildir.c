@@ -12,6 +12,7 @@
 
 #include "dir_sync.h"
 #include "maildir.h"
+#include "queue.h"
 
 /* Q<seq> in file names.  Atomic, so it needs no lock: two threads never
  * get the same value within one process. */
@@ -149,8 +150,13 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 	intmp = 0;
 	/* The delivery is durable once the new/ entry is on disk: one
 	 * fsync of new/ shared with the deliveries into this Maildir that
-	 * renamed at the same time (dir_sync.h). */
-	if (dir_sync_wait(newfd) < 0)
+	 * renamed at the same time (dir_sync.h).  It must be so before the
+	 * queue forgets the message, and no sooner: on the queue's own
+	 * file system, where its journal commits every change in order
+	 * (queue_journal_orders), the queue's unlink that forgets it cannot
+	 * be durable before this rename is, and new/ needs no fsync. */
+	if (!(m->queue && queue_journal_orders(m->queue, newfd)) &&
+	    dir_sync_wait(newfd) < 0)
 		st = local_io_status(errno, "%s: fsync new/", what);
 out:
 	if (winit)

@@ -9,7 +9,13 @@
  * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed:
  * by an fsync that started after the rename, shared with the other
  * deliveries into the same new/ at that moment (dir_sync.h), so that
- * concurrent deliveries into one mailbox do not each pay one.
+ * concurrent deliveries into one mailbox do not each pay one.  Except
+ * where the message's queue (local_msg.queue) is on the same file system
+ * and its journal commits every change there in order
+ * (queue_journal_orders): the queue forgets a delivered message only by
+ * a later change of its own (an unlink), which cannot be durable before
+ * the rename is, so new/ is not fsynced (a crash before the journal's
+ * next commit keeps the message queued, to be delivered again).
  * Any failure before the rename removes tmp/UNIQUE.  A failure of the
  * final fsync of new/ is reported as ST_TEMP with the message already in
  * new/: a retry may then deliver it twice (at-least-once), never lose it.

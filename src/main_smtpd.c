@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	struct config *loaded;
 	enum options_action action;
 	char err[4096];              /* --help's usage text comes in it */
+	char jname[64], new_sync[80];
 	sigset_t sigs;
 	int sig;
 
@@ -374,6 +375,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
+	/* how a message's name in queue/new is made durable, for the log */
+	if (!cfg->sync_dirs && queue_trust_journal(q, jname, sizeof jname))
+		snprintf(new_sync, sizeof new_sync, "journal:%s", jname);
+	else
+		snprintf(new_sync, sizeof new_sync, "dir");
 	/* under the queue's lock, before any delivery stores a policy */
 	mtasts_cache_clean(cfg->queue);
 	if (server_bind(&srv, cfg, q, err, sizeof err) < 0) {
@@ -392,9 +398,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mta-smtpd: %s\n", err);
 		return 1;
 	}
-	log_event("start", "queue=%s hostname=%s pid=%ld%s",
+	log_event("start", "queue=%s hostname=%s pid=%ld new-sync=%s%s",
 	          log_quote(err, sizeof err, cfg->queue), cfg->hostname,
-	          (long)getpid(), cfg->hold ? " hold=yes" : "");
+	          (long)getpid(), new_sync, cfg->hold ? " hold=yes" : "");
 	/* listening and delivering: what Type=notify waits for */
 	notify_send("READY=1");
 	for (;;) {

@@ -142,6 +142,7 @@ static const struct opt opts[] = {
 	{ "syslog", 0, FLAG(syslog), .restart = 1 },
 	{ "user", 0, STR(user), .arg = "NAME", .restart = 1 },
 	{ "hold", 0, FLAG(hold), .restart = 1 },
+	{ "sync-dirs", 0, FLAG(sync_dirs), .restart = 1 },
 	{ "check-address", 0, STR(check_address), .arg = "ADDR", .cmdline = 1 },
 	{ "help", 0, K_HELP, .arg = NULL },
 	{ "version", 0, K_VERSION, .arg = NULL },

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fs_journal.h"
 #include "log.h"
 #include "queue_priv.h"
 
@@ -311,7 +312,34 @@ void queue_close(struct queue *q)
 int queue_has_dir(const struct queue *q, enum queue_dir d) { return q->fd[d] >= 0; }
 
 /* queue_set_sync - where directory fsyncs go */
-void queue_set_sync(struct queue *q, queue_sync_fn *sync) { q->sync = sync; }
+void queue_set_sync(struct queue *q, queue_sync_fn *sync)
+{
+	q->sync = sync;
+	/* a test that fails directory fsyncs wants them made */
+	q->journal_syncs_new = 0;
+}
+
+/* queue_trust_journal - new/'s journal carries renames? (fs_journal.h) */
+int queue_trust_journal(struct queue *q, char *journal, size_t len)
+{
+	struct stat st;
+
+	q->journal_syncs_new = q->sync == fsync &&
+		fstat(q->fd[QUEUE_NEW], &st) == 0 &&
+		fs_journal_carries_renames(q->fd[QUEUE_NEW], journal, len);
+	if (q->journal_syncs_new)
+		q->journal_dev = st.st_dev;
+	return q->journal_syncs_new;
+}
+
+/* queue_journal_orders - dirfd on the file system of a trusted journal? */
+int queue_journal_orders(const struct queue *q, int dirfd)
+{
+	struct stat st;
+
+	return q->journal_syncs_new && fstat(dirfd, &st) == 0 &&
+	       st.st_dev == q->journal_dev;
+}
 
 /* queue_dir - the directory */
 const char *queue_dir(const struct queue *q) { return q->dir; }

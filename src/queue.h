@@ -20,7 +20,9 @@
  *
  * A message enters by: create tmp/ID (O_EXCL), write envelope (its seal
  * reserved) and message through a buffer, fill in the seal (size and
- * CRC-32C: seal.h), rename to new/ID, fdatasync, fsync new/, close.  Only
+ * CRC-32C: seal.h), rename to new/ID, fdatasync, fsync new/, close
+ * (where the journal carries the rename, queue_trust_journal: rename,
+ * fsync, close).  Only
  * when queue_msg_commit() returns ST_OK may the client hear 250.  From
  * before the rename until the syncs are decided the committer is listed
  * (queue_msg_committing) and the scheduler leaves new/ID alone; the close
@@ -134,6 +136,22 @@ typedef int queue_sync_fn(int fd);
  * makes (for tests: injected failures); call before any other thread
  * uses q */
 void queue_set_sync(struct queue *q, queue_sync_fn *sync);
+
+/* queue_trust_journal - let the journal of new/'s file system stand in
+ * for the fsync of new/ after each commit where it carries a rename with
+ * the file's fsync (fs_journal.h: ext4 with a journal): the committer
+ * then fsyncs its file after the rename and not the directory.  1 when it
+ * does (the journal's name in journal[len]), 0 when new/ stays fsynced
+ * (the default; always after queue_set_sync).  Call before any other
+ * thread uses q. */
+int queue_trust_journal(struct queue *q, char *journal, size_t len);
+/* queue_journal_orders - is the directory open at dirfd on the queue's
+ * file system, and did queue_trust_journal say yes?  Then its journal
+ * commits every change of metadata there in order: a rename into dirfd
+ * is durable before any change the queue makes after it (a job or a
+ * message unlinked), with no fsync of dirfd.  (A Maildir delivery must
+ * be durable before the queue forgets the message, not before.) */
+int queue_journal_orders(const struct queue *q, int dirfd);
 
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),

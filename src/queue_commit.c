@@ -364,8 +364,10 @@ static void seal(struct queue_msg *m)
  * The rename comes before the fdatasync: on a journaled file system the
  * one journal commit that fdatasync forces carries the rename too, and
  * the fsync of new/ after it finds nothing left to commit (one commit per
- * message, not two).  Anywhere else the fsync of new/ still makes the
- * name durable.  Until the fdatasync returns, a power cut may keep the
+ * message, not two), though the disk is still sent a cache flush for it.
+ * Where that is known to hold (queue_trust_journal) the file is fsynced
+ * and new/ is not; anywhere else the fsync of new/ makes the name
+ * durable.  Until the file's sync returns, a power cut may keep the
  * name with its data lost: no 250 was given, and the seal makes the
  * file fail explode's check (mta-queue(5), CRASH SAFETY, 2).
  *
@@ -412,8 +414,16 @@ struct status queue_msg_commit(struct queue_msg *m)
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	e = !m->sync_first && fdatasync(m->fd) < 0 ? errno : 0;
-	if (e == 0 && (e = sync_new_dir(q, &w)) != 0)
+	if (m->sync_first)
+		e = 0;                /* its data was synced before the rename */
+	else if (q->journal_syncs_new)
+		/* fsync, not fdatasync: it waits for the journal's commit
+		 * that carries the rename (fs_journal.h), and new/ needs none */
+		e = fsync(m->fd) < 0 ? errno : 0;
+	else
+		e = fdatasync(m->fd) < 0 ? errno : 0;
+	if (e == 0 && (m->sync_first || !q->journal_syncs_new) &&
+	    (e = sync_new_dir(q, &w)) != 0)
 		op = "fsync-dir";
 	if (e != 0) {
 		/* The rename may or may not survive a crash, the data may not:

@@ -29,6 +29,10 @@ struct queue {
 	atomic_ullong id_floor_at;
 	queue_clock_fn *clock;        /* microseconds for IDs (tests: fixed) */
 	queue_sync_fn *sync;          /* directory fsync (tests: failing) */
+	int journal_syncs_new;        /* a file's fsync makes its rename into
+	                               * new/ durable: new/ is not fsynced
+	                               * (queue_trust_journal) */
+	dev_t journal_dev;            /* new/'s file system, when trusted */
 
 	/* group commit of queue/new: all under sync_lock */
 	pthread_mutex_t sync_lock;

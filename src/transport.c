@@ -96,7 +96,8 @@ static void deliver_local(struct delivery *d, const struct envelope *env,
 	char name[ADDR_MAX], dom[ADDR_MAX];
 	struct local_config lc = {
 		cfg->mailroot, cfg->hostname, cfg->mbox, cfg->system_users,
-		cfg->mbox_lock_wait, policy_virtual_domain(cfg, rcpt, dom)
+		cfg->mbox_lock_wait, policy_virtual_domain(cfg, rcpt, dom),
+		cfg->sync_dirs ? NULL : d->q
 	};
 
 	if (policy_mailbox_name(rcpt, name, sizeof name) < 0) {

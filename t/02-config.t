@@ -101,7 +101,7 @@ like "$out" $'\r\n5[0-9][0-9] [^\r]*\r\n221 ' "relay-from: loopback no longer ma
 out=$(ehlo_rcpt "$PORT" no-such-user-here@cfg.example)
 like "$out" $'\r\n550 [^\r]*\r\n221 ' "system-users: an unknown user is refused"
 is "$(ps -o user= -p "$MTA_PID" | tr -d ' ')" nobody "user: runs as nobody"
-like "$(cat "$D/log")" "start queue=$D/queue hostname=mx\.cfg\.example pid=[0-9]+ hold=yes" \
+like "$(cat "$D/log")" "start queue=$D/queue hostname=mx\.cfg\.example pid=[0-9]+ new-sync=[a-z0-9:-]+ hold=yes" \
 	"log, queue and hold: from the file"
 ok "$([ -d "$D/queue/new" ]; echo $?)" "queue: created where the file says"
 is "$(stop_mta)" 0 "SIGTERM: exit 0"

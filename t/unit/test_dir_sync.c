@@ -265,7 +265,7 @@ Test(dir_sync, steady_arrivals_all_return_and_share)
 static int msgfd;
 static void *deliver_one(void *arg)
 {
-	struct local_msg m = { "user@example.org", "sender@example.org", msgfd, 0 };
+	struct local_msg m = { "user@example.org", "sender@example.org", msgfd, 0, NULL };
 	struct local_owner own = { 0, 0, 0 };
 	struct status st;
 	int boxfd = open(arg, O_RDONLY | O_DIRECTORY);

@@ -1,0 +1,77 @@
+/* fs_journal.c - is the file system's journal one that carries a rename
+ * with the moved file's fsync?  See fs_journal.h for why that holds on
+ * ext4 with a journal, and for what counts as sure. */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fs_journal.h"
+
+enum { EXT_SUPER_MAGIC = 0xEF53 };   /* ext2, ext3 and ext4 alike */
+
+/* device_name - the kernel's name of block device dev ("vda", "loop0",
+ * "dm-0"): the last part of the link /sys/dev/block/MAJOR:MINOR */
+static int device_name(dev_t dev, char *name, size_t len)
+{
+	char link[64], target[512];
+	const char *slash;
+	ssize_t n;
+
+	snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	if ((n = readlink(link, target, sizeof target - 1)) <= 0)
+		return -1;
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	slash = slash ? slash + 1 : target;
+	if (*slash == '\0' || strlen(slash) >= len)
+		return -1;
+	strcpy(name, slash);
+	return 0;
+}
+
+/* internal_journal - does /proc/fs/jbd2 list "DEVICE-INODE" for device?
+ * An external journal is listed under its own device's name and is not
+ * found: it may order the commits differently, so it is not assumed. */
+static int internal_journal(const char *device, char *journal, size_t len)
+{
+	size_t n = strlen(device);
+	struct dirent *e;
+	DIR *d = opendir("/proc/fs/jbd2");
+	int found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (!found && (e = readdir(d)) != NULL) {
+		const char *p = e->d_name + n;
+
+		if (strncmp(e->d_name, device, n) != 0 || *p++ != '-' || *p == '\0')
+			continue;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p == '\0') {
+			found = 1;
+			if (journal)
+				snprintf(journal, len, "%s", e->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* fs_journal_carries_renames - ext2/3/4 with a journal of its own */
+int fs_journal_carries_renames(int dirfd, char *journal, size_t len)
+{
+	struct statfs fs;
+	struct stat st;
+	char device[256];
+
+	if (fstatfs(dirfd, &fs) < 0 || fs.f_type != EXT_SUPER_MAGIC ||
+	    fstat(dirfd, &st) < 0 ||
+	    device_name(st.st_dev, device, sizeof device) < 0)
+		return 0;
+	return internal_journal(device, journal, len);
+}

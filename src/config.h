@@ -121,7 +121,8 @@ struct config {
 	int hold;                  /* queue only: no scheduler, no deliveries
 	                            * (restart only) */
 	int sync_dirs;             /* --sync-dirs: fsync queue/new after every
-	                            * commit, journal or not (restart only) */
+	                            * commit and a Maildir's new/ after every
+	                            * delivery, journal or not (restart only) */
 	unsigned retry, attempts, smtp_port;
 	unsigned max_queue_time;   /* seconds a message may wait in the queue */
 	unsigned delay_warning;    /* seconds deferred before the sender is

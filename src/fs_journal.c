@@ -34,8 +34,8 @@ static int device_name(dev_t dev, char *name, size_t len)
 }
 
 /* internal_journal - does /proc/fs/jbd2 list "DEVICE-INODE" for device?
- * An external journal is listed under its own device's name and is not
- * found: it may order the commits differently, so it is not assumed. */
+ * An external journal is listed under its own device's name alone: it
+ * cannot be tied to the file system from there, so it is not found. */
 static int internal_journal(const char *device, char *journal, size_t len)
 {
 	size_t n = strlen(device);
@@ -62,6 +62,32 @@ static int internal_journal(const char *device, char *journal, size_t len)
 	return found;
 }
 
+/* without_fast_commits - ext4's options for device list no fast commits
+ * (shown as "fc_debug_force" when the file system has them)?  Fast
+ * commits should keep the order too (fs_journal.h), but their replay is
+ * younger code than the journal's: not counted on.  An options file that
+ * cannot be read is no. */
+static int without_fast_commits(const char *device)
+{
+	char path[320], opts[4096];
+	size_t n;
+	char *p, *save;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/fs/ext4/%s/options", device);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(opts, 1, sizeof opts - 1, f);
+	fclose(f);
+	opts[n] = '\0';
+	if (n == 0)
+		return 0;
+	for (p = strtok_r(opts, " \n", &save); p; p = strtok_r(NULL, " \n", &save))
+		if (strcmp(p, "fc_debug_force") == 0)
+			return 0;
+	return 1;
+}
+
 /* fs_journal_carries_renames - ext2/3/4 with a journal of its own */
 int fs_journal_carries_renames(int dirfd, char *journal, size_t len)
 {
@@ -73,5 +99,6 @@ int fs_journal_carries_renames(int dirfd, char *journal, size_t len)
 	    fstat(dirfd, &st) < 0 ||
 	    device_name(st.st_dev, device, sizeof device) < 0)
 		return 0;
-	return internal_journal(device, journal, len);
+	return internal_journal(device, journal, len) &&
+	       without_fast_commits(device);
 }

@@ -2,7 +2,7 @@
  * into its directory durable, with no fsync of the directory?
  *
  * POSIX promises a new name only after an fsync of its directory.  On
- * ext4 (and ext3) with a journal more holds: every change of metadata,
+ * ext4 with a journal (ext3 too, mounted by the ext4 driver) more holds: every change of metadata,
  * directory entries included, goes into one journal whose transactions
  * commit in order, and a rename also sets the changed time of the file it
  * moves, so the file's inode is in the rename's transaction.  An fsync of
@@ -14,10 +14,15 @@
  * (fdatasync is not enough: it waits for the inode's last change of
  * data, which may be older than the rename.)
  *
+ * (Fast commits, where a file system has them, write every directory
+ * change since the last full commit in the order made, so they should
+ * keep both; their replay is younger code, and they are not counted on.)
+ *
  * fs_journal_carries_renames says yes only when it is sure: statfs says
- * the ext2/3/4 family, and /proc/fs/jbd2 lists a journal for the device
- * of the file system (an internal journal is named DEVICE-INODE there:
- * "sda1-8", "loop0-8").  ext4 without a journal, an external journal,
+ * the ext2/3/4 family, /proc/fs/jbd2 lists a journal for the device of
+ * the file system (an internal journal is named DEVICE-INODE there:
+ * "sda1-8", "loop0-8"), and /proc/fs/ext4/DEVICE/options shows no fast
+ * commits.  ext4 without a journal, an external journal, fast commits,
  * any other file system, a /proc not mounted or anything it cannot read:
  * no, and the caller fsyncs the directory as everywhere else.
  *

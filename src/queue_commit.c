@@ -7,8 +7,10 @@
  * Why the rename comes before the fdatasync: on ext4 with a journal (and
  * the like) a file's fdatasync is one journal commit, which then carries
  * the rename made before it, so the fsync of new/ after it costs no
- * second commit: one commit per message instead of two in a row.  The
- * price: a power cut between the rename and the end of the fdatasync can
+ * second commit: one commit per message instead of two in a row.  Where
+ * that is known to hold (queue_trust_journal, fs_journal.h) the file is
+ * fsynced instead, and new/ not at all.  The
+ * price: a power cut between the rename and the end of the file's sync can
  * leave new/ID (or, once the scheduler took it, mess/ID and its jobs)
  * with its data lost, empty or cut short or zeroed.  Such a message was
  * never answered 250; its seal fails, and explode checks the seal
@@ -381,7 +383,7 @@ struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
 	struct sync_waiter w = { .next = NULL };
-	const char *op = "write";     /* the fdatasync: as before, a write error */
+	const char *op = "write";     /* a failed fdatasync: a write error */
 	int e;
 
 	if (!m->err)
@@ -416,10 +418,12 @@ struct status queue_msg_commit(struct queue_msg *m)
 	}
 	if (m->sync_first)
 		e = 0;                /* its data was synced before the rename */
-	else if (q->journal_syncs_new)
+	else if (q->journal_syncs_new) {
 		/* fsync, not fdatasync: it waits for the journal's commit
 		 * that carries the rename (fs_journal.h), and new/ needs none */
 		e = fsync(m->fd) < 0 ? errno : 0;
+		op = "fsync";
+	}
 	else
 		e = fdatasync(m->fd) < 0 ? errno : 0;
 	if (e == 0 && (m->sync_first || !q->journal_syncs_new) &&

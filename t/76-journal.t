@@ -4,9 +4,11 @@
 # fsyncs the file after its rename into new/ and not the directory; and a
 # Maildir's new/ on that same file system is not fsynced either (the
 # queue's unlink that forgets the message commits after the rename).
-# Anywhere else, or with --sync-dirs, the directories are fsynced.  Real
-# file systems: ext4 images made here, with a journal and without,
-# loop-mounted; strace -y names the file or directory of every fsync.
+# Anywhere else (no journal, another journal, fast commits), or with
+# --sync-dirs, the directories are fsynced.  A failed fsync of the file
+# answers 451 and keeps nothing.  Real file systems: ext4 images made
+# here, loop-mounted; strace -y names the file or directory of every
+# fsync, and injects the failure.
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 
@@ -14,9 +16,21 @@
 command -v mkfs.ext4 >/dev/null || skip_all "mkfs.ext4 is not installed"
 [ -n "$STRACE" ] || skip_all "strace is not installed"
 
+# At exit the daemons stop first (they hold the mounts); when a test
+# failed, the logs and traces are copied out of the images, which are
+# unmounted before cleanup keeps or removes $T.
 MOUNTS=
 unmount_all() {
-	local m
+	local m p f
+	for p in $_started_pids; do kill "$p" 2>/dev/null; done
+	for p in $_started_pids; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
+	if [ "$TAP_FAILED" != 0 ]; then
+		for f in $(find $MOUNTS -maxdepth 2 \( -name mta.log -o -name strace.out \) 2>/dev/null); do
+			mkdir -p "$T/kept${f%/*}" && cp "$f" "$T/kept$f"
+		done
+	fi
 	for m in $MOUNTS; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 }
 trap 'unmount_all; cleanup' EXIT
@@ -32,11 +46,20 @@ image() {
 		skip_all "cannot make and mount an ext4 image here: $(head -1 "$T/mount.err" "$T/mkfs.err" | tr '\n' ' ')"
 	MOUNTS="$MOUNTS $T/$name"
 }
+# device_of DIR - the kernel's name of the block device DIR is on
+device_of() { basename "$(readlink "/sys/dev/block/$(mountpoint -d "$1")")"; }
 image journal
+image journal2
 image nojournal -O ^has_journal
-[ -n "$(ls /proc/fs/jbd2 2>/dev/null)" ] || skip_all "/proc/fs/jbd2 lists no journal"
+ls "/proc/fs/jbd2/$(device_of "$T/journal")"-* >/dev/null 2>&1 ||
+	skip_all "/proc/fs/jbd2 lists no journal for $(device_of "$T/journal")"
+fast=0
+if mkfs.ext4 -q -F -O fast_commit "$T/probe.img" 8M >/dev/null 2>&1; then
+	image fast -O fast_commit
+	grep -qw fc_debug_force "/proc/fs/ext4/$(device_of "$T/fast")/options" && fast=1
+fi
 
-plan 27
+plan 37
 
 # run TAG DIR MAILROOT [OPTS...] - mta-smtpd under strace with its queue
 # in DIR and its mail root MAILROOT; three messages to bob, each one's
@@ -61,7 +84,7 @@ for i in range(3):
 s.quit()
 print("sent")
 EOF
-	wait_until 20 test "$(maildir_count "$mail/bob")" -ge 3
+	wait_until 20 delivered 3 "$mail/bob"
 	stop_traced >/dev/null
 	$PY - "$MTA_DIR/strace.out" "$MTA_QUEUE" "$mail/bob" >"$T/$tag.counts" <<'EOF'
 import re, sys
@@ -100,6 +123,8 @@ EOF
 	diag "$tag: $(tr '\n' ' ' <"$T/$tag.counts")"
 }
 
+# delivered N BOX - N messages or more in the Maildir BOX?
+delivered() { [ "$(maildir_count "$2")" -ge "$1" ]; }
 c() { sed -n "s/^$2=//p" "$T/$1.counts"; }
 
 # ---- queue and Maildir on ext4 with a journal ------------------------------
@@ -130,6 +155,44 @@ is "$(maildir_count "$T/nojournal/c-mail/bob")" 3 "mail root elsewhere: all thre
 is "$(c x QDIR)" 0 "mail root elsewhere: queue/new is not fsynced"
 like "$(c x MDIR)" '^[1-9]' "mail root elsewhere: the Maildir's new/ is fsynced (another journal, or none)"
 is "$(c x ORDER)" ok "mail root elsewhere: each 250 after its file's fsync"
+
+# ---- queue on one journal, mail root on another ------------------------------
+run y "$T/journal/e" "$T/journal2/e-mail"
+like "$(c y new-sync)" '^journal:' "mail root on another journal: the queue takes the journal's way"
+is "$(maildir_count "$T/journal2/e-mail/bob")" 3 "mail root on another journal: all three delivered"
+like "$(c y MDIR)" '^[1-9]' "mail root on another journal: the Maildir's new/ is fsynced (two journals do not order each other)"
+
+# ---- a failed fsync of the file, the journal's way: 4xx, nothing kept -------
+MTA_DIR=$T/journal/f
+MTA_SYNC_DIRS= start_mta_hold || { echo "Bail out! mta-smtpd did not start (f)"; exit 1; }
+strace_attach "$T/f.strace" -e trace=fsync -e inject=fsync:error=EIO ||
+	{ echo "Bail out! strace cannot attach: $(head -1 "$T/strace.err")"; exit 1; }
+out=$($PY - "$MTA_PORT" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="j.example", timeout=20)
+s.ehlo(); s.mail("alice@example.org"); s.rcpt("bob@test.example")
+code, text = s.data(b"Subject: eio\r\n\r\nbody\r\n")
+print(code, text.decode())
+EOF
+)
+strace_detach
+like "$out" '^451 4\.3\.0 ' "fsync fails: the client hears 451 4.3.0"
+like "$(cat "$MTA_LOG")" 'queue-error op=fsync id=[A-Za-z0-9]+ error="Input/output error"' \
+	"fsync fails: logged as queue-error op=fsync"
+is "$(ls "$MTA_QUEUE/new" "$MTA_QUEUE/tmp" | grep -c '^[A-Za-z0-9]')" 0 "fsync fails: nothing left in new/ or tmp/"
+like "$(smtp_chat "$MTA_PORT" <<<$'EHLO j.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@test.example>\r\nDATA\r\nSubject: again\r\n\r\nx\r\n.\r\nQUIT\r\n')" \
+	'250 2\.0\.0 Ok: queued as' "fsync works again: the next message is queued"
+stop_mta >/dev/null
+
+# ---- ext4 with fast commits: not counted on -----------------------------------
+if [ "$fast" = 1 ]; then
+	run fc "$T/fast/g" "$T/fast/g/mail"
+	is "$(c fc new-sync)" dir "fast commits: the start line says new-sync=dir"
+	like "$(c fc QDIR)" '^[1-9]' "fast commits: queue/new is fsynced"
+	like "$(c fc MDIR)" '^[1-9]' "fast commits: the Maildir's new/ is fsynced"
+else
+	skip "mkfs.ext4 makes no file system with fast commits here" 3
+fi
 
 # ---- ext4 without a journal ---------------------------------------------------
 run n "$T/nojournal/d" "$T/nojournal/d/mail"

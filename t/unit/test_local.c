@@ -679,7 +679,7 @@ Test(local_maildir, unwritable_tmp)
 
 Test(local_maildir, owner_given_to_user)
 {
-	struct local_msg m;
+	struct local_msg m = { 0 };
 	struct local_owner own = { 1, 0, 0 };
 	struct passwd *pw;
 	struct status st;
@@ -1407,7 +1407,7 @@ Test(local_mbox, unwritable_mail_root)
 
 Test(local_mbox, owner_given_to_user)
 {
-	struct local_msg m;
+	struct local_msg m = { 0 };
 	struct local_owner own = { 1, 0, 0 };
 	struct passwd *pw;
 	struct status st;

@@ -59,7 +59,7 @@ DEPFLAGS = -MMD -MP
 # t/97 drives nodemailer (node, npm): its version is pinned in
 # t/package.json and t/package-lock.json, installed into t/node_modules
 # (npm ci, not in git).
-# t/98 and t/99-smarthost-postfix start a private Dovecot (dovecot-core:
+# t/98 and t/79-smarthost-postfix start a private Dovecot (dovecot-core:
 # its auth socket, for mta and as Postfix's SASL).
 # t/39 (and t/bench/lmtp.sh) run a private Dovecot: LMTP to deliver,
 # IMAP to read back.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/93-tls-resume.t - TLS session resumption in remote delivery
+# t/89-tls-resume.t - TLS session resumption in remote delivery
 # (smtp_client.h, tls.h tls_conn_resume, tls_sess.h) against an aiosmtpd
 # sink with STARTTLS (t/lib/sink.py: Python's ssl, TLS 1.3 tickets), the
 # deliveries on separate connections (each after the kept one's idle

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t/99-smarthost-postfix.t - AUTH to a smarthost (a --route's auth=FILE)
+# t/79-smarthost-postfix.t - AUTH to a smarthost (a --route's auth=FILE)
 # against a real submission server: a private Postfix (t/lib/postfix-peer.sh)
 # offering STARTTLS and AUTH only after it (smtpd_tls_auth_only), relaying
 # only for authenticated clients, its SASL backend a private Dovecot

@@ -30,11 +30,14 @@
 #   at filing the fsync of mess/ fails, then   job files an fsync covered
 #   the next fsync of rcpt/                    stay (the undone link may be
 #                                              on disk), the move retried
+#   new/ cannot be read for the IDs at start   logged; every fresh ID is
+#   (--hold: nothing else reads it)            then looked up in new/ and
+#                                              mess/ (QUEUE IDS)
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/strace.sh"
 strace_skip_unless_inject
 
-plan 31
+plan 34
 
 arrival=$(($(date +%s) - 60))
 
@@ -174,6 +177,20 @@ is "$(grep -c "unlinkat([0-9]*<$Q/rcpt>" "$MTA_DIR/strace.out")" 0 \
 	"synced: its job file, synced before, was never unlinked"
 is "$(ls "$Q/new")|$(ls "$Q/mess")|$(ls "$Q/rcpt" | sed 's/^[0-9]*\.//')" "|R67SYNC1|R67SYNC1.0" \
 	"synced: then moved into mess/ with its job file"
+stop_traced >/dev/null
+
+# --- new/ cannot be read for the IDs at start-up: every ID looked up --------
+setup scan-ids
+put new R67SCANIDS1 hand
+start_traced -P "$Q/new" -e trace=getdents64,faccessat2 -e inject=getdents64:error=EIO -- --hold
+is "$(log_count 'queue-error op=scan-ids error="Input/output error" action=look-up-every-id')" 1 \
+	"scan-ids: the failed scan of new/ at start-up is logged"
+reply=$(smtp_chat "$MTA_PORT" <<<$'EHLO ids.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<ids@test.example>\r\nDATA\r\nSubject: ids\r\n\r\nx\r\n.\r\nQUIT\r\n')
+qid=$(queued_id "$(grep '^250 .*queued as' <<<"$reply")")
+like "$qid" '^[A-Za-z0-9]+$' "scan-ids: a message is still accepted"
+wait_for 10 grep -q "faccessat2([0-9]*<$Q/new>, \"$qid\"" "$MTA_DIR/strace.out"
+like "$(grep -c "faccessat2([0-9]*<$Q/new>, \"$qid\"" "$MTA_DIR/strace.out")" '^[1-9]' \
+	"scan-ids: its fresh ID was looked up in new/ (no name's time is known)"
 stop_traced >/dev/null
 
 done_testing

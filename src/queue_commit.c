@@ -1,7 +1,8 @@
 /* queue_commit.c - the queue store receiving a message: tmp/ID written
  * through a buffer with its seal (seal.h: size and CRC-32C, filled in
  * at the end), rename into new/, fdatasync of the file, and the fsync of
- * new/ shared by every committer (group commit); see queue.h for the
+ * new/ shared by every committer (group commit), or where the journal
+ * carries the rename an fsync of the file alone; see queue.h for the
  * protocol and mta-queue(5) for the crash argument.
  *
  * Why the rename comes before the fdatasync: on ext4 with a journal (and
@@ -9,15 +10,14 @@
  * the rename made before it, so the fsync of new/ after it costs no
  * second commit: one commit per message instead of two in a row.  Where
  * that is known to hold (queue_trust_journal, fs_journal.h) the file is
- * fsynced instead, and new/ not at all.  The
- * price: a power cut between the rename and the end of the file's sync can
- * leave new/ID (or, once the scheduler took it, mess/ID and its jobs)
- * with its data lost, empty or cut short or zeroed.  Such a message was
- * never answered 250; its seal fails, and explode checks the seal
- * (envelope_verify) and quarantines it to bad/, never delivering or
- * bouncing it.  A maildrop pickup (queue_msg_open_as) keeps the order
- * data first: its maildrop copy is unlinked at restart once new/ID
- * exists (maildrop.c). */
+ * fsynced instead, and new/ not at all.  The price: a power cut between
+ * the rename and the end of the file's sync can leave new/ID (or, once
+ * the scheduler took it, mess/ID and its jobs) with its data lost, empty
+ * or cut short or zeroed.  Such a message was never answered 250; its
+ * seal fails, and explode checks the seal (envelope_verify) and
+ * quarantines it to bad/, never delivering or bouncing it.  A maildrop
+ * pickup (queue_msg_open_as) keeps the order data first: its maildrop
+ * copy is unlinked at restart once new/ID exists (maildrop.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -416,16 +416,16 @@ struct status queue_msg_commit(struct queue_msg *m)
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	if (m->sync_first)
+	if (m->sync_first) {
 		e = 0;                /* its data was synced before the rename */
-	else if (q->journal_syncs_new) {
+	} else if (q->journal_syncs_new) {
 		/* fsync, not fdatasync: it waits for the journal's commit
 		 * that carries the rename (fs_journal.h), and new/ needs none */
 		e = fsync(m->fd) < 0 ? errno : 0;
 		op = "fsync";
-	}
-	else
+	} else {
 		e = fdatasync(m->fd) < 0 ? errno : 0;
+	}
 	if (e == 0 && (m->sync_first || !q->journal_syncs_new) &&
 	    (e = sync_new_dir(q, &w)) != 0)
 		op = "fsync-dir";

@@ -193,6 +193,25 @@ Test(dir_sync, failure_fails_every_waiter)
 	close(fd);
 }
 
+/* errno is the fsync's after a failure and left as it was after a
+ * success (a caller that reads errno after a success must not find a 0
+ * or a stale error put there by dir_sync_wait) */
+Test(dir_sync, errno_set_only_on_failure)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(fd, 0);
+	atomic_store(&quick, 1);
+	errno = ENOTTY;
+	cr_assert_eq(dir_sync_wait(fd), 0);
+	cr_assert_eq(errno, ENOTTY, "errno after a success: %d", errno);
+	atomic_store(&fail_with, EROFS);
+	errno = 0;
+	cr_assert_eq(dir_sync_wait(fd), -1);
+	cr_assert_eq(errno, EROFS, "errno after a failure: %d", errno);
+	close(fd);
+}
+
 /* The first fsync fails while a second waiter arrives: the failure
  * fails it too (it may have taken its rename's error along), though that
  * fsync began before it came and the next would succeed. */

@@ -107,6 +107,8 @@ ok "$([ -f "$Q/mess/$id" ]; echo $?)" "rm carol's job: the message stays for dav
 rm "$Q/rcpt/$(job_of "$id" 1)"
 wait_for 10 eval '[ ! -e "$Q/mess/$id" ] || ! mta_running'
 ok "$([ ! -e "$Q/mess/$id" ]; echo $?)" "rm dave's job too: the message file is gone"
+# (the line is written just after the unlink: waited for, not raced)
+wait_log 10 " message-done id=$id\$"
 is "$(log_count " message-done id=$id\$")" 1 "rm: message-done logged"
 is "$(log_count " (delivered|failed-rcpt|bounce) id=$id ")" 0 "rm: nothing delivered, failed or bounced"
 # gina's deferred job outlives the daemon

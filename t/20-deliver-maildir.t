@@ -73,6 +73,7 @@ is "$res" "" "alice: Return-Path, Delivered-To, Received, then the message byte-
 is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "queue empty after the delivery"
 is "$(log_count " d[0-9]+ delivered id=$id rcpt=<alice@test\.example> via=local ")" 1 \
 	"log: delivered once, via=local"
+wait_log 10 " sched message-done id=$id\$"   # written just after the unlink
 is "$(log_count " sched message-done id=$id\$")" 1 "log: message-done for the message"
 
 # ---- several recipients of one message (one of them twice) -------------
@@ -164,6 +165,8 @@ tap_from "$res"
 
 wait_for 10 queue_empty
 is "$(queue_state)" "new=0 mess=0 rcpt=0 tmp=0 bad=0" "queue empty at the end"
+# (each line is written just after its unlink: waited for, not raced)
+wait_until 10 eval '[ "$(log_count " sched message-done ")" -ge 4 ]'
 is "$(log_count ' sched message-done ')" 4 "log: 4 messages done"
 is "$(log_count ' (deferred|failed|bounce|quarantine|queue-error|sched-error) ')" 0 \
 	"log: nothing deferred, failed or quarantined"

@@ -39,6 +39,7 @@ id=$(queued_id "$r")
 maildir_wait "$MTA_MAIL/alice" 1 15; ok $? "local: delivered"
 wait_until 10 queue_empty; ok $? "local: the queue is empty"
 is "$(files_in rcpt)$(files_in mess)$(files_in new)" 000 "local: no file left in rcpt/, mess/ or new/"
+wait_log 10 " message-done id=$id\$"   # written just after the unlink
 is "$(log_count " message-done id=$id\$")" 1 "local: message-done logged once"
 is "$(log_count " filed id=$id ")" 0 "local: never filed: no job file was made"
 

@@ -2,6 +2,7 @@
  * with the moved file's fsync?  See fs_journal.h for why that holds on
  * ext4 with a journal, and for what counts as sure. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,12 +63,11 @@ static int internal_journal(const char *device, char *journal, size_t len)
 	return found;
 }
 
-/* without_fast_commits - ext4's options for device list no fast commits
- * (shown as "fc_debug_force" when the file system has them)?  Fast
- * commits should keep the order too (fs_journal.h), but their replay is
- * younger code than the journal's: not counted on.  An options file that
- * cannot be read is no. */
-static int without_fast_commits(const char *device)
+/* options_without_fast_commits - ext4's options for device list no fast
+ * commits?  Some kernels show "fc_debug_force" there when the file
+ * system has them; later ones show nothing (see superblock_...).  An
+ * options file that cannot be read is no. */
+static int options_without_fast_commits(const char *device)
 {
 	char path[320], opts[4096];
 	size_t n;
@@ -88,6 +88,41 @@ static int without_fast_commits(const char *device)
 	return 1;
 }
 
+/* le16, le32 - the superblock's little-endian numbers */
+static unsigned le16(const unsigned char *p) { return p[0] | (unsigned)p[1] << 8; }
+static unsigned long le32(const unsigned char *p)
+{
+	return le16(p) | (unsigned long)le16(p + 2) << 16;
+}
+
+/* superblock_without_fast_commits - does the superblock of block device
+ * dev (named device, so /dev/device) say: a journal, and no fast
+ * commits?  Only the superblock says so on every kernel.  Reading it
+ * needs the device node and the right to read it (root, at start,
+ * before --user): without them, no. */
+static int superblock_without_fast_commits(dev_t dev, const char *device)
+{
+	enum { SB_OFFSET = 1024, SB_MAGIC = 0x38, SB_COMPAT = 0x5C,
+	       COMPAT_HAS_JOURNAL = 0x4, COMPAT_FAST_COMMIT = 0x400 };
+	unsigned char sb[SB_COMPAT + 4];
+	char path[320];
+	struct stat st;
+	unsigned long compat;
+	int fd, ok;
+
+	snprintf(path, sizeof path, "/dev/%s", device);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return 0;
+	/* the node must be that device, not a stale or foreign name */
+	ok = fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == dev &&
+	     pread(fd, sb, sizeof sb, SB_OFFSET) == (ssize_t)sizeof sb;
+	close(fd);
+	if (!ok || le16(sb + SB_MAGIC) != EXT_SUPER_MAGIC)
+		return 0;
+	compat = le32(sb + SB_COMPAT);
+	return (compat & COMPAT_HAS_JOURNAL) && !(compat & COMPAT_FAST_COMMIT);
+}
+
 /* fs_journal_carries_renames - ext2/3/4 with a journal of its own */
 int fs_journal_carries_renames(int dirfd, char *journal, size_t len)
 {
@@ -100,5 +135,6 @@ int fs_journal_carries_renames(int dirfd, char *journal, size_t len)
 	    device_name(st.st_dev, device, sizeof device) < 0)
 		return 0;
 	return internal_journal(device, journal, len) &&
-	       without_fast_commits(device);
+	       options_without_fast_commits(device) &&
+	       superblock_without_fast_commits(st.st_dev, device);
 }

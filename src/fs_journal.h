@@ -22,12 +22,15 @@
  * fs_journal_carries_renames says yes only when it is sure: statfs says
  * the ext2/3/4 family, /proc/fs/jbd2 lists a journal for the device of
  * the file system (an internal journal is named DEVICE-INODE there:
- * "sda1-8", "loop0-8"), and /proc/fs/ext4/DEVICE/options shows no fast
- * commits.  ext4 without a journal, an external journal, fast commits,
- * any other file system, a /proc not mounted or anything it cannot read:
- * no, and the caller fsyncs the directory as everywhere else.
+ * "sda1-8", "loop0-8"), and no sign of fast commits: none in
+ * /proc/fs/ext4/DEVICE/options, and none in the superblock, read from
+ * /dev/DEVICE (the only place every kernel shows them; it needs the
+ * right to read the device, so root).  ext4 without a journal, an
+ * external journal, fast commits, any other file system, a /proc not
+ * mounted, a device node missing, or anything it cannot read: no, and
+ * the caller fsyncs the directory as everywhere else.
  *
- * Contract: no state; thread-safe; reads /sys and /proc.
+ * Contract: no state; thread-safe; reads /sys, /proc and the device.
  */
 #ifndef MTA_FS_JOURNAL_H
 #define MTA_FS_JOURNAL_H

@@ -4,7 +4,8 @@
 # fsyncs the file after its rename into new/ and not the directory; and a
 # Maildir's new/ on that same file system is not fsynced either (the
 # queue's unlink that forgets the message commits after the rename).
-# Anywhere else (no journal, another journal, fast commits), or with
+# Anywhere else (no journal, another journal, fast commits, a superblock
+# it cannot read), or with
 # --sync-dirs, the directories are fsynced.  A failed fsync of the file
 # answers 451 and keeps nothing.  Real file systems: ext4 images made
 # here, loop-mounted; strace -y names the file or directory of every
@@ -62,7 +63,7 @@ ls "/proc/fs/jbd2/$(device_of "$T/journal")"-* >/dev/null 2>&1 ||
 fast=0
 try_image fast -O fast_commit && fast=1
 
-plan 37
+plan 38
 
 # run TAG DIR MAILROOT [OPTS...] - mta-smtpd under strace with its queue
 # in DIR and its mail root MAILROOT; three messages to bob, each one's
@@ -195,6 +196,25 @@ if [ "$fast" = 1 ]; then
 	like "$(c fc MDIR)" '^[1-9]' "fast commits: the Maildir's new/ is fsynced"
 else
 	skip "no ext4 with fast commits here: $(head -1 "$T/mount.err" "$T/mkfs.err" | tr '\n' ' ')" 3
+fi
+
+# ---- a superblock that cannot be read: not sure, so no ------------------------
+# (in a mount namespace of its own, /dev/null over the device's node)
+dev=$(device_of "$T/journal")
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+	mkdir -p "$T/journal/h/queue"
+	port=$(free_port)
+	unshare -m --propagation private sh -c 'mount --bind /dev/null "/dev/$1" && shift && exec "$@"' \
+		sh "$dev" "$MTA_BIN/mta-smtpd" -q "$T/journal/h/queue" -m "$T/journal/h/mail" \
+		-L "$T/journal/h/mta.log" -l "127.0.0.1:$port" -d test.example \
+		2>"$T/h.stderr" &
+	hpid=$!
+	wait_until 10 grep -q 'new-sync=' "$T/journal/h/mta.log"
+	kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+	like "$(grep -o 'new-sync=[^ ]*' "$T/journal/h/mta.log")" '^new-sync=dir$' \
+		"superblock unreadable (no device node): the start line says new-sync=dir"
+else
+	skip "unshare -m is not available here" 1
 fi
 
 # ---- ext4 without a journal ---------------------------------------------------

@@ -334,7 +334,7 @@ static void unmake_jobs(struct sched *s, const char *id)
  * forgotten (no delivery starts) and it is tried again shortly. */
 void sched_explode(struct sched *s)
 {
-	size_t i, ok = 0, linked = 0, nboth = 0;
+	size_t i, ok = 0, linked = 0, nboth = 0, renamed = 0;
 	char (*both)[ENVELOPE_ID_MAX] = NULL;
 	int synced = -1;                /* mess/: -1 not tried, 0 failed, 1 synced */
 
@@ -371,6 +371,8 @@ void sched_explode(struct sched *s)
 
 		if (r == 0 || r == 1)
 			memcpy(s->arrived[linked++], s->arrived[i], ENVELOPE_ID_MAX);
+		else if (r == 2)
+			renamed++;      /* no hard links here: in mess/ only */
 		else if (r < 0) {
 			sched_forget_untaken(s, s->arrived[i]);  /* not in mess/: no delivery */
 			s->next_rescan = time(NULL) + EXPLODE_RETRY;
@@ -380,8 +382,13 @@ void sched_explode(struct sched *s)
 	 * exploded again then, finding its jobs already there.  A message
 	 * found under both names (a crash between a link and this fsync)
 	 * needs it as much before its new/ name goes: a receiver's fsync of
-	 * new/ could make that removal durable while the link is not. */
-	if (linked > 0 || nboth > 0) {
+	 * new/ could make that removal durable while the link is not.  A
+	 * message renamed where there are no hard links has lost its new/
+	 * name already: the sooner mess/ is synced, the shorter the time in
+	 * which such an fsync of new/ could leave it in neither.  It cannot
+	 * be undone (a rename back has the same two sides), so a failure
+	 * leaves it where it is, logged. */
+	if (linked > 0 || nboth > 0 || renamed > 0) {
 		synced = queue_sync(s->q, QUEUE_MESS) == 0;
 		if (!synced)
 			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
@@ -540,7 +547,7 @@ void sched_file_batch(struct sched *s)
 {
 	enum { MOVED, LINKED, AGAIN };
 	long long now = (long long)time(NULL);
-	size_t i, n = 0, linked = 0;
+	size_t i, n = 0, linked = 0, renamed = 0;
 	unsigned char *st;
 	int synced = 1;
 
@@ -582,6 +589,7 @@ void sched_file_batch(struct sched *s)
 			linked++;
 		} else if (r == 2) {
 			st[i] = MOVED;      /* renamed: in mess/ only */
+			renamed++;
 		} else if (errno == ENOENT && queue_exists(s->q, QUEUE_MESS, m->id)) {
 			st[i] = MOVED;      /* there already (by hand): its jobs are */
 		} else if (errno == ENOENT) {
@@ -592,7 +600,8 @@ void sched_file_batch(struct sched *s)
 			retry_later(s, now);
 		}
 	}
-	if (linked > 0 && queue_sync(s->q, QUEUE_MESS) < 0) {
+	/* renamed ones too, as in sched_explode (not undone on failure) */
+	if ((linked > 0 || renamed > 0) && queue_sync(s->q, QUEUE_MESS) < 0) {
 		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
 		          strerror(errno), EXPLODE_RETRY);
 		retry_later(s, now);

@@ -6,7 +6,8 @@
 #     and its body stay), the new one gets another ID (mta-queue(5), QUEUE
 #     IDS); also where renameat2 cannot refuse to replace (link, fsync,
 #     unlink) and where there are no hard links either (mta-queue(5),
-#     RENAMES)
+#     RENAMES); where there are none, the scheduler's rename of a message
+#     from new/ into mess/ is followed by an fsync of mess/
 #   * the directory fsync of new/ fails while several receivers wait for
 #     it: every one of them answers 451 (none 250), and the next message
 #     gets a fsync of its own and 250 (queue.h, group commit)
@@ -18,8 +19,9 @@
 #     (no pause for --retry)
 . "$(dirname "$0")/lib/common.sh"
 . "$here/lib/forward.sh"
+. "$here/lib/strace.sh"
 
-plan 46
+plan 49
 
 CC=$(command -v cc || command -v gcc) || { echo "1..0 # SKIP no C compiler"; exit 0; }
 "$CC" -shared -fPIC -O1 -o "$T/fsfault.so" "$TLIB/fsfault.c" -ldl ||
@@ -70,6 +72,32 @@ reused() {
 reused "$T/a" "renames by renameat2"
 reused "$T/a1" "renames done as link, fsync, unlink" FSFAULT_NOREPLACE=1
 reused "$T/a2" "renames after a check (no hard links)" FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
+
+# ---- no hard links: the scheduler's rename into mess/ is synced (2) --------
+# (a rename has lost the new/ name at once: mess/ is fsynced right after,
+# not left until a later link needs it)
+if [ -n "$STRACE" ]; then
+	wrap FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
+	MTA_DIR=$T/g MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
+	MTA_BIN=$REAL_BIN
+	if strace_attach "$T/g.strace" -e trace=rename,renameat,renameat2,fsync; then
+		idg=$(queued_id "$(msg nolink | inject "$MTA_PORT" sender@example.org user@test.example)")
+		wait_for 10 test -f "$MTA_QUEUE/mess/$idg"
+		sleep 0.5
+		strace_detach
+		is "$(ls "$MTA_QUEUE/new")|$(ls "$MTA_QUEUE/mess")" "|$idg" \
+			"no hard links: the message was renamed from new/ into mess/"
+		is "$(awk -v id="\"$idg\"" -v mess="$MTA_QUEUE/mess>" '
+			/rename/ && index($0, "/new>, " id) && index($0, mess ", " id) && / = 0$/ { r = NR }
+			r && NR > r && /fsync\(/ && index($0, mess ")") && / = 0$/ { print "synced"; exit }
+			' "$T/g.strace")" synced "no hard links: mess/ is fsynced after that rename"
+	else
+		skip "strace cannot attach: $(head -1 "$T/strace.err")" 2
+	fi
+	is "$(stop_mta)" 0 "no hard links: SIGTERM, exit 0"
+else
+	skip "strace is not installed" 3
+fi
 
 # ---- a failed directory fsync covering several receivers (6) ---------------
 mkdir -p "$T/b/queue/new"

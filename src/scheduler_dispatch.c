@@ -50,18 +50,34 @@ static void *delivery_thread(void *arg)
  * thread starts.  Deliveries handed over wait in pool_queue (linked by
  * d->next, unused until the completion list takes it).  Process-wide:
  * the threads know no scheduler (a delivery names its own, d->owner).
- * Idle threads end on their own after POOL_IDLE seconds: nothing to stop
- * at exit.  They are named "mta-delivery" (ps -L). */
-enum { POOL_IDLE = 10 };
+ * Idle threads end on their own after POOL_IDLE seconds, or at once when
+ * the daemon stops (sched_pool_end).  They are joinable: one that ended
+ * leaves its record on pool_ended, and the next pool_start or
+ * sched_pool_end joins it, so that at exit none is left half gone for a
+ * leak checker to count.  They are named "mta-delivery" (ps -L). */
+enum { POOL_IDLE = 10, POOL_END_WAIT = 2 };
+
+/* a pool thread, for its join once it has ended */
+struct pool_member {
+	pthread_t id;
+	struct delivery *first;       /* its first delivery */
+	struct pool_member *next;     /* on pool_ended */
+};
+
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_gone = PTHREAD_COND_INITIALIZER;
 static struct delivery *pool_queue;   /* handed over, not yet taken */
 static unsigned pool_free;            /* idle threads not yet claimed */
+static unsigned pool_threads;         /* pool threads not yet ended */
+static int pool_ending;               /* idle threads end now */
+static struct pool_member *pool_ended;  /* ended, not yet joined */
 
 /* pool_thread - deliveries, one after the other, until idle too long */
 static void *pool_thread(void *arg)
 {
-	struct delivery *d = arg;
+	struct pool_member *me = arg;
+	struct delivery *d = me->first;
 	struct timespec until;
 
 	/* for ps -L and top -H (at most 15 bytes) */
@@ -74,10 +90,10 @@ static void *pool_thread(void *arg)
 		pool_free++;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += POOL_IDLE;
-		while (pool_queue == NULL &&
+		while (pool_queue == NULL && !pool_ending &&
 		       pthread_cond_timedwait(&pool_work, &pool_lock, &until) == 0)
 			;
-		if (pool_queue == NULL) {   /* idle too long, none claimed it */
+		if (pool_queue == NULL) {   /* idle too long, or stopping */
 			pool_free--;
 			break;
 		}
@@ -86,16 +102,60 @@ static void *pool_thread(void *arg)
 		pool_queue = d->next;
 		d->next = NULL;
 	}
+	me->next = pool_ended;
+	pool_ended = me;
+	if (--pool_threads == 0)
+		pthread_cond_broadcast(&pool_gone);
 	pthread_mutex_unlock(&pool_lock);
 	return NULL;
 }
 
-/* pool_start - d to an idle delivery thread, or to a new one; 0, or -1
- * when no thread could be started */
+/* pool_reap - join the pool threads that have ended (each is at most
+ * returning from pool_thread: a short wait) */
+static void pool_reap(void)
+{
+	struct pool_member *m;
+
+	pthread_mutex_lock(&pool_lock);
+	m = pool_ended;
+	pool_ended = NULL;
+	pthread_mutex_unlock(&pool_lock);
+	while (m != NULL) {
+		struct pool_member *next = m->next;
+
+		pthread_join(m->id, NULL);
+		free(m);
+		m = next;
+	}
+}
+
+/* sched_pool_end - see scheduler_dispatch.h */
+void sched_pool_end(void)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += POOL_END_WAIT;
+	pthread_mutex_lock(&pool_lock);
+	pool_ending = 1;
+	pthread_cond_broadcast(&pool_work);
+	while (pool_threads > 0 &&
+	       pthread_cond_timedwait(&pool_gone, &pool_lock, &until) == 0)
+		;
+	/* a scheduler started again in this process has its pool again */
+	if (pool_threads == 0)
+		pool_ending = 0;
+	pthread_mutex_unlock(&pool_lock);
+	pool_reap();
+}
+
+/* pool_start - d to an idle delivery thread, or to a new one (attr:
+ * joinable); 0, or -1 when no thread could be started */
 static int pool_start(struct delivery *d, pthread_attr_t *attr)
 {
-	pthread_t t;
+	struct pool_member *m;
 
+	pool_reap();
 	pthread_mutex_lock(&pool_lock);
 	if (pool_free > 0) {
 		pool_free--;
@@ -106,8 +166,20 @@ static int pool_start(struct delivery *d, pthread_attr_t *attr)
 		pthread_cond_signal(&pool_work);
 		return 0;
 	}
+	pool_threads++;
 	pthread_mutex_unlock(&pool_lock);
-	return pthread_create(&t, attr, pool_thread, d) != 0 ? -1 : 0;
+	if ((m = malloc(sizeof *m)) != NULL) {
+		m->first = d;
+		m->next = NULL;
+		if (pthread_create(&m->id, attr, pool_thread, m) == 0)
+			return 0;
+		free(m);
+	}
+	pthread_mutex_lock(&pool_lock);
+	if (--pool_threads == 0)
+		pthread_cond_broadcast(&pool_gone);
+	pthread_mutex_unlock(&pool_lock);
+	return -1;
 }
 
 /* hand_on - a job that may have left a line of transport tr for a free

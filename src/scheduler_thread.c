@@ -121,8 +121,8 @@ static void *sched_thread(void *arg)
 
 	log_set_tag("sched");
 	pthread_setname_np(pthread_self(), "mta-sched");
+	/* joinable: the delivery pool joins its threads once they end */
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, DELIVERY_STACK);
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -317,7 +317,9 @@ void sched_stop(struct sched *s, unsigned grace_seconds)
 	}
 	/* Deliveries still running keep using s: it is not freed (the process
 	 * is about to exit, and their jobs are retried after the restart). */
-	if (s->running == 0)
+	if (s->running == 0) {
 		remote_ctx_free(&s->remote);
+		sched_pool_end();
+	}
 }
 

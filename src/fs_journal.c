@@ -111,7 +111,8 @@ static int superblock_without_fast_commits(dev_t dev, const char *device)
 	int fd, ok;
 
 	snprintf(path, sizeof path, "/dev/%s", device);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+	/* O_NONBLOCK: should /dev/NAME be a FIFO, the open must not wait */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
 		return 0;
 	/* the node must be that device, not a stale or foreign name */
 	ok = fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == dev &&

@@ -52,9 +52,9 @@ static void *delivery_thread(void *arg)
  * the threads know no scheduler (a delivery names its own, d->owner).
  * Idle threads end on their own after POOL_IDLE seconds, or at once when
  * the daemon stops (sched_pool_end).  They are joinable: one that ended
- * leaves its record on pool_ended, and the next pool_start or
- * sched_pool_end joins it, so that at exit none is left half gone for a
- * leak checker to count.  They are named "mta-delivery" (ps -L). */
+ * leaves its record on pool_ended, and the next pool_start, or the
+ * daemon's stop (sched_pool_end, sched_pool_reap), joins it, so that at
+ * exit none is left half gone for a leak checker to count.  They are named "mta-delivery" (ps -L). */
 enum { POOL_IDLE = 10, POOL_END_WAIT = 2 };
 
 /* a pool thread, for its join once it has ended */
@@ -110,9 +110,9 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
-/* pool_reap - join the pool threads that have ended (each is at most
- * returning from pool_thread: a short wait) */
-static void pool_reap(void)
+/* sched_pool_reap - see scheduler_dispatch.h (each ended thread is at
+ * most returning from pool_thread: a short wait) */
+void sched_pool_reap(void)
 {
 	struct pool_member *m;
 
@@ -146,7 +146,7 @@ void sched_pool_end(void)
 	if (pool_threads == 0)
 		pool_ending = 0;
 	pthread_mutex_unlock(&pool_lock);
-	pool_reap();
+	sched_pool_reap();
 }
 
 /* pool_start - d to an idle delivery thread, or to a new one (attr:
@@ -155,7 +155,7 @@ static int pool_start(struct delivery *d, pthread_attr_t *attr)
 {
 	struct pool_member *m;
 
-	pool_reap();
+	sched_pool_reap();
 	pthread_mutex_lock(&pool_lock);
 	if (pool_free > 0) {
 		pool_free--;

@@ -13,7 +13,12 @@
 void sched_dispatch(struct sched *s, pthread_attr_t *attr);
 
 /* sched_pool_end - the idle delivery threads end now, waited for a
- * moment (at most 2 s); for the daemon's stop, once no delivery runs */
+ * moment (at most 2 s) and joined; for the daemon's stop, once no
+ * delivery runs */
 void sched_pool_end(void);
+
+/* sched_pool_reap - join the delivery threads that have ended; for the
+ * daemon's stop while deliveries still run (those are left running) */
+void sched_pool_reap(void);
 
 #endif

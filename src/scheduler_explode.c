@@ -390,7 +390,10 @@ void sched_explode(struct sched *s)
 	 * leaves it where it is, logged. */
 	if (linked > 0 || nboth > 0 || renamed > 0) {
 		synced = queue_sync(s->q, QUEUE_MESS) == 0;
-		if (!synced)
+		if (!synced && linked + nboth == 0)
+			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=none",
+			          strerror(errno));
+		else if (!synced)
 			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
 			          strerror(errno), EXPLODE_RETRY);
 	}
@@ -600,11 +603,17 @@ void sched_file_batch(struct sched *s)
 			retry_later(s, now);
 		}
 	}
-	/* renamed ones too, as in sched_explode (not undone on failure) */
+	/* renamed ones too, as in sched_explode (not undone on failure:
+	 * only the linked ones are tried again) */
 	if ((linked > 0 || renamed > 0) && queue_sync(s->q, QUEUE_MESS) < 0) {
-		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
-		          strerror(errno), EXPLODE_RETRY);
-		retry_later(s, now);
+		if (linked > 0) {
+			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
+			          strerror(errno), EXPLODE_RETRY);
+			retry_later(s, now);
+		} else {
+			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=none",
+			          strerror(errno));
+		}
 		synced = 0;
 	}
 	for (i = 0, n = 0; i < s->nfiling; i++) {

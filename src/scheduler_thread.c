@@ -320,6 +320,8 @@ void sched_stop(struct sched *s, unsigned grace_seconds)
 	if (s->running == 0) {
 		remote_ctx_free(&s->remote);
 		sched_pool_end();
+	} else {
+		sched_pool_reap();
 	}
 }
 

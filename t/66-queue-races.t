@@ -73,25 +73,54 @@ reused "$T/a" "renames by renameat2"
 reused "$T/a1" "renames done as link, fsync, unlink" FSFAULT_NOREPLACE=1
 reused "$T/a2" "renames after a check (no hard links)" FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
 
-# ---- no hard links: the scheduler's rename into mess/ is synced (2) --------
+# ---- no hard links: the scheduler's rename into mess/ is synced (3) --------
 # (a rename has lost the new/ name at once: mess/ is fsynced right after,
 # not left until a later link needs it)
+# renamed_then_synced FILE ID - strace FILE shows the rename of ID from
+# new/ into mess/ and, after it, an fsync of mess/ that returned 0 (a
+# call split by another thread's is paired by pid: "<unfinished ...>",
+# then "<... fsync resumed>")
+renamed_then_synced() {
+	$PY - "$1" "$2" "$MTA_QUEUE/mess" <<'EOF'
+import re, sys
+lines = open(sys.argv[1], errors="replace").read().split("\n")
+qid, mess = sys.argv[2], sys.argv[3]
+renamed, started = None, {}
+for i, l in enumerate(lines):
+    m = re.match(r"(\d+) (.*)", l)
+    if not m:
+        continue
+    pid, call = m.groups()
+    if re.search(r'rename\w*\(.*/new>, "%s", \d+<%s>, "%s"' % (qid, re.escape(mess), qid), call) \
+            and call.rstrip().endswith("= 0"):
+        renamed = i
+    if renamed is None or i <= renamed:
+        continue
+    if re.match(r"fsync\(\d+<%s>" % re.escape(mess), call):
+        if call.rstrip().endswith("= 0"):
+            sys.exit(0)
+        if "unfinished" in call:
+            started[pid] = True
+    elif started.get(pid) and "fsync resumed" in call and call.rstrip().endswith("= 0"):
+        sys.exit(0)
+sys.exit(1)
+EOF
+}
 if [ -n "$STRACE" ]; then
 	wrap FSFAULT_NOREPLACE=1 FSFAULT_NOLINK=1
 	MTA_DIR=$T/g MTA_BIN=$T/wrap start_mta_hold || { echo "Bail out! mta-smtpd did not start"; exit 1; }
 	MTA_BIN=$REAL_BIN
-	if strace_attach "$T/g.strace" -e trace=rename,renameat,renameat2,fsync; then
+	if strace_attach "$T/g.strace" -e 'trace=?rename,?renameat,renameat2,fsync'; then
 		idg=$(queued_id "$(msg nolink | inject "$MTA_PORT" sender@example.org user@test.example)")
 		wait_for 10 test -f "$MTA_QUEUE/mess/$idg"
-		sleep 0.5
+		wait_for 20 renamed_then_synced "$T/g.strace" "$idg"
 		strace_detach
 		is "$(ls "$MTA_QUEUE/new")|$(ls "$MTA_QUEUE/mess")" "|$idg" \
 			"no hard links: the message was renamed from new/ into mess/"
-		is "$(awk -v id="\"$idg\"" -v mess="$MTA_QUEUE/mess>" '
-			/rename/ && index($0, "/new>, " id) && index($0, mess ", " id) && / = 0$/ { r = NR }
-			r && NR > r && /fsync\(/ && index($0, mess ")") && / = 0$/ { print "synced"; exit }
-			' "$T/g.strace")" synced "no hard links: mess/ is fsynced after that rename"
+		renamed_then_synced "$T/g.strace" "$idg"
+		ok $? "no hard links: mess/ is fsynced after that rename"
 	else
+		strace_detach
 		skip "strace cannot attach: $(head -1 "$T/strace.err")" 2
 	fi
 	is "$(stop_mta)" 0 "no hard links: SIGTERM, exit 0"

@@ -54,7 +54,8 @@ static void *delivery_thread(void *arg)
  * the daemon stops (sched_pool_end).  They are joinable: one that ended
  * leaves its record on pool_ended, and the next pool_start, or the
  * daemon's stop (sched_pool_end, sched_pool_reap), joins it, so that at
- * exit none is left half gone for a leak checker to count.  They are named "mta-delivery" (ps -L). */
+ * exit none is left half gone for a leak checker to count.  They are
+ * named "mta-delivery" (ps -L). */
 enum { POOL_IDLE = 10, POOL_END_WAIT = 2 };
 
 /* a pool thread, for its join once it has ended */

@@ -87,7 +87,7 @@ lines = open(sys.argv[1], errors="replace").read().split("\n")
 qid, mess = sys.argv[2], sys.argv[3]
 renamed, started = None, {}
 for i, l in enumerate(lines):
-    m = re.match(r"(\d+) (.*)", l)
+    m = re.match(r"(\d+)\s+(.*)", l)     # strace pads a short pid
     if not m:
         continue
     pid, call = m.groups()

@@ -71,6 +71,8 @@ PYEOF
 	ok "$(grep -q '^Subject: t58 grown$' "$r" && grep -q '^as checked$' "$r" &&
 		! grep -q 'T58 EVIL\|GROWN AFTER' "$r"; echo $?)" \
 		"the report (ret FULL) carries the message as read, nothing written after"
+	# (alice's delivery runs beside the report's: it may end a little later)
+	wait_for 30 eval '[ "$(inbox alice "t58 grown" | wc -l)" -ge 1 ]'
 	is "$(inbox alice 't58 grown' | wc -l)" 1 "the accepted recipient gets the message as checked"
 	# strace passes SIGTERM on to its tracee badly: the daemon itself
 	# is asked to stop

@@ -52,7 +52,7 @@ static void *delivery_thread(void *arg)
  * the threads know no scheduler (a delivery names its own, d->owner).
  * Idle threads end on their own after POOL_IDLE seconds, or at once when
  * the daemon stops (sched_pool_end).  They are joinable: one that ended
- * leaves its record on pool_ended, and the next pool_start, or the
+ * leaves its record on pool_ended, and the next thread started, or the
  * daemon's stop (sched_pool_end, sched_pool_reap), joins it, so that at
  * exit none is left half gone for a leak checker to count.  They are
  * named "mta-delivery" (ps -L). */
@@ -111,6 +111,19 @@ static void *pool_thread(void *arg)
 	return NULL;
 }
 
+/* join_members - join and free the ended threads of list m (taken off
+ * pool_ended under the lock) */
+static void join_members(struct pool_member *m)
+{
+	while (m != NULL) {
+		struct pool_member *next = m->next;
+
+		pthread_join(m->id, NULL);
+		free(m);
+		m = next;
+	}
+}
+
 /* sched_pool_reap - see scheduler_dispatch.h (each ended thread is at
  * most returning from pool_thread: a short wait) */
 void sched_pool_reap(void)
@@ -121,13 +134,7 @@ void sched_pool_reap(void)
 	m = pool_ended;
 	pool_ended = NULL;
 	pthread_mutex_unlock(&pool_lock);
-	while (m != NULL) {
-		struct pool_member *next = m->next;
-
-		pthread_join(m->id, NULL);
-		free(m);
-		m = next;
-	}
+	join_members(m);
 }
 
 /* sched_pool_end - see scheduler_dispatch.h */
@@ -154,9 +161,8 @@ void sched_pool_end(void)
  * joinable); 0, or -1 when no thread could be started */
 static int pool_start(struct delivery *d, pthread_attr_t *attr)
 {
-	struct pool_member *m;
+	struct pool_member *m, *ended;
 
-	sched_pool_reap();
 	pthread_mutex_lock(&pool_lock);
 	if (pool_free > 0) {
 		pool_free--;
@@ -167,8 +173,13 @@ static int pool_start(struct delivery *d, pthread_attr_t *attr)
 		pthread_cond_signal(&pool_work);
 		return 0;
 	}
+	/* a new thread: first join those that ended (off the hot path of a
+	 * hand-over, and bounded by how many threads there ever were) */
+	ended = pool_ended;
+	pool_ended = NULL;
 	pool_threads++;
 	pthread_mutex_unlock(&pool_lock);
+	join_members(ended);
 	if ((m = malloc(sizeof *m)) != NULL) {
 		m->first = d;
 		m->next = NULL;

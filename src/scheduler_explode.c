@@ -288,6 +288,18 @@ static int take(struct sched *s, const char *id)
 	return r;
 }
 
+/* mess_sync_failed - log a failed fsync of mess/ (errno): linked
+ * messages are tried again; renamed ones cannot be undone and stay */
+static void mess_sync_failed(int retried)
+{
+	if (retried)
+		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
+		          strerror(errno), EXPLODE_RETRY);
+	else
+		log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=none",
+		          strerror(errno));
+}
+
 /* unlink_names - unlink d/ID for the first n IDs of ids (logged) */
 static void unlink_names(struct sched *s, enum queue_dir d,
                          char (*ids)[ENVELOPE_ID_MAX], size_t n)
@@ -390,12 +402,8 @@ void sched_explode(struct sched *s)
 	 * leaves it where it is, logged. */
 	if (linked > 0 || nboth > 0 || renamed > 0) {
 		synced = queue_sync(s->q, QUEUE_MESS) == 0;
-		if (!synced && linked + nboth == 0)
-			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=none",
-			          strerror(errno));
-		else if (!synced)
-			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
-			          strerror(errno), EXPLODE_RETRY);
+		if (!synced)
+			mess_sync_failed(linked + nboth > 0);
 	}
 	if (synced == 0) {
 		/* The links may not be durable, and a later fsync that succeeds
@@ -404,7 +412,8 @@ void sched_explode(struct sched *s)
 		unlink_names(s, QUEUE_MESS, s->arrived, linked);
 		for (i = 0; i < linked; i++)
 			sched_forget_untaken(s, s->arrived[i]);
-		s->next_rescan = time(NULL) + EXPLODE_RETRY;
+		if (linked + nboth > 0)     /* renamed ones need no rescan */
+			s->next_rescan = time(NULL) + EXPLODE_RETRY;
 	} else {
 		/* Only now may new/ forget them. */
 		unlink_names(s, QUEUE_NEW, s->arrived, linked);
@@ -606,14 +615,9 @@ void sched_file_batch(struct sched *s)
 	/* renamed ones too, as in sched_explode (not undone on failure:
 	 * only the linked ones are tried again) */
 	if ((linked > 0 || renamed > 0) && queue_sync(s->q, QUEUE_MESS) < 0) {
-		if (linked > 0) {
-			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=retry seconds=%d",
-			          strerror(errno), EXPLODE_RETRY);
+		mess_sync_failed(linked > 0);
+		if (linked > 0)
 			retry_later(s, now);
-		} else {
-			log_event("queue-error", "op=fsync dir=mess error=\"%s\" action=none",
-			          strerror(errno));
-		}
 		synced = 0;
 	}
 	for (i = 0, n = 0; i < s->nfiling; i++) {

@@ -5,7 +5,8 @@
 #   make test       install what is missing, build, run unit and shell tests
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make tsan       the whole suite under ThreadSanitizer (objects in build/tsan)
-#   make crash      the power-cut tests (t/70, t/71) cutting at every point
+#   make crash      the power-cut tests (t/70, t/71) cutting at every point,
+#                   and t/77 (ext4 on blockcut) in 40 rounds
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
@@ -116,6 +117,15 @@ $(CRASHFS): t/tools/crashfs.c
 	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
 	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
 
+# t/tools/blockcut: a disk image whose write cache a power cut loses, as a
+# FUSE file system, for t/77-powercut-ext4.t (a loop device on it carries
+# ext4); built like crashfs, next to it
+BLOCKCUT = $(O)/tools/blockcut
+$(BLOCKCUT): t/tools/blockcut.c
+	mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $$(pkg-config --cflags fuse3) $(CFLAGS) \
+	    $(WARN) -o $@ $< $$(pkg-config --libs fuse3) -pthread
+
 # t/tools/dovecot-auth: drives dovecot_auth_check() (libmta) for
 # t/98-dovecot-auth.t, next to crashfs (the test finds it there)
 DOVECOT_AUTH_TOOL = $(O)/tools/dovecot-auth
@@ -165,7 +175,7 @@ run: deps
 	$(BIN)/mta-smtpd
 
 unit: $(UNIT_BIN)
-prove: all unit $(CRASHFS) $(DOVECOT_AUTH_TOOL) fuzz-replay
+prove: all unit $(CRASHFS) $(BLOCKCUT) $(DOVECOT_AUTH_TOOL) fuzz-replay
 	MTA_BIN=$(abspath $(BIN)) MTA_UNIT=$(abspath $(UNIT_BIN)) \
 	    MTA_CRASHFS=$(abspath $(CRASHFS)) MTA_FUZZ_REPLAY=$(abspath $(REPLAY_DIR)) \
 	    prove -v -j$(TEST_JOBS) --exec $(abspath t/lib/run-test) t/*.t
@@ -198,12 +208,14 @@ tsan: test-deps
 	    prove
 
 # the power-cut tests in full: t/71-powercut.t cuts at every durability
-# point of its short workload (make test: the first 8)
+# point of its short workload (make test: the first 8), t/77 in 40 rounds
+# (make test: 4)
 crash: test-deps
-	$(MAKE) all $(CRASHFS)
+	$(MAKE) all $(CRASHFS) $(BLOCKCUT)
 	MTA_BIN=$(abspath $(BIN)) MTA_CRASHFS=$(abspath $(CRASHFS)) \
-	    MTA_POWERCUT_POINTS=0 MTA_TEST_TIMEOUT=3000 \
-	    prove -v --exec $(abspath t/lib/run-test) t/70-crashfs.t t/71-powercut.t
+	    MTA_POWERCUT_POINTS=0 MTA_POWERCUT_ROUNDS=40 MTA_TEST_TIMEOUT=3000 \
+	    prove -v --exec $(abspath t/lib/run-test) t/70-crashfs.t t/71-powercut.t \
+	    t/77-powercut-ext4.t
 
 # valgrind memcheck of the daemon (-O1 -g) at N and 10N messages: a leak
 # that grows with traffic fails (t/bench/valgrind-leak.sh, VG_MSGS=N)

@@ -1,5 +1,6 @@
 /* dir_sync.c - groups of waiters per directory, each with a count of
- * arrivals and the highest arrival a finished fsync covers; see dir_sync.h */
+ * tickets, a count of arrivals, the highest arrival a finished fsync
+ * covers and the highest ticket a failed one fails; see dir_sync.h */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -15,6 +16,7 @@
  * those it decided return without taking the lock again */
 struct waiter {
 	struct waiter *next;
+	unsigned long seq;            /* its ticket, taken before its rename */
 	unsigned long me;             /* its arrival number */
 	int lead;                     /* woken to run the next fsync */
 	int ret, err;                 /* decided: dir_sync_wait's result */
@@ -25,11 +27,14 @@ struct group {
 	struct group *next;
 	dev_t dev;
 	ino_t ino;
-	unsigned users;               /* threads in dir_sync_wait for it */
+	unsigned users;               /* threads holding a ticket of it */
 	int syncing;                  /* an fsync runs for it */
+	unsigned long entered;        /* tickets so far, numbered 1.. */
 	unsigned long arrived;        /* waiters so far, numbered 1.. */
-	unsigned long covered;        /* 1..covered: an fsync succeeded after */
-	unsigned long failed;         /* 1..failed: told fsync failed */
+	unsigned long covered;        /* arrivals 1..covered: an fsync
+	                               * succeeded after */
+	unsigned long failed;         /* tickets 1..failed: a failed fsync
+	                               * returned after they were taken */
 	int err;                      /* that fsync's errno */
 	struct waiter *waiting;       /* undecided, asleep */
 };
@@ -81,11 +86,11 @@ static void leave(struct group *g)
 
 /* settled - has an fsync settled x?  Then its result is in it.  Called
  * when an fsync ends, for the waiters still asleep: a failure fails every
- * one of them (failed == arrived), those it could not cover too.  ds_lock
+ * one of them (failed == entered), those it could not cover too.  ds_lock
  * held. */
 static int settled(const struct group *g, struct waiter *x)
 {
-	if (x->me <= g->failed) {
+	if (x->seq <= g->failed) {
 		x->ret = -1;
 		x->err = g->err;
 		return 1;
@@ -114,7 +119,7 @@ static void run_sync(struct group *g, int fd, struct waiter *w)
 		if (upto > g->covered)
 			g->covered = upto;
 	} else {
-		g->failed = g->arrived;
+		g->failed = g->entered;   /* those still renaming too */
 		g->err = e;
 	}
 	for (pp = &g->waiting; *pp; ) {
@@ -149,22 +154,56 @@ static void run_sync(struct group *g, int fd, struct waiter *w)
 		sem_post(&next_leader->wake);
 }
 
-/* dir_sync_wait - wait for (or run) an fsync that starts after now */
-int dir_sync_wait(int fd)
+/* dir_sync_enter - a ticket in the group of fd's directory, or none */
+void dir_sync_enter(int fd, struct dir_sync_ticket *t)
 {
 	struct stat sb;
-	struct group *g;
-	struct waiter w;
-	int (*sync)(int);
+	struct group *g = NULL;
 
-	if (fstat(fd, &sb) < 0)
-		return -1;
 	pthread_mutex_lock(&ds_lock);
-	if ((g = join(sb.st_dev, sb.st_ino)) == NULL) {
+	if (fstat(fd, &sb) == 0 && (g = join(sb.st_dev, sb.st_ino)) != NULL)
+		t->seq = ++g->entered;
+	pthread_mutex_unlock(&ds_lock);
+	t->group = g;
+}
+
+void dir_sync_leave(struct dir_sync_ticket *t)
+{
+	if (t->group == NULL)
+		return;
+	pthread_mutex_lock(&ds_lock);
+	leave(t->group);
+	pthread_mutex_unlock(&ds_lock);
+	t->group = NULL;
+}
+
+/* dir_sync_wait - wait for (or run) an fsync that starts after now */
+int dir_sync_wait(int fd, struct dir_sync_ticket *t)
+{
+	struct group *g = t->group;
+	struct waiter w;
+
+	t->group = NULL;
+	if (g == NULL) {
+		int (*sync)(int);
+
+		pthread_mutex_lock(&ds_lock);
 		sync = ds_sync;
 		pthread_mutex_unlock(&ds_lock);
 		return sync(fd);
 	}
+	pthread_mutex_lock(&ds_lock);
+	if (t->seq <= g->failed) {
+		/* a failed fsync returned since its ticket: it may have
+		 * consumed the error of this rename */
+		int e = g->err;
+
+		leave(g);
+		pthread_mutex_unlock(&ds_lock);
+		errno = e;
+		return -1;
+	}
+	w.seq = t->seq;
 	w.me = ++g->arrived;
 	w.lead = 0;
 	if (g->syncing) {

@@ -90,7 +90,9 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 	char name[NAME_MAX + 1], desc[2 * NAME_MAX + 64];
 	struct local_io w;
 	struct status st = status_ok();
+	struct dir_sync_ticket ticket;
 	int tmpfd = -1, newfd = -1, curfd = -1, fd = -1, winit = 0, intmp = 0;
+	int journal;
 
 	tmpfd = local_io_opendir(boxfd, "tmp", 1, own);
 	if (tmpfd < 0) {
@@ -143,20 +145,26 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 		goto out;
 	}
 	fd = -1;
-	if (move_to_new(tmpfd, newfd, name) < 0) {
-		st = local_io_status(errno, "%s: rename tmp/%s to new/", what, name);
-		goto out;
-	}
-	intmp = 0;
 	/* The delivery is durable once the new/ entry is on disk: one
 	 * fsync of new/ shared with the deliveries into this Maildir that
 	 * renamed at the same time (dir_sync.h).  It must be so before the
 	 * queue forgets the message, and no sooner: on the queue's own
 	 * file system, where its journal commits every change in order
 	 * (queue_journal_orders), the queue's unlink that forgets it cannot
-	 * be durable before this rename is, and new/ needs no fsync. */
-	if (!(m->queue && queue_journal_orders(m->queue, newfd)) &&
-	    dir_sync_wait(newfd) < 0)
+	 * be durable before this rename is, and new/ needs no fsync.  The
+	 * ticket comes before the rename: a failed fsync of new/ by another
+	 * delivery meanwhile may have taken this rename's error along. */
+	journal = m->queue && queue_journal_orders(m->queue, newfd);
+	if (!journal)
+		dir_sync_enter(newfd, &ticket);
+	if (move_to_new(tmpfd, newfd, name) < 0) {
+		st = local_io_status(errno, "%s: rename tmp/%s to new/", what, name);
+		if (!journal)
+			dir_sync_leave(&ticket);
+		goto out;
+	}
+	intmp = 0;
+	if (!journal && dir_sync_wait(newfd, &ticket) < 0)
 		st = local_io_status(errno, "%s: fsync new/", what);
 out:
 	if (winit)

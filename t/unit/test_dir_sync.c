@@ -1,9 +1,10 @@
 /* test_dir_sync.c - the shared fsync of a directory: concurrent waiters
  * on one directory share fsyncs; a waiter is covered only by an fsync
  * that started after it arrived; a failed fsync fails every waiter that
- * had arrived; different directories are synced apart; waiters that keep
- * coming all return; concurrent Maildir deliveries into one mailbox share
- * the fsync of new/. */
+ * had arrived, and every caller whose ticket (taken before its rename)
+ * came before it returned; different directories are synced apart;
+ * waiters that keep coming all return; concurrent Maildir deliveries into
+ * one mailbox share the fsync of new/. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -80,6 +81,16 @@ TestSuite(dir_sync, .init = setup, .fini = teardown, .timeout = 30);
 
 static pthread_barrier_t start;
 
+/* sync_once - a ticket, then the wait, as a caller with nothing to
+ * rename between them */
+static int sync_once(int fd)
+{
+	struct dir_sync_ticket t;
+
+	dir_sync_enter(fd, &t);
+	return dir_sync_wait(fd, &t);
+}
+
 /* waiter - open the directory arg names, wait at the barrier, sync */
 static void *waiter(void *arg)
 {
@@ -87,7 +98,7 @@ static void *waiter(void *arg)
 
 	cr_assert_geq(fd, 0);
 	pthread_barrier_wait(&start);
-	r = dir_sync_wait(fd);
+	r = sync_once(fd);
 	close(fd);
 	return (void *)(long)(r < 0 ? errno : 0);
 }
@@ -152,7 +163,7 @@ static void *early(void *arg)
 {
 	int fd = open(arg, O_RDONLY | O_DIRECTORY), r;
 
-	r = dir_sync_wait(fd);
+	r = sync_once(fd);
 	close(fd);
 	return (void *)(long)r;
 }
@@ -168,7 +179,7 @@ Test(dir_sync, covered_only_by_a_later_fsync)
 		usleep(1000);
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	arrived = now_ns();
-	cr_assert_eq(dir_sync_wait(fd), 0);
+	cr_assert_eq(sync_once(fd), 0);
 	close(fd);
 	pthread_join(t, NULL);
 	/* the fsync already running when we came cannot cover our rename */
@@ -189,7 +200,7 @@ Test(dir_sync, failure_fails_every_waiter)
 	/* later waiters are judged by a new fsync */
 	atomic_store(&fail_with, 0);
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	cr_assert_eq(dir_sync_wait(fd), 0);
+	cr_assert_eq(sync_once(fd), 0);
 	close(fd);
 }
 
@@ -203,11 +214,11 @@ Test(dir_sync, errno_set_only_on_failure)
 	cr_assert_geq(fd, 0);
 	atomic_store(&quick, 1);
 	errno = ENOTTY;
-	cr_assert_eq(dir_sync_wait(fd), 0);
+	cr_assert_eq(sync_once(fd), 0);
 	cr_assert_eq(errno, ENOTTY, "errno after a success: %d", errno);
 	atomic_store(&fail_with, EROFS);
 	errno = 0;
-	cr_assert_eq(dir_sync_wait(fd), -1);
+	cr_assert_eq(sync_once(fd), -1);
 	cr_assert_eq(errno, EROFS, "errno after a failure: %d", errno);
 	close(fd);
 }
@@ -227,13 +238,60 @@ Test(dir_sync, a_failure_fails_a_waiter_that_came_while_it_ran)
 	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
 		usleep(1000);
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
-	r = dir_sync_wait(fd);
+	r = sync_once(fd);
 	cr_assert_eq(r, -1, "the waiter that came while it ran fails");
 	cr_assert_eq(errno, EIO);
 	close(fd);
 	pthread_join(t, &rr);
 	cr_assert_eq((long)rr, -1, "the one whose fsync failed");
 	cr_assert_eq(atomic_load(&syncs), 1, "decided by the failure: no second fsync");
+}
+
+/* A ticket taken while the first fsync runs, its wait only after that
+ * fsync failed: it fails too (its rename, made meanwhile, may have lost
+ * its error to that fsync), with no fsync of its own; a ticket taken
+ * after the failure gets a new fsync. */
+Test(dir_sync, a_failure_fails_a_ticket_taken_before_it_returned)
+{
+	struct dir_sync_ticket before, after;
+	pthread_t t;
+	int fd;
+	void *rr;
+
+	atomic_store(&fail_with, EIO);
+	atomic_store(&fail_only, 1);
+	cr_assert_eq(pthread_create(&t, NULL, early, dir), 0);
+	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
+		usleep(1000);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	dir_sync_enter(fd, &before);
+	pthread_join(t, &rr);
+	cr_assert_eq((long)rr, -1, "the one whose fsync failed");
+	dir_sync_enter(fd, &after);
+	errno = 0;
+	cr_assert_eq(dir_sync_wait(fd, &before), -1, "the ticket taken before the failure returned fails");
+	cr_assert_eq(errno, EIO);
+	cr_assert_eq(atomic_load(&syncs), 1, "decided by the failure: no fsync of its own");
+	cr_assert_eq(dir_sync_wait(fd, &after), 0, "a ticket taken after it gets a new fsync");
+	cr_assert_eq(atomic_load(&syncs), 2);
+	close(fd);
+}
+
+/* A ticket given back unused (its rename failed) leaves the group as it
+ * was: the next caller's wait runs and succeeds. */
+Test(dir_sync, a_ticket_given_back)
+{
+	struct dir_sync_ticket t;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(fd, 0);
+	atomic_store(&quick, 1);
+	dir_sync_enter(fd, &t);
+	dir_sync_leave(&t);
+	cr_assert_eq(sync_once(fd), 0);
+	cr_assert_eq(atomic_load(&syncs), 1);
+	close(fd);
 }
 
 /* many_waits - ROUNDS waits one after another on the directory arg
@@ -247,7 +305,7 @@ static void *many_waits(void *arg)
 	cr_assert_geq(fd, 0);
 	pthread_barrier_wait(&start);
 	for (i = 0; i < ROUNDS; i++)
-		failed += dir_sync_wait(fd) < 0;
+		failed += sync_once(fd) < 0;
 	close(fd);
 	return (void *)failed;
 }

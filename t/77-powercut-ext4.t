@@ -55,7 +55,7 @@ new_image() {
 	truncate -s 64M "$img" && mkfs.ext4 -q -F -b 4096 -N 16384 "$img" >"$T/mkfs.err" 2>&1 &&
 		mkdir -p "$mnt" && mount -o loop "$img" "$mnt" 2>"$T/mount.err" || return 1
 	MOUNTS="$MOUNTS $mnt"
-	seed "$mnt/r"
+	seed "$mnt/r" >"$T/seed.err" 2>&1 || { umount "$mnt"; cat "$T/seed.err" >"$T/mount.err"; return 1; }
 	umount "$mnt"
 }
 

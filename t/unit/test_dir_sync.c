@@ -223,6 +223,18 @@ Test(dir_sync, errno_set_only_on_failure)
 	close(fd);
 }
 
+/* first_fsync_failing - a thread's fsync of the directory runs (in *t)
+ * and will fail with EIO; an fd of the directory */
+static int first_fsync_failing(pthread_t *t)
+{
+	atomic_store(&fail_with, EIO);
+	atomic_store(&fail_only, 1);
+	cr_assert_eq(pthread_create(t, NULL, early, dir), 0);
+	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
+		usleep(1000);
+	return open(dir, O_RDONLY | O_DIRECTORY);
+}
+
 /* The first fsync fails while a second waiter arrives: the failure
  * fails it too (it may have taken its rename's error along), though that
  * fsync began before it came and the next would succeed. */
@@ -232,12 +244,7 @@ Test(dir_sync, a_failure_fails_a_waiter_that_came_while_it_ran)
 	int fd, r;
 	void *rr;
 
-	atomic_store(&fail_with, EIO);
-	atomic_store(&fail_only, 1);
-	cr_assert_eq(pthread_create(&t, NULL, early, dir), 0);
-	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
-		usleep(1000);
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	fd = first_fsync_failing(&t);
 	r = sync_once(fd);
 	cr_assert_eq(r, -1, "the waiter that came while it ran fails");
 	cr_assert_eq(errno, EIO);
@@ -258,12 +265,7 @@ Test(dir_sync, a_failure_fails_a_ticket_taken_before_it_returned)
 	int fd;
 	void *rr;
 
-	atomic_store(&fail_with, EIO);
-	atomic_store(&fail_only, 1);
-	cr_assert_eq(pthread_create(&t, NULL, early, dir), 0);
-	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
-		usleep(1000);
-	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	fd = first_fsync_failing(&t);
 	cr_assert_geq(fd, 0);
 	dir_sync_enter(fd, &before);
 	pthread_join(t, &rr);

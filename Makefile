@@ -6,7 +6,7 @@
 #   make asan       the whole suite under AddressSanitizer + UBSan (objects in build/asan)
 #   make tsan       the whole suite under ThreadSanitizer (objects in build/tsan)
 #   make crash      the power-cut tests (t/70, t/71) cutting at every point,
-#                   and t/77 (ext4 on blockcut) in 40 rounds
+#                   and t/77 (ext4 on blockcut) with 40 rounds of deliveries
 #   make valgrind   memcheck of the daemon under load: no leak grows with traffic
 #   make bench      benchmarks against Postfix (t/bench/, not part of test)
 #   make fuzz       every libFuzzer harness (t/fuzz/) for FUZZ_SECONDS each
@@ -208,8 +208,8 @@ tsan: test-deps
 	    prove
 
 # the power-cut tests in full: t/71-powercut.t cuts at every durability
-# point of its short workload (make test: the first 8), t/77 in 40 rounds
-# (make test: 4)
+# point of its short workload (make test: the first 8), t/77 with 40
+# rounds of deliveries besides its --hold round (make test: 4)
 crash: test-deps
 	$(MAKE) all $(CRASHFS) $(BLOCKCUT)
 	MTA_BIN=$(abspath $(BIN)) MTA_CRASHFS=$(abspath $(CRASHFS)) \

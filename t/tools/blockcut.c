@@ -11,7 +11,9 @@
  * cut as the real file system would be.
  *
  * The model is a disk with a volatile write cache.  A write reaches the
- * cache; a flush makes everything written before it durable.  The loop
+ * cache; a flush makes everything written before it durable (everything
+ * that reached blockcut before it: a write issued after the flush that
+ * overtook it counts too, as a real disk may let it).  The loop
  * driver turns a flush request into an fsync of the file it sits on, and
  * a write with FUA (which it does not offer) comes as a write and then a
  * flush, so each fsync of MOUNTPOINT/disk is a flush.  At a cut the image
@@ -86,24 +88,27 @@ static int save(const unsigned char *buf)
 	return close(fd);
 }
 
-/* next_random - xorshift64 on the seed */
+/* next_random - splitmix64 on the seed: a small seed (a shell's
+ * $RANDOM) still gives well-mixed choices from the first block on */
 static uint64_t next_random(void)
 {
-	d.seed ^= d.seed << 13;
-	d.seed ^= d.seed >> 7;
-	d.seed ^= d.seed << 17;
-	return d.seed;
+	uint64_t z = (d.seed += 0x9E3779B97F4A7C15ULL);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+	return z ^ (z >> 31);
 }
 
 /* power_fails - the cut; lock held */
 static void power_fails(void)
 {
+	int keep = d.seed != 0;
 	size_t i;
 
 	for (i = 0; i < d.nwritten; i++) {
 		size_t b = d.written[i];
 
-		if (d.seed != 0 && (next_random() >> 32) & 1) {
+		if (keep && (next_random() >> 63)) {
 			memcpy(d.dur + b * BLOCK, d.cur + b * BLOCK, BLOCK);
 			d.kept++;
 		}
@@ -200,12 +205,12 @@ static int bc_read(const char *path, char *buf, size_t n, off_t off,
 		int len = snprintf(text, sizeof text, "flushes %lu\ncut %d\nunflushed %zu\nkept %lu\n",
 		                   d.flushes, d.cut, d.nwritten, d.kept);
 
-		r = off >= len ? 0 : (int)((size_t)(len - off) < n ? (size_t)(len - off) : n);
+		r = off < 0 || off >= len ? 0 : (int)((size_t)(len - off) < n ? (size_t)(len - off) : n);
 		if (r > 0)
 			memcpy(buf, text + off, (size_t)r);
 	} else if (d.cut) {
 		r = -EIO;
-	} else if ((size_t)off >= d.size) {
+	} else if (off < 0 || (size_t)off >= d.size) {
 		r = 0;
 	} else {
 		if (n > d.size - (size_t)off)
@@ -253,9 +258,9 @@ static int bc_write(const char *path, const char *buf, size_t n, off_t off,
 			r = -EINVAL;
 	} else if (d.cut) {
 		r = -EIO;
-	} else if ((size_t)off >= d.size || n > d.size - (size_t)off) {
+	} else if (off < 0 || (size_t)off >= d.size || n > d.size - (size_t)off) {
 		r = -ENOSPC;
-	} else {
+	} else if (n > 0) {
 		size_t b;
 
 		for (b = (size_t)off / BLOCK; b <= ((size_t)off + n - 1) / BLOCK; b++)
@@ -352,6 +357,7 @@ int main(int argc, char **argv)
 	static const struct fuse_opt opts[] = {
 		{ "cut_at=%lu", 0, 0 }, FUSE_OPT_END
 	};
+	char *path;
 	int rc;
 
 	if (fuse_opt_parse(&args, &d.cut_at, opts, opt_proc) < 0)
@@ -361,7 +367,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* libfuse may leave the working directory: the cut needs the path */
-	if ((d.image = realpath(d.image, NULL)) == NULL || load() < 0) {
+	if ((path = realpath(d.image, NULL)) == NULL) {
+		fprintf(stderr, "blockcut: %s: %m\n", d.image);
+		return 1;
+	}
+	d.image = path;
+	if (load() < 0) {
 		fprintf(stderr, "blockcut: %s: %m\n", d.image);
 		return 1;
 	}

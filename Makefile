@@ -69,7 +69,7 @@ BUILD_DEBS = gcc make libowfat-dev libssl-dev libunbound-dev \
 TEST_DEBS  = libcriterion-dev swaks python3 python3-aiosmtpd dnsmasq-base \
              openssl msmtp libnet-ssleay-perl unbound ldnsutils nsd \
              dns-root-data \
-             postfix strace perl iproute2 procps \
+             postfix strace valgrind perl iproute2 procps \
              libfuse3-dev fuse3 pkg-config \
              s-nail bsd-mailx mutt git logrotate systemd nodejs cron at \
              dovecot-core dovecot-lmtpd dovecot-imapd

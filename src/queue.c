@@ -152,6 +152,7 @@ static struct queue *new_queue(const char *dir, char *err, size_t errlen)
 	atomic_init(&q->id_floor_at, ULLONG_MAX);
 	q->id_floor = &q->id_floor_at;
 	pthread_mutex_init(&q->sync_lock, NULL);
+	group_sync_init(&q->new_sync);
 	return q;
 }
 
@@ -305,6 +306,7 @@ void queue_close(struct queue *q)
 	if (q->lock_fd >= 0)
 		close(q->lock_fd);
 	pthread_mutex_destroy(&q->sync_lock);
+	group_sync_destroy(&q->new_sync);
 	free(q);
 }
 

@@ -28,8 +28,8 @@
  * (queue_msg_committing) and the scheduler leaves new/ID alone; the close
  * after the decision tells it (IN_CLOSE_WRITE).  A power cut before the
  * fdatasync returned may keep new/ID with its data lost: never
- * acknowledged, and its seal fails (queue_read_new).  The
- * directory fsync is shared (group commit): a committer waits for a
+ * acknowledged, and its seal fails (queue_read_new).  The directory
+ * fsync is shared (group commit, group_sync.h): a committer waits for a
  * directory fsync that *started after* its rename, so one fsync can cover
  * many concurrent renames.  A directory fsync that fails fails every
  * committer whose rename came before it returned (every committer that

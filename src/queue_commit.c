@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,19 +32,6 @@
 #include "queue_priv.h"
 
 enum { MSG_BUF = 65536, ID_TRIES = 1000 };
-
-/* one committer waiting for the directory fsync that decides its fate.
- * It sleeps on a semaphore of its own: the thread whose fsync decides it
- * (or that hands it the next fsync to run) posts it, so a finished fsync
- * wakes exactly those it decided and one more, not every waiter to queue
- * again for the lock only to find most of them undecided. */
-struct sync_waiter {
-	struct sync_waiter *next;
-	unsigned long seq;            /* taken before its rename into new/ */
-	unsigned long ticket;         /* taken after its rename into new/ */
-	int done, err;                /* decided; 0 or the fsync's errno */
-	sem_t wake;                   /* posted once: decided, or to lead */
-};
 
 struct queue_msg {
 	struct queue *q;
@@ -198,94 +184,6 @@ void queue_msg_abort(struct queue_msg *m)
 	free(m);
 }
 
-/* run_syncs - w leads: fsync new/ for everyone renamed so far, decide
- * the waiters that fsync covers (or its failure fails), and hand the
- * next fsync to one still undecided (q->syncing stays set for it) or
- * clear q->syncing.  Called with sync_lock held and q->syncing set;
- * returns with it released and w's own fate in w->err. */
-static void run_syncs(struct queue *q, struct sync_waiter *w)
-{
-	struct sync_waiter *decided = NULL, *next_leader, **pp;
-	unsigned long covers = q->renames;
-	int e;
-
-	pthread_mutex_unlock(&q->sync_lock);
-	e = q->sync(q->fd[QUEUE_NEW]) < 0 ? errno : 0;
-	pthread_mutex_lock(&q->sync_lock);
-	if (e != 0) {
-		q->failed_upto = q->registered;
-		q->failed_err = e;
-	}
-	w->err = e;       /* numbered before the failure, or renamed before covers */
-	for (pp = &q->waiters; *pp; ) {
-		struct sync_waiter *x = *pp;
-
-		if (e != 0 ? x->seq <= q->failed_upto : x->ticket <= covers) {
-			x->done = 1;
-			x->err = e;
-			*pp = x->next;
-			x->next = decided;
-			decided = x;
-		} else {
-			pp = &x->next;
-		}
-	}
-	/* one renamed after this fsync began runs the next, for all of them */
-	if ((next_leader = q->waiters) != NULL)
-		q->waiters = next_leader->next;
-	else
-		q->syncing = 0;
-	pthread_mutex_unlock(&q->sync_lock);
-	/* Each posted once, outside the lock; x is gone once posted. */
-	while (decided) {
-		struct sync_waiter *x = decided;
-
-		decided = x->next;
-		sem_post(&x->wake);
-	}
-	if (next_leader)
-		sem_post(&next_leader->wake);
-}
-
-/* sync_new_dir - wait until the directory fsync of new/ that decides w
- * has finished: the first that started after w's rename and ended well
- * (0), or one that failed after w was numbered (its errno).  A failed
- * fsync fails every committer numbered before it returned, those still
- * renaming or not yet waiting included: Linux reports a writeback error
- * once per open file, so an fsync tried again on the same directory says
- * 0 for entries the failed one lost.  Those numbered after the failure
- * wait for a new fsync.  One fsync runs at a time; whoever finds none
- * running runs it, and a leader hands the next one to a waiter it did
- * not cover. */
-static int sync_new_dir(struct queue *q, struct sync_waiter *w)
-{
-	pthread_mutex_lock(&q->sync_lock);
-	w->ticket = ++q->renames;
-	if (w->seq <= q->failed_upto) {
-		/* numbered before a failed fsync returned, whenever it renamed */
-		w->err = q->failed_err;
-		pthread_mutex_unlock(&q->sync_lock);
-		return w->err;
-	}
-	if (q->syncing) {
-		sem_init(&w->wake, 0, 0);
-		w->next = q->waiters;
-		q->waiters = w;
-		pthread_mutex_unlock(&q->sync_lock);
-		while (sem_wait(&w->wake) < 0 && errno == EINTR)
-			;
-		sem_destroy(&w->wake);
-		if (w->done)
-			return w->err;
-		/* handed the next fsync: q->syncing was left set for it */
-		pthread_mutex_lock(&q->sync_lock);
-	} else {
-		q->syncing = 1;
-	}
-	run_syncs(q, w);
-	return w->err;
-}
-
 /* uncommitting - m's commit is decided (ok: it succeeded, its data is
  * durable, so explode need not check nor sync it: queue_msg_committed):
  * off q->committing */
@@ -382,8 +280,8 @@ static void seal(struct queue_msg *m)
 struct status queue_msg_commit(struct queue_msg *m)
 {
 	struct queue *q = m->q;
-	struct sync_waiter w = { .next = NULL };
 	const char *op = "write";     /* a failed fdatasync: a write error */
+	unsigned long ticket;
 	int e;
 
 	if (!m->err)
@@ -397,12 +295,12 @@ struct status queue_msg_commit(struct queue_msg *m)
 		queue_msg_abort(m);
 		return storage_status(e);
 	}
-	/* Numbered before the rename: an fsync of new/ that fails from now
-	 * on fails this committer too, even if it has not come to wait yet.
-	 * Listed as committing before the rename too: the scheduler never
-	 * sees new/ID undecided without knowing it. */
+	/* A ticket before the rename: an fsync of new/ that fails from now
+	 * on fails this committer too, even if it has not come to wait yet
+	 * (group_sync.h).  Listed as committing before the rename too: the
+	 * scheduler never sees new/ID undecided without knowing it. */
+	ticket = group_sync_enter(&q->new_sync);
 	pthread_mutex_lock(&q->sync_lock);
-	w.seq = ++q->registered;
 	m->next_committing = q->committing;
 	q->committing = m;
 	pthread_mutex_unlock(&q->sync_lock);
@@ -427,8 +325,10 @@ struct status queue_msg_commit(struct queue_msg *m)
 		e = fdatasync(m->fd) < 0 ? errno : 0;
 	}
 	if (e == 0 && (m->sync_first || !q->journal_syncs_new) &&
-	    (e = sync_new_dir(q, &w)) != 0)
+	    group_sync_wait(&q->new_sync, ticket, q->fd[QUEUE_NEW], q->sync) < 0) {
+		e = errno;
 		op = "fsync-dir";
+	}
 	if (e != 0) {
 		/* The rename may or may not survive a crash, the data may not:
 		 * refuse with 4xx and take the file back out (the scheduler has

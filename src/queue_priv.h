@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "group_sync.h"
 #include "queue.h"
 
 enum { QUEUE_COMMITTED_RING = 256 };
@@ -34,14 +35,10 @@ struct queue {
 	                               * (queue_trust_journal) */
 	dev_t journal_dev;            /* new/'s file system, when trusted */
 
-	/* group commit of queue/new: all under sync_lock */
+	struct group_sync new_sync;   /* the group commit of new/ */
+	/* receivers between their rename and their commit's decision: all
+	 * under sync_lock */
 	pthread_mutex_t sync_lock;
-	unsigned long registered;     /* committers numbered before their rename */
-	unsigned long renames;        /* renames into new/ so far (tickets) */
-	unsigned long failed_upto;    /* committers numbered up to here fail */
-	int failed_err;               /* ... with this errno */
-	struct sync_waiter *waiters;  /* committers whose fsync is not decided */
-	int syncing;                  /* a directory fsync is running */
 	struct queue_msg *committing; /* renamed into new/, commit undecided */
 	/* IDs whose commit succeeded here, not yet exploded (a ring: the
 	 * oldest is forgotten, and then only checked again: safe) */

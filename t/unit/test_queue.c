@@ -341,9 +341,9 @@ static int waiting(void)
 {
 	unsigned long n;
 
-	pthread_mutex_lock(&held_q->sync_lock);
-	n = held_q->renames;
-	pthread_mutex_unlock(&held_q->sync_lock);
+	pthread_mutex_lock(&held_q->new_sync.lock);
+	n = held_q->new_sync.arrived;
+	pthread_mutex_unlock(&held_q->new_sync.lock);
 	return (int)n;
 }
 

@@ -72,10 +72,11 @@ void dir_sync_enter(int fd, struct dir_sync_ticket *t)
 	struct stat sb;
 	struct group *g = NULL;
 
-	pthread_mutex_lock(&ds_lock);
-	if (fstat(fd, &sb) == 0)
+	if (fstat(fd, &sb) == 0) {      /* no I/O under ds_lock */
+		pthread_mutex_lock(&ds_lock);
 		g = join(sb.st_dev, sb.st_ino);
-	pthread_mutex_unlock(&ds_lock);
+		pthread_mutex_unlock(&ds_lock);
+	}
 	if (g != NULL)
 		t->seq = group_sync_enter(&g->sync);
 	t->group = g;

@@ -18,8 +18,9 @@
  * A caller that cannot be grouped (fstat fails, or no memory) fsyncs its
  * own fd, as it would without this module.
  *
- * Contract: thread-safe (one mutex over the groups, no I/O under it); a
- * group lives while a thread holds a ticket of it.
+ * Contract: thread-safe (one mutex over the groups, and group_sync's
+ * own in each, no I/O under either); a group lives while a thread holds a
+ * ticket of it.
  */
 #ifndef MTA_DIR_SYNC_H
 #define MTA_DIR_SYNC_H

@@ -10,7 +10,7 @@
 /* a thread waiting in a group; it sleeps on a semaphore of its own,
  * posted once by the thread that decides it or hands it the next fsync,
  * so a finished fsync wakes only those it decided and one more, and
- * those it decided return without taking the lock again */
+ * those it decided return without taking the group's lock again */
 struct group_sync_waiter {
 	struct group_sync_waiter *next;
 	unsigned long ticket;         /* taken before its rename */
@@ -67,10 +67,13 @@ static void run_sync(struct group_sync *g, int fd, int (*sync)(int),
 	unsigned long upto = g->arrived;  /* their renames are done: they came
 	                                   * here after them */
 	struct group_sync_waiter *wake = NULL, *next_leader, **pp;
-	int e;
+	int e, caller_errno = errno;   /* kept on success */
 
 	pthread_mutex_unlock(&g->lock);
-	e = sync(fd) < 0 ? errno : 0;
+	/* a -1 without an errno is a failure all the same */
+	errno = 0;
+	e = sync(fd) < 0 ? (errno != 0 ? errno : EIO) : 0;
+	errno = caller_errno;
 	pthread_mutex_lock(&g->lock);
 	if (e == 0) {
 		if (upto > g->covered)

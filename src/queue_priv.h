@@ -36,8 +36,7 @@ struct queue {
 	dev_t journal_dev;            /* new/'s file system, when trusted */
 
 	struct group_sync new_sync;   /* the group commit of new/ */
-	/* receivers between their rename and their commit's decision: all
-	 * under sync_lock */
+	/* committing and the committed ring: under sync_lock */
 	pthread_mutex_t sync_lock;
 	struct queue_msg *committing; /* renamed into new/, commit undecided */
 	/* IDs whose commit succeeded here, not yet exploded (a ring: the

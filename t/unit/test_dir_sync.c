@@ -28,6 +28,7 @@ static atomic_int quick;               /* the hook does not sleep */
 static atomic_int fail_with;           /* errno the hook fails with, 0 none */
 static atomic_int fail_only;           /* only this call fails (1..), 0 all */
 static atomic_llong last_start_ns;     /* when the last hooked fsync began */
+static atomic_int gate;                /* 1: the first fsync waits for 2 */
 static ino_t synced_ino[64];           /* the directories synced, in order */
 static pthread_mutex_t synced_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -51,6 +52,9 @@ static int slow_sync(int fd)
 		synced_ino[n] = sb.st_ino;
 		pthread_mutex_unlock(&synced_lock);
 	}
+	if (n == 0 && atomic_load(&gate) == 1)     /* at most 10 s */
+		for (int i = 0; i < 10000 && atomic_load(&gate) == 1; i++)
+			usleep(1000);
 	usleep(atomic_load(&quick) ? 100 : 50000);
 	e = atomic_load(&fail_with);
 	if (e != 0 && (atomic_load(&fail_only) == 0 || atomic_load(&fail_only) == n + 1)) {
@@ -227,12 +231,16 @@ Test(dir_sync, errno_set_only_on_failure)
  * and will fail with EIO; an fd of the directory */
 static int first_fsync_failing(pthread_t *t)
 {
+	int fd;
+
 	atomic_store(&fail_with, EIO);
 	atomic_store(&fail_only, 1);
 	cr_assert_eq(pthread_create(t, NULL, early, dir), 0);
 	while (atomic_load(&syncs) == 0)   /* the first fsync is running */
 		usleep(1000);
-	return open(dir, O_RDONLY | O_DIRECTORY);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	return fd;
 }
 
 /* The first fsync fails while a second waiter arrives: the failure
@@ -265,9 +273,11 @@ Test(dir_sync, a_failure_fails_a_ticket_taken_before_it_returned)
 	int fd;
 	void *rr;
 
+	atomic_store(&gate, 1);            /* the failing fsync waits for it */
 	fd = first_fsync_failing(&t);
 	cr_assert_geq(fd, 0);
 	dir_sync_enter(fd, &before);
+	atomic_store(&gate, 2);
 	pthread_join(t, &rr);
 	cr_assert_eq((long)rr, -1, "the one whose fsync failed");
 	dir_sync_enter(fd, &after);

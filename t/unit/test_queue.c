@@ -334,7 +334,9 @@ static int names_in(const char *sub)
 }
 
 /* waiting - how many committers of held_q have come to wait for the
- * fsync of new/ (renamed, and their fdatasync done: they take a ticket) */
+ * fsync of new/ (renamed, and their fdatasync done: an arrival number in
+ * its group_sync; one failed already by an earlier fsync is not counted,
+ * and there is none before the first) */
 static struct queue *held_q;
 
 static int waiting(void)

@@ -290,6 +290,29 @@ Test(dir_sync, a_failure_fails_a_ticket_taken_before_it_returned)
 	close(fd);
 }
 
+/* no_errno_fail - a sync that fails and leaves errno as it was (0) */
+static int no_errno_fail(int fd)
+{
+	(void)fd;
+	atomic_fetch_add(&syncs, 1);
+	return -1;
+}
+
+/* A sync that fails without saying why is a failure all the same: EIO,
+ * never the success a leftover errno of 0 would make of it. */
+Test(dir_sync, a_failure_without_errno_is_eio)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(fd, 0);
+	dir_sync_hook(no_errno_fail);
+	errno = 0;
+	cr_assert_eq(sync_once(fd), -1);
+	cr_assert_eq(errno, EIO, "errno %d", errno);
+	cr_assert_eq(atomic_load(&syncs), 1);
+	close(fd);
+}
+
 /* A ticket given back unused (its rename failed) leaves the group as it
  * was: the next caller's wait runs and succeeds. */
 Test(dir_sync, a_ticket_given_back)

@@ -140,8 +140,9 @@ $(COMMIT_CEILING): t/tools/commit-ceiling.c
 	mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(CFLAGS) $(WARN) -o $@ $< -pthread
 
-# t/tools/thread-sink: t/bench/ceiling.sh's SMTP server with a thread
-# per connection that keeps nothing (the talk part of mta-smtpd's design)
+# t/tools/thread-sink: t/bench's SMTP server with a thread per connection
+# that keeps nothing (ceiling.sh: the talk part of mta-smtpd's design) or,
+# with -k, only makes each message durable (accept.sh's and e2e.sh's floor)
 THREAD_SINK = $(O)/tools/thread-sink
 $(THREAD_SINK): t/tools/thread-sink.c
 	mkdir -p $(@D)

@@ -9,7 +9,13 @@
 #   new    a new TCP connection per message (smtp-source's default)
 #   reuse  messages one after another over the same connections (-d)
 # Both servers must fsync each message before answering 250, and both
-# queues live under $BENCH_TMP on the same (real) filesystem.
+# queues live under $BENCH_TMP on the same (real) filesystem.  A third
+# system, the floor (t/tools/thread-sink -k, lib-bench.sh floor_start),
+# takes the same load in the same rounds: a thread per connection that
+# only makes each message durable (create, write, rename into new/,
+# fdatasync) before its 250.  Its rate is what the kernel and the disk
+# leave to any server of mta's design here; mta's and Postfix's medians
+# are also given as shares of it.
 #
 # In the default PF_MODE=hold neither delivers: Postfix holds, and
 # mta-smtpd runs with --hold (queue only).  PF_MODE=maildir makes both
@@ -28,7 +34,8 @@
 #
 # Environment: ROUNDS (5), MSGS (5000), SESSIONS (20), SIZE (1024),
 # VARIANTS ("new reuse"), MTA_HOLD (1: mta-smtpd --hold, the default
-# with PF_MODE=hold; 0: it delivers while receiving), SYSTEMS ("mta postfix"; one alone is allowed,
+# with PF_MODE=hold; 0: it delivers while receiving), SYSTEMS ("mta
+# postfix floor", the floor only with PF_MODE=hold; one alone is allowed,
 # e.g. to try the Postfix side), PF_MODE (hold or maildir), DOMAIN
 # (bench.example), DRAIN_TIMEOUT (300 s to finish deliveries after a
 # run), RUN_TIMEOUT (900 s for
@@ -44,8 +51,8 @@ MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}
 VARIANTS=${VARIANTS:-new reuse}
-SYSTEMS=${SYSTEMS:-mta postfix}
 PF_MODE=${PF_MODE:-hold}
+if [ "$PF_MODE" = hold ]; then SYSTEMS=${SYSTEMS:-mta postfix floor}; else SYSTEMS=${SYSTEMS:-mta postfix}; fi
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 DOMAIN=${DOMAIN:-bench.example}
 SENDER=${SENDER:-bench@sender.example}
@@ -193,6 +200,24 @@ run_mta() {
     return 0
 }
 
+# ---- the floor --------------------------------------------------------------
+# It only keeps (PF_MODE=hold): every message in its queue's new/.
+run_floor() {
+    local variant=$1 round=$2 d port rc=0 n
+    want floor || return 0
+    d=$W/floor-$variant-$round
+    port=$(free_port)
+    floor_start "$d" "$port" -k "$d"
+    sync
+    run_source "$port" "$variant" "$d.source.out" || rc=$?
+    n=$(count_files "$d/new")
+    kill -0 "$FLOOR_PID" 2>/dev/null || note "thread-sink died during the $variant run: $(head -n 3 "$d.stderr" | tr '\n' ' ')"
+    stop_pid "$FLOOR_PID"
+    record floor "$variant" "$n" "$rc"
+    [ "$CLEAR_BETWEEN" = 1 ] && [ "${BENCH_KEEP:-0}" != 1 ] && rm -rf "$d"
+    return 0
+}
+
 # ---- Postfix --------------------------------------------------------------
 PF=$W/postfix
 mkdir -p "$PF"
@@ -279,6 +304,16 @@ echo "median messages/s over $ROUNDS rounds; mta/postfix > 1: mta is faster"
 rate_table "$VARIANTS"
 # shellcheck disable=SC2153 # LOST is set by rate_table
 lost=$LOST
+if want floor; then
+    echo "floor: t/tools/thread-sink -k, a thread per connection making each message durable before its 250, nothing else"
+    for variant in $VARIANTS; do
+        # shellcheck disable=SC2086 # the rate lists are space-separated
+        floor_row "$(describe "$variant")" "$(median ${RATES[floor/$variant]:-})" \
+            "$(median ${RATES[mta/$variant]:-})" "$(median ${RATES[postfix/$variant]:-})"
+        printf '%-30s floor:%s\n' "  (each round)" "${RATES[floor/$variant]:- -}"
+        lost=$(( lost + ${BAD[floor/$variant]:-0} ))
+    done
+fi
 for key in mta/new mta/reuse postfix/new postfix/reuse; do
     [ -n "${DRAIN[$key]:-}" ] || continue
     # shellcheck disable=SC2086
@@ -290,5 +325,6 @@ where=
 if [ "$lost" = 0 ]; then
     ! want mta || where="mta: queued or delivered"
     ! want postfix || where="${where:+$where; }postfix: $([ "$PF_MODE" = hold ] && echo "in its hold queue" || echo "delivered")"
+    ! want floor || where="${where:+$where; }floor: in its new/"
 fi
 report_verdict "$lost" "in every run all $MSGS messages arrived ($where)"

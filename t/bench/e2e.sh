@@ -39,12 +39,22 @@
 #            instance for all rounds; its Maildir is removed between runs.
 #            PF_SETTINGS='name = value;...' changes main.cf (postconf -e).
 #
+#   floor    t/tools/thread-sink -k QUEUE -m MAILDIR (lib-bench.sh
+#            floor_start), between the two in every round: a thread per
+#            connection that makes each message durable in QUEUE before
+#            its 250, then writes it durably into MAILDIR and unlinks it
+#            from QUEUE before it reads the next command.  The file-system
+#            work of end to end and nothing else (no scheduler, no
+#            envelope, no headers added, no log): what the kernel and the
+#            disk leave to any server of mta's design here.  Checked by
+#            counting: MSGS files in MAILDIR/new, none left in QUEUE.
+#
 # Odd rounds start with mta, even rounds with Postfix.  Reported: median
 # messages/s over ROUNDS rounds and the ratio mta/Postfix (> 1 means mta
 # is faster).  Nothing is asserted about timing.
 #
 # Environment: ROUNDS (5), MSGS (5000), SESSIONS (20), SIZE (1024), REUSE
-# (1), SYSTEMS ("mta postfix"), DOMAIN (bench.example), POLL (0.05),
+# (1), SYSTEMS ("mta postfix floor"), DOMAIN (bench.example), POLL (0.05),
 # DEADLINE (600 s from the start of smtp-source to the last delivery),
 # RUN_TIMEOUT (900 s for smtp-source), DRAIN_TIMEOUT (300 s), MTA_ARGS
 # (extra mta-smtpd options), PF_SETTINGS, and those of lib-bench.sh.
@@ -59,7 +69,7 @@ MSGS=${MSGS:-5000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}
 REUSE=${REUSE:-1}
-SYSTEMS=${SYSTEMS:-mta postfix}
+SYSTEMS=${SYSTEMS:-mta postfix floor}
 DOMAIN=${DOMAIN:-bench.example}
 SENDER=${SENDER:-bench@sender.example}
 RCPT=user@$DOMAIN
@@ -260,6 +270,28 @@ run_mta() {
     [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$d/queue" "$d/mail"
 }
 
+# ---- the floor ----------------------------------------------------------------
+run_floor() {
+    local round=$1 d port ok=1 n q
+    want floor || return 0
+    d=$W/floor-$round
+    mkdir -p "$d"
+    port=$(free_port)
+    floor_start "$d" "$port" -k "$d/queue" -m "$d/mail"
+    sync
+    one_run floor "$port" "$d/mail/new" "floor-$round"
+    kill -0 "$FLOOR_PID" 2>/dev/null || { note "thread-sink died in round $round: $(head -n 3 "$d.stderr" | tr '\n' ' ')"; ok=0; }
+    stop_pid "$FLOOR_PID"
+    n=$(count_files "$d/mail/new") q=$(count_files "$d/queue/new" "$d/queue/tmp" "$d/mail/tmp")
+    if [ "$n" = "$MSGS" ] && [ "$q" = 0 ]; then
+        say "  floor round $round: $n in new/ (want $MSGS), none left in the queue or tmp/"
+    else
+        note "floor round $round: CHECK FAILED: $n in new/ (want $MSGS), $q left in the queue or tmp/"; ok=0
+    fi
+    record floor "round $round" "$ok"
+    [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$d"
+}
+
 # ---- Postfix ----------------------------------------------------------------
 PF=$W/postfix
 mkdir -p "$PF"
@@ -320,7 +352,12 @@ echo "median over $ROUNDS rounds; mta/postfix > 1: mta is faster"
     printf '%-40s mta:%s  postfix:%s\n' "  (each round)" "${SRATES[mta]:- -}" "${SRATES[postfix]:- -}"
     printf '%-40s %10s %10s\n' "last delivery after last reply, s" \
         "$(median ${LAG[mta]:-})" "$(median ${LAG[postfix]:-})"
+    if want floor; then
+        echo "floor: t/tools/thread-sink -k -m, a thread per connection doing only the file-system work of end to end"
+        floor_row "end to end, messages/s" "$(median ${RATES[floor]:-})" "$m" "$p"
+        printf '%-30s floor:%s\n' "  (each round)" "${RATES[floor]:- -}"
+    fi
 }
 echo "load average (1 5 15 min): $LOAD_BEFORE before, $LOAD_AFTER after; $(nproc) CPUs"
-lost=$(( ${BAD[mta]:-0} + ${BAD[postfix]:-0} ))
+lost=$(( ${BAD[mta]:-0} + ${BAD[postfix]:-0} + ${BAD[floor]:-0} ))
 report_verdict "$lost" "every run delivered exactly $MSGS complete messages to user/new (bodies, Delivered-To, Return-Path, no duplicate Message-Id)"

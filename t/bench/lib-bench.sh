@@ -39,9 +39,13 @@
 #   note MSG...            say MSG now and keep it in NOTES, for the report
 #   bench_rounds [VARIANTS]  ROUNDS rounds of each variant in turn: the
 #                          caller's run_mta VARIANT ROUND and run_postfix
-#                          VARIANT ROUND, odd rounds mta first; without
+#                          VARIANT ROUND, odd rounds mta first (and its
+#                          run_floor between them, if it has one); without
 #                          VARIANTS, ROUNDS rounds of run_mta ROUND and
 #                          run_postfix ROUND
+#   floor_start DIR PORT ARG...  start t/tools/thread-sink (the floor, below)
+#   floor_row LABEL FLOOR MTA POSTFIX   a report line: the floor's median
+#                          and the others' as shares of it
 #   mta_log_unusual LOG EVENT...  the lines of an mta-smtpd log whose event
 #                          is none of the EVENTs (a disconnect with
 #                          reason=done is never unusual)
@@ -268,15 +272,47 @@ NOTES=()   # odd things seen, printed at the end (report_verdict)
 note() { NOTES+=("$*"); say "  note: $*"; }
 
 # _bench_alternate ROUND ARG... - run_mta ARG... and run_postfix ARG...,
-# mta first in odd rounds: neither always runs on a warmer machine
+# mta first in odd rounds: neither always runs on a warmer machine; a
+# caller's run_floor ARG... (the least server, see floor_start) between
+# them
 _bench_alternate() {
     local round=$1
     shift
     if ((round % 2)); then
-        run_mta "$@"; run_postfix "$@"
+        run_mta "$@"; _bench_floor "$@"; run_postfix "$@"
     else
-        run_postfix "$@"; run_mta "$@"
+        run_postfix "$@"; _bench_floor "$@"; run_mta "$@"
     fi
+}
+_bench_floor() { if declare -F run_floor > /dev/null; then run_floor "$@"; fi; }
+
+# floor_start DIR PORT ARG... - start t/tools/thread-sink ARG... on
+# 127.0.0.1:PORT (stderr to DIR.stderr), tracked, its PID in FLOOR_PID;
+# wait (20 s) until it listens.  With -k QUEUE it is the floor: a server
+# with a thread per connection that does, per message, nothing but make
+# it durable before its 250 (with -m MAILDIR, then deliver it there).
+# What no server of mta's design can beat on this machine; its rate is
+# reported beside mta's and Postfix's, so that a ratio can be weighed
+# against what the kernel and the disk leave.
+THREAD_SINK=${THREAD_SINK:-$TOP/build/release/tools/thread-sink}
+floor_start() {
+    local d=$1 port=$2
+    shift 2
+    [ -x "$THREAD_SINK" ] || make -C "$TOP" -s build/release/tools/thread-sink >&2 ||
+        die "cannot build $THREAD_SINK"
+    "$THREAD_SINK" "$@" 127.0.0.1 "$port" > "$d.stderr" 2>&1 &
+    FLOOR_PID=$!
+    track_pid "$FLOOR_PID"
+    wait_until 20 listening "$port" || { cat "$d.stderr" >&2; die "thread-sink did not listen on 127.0.0.1:$port"; }
+}
+
+# floor_row LABEL FLOOR MTA POSTFIX - one line of the floor's report: its
+# median, and mta's and 3x Postfix's medians as shares of it
+floor_row() {
+    awk -v l="$1" -v f="${2:-0}" -v m="${3:-0}" -v p="${4:-0}" 'BEGIN {
+        if (f <= 0) { printf "%-30s %12s\n", l, "-"; exit }
+        printf "%-30s %12s   mta %.0f%% of it, postfix %.0f%%, 3 x postfix %.0f%%\n",
+            l, f, 100 * m / f, 100 * p / f, 300 * p / f }'
 }
 
 bench_rounds() {

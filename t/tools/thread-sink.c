@@ -1,10 +1,10 @@
-/* thread-sink - an SMTP server that answers and keeps nothing, with a
- * thread per connection: the least a server built as mta-smtpd is (one
- * thread per client, blocking reads and writes) does per message, for
- * t/bench/ceiling.sh to set beside smtp-sink (one process, one event
- * loop over every connection).
+/* thread-sink - an SMTP server with a thread per connection that does
+ * the least a server built as mta-smtpd is (one thread per client,
+ * blocking reads and writes) must do per message, for t/bench/ceiling.sh
+ * to set beside smtp-sink (one process, one event loop over every
+ * connection) and beside mta-smtpd itself.
  *
- *   thread-sink ADDR PORT [THREADS]
+ *   thread-sink [-k QUEUE [-m MAILDIR]] ADDR PORT [THREADS]
  *
  * Listens on ADDR:PORT (IPv4, backlog 1000) with THREADS threads (64),
  * each taking a connection with its own blocking accept4() and serving
@@ -15,9 +15,25 @@
  * QUIT and the close, 250 for anything else); in the message it looks
  * only for the lone dot that ends it, answered 250.  The replies to all
  * the lines of one read go out in one write, as a server honouring
- * PIPELINING does.  Runs until killed; exits 1 if it cannot listen. */
+ * PIPELINING does.
+ *
+ * Without -k it keeps nothing.  With -k, each message (its lines as
+ * received, up to 64 KiB) is made durable before its 250, as
+ * t/tools/commit-ceiling does and nothing more: created in QUEUE/tmp,
+ * written in one write(), renamed into QUEUE/new, fdatasynced, closed.
+ * No envelope, no log, no fsync of new/ (ext4's ordered journal commits
+ * the rename with the fdatasync).  With -m too, once the 250 is sent,
+ * the same thread delivers it: the same steps into MAILDIR/tmp and
+ * MAILDIR/new, then the queue file unlinked; the next command is read
+ * only after that.  That is the file-system work of end to end into a
+ * Maildir, with none of a scheduler's.  The directories are made if
+ * missing.  A failed call ends the process (exit 1, the call on stderr):
+ * a figure from a server that lost a message would mean nothing.
+ *
+ * Runs until killed; exits 1 if it cannot listen. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,9 +41,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum { LINE_MAX_LEN = 4096 };
+enum { LINE_MAX_LEN = 4096, MESSAGE_MAX = 64 * 1024 };
+
+/* With -k: QUEUE's tmp/ and new/; with -m: MAILDIR's tmp/ and new/
+ * (each -1 when not asked for) */
+static int queue_tmp = -1, queue_new = -1, mbox_tmp = -1, mbox_new = -1;
 
 static const char GREETING[] = "220 sink.bench.example ESMTP\r\n";
 static const char EHLO_REPLY[] = "250-sink.bench.example\r\n250-PIPELINING\r\n"
@@ -78,12 +99,63 @@ static const char *command(const char *line, int *in_data, int *quit)
 	return "250 ok\r\n";
 }
 
+/* fail - a failed call on name: say so and end the process */
+static void fail(const char *what, const char *name)
+{
+	fprintf(stderr, "thread-sink: %s %s: %s\n", what, name, strerror(errno));
+	exit(1);
+}
+
+/* keep - make msg durable as name: created in tmp, written, renamed into
+ * new, fdatasynced, closed */
+static void keep(int tmp, int new, const char *name, const char *msg, size_t len)
+{
+	int fd = openat(tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		fail("create", name);
+	if (write(fd, msg, len) != (ssize_t)len)
+		fail("write", name);
+	if (renameat(tmp, name, new, name) < 0)
+		fail("rename", name);
+	if (fdatasync(fd) < 0)
+		fail("fdatasync", name);
+	if (close(fd) < 0)
+		fail("close", name);
+}
+
+/* open_dir - DIR/sub, made (with DIR) if missing, opened as a directory */
+static int open_dir(const char *dir, const char *sub)
+{
+	char path[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		fail("mkdir", dir);
+	snprintf(path, sizeof path, "%s/%s", dir, sub);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		fail("mkdir", path);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fail("open", path);
+	return fd;
+}
+
+/* next_name - a name no other message of this process has */
+static void next_name(char *name, size_t size)
+{
+	static unsigned long counter;
+
+	snprintf(name, size, "%ld.%lu", (long)getpid(),
+	         __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+}
+
 /* serve - one connection, start to end */
 static void serve(int fd)
 {
 	int in_data = 0, quit = 0;
-	char in[LINE_MAX_LEN], out[LINE_MAX_LEN * 2];
-	size_t have = 0, olen = 0;
+	char in[LINE_MAX_LEN], out[LINE_MAX_LEN * 2], name[64];
+	static __thread char msg[MESSAGE_MAX];
+	size_t have = 0, olen = 0, mlen = 0;
 
 	if (send_all(fd, GREETING, sizeof GREETING - 1) < 0)
 		goto done;
@@ -100,11 +172,35 @@ static void serve(int fd)
 			*eol = '\0';
 			if (eol > line && eol[-1] == '\r')
 				eol[-1] = '\0';
-			if (!in_data)
+			if (!in_data) {
 				reply(out, &olen, command(line, &in_data, &quit));
-			else if (strcmp(line, ".") == 0) {
+				mlen = 0;
+			} else if (strcmp(line, ".") == 0) {
 				in_data = 0;
-				reply(out, &olen, "250 ok: kept nothing\r\n");
+				if (queue_new < 0) {
+					reply(out, &olen, "250 ok: kept nothing\r\n");
+				} else {
+					next_name(name, sizeof name);
+					keep(queue_tmp, queue_new, name, msg, mlen);
+					reply(out, &olen, "250 ok: kept\r\n");
+				}
+				if (mbox_new >= 0) {
+					/* delivered after the 250, before the next read */
+					if (send_all(fd, out, olen) < 0)
+						goto done;
+					olen = 0;
+					keep(mbox_tmp, mbox_new, name, msg, mlen);
+					if (unlinkat(queue_new, name, 0) < 0)
+						fail("unlink", name);
+				}
+			} else if (queue_new >= 0) {
+				size_t n = strlen(line);
+
+				if (mlen + n + 2 <= sizeof msg) {
+					memcpy(msg + mlen, line, n);
+					memcpy(msg + mlen + n, "\r\n", 2);
+					mlen += n + 2;
+				}
 			}
 			line = eol + 1;
 		}
@@ -140,11 +236,32 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in sa;
 	pthread_attr_t attr;
-	int lfd, one = 1, threads = 64, t;
+	int lfd, one = 1, threads = 64, t, opt;
+	const char *queue = NULL, *maildir = NULL;
 
-	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: thread-sink ADDR PORT [THREADS]\n");
+	while ((opt = getopt(argc, argv, "k:m:")) != -1) {
+		if (opt == 'k')
+			queue = optarg;
+		else if (opt == 'm')
+			maildir = optarg;
+		else
+			goto usage;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
+	if ((argc != 3 && argc != 4) || (maildir != NULL && queue == NULL)) {
+usage:
+		fprintf(stderr, "usage: thread-sink [-k QUEUE [-m MAILDIR]] ADDR PORT [THREADS]\n");
 		return 2;
+	}
+	if (queue != NULL) {
+		queue_tmp = open_dir(queue, "tmp");
+		queue_new = open_dir(queue, "new");
+	}
+	if (maildir != NULL) {
+		mbox_tmp = open_dir(maildir, "tmp");
+		mbox_new = open_dir(maildir, "new");
+		close(open_dir(maildir, "cur"));
 	}
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;

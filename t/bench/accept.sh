@@ -309,7 +309,8 @@ if want floor; then
     for variant in $VARIANTS; do
         # shellcheck disable=SC2086 # the rate lists are space-separated
         floor_row "$(describe "$variant")" "$(median ${RATES[floor/$variant]:-})" \
-            "$(median ${RATES[mta/$variant]:-})" "$(median ${RATES[postfix/$variant]:-})"
+            "$(median ${RATES[mta/$variant]:-})" "$(median ${RATES[postfix/$variant]:-})" \
+            "$([ "$variant" = reuse ] && echo 4 || echo 3)"
         printf '%-30s floor:%s\n' "  (each round)" "${RATES[floor/$variant]:- -}"
         lost=$(( lost + ${BAD[floor/$variant]:-0} ))
     done

@@ -354,7 +354,7 @@ echo "median over $ROUNDS rounds; mta/postfix > 1: mta is faster"
         "$(median ${LAG[mta]:-})" "$(median ${LAG[postfix]:-})"
     if want floor; then
         echo "floor: t/tools/thread-sink -k -m, a thread per connection doing only the file-system work of end to end"
-        floor_row "end to end, messages/s" "$(median ${RATES[floor]:-})" "$m" "$p"
+        floor_row "end to end, messages/s" "$(median ${RATES[floor]:-})" "$m" "$p" 3
         printf '%-30s floor:%s\n' "  (each round)" "${RATES[floor]:- -}"
     fi
 }

@@ -44,8 +44,9 @@
 #                          VARIANTS, ROUNDS rounds of run_mta ROUND and
 #                          run_postfix ROUND
 #   floor_start DIR PORT ARG...  start t/tools/thread-sink (the floor, below)
-#   floor_row LABEL FLOOR MTA POSTFIX   a report line: the floor's median
-#                          and the others' as shares of it
+#   floor_row LABEL FLOOR MTA POSTFIX X   a report line: the floor's
+#                          median and the others' (and X x Postfix's) as
+#                          shares of it
 #   mta_log_unusual LOG EVENT...  the lines of an mta-smtpd log whose event
 #                          is none of the EVENTs (a disconnect with
 #                          reason=done is never unusual)
@@ -306,13 +307,14 @@ floor_start() {
     wait_until 20 listening "$port" || { cat "$d.stderr" >&2; die "thread-sink did not listen on 127.0.0.1:$port"; }
 }
 
-# floor_row LABEL FLOOR MTA POSTFIX - one line of the floor's report: its
-# median, and mta's and 3x Postfix's medians as shares of it
+# floor_row LABEL FLOOR MTA POSTFIX X - one line of the floor's report:
+# its median, and mta's, Postfix's and X times Postfix's (the target's)
+# medians as shares of it
 floor_row() {
-    awk -v l="$1" -v f="${2:-0}" -v m="${3:-0}" -v p="${4:-0}" 'BEGIN {
+    awk -v l="$1" -v f="${2:-0}" -v m="${3:-0}" -v p="${4:-0}" -v x="$5" 'BEGIN {
         if (f <= 0) { printf "%-30s %12s\n", l, "-"; exit }
-        printf "%-30s %12s   mta %.0f%% of it, postfix %.0f%%, 3 x postfix %.0f%%\n",
-            l, f, 100 * m / f, 100 * p / f, 300 * p / f }'
+        printf "%-30s %12s   mta %.0f%% of it, postfix %.0f%%, %s x postfix %.0f%%\n",
+            l, f, 100 * m / f, 100 * p / f, x, 100 * x * p / f }'
 }
 
 bench_rounds() {

@@ -16,20 +16,30 @@
 #                        multiline)
 
 start_sink() {
-	local name=$1
+	local name=$1 try i
 	shift
-	SINK_PORT=$(free_port)
 	SINK_DIR=$T/$name
 	mkdir -p "$SINK_DIR"
-	$PY "$here/lib/sink.py" --port "$SINK_PORT" --dir "$SINK_DIR" "$@" \
-		>"$T/$name.out" 2>"$T/$name.err" &
-	SINK_PID=$!
-	track "$SINK_PID"
-	if ! wait_port 127.0.0.1 "$SINK_PORT" 10; then
-		echo "# sink did not start:" >&2
-		sed 's/^/#   /' "$T/$name.err" >&2
-		return 1
-	fi
+	# A port free a moment ago may be another test's by now (prove
+	# -j runs files side by side): a sink that cannot bind exits, and
+	# something else would answer on its port, so wait for its own
+	# "ready" and take another port if it died.
+	for try in 1 2 3; do
+		SINK_PORT=$(free_port)
+		$PY "$here/lib/sink.py" --port "$SINK_PORT" --dir "$SINK_DIR" "$@" \
+			>"$T/$name.out" 2>"$T/$name.err" &
+		SINK_PID=$!
+		track "$SINK_PID"
+		for i in $(seq 100); do
+			grep -qx ready "$T/$name.out" 2>/dev/null && return 0
+			kill -0 "$SINK_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -TERM "$SINK_PID" 2>/dev/null
+	done
+	echo "# sink did not start:" >&2
+	sed 's/^/#   /' "$T/$name.err" >&2
+	return 1
 }
 
 stop_sink() {

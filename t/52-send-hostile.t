@@ -129,7 +129,9 @@ raw() {
 	RAW_PID=$!
 	track "$RAW_PID"
 	for _ in $(seq 100); do
-		[ -s "$T/raw.port" ] && break
+		# a whole line: the port and its newline
+		[ "$(wc -l <"$T/raw.port")" -ge 1 ] && break
+		kill -0 "$RAW_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	RAW_PORT=$(head -n 1 "$T/raw.port")

@@ -13,9 +13,9 @@
 # system, the floor (t/tools/thread-sink -k, lib-bench.sh floor_start),
 # takes the same load in the same rounds: a thread per connection that
 # only makes each message durable (create, write, rename into new/,
-# fdatasync) before its 250.  Its rate is what the kernel and the disk
+# fsync) before its 250.  Its rate is about what the kernel and the disk
 # leave to any server of mta's design here; mta's and Postfix's medians
-# are also given as shares of it.
+# are also given as shares of it (in hold mode only: it does not deliver).
 #
 # In the default PF_MODE=hold neither delivers: Postfix holds, and
 # mta-smtpd runs with --hold (queue only).  PF_MODE=maildir makes both
@@ -25,8 +25,8 @@
 # per second of smtp-source time; after each run both systems are given
 # time (bounded) to finish their deliveries before the next run starts.
 #
-# Each round runs mta and Postfix once per variant; odd rounds start with
-# mta, even rounds with Postfix.  Queues are emptied between runs (mta:
+# Each round runs mta, the floor and Postfix once per variant; odd rounds
+# start with mta, even rounds with Postfix, the floor between them.  Queues are emptied between runs (mta:
 # a fresh queue directory and daemon per run; Postfix: postsuper -d ALL
 # hold).  Reported: median messages/s over the rounds and the ratio
 # mta/Postfix (> 1 means mta is faster), plus whether every message of
@@ -35,7 +35,7 @@
 # Environment: ROUNDS (5), MSGS (5000), SESSIONS (20), SIZE (1024),
 # VARIANTS ("new reuse"), MTA_HOLD (1: mta-smtpd --hold, the default
 # with PF_MODE=hold; 0: it delivers while receiving), SYSTEMS ("mta
-# postfix floor", the floor only with PF_MODE=hold; one alone is allowed,
+# postfix floor"; "mta postfix" unless both hold; one alone is allowed,
 # e.g. to try the Postfix side), PF_MODE (hold or maildir), DOMAIN
 # (bench.example), DRAIN_TIMEOUT (300 s to finish deliveries after a
 # run), RUN_TIMEOUT (900 s for
@@ -52,7 +52,6 @@ SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-1024}
 VARIANTS=${VARIANTS:-new reuse}
 PF_MODE=${PF_MODE:-hold}
-if [ "$PF_MODE" = hold ]; then SYSTEMS=${SYSTEMS:-mta postfix floor}; else SYSTEMS=${SYSTEMS:-mta postfix}; fi
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 DOMAIN=${DOMAIN:-bench.example}
 SENDER=${SENDER:-bench@sender.example}
@@ -68,6 +67,11 @@ CLEAR_BETWEEN=${CLEAR_BETWEEN:-0}
 # only, no scheduler); with Postfix delivering, mta delivers too.
 if [ "$PF_MODE" = hold ]; then MTA_HOLD=${MTA_HOLD:-1}; else MTA_HOLD=${MTA_HOLD:-0}; fi
 [ "$MTA_HOLD" = 1 ] && MTA_ARGS="--hold $MTA_ARGS"
+if [ "$PF_MODE" = hold ] && [ "$MTA_HOLD" = 1 ]; then
+    SYSTEMS=${SYSTEMS:-mta postfix floor}
+else
+    SYSTEMS=${SYSTEMS:-mta postfix}
+fi
 SMTP_SOURCE=${SMTP_SOURCE:-/usr/sbin/smtp-source}
 MTA=$MTA_BIN/mta-smtpd
 
@@ -77,6 +81,9 @@ if want mta && [ ! -x "$MTA" ]; then
 fi
 [ -x "$SMTP_SOURCE" ] || die "smtp-source not found (apt-get install postfix)"
 case $PF_MODE in hold|maildir) ;; *) die "PF_MODE must be hold or maildir" ;; esac
+if want floor && { [ "$PF_MODE" != hold ] || [ "$MTA_HOLD" != 1 ]; }; then
+    die "the floor only keeps: SYSTEMS with floor needs PF_MODE=hold and MTA_HOLD=1"
+fi
 
 bench_tmpdir W accept
 

@@ -288,33 +288,46 @@ _bench_alternate() {
 _bench_floor() { if declare -F run_floor > /dev/null; then run_floor "$@"; fi; }
 
 # floor_start DIR PORT ARG... - start t/tools/thread-sink ARG... on
-# 127.0.0.1:PORT (stderr to DIR.stderr), tracked, its PID in FLOOR_PID;
-# wait (20 s) until it listens.  With -k QUEUE it is the floor: a server
-# with a thread per connection that does, per message, nothing but make
-# it durable before its 250 (with -m MAILDIR, then deliver it there).
-# What no server of mta's design can beat on this machine; its rate is
-# reported beside mta's and Postfix's, so that a ratio can be weighed
-# against what the kernel and the disk leave.
+# 127.0.0.1:PORT with a thread for each of the caller's SESSIONS (at
+# least 64; stderr to DIR.stderr), tracked, its PID in FLOOR_PID; wait
+# (20 s) until it listens.  With -k QUEUE it is the floor: a server with
+# a thread per connection that does, per message, nothing but make it
+# durable before its 250 (with -m MAILDIR, then deliver it there in the
+# same thread).  Its rate is reported beside mta's and Postfix's, so that
+# a ratio can be weighed against what the kernel and the disk leave to a
+# server of mta's design (t/bench/README, "The floor").
 THREAD_SINK=${THREAD_SINK:-$TOP/build/release/tools/thread-sink}
 floor_start() {
-    local d=$1 port=$2
+    local d=$1 port=$2 threads=${SESSIONS:-64} i
     shift 2
-    [ -x "$THREAD_SINK" ] || make -C "$TOP" -s build/release/tools/thread-sink >&2 ||
-        die "cannot build $THREAD_SINK"
-    "$THREAD_SINK" "$@" 127.0.0.1 "$port" > "$d.stderr" 2>&1 &
+    [ "$threads" -ge 64 ] || threads=64
+    # make does nothing when it is up to date; a binary of before -k
+    # would refuse the options
+    if [ "$THREAD_SINK" = "$TOP/build/release/tools/thread-sink" ]; then
+        make -C "$TOP" -s build/release/tools/thread-sink >&2 || die "cannot build $THREAD_SINK"
+    fi
+    "$THREAD_SINK" "$@" 127.0.0.1 "$port" "$threads" > "$d.stderr" 2>&1 &
     FLOOR_PID=$!
     track_pid "$FLOOR_PID"
-    wait_until 20 listening "$port" || { cat "$d.stderr" >&2; die "thread-sink did not listen on 127.0.0.1:$port"; }
+    for ((i = 0; i < 200; i++)); do
+        listening "$port" && return 0
+        kill -0 "$FLOOR_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$d.stderr" >&2
+    die "thread-sink did not listen on 127.0.0.1:$port"
 }
 
 # floor_row LABEL FLOOR MTA POSTFIX X - one line of the floor's report:
 # its median, and mta's, Postfix's and X times Postfix's (the target's)
-# medians as shares of it
+# medians as shares of it ("-" for a median missing)
 floor_row() {
-    awk -v l="$1" -v f="${2:-0}" -v m="${3:-0}" -v p="${4:-0}" -v x="$5" 'BEGIN {
-        if (f <= 0) { printf "%-30s %12s\n", l, "-"; exit }
-        printf "%-30s %12s   mta %.0f%% of it, postfix %.0f%%, %s x postfix %.0f%%\n",
-            l, f, 100 * m / f, 100 * p / f, x, 100 * x * p / f }'
+    awk -v l="$1" -v f="${2:--}" -v m="${3:--}" -v p="${4:--}" -v x="$5" '
+        function share(v, k) { return v == "-" ? "-" : sprintf("%.0f%%", 100 * k * v / f) }
+        BEGIN {
+            if (f == "-" || f <= 0) { printf "%-30s %12s\n", l, "-"; exit }
+            printf "%-30s %12s   mta %s of it, postfix %s, %s x postfix %s\n",
+                l, f, share(m, 1), share(p, 1), x, share(p, x) }'
 }
 
 bench_rounds() {

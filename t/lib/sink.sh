@@ -27,15 +27,18 @@ start_sink() {
 	for try in 1 2 3; do
 		SINK_PORT=$(free_port)
 		$PY "$here/lib/sink.py" --port "$SINK_PORT" --dir "$SINK_DIR" "$@" \
-			>"$T/$name.out" 2>"$T/$name.err" &
+			>"$T/$name.out.$try" 2>"$T/$name.err" &
 		SINK_PID=$!
-		track "$SINK_PID"
 		for i in $(seq 100); do
-			grep -qx ready "$T/$name.out" 2>/dev/null && return 0
+			if grep -qx ready "$T/$name.out.$try" 2>/dev/null; then
+				track "$SINK_PID"
+				return 0
+			fi
 			kill -0 "$SINK_PID" 2>/dev/null || break
 			sleep 0.1
 		done
 		kill -TERM "$SINK_PID" 2>/dev/null
+		wait "$SINK_PID" 2>/dev/null
 	done
 	echo "# sink did not start:" >&2
 	sed 's/^/#   /' "$T/$name.err" >&2

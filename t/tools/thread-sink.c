@@ -18,17 +18,20 @@
  * PIPELINING does.
  *
  * Without -k it keeps nothing.  With -k, each message (its lines as
- * received, up to 64 KiB) is made durable before its 250, as
- * t/tools/commit-ceiling does and nothing more: created in QUEUE/tmp,
- * written in one write(), renamed into QUEUE/new, fdatasynced, closed.
- * No envelope, no log, no fsync of new/ (ext4's ordered journal commits
- * the rename with the fdatasync).  With -m too, once the 250 is sent,
+ * received; over 64 KiB ends the process) is made durable before its
+ * 250 and nothing more: created in QUEUE/tmp, written in one write(),
+ * renamed into QUEUE/new, fsynced, closed: what mta-smtpd does where it
+ * leaves new/ to ext4's journal (fsync, not fdatasync: it waits for the
+ * commit that carries the rename, src/fs_journal.h).  No envelope, no
+ * log, no fsync of new/.  With -m too, once the 250 is sent,
  * the same thread delivers it: the same steps into MAILDIR/tmp and
  * MAILDIR/new, then the queue file unlinked; the next command is read
  * only after that.  That is the file-system work of end to end into a
- * Maildir, with none of a scheduler's.  The directories are made if
- * missing.  A failed call ends the process (exit 1, the call on stderr):
- * a figure from a server that lost a message would mean nothing.
+ * Maildir, with none of a scheduler's (and with each session waiting for
+ * both commits, where a server that delivers apart lets more share one).
+ * The directories are made if missing.  A failed call ends the process
+ * (exit 1, the call on stderr): a figure from a server that lost a
+ * message would mean nothing.
  *
  * Runs until killed; exits 1 if it cannot listen. */
 #include <arpa/inet.h>
@@ -99,27 +102,29 @@ static const char *command(const char *line, int *in_data, int *quit)
 	return "250 ok\r\n";
 }
 
-/* fail - a failed call on name: say so and end the process */
+/* fail - a failed call on name: say so and end the process (_exit:
+ * several threads may fail at once, and exit() is not for that) */
 static void fail(const char *what, const char *name)
 {
-	fprintf(stderr, "thread-sink: %s %s: %s\n", what, name, strerror(errno));
-	exit(1);
+	fprintf(stderr, "thread-sink: %s %s: %m\n", what, name);
+	_exit(1);
 }
 
 /* keep - make msg durable as name: created in tmp, written, renamed into
- * new, fdatasynced, closed */
+ * new, fsynced, closed */
 static void keep(int tmp, int new, const char *name, const char *msg, size_t len)
 {
 	int fd = openat(tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		fail("create", name);
+	errno = EIO;                /* for a short write */
 	if (write(fd, msg, len) != (ssize_t)len)
 		fail("write", name);
 	if (renameat(tmp, name, new, name) < 0)
 		fail("rename", name);
-	if (fdatasync(fd) < 0)
-		fail("fdatasync", name);
+	if (fsync(fd) < 0)
+		fail("fsync", name);
 	if (close(fd) < 0)
 		fail("close", name);
 }
@@ -196,11 +201,13 @@ static void serve(int fd)
 			} else if (queue_new >= 0) {
 				size_t n = strlen(line);
 
-				if (mlen + n + 2 <= sizeof msg) {
-					memcpy(msg + mlen, line, n);
-					memcpy(msg + mlen + n, "\r\n", 2);
-					mlen += n + 2;
+				if (mlen + n + 2 > sizeof msg) {
+					errno = EFBIG;
+					fail("message over 64 KiB", "");
 				}
+				memcpy(msg + mlen, line, n);
+				memcpy(msg + mlen + n, "\r\n", 2);
+				mlen += n + 2;
 			}
 			line = eol + 1;
 		}

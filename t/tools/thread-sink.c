@@ -18,7 +18,8 @@
  * PIPELINING does.
  *
  * Without -k it keeps nothing.  With -k, each message (its lines as
- * received; over 64 KiB ends the process) is made durable before its
+ * received, dots and all; a message over 64 KiB or a line over 4 KiB
+ * ends the process) is made durable before its
  * 250 and nothing more: created in QUEUE/tmp, written in one write(),
  * renamed into QUEUE/new, fsynced, closed: what mta-smtpd does where it
  * leaves new/ to ext4's journal (fsync, not fdatasync: it waits for the
@@ -212,11 +213,17 @@ static void serve(int fd)
 			line = eol + 1;
 		}
 		/* what is left is a line's start; a line longer than the
-		 * buffer is dropped (the sink checks nothing) */
+		 * buffer is dropped (the sink checks nothing), but not from
+		 * a message it keeps: kept short, it would be counted whole */
 		have -= (size_t)(line - in);
 		memmove(in, line, have);
-		if (have == sizeof in)
+		if (have == sizeof in) {
+			if (in_data && queue_new >= 0) {
+				errno = EFBIG;
+				fail("a line over 4 KiB in a message", "");
+			}
 			have = 0;
+		}
 		if (olen > 0 && send_all(fd, out, olen) < 0)
 			break;
 		olen = 0;

@@ -210,7 +210,8 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 
 /* config_fds_needed - descriptors the limits may hold open at once: each
  * connection its socket and its queue file; each delivery its message
- * file, then a mailbox's directories, file and lock (at most 5), or a
+ * file, then a mailbox's directories, file and lock (at most 5; an idle
+ * delivery thread keeps 3 of them, maildir_dirs.h), or a
  * socket and a DNS query, plus a connection kept for the next delivery
  * (conncache keeps at most --max-deliveries); and a fixed part for the
  * standard streams, log, queue lock and directories, inotify, eventfds

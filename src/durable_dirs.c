@@ -19,8 +19,8 @@ static pthread_mutex_t dd_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dd_key *dd_slots;
 static size_t dd_cap, dd_count;
 
-/* same - one directory? */
-static int same(const struct durable_dir *a, const struct durable_dir *b)
+/* durable_dirs_same - one directory? */
+int durable_dirs_same(const struct durable_dir *a, const struct durable_dir *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->btime_sec == b->btime_sec &&
 	       a->btime_nsec == b->btime_nsec;
@@ -32,9 +32,21 @@ static size_t slot_of(const struct dd_key *slots, size_t cap, const struct durab
 	uint64_t h = ((uint64_t)id->ino * 0x9E3779B97F4A7C15ull) ^ (uint64_t)id->dev;
 	size_t i = (size_t)(h ^ (h >> 29)) & (cap - 1);
 
-	while (slots[i].used && !same(&slots[i].id, id))
+	while (slots[i].used && !durable_dirs_same(&slots[i].id, id))
 		i = (i + 1) & (cap - 1);
 	return i;
+}
+
+/* id_from - the identity in sx; -1 when sx lacks a part of it */
+static int id_from(const struct statx *sx, struct durable_dir *id)
+{
+	if (!(sx->stx_mask & STATX_INO) || !(sx->stx_mask & STATX_BTIME))
+		return -1;
+	id->dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+	id->ino = sx->stx_ino;
+	id->btime_sec = sx->stx_btime.tv_sec;
+	id->btime_nsec = sx->stx_btime.tv_nsec;
+	return 0;
 }
 
 /* durable_dirs_id - statx: device, inode and birth time */
@@ -42,14 +54,21 @@ int durable_dirs_id(int fd, struct durable_dir *id)
 {
 	struct statx sx;
 
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) < 0 ||
-	    !(sx.stx_mask & STATX_INO) || !(sx.stx_mask & STATX_BTIME))
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) < 0)
 		return -1;
-	id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-	id->ino = sx.stx_ino;
-	id->btime_sec = sx.stx_btime.tv_sec;
-	id->btime_nsec = sx.stx_btime.tv_nsec;
-	return 0;
+	return id_from(&sx, id);
+}
+
+/* durable_dirs_id_at - statx of a name, not followed: a directory's */
+int durable_dirs_id_at(int dirfd, const char *name, struct durable_dir *id)
+{
+	unsigned want = STATX_TYPE | STATX_INO | STATX_BTIME;
+	struct statx sx;
+
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, want, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_TYPE) || !S_ISDIR(sx.stx_mode))
+		return -1;
+	return id_from(&sx, id);
 }
 
 /* grow - double the table (64 slots at first); -1 when out of memory */

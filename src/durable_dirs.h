@@ -43,6 +43,14 @@ struct durable_dir {
  * when it cannot be told (no birth time): then it is not to be noted */
 int durable_dirs_id(int fd, struct durable_dir *id);
 
+/* durable_dirs_id_at - the identity of dirfd/name, a symlink not
+ * followed; 0, or -1 when it is no directory (or a symlink), or its
+ * identity cannot be told */
+int durable_dirs_id_at(int dirfd, const char *name, struct durable_dir *id);
+
+/* durable_dirs_same - one directory? */
+int durable_dirs_same(const struct durable_dir *a, const struct durable_dir *b);
+
 /* durable_dirs_known - 1 if the directory id was noted, else 0 */
 int durable_dirs_known(const struct durable_dir *id);
 

@@ -1,6 +1,8 @@
 /* local.c - local_deliver(): find the mailbox (under the mail root, or in
- * a system user's home), open its directory without following symlinks,
- * and hand the message to maildir.c or mbox.c; see local.h.
+ * a system user's home), open its directory without following symlinks
+ * (or, for a Maildir, take the one this thread kept open when it is
+ * still the path's: maildir_dirs.h), and hand the message to maildir.c
+ * or mbox.c; see local.h.
  *
  * Where a message goes:
  *   default               MAILROOT/NAME/ (Maildir)
@@ -31,6 +33,7 @@
 #include "queue.h"
 #include "local_io.h"
 #include "maildir.h"
+#include "maildir_dirs.h"
 #include "mbox.h"
 #include "policy.h"
 #include "sysuser.h"
@@ -122,6 +125,85 @@ static const char *our_host(const struct local_config *cfg, char *buf,
 	return buf;
 }
 
+/* open_mailboxes - the directory the mailboxes are in: the mail root,
+ * or MAILROOT/DOMAIN for a virtual domain (made when missing); its
+ * descriptor, or -1 with *st a temporary status */
+static int open_mailboxes(const struct local_config *cfg,
+                          const struct local_owner *own, struct status *st)
+{
+	int rootfd = open_root(cfg->mailroot), domfd;
+
+	if (rootfd < 0) {
+		*st = local_io_status(errno, "mail root %s", cfg->mailroot);
+		return -1;
+	}
+	if (cfg->domain == NULL)
+		return rootfd;
+	domfd = local_io_opendir(rootfd, cfg->domain, 1, own);
+	if (domfd < 0)
+		*st = local_io_status(errno, "domain directory %s", cfg->domain);
+	close(rootfd);
+	return domfd;
+}
+
+/* maildir_path - the Maildir's path into buf[len] (the key of a kept
+ * set, maildir_dirs.h): HOME/Maildir (home: the system user's, or NULL),
+ * MAILROOT/DOMAIN/NAME or MAILROOT/NAME; -1 when it does not fit */
+static int maildir_path(char *buf, size_t len, const struct local_config *cfg,
+                        const char *home, const char *name)
+{
+	int n;
+
+	if (home != NULL)
+		n = snprintf(buf, len, "%s/Maildir", home);
+	else if (cfg->domain != NULL)
+		n = snprintf(buf, len, "%s/%s/%s", cfg->mailroot, cfg->domain, name);
+	else
+		n = snprintf(buf, len, "%s/%s", cfg->mailroot, name);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* name_maildir - how errors name the Maildir */
+static void name_maildir(char *what, size_t wlen, const char *name,
+                         const char *home)
+{
+	if (home != NULL)
+		snprintf(what, wlen, "~%s/Maildir", name);
+	else
+		snprintf(what, wlen, "mailbox %s", name);
+}
+
+/* open_maildir - the Maildir afresh into *d: the mail root (or a home
+ * directory) and the way down to it, then its tmp/ and new/; what names
+ * it in errors (filled in here) */
+static struct status open_maildir(const struct local_config *cfg,
+                                  const char *name, const char *home,
+                                  const struct local_owner *own,
+                                  char *what, size_t wlen,
+                                  struct maildir_dirs *d)
+{
+	struct status st = status_ok();
+	int rootfd, boxfd;
+
+	name_maildir(what, wlen, name, home);
+	if (home != NULL) {
+		rootfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0)
+			return local_io_status(errno, "home directory of %s", name);
+		boxfd = local_io_opendir(rootfd, "Maildir", 1, own);
+	} else {
+		if ((rootfd = open_mailboxes(cfg, own, &st)) < 0)
+			return st;
+		boxfd = local_io_opendir(rootfd, name, 1, own);
+	}
+	if (boxfd < 0)
+		st = local_io_status(errno, "%s", what);
+	close(rootfd);
+	if (boxfd >= 0)
+		maildir_dirs_open(boxfd, what, own, d, &st);
+	return st;
+}
+
 /* local_deliver - deliver to one local mailbox */
 struct status local_deliver(const struct local_config *cfg, const char *name,
                             const char *rcpt, const char *sender,
@@ -131,9 +213,10 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 	                       cfg->queue };
 	struct local_owner own = { 0, 0, 0 };
 	struct status st = status_ok();
-	char hostbuf[HOST_NAME_MAX + 1], what[NAME_MAX + 32];
+	struct maildir_dirs dirs;
+	char hostbuf[HOST_NAME_MAX + 1], what[NAME_MAX + 32], path[PATH_MAX];
 	char *home = NULL;
-	int rootfd = -1, boxfd = -1;
+	int rootfd = -1, keep;
 
 	if (!name_is_safe(name) || (cfg->domain != NULL && !name_is_safe(cfg->domain)))
 		return status_make(ST_TEMP, 3, 0, "refusing unsafe mailbox name");
@@ -147,48 +230,29 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 			goto out;
 		name = sysuser_account(name);   /* postmaster: root's mbox */
 	}
-	if (cfg->mbox || !cfg->system_users || cfg->domain != NULL) {
-		rootfd = open_root(cfg->mailroot);
-		if (rootfd < 0) {
-			st = local_io_status(errno, "mail root %s", cfg->mailroot);
-			goto out;
-		}
-	}
-	if (cfg->domain != NULL) {        /* MAILROOT/DOMAIN is the root */
-		int domfd = local_io_opendir(rootfd, cfg->domain, 1, &own);
-
-		if (domfd < 0) {
-			st = local_io_status(errno, "domain directory %s", cfg->domain);
-			goto out;
-		}
-		close(rootfd);
-		rootfd = domfd;
-	}
 	if (cfg->mbox) {
-		st = mbox_deliver(rootfd, name, &m, &own, cfg->lock_wait);
+		if ((rootfd = open_mailboxes(cfg, &own, &st)) >= 0)
+			st = mbox_deliver(rootfd, name, &m, &own, cfg->lock_wait);
 		goto out;
 	}
-	if (cfg->system_users && cfg->domain == NULL) {
-		snprintf(what, sizeof what, "~%s/Maildir", name);
-		rootfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (rootfd < 0) {
-			st = local_io_status(errno, "home directory of %s", name);
-			goto out;
-		}
-		boxfd = local_io_opendir(rootfd, "Maildir", 1, &own);
+	/* A Maildir: this thread's kept one when it is this one still
+	 * (maildir_dirs.h), else opened afresh; kept after a delivery that
+	 * went well, closed after one that did not (the next opens afresh). */
+	keep = maildir_path(path, sizeof path, cfg, home, name) == 0;
+	if (keep && maildir_dirs_reuse(path, &dirs)) {
+		name_maildir(what, sizeof what, name, home);
 	} else {
-		snprintf(what, sizeof what, "mailbox %s", name);
-		boxfd = local_io_opendir(rootfd, name, 1, &own);
+		st = open_maildir(cfg, name, home, &own, what, sizeof what, &dirs);
+		if (st.kind != ST_OK)
+			goto out;
 	}
-	if (boxfd < 0) {
-		st = local_io_status(errno, "%s", what);
-		goto out;
-	}
-	st = maildir_deliver(boxfd, what, our_host(cfg, hostbuf, sizeof hostbuf),
+	st = maildir_deliver(&dirs, what, our_host(cfg, hostbuf, sizeof hostbuf),
 	                     &m, &own);
+	if (st.kind == ST_OK && keep)
+		maildir_dirs_keep(path, &dirs);
+	else
+		maildir_dirs_close(&dirs);
 out:
-	if (boxfd >= 0)
-		close(boxfd);
 	if (rootfd >= 0)
 		close(rootfd);
 	free(home);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "durable_dirs.h"
@@ -202,17 +201,8 @@ static int sync_first_use(int dirfd, int fd)
 int local_io_dir_known(int dirfd, const char *name)
 {
 	struct durable_dir id;
-	struct statx sx;
-	unsigned want = STATX_TYPE | STATX_INO | STATX_BTIME;
 
-	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, want, &sx) < 0 ||
-	    (sx.stx_mask & want) != want || !S_ISDIR(sx.stx_mode))
-		return 0;
-	id.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-	id.ino = sx.stx_ino;
-	id.btime_sec = sx.stx_btime.tv_sec;
-	id.btime_nsec = sx.stx_btime.tv_nsec;
-	return durable_dirs_known(&id);
+	return durable_dirs_id_at(dirfd, name, &id) == 0 && durable_dirs_known(&id);
 }
 
 /* local_io_opendir - open (and maybe create) a directory, no symlinks */

@@ -1,5 +1,6 @@
 /* maildir.c - Maildir delivery: tmp/ -> fsync -> new/ -> fsync new/
- * (shared with concurrent deliveries);
+ * (shared with concurrent deliveries), into directories maildir_dirs
+ * opened;
  * see maildir.h */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,27 +84,18 @@ static int move_to_new(int tmpfd, int newfd, const char *name)
 }
 
 /* maildir_deliver - one message into boxfd's new/ */
-struct status maildir_deliver(int boxfd, const char *what, const char *host,
-                              const struct local_msg *m,
+struct status maildir_deliver(const struct maildir_dirs *dirs, const char *what,
+                              const char *host, const struct local_msg *m,
                               const struct local_owner *own)
 {
 	char name[NAME_MAX + 1], desc[2 * NAME_MAX + 64];
 	struct local_io w;
 	struct status st = status_ok();
 	struct dir_sync_ticket ticket;
-	int tmpfd = -1, newfd = -1, curfd = -1, fd = -1, winit = 0, intmp = 0;
+	int boxfd = dirs->box, tmpfd = dirs->tmp, newfd = dirs->new;
+	int curfd = -1, fd = -1, winit = 0, intmp = 0;
 	int journal;
 
-	tmpfd = local_io_opendir(boxfd, "tmp", 1, own);
-	if (tmpfd < 0) {
-		st = local_io_status(errno, "%s/tmp", what);
-		goto out;
-	}
-	newfd = local_io_opendir(boxfd, "new", 1, own);
-	if (newfd < 0) {
-		st = local_io_status(errno, "%s/new", what);
-		goto out;
-	}
 	/* cur/ is for the reader; it must exist for the Maildir to be one.
 	 * Nothing is written into it: when it is there, a directory and
 	 * known durable, one statx says so; otherwise it is opened (made,
@@ -154,7 +146,7 @@ struct status maildir_deliver(int boxfd, const char *what, const char *host,
 	 * be durable before this rename is, and new/ needs no fsync.  The
 	 * ticket comes before the rename: a failed fsync of new/ by another
 	 * delivery meanwhile may have taken this rename's error along. */
-	journal = m->queue && queue_journal_orders(m->queue, newfd);
+	journal = m->queue && queue_journal_orders(m->queue, dirs->dev);
 	if (!journal)
 		dir_sync_enter(newfd, &ticket);
 	if (move_to_new(tmpfd, newfd, name) < 0) {
@@ -175,9 +167,5 @@ out:
 		unlinkat(tmpfd, name, 0);
 	if (curfd >= 0)
 		close(curfd);
-	if (newfd >= 0)
-		close(newfd);
-	if (tmpfd >= 0)
-		close(tmpfd);
 	return st;
 }

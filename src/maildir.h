@@ -1,10 +1,11 @@
 /* maildir - deliver one message into a Maildir (maildir(5)).
  *
- * The Maildir is an open directory; tmp/, new/ and cur/ inside it are
- * created on demand (0700, owned per struct local_owner) and opened
- * without following symlinks (cur/, where nothing is written, is only
- * looked at with one statx when it is a directory known durable, see
- * local_io_dir_known).  The message goes to tmp/UNIQUE (O_EXCL,
+ * The Maildir, its tmp/ and its new/ are open already (maildir_dirs.h:
+ * made on demand, 0700, owned per struct local_owner, no symlinks, their
+ * names durable; perhaps kept open since an earlier delivery).  cur/ is
+ * checked at every delivery: made when missing, opened without following
+ * a symlink as the others are (or, when it is a directory known durable,
+ * only looked at with one statx, see local_io_dir_known).  The message goes to tmp/UNIQUE (O_EXCL,
  * 0600), is fsync'ed and closed, then renamed to new/UNIQUE without
  * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed:
  * by an fsync that started after the rename, shared with the other
@@ -35,13 +36,14 @@
 #include <stddef.h>
 
 #include "local_io.h"
+#include "maildir_dirs.h"
 #include "status.h"
 
-/* maildir_deliver - deliver m into the Maildir open at boxfd; what names
- * the mailbox in error texts; host goes into the file name; own (not
- * NULL) says who gets what is created */
-struct status maildir_deliver(int boxfd, const char *what, const char *host,
-                              const struct local_msg *m,
+/* maildir_deliver - deliver m into the Maildir open in dirs (borrowed);
+ * what names the mailbox in error texts; host goes into the file name;
+ * own (not NULL) says who gets what is created */
+struct status maildir_deliver(const struct maildir_dirs *dirs, const char *what,
+                              const char *host, const struct local_msg *m,
                               const struct local_owner *own);
 
 /* maildir_unique - a fresh UNIQUE name into buf[len]; its length, or -1

@@ -334,13 +334,10 @@ int queue_trust_journal(struct queue *q, char *journal, size_t len)
 	return q->journal_syncs_new;
 }
 
-/* queue_journal_orders - dirfd on the file system of a trusted journal? */
-int queue_journal_orders(const struct queue *q, int dirfd)
+/* queue_journal_orders - dev the file system of a trusted journal? */
+int queue_journal_orders(const struct queue *q, dev_t dev)
 {
-	struct stat st;
-
-	return q->journal_syncs_new && fstat(dirfd, &st) == 0 &&
-	       st.st_dev == q->journal_dev;
+	return q->journal_syncs_new && dev == q->journal_dev;
 }
 
 /* queue_dir - the directory */

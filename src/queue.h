@@ -145,13 +145,14 @@ void queue_set_sync(struct queue *q, queue_sync_fn *sync);
  * (the default; always after queue_set_sync).  Call before any other
  * thread uses q. */
 int queue_trust_journal(struct queue *q, char *journal, size_t len);
-/* queue_journal_orders - is the directory open at dirfd on the queue's
- * file system, and did queue_trust_journal say yes?  Then its journal
- * commits every change of metadata there in order: a rename into dirfd
- * is durable before any change the queue makes after it (a job or a
- * message unlinked), with no fsync of dirfd.  (A Maildir delivery must
- * be durable before the queue forgets the message, not before.) */
-int queue_journal_orders(const struct queue *q, int dirfd);
+/* queue_journal_orders - is a directory on device dev (st_dev) on the
+ * queue's file system, and did queue_trust_journal say yes?  Then its
+ * journal commits every change of metadata there in order: a rename into
+ * that directory is durable before any change the queue makes after it
+ * (a job or a message unlinked), with no fsync of the directory.  (A
+ * Maildir delivery must be durable before the queue forgets the message,
+ * not before.) */
+int queue_journal_orders(const struct queue *q, dev_t dev);
 
 /* queue_rename_excl - renameat(odir, old, ndir, new) that never replaces
  * an existing new (-1 with EEXIST instead): renameat2(RENAME_NOREPLACE),

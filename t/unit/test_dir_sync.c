@@ -379,13 +379,15 @@ static void *deliver_one(void *arg)
 {
 	struct local_msg m = { "user@example.org", "sender@example.org", msgfd, 0, NULL };
 	struct local_owner own = { 0, 0, 0 };
+	struct maildir_dirs dirs;
 	struct status st;
 	int boxfd = open(arg, O_RDONLY | O_DIRECTORY);
 
 	cr_assert_geq(boxfd, 0);
+	cr_assert_eq(maildir_dirs_open(boxfd, "box", &own, &dirs, &st), 0, "%s", st.text);
 	pthread_barrier_wait(&start);
-	st = maildir_deliver(boxfd, "box", "host.example", &m, &own);
-	close(boxfd);
+	st = maildir_deliver(&dirs, "box", "host.example", &m, &own);
+	maildir_dirs_close(&dirs);
 	return (void *)(long)st.kind;
 }
 

@@ -597,6 +597,119 @@ Test(local_maildir, cur_checked_at_every_delivery)
 	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 3);
 }
 
+/* A thread keeps the Maildir it delivered into last open
+ * (maildir_dirs.h); moved away by its owner, the next message goes to the
+ * path, where the Maildir is made again, not after the moved one. */
+Test(local_maildir, kept_maildir_moved_away_next_goes_to_the_path)
+{
+	struct local_config c = config(0);
+	struct status st;
+	char path[PATH_MAX], old[PATH_MAX];
+
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(rename(path_of(path, root, "bob"), path_of(old, root, "bob.old")), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(entries(path_of(path, root, "bob.old/new"), NULL), 1,
+	             "nothing more in the moved Maildir");
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 1,
+	             "the second message in the Maildir made again at the path");
+	/* and moved back: the path's Maildir is the old one again */
+	cr_assert_eq(rename(path_of(path, root, "bob"), path_of(old, root, "bob.2")), 0);
+	cr_assert_eq(rename(path_of(path, root, "bob.old"), path_of(old, root, "bob")), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 2);
+	cr_assert_eq(entries(path_of(path, root, "bob.2/new"), NULL), 1);
+}
+
+/* new/ of a kept Maildir replaced by a symlink: refused as a fresh open
+ * refuses it, never followed through the descriptor kept nor the link */
+Test(local_maildir, kept_maildir_new_replaced_by_a_symlink)
+{
+	struct local_config c = config(0);
+	struct status st;
+	char path[PATH_MAX], other[PATH_MAX], moved[PATH_MAX];
+
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(rename(path_of(path, root, "bob/new"), path_of(moved, root, "new.moved")), 0);
+	cr_assert_eq(mkdir(path_of(other, dir, "elsewhere"), 0700), 0);
+	cr_assert_eq(symlink(other, path), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert(strstr(st.text, "symbolic link") != NULL, "%s", st.text);
+	cr_assert_eq(entries(other, NULL), 0);
+	cr_assert_eq(entries(moved, NULL), 1, "nothing into the new/ moved away");
+	cr_assert_eq(entries(path_of(path, root, "bob/tmp"), NULL), 0);
+}
+
+/* open_fds - how many descriptors this process has open */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;              /* not the one readdir reads */
+}
+
+/* kept_fds - in a thread of its own: after deliveries into one Maildir
+ * and then another, three descriptors more than before; returned */
+static void *kept_fds(void *arg)
+{
+	struct local_config c = config(0);
+	struct status st;
+	int before = open_fds(), i;
+	long after_one, after_two;
+
+	(void)arg;
+	for (i = 0; i < 3; i++) {
+		st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+		cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	}
+	after_one = open_fds() - before;
+	st = deliver(&c, "carol", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	after_two = open_fds() - before;
+	return (void *)(after_one * 100 + after_two);
+}
+
+/* A thread keeps one Maildir open (its Maildir, tmp/ and new/), not one
+ * more for each Maildir it delivered into, and none once it has ended;
+ * a delivery that failed keeps none. */
+Test(local_maildir, kept_maildir_one_set_per_thread_closed_when_it_ends)
+{
+	struct local_config c = config(0);
+	struct status st;
+	char path[PATH_MAX], moved[PATH_MAX];
+	pthread_t t;
+	void *r;
+	int before = open_fds();
+
+	cr_assert_eq(pthread_create(&t, NULL, kept_fds, NULL), 0);
+	cr_assert_eq(pthread_join(t, &r), 0);
+	cr_assert_eq((long)r, 303, "kept: %ld after one Maildir, %ld after two",
+	             (long)r / 100, (long)r % 100);
+	cr_assert_eq(open_fds(), before, "the thread's set closed when it ended");
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 3);
+	cr_assert_eq(entries(path_of(path, root, "carol/new"), NULL), 1);
+	/* in this thread: kept after a delivery, none after a failed one */
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(open_fds(), before + 3);
+	cr_assert_eq(rename(path_of(path, root, "bob/new"), path_of(moved, root, "bob/x")), 0);
+	cr_assert_eq(symlink("x", path_of(path, root, "bob/new")), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert_eq(open_fds(), before, "nothing kept after a failed delivery");
+}
+
 Test(local_maildir, file_where_mailbox_should_be)
 {
 	struct local_config c = config(0);
@@ -681,6 +794,7 @@ Test(local_maildir, owner_given_to_user)
 {
 	struct local_msg m = { 0 };
 	struct local_owner own = { 1, 0, 0 };
+	struct maildir_dirs dirs;
 	struct passwd *pw;
 	struct status st;
 	struct stat sb;
@@ -700,7 +814,8 @@ Test(local_maildir, owner_given_to_user)
 	cr_assert_eq(mkdir(path_of(path, dir, "Maildir"), 0700), 0);
 	boxfd = open(path, O_RDONLY | O_DIRECTORY);
 	cr_assert(boxfd >= 0);
-	st = maildir_deliver(boxfd, "test", "h", &m, &own);
+	cr_assert_eq(maildir_dirs_open(boxfd, "test", &own, &dirs, &st), 0, "%s", st.text);
+	st = maildir_deliver(&dirs, "test", "h", &m, &own);
 	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
 	cr_assert_eq(stat(path_of(file, path, "new"), &sb), 0);
 	cr_assert_eq(sb.st_uid, pw->pw_uid);
@@ -708,7 +823,7 @@ Test(local_maildir, owner_given_to_user)
 	cr_assert_eq(stat(path_of(path, file, first), &sb), 0);
 	cr_assert_eq(sb.st_uid, pw->pw_uid);
 	cr_assert_eq(sb.st_gid, pw->pw_gid);
-	close(boxfd);
+	maildir_dirs_close(&dirs);   /* boxfd with them */
 	close(m.fd);
 }
 

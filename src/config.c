@@ -210,15 +210,16 @@ int config_may_relay(const struct config *cfg, const struct sockaddr *client)
 
 /* config_fds_needed - descriptors the limits may hold open at once: each
  * connection its socket and its queue file; each delivery its message
- * file, then a mailbox's directories, file and lock (at most 5; an idle
- * delivery thread keeps 3 of them, maildir_dirs.h), or a
+ * file, then a mailbox's directories, file and lock (at most 5), or a
  * socket and a DNS query, plus a connection kept for the next delivery
- * (conncache keeps at most --max-deliveries); and a fixed part for the
- * standard streams, log, queue lock and directories, inotify, eventfds
- * and the scheduler's directory scans */
+ * (conncache keeps at most --max-deliveries), plus the Maildir its
+ * thread keeps open from an earlier delivery (3, maildir_dirs.h: kept
+ * also while the thread delivers elsewhere, or waits for work); and a
+ * fixed part for the standard streams, log, queue lock and directories,
+ * inotify, eventfds and the scheduler's directory scans */
 unsigned long config_fds_needed(const struct config *cfg)
 {
-	return 2UL * cfg->max_clients + 6UL * cfg->max_deliveries +
+	return 2UL * cfg->max_clients + 9UL * cfg->max_deliveries +
 	       (unsigned long)cfg->nlisten + (unsigned long)cfg->nsmtps +
 	       (unsigned long)cfg->nsubmission + 64;
 }

@@ -148,18 +148,24 @@ static int open_mailboxes(const struct local_config *cfg,
 
 /* maildir_path - the Maildir's path into buf[len] (the key of a kept
  * set, maildir_dirs.h): HOME/Maildir (home: the system user's, or NULL),
- * MAILROOT/DOMAIN/NAME or MAILROOT/NAME; -1 when it does not fit */
-static int maildir_path(char *buf, size_t len, const struct local_config *cfg,
-                        const char *home, const char *name)
+ * MAILROOT/DOMAIN/NAME or MAILROOT/NAME, with *upper the length of its
+ * MAILROOT/DOMAIN (a virtual domain's directory, not followed by the
+ * fresh open either), else 0; -1 when it does not fit */
+static int maildir_path(char *buf, size_t len, size_t *upper,
+                        const struct local_config *cfg, const char *home,
+                        const char *name)
 {
 	int n;
 
-	if (home != NULL)
+	*upper = 0;
+	if (home != NULL) {
 		n = snprintf(buf, len, "%s/Maildir", home);
-	else if (cfg->domain != NULL)
+	} else if (cfg->domain != NULL) {
 		n = snprintf(buf, len, "%s/%s/%s", cfg->mailroot, cfg->domain, name);
-	else
+		*upper = strlen(cfg->mailroot) + 1 + strlen(cfg->domain);
+	} else {
 		n = snprintf(buf, len, "%s/%s", cfg->mailroot, name);
+	}
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -216,6 +222,7 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 	struct maildir_dirs dirs;
 	char hostbuf[HOST_NAME_MAX + 1], what[NAME_MAX + 32], path[PATH_MAX];
 	char *home = NULL;
+	size_t upper;
 	int rootfd = -1, keep;
 
 	if (!name_is_safe(name) || (cfg->domain != NULL && !name_is_safe(cfg->domain)))
@@ -238,8 +245,8 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 	/* A Maildir: this thread's kept one when it is this one still
 	 * (maildir_dirs.h), else opened afresh; kept after a delivery that
 	 * went well, closed after one that did not (the next opens afresh). */
-	keep = maildir_path(path, sizeof path, cfg, home, name) == 0;
-	if (keep && maildir_dirs_reuse(path, &dirs)) {
+	keep = maildir_path(path, sizeof path, &upper, cfg, home, name) == 0;
+	if (keep && maildir_dirs_reuse(path, upper, &dirs)) {
 		name_maildir(what, sizeof what, name, home);
 	} else {
 		st = open_maildir(cfg, name, home, &own, what, sizeof what, &dirs);
@@ -249,7 +256,7 @@ struct status local_deliver(const struct local_config *cfg, const char *name,
 	st = maildir_deliver(&dirs, what, our_host(cfg, hostbuf, sizeof hostbuf),
 	                     &m, &own);
 	if (st.kind == ST_OK && keep)
-		maildir_dirs_keep(path, &dirs);
+		maildir_dirs_keep(path, upper, &dirs);
 	else
 		maildir_dirs_close(&dirs);
 out:

@@ -83,7 +83,7 @@ static int move_to_new(int tmpfd, int newfd, const char *name)
 	return -1;
 }
 
-/* maildir_deliver - one message into boxfd's new/ */
+/* maildir_deliver - one message into the new/ of dirs */
 struct status maildir_deliver(const struct maildir_dirs *dirs, const char *what,
                               const char *host, const struct local_msg *m,
                               const struct local_owner *own)

@@ -5,9 +5,10 @@
  * names durable; perhaps kept open since an earlier delivery).  cur/ is
  * checked at every delivery: made when missing, opened without following
  * a symlink as the others are (or, when it is a directory known durable,
- * only looked at with one statx, see local_io_dir_known).  The message goes to tmp/UNIQUE (O_EXCL,
- * 0600), is fsync'ed and closed, then renamed to new/UNIQUE without
- * replacing anything (renameat2 RENAME_NOREPLACE), and new/ is fsync'ed:
+ * only looked at with one statx, see local_io_dir_known).  The message
+ * goes to tmp/UNIQUE (O_EXCL, 0600), is fsync'ed and closed, then
+ * renamed to new/UNIQUE without replacing anything (renameat2
+ * RENAME_NOREPLACE), and new/ is fsync'ed:
  * by an fsync that started after the rename, shared with the other
  * deliveries into the same new/ at that moment (dir_sync.h), so that
  * concurrent deliveries into one mailbox do not each pay one.  Except

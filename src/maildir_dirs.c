@@ -12,9 +12,12 @@
 
 #include "maildir_dirs.h"
 
-/* a thread's kept set (d.known: who its directories are) and its path */
+/* a thread's kept set (d.known: who its directories are), its path, and
+ * how much of it names the directory above the Maildir that is checked
+ * too (path[0..upper), who it is: d.upper_id) */
 struct kept {
 	struct maildir_dirs d;
+	size_t upper;
 	char path[PATH_MAX];
 };
 
@@ -92,12 +95,29 @@ fail:
 	return -1;
 }
 
+/* upper_id - who the directory named by path[0..upper) is, not
+ * followed; 0, or -1 */
+static int upper_id(const char *path, size_t upper, struct durable_dir *id)
+{
+	char dir[PATH_MAX];
+
+	if (upper >= sizeof dir)
+		return -1;
+	memcpy(dir, path, upper);
+	dir[upper] = '\0';
+	return durable_dirs_id_at(AT_FDCWD, dir, id);
+}
+
 /* still_there - is k's set still what its path names?  One statx each
- * for the Maildir (by its path), tmp/ and new/ */
+ * for the Maildir (by its path), the directory above it when it is
+ * checked, tmp/ and new/ */
 static int still_there(const struct kept *k)
 {
 	struct durable_dir id;
 
+	if (k->upper > 0 && (upper_id(k->path, k->upper, &id) < 0 ||
+	                     !durable_dirs_same(&id, &k->d.upper_id)))
+		return 0;
 	return durable_dirs_id_at(AT_FDCWD, k->path, &id) == 0 &&
 	       durable_dirs_same(&id, &k->d.box_id) &&
 	       durable_dirs_id_at(k->d.box, "new", &id) == 0 &&
@@ -107,13 +127,13 @@ static int still_there(const struct kept *k)
 }
 
 /* maildir_dirs_reuse - the kept set, if path's still */
-int maildir_dirs_reuse(const char *path, struct maildir_dirs *d)
+int maildir_dirs_reuse(const char *path, size_t upper, struct maildir_dirs *d)
 {
 	struct kept *k = kept_take();
 
 	if (k == NULL)
 		return 0;
-	if (strcmp(k->path, path) != 0 || !still_there(k)) {
+	if (k->upper != upper || strcmp(k->path, path) != 0 || !still_there(k)) {
 		kept_free(k);
 		return 0;
 	}
@@ -123,24 +143,27 @@ int maildir_dirs_reuse(const char *path, struct maildir_dirs *d)
 }
 
 /* maildir_dirs_keep - d becomes the thread's kept set */
-void maildir_dirs_keep(const char *path, struct maildir_dirs *d)
+void maildir_dirs_keep(const char *path, size_t upper, struct maildir_dirs *d)
 {
 	struct kept *k = kept_take();
 	size_t n = strlen(path);
 
 	if (k != NULL)
 		kept_free(k);
-	if (!kept_key_ok || n >= sizeof k->path)
+	if (!kept_key_ok || n >= sizeof k->path || upper >= n)
 		goto close;
-	/* who they are: learnt once, when they were opened afresh */
+	/* who they are: learnt once, when they were opened afresh (a set
+	 * given back by reuse was kept for the same path and upper) */
 	if (!d->known && (durable_dirs_id(d->box, &d->box_id) < 0 ||
 	                  durable_dirs_id(d->tmp, &d->tmp_id) < 0 ||
-	                  durable_dirs_id(d->new, &d->new_id) < 0))
+	                  durable_dirs_id(d->new, &d->new_id) < 0 ||
+	                  (upper > 0 && upper_id(path, upper, &d->upper_id) < 0)))
 		goto close;
 	d->known = 1;
 	if ((k = malloc(sizeof *k)) == NULL)
 		goto close;
 	k->d = *d;
+	k->upper = upper;
 	memcpy(k->path, path, n + 1);
 	if (pthread_setspecific(kept_key, k) != 0) {
 		free(k);

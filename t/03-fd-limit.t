@@ -12,7 +12,7 @@ plan 11
 
 real_bin=$MTA_BIN
 # need = 2 x -c + 6 x --max-deliveries + listeners + 64 (config.c)
-need=$((2 * 1000 + 6 * 100 + 1 + 64))
+need=$((2 * 1000 + 9 * 100 + 1 + 64))
 
 # wrap NOFILE - a bin directory whose mta-smtpd runs under that limit
 wrap() {
@@ -63,7 +63,7 @@ is "$(stop_mta)" 0 "SIGTERM exit 0"
 MTA_BIN=$(wrap 4096:4096) MTA_DIR=$T/enough start_mta_hold -c 10 --max-deliveries 10 ||
 	{ echo "Bail out! mta-smtpd did not start"; exit 1; }
 is "$(soft_limit)" 4096 "enough already: the soft limit stays 4096"
-like "$(cat "$MTA_LOG")" " fd-limit need=$((2 * 10 + 6 * 10 + 1 + 64)) soft=4096 action=none" \
+like "$(cat "$MTA_LOG")" " fd-limit need=$((2 * 10 + 9 * 10 + 1 + 64)) soft=4096 action=none" \
 	"the log says nothing was needed"
 is "$(stop_mta)" 0 "SIGTERM exit 0"
 

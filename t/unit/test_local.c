@@ -27,6 +27,7 @@
 #include "local.h"
 #include "local_io.h"
 #include "maildir.h"
+#include "maildir_dirs.h"
 #include "mbox.h"
 
 #define SENDER "alice@example.com"
@@ -624,25 +625,56 @@ Test(local_maildir, kept_maildir_moved_away_next_goes_to_the_path)
 	cr_assert_eq(entries(path_of(path, root, "bob.2/new"), NULL), 1);
 }
 
-/* new/ of a kept Maildir replaced by a symlink: refused as a fresh open
- * refuses it, never followed through the descriptor kept nor the link */
-Test(local_maildir, kept_maildir_new_replaced_by_a_symlink)
+/* sub (tmp or new) of a kept Maildir replaced by a symlink: refused as a
+ * fresh open refuses it, nothing written through the directory kept (moved
+ * away) nor through the link */
+static void kept_sub_replaced_by_a_symlink(const char *sub)
 {
 	struct local_config c = config(0);
 	struct status st;
-	char path[PATH_MAX], other[PATH_MAX], moved[PATH_MAX];
+	char path[PATH_MAX], other[PATH_MAX], moved[PATH_MAX], name[16];
 
 	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
 	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
-	cr_assert_eq(rename(path_of(path, root, "bob/new"), path_of(moved, root, "new.moved")), 0);
+	snprintf(name, sizeof name, "bob/%s", sub);
+	cr_assert_eq(rename(path_of(path, root, name), path_of(moved, root, "moved")), 0);
 	cr_assert_eq(mkdir(path_of(other, dir, "elsewhere"), 0700), 0);
 	cr_assert_eq(symlink(other, path), 0);
 	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
 	cr_assert_eq(st.kind, ST_TEMP);
 	cr_assert(strstr(st.text, "symbolic link") != NULL, "%s", st.text);
 	cr_assert_eq(entries(other, NULL), 0);
-	cr_assert_eq(entries(moved, NULL), 1, "nothing into the new/ moved away");
-	cr_assert_eq(entries(path_of(path, root, "bob/tmp"), NULL), 0);
+	cr_assert_eq(entries(moved, NULL), strcmp(sub, "new") == 0,
+	             "nothing more in the %s/ moved away", sub);
+}
+
+Test(local_maildir, kept_maildir_new_replaced_by_a_symlink)
+{
+	kept_sub_replaced_by_a_symlink("new");
+}
+
+Test(local_maildir, kept_maildir_tmp_replaced_by_a_symlink)
+{
+	char path[PATH_MAX];
+
+	kept_sub_replaced_by_a_symlink("tmp");
+	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 1,
+	             "nothing more delivered");
+}
+
+/* need_birth_times - skip unless the test's file system tells directories
+ * apart by birth time (without it nothing is kept: maildir_dirs.h) */
+static void need_birth_times(void)
+{
+	struct durable_dir id;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	cr_assert_geq(fd, 0);
+	if (durable_dirs_id(fd, &id) < 0) {
+		close(fd);
+		skip("no birth times here: no Maildir is kept");
+	}
+	close(fd);
 }
 
 /* open_fds - how many descriptors this process has open */
@@ -692,6 +724,7 @@ Test(local_maildir, kept_maildir_one_set_per_thread_closed_when_it_ends)
 	void *r;
 	int before = open_fds();
 
+	need_birth_times();
 	cr_assert_eq(pthread_create(&t, NULL, kept_fds, NULL), 0);
 	cr_assert_eq(pthread_join(t, &r), 0);
 	cr_assert_eq((long)r, 303, "kept: %ld after one Maildir, %ld after two",
@@ -699,15 +732,76 @@ Test(local_maildir, kept_maildir_one_set_per_thread_closed_when_it_ends)
 	cr_assert_eq(open_fds(), before, "the thread's set closed when it ended");
 	cr_assert_eq(entries(path_of(path, root, "bob/new"), NULL), 3);
 	cr_assert_eq(entries(path_of(path, root, "carol/new"), NULL), 1);
-	/* in this thread: kept after a delivery, none after a failed one */
+	/* in this thread: kept after a delivery, none after a failed one (a
+	 * failure of the delivery itself, with the kept set: cur/ a symlink) */
 	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
 	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
 	cr_assert_eq(open_fds(), before + 3);
-	cr_assert_eq(rename(path_of(path, root, "bob/new"), path_of(moved, root, "bob/x")), 0);
-	cr_assert_eq(symlink("x", path_of(path, root, "bob/new")), 0);
+	cr_assert_eq(rename(path_of(path, root, "bob/cur"), path_of(moved, root, "bob/x")), 0);
+	cr_assert_eq(symlink("x", path_of(path, root, "bob/cur")), 0);
 	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
 	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert(strstr(st.text, "cur: is a symbolic link") != NULL, "%s", st.text);
 	cr_assert_eq(open_fds(), before, "nothing kept after a failed delivery");
+}
+
+/* The kept set itself: given back, the same descriptors, while its path
+ * names the same directories; taken once; closed for another path */
+Test(local_maildir, kept_set_given_back_while_the_path_is_the_same)
+{
+	struct local_owner own = { 0, 0, 0 };
+	struct maildir_dirs d, again;
+	struct status st;
+	char path[PATH_MAX], other[PATH_MAX];
+	int before, boxfd;
+
+	need_birth_times();
+	cr_assert_eq(mkdir(path_of(path, dir, "box"), 0700), 0);
+	before = open_fds();
+	boxfd = open(path, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(boxfd, 0);
+	cr_assert_eq(maildir_dirs_open(boxfd, "box", &own, &d, &st), 0, "%s", st.text);
+	cr_assert_eq(d.box, boxfd);
+	maildir_dirs_keep(path, 0, &d);
+	cr_assert_eq(d.box, -1, "kept: no longer the caller's");
+	cr_assert_eq(maildir_dirs_reuse(path, 0, &again), 1);
+	cr_assert_eq(again.box, boxfd, "the same descriptors given back");
+	cr_assert_eq(maildir_dirs_reuse(path, 0, &d), 0, "taken once");
+	cr_assert_eq(open_fds(), before + 3);
+	maildir_dirs_keep(path, 0, &again);
+	cr_assert_eq(maildir_dirs_reuse(path_of(other, dir, "other"), 0, &d), 0);
+	cr_assert_eq(open_fds(), before, "closed when another path is asked for");
+	cr_assert_eq(maildir_dirs_reuse(path, 0, &d), 0, "nothing kept any more");
+}
+
+/* the Maildir's own name, and a virtual domain's directory, replaced by a
+ * symlink to the very directory kept: refused as a fresh open refuses
+ * them, not delivered through the kept set */
+Test(local_maildir, kept_maildir_and_domain_replaced_by_symlinks)
+{
+	struct local_config c = config(0);
+	struct status st;
+	char path[PATH_MAX], moved[PATH_MAX];
+
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(rename(path_of(path, root, "bob"), path_of(moved, root, "bob.old")), 0);
+	cr_assert_eq(symlink("bob.old", path), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert(strstr(st.text, "mailbox bob: is a symbolic link") != NULL, "%s", st.text);
+	cr_assert_eq(entries(path_of(path, root, "bob.old/new"), NULL), 1);
+
+	c.domain = "dom.example";
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_OK, "%s", st.text);
+	cr_assert_eq(rename(path_of(path, root, "dom.example"), path_of(moved, root, "dom.moved")), 0);
+	cr_assert_eq(symlink("dom.moved", path), 0);
+	st = deliver(&c, "bob", SENDER, MSG, strlen(MSG));
+	cr_assert_eq(st.kind, ST_TEMP);
+	cr_assert(strstr(st.text, "domain directory dom.example: is a symbolic link") != NULL,
+	          "%s", st.text);
+	cr_assert_eq(entries(path_of(path, root, "dom.moved/bob/new"), NULL), 1);
 }
 
 Test(local_maildir, file_where_mailbox_should_be)
